@@ -1,0 +1,41 @@
+// Shared by the binding files: byte conversions and the registry through
+// which each bind_<module>.cc adds its submodule. A registry (rather than a
+// list in module.cc) lets modules be added without touching a shared file.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "tagger/bytes.h"
+#include "tagger/errors.h"
+
+namespace tagger::bindings {
+namespace py = pybind11;
+
+using BindFn = void (*)(py::module_&);
+int register_module(const char* name, BindFn fn);
+
+// Holds a Python buffer (bytes, bytearray, memoryview, uint8 numpy) and views
+// it without copying. The object stays alive as long as this does.
+class BytesArg {
+ public:
+  BytesArg(const py::object& obj, const char* what);
+  ByteView view() const { return {static_cast<const std::uint8_t*>(info_.ptr), static_cast<std::size_t>(info_.size)}; }
+  std::size_t size() const { return static_cast<std::size_t>(info_.size); }
+
+ private:
+  py::buffer_info info_;
+};
+
+inline py::bytes to_py(ByteView b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+}  // namespace tagger::bindings
+
+#define TAGGER_BIND_MODULE(name)                                                              \
+  static void tagger_bind_##name(pybind11::module_& m);                                      \
+  [[maybe_unused]] static const int tagger_registered_##name =                               \
+      ::tagger::bindings::register_module(#name, &tagger_bind_##name);                       \
+  static void tagger_bind_##name(pybind11::module_& m)

@@ -1,0 +1,31 @@
+"""tagger: a decentralized AI-data marketplace as a library.
+
+Matching, consensus, sealing, a signed hash-chained ledger and dataset NFTs,
+with the hot paths in C++ (``tagger._core``) and a pandas-friendly Python API.
+Submodules are imported on first use, so ``import tagger`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors
+from ._core import __version__
+
+TAG: int = 10**6
+"""Base units per TAG token. Every amount in tagger is an int in base units."""
+
+_SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim"}
+
+__all__ = ["TAG", "__version__", "errors", *sorted(_SUBMODULES - {"errors"})]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tagger' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES)

@@ -1,0 +1,108 @@
+"""Exceptions raised by tagger. Every failure has its own class, all deriving
+from :class:`TaggerError`; the C++ core raises the class of the same name.
+
+Caller mistakes (bad sizes, bad values) also derive from :class:`ValueError`,
+so generic ``except ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TaggerError", "InvalidArgument", "InvalidKey", "DecodeError", "InvalidSignature",
+    "DecryptionFailed", "CryptoError", "LedgerError", "CorruptLedger", "LedgerLocked",
+    "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
+    "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "VerificationFailed",
+    "InfeasibleAssignment", "ConsensusError", "TaskStateError",
+]
+
+
+class TaggerError(Exception):
+    """Base class of every error tagger raises on purpose."""
+
+
+class InvalidArgument(TaggerError, ValueError):
+    """An argument has the wrong size, type or value."""
+
+
+class InvalidKey(InvalidArgument):
+    """A key has the wrong length or is unusable (e.g. a low-order X25519 point)."""
+
+
+class DecodeError(TaggerError, ValueError):
+    """Bytes are not a canonical tagger record (the message says where and why)."""
+
+
+class InvalidSignature(TaggerError):
+    """A signature does not verify under the given key and message."""
+
+
+class DecryptionFailed(TaggerError):
+    """Authentication failed: wrong key, wrong recipient, or tampered data. No plaintext is returned."""
+
+
+class CryptoError(TaggerError):
+    """The crypto library itself failed (not a verdict about the data)."""
+
+
+class LedgerError(TaggerError):
+    """Base class of ledger failures."""
+
+
+class CorruptLedger(LedgerError):
+    """The on-disk ledger is damaged or was tampered with."""
+
+
+class LedgerLocked(LedgerError):
+    """Another process holds the ledger directory open for writing."""
+
+
+class TransactionRejected(LedgerError):
+    """A transaction broke a rule; the ledger state is unchanged."""
+
+
+class BadNonce(TransactionRejected):
+    """The transaction's nonce is not the account's next nonce (a replay or a gap)."""
+
+
+class WrongChain(TransactionRejected):
+    """The transaction was signed for another chain id."""
+
+
+class InsufficientFunds(TransactionRejected):
+    """The paying account's balance is below the amount."""
+
+
+class AmountOverflow(TransactionRejected):
+    """An amount would overflow or underflow 64-bit base units."""
+
+
+class NotOwner(TransactionRejected):
+    """The signer does not own the task, escrow, stake, NFT or listing."""
+
+
+class NotAuthorized(TransactionRejected):
+    """The account has no right to this action or data (e.g. decrypting a dataset it did not buy)."""
+
+
+class UnknownAccount(TransactionRejected):
+    """No account with that address or name exists."""
+
+
+class RuleViolation(TransactionRejected):
+    """A contract rule forbids the action (e.g. minting an NFT twice, unstaking before the lock ends)."""
+
+
+class VerificationFailed(TaggerError):
+    """An upload or a proof failed verification."""
+
+
+class InfeasibleAssignment(TaggerError):
+    """Demand for workers exceeds their capacity; the message says by how much and where."""
+
+
+class ConsensusError(TaggerError, ValueError):
+    """Answers cannot be aggregated as given (empty, malformed, inconsistent)."""
+
+
+class TaskStateError(TaggerError):
+    """The task is not in a state that allows this call (e.g. submitting to a finalized task)."""
