@@ -290,9 +290,10 @@ std::size_t Reader::array_header() {
   }
   // Every item takes at least one byte: a larger count can only be a lie.
   if (n > data_.size() - pos_) {
+    std::size_t left = data_.size() - pos_;
     pos_ = start;
-    fail("array of " + std::to_string(n) + " items cannot fit in the " +
-         std::to_string(data_.size() - pos_) + " bytes left");
+    fail("array of " + std::to_string(n) + " items cannot fit in the " + std::to_string(left) +
+         " bytes left");
   }
   return n;
 }

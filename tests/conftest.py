@@ -1,0 +1,25 @@
+"""Shared fixtures. Data for tests lives in ../shared beside the repository;
+tests that need it skip with a clear message when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared, or skip the calling test if it is missing."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not found at {p} (clone the repository with ../shared beside it)")
+    return p
+
+
+@pytest.fixture
+def shared() -> type:
+    """``shared("data", "crowd", "dog")`` -> Path, skipping when ../shared is missing."""
+    return shared_path
