@@ -15,9 +15,10 @@ static py::bytes aead_call(bool encrypt, const std::string& alg, const py::objec
                            const py::object& nonce, const py::object& data, const py::object& aad) {
   c::Aead a = c::aead_from_name(alg);
   BytesArg k(key, "key"), n(nonce, "nonce"), d(data, "data"), ad(aad, "aad");
-  if (!encrypt && d.size() < c::kAeadTagBytes)
-    throw DecryptionFailed("AEAD input of " + std::to_string(d.size()) + " bytes is shorter than the 16-byte tag");
-  std::size_t out_len = encrypt ? d.size() + c::kAeadTagBytes : d.size() - c::kAeadTagBytes;
+  // A too-short input gets a zero-length buffer; the core then reports the
+  // first fault in a fixed order (key, nonce, length).
+  std::size_t out_len = encrypt ? d.size() + c::kAeadTagBytes
+                                : (d.size() >= c::kAeadTagBytes ? d.size() - c::kAeadTagBytes : 0);
   // Write straight into the bytes object Python will own.
   py::bytes out(nullptr, out_len);
   auto* buf = reinterpret_cast<std::uint8_t*>(PyBytes_AS_STRING(out.ptr()));
