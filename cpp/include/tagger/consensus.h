@@ -1,0 +1,197 @@
+// Truth inference over redundant crowd answers (tagger::consensus).
+//
+// Answers are three parallel int32 arrays (task, worker, label), each value an
+// index in [0, n_tasks), [0, n_workers), [0, n_labels). The functions take a
+// non-owning AnswersView, so numpy arrays, std::vectors and mmapped files pass
+// without copies. Every method returns a Result with the same shapes; fields a
+// method does not estimate are left empty.
+//
+// Contracts shared by every method:
+//  * Input is validated first (sizes, index ranges, gold and priors); on a bad
+//    input InvalidArgument is thrown and nothing is computed.
+//  * A (task, worker) pair may appear more than once; each occurrence counts as
+//    one answer here. The Python layer applies the documented dedup rule
+//    (keep the last answer, or raise) before calling in.
+//  * Tasks with no answer (possible when n_tasks exceeds the largest index)
+//    get label -1 and the class prior as their probas row (uniform for the
+//    voting methods), unless a gold label is given for them.
+//  * Gold labels (task -> label, -1 = unknown) are clamped: the posterior of a
+//    gold task is one-hot during every iteration and in the result.
+//  * Results do not depend on Options::threads: every reduction across tasks
+//    or workers is either owned by one thread in a fixed order or done in
+//    64-bit fixed point, whose addition is associative.
+//  * Ties in any argmax (MV and every probas -> labels step) go to the smallest
+//    label index. The Python layer orders label indices by sorting the label
+//    values, so ties go to the smallest label value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tagger::consensus {
+
+// Non-owning view of categorical answers. The arrays must outlive the call.
+struct AnswersView {
+  const std::int32_t* task = nullptr;    // [n] task index of each answer
+  const std::int32_t* worker = nullptr;  // [n] worker index
+  const std::int32_t* label = nullptr;   // [n] label index
+  std::size_t n = 0;                     // number of answers
+  std::int32_t n_tasks = 0;
+  std::int32_t n_workers = 0;
+  std::int32_t n_labels = 0;
+};
+
+// Non-owning view of continuous answers (Median, TrimmedMean).
+struct ContinuousView {
+  const std::int32_t* task = nullptr;  // [n]
+  const std::int32_t* worker = nullptr;  // [n]
+  const double* value = nullptr;       // [n] finite values
+  std::size_t n = 0;
+  std::int32_t n_tasks = 0;
+  std::int32_t n_workers = 0;
+};
+
+// Reported after every iteration of an iterative method.
+struct IterationInfo {
+  std::int32_t iteration = 0;  // 1-based
+  std::int32_t n_iter = 0;     // the maximum
+  double objective = 0.0;      // method's objective per answer (log-likelihood or ELBO), higher is better
+  double change = 0.0;         // |objective - previous objective|
+};
+
+// Returns false to stop early (the Result then has converged == false). It is
+// called on the thread that called the method, never concurrently.
+using IterationCallback = std::function<bool(const IterationInfo&)>;
+
+// Options common to every method; those a method has no use for are ignored.
+struct Options {
+  std::int32_t n_iter = 100;        // maximum iterations (EM, gradient steps)
+  double tol = 1e-5;                // stop when the objective per answer changes by less
+  double smoothing = 0.0;           // Laplace pseudo-count added to every confusion/prior count (DS, 1-coin DS)
+  std::span<const std::int32_t> gold;      // empty, or [n_tasks]: gold label index, -1 = none
+  std::span<const double> class_priors;    // empty (estimated), or [n_labels], positive, fixed during inference
+  unsigned threads = 0;             // 0 = all hardware threads; results do not depend on it
+  std::uint64_t seed = 0;           // for methods with random restarts (MACE)
+  IterationCallback on_iteration;   // optional progress / cancellation hook
+};
+
+struct GladOptions {
+  double lr = 0.1;              // step size of the M-step gradient ascent
+  std::int32_t m_steps = 25;    // gradient steps per M-step
+  double alpha_prior = 1.0;     // Gaussian prior mean of worker ability alpha (N(mean, 1))
+  double beta_prior = 1.0;      // Gaussian prior mean of log task difficulty log(beta) (N(log mean, 1))
+};
+
+struct MaceOptions {
+  std::int32_t n_restarts = 10;  // random restarts from seed, seed+1, ...; the best log marginal likelihood wins
+  bool variational = true;       // true: variational Bayes (Beta/Dirichlet priors); false: plain EM
+  double alpha = 0.5;            // Beta prior pseudo-count on spamming (VB)
+  double beta = 0.5;             // Beta prior pseudo-count on knowing, i.e. answering the truth (VB)
+  double strategy_prior = 10.0;  // symmetric Dirichlet pseudo-count on the spam strategy theta_w (VB)
+  double smoothing = -1.0;       // EM pseudo-count on expected counts; < 0 means 0.01 / n_labels
+  double default_noise = 0.5;    // initial parameters are drawn from U(1, 1 + default_noise), then normalized
+};
+
+struct ZeroBasedSkillOptions {
+  double lr = 1e-1;      // learning rate of the skill update
+  double lr_decay = 1.0; // lr multiplied by this after each iteration
+  double eps = 1e-5;     // stop when no skill changes by more than this
+};
+
+struct Result {
+  std::int32_t n_tasks = 0, n_workers = 0, n_labels = 0;
+  std::vector<double> probas;        // [n_tasks * n_labels] row-major posterior P(z_t = k)
+  std::vector<std::int32_t> labels;  // [n_tasks] argmax of probas (ties: smallest index), -1 = no answers
+  std::vector<double> priors;        // [n_labels] class prior used at the end (estimated or given)
+  std::vector<double> skills;        // [n_workers] P(worker answers correctly) under the model; empty if none
+  std::vector<double> errors;        // DS: [n_workers * n_labels * n_labels], errors[(w*L + true)*L + observed]
+                                     // = P(worker w answers `observed` | truth `true`); each row sums to 1
+  std::vector<double> difficulties;  // GLAD: [n_tasks] beta_t > 0 (1/difficulty); MACE/others: empty
+  std::vector<double> spamming;      // MACE: [n_workers] posterior P(worker spams on an answer)
+  std::vector<double> strategies;    // MACE: [n_workers * n_labels] spam label distribution theta_w
+  double model_weight = 0.0;         // CROWDLAB: weight of the model as an annotator
+  std::vector<double> objective_history;  // objective per answer after each iteration
+  std::int32_t n_iter = 0;           // iterations run
+  bool converged = false;            // the tol criterion was met (always true for one-shot methods)
+};
+
+struct ContinuousResult {
+  std::int32_t n_tasks = 0;
+  std::vector<double> values;  // [n_tasks], NaN for tasks with no answers
+};
+
+// Majority vote. probas[t] = vote shares; label = most voted, ties to the
+// smallest label index (deterministic, documented). Skills = each worker's
+// agreement with the MV label over its answers.
+Result majority_vote(const AnswersView& a, const Options& opt = {});
+
+// Weighted majority vote: each answer of worker w counts skills[w] (>= 0).
+// Empty skills: estimated as in Wawa (agreement with MV). Ties as in MV.
+Result weighted_majority_vote(const AnswersView& a, std::span<const double> skills, const Options& opt = {});
+
+// Dawid & Skene (1979): full per-worker confusion matrices, EM initialised by
+// the MV vote shares. Objective: observed-data log-likelihood per answer.
+Result dawid_skene(const AnswersView& a, const Options& opt = {});
+
+// One-coin DS: each worker has one accuracy p_w; errors spread uniformly.
+Result one_coin_dawid_skene(const AnswersView& a, const Options& opt = {});
+
+// GLAD (Whitehill et al., 2009): P(correct) = sigmoid(alpha_w * beta_t).
+Result glad(const AnswersView& a, const Options& opt = {}, const GladOptions& g = {});
+
+// MACE (Hovy et al., 2013): each answer is honest with prob 1 - spam_w, else
+// drawn from the worker's strategy theta_w. Best of n_restarts (seeded).
+Result mace(const AnswersView& a, const Options& opt = {}, const MaceOptions& m = {});
+
+// Wawa: MV, skills = agreement with MV, then a weighted MV with those skills.
+Result wawa(const AnswersView& a, const Options& opt = {});
+
+// Zero-based skill: skills start at 0 and move toward agreement with the
+// current weighted MV, at rate lr, until they change by less than eps.
+Result zero_based_skill(const AnswersView& a, const Options& opt = {}, const ZeroBasedSkillOptions& z = {});
+
+// CROWDLAB (Goh, Tkachenko & Mueller, 2022): the model's predicted class
+// probabilities [n_tasks * n_labels] act as one more annotator, weighted by its
+// accuracy against the MV consensus relative to always guessing the majority
+// class, alongside the workers weighted the same way. model_weight is set.
+Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt = {});
+
+// Runs a method by name: "majority_vote", "weighted_majority_vote" (skills
+// estimated), "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
+// "zero_based_skill", with default method-specific options. InvalidArgument
+// for an unknown name (the message lists the known ones).
+Result fit(std::string_view method, const AnswersView& a, const Options& opt = {});
+const std::vector<std::string>& method_names();
+
+// Continuous answers: per-task median (mean of the two middle values for an
+// even count) and the mean after dropping floor(trim * count) values at each
+// end (0 <= trim < 0.5).
+ContinuousResult median(const ContinuousView& a, const Options& opt = {});
+ContinuousResult trimmed_mean(const ContinuousView& a, double trim = 0.1, const Options& opt = {});
+
+// ---- Label-quality detection -------------------------------------------
+
+struct Detection {
+  std::vector<double> task_entropy;   // [n_tasks] -sum p log p of the posterior, nats
+  std::vector<double> task_margin;    // [n_tasks] p(top-1) - p(top-2); 1 for a single class
+  std::vector<double> answer_error;   // [n] P(truth != given label) = 1 - probas[task, label]
+  std::vector<std::int64_t> worker_n_answers;  // [n_workers]
+  std::vector<double> worker_agreement;        // [n_workers] share of answers equal to the consensus label (NaN if none)
+  std::vector<double> worker_accuracy;         // [n_workers] expected accuracy: mean of probas[task, label]
+  std::vector<double> worker_accuracy_low;     // [n_workers] Wilson score interval at `confidence`
+  std::vector<double> worker_accuracy_high;
+};
+
+// Per-task, per-answer and per-worker quality from a fitted Result.
+Detection detect(const AnswersView& a, const Result& r, double confidence = 0.95, unsigned threads = 0);
+
+// Throws InvalidArgument with the exact reason when `a` is malformed.
+void validate(const AnswersView& a);
+void validate(const ContinuousView& a);
+
+}  // namespace tagger::consensus
