@@ -81,10 +81,10 @@ struct Options {
 };
 
 struct GladOptions {
-  double lr = 0.1;              // step size of the M-step gradient ascent
-  std::int32_t m_steps = 25;    // gradient steps per M-step
-  double alpha_prior = 1.0;     // Gaussian prior mean of worker ability alpha (N(mean, 1))
-  double beta_prior = 1.0;      // Gaussian prior mean of log task difficulty log(beta) (N(log mean, 1))
+  std::int32_t m_steps = 25;    // maximum block-Newton rounds per M-step (alphas, then log-betas)
+  double m_tol = 1e-2;          // M-step stops when no parameter moves by more than this
+  double alpha_prior = 1.0;     // Gaussian prior N(alpha_prior, 1) on worker ability alpha_w
+  double beta_prior = 1.0;      // Gaussian prior N(beta_prior, 1) on log task difficulty log(beta_t)
 };
 
 struct MaceOptions {
@@ -98,9 +98,10 @@ struct MaceOptions {
 };
 
 struct ZeroBasedSkillOptions {
-  double lr = 1e-1;      // learning rate of the skill update
-  double lr_decay = 1.0; // lr multiplied by this after each iteration
-  double eps = 1e-5;     // stop when no skill changes by more than this
+  double lr_init = 1.0;                  // learning rate of the skill update
+  std::int32_t lr_steps_to_reduce = 20;  // every this many iterations the rate is multiplied by...
+  double lr_reduce_factor = 0.5;         // ...this factor
+  double eps = 1e-5;                     // skills start at 1/n_labels + eps; stop when no skill moves by more than eps
 };
 
 struct Result {
@@ -111,7 +112,8 @@ struct Result {
   std::vector<double> skills;        // [n_workers] P(worker answers correctly) under the model; empty if none
   std::vector<double> errors;        // DS: [n_workers * n_labels * n_labels], errors[(w*L + true)*L + observed]
                                      // = P(worker w answers `observed` | truth `true`); each row sums to 1
-  std::vector<double> difficulties;  // GLAD: [n_tasks] beta_t > 0 (1/difficulty); MACE/others: empty
+  std::vector<double> difficulties;  // GLAD: [n_tasks] beta_t = exp(b_t) > 0, larger = easier; others: empty
+  std::vector<double> abilities;     // GLAD: [n_workers] alpha_w
   std::vector<double> spamming;      // MACE: [n_workers] posterior P(worker spams on an answer)
   std::vector<double> strategies;    // MACE: [n_workers * n_labels] spam label distribution theta_w
   double model_weight = 0.0;         // CROWDLAB: weight of the model as an annotator
@@ -151,8 +153,8 @@ Result mace(const AnswersView& a, const Options& opt = {}, const MaceOptions& m 
 // Wawa: MV, skills = agreement with MV, then a weighted MV with those skills.
 Result wawa(const AnswersView& a, const Options& opt = {});
 
-// Zero-based skill: skills start at 0 and move toward agreement with the
-// current weighted MV, at rate lr, until they change by less than eps.
+// Zero-based skill: skills start at 1/n_labels + eps and move toward their
+// agreement with the current weighted MV at rate lr (decayed in steps).
 Result zero_based_skill(const AnswersView& a, const Options& opt = {}, const ZeroBasedSkillOptions& z = {});
 
 // CROWDLAB (Goh, Tkachenko & Mueller, 2022): the model's predicted class
