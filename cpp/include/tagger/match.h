@@ -1,0 +1,296 @@
+// tagger::match — task-to-category matching and worker assignment.
+//
+// Four parts, usable alone:
+//   Tokenizer      sentencepiece unigram model (the shipped one or any user model)
+//   Embedder       hashed, IDF-weighted sparse vectors over pieces, piece bigrams
+//                  and character n-grams; cosine similarity
+//   LinearModel    multinomial logistic regression trained in C++ (few-shot)
+//   CategoryIndex  Embedder + LinearModel over named categories: top_k, predict
+//   assign()       exact maximum-suitability assignment by min-cost flow
+//   make_subtasks  batches of items with hidden control items
+//
+// No sentencepiece or Eigen type appears here: every class holds its state
+// behind a pointer. All const methods are safe to call from several threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tagger::match {
+
+// ---------------------------------------------------------------- text checks
+
+// Throws InvalidArgument with the reason when `text` cannot be matched: empty
+// or only whitespace/punctuation, not valid UTF-8, or written mostly (> 50% of
+// its letters) in a script other than Latin (the shipped tokenizer and catalog
+// are English). `what` names the argument in the message.
+void validate_text(std::string_view text, std::string_view what = "text");
+
+// ------------------------------------------------------------------ Tokenizer
+
+// A sentencepiece model. Copies share one immutable processor (cheap, and
+// thread-safe: sentencepiece's encode/decode are const).
+class Tokenizer {
+ public:
+  // Loads a serialized sentencepiece ModelProto (the `.model` file). Throws
+  // InvalidArgument when the file is missing or is not a sentencepiece model.
+  static Tokenizer from_file(const std::string& path);
+  static Tokenizer from_bytes(std::string_view model_bytes);
+
+  std::vector<int> encode_ids(std::string_view text) const;
+  std::vector<std::string> encode_pieces(std::string_view text) const;
+  // One vector of ids per text; threads = 0 uses every core.
+  std::vector<std::vector<int>> encode_ids_batch(const std::vector<std::string>& texts,
+                                                 unsigned threads = 0) const;
+  // Ids -> text. Out-of-range ids throw InvalidArgument.
+  std::string decode(std::span<const int> ids) const;
+
+  // The unigram model's log-probability (natural log) of piece `id`;
+  // 0 for control/unknown pieces in sentencepiece's convention.
+  float piece_score(int id) const;
+  std::string id_to_piece(int id) const;
+  int piece_to_id(std::string_view piece) const;  // unk_id() when absent
+  int vocab_size() const;
+  int unk_id() const;
+  bool is_unknown(int id) const;
+  bool is_control(int id) const;
+
+  // Mean per-piece log-probability of `text` under the unigram model,
+  // sum_i score(piece_i) / n, with unknown pieces scored `unk_penalty`.
+  // Natural text of the training language scores high; random characters low
+  // (the gibberish signal tagger::verify uses). Empty text throws.
+  double mean_log_prob(std::string_view text, double unk_penalty = -20.0) const;
+
+  // The serialized ModelProto (for pickling and saving).
+  std::string serialized_model() const;
+
+  struct Impl;
+
+ private:
+  explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+// ------------------------------------------------------------------- Embedder
+
+// A sparse vector: strictly increasing indices, float values. Vectors from
+// Embedder::embed have unit L2 norm (or are empty).
+struct SparseVector {
+  std::vector<std::uint32_t> index;
+  std::vector<float> value;
+  std::size_t nnz() const { return index.size(); }
+};
+
+struct EmbedderConfig {
+  int hash_bits = 20;          // feature space size 2^hash_bits
+  int char_ngram_min = 2;      // character n-grams of each word, with boundary marks
+  int char_ngram_max = 5;      // 0 disables character n-grams
+  bool piece_bigrams = true;   // adjacent sentencepiece pieces
+  bool word_unigrams = true;   // whole words (case-folded)
+  bool sublinear_tf = true;    // tf -> 1 + log(tf)
+};
+
+// text -> pieces, piece bigrams, words, char n-grams -> hashed features ->
+// tf * idf -> L2 normalized. IDF is idf(f) = log((1 + N) / (1 + df(f))) + 1
+// (the scikit-learn smooth_idf convention) once fit_idf has seen a corpus,
+// and 1 before. The text is NFKC-normalized and case-folded by the tokenizer.
+class Embedder {
+ public:
+  explicit Embedder(Tokenizer tokenizer, EmbedderConfig config = {});
+  Embedder(const Embedder&);
+  Embedder& operator=(const Embedder&);
+  Embedder(Embedder&&) noexcept;
+  Embedder& operator=(Embedder&&) noexcept;
+  ~Embedder();
+
+  // Document frequencies from `corpus` (replaces any previous IDF).
+  void fit_idf(const std::vector<std::string>& corpus, unsigned threads = 0);
+  SparseVector embed(std::string_view text) const;
+  std::vector<SparseVector> embed_batch(const std::vector<std::string>& texts, unsigned threads = 0) const;
+
+  // Cosine similarity of two embedded vectors (their dot product; both unit).
+  static float similarity(const SparseVector& a, const SparseVector& b);
+  float similarity(std::string_view a, std::string_view b) const;
+
+  std::size_t dim() const;
+  bool has_idf() const;
+  const EmbedderConfig& config() const;
+  const Tokenizer& tokenizer() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// --------------------------------------------------------------- LinearModel
+
+// A row-major feature matrix, either CSR-sparse or dense (a view: the caller
+// keeps the memory alive during the call).
+struct FeatureMatrix {
+  std::size_t rows = 0, cols = 0;
+  // Sparse (CSR): indptr has rows + 1 entries.
+  const std::int64_t* indptr = nullptr;
+  const std::uint32_t* indices = nullptr;
+  const float* values = nullptr;
+  // Dense: rows * cols floats, row-major. Used when indptr is null.
+  const float* dense = nullptr;
+
+  static FeatureMatrix from_sparse(const std::vector<SparseVector>& rows, std::size_t cols,
+                                   std::vector<std::int64_t>& indptr, std::vector<std::uint32_t>& indices,
+                                   std::vector<float>& values);
+};
+
+struct TrainConfig {
+  int epochs = 12;                 // passes over the data
+  float learning_rate = 0.5f;      // AdaGrad base step
+  float l2 = 1e-6f;                // weight decay per example
+  std::uint64_t seed = 0x7461676765ull;
+  unsigned threads = 0;            // 0: every core
+};
+
+// Multinomial logistic regression p(c|x) = softmax(W x + b)_c, minimizing the
+// mean cross-entropy + l2/2 ||W||^2 by shuffled per-example AdaGrad (Duchi,
+// Hazan & Singer 2011). Deterministic for a given seed and thread count.
+// Columns never seen in training are dropped (they would keep weight 0), so
+// W is stored only for the features present: memory ~ 4 * C * distinct.
+class LinearModel {
+ public:
+  static LinearModel fit(const FeatureMatrix& x, std::span<const std::int32_t> labels, int n_classes,
+                         const TrainConfig& config = {});
+  LinearModel(const LinearModel&);
+  LinearModel& operator=(const LinearModel&);
+  LinearModel(LinearModel&&) noexcept;
+  LinearModel& operator=(LinearModel&&) noexcept;
+  ~LinearModel();
+
+  // out: rows * n_classes probabilities, row-major.
+  void predict_proba(const FeatureMatrix& x, float* out, unsigned threads = 0) const;
+  std::vector<float> predict_proba(const SparseVector& x) const;
+  int n_classes() const;
+  std::size_t n_features() const;  // distinct training features kept
+
+  struct Impl;
+
+ private:
+  explicit LinearModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// -------------------------------------------------------------- CategoryIndex
+
+struct Category {
+  std::string id;                      // "text/sentiment"
+  std::string description;
+  std::vector<std::string> examples;   // task phrasings
+};
+
+struct Match {
+  std::string category;
+  float score;  // calibrated probability in [0, 1]; the scores of all categories sum to 1
+};
+
+struct IndexConfig {
+  EmbedderConfig embedder;
+  TrainConfig train;
+};
+
+// Categories scored by a LinearModel over Embedder vectors. The score of a
+// category is the model's posterior probability, softmax over categories
+// (see docs/matching.md, "Calibration").
+class CategoryIndex {
+ public:
+  // Zero-shot index from a catalog: each category's description and examples
+  // are its training texts. Throws InvalidArgument on an empty catalog, a
+  // duplicate id or a category without any text.
+  static CategoryIndex from_catalog(const std::vector<Category>& catalog, Tokenizer tokenizer,
+                                    const IndexConfig& config = {});
+  // Few-shot: labeled examples (labels are the category names).
+  static CategoryIndex fit(const std::vector<std::string>& texts, const std::vector<std::string>& labels,
+                           Tokenizer tokenizer, const IndexConfig& config = {});
+
+  std::vector<Match> top_k(std::string_view text, int k = 5) const;
+  std::vector<std::vector<Match>> top_k_batch(const std::vector<std::string>& texts, int k = 5,
+                                              unsigned threads = 0) const;
+  // rows * n_categories probabilities, row-major.
+  std::vector<float> predict_proba(const std::vector<std::string>& texts, unsigned threads = 0) const;
+  // Index of the most probable category for each text.
+  std::vector<std::int32_t> predict(const std::vector<std::string>& texts, unsigned threads = 0) const;
+
+  const std::vector<std::string>& categories() const;
+  const Embedder& embedder() const;
+  const LinearModel& model() const;
+
+ private:
+  CategoryIndex(std::vector<std::string> categories, Embedder embedder, LinearModel model);
+  std::vector<std::string> categories_;
+  std::shared_ptr<const Embedder> embedder_;
+  std::shared_ptr<const LinearModel> model_;
+};
+
+// ---------------------------------------------------------------- Assignment
+
+// Candidate (item, worker) pairs in CSR form over items: item i may go to
+// workers indices[indptr[i] .. indptr[i+1]) with the matching suitability
+// (higher is better, finite). Pairs not listed are forbidden (exclusions are
+// applied by leaving them out).
+struct AssignmentProblem {
+  std::size_t n_items = 0, n_workers = 0;
+  std::span<const std::int64_t> indptr;       // n_items + 1
+  std::span<const std::int32_t> indices;      // worker of each candidate pair
+  std::span<const double> suitability;        // same length as indices
+  int overlap = 1;                            // distinct workers per item
+  std::span<const std::int64_t> capacity;     // n_workers, items each worker may take
+};
+
+struct AssignmentResult {
+  // n_items * overlap worker indices, row-major, each row sorted ascending;
+  // -1 marks a slot left empty (partial mode, or an infeasible strict solve).
+  std::vector<std::int32_t> workers;
+  double objective = 0;                       // total suitability of the filled slots
+  std::int64_t shortfall = 0;                 // slots that no assignment can fill
+  std::vector<std::int32_t> item_shortfall;   // per item (n_items), sums to shortfall
+  std::int64_t augmentations = 0;             // shortest-path searches run (diagnostics)
+};
+
+// Maximum total suitability assignment in which every item gets `overlap`
+// distinct workers and worker j takes at most capacity[j] items: a min-cost
+// flow, solved exactly by successive shortest paths with Johnson potentials
+// and early-terminating Dijkstra (docs/matching.md).
+//   partial = false: every slot must be filled. When no assignment fills them
+//     all, the result has shortfall > 0 = (slots) - (maximum flow), exactly,
+//     and item_shortfall says which items a maximum assignment leaves short;
+//     the slots it fills are a maximum (not necessarily best) assignment.
+//     assign_or_throw turns that into InfeasibleAssignment.
+//   partial = true: fills as many slots as possible and, among those
+//     assignments, maximizes total suitability.
+// Throws InvalidArgument on malformed input (sizes, negative capacity,
+// overlap < 1, worker index out of range, duplicate pair, non-finite score).
+AssignmentResult assign(const AssignmentProblem& problem, bool partial = false);
+AssignmentResult assign_or_throw(const AssignmentProblem& problem);
+
+// ---------------------------------------------------------------- Subtasks
+
+struct Subtask {
+  std::vector<std::int64_t> items;     // item ids, in presentation order
+  std::vector<std::uint8_t> is_control;  // same length: 1 where the item is a control item
+};
+
+// Splits items 0..n_items-1 into subtasks of `batch_size` regular items (the
+// last may be shorter) and mixes into each round(control_share * size /
+// (1 - control_share)) (at least 1 when control items exist and share > 0)
+// control items drawn from `control_items`, at uniformly random positions so
+// workers cannot tell them apart. Control items are drawn without replacement
+// within a subtask and cycle through the pool across subtasks. Deterministic
+// for a given seed. Throws InvalidArgument for batch_size < 1, share outside
+// [0, 1), or share > 0 with an empty pool.
+std::vector<Subtask> make_subtasks(std::int64_t n_items, int batch_size,
+                                   std::span<const std::int64_t> control_items, double control_share,
+                                   std::uint64_t seed);
+
+}  // namespace tagger::match
