@@ -35,13 +35,35 @@ void in_pieces(ByteView in, std::uint8_t* out, UpdateFn&& update) {
   }
 }
 
-thread_local CipherCtxPtr tls_ctx;
+// One context per (thread, algorithm, direction), bound to its cipher once,
+// remembering its current key: a call with the same key as the last one (the
+// chunks of one sealed stream) sets only the nonce, skipping the provider
+// set-up and key schedule that dominate small messages. The context frees
+// (and OpenSSL wipes) the key schedule when the thread exits; the key copy is
+// SecretBytes, wiped likewise.
+struct BoundCtx {
+  CipherCtxPtr ctx;
+  SecretBytes key;
+};
+thread_local BoundCtx tls_ctx[2][2];
 
-EVP_CIPHER_CTX* fresh_ctx() {
-  if (!tls_ctx) tls_ctx.reset(EVP_CIPHER_CTX_new());
-  if (!tls_ctx) openssl_fail("EVP_CIPHER_CTX_new");
-  EVP_CIPHER_CTX_reset(tls_ctx.get());
-  return tls_ctx.get();
+// Initialises ctx for (key, nonce); returns it ready for AAD and data.
+EVP_CIPHER_CTX* keyed_ctx(Aead alg, bool encrypt, ByteView key, ByteView nonce) {
+  BoundCtx& slot = tls_ctx[alg == Aead::Aes256Gcm ? 0 : 1][encrypt ? 1 : 0];
+  if (!slot.ctx) {
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher_of(alg), nullptr, nullptr, encrypt ? 1 : 0, nullptr) != 1)
+      openssl_fail("AEAD context init");
+    slot.ctx = std::move(ctx);
+  }
+  bool same_key = equal_ct(key, ByteView(slot.key.data(), slot.key.size()));
+  if (EVP_CipherInit_ex2(slot.ctx.get(), nullptr, same_key ? nullptr : key.data(), nonce.data(),
+                         encrypt ? 1 : 0, nullptr) != 1) {
+    slot.key.clear();
+    openssl_fail("AEAD init");
+  }
+  if (!same_key) slot.key.assign(key.begin(), key.end());
+  return slot.ctx.get();
 }
 
 }  // namespace
@@ -56,10 +78,8 @@ Aead aead_from_name(std::string_view name) {
 void aead_encrypt_into(Aead alg, ByteView key, ByteView nonce, ByteView plaintext, ByteView aad,
                        std::uint8_t* out) {
   check_sizes(key, nonce);
-  EVP_CIPHER_CTX* ctx = fresh_ctx();
+  EVP_CIPHER_CTX* ctx = keyed_ctx(alg, true, key, nonce);
   int len = 0;
-  if (EVP_EncryptInit_ex2(ctx, cipher_of(alg), key.data(), nonce.data(), nullptr) != 1)
-    openssl_fail("AEAD encrypt init");
   in_pieces(aad, nullptr, [&](const std::uint8_t* p, int n, std::uint8_t*) {
     if (EVP_EncryptUpdate(ctx, nullptr, &len, p, n) != 1) openssl_fail("AEAD aad");
   });
@@ -84,10 +104,8 @@ void aead_decrypt_into(Aead alg, ByteView key, ByteView nonce, ByteView sealed, 
     throw DecryptionFailed("AEAD input of " + std::to_string(sealed.size()) +
                            " bytes is shorter than the 16-byte tag");
   std::size_t ct_len = sealed.size() - kAeadTagBytes;
-  EVP_CIPHER_CTX* ctx = fresh_ctx();
+  EVP_CIPHER_CTX* ctx = keyed_ctx(alg, false, key, nonce);
   int len = 0;
-  if (EVP_DecryptInit_ex2(ctx, cipher_of(alg), key.data(), nonce.data(), nullptr) != 1)
-    openssl_fail("AEAD decrypt init");
   std::uint8_t tag[kAeadTagBytes];
   std::copy(sealed.begin() + static_cast<std::ptrdiff_t>(ct_len), sealed.end(), tag);
   if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagBytes, tag) != 1)
