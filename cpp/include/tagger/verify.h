@@ -1,0 +1,247 @@
+// Upload verification: the pure-computation checks behind tg.verify.
+//
+// Everything here is a function of its inputs (no I/O, no global state) so it
+// is usable alone and safe to call from many threads. Bad *data* never throws:
+// checks report a reason code (a stable snake_case string, documented in
+// docs/verification.md) and the Python layer turns codes into a Verdict.
+// Misuse of the API (a zero band count, a wrongly sized key) throws the typed
+// errors of tagger/errors.h.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tagger/bytes.h"
+#include "tagger/crypto.h"
+
+namespace tagger::verify {
+
+// ===================================================================== text
+
+// Unicode scripts of letters, by code-point block. Digits, punctuation and
+// spaces belong to no script ("Common") and are not counted.
+enum class Script : std::uint8_t {
+  Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Devanagari, Bengali, Tamil, Thai,
+  Georgian, Hangul, Hiragana, Katakana, Han, Ethiopic, Other,
+};
+inline constexpr std::size_t kScriptCount = static_cast<std::size_t>(Script::Other) + 1;
+const char* script_name(Script s) noexcept;
+Script script_from_name(std::string_view name);  // InvalidArgument for an unknown name
+
+// Character statistics of one text, in a single pass over the bytes.
+struct TextStats {
+  bool valid_utf8 = true;
+  std::size_t invalid_offset = 0;  // first byte of the first bad sequence (when !valid_utf8)
+  std::size_t bytes = 0;
+  std::size_t chars = 0;     // code points (0 when invalid)
+  std::size_t letters = 0;   // code points with a script (Other included)
+  std::size_t digits = 0;
+  std::size_t spaces = 0;    // Unicode White_Space
+  std::size_t controls = 0;  // C0/C1 controls except \t \n \r, and U+FFFD
+  std::array<std::size_t, kScriptCount> script_letters{};
+
+  Script dominant_script() const noexcept;  // Other when there are no letters
+  // Share of letters whose script is in `allowed` (1.0 when there are no letters).
+  double script_fraction(const std::vector<Script>& allowed) const noexcept;
+};
+TextStats text_stats(std::string_view text) noexcept;
+
+// ================================================================ near-dup text
+
+// Text -> set of shingles: NFC-agnostic normalisation (ASCII lowercasing,
+// every run of Unicode white space collapsed to one space, trimmed), then the
+// k-grams of *code points*, each hashed to 64 bits. A text shorter than k
+// code points is one shingle. Returned sorted and unique.
+struct ShingleOptions {
+  int k = 5;
+  bool lowercase = true;
+};
+std::vector<std::uint64_t> shingle_hashes(std::string_view text, const ShingleOptions& opt = {});
+// Exact Jaccard |A ∩ B| / |A ∪ B| of two sorted unique sets (1.0 for two empty sets).
+double jaccard(const std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b) noexcept;
+
+// Classic MinHash (Broder 1997) with num_perm hash functions from the strongly
+// universal multiply-add-shift family h_i(x) = ((a_i x + b_i) mod 2^64) >> 32
+// over the low 32 bits x of a shingle hash (Dietzfelbinger 1996). The share of
+// equal slots of two signatures estimates their Jaccard similarity with
+// standard error sqrt(J (1 - J) / num_perm).
+class MinHasher {
+ public:
+  explicit MinHasher(std::size_t num_perm = 128, std::uint64_t seed = 1, ShingleOptions shingles = {});
+  std::size_t num_perm() const noexcept { return a_.size(); }
+  const ShingleOptions& shingle_options() const noexcept { return shingles_; }
+  // out must hold num_perm values. An empty set gives all 0xFFFFFFFF.
+  void signature(const std::vector<std::uint64_t>& shingles, std::uint32_t* out) const noexcept;
+  void text_signature(std::string_view text, std::uint32_t* out) const;
+  // Signatures of many texts into out[n * num_perm], on `threads` threads (0 = all cores).
+  void text_signatures(const std::vector<std::string_view>& texts, std::uint32_t* out, unsigned threads = 0) const;
+
+ private:
+  std::vector<std::uint64_t> a_, b_;
+  ShingleOptions shingles_;
+};
+double estimate_jaccard(const std::uint32_t* a, const std::uint32_t* b, std::size_t num_perm) noexcept;
+
+// LSH banding: `bands` bands of `rows` slots; two signatures become candidates
+// when any band matches, with probability 1 - (1 - J^rows)^bands.
+struct LshParams {
+  std::size_t bands = 0, rows = 0;
+  // The (bands, rows) with bands*rows <= num_perm that minimises the expected
+  // share of candidates below `cutoff` (the false-positive area
+  // ∫_0^cutoff P(s) ds) subject to P(cutoff) >= min_recall.
+  static LshParams choose(double cutoff, std::size_t num_perm, double min_recall = 0.995);
+  double candidate_probability(double jaccard) const noexcept;
+};
+
+// The near-duplicate index: MinHash signatures kept in one flat array, band
+// keys in one hash table. query() returns stored entries whose *estimated*
+// Jaccard is >= cutoff, best first. With threshold t the default cutoff is
+// t - 2 * sqrt(t (1 - t) / num_perm), so pairs at exactly J = t are found
+// with probability ~0.98 (the estimate is approximately normal).
+class MinHashLSH {
+ public:
+  struct Match {
+    std::uint32_t id;
+    double jaccard;  // estimate
+  };
+  MinHashLSH(std::size_t num_perm = 128, double threshold = 0.8, double cutoff = -1.0, std::uint64_t seed = 1);
+  const MinHasher& hasher() const noexcept { return hasher_; }
+  double threshold() const noexcept { return threshold_; }
+  double cutoff() const noexcept { return cutoff_; }
+  const LshParams& params() const noexcept { return params_; }
+  std::size_t size() const noexcept { return count_; }
+
+  std::uint32_t insert_signature(const std::uint32_t* sig);  // returns the new id (0, 1, ...)
+  std::vector<Match> query_signature(const std::uint32_t* sig) const;
+  std::uint32_t insert(std::string_view text);
+  std::vector<Match> query(std::string_view text) const;
+  // Batches: signatures on `threads` threads, then the (serial) table work.
+  std::vector<std::uint32_t> insert_many(const std::vector<std::string_view>& texts, unsigned threads = 0);
+  std::vector<std::vector<Match>> query_many(const std::vector<std::string_view>& texts, unsigned threads = 0) const;
+  const std::uint32_t* signature_of(std::uint32_t id) const;  // InvalidArgument for an unknown id
+
+ private:
+  std::uint64_t band_key(const std::uint32_t* sig, std::size_t band) const noexcept;
+  MinHasher hasher_;
+  double threshold_, cutoff_;
+  LshParams params_;
+  std::size_t count_ = 0;
+  std::vector<std::uint32_t> signatures_;                              // count_ * num_perm
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> table_;  // band key -> ids
+};
+
+// ============================================================== image hashes
+
+// A read-only view of 8-bit grayscale pixels with arbitrary strides (a numpy
+// array is passed without copying).
+struct GrayView {
+  const std::uint8_t* data = nullptr;
+  std::size_t rows = 0, cols = 0;
+  std::ptrdiff_t row_stride = 0, col_stride = 1;  // in bytes
+  std::uint8_t at(std::size_t r, std::size_t c) const noexcept {
+    return data[static_cast<std::ptrdiff_t>(r) * row_stride + static_cast<std::ptrdiff_t>(c) * col_stride];
+  }
+};
+
+// Area-average resampling (every source pixel weighted by the share of it an
+// output cell covers): out[out_rows * out_cols], row-major.
+void area_resize(const GrayView& img, std::size_t out_rows, std::size_t out_cols, double* out);
+
+// pHash (Zauner 2010, the imagehash convention): area-resize to 32x32, 2-D
+// DCT-II, the 8x8 lowest frequencies (DC included), bit = coefficient > their
+// median; bit 63 is coefficient (0,0), row-major. dHash (Krawetz 2013):
+// resize to 8 rows x 9 cols, bit = pixel(r, c+1) > pixel(r, c).
+struct ImageHashes {
+  std::uint64_t phash = 0, dhash = 0;
+  double mean = 0, stddev = 0;  // of the full-resolution pixels
+};
+ImageHashes image_hashes(const GrayView& img);  // InvalidArgument for an empty view
+std::array<double, 64> phash_coefficients(const GrayView& img);  // the 8x8 DCT block
+inline int hamming(std::uint64_t a, std::uint64_t b) noexcept { return __builtin_popcountll(a ^ b); }
+
+// Hamming-radius search over stored 64-bit hashes (a linear popcount scan:
+// 10^6 hashes in about a millisecond, no index to tune).
+class HashIndex {
+ public:
+  struct Match {
+    std::uint32_t id;
+    int distance;
+  };
+  std::uint32_t insert(std::uint64_t h);
+  std::vector<Match> query(std::uint64_t h, int max_distance) const;  // nearest first
+  std::size_t size() const noexcept { return hashes_.size(); }
+
+ private:
+  std::vector<std::uint64_t> hashes_;
+};
+
+// ===================================================================== audio
+
+// RIFF/WAVE parsing. Bad bytes never throw: `reason` names the fault with a
+// reason code ("" when the file is usable) and `detail` says where.
+struct WavInfo {
+  std::string reason, detail;
+  std::uint16_t format = 0;  // 1 = integer PCM, 3 = IEEE float (WAVE_FORMAT_EXTENSIBLE resolved)
+  std::uint16_t channels = 0;
+  std::uint32_t sample_rate = 0;
+  std::uint16_t bits_per_sample = 0;
+  std::uint64_t frames = 0;       // whole frames actually present
+  std::size_t data_offset = 0;    // of the first sample
+  std::size_t data_bytes = 0;     // present (may be less than declared when truncated)
+  double duration_s = 0;
+};
+WavInfo parse_wav(ByteView wav) noexcept;
+
+// Loudness statistics over non-overlapping windows of window_ms (all channels
+// mixed by taking the per-frame maximum |sample|, full scale = 1.0).
+struct AudioStats {
+  double silence_ratio = 0;   // share of windows whose RMS is below silence_dbfs
+  double rms_dbfs = -200;     // whole file
+  double peak_dbfs = -200;
+  double clipping_ratio = 0;  // share of samples at >= 0.999 full scale
+};
+AudioStats audio_stats(ByteView wav, const WavInfo& info, double window_ms = 20.0, double silence_dbfs = -50.0);
+
+// =================================================================== receipt
+
+// What the ledger records about one verified upload. Canonical bytes (see
+// docs/verification.md): the codec array
+//   [version=1, task_id, item_id, ciphertext_hash(32), status, [reasons...],
+//    [[score_name, score_micro], ...], verifier_key(32), signature(64)]
+// and the signature is Ed25519 over kReceiptDomain || the same array without
+// its last field. Scores are fixed point (round(score * 1e6)), sorted by name,
+// because canonical records hold no floats.
+inline constexpr std::string_view kReceiptDomain = "tagger/verify-receipt/v1";
+inline constexpr std::uint64_t kReceiptVersion = 1;
+
+struct Receipt {
+  std::string task_id, item_id;
+  Hash32 ciphertext_hash{};
+  std::string status;  // "accepted" | "needs_review" | "rejected"
+  std::vector<std::string> reasons;
+  std::vector<std::pair<std::string, std::int64_t>> scores_micro;
+  crypto::PublicKey verifier{};
+  crypto::Signature signature{};
+
+  // Checks the fields (status, reason-code syntax, sorted unique score names)
+  // and throws InvalidArgument naming the first bad one.
+  void validate() const;
+  Bytes signed_message() const;  // kReceiptDomain || array without the signature
+  Bytes encode() const;
+  static Receipt decode(ByteView bytes);  // DecodeError for anything malformed
+  void sign(const crypto::SigningKey& key);  // sets verifier and signature
+  // InvalidSignature when the signature does not verify, or (if `expected` is
+  // given) the receipt names another verifier.
+  void verify(const crypto::VerifyKey* expected = nullptr) const;
+  bool operator==(const Receipt&) const = default;
+};
+
+bool valid_reason_code(std::string_view code) noexcept;  // [a-z0-9_.:-]{1,64}, starts with a letter
+
+}  // namespace tagger::verify
