@@ -1,0 +1,158 @@
+// tagger._core.consensus: numpy in (int32 arrays pass without copies), dicts
+// of numpy arrays out (moved, not copied). Fitting runs with the GIL released;
+// the per-iteration hook re-acquires it for the Python callback and to let
+// Ctrl-C stop a long fit.
+#include <memory>
+#include <optional>
+
+#include "common.h"
+#include "tagger/consensus.h"
+
+namespace tagger::bindings {
+namespace cs = tagger::consensus;
+using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+template <class T>
+static py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
+  auto heap = std::make_unique<std::vector<T>>(std::move(v));
+  // The capsule takes ownership: the array's memory lives as long as the array.
+  py::capsule owner(heap.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
+  auto* data = heap.release();
+  if (shape.empty()) shape = {static_cast<py::ssize_t>(data->size())};
+  return py::array_t<T>(shape, data->data(), owner);
+}
+
+static cs::AnswersView view(const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl) {
+  if (t.ndim() != 1 || w.ndim() != 1 || l.ndim() != 1 || t.size() != w.size() || t.size() != l.size())
+    throw InvalidArgument("consensus: task, worker and label must be 1-d arrays of the same length");
+  return {t.data(), w.data(), l.data(), static_cast<std::size_t>(t.size()), nt, nw, nl};
+}
+
+// Holds what Options points into, and a Python error raised by the callback.
+struct Opts {
+  cs::Options o;
+  std::optional<I32> gold;
+  std::optional<F64> priors;
+  std::shared_ptr<std::optional<py::error_already_set>> error = std::make_shared<std::optional<py::error_already_set>>();
+  Opts(std::int32_t n_iter, double tol, double smoothing, const py::object& gold_, const py::object& priors_,
+       unsigned threads, std::uint64_t seed, const py::object& callback) {
+    o.n_iter = n_iter; o.tol = tol; o.smoothing = smoothing; o.threads = threads; o.seed = seed;
+    if (!gold_.is_none()) { gold = gold_.cast<I32>(); o.gold = {gold->data(), static_cast<std::size_t>(gold->size())}; }
+    if (!priors_.is_none()) { priors = priors_.cast<F64>(); o.class_priors = {priors->data(), static_cast<std::size_t>(priors->size())}; }
+    auto err = error;
+    py::object cb = callback;
+    o.on_iteration = [cb, err](const cs::IterationInfo& i) {
+      py::gil_scoped_acquire gil;
+      try {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        if (!cb.is_none() && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
+        return true;
+      } catch (py::error_already_set& e) {
+        err->emplace(std::move(e));
+        return false;
+      }
+    };
+  }
+  void rethrow() { if (*error) { py::error_already_set e = std::move(**error); error->reset(); throw e; } }
+};
+
+static py::dict to_dict(cs::Result&& r) {
+  py::dict d;
+  const auto T = static_cast<py::ssize_t>(r.n_tasks), K = static_cast<py::ssize_t>(r.n_labels), W = static_cast<py::ssize_t>(r.n_workers);
+  d["probas"] = take(std::move(r.probas), {T, K});
+  d["labels"] = take(std::move(r.labels));
+  d["priors"] = take(std::move(r.priors));
+  d["skills"] = take(std::move(r.skills));
+  d["errors"] = r.errors.empty() ? py::object(py::none()) : py::object(take(std::move(r.errors), {W, K, K}));
+  d["difficulties"] = take(std::move(r.difficulties));
+  d["abilities"] = take(std::move(r.abilities));
+  d["spamming"] = take(std::move(r.spamming));
+  d["strategies"] = r.strategies.empty() ? py::object(py::none()) : py::object(take(std::move(r.strategies), {W, K}));
+  d["model_weight"] = r.model_weight;
+  d["objective_history"] = take(std::move(r.objective_history));
+  d["n_iter"] = r.n_iter;
+  d["converged"] = r.converged;
+  return d;
+}
+
+// Runs fn(view, options) with the GIL released and converts the result.
+template <class Fn>
+static py::dict run(const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl, Opts& o, Fn&& fn) {
+  cs::AnswersView a = view(t, w, l, nt, nw, nl);
+  cs::Result r;
+  {
+    py::gil_scoped_release release;
+    r = fn(a, o.o);
+  }
+  o.rethrow();
+  return to_dict(std::move(r));
+}
+
+#define ANSWERS py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("n_labels")
+#define OPTIONS py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("smoothing") = 0.0, \
+    py::arg("gold") = py::none(), py::arg("class_priors") = py::none(), py::arg("threads") = 0, py::arg("seed") = 0, \
+    py::arg("callback") = py::none()
+#define SIG const I32 &t, const I32 &w, const I32 &l, std::int32_t nt, std::int32_t nw, std::int32_t nl
+#define OPT_SIG std::int32_t n_iter, double tol, double sm, const py::object &gold, const py::object &pri, unsigned th, std::uint64_t seed, const py::object &cb
+#define MAKE_OPTS Opts o(n_iter, tol, sm, gold, pri, th, seed, cb)
+
+TAGGER_BIND_MODULE(consensus) {
+  m.def("method_names", &cs::method_names);
+  m.def("fit", [](const std::string& method, SIG, OPT_SIG) {
+    MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::fit(method, a, op); });
+  }, py::arg("method"), ANSWERS, OPTIONS);
+#define SIMPLE(name) \
+  m.def(#name, [](SIG, OPT_SIG) { MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [](auto& a, auto& op) { return cs::name(a, op); }); }, ANSWERS, OPTIONS)
+  SIMPLE(majority_vote);
+  SIMPLE(dawid_skene);
+  SIMPLE(one_coin_dawid_skene);
+  SIMPLE(wawa);
+#undef SIMPLE
+  m.def("weighted_majority_vote", [](SIG, const F64& skills, OPT_SIG) {
+    MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
+      return cs::weighted_majority_vote(a, {skills.data(), static_cast<std::size_t>(skills.size())}, op); });
+  }, ANSWERS, py::arg("skills"), OPTIONS);
+  m.def("glad", [](SIG, std::int32_t m_steps, double m_tol, double ap, double bp, OPT_SIG) {
+    MAKE_OPTS; cs::GladOptions g{m_steps, m_tol, ap, bp};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::glad(a, op, g); });
+  }, ANSWERS, py::arg("m_steps") = 25, py::arg("m_tol") = 1e-2, py::arg("alpha_prior") = 1.0, py::arg("beta_prior") = 1.0, OPTIONS);
+  m.def("mace", [](SIG, std::int32_t restarts, bool vb, double alpha, double beta, double sp, double msm, double noise, OPT_SIG) {
+    MAKE_OPTS; cs::MaceOptions mo{restarts, vb, alpha, beta, sp, msm, noise};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::mace(a, op, mo); });
+  }, ANSWERS, py::arg("n_restarts") = 10, py::arg("variational") = true, py::arg("alpha") = 0.5, py::arg("beta") = 0.5,
+     py::arg("strategy_prior") = 10.0, py::arg("mace_smoothing") = -1.0, py::arg("default_noise") = 0.5, OPTIONS);
+  m.def("zero_based_skill", [](SIG, double lr, std::int32_t steps, double factor, double eps, OPT_SIG) {
+    MAKE_OPTS; cs::ZeroBasedSkillOptions z{lr, steps, factor, eps};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::zero_based_skill(a, op, z); });
+  }, ANSWERS, py::arg("lr_init") = 1.0, py::arg("lr_steps_to_reduce") = 20, py::arg("lr_reduce_factor") = 0.5, py::arg("eps") = 1e-5, OPTIONS);
+  m.def("crowdlab", [](SIG, const F64& model, OPT_SIG) {
+    MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
+      return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op); });
+  }, ANSWERS, py::arg("model_probas"), OPTIONS);
+  m.def("continuous", [](const std::string& method, const I32& t, const I32& w, const F64& v, std::int32_t nt, std::int32_t nw, double trim, unsigned threads) {
+    if (t.ndim() != 1 || t.size() != w.size() || t.size() != v.size()) throw InvalidArgument("consensus: task, worker and value must be 1-d arrays of the same length");
+    cs::ContinuousView a{t.data(), w.data(), v.data(), static_cast<std::size_t>(t.size()), nt, nw};
+    cs::Options op; op.threads = threads;
+    if (method != "median" && method != "trimmed_mean") throw InvalidArgument("consensus: unknown continuous method '" + method + "'");
+    cs::ContinuousResult r;
+    { py::gil_scoped_release release; r = method == "median" ? cs::median(a, op) : cs::trimmed_mean(a, trim, op); }
+    return take(std::move(r.values));
+  }, py::arg("method"), py::arg("task"), py::arg("worker"), py::arg("value"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("trim") = 0.1, py::arg("threads") = 0);
+  m.def("detect", [](SIG, const F64& probas, const I32& labels, double confidence, unsigned threads) {
+    cs::AnswersView a = view(t, w, l, nt, nw, nl);
+    cs::Result r; r.n_tasks = nt; r.n_workers = nw; r.n_labels = nl;
+    r.probas.assign(probas.data(), probas.data() + probas.size());
+    r.labels.assign(labels.data(), labels.data() + labels.size());
+    cs::Detection d;
+    { py::gil_scoped_release release; d = cs::detect(a, r, confidence, threads); }
+    py::dict out;
+    out["task_entropy"] = take(std::move(d.task_entropy)); out["task_margin"] = take(std::move(d.task_margin));
+    out["answer_error"] = take(std::move(d.answer_error)); out["worker_n_answers"] = take(std::move(d.worker_n_answers));
+    out["worker_agreement"] = take(std::move(d.worker_agreement)); out["worker_accuracy"] = take(std::move(d.worker_accuracy));
+    out["worker_accuracy_low"] = take(std::move(d.worker_accuracy_low)); out["worker_accuracy_high"] = take(std::move(d.worker_accuracy_high));
+    return out;
+  }, ANSWERS, py::arg("probas"), py::arg("labels"), py::arg("confidence") = 0.95, py::arg("threads") = 0);
+}
+
+}  // namespace tagger::bindings

@@ -1,0 +1,137 @@
+// CROWDLAB (Goh, Tkachenko & Mueller, "CROWDLAB: Supervised learning to infer
+// consensus labels and quality scores for data with multiple annotators",
+// NeurIPS 2022 HCML workshop; cleanlab.multiannotator). A classifier's
+// predicted probabilities join the annotators as one more voter:
+//
+//   P(z_t = k) ∝ w_M · p_M(k | t) + Σ_{answers j of t} w_{a_j} · L(k, y_j),
+//   L(k, y) = P if y == k else (1 - P) / (K - 1),
+//
+// P = mean agreement among annotators on tasks with >= 2 answers;
+// w_a = max(1 - err_a / err_0, eps), err_a = 1 - agreement of annotator a with
+// the other annotators of its tasks, err_0 = 1 - share of the most common
+// consensus class (the error of always guessing it);
+// w_M = max(1 - err_M / err_0, eps) · sqrt(mean answers per task), err_M the
+// model's disagreement with the initial majority-vote consensus (ties broken
+// by the model).
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "consensus/common.h"
+#include "tagger/errors.h"
+
+namespace tagger::consensus {
+
+Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt) {
+  detail::check_options(a, opt);
+  const std::size_t T = static_cast<std::size_t>(a.n_tasks), W = static_cast<std::size_t>(a.n_workers);
+  const std::size_t K = static_cast<std::size_t>(a.n_labels);
+  if (model_probas.size() != T * K)
+    throw InvalidArgument("crowdlab: model_probas has " + std::to_string(model_probas.size()) + " values, expected n_tasks * n_labels = " +
+                          std::to_string(T * K));
+  for (std::size_t t = 0; t < T; ++t) {
+    double s = 0;
+    for (std::size_t k = 0; k < K; ++k) {
+      const double p = model_probas[t * K + k];
+      if (!(p >= 0) || !std::isfinite(p)) throw InvalidArgument("crowdlab: model probability of task " + std::to_string(t) + " is negative or not finite");
+      s += p;
+    }
+    if (std::abs(s - 1) > 1e-3) throw InvalidArgument("crowdlab: model probabilities of task " + std::to_string(t) + " sum to " + std::to_string(s) + ", not 1");
+  }
+  constexpr double kEps = 1e-6;  // cleanlab's CLIPPING_LOWER_BOUND
+  detail::Csr c = detail::build_csr(a, false);
+  Result r = detail::make_result(a);
+  if (T == 0) { r.converged = true; return r; }
+
+  // 1. Majority-vote consensus, ties broken by the model, then the smallest index.
+  std::vector<std::int32_t> consensus(T, -1);
+  std::vector<double> votes(K);
+  for (std::size_t t = 0; t < T; ++t) {
+    std::int32_t g = -1;
+    if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { consensus[t] = g; continue; }
+    std::fill(votes.begin(), votes.end(), 0.0);
+    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < K; ++k)
+      if (votes[k] > votes[best] || (votes[k] == votes[best] && model_probas[t * K + k] > model_probas[t * K + best])) best = k;
+    consensus[t] = static_cast<std::int32_t>(best);
+  }
+  // 2. Agreement statistics (integer counts: exact, order-free).
+  double agree_sum = 0;
+  std::int64_t multi_tasks = 0, answers_total = 0, answered_tasks = 0;
+  std::vector<double> ann_num(W, 0.0);
+  std::vector<std::int64_t> ann_den(W, 0);
+  std::vector<std::int64_t> class_count(K, 0);
+  std::int64_t model_wrong = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    const std::int64_t n_t = c.count(static_cast<std::int32_t>(t));
+    class_count[consensus[t]] += 1;
+    std::size_t m_best = 0;
+    for (std::size_t k = 1; k < K; ++k)
+      if (model_probas[t * K + k] > model_probas[t * K + m_best]) m_best = k;
+    model_wrong += static_cast<std::int32_t>(m_best) != consensus[t];
+    if (n_t == 0) continue;
+    answered_tasks += 1;
+    answers_total += n_t;
+    std::fill(votes.begin(), votes.end(), 0.0);
+    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
+    if (n_t < 2) continue;
+    multi_tasks += 1;
+    agree_sum += votes[consensus[t]] / static_cast<double>(n_t);
+    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+      ann_num[c.worker[p]] += (votes[c.label[p]] - 1) / static_cast<double>(n_t - 1);
+      ann_den[c.worker[p]] += 1;
+    }
+  }
+  const double likelihood = multi_tasks ? agree_sum / static_cast<double>(multi_tasks) : 1.0 / static_cast<double>(K);
+  std::int64_t top = *std::max_element(class_count.begin(), class_count.end());
+  const double err0 = std::max(1.0 - static_cast<double>(top) / static_cast<double>(T), kEps);
+  const double err_model = static_cast<double>(model_wrong) / static_cast<double>(T);
+  const double mean_answers = answered_tasks ? static_cast<double>(answers_total) / static_cast<double>(answered_tasks) : 0.0;
+  r.model_weight = std::max(1 - err_model / err0, kEps) * std::sqrt(std::max(mean_answers, 1.0));
+  std::vector<double> weight(W);
+  double mean_agree = 0;
+  std::int64_t n_rated = 0;
+  for (std::size_t w = 0; w < W; ++w)
+    if (ann_den[w]) { mean_agree += ann_num[w] / static_cast<double>(ann_den[w]); ++n_rated; }
+  mean_agree = n_rated ? mean_agree / static_cast<double>(n_rated) : likelihood;
+  for (std::size_t w = 0; w < W; ++w) {
+    // An annotator never seen beside another gets the mean agreement.
+    const double agree = ann_den[w] ? ann_num[w] / static_cast<double>(ann_den[w]) : mean_agree;
+    weight[w] = std::max(1 - (1 - agree) / err0, kEps);
+  }
+  // 3. The weighted ensemble.
+  const double off = K > 1 ? (1 - likelihood) / static_cast<double>(K - 1) : 0.0;
+  util::parallel_for(T, opt.threads, 1 << 12, [&](std::size_t b, std::size_t e) {
+    for (std::size_t t = b; t < e; ++t) {
+      double* row = r.probas.data() + t * K;
+      std::int32_t g = -1;
+      if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { detail::one_hot(row, static_cast<std::int32_t>(K), g); continue; }
+      double total = r.model_weight;
+      for (std::size_t k = 0; k < K; ++k) row[k] = r.model_weight * model_probas[t * K + k];
+      for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+        const double wgt = weight[c.worker[p]];
+        total += wgt;
+        for (std::size_t k = 0; k < K; ++k) row[k] += wgt * (static_cast<std::int32_t>(k) == c.label[p] ? likelihood : off);
+      }
+      for (std::size_t k = 0; k < K; ++k) row[k] /= total;
+    }
+  });
+  // Every task has the model's vote, so none is left unlabelled.
+  for (std::size_t t = 0; t < T; ++t) {
+    std::int32_t g = -1;
+    if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { r.labels[t] = g; continue; }
+    const double* row = r.probas.data() + t * K;
+    std::int32_t best = 0;
+    for (std::size_t k = 1; k < K; ++k)
+      if (row[k] > row[best]) best = static_cast<std::int32_t>(k);
+    r.labels[t] = best;
+  }
+  r.skills = std::move(weight);
+  r.priors.assign(K, 0.0);
+  for (std::size_t k = 0; k < K; ++k) r.priors[k] = static_cast<double>(class_count[k]) / static_cast<double>(T);
+  r.converged = true;
+  return r;
+}
+
+}  // namespace tagger::consensus

@@ -1,0 +1,144 @@
+// One-coin Dawid-Skene: each worker is right with probability s_w and otherwise
+// picks uniformly among the other K-1 labels (Zheng et al., PVLDB 2017, "ZC").
+// Same fused E/M pass as dawid_skene.cc, with one accuracy per worker.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "consensus/common.h"
+
+namespace tagger::consensus {
+namespace {
+
+using detail::Csr;
+
+struct Params {
+  std::vector<double> log_right, log_wrong;  // [W] log s_w, log((1 - s_w) / (K - 1))
+  std::vector<double> log_prior;             // [K]
+};
+
+void pass(const Csr& c, const Params& prm, const Options& opt, bool init_mv, double* probas,
+          detail::FixAccumulator* right, detail::FixAccumulator* prior, std::vector<double>& block_ll) {
+  const int K = c.n_labels;
+  const std::size_t T = static_cast<std::size_t>(c.n_tasks), W = static_cast<std::size_t>(c.n_workers);
+  const std::size_t nb = (T + detail::kBlockTasks - 1) / detail::kBlockTasks;
+  block_ll.assign(nb, 0.0);
+  unsigned th = right ? detail::threads_for_buffers(opt.threads, W * 8) : util::resolve_threads(opt.threads);
+  util::parallel_for(nb, th, 1, [&](std::size_t b0, std::size_t b1) {
+    std::vector<std::int64_t> local(right ? W : 0), lprior(right ? K : 0);
+    std::vector<double> post(K);
+    for (std::size_t b = b0; b < b1; ++b) {
+      double ll = 0;
+      for (std::size_t t = b * detail::kBlockTasks; t < std::min(T, (b + 1) * detail::kBlockTasks); ++t) {
+        const std::int64_t p0 = c.task_offset[t], p1 = c.task_offset[t + 1];
+        std::int32_t g = -1;
+        const bool is_gold = detail::gold_of(opt, static_cast<std::int32_t>(t), &g);
+        if (p0 == p1) {
+          if (probas) {
+            if (is_gold) detail::one_hot(probas + t * K, K, g);
+            else for (int k = 0; k < K; ++k) probas[t * K + k] = std::exp(prm.log_prior[k]);
+          }
+          continue;
+        }
+        if (init_mv) {
+          std::fill(post.begin(), post.end(), 0.0);
+          for (std::int64_t p = p0; p < p1; ++p) post[c.label[p]] += 1.0 / static_cast<double>(p1 - p0);
+        } else {
+          double base = 0;
+          for (int k = 0; k < K; ++k) post[k] = prm.log_prior[k];
+          for (std::int64_t p = p0; p < p1; ++p) {
+            base += prm.log_wrong[c.worker[p]];
+            post[c.label[p]] += prm.log_right[c.worker[p]] - prm.log_wrong[c.worker[p]];
+          }
+          double m = -std::numeric_limits<double>::infinity();
+          for (int k = 0; k < K; ++k) { post[k] += base; m = std::max(m, post[k]); }
+          double s = 0;
+          for (int k = 0; k < K; ++k) { post[k] = std::exp(post[k] - m); s += post[k]; }
+          ll += m + std::log(s);
+          for (int k = 0; k < K; ++k) post[k] /= s;
+        }
+        if (is_gold) detail::one_hot(post.data(), K, g);
+        if (probas) std::copy(post.begin(), post.end(), probas + t * K);
+        if (right) {
+          for (int k = 0; k < K; ++k) lprior[k] += detail::to_fix(post[k]);
+          for (std::int64_t p = p0; p < p1; ++p) local[c.worker[p]] += detail::to_fix(post[c.label[p]]);
+        }
+      }
+      block_ll[b] = ll;
+    }
+    if (right) { right->merge(local); prior->merge(lprior); }
+  });
+}
+
+void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const detail::FixAccumulator& right,
+            const detail::FixAccumulator& prior, const Options& opt, Params& prm, std::vector<double>& skills) {
+  const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels);
+  prm.log_right.resize(W);
+  prm.log_wrong.resize(W);
+  skills.resize(W);
+  for (std::size_t w = 0; w < W; ++w) {
+    double s = n_answers[w] ? (right.get(w) + opt.smoothing) / (static_cast<double>(n_answers[w]) + 2 * opt.smoothing)
+                            : 1.0 / static_cast<double>(K);
+    skills[w] = s;
+    s = std::clamp(s, detail::kProbFloor, 1 - detail::kProbFloor);
+    prm.log_right[w] = std::log(s);
+    prm.log_wrong[w] = K > 1 ? std::log(std::max((1 - s) / static_cast<double>(K - 1), detail::kProbFloor)) : 0.0;
+  }
+  prm.log_prior.resize(K);
+  double total = 0;
+  for (std::size_t k = 0; k < K; ++k) total += opt.class_priors.empty() ? prior.get(k) + opt.smoothing : opt.class_priors[k];
+  for (std::size_t k = 0; k < K; ++k) {
+    double p = opt.class_priors.empty() ? prior.get(k) + opt.smoothing : opt.class_priors[k];
+    prm.log_prior[k] = std::log(std::max(p / total, detail::kProbFloor));
+  }
+}
+
+}  // namespace
+
+Result one_coin_dawid_skene(const AnswersView& a, const Options& opt) {
+  detail::check_options(a, opt);
+  Csr c = detail::build_csr(a, false);
+  Result r = detail::make_result(a);
+  const std::size_t W = static_cast<std::size_t>(a.n_workers), K = static_cast<std::size_t>(a.n_labels);
+  std::vector<std::int64_t> n_answers(W, 0);
+  for (std::size_t i = 0; i < a.n; ++i) ++n_answers[a.worker[i]];
+  Params prm, prev;
+  prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  std::vector<double> ll;
+  {
+    detail::FixAccumulator right(W), prior(K);
+    pass(c, prm, opt, true, opt.n_iter == 0 ? r.probas.data() : nullptr, &right, &prior, ll);
+    m_step(c, n_answers, right, prior, opt, prm, r.skills);
+  }
+  const double n_ans = static_cast<double>(std::max<std::size_t>(a.n, 1));
+  double last = -std::numeric_limits<double>::infinity();
+  r.converged = opt.n_iter == 0;
+  for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
+    detail::FixAccumulator right(W), prior(K);
+    pass(c, prm, opt, false, nullptr, &right, &prior, ll);
+    prev = prm;
+    m_step(c, n_answers, right, prior, opt, prm, r.skills);
+    double obj = 0;
+    for (double x : ll) obj += x;
+    obj /= n_ans;
+    const double change = obj - last;
+    r.objective_history.push_back(obj);
+    r.n_iter = it;
+    last = obj;
+    if (it > 1 && change < opt.tol) { r.converged = true; break; }
+    if (!detail::report(opt, it, obj, std::abs(change))) break;
+  }
+  if (opt.n_iter > 0) pass(c, prev, opt, false, r.probas.data(), nullptr, nullptr, ll);
+  detail::finish_labels(r, c, opt);
+  r.priors.resize(K);
+  for (std::size_t k = 0; k < K; ++k) r.priors[k] = std::exp(prm.log_prior[k]);
+  r.errors.resize(W * K * K);
+  for (std::size_t w = 0; w < W; ++w) {
+    const double s = std::exp(prm.log_right[w]), q = K > 1 ? std::exp(prm.log_wrong[w]) : 0.0;
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t l = 0; l < K; ++l) r.errors[(w * K + k) * K + l] = k == l ? s : q;
+  }
+  return r;
+}
+
+}  // namespace tagger::consensus
