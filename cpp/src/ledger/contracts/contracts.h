@@ -1,0 +1,41 @@
+// Native contracts: deterministic state machines over State. Each function
+// checks every stateful rule of its transaction kind and then mutates; the
+// caller (State::apply) makes the whole transaction atomic, so a rule checked
+// after a mutation still leaves nothing behind when it throws.
+#pragma once
+
+#include "ledger/state.h"
+
+namespace tagger::ledger::contracts {
+
+// token.cc
+void apply(State& s, const TxView& tx, const ApplyContext& c, const RegisterP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const MintP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const TransferP& p);
+// escrow.cc: tasks, answers, upload receipts, finalize, refund
+void apply(State& s, const TxView& tx, const ApplyContext& c, const EscrowLockP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const AnswersP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const UploadP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const FinalizeP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const RefundP& p);
+// staking.cc
+void apply(State& s, const TxView& tx, const ApplyContext& c, const StakeP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const UnstakeP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const SlashP& p);
+// Moves `amount` of the stake (task, staker) into the task's escrow.
+void slash_stake(State& s, const Id& task, const Address& staker, std::uint64_t amount);
+// nft.cc
+void apply(State& s, const TxView& tx, const ApplyContext& c, const NftMintP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const NftTransferP& p);
+// market.cc
+void apply(State& s, const TxView& tx, const ApplyContext& c, const ListP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const BuyP& p);
+void apply(State& s, const TxView& tx, const ApplyContext& c, const CancelP& p);
+// reputation.cc
+void add_reputation(State& s, const Address& a, std::uint64_t d_alpha, std::uint64_t d_beta);
+
+// Shared lookups with typed errors.
+TaskInfo& task_mut(State& s, const Id& id);  // RuleViolation when unknown
+std::string short_hex(ByteView b);
+
+}  // namespace tagger::ledger::contracts
