@@ -130,3 +130,137 @@ void aead_decrypt_into(Aead alg, ByteView key, ByteView nonce, ByteView sealed, 
                        std::uint8_t* out);
 
 }  // namespace tagger::crypto
+
+// ---- chaotic layer (cpp/src/crypto/chaotic; docs/crypto.md "Chaotic layer") ----
+// A length-preserving permutation-diffusion cipher driven by a dynamic mix of
+// four chaotic maps in 64-bit fixed point. Integer arithmetic only: its
+// sources are compiled with -mgeneral-regs-only, so the output is bit-identical
+// on every compiler and optimisation level (frozen in tests/vectors/chaotic_kat.json).
+// Its statistical quality is measured; its security is NOT claimed: sealed
+// data is protected by AES-256-GCM on top of it.
+namespace tagger::crypto {
+
+namespace chaotic {
+constexpr std::size_t kKeyBytes = 32;
+constexpr std::size_t kNonceBytes = 16;
+constexpr std::size_t kChunkBytes = 65536;  // diffusion domain; larger inputs are cut in chunks
+constexpr std::size_t kLanes = 4;           // independent map orbits per chunk
+constexpr std::uint64_t kMaxChunks = (std::uint64_t{1} << 30) - 1;  // chunk indices per (key, nonce): ~64 TiB
+}  // namespace chaotic
+
+class ChaoticCipher {
+ public:
+  // key: 32 bytes (InvalidKey otherwise); nonce: 16 bytes (InvalidArgument).
+  // Every parameter and initial condition is HKDF-SHA-256(key, nonce).
+  ChaoticCipher(ByteView key, ByteView nonce);
+  ChaoticCipher(const ChaoticCipher&);
+  ChaoticCipher(ChaoticCipher&&) noexcept;
+  ChaoticCipher& operator=(ChaoticCipher&&) noexcept;
+  ~ChaoticCipher();
+
+  // One chunk (n <= kChunkBytes, index < kMaxChunks); in and out may be the
+  // same buffer but must not otherwise overlap. Thread-safe (const).
+  void encrypt_chunk(std::uint64_t index, const std::uint8_t* in, std::size_t n, std::uint8_t* out) const;
+  void decrypt_chunk(std::uint64_t index, const std::uint8_t* in, std::size_t n, std::uint8_t* out) const;
+  // Whole messages: chunk i is data[i*64 KiB, ...) with index i. threads: 0 = all cores.
+  Bytes encrypt(ByteView data, unsigned threads = 1) const;
+  Bytes decrypt(ByteView data, unsigned threads = 1) const;
+  // The raw keystream words of chunk `index` (lane-interleaved, as diffusion
+  // consumes them), for statistical testing of the generator alone.
+  std::vector<std::uint64_t> keystream(std::uint64_t index, std::size_t words) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// ---- sealed envelope (docs/crypto.md "Envelope") ----
+// seal: fresh 32-byte data key -> HKDF -> chaotic layer, then AES-256-GCM in
+// 64 KiB chunks (STREAM: 11-byte counter + last flag as nonce, the payload
+// header as associated data); the data key is wrapped to every recipient with
+// ephemeral X25519 -> HKDF -> AES-256-GCM; an HMAC over the whole header binds
+// the recipient list. open_sealed checks every tag before any plaintext exists.
+constexpr std::size_t kDataKeyBytes = 32;
+constexpr std::size_t kSealNonceBytes = 16;
+constexpr std::size_t kSealChunkBytes = 65536;
+constexpr std::size_t kSealPayloadHeaderBytes = 26;  // magic..nonce: the AAD of every chunk
+constexpr std::size_t kSealStanzaBytes = 32 + kDataKeyBytes + kAeadTagBytes;  // 80
+constexpr std::size_t kSealMacBytes = 32;
+constexpr std::size_t kMaxRecipients = 65535;
+
+// Bytes a sealed item of `plaintext_bytes` takes with `recipients` stanzas.
+std::uint64_t sealed_size(std::uint64_t plaintext_bytes, std::size_t recipients);
+
+struct SealedHeader {
+  Bytes payload_header;          // 26 bytes, authenticated with every chunk
+  std::array<std::uint8_t, kSealNonceBytes> nonce;
+  std::vector<std::array<std::uint8_t, kSealStanzaBytes>> stanzas;
+  std::array<std::uint8_t, kSealMacBytes> mac;
+  std::size_t size = 0;          // bytes of the whole header
+};
+// Parses (does not authenticate) a header from the start of `sealed`; throws
+// DecodeError naming the bad field. Needs only the header bytes.
+SealedHeader parse_sealed_header(ByteView sealed);
+
+// Throws InvalidArgument for 0 or > kMaxRecipients recipients, InvalidKey for a
+// recipient key whose shared secret is all zero. threads: 0 = all cores.
+Bytes seal(ByteView data, const std::vector<PublicKey>& recipients, unsigned threads = 0);
+// Throws DecryptionFailed (wrong recipient, any tampering, truncation); never
+// returns or leaves partial plaintext.
+Bytes open_sealed(ByteView sealed, const PrivateKey& key, unsigned threads = 0);
+// The same, into caller buffers: out holds sealed_size(data.size(), n) /
+// opened_size(sealed) bytes (opened_size throws DecryptionFailed for a
+// malformed or impossibly truncated item). open_sealed_into wipes out on failure.
+void seal_into(ByteView data, const std::vector<PublicKey>& recipients, std::uint8_t* out, unsigned threads = 0);
+std::uint64_t opened_size(ByteView sealed);
+void open_sealed_into(ByteView sealed, const PrivateKey& key, std::uint8_t* out, unsigned threads = 0);
+// The data key of a sealed item, unwrapped with `key` and checked against the header MAC.
+SecretBytes unwrap_data_key(const SealedHeader& header, const PrivateKey& key);
+// A new header granting `recipients` (plus the existing ones when keep_existing)
+// access; the payload chunks are unchanged, so rewrap(sealed) = header' || body.
+Bytes rewrap_header(ByteView sealed, const PrivateKey& owner, const std::vector<PublicKey>& recipients,
+                    bool keep_existing = true);
+Bytes rewrap(ByteView sealed, const PrivateKey& owner, const std::vector<PublicKey>& recipients,
+             bool keep_existing = true);
+
+// Streaming, chunk by chunk, for items larger than memory.
+class SealWriter {
+ public:
+  explicit SealWriter(const std::vector<PublicKey>& recipients);
+  ~SealWriter();
+  SealWriter(SealWriter&&) noexcept;
+  const Bytes& header() const;
+  // Seals the next chunk (exactly kSealChunkBytes unless last; a last chunk
+  // may be shorter, and empty only as the first). out: n + 16 bytes.
+  void seal_chunk(ByteView chunk, bool last, std::uint8_t* out);
+  bool finished() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class SealReader {
+ public:
+  // Unwraps the data key (DecryptionFailed for a wrong recipient or a bad header).
+  SealReader(ByteView header_bytes, const PrivateKey& key);
+  ~SealReader();
+  SealReader(SealReader&&) noexcept;
+  std::size_t header_size() const;
+  // Authenticates chunk `index` (sealed: n + 16 bytes) into out (n bytes) and
+  // leaves it chaotic-encrypted; DecryptionFailed wipes out.
+  void verify_chunk(std::uint64_t index, ByteView sealed_chunk, bool last, std::uint8_t* out) const;
+  // verify_chunk then undo the chaotic layer in place.
+  void open_chunk(std::uint64_t index, ByteView sealed_chunk, bool last, std::uint8_t* out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Files: open_sealed_file makes two passes (all tags, then decryption) and
+// writes dst through a temporary file renamed into place only on success.
+void seal_file(const std::string& src, const std::string& dst, const std::vector<PublicKey>& recipients);
+void open_sealed_file(const std::string& src, const std::string& dst, const PrivateKey& key);
+
+}  // namespace tagger::crypto

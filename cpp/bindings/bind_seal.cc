@@ -1,0 +1,162 @@
+// tagger._core.seal: the chaotic layer and the sealed envelope.
+#include "common.h"
+#include "tagger/crypto.h"
+
+namespace tagger::bindings {
+namespace c = tagger::crypto;
+
+static std::vector<c::PublicKey> to_keys(const py::sequence& recipients) {
+  std::vector<c::PublicKey> keys;
+  keys.reserve(py::len(recipients));
+  for (const py::handle& r : recipients) {
+    BytesArg b(py::reinterpret_borrow<py::object>(r), "recipient public key");
+    if (b.size() != c::kPublicKeyBytes)
+      throw InvalidKey("recipient X25519 public key must be 32 bytes, got " + std::to_string(b.size()));
+    c::PublicKey k;
+    std::copy(b.view().begin(), b.view().end(), k.begin());
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+static py::bytes new_bytes(std::size_t n, std::uint8_t*& buf) {
+  py::bytes out(nullptr, n);
+  buf = reinterpret_cast<std::uint8_t*>(PyBytes_AS_STRING(out.ptr()));
+  return out;
+}
+
+TAGGER_BIND_MODULE(seal) {
+  m.attr("CHAOTIC_KEY_BYTES") = c::chaotic::kKeyBytes;
+  m.attr("CHAOTIC_NONCE_BYTES") = c::chaotic::kNonceBytes;
+  m.attr("CHUNK_BYTES") = c::kSealChunkBytes;
+  m.attr("DATA_KEY_BYTES") = c::kDataKeyBytes;
+  m.attr("MAX_RECIPIENTS") = c::kMaxRecipients;
+
+  py::class_<c::ChaoticCipher>(m, "ChaoticCipher")
+      .def(py::init([](const py::object& key, const py::object& nonce) {
+        return c::ChaoticCipher(BytesArg(key, "key").view(), BytesArg(nonce, "nonce").view());
+      }), py::arg("key"), py::arg("nonce"))
+      .def("encrypt", [](const c::ChaoticCipher& self, const py::object& data, unsigned threads) {
+        BytesArg d(data, "data");
+        py::gil_scoped_release release;
+        Bytes out = self.encrypt(d.view(), threads);
+        py::gil_scoped_acquire acquire;
+        return to_py(out);
+      }, py::arg("data"), py::arg("threads") = 1)
+      .def("decrypt", [](const c::ChaoticCipher& self, const py::object& data, unsigned threads) {
+        BytesArg d(data, "data");
+        py::gil_scoped_release release;
+        Bytes out = self.decrypt(d.view(), threads);
+        py::gil_scoped_acquire acquire;
+        return to_py(out);
+      }, py::arg("data"), py::arg("threads") = 1)
+      .def("encrypt_chunk", [](const c::ChaoticCipher& self, std::uint64_t index, const py::object& data) {
+        BytesArg d(data, "data");
+        std::uint8_t* buf;
+        py::bytes out = new_bytes(d.size(), buf);
+        self.encrypt_chunk(index, d.view().data(), d.size(), buf);
+        return out;
+      }, py::arg("index"), py::arg("data"))
+      .def("decrypt_chunk", [](const c::ChaoticCipher& self, std::uint64_t index, const py::object& data) {
+        BytesArg d(data, "data");
+        std::uint8_t* buf;
+        py::bytes out = new_bytes(d.size(), buf);
+        self.decrypt_chunk(index, d.view().data(), d.size(), buf);
+        return out;
+      }, py::arg("index"), py::arg("data"))
+      .def("keystream", [](const c::ChaoticCipher& self, std::size_t words, std::uint64_t chunk) {
+        py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(words));
+        {
+          py::gil_scoped_release release;
+          auto ks = self.keystream(chunk, words);
+          std::copy(ks.begin(), ks.end(), out.mutable_data());
+        }
+        return out;
+      }, py::arg("words"), py::arg("chunk") = 0);
+
+  m.def("sealed_size", &c::sealed_size, py::arg("plaintext_bytes"), py::arg("recipients"));
+  m.def("seal", [](const py::object& data, const py::sequence& recipients, unsigned threads) {
+    BytesArg d(data, "data");
+    auto keys = to_keys(recipients);
+    std::uint8_t* buf;
+    py::bytes out = new_bytes(c::sealed_size(d.size(), keys.size()), buf);
+    py::gil_scoped_release release;
+    c::seal_into(d.view(), keys, buf, threads);
+    return out;
+  }, py::arg("data"), py::arg("recipients"), py::arg("threads") = 0);
+  m.def("open_sealed", [](const py::object& sealed, const c::PrivateKey& key, unsigned threads) {
+    BytesArg s(sealed, "sealed");
+    std::uint8_t* buf;
+    py::bytes out = new_bytes(c::opened_size(s.view()), buf);
+    py::gil_scoped_release release;
+    c::open_sealed_into(s.view(), key, buf, threads);
+    return out;
+  }, py::arg("sealed"), py::arg("private_key"), py::arg("threads") = 0);
+  m.def("rewrap", [](const py::object& sealed, const c::PrivateKey& owner, const py::sequence& recipients,
+                     bool keep_existing, bool header_only) {
+    BytesArg s(sealed, "sealed");
+    auto keys = to_keys(recipients);
+    Bytes out = header_only ? c::rewrap_header(s.view(), owner, keys, keep_existing)
+                            : c::rewrap(s.view(), owner, keys, keep_existing);
+    return to_py(out);
+  }, py::arg("sealed"), py::arg("owner"), py::arg("recipients"), py::arg("keep_existing") = true,
+     py::arg("header_only") = false);
+  m.def("parse_header", [](const py::object& sealed) {
+    BytesArg s(sealed, "sealed");
+    c::SealedHeader h = c::parse_sealed_header(s.view());
+    py::list eph;
+    for (const auto& st : h.stanzas) eph.append(to_py(ByteView(st.data(), 32)));
+    py::dict d;
+    d["size"] = h.size;
+    d["nonce"] = to_py(h.nonce);
+    d["ephemeral_keys"] = eph;
+    return d;
+  }, py::arg("sealed"));
+
+  py::class_<c::SealWriter>(m, "SealWriter")
+      .def(py::init([](const py::sequence& recipients) { return c::SealWriter(to_keys(recipients)); }),
+           py::arg("recipients"))
+      .def("header", [](const c::SealWriter& w) { return to_py(w.header()); })
+      .def_property_readonly("finished", &c::SealWriter::finished)
+      .def("seal_chunk", [](c::SealWriter& w, const py::object& chunk, bool last) {
+        BytesArg d(chunk, "chunk");
+        std::uint8_t* buf;
+        py::bytes out = new_bytes(d.size() + c::kAeadTagBytes, buf);
+        py::gil_scoped_release release;
+        w.seal_chunk(d.view(), last, buf);
+        return out;
+      }, py::arg("chunk"), py::arg("last"));
+  py::class_<c::SealReader>(m, "SealReader")
+      .def(py::init([](const py::object& header, const c::PrivateKey& key) {
+        return c::SealReader(BytesArg(header, "header").view(), key);
+      }), py::arg("header"), py::arg("private_key"))
+      .def_property_readonly("header_size", &c::SealReader::header_size)
+      .def("verify_chunk", [](const c::SealReader& r, std::uint64_t index, const py::object& chunk, bool last) {
+        BytesArg d(chunk, "chunk");
+        if (d.size() < c::kAeadTagBytes) throw DecryptionFailed("sealed chunk shorter than its tag");
+        Bytes scratch(d.size() - c::kAeadTagBytes);
+        py::gil_scoped_release release;
+        r.verify_chunk(index, d.view(), last, scratch.data());
+      }, py::arg("index"), py::arg("chunk"), py::arg("last"))
+      .def("open_chunk", [](const c::SealReader& r, std::uint64_t index, const py::object& chunk, bool last) {
+        BytesArg d(chunk, "chunk");
+        if (d.size() < c::kAeadTagBytes) throw DecryptionFailed("sealed chunk shorter than its tag");
+        std::uint8_t* buf;
+        py::bytes out = new_bytes(d.size() - c::kAeadTagBytes, buf);
+        py::gil_scoped_release release;
+        r.open_chunk(index, d.view(), last, buf);
+        return out;
+      }, py::arg("index"), py::arg("chunk"), py::arg("last"));
+
+  m.def("seal_file", [](const std::string& src, const std::string& dst, const py::sequence& recipients) {
+    auto keys = to_keys(recipients);
+    py::gil_scoped_release release;
+    c::seal_file(src, dst, keys);
+  }, py::arg("src"), py::arg("dst"), py::arg("recipients"));
+  m.def("open_sealed_file", [](const std::string& src, const std::string& dst, const c::PrivateKey& key) {
+    py::gil_scoped_release release;
+    c::open_sealed_file(src, dst, key);
+  }, py::arg("src"), py::arg("dst"), py::arg("private_key"));
+}
+
+}  // namespace tagger::bindings
