@@ -194,3 +194,9 @@ def test_bad_input():
         sim.generate()
     with pytest.raises(InvalidArgument, match="posterior"):
         sim.settle(posterior=np.zeros(3))
+
+
+def test_module_examples():
+    import doctest
+    for mod in (S, R):
+        assert doctest.testmod(mod).failed == 0
