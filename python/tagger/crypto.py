@@ -230,3 +230,264 @@ def aead_decrypt(key: BytesLike, nonce: BytesLike, ciphertext: BytesLike, aad: B
                  alg: str = "aes-256-gcm") -> bytes:
     """Check the tag and decrypt; raises DecryptionFailed (never partial plaintext) on any mismatch."""
     return _c.aead_decrypt(key, nonce, ciphertext, aad, alg)
+
+
+# ---------------------------------------------------------------------------
+# Chaotic layer and sealed envelope (docs/crypto.md). Appended section: the
+# C++ lives in cpp/src/crypto/chaotic and cpp/src/crypto/seal.cc.
+# ---------------------------------------------------------------------------
+import os as _os
+from typing import BinaryIO, Iterable
+
+from ._core import seal as _s
+
+__all__ += [
+    "CHAOTIC_KEY_BYTES", "CHAOTIC_NONCE_BYTES", "SEAL_CHUNK_BYTES", "ChaoticCipher",
+    "seal", "open_sealed", "rewrap", "sealed_size", "SealWriter", "seal_file", "open_sealed_file",
+    "seal_stream", "open_sealed_stream",
+]
+
+CHAOTIC_KEY_BYTES: int = _s.CHAOTIC_KEY_BYTES
+CHAOTIC_NONCE_BYTES: int = _s.CHAOTIC_NONCE_BYTES
+SEAL_CHUNK_BYTES: int = _s.CHUNK_BYTES
+_SEALED_CHUNK_BYTES = SEAL_CHUNK_BYTES + AEAD_TAG_BYTES
+
+
+def _threads(threads: int | None) -> int:
+    return 0 if threads is None else int(threads)
+
+
+class ChaoticCipher:
+    """The dynamic mixed chaotic layer: a length-preserving permutation-diffusion cipher.
+
+    Four chaotic maps in 64-bit fixed point (tent, logistic ``4x(1-x)``, a sine-like
+    quadratic in ``u = 4x(1-x)``, and the piecewise-linear map with ``p = 3/8``) are
+    evaluated every step and one is kept by masks from the state (no branch), the
+    step perturbed by a keyed Weyl sequence ``w += K`` (odd ``K``) so the state
+    ``(x, w)`` has period at least ``2**64``. Per 64 KiB chunk: a keyed word
+    permutation (Fridrich 1998), forward diffusion with the chaotic keystream on four
+    interleaved chains, a tail mix, and backward diffusion. Every parameter comes
+    from ``HKDF-SHA-256(key, salt=nonce, info="tagger/chaotic/v1")``.
+
+    Integer arithmetic only, so the output is bit-identical on every platform (frozen
+    in ``tests/vectors/chaotic_kat.json``). Its statistical quality is measured; its
+    security is **not** claimed — :func:`seal` puts AES-256-GCM on top of it.
+
+    >>> c = ChaoticCipher(bytes(32), bytes(16))
+    >>> c.decrypt(c.encrypt(b"hello")) == b"hello"
+    True
+    """
+
+    __slots__ = ("_c",)
+
+    def __init__(self, key: BytesLike, nonce: BytesLike) -> None:
+        self._c = _s.ChaoticCipher(key, nonce)
+
+    def encrypt(self, data: BytesLike, threads: int | None = 1) -> bytes:
+        """Encrypt a whole message (chunk ``i`` is ``data[i*65536:(i+1)*65536]``)."""
+        return self._c.encrypt(data, _threads(threads))
+
+    def decrypt(self, data: BytesLike, threads: int | None = 1) -> bytes:
+        """Invert :meth:`encrypt` (no authentication: garbage in, garbage out)."""
+        return self._c.decrypt(data, _threads(threads))
+
+    def encrypt_chunk(self, index: int, data: BytesLike) -> bytes:
+        """Encrypt one chunk (at most 65536 bytes) as chunk number ``index``."""
+        return self._c.encrypt_chunk(index, data)
+
+    def decrypt_chunk(self, index: int, data: BytesLike) -> bytes:
+        return self._c.decrypt_chunk(index, data)
+
+    def keystream(self, words: int, chunk: int = 0) -> np.ndarray:
+        """The raw generator output of ``chunk`` (``uint64``, lane-interleaved), for testing."""
+        return self._c.keystream(words, chunk)
+
+    def __repr__(self) -> str:
+        return "ChaoticCipher(maps=tent|logistic|sine|pwlcm, chunk=65536)"
+
+
+def _recipient_bytes(r: object) -> bytes:
+    if isinstance(r, PublicKey):
+        return bytes(r)
+    if isinstance(r, PrivateKey):
+        from .errors import InvalidKey
+        raise InvalidKey("seal to the recipient's public key (PrivateKey.public_key), not to a private key")
+    if isinstance(r, (VerifyKey, SigningKey)):
+        from .errors import InvalidKey
+        raise InvalidKey(f"a {type(r).__name__} is an Ed25519 signing key; sealing needs an X25519 PublicKey")
+    if isinstance(r, (bytes, bytearray, memoryview)):
+        raw = bytes(r)
+        if len(raw) != PUBLIC_KEY_BYTES:
+            from .errors import InvalidKey
+            raise InvalidKey(f"recipient X25519 public key must be 32 bytes, got {len(raw)}")
+        return raw
+    from .errors import InvalidKey
+    raise InvalidKey(f"recipient must be a tagger.crypto.PublicKey or 32 raw bytes, got {type(r).__name__}")
+
+
+def _recipients(recipients: object) -> list[bytes]:
+    if isinstance(recipients, PublicKey):
+        recipients = [recipients]
+    if isinstance(recipients, (bytes, bytearray, memoryview, str)) or not isinstance(recipients, Iterable):
+        from .errors import InvalidArgument
+        raise InvalidArgument("recipients must be a list of PublicKey (or of 32-byte raw keys)")
+    keys = [_recipient_bytes(r) for r in recipients]
+    if not keys:
+        from .errors import InvalidArgument
+        raise InvalidArgument("seal needs at least one recipient")
+    return keys
+
+
+def _private(key: object) -> "_c.PrivateKey":
+    if isinstance(key, PrivateKey):
+        return key._k
+    from .errors import InvalidKey
+    if isinstance(key, SigningKey):
+        raise InvalidKey("open_sealed needs the X25519 PrivateKey, not an Ed25519 SigningKey")
+    raise InvalidKey(f"private_key must be a tagger.crypto.PrivateKey, got {type(key).__name__}")
+
+
+def sealed_size(plaintext_bytes: int, recipients: int = 1) -> int:
+    """Bytes :func:`seal` produces: ``60 + 80 r`` header bytes plus 16 per 64 KiB chunk."""
+    return _s.sealed_size(plaintext_bytes, recipients)
+
+
+def seal(data: BytesLike, recipients: Sequence[Union[PublicKey, BytesLike]], *,
+         threads: int | None = None) -> bytes:
+    """Encrypt ``data`` so that only the holders of the ``recipients``' private keys can read it.
+
+    A fresh 32-byte data key per call; HKDF gives independent keys for the chaotic layer
+    and for AES-256-GCM; the payload goes through the chaotic layer, then AES-256-GCM in
+    64 KiB chunks (STREAM: counter and last-chunk flag in the nonce, the payload header
+    as associated data); the data key is wrapped to each recipient by ephemeral X25519 →
+    HKDF → AES-256-GCM (an all-zero shared secret raises InvalidKey). Byte format in
+    docs/crypto.md. ``threads=None`` uses every core for large items.
+    """
+    return _s.seal(data, _recipients(recipients), _threads(threads))
+
+
+def open_sealed(sealed: BytesLike, private_key: PrivateKey, *, threads: int | None = None) -> bytes:
+    """Decrypt a :func:`seal` output with one recipient's private key.
+
+    Every chunk tag is checked before the chaotic layer is undone; a wrong key, a flipped
+    bit, a truncated, reordered or extended item all raise
+    :class:`~tagger.errors.DecryptionFailed` and no plaintext is returned.
+    """
+    return _s.open_sealed(sealed, _private(private_key), _threads(threads))
+
+
+def rewrap(sealed: BytesLike, owner: PrivateKey, recipients: Sequence[Union[PublicKey, BytesLike]], *,
+           keep_existing: bool = True) -> bytes:
+    """Grant ``recipients`` access to a sealed item, given a current recipient's private key.
+
+    The data key is unwrapped with ``owner`` and wrapped again to each new recipient;
+    the header MAC is recomputed; the payload chunks are copied unchanged. With
+    ``keep_existing=False`` only the new recipients can open the result (the market uses
+    this to hand a dataset to a buyer). Raises DecryptionFailed if ``owner`` cannot open it.
+    """
+    return _s.rewrap(sealed, _private(owner), _recipients(recipients), keep_existing, False)
+
+
+class SealWriter:
+    """Incremental :func:`seal` for data that does not fit in memory.
+
+    >>> w = SealWriter([PrivateKey.generate().public_key])
+    >>> out = w.header + w.update(b"part 1") + w.update(b"part 2") + w.finish()
+    """
+
+    __slots__ = ("_w", "_buf", "header")
+
+    def __init__(self, recipients: Sequence[Union[PublicKey, BytesLike]]) -> None:
+        self._w = _s.SealWriter(_recipients(recipients))
+        self._buf = bytearray()
+        self.header: bytes = self._w.header()
+
+    def update(self, data: BytesLike) -> bytes:
+        """Sealed bytes for every chunk now complete (one full chunk is held back: it may be the last)."""
+        self._buf += data
+        out = []
+        while len(self._buf) > SEAL_CHUNK_BYTES:
+            out.append(self._w.seal_chunk(bytes(self._buf[:SEAL_CHUNK_BYTES]), False))
+            del self._buf[:SEAL_CHUNK_BYTES]
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """The last chunk, flagged as last. The writer can not be used afterwards."""
+        out = self._w.seal_chunk(bytes(self._buf), True)
+        self._buf.clear()
+        return out
+
+    def __repr__(self) -> str:
+        return f"SealWriter(header={len(self.header)} bytes, finished={self._w.finished})"
+
+
+def seal_stream(src: BinaryIO, dst: BinaryIO, recipients: Sequence[Union[PublicKey, BytesLike]]) -> int:
+    """Seal everything read from ``src`` into ``dst`` in 64 KiB chunks; returns bytes written."""
+    w = SealWriter(recipients)
+    dst.write(w.header)
+    written = len(w.header)
+    while True:
+        block = src.read(SEAL_CHUNK_BYTES)
+        if not block:
+            break
+        sealed = w.update(block)
+        dst.write(sealed)
+        written += len(sealed)
+    last = w.finish()
+    dst.write(last)
+    return written + len(last)
+
+
+def open_sealed_stream(src: BinaryIO, dst: BinaryIO, private_key: PrivateKey) -> int:
+    """Open a sealed item read from a seekable ``src`` into ``dst``; returns plaintext bytes.
+
+    Two passes: the first checks every chunk tag and writes nothing, so a tampered or
+    truncated item raises DecryptionFailed before any plaintext reaches ``dst``; the
+    second decrypts (re-checking each tag, in case ``src`` changed in between).
+    """
+    key = _private(private_key)
+    start = src.tell()
+    src.seek(0, _os.SEEK_END)
+    total = src.tell() - start
+    src.seek(start)
+    head = src.read(min(total, 60 + 80 * _s.MAX_RECIPIENTS))
+    reader = _s.SealReader(head, key)
+    body = total - reader.header_size
+    from .errors import DecryptionFailed
+    if body < AEAD_TAG_BYTES:
+        raise DecryptionFailed("sealed item is truncated (no final chunk)")
+    count = -(-body // _SEALED_CHUNK_BYTES)
+    last_len = body - (count - 1) * _SEALED_CHUNK_BYTES
+    if last_len < AEAD_TAG_BYTES or (last_len == AEAD_TAG_BYTES and count > 1):
+        raise DecryptionFailed("sealed item is truncated or extended")
+
+    def chunks():
+        src.seek(start + reader.header_size)
+        for i in range(count):
+            n = last_len if i == count - 1 else _SEALED_CHUNK_BYTES
+            chunk = src.read(n)
+            if len(chunk) != n:
+                raise DecryptionFailed("sealed stream changed while being read")
+            yield i, chunk, i == count - 1
+
+    for i, chunk, last in chunks():
+        reader.verify_chunk(i, chunk, last)
+    written = 0
+    for i, chunk, last in chunks():
+        plain = reader.open_chunk(i, chunk, last)
+        dst.write(plain)
+        written += len(plain)
+    return written
+
+
+def seal_file(src: Union[str, "_os.PathLike[str]"], dst: Union[str, "_os.PathLike[str]"],
+              recipients: Sequence[Union[PublicKey, BytesLike]]) -> None:
+    """Seal the file ``src`` into ``dst`` (streamed in C++, written atomically, GIL released)."""
+    _s.seal_file(_os.fspath(src), _os.fspath(dst), _recipients(recipients))
+
+
+def open_sealed_file(src: Union[str, "_os.PathLike[str]"], dst: Union[str, "_os.PathLike[str]"],
+                     private_key: PrivateKey) -> None:
+    """Open the sealed file ``src`` into ``dst``: all tags first, then decryption into a
+    temporary file renamed over ``dst`` only on success (no partial plaintext file)."""
+    _s.open_sealed_file(_os.fspath(src), _os.fspath(dst), _private(private_key))
