@@ -1,0 +1,31 @@
+"""Truth inference over redundant labels, with crowd-kit's API and a C++ core.
+
+Estimators take a DataFrame with columns ``task, worker, label`` and follow
+sklearn: ``fit``, ``fit_predict`` (Series task -> label),
+``fit_predict_proba`` (DataFrame task x label), fitted ``labels_``,
+``probas_``, ``skills_``, ``errors_`` (Dawid-Skene), ``n_iter_``,
+``converged_``. ``est.quality()`` reports uncertain tasks, likely-wrong
+answers and worker accuracy with confidence intervals; :class:`CROWDLAB` adds
+a model's predictions as an annotator. The functions ``dawid_skene(tasks,
+workers, labels, n_labels)`` etc. are the numpy fast path.
+"""
+
+from .arrays import (ConsensusResult, crowdlab, dawid_skene, glad, mace, majority_vote, one_coin_dawid_skene,
+                     wawa, weighted_majority_vote, zero_based_skill)
+from .base import Answers, BaseClassifier, factorize
+from .continuous import Median, TrimmedMean
+from .confusion import DawidSkene, OneCoinDawidSkene
+from .difficulty import GLAD
+from .spammer import MACE
+from .voting import MajorityVote, WeightedMajorityVote
+from .quality import CROWDLAB, LabelQuality, label_quality
+from .registry import METHODS, get_method
+from .agreement import Wawa, ZeroBasedSkill
+
+__all__ = [
+    "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
+    "ZeroBasedSkill", "Median", "TrimmedMean", "CROWDLAB", "LabelQuality", "label_quality",
+    "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
+    "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
+    "zero_based_skill", "crowdlab",
+]

@@ -1,0 +1,279 @@
+"""Estimator base of ``tg.consensus`` and the one place where pandas frames are
+factorized into the int32 arrays the C++ core works on (and mapped back).
+
+Input conventions (crowd-kit's): a long DataFrame with columns ``task``,
+``worker``, ``label``; any hashable ids and labels.
+
+Documented rules for awkward input:
+
+* an empty frame fits to empty results (as crowd-kit);
+* a missing column, or NaN/None in ``task``, ``worker`` or ``label``, raises
+  :class:`~tagger.errors.InvalidArgument` naming the column and the first row;
+* a worker answering the same task twice: ``on_duplicate="keep_last"`` (the
+  default) keeps the last row, ``"error"`` raises InvalidArgument;
+* label indices follow the sorted label values (order of first appearance if
+  the values cannot be sorted), so every tie goes to the smallest label;
+* gold labels (``true_labels``) must be labels seen in the answers or listed
+  in ``labels=``; gold for tasks that have no answers is ignored;
+* a single label class is valid: every task gets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ..errors import InvalidArgument
+
+__all__ = ["Answers", "factorize", "BaseClassifier"]
+
+_COLUMNS = ("task", "worker", "label")
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Answers as int32 index arrays plus the ids they stand for."""
+
+    task: np.ndarray  # int32 [n]
+    worker: np.ndarray  # int32 [n]
+    label: np.ndarray  # int32 [n]
+    task_names: pd.Index
+    worker_names: pd.Index
+    label_names: pd.Index
+
+    @property
+    def n(self) -> int:
+        return len(self.task)
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.task_names), len(self.worker_names), len(self.label_names)
+
+    def core_args(self) -> tuple[Any, ...]:
+        return (self.task, self.worker, self.label, *self.sizes)
+
+    def __repr__(self) -> str:
+        t, w, k = self.sizes
+        return f"Answers(n={self.n}, tasks={t}, workers={w}, labels={k})"
+
+
+def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    try:
+        codes, names = pd.factorize(values, sort=sort)
+    except TypeError:  # labels of mixed, unorderable types
+        codes, names = pd.factorize(values, sort=False)
+    return codes.astype(np.int32, copy=False), pd.Index(names)
+
+
+def factorize(
+    data: pd.DataFrame,
+    labels: Sequence[Any] | None = None,
+    on_duplicate: str = "keep_last",
+    value_column: str = "label",
+) -> tuple[Answers, pd.DataFrame]:
+    """Checks ``data`` and turns it into :class:`Answers` (no Python loops).
+
+    Returns the answers and the frame actually used (after dropping duplicate
+    (task, worker) pairs), whose rows are in the order of the arrays.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidArgument(f"expected a pandas DataFrame with columns task, worker, {value_column}; got {type(data).__name__}")
+    cols = ("task", "worker", value_column)
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise InvalidArgument(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
+    data = data[list(cols)]
+    for c in cols:
+        na = data[c].isna().to_numpy()
+        if na.any():
+            row = int(np.flatnonzero(na)[0])
+            raise InvalidArgument(f"column {c!r} has {int(na.sum())} missing value(s) (NaN/None), first at row {row}")
+    if on_duplicate not in ("keep_last", "error"):
+        raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
+    dup = data.duplicated(["task", "worker"], keep="last").to_numpy()
+    if dup.any():
+        if on_duplicate == "error":
+            row = int(np.flatnonzero(dup)[0])
+            raise InvalidArgument(f"{int(dup.sum())} repeated (task, worker) answer(s), first at row {row} "
+                                  f"(task={data['task'].iloc[row]!r}, worker={data['worker'].iloc[row]!r})")
+        data = data.loc[~dup]
+    task, task_names = _codes(data["task"], sort=False)
+    worker, worker_names = _codes(data["worker"], sort=False)
+    if value_column != "label":
+        label = np.zeros(len(data), dtype=np.int32)
+        label_names = pd.Index([])
+    elif labels is not None:
+        label_names = pd.Index(list(labels))
+        if label_names.has_duplicates:
+            raise InvalidArgument("labels= lists a label more than once")
+        label = label_names.get_indexer(data["label"]).astype(np.int32)
+        if (label < 0).any():
+            bad = data["label"].to_numpy()[label < 0][0]
+            raise InvalidArgument(f"answer label {bad!r} is not in labels={list(label_names)}")
+    else:
+        label, label_names = _codes(data["label"], sort=True)
+    return Answers(task, worker, label, task_names, worker_names, label_names), data
+
+
+def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | None:
+    """Gold Series (task -> label) as int32 [n_tasks], -1 where unknown."""
+    if true_labels is None:
+        return None
+    if not isinstance(true_labels, pd.Series):
+        raise InvalidArgument("true_labels must be a pandas Series indexed by task")
+    true_labels = true_labels.dropna()
+    idx = answers.label_names.get_indexer(true_labels.to_numpy())
+    if (idx < 0).any():
+        bad = true_labels.to_numpy()[idx < 0][0]
+        raise InvalidArgument(f"gold label {bad!r} is not in the label set {list(answers.label_names)} "
+                              "(pass labels=[...] to the estimator to declare labels no worker used)")
+    gold = np.full(len(answers.task_names), -1, dtype=np.int32)
+    pos = answers.task_names.get_indexer(true_labels.index)
+    keep = pos >= 0  # gold for tasks without answers is ignored
+    gold[pos[keep]] = idx[keep]
+    return gold
+
+
+def priors_array(answers: Answers, priors: Any) -> np.ndarray | None:
+    if priors is None:
+        return None
+    if isinstance(priors, pd.Series):
+        p = priors.reindex(answers.label_names).to_numpy(dtype=float)
+        if np.isnan(p).any():
+            raise InvalidArgument(f"class priors must give every label {list(answers.label_names)}")
+        return p
+    p = np.asarray(priors, dtype=float)
+    if p.shape != (len(answers.label_names),):
+        raise InvalidArgument(f"class priors must have {len(answers.label_names)} entries (one per label)")
+    return p
+
+
+class _Progress:
+    """Per-iteration callback: a tqdm bar when verbose."""
+
+    def __init__(self, verbose: bool, desc: str) -> None:
+        self.bar = None
+        if verbose:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc=desc, unit="it")
+
+    def __call__(self, it: int, n_iter: int, objective: float, change: float) -> bool:
+        if self.bar is not None:
+            if self.bar.total != n_iter:
+                self.bar.total = n_iter
+            self.bar.update(1)
+            self.bar.set_postfix(objective=f"{objective:.5f}", change=f"{change:.2e}")
+        return True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class BaseClassifier:
+    """sklearn-style estimator over categorical answers (crowd-kit's API).
+
+    After ``fit``: ``labels_`` (Series task -> label), ``probas_`` (DataFrame
+    task x label), ``skills_`` (Series worker -> estimated accuracy),
+    ``n_iter_``, ``converged_``, ``loss_history_`` (objective per answer after
+    each iteration; higher is better).
+    """
+
+    _method: str = ""
+    _iterative: bool = False
+
+    def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
+                 on_duplicate: str = "keep_last", verbose: bool = False, threads: int = 0) -> None:
+        self.labels = labels
+        self.class_priors = class_priors
+        self.on_duplicate = on_duplicate
+        self.verbose = verbose
+        self.threads = threads
+
+    # -- subclasses -------------------------------------------------------
+    def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        return _core.consensus.fit(self._method, *answers.core_args(), **common)
+
+    def _params(self) -> dict[str, Any]:
+        return {}
+
+    def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        """Sets method-specific fitted attributes."""
+
+    # -- API --------------------------------------------------------------
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "BaseClassifier":
+        answers, _ = factorize(data, self.labels, self.on_duplicate)
+        self.answers_ = answers
+        common: dict[str, Any] = dict(gold=gold_array(answers, true_labels),
+                                      class_priors=priors_array(answers, self.class_priors), threads=self.threads)
+        common.update(self._params())
+        progress = _Progress(self.verbose and self._iterative, type(self).__name__)
+        try:
+            out = self._core_call(answers, callback=progress, **common)
+        finally:
+            progress.close()
+        self._set(answers, out)
+        return self
+
+    def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> pd.Series:
+        return self.fit(data, true_labels).labels_
+
+    def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> pd.DataFrame:
+        return self.fit(data, true_labels).probas_
+
+    def quality(self, confidence: float = 0.95) -> "LabelQuality":
+        """Label-quality detection from this fit; see :class:`LabelQuality`."""
+        from .quality import LabelQuality
+
+        self._check_fitted()
+        return LabelQuality.from_fit(self.answers_, self._out, confidence, self.threads)
+
+    # -- helpers ----------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_out"):
+            from ..errors import ConsensusError
+
+            raise ConsensusError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+
+    def _set(self, answers: Answers, out: dict[str, Any]) -> None:
+        self._out = out
+        tasks = answers.task_names.rename("task")
+        workers = answers.worker_names.rename("worker")
+        cols = answers.label_names.rename("label")
+        self.probas_ = pd.DataFrame(out["probas"], index=tasks, columns=cols)
+        lab = out["labels"]
+        # Tasks always have answers here, so every label index is valid.
+        self.labels_ = pd.Series(answers.label_names.to_numpy()[lab] if len(lab) else [], index=tasks,
+                                 name="agg_label", dtype=answers.label_names.dtype if len(lab) else object)
+        self.skills_ = pd.Series(out["skills"], index=workers, name="skill") if len(out["skills"]) else None
+        self.priors_ = pd.Series(out["priors"], index=cols, name="prior") if len(out["priors"]) else None
+        self.n_iter_ = int(out["n_iter"])
+        self.converged_ = bool(out["converged"])
+        self.loss_history_ = list(out["objective_history"])
+        self._extra(answers, out)
+
+    def _init_args(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
+        state = f" fitted on {self.answers_!r}" if hasattr(self, "answers_") else ""
+        return f"{type(self).__name__}({args}){state}"
+
+
+def errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:
+    """Core errors [W, true, observed] as crowd-kit's frame: index (worker,
+    observed label), a column per true label, so ``errors_.loc[(w, obs), true]``
+    = P(w answers obs | truth true) and every column of a worker sums to 1."""
+    w, k, _ = errors.shape
+    flat = errors.transpose(0, 2, 1).reshape(w * k, k)
+    idx = pd.MultiIndex.from_product([answers.worker_names, answers.label_names], names=["worker", "label"])
+    return pd.DataFrame(flat, index=idx, columns=answers.label_names.rename("label"))
+
+
+RunFn = Callable[..., dict]

@@ -1,0 +1,68 @@
+"""Continuous answers: per-task median and trimmed mean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .. import _core
+from ..errors import InvalidArgument
+from .base import factorize
+
+__all__ = ["Median", "TrimmedMean"]
+
+
+class _Continuous:
+    _method = ""
+
+    def __init__(self, *, on_duplicate: str = "keep_last", threads: int = 0) -> None:
+        self.on_duplicate, self.threads = on_duplicate, threads
+
+    def _trim(self) -> float:
+        return 0.0
+
+    def fit(self, data: pd.DataFrame) -> "_Continuous":
+        """``data``: columns ``task, worker, output`` (crowd-kit) or ``task, worker, label`` with numbers."""
+        col = "output" if isinstance(data, pd.DataFrame) and "output" in data.columns else "label"
+        answers, used = factorize(data, on_duplicate=self.on_duplicate, value_column=col)
+        try:
+            values = used[col].to_numpy(dtype=float)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument(f"column {col!r} must hold numbers: {e}") from None
+        out = _core.consensus.continuous(self._method, answers.task, answers.worker, values,
+                                         len(answers.task_names), len(answers.worker_names),
+                                         trim=self._trim(), threads=self.threads)
+        self.labels_ = pd.Series(out, index=answers.task_names.rename("task"), name="agg_output")
+        return self
+
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series:
+        return self.fit(data).labels_
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Median(_Continuous):
+    """Per-task median (mean of the two middle answers for an even count)."""
+
+    _method = "median"
+
+
+class TrimmedMean(_Continuous):
+    r"""Per-task mean after dropping :math:`\lfloor \text{trim} \cdot n \rfloor`
+    answers at each end (0 <= trim < 0.5)."""
+
+    _method = "trimmed_mean"
+
+    def __init__(self, trim: float = 0.1, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.trim = trim
+
+    def _trim(self) -> float:
+        return float(self.trim)
+
+    def __repr__(self) -> str:
+        return f"TrimmedMean(trim={self.trim!r})"
+
+

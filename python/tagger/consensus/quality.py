@@ -1,0 +1,107 @@
+"""Label-quality detection and CROWDLAB (a model as one more annotator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ..errors import InvalidArgument
+from .base import Answers, BaseClassifier
+
+__all__ = ["LabelQuality", "CROWDLAB", "label_quality"]
+
+
+class LabelQuality:
+    """Quality report of a fitted consensus.
+
+    * ``tasks``: ``label``, ``entropy`` (of the posterior, nats), ``margin``
+      (top-1 minus top-2 probability) — low margin / high entropy = uncertain;
+    * ``answers``: the answers with ``error`` = P(truth != given label) =
+      1 - probas[task, label], a per-answer score of how likely it is wrong;
+    * ``workers``: ``n_answers``, ``agreement`` (share equal to the consensus
+      label), ``accuracy`` (expected: mean of probas[task, label]) with a
+      Wilson score interval ``accuracy_low``/``accuracy_high`` at ``confidence``.
+    """
+
+    def __init__(self, tasks: pd.DataFrame, answers: pd.DataFrame, workers: pd.DataFrame, confidence: float) -> None:
+        self.tasks, self.answers, self.workers, self.confidence = tasks, answers, workers, confidence
+
+    @classmethod
+    def from_fit(cls, a: Answers, out: dict[str, Any], confidence: float = 0.95, threads: int = 0) -> "LabelQuality":
+        d = _core.consensus.detect(*a.core_args(), probas=out["probas"], labels=out["labels"],
+                                   confidence=confidence, threads=threads)
+        lab = out["labels"]
+        names = a.label_names.to_numpy()
+        tasks = pd.DataFrame({"label": pd.Series(names[np.maximum(lab, 0)], dtype=object).where(lab >= 0).to_numpy(),
+                              "entropy": d["task_entropy"], "margin": d["task_margin"]},
+                             index=a.task_names.rename("task"))
+        answers = pd.DataFrame({"task": a.task_names.to_numpy()[a.task], "worker": a.worker_names.to_numpy()[a.worker],
+                                "label": names[a.label], "error": d["answer_error"]})
+        workers = pd.DataFrame({"n_answers": d["worker_n_answers"], "agreement": d["worker_agreement"],
+                                "accuracy": d["worker_accuracy"], "accuracy_low": d["worker_accuracy_low"],
+                                "accuracy_high": d["worker_accuracy_high"]}, index=a.worker_names.rename("worker"))
+        return cls(tasks, answers, workers, confidence)
+
+    def __repr__(self) -> str:
+        return (f"LabelQuality(tasks={len(self.tasks)}, answers={len(self.answers)}, workers={len(self.workers)}, "
+                f"confidence={self.confidence})")
+
+
+def label_quality(estimator: BaseClassifier, confidence: float = 0.95) -> LabelQuality:
+    """Same as ``estimator.quality(confidence)``."""
+    return estimator.quality(confidence)
+
+
+class CROWDLAB(BaseClassifier):
+    r"""CROWDLAB: a classifier's predicted probabilities join the annotators.
+
+    :math:`P(z_t = k) \propto w_M\, p_M(k \mid t) + \sum_{j \in t} w_{a_j} L(k, y_j)`,
+    :math:`L(k, y) = P` if :math:`y = k` else :math:`(1-P)/(K-1)`, where
+    :math:`P` is the mean inter-annotator agreement, annotator weights
+    :math:`w_a = \max(1 - \text{err}_a/\text{err}_0, 10^{-6})` (err_a: its
+    disagreement with the other annotators; err_0: the error of always
+    guessing the most common consensus class) and the model's weight
+    :math:`w_M = \max(1 - \text{err}_M/\text{err}_0, 10^{-6})\sqrt{\bar n}`
+    (err_M: its disagreement with majority vote; :math:`\bar n` answers per
+    task). Tasks no one answered get the model's label, so pre-annotation by a
+    model fills and improves the consensus.
+
+    H. W. J. Goh, U. Tkachenko, J. Mueller, "CROWDLAB: Supervised learning to
+    infer consensus labels and quality scores for data with multiple
+    annotators", NeurIPS 2022 Human in the Loop Learning workshop (cleanlab).
+
+    ``fit(data, model_probas)``: ``model_probas`` is a DataFrame indexed by
+    task with a column per label (rows sum to 1); its tasks may include tasks
+    with no answers. ``model_weight_`` is the fitted model weight; ``skills_``
+    the annotator weights.
+    """
+
+    _method = "crowdlab"
+
+    def fit(self, data: pd.DataFrame, model_probas: pd.DataFrame | None = None,  # type: ignore[override]
+            true_labels: pd.Series | None = None) -> "CROWDLAB":
+        if not isinstance(model_probas, pd.DataFrame):
+            raise InvalidArgument("CROWDLAB.fit needs model_probas: a DataFrame indexed by task, one column per label")
+        if self.labels is None:
+            self.labels = sorted(model_probas.columns)
+        extra = model_probas.index.difference(pd.Index(data["task"].unique())) if "task" in data else pd.Index([])
+        self._model_probas = model_probas
+        self._extra_tasks = extra
+        return super().fit(data, true_labels)  # type: ignore[return-value]
+
+    def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        mp = self._model_probas.reindex(index=answers.task_names, columns=answers.label_names)
+        if mp.isna().to_numpy().any():
+            raise InvalidArgument("model_probas must have a row for every answered task and a column for every label")
+        common.pop("callback", None)
+        return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)), **common)
+
+    def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        self.model_weight_ = float(out["model_weight"])
+        if len(self._extra_tasks):  # tasks only the model saw: its own label
+            mp = self._model_probas.loc[self._extra_tasks, list(answers.label_names)]
+            self.probas_ = pd.concat([self.probas_, mp.rename_axis("task").rename_axis("label", axis=1)])
+            self.labels_ = pd.concat([self.labels_, mp.idxmax(axis=1).rename("agg_label").rename_axis("task")])

@@ -1,0 +1,39 @@
+"""Method names -> estimator classes (used by workflow ``finalize(method=...)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidArgument
+from .base import BaseClassifier
+from .confusion import DawidSkene, OneCoinDawidSkene
+from .difficulty import GLAD
+from .spammer import MACE
+from .voting import MajorityVote, WeightedMajorityVote
+from .quality import CROWDLAB
+from .agreement import Wawa, ZeroBasedSkill
+
+__all__ = ["METHODS", "get_method"]
+
+METHODS: dict[str, type[BaseClassifier]] = {
+    "majority_vote": MajorityVote,
+    "weighted_majority_vote": WeightedMajorityVote,
+    "dawid_skene": DawidSkene,
+    "one_coin_dawid_skene": OneCoinDawidSkene,
+    "glad": GLAD,
+    "mace": MACE,
+    "wawa": Wawa,
+    "zero_based_skill": ZeroBasedSkill,
+    "crowdlab": CROWDLAB,
+}
+
+
+def get_method(name: str, **kwargs: Any) -> BaseClassifier:
+    """An estimator by method name (``"dawid_skene"``) or class name
+    (``"DawidSkene"``), constructed with ``kwargs``."""
+    if name in METHODS:
+        return METHODS[name](**kwargs)
+    for cls in METHODS.values():
+        if cls.__name__ == name:
+            return cls(**kwargs)
+    raise InvalidArgument(f"unknown consensus method {name!r}; known: {sorted(METHODS)}")

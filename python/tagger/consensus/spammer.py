@@ -1,0 +1,54 @@
+"""MACE: multi-annotator competence estimation (spammer model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .. import _core
+from .base import Answers, BaseClassifier
+
+__all__ = ["MACE"]
+
+
+class MACE(BaseClassifier):
+    r"""MACE: worker :math:`w` spams an answer with probability :math:`s_w`,
+    drawing it from a strategy :math:`\theta_w`; otherwise it answers the truth:
+    :math:`P(y_j = l \mid z_t = k) = s_w\theta_{w,l} + (1-s_w)[k = l]`.
+    Uniform class prior. Variational Bayes (``method="vb"``, Beta(alpha, beta)
+    on spamming/knowing, symmetric Dirichlet(10) on strategies) or plain EM
+    (``method="em"``); the best of ``n_restarts`` seeded restarts by log
+    marginal likelihood. Fitted: ``spamming_`` (Series worker -> P(spam)),
+    ``thetas_`` (DataFrame worker x label), ``skills_`` = 1 - spamming.
+
+    D. Hovy, T. Berg-Kirkpatrick, A. Vaswani, E. Hovy, "Learning Whom to Trust
+    with MACE", NAACL-HLT 2013.
+    """
+
+    _method = "mace"
+    _iterative = True
+
+    def __init__(self, n_restarts: int = 10, n_iter: int = 50, method: str = "vb", smoothing: float = 0.1,
+                 default_noise: float = 0.5, alpha: float = 0.5, beta: float = 0.5, random_state: int = 0,
+                 tol: float = 1e-6, **kw: Any) -> None:
+        super().__init__(**kw)
+        if method not in ("vb", "em"):
+            from ..errors import InvalidArgument
+
+            raise InvalidArgument(f"MACE method must be 'vb' or 'em', not {method!r}")
+        self.n_restarts, self.n_iter, self.method, self.smoothing = n_restarts, n_iter, method, smoothing
+        self.default_noise, self.alpha, self.beta, self.random_state, self.tol = default_noise, alpha, beta, random_state, tol
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"n_restarts": self.n_restarts, "n_iter": self.n_iter, "method": self.method}
+
+    def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        return _core.consensus.mace(*answers.core_args(), n_restarts=self.n_restarts, variational=self.method == "vb",
+                                    alpha=self.alpha, beta=self.beta, default_noise=self.default_noise,
+                                    n_iter=self.n_iter, tol=self.tol, seed=self.random_state, **common)
+
+    def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        workers = answers.worker_names.rename("worker")
+        self.spamming_ = pd.Series(out["spamming"], index=workers, name="spamming")
+        self.thetas_ = pd.DataFrame(out["strategies"], index=workers, columns=answers.label_names.rename("label"))
