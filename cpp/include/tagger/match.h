@@ -59,12 +59,19 @@ class Tokenizer {
   int unk_id() const;
   bool is_unknown(int id) const;
   bool is_control(int id) const;
+  bool is_byte(int id) const;  // byte-fallback piece <0xNN> (a character the model has no piece for)
 
   // Mean per-piece log-probability of `text` under the unigram model,
-  // sum_i score(piece_i) / n, with unknown pieces scored `unk_penalty`.
+  // sum_i score(piece_i) / n, with unknown and byte-fallback pieces scored
+  // `unk_penalty`.
   // Natural text of the training language scores high; random characters low
   // (the gibberish signal tagger::verify uses). Empty text throws.
   double mean_log_prob(std::string_view text, double unk_penalty = -20.0) const;
+  // The same sum divided by the number of non-space code points instead of
+  // pieces: a per-character log-likelihood. Natural words fall into few
+  // high-probability pieces, random strings into many single characters, so
+  // this separates the two far better than the per-piece mean.
+  double log_prob_per_char(std::string_view text, double unk_penalty = -20.0) const;
 
   // The serialized ModelProto (for pickling and saving).
   std::string serialized_model() const;
@@ -198,6 +205,7 @@ struct Match {
 struct IndexConfig {
   EmbedderConfig embedder;
   TrainConfig train;
+  bool require_latin = true;  // validate_text on queries (the shipped tokenizer is English)
 };
 
 // Categories scored by a LinearModel over Embedder vectors. The score of a
@@ -231,6 +239,7 @@ class CategoryIndex {
   std::vector<std::string> categories_;
   std::shared_ptr<const Embedder> embedder_;
   std::shared_ptr<const LinearModel> model_;
+  bool require_latin_ = true;
 };
 
 // ---------------------------------------------------------------- Assignment
@@ -249,8 +258,9 @@ struct AssignmentProblem {
 };
 
 struct AssignmentResult {
-  // n_items * overlap worker indices, row-major, each row sorted ascending;
-  // -1 marks a slot left empty (partial mode, or an infeasible strict solve).
+  // n_items * overlap worker indices, row-major, each row's workers sorted
+  // ascending, then -1 for each slot left empty (partial mode, or an
+  // infeasible strict solve).
   std::vector<std::int32_t> workers;
   double objective = 0;                       // total suitability of the filled slots
   std::int64_t shortfall = 0;                 // slots that no assignment can fill

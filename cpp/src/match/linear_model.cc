@@ -1,0 +1,249 @@
+// Multinomial logistic regression by per-example AdaGrad.
+//
+// Loss per example: -log softmax(W x + b)_y + (l2/2) ||W_touched||^2, where
+// only the rows of W that the example touches are decayed (the usual lazy
+// regularization of sparse SGD). Gradients of class c: (p_c - [c == y]) x.
+// Classes whose gradient magnitude is below kSkipGrad are skipped: once the
+// model is confident, most of the C-wide update is numerically nothing, and
+// skipping it makes an epoch several times faster.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <unordered_map>
+
+#include "tagger/errors.h"
+#include "tagger/match.h"
+#include "util/parallel.h"
+
+namespace tagger::match {
+
+struct LinearModel::Impl {
+  int n_classes = 0;
+  std::size_t cols = 0;
+  // Training column -> row of W. A dense table when the space is small enough,
+  // a hash map otherwise.
+  std::vector<std::int32_t> col_table;
+  std::unordered_map<std::uint32_t, std::int32_t> col_hash;
+  std::vector<float> w;  // n_features * n_classes, row-major by feature
+  std::vector<float> b;  // n_classes
+  std::size_t n_features = 0;
+
+  std::int32_t row_of(std::uint32_t col) const {
+    if (!col_table.empty()) return col < col_table.size() ? col_table[col] : -1;
+    auto it = col_hash.find(col);
+    return it == col_hash.end() ? -1 : it->second;
+  }
+  // z = b + W^T x for row r of x (columns unseen in training contribute 0).
+  void logits(const FeatureMatrix& x, std::size_t r, float* z) const;
+};
+
+namespace {
+
+constexpr float kSkipGrad = 1e-5f;
+constexpr float kAdaEps = 1e-8f;
+constexpr std::size_t kDenseColTable = std::size_t{1} << 25;
+
+template <class Fn>
+void for_row(const FeatureMatrix& x, std::size_t r, Fn&& fn) {
+  if (x.indptr) {
+    for (std::int64_t k = x.indptr[r]; k < x.indptr[r + 1]; ++k) fn(x.indices[k], x.values[k]);
+  } else {
+    const float* row = x.dense + r * x.cols;
+    for (std::size_t c = 0; c < x.cols; ++c)
+      if (row[c] != 0.0f) fn(static_cast<std::uint32_t>(c), row[c]);
+  }
+}
+
+void check_matrix(const FeatureMatrix& x, const char* what) {
+  if (!x.indptr && !x.dense && x.rows > 0) throw InvalidArgument(std::string(what) + ": no data");
+  if (x.indptr) {
+    if (x.indptr[0] != 0) throw InvalidArgument(std::string(what) + ": indptr[0] must be 0");
+    for (std::size_t r = 0; r < x.rows; ++r)
+      if (x.indptr[r + 1] < x.indptr[r]) throw InvalidArgument(std::string(what) + ": indptr must be non-decreasing");
+    std::int64_t nnz = x.indptr[x.rows];
+    for (std::int64_t k = 0; k < nnz; ++k) {
+      if (x.indices[k] >= x.cols) throw InvalidArgument(std::string(what) + ": column index out of range");
+      if (!std::isfinite(x.values[k])) throw InvalidArgument(std::string(what) + ": non-finite feature value");
+    }
+  } else {
+    for (std::size_t k = 0; k < x.rows * x.cols; ++k)
+      if (!std::isfinite(x.dense[k])) throw InvalidArgument(std::string(what) + ": non-finite feature value (NaN or inf)");
+  }
+}
+
+void softmax(float* z, int n) {
+  float m = *std::max_element(z, z + n);
+  double s = 0;
+  for (int c = 0; c < n; ++c) s += (z[c] = std::exp(z[c] - m));
+  float inv = static_cast<float>(1.0 / s);
+  for (int c = 0; c < n; ++c) z[c] *= inv;
+}
+
+struct SplitMix {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }  // bias < 2^-40 for our sizes
+};
+
+}  // namespace
+
+void LinearModel::Impl::logits(const FeatureMatrix& x, std::size_t r, float* z) const {
+  std::copy(b.begin(), b.end(), z);
+  const int nc = n_classes;
+  for_row(x, r, [&](std::uint32_t col, float v) {
+    std::int32_t f = row_of(col);
+    if (f < 0) return;
+    const float* wr = w.data() + static_cast<std::size_t>(f) * nc;
+    for (int c = 0; c < nc; ++c) z[c] += v * wr[c];
+  });
+}
+
+FeatureMatrix FeatureMatrix::from_sparse(const std::vector<SparseVector>& rows, std::size_t cols,
+                                         std::vector<std::int64_t>& indptr, std::vector<std::uint32_t>& indices,
+                                         std::vector<float>& values) {
+  indptr.assign(1, 0);
+  indices.clear();
+  values.clear();
+  for (const auto& r : rows) {
+    indices.insert(indices.end(), r.index.begin(), r.index.end());
+    values.insert(values.end(), r.value.begin(), r.value.end());
+    indptr.push_back(static_cast<std::int64_t>(indices.size()));
+  }
+  FeatureMatrix m;
+  m.rows = rows.size();
+  m.cols = cols;
+  m.indptr = indptr.data();
+  m.indices = indices.data();
+  m.values = values.data();
+  return m;
+}
+
+LinearModel::LinearModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LinearModel::LinearModel(const LinearModel& o) : impl_(std::make_unique<Impl>(*o.impl_)) {}
+LinearModel& LinearModel::operator=(const LinearModel& o) {
+  if (this != &o) impl_ = std::make_unique<Impl>(*o.impl_);
+  return *this;
+}
+LinearModel::LinearModel(LinearModel&&) noexcept = default;
+LinearModel& LinearModel::operator=(LinearModel&&) noexcept = default;
+LinearModel::~LinearModel() = default;
+
+LinearModel LinearModel::fit(const FeatureMatrix& x, std::span<const std::int32_t> labels, int n_classes,
+                             const TrainConfig& config) {
+  if (x.rows == 0) throw InvalidArgument("fit needs at least one example");
+  if (labels.size() != x.rows)
+    throw InvalidArgument("labels has " + std::to_string(labels.size()) + " entries for " + std::to_string(x.rows) + " rows");
+  if (n_classes < 2) throw InvalidArgument("fit needs at least 2 classes, got " + std::to_string(n_classes));
+  for (auto y : labels)
+    if (y < 0 || y >= n_classes) throw InvalidArgument("label " + std::to_string(y) + " out of range");
+  if (config.epochs < 1 || !(config.learning_rate > 0) || !(config.l2 >= 0))
+    throw InvalidArgument("TrainConfig needs epochs >= 1, learning_rate > 0, l2 >= 0");
+  check_matrix(x, "features");
+
+  auto impl = std::make_unique<Impl>();
+  impl->n_classes = n_classes;
+  impl->cols = x.cols;
+  // Compact the columns that occur, and the training rows into that space.
+  std::vector<std::int64_t> ptr(1, 0);
+  std::vector<std::int32_t> idx;
+  std::vector<float> val;
+  std::int32_t next = 0;
+  if (x.cols <= kDenseColTable) impl->col_table.assign(x.cols, -1);
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    for_row(x, r, [&](std::uint32_t col, float v) {
+      std::int32_t f;
+      if (!impl->col_table.empty()) {
+        auto& slot = impl->col_table[col];
+        if (slot < 0) slot = next++;
+        f = slot;
+      } else {
+        auto [it, fresh] = impl->col_hash.try_emplace(col, next);
+        if (fresh) ++next;
+        f = it->second;
+      }
+      idx.push_back(f);
+      val.push_back(v);
+    });
+    ptr.push_back(static_cast<std::int64_t>(idx.size()));
+  }
+  const std::size_t nf = static_cast<std::size_t>(next), nc = static_cast<std::size_t>(n_classes);
+  impl->n_features = nf;
+  impl->w.assign(nf * nc, 0.0f);
+  impl->b.assign(nc, 0.0f);
+  std::vector<float> gw(nf * nc, 0.0f), gb(nc, 0.0f);  // AdaGrad accumulators
+
+  std::vector<std::size_t> order(x.rows);
+  std::iota(order.begin(), order.end(), 0);
+  SplitMix rng{config.seed};
+  std::vector<float> p(nc), g(nc);
+  const float lr = config.learning_rate, l2 = config.l2;
+  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    for (std::size_t r : order) {
+      std::copy(impl->b.begin(), impl->b.end(), p.begin());
+      for (std::int64_t k = ptr[r]; k < ptr[r + 1]; ++k) {
+        const float* wr = impl->w.data() + static_cast<std::size_t>(idx[k]) * nc;
+        const float v = val[k];
+        for (std::size_t c = 0; c < nc; ++c) p[c] += v * wr[c];
+      }
+      softmax(p.data(), n_classes);
+      p[static_cast<std::size_t>(labels[r])] -= 1.0f;  // p is now the gradient wrt the logits
+      for (std::size_t c = 0; c < nc; ++c) {
+        if (std::fabs(p[c]) < kSkipGrad) continue;
+        gb[c] += p[c] * p[c];
+        impl->b[c] -= lr * p[c] / std::sqrt(gb[c] + kAdaEps);
+      }
+      for (std::int64_t k = ptr[r]; k < ptr[r + 1]; ++k) {
+        const std::size_t base = static_cast<std::size_t>(idx[k]) * nc;
+        float* wr = impl->w.data() + base;
+        float* gr = gw.data() + base;
+        const float v = val[k];
+        for (std::size_t c = 0; c < nc; ++c) {
+          if (std::fabs(p[c]) < kSkipGrad) continue;
+          float grad = v * p[c] + l2 * wr[c];
+          gr[c] += grad * grad;
+          wr[c] -= lr * grad / std::sqrt(gr[c] + kAdaEps);
+        }
+      }
+    }
+  }
+  return LinearModel(std::move(impl));
+}
+
+void LinearModel::predict_proba(const FeatureMatrix& x, float* out, unsigned threads) const {
+  if (x.cols != impl_->cols)
+    throw InvalidArgument("features have " + std::to_string(x.cols) + " columns, the model was trained on " +
+                          std::to_string(impl_->cols));
+  check_matrix(x, "features");
+  const int nc = impl_->n_classes;
+  util::parallel_for(x.rows, threads, 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t r = b; r < e; ++r) {
+      float* z = out + r * static_cast<std::size_t>(nc);
+      impl_->logits(x, r, z);
+      softmax(z, nc);
+    }
+  });
+}
+
+std::vector<float> LinearModel::predict_proba(const SparseVector& v) const {
+  std::int64_t ptr[2] = {0, static_cast<std::int64_t>(v.nnz())};
+  FeatureMatrix x;
+  x.rows = 1;
+  x.cols = impl_->cols;
+  x.indptr = ptr;
+  x.indices = v.index.data();
+  x.values = v.value.data();
+  std::vector<float> out(static_cast<std::size_t>(impl_->n_classes));
+  predict_proba(x, out.data(), 1);
+  return out;
+}
+
+int LinearModel::n_classes() const { return impl_->n_classes; }
+std::size_t LinearModel::n_features() const { return impl_->n_features; }
+
+}  // namespace tagger::match

@@ -1,0 +1,88 @@
+// validate_text: the reasons a description cannot be matched, checked before
+// any model runs so the caller gets the cause instead of a meaningless score.
+#include <cstdint>
+#include <string>
+
+#include "tagger/errors.h"
+#include "tagger/match.h"
+
+namespace tagger::match {
+namespace {
+
+// Letter ranges of the scripts we can name in a message. Anything else that
+// is a letter-like code point above U+024F counts as "other".
+struct Script {
+  char32_t lo, hi;
+  const char* name;
+};
+constexpr Script kScripts[] = {
+    {0x0370, 0x03FF, "Greek"},      {0x0400, 0x052F, "Cyrillic"},   {0x0530, 0x058F, "Armenian"},
+    {0x0590, 0x05FF, "Hebrew"},     {0x0600, 0x06FF, "Arabic"},     {0x0750, 0x077F, "Arabic"},
+    {0x0900, 0x097F, "Devanagari"}, {0x0980, 0x0DFF, "Indic"},      {0x0E00, 0x0E7F, "Thai"},
+    {0x10A0, 0x10FF, "Georgian"},   {0x1100, 0x11FF, "Hangul"},     {0x3040, 0x30FF, "Japanese kana"},
+    {0x3400, 0x4DBF, "CJK"},        {0x4E00, 0x9FFF, "CJK"},        {0xAC00, 0xD7AF, "Hangul"},
+};
+
+bool is_latin_letter(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) ||
+         (c >= 0x1E00 && c <= 0x1EFF);
+}
+
+const char* other_script(char32_t c) {
+  for (const auto& s : kScripts)
+    if (c >= s.lo && c <= s.hi) return s.name;
+  return nullptr;
+}
+
+// Decodes one UTF-8 code point at text[i], advancing i; returns false on a
+// malformed or overlong sequence.
+bool next_code_point(std::string_view t, std::size_t& i, char32_t& out) {
+  auto b0 = static_cast<unsigned char>(t[i]);
+  int len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > t.size()) return false;
+  char32_t c = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+  for (int k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(t[i + k]);
+    if ((b >> 6) != 0x2) return false;
+    c = (c << 6) | (b & 0x3F);
+  }
+  static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < kMin[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
+  i += len;
+  out = c;
+  return true;
+}
+
+}  // namespace
+
+void validate_text(std::string_view text, std::string_view what) {
+  const std::string name(what);
+  if (text.empty()) throw InvalidArgument(name + " is empty");
+  std::size_t latin = 0, other = 0;
+  const char* dominant = nullptr;
+  std::size_t counts[std::size(kScripts)] = {};
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t at = i;
+    char32_t c;
+    if (!next_code_point(text, i, c))
+      throw InvalidArgument(name + " is not valid UTF-8 (bad byte at offset " + std::to_string(at) + ")");
+    if (is_latin_letter(c)) {
+      ++latin;
+    } else if (other_script(c)) {
+      ++other;
+      for (std::size_t s = 0; s < std::size(kScripts); ++s)
+        if (c >= kScripts[s].lo && c <= kScripts[s].hi) ++counts[s];
+    }
+  }
+  if (latin + other == 0) throw InvalidArgument(name + " contains no letters: nothing to match");
+  if (other * 2 > latin + other) {
+    std::size_t best = 0;
+    for (std::size_t s = 0; s < std::size(kScripts); ++s)
+      if (counts[s] > best) best = counts[s], dominant = kScripts[s].name;
+    throw InvalidArgument(name + " is written in an unsupported script (" + dominant + ", " +
+                          std::to_string(other) + " of " + std::to_string(latin + other) +
+                          " letters): the shipped tokenizer and catalog cover Latin-script English");
+  }
+}
+
+}  // namespace tagger::match

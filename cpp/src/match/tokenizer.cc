@@ -1,0 +1,133 @@
+// Tokenizer: a thin owner of a sentencepiece processor. The processor is
+// immutable after loading, so one instance is shared by every copy and thread.
+#include <sentencepiece_processor.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "tagger/errors.h"
+#include "tagger/match.h"
+#include "util/parallel.h"
+
+namespace tagger::match {
+
+struct Tokenizer::Impl {
+  sentencepiece::SentencePieceProcessor sp;
+  std::string serialized;
+};
+
+namespace {
+
+std::shared_ptr<const Tokenizer::Impl> load(std::string bytes, const std::string& origin) {
+  auto impl = std::make_shared<Tokenizer::Impl>();
+  auto status = impl->sp.LoadFromSerializedProto(bytes);
+  if (!status.ok())
+    throw InvalidArgument("not a sentencepiece model (" + origin + "): " + status.ToString());
+  if (impl->sp.GetPieceSize() <= 0) throw InvalidArgument("sentencepiece model has no pieces (" + origin + ")");
+  impl->serialized = std::move(bytes);
+  return impl;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InvalidArgument("cannot open tokenizer model file: " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return Tokenizer(load(std::move(ss).str(), path));
+}
+
+Tokenizer Tokenizer::from_bytes(std::string_view model_bytes) {
+  if (model_bytes.empty()) throw InvalidArgument("empty tokenizer model");
+  return Tokenizer(load(std::string(model_bytes), std::to_string(model_bytes.size()) + " bytes"));
+}
+
+std::vector<int> Tokenizer::encode_ids(std::string_view text) const {
+  std::vector<int> ids;
+  auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &ids);
+  if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
+  return ids;
+}
+
+std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
+  std::vector<std::string> pieces;
+  auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &pieces);
+  if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
+  return pieces;
+}
+
+std::vector<std::vector<int>> Tokenizer::encode_ids_batch(const std::vector<std::string>& texts,
+                                                          unsigned threads) const {
+  std::vector<std::vector<int>> out(texts.size());
+  util::parallel_for(texts.size(), threads, 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) out[i] = encode_ids(texts[i]);
+  });
+  return out;
+}
+
+std::string Tokenizer::decode(std::span<const int> ids) const {
+  const int n = vocab_size();
+  for (int id : ids)
+    if (id < 0 || id >= n)
+      throw InvalidArgument("piece id " + std::to_string(id) + " out of range [0, " + std::to_string(n) + ")");
+  std::string text;
+  auto status = impl_->sp.Decode(std::vector<int>(ids.begin(), ids.end()), &text);
+  if (!status.ok()) throw InvalidArgument("sentencepiece decode failed: " + status.ToString());
+  return text;
+}
+
+static void check_id(int id, int n) {
+  if (id < 0 || id >= n)
+    throw InvalidArgument("piece id " + std::to_string(id) + " out of range [0, " + std::to_string(n) + ")");
+}
+
+float Tokenizer::piece_score(int id) const {
+  check_id(id, vocab_size());
+  return impl_->sp.GetScore(id);
+}
+std::string Tokenizer::id_to_piece(int id) const {
+  check_id(id, vocab_size());
+  return impl_->sp.IdToPiece(id);
+}
+int Tokenizer::piece_to_id(std::string_view piece) const {
+  return impl_->sp.PieceToId(absl::string_view(piece.data(), piece.size()));
+}
+int Tokenizer::vocab_size() const { return impl_->sp.GetPieceSize(); }
+int Tokenizer::unk_id() const { return impl_->sp.unk_id(); }
+bool Tokenizer::is_unknown(int id) const {
+  check_id(id, vocab_size());
+  return impl_->sp.IsUnknown(id);
+}
+bool Tokenizer::is_byte(int id) const {
+  check_id(id, vocab_size());
+  return impl_->sp.IsByte(id);
+}
+bool Tokenizer::is_control(int id) const {
+  check_id(id, vocab_size());
+  return impl_->sp.IsControl(id);
+}
+
+double Tokenizer::mean_log_prob(std::string_view text, double unk_penalty) const {
+  auto ids = encode_ids(text);
+  if (ids.empty()) throw InvalidArgument("mean_log_prob of an empty text");
+  double sum = 0;
+  for (int id : ids) sum += (impl_->sp.IsUnknown(id) || impl_->sp.IsByte(id)) ? unk_penalty : static_cast<double>(impl_->sp.GetScore(id));
+  return sum / static_cast<double>(ids.size());
+}
+
+double Tokenizer::log_prob_per_char(std::string_view text, double unk_penalty) const {
+  auto ids = encode_ids(text);
+  std::size_t chars = 0;
+  for (unsigned char c : text)
+    if ((c & 0xC0) != 0x80 && !std::isspace(c)) ++chars;  // count code points, not bytes
+  if (ids.empty() || chars == 0) throw InvalidArgument("log_prob_per_char of an empty text");
+  double sum = 0;
+  for (int id : ids) sum += (impl_->sp.IsUnknown(id) || impl_->sp.IsByte(id)) ? unk_penalty : static_cast<double>(impl_->sp.GetScore(id));
+  return sum / static_cast<double>(chars);
+}
+
+std::string Tokenizer::serialized_model() const { return impl_->serialized; }
+
+}  // namespace tagger::match
