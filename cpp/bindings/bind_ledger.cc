@@ -77,6 +77,11 @@ static std::vector<ByteView> views(const py::list& txs, std::vector<BytesArg>& h
   }
   return out;
 }
+static std::vector<Hash32> hashes(const py::list& l) {
+  std::vector<Hash32> out;
+  for (auto h : l) out.push_back(fixed<32>(py::reinterpret_borrow<py::object>(h), "hash"));
+  return out;
+}
 static L::GenesisConfig genesis(const std::string& name, std::uint64_t chain_id, std::uint32_t fee_bps, std::uint64_t ts) {
   L::GenesisConfig g;
   g.name = name; g.chain_id = chain_id; g.fee_bps = fee_bps; g.timestamp_ms = ts;
@@ -109,13 +114,15 @@ TAGGER_BIND_MODULE(ledger) {
     return l;
   }, "signers"_a, "signer_index"_a, "recipients"_a, "amounts"_a, "nonces"_a, "chain_id"_a, "threads"_a = 0);
   m.def("merkle_leaf_hash", [](const py::object& b) { return to_py(L::merkle_leaf_hash(BytesArg(b, "data").view())); }, "data"_a);
-  m.def("merkle_root", [](const std::vector<Hash32>& leaves) { return to_py(L::merkle_root(leaves)); }, "leaf_hashes"_a);
-  m.def("merkle_proof", [](const std::vector<Hash32>& leaves, std::size_t i) {
+  m.def("merkle_root", [](const py::list& leaves) { return to_py(L::merkle_root(hashes(leaves))); }, "leaf_hashes"_a);
+  m.def("merkle_proof", [](const py::list& leaves, std::size_t i) {
     py::list out;
-    for (auto& h : L::merkle_proof(leaves, i)) out.append(to_py(h));
+    for (auto& h : L::merkle_proof(hashes(leaves), i)) out.append(to_py(h));
     return out;
   }, "leaf_hashes"_a, "index"_a);
-  m.def("merkle_verify", &L::merkle_verify, "leaf_hash"_a, "index"_a, "tree_size"_a, "proof"_a, "root"_a);
+  m.def("merkle_verify", [](const py::object& leaf, std::size_t i, std::size_t n, const py::list& proof, const py::object& root) {
+    return L::merkle_verify(fixed<32>(leaf, "leaf hash"), i, n, hashes(proof), fixed<32>(root, "root"));
+  }, "leaf_hash"_a, "index"_a, "tree_size"_a, "proof"_a, "root"_a);
   m.def("split_payment", [](std::uint64_t price, std::uint32_t fee_bps, const std::vector<std::pair<py::bytes, std::uint32_t>>& roy) {
     std::vector<std::pair<L::Address, std::uint32_t>> r;
     for (auto& [a, b] : roy) r.emplace_back(fixed<20>(a, "recipient"), b);

@@ -18,14 +18,19 @@ TAG: int = 10**6
 
 _SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim"}
 
-__all__ = ["TAG", "__version__", "errors", *sorted(_SUBMODULES - {"errors"})]
+# Public classes imported on first use: name -> submodule defining it.
+_LAZY = {"Network": "network", "Account": "ledger"}
+
+__all__ = ["TAG", "__version__", "errors", *sorted(_SUBMODULES - {"errors"}), *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'tagger' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES)
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY))

@@ -80,7 +80,12 @@ SecretBytes keystore_open(ByteView sealed, std::string_view passphrase) {
   p.n = get_be(sealed.data() + 8, 8);
   p.r = static_cast<std::uint32_t>(get_be(sealed.data() + 16, 4));
   p.p = static_cast<std::uint32_t>(get_be(sealed.data() + 20, 4));
-  SecretBytes key = scrypt(passphrase, sealed.subspan(24, kSaltBytes), p);
+  SecretBytes key;
+  try {
+    key = scrypt(passphrase, sealed.subspan(24, kSaltBytes), p);
+  } catch (const InvalidArgument&) {
+    throw DecryptionFailed("keystore header is damaged (scrypt parameters out of range)");
+  }
   SecretBytes out(sealed.size() - kHeaderBytes - crypto::kAeadTagBytes);
   crypto::aead_decrypt_into(crypto::Aead::Aes256Gcm, key, sealed.subspan(24 + kSaltBytes, crypto::kAeadNonceBytes),
                             sealed.subspan(kHeaderBytes), sealed.subspan(0, kHeaderBytes), out.data());

@@ -1,0 +1,358 @@
+"""``tg.Network``: one process runs a whole market on an embedded ledger.
+
+The network holds the ledger (on disk with :meth:`Network.open`, or in memory
+with :meth:`Network.memory` — the same code path, the log kept in a buffer) and
+a wallet of local accounts whose keys sign their transactions. High-level calls
+sign, submit and commit a block each; inside ``with net.batch():`` they are
+committed together as one block, all or nothing.
+
+>>> import tagger as tg
+>>> net = tg.Network.memory()
+>>> a = net.create_account("a", fund=10 * tg.TAG)
+>>> b = net.create_account("b")
+>>> _ = net.transfer(a, b, 3 * tg.TAG)
+>>> net.balance(b) == 3 * tg.TAG
+True
+>>> net.verify()["transactions"] > 0
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from . import codec, crypto
+from ._core import ledger as _c
+from ._repr import format_tag, html_table
+from .errors import InvalidArgument, LedgerError, UnknownAccount
+from .ledger import (KIND_CODES, Account, AccountLike, Block, Contracts, address_str, decode_tx, to_address)
+
+__all__ = ["Network"]
+
+_WALLET = "wallet.keystore"
+_SKILL_SCALE = _c.SKILL_SCALE
+
+
+class Network:
+    """An embedded tagger network: ledger + local wallet.
+
+    Use :meth:`open` (a directory; created on first use) or :meth:`memory`.
+    Amounts are ints in base units (``tg.TAG`` per token) everywhere.
+    """
+
+    def __init__(self, core: Any, wallet: dict[str, Account], path: Path | None, passphrase: str | None) -> None:
+        self._led = core
+        self._wallet = wallet
+        self._by_addr = {a.address_bytes: a for a in wallet.values()}
+        self._path = path
+        self._passphrase = passphrase
+        self._batch_depth = 0
+        self.ledger = Contracts(self)
+        """The native contracts (escrow, staking, NFTs, market): a :class:`~tagger.ledger.Contracts`."""
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def memory(cls, *, fee_bps: int = 0, name: str = "tagger", chain_id: int = 0) -> "Network":
+        """A network whose block log lives in memory (tests, notebooks)."""
+        issuer, producer = Account.generate("issuer"), Account.generate("producer")
+        core = _c.Ledger.memory(issuer.signing_key._k, producer.signing_key._k, name=name, chain_id=chain_id,
+                                fee_bps=fee_bps)
+        net = cls(core, {"issuer": issuer, "producer": producer}, None, None)
+        net._register(issuer, "issuer", None)
+        core.commit()
+        return net
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, passphrase: str | None = None, fee_bps: int = 0, name: str = "tagger",
+             chain_id: int = 0, sync: bool = True, snapshot_every: int = 256, read_only: bool = False) -> "Network":
+        """Open the network in directory ``path``, creating it if it holds no ledger.
+
+        The log is replayed (or loaded from a verified snapshot) and checked; a
+        damaged log raises ``CorruptLedger`` naming the block, and a directory
+        another process has open raises ``LedgerLocked``. Local keys live in
+        ``path/wallet.keystore``, sealed with ``passphrase`` (scrypt + AES-GCM;
+        with no passphrase the wallet is protected only by file permissions).
+        """
+        p = Path(path)
+        if (p / "blocks.log").exists():
+            core = _c.Ledger.open(str(p), snapshot_every=snapshot_every, sync=sync, read_only=read_only)
+            wallet = cls._load_wallet(p, passphrase)
+            net = cls(core, wallet, p, passphrase)
+            if "producer" in wallet:
+                core.set_producer(wallet["producer"].signing_key._k)
+            return net
+        if read_only:
+            raise LedgerError(f"no ledger in {str(p)!r}")
+        issuer, producer = Account.generate("issuer"), Account.generate("producer")
+        core = _c.Ledger.create(str(p), issuer.signing_key._k, producer.signing_key._k, name=name, chain_id=chain_id,
+                                fee_bps=fee_bps, snapshot_every=snapshot_every, sync=sync)
+        net = cls(core, {"issuer": issuer, "producer": producer}, p, passphrase)
+        net._save_wallet()
+        net._register(issuer, "issuer", None)
+        core.commit()
+        return net
+
+    @staticmethod
+    def _load_wallet(path: Path, passphrase: str | None) -> dict[str, Account]:
+        f = path / _WALLET
+        if not f.exists():
+            return {}
+        secrets = codec.decode(_c.keystore_open(f.read_bytes(), passphrase or ""))
+        return {a.name: a for a in (Account._from_secret(s) for s in secrets)}
+
+    def _save_wallet(self) -> None:
+        if self._path is None:
+            return
+        blob = codec.encode([a._secret() for a in self._wallet.values()])
+        # No passphrase: a cheap KDF, the file's mode is the protection.
+        n = 2**14 if self._passphrase else 2**10
+        sealed = _c.keystore_seal(blob, self._passphrase or "", n, 8, 1)
+        tmp = self._path / (_WALLET + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(sealed)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._path / _WALLET)
+
+    def close(self) -> None:
+        """Release the ledger (and its directory lock). Pending transactions are discarded."""
+        if self._led is not None:
+            if self._led.pending:
+                self._led.discard_pending()
+            self._led = None
+
+    def __enter__(self) -> "Network":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- accounts
+    def _address(self, x: AccountLike) -> bytes:
+        if isinstance(x, str) and x in self._wallet:
+            return self._wallet[x].address_bytes
+        return to_address(x)
+
+    def account(self, x: AccountLike) -> Account:
+        """The local :class:`Account` (with keys) for a name, address or Account."""
+        if isinstance(x, Account):
+            return x
+        if isinstance(x, str) and x in self._wallet:
+            return self._wallet[x]
+        acct = self._by_addr.get(to_address(x))
+        if acct is None:
+            raise UnknownAccount(f"no local keys for {x!r}")
+        return acct
+
+    def _register(self, acct: Account, name: str, skills: Mapping[str, float] | None) -> None:
+        sk = []
+        for cat, v in sorted((skills or {}).items()):
+            v = float(v)
+            if not 0.0 <= v <= 1.0:
+                raise InvalidArgument(f"skill {cat!r} must be in [0, 1], got {v}")
+            sk.append([str(cat), int(round(v * _SKILL_SCALE))])
+        self._submit(acct, "register", [bytes(acct.public_key), name, sk])
+
+    def create_account(self, name: str, fund: int = 0, skills: Mapping[str, float] | None = None) -> Account:
+        """Make an account (new Ed25519 + X25519 keys), register it on the ledger with
+        its ``skills`` (category -> score in [0, 1], stored in parts per million) and,
+        if ``fund`` > 0, mint ``fund`` base units to it from the issuer."""
+        if name in self._wallet:
+            raise InvalidArgument(f"an account named {name!r} already exists")
+        acct = Account.generate(name)
+        with self.batch():
+            self._register(acct, name, skills)
+            if fund:
+                self._submit(self._wallet["issuer"], "mint", [acct.address_bytes, int(fund)])
+        self._wallet[name] = acct
+        self._by_addr[acct.address_bytes] = acct
+        self._save_wallet()
+        return acct
+
+    def import_account(self, acct: Account, skills: Mapping[str, float] | None = None) -> Account:
+        """Add an existing key pair (e.g. from :meth:`Account.import_`) and register it if new."""
+        if self._led.account(acct.address_bytes) is None:
+            with self.batch():
+                self._register(acct, acct.name, skills)
+        self._wallet[acct.name] = acct
+        self._by_addr[acct.address_bytes] = acct
+        self._save_wallet()
+        return acct
+
+    @property
+    def issuer(self) -> Account:
+        return self._wallet["issuer"]
+
+    @property
+    def accounts(self):
+        """Every registered account: name, address, balance, nonce, reputation, skills."""
+        import pandas as pd
+        rows = [{"name": a["name"], "address": address_str(a["address"]), "balance": a["balance"],
+                 "nonce": a["nonce"], "rep_alpha": a["rep_alpha"], "rep_beta": a["rep_beta"],
+                 "skills": {c: p / _SKILL_SCALE for c, p in a["skills"]}} for a in self._led.accounts()]
+        return pd.DataFrame(rows, columns=["name", "address", "balance", "nonce", "rep_alpha", "rep_beta", "skills"])
+
+    def skills(self, account: AccountLike) -> dict[str, float]:
+        """The skills stored with an account (category -> score in [0, 1])."""
+        a = self._led.account(self._address(account))
+        if a is None:
+            raise UnknownAccount(f"{account!r} is not registered")
+        return {c: p / _SKILL_SCALE for c, p in a["skills"]}
+
+    def reputation(self, account: AccountLike) -> tuple[int, int]:
+        return self.ledger.reputation(account)
+
+    # ---------------------------------------------------------------- transactions
+    def _submit(self, signer: AccountLike, kind: str, payload: list) -> bytes:
+        acct = self.account(signer)
+        nonce = self._led.next_nonce(acct.address_bytes)
+        tx = _c.make_tx(acct.signing_key._k, self._led.chain_id, KIND_CODES[kind], nonce, codec.encode(payload))
+        return self._led.submit(tx)
+
+    def _send(self, signer: AccountLike, kind: str, payload: list) -> bytes:
+        """Sign, submit and (outside a batch) commit; returns the transaction id."""
+        txid = self._submit(signer, kind, payload)
+        if self._batch_depth == 0:
+            self._led.commit()
+        return txid
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator["Network"]:
+        """Group calls into one block, all or nothing: on an exception every
+        transaction of the batch is dropped and the state is as before."""
+        if self._batch_depth == 0 and self._led.pending:
+            self._led.commit()
+        self._batch_depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._led.discard_pending()
+            raise
+        self._batch_depth -= 1
+        if self._batch_depth == 0:
+            self._led.commit()
+
+    def submit(self, tx: bytes) -> bytes:
+        """Submit an already-signed transaction record (checked and applied, not yet committed)."""
+        return self._led.submit(tx)
+
+    def submit_many(self, txs: list[bytes], threads: int | None = None) -> list[bytes]:
+        """Submit signed records all-or-nothing: signatures batch-verified on ``threads``
+        threads with the GIL released. Commit with :meth:`commit`."""
+        return self._led.submit_batch(list(txs), 0 if threads is None else int(threads))
+
+    def commit(self) -> Block | None:
+        """Seal pending transactions into a block (fsync on disk); None when nothing is pending."""
+        if not self._led.pending:
+            return None
+        h = self._led.commit()
+        return self.block(h["height"])
+
+    def transfer(self, src: AccountLike, dst: AccountLike, amount: int, memo: str = "") -> bytes:
+        """Move ``amount`` base units from ``src`` (a local account) to ``dst``; returns the tx id."""
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise InvalidArgument(f"amount must be an int number of base units, got {amount!r}")
+        return self._send(src, "transfer", [self._address(dst), amount, memo])
+
+    def mint(self, dst: AccountLike, amount: int) -> bytes:
+        """Issue new TAG to ``dst`` (signed by the issuer)."""
+        return self._send(self.issuer, "mint", [self._address(dst), int(amount)])
+
+    # ---------------------------------------------------------------- reads
+    def balance(self, account: AccountLike) -> int:
+        """Balance in base units (0 for an unknown address)."""
+        return self._led.balance(self._address(account))
+
+    def nonce(self, account: AccountLike) -> int:
+        return self._led.next_nonce(self._address(account))
+
+    @property
+    def height(self) -> int:
+        """Height of the last committed block (genesis is 0)."""
+        return self._led.height
+
+    @property
+    def chain_id(self) -> int:
+        return self._led.chain_id
+
+    @property
+    def fee_bps(self) -> int:
+        return self._led.fee_bps
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def supply(self) -> dict[str, int]:
+        """``minted`` and where it is: ``balances``, ``escrowed``, ``staked`` (they sum to minted)."""
+        return self._led.supply()
+
+    def state_root(self) -> bytes:
+        return self._led.state_root()
+
+    def block(self, height: int) -> Block:
+        if not 0 <= height <= self._led.height:
+            raise InvalidArgument(f"no block at height {height} (height is {self._led.height})")
+        return Block(self._led.header(height), self._led.block_txs(height))
+
+    def blocks(self, start: int = 0, stop: int | None = None):
+        """Block headers as a DataFrame."""
+        import pandas as pd
+        stop = self._led.height + 1 if stop is None else stop
+        rows = []
+        for h in range(start, stop):
+            hd = self._led.header(h)
+            rows.append({"height": h, "n_tx": hd["n_tx"], "time": pd.Timestamp(hd["timestamp_ms"], unit="ms"),
+                         "hash": hd["hash"].hex(), "state_root": hd["state_root"].hex()})
+        return pd.DataFrame(rows, columns=["height", "n_tx", "time", "hash", "state_root"])
+
+    def history(self, account: AccountLike):
+        """Every transaction naming ``account`` (sent, received, paid, slashed, sold), oldest first."""
+        import pandas as pd
+        addr = self._address(account)
+        rows = []
+        for height, index, _kind, txid, sender, ts, rec in self._led.history(addr):
+            t = decode_tx(rec)
+            to = t.fields.get("to")
+            rows.append({"height": height, "index": index, "time": pd.Timestamp(ts, unit="ms"), "kind": t.kind,
+                         "sender": self._label(sender), "to": None if to is None else self._label(to),
+                         "amount": t.amount, "outgoing": sender == addr, "txid": txid.hex()})
+        cols = ["height", "index", "time", "kind", "sender", "to", "amount", "outgoing", "txid"]
+        df = pd.DataFrame(rows, columns=cols)
+        df["amount"] = df["amount"].astype("Int64")
+        return df
+
+    def _label(self, addr: bytes) -> str:
+        a = self._by_addr.get(bytes(addr))
+        return a.name if a is not None else address_str(addr)
+
+    def verify(self, threads: int | None = None) -> dict:
+        """Re-check everything from genesis: framing, hash chain, producer and
+        transaction signatures (batched, GIL released), Merkle roots, every state
+        root, the supply invariant. Raises ``CorruptLedger`` naming the block."""
+        return self._led.verify(0 if threads is None else int(threads))
+
+    def open_report(self) -> dict:
+        return self._led.open_report()
+
+    # ---------------------------------------------------------------- reprs
+    def __repr__(self) -> str:
+        where = "memory" if self._path is None else str(self._path)
+        n = len(self._led.accounts()) if self._led is not None else 0
+        return f"Network({where}, height={self.height}, accounts={n}, chain_id={self.chain_id})"
+
+    def _repr_html_(self) -> str:
+        accts = self._led.accounts()
+        rows = [(a["name"], address_str(a["address"])[:14] + "…", format_tag(a["balance"]), f"{a['balance']:,}")
+                for a in accts[:50]]
+        s = self.supply()
+        foot = (f"height {self.height} · chain {self.chain_id} · minted {format_tag(s['minted'])} "
+                f"(escrowed {format_tag(s['escrowed'])}, staked {format_tag(s['staked'])})")
+        where = "in memory" if self._path is None else str(self._path)
+        return html_table(f"tagger network ({where})", ["account", "address", "balance", "base units"], rows, foot)
