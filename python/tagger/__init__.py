@@ -16,7 +16,7 @@ from ._core import __version__
 TAG: int = 10**6
 """Base units per TAG token. Every amount in tagger is an int in base units."""
 
-_SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim"}
+_SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim", "store"}
 
 # Public classes imported on first use: name -> submodule defining it.
 _LAZY = {"Network": "network", "Account": "ledger"}
