@@ -135,6 +135,8 @@ class Network:
     def _address(self, x: AccountLike) -> bytes:
         if isinstance(x, str) and x in self._wallet:
             return self._wallet[x].address_bytes
+        if isinstance(x, str) and not (len(x) == 42 and x.startswith("tg")):
+            raise UnknownAccount(f"no account named {x!r} in this network's wallet")
         return to_address(x)
 
     def account(self, x: AccountLike) -> Account:
@@ -143,7 +145,7 @@ class Network:
             return x
         if isinstance(x, str) and x in self._wallet:
             return self._wallet[x]
-        acct = self._by_addr.get(to_address(x))
+        acct = self._by_addr.get(self._address(x))
         if acct is None:
             raise UnknownAccount(f"no local keys for {x!r}")
         return acct
