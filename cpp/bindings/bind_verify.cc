@@ -71,6 +71,28 @@ TAGGER_BIND_MODULE(verify) {
     return v::jaccard(v::shingle_hashes(a, {k, true}), v::shingle_hashes(b, {k, true}));
   }, py::arg("a"), py::arg("b"), py::arg("k") = 5);
 
+  py::class_<v::TextScores>(m, "TextScores")
+      .def_readonly("log_prob_per_char", &v::TextScores::log_prob_per_char)
+      .def_readonly("mean_log_prob", &v::TextScores::mean_log_prob)
+      .def_readonly("unknown_share", &v::TextScores::unknown_share)
+      .def_readonly("pieces", &v::TextScores::pieces).def_readonly("relevance", &v::TextScores::relevance);
+  py::class_<v::TextModel>(m, "TextModel")
+      .def_static("from_bytes", [](const py::object& b) {
+        BytesArg a(b, "model");
+        return v::TextModel::from_bytes({reinterpret_cast<const char*>(a.view().data()), a.size()});
+      }, py::arg("model_bytes"))
+      .def("score", [](const v::TextModel& tm, std::string_view text, const py::sequence& refs) {
+        std::vector<py::object> keep;
+        return tm.score(text, text_views(refs, keep));
+      }, py::arg("text"), py::arg("references") = py::list())
+      .def("score_many", [](const v::TextModel& tm, const py::sequence& texts, const py::sequence& refs, unsigned threads) {
+        std::vector<py::object> keep;
+        auto views = text_views(texts, keep);
+        auto rviews = text_views(refs, keep);
+        py::gil_scoped_release release;
+        return tm.score_many(views, rviews, threads);
+      }, py::arg("texts"), py::arg("references") = py::list(), py::arg("threads") = 0);
+
   py::class_<v::MinHasher>(m, "MinHasher")
       .def(py::init([](std::size_t num_perm, std::uint64_t seed, int k) { return v::MinHasher(num_perm, seed, {k, true}); }),
            py::arg("num_perm") = 128, py::arg("seed") = 1, py::arg("k") = 5)

@@ -11,9 +11,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -51,6 +51,36 @@ struct TextStats {
   double script_fraction(const std::vector<Script>& allowed) const noexcept;
 };
 TextStats text_stats(std::string_view text) noexcept;
+
+// Language-model scores of a text under a sentencepiece unigram model (the
+// matching module's Tokenizer) and its similarity to reference texts (the
+// task's description and category, and example items) under the matching
+// Embedder: relevance = max over references of the cosine similarity.
+struct TextScores {
+  double log_prob_per_char = 0;  // Σ log p(piece) / code points: the gibberish signal
+  double mean_log_prob = 0;      // Σ log p(piece) / pieces
+  double unknown_share = 0;      // pieces the model does not know
+  std::size_t pieces = 0;
+  double relevance = 0;          // max cosine similarity to the references, in [0, 1]; 0 without any
+};
+
+class TextModel {
+ public:
+  // A serialized sentencepiece ModelProto; InvalidArgument if it is not one.
+  static TextModel from_bytes(std::string_view model_bytes);
+  TextModel(TextModel&&) noexcept;
+  TextModel& operator=(TextModel&&) noexcept;
+  ~TextModel();
+  // Empty or invalid UTF-8 text gives all-zero scores; no references skip relevance.
+  TextScores score(std::string_view text, const std::vector<std::string_view>& references = {}) const;
+  std::vector<TextScores> score_many(const std::vector<std::string_view>& texts,
+                                     const std::vector<std::string_view>& references = {}, unsigned threads = 0) const;
+
+ private:
+  struct Impl;
+  explicit TextModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // ================================================================ near-dup text
 
@@ -132,8 +162,13 @@ class MinHashLSH {
   double threshold_, cutoff_;
   LshParams params_;
   std::size_t count_ = 0;
-  std::vector<std::uint32_t> signatures_;                              // count_ * num_perm
-  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> table_;  // band key -> ids
+  void grow();
+  std::vector<std::uint32_t> signatures_;  // count_ * num_perm
+  // Band key -> chain of entries, in one open-addressing table (linear
+  // probing, load <= 1/2) and flat arrays: no allocation per insert.
+  std::vector<std::uint64_t> slot_key_;
+  std::vector<std::uint32_t> slot_head_;   // entry index + 1; 0 = empty slot
+  std::vector<std::uint32_t> entry_id_, entry_next_;  // next: entry index + 1; 0 = end
 };
 
 // ============================================================== image hashes

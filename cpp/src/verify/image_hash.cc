@@ -45,51 +45,90 @@ struct Target {
   double* out;
 };
 
+// Output cell o of an axis covers source [o*s, (o+1)*s): a first and a last
+// source pixel with fractional overlaps and whole pixels in between, so a cell
+// is (w_first*p[first] + Σ p[first+1 .. last-1] + w_last*p[last]) / s — the
+// interior as an exact integer sum (the bulk of the work when downsampling).
+struct Span {
+  std::uint32_t first, last;
+  double w_first, w_last;  // overlaps in pixels (w_last unused when first == last)
+};
+
+std::vector<Span> area_spans(std::size_t in, std::size_t out) {
+  std::vector<Span> spans(out);
+  const double s = static_cast<double>(in) / static_cast<double>(out);
+  for (std::size_t o = 0; o < out; ++o) {
+    const double lo = static_cast<double>(o) * s, hi = static_cast<double>(o + 1) * s;
+    auto first = static_cast<std::size_t>(std::floor(lo));
+    auto last = std::min(in - 1, static_cast<std::size_t>(std::ceil(hi)) - 1);
+    Span& sp = spans[o];
+    sp.first = static_cast<std::uint32_t>(first);
+    sp.last = static_cast<std::uint32_t>(last);
+    sp.w_first = std::min(hi, static_cast<double>(first + 1)) - lo;
+    sp.w_last = hi - static_cast<double>(last);
+  }
+  return spans;
+}
+
 // One pass over the source pixels feeding several area-resize targets (the
 // pHash and dHash grids), accumulating sum and sum of squares on the way: the
 // pixel reads dominate the cost, so each pixel is read once.
 void resize_many(const GrayView& img, Target* targets, std::size_t n_targets, double* sum, double* sum2) {
   check_view(img);
   struct Plan {
-    std::vector<Tap> col_taps;
-    std::vector<std::uint32_t> row_begin;  // CSR over source rows into row_taps
-    std::vector<Tap> row_taps;
+    std::vector<Span> cols;
+    std::vector<Tap> row_taps;              // sorted by source row
+    std::vector<std::uint32_t> row_begin;   // CSR over source rows into row_taps
     std::vector<double> tmp;
+    double inv_scale_x;
   };
   std::vector<Plan> plans(n_targets);
   for (std::size_t t = 0; t < n_targets; ++t) {
     if (targets[t].rows == 0 || targets[t].cols == 0) throw InvalidArgument("output size must be positive");
     Plan& p = plans[t];
-    p.col_taps = area_taps(img.cols, targets[t].cols);
-    auto rt = area_taps(img.rows, targets[t].rows);
-    std::stable_sort(rt.begin(), rt.end(), [](const Tap& a, const Tap& b) { return a.src < b.src; });
-    p.row_taps = rt;
+    p.cols = area_spans(img.cols, targets[t].cols);
+    p.inv_scale_x = static_cast<double>(targets[t].cols) / static_cast<double>(img.cols);
+    p.row_taps = area_taps(img.rows, targets[t].rows);
+    std::stable_sort(p.row_taps.begin(), p.row_taps.end(), [](const Tap& a, const Tap& b) { return a.src < b.src; });
     p.row_begin.assign(img.rows + 1, 0);
-    for (const Tap& tp : rt) ++p.row_begin[tp.src + 1];
+    for (const Tap& tp : p.row_taps) ++p.row_begin[tp.src + 1];
     for (std::size_t r = 0; r < img.rows; ++r) p.row_begin[r + 1] += p.row_begin[r];
     p.tmp.resize(targets[t].cols);
     std::fill(targets[t].out, targets[t].out + targets[t].rows * targets[t].cols, 0.0);
   }
-  std::vector<double> rowbuf(img.cols);
+  std::vector<std::uint8_t> rowbuf(img.cols);
+  // prefix[c] = Σ row[0 .. c-1]: every span's interior sum is one subtraction.
+  std::vector<std::uint64_t> prefix(img.cols + 1, 0);
   double s = 0, s2 = 0;
   for (std::size_t r = 0; r < img.rows; ++r) {
     const std::uint8_t* px = img.data + static_cast<std::ptrdiff_t>(r) * img.row_stride;
-    std::uint64_t rs = 0, rs2 = 0;  // integer row sums are exact
-    if (img.col_stride == 1) {
-      for (std::size_t c = 0; c < img.cols; ++c) { std::uint32_t v = px[c]; rs += v; rs2 += v * v; rowbuf[c] = v; }
-    } else {
-      for (std::size_t c = 0; c < img.cols; ++c) {
-        std::uint32_t v = px[static_cast<std::ptrdiff_t>(c) * img.col_stride];
-        rs += v; rs2 += v * v; rowbuf[c] = v;
-      }
+    if (img.col_stride != 1) {
+      for (std::size_t c = 0; c < img.cols; ++c) rowbuf[c] = px[static_cast<std::ptrdiff_t>(c) * img.col_stride];
+      px = rowbuf.data();
+    }
+    std::uint64_t rs = 0, rs2 = 0;
+    for (std::size_t c = 0; c < img.cols; ++c) {
+      const std::uint32_t v = px[c];
+      rs += v;
+      rs2 += v * v;
+      prefix[c + 1] = rs;
     }
     s += static_cast<double>(rs);
     s2 += static_cast<double>(rs2);
     for (std::size_t t = 0; t < n_targets; ++t) {
       Plan& p = plans[t];
-      std::fill(p.tmp.begin(), p.tmp.end(), 0.0);
-      for (const Tap& tp : p.col_taps) p.tmp[tp.dst] += tp.w * rowbuf[tp.src];
       const std::size_t oc = targets[t].cols;
+      for (std::size_t o = 0; o < oc; ++o) {
+        const Span& sp = p.cols[o];
+        double v;
+        if (sp.first == sp.last) {
+          v = sp.w_first * px[sp.first];
+        } else {
+          v = sp.w_first * px[sp.first] + sp.w_last * px[sp.last] +
+              static_cast<double>(prefix[sp.last] - prefix[sp.first + 1]);
+        }
+        p.tmp[o] = v * p.inv_scale_x;
+      }
       for (std::uint32_t i = p.row_begin[r]; i < p.row_begin[r + 1]; ++i) {
         double* dst = targets[t].out + p.row_taps[i].dst * oc;
         const double w = p.row_taps[i].w;

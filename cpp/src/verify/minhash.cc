@@ -27,23 +27,31 @@ inline std::uint64_t hash_bytes(const char* p, std::size_t n) noexcept {
 }
 
 // The hot loop: sig[i] = min over shingles of ((a_i x + b_i) mod 2^64) >> 32.
-// Cloned for AVX2 so the 128 lanes run 4 at a time where the CPU allows.
-__attribute__((target_clones("avx2", "default")))
+// Lanes go in fixed blocks of 16 so the running minima and the block's a, b
+// stay in vector registers across the whole shingle loop. Cloned for AVX-512
+// and AVX2 so the lanes run 8 or 4 at a time where the CPU allows.
+constexpr std::size_t kLaneBlock = 16;
+
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 void minhash_kernel(const std::uint64_t* shingles, std::size_t n, const std::uint64_t* a, const std::uint64_t* b,
                     std::size_t k, std::uint32_t* out) noexcept {
-  constexpr std::size_t kBlock = 64;  // keep a block of running minima in registers/L1
-  for (std::size_t base = 0; base < k; base += kBlock) {
-    std::size_t m = std::min(kBlock, k - base);
-    std::uint64_t acc[kBlock];
-    for (std::size_t i = 0; i < m; ++i) acc[i] = 0xFFFFFFFFULL;
+  std::size_t base = 0;
+  for (; base + kLaneBlock <= k; base += kLaneBlock) {
+    std::uint64_t acc[kLaneBlock], aa[kLaneBlock], bb[kLaneBlock];
+    for (std::size_t i = 0; i < kLaneBlock; ++i) { acc[i] = 0xFFFFFFFFULL; aa[i] = a[base + i]; bb[i] = b[base + i]; }
     for (std::size_t s = 0; s < n; ++s) {
       const std::uint64_t x = shingles[s] & 0xFFFFFFFFULL;
-      for (std::size_t i = 0; i < m; ++i) {
-        std::uint64_t v = (a[base + i] * x + b[base + i]) >> 32;
+      for (std::size_t i = 0; i < kLaneBlock; ++i) {
+        const std::uint64_t v = (aa[i] * x + bb[i]) >> 32;
         acc[i] = v < acc[i] ? v : acc[i];
       }
     }
-    for (std::size_t i = 0; i < m; ++i) out[base + i] = static_cast<std::uint32_t>(acc[i]);
+    for (std::size_t i = 0; i < kLaneBlock; ++i) out[base + i] = static_cast<std::uint32_t>(acc[i]);
+  }
+  for (std::size_t i = base; i < k; ++i) {  // num_perm not a multiple of the block
+    std::uint64_t m = 0xFFFFFFFFULL;
+    for (std::size_t s = 0; s < n; ++s) m = std::min<std::uint64_t>(m, (a[i] * (shingles[s] & 0xFFFFFFFFULL) + b[i]) >> 32);
+    out[i] = static_cast<std::uint32_t>(m);
   }
 }
 
@@ -173,21 +181,52 @@ std::uint64_t MinHashLSH::band_key(const std::uint32_t* sig, std::size_t band) c
   return h;
 }
 
+void MinHashLSH::grow() {
+  std::size_t cap = slot_key_.empty() ? 1024 : slot_key_.size() * 2;
+  std::vector<std::uint64_t> keys(cap);
+  std::vector<std::uint32_t> heads(cap, 0);
+  for (std::size_t i = 0; i < slot_key_.size(); ++i) {
+    if (!slot_head_[i]) continue;
+    std::size_t j = slot_key_[i] & (cap - 1);
+    while (heads[j]) j = (j + 1) & (cap - 1);
+    keys[j] = slot_key_[i];
+    heads[j] = slot_head_[i];
+  }
+  slot_key_.swap(keys);
+  slot_head_.swap(heads);
+}
+
 std::uint32_t MinHashLSH::insert_signature(const std::uint32_t* sig) {
   const std::size_t k = hasher_.num_perm();
-  if (count_ >= std::numeric_limits<std::uint32_t>::max()) throw InvalidArgument("MinHashLSH is full (2^32 - 1 entries)");
+  if (count_ >= std::numeric_limits<std::uint32_t>::max() / (params_.bands + 1))
+    throw InvalidArgument("MinHashLSH is full");
   auto id = static_cast<std::uint32_t>(count_++);
   signatures_.insert(signatures_.end(), sig, sig + k);
-  for (std::size_t band = 0; band < params_.bands; ++band) table_[band_key(sig, band)].push_back(id);
+  for (std::size_t band = 0; band < params_.bands; ++band) {
+    if (2 * (entry_id_.size() + 1) > slot_key_.size()) grow();
+    const std::uint64_t key = band_key(sig, band);
+    const std::size_t mask = slot_key_.size() - 1;
+    std::size_t j = key & mask;
+    while (slot_head_[j] && slot_key_[j] != key) j = (j + 1) & mask;
+    entry_id_.push_back(id);
+    entry_next_.push_back(slot_head_[j]);  // push-front onto the chain
+    slot_key_[j] = key;
+    slot_head_[j] = static_cast<std::uint32_t>(entry_id_.size());
+  }
   return id;
 }
 
 std::vector<MinHashLSH::Match> MinHashLSH::query_signature(const std::uint32_t* sig) const {
   const std::size_t k = hasher_.num_perm();
   std::vector<std::uint32_t> cand;
-  for (std::size_t band = 0; band < params_.bands; ++band) {
-    auto it = table_.find(band_key(sig, band));
-    if (it != table_.end()) cand.insert(cand.end(), it->second.begin(), it->second.end());
+  if (!slot_key_.empty()) {
+    const std::size_t mask = slot_key_.size() - 1;
+    for (std::size_t band = 0; band < params_.bands; ++band) {
+      const std::uint64_t key = band_key(sig, band);
+      std::size_t j = key & mask;
+      while (slot_head_[j] && slot_key_[j] != key) j = (j + 1) & mask;
+      for (std::uint32_t e = slot_head_[j]; e; e = entry_next_[e - 1]) cand.push_back(entry_id_[e - 1]);
+    }
   }
   std::sort(cand.begin(), cand.end());
   cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
@@ -217,7 +256,6 @@ std::vector<std::uint32_t> MinHashLSH::insert_many(const std::vector<std::string
   std::vector<std::uint32_t> sigs(texts.size() * k);
   hasher_.text_signatures(texts, sigs.data(), threads);
   std::vector<std::uint32_t> ids(texts.size());
-  table_.reserve(table_.size() + texts.size() * params_.bands);
   for (std::size_t i = 0; i < texts.size(); ++i) ids[i] = insert_signature(sigs.data() + i * k);
   return ids;
 }

@@ -1,0 +1,267 @@
+"""Verification benchmarks, in one run:
+
+1. calibration of the gibberish and relevance thresholds on banking77 (real text vs
+   shuffled characters, shuffled letters within words, random letters, random pieces;
+   in-task vs other intents vs off-domain English);
+2. MinHash LSH near-duplicate detection vs datasketch, same data, same (bands, rows)
+   and cutoff, so recall is equal by construction (both printed);
+3. pHash/dHash vs imagehash on the same decoded grayscale images;
+4. text verification throughput (documents/s), per call and batched.
+
+Run: PYTHONPATH=<build>/stage python benchmarks/bench_verify.py
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import random
+import re
+import string
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tagger as tg
+from tagger._core import verify as _v
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nlp" / "banking77"
+
+
+def load(name: str) -> tuple[list[str], list[str]]:
+    with open(DATA / name, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def off_domain_english() -> list[str]:
+    """Real English from another domain: first sentences of standard-library docstrings."""
+    import argparse, asyncio, calendar, collections, csv as c, datetime, decimal, difflib, email, fractions, functools
+    import heapq, http.client, itertools, json, logging, os, pathlib, pickle, shutil, socket, statistics, subprocess
+    import tarfile, tempfile, textwrap, threading, typing, unittest, urllib.request, zipfile
+    mods = [argparse, asyncio, calendar, collections, c, datetime, decimal, difflib, email, fractions, functools, heapq,
+            http.client, itertools, json, logging, os, pathlib, pickle, shutil, socket, statistics, subprocess, tarfile,
+            tempfile, textwrap, threading, typing, unittest, urllib.request, zipfile]
+    seen, out = set(), []
+    for mod in mods:
+        for _, obj in inspect.getmembers(mod):
+            d = inspect.getdoc(obj)
+            if not d:
+                continue
+            s = re.split(r"(?<=[.!?])\s", d.strip().split("\n\n")[0].replace("\n", " "))[0]
+            if 25 <= len(s) <= 200 and s not in seen and not re.search(r"[(){}\[\]=_<>]", s):
+                seen.add(s)
+                out.append(s)
+    return out
+
+
+def timeit(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def calibration() -> None:
+    print("== 1. calibration (banking77 test, shipped tokenizer model) ==")
+    model = tg.verify.TextModel.default()
+    texts, labels = load("test.csv")
+    train, train_labels = load("train.csv")
+    rng = random.Random(0)
+    off = off_domain_english()
+
+    def shuffle(t: str) -> str:
+        c = list(t)
+        rng.shuffle(c)
+        return "".join(c)
+
+    from tagger._core import match as _m
+    tok = _m.Tokenizer.from_bytes((Path(tg.__file__).parent / "data" / "tokenizer.model").read_bytes())
+    pieces = [tok.id_to_piece(i) for i in range(tok.vocab_size()) if not tok.is_control(i) and not tok.is_unknown(i)]
+
+    def random_pieces(n: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(max(2, n // 4))).replace("\u2581", " ").strip()
+
+    sets = {
+        "banking77 (real)": texts,
+        "stdlib docstrings (real, other domain)": off,
+        "shuffled characters": [shuffle(t) for t in texts],
+        "letters shuffled within words": [" ".join(shuffle(w) for w in t.split()) for t in texts],
+        "random letters": ["".join(rng.choice(string.ascii_lowercase + "    ") for _ in range(len(t))) for t in texts],
+        "random vocabulary pieces": [random_pieces(len(t)) for t in texts],
+    }
+    thr, pthr = tg.verify.VerifySpec().gibberish_threshold, tg.verify.VerifySpec().gibberish_piece_threshold
+    print(f"gibberish: log-likelihood < {thr} nats per non-space character, or < {pthr} nats per piece")
+    print(f"{'set':42s} {'n':>5s} {'p1':>7s} {'median':>7s} {'p99':>7s} {'flagged':>8s}")
+    for name, ts in sets.items():
+        sc = model.score_many(ts)
+        lp = np.array([s.log_prob_per_char for s in sc])
+        flagged = (lp < thr) | (np.array([s.mean_log_prob for s in sc]) < pthr)
+        print(f"{name:42s} {len(ts):5d} {np.percentile(lp, 1):7.2f} {np.median(lp):7.2f} {np.percentile(lp, 99):7.2f} "
+              f"{np.mean(flagged):8.2%}")
+    # Relevance: a task per intent (description from its name), in-task texts vs other intents vs off-domain.
+    bycat: dict[str, list[str]] = {}
+    for t, l in zip(train, train_labels):
+        bycat.setdefault(l, []).append(t)
+    cats = sorted(bycat)[::4]
+    for k, thr_name in ((0, "RELEVANCE_THRESHOLD_DESCRIPTION"), (5, "RELEVANCE_THRESHOLD_EXAMPLES")):
+        from tagger.verify import _spec
+        cut = getattr(_spec, thr_name)
+        fin, fother, foff = [], [], []
+        for cat in cats:
+            spec = tg.verify.VerifySpec(description=f"Customer questions about {cat.replace('_', ' ')}", category="banking",
+                                        examples=rng.sample(bycat[cat], k))
+            refs = spec.references
+            rin = [s.relevance for s in model.score_many([t for t, l in zip(texts, labels) if l == cat], refs)]
+            rother = [s.relevance for s in model.score_many([t for t, l in zip(texts[:600], labels[:600]) if l != cat], refs)]
+            roff = [s.relevance for s in model.score_many(rng.sample(off, 200), refs)]
+            fin.append(np.mean(np.array(rin) < cut))
+            fother.append(np.mean(np.array(rother) < cut))
+            foff.append(np.mean(np.array(roff) < cut))
+        print(f"relevance, description + {k} examples, threshold {cut}: off_topic flagged on in-task texts "
+              f"{np.mean(fin):.1%}, other banking intents {np.mean(fother):.1%}, off-domain English {np.mean(foff):.1%} "
+              f"({len(cats)} tasks)")
+
+
+def near_duplicates() -> None:
+    print("\n== 2. near-duplicate detection: tagger MinHashLSH vs datasketch ==")
+    try:
+        from datasketch import MinHash, MinHashLSH
+    except ImportError:
+        print("datasketch not installed: skipped")
+        return
+    texts, _ = load("train.csv")
+    rng = random.Random(1)
+    vocab = sorted({w for t in texts for w in t.split()})
+    n_docs, n_q = 5000, 2000
+    docs = [" ".join(rng.sample(texts, 3)) for _ in range(n_docs)]
+    queries, truth = [], []
+    for i in range(n_q):
+        words = docs[i].split()
+        for j in rng.sample(range(len(words)), min(rng.randrange(0, 6), len(words))):
+            words[j] = rng.choice(vocab)
+        queries.append(" ".join(words))
+        truth.append(tg.verify.jaccard(docs[i], queries[-1]))
+    queries += [" ".join(rng.sample(texts, 3)) for _ in range(n_q)]  # unrelated
+    truth = np.array(truth)
+    print(f"{n_docs} stored documents (3 banking77 texts each, mean {np.mean([len(d) for d in docs]):.0f} chars), "
+          f"{n_q} edited copies (exact J: {np.mean(truth >= 0.8):.0%} >= 0.8) + {n_q} unrelated queries")
+
+    def shingles(t: str) -> list[bytes]:
+        t = " ".join(t.lower().split())
+        return [s.encode() for s in {t[i:i + 5] for i in range(len(t) - 4)}] if len(t) > 5 else [t.encode()]
+
+    doc_sh, q_sh = [shingles(d) for d in docs], [shingles(q) for q in queries]  # not timed: datasketch's input
+    lsh_ours = tg.verify.MinHashLSH(num_perm=128, threshold=0.8)
+    b, r, cut = lsh_ours.bands, lsh_ours.rows, lsh_ours.cutoff
+
+    def run_ours(threads: int):
+        lsh = tg.verify.MinHashLSH(num_perm=128, threshold=0.8)
+        lsh.insert_many(docs, threads=threads)
+        return lsh.query_many(queries, threads=threads)
+
+    def run_ds(params):
+        lsh = MinHashLSH(threshold=0.8, num_perm=128, params=params)
+        mh = []
+        for i, s in enumerate(doc_sh):
+            m = MinHash(num_perm=128)
+            m.update_batch(s)
+            lsh.insert(i, m)
+            mh.append(m)
+        out = []
+        for s in q_sh:
+            m = MinHash(num_perm=128)
+            m.update_batch(s)
+            out.append([(j, m.jaccard(mh[j])) for j in lsh.query(m) if m.jaccard(mh[j]) >= cut])
+        return out
+
+    def recall(res) -> tuple[float, float]:
+        found = np.array([any(j == i for j, _ in res[i]) for i in range(n_q)])
+        fp = np.mean([len(res[i]) > 0 for i in range(n_q, 2 * n_q)])
+        return found[truth >= 0.8].mean(), fp
+
+    t1 = timeit(lambda: run_ours(1), 3)
+    tn = timeit(lambda: run_ours(0), 3)
+    res = run_ours(1)
+    t0 = time.perf_counter()
+    res_ds = run_ds((b, r))
+    tds = time.perf_counter() - t0
+    ro, fo = recall(res)
+    rd, fd = recall(res_ds)
+    print(f"{'':34s} {'time s':>8s} {'docs/s':>9s} {'recall@J>=0.8':>14s} {'FP rate':>8s}")
+    print(f"{'datasketch (same b, r, cutoff)':34s} {tds:8.3f} {(n_docs + 2 * n_q) / tds:9.0f} {rd:14.3f} {fd:8.3f}")
+    print(f"{'tagger, 1 thread':34s} {t1:8.3f} {(n_docs + 2 * n_q) / t1:9.0f} {ro:14.3f} {fo:8.3f}")
+    print(f"{'tagger, all cores':34s} {tn:8.3f} {(n_docs + 2 * n_q) / tn:9.0f}")
+    print(f"LSH {b} bands x {r} rows, estimated-J cutoff {cut:.3f}; datasketch time excludes its shingling")
+    print(f"ratio (datasketch / tagger): {tds / t1:.1f}x on 1 thread, {tds / tn:.1f}x on all cores")
+
+
+def perceptual_hashes() -> None:
+    print("\n== 3. perceptual hashing: tagger (C++) vs imagehash ==")
+    try:
+        import imagehash
+        from PIL import Image
+    except ImportError:
+        print("imagehash/Pillow not installed: skipped")
+        return
+    try:
+        from sklearn.datasets import load_sample_images
+        photos = [Image.fromarray(a) for a in load_sample_images().images]
+    except Exception:
+        photos = []
+    rng = np.random.default_rng(0)
+    imgs = []
+    for i in range(60):
+        if photos:
+            p = photos[i % len(photos)]
+            w, h = p.size
+            x, y = rng.integers(0, w // 3), rng.integers(0, h // 3)
+            imgs.append(p.crop((x, y, x + 2 * w // 3, y + 2 * h // 3)).resize((640, 480)).convert("L"))
+        else:
+            imgs.append(Image.fromarray(rng.integers(0, 255, (480, 640), dtype=np.uint8)))
+    src = "scikit-learn sample photos (crops)" if photos else "random noise"
+    print(f"{len(imgs)} grayscale 640x480 images from {src}; both sides start from the decoded PIL image")
+    t_ih_p = timeit(lambda: [imagehash.phash(im) for im in imgs])
+    t_ih_d = timeit(lambda: [imagehash.dhash(im) for im in imgs])
+    t_ours = timeit(lambda: [_v.image_hashes(np.asarray(im)) for im in imgs])
+    n = len(imgs)
+    print(f"imagehash phash {n / t_ih_p:8.0f} img/s   dhash {n / t_ih_d:8.0f} img/s")
+    print(f"tagger phash+dhash (one pass) {n / t_ours:8.0f} img/s")
+    print(f"ratio: {t_ih_p / t_ours:.1f}x imagehash.phash, {(t_ih_p + t_ih_d) / t_ours:.1f}x phash+dhash")
+    d = [tg.verify.hamming(tg.verify.phash(im), int(str(imagehash.phash(im)), 16)) for im in imgs]
+    print(f"agreement with imagehash.phash: mean Hamming distance {np.mean(d):.1f} of 64 bits")
+    rob_o, rob_i = [], []
+    for im in imgs[:20]:
+        buf = io.BytesIO()
+        im.resize((320, 240)).save(buf, "JPEG", quality=70)
+        im2 = Image.open(io.BytesIO(buf.getvalue()))
+        rob_o.append(tg.verify.hamming(tg.verify.phash(im), tg.verify.phash(im2)))
+        rob_i.append(imagehash.phash(im) - imagehash.phash(im2))
+    print(f"half size + JPEG q70: mean distance tagger {np.mean(rob_o):.1f}, imagehash {np.mean(rob_i):.1f}")
+
+
+def throughput() -> None:
+    print("\n== 4. text verification throughput ==")
+    texts, _ = load("test.csv")
+    data = [t.encode() for t in texts]
+    spec = dict(description="Customer questions to a bank about cards, payments and transfers", category="banking")
+    tg.verify.check(data[0], "text", spec)  # load the model once
+    t_single = timeit(lambda: [tg.verify.check(d, "text", tg.verify.VerifySpec(**spec, registry=tg.verify.DedupRegistry()))
+                               for d in data[:1000]], 1)
+    t_batch = timeit(lambda: tg.verify.check_many(data, "text", tg.verify.VerifySpec(**spec, registry=tg.verify.DedupRegistry())), 2)
+    print(f"check() per document (all checks + dedup registry): {1000 / t_single:8.0f} docs/s")
+    print(f"check_many() on {len(data)} documents:              {len(data) / t_batch:8.0f} docs/s")
+
+
+if __name__ == "__main__":
+    if not DATA.exists():
+        sys.exit(f"banking77 not found at {DATA}")
+    calibration()
+    near_duplicates()
+    perceptual_hashes()
+    throughput()

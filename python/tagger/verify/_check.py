@@ -1,0 +1,642 @@
+"""The verification pipeline: Verdict, CheckResult, user checks, Verifier and check()."""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import math
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .. import crypto
+from .._core import verify as _v
+from ..errors import InvalidArgument, InvalidKey, TaggerError
+from . import _tabular
+from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
+from ._receipt import Receipt, score_name
+from ._spec import VerifySpec, as_spec, normalize_kind
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome: ``reason`` is None when it passed; ``severity`` is the
+    status it asks for when it failed (None: the reason's default)."""
+
+    name: str
+    score: Optional[float] = None
+    reason: Optional[str] = None
+    severity: Optional[str] = None
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+    def __repr__(self) -> str:
+        s = "" if self.score is None else f", score={self.score:.4g}"
+        r = "" if self.reason is None else f", reason={self.reason!r}"
+        return f"CheckResult({self.name!r}{s}{r})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of :func:`check`: ``status`` is ``"rejected"`` if any failed check's
+    severity is rejected, else ``"needs_review"`` if any is needs_review, else
+    ``"accepted"``; ``reasons`` lists every failed check's code in pipeline order;
+    ``scores`` every measured number; ``details`` a human message per reason."""
+
+    status: str
+    reasons: tuple[str, ...]
+    scores: dict[str, float]
+    details: dict[str, str]
+    kind: str
+    sha256: bytes
+    checks: tuple[CheckResult, ...] = field(repr=False, default=())
+    features: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == ACCEPTED
+
+    def receipt(self, item_id: str, ciphertext_hash: bytes, signing_key: crypto.SigningKey,
+                task_id: str = "") -> Receipt:
+        """The signed :class:`Receipt` of this verdict for the sealed item."""
+        return Receipt.create(self, item_id=item_id, ciphertext_hash=ciphertext_hash,
+                              signing_key=signing_key, task_id=task_id)
+
+    def __repr__(self) -> str:
+        r = f", reasons={list(self.reasons)}" if self.reasons else ""
+        return f"Verdict({self.status!r}{r}, kind={self.kind!r})"
+
+    def _repr_html_(self) -> str:
+        import html
+        color = {ACCEPTED: "#2e7d32", NEEDS_REVIEW: "#ef6c00", REJECTED: "#c62828"}[self.status]
+        rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{html.escape(self.details.get(c, ''))}</td></tr>"
+                       for c in self.reasons)
+        sc = ", ".join(f"{k}={v:.4g}" for k, v in self.scores.items())
+        return (f"<div><b style='color:{color}'>{self.status}</b> ({html.escape(self.kind)}) "
+                f"<small>{html.escape(sc)}</small><table>{rows}</table></div>")
+
+
+# -------------------------------------------------------------- user checks
+
+
+class Item:
+    """What a user check sees: the raw ``data`` and ``kind``, plus whatever the
+    pipeline decoded (``text``, ``image`` (PIL, RGB/L), ``gray`` (uint8 array),
+    ``value`` (parsed JSON), ``records`` (JSON objects or CSV rows as dicts)) and the spec."""
+
+    __slots__ = ("data", "kind", "spec", "text", "image", "gray", "value", "records")
+
+    def __init__(self, data: bytes, kind: str, spec: VerifySpec) -> None:
+        self.data, self.kind, self.spec = data, kind, spec
+        self.text = self.image = self.gray = self.value = self.records = None
+
+    def __repr__(self) -> str:
+        return f"Item(kind={self.kind!r}, {len(self.data)} bytes)"
+
+
+class Check:
+    """A user check around any callable ``fn(item) -> result``, where result is:
+    ``None``/``True`` (pass), ``False`` (fail), a number (the score; fails below
+    ``threshold``), ``(score, reason or None)``, or a :class:`CheckResult`.
+    ``kinds`` limits it to some kinds; a failure reports ``reason`` (default
+    ``"custom:<name>"``) with ``severity``. An exception inside ``fn`` becomes the
+    reason ``custom_check_error`` (needs_review), never an exception in the caller."""
+
+    def __init__(self, fn: Callable[[Item], Any], name: Optional[str] = None, *, threshold: Optional[float] = None,
+                 reason: Optional[str] = None, severity: str = REJECTED, kinds: Optional[Iterable[str]] = None) -> None:
+        if not callable(fn):
+            raise InvalidArgument(f"a check must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.name = score_name(name or getattr(fn, "__name__", None) or type(fn).__name__)
+        self.reason = reason or f"custom:{self.name}"
+        if not _v.valid_reason_code(self.reason):
+            raise InvalidArgument(f"reason {self.reason!r} is not a reason code ([a-z][a-z0-9_.:-]{{0,63}})")
+        if severity not in (NEEDS_REVIEW, REJECTED):
+            raise InvalidArgument(f"severity must be 'needs_review' or 'rejected', got {severity!r}")
+        self.severity, self.threshold = severity, threshold
+        self.kinds = None if kinds is None else frozenset(normalize_kind(k) for k in kinds)
+
+    def evaluate(self, item: Item) -> Any:
+        return self.fn(item)
+
+    def __call__(self, item: Item) -> Optional[CheckResult]:
+        if self.kinds is not None and item.kind not in self.kinds:
+            return None
+        try:
+            out = self.evaluate(item)
+        except Exception as e:  # a user's bug must not take down the upload loop
+            return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW, f"{self.name}: {type(e).__name__}: {e}"[:300])
+        return self._interpret(out)
+
+    def _interpret(self, out: Any) -> CheckResult:
+        if isinstance(out, CheckResult):
+            return out
+        if out is None or out is True:
+            return CheckResult(self.name, 1.0)
+        if out is False:
+            return CheckResult(self.name, 0.0, self.reason, self.severity, f"{self.name} failed")
+        if isinstance(out, tuple) and len(out) == 2:
+            score, reason = out
+            score = None if score is None else float(score)
+            if reason is None:
+                return CheckResult(self.name, score)
+            if not _v.valid_reason_code(str(reason)):
+                return CheckResult(self.name, score, "custom_check_error", NEEDS_REVIEW, f"{self.name} returned a bad reason {reason!r}")
+            return CheckResult(self.name, score, str(reason), self.severity, f"{self.name} failed")
+        try:
+            score = float(np.asarray(out).reshape(-1)[0]) if not isinstance(out, (int, float)) else float(out)
+        except (TypeError, ValueError, IndexError):
+            return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW,
+                               f"{self.name} returned {type(out).__name__}, not a bool, number, tuple or CheckResult")
+        if self.threshold is not None and not (score >= self.threshold):
+            return CheckResult(self.name, score, self.reason, self.severity, f"{self.name} score {score:.4g} < {self.threshold}")
+        return CheckResult(self.name, score)
+
+    def __repr__(self) -> str:
+        return f"Check({self.name!r}, reason={self.reason!r}, severity={self.severity!r})"
+
+
+class ModelCheck(Check):
+    """A trained model as a check: ``featurize(item)`` gives one sample (default: the
+    text for text uploads), the score is the model's probability of the "good" class
+    (scikit-learn ``predict_proba`` column of ``positive``, default the last column; a
+    torch/any callable's output taken as that probability), failing below ``threshold``.
+
+    >>> ModelCheck(sklearn_pipeline, name="toxicity_ok", threshold=0.5, positive=1)
+    """
+
+    def __init__(self, model: Any, featurize: Optional[Callable[[Item], Any]] = None, name: Optional[str] = None, *,
+                 threshold: float = 0.5, positive: Any = None, reason: Optional[str] = None,
+                 severity: str = REJECTED, kinds: Optional[Iterable[str]] = None) -> None:
+        if not (hasattr(model, "predict_proba") or callable(model)):
+            raise InvalidArgument(f"model must have predict_proba or be callable, got {type(model).__name__}")
+        self.model, self.featurize, self.positive = model, featurize, positive
+        super().__init__(self.evaluate, name or type(model).__name__, threshold=threshold, reason=reason,
+                         severity=severity, kinds=kinds if kinds is not None else (None if featurize else ["text"]))
+
+    def evaluate(self, item: Item) -> float:
+        x = self.featurize(item) if self.featurize else item.text
+        if hasattr(self.model, "predict_proba"):
+            proba = np.asarray(self.model.predict_proba([x] if not isinstance(x, np.ndarray) or x.ndim == 1 else x))
+            col = -1
+            if self.positive is not None:
+                classes = list(getattr(self.model, "classes_", []))
+                if self.positive not in classes:
+                    raise InvalidArgument(f"positive class {self.positive!r} not in the model's classes {classes}")
+                col = classes.index(self.positive)
+            return float(proba[0, col])
+        out = self.model(x)
+        if hasattr(out, "detach"):
+            out = out.detach().cpu().numpy()
+        return float(np.asarray(out).reshape(-1)[0])
+
+
+# --------------------------------------------------------------- text model
+
+
+class TextModel:
+    """The language model behind the gibberish and relevance checks: a sentencepiece
+    unigram model (the matching module's, shipped as ``tagger/data/tokenizer.model``)
+    and the matching Embedder over it. ``TextModel.default()`` loads the shipped one once."""
+
+    _default: Optional["TextModel"] = None
+    _lock = threading.Lock()
+
+    def __init__(self, model_bytes: bytes) -> None:
+        self._m = _v.TextModel.from_bytes(model_bytes)
+        self.model_size = len(model_bytes)
+
+    @classmethod
+    def default(cls) -> "TextModel":
+        with cls._lock:
+            if cls._default is None:
+                path = importlib.resources.files("tagger").joinpath("data", "tokenizer.model")
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    raise InvalidArgument(f"the shipped tokenizer model is missing at {path}") from None
+                cls._default = cls(data)
+            return cls._default
+
+    @classmethod
+    def from_file(cls, path: str) -> "TextModel":
+        with open(path, "rb") as f:
+            return cls(f.read())
+
+    def score(self, text: str, references: Sequence[str] = ()) -> Any:
+        """Scores with ``log_prob_per_char``, ``mean_log_prob``, ``unknown_share``, ``pieces``
+        and ``relevance`` (max cosine similarity to ``references``)."""
+        return self._m.score(text, list(references))
+
+    def score_many(self, texts: Sequence[str], references: Sequence[str] = (), threads: int = 0) -> list:
+        return self._m.score_many(texts, list(references), threads)
+
+    def __repr__(self) -> str:
+        return f"TextModel(sentencepiece, {self.model_size} bytes)"
+
+
+# ---------------------------------------------------------------- pipeline
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image", "PNG"), (b"\xff\xd8\xff", "image", "JPEG"), (b"GIF87a", "image", "GIF"),
+    (b"GIF89a", "image", "GIF"), (b"II*\x00", "image", "TIFF"), (b"MM\x00*", "image", "TIFF"),
+    (b"%PDF-", "document", "PDF"), (b"PK\x03\x04", "archive", "ZIP"), (b"\x1f\x8b", "archive", "gzip"),
+    (b"\x7fELF", "executable", "ELF"), (b"OggS", "audio", "Ogg"), (b"fLaC", "audio", "FLAC"), (b"ID3", "audio", "MP3"),
+)
+
+
+def sniff(data: bytes) -> Optional[tuple[str, str]]:
+    """(kind, format) from magic bytes, or None when nothing is recognised."""
+    if data[:4] == b"RIFF" and len(data) >= 12:
+        return {b"WAVE": ("audio", "WAV"), b"WEBP": ("image", "WEBP")}.get(data[8:12])
+    for magic, kind, fmt in _MAGIC:
+        if data.startswith(magic):
+            return kind, fmt
+    return None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    try:
+        s = data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        try:  # a cut in the middle of a character at the 4096 boundary
+            s = data[:4093].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return "\x00" not in s
+
+
+class _Run:
+    """Collects results for one item and knows the spec's severities."""
+
+    def __init__(self, spec: VerifySpec) -> None:
+        self.spec = spec
+        self.results: list[CheckResult] = []
+        self.scores: dict[str, float] = {}
+        self.stopped = False
+        self.exact_duplicate = False  # then a near-duplicate finding would only repeat it
+
+    def score(self, name: str, value: float) -> None:
+        self.scores[name] = float(value)
+
+    def fail(self, name: str, reason: str, detail: str, score: Optional[float] = None, stop: bool = False) -> None:
+        self.results.append(CheckResult(name, score, reason, None, detail))
+        self.stopped = self.stopped or stop
+
+    def add(self, r: CheckResult) -> None:
+        self.results.append(r)
+        if r.score is not None:
+            self.scores[r.name] = r.score
+
+    def verdict(self, kind: str, sha: bytes, features: dict) -> Verdict:
+        reasons, details, worst = [], {}, ACCEPTED
+        rank = {ACCEPTED: 0, NEEDS_REVIEW: 1, REJECTED: 2}
+        for r in self.results:
+            if r.reason is None:
+                continue
+            sev = r.severity if r.severity is not None and r.reason not in self.spec.severity else self.spec.severity_of(r.reason)
+            if sev == IGNORE:
+                continue
+            if r.reason not in details:
+                reasons.append(r.reason)
+                details[r.reason] = r.detail
+            worst = max(worst, sev, key=rank.__getitem__)
+        return Verdict(worst, tuple(reasons), dict(self.scores), details, kind, sha, tuple(self.results), features)
+
+
+class Verifier:
+    """Runs the checks and signs receipts. ``signing_key`` (a tg.crypto.SigningKey) is
+    needed only for :meth:`receipt`; ``text_model`` defaults to the shipped model
+    (``False`` turns the gibberish and relevance checks off)."""
+
+    def __init__(self, signing_key: Optional[crypto.SigningKey] = None, text_model: Any = None) -> None:
+        if signing_key is not None and not isinstance(signing_key, crypto.SigningKey):
+            raise InvalidKey(f"signing_key must be a tg.crypto.SigningKey (Ed25519), got {type(signing_key).__name__}")
+        if text_model not in (None, False) and not isinstance(text_model, TextModel):
+            raise InvalidArgument(f"text_model must be a tg.verify.TextModel, None or False, got {type(text_model).__name__}")
+        self.signing_key = signing_key
+        self._text_model = text_model
+
+    @property
+    def verify_key(self) -> Optional[crypto.VerifyKey]:
+        return None if self.signing_key is None else self.signing_key.verify_key
+
+    @property
+    def text_model(self) -> Optional[TextModel]:
+        if self._text_model is False:
+            return None
+        if self._text_model is None:
+            self._text_model = TextModel.default()
+        return self._text_model
+
+    # -------------------------------------------------------------- public
+
+    def check(self, data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True) -> Verdict:
+        """Verify one upload; see :func:`tagger.verify.check`."""
+        return self._check(data, kind, as_spec(task), item_id, register, None)
+
+    def check_many(self, items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
+                   register: bool = True, threads: int = 0) -> list[Verdict]:
+        """Verify many uploads of one kind; text model scores are computed in one
+        multi-threaded C++ call (GIL released)."""
+        spec, kind = as_spec(task), normalize_kind(kind)
+        if item_ids is not None and len(item_ids) != len(items):
+            raise InvalidArgument("item_ids must have one id per item")
+        pre: list = [None] * len(items)
+        model = self.text_model if kind == "text" and self._wants_model(spec) else None
+        if model is not None:
+            texts, where = [], []
+            for i, d in enumerate(items):
+                t = _decode_or_none(d)
+                if t is not None:
+                    texts.append(t)
+                    where.append(i)
+            for i, s in zip(where, model.score_many(texts, spec.references if spec.relevance_cutoff is not None else [], threads)):
+                pre[i] = s
+        return [self._check(d, kind, spec, item_ids[i] if item_ids is not None else "", register, pre[i])
+                for i, d in enumerate(items)]
+
+    def receipt(self, verdict: Verdict, item_id: str, ciphertext_hash: bytes, task_id: str = "") -> Receipt:
+        """Sign ``verdict`` for the sealed item (its ciphertext hash) with this verifier's key."""
+        if self.signing_key is None:
+            raise InvalidKey("this Verifier has no signing key (Verifier(signing_key=tg.crypto.SigningKey.generate()))")
+        return Receipt.create(verdict, item_id, ciphertext_hash, self.signing_key, task_id)
+
+    def __repr__(self) -> str:
+        k = "unsigned" if self.signing_key is None else f"key={bytes(self.signing_key.verify_key).hex()[:12]}…"
+        return f"Verifier({k})"
+
+    # ------------------------------------------------------------ pipeline
+
+    @staticmethod
+    def _wants_model(spec: VerifySpec) -> bool:
+        return spec.gibberish_threshold is not None or (spec.relevance_cutoff is not None and bool(spec.references))
+
+    def _check(self, data: Any, kind: str, spec: VerifySpec, item_id: str, register: bool, pre: Any) -> Verdict:
+        kind = normalize_kind(kind)
+        if isinstance(data, str):
+            raise InvalidArgument("data must be bytes (encode text as UTF-8), got str")
+        try:
+            data = bytes(data)
+        except TypeError:
+            raise InvalidArgument(f"data must be bytes-like, got {type(data).__name__}") from None
+        run = _Run(spec)
+        sha = crypto.sha256(data)
+        features: dict[str, Any] = {}
+        item = Item(data, kind, spec)
+        run.score("bytes", len(data))
+        if not data:
+            run.fail("size", "empty", "the upload has no bytes", stop=True)
+        elif len(data) > spec.max_bytes:
+            run.fail("size", "too_large", f"{len(data)} bytes > max_bytes {spec.max_bytes}", stop=True)
+        else:
+            self._type_check(data, kind, run)
+        if not run.stopped and spec.registry is not None:
+            owner = spec.registry.find_exact(sha)
+            if owner is not None:
+                run.exact_duplicate = True
+                same = owner[0] == spec.task_id
+                run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
+                         f"same SHA-256 as item {owner[1]!r} of task {owner[0]!r}")
+        if not run.stopped:
+            getattr(self, f"_{kind}")(item, run, features, pre)
+        if not run.stopped:
+            for c in spec.checks:
+                chk = c if isinstance(c, Check) else Check(c)
+                r = chk(item)
+                if r is not None:
+                    run.add(r)
+        verdict = run.verdict(kind, sha, features)
+        if register and spec.registry is not None and verdict.status != REJECTED:
+            spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"))
+        return verdict
+
+    @staticmethod
+    def _type_check(data: bytes, kind: str, run: _Run) -> None:
+        s = sniff(data)
+        if kind in ("text", "json", "csv"):
+            if s is not None:
+                run.fail("type", "wrong_type", f"declared {kind} but the bytes are {s[1]} ({s[0]})", stop=True)
+        elif s is not None and s[0] != kind:
+            run.fail("type", "wrong_type", f"declared {kind} but the bytes are {s[1]} ({s[0]})", stop=True)
+        elif s is None and _looks_like_text(data):
+            run.fail("type", "wrong_type", f"declared {kind} but the bytes are UTF-8 text", stop=True)
+
+    def _decode(self, item: Item, run: _Run) -> Optional[str]:
+        st = _v.text_stats(item.data)
+        if not st.valid_utf8:
+            run.fail("utf8", "invalid_utf8", f"invalid UTF-8 at byte {st.invalid_offset}", stop=True)
+            return None
+        item.text = item.data.decode("utf-8")
+        return item.text
+
+    def _text(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
+        spec = item.spec
+        st = _v.text_stats(item.data)
+        if not st.valid_utf8:
+            run.fail("utf8", "invalid_utf8", f"invalid UTF-8 at byte {st.invalid_offset}", stop=True)
+            return
+        text = item.text = item.data.decode("utf-8")
+        run.score("chars", st.chars)
+        if st.chars < spec.text_min_chars:
+            run.fail("length", "text_too_short", f"{st.chars} code points < text_min_chars {spec.text_min_chars}")
+        if st.chars > spec.text_max_chars:
+            run.fail("length", "text_too_long", f"{st.chars} code points > text_max_chars {spec.text_max_chars}")
+        ctrl = st.controls / max(1, st.chars)
+        if ctrl > spec.text_max_control_fraction:
+            run.fail("controls", "control_characters", f"{st.controls} control characters ({ctrl:.1%})", ctrl)
+        latin = True
+        if st.letters == 0:
+            if st.chars > 0 and st.spaces < st.chars:
+                run.fail("script", "no_letters", "no letters in any script")
+            latin = False
+        elif spec.text_scripts is not None:
+            frac = st.script_fraction(list(spec.text_scripts))
+            run.score("script_fraction", frac)
+            if frac < spec.text_min_script_fraction:
+                run.fail("script", "script_mismatch",
+                         f"{frac:.0%} of letters in {list(spec.text_scripts)} (mostly {st.dominant_script})", frac)
+            latin = st.script_fraction(["Latin"]) >= 0.5
+        else:
+            latin = st.script_fraction(["Latin"]) >= 0.5
+        # The shipped model is English: its likelihood says nothing about other scripts.
+        model = self.text_model if self._wants_model(spec) and st.letters > 0 else None
+        if model is not None and st.chars <= spec.text_max_chars:
+            sc = pre if pre is not None else model.score(text, spec.references if spec.relevance_cutoff is not None else [])
+            if latin and spec.gibberish_threshold is not None and sc.pieces:
+                run.score("log_prob_per_char", sc.log_prob_per_char)
+                run.score("log_prob_per_piece", sc.mean_log_prob)
+                pt = spec.gibberish_piece_threshold
+                if sc.log_prob_per_char < spec.gibberish_threshold:
+                    run.fail("gibberish", "gibberish", f"log-likelihood {sc.log_prob_per_char:.2f} nats/char < "
+                             f"{spec.gibberish_threshold}", sc.log_prob_per_char)
+                elif pt is not None and sc.mean_log_prob < pt:
+                    run.fail("gibberish", "gibberish", f"log-likelihood {sc.mean_log_prob:.2f} nats/piece < {pt}",
+                             sc.log_prob_per_char)
+            cut = spec.relevance_cutoff
+            if spec.references and cut is not None:
+                run.score("relevance", sc.relevance)
+                if sc.relevance < cut:
+                    run.fail("relevance", "off_topic", f"similarity {sc.relevance:.3f} to the task < {cut}", sc.relevance)
+        features["text"] = text
+        if spec.registry is not None and st.chars > 0 and not run.exact_duplicate:
+            near = spec.registry.find_text(text)
+            if near:
+                t, i, j = near[0]
+                run.score("near_duplicate", j)
+                run.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
+
+    def _image(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
+        from PIL import Image, UnidentifiedImageError
+
+        spec = item.spec
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                img = Image.open(io.BytesIO(item.data))
+            except Image.DecompressionBombError as e:
+                run.fail("image_size", "image_too_large", str(e)[:200], stop=True)
+                return
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+                run.fail("decode", "image_corrupt", f"cannot identify the image: {e}"[:200], stop=True)
+                return
+            fmt = (img.format or "").upper()
+            w, h = img.size
+            run.score("width", w)
+            run.score("height", h)
+            allowed = {f.upper() for f in spec.image_formats}
+            if fmt not in allowed:
+                run.fail("format", "image_format", f"format {fmt or 'unknown'} not in {sorted(allowed)}")
+            (minw, minh), (maxw, maxh) = spec.image_min_size, spec.image_max_size
+            if w < minw or h < minh:
+                run.fail("image_size", "image_too_small", f"{w}x{h} < minimum {minw}x{minh}")
+            if w > maxw or h > maxh or w * h > spec.image_max_pixels:
+                run.fail("image_size", "image_too_large", f"{w}x{h} over the maximum {maxw}x{maxh} or "
+                         f"{spec.image_max_pixels} pixels", stop=True)
+                return  # never decode a decompression bomb
+            try:
+                img.load()
+                gray_img = img.convert("L")
+            except OSError as e:
+                msg = str(e)
+                code = "image_truncated" if "truncat" in msg.lower() or "end of file" in msg.lower() else "image_corrupt"
+                run.fail("decode", code, msg[:200], stop=True)
+                return
+            except (ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as e:
+                run.fail("decode", "image_corrupt", str(e)[:200], stop=True)
+                return
+        item.image = img
+        gray = item.gray = np.asarray(gray_img)
+        hs = _v.image_hashes(gray)
+        features["phash"], features["dhash"] = hs.phash, hs.dhash
+        run.score("stddev", hs.stddev)
+        if hs.stddev < spec.image_min_stddev:
+            run.fail("blank", "image_blank", f"pixel standard deviation {hs.stddev:.2f} < {spec.image_min_stddev}", hs.stddev)
+        if spec.registry is not None and not run.exact_duplicate:
+            near = spec.registry.find_image(hs.phash)
+            if near:
+                t, i, d = near[0]
+                run.score("near_duplicate_image", d)
+                run.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
+
+    def _audio(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
+        spec = item.spec
+        info, st = _v.analyze_wav(item.data)
+        if info.reason:
+            run.fail("wav", info.reason, info.detail, stop=True)
+            return
+        run.score("duration_s", info.duration_s)
+        run.score("sample_rate", info.sample_rate)
+        run.score("silence_ratio", st.silence_ratio)
+        run.score("clipping_ratio", st.clipping_ratio)
+        run.score("rms_dbfs", st.rms_dbfs)
+        if spec.audio_sample_rates is not None and info.sample_rate not in set(spec.audio_sample_rates):
+            run.fail("sample_rate", "audio_sample_rate", f"{info.sample_rate} Hz not in {list(spec.audio_sample_rates)}")
+        if info.duration_s < spec.audio_min_seconds:
+            run.fail("duration", "audio_too_short", f"{info.duration_s:.3f} s < {spec.audio_min_seconds} s")
+        if info.duration_s > spec.audio_max_seconds:
+            run.fail("duration", "audio_too_long", f"{info.duration_s:.1f} s > {spec.audio_max_seconds} s")
+        if info.frames and st.silence_ratio > spec.audio_max_silence:
+            run.fail("silence", "audio_silent", f"{st.silence_ratio:.0%} of 20 ms windows below -50 dBFS", st.silence_ratio)
+        if st.clipping_ratio > spec.audio_max_clipping:
+            run.fail("clipping", "audio_clipped", f"{st.clipping_ratio:.2%} of samples at full scale", st.clipping_ratio)
+
+    def _json(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
+        text = self._decode(item, run)
+        if text is None:
+            return
+        value, bad = _tabular.parse_json(text)
+        if bad is not None and "\n" in text.strip():  # JSON Lines: one object per line
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            parsed = [_tabular.parse_json(ln) for ln in lines]
+            if all(b is None for _, b in parsed):
+                value, bad = [v for v, _ in parsed], None
+        if bad is not None:
+            run.fail("parse", *bad, stop=True)
+            return
+        item.value = value
+        if item.spec.schema is None:
+            return
+        records, bad = _tabular.json_records(value)
+        if bad is not None:
+            run.fail("schema", *bad)
+            return
+        item.records = records
+        run.score("records", len(records))
+        for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=False):
+            run.fail("schema", code, detail)
+
+    def _csv(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
+        text = self._decode(item, run)
+        if text is None:
+            return
+        records, header, bad = _tabular.parse_csv(text, item.spec.csv_delimiter)
+        if bad is not None:
+            run.fail("parse", *bad, stop=True)
+            return
+        item.records = records
+        run.score("records", len(records))
+        if item.spec.schema is not None:
+            for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):
+                run.fail("schema", code, detail)
+
+
+def _decode_or_none(data: Any) -> Optional[str]:
+    try:
+        return bytes(data).decode("utf-8")
+    except (UnicodeDecodeError, TypeError):
+        return None
+
+
+_DEFAULT = Verifier()
+
+
+def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True) -> Verdict:
+    """Verify one upload of the declared ``kind`` (``"text"``, ``"image"``, ``"audio"``,
+    ``"json"``, ``"csv"``; ``"tabular"`` = csv) against ``task`` (a :class:`VerifySpec`,
+    a dict of its fields, an object with ``.verify_spec``, or None for defaults).
+
+    Bad data never raises: it yields a :class:`Verdict` with reasons. API misuse does
+    raise: an unknown kind or non-bytes data (InvalidArgument), a bad spec. When the spec
+    has a registry, an upload that is not rejected is recorded in it under ``item_id``
+    (``register=False`` to only look).
+
+    >>> v = check(b"My card has not arrived yet", "text", {"description": "card delivery questions"})
+    >>> v.status, v.reasons
+    ('accepted', ())
+    """
+    return _DEFAULT._check(data, kind, as_spec(task), item_id, register, None)
+
+
+def check_many(items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
+               register: bool = True, threads: int = 0) -> list[Verdict]:
+    """:func:`check` over many uploads of one kind (text model scoring batched in C++)."""
+    return _DEFAULT.check_many(items, kind, task, item_ids=item_ids, register=register, threads=threads)

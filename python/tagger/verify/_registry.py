@@ -1,0 +1,92 @@
+"""DedupRegistry: exact and near duplicates across a task and across the network."""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from .._core import verify as _v
+from ..errors import InvalidArgument
+
+
+class DedupRegistry:
+    """What has been uploaded, for duplicate checks. The caller keeps one per network
+    (``VerifySpec(registry=...)``) and :func:`check` consults and updates it.
+
+    * exact: SHA-256 of the plaintext -> the (task_id, item_id) that first had it;
+      the same bytes in the same task give ``duplicate_in_task``, in another task
+      ``duplicate_in_network``;
+    * near, text: MinHash (``num_perm`` slots, character ``shingle_k``-grams) in an LSH
+      index; a stored text with estimated Jaccard >= ``cutoff`` gives ``near_duplicate``.
+      With the default cutoff t - 2·sqrt(t(1-t)/num_perm) a pair at exactly J = t is
+      caught with probability ≈ 0.98 (t = ``text_threshold``);
+    * near, image: 64-bit pHash; a stored image within ``image_distance`` bits gives
+      ``near_duplicate_image``.
+
+    Thread-safe (one lock). Only plaintext *hashes* and sketches are kept, never data.
+    """
+
+    def __init__(self, text_threshold: float = 0.8, num_perm: int = 128, image_distance: int = 8,
+                 cutoff: Optional[float] = None, seed: int = 1) -> None:
+        if not 0 <= image_distance <= 64:
+            raise InvalidArgument(f"image_distance must be in [0, 64], got {image_distance}")
+        self._lsh = _v.MinHashLSH(num_perm=num_perm, threshold=text_threshold,
+                                  cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
+        self._images = _v.HashIndex()
+        self.image_distance = int(image_distance)
+        self._exact: dict[bytes, tuple[str, str]] = {}
+        self._text_owner: list[tuple[str, str]] = []
+        self._image_owner: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def text_threshold(self) -> float:
+        return self._lsh.threshold
+
+    @property
+    def text_cutoff(self) -> float:
+        """The estimated-Jaccard cutoff actually applied."""
+        return self._lsh.cutoff
+
+    @property
+    def lsh_params(self) -> tuple[int, int]:
+        """(bands, rows) of the LSH index."""
+        return self._lsh.bands, self._lsh.rows
+
+    def find_exact(self, sha256: bytes) -> Optional[tuple[str, str]]:
+        with self._lock:
+            return self._exact.get(bytes(sha256))
+
+    def find_text(self, text: str) -> list[tuple[str, str, float]]:
+        """[(task_id, item_id, estimated Jaccard)] best first."""
+        with self._lock:
+            return [(*self._text_owner[i], j) for i, j in self._lsh.query(text)]
+
+    def find_image(self, phash: int) -> list[tuple[str, str, int]]:
+        """[(task_id, item_id, Hamming distance)] nearest first."""
+        with self._lock:
+            return [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
+
+    def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
+            phash: Optional[int] = None) -> None:
+        """Record one upload (its hash, and its text sketch or image hash)."""
+        owner = (str(task_id), str(item_id) or bytes(sha256).hex())
+        with self._lock:
+            if bytes(sha256) in self._exact:
+                return
+            self._exact[bytes(sha256)] = owner
+            if text is not None:
+                self._lsh.insert(text)
+                self._text_owner.append(owner)
+            if phash is not None:
+                self._images.insert(int(phash))
+                self._image_owner.append(owner)
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    def __repr__(self) -> str:
+        b, r = self.lsh_params
+        return (f"DedupRegistry({len(self)} items, {len(self._text_owner)} texts, {len(self._image_owner)} images; "
+                f"text J>={self.text_threshold} (cutoff {self.text_cutoff:.3f}, {b}x{r} LSH), "
+                f"image d<={self.image_distance})")

@@ -1,0 +1,145 @@
+"""JSON and CSV checks against a task schema.
+
+A schema maps a key (JSON) or column (CSV) to a type name: ``"str"``, ``"int"``,
+``"float"`` (ints accepted), ``"bool"``, ``"list"``, ``"dict"``, ``"any"`` (or the
+Python types ``str, int, float, bool, list, dict``). A trailing ``"?"`` makes the field
+optional (it may be absent, null, or an empty CSV cell).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any, Iterator, Mapping
+
+from ..errors import InvalidArgument
+
+_PY_TYPES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
+_NAMES = {"str", "int", "float", "bool", "list", "dict", "any"}
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def parse_schema(schema: Mapping[str, Any]) -> dict[str, tuple[str, bool]]:
+    """{field: (type name, optional)}; InvalidArgument for an unknown type."""
+    if not isinstance(schema, Mapping) or not schema:
+        raise InvalidArgument("schema must be a non-empty mapping of field name -> type")
+    out = {}
+    for name, t in schema.items():
+        if not isinstance(name, str):
+            raise InvalidArgument(f"schema field names must be str, got {name!r}")
+        optional = False
+        if isinstance(t, type):
+            if t not in _PY_TYPES:
+                raise InvalidArgument(f"schema type {t.__name__} for {name!r} is not one of {sorted(_NAMES)}")
+            t = _PY_TYPES[t]
+        elif isinstance(t, str):
+            optional = t.endswith("?")
+            t = t.rstrip("?")
+            if t not in _NAMES:
+                raise InvalidArgument(f"schema type {t!r} for {name!r} is not one of {sorted(_NAMES)}")
+        else:
+            raise InvalidArgument(f"schema type for {name!r} must be a type name or a Python type, got {t!r}")
+        out[name] = (t, optional)
+    return out
+
+
+def _json_type_ok(v: Any, t: str) -> bool:
+    if t == "any":
+        return True
+    if t == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if t == "float":
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return isinstance(v, {"str": str, "bool": bool, "list": list, "dict": dict}[t])
+
+
+def _cell_type_ok(cell: str, t: str) -> bool:
+    if t in ("any", "str"):
+        return True
+    try:
+        if t == "int":
+            int(cell)
+        elif t == "float":
+            if not math.isfinite(float(cell)):
+                return False
+        elif t == "bool":
+            return cell.strip().lower() in _BOOL_WORDS
+        else:  # list / dict cells hold JSON
+            return isinstance(json.loads(cell), list if t == "list" else dict)
+    except ValueError:
+        return False
+    return True
+
+
+Finding = tuple[str, str]  # (reason code, detail)
+
+
+def check_records(records: list[Mapping[str, Any]], schema: dict[str, tuple[str, bool]], strict: bool,
+                  cell: bool) -> Iterator[Finding]:
+    """Schema findings over records, one per reason code (the first offending record named)."""
+    seen: set[str] = set()
+    for i, rec in enumerate(records):
+        for name, (t, optional) in schema.items():
+            v = rec.get(name)
+            absent = name not in rec or v is None or (cell and v == "")
+            if absent:
+                if not optional and "schema_missing_field" not in seen:
+                    seen.add("schema_missing_field")
+                    yield "schema_missing_field", f"record {i}: missing {name!r}"
+                continue
+            ok = _cell_type_ok(v, t) if cell else _json_type_ok(v, t)
+            if not ok and "schema_type_mismatch" not in seen:
+                seen.add("schema_type_mismatch")
+                yield "schema_type_mismatch", f"record {i}: {name!r}={str(v)[:40]!r} is not {t}"
+        if strict and "schema_unexpected_field" not in seen:
+            extra = [k for k in rec if k not in schema]
+            if extra:
+                seen.add("schema_unexpected_field")
+                yield "schema_unexpected_field", f"record {i}: unexpected {extra[:5]}"
+
+
+def parse_json(text: str) -> tuple[Any, Finding | None]:
+    try:
+        # Reject NaN/Infinity: they are not JSON (RFC 8259) even though Python emits them.
+        return json.loads(text, parse_constant=_reject_constant), None
+    except (ValueError, RecursionError) as e:
+        return None, ("json_invalid", str(e)[:200])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_records(value: Any) -> tuple[list, Finding | None]:
+    """A JSON object is one record; an array must hold objects (JSON Lines are split by the caller)."""
+    if isinstance(value, dict):
+        return [value], None
+    if isinstance(value, list):
+        if not value:
+            return [], ("table_empty", "empty JSON array")
+        bad = next((i for i, v in enumerate(value) if not isinstance(v, dict)), None)
+        if bad is not None:
+            return [], ("schema_type_mismatch", f"array element {bad} is {type(value[bad]).__name__}, not an object")
+        return value, None
+    return [], ("schema_type_mismatch", f"top-level JSON {type(value).__name__}, expected an object or an array of objects")
+
+
+def parse_csv(text: str, delimiter: str) -> tuple[list[dict[str, str]], list[str], Finding | None]:
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as e:
+        return [], [], ("csv_invalid", str(e)[:200])
+    rows = [r for r in rows if r]  # blank lines
+    if not rows:
+        return [], [], ("table_empty", "no header row")
+    header = [h.strip() for h in rows[0]]
+    if len(set(header)) != len(header) or any(not h for h in header):
+        return [], header, ("csv_invalid", "header has empty or repeated column names")
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            return [], header, ("csv_invalid", f"line {i} has {len(r)} fields, the header {len(header)}")
+    if len(rows) == 1:
+        return [], header, ("table_empty", "header only, no data rows")
+    return [dict(zip(header, r)) for r in rows[1:]], header, None
