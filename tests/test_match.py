@@ -155,11 +155,11 @@ def test_few_shot_banking77(shared):
     import pandas as pd
     d = shared("data", "nlp", "banking77")
     train, test = pd.read_csv(d / "train.csv"), pd.read_csv(d / "test.csv")
-    idx = m.CategoryIndex.fit(train.text, train.label, epochs=5)
+    idx = m.CategoryIndex.fit(train.text, train.label, epochs=8)
     assert len(idx) == 77
     acc = float(np.mean(np.array(idx.predict(test.text.tolist())) == test.label.to_numpy()))
-    # measured 0.901 (5 of 12 epochs give the same within 0.2 points)
-    assert acc >= 0.88, acc
+    # measured 0.9146 with 8 epochs (0.9159 with the default 12)
+    assert acc >= 0.90, acc
 
 
 def test_pluggable_backend_uses_the_same_classifier():

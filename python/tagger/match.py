@@ -447,7 +447,7 @@ class CategoryIndex:
 
     @classmethod
     def fit(cls, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
-            tokenizer: Tokenizer | None = None, epochs: int = 12, learning_rate: float = 0.5, l2: float = 1e-6,
+            tokenizer: Tokenizer | None = None, epochs: int = 12, learning_rate: float = 0.1, l2: float = 1e-6,
             seed: int = 0, threads: int = 0, **embedder_options: Any) -> CategoryIndex:
         """Few-shot index from labeled examples (labels are category names, any hashable -> str).
 

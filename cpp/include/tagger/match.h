@@ -155,7 +155,7 @@ struct FeatureMatrix {
 
 struct TrainConfig {
   int epochs = 12;                 // passes over the data
-  float learning_rate = 0.5f;      // AdaGrad base step
+  float learning_rate = 0.1f;      // AdaGrad base step
   float l2 = 1e-6f;                // weight decay per example
   std::uint64_t seed = 0x7461676765ull;
   unsigned threads = 0;            // 0: every core
