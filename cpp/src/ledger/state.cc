@@ -459,10 +459,10 @@ State State::decode_snapshot(ByteView data, std::uint64_t chain, const Address& 
   s.minted = r.uint();
   for_each_table(s, [&](auto& t) { read_table(r, t); });
   r.finish();
-  for (auto& [k, a] : s.accounts.all()) const_cast<AccountInfo&>(a).address = k;
-  for (auto& [k, t] : s.tasks.all()) const_cast<TaskInfo&>(t).id = k;
-  for (auto& [k, n] : s.nfts.all()) const_cast<NftInfo&>(n).id = k;
-  for (auto& [k, l] : s.listings.all()) const_cast<ListingInfo&>(l).id = k;
+  s.accounts.fix_loaded([](const Address& k, AccountInfo& a) { a.address = k; });
+  s.tasks.fix_loaded([](const Id& k, TaskInfo& t) { t.id = k; });
+  s.nfts.fix_loaded([](const Id& k, NftInfo& n) { n.id = k; });
+  s.listings.fix_loaded([](const Id& k, ListingInfo& l) { l.id = k; });
   s.cache_->valid = false;
   return s;
 }

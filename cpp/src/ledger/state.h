@@ -113,6 +113,9 @@ class Table {
   std::vector<K>& dirty() { return dirty_; }
   // Bulk load (snapshots): no journal, no tracking.
   void load(const K& k, V v) { map_[k] = std::move(v); }
+  // Fills fields derived from the key after a bulk load.
+  template <class F>
+  void fix_loaded(F&& f) { for (auto& [k, v] : map_) f(k, v); }
 
  private:
   void note(const K& k, const V& old) {
