@@ -52,6 +52,14 @@ class Network:
         self._batch_depth = 0
         self.ledger = Contracts(self)
         """The native contracts (escrow, staking, NFTs, market): a :class:`~tagger.ledger.Contracts`."""
+        from .market import Market
+        self.market = Market(self)
+        """The dataset market: ``net.market.list(nft, price, kind)``, ``buy``, ``cancel``."""
+        self._store = None
+        self._dedup = None
+        self._verifier_engine = None
+        self._tasks: dict[bytes, Any] = {}
+        self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -342,6 +350,111 @@ class Network:
 
     def open_report(self) -> dict:
         return self._led.open_report()
+
+    # ---------------------------------------------------------------- workflow
+    @property
+    def store(self):
+        """The sealed blob store (``path/blobs`` on disk, or in memory)."""
+        if self._store is None:
+            from .store import BlobStore
+            self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
+        return self._store
+
+    @property
+    def verifier(self) -> Account:
+        """The platform's verifier account: it signs upload verdicts and receipts."""
+        if "verifier" not in self._wallet:
+            self.create_account("verifier")
+        return self._wallet["verifier"]
+
+    @property
+    def _verify_engine(self):
+        if self._verifier_engine is None:
+            from .verify import Verifier
+            self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
+        return self._verifier_engine
+
+    @property
+    def dedup(self):
+        """The network-wide duplicate registry used by upload verification."""
+        if self._dedup is None:
+            from .verify import DedupRegistry
+            self._dedup = DedupRegistry()
+        return self._dedup
+
+    @property
+    def tasks(self) -> list:
+        """Tasks published in this session."""
+        return list(self._tasks.values())
+
+    def publish_task(self, owner: AccountLike, title: str, description: str, *, kind: str = "classification",
+                     labels: Any = None, items: Any = None, overlap: int = 3, budget: int, reward_policy: Any = None,
+                     stake: int = 0, gold: Any = None, control_share: float = 0.1, batch_size: int = 20,
+                     data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0):
+        """Publish a task: match it to data categories, lock ``budget`` in escrow and
+        split its items into subtasks with hidden control items. See :class:`tagger.task.Task`.
+
+        ``kind``: ``"classification"`` (label ``items`` with one of ``labels``) or
+        ``"collection"`` (workers upload data; ``items`` are the requested slots, e.g.
+        prompts, or an int count). ``gold``: known answers (item_id -> label) of some
+        items, used as control items for quality, payouts and slashing.
+        ``stake``: what each worker must stake (slashable by this task's rule).
+        ``verify``: options of ``tg.verify.VerifySpec`` for uploads (dict).
+        """
+        from .task import build_task
+        task = build_task(self, owner, title, description, kind=kind, labels=labels, items=items, overlap=overlap,
+                          budget=budget, reward_policy=reward_policy, stake=stake, gold=gold,
+                          control_share=control_share, batch_size=batch_size, data_kind=data_kind, verify=verify,
+                          n_categories=categories, seed=seed)
+        self._tasks[task.id] = task
+        return task
+
+    def dataset(self, nft: Any, as_account: AccountLike):
+        """The decrypted dataset of ``nft`` for its holder or a licensee; anyone else
+        gets ``NotAuthorized``. Returns a :class:`tagger.dataset.Dataset`."""
+        from .market import DatasetNFT, open_dataset
+        if not isinstance(nft, DatasetNFT):
+            nft = DatasetNFT(self, nft)
+        return open_dataset(self, nft, as_account)
+
+    def nfts(self) -> list:
+        """Dataset NFTs whose manifests this network stores."""
+        from .market import DatasetNFT
+        if self._path is not None and (self._path / "manifests").exists():
+            for f in sorted((self._path / "manifests").glob("*.json")):
+                self._manifests.setdefault(bytes.fromhex(f.stem), None)
+        return [DatasetNFT(self, k) for k in self._manifests]
+
+    def _save_manifest(self, nft_id: bytes, manifest: dict, leaves: list[bytes]) -> None:
+        import json
+        self._manifests[bytes(nft_id)] = (manifest, leaves)
+        if self._path is not None:
+            d = self._path / "manifests"
+            d.mkdir(exist_ok=True)
+            tmp = d / (bytes(nft_id).hex() + ".json.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"manifest": manifest, "leaves": [x.hex() for x in leaves]}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, d / (bytes(nft_id).hex() + ".json"))
+
+    def _load_manifest(self, nft_id: bytes) -> tuple[dict, list[bytes]]:
+        import json
+        got = self._manifests.get(bytes(nft_id))
+        if got is None and self._path is not None:
+            f = self._path / "manifests" / (bytes(nft_id).hex() + ".json")
+            if f.exists():
+                data = json.loads(f.read_text(encoding="utf-8"))
+                got = (data["manifest"], [bytes.fromhex(x) for x in data["leaves"]])
+                self._manifests[bytes(nft_id)] = got
+        if got is None:
+            raise InvalidArgument(f"no manifest stored for NFT {bytes(nft_id).hex()[:16]}…")
+        return got
+
+    def plot_flows(self, ax=None):
+        """Token flows by transaction kind (minted, escrowed, paid, staked, slashed, sales)."""
+        from .plot import plot_flows
+        return plot_flows(self, ax=ax)
 
     # ---------------------------------------------------------------- reprs
     def __repr__(self) -> str:

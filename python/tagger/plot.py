@@ -1,0 +1,73 @@
+"""Matplotlib figures for notebooks: task results and token flows.
+
+matplotlib is imported on first use; figures use the non-interactive default
+backend unless the caller chose another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_result", "plot_flows"]
+
+
+def _plt():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib: pip install matplotlib") from e
+    return plt
+
+
+def plot_result(result: Any, ax: Any = None):
+    """Three panels: estimated worker skill vs agreement with consensus (size = answers),
+    payout by skill, and the distribution of the consensus confidence."""
+    plt = _plt()
+    if ax is None:
+        fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    else:
+        fig = np.ravel(ax)[0].figure
+    a = np.ravel(ax)
+    wq = result.worker_quality
+    a[0].scatter(wq["agreement"], wq["skill"], s=10 + 2 * wq["n_answers"] / max(1, wq["n_answers"].max()) * 40,
+                 alpha=0.7, c=np.where(wq["slashed"] > 0, "tab:red", "tab:blue"))
+    a[0].set(xlabel="agreement with consensus", ylabel="estimated skill", title="workers (red: slashed)")
+    a[1].scatter(wq["skill"], wq["payout"] / 1e6, s=12, alpha=0.7)
+    a[1].set(xlabel="estimated skill", ylabel="payout (TAG)", title="payouts")
+    if result.probas is not None:
+        a[2].hist(result.probas.max(axis=1), bins=20, color="tab:green")
+        a[2].set(xlabel="posterior of the final label", ylabel="items", title=f"confidence ({result.method})")
+    else:
+        a[2].bar(["accepted"], [len(result.labels)])
+        a[2].set(title="accepted uploads")
+    fig.tight_layout()
+    return fig
+
+
+def plot_flows(net: Any, ax: Any = None):
+    """Bar chart of where the minted supply sits now (balances, escrow, stakes) and
+    of the amounts moved per transaction kind over the ledger's history."""
+    plt = _plt()
+    if ax is None:
+        fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
+    else:
+        fig = np.ravel(ax)[0].figure
+    a = np.ravel(ax)
+    s = net.supply()
+    parts = {k: s.get(k, 0) / 1e6 for k in ("balances", "escrowed", "staked")}
+    a[0].bar(list(parts), list(parts.values()), color=["tab:blue", "tab:orange", "tab:purple"])
+    a[0].set(ylabel="TAG", title=f"supply now (minted {s['minted'] / 1e6:,.0f} TAG)")
+    moved: dict[str, float] = {}
+    for h in range(net.height + 1):
+        for tx in net.block(h).transactions:
+            amt = tx.amount
+            if amt:
+                moved[tx.kind] = moved.get(tx.kind, 0.0) + amt / 1e6
+    if moved:
+        a[1].bar(list(moved), list(moved.values()), color="tab:gray")
+        a[1].tick_params(axis="x", rotation=45)
+    a[1].set(ylabel="TAG", title="amounts by transaction kind")
+    fig.tight_layout()
+    return fig
