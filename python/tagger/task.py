@@ -224,13 +224,23 @@ class Task:
             raise InvalidArgument("capacity must be >= 0 for every worker")
         if self.overlap > m:
             raise InfeasibleAssignment(f"overlap {self.overlap} needs at least {self.overlap} workers, got {m}")
-        self._ensure_stakes(accts, stake)
         s = self.suitability(accts)
         if exclude is None and n * m > 4_000_000:
             slots = _rank_one_assignment(s, self.overlap, cap, n, partial=partial)
         else:
             from .match import assign as solve
             slots = solve(np.broadcast_to(s, (n, m)), self.overlap, cap, exclude, partial=partial)
+        # Rows are solved in presentation order (controls spread evenly among shuffled
+        # regular items), so each worker's share holds its share of control items.
+        order = self._presentation_order()
+        unpermuted = np.empty_like(slots)
+        unpermuted[order] = slots
+        slots = unpermuted
+        # Only workers who actually got items must hold the stake; staking happens
+        # after the solve so an infeasible assignment changes nothing on the ledger.
+        used = np.zeros(m, dtype=bool)
+        used[slots[slots >= 0]] = True
+        self._ensure_stakes([a for a, u in zip(accts, used) if u], stake)
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         allowed = np.where(slots >= 0, pos[np.clip(slots, 0, None)], -1).astype(np.int32)
         self._allowed = allowed
@@ -245,6 +255,25 @@ class Task:
             "control": control[item_rows[keep]],
         })
         return self.assignment
+
+    def _presentation_order(self) -> np.ndarray:
+        """Item positions in the order workers meet them: regular items shuffled (seeded),
+        control items at evenly spaced positions among them, so they stay hidden and
+        every contiguous run of items holds its share of controls."""
+        rng = np.random.default_rng(self.seed)
+        is_control = self.items["item_id"].isin(self.gold.index).to_numpy()
+        regular = rng.permutation(np.flatnonzero(~is_control))
+        controls = rng.permutation(np.flatnonzero(is_control))
+        n = self.n_items
+        if len(controls) == 0:
+            return regular
+        slots = np.round(np.linspace(0, n - 1, len(controls) + 2)[1:-1]).astype(np.int64) if len(controls) < n else np.arange(n)
+        order = np.empty(n, dtype=np.int64)
+        mask = np.zeros(n, dtype=bool)
+        mask[slots[:len(controls)]] = True
+        order[mask] = controls[:mask.sum()]
+        order[~mask] = np.concatenate([regular, controls[mask.sum():]])
+        return order
 
     def _ensure_stakes(self, accts: list[Account], stake: bool) -> None:
         if self.stake == 0:

@@ -1,0 +1,248 @@
+"""The collection-to-NFT workflow end to end, its token accounting, and every
+bad-input case leaving the ledger exactly as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.errors import (InfeasibleAssignment, InsufficientFunds, InvalidArgument, NotAuthorized, NotOwner,
+                           RuleViolation, TaskStateError, TransactionRejected)
+
+LABELS = ["pos", "neg", "neu"]
+TEXTS = [f"Review {i}: the product {'works well' if i % 3 == 0 else 'broke after a week' if i % 3 == 1 else 'is fine'}"
+         for i in range(60)]
+
+
+def conserved(net) -> None:
+    s = net.supply()
+    assert s["balances"] + s["escrowed"] + s["staked"] == s["minted"], s
+
+
+def simulate(task, truth: pd.Series, accuracy: dict, rng) -> pd.DataFrame:
+    asg = task.assignment.copy()
+    correct = rng.random(len(asg)) < asg["worker"].map(accuracy).to_numpy()
+    wrong = rng.choice(LABELS, len(asg))
+    asg["label"] = np.where(correct, truth.reindex(asg["item_id"]).to_numpy(), wrong)
+    return asg[["item_id", "worker", "label"]]
+
+
+@pytest.fixture
+def market():
+    net = tg.Network.memory()
+    rng = np.random.default_rng(7)
+    alice = net.create_account("alice", fund=5_000 * tg.TAG)
+    workers = [net.create_account(f"w{i}", fund=50 * tg.TAG, skills={"text/sentiment": 0.9}) for i in range(8)]
+    truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
+    return net, alice, workers, truth, rng
+
+
+def publish(net, alice, truth, **kw):
+    args = dict(owner=alice, title="Review sentiment", description="Label product reviews as positive, negative or neutral.",
+                kind="classification", labels=LABELS, items=TEXTS, overlap=3, budget=300 * tg.TAG,
+                reward_policy=tg.rewards.ConsensusAccuracy(), stake=5 * tg.TAG, gold=truth[:15].to_dict())
+    args.update(kw)
+    return net.publish_task(**args)
+
+
+def run_labeling(net, alice, workers, truth, rng, spammers=2):
+    task = publish(net, alice, truth)
+    task.assign(workers, capacity=-(-len(TEXTS) * 3 // len(workers)))  # tight: every worker gets items
+    acc = {w.name: (0.0 if i < spammers else 0.9) for i, w in enumerate(workers)}
+    task.submit_many(simulate(task, truth, acc, rng))
+    return task
+
+
+def test_labeling_workflow_pays_by_quality_and_conserves_tokens(market):
+    net, alice, workers, truth, rng = market
+    conserved(net)
+    task = run_labeling(net, alice, workers, truth, rng)
+    assert task.categories[0][0] == "text/sentiment"
+    assert net.ledger.task(task.id)["escrow"] == 300 * tg.TAG
+    conserved(net)
+    res = task.finalize("dawid_skene")
+    conserved(net)
+    wq = res.worker_quality
+    # Accurate workers beat the spammers on estimated skill and on pay per answer.
+    per_answer = wq["payout"] / wq["n_answers"]
+    good = [f"w{i}" for i in range(2, 8)]
+    assert per_answer[["w0", "w1"]].max() < 0.7 * per_answer[good].min()
+    assert wq.loc[["w0", "w1"], "skill"].max() < wq.loc[good, "skill"].min()
+    assert res.payouts.sum() + res.refund + res.slashed.sum() >= 0
+    assert int(res.payouts.sum()) <= 300 * tg.TAG
+    assert (res.labels.reindex(truth.index) == truth).mean() > 0.85
+    # slashing follows its rule exactly: control accuracy below 60 % on >= 3 controls
+    # loses half the stake; the spammers fail it, the accurate workers do not
+    ctl = tg.rewards.control_counts(task.answers().rename(columns={"item_id": "task"}), task.gold)
+    expect = (ctl["total"] >= 3) & (ctl["correct"] * 10_000 < 6_000 * ctl["total"])
+    assert ((res.slashed > 0) == expect.reindex(res.slashed.index)).all()
+    assert (res.slashed[expect.reindex(res.slashed.index)] == 5 * tg.TAG // 2).all()
+    assert res.slashed.loc[["w0", "w1"]].sum() > 0 and (res.slashed.drop(["w0", "w1"]) == 0).all()
+    assert net.ledger.task(task.id)["status"] == "finalized"
+    # reputation went up for good workers, and down in mean for spammers
+    a, b = net.reputation("w5")
+    assert a > b
+    a, b = net.reputation("w0")
+    assert b > 0
+
+
+def test_majority_vote_and_other_methods_finalize(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng, spammers=0)
+    res = task.finalize("majority_vote")
+    assert res.method == "majority_vote" and len(res.labels) == len(TEXTS)
+
+
+def test_nft_proofs_market_and_dataset_rights(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng)
+    task.finalize()
+    nft = task.mint_nft(license="CC-BY-4.0", royalty_bps=1_000)
+    meta = nft.metadata()
+    assert {"name", "description", "attributes", "manifest_hash"} <= set(meta)
+    nft.verify_manifest()
+    proof = nft.prove(7)
+    assert tg.market.verify_proof(proof, nft.manifest)
+    assert tg.market.verify_proof(proof.to_dict(), nft.manifest["merkle_root"])
+    forged = tg.market.ItemProof.from_dict({**proof.to_dict(), "label": "neg" if proof.label != "neg" else "pos"})
+    assert not tg.market.verify_proof(forged, nft.manifest)
+    # owner reads; nobody else
+    rows = net.dataset(nft, as_account=alice).to_pandas()
+    assert len(rows) == len(TEXTS) and set(rows["label"]) <= set(LABELS)
+    bob = net.create_account("bob", fund=2_000 * tg.TAG)
+    carol = net.create_account("carol", fund=2_000 * tg.TAG)
+    with pytest.raises(NotAuthorized):
+        net.dataset(nft, as_account=bob)
+    # a license: carol reads, alice keeps the NFT
+    lic = net.market.list(nft, price=100 * tg.TAG, kind="license")
+    before = {w.name: net.balance(w) for w in workers}
+    net.market.buy(lic, carol)
+    assert net.dataset(nft, as_account=carol).to_pandas().equals(rows)
+    assert nft.holder == "alice"
+    royalties = sum(net.balance(w) - before[w.name] for w in workers)
+    assert royalties == 10 * tg.TAG  # 10 % of the price, split by contribution weight
+    # a sale: bob becomes the holder and reads; the old holder's sale is atomic
+    sale = net.market.list(nft, price=1_000 * tg.TAG, kind="sale")
+    a0 = net.balance(alice)
+    net.market.buy(sale, bob)
+    assert nft.holder == "bob"
+    assert net.balance(alice) - a0 == 900 * tg.TAG
+    assert net.dataset(nft, as_account=bob).to_pandas().equals(rows)
+    conserved(net)
+    assert net.verify()["blocks"] == net.height + 1
+
+
+def test_collection_workflow_uploads_verify_seal_and_pay():
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    ws = [net.create_account(f"u{i}", fund=10 * tg.TAG) for i in range(3)]
+    task = net.publish_task(owner=owner, title="Collect customer questions",
+                            description="Write short questions a bank customer would ask about cards and transfers.",
+                            kind="collection", items=6, budget=60 * tg.TAG, reward_policy=tg.rewards.Flat())
+    texts = ["How do I activate my new card?", "Why was my transfer declined yesterday?",
+             "Can I change the PIN of my debit card?", "What is the fee for an international transfer?"]
+    ups = [task.upload(ws[i % 3], t.encode()) for i, t in enumerate(texts)]
+    assert all(u.accepted for u in ups), [u.reasons for u in ups]
+    dup = task.upload(ws[1], texts[0].encode())
+    assert dup.status == "rejected" and any("duplicate" in r for r in dup.reasons)
+    junk = task.upload(ws[2], b"\xff\xfe\x00garbage")
+    assert junk.status == "rejected"
+    # sealed at rest: the store holds no plaintext
+    for u in ups:
+        blob = net.store.get(u.ciphertext_hash)
+        assert texts[0].encode() not in blob
+    res = task.finalize()
+    assert int(res.payouts.sum()) <= 60 * tg.TAG and set(res.payouts.index) == {"u0", "u1", "u2"}
+    nft = task.mint_nft()
+    rows = net.dataset(nft, as_account=owner).to_pandas()
+    assert sorted(r.decode() for r in rows["data"]) == sorted(texts)
+    conserved(net)
+
+
+def test_on_disk_workflow_reopens_and_verifies(tmp_path):
+    rng = np.random.default_rng(3)
+    truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=5_000 * tg.TAG)
+        workers = [net.create_account(f"w{i}", fund=50 * tg.TAG) for i in range(6)]
+        task = run_labeling(net, alice, workers, truth, rng, spammers=0)
+        task.finalize()
+        nft = task.mint_nft()
+        bob = net.create_account("bob", fund=2_000 * tg.TAG)
+        net.market.buy(net.market.list(nft, price=500 * tg.TAG), bob)
+        expect = net.dataset(nft, as_account="bob").to_pandas()
+        height, root, nft_id = net.height, net.state_root(), nft.id
+    with tg.Network.open(tmp_path / "m") as again:
+        assert again.height == height and again.state_root() == root
+        report = again.verify()
+        assert report["blocks"] == height + 1
+        got = again.dataset(nft_id, as_account="bob").to_pandas()
+        assert got.equals(expect)
+        with pytest.raises(NotAuthorized):
+            again.dataset(nft_id, as_account="alice")
+        conserved(again)
+
+
+# ---------------------------------------------------------------- bad input: typed error, state unchanged
+
+def unchanged(net, fn, error):
+    before = (net.height, net.state_root(), net.supply())
+    with pytest.raises(error):
+        fn()
+    assert (net.height, net.state_root(), net.supply()) == before
+
+
+def test_publish_without_funds(market):
+    net, alice, workers, truth, rng = market
+    unchanged(net, lambda: publish(net, alice, truth, budget=10**6 * tg.TAG), InsufficientFunds)
+    unchanged(net, lambda: publish(net, alice, truth, labels=["only"]), InvalidArgument)
+    unchanged(net, lambda: publish(net, alice, truth, gold={0: "maybe"}), InvalidArgument)
+    unchanged(net, lambda: publish(net, alice, truth, items=[]), InvalidArgument)
+    unchanged(net, lambda: publish(net, alice, truth, budget=1.5), InvalidArgument)
+
+
+def test_assign_errors(market):
+    net, alice, workers, truth, rng = market
+    task = publish(net, alice, truth)
+    unchanged(net, lambda: task.assign(workers, capacity=10), InfeasibleAssignment)
+    unchanged(net, lambda: task.assign(workers, stake=False), RuleViolation)
+    poor = net.create_account("poor", fund=1)
+    unchanged(net, lambda: task.assign(workers[:3] + [poor]), InsufficientFunds)
+    unchanged(net, lambda: task.assign([alice] + workers), InvalidArgument)
+
+
+def test_answer_errors_and_finalized_task(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng)
+    asg = task.assignment
+    w = asg["worker"].iloc[0]
+    other_item = asg.loc[asg["worker"] != w, "item_id"].iloc[0]
+    mine = set(asg.loc[asg["worker"] == w, "item_id"])
+    foreign = next(i for i in asg["item_id"] if i not in mine)
+    unchanged(net, lambda: task.submit(w, asg["item_id"].iloc[0], "maybe"), InvalidArgument)
+    unchanged(net, lambda: task.submit(w, 10_000, "pos"), InvalidArgument)
+    unchanged(net, lambda: task.submit(w, foreign, "pos"), NotAuthorized)
+    unchanged(net, lambda: task.submit(w, asg["item_id"].iloc[0], "pos"), RuleViolation)  # answered already
+    assert other_item is not None
+    task.finalize()
+    unchanged(net, lambda: task.finalize(), TaskStateError)
+    unchanged(net, lambda: task.submit(w, asg["item_id"].iloc[0], "pos"), TaskStateError)
+
+
+def test_nft_and_market_errors(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng)
+    unchanged(net, lambda: task.mint_nft(), TaskStateError)
+    task.finalize()
+    nft = task.mint_nft()
+    unchanged(net, lambda: task.mint_nft(), RuleViolation)
+    bob = net.create_account("bob", fund=10 * tg.TAG)
+    unchanged(net, lambda: net.market.list(nft, price=5 * tg.TAG, seller=bob), NotOwner)
+    listing = net.market.list(nft, price=100 * tg.TAG)
+    unchanged(net, lambda: net.market.buy(listing, bob), InsufficientFunds)
+    unchanged(net, lambda: net.market.buy(listing, alice), TransactionRejected)
+    unchanged(net, lambda: net.dataset(nft, as_account=bob), NotAuthorized)
+    net.market.cancel(listing)
+    unchanged(net, lambda: net.market.buy(listing, bob), RuleViolation)
