@@ -4,6 +4,7 @@
 // Ctrl-C stop a long fit.
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "common.h"
 #include "tagger/consensus.h"
@@ -12,6 +13,7 @@ namespace tagger::bindings {
 namespace cs = tagger::consensus;
 using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
 template <class T>
 static py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
@@ -139,6 +141,30 @@ TAGGER_BIND_MODULE(consensus) {
     { py::gil_scoped_release release; r = method == "median" ? cs::median(a, op) : cs::trimmed_mean(a, trim, op); }
     return take(std::move(r.values));
   }, py::arg("method"), py::arg("task"), py::arg("worker"), py::arg("value"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("trim") = 0.1, py::arg("threads") = 0);
+  m.def("factorize", [](const py::array& values, bool sorted) {
+    // int32 ids are read in place; other integer types are converted to int64 once.
+    const bool i32 = values.dtype().is(py::dtype::of<std::int32_t>()) && (values.flags() & py::array::c_style);
+    I32 in32 = i32 ? values.cast<I32>() : I32();
+    I64 in64 = i32 ? I64() : values.cast<I64>();
+    const py::ssize_t n = i32 ? in32.size() : in64.size();
+    if ((i32 ? in32.ndim() : in64.ndim()) != 1) throw InvalidArgument("consensus: factorize needs a 1-d integer array");
+    std::vector<std::int32_t> codes(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> uniques;
+    {
+      py::gil_scoped_release release;
+      uniques = i32 ? cs::factorize(std::span<const std::int32_t>(in32.data(), static_cast<std::size_t>(n)), sorted, codes.data())
+                    : cs::factorize(std::span<const std::int64_t>(in64.data(), static_cast<std::size_t>(n)), sorted, codes.data());
+    }
+    return py::make_tuple(take(std::move(codes)), take(std::move(uniques)));
+  }, py::arg("values"), py::arg("sorted") = false);
+  m.def("superseded", [](const I32& t, const I32& w, std::int32_t nt, std::int32_t nw) {
+    if (t.ndim() != 1 || w.ndim() != 1 || t.size() != w.size())
+      throw InvalidArgument("consensus: task and worker must be 1-d arrays of the same length");
+    cs::AnswersView a{t.data(), w.data(), nullptr, static_cast<std::size_t>(t.size()), nt, nw, 0};
+    std::vector<std::int64_t> rows;
+    { py::gil_scoped_release release; rows = cs::superseded_answers(a); }
+    return take(std::move(rows));
+  }, py::arg("task"), py::arg("worker"), py::arg("n_tasks"), py::arg("n_workers"));
   m.def("detect", [](SIG, const F64& probas, const I32& labels, double confidence, unsigned threads) {
     cs::AnswersView a = view(t, w, l, nt, nw, nl);
     cs::Result r; r.n_tasks = nt; r.n_workers = nw; r.n_labels = nl;

@@ -192,6 +192,22 @@ struct Detection {
 // Per-task, per-answer and per-worker quality from a fitted Result.
 Detection detect(const AnswersView& a, const Result& r, double confidence = 0.95, unsigned threads = 0);
 
+// ---- Input preparation (the Python layer's factorization) -----------------
+
+// Integer ids to dense codes in O(n): codes[i] = the index of values[i] among
+// the distinct values, numbered in order of first appearance (sorted = false,
+// as pandas.factorize) or in increasing order (sorted = true). Returns the
+// distinct values in code order. A direct table is used when the values span
+// at most 2n + 2^16 integers, else an open-addressing hash table.
+std::vector<std::int64_t> factorize(std::span<const std::int64_t> values, bool sorted, std::int32_t* codes);
+std::vector<std::int64_t> factorize(std::span<const std::int32_t> values, bool sorted, std::int32_t* codes);
+
+// Rows whose (task, worker) pair occurs again at a later row, ascending: the
+// rows the "keep the last answer" rule drops. Labels are not read (may be
+// null); task/worker indices are validated as in validate(). O(n + n_tasks +
+// n_workers), no sort when the rows are grouped by task.
+std::vector<std::int64_t> superseded_answers(const AnswersView& a);
+
 // Throws InvalidArgument with the exact reason when `a` is malformed.
 void validate(const AnswersView& a);
 void validate(const ContinuousView& a);

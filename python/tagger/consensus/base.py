@@ -62,6 +62,11 @@ class Answers:
 
 
 def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    arr = values.to_numpy() if values.dtype.kind in "iu" else None
+    if arr is not None and arr.dtype != np.uint64:
+        # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
+        codes, names = _core.consensus.factorize(arr, sort)
+        return codes, pd.Index(names.astype(arr.dtype, copy=False))
     try:
         codes, names = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mixed, unorderable types
@@ -77,8 +82,10 @@ def factorize(
 ) -> tuple[Answers, pd.DataFrame]:
     """Checks ``data`` and turns it into :class:`Answers` (no Python loops).
 
-    Returns the answers and the frame actually used (after dropping duplicate
-    (task, worker) pairs), whose rows are in the order of the arrays.
+    Returns the answers and the frame actually used (``data`` itself, or its
+    rows without the dropped duplicate (task, worker) answers), whose rows are
+    in the order of the arrays. Integer id columns are coded in C++ in O(n);
+    other columns through ``pd.factorize``. Duplicates are found on the codes.
     """
     if not isinstance(data, pd.DataFrame):
         raise InvalidArgument(f"expected a pandas DataFrame with columns task, worker, {value_column}; got {type(data).__name__}")
@@ -86,23 +93,28 @@ def factorize(
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise InvalidArgument(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
-    data = data[list(cols)]
     for c in cols:
+        if data[c].dtype.kind in "iub":  # numpy integer/bool columns cannot hold NaN
+            continue
         na = data[c].isna().to_numpy()
         if na.any():
             row = int(np.flatnonzero(na)[0])
             raise InvalidArgument(f"column {c!r} has {int(na.sum())} missing value(s) (NaN/None), first at row {row}")
     if on_duplicate not in ("keep_last", "error"):
         raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
-    dup = data.duplicated(["task", "worker"], keep="last").to_numpy()
-    if dup.any():
-        if on_duplicate == "error":
-            row = int(np.flatnonzero(dup)[0])
-            raise InvalidArgument(f"{int(dup.sum())} repeated (task, worker) answer(s), first at row {row} "
-                                  f"(task={data['task'].iloc[row]!r}, worker={data['worker'].iloc[row]!r})")
-        data = data.loc[~dup]
     task, task_names = _codes(data["task"], sort=False)
     worker, worker_names = _codes(data["worker"], sort=False)
+    dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
+    if len(dup):
+        if on_duplicate == "error":
+            row = int(dup[0])
+            raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at row {row} "
+                                  f"(task={data['task'].iloc[row]!r}, worker={data['worker'].iloc[row]!r})")
+        keep = np.ones(len(data), dtype=bool)
+        keep[dup] = False
+        # Coded again from the kept rows: ids and labels seen only in dropped
+        # rows disappear, and first appearances may move.
+        return factorize(data.loc[keep], labels, on_duplicate, value_column)
     if value_column != "label":
         label = np.zeros(len(data), dtype=np.int32)
         label_names = pd.Index([])

@@ -1,0 +1,88 @@
+// tagger::consensus input preparation (factorize, superseded_answers) against
+// brute-force references.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "tagger/consensus.h"
+#include "tagger/errors.h"
+
+namespace cs = tagger::consensus;
+
+namespace {
+
+// First-appearance (or sorted) codes with a std::map: obviously correct.
+std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> reference(const std::vector<std::int64_t>& v, bool sorted) {
+  std::vector<std::int64_t> uniq;
+  std::map<std::int64_t, std::int32_t> code;
+  for (std::int64_t x : v)
+    if (code.emplace(x, static_cast<std::int32_t>(uniq.size())).second) uniq.push_back(x);
+  if (sorted) {
+    uniq.clear();
+    std::int32_t i = 0;
+    for (auto& [x, c] : code) { c = i++; uniq.push_back(x); }
+  }
+  std::vector<std::int32_t> codes;
+  for (std::int64_t x : v) codes.push_back(code[x]);
+  return {codes, uniq};
+}
+
+}  // namespace
+
+TEST(ConsensusPrepare, FactorizeMatchesMapReferenceOnDenseAndHashedIds) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 6; ++round) {
+    std::vector<std::int64_t> v(2000);
+    for (auto& x : v) {
+      if (round < 2) x = static_cast<std::int64_t>(rng() % 300) - 100;             // dense table
+      else if (round < 4) x = static_cast<std::int64_t>(rng());                    // hash table, full int64 range
+      else x = static_cast<std::int64_t>(rng() % 50) * 1000003 + (round == 5 ? std::numeric_limits<std::int64_t>::min() / 2 : 0);
+    }
+    for (bool sorted : {false, true}) {
+      std::vector<std::int32_t> codes(v.size());
+      auto uniq = cs::factorize(std::span<const std::int64_t>(v), sorted, codes.data());
+      auto [ref_codes, ref_uniq] = reference(v, sorted);
+      EXPECT_EQ(codes, ref_codes) << round << sorted;
+      EXPECT_EQ(uniq, ref_uniq) << round << sorted;
+      std::vector<std::int32_t> v32(v.size()), codes32(v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) v32[i] = static_cast<std::int32_t>(v[i] % 1000);
+      std::vector<std::int64_t> back(v32.begin(), v32.end());
+      auto u32 = cs::factorize(std::span<const std::int32_t>(v32), sorted, codes32.data());
+      auto [rc, ru] = reference(back, sorted);
+      EXPECT_EQ(codes32, rc);
+      EXPECT_EQ(u32, ru);
+    }
+  }
+  std::vector<std::int64_t> extremes = {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min(), 0,
+                                        std::numeric_limits<std::int64_t>::min()};
+  std::vector<std::int32_t> codes(4);
+  EXPECT_EQ(cs::factorize(std::span<const std::int64_t>(extremes), true, codes.data()),
+            (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), 0, std::numeric_limits<std::int64_t>::max()}));
+  EXPECT_EQ(codes, (std::vector<std::int32_t>{2, 0, 1, 0}));
+}
+
+TEST(ConsensusPrepare, SupersededAnswersAreTheEarlierOfRepeatedPairs) {
+  std::mt19937 rng(3);
+  for (bool grouped : {false, true}) {
+    std::vector<std::int32_t> t(3000), w(3000);
+    for (auto& x : t) x = static_cast<std::int32_t>(rng() % 200);
+    for (auto& x : w) x = static_cast<std::int32_t>(rng() % 25);
+    if (grouped) std::sort(t.begin(), t.end());
+    cs::AnswersView a{t.data(), w.data(), nullptr, t.size(), 200, 25, 0};
+    std::vector<std::int64_t> ref;
+    std::set<std::pair<std::int32_t, std::int32_t>> later;
+    for (std::size_t i = t.size(); i-- > 0;)
+      if (!later.insert({t[i], w[i]}).second) ref.insert(ref.begin(), static_cast<std::int64_t>(i));
+    EXPECT_EQ(cs::superseded_answers(a), ref) << grouped;
+  }
+  std::vector<std::int32_t> t = {0, 1}, w = {0, 5};
+  EXPECT_THROW(cs::superseded_answers(cs::AnswersView{t.data(), w.data(), nullptr, 2, 2, 5, 0}), tagger::InvalidArgument);
+}
