@@ -13,7 +13,7 @@ APT_PACKAGES := g++ make cmake pkg-config libssl-dev libmsgpack-cxx-dev libeigen
 SOURCES := $(shell find cpp python cmake scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) \
            CMakeLists.txt pyproject.toml
 
-.PHONY: demo test test-cpp test-py bench install clean apt
+.PHONY: demo test bench install tokenizer clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -51,6 +51,15 @@ $(VENV)/.bench: $(VENV)/.apt pyproject.toml
 	$(PIP) install -q ".[bench]" --no-build-isolation --config-settings=build-dir=$(BUILD_DIR) \
 	  --config-settings=cmake.define.TAGGER_BUILD_TESTS=ON
 	@touch $@
+
+# Retrains the shipped sentencepiece model from WordNet (Debian's wordnet-base)
+# and checks it is byte-identical to python/tagger/data/tokenizer.model.
+tokenizer: $(VENV)/.installed
+	@for p in wordnet-base sentencepiece; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq $$p; }; \
+	done
+	$(PY) scripts/train_tokenizer.py --check
 
 clean:
 	rm -rf build $(VENV)
