@@ -142,8 +142,14 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
                     for w, b in zip(pay.index, weights) if b > 0]
     royalties = {}
     if royalty_bps and contributors:
-        rb = _largest_remainder_bps(np.array([c["weight_bps"] for c in contributors], dtype=np.int64), int(royalty_bps))
-        royalties = {c["address"]: int(b) for c, b in zip(contributors, rb) if b > 0}
+        # An nft_mint names at most 64 royalty recipients (docs/ledger.md): with more
+        # contributors the royalty pool goes to the 64 largest weights (ties: manifest
+        # order), split among them by weight.
+        max_recipients = 64
+        w = np.array([c["weight_bps"] for c in contributors], dtype=np.int64)
+        top = np.sort(np.argsort(-w, kind="stable")[:max_recipients])
+        rb = _largest_remainder_bps(w[top], int(royalty_bps))
+        royalties = {contributors[i]["address"]: int(b) for i, b in zip(top, rb) if b > 0}
     payload = codec.encode([
         "tagger/dataset/v1", salt, list(frame.columns),
         [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
