@@ -16,10 +16,11 @@ from ._core import __version__
 TAG: int = 10**6
 """Base units per TAG token. Every amount in tagger is an int in base units."""
 
-_SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim", "store"}
+_SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim", "store",
+               "market", "dataset", "task", "plot"}
 
 # Public classes imported on first use: name -> submodule defining it.
-_LAZY = {"Network": "network", "Account": "ledger"}
+_LAZY = {"Network": "network", "Account": "ledger", "verify_proof": "market"}
 
 __all__ = ["TAG", "__version__", "errors", *sorted(_SUBMODULES - {"errors"}), *sorted(_LAZY)]
 

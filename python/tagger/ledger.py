@@ -161,6 +161,12 @@ class Account:
     def __repr__(self) -> str:
         return f"Account({self.name!r}, {self.address[:14]}…)"
 
+    def _repr_html_(self) -> str:
+        from ._repr import html_table
+        return html_table(f"Account {self.name}", ["", ""], [
+            ["address", self.address], ["signing key (Ed25519)", bytes(self.verify_key).hex()],
+            ["sealing key (X25519)", bytes(self.public_key).hex()]])
+
 
 # ---------------------------------------------------------------- transactions
 
