@@ -146,6 +146,8 @@ class Task:
         self._ans_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._answered: set[tuple[int, int]] = set()
         self._uploads: dict[int, Upload] = {}
+        self._upload_meta: dict[int, dict] = {}
+        self._free_cursor = 0  # collection without assignment: the lowest slot that may be free
 
     # ---------------------------------------------------------------- state
     @property
@@ -381,11 +383,9 @@ class Task:
         acct = self._net.account(worker)
         wpos = self._worker_position(acct, add=self._allowed is None)
         if item_id is None:
-            free = [i for i in range(self.n_items) if i not in self._uploads
-                    and (self._allowed is None or wpos in self._allowed[i])]
-            if not free:
+            item = self._next_free_slot(wpos)
+            if item < 0:
                 raise TaskStateError(f"{acct.name} has no open upload slot in this task")
-            item = free[0]
         else:
             item = int(self._item_index.get_indexer([item_id])[0])
             if item < 0:
@@ -407,10 +407,19 @@ class Task:
         up = Upload(iid, acct.name, verdict.status, tuple(verdict.reasons), h, receipt, txid)
         if verdict.status != "rejected":
             self._uploads[item] = up
-        self._upload_meta = getattr(self, "_upload_meta", {})
         if meta:
             self._upload_meta[item] = dict(meta)
         return up
+
+    def _next_free_slot(self, wpos: int) -> int:
+        if self._allowed is None:
+            while self._free_cursor < self.n_items and self._free_cursor in self._uploads:
+                self._free_cursor += 1
+            return self._free_cursor if self._free_cursor < self.n_items else -1
+        for i in np.flatnonzero((self._allowed == wpos).any(axis=1)):
+            if int(i) not in self._uploads:
+                return int(i)
+        return -1
 
     def uploads(self) -> pd.DataFrame:
         """Accepted (and needs-review) uploads: item_id, worker, status, reasons, ciphertext hash."""
