@@ -3,6 +3,8 @@ bad-input case leaving the ledger exactly as it was."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,7 +145,7 @@ def test_collection_workflow_uploads_verify_seal_and_pay():
                             kind="collection", items=6, budget=60 * tg.TAG, reward_policy=tg.rewards.Flat())
     texts = ["How do I activate my new card?", "Why was my transfer declined yesterday?",
              "Can I change the PIN of my debit card?", "What is the fee for an international transfer?"]
-    ups = [task.upload(ws[i % 3], t.encode()) for i, t in enumerate(texts)]
+    ups = [task.upload(ws[i % 3], t.encode(), {"lang": "en", "n": i}) for i, t in enumerate(texts)]
     assert all(u.accepted for u in ups), [u.reasons for u in ups]
     dup = task.upload(ws[1], texts[0].encode())
     assert dup.status == "rejected" and any("duplicate" in r for r in dup.reasons)
@@ -158,6 +160,7 @@ def test_collection_workflow_uploads_verify_seal_and_pay():
     nft = task.mint_nft()
     rows = net.dataset(nft, as_account=owner).to_pandas()
     assert sorted(r.decode() for r in rows["data"]) == sorted(texts)
+    assert sorted(json.loads(m)["n"] for m in rows["meta"]) == [0, 1, 2, 3]
     conserved(net)
 
 

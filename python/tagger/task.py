@@ -563,9 +563,11 @@ class Task:
         ups = self.uploads()
         data = [crypto.open_sealed(self._net.store.get(bytes.fromhex(h)), self.owner.sealing_key)
                 for h in ups["ciphertext_hash"]]
+        import json
+        meta = [json.dumps(self._upload_meta.get(i, {}), sort_keys=True, default=str) for i in sorted(self._uploads)]
         return pd.DataFrame({"item_id": ups["item_id"].astype(str).to_numpy(), "data": data,
                              "label": ups["status"].to_numpy(), "worker": ups["worker"].to_numpy(),
-                             "ciphertext_hash": ups["ciphertext_hash"].to_numpy()})
+                             "ciphertext_hash": ups["ciphertext_hash"].to_numpy(), "meta": meta})
 
     # ---------------------------------------------------------------- reprs
     def __repr__(self) -> str:
