@@ -98,7 +98,7 @@ def main() -> int:
     ap.add_argument("--labels", type=int, default=4, help="size of the label set")
     ap.add_argument("--control", type=float, default=0.01, help="share of control (gold) items")
     ap.add_argument("--no-sync", action="store_true", help="no fsync on commit")
-    ap.add_argument("--profile", default=None, help="cProfile one stage and print its top functions")
+    ap.add_argument("--profile", default=None, help="cProfile these stages (comma-separated) and print their top functions")
     ap.add_argument("--dir", default=None, help="ledger directory (default: a temp dir, removed)")
     args = ap.parse_args()
 
@@ -110,7 +110,7 @@ def main() -> int:
     state: dict = {}
 
     def stage(name: str, fn, note=lambda out: ""):
-        prof = cProfile.Profile() if args.profile == name else None
+        prof = cProfile.Profile() if name in (args.profile or "").split(",") else None
         t0 = time.perf_counter()
         if prof:
             prof.enable()
@@ -121,7 +121,7 @@ def main() -> int:
         rows.append((name, dt, rss_mib(), peak_mib(), note(out)))
         print(f"  {name:<9} {dt:8.2f} s  {note(out)}", flush=True)
         if prof:
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return out
 
     print(f"workflow: {args.items:,} items x overlap {args.overlap} by {args.workers:,} workers, "

@@ -41,10 +41,17 @@ def _leaf(item_id: str, commitment: bytes, label: Any) -> bytes:
     return codec.encode([str(item_id), bytes(commitment), "" if label is None else str(label)])
 
 
-def _item_commitments(task: "Task", salt: bytes) -> list[bytes]:
+def _item_commitments(task: "Task", salt: bytes) -> bytes:
+    """The items' commitments, 32 bytes each, packed in item order: the sealed
+    upload's hash (collection) or SHA-256(salt ‖ item data) (labeling), hashed in
+    C++ over the whole column (str items as UTF-8, bytes as they are)."""
     if task.kind == "collection":
-        return [bytes.fromhex(h) for h in task.uploads()["ciphertext_hash"]]
-    return [crypto.sha256(salt + _as_bytes(d)) for d in task.items["data"]]
+        return bytes.fromhex("".join(task.uploads()["ciphertext_hash"]))
+    from ._core import ledger as _cl
+    data = task.items["data"].to_numpy()
+    if pd.api.types.infer_dtype(data, skipna=False) in ("string", "bytes"):
+        return _cl.salted_sha256(salt, data.tolist())
+    return _cl.salted_sha256(salt, [_as_bytes(d) for d in data])
 
 
 def _as_bytes(d: Any) -> bytes:
@@ -130,11 +137,23 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
         raise InvalidArgument(f"royalty_bps must be in [0, {_BPS - net.fee_bps}] (100 % less the platform fee)")
     if not isinstance(license, str) or not license:
         raise InvalidArgument("license must be a non-empty string, e.g. 'CC-BY-4.0'")
+    from ._core import ledger as _cl
     salt = crypto.random_bytes(_SALT_BYTES)
     frame = task.dataset_frame()
-    commitments = _item_commitments(task, salt)
-    leaves = [_leaf(i, c, l) for i, c, l in zip(frame["item_id"], commitments, frame["label"])]
-    root = merkle_root([merkle_leaf_hash(x) for x in leaves])
+    commitments = _item_commitments(task, salt)  # packed, 32 bytes per item
+    # Leaves _leaf(item_id, commitment, label) and their Merkle root, built in C++ from
+    # the columns: the labels go in as codes into their distinct texts.
+    labels = frame["label"].to_numpy()
+    codes, uniq = pd.factorize(labels)
+    names = ["" if u is None else str(u) for u in uniq]
+    missing = np.flatnonzero(codes < 0)  # None or NaN: _leaf writes "" or "nan"
+    if len(missing):
+        extra, inv = np.unique(np.array(["" if v is None else str(v) for v in labels[missing]], dtype=object),
+                               return_inverse=True)
+        codes[missing] = len(names) + inv
+        names += extra.tolist()
+    leaves = _cl.manifest_leaves(frame["item_id"].astype(str).tolist(), commitments, codes.astype(np.int32), names)
+    root = _cl.merkle_root_packed(_cl.merkle_leaf_hashes(leaves))
     # Contributors' weights: their share of the payouts, in basis points (largest remainders).
     pay = task.result.payouts[task.result.payouts > 0].sort_index()
     weights = _largest_remainder_bps(pay.to_numpy(dtype=np.int64), _BPS) if len(pay) else np.zeros(0, np.int64)
@@ -150,11 +169,21 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
         top = np.sort(np.argsort(-w, kind="stable")[:max_recipients])
         rb = _largest_remainder_bps(w[top], int(royalty_bps))
         royalties = {contributors[i]["address"]: int(b) for i, b in zip(top, rb) if b > 0}
-    payload = codec.encode([
-        "tagger/dataset/v1", salt, list(frame.columns),
-        [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
-        [c.hex() for c in commitments],
-    ])
+    def cells(col: pd.Series) -> list:
+        # [_cell(v) for v in col], without a Python call per value for the usual dtypes.
+        # (The reference sees numpy columns as Python scalars, as iteration yields them.)
+        a = col.to_numpy()
+        if a.dtype.kind in "iub":
+            return a.tolist()
+        if a.dtype.kind == "f":
+            return list(map(str, a.astype(np.float64).tolist()))
+        if a.dtype == object and pd.api.types.infer_dtype(a, skipna=False) in ("string", "bytes"):
+            return a.tolist()
+        return [_cell(v) for v in a]
+
+    rows = list(zip(*[cells(frame.iloc[:, k]) for k in range(frame.shape[1])]))  # tuples encode as arrays
+    hexes = np.frombuffer(commitments.hex().encode("ascii"), dtype="S64").astype("U64").tolist()
+    payload = codec.encode(["tagger/dataset/v1", salt, list(frame.columns), rows, hexes])
     sealed = crypto.seal(payload, [task.owner.public_key])
     blob = net.store.put(sealed)
     header, _ = _split_sealed(sealed)
@@ -251,17 +280,24 @@ class DatasetNFT:
 
     def prove(self, item_id: Any) -> ItemProof:
         """Merkle inclusion proof of one item (id, commitment, final label)."""
+        from ._core import ledger as _cl
         manifest, leaves = self._net._load_manifest(self.id)
-        ids = [codec.decode(x)[0] for x in leaves]
-        try:
-            i = ids.index(str(item_id))
-        except ValueError:
-            raise InvalidArgument(f"item {item_id!r} is not in this dataset") from None
-        hashes = [merkle_leaf_hash(x) for x in leaves]
-        path = merkle_proof(hashes, i)
+        # The leaf hashes (packed) and the id -> position map are built once per object,
+        # in C++; a minted manifest never changes.
+        cache = getattr(self, "_proof_cache", None)
+        if cache is None or cache[0] is not leaves:
+            ids = _cl.manifest_leaf_ids(leaves)
+            first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # first occurrence, as list.index
+            cache = self._proof_cache = (leaves, _cl.merkle_leaf_hashes(leaves), first)
+        _, hashes, first = cache
+        i = first.get(str(item_id))
+        if i is None:
+            raise InvalidArgument(f"item {item_id!r} is not in this dataset")
+        path = _cl.merkle_proof_packed(hashes, i)
         root = bytes.fromhex(manifest["merkle_root"])
         item, commitment, label = codec.decode(leaves[i])
-        return ItemProof(item, commitment, label, MerkleProof(hashes[i], i, len(hashes), tuple(path), root))
+        return ItemProof(item, commitment, label,
+                         MerkleProof(hashes[32 * i:32 * i + 32], i, len(leaves), tuple(path), root))
 
     def verify_manifest(self) -> None:
         """Check that the stored manifest hashes to the one on the ledger (VerificationFailed otherwise)."""

@@ -330,3 +330,51 @@ Bytes keystore_seal(ByteView secret, std::string_view passphrase, const ScryptPa
 SecretBytes keystore_open(ByteView sealed, std::string_view passphrase);
 
 }  // namespace tagger::ledger
+
+// ---- batch paths of the workflow (batch.cc) ----------------------------------------
+// Whole-array versions of what the Python workflow would otherwise do one row at
+// a time. Each produces exactly the bytes of the per-row definition it names
+// (tests compare them on random inputs).
+namespace tagger::ledger {
+
+// Entries in one `answers` transaction's list (docs/ledger.md: lists hold at
+// most 100,000 entries).
+constexpr std::size_t kMaxAnswersPerTx = 100'000;
+
+// The payload of an `answers` transaction (docs/ledger.md, kind 11) holding n
+// (item, label) pairs: [task bin(32), [[item u64, label u64], …], bin(0), n].
+// InvalidArgument if the spans differ in length, are empty, longer than
+// kMaxAnswersPerTx, or hold a negative value (naming the row).
+Bytes answers_payload(const Id& task, std::span<const std::int32_t> items,
+                      std::span<const std::int32_t> labels);
+
+// One signed `answers` transaction per group, built on `threads` threads (0: all
+// cores): group g holds rows [offsets[g], offsets[g + 1]) and is signed by
+// signers[g] with nonce nonces[g]. Each record equals
+// make_tx(signers[g], chain_id, TxKind::Answers, nonces[g], answers_payload(task, rows)).
+// offsets has one more entry than signers, starts at 0, never decreases and ends
+// at items.size() (InvalidArgument otherwise).
+std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signers,
+                                    const std::vector<std::uint64_t>& nonces,
+                                    std::span<const std::int64_t> offsets,
+                                    std::span<const std::int32_t> items,
+                                    std::span<const std::int32_t> labels, const Id& task,
+                                    std::uint64_t chain_id, unsigned threads = 0);
+
+// Leaves of a dataset NFT's manifest (python/tagger/market.py): leaf i is the
+// canonical msgpack [item_ids[i] str, commitments[32 i, 32 i + 32) bin(32),
+// label_names[label_codes[i]] str]. `commitments` holds 32 bytes per item.
+// InvalidArgument on mismatched sizes, a code outside label_names or text that
+// is not UTF-8.
+std::vector<Bytes> manifest_leaves(const std::vector<std::string_view>& item_ids, ByteView commitments,
+                                   std::span<const std::int32_t> label_codes,
+                                   const std::vector<std::string>& label_names);
+// The item ids (first field) of manifest leaves; DecodeError names a malformed leaf.
+std::vector<std::string> manifest_leaf_ids(const std::vector<ByteView>& leaves);
+
+// merkle_leaf_hash of every record, on `threads` threads (0: all cores).
+std::vector<Hash32> merkle_leaf_hashes(const std::vector<ByteView>& records, unsigned threads = 0);
+// SHA-256(salt || data[i]) for every i, on `threads` threads (0: all cores).
+std::vector<Hash32> salted_sha256(ByteView salt, const std::vector<ByteView>& data, unsigned threads = 0);
+
+}  // namespace tagger::ledger
