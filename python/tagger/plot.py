@@ -60,14 +60,22 @@ def plot_flows(net: Any, ax: Any = None):
     a[0].bar(list(parts), list(parts.values()), color=["tab:blue", "tab:orange", "tab:purple"])
     a[0].set(ylabel="TAG", title=f"supply now (minted {s['minted'] / 1e6:,.0f} TAG)")
     moved: dict[str, float] = {}
+
+    def add(kind: str, amount: int) -> None:
+        if amount:
+            moved[kind] = moved.get(kind, 0.0) + amount / 1e6
+
     for h in range(net.height + 1):
         for tx in net.block(h).transactions:
-            amt = tx.amount
-            if amt:
-                moved[tx.kind] = moved.get(tx.kind, 0.0) + amt / 1e6
+            f = tx.fields
+            if tx.kind == "finalize":  # one transaction, three flows
+                add("payouts", sum(int(a) for _, a in f["payouts"]))
+                add("slashed", sum(int(a) for _, a in f["slashes"]))
+            elif tx.kind in ("mint", "transfer", "escrow_lock", "stake", "slash", "buy"):
+                add({"escrow_lock": "escrowed", "buy": "sales"}.get(tx.kind, tx.kind), tx.amount or 0)
     if moved:
         a[1].bar(list(moved), list(moved.values()), color="tab:gray")
         a[1].tick_params(axis="x", rotation=45)
-    a[1].set(ylabel="TAG", title="amounts by transaction kind")
+    a[1].set(ylabel="TAG", title="token flows over the ledger's history")
     fig.tight_layout()
     return fig

@@ -84,8 +84,9 @@ class TaskResult:
 
     @property
     def accuracy(self) -> float | None:
-        """Accuracy on the control items, when the task had any."""
-        return self.stats.get("control_accuracy")
+        """Share of the answers on control items that match their known label (the
+        workers' raw accuracy; consensus itself is clamped to gold there)."""
+        return self.stats.get("answer_accuracy_on_controls")
 
     def plot(self, ax=None):
         """Worker quality, the payouts by quality and (for DS) a confusion matrix."""
@@ -466,7 +467,7 @@ class Task:
             consensus_labels = None
             gold = None
             method = "uploads"
-        policy = self.reward_policy or rewards.ConsensusAccuracy()
+        policy = self.reward_policy or default_policy(self.kind)
         budget = self.escrow
         payouts = policy.apply(df, probas if probas is not None else None, gold, budget)
         payouts = payouts[payouts > 0]
@@ -494,10 +495,13 @@ class Task:
         stats = {"answers": len(df), "items": len(labels), "workers": len(wq)}
         if probas is not None:
             stats["mean_confidence"] = float(probas.max(axis=1).mean())
-        if gold is not None and consensus_labels is not None:
-            common = gold.index.intersection(consensus_labels.index)
-            if len(common):
-                stats["control_accuracy"] = float((consensus_labels[common] == gold[common]).mean())
+        if gold is not None and self.kind == "classification":
+            # Gold is clamped in the consensus, so consensus-vs-gold would be 1.0 by
+            # construction; the honest control figure is the workers' raw accuracy there.
+            on = df["task"].isin(gold.index).to_numpy()
+            if on.any():
+                stats["answer_accuracy_on_controls"] = float(
+                    (df["label"].to_numpy()[on] == gold.reindex(df["task"][on]).to_numpy()).mean())
         self.result = TaskResult(method=method, labels=labels, probas=probas, worker_quality=wq,
                                  payouts=payouts.astype(np.int64), slashed=slashed, refund=int(settled["refund"]),
                                  txid=settled["txid"], stats=stats)
@@ -656,6 +660,13 @@ def _items_frame(items: Any, kind: str) -> pd.DataFrame:
     return frame
 
 
+def default_policy(kind: str):
+    """ConsensusAccuracy for labeling; Flat (per accepted upload) for collection,
+    which has no consensus posterior to pay by."""
+    from . import rewards
+    return rewards.ConsensusAccuracy() if kind == "classification" else rewards.Flat()
+
+
 def build_task(net: "Network", owner: AccountLike, title: str, description: str, *, kind: str, labels: Any,
                items: Any, overlap: int, budget: int, reward_policy: Any, stake: int, gold: Any,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
@@ -688,6 +699,10 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
             raise InvalidArgument("labels must be distinct")
     if reward_policy is not None and not isinstance(reward_policy, rewards.RewardPolicy):
         raise InvalidArgument("reward_policy must be a tg.rewards.RewardPolicy (e.g. tg.rewards.ConsensusAccuracy())")
+    if kind == "collection" and reward_policy is not None and not isinstance(reward_policy, (rewards.Flat, rewards.GoldStandard)) \
+            and type(reward_policy).__module__.startswith("tagger."):
+        raise InvalidArgument(f"{type(reward_policy).__name__} pays by consensus over labels; a collection task "
+                              "pays per accepted upload: use tg.rewards.Flat() or your own RewardPolicy")
     frame = _items_frame(items, kind)
     gold_s = pd.Series(dict(gold) if isinstance(gold, dict) else gold, dtype=object) if gold is not None else pd.Series([], dtype=object)
     if len(gold_s):
