@@ -147,6 +147,7 @@ def ds_reference(t, w, y, T, W, K, n_iter, tol=None, smoothing=0.0, gold=None, p
 
 
 def _ds_case(seed: int, K: int, T: int = 400, W: int = 40, overlap: int = 5, long_tasks: bool = False):
+    """Answers of W one-coin workers on T tasks, rows shuffled; returns (t, w, y, n_tasks, n_workers)."""
     rng = np.random.default_rng(seed)
     truth = rng.integers(K, size=T)
     acc = rng.uniform(0.3, 0.95, W)
@@ -160,9 +161,13 @@ def _ds_case(seed: int, K: int, T: int = 400, W: int = 40, overlap: int = 5, lon
 
 
 @pytest.mark.parametrize("K", [2, 3, 5, 7, 12])
-@pytest.mark.parametrize("variant", ["plain", "gold_smooth", "priors_tol", "long"])
+@pytest.mark.parametrize("variant", ["plain", "gold_smooth", "priors_tol", "long", "many_tasks"])
 def test_dawid_skene_equals_log_space_reference(K: int, variant: str) -> None:
-    t, w, y, T, W = _ds_case(K * 7 + len(variant), K, long_tasks=variant == "long")
+    # many_tasks: several blocks of 2048 tasks, so threads share (and may skip) passes.
+    # (Enough answers per worker that EM is well conditioned: with ~100 answers for
+    # 144 confusion cells, 1e-9 differences grow 2x per iteration in any implementation.)
+    size = dict(T=6000, W=60, overlap=5) if variant == "many_tasks" else {}
+    t, w, y, T, W = _ds_case(K * 7 + len(variant), K, long_tasks=variant == "long", **size)
     kw: dict = dict(n_iter=25, tol=0.0)
     gold = priors = None
     smoothing = 0.0

@@ -30,16 +30,17 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 
 #include "consensus/common.h"
+#include "consensus/team.h"
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
 namespace {
-
-using detail::Csr;
 
 // Answers multiplied into a posterior between rescalings. A used confusion row
 // has an entry >= 1 / (K * answers of the worker) and every entry >= 1e-10 /
@@ -81,17 +82,29 @@ class Table {
 struct Slot {
   Table tab;                        // [W * L * R]: e bits at r*R + k, counts at r*R + K + k, r = w*L + l
   std::vector<std::int64_t> prior;  // [K] fixed-point prior counts
+  std::int32_t epoch = 0;           // the pass whose parameters and counts the table holds
+};
+
+// Answers grouped by task (a stable counting sort unless already sorted),
+// each re-coded as worker * L + label.
+struct Layout {
+  std::int32_t n_tasks = 0, n_workers = 0, n_labels = 0;
+  std::vector<std::int64_t> task_offset;       // [n_tasks + 1]
+  std::unique_ptr<std::uint32_t[]> code;       // [n + kPrefetchAhead], padded with 0: the pass reads ahead
 };
 
 struct Shared {
-  const Csr* c = nullptr;
+  const Layout* c = nullptr;
   const std::uint32_t* code = nullptr;
   const Options* opt = nullptr;
   std::size_t R = 0;          // words per table row
   std::vector<double> prior;  // [K] current class prior
-  std::vector<Slot> slots;
+  std::vector<double> e;      // [W * L * K] current confusion values, (w * L + l) * K + k
+  std::int32_t epoch = 0;     // current pass: 0 = the EM start, then the iteration
+  std::vector<Slot> slots;    // one per team slot
+  detail::Team* team = nullptr;
+  std::int32_t* labels = nullptr;  // [T] written (argmax, gold, -1) wherever probas are
 };
-
 // Binary exponent of a positive normal double (floor(log2 x)).
 inline int exponent_of(double x) { return static_cast<int>((std::bit_cast<std::uint64_t>(x) >> 52) & 0x7ff) - 1023; }
 // 2^e for e in [-1022, 1023], exactly.
@@ -121,26 +134,144 @@ enum class Mode {
   kPosteriors,  // E-step writing probas only
 };
 
-// One pass over the tasks of blocks [b0, b1) in slot `slot`.
+// Posterior (fixed point) of a task: round(p * 2^30), ties to even, computed
+// as the bits of p * 2^30 + 2^52 minus those of 2^52 (exact for p in [0, 1]:
+// the product is exact and 2^52 has an ulp of 1), so the vector code below
+// gets the same integers as the scalar code without a double->int64 instruction.
+constexpr double kFixMagic = 4503599627370496.0;  // 2^52
+inline std::int64_t fix_of(double p) {
+  return std::bit_cast<std::int64_t>(p * detail::kFixScale + kFixMagic) - std::bit_cast<std::int64_t>(kFixMagic);
+}
+
+#define TAGGER_INLINE inline __attribute__((always_inline))
+
+// Index of the largest value; ties go to the smallest index (the MV rule).
+TAGGER_INLINE std::int32_t argmax(const double* row, int k) {
+  std::int32_t best = 0;
+  for (int j = 1; j < k; ++j)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+
+// K values held in vector registers for a compile-time K: chunks of 4, then
+// 2, then 1 lanes (GCC/Clang vector extensions: SSE2 pairs by default, one
+// ymm register per chunk of 4 in the AVX2 instantiation). Every operation is
+// lane-wise, and sums run over k in order, so both give identical results.
+typedef double D4 __attribute__((vector_size(32)));
+typedef double D2 __attribute__((vector_size(16)));
+typedef std::int64_t I4 __attribute__((vector_size(32)));
+typedef std::int64_t I2 __attribute__((vector_size(16)));
+
+template <int KC>
+struct Ints {  // K fixed-point values
+  static constexpr int N4 = KC / 4, N2 = (KC % 4) / 2, N1 = KC % 2;
+  std::array<I4, N4> a;
+  std::array<I2, N2> b;
+  std::array<std::int64_t, N1> c;
+  TAGGER_INLINE void zero() {
+    for (auto& x : a) x = I4{};
+    for (auto& x : b) x = I2{};
+    for (auto& x : c) x = 0;
+  }
+  TAGGER_INLINE void add(const Ints& o) {
+    for (int i = 0; i < N4; ++i) a[i] += o.a[i];
+    for (int i = 0; i < N2; ++i) b[i] += o.b[i];
+    for (int i = 0; i < N1; ++i) c[i] += o.c[i];
+  }
+  TAGGER_INLINE void add_to(std::int64_t* p) const {  // p[k] += value k
+    for (int i = 0; i < N4; ++i) {
+      I4 x;
+      std::memcpy(&x, p + 4 * i, sizeof x);
+      x += a[i];
+      std::memcpy(p + 4 * i, &x, sizeof x);
+    }
+    for (int i = 0; i < N2; ++i) {
+      I2 x;
+      std::memcpy(&x, p + 4 * N4 + 2 * i, sizeof x);
+      x += b[i];
+      std::memcpy(p + 4 * N4 + 2 * i, &x, sizeof x);
+    }
+    if constexpr (N1 > 0) p[4 * N4 + 2 * N2] += c[0];
+  }
+  TAGGER_INLINE void store(std::int64_t* p) const {
+    for (int i = 0; i < N4; ++i) std::memcpy(p + 4 * i, &a[i], sizeof(I4));
+    for (int i = 0; i < N2; ++i) std::memcpy(p + 4 * N4 + 2 * i, &b[i], sizeof(I2));
+    if constexpr (N1 > 0) p[4 * N4 + 2 * N2] = c[0];
+  }
+};
+
+template <int KC>
+struct Lanes {  // K doubles
+  static constexpr int N4 = KC / 4, N2 = (KC % 4) / 2, N1 = KC % 2;
+  std::array<D4, N4> a;
+  std::array<D2, N2> b;
+  std::array<double, N1> c;
+  TAGGER_INLINE void load(const double* p) {
+    for (int i = 0; i < N4; ++i) std::memcpy(&a[i], p + 4 * i, sizeof(D4));
+    for (int i = 0; i < N2; ++i) std::memcpy(&b[i], p + 4 * N4 + 2 * i, sizeof(D2));
+    if constexpr (N1 > 0) c[0] = p[4 * N4 + 2 * N2];
+  }
+  TAGGER_INLINE void store(double* p) const {
+    for (int i = 0; i < N4; ++i) std::memcpy(p + 4 * i, &a[i], sizeof(D4));
+    for (int i = 0; i < N2; ++i) std::memcpy(p + 4 * N4 + 2 * i, &b[i], sizeof(D2));
+    if constexpr (N1 > 0) p[4 * N4 + 2 * N2] = c[0];
+  }
+  TAGGER_INLINE void mul_bits(const std::int64_t* p) {  // *= the doubles whose bits p holds
+    for (int i = 0; i < N4; ++i) {
+      D4 x;
+      std::memcpy(&x, p + 4 * i, sizeof x);
+      a[i] *= x;
+    }
+    for (int i = 0; i < N2; ++i) {
+      D2 x;
+      std::memcpy(&x, p + 4 * N4 + 2 * i, sizeof x);
+      b[i] *= x;
+    }
+    if constexpr (N1 > 0) c[0] *= std::bit_cast<double>(p[4 * N4 + 2 * N2]);
+  }
+  TAGGER_INLINE void scale(double f) {
+    for (auto& x : a) x *= f;
+    for (auto& x : b) x *= f;
+    for (auto& x : c) x *= f;
+  }
+  TAGGER_INLINE void to_array(double* out) const { store(out); }
+  TAGGER_INLINE Ints<KC> fix() const {  // fix_of, lane-wise
+    Ints<KC> r;
+    const std::int64_t magic = std::bit_cast<std::int64_t>(kFixMagic);
+    for (int i = 0; i < N4; ++i) {
+      const D4 y = a[i] * detail::kFixScale + kFixMagic;
+      std::memcpy(&r.a[i], &y, sizeof y);
+      r.a[i] -= magic;
+    }
+    for (int i = 0; i < N2; ++i) {
+      const D2 y = b[i] * detail::kFixScale + kFixMagic;
+      std::memcpy(&r.b[i], &y, sizeof y);
+      r.b[i] -= magic;
+    }
+    if constexpr (N1 > 0) r.c[0] = fix_of(c[0]);
+    return r;
+  }
+};
+
+// One pass over the tasks of blocks [b0, b1) in slot `slot`: the specialised
+// kernel for a compile-time K (vector registers), instantiated for the
+// baseline ISA and for AVX2 (picked at run time).
 template <int KC, Mode M>
-void pass_blocks(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, double* probas, double* block_ll) {
-  const Csr& c = *sh.c;
+TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, double* probas,
+                                     double* block_ll) {
+  constexpr int K = KC;
+  const Layout& c = *sh.c;
   const Options& opt = *sh.opt;
-  const int K = KC > 0 ? KC : c.n_labels;
   const std::size_t R = sh.R;
-  const std::uint32_t L = static_cast<std::uint32_t>(c.n_labels);
   const std::size_t T = static_cast<std::size_t>(c.n_tasks);
   const std::uint32_t* code = sh.code;
   const std::int64_t* offset = c.task_offset.data();
-  const double* prior = sh.prior.data();
   std::int64_t* tab = sh.slots[slot].tab.data();
-  Scratch<double, KC> vb(K);
-  Scratch<std::int64_t, KC> fb(K), pb(K);
-  std::int64_t* pcount = pb.data();  // local: the slots' prior vectors may share a cache line
-  for (int k = 0; k < K; ++k) pcount[k] = 0;
-  double* v = vb.data();
-  std::int64_t* fix = fb.data();
-  const std::int64_t p_stop = offset[std::min(T, b1 * detail::kBlockTasks)];
+  Lanes<K> prior;
+  if constexpr (M != Mode::kStart) prior.load(sh.prior.data());
+  Ints<K> pcount;  // local: the slots' prior vectors may share a cache line
+  pcount.zero();
+  alignas(64) double tmp[K];
   for (std::size_t b = b0; b < b1; ++b) {
     double ll = 0, mant = 1;
     std::int64_t expo = 0;
@@ -152,42 +283,48 @@ void pass_blocks(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, d
       const bool is_gold = detail::gold_of(opt, static_cast<std::int32_t>(t), &g);
       if (p0 == p1) {  // no answers: the prior (or gold), no evidence, no counts
         if (probas) {
+          sh.labels[t] = is_gold ? g : -1;
           double* row = probas + t * K;
           if (is_gold) detail::one_hot(row, K, g);
-          else for (int k = 0; k < K; ++k) row[k] = M == Mode::kStart ? 1.0 / K : prior[k];
+          else if constexpr (M == Mode::kStart) for (int k = 0; k < K; ++k) row[k] = 1.0 / K;
+          else prior.store(row);
         }
         continue;
       }
+      Lanes<K> v;
       if constexpr (M == Mode::kStart) {
-        for (int k = 0; k < K; ++k) v[k] = 0;
-        for (std::int64_t p = p0; p < p1; ++p) v[code[p] % L] += 1.0;
+        for (int k = 0; k < K; ++k) tmp[k] = 0;
+        for (std::int64_t p = p0; p < p1; ++p) {
+          __builtin_prefetch(tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R + K, 1);
+          tmp[code[p] % K] += 1.0;
+        }
         const double inv = 1.0 / static_cast<double>(p1 - p0);
-        for (int k = 0; k < K; ++k) v[k] *= inv;
+        for (int k = 0; k < K; ++k) tmp[k] *= inv;
+        v.load(tmp);
       } else {
-        for (int k = 0; k < K; ++k) v[k] = prior[k];
+        v = prior;
         int scale = 0;
         for (std::int64_t q0 = p0; q0 < p1; q0 += kRescaleEvery) {
           const std::int64_t q1 = std::min(p1, q0 + kRescaleEvery);
           for (std::int64_t p = q0; p < q1; ++p) {
-            if (p + kPrefetchAhead < p_stop) {
-              const std::int64_t* ahead = tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R;
-              __builtin_prefetch(ahead, 1);
-              __builtin_prefetch(ahead + R - 1, 1);
-            }
-            const std::int64_t* row = tab + static_cast<std::size_t>(code[p]) * R;
-            for (int k = 0; k < K; ++k) v[k] *= std::bit_cast<double>(row[k]);
+            // The code array is padded, so reading ahead never leaves it.
+            const std::int64_t* ahead = tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R;
+            __builtin_prefetch(ahead, 1);
+            __builtin_prefetch(ahead + R - 1, 1);
+            v.mul_bits(tab + static_cast<std::size_t>(code[p]) * R);
           }
           if (q1 < p1) {  // long task: renormalize by a power of two (exact)
-            double m = v[0];
-            for (int k = 1; k < K; ++k) m = std::max(m, v[k]);
+            v.to_array(tmp);
+            double m = tmp[0];
+            for (int k = 1; k < K; ++k) m = std::max(m, tmp[k]);
             const int x = exponent_of(m);
-            const double f = pow2(-x);
-            for (int k = 0; k < K; ++k) v[k] *= f;
+            v.scale(pow2(-x));
             scale += x;
           }
         }
+        v.to_array(tmp);
         double s = 0;
-        for (int k = 0; k < K; ++k) s += v[k];
+        for (int k = 0; k < K; ++k) s += tmp[k];
         if constexpr (M == Mode::kEm) {
           if (s >= DBL_MIN) {
             mant *= mantissa_of(s);
@@ -202,14 +339,117 @@ void pass_blocks(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, d
             in_group = 0;
           }
         }
+        v.scale(1.0 / s);
+      }
+      if (is_gold) {
+        detail::one_hot(tmp, K, g);
+        v.load(tmp);
+      }
+      if (probas) {
+        v.store(probas + t * K);
+        sh.labels[t] = is_gold ? g : argmax(probas + t * K, K);
+      }
+      if constexpr (M != Mode::kPosteriors) {
+        const Ints<K> fix = v.fix();
+        pcount.add(fix);
+        for (std::int64_t p = p0; p < p1; ++p) fix.add_to(tab + static_cast<std::size_t>(code[p]) * R + K);
+      }
+    }
+    if constexpr (M == Mode::kEm) block_ll[b] = ll + std::log(mant) + static_cast<double>(expo) * kLn2;
+  }
+  if constexpr (M != Mode::kPosteriors) {
+    std::int64_t pc[K];
+    pcount.store(pc);
+    for (int k = 0; k < K; ++k) sh.slots[slot].prior[static_cast<std::size_t>(k)] += pc[k];
+  }
+}
+
+// The same pass for any K (scalar loops over K).
+template <Mode M>
+void pass_blocks_any(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, double* probas, double* block_ll) {
+  const Layout& c = *sh.c;
+  const Options& opt = *sh.opt;
+  const int K = c.n_labels;
+  const std::size_t R = sh.R;
+  const std::size_t T = static_cast<std::size_t>(c.n_tasks);
+  const std::uint32_t* code = sh.code;
+  const std::int64_t* offset = c.task_offset.data();
+  const double* prior = sh.prior.data();
+  std::int64_t* tab = sh.slots[slot].tab.data();
+  std::vector<double> v(static_cast<std::size_t>(K));
+  std::vector<std::int64_t> fix(static_cast<std::size_t>(K)), pcount(static_cast<std::size_t>(K), 0);
+  for (std::size_t b = b0; b < b1; ++b) {
+    double ll = 0, mant = 1;
+    std::int64_t expo = 0;
+    std::size_t in_group = 0;
+    const std::size_t t_end = std::min(T, (b + 1) * detail::kBlockTasks);
+    for (std::size_t t = b * detail::kBlockTasks; t < t_end; ++t) {
+      const std::int64_t p0 = offset[t], p1 = offset[t + 1];
+      std::int32_t g = -1;
+      const bool is_gold = detail::gold_of(opt, static_cast<std::int32_t>(t), &g);
+      if (p0 == p1) {
+        if (probas) {
+          sh.labels[t] = is_gold ? g : -1;
+          double* row = probas + t * K;
+          if (is_gold) detail::one_hot(row, K, g);
+          else for (int k = 0; k < K; ++k) row[k] = M == Mode::kStart ? 1.0 / K : prior[k];
+        }
+        continue;
+      }
+      if constexpr (M == Mode::kStart) {
+        std::fill(v.begin(), v.end(), 0.0);
+        for (std::int64_t p = p0; p < p1; ++p) {
+          __builtin_prefetch(tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R + K, 1);
+          v[code[p] % static_cast<std::uint32_t>(K)] += 1.0;
+        }
+        const double inv = 1.0 / static_cast<double>(p1 - p0);
+        for (int k = 0; k < K; ++k) v[k] *= inv;
+      } else {
+        for (int k = 0; k < K; ++k) v[k] = prior[k];
+        int scale = 0;
+        for (std::int64_t q0 = p0; q0 < p1; q0 += kRescaleEvery) {
+          const std::int64_t q1 = std::min(p1, q0 + kRescaleEvery);
+          for (std::int64_t p = q0; p < q1; ++p) {
+            const std::int64_t* ahead = tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R;
+            __builtin_prefetch(ahead, 1);
+            __builtin_prefetch(ahead + R - 1, 1);
+            const std::int64_t* row = tab + static_cast<std::size_t>(code[p]) * R;
+            for (int k = 0; k < K; ++k) v[k] *= std::bit_cast<double>(row[k]);
+          }
+          if (q1 < p1) {
+            const int x = exponent_of(*std::max_element(v.begin(), v.end()));
+            const double f = pow2(-x);
+            for (int k = 0; k < K; ++k) v[k] *= f;
+            scale += x;
+          }
+        }
+        double s = 0;
+        for (int k = 0; k < K; ++k) s += v[k];
+        if constexpr (M == Mode::kEm) {
+          if (s >= DBL_MIN) {
+            mant *= mantissa_of(s);
+            expo += exponent_of(s) + scale;
+          } else {
+            ll += std::log(s) + scale * kLn2;
+          }
+          if (++in_group == kLogGroup) {
+            ll += std::log(mant) + static_cast<double>(expo) * kLn2;
+            mant = 1;
+            expo = 0;
+            in_group = 0;
+          }
+        }
         const double inv = 1.0 / s;
         for (int k = 0; k < K; ++k) v[k] *= inv;
       }
-      if (is_gold) detail::one_hot(v, K, g);
-      if (probas) std::copy(v, v + K, probas + t * K);
+      if (is_gold) detail::one_hot(v.data(), K, g);
+      if (probas) {
+        std::copy(v.begin(), v.end(), probas + t * K);
+        sh.labels[t] = is_gold ? g : argmax(v.data(), K);
+      }
       if constexpr (M != Mode::kPosteriors) {
         for (int k = 0; k < K; ++k) {
-          fix[k] = detail::to_fix(v[k]);
+          fix[k] = fix_of(v[k]);
           pcount[k] += fix[k];
         }
         for (std::int64_t p = p0; p < p1; ++p) {
@@ -224,19 +464,70 @@ void pass_blocks(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, d
     for (int k = 0; k < K; ++k) sh.slots[slot].prior[static_cast<std::size_t>(k)] += pcount[k];
 }
 
+using PassFn = void (*)(Shared&, std::size_t, std::size_t, std::size_t, double*, double*);
+
+template <int KC, Mode M>
+void pass_base(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, double* probas, double* block_ll) {
+  if constexpr (KC > 0) pass_blocks_fixed<KC, M>(sh, b0, b1, slot, probas, block_ll);
+  else pass_blocks_any<M>(sh, b0, b1, slot, probas, block_ll);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The same code compiled for AVX2 (no FMA: the results stay bit-identical to
+// the baseline instantiation); chosen at run time when the CPU has it.
+template <int KC, Mode M>
+__attribute__((target("avx2"))) void pass_avx2(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slot, double* probas,
+                                               double* block_ll) {
+  pass_blocks_fixed<KC, M>(sh, b0, b1, slot, probas, block_ll);
+}
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+template <int KC, Mode M>
+PassFn pick_pass() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if constexpr (KC > 0)
+    if (cpu_has_avx2()) return &pass_avx2<KC, M>;
+#endif
+  return &pass_base<KC, M>;
+}
+// Brings slot s's table to the current parameters with zero counts. Only the
+// thread working as slot s calls it (at its first block of a pass), so a
+// table stays in the cache of the core that uses it; the M-step only reads
+// the tables.
+void refresh(Shared& sh, Slot& slot) {
+  const std::size_t K = static_cast<std::size_t>(sh.c->n_labels), R = sh.R;
+  const std::size_t rows = static_cast<std::size_t>(sh.c->n_workers) * K;
+  std::int64_t* tab = slot.tab.data();
+  const double* e = sh.e.data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::memcpy(tab + r * R, e + r * K, K * sizeof(double));  // e bits
+    std::memset(tab + r * R + K, 0, K * sizeof(std::int64_t));
+  }
+  std::fill(slot.prior.begin(), slot.prior.end(), 0);
+  slot.epoch = sh.epoch;
+}
+
 template <int KC, Mode M>
 void run_pass_k(Shared& sh, double* probas, std::vector<double>* block_ll) {
   const std::size_t T = static_cast<std::size_t>(sh.c->n_tasks);
   const std::size_t nb = (T + detail::kBlockTasks - 1) / detail::kBlockTasks;
   if (block_ll) block_ll->assign(nb, 0.0);
-  const std::size_t n = sh.slots.size();
-  // Blocks are claimed dynamically (the machine may be shared, so a thread can
-  // stall): which slot sums which block does not change the integer totals.
+  const PassFn fn = pick_pass<KC, M>();
+  // Blocks are claimed dynamically: which slot sums which block does not
+  // change the integer totals, and per-block log-likelihoods are summed in
+  // block order afterwards. A slot whose thread took no block in a pass keeps
+  // stale counts and is left out of the next M-step (its epoch tells).
   std::atomic<std::size_t> next{0};
-  util::parallel_for(n, static_cast<unsigned>(n), 1, [&](std::size_t s0, std::size_t s1) {
-    for (std::size_t s = s0; s < s1; ++s)
-      for (std::size_t b = next.fetch_add(kClaim); b < nb; b = next.fetch_add(kClaim))
-        pass_blocks<KC, M>(sh, b, std::min(nb, b + kClaim), s, probas, block_ll ? block_ll->data() : nullptr);
+  sh.team->run([&](unsigned s) {
+    std::size_t b = next.fetch_add(kClaim);
+    if (b >= nb) return;
+    if (sh.slots[s].epoch != sh.epoch) refresh(sh, sh.slots[s]);
+    for (; b < nb; b = next.fetch_add(kClaim))
+      fn(sh, b, std::min(nb, b + kClaim), s, probas, block_ll ? block_ll->data() : nullptr);
   });
 }
 
@@ -253,45 +544,64 @@ void run_pass(Shared& sh, double* probas, std::vector<double>* block_ll) {
   }
 }
 
-// M-step: confusion rows P(. | true k) of each worker from the expected counts
-// summed over the slots (which are zeroed for the next pass), floored at
-// kProbFloor before normalizing (as crowd-kit), written into every slot's
-// table; then the class priors.
-void m_step(Shared& sh) {
-  const Csr& c = *sh.c;
-  const Options& opt = *sh.opt;
-  const std::size_t W = static_cast<std::size_t>(c.n_workers), L = static_cast<std::size_t>(c.n_labels), K = L;
-  const std::size_t R = sh.R;
-  util::parallel_for(W, opt.threads, 256, [&](std::size_t b, std::size_t e) {
-    std::vector<double> cnt(L * K), sum(K);
-    for (std::size_t w = b; w < e; ++w) {
-      for (std::size_t l = 0; l < L; ++l) {
-        const std::size_t row = (w * L + l) * R + K;
-        for (std::size_t k = 0; k < K; ++k) {
-          std::int64_t total = 0;
-          for (Slot& s : sh.slots) {
-            total += s.tab.data()[row + k];
-            s.tab.data()[row + k] = 0;
-          }
-          cnt[l * K + k] = std::max(detail::from_fix(total) + opt.smoothing, detail::kProbFloor);
-        }
+// M-step for workers [w0, w1): confusion rows P(. | true k) from the expected
+// counts summed over the slots that took part in the last pass, floored at
+// kProbFloor before normalizing (as crowd-kit), into Shared::e.
+template <int KC>
+void m_step_workers(Shared& sh, const std::vector<const std::int64_t*>& tabs, std::size_t w0, std::size_t w1) {
+  const std::size_t L = static_cast<std::size_t>(sh.c->n_labels), K = KC > 0 ? KC : L, R = sh.R;
+  const double smoothing = sh.opt->smoothing;
+  Scratch<double, KC * KC> cb(static_cast<int>(K * K));
+  Scratch<double, KC> sb(static_cast<int>(K));
+  Scratch<std::int64_t, KC> tb(static_cast<int>(K));
+  double* cnt = cb.data();
+  double* sum = sb.data();
+  std::int64_t* total = tb.data();
+  for (std::size_t w = w0; w < w1; ++w) {
+    for (std::size_t k = 0; k < K; ++k) sum[k] = 0;
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::size_t at = (w * L + l) * R + K;
+      for (std::size_t k = 0; k < K; ++k) total[k] = 0;
+      for (const std::int64_t* tab : tabs)
+        for (std::size_t k = 0; k < K; ++k) total[k] += tab[at + k];
+      for (std::size_t k = 0; k < K; ++k) {
+        cnt[l * K + k] = std::max(detail::from_fix(total[k]) + smoothing, detail::kProbFloor);
+        sum[k] += cnt[l * K + k];
       }
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (std::size_t l = 0; l < L; ++l)
-        for (std::size_t k = 0; k < K; ++k) sum[k] += cnt[l * K + k];
-      for (std::size_t l = 0; l < L; ++l)
-        for (std::size_t k = 0; k < K; ++k) {
-          const std::int64_t bits = std::bit_cast<std::int64_t>(cnt[l * K + k] / sum[k]);
-          for (Slot& s : sh.slots) s.tab.data()[(w * L + l) * R + k] = bits;
-        }
+    }
+    double* e = sh.e.data() + w * L * K;
+    for (std::size_t l = 0; l < L; ++l)
+      for (std::size_t k = 0; k < K; ++k) e[l * K + k] = cnt[l * K + k] / sum[k];
+  }
+}
+
+// M-step: every worker's confusion rows (claimed in chunks), then the priors.
+void m_step(Shared& sh) {
+  const Options& opt = *sh.opt;
+  const std::size_t W = static_cast<std::size_t>(sh.c->n_workers), K = static_cast<std::size_t>(sh.c->n_labels);
+  std::vector<const std::int64_t*> tabs;
+  std::vector<std::int64_t> ptotal(K, 0);
+  for (const Slot& s : sh.slots)
+    if (s.epoch == sh.epoch) {
+      tabs.push_back(s.tab.data());
+      for (std::size_t k = 0; k < K; ++k) ptotal[k] += s.prior[k];
+    }
+  constexpr std::size_t kChunk = 512;
+  std::atomic<std::size_t> next{0};
+  sh.team->run([&](unsigned) {
+    for (std::size_t w = next.fetch_add(kChunk); w < W; w = next.fetch_add(kChunk)) {
+      const std::size_t e = std::min(W, w + kChunk);
+      switch (K) {
+        case 2: m_step_workers<2>(sh, tabs, w, e); break;
+        case 3: m_step_workers<3>(sh, tabs, w, e); break;
+        case 4: m_step_workers<4>(sh, tabs, w, e); break;
+        case 5: m_step_workers<5>(sh, tabs, w, e); break;
+        case 6: m_step_workers<6>(sh, tabs, w, e); break;
+        case 8: m_step_workers<8>(sh, tabs, w, e); break;
+        default: m_step_workers<0>(sh, tabs, w, e); break;
+      }
     }
   });
-  std::vector<std::int64_t> ptotal(K, 0);
-  for (Slot& s : sh.slots)
-    for (std::size_t k = 0; k < K; ++k) {
-      ptotal[k] += s.prior[k];
-      s.prior[k] = 0;
-    }
   sh.prior.resize(K);
   if (!opt.class_priors.empty()) {
     double s = 0;
@@ -311,6 +621,37 @@ double ordered_sum(const std::vector<double>& v) {
   return s;
 }
 
+Layout build_layout(const AnswersView& a) {
+  Layout c;
+  c.n_tasks = a.n_tasks;
+  c.n_workers = a.n_workers;
+  c.n_labels = a.n_labels;
+  c.task_offset.assign(static_cast<std::size_t>(a.n_tasks) + 1, 0);
+  c.code = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
+  std::uint32_t* code = c.code.get();
+  std::fill(code + a.n, code + a.n + kPrefetchAhead, 0u);
+  const std::uint32_t L = static_cast<std::uint32_t>(a.n_labels);
+  std::int64_t* count = c.task_offset.data() + 1;
+  bool sorted = true;
+  std::int32_t prev = a.n ? a.task[0] : 0;
+  for (std::size_t i = 0; i < a.n; ++i) {  // one pass: counts, order check, codes
+    const std::int32_t t = a.task[i];
+    ++count[t];
+    sorted &= t >= prev;
+    prev = t;
+    code[i] = static_cast<std::uint32_t>(a.worker[i]) * L + static_cast<std::uint32_t>(a.label[i]);
+  }
+  for (std::size_t t = 0; t < static_cast<std::size_t>(a.n_tasks); ++t) c.task_offset[t + 1] += c.task_offset[t];
+  if (!sorted) {  // stable counting sort: inside a task, answers keep their input order
+    auto moved = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
+    std::fill(moved.get() + a.n, moved.get() + a.n + kPrefetchAhead, 0u);
+    std::vector<std::int64_t> cursor(c.task_offset.begin(), c.task_offset.end() - 1);
+    for (std::size_t i = 0; i < a.n; ++i) moved[static_cast<std::size_t>(cursor[static_cast<std::size_t>(a.task[i])]++)] = code[i];
+    c.code = std::move(moved);
+  }
+  return c;
+}
+
 }  // namespace
 
 Result dawid_skene(const AnswersView& a, const Options& opt) {
@@ -318,28 +659,27 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
   const std::size_t W = static_cast<std::size_t>(a.n_workers), L = static_cast<std::size_t>(a.n_labels);
   if (a.n && static_cast<double>(W) * static_cast<double>(L) >= 4294967296.0)
     throw InvalidArgument("dawid_skene: n_workers * n_labels must be < 2^32");
-  Csr c = detail::build_csr(a, false);
+  Layout c = build_layout(a);
   Result r = detail::make_result(a);
   const std::size_t K = L;
-  std::vector<std::uint32_t> code(a.n);
-  util::parallel_for(a.n, opt.threads, 1 << 16, [&](std::size_t b, std::size_t e) {
-    for (std::size_t p = b; p < e; ++p)
-      code[p] = static_cast<std::uint32_t>(c.worker[p]) * static_cast<std::uint32_t>(L) + static_cast<std::uint32_t>(c.label[p]);
-  });
 
   Shared sh;
   sh.c = &c;
-  sh.code = code.data();
+  sh.code = c.code.get();
+  sh.labels = r.labels.data();
   sh.opt = &opt;
   sh.R = row_words(K);
   const std::size_t n_blocks = (static_cast<std::size_t>(a.n_tasks) + detail::kBlockTasks - 1) / detail::kBlockTasks;
   const std::size_t n_slots = std::max<std::size_t>(
       1, std::min<std::size_t>(detail::threads_for_buffers(opt.threads, W * L * sh.R * 8), n_blocks));
+  detail::Team team(static_cast<unsigned>(n_slots));
+  sh.team = &team;
   sh.slots.resize(n_slots);
   for (Slot& s : sh.slots) {
-    s.tab.assign(W * L * sh.R);
+    s.tab.assign(W * L * sh.R);  // zero counts: ready for the start pass (epoch 0)
     s.prior.assign(K, 0);
   }
+  sh.e.resize(W * L * K);
 
   run_pass<Mode::kStart>(sh, opt.n_iter == 0 ? r.probas.data() : nullptr, nullptr);
   m_step(sh);
@@ -354,6 +694,7 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
   r.converged = opt.n_iter == 0;
   for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
     const bool final_it = it == opt.n_iter;
+    sh.epoch = it;
     run_pass<Mode::kEm>(sh, final_it ? r.probas.data() : nullptr, &block_ll);
     const double obj = ordered_sum(block_ll) / n_ans;
     const double change = obj - last;
@@ -371,15 +712,12 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
     m_step(sh);
     if (stop) break;
   }
-  detail::finish_labels(r, c, opt);
-
   r.priors = sh.prior;
   r.errors.resize(W * K * L);
   r.skills.assign(W, 0.0);
-  const std::int64_t* tab = sh.slots[0].tab.data();
   for (std::size_t w = 0; w < W; ++w)
     for (std::size_t k = 0; k < K; ++k) {
-      for (std::size_t l = 0; l < L; ++l) r.errors[(w * K + k) * L + l] = std::bit_cast<double>(tab[(w * L + l) * sh.R + k]);
+      for (std::size_t l = 0; l < L; ++l) r.errors[(w * K + k) * L + l] = sh.e[(w * L + l) * K + k];
       r.skills[w] += r.priors[k] * r.errors[(w * K + k) * L + k];
     }
   return r;

@@ -1,0 +1,100 @@
+// A small team of threads kept for the length of one fit, for methods that run
+// many short parallel phases (an EM iteration is a few milliseconds: starting
+// threads per phase, or waiting at a barrier for a thread the OS has not
+// scheduled yet on a shared machine, would cost a noticeable share of it).
+//
+// run(job) calls job(slot) on the caller (slot 0) and on every helper that
+// wakes up before the caller is done (slots 1..n-1); it returns when every
+// started call has returned. Jobs must therefore claim their work dynamically
+// (an atomic counter): a helper that wakes late finds nothing left, and the
+// caller never waits for a helper that has not started. Results must not
+// depend on which slot did which piece (the consensus methods sum in fixed
+// point or per owner). An exception thrown by a job is rethrown by run().
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tagger::consensus::detail {
+
+class Team {
+ public:
+  explicit Team(unsigned n) {
+    for (unsigned s = 1; s < n; ++s) helpers_.emplace_back([this, s] { loop(s); });
+  }
+  ~Team() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : helpers_) t.join();
+  }
+  Team(const Team&) = delete;
+  Team& operator=(const Team&) = delete;
+
+  unsigned size() const { return static_cast<unsigned>(helpers_.size()) + 1; }
+
+  void run(const std::function<void(unsigned)>& job) {
+    if (helpers_.empty()) return job(0);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &job;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::exception_ptr mine;
+    try {
+      job(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    job_ = nullptr;  // helpers that wake from now on skip this job
+    done_.wait(lock, [&] { return running_ == 0; });
+    std::exception_ptr theirs = error_;
+    error_ = nullptr;
+    lock.unlock();
+    if (mine) std::rethrow_exception(mine);
+    if (theirs) std::rethrow_exception(theirs);
+  }
+
+ private:
+  void loop(unsigned slot) {
+    std::uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
+      if (quit_) return;
+      seen = generation_;
+      const std::function<void(unsigned)>* job = job_;
+      if (!job) continue;
+      ++running_;
+      lock.unlock();
+      try {
+        (*job)(slot);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      lock.lock();
+      if (--running_ == 0) done_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  const std::function<void(unsigned)>* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  int running_ = 0;
+  bool quit_ = false;
+  std::exception_ptr error_;
+  std::vector<std::thread> helpers_;
+};
+
+}  // namespace tagger::consensus::detail
