@@ -127,6 +127,31 @@ TEST(ChaoticMaps, FixedPointMapsMatchTheirRealDefinitions) {
   }
 }
 
+TEST(ChaoticMaps, MixedMapIsTheSelectedMap) {
+  // mixed_map shares work between the maps and selects with cmov (x86-64) or
+  // masks (both spellings checked here); it must equal "evaluate map (x >> 32) & 3 by itself", written here
+  // with a plain switch. Random states plus every piece boundary and the
+  // values around the selector bits.
+  std::vector<std::uint64_t> xs = {0, 1, ~0ULL, 1ULL << 63, (1ULL << 63) - 1, 3ULL << 61, (3ULL << 61) - 1,
+                                   (3ULL << 61) + 1, ~(3ULL << 61), ~(3ULL << 61) + 1, ~(3ULL << 61) - 1,
+                                   1ULL << 32, 1ULL << 33, 3ULL << 32, (1ULL << 32) - 1, (1ULL << 34) - 1};
+  std::uint64_t r = 0x9E3779B97F4A7C15ULL;
+  for (int i = 0; i < 200000; ++i) xs.push_back(r = ch::fmix64(r + 0x632BE59BD9B4E019ULL));
+  for (std::size_t i = 0, n = xs.size(); i < n; ++i)
+    for (std::uint64_t sel = 0; sel < 4; ++sel) xs.push_back((xs[i] & ~(3ULL << 32)) | (sel << 32));
+  for (std::uint64_t x : xs) {
+    std::uint64_t want = 0;
+    switch ((x >> 32) & 3) {
+      case 0: want = ch::tent(x); break;
+      case 1: want = ch::logistic(x); break;
+      case 2: want = ch::sine(x); break;
+      case 3: want = ch::pwlcm(x); break;
+    }
+    ASSERT_EQ(ch::mixed_map(x), want) << std::hex << x;
+    ASSERT_EQ(ch::mixed_map_with<ch::MaskSelect>(x), want) << std::hex << x;
+  }
+}
+
 // Brent's cycle detection on f from x0, giving (tail, period), or period 0
 // when no cycle shows within `limit` steps.
 template <class State, class F>

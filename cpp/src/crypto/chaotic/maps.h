@@ -55,16 +55,66 @@ inline u64 pwlcm(u64 x) {
   return high ^ ((low ^ high) & below);
 }
 
-// The dynamic mix: all four maps are evaluated and one is kept by masks from
-// bits 32-33 of the state, so which map ran leaves no branch or timing trace.
-inline u64 mixed_map(u64 x) {
-  u64 b0 = top_mask(x << 31), b1 = top_mask(x << 30);  // bits 32 and 33 as masks
+// Branch-free selection, two spellings with one interface:
+//   on_bit<B>(x, a, r):           r = (bit B of x) ? a : r
+//   on_bit2<B>(x, a1, r1, a2, r2): the same for two pairs, one bit test
+//   below(v, lim, a, r):          r = (v < lim) ? a : r   (v, lim < 2^63)
+// MaskSelect is portable: r ^ ((r ^ a) & m), three ALU operations plus the mask.
+// CmovSelect (x86-64, GCC/Clang) is bt/cmp + cmov, one operation per select,
+// and as inline assembly no optimisation level can turn it into a branch on
+// the secret state (a ternary could become one).
+struct MaskSelect {
+  template <unsigned B>
+  static void on_bit(u64 x, u64 a, u64& r) { r ^= (r ^ a) & top_mask(x << (63 - B)); }
+  template <unsigned B>
+  static void on_bit2(u64 x, u64 a1, u64& r1, u64 a2, u64& r2) {
+    u64 m = top_mask(x << (63 - B));
+    r1 ^= (r1 ^ a1) & m;
+    r2 ^= (r2 ^ a2) & m;
+  }
+  // v - lim borrows iff v < lim; with both below 2^63 the sign bit says so.
+  static void below(u64 v, u64 lim, u64 a, u64& r) { r ^= (r ^ a) & top_mask(v - lim); }
+};
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+struct CmovSelect {
+  template <unsigned B>
+  static void on_bit(u64 x, u64 a, u64& r) {
+    asm("bt %[b], %[x]\n\tcmovc %[a], %[r]" : [r] "+r"(r) : [x] "r"(x), [b] "i"(B), [a] "r"(a) : "cc");
+  }
+  template <unsigned B>
+  static void on_bit2(u64 x, u64 a1, u64& r1, u64 a2, u64& r2) {
+    asm("bt %[b], %[x]\n\tcmovc %[a1], %[r1]\n\tcmovc %[a2], %[r2]"
+        : [r1] "+r"(r1), [r2] "+r"(r2) : [x] "r"(x), [b] "i"(B), [a1] "r"(a1), [a2] "r"(a2) : "cc");
+  }
+  static void below(u64 v, u64 lim, u64 a, u64& r) {
+    asm("cmp %[lim], %[v]\n\tcmovb %[a], %[r]" : [r] "+r"(r) : [v] "r"(v), [lim] "r"(lim), [a] "r"(a) : "cc");
+  }
+};
+using Select = CmovSelect;
+#else
+using Select = MaskSelect;
+#endif
+
+// The dynamic mix: all four maps are evaluated and one is kept by bits 32-33 of
+// the state (0 tent, 1 logistic, 2 sine, 3 PWLCM) through branch-free selects,
+// so which map ran leaves no branch or timing trace. Written out rather than
+// as calls to the four functions above so the shared pieces are computed once:
+// the fold xf serves tent and PWLCM, u = logistic(x) serves sine, and PWLCM's
+// upper piece (xf - p) << 3 is xf << 3, since p << 3 = 3 * 2^64 = 0 mod 2^64.
+// Equal to the four functions with either Sel (ChaoticMaps.MixedMapIsTheSelectedMap).
+template <class Sel>
+inline u64 mixed_map_with(u64 x) {
+  u64 xf = x ^ top_mask(x);
+  u64 t = xf << 1;                                     // tent
   u64 l = logistic(x);
-  u64 t = tent(x), s = sine_from_u(l), p = pwlcm(x);
-  u64 y01 = t ^ ((t ^ l) & b0);   // sel 0: tent, 1: logistic
-  u64 y23 = s ^ ((s ^ p) & b0);   // sel 2: sine, 3: pwlcm
-  return y01 ^ ((y01 ^ y23) & b1);
+  u64 s = sine_from_u(l);
+  u64 p = xf << 3;                                     // PWLCM on [p, 1/2) (folded)
+  Sel::below(xf, kPwlcmP, mulhi(xf, kTwoThirds) << 2, p);  // PWLCM on [0, p)
+  Sel::template on_bit2<32>(x, l, t, p, s);            // bit 32: logistic over tent, PWLCM over sine
+  Sel::template on_bit<33>(x, s, t);                   // bit 33: the (sine, PWLCM) pair
+  return t;
 }
+inline u64 mixed_map(u64 x) { return mixed_map_with<Select>(x); }
 
 // Bijective 64-bit finaliser (MurmurHash3 fmix64), used to spread seeds.
 inline u64 fmix64(u64 k) {
@@ -80,13 +130,18 @@ inline u64 fmix64(u64 k) {
 // top bit set, so the 24-bit perturbation changes by >= 2^23 each step).
 // The output word is the state through a bijective xorshift-multiply, the
 // integer analogue of the usual "floor(x * 10^k) mod 256" digit extraction.
+// orbit_step takes the already advanced counter w_{n+1}, so that several
+// orbits can share one counter (see fill_keystream).
+inline u64 orbit_step(u64& x, u64 w) {
+  x = mixed_map(x) ^ (w >> 40);
+  u64 z = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ULL;
+  return z ^ (z >> 29);
+}
 struct Orbit {
   u64 x, w, k;
   u64 step() {
     w += k;
-    x = mixed_map(x) ^ (w >> 40);
-    u64 z = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ULL;
-    return z ^ (z >> 29);
+    return orbit_step(x, w);
   }
 };
 
