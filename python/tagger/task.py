@@ -341,21 +341,37 @@ class Task:
                 k = int(np.flatnonzero(~ok)[0])
                 raise NotAuthorized(f"worker {self._workers[wpos[k]].name} is not assigned item "
                                     f"{answers[item_col].iloc[k]!r}")
-        keys = items.astype(np.int64) * (1 << 32) + wpos
-        if len(np.unique(keys)) != len(keys):
+        # (item, worker) keys; sorted comparisons instead of a Python set of pairs.
+        keys = np.sort(items.astype(np.int64) * (1 << 32) + wpos)
+        if (keys[1:] == keys[:-1]).any():
             raise InvalidArgument("the same worker answers the same item twice in this batch")
-        if self._answered and any((int(i), int(w)) in self._answered for i, w in zip(items, wpos)):
-            raise RuleViolation("a worker already answered one of these items")
-        txids = []
+        if self._ans_chunks:
+            done = np.concatenate([c[0].astype(np.int64) * (1 << 32) + c[1] for c in self._ans_chunks])
+            if np.isin(keys, done, assume_unique=True).any():
+                raise RuleViolation("a worker already answered one of these items")
+        # One transaction per worker (split past the ledger's list bound, with
+        # consecutive nonces), built and signed in C++ from the int32 columns, then
+        # submitted as one batch: signatures checked by verify_batch on all cores.
+        from ._core import ledger as _cl
         order = np.argsort(wpos, kind="stable")
-        bounds = np.flatnonzero(np.diff(wpos[order])) + 1
+        w_sorted = wpos[order]
+        starts = np.flatnonzero(np.r_[True, w_sorted[1:] != w_sorted[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        cap = _cl.MAX_ANSWERS_PER_TX
+        signers, nonces, offsets = [], [], [0]
+        for b, e in zip(starts.tolist(), ends.tolist()):
+            acct = self._workers[int(w_sorted[b])]
+            nonce = self._net.nonce(acct)
+            for k, lo in enumerate(range(b, e, cap)):
+                signers.append(acct.signing_key._k)
+                nonces.append(nonce + k)
+                offsets.append(min(lo + cap, e))
+        it32, lb32 = items[order].astype(np.int32), labels[order].astype(np.int32)
         with self._net.batch():
-            for grp in np.split(order, bounds):
-                w = self._workers[int(wpos[grp[0]])]
-                txids.append(self._net.ledger.submit_answers(
-                    self.id, w, _PairRows(items[grp], labels[grp])))
+            txs = _cl.make_answers_txs(signers, nonces, np.asarray(offsets, dtype=np.int64), it32, lb32, self.id,
+                                       self._net.chain_id)
+            txids = self._net.submit_many(txs)
         self._ans_chunks.append((items.astype(np.int32), wpos.astype(np.int32), labels.astype(np.int32)))
-        self._answered.update(zip(items.tolist(), wpos.tolist()))
         return txids
 
     def answers(self) -> pd.DataFrame:
@@ -365,8 +381,14 @@ class Task:
                                  "label": pd.Series([], dtype=object)})
         it, wp, lb = (np.concatenate(x) for x in zip(*self._ans_chunks))
         names = np.array([w.name for w in self._workers], dtype=object)
-        return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[it], "worker": names[wp],
-                             "label": np.asarray(self.labels, dtype=object)[lb]})
+        ids = self.items["item_id"].to_numpy()
+        # Columns gathered from the int32 codes; object columns keep the existing str
+        # objects (pandas would otherwise copy each row into Arrow, and Arrow-backed
+        # isin/to_numpy downstream cost a Python object per row again).
+        def col(a: np.ndarray) -> pd.Series:
+            return pd.Series(a, dtype=object if a.dtype == object else a.dtype)
+        return pd.DataFrame({"item_id": col(ids[it]), "worker": col(names[wp]),
+                             "label": col(np.asarray(self.labels, dtype=object)[lb])})
 
     # ---------------------------------------------------------------- uploads
     def upload(self, worker: AccountLike, data: bytes, meta: Mapping[str, Any] | None = None, *,
