@@ -71,6 +71,9 @@ def test_core_factorize_orders_and_paths() -> None:
             codes, uniq = core.factorize(values, sort)
             ref_codes, ref_uniq = pd.factorize(values, sort=sort)
             assert np.array_equal(codes, ref_codes) and np.array_equal(uniq, ref_uniq)
+    ids = np.repeat(np.arange(100, dtype=np.int32), 3)  # already codes: returned as they are, no copy
+    assert core.factorize(ids, False)[0] is ids and core.factorize(ids, True)[0] is ids
+    assert core.factorize(ids[::-1].copy(), False)[0] is not None
     with pytest.raises(InvalidArgument):
         core.factorize(np.zeros((2, 2), dtype=np.int64))
 

@@ -142,20 +142,26 @@ TAGGER_BIND_MODULE(consensus) {
     return take(std::move(r.values));
   }, py::arg("method"), py::arg("task"), py::arg("worker"), py::arg("value"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("trim") = 0.1, py::arg("threads") = 0);
   m.def("factorize", [](const py::array& values, bool sorted) {
-    // int32 ids are read in place; other integer types are converted to int64 once.
+    // int32 ids are read in place (and returned as their own codes when they
+    // already are codes); other integer types are converted to int64 once.
     const bool i32 = values.dtype().is(py::dtype::of<std::int32_t>()) && (values.flags() & py::array::c_style);
     I32 in32 = i32 ? values.cast<I32>() : I32();
     I64 in64 = i32 ? I64() : values.cast<I64>();
     const py::ssize_t n = i32 ? in32.size() : in64.size();
     if ((i32 ? in32.ndim() : in64.ndim()) != 1) throw InvalidArgument("consensus: factorize needs a 1-d integer array");
-    std::vector<std::int32_t> codes(static_cast<std::size_t>(n));
-    std::vector<std::int64_t> uniques;
+    cs::Codes c;
     {
       py::gil_scoped_release release;
-      uniques = i32 ? cs::factorize(std::span<const std::int32_t>(in32.data(), static_cast<std::size_t>(n)), sorted, codes.data())
-                    : cs::factorize(std::span<const std::int64_t>(in64.data(), static_cast<std::size_t>(n)), sorted, codes.data());
+      c = i32 ? cs::factorize(std::span<const std::int32_t>(in32.data(), static_cast<std::size_t>(n)), sorted)
+              : cs::factorize(std::span<const std::int64_t>(in64.data(), static_cast<std::size_t>(n)), sorted);
     }
-    return py::make_tuple(take(std::move(codes)), take(std::move(uniques)));
+    py::object codes = i32 ? py::object(in32) : py::object(py::array_t<std::int32_t>(0));
+    if (c.codes) {
+      std::int32_t* raw = c.codes.release();
+      py::capsule owner(raw, [](void* p) { std::unique_ptr<std::int32_t[]> drop(static_cast<std::int32_t*>(p)); });
+      codes = py::array_t<std::int32_t>({n}, raw, owner);
+    }
+    return py::make_tuple(codes, take(std::move(c.uniques)));
   }, py::arg("values"), py::arg("sorted") = false);
   m.def("superseded", [](const I32& t, const I32& w, std::int32_t nt, std::int32_t nw) {
     if (t.ndim() != 1 || w.ndim() != 1 || t.size() != w.size())

@@ -35,6 +35,16 @@ std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> reference(const 
   return {codes, uniq};
 }
 
+// Codes as an array: the returned one, or the values themselves when the
+// factorization says they already are the codes.
+template <class T>
+std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> run(const std::vector<T>& v, bool sorted) {
+  cs::Codes c = cs::factorize(std::span<const T>(v), sorted);
+  std::vector<std::int32_t> codes(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) codes[i] = c.codes ? c.codes[i] : static_cast<std::int32_t>(v[i]);
+  return {codes, c.uniques};
+}
+
 }  // namespace
 
 TEST(ConsensusPrepare, FactorizeMatchesMapReferenceOnDenseAndHashedIds) {
@@ -47,26 +57,28 @@ TEST(ConsensusPrepare, FactorizeMatchesMapReferenceOnDenseAndHashedIds) {
       else x = static_cast<std::int64_t>(rng() % 50) * 1000003 + (round == 5 ? std::numeric_limits<std::int64_t>::min() / 2 : 0);
     }
     for (bool sorted : {false, true}) {
-      std::vector<std::int32_t> codes(v.size());
-      auto uniq = cs::factorize(std::span<const std::int64_t>(v), sorted, codes.data());
-      auto [ref_codes, ref_uniq] = reference(v, sorted);
-      EXPECT_EQ(codes, ref_codes) << round << sorted;
-      EXPECT_EQ(uniq, ref_uniq) << round << sorted;
-      std::vector<std::int32_t> v32(v.size()), codes32(v.size());
+      EXPECT_EQ(run(v, sorted), reference(v, sorted)) << round << sorted;
+      std::vector<std::int32_t> v32(v.size());
       for (std::size_t i = 0; i < v.size(); ++i) v32[i] = static_cast<std::int32_t>(v[i] % 1000);
-      std::vector<std::int64_t> back(v32.begin(), v32.end());
-      auto u32 = cs::factorize(std::span<const std::int32_t>(v32), sorted, codes32.data());
-      auto [rc, ru] = reference(back, sorted);
-      EXPECT_EQ(codes32, rc);
-      EXPECT_EQ(u32, ru);
+      EXPECT_EQ(run(v32, sorted), reference(std::vector<std::int64_t>(v32.begin(), v32.end()), sorted));
     }
   }
   std::vector<std::int64_t> extremes = {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min(), 0,
                                         std::numeric_limits<std::int64_t>::min()};
-  std::vector<std::int32_t> codes(4);
-  EXPECT_EQ(cs::factorize(std::span<const std::int64_t>(extremes), true, codes.data()),
-            (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), 0, std::numeric_limits<std::int64_t>::max()}));
+  auto [codes, uniq] = run(extremes, true);
+  EXPECT_EQ(uniq, (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), 0, std::numeric_limits<std::int64_t>::max()}));
   EXPECT_EQ(codes, (std::vector<std::int32_t>{2, 0, 1, 0}));
+}
+
+TEST(ConsensusPrepare, FactorizeReturnsNoCodeArrayWhenValuesAreCodes) {
+  std::vector<std::int32_t> in_order = {0, 0, 1, 2, 1, 3, 3}, sorted_only = {2, 0, 1, 1, 0, 2}, gap = {0, 2, 2, 0};
+  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(in_order), false).codes);
+  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(in_order), true).codes);
+  EXPECT_TRUE(cs::factorize(std::span<const std::int32_t>(sorted_only), false).codes);  // first appearance 2, 0, 1
+  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(sorted_only), true).codes);
+  EXPECT_TRUE(cs::factorize(std::span<const std::int32_t>(gap), true).codes);  // 2 -> code 1
+  EXPECT_EQ(run(sorted_only, false), reference(std::vector<std::int64_t>(sorted_only.begin(), sorted_only.end()), false));
+  EXPECT_EQ(run(gap, true), reference(std::vector<std::int64_t>(gap.begin(), gap.end()), true));
 }
 
 TEST(ConsensusPrepare, SupersededAnswersAreTheEarlierOfRepeatedPairs) {

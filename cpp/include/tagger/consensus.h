@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -194,13 +195,18 @@ Detection detect(const AnswersView& a, const Result& r, double confidence = 0.95
 
 // ---- Input preparation (the Python layer's factorization) -----------------
 
-// Integer ids to dense codes in O(n): codes[i] = the index of values[i] among
-// the distinct values, numbered in order of first appearance (sorted = false,
-// as pandas.factorize) or in increasing order (sorted = true). Returns the
-// distinct values in code order. A direct table is used when the values span
-// at most 2n + 2^16 integers, else an open-addressing hash table.
-std::vector<std::int64_t> factorize(std::span<const std::int64_t> values, bool sorted, std::int32_t* codes);
-std::vector<std::int64_t> factorize(std::span<const std::int32_t> values, bool sorted, std::int32_t* codes);
+// Integer ids to dense codes in O(n): code = the index of a value among the
+// distinct values, numbered in order of first appearance (sorted = false, as
+// pandas.factorize) or in increasing order (sorted = true). A direct table is
+// used when the values span at most 2n + 2^16 integers, else an
+// open-addressing hash table.
+struct Codes {
+  std::vector<std::int64_t> uniques;      // distinct values in code order
+  std::unique_ptr<std::int32_t[]> codes;  // [n]; null when every code equals its value (int32 input
+                                          // holding 0..U-1 in code order): the input is the code array
+};
+Codes factorize(std::span<const std::int64_t> values, bool sorted);
+Codes factorize(std::span<const std::int32_t> values, bool sorted);
 
 // Rows whose (task, worker) pair occurs again at a later row, ascending: the
 // rows the "keep the last answer" rule drops. Labels are not read (may be

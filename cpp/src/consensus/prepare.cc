@@ -6,9 +6,11 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "consensus/common.h"
@@ -77,12 +79,18 @@ class CodeMap {
 };
 
 template <class T>
-std::vector<std::int64_t> factorize_impl(std::span<const T> v, bool sorted, std::int32_t* codes) {
+Codes factorize_impl(std::span<const T> v, bool sorted) {
   const std::size_t n = v.size();
   check_size(n);
-  std::vector<std::int64_t> uniques;
-  if (n == 0) return uniques;
-  if (!codes) throw InvalidArgument("consensus: factorize needs an output array");
+  Codes out;
+  std::vector<std::int64_t>& uniques = out.uniques;
+  if (n == 0) return out;
+  // int32 input whose codes would equal the values needs no code array.
+  constexpr bool kMayBeIdentity = std::is_same_v<T, std::int32_t>;
+  auto codes_array = [&] {
+    out.codes = std::make_unique_for_overwrite<std::int32_t[]>(n);
+    return out.codes.get();
+  };
   const auto [lo_it, hi_it] = std::minmax_element(v.begin(), v.end());
   const std::int64_t lo = *lo_it, hi = *hi_it;
   // hi - lo may overflow int64 for extreme ids: compare in unsigned.
@@ -97,10 +105,27 @@ std::vector<std::int64_t> factorize_impl(std::span<const T> v, bool sorted, std:
           table[j] = next++;
           uniques.push_back(lo + static_cast<std::int64_t>(j));
         }
+      // Codes are value - lo when every value in [lo, hi] occurs.
+      if (kMayBeIdentity && lo == 0 && static_cast<std::size_t>(next) == table.size()) return out;
+      std::int32_t* codes = codes_array();
       for (std::size_t i = 0; i < n; ++i) codes[i] = table[static_cast<std::size_t>(v[i] - lo)];
     } else {
       std::int32_t next = 0;
-      for (std::size_t i = 0; i < n; ++i) {
+      std::size_t i = 0;
+      if constexpr (kMayBeIdentity) {  // while each new value is the next code, codes = values
+        for (; i < n; ++i) {
+          std::int32_t& c = table[static_cast<std::size_t>(v[i] - lo)];
+          if (c < 0) {
+            if (v[i] != next) break;
+            c = next++;
+            uniques.push_back(v[i]);
+          }
+        }
+        if (i == n) return out;
+      }
+      std::int32_t* codes = codes_array();
+      for (std::size_t j = 0; j < i; ++j) codes[j] = static_cast<std::int32_t>(v[j]);
+      for (; i < n; ++i) {
         std::int32_t& c = table[static_cast<std::size_t>(v[i] - lo)];
         if (c < 0) {
           c = next++;
@@ -109,8 +134,9 @@ std::vector<std::int64_t> factorize_impl(std::span<const T> v, bool sorted, std:
         codes[i] = c;
       }
     }
-    return uniques;
+    return out;
   }
+  std::int32_t* codes = codes_array();
   CodeMap map;
   std::int32_t next = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -133,7 +159,7 @@ std::vector<std::int64_t> factorize_impl(std::span<const T> v, bool sorted, std:
     for (std::size_t i = 0; i < n; ++i) codes[i] = rank[static_cast<std::size_t>(codes[i])];
     uniques = std::move(sorted_uniques);
   }
-  return uniques;
+  return out;
 }
 
 void check_index(const std::int32_t* v, std::size_t n, std::int32_t bound, const char* what) {
@@ -145,13 +171,9 @@ void check_index(const std::int32_t* v, std::size_t n, std::int32_t bound, const
 
 }  // namespace
 
-std::vector<std::int64_t> factorize(std::span<const std::int64_t> values, bool sorted, std::int32_t* codes) {
-  return factorize_impl(values, sorted, codes);
-}
+Codes factorize(std::span<const std::int64_t> values, bool sorted) { return factorize_impl(values, sorted); }
 
-std::vector<std::int64_t> factorize(std::span<const std::int32_t> values, bool sorted, std::int32_t* codes) {
-  return factorize_impl(values, sorted, codes);
-}
+Codes factorize(std::span<const std::int32_t> values, bool sorted) { return factorize_impl(values, sorted); }
 
 std::vector<std::int64_t> superseded_answers(const AnswersView& a) {
   if (a.n_tasks < 0 || a.n_workers < 0) throw InvalidArgument("consensus: n_tasks and n_workers must be >= 0");

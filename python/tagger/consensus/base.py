@@ -252,12 +252,28 @@ class BaseClassifier:
 
             raise ConsensusError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
 
+    # probas_ is built on first use: fit_predict on a large frame does not pay for it.
+    @property
+    def probas_(self) -> pd.DataFrame:
+        """Posterior P(z_t = k): DataFrame indexed by task, one column per label."""
+        if self.__dict__.get("_probas") is None:
+            if "_out" not in self.__dict__:
+                raise AttributeError(f"{type(self).__name__} is not fitted: probas_ is set by fit")
+            a = self.answers_
+            self._probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
+                                        columns=a.label_names.rename("label"), copy=False)
+        return self._probas
+
+    @probas_.setter
+    def probas_(self, value: pd.DataFrame) -> None:
+        self._probas = value
+
     def _set(self, answers: Answers, out: dict[str, Any]) -> None:
         self._out = out
+        self._probas = None
         tasks = answers.task_names.rename("task")
         workers = answers.worker_names.rename("worker")
         cols = answers.label_names.rename("label")
-        self.probas_ = pd.DataFrame(out["probas"], index=tasks, columns=cols)
         lab = out["labels"]
         # Tasks always have answers here, so every label index is valid.
         self.labels_ = pd.Series(answers.label_names.to_numpy()[lab] if len(lab) else [], index=tasks,

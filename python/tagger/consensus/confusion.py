@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from .. import _core
 from .base import Answers, BaseClassifier, errors_frame
 
@@ -53,7 +55,22 @@ class DawidSkene(BaseClassifier):
         return fn(*answers.core_args(), **common)
 
     def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
-        self.errors_ = errors_frame(answers, out["errors"]) if out["errors"] is not None else None
+        self._errors = None
+
+    # Built on first use (a (workers x labels) x labels frame).
+    @property
+    def errors_(self) -> pd.DataFrame | None:
+        """Confusion matrices as crowd-kit's frame: ``errors_.loc[(worker, observed), true]``."""
+        if self.__dict__.get("_errors") is None:
+            if "_out" not in self.__dict__:
+                raise AttributeError(f"{type(self).__name__} is not fitted: errors_ is set by fit")
+            err = self._out["errors"]
+            self._errors = errors_frame(self.answers_, err) if err is not None else None
+        return self._errors
+
+    @errors_.setter
+    def errors_(self, value: pd.DataFrame | None) -> None:
+        self._errors = value
 
 
 class OneCoinDawidSkene(DawidSkene):
