@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "crypto/openssl_util.h"
 #include "tagger/crypto.h"
 #include "tagger/errors.h"
 #include "util/parallel.h"
@@ -63,17 +66,52 @@ std::array<std::uint8_t, kAeadNonceBytes> chunk_nonce(std::uint64_t index, bool 
   return n;
 }
 
+// A fresh ephemeral X25519 key pair and its shared secret with `recipient`.
+// Through EVP directly: PrivateKey::generate() + exchange() would import the
+// scalar twice and recompute its public key each time (three scalar
+// multiplications, ~115 us here); keygen + derive is two (~76 us), which is
+// 4% of sealing 1 MiB. Refuses an all-zero secret (a low-order recipient key)
+// with InvalidKey, as PrivateKey::exchange does.
+struct Ephemeral {
+  PublicKey pub;
+  SecretBytes shared = SecretBytes(kX25519Bytes);
+};
+Ephemeral ephemeral_exchange(const PublicKey& recipient) {
+  using namespace detail;
+  Ephemeral e;
+  PkeyPtr eph(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+  std::size_t len = e.pub.size();
+  if (!eph || EVP_PKEY_get_raw_public_key(eph.get(), e.pub.data(), &len) != 1 || len != e.pub.size())
+    openssl_fail("X25519 ephemeral key generation");
+  PkeyPtr peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, recipient.data(), recipient.size()));
+  if (!peer) openssl_fail("X25519 key import");
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, eph.get(), nullptr));
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) openssl_fail("X25519 derive init");
+  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.get(), 0) != 1) {
+    ERR_clear_error();
+    throw InvalidKey("X25519 peer public key refused");
+  }
+  len = e.shared.size();
+  if (EVP_PKEY_derive(ctx.get(), e.shared.data(), &len) != 1 || len != kX25519Bytes) {
+    ERR_clear_error();
+    throw InvalidKey("X25519 shared secret is all zero (low-order peer public key)");
+  }
+  std::uint8_t acc = 0;
+  for (auto b : e.shared) acc |= b;
+  if (acc == 0) throw InvalidKey("X25519 shared secret is all zero (low-order peer public key)");
+  return e;
+}
+
 std::array<std::uint8_t, kSealStanzaBytes> wrap_for(const PublicKey& recipient, ByteView data_key,
                                                     ByteView payload_header) {
-  PrivateKey eph = PrivateKey::generate();
-  // exchange() throws InvalidKey for an all-zero shared secret (low-order key).
-  SecretBytes shared = eph.exchange(recipient);
+  Ephemeral eph = ephemeral_exchange(recipient);
+  const SecretBytes& shared = eph.shared;
   std::array<std::uint8_t, 64> salt;
-  std::copy(eph.public_key().begin(), eph.public_key().end(), salt.begin());
+  std::copy(eph.pub.begin(), eph.pub.end(), salt.begin());
   std::copy(recipient.begin(), recipient.end(), salt.begin() + 32);
   SecretBytes wk = hkdf_sha256(ByteView(shared.data(), shared.size()), salt, as_bytes("tagger/seal/v1/x25519"), 32);
   std::array<std::uint8_t, kSealStanzaBytes> st;
-  std::copy(eph.public_key().begin(), eph.public_key().end(), st.begin());
+  std::copy(eph.pub.begin(), eph.pub.end(), st.begin());
   const std::array<std::uint8_t, kAeadNonceBytes> zero{};  // the wrap key is used once
   aead_encrypt_into(Aead::Aes256Gcm, ByteView(wk.data(), wk.size()), zero, data_key, payload_header,
                     st.data() + 32);
@@ -119,9 +157,10 @@ Bytes build_header(ByteView payload_header, const std::vector<std::array<std::ui
 
 Bytes new_payload_header(std::array<std::uint8_t, kSealNonceBytes>& nonce) {
   random_bytes(nonce.data(), nonce.size());
-  Bytes ph(std::begin(kMagic), std::end(kMagic));
-  ph.insert(ph.end(), {kVersion, kSuite, kChunkLog2, 0});
-  ph.insert(ph.end(), nonce.begin(), nonce.end());
+  Bytes ph(kSealPayloadHeaderBytes);
+  std::copy(std::begin(kMagic), std::end(kMagic), ph.begin());
+  ph[6] = kVersion, ph[7] = kSuite, ph[8] = kChunkLog2, ph[9] = 0;
+  std::copy(nonce.begin(), nonce.end(), ph.begin() + 10);
   return ph;
 }
 

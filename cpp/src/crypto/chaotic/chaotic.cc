@@ -82,30 +82,37 @@ struct Scratch {
   std::vector<u64> words = std::vector<u64>(kChunkWords + 1);
   std::vector<u64> ks = std::vector<u64>(kChunkWords + 4);
   std::vector<u64> input = std::vector<u64>(kChunkWords + 1);
-  std::vector<std::uint16_t> perm = std::vector<std::uint16_t>(kChunkWords);
+  std::vector<std::uint16_t> perm = std::vector<std::uint16_t>(2 * kChunkWords);
 };
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
 
-// Keystream of `total` words for one chunk, lane-interleaved: word i comes from
-// lane i mod 4. The four orbits run in locals so their dependency chains (three
-// multiplies deep per step) overlap. The lanes of a chunk share K and their
-// Weyl counters differ by constants (lane l starts at p1 + (l << 32) K), so one
-// counter plus three offsets replaces four counters, which keeps the loop's
-// state in registers.
-void fill_keystream(const Orbit* lanes, std::size_t total, u64* out) {
-  u64 x0 = lanes[0].x, x1 = lanes[1].x, x2 = lanes[2].x, x3 = lanes[3].x;
-  u64 w = lanes[0].w;
-  const u64 k = lanes[0].k, d1 = lanes[1].w - w, d2 = lanes[2].w - w, d3 = lanes[3].w - w;
-  for (std::size_t i = 0; i < total; i += 4) {
+// The four orbits of one chunk; next() gives the next four keystream words
+// (word i of the chunk comes from lane i mod 4). The orbits run in locals so
+// their dependency chains (three multiplies deep per step) overlap. The lanes
+// share K and their Weyl counters differ by constants (lane l starts at
+// p1 + (l << 32) K), so one counter plus three offsets replaces four counters,
+// which helps keep the state in registers.
+struct LaneSet {
+  u64 x0, x1, x2, x3, w, k, d1, d2, d3;
+  explicit LaneSet(const Orbit* l)
+      : x0(l[0].x), x1(l[1].x), x2(l[2].x), x3(l[3].x), w(l[0].w), k(l[0].k),
+        d1(l[1].w - l[0].w), d2(l[2].w - l[0].w), d3(l[3].w - l[0].w) {}
+  void next(u64& k0, u64& k1, u64& k2, u64& k3) {
     w += k;
-    out[i] = orbit_step(x0, w);
-    out[i + 1] = orbit_step(x1, w + d1);
-    out[i + 2] = orbit_step(x2, w + d2);
-    out[i + 3] = orbit_step(x3, w + d3);
+    k0 = orbit_step(x0, w);
+    k1 = orbit_step(x1, w + d1);
+    k2 = orbit_step(x2, w + d2);
+    k3 = orbit_step(x3, w + d3);
   }
+};
+
+// Keystream of `total` words (rounded up to a multiple of 4) for one chunk.
+void fill_keystream(const Orbit* lanes, std::size_t total, u64* out) {
+  LaneSet ls(lanes);
+  for (std::size_t i = 0; i < total; i += 4) ls.next(out[i], out[i + 1], out[i + 2], out[i + 3]);
 }
 
 }  // namespace
@@ -118,7 +125,7 @@ struct Keys {
 
 struct ChaoticCipher::State : Keys {
   std::once_flag full_perm_once;
-  std::vector<std::uint16_t> full_perm;  // the permutation of full (8192-word) chunks
+  std::vector<std::uint16_t> full_perm;  // the permutation of full (8192-word) chunks, twice
 
   State() = default;
   explicit State(const Keys& keys) : Keys(keys) {}
@@ -127,6 +134,10 @@ struct ChaoticCipher::State : Keys {
     secure_wipe(full_perm.data(), full_perm.size() * sizeof(std::uint16_t));
   }
 
+  LaneSet chunk_lanes(u64 index) const {
+    Orbit lanes[kLanes] = {orbit(4 * index), orbit(4 * index + 1), orbit(4 * index + 2), orbit(4 * index + 3)};
+    return LaneSet(lanes);
+  }
   void chunk_keystream(u64 index, std::size_t total, u64* out) const {
     Orbit lanes[kLanes] = {orbit(4 * index), orbit(4 * index + 1), orbit(4 * index + 2), orbit(4 * index + 3)};
     fill_keystream(lanes, total, out);
@@ -139,7 +150,9 @@ struct ChaoticCipher::State : Keys {
   }
 
   // Fisher-Yates over m words; the index in [0, i] is mulhi(z, i + 1), which
-  // needs no division (bias < 2^-50).
+  // needs no division (bias < 2^-50). out gets 2m entries, pi followed by pi
+  // again, so that pi[(i + delta) mod m] is out[i + delta] with no wrap-around
+  // arithmetic per word.
   void make_perm(std::size_t m, std::uint16_t* out) const {
     for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<std::uint16_t>(i);
     Orbit o{fmix64(p[3] ^ m), p[1] + (kPermLane << 32) * k, k};
@@ -148,12 +161,13 @@ struct ChaoticCipher::State : Keys {
       std::size_t j = static_cast<std::size_t>(mulhi(o.step(), i + 1));
       std::swap(out[i], out[j]);
     }
+    std::copy(out, out + m, out + m);
   }
 
   const std::uint16_t* perm_for(std::size_t m, Scratch& s) {
     if (m == kChunkWords) {
       std::call_once(full_perm_once, [&] {
-        full_perm.resize(kChunkWords);
+        full_perm.resize(2 * kChunkWords);
         make_perm(kChunkWords, full_perm.data());
       });
       return full_perm.data();
@@ -221,34 +235,36 @@ void ChaoticCipher::encrypt_chunk(std::uint64_t index, const std::uint8_t* in, s
   const std::uint16_t* pi = m ? s_->perm_for(m, sc) : nullptr;
   const u64 delta = m ? s_->shift_for(index, m) : 0;
 
-  const u64* ks = sc.ks.data();
-  s_->chunk_keystream(index, total, sc.ks.data());
   u64 s0 = s_->fwd_iv[0], s1 = s_->fwd_iv[1], s2 = s_->fwd_iv[2], s3 = s_->fwd_iv[3];
   // The permutation reads words in random order: copy the chunk first so those
   // reads hit cache rather than wait on memory one line at a time.
   const std::uint8_t* staged = reinterpret_cast<const std::uint8_t*>(sc.input.data());
   std::memcpy(sc.input.data(), in, n);
-  auto src = [&](std::size_t i) {
-    u64 t = i + delta;
-    t -= m & (u64{0} - u64{t >= m});
-    return load_le(staged + 8 * pi[t]);
-  };
+  const std::uint16_t* pd = pi + delta;  // pd[i] = pi[(i + delta) mod m]
+  auto src = [&](std::size_t i) { return load_le(staged + 8 * pd[i]); };
+  // Steps 1 + 2 with the keystream made on the fly (no keystream buffer), four
+  // chains at a time so their latencies overlap.
+  LaneSet ks = s_->chunk_lanes(index);
   std::size_t i = 0;
-  // Steps 1 + 2, four chains at a time so their latencies overlap.
   for (; i + 4 <= m; i += 4) {
-    u64 c0 = (src(i) ^ ks[i]) + s0;
-    u64 c1 = (src(i + 1) ^ ks[i + 1]) + s1;
-    u64 c2 = (src(i + 2) ^ ks[i + 2]) + s2;
-    u64 c3 = (src(i + 3) ^ ks[i + 3]) + s3;
+    u64 k0, k1, k2, k3;
+    ks.next(k0, k1, k2, k3);
+    u64 c0 = (src(i) ^ k0) + s0;
+    u64 c1 = (src(i + 1) ^ k1) + s1;
+    u64 c2 = (src(i + 2) ^ k2) + s2;
+    u64 c3 = (src(i + 3) ^ k3) + s3;
     v[i] = c0, v[i + 1] = c1, v[i + 2] = c2, v[i + 3] = c3;
     s0 = h_fn(c0), s1 = h_fn(c1), s2 = h_fn(c2), s3 = h_fn(c3);
   }
+  // At most 3 full words and the partial one remain: one more keystream step.
+  u64 kt[kLanes];
+  if (i < total) ks.next(kt[0], kt[1], kt[2], kt[3]);
   u64* chains[kLanes] = {&s0, &s1, &s2, &s3};
   for (; i < total; ++i) {
     bool partial = i == m;
     u64 mask = partial ? (u64{1} << (8 * r)) - 1 : ~u64{0};
     u64 a = partial ? load_partial(staged + 8 * m, r) : src(i);
-    u64 c = ((a ^ ks[i]) + *chains[i & 3]) & mask;
+    u64 c = ((a ^ kt[i & 3]) + *chains[i & 3]) & mask;
     v[i] = c;
     *chains[i & 3] = h_fn(c);
   }
@@ -323,11 +339,8 @@ void ChaoticCipher::decrypt_chunk(std::uint64_t index, const std::uint8_t* in, s
     const std::uint16_t* pi = s_->perm_for(m, sc);
     const u64 delta = s_->shift_for(index, m);
     std::uint8_t* staged = reinterpret_cast<std::uint8_t*>(sc.input.data());
-    for (std::size_t j = 0; j < m; ++j) {
-      u64 t = j + delta;
-      t -= m & (u64{0} - u64{t >= m});
-      store_le(staged + 8 * pi[t], v[j]);
-    }
+    const std::uint16_t* pd = pi + delta;
+    for (std::size_t j = 0; j < m; ++j) store_le(staged + 8 * pd[j], v[j]);
     std::memcpy(out, staged, 8 * m);
   }
   if (r) store_partial(out + 8 * m, r, v[m]);
