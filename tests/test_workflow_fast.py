@@ -319,3 +319,14 @@ def test_packed_hashes_match_per_item_functions():
         _cl.merkle_root_packed(b"x" * 33)
     with pytest.raises(InvalidArgument, match="str"):
         _cl.manifest_leaves(["a", b"b"], bytes(64), np.zeros(2, np.int32), ["x"])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 8, 13, 64, 65, 1_000])
+def test_merkle_tree_root_and_every_proof_equal_the_per_call_functions(n):
+    hashes = [merkle_leaf_hash(i.to_bytes(4, "little")) for i in range(n)]
+    tree = _cl.MerkleTree(b"".join(hashes))
+    assert len(tree) == n and tree.root() == merkle_root(hashes)
+    for i in range(n) if n <= 65 else range(0, n, 37):
+        assert tree.leaf(i) == hashes[i] and tree.proof(i) == merkle_proof(hashes, i)
+    with pytest.raises(InvalidArgument, match="out of range"):
+        tree.proof(n)

@@ -186,6 +186,17 @@ static void bind_batch(py::module_& m) {
     for (auto& x : p) out.append(to_py(x));
     return out;
   }, "leaf_hashes"_a, "index"_a);
+  py::class_<L::MerkleTree>(m, "MerkleTree")
+      .def(py::init([](const py::object& h) { auto v = unpacked(h); GIL g; return L::MerkleTree(std::move(v)); }),
+           "leaf_hashes"_a)
+      .def("__len__", &L::MerkleTree::size)
+      .def("root", [](const L::MerkleTree& t) { return to_py(t.root()); })
+      .def("leaf", [](const L::MerkleTree& t, std::size_t i) { return to_py(t.leaf(i)); }, "index"_a)
+      .def("proof", [](const L::MerkleTree& t, std::size_t i) {
+        py::list out;
+        for (auto& x : t.proof(i)) out.append(to_py(x));
+        return out;
+      }, "index"_a);
 }
 
 TAGGER_BIND_MODULE(ledger) {

@@ -173,3 +173,24 @@ TEST(LedgerBatchPaths, SaltedSha256AndLeafHashesMatchPerItemOnAnyThreadCount) {
 
 }  // namespace
 }  // namespace tagger::ledger
+
+namespace tagger::ledger {
+namespace {
+
+TEST(LedgerBatchPaths, MerkleTreeRootAndEveryProofEqualThePerCallFunctions) {
+  for (std::size_t n = 0; n < 80; ++n) {
+    std::vector<Hash32> leaves;
+    for (std::size_t i = 0; i < n; ++i) leaves.push_back(merkle_leaf_hash(Bytes{static_cast<std::uint8_t>(i), 3}));
+    MerkleTree tree(leaves);
+    ASSERT_EQ(tree.size(), n);
+    ASSERT_EQ(tree.root(), merkle_root(leaves)) << n;
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(tree.proof(i), merkle_proof(leaves, i)) << n << " " << i;
+      EXPECT_EQ(tree.leaf(i), leaves[i]);
+    }
+    EXPECT_THROW(tree.proof(n), InvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace tagger::ledger

@@ -282,22 +282,21 @@ class DatasetNFT:
         """Merkle inclusion proof of one item (id, commitment, final label)."""
         from ._core import ledger as _cl
         manifest, leaves = self._net._load_manifest(self.id)
-        # The leaf hashes (packed) and the id -> position map are built once per object,
-        # in C++; a minted manifest never changes.
+        # The Merkle tree (every level) and the id -> position map are built once per
+        # object, in C++; a minted manifest never changes, and each proof is then
+        # O(log n), so proving every item costs O(n log n).
         cache = getattr(self, "_proof_cache", None)
         if cache is None or cache[0] is not leaves:
             ids = _cl.manifest_leaf_ids(leaves)
             first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # first occurrence, as list.index
-            cache = self._proof_cache = (leaves, _cl.merkle_leaf_hashes(leaves), first)
-        _, hashes, first = cache
+            cache = self._proof_cache = (leaves, _cl.MerkleTree(_cl.merkle_leaf_hashes(leaves)), first)
+        _, tree, first = cache
         i = first.get(str(item_id))
         if i is None:
             raise InvalidArgument(f"item {item_id!r} is not in this dataset")
-        path = _cl.merkle_proof_packed(hashes, i)
         root = bytes.fromhex(manifest["merkle_root"])
         item, commitment, label = codec.decode(leaves[i])
-        return ItemProof(item, commitment, label,
-                         MerkleProof(hashes[32 * i:32 * i + 32], i, len(leaves), tuple(path), root))
+        return ItemProof(item, commitment, label, MerkleProof(tree.leaf(i), i, len(leaves), tuple(tree.proof(i)), root))
 
     def verify_manifest(self) -> None:
         """Check that the stored manifest hashes to the one on the ledger (VerificationFailed otherwise)."""

@@ -378,3 +378,25 @@ std::vector<Hash32> merkle_leaf_hashes(const std::vector<ByteView>& records, uns
 std::vector<Hash32> salted_sha256(ByteView salt, const std::vector<ByteView>& data, unsigned threads = 0);
 
 }  // namespace tagger::ledger
+
+namespace tagger::ledger {
+
+// Every level of an RFC 6962 tree over `leaf_hashes`, kept so that the root and
+// any audit path cost O(log n) after an O(n) build (proving every item of a
+// dataset is then O(n log n), not O(n^2) as with merkle_proof per item).
+// root() == merkle_root(leaf_hashes) and proof(i) == merkle_proof(leaf_hashes, i).
+class MerkleTree {
+ public:
+  explicit MerkleTree(std::vector<Hash32> leaf_hashes);
+  std::size_t size() const { return levels_.front().size(); }
+  Hash32 root() const;
+  const Hash32& leaf(std::size_t index) const;  // InvalidArgument out of range
+  std::vector<Hash32> proof(std::size_t index) const;  // InvalidArgument out of range
+
+ private:
+  // levels_[0]: the leaves; levels_[k + 1][i] = node(levels_[k][2i], levels_[k][2i + 1]),
+  // an unpaired last node promoted unchanged (the RFC 6962 shape; merkle.cc).
+  std::vector<std::vector<Hash32>> levels_;
+};
+
+}  // namespace tagger::ledger

@@ -152,3 +152,42 @@ std::vector<Hash32> salted_sha256(ByteView salt, const std::vector<ByteView>& da
 }
 
 }  // namespace tagger::ledger
+
+namespace tagger::ledger {
+
+MerkleTree::MerkleTree(std::vector<Hash32> leaf_hashes) {
+  levels_.push_back(std::move(leaf_hashes));
+  static const std::uint8_t one = 0x01;
+  while (levels_.back().size() > 1) {
+    const auto& below = levels_.back();
+    std::vector<Hash32> up((below.size() + 1) / 2);
+    for (std::size_t i = 0; i + 1 < below.size(); i += 2)
+      up[i / 2] = detail::sha256_parts({ByteView(&one, 1), below[i], below[i + 1]});
+    if (below.size() % 2 == 1) up.back() = below.back();
+    levels_.push_back(std::move(up));
+  }
+}
+
+Hash32 MerkleTree::root() const {
+  return levels_.front().empty() ? detail::sha256_parts({}) : levels_.back().front();
+}
+
+const Hash32& MerkleTree::leaf(std::size_t index) const {
+  if (index >= size())
+    throw InvalidArgument("MerkleTree: leaf " + std::to_string(index) + " out of range for " +
+                          std::to_string(size()) + " leaves");
+  return levels_.front()[index];
+}
+
+std::vector<Hash32> MerkleTree::proof(std::size_t index) const {
+  leaf(index);  // range check
+  std::vector<Hash32> out;
+  for (std::size_t k = 0; k + 1 < levels_.size(); ++k, index /= 2) {
+    const std::size_t sibling = index ^ 1;
+    // A promoted node has no sibling on this level and adds nothing to the path.
+    if (sibling < levels_[k].size()) out.push_back(levels_[k][sibling]);
+  }
+  return out;
+}
+
+}  // namespace tagger::ledger
