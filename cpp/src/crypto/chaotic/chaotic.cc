@@ -303,47 +303,51 @@ void ChaoticCipher::decrypt_chunk(std::uint64_t index, const std::uint8_t* in, s
   Scratch& sc = scratch();
   u64* v = sc.words.data();
   const std::size_t m = n / 8, r = n % 8, total = m + (r != 0);
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(v, in, 8 * m);
-  } else {
-    for (std::size_t j = 0; j < m; ++j) v[j] = load_le(in + 8 * j);
-  }
-  if (r) v[m] = load_partial(in + 8 * m, r);
-
+  // Undo step 4 straight from the input: every chain reads ciphertext only,
+  // d_j = c_j + (g(d_{j+4}) xor key), so there is no order and no copy first.
   const u64 bk = s_->bwd_key;
   const std::size_t body = total - std::min<std::size_t>(kLanes, total);
-  for (std::size_t j = 0; j < body; ++j) v[j] -= g_fn(v[j + 4]) ^ bk;  // v[j+4] is still ciphertext
+  for (std::size_t j = body; j < m; ++j) v[j] = load_le(in + 8 * j);
+  if (r) v[m] = load_partial(in + 8 * m, r);
+  const std::size_t inner = body >= kLanes ? body - kLanes : 0;  // d_{j+4} is a whole word before the tail
+  for (std::size_t j = 0; j < inner; ++j) v[j] = load_le(in + 8 * j) - (g_fn(load_le(in + 8 * (j + 4))) ^ bk);
+  for (std::size_t j = inner; j < body; ++j) v[j] = load_le(in + 8 * j) - (g_fn(v[j + 4]) ^ bk);
   s_->tail_mix(v, total, r, false);
 
-  const u64* ks = sc.ks.data();
-  s_->chunk_keystream(index, total, sc.ks.data());
+  // Undo steps 2 and 1 together, the keystream made on the fly: each plaintext
+  // word goes straight to its place pi[(i + delta) mod m] in a cached staging
+  // buffer, then one sequential copy out (scattered stores to `out` itself
+  // would miss the cache when it is fresh memory).
+  const std::uint16_t* pd = nullptr;
+  if (m) pd = s_->perm_for(m, sc) + s_->shift_for(index, m);
+  std::uint8_t* staged = reinterpret_cast<std::uint8_t*>(sc.input.data());
   u64 s0 = s_->fwd_iv[0], s1 = s_->fwd_iv[1], s2 = s_->fwd_iv[2], s3 = s_->fwd_iv[3];
+  LaneSet ks = s_->chunk_lanes(index);
   std::size_t i = 0;
   for (; i + 4 <= m; i += 4) {
+    u64 k0, k1, k2, k3;
+    ks.next(k0, k1, k2, k3);
     u64 c0 = v[i], c1 = v[i + 1], c2 = v[i + 2], c3 = v[i + 3];
-    v[i] = (c0 - s0) ^ ks[i];
-    v[i + 1] = (c1 - s1) ^ ks[i + 1];
-    v[i + 2] = (c2 - s2) ^ ks[i + 2];
-    v[i + 3] = (c3 - s3) ^ ks[i + 3];
+    store_le(staged + 8 * pd[i], (c0 - s0) ^ k0);
+    store_le(staged + 8 * pd[i + 1], (c1 - s1) ^ k1);
+    store_le(staged + 8 * pd[i + 2], (c2 - s2) ^ k2);
+    store_le(staged + 8 * pd[i + 3], (c3 - s3) ^ k3);
     s0 = h_fn(c0), s1 = h_fn(c1), s2 = h_fn(c2), s3 = h_fn(c3);
   }
+  u64 kt[kLanes];
+  if (i < total) ks.next(kt[0], kt[1], kt[2], kt[3]);
   u64* chains[kLanes] = {&s0, &s1, &s2, &s3};
   for (; i < total; ++i) {
-    u64 mask = i == m ? (u64{1} << (8 * r)) - 1 : ~u64{0};
     u64 c = v[i];
-    v[i] = (((c - *chains[i & 3]) & mask) ^ ks[i]) & mask;
+    if (i < m) {
+      store_le(staged + 8 * pd[i], (c - *chains[i & 3]) ^ kt[i & 3]);
+    } else {  // the partial word, mod 2^(8r)
+      u64 mask = (u64{1} << (8 * r)) - 1;
+      store_partial(out + 8 * m, r, ((c - *chains[i & 3]) ^ kt[i & 3]) & mask);
+    }
     *chains[i & 3] = h_fn(c);
   }
-  if (m) {
-    // Scatter into cache, then one sequential copy out (see encrypt_chunk).
-    const std::uint16_t* pi = s_->perm_for(m, sc);
-    const u64 delta = s_->shift_for(index, m);
-    std::uint8_t* staged = reinterpret_cast<std::uint8_t*>(sc.input.data());
-    const std::uint16_t* pd = pi + delta;
-    for (std::size_t j = 0; j < m; ++j) store_le(staged + 8 * pd[j], v[j]);
-    std::memcpy(out, staged, 8 * m);
-  }
-  if (r) store_partial(out + 8 * m, r, v[m]);
+  std::memcpy(out, staged, 8 * m);
 }
 
 static Bytes whole(const ChaoticCipher& c, ByteView data, unsigned threads, bool enc) {
