@@ -249,3 +249,20 @@ def test_nft_and_market_errors(market):
     unchanged(net, lambda: net.dataset(nft, as_account=bob), NotAuthorized)
     net.market.cancel(listing)
     unchanged(net, lambda: net.market.buy(listing, bob), RuleViolation)
+
+
+def test_bulk_accounts_and_a_failed_batch_leaves_no_account(tmp_path):
+    with tg.Network.open(tmp_path / "n") as net:
+        made = net.create_accounts([f"a{i}" for i in range(20)], fund=5, skills={"text/intent": 0.7})
+        assert [net.balance(a) for a in made] == [5] * 20
+        with pytest.raises(InvalidArgument):
+            with net.batch():
+                net.create_account("ghost", fund=1)
+                net.create_account("a3")  # exists: the whole batch is dropped
+        with pytest.raises(tg.errors.UnknownAccount):
+            net.account("ghost")
+    with tg.Network.open(tmp_path / "n") as again:
+        assert again.skills("a19") == {"text/intent": 0.7}
+        assert again.account("a7").name == "a7"
+        with pytest.raises(tg.errors.UnknownAccount):
+            again.account("ghost")

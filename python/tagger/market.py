@@ -25,7 +25,7 @@ from . import codec, crypto
 from ._repr import format_tag, html_table
 from .dataset import Dataset
 from .errors import InvalidArgument, NotAuthorized, RuleViolation, VerificationFailed
-from .ledger import AccountLike, MerkleProof, merkle_leaf_hash, merkle_proof, merkle_root
+from .ledger import AccountLike, MerkleProof, merkle_leaf_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network

@@ -50,6 +50,8 @@ class Network:
         self._path = path
         self._passphrase = passphrase
         self._batch_depth = 0
+        self._wallet_dirty = False
+        self._batch_accounts: list[Account] = []
         self.ledger = Contracts(self)
         """The native contracts (escrow, staking, NFTs, market): a :class:`~tagger.ledger.Contracts`."""
         from .market import Market
@@ -126,6 +128,24 @@ class Network:
             os.fsync(fh.fileno())
         os.replace(tmp, self._path / _WALLET)
 
+    def _wallet_changed(self, acct: Account) -> None:
+        # Inside a batch the wallet is written once, when the batch commits: re-sealing
+        # and fsyncing it per account made bulk account creation quadratic.
+        if self._batch_depth == 0:
+            self._save_wallet()
+        else:
+            self._wallet_dirty = True
+            self._batch_accounts.append(acct)
+
+    def create_accounts(self, names: list[str], fund: int = 0, skills: Any = None) -> list[Account]:
+        """Create many accounts in one block (and one wallet write). ``skills``: one dict
+        for all, or a list with one dict per name."""
+        per = skills if isinstance(skills, list) else [skills] * len(names)
+        if len(per) != len(names):
+            raise InvalidArgument("skills must be one dict or one per name")
+        with self.batch():
+            return [self.create_account(n, fund=fund, skills=s) for n, s in zip(names, per)]
+
     def close(self) -> None:
         """Release the ledger (and its directory lock). Pending transactions are discarded."""
         if self._led is not None:
@@ -180,7 +200,7 @@ class Network:
                 self._submit(self._wallet["issuer"], "mint", [acct.address_bytes, int(fund)])
         self._wallet[name] = acct
         self._by_addr[acct.address_bytes] = acct
-        self._save_wallet()
+        self._wallet_changed(acct)
         return acct
 
     def import_account(self, acct: Account, skills: Mapping[str, float] | None = None) -> Account:
@@ -190,7 +210,7 @@ class Network:
                 self._register(acct, acct.name, skills)
         self._wallet[acct.name] = acct
         self._by_addr[acct.address_bytes] = acct
-        self._save_wallet()
+        self._wallet_changed(acct)
         return acct
 
     @property
@@ -243,10 +263,20 @@ class Network:
             self._batch_depth -= 1
             if self._batch_depth == 0:
                 self._led.discard_pending()
+                # Accounts whose registration was discarded leave the wallet too.
+                for acct in self._batch_accounts:
+                    self._wallet.pop(acct.name, None)
+                    self._by_addr.pop(acct.address_bytes, None)
+                self._batch_accounts.clear()
+                self._wallet_dirty = False
             raise
         self._batch_depth -= 1
         if self._batch_depth == 0:
             self._led.commit()
+            self._batch_accounts.clear()
+            if self._wallet_dirty:
+                self._wallet_dirty = False
+                self._save_wallet()
 
     def submit(self, tx: bytes) -> bytes:
         """Submit an already-signed transaction record (checked and applied, not yet committed)."""

@@ -103,7 +103,8 @@ class _Encoded:
         self.gold = None
         if gold_s is not None:
             g = np.full(self.n_tasks, -1, np.int32)
-            gs = gold_s[gold_s.index.isin(self.tasks)]
+            # get_indexer hashes the (few) gold ids; isin would walk every task in Python.
+            gs = gold_s[self.tasks.get_indexer(gold_s.index) >= 0]
             gl = lab_idx.get_indexer(gs.values)
             if (gl < 0).any():
                 raise InvalidArgument(f"gold label {gs.values[gl < 0][0]!r} is not in the label set {self.labels}")

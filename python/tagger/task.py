@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -145,7 +145,6 @@ class Task:
         self._allowed: np.ndarray | None = None  # [n_items, overlap] worker positions
         # Answers as int32 chunks (item, worker position, label index); the ledger holds the signed copy.
         self._ans_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._answered: set[tuple[int, int]] = set()
         self._uploads: dict[int, Upload] = {}
         self._upload_meta: dict[int, dict] = {}
         self._free_cursor = 0  # collection without assignment: the lowest slot that may be free
@@ -228,7 +227,8 @@ class Task:
         if self.overlap > m:
             raise InfeasibleAssignment(f"overlap {self.overlap} needs at least {self.overlap} workers, got {m}")
         s = self.suitability(accts)
-        if exclude is None and n * m > 4_000_000:
+        if exclude is None:
+            # Suitability depends on the worker only: the linear-time rule is exact.
             slots = _rank_one_assignment(s, self.overlap, cap, n, partial=partial)
         else:
             from .match import assign as solve
@@ -610,23 +610,6 @@ class Task:
                 ["workers", len(self._workers)], ["answers", sum(len(c[0]) for c in self._ans_chunks)],
                 ["uploads", len(self._uploads)]]
         return html_table(f"Task: {self.title}", ["", ""], rows)
-
-
-class _PairRows(Sequence):
-    """(item, label) int pairs over two numpy arrays, without building Python tuples up front."""
-
-    def __init__(self, items: np.ndarray, labels: np.ndarray) -> None:
-        self._items = items.tolist()
-        self._labels = labels.tolist()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, i):
-        return self._items[i], self._labels[i]
-
-    def __iter__(self):
-        return zip(self._items, self._labels)
 
 
 def _rank_one_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, n_items: int, *,
