@@ -77,13 +77,14 @@ def run(directory: str | None = None) -> int:
         carol = net.create_account("carol-lab", fund=1_000 * TAG)
         quality = {}
         workers = []
-        for i in range(24):
-            kind = "spammer" if i % 6 == 5 else "careful" if i % 3 == 0 else "casual"
-            acc = {"careful": 0.92, "casual": 0.78, "spammer": 0.0}[kind]
-            w = net.create_account(f"worker{i:02d}", fund=100 * TAG,
-                                   skills={"text/intent": round(float(rng.uniform(0.6, 1.0)), 2)})
-            workers.append(w)
-            quality[w.name] = (kind, acc)
+        with net.batch():  # one block, one wallet write
+            for i in range(24):
+                kind = "spammer" if i % 6 == 5 else "careful" if i % 3 == 0 else "casual"
+                acc = {"careful": 0.92, "casual": 0.78, "spammer": 0.0}[kind]
+                w = net.create_account(f"worker{i:02d}", fund=100 * TAG,
+                                       skills={"text/intent": round(float(rng.uniform(0.6, 1.0)), 2)})
+                workers.append(w)
+                quality[w.name] = (kind, acc)
         print(f"   {len(workers)} workers: {sum(k == 'careful' for k, _ in quality.values())} careful, "
               f"{sum(k == 'casual' for k, _ in quality.values())} casual, "
               f"{sum(k == 'spammer' for k, _ in quality.values())} spammers; "
