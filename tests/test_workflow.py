@@ -266,3 +266,18 @@ def test_bulk_accounts_and_a_failed_batch_leaves_no_account(tmp_path):
         assert again.account("a7").name == "a7"
         with pytest.raises(tg.errors.UnknownAccount):
             again.account("ghost")
+
+
+def test_reader_checks_rows_against_the_manifest(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng)
+    task.finalize()
+    nft = task.mint_nft()
+    net.dataset(nft, as_account=alice)  # checks pass
+    manifest, leaves = net._load_manifest(nft.id)
+    forged = dict(manifest, merkle_root="00" * 32)
+    net._manifests[nft.id] = (forged, leaves)
+    with pytest.raises(tg.errors.VerificationFailed, match="manifest"):
+        net.dataset(nft, as_account=alice)
+    net._manifests[nft.id] = (manifest, leaves)
+    net.dataset(nft, as_account=alice)

@@ -408,13 +408,38 @@ def open_dataset(net: "Network", nft: DatasetNFT, account: AccountLike) -> Datas
     blob = net.store.get(bytes.fromhex(nft.manifest["dataset_blob"]))
     _, body = _split_sealed(blob)
     plain = crypto.open_sealed(grant + body, acct.sealing_key)
-    tag, _salt, columns, rows, _commitments = codec.decode(plain)
+    tag, salt, columns, rows, commitment_hex = codec.decode(plain)
     if tag != "tagger/dataset/v1":
         raise VerificationFailed("not a tagger dataset")
     frame = pd.DataFrame(rows, columns=columns)
+    _check_against_manifest(nft, frame, salt, commitment_hex)
     if "confidence" in frame:
         frame["confidence"] = frame["confidence"].astype(float)
     return Dataset(frame, name=nft.manifest["name"], nft_id=nft.id_hex)
+
+
+def _check_against_manifest(nft: DatasetNFT, frame: pd.DataFrame, salt: bytes, commitment_hex: list) -> None:
+    """What the reader decrypted is what the NFT's owner minted: the manifest matches
+    the hash on the ledger, every labeled item's data matches its salted commitment,
+    and (item id, commitment, label) rebuild the manifest's Merkle root."""
+    from ._core import ledger as _cl
+    nft.verify_manifest()
+    commitments = bytes.fromhex("".join(commitment_hex))
+    if len(commitments) != 32 * len(frame):
+        raise VerificationFailed("the dataset's commitments do not cover its rows")
+    if "ciphertext_hash" not in frame.columns:  # labeled items: data is committed with the salt
+        data = frame["data"].to_numpy()
+        if pd.api.types.infer_dtype(data, skipna=False) not in ("string", "bytes"):
+            data = np.array([_as_bytes(d) for d in data], dtype=object)
+        if _cl.salted_sha256(salt, data.tolist()) != commitments:
+            raise VerificationFailed("an item's data does not match its commitment in the manifest")
+    labels = ["" if v is None else str(v) for v in frame["label"].tolist()]
+    codes, uniq = pd.factorize(pd.Series(labels, dtype=object))
+    leaves = _cl.manifest_leaves(frame["item_id"].astype(str).tolist(), commitments, codes.astype(np.int32),
+                                 list(uniq))
+    root = _cl.merkle_root_packed(_cl.merkle_leaf_hashes(leaves))
+    if root.hex() != nft.manifest["merkle_root"]:
+        raise VerificationFailed("the decrypted rows do not rebuild the manifest's Merkle root")
 
 
 __all__ += ["open_dataset", "mint_dataset_nft"]
