@@ -87,6 +87,19 @@ def test_matches_reference_on_a_multi_chunk_message() -> None:
     assert ChaoticCipher(KEY, NONCE).encrypt(data) == ChaoticReference(KEY, NONCE).encrypt(data)
 
 
+def test_matches_reference_at_every_small_size_and_chunk_edge() -> None:
+    # The fast paths split a chunk into groups of four words, the last words
+    # before the tail, the tail and the partial word: every split point is hit
+    # by some size in 0..100, and 65536 +- k crosses into a second chunk.
+    c, ref = ChaoticCipher(KEY, NONCE), ChaoticReference(KEY, NONCE)
+    rng = np.random.default_rng(7)
+    for n in list(range(101)) + [65528, 65535, 65536, 65537, 65536 + 39]:
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        ct = c.encrypt(data)
+        assert ct == ref.encrypt(data), n
+        assert c.decrypt(ct) == data, n
+
+
 # ---- round trips and API ---------------------------------------------------
 
 @pytest.mark.parametrize("n", [0, 1, 63, 65535, 65536, 65537, 10 * 2**20])
@@ -96,6 +109,23 @@ def test_round_trip(n: int) -> None:
     ct = c.encrypt(data, threads=None)
     assert len(ct) == n
     assert c.decrypt(ct) == data
+
+
+def test_into_caller_buffers_and_in_place() -> None:
+    core = ChaoticCipher(KEY, NONCE)._c
+    data = np.random.default_rng(3).integers(0, 256, 3 * 65536 + 77, dtype=np.uint8).tobytes()
+    ct = ChaoticCipher(KEY, NONCE).encrypt(data)
+    out = np.zeros(len(data), np.uint8)
+    assert core.encrypt_into(data, out, 2) == len(data) and out.tobytes() == ct
+    buf = bytearray(ct)
+    core.decrypt_into(buf, buf)                           # in place
+    assert bytes(buf) == data
+    with pytest.raises(InvalidArgument, match="writable"):
+        core.encrypt_into(data, bytes(len(data)))
+    with pytest.raises(InvalidArgument, match="needs"):
+        core.encrypt_into(data, bytearray(len(data) - 1))
+    with pytest.raises(InvalidArgument, match="overlaps"):
+        core.encrypt_into(memoryview(buf)[:-8], memoryview(buf)[8:])
 
 
 def test_bad_arguments() -> None:

@@ -246,6 +246,28 @@ def test_streaming_open_of_a_tampered_item_writes_nothing(alice: PrivateKey, tmp
         open_sealed_stream(io.BytesIO(bytes(s[:-SEALED_CHUNK])), io.BytesIO(), alice)
 
 
+def test_seal_into_and_open_sealed_into_caller_buffers(alice: PrivateKey, bob: PrivateKey) -> None:
+    from tagger._core import seal as core
+    data = payload(2 * CHUNK + 5)
+    out = np.zeros(sealed_size(len(data)), np.uint8)
+    assert core.seal_into(data, [bytes(alice.public_key)], out, 1) == out.size
+    assert open_sealed(out.tobytes(), alice) == data
+    plain = bytearray(len(data))
+    assert core.open_sealed_into(out, alice._k, plain, 1) == len(data) and bytes(plain) == data
+    out[header_size(1) + 7] ^= 1                          # a flipped payload bit: nothing readable left
+    plain = bytearray(b"\xff" * len(data))
+    with pytest.raises(DecryptionFailed):
+        core.open_sealed_into(out, alice._k, plain, 1)
+    assert plain == bytearray(len(data))
+    with pytest.raises(InvalidArgument, match="needs"):
+        core.seal_into(data, [bytes(alice.public_key)], bytearray(len(data)), 1)
+    with pytest.raises(InvalidArgument, match="writable"):
+        core.seal_into(data, [bytes(alice.public_key)], bytes(out.size), 1)
+    shared = bytearray(len(data) + out.size)
+    with pytest.raises(InvalidArgument, match="overlaps"):
+        core.seal_into(memoryview(shared)[:len(data)], [bytes(alice.public_key)], memoryview(shared)[10:], 1)
+
+
 def test_public_names() -> None:
     for name in ("seal", "open_sealed", "rewrap", "ChaoticCipher", "SealWriter", "seal_file",
                  "open_sealed_file", "seal_stream", "open_sealed_stream", "sealed_size"):

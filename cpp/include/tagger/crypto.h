@@ -165,6 +165,8 @@ class ChaoticCipher {
   // Whole messages: chunk i is data[i*64 KiB, ...) with index i. threads: 0 = all cores.
   Bytes encrypt(ByteView data, unsigned threads = 1) const;
   Bytes decrypt(ByteView data, unsigned threads = 1) const;
+  void encrypt_into(ByteView data, std::uint8_t* out, unsigned threads = 1) const;  // out: data.size() bytes
+  void decrypt_into(ByteView data, std::uint8_t* out, unsigned threads = 1) const;  // (may be data itself)
   // The raw keystream words of chunk `index` (lane-interleaved, as diffusion
   // consumes them), for statistical testing of the generator alone.
   std::vector<std::uint64_t> keystream(std::uint64_t index, std::size_t words) const;

@@ -350,22 +350,34 @@ void ChaoticCipher::decrypt_chunk(std::uint64_t index, const std::uint8_t* in, s
   std::memcpy(out, staged, 8 * m);
 }
 
-static Bytes whole(const ChaoticCipher& c, ByteView data, unsigned threads, bool enc) {
-  Bytes out(data.size());
+static void whole(const ChaoticCipher& c, ByteView data, std::uint8_t* out, unsigned threads, bool enc) {
   std::size_t chunks = (data.size() + kChunkBytes - 1) / kChunkBytes;
   if (chunks > kMaxChunks) throw InvalidArgument("input too large for one chaotic nonce");
   util::parallel_for(chunks, threads, 4, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) {
       std::size_t off = i * kChunkBytes, n = std::min(kChunkBytes, data.size() - off);
-      if (enc) c.encrypt_chunk(i, data.data() + off, n, out.data() + off);
-      else c.decrypt_chunk(i, data.data() + off, n, out.data() + off);
+      if (enc) c.encrypt_chunk(i, data.data() + off, n, out + off);
+      else c.decrypt_chunk(i, data.data() + off, n, out + off);
     }
   });
-  return out;
 }
 
-Bytes ChaoticCipher::encrypt(ByteView data, unsigned threads) const { return whole(*this, data, threads, true); }
-Bytes ChaoticCipher::decrypt(ByteView data, unsigned threads) const { return whole(*this, data, threads, false); }
+void ChaoticCipher::encrypt_into(ByteView data, std::uint8_t* out, unsigned threads) const {
+  whole(*this, data, out, threads, true);
+}
+void ChaoticCipher::decrypt_into(ByteView data, std::uint8_t* out, unsigned threads) const {
+  whole(*this, data, out, threads, false);
+}
+Bytes ChaoticCipher::encrypt(ByteView data, unsigned threads) const {
+  Bytes out(data.size());
+  encrypt_into(data, out.data(), threads);
+  return out;
+}
+Bytes ChaoticCipher::decrypt(ByteView data, unsigned threads) const {
+  Bytes out(data.size());
+  decrypt_into(data, out.data(), threads);
+  return out;
+}
 
 std::vector<std::uint64_t> ChaoticCipher::keystream(std::uint64_t index, std::size_t words) const {
   check_chunk(index, 0);
