@@ -132,10 +132,10 @@ TAGGER_BIND_MODULE(seal) {
       }, py::arg("index"), py::arg("data"))
       .def("keystream", [](const c::ChaoticCipher& self, std::size_t words, std::uint64_t chunk) {
         py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(words));
+        std::uint64_t* buf = out.mutable_data();
         {
           py::gil_scoped_release release;
-          auto ks = self.keystream(chunk, words);
-          std::copy(ks.begin(), ks.end(), out.mutable_data());
+          self.keystream_into(chunk, words, buf);
         }
         return out;
       }, py::arg("words"), py::arg("chunk") = 0);

@@ -170,6 +170,7 @@ class ChaoticCipher {
   // The raw keystream words of chunk `index` (lane-interleaved, as diffusion
   // consumes them), for statistical testing of the generator alone.
   std::vector<std::uint64_t> keystream(std::uint64_t index, std::size_t words) const;
+  void keystream_into(std::uint64_t index, std::size_t words, std::uint64_t* out) const;  // out: `words` words
 
  private:
   struct State;

@@ -80,7 +80,6 @@ inline u64 phi_inv(u64 w, u64 mask, unsigned bits) {
 
 struct Scratch {
   std::vector<u64> words = std::vector<u64>(kChunkWords + 1);
-  std::vector<u64> ks = std::vector<u64>(kChunkWords + 4);
   std::vector<u64> input = std::vector<u64>(kChunkWords + 1);
   std::vector<std::uint16_t> perm = std::vector<std::uint16_t>(2 * kChunkWords);
 };
@@ -109,12 +108,6 @@ struct LaneSet {
   }
 };
 
-// Keystream of `total` words (rounded up to a multiple of 4) for one chunk.
-void fill_keystream(const Orbit* lanes, std::size_t total, u64* out) {
-  LaneSet ls(lanes);
-  for (std::size_t i = 0; i < total; i += 4) ls.next(out[i], out[i + 1], out[i + 2], out[i + 3]);
-}
-
 }  // namespace
 
 struct Keys {
@@ -137,10 +130,6 @@ struct ChaoticCipher::State : Keys {
   LaneSet chunk_lanes(u64 index) const {
     Orbit lanes[kLanes] = {orbit(4 * index), orbit(4 * index + 1), orbit(4 * index + 2), orbit(4 * index + 3)};
     return LaneSet(lanes);
-  }
-  void chunk_keystream(u64 index, std::size_t total, u64* out) const {
-    Orbit lanes[kLanes] = {orbit(4 * index), orbit(4 * index + 1), orbit(4 * index + 2), orbit(4 * index + 3)};
-    fill_keystream(lanes, total, out);
   }
 
   Orbit orbit(u64 lane) const {
@@ -380,11 +369,21 @@ Bytes ChaoticCipher::decrypt(ByteView data, unsigned threads) const {
 }
 
 std::vector<std::uint64_t> ChaoticCipher::keystream(std::uint64_t index, std::size_t words) const {
-  check_chunk(index, 0);
-  std::vector<std::uint64_t> out((words + 3) & ~std::size_t{3});
-  s_->chunk_keystream(index, words, out.data());
-  out.resize(words);
+  std::vector<std::uint64_t> out(words);
+  keystream_into(index, words, out.data());
   return out;
+}
+
+void ChaoticCipher::keystream_into(std::uint64_t index, std::size_t words, std::uint64_t* out) const {
+  check_chunk(index, 0);
+  const std::size_t whole = words & ~std::size_t{3};
+  LaneSet ls = s_->chunk_lanes(index);
+  for (std::size_t i = 0; i < whole; i += 4) ls.next(out[i], out[i + 1], out[i + 2], out[i + 3]);
+  if (whole < words) {  // 1-3 words past the last group of four
+    u64 kt[kLanes];
+    ls.next(kt[0], kt[1], kt[2], kt[3]);
+    std::copy(kt, kt + (words - whole), out + whole);
+  }
 }
 
 }  // namespace tagger::crypto
