@@ -13,11 +13,17 @@
 //    confusion row and updates its count row in one contiguous stretch of
 //    memory; the E-step of iteration i and the M-step counts for iteration i+1
 //    are one fused pass. Rows of answers a few positions ahead are prefetched.
-//  * Each thread (slot) owns a copy of the table and sums its counts in 64-bit
-//    fixed point (common.h): integer addition is associative, so the totals -
-//    and every result - do not depend on the thread count or the partition of
-//    tasks among slots. The M-step adds the slots' counts, zeroes them for the
-//    next pass and writes the new confusion values into every copy.
+//  * A persistent team of threads (team.h) runs every pass; each thread
+//    (slot) owns a copy of the table and sums its counts in 64-bit fixed point
+//    (common.h): integer addition is associative, so the totals - and every
+//    result - do not depend on the thread count or on which thread took which
+//    block of tasks (blocks are claimed dynamically: on a shared machine a
+//    stalled thread costs nothing). A table is written only by its owner, which
+//    refreshes it (new confusion values, zero counts) at its first block of a
+//    pass; the M-step only reads the tables, so each stays in its core's cache.
+//  * For K <= 8 a task's K values live in vector registers (GCC/Clang vector
+//    extensions), compiled for the baseline ISA and for AVX2, chosen at run
+//    time (no FMA: both give identical bits).
 //  * The log-likelihood (the convergence criterion) takes one log per
 //    kLogGroup tasks: log s_t = log(mantissa) + exponent * ln 2, and the
 //    mantissas (each in [1, 2)) are multiplied over the group before one log.
@@ -48,12 +54,10 @@ namespace {
 constexpr std::int64_t kRescaleEvery = 8;
 // Tasks whose log-likelihood mantissas share one log.
 constexpr std::size_t kLogGroup = 32;
-#ifndef PF
-#define PF 16
-#endif
 // Answers ahead whose table row is prefetched (the rows are random accesses
-// into a table of a few MiB; the codes are read sequentially).
-constexpr std::int64_t kPrefetchAhead = PF;
+// into a table of a few MiB; the codes are read sequentially). 8-32 measured
+// within noise of each other on the 1M benchmark; no prefetch was 25% slower.
+constexpr std::int64_t kPrefetchAhead = 16;
 // Blocks of kBlockTasks tasks claimed at a time by a thread of a pass.
 constexpr std::size_t kClaim = 2;
 constexpr double kLn2 = 0.693147180559945309417232121458176568;
@@ -105,6 +109,7 @@ struct Shared {
   detail::Team* team = nullptr;
   std::int32_t* labels = nullptr;  // [T] written (argmax, gold, -1) wherever probas are
 };
+
 // Binary exponent of a positive normal double (floor(log2 x)).
 inline int exponent_of(double x) { return static_cast<int>((std::bit_cast<std::uint64_t>(x) >> 52) & 0x7ff) - 1023; }
 // 2^e for e in [-1022, 1023], exactly.
@@ -481,7 +486,10 @@ __attribute__((target("avx2"))) void pass_avx2(Shared& sh, std::size_t b0, std::
   pass_blocks_fixed<KC, M>(sh, b0, b1, slot, probas, block_ll);
 }
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  static const bool has = [] {
+    __builtin_cpu_init();  // needed when called from a static initializer of a shared object; idempotent
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   return has;
 }
 #endif
@@ -539,6 +547,7 @@ void run_pass(Shared& sh, double* probas, std::vector<double>* block_ll) {
     case 4: return run_pass_k<4, M>(sh, probas, block_ll);
     case 5: return run_pass_k<5, M>(sh, probas, block_ll);
     case 6: return run_pass_k<6, M>(sh, probas, block_ll);
+    case 7: return run_pass_k<7, M>(sh, probas, block_ll);
     case 8: return run_pass_k<8, M>(sh, probas, block_ll);
     default: return run_pass_k<0, M>(sh, probas, block_ll);
   }
@@ -597,6 +606,7 @@ void m_step(Shared& sh) {
         case 4: m_step_workers<4>(sh, tabs, w, e); break;
         case 5: m_step_workers<5>(sh, tabs, w, e); break;
         case 6: m_step_workers<6>(sh, tabs, w, e); break;
+        case 7: m_step_workers<7>(sh, tabs, w, e); break;
         case 8: m_step_workers<8>(sh, tabs, w, e); break;
         default: m_step_workers<0>(sh, tabs, w, e); break;
       }
