@@ -267,7 +267,7 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
   constexpr int K = KC;
   const Layout& c = *sh.c;
   const Options& opt = *sh.opt;
-  const std::size_t R = sh.R;
+  constexpr std::size_t R = 2 * KC;  // row_words(K), known at compile time (no imul per answer)
   const std::size_t T = static_cast<std::size_t>(c.n_tasks);
   const std::uint32_t* code = sh.code;
   const std::int64_t* offset = c.task_offset.data();
