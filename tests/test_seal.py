@@ -154,6 +154,18 @@ def test_removed_or_swapped_stanza_fails(alice: PrivateKey, bob: PrivateKey) -> 
         open_sealed(dropped, alice)
 
 
+def test_low_order_ephemeral_key_in_a_stanza_is_skipped(alice: PrivateKey, bob: PrivateKey) -> None:
+    # A stanza whose ephemeral key is a low-order point gives an all-zero shared
+    # secret: opening must skip it (never use it, never raise InvalidKey) and then
+    # fail as a forgery, for its recipient and for the others (the MAC covers it).
+    s = seal(b"y" * 100, [alice.public_key, bob.public_key])
+    for point in (bytes(32), bytes([1]) + bytes(31)):     # 0 and 1: both low order
+        forged = s[:28] + point + s[60:]
+        for key in (alice, bob):
+            with pytest.raises(DecryptionFailed):
+                open_sealed(forged, key)
+
+
 def test_not_a_sealed_item(alice: PrivateKey) -> None:
     for junk in (b"", b"hello", os.urandom(500)):
         with pytest.raises(DecryptionFailed):
