@@ -131,7 +131,7 @@ inline u64 fmix64(u64 k) {
 // The output word is the state through a bijective xorshift-multiply, the
 // integer analogue of the usual "floor(x * 10^k) mod 256" digit extraction.
 // orbit_step takes the already advanced counter w_{n+1}, so that several
-// orbits can share one counter (see fill_keystream).
+// orbits can share one counter (LaneSet in chaotic.cc).
 inline u64 orbit_step(u64& x, u64 w) {
   x = mixed_map(x) ^ (w >> 40);
   u64 z = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ULL;
