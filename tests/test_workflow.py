@@ -281,3 +281,16 @@ def test_reader_checks_rows_against_the_manifest(market):
         net.dataset(nft, as_account=alice)
     net._manifests[nft.id] = (manifest, leaves)
     net.dataset(nft, as_account=alice)
+
+
+def test_history_shows_payouts_and_royalties(market):
+    net, alice, workers, truth, rng = market
+    task = run_labeling(net, alice, workers, truth, rng, spammers=0)
+    res = task.finalize()
+    nft = task.mint_nft(royalty_bps=1_000)
+    bob = net.create_account("bob", fund=2_000 * tg.TAG)
+    net.market.buy(net.market.list(nft, price=500 * tg.TAG), bob)
+    h = net.history("w3")
+    kinds = list(h["kind"])
+    assert "finalize" in kinds and "buy" in kinds
+    assert int(h.loc[h["kind"] == "finalize", "amount"].iloc[0]) == int(res.payouts["w3"])

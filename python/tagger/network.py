@@ -353,16 +353,22 @@ class Network:
         return pd.DataFrame(rows, columns=["height", "n_tx", "time", "hash", "state_root"])
 
     def history(self, account: AccountLike):
-        """Every transaction naming ``account`` (sent, received, paid, slashed, sold), oldest first."""
+        """Every transaction naming ``account`` (sent, received, paid, slashed, sold, and
+        purchases that paid it royalties), oldest first. ``amount``: the tx's amount, or
+        for a finalize what this account was paid (negative: slashed)."""
         import pandas as pd
         addr = self._address(account)
         rows = []
         for height, index, _kind, txid, sender, ts, rec in self._led.history(addr):
             t = decode_tx(rec)
             to = t.fields.get("to")
+            amount = t.amount
+            if t.kind == "finalize":  # what this account was paid, or lost to a slash
+                amount = (sum(int(v) for a, v in t.fields["payouts"] if bytes(a) == addr)
+                          - sum(int(v) for a, v in t.fields["slashes"] if bytes(a) == addr)) or None
             rows.append({"height": height, "index": index, "time": pd.Timestamp(ts, unit="ms"), "kind": t.kind,
                          "sender": self._label(sender), "to": None if to is None else self._label(to),
-                         "amount": t.amount, "outgoing": sender == addr, "txid": txid.hex()})
+                         "amount": amount, "outgoing": sender == addr, "txid": txid.hex()})
         cols = ["height", "index", "time", "kind", "sender", "to", "amount", "outgoing", "txid"]
         df = pd.DataFrame(rows, columns=cols)
         df["amount"] = df["amount"].astype("Int64")

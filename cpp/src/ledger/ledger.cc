@@ -794,7 +794,9 @@ std::vector<Bytes> Ledger::block_txs(std::uint64_t height) const {
 
 std::vector<HistoryRow> Ledger::history(const Address& a) const {
   std::vector<HistoryRow> out;
-  std::unordered_set<Id, KeyHash> my_listings;
+  // A purchase names only its listing: it concerns `a` when `a` listed it, or when
+  // `a` is a royalty recipient of the listed NFT (recipients are fixed at mint).
+  std::unordered_set<Id, KeyHash> my_listings, royalty_nfts, royalty_listings;
   for (std::uint64_t h = 1; h < impl_->blocks.size(); ++h) {
     Bytes rec = impl_->read_record(h);
     BlockView b = decode_block_view(rec, h);
@@ -803,8 +805,13 @@ std::vector<HistoryRow> Ledger::history(const Address& a) const {
       auto ps = parties(tx);
       bool mine = std::find(ps.begin(), ps.end(), a) != ps.end();
       Hash32 id = body_id(tx.body);
+      if (tx.kind == TxKind::NftMint && mine) royalty_nfts.insert(id);
       if (tx.kind == TxKind::List && tx.sender == a) my_listings.insert(id);
-      if (tx.kind == TxKind::Buy && my_listings.count(std::get<BuyP>(tx.payload).listing)) mine = true;
+      if (tx.kind == TxKind::List && royalty_nfts.count(std::get<ListP>(tx.payload).nft)) royalty_listings.insert(id);
+      if (tx.kind == TxKind::Buy) {
+        const Id& listing = std::get<BuyP>(tx.payload).listing;
+        if (my_listings.count(listing) || royalty_listings.count(listing)) mine = true;
+      }
       if (!mine) continue;
       HistoryRow r;
       r.height = h;
