@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "tagger/crypto.h"
 #include "tagger/errors.h"
 
 namespace tagger::crypto::detail {
@@ -36,5 +37,12 @@ using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
 // Algorithms fetched once per process (implicit fetches cost a lookup per call).
 const EVP_MD* sha256_md();
+
+// An X25519 key pair as an EVP key, both halves given: OpenSSL then skips
+// recomputing the public key (a scalar multiplication, ~37 us).
+PkeyPtr x25519_key_pair(const SecretBytes& priv, const PublicKey& pub);
+// X25519(self, peer). InvalidKey for a refused peer key or an all-zero result
+// (a low-order peer point), which our protocols must never use.
+SecretBytes x25519_derive(EVP_PKEY* self, const std::uint8_t* peer_public32);
 
 }  // namespace tagger::crypto::detail

@@ -68,52 +68,10 @@ std::array<std::uint8_t, kAeadNonceBytes> chunk_nonce(std::uint64_t index, bool 
   return n;
 }
 
-// X25519 through EVP directly, with as few scalar multiplications as the
-// protocol needs (each ~37 us here, the largest fixed cost of a seal or open).
-// PrivateKey::exchange imports the raw scalar alone, and OpenSSL then recomputes
-// its public key: a second multiplication. Here the ephemeral key comes from
-// keygen (one, for e_pub, which the stanza needs) and the recipient's key is
-// imported with its known public half (none), so each side derives with one.
-
-// X25519(self, peer); an all-zero result (a low-order peer key) is InvalidKey,
-// as in PrivateKey::exchange.
-SecretBytes derive_shared(EVP_PKEY* self, const std::uint8_t* peer_public32) {
-  using namespace detail;
-  PkeyPtr peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public32, kX25519Bytes));
-  if (!peer) openssl_fail("X25519 key import");
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, self, nullptr));
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) openssl_fail("X25519 derive init");
-  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.get(), 0) != 1) {
-    ERR_clear_error();
-    throw InvalidKey("X25519 peer public key refused");
-  }
-  SecretBytes shared(kX25519Bytes);
-  std::size_t len = shared.size();
-  if (EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1 || len != kX25519Bytes) {
-    ERR_clear_error();
-    throw InvalidKey("X25519 shared secret is all zero (low-order peer public key)");
-  }
-  std::uint8_t acc = 0;
-  for (auto b : shared) acc |= b;
-  if (acc == 0) throw InvalidKey("X25519 shared secret is all zero (low-order peer public key)");
-  return shared;
-}
-
-// The recipient's key pair as an EVP key, both halves given (fromdata then
-// skips recomputing the public key: 2 us instead of 39).
-detail::PkeyPtr import_key_pair(const PrivateKey& key) {
-  using namespace detail;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "X25519", nullptr));
-  SecretBytes priv = key.raw();
-  PublicKey pub = key.public_key();
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, priv.data(), priv.size()),
-                         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()),
-                         OSSL_PARAM_construct_end()};
-  EVP_PKEY* raw = nullptr;
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 || EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params) != 1)
-    openssl_fail("X25519 key import");
-  return PkeyPtr(raw);
-}
+// X25519 with as few scalar multiplications as the protocol needs (each ~37 us,
+// the largest fixed cost of a seal or open): the ephemeral key comes from keygen
+// (one, for e_pub, which the stanza needs) and the recipient's key pair is
+// imported with its public half (none); see detail::x25519_key_pair.
 
 // A fresh ephemeral key pair and its shared secret with `recipient`.
 struct Ephemeral {
@@ -127,7 +85,7 @@ Ephemeral ephemeral_exchange(const PublicKey& recipient) {
   std::size_t len = e.pub.size();
   if (!eph || EVP_PKEY_get_raw_public_key(eph.get(), e.pub.data(), &len) != 1 || len != e.pub.size())
     openssl_fail("X25519 ephemeral key generation");
-  e.shared = derive_shared(eph.get(), recipient.data());
+  e.shared = detail::x25519_derive(eph.get(), recipient.data());
   return e;
 }
 
@@ -151,7 +109,7 @@ std::optional<SecretBytes> try_unwrap(const std::array<std::uint8_t, kSealStanza
                                       const PrivateKey& key, EVP_PKEY* key_pair, ByteView payload_header) {
   SecretBytes shared;
   try {
-    shared = derive_shared(key_pair, st.data());
+    shared = detail::x25519_derive(key_pair, st.data());
   } catch (const InvalidKey&) {
     return std::nullopt;  // a low-order ephemeral key: refuse, as if not ours
   }
@@ -245,7 +203,7 @@ SealedHeader parse_sealed_header(ByteView sealed) {
 }
 
 SecretBytes unwrap_data_key(const SealedHeader& h, const PrivateKey& key) {
-  detail::PkeyPtr key_pair = import_key_pair(key);
+  detail::PkeyPtr key_pair = detail::x25519_key_pair(key.raw(), key.public_key());
   for (const auto& st : h.stanzas) {
     auto dk = try_unwrap(st, key, key_pair.get(), h.payload_header);
     if (!dk) continue;
