@@ -95,7 +95,7 @@ struct MaceOptions {
   double beta = 0.5;             // Beta prior pseudo-count on knowing, i.e. answering the truth (VB)
   double strategy_prior = 10.0;  // symmetric Dirichlet pseudo-count on the spam strategy theta_w (VB)
   double smoothing = -1.0;       // EM pseudo-count on expected counts; < 0 means 0.01 / n_labels
-  double default_noise = 0.5;    // initial parameters are drawn from U(1, 1 + default_noise), then normalized
+  double default_noise = 0.5;    // initial parameters are drawn from U(1, 2 + default_noise) (scipy uniform(loc=1, scale=1 + noise), as crowd-kit), then normalized
 };
 
 struct ZeroBasedSkillOptions {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "consensus/common.h"
 #include "tagger/errors.h"
@@ -23,14 +24,17 @@ double digamma(double x) {
          f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
 }
 
-struct SplitMix {  // portable, so seeds give the same fit everywhere
-  std::uint64_t s;
+// numpy's legacy RandomState(seed).random_sample(): MT19937 seeded by
+// init_genrand (as std::mt19937 is) and 53-bit doubles from two draws
+// (genrand_res53). Portable, and the same stream crowd-kit's MACE draws its
+// start from (scipy.stats.uniform.rvs(random_state=seed)), so a restart with
+// the same seed starts where crowd-kit starts.
+struct NumpyLegacyUniform {
+  std::mt19937 gen;
+  explicit NumpyLegacyUniform(std::uint64_t seed) : gen(static_cast<std::uint32_t>(seed)) {}
   double uniform() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
+    const double a = static_cast<double>(gen() >> 5), b = static_cast<double>(gen() >> 6);
+    return (a * 67108864.0 + b) / 9007199254740992.0;
   }
 };
 
@@ -143,17 +147,22 @@ Result mace(const AnswersView& a, const Options& opt, const MaceOptions& mo) {
   std::int32_t total_iter = 0;
   bool any_stopped = false;
   for (std::int32_t restart = 0; restart < mo.n_restarts && !any_stopped; ++restart) {
-    SplitMix rng{opt.seed + static_cast<std::uint64_t>(restart)};
+    // crowd-kit 1.4 draws the (spam, know) pairs, row-major [W x 2], and then
+    // the strategies, [W x K], each from a fresh RandomState(seed), scaling by
+    // scipy's uniform(loc=1, scale=1 + noise), i.e. U(1, 2 + noise).
+    const std::uint64_t seed = opt.seed + static_cast<std::uint64_t>(restart);
+    const double scale = 1 + mo.default_noise;
     Params prm;
     prm.spam.resize(W);
     prm.know.resize(W);
     prm.theta.resize(W * K);
+    NumpyLegacyUniform rng_pair(seed), rng_theta(seed);
     for (std::size_t w = 0; w < W; ++w) {
-      const double x0 = 1 + mo.default_noise * rng.uniform(), x1 = 1 + mo.default_noise * rng.uniform();
+      const double x0 = rng_pair.uniform() * scale + 1, x1 = rng_pair.uniform() * scale + 1;
       prm.spam[w] = x0 / (x0 + x1);
       prm.know[w] = x1 / (x0 + x1);
       double s = 0;
-      for (std::size_t k = 0; k < K; ++k) { prm.theta[w * K + k] = 1 + mo.default_noise * rng.uniform(); s += prm.theta[w * K + k]; }
+      for (std::size_t k = 0; k < K; ++k) { prm.theta[w * K + k] = rng_theta.uniform() * scale + 1; s += prm.theta[w * K + k]; }
       for (std::size_t k = 0; k < K; ++k) prm.theta[w * K + k] /= s;
     }
     double ll = e_step(c, opt, prm, probas.data(), spam_post.data()) / n_ans;

@@ -19,7 +19,10 @@ class MACE(BaseClassifier):
     Uniform class prior. Variational Bayes (``method="vb"``, Beta(alpha, beta)
     on spamming/knowing, symmetric Dirichlet(10) on strategies) or plain EM
     (``method="em"``); the best of ``n_restarts`` seeded restarts by log
-    marginal likelihood. Fitted: ``spamming_`` (Series worker -> P(spam)),
+    marginal likelihood; restart ``r`` starts from crowd-kit's draw,
+    ``scipy.stats.uniform(1, 1 + default_noise).rvs(random_state=random_state + r)``
+    (numpy's legacy MT19937 stream, reproduced in C++), so ``n_restarts=1``
+    reproduces crowd-kit 1.4's MACE, whose restarts all reuse one seed. Fitted: ``spamming_`` (Series worker -> P(spam)),
     ``thetas_`` (DataFrame worker x label), ``skills_`` = 1 - spamming.
 
     D. Hovy, T. Berg-Kirkpatrick, A. Vaswani, E. Hovy, "Learning Whom to Trust
