@@ -294,3 +294,33 @@ def test_history_shows_payouts_and_royalties(market):
     kinds = list(h["kind"])
     assert "finalize" in kinds and "buy" in kinds
     assert int(h.loc[h["kind"] == "finalize", "amount"].iloc[0]) == int(res.payouts["w3"])
+
+
+def test_task_published_in_one_session_is_finished_in_another(tmp_path):
+    rng = np.random.default_rng(11)
+    truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=5_000 * tg.TAG)
+        workers = [net.create_account(f"w{i}", fund=50 * tg.TAG) for i in range(6)]
+        task = run_labeling(net, alice, workers, truth, rng, spammers=0)
+        answers = task.answers()
+        tid = task.id
+        coll = net.publish_task(owner=alice, title="Collect questions", kind="collection", items=3,
+                                description="Write a question a bank customer would ask about cards.",
+                                budget=30 * tg.TAG, verify={"examples": ["How do I activate my card?"]})
+        up = coll.upload(workers[0], b"Why was my card declined at the shop?")
+        cid = coll.id
+    with tg.Network.open(tmp_path / "m") as net:
+        again = net.task(tid.hex())
+        assert again.title == "Review sentiment" and again.labels == LABELS
+        got = again.answers().sort_values(["item_id", "worker"]).reset_index(drop=True)
+        assert got.equals(answers.sort_values(["item_id", "worker"]).reset_index(drop=True))
+        res = again.finalize()
+        assert (res.labels.reindex(truth.index) == truth).mean() > 0.85
+        assert again.mint_nft() is not None
+        c = net.task(cid)
+        assert c.uploads()["ciphertext_hash"].tolist() == [up.ciphertext_hash.hex()]
+        assert c.finalize().payouts.sum() > 0
+        assert {t.id for t in net.tasks} == {tid, cid}
+        with pytest.raises(InvalidArgument, match="no task"):
+            net.task(bytes(32))

@@ -61,6 +61,7 @@ class Network:
         self._dedup = None
         self._verifier_engine = None
         self._tasks: dict[bytes, Any] = {}
+        self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
         self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
 
     # ---------------------------------------------------------------- construction
@@ -420,8 +421,52 @@ class Network:
 
     @property
     def tasks(self) -> list:
-        """Tasks published in this session."""
+        """Tasks published in this session, and (on disk) those whose owner is in the wallet."""
+        if self._path is not None and (self._path / "tasks").exists():
+            for f in sorted((self._path / "tasks").iterdir()):
+                tid = bytes.fromhex(f.name)
+                if tid not in self._tasks and self.ledger.task(tid) is not None:
+                    try:
+                        self.task(tid)
+                    except (UnknownAccount, InvalidArgument):
+                        continue  # owner's keys not here, or a policy that must be passed in
         return list(self._tasks.values())
+
+    def task(self, task_id: bytes | str, *, reward_policy: Any = None):
+        """A task by id (bytes or hex). Tasks published in an earlier session are rebuilt
+        from the owner's sealed record (checked against the ledger's params_hash) and
+        the ledger's answers and receipts; ``reward_policy`` is needed only for a custom
+        policy class."""
+        tid = bytes.fromhex(task_id) if isinstance(task_id, str) else bytes(task_id)
+        if tid in self._tasks:
+            return self._tasks[tid]
+        info = self.ledger.task(tid)
+        if info is None:
+            raise InvalidArgument(f"no task {tid.hex()[:16]}… on this ledger")
+        owner = self.account(address_str(info["owner"]))  # UnknownAccount: only the owner's wallet can reopen it
+        ref = self._task_refs.get(tid)
+        if ref is None and self._path is not None and (self._path / "tasks" / tid.hex()).exists():
+            ref = bytes.fromhex((self._path / "tasks" / tid.hex()).read_text().strip())
+        if ref is None:
+            raise InvalidArgument(f"no stored record of task {tid.hex()[:16]}… in this network")
+        from .task import load_task
+        record = crypto.open_sealed(self.store.get(ref), owner.sealing_key)
+        t = load_task(self, tid, record, reward_policy)
+        self._tasks[tid] = t
+        return t
+
+    def _save_task_record(self, task_id: bytes, owner: Account, record: bytes) -> None:
+        ref = self.store.put(crypto.seal(record, [owner.public_key]))
+        self._task_refs[bytes(task_id)] = ref
+        if self._path is not None:
+            d = self._path / "tasks"
+            d.mkdir(exist_ok=True)
+            tmp = d / (bytes(task_id).hex() + ".tmp")
+            with open(tmp, "w") as fh:
+                fh.write(ref.hex())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, d / bytes(task_id).hex())
 
     def publish_task(self, owner: AccountLike, title: str, description: str, *, kind: str = "classification",
                      labels: Any = None, items: Any = None, overlap: int = 3, budget: int, reward_policy: Any = None,

@@ -21,7 +21,8 @@ from . import codec, crypto
 from ._repr import format_tag, html_table
 from .errors import (InfeasibleAssignment, InsufficientFunds, InvalidArgument, NotAuthorized, RuleViolation,
                      TaskStateError)
-from .ledger import Account, AccountLike
+from .ledger import VERDICTS as VERDICT_CODES
+from .ledger import Account, AccountLike, address_str
 
 if TYPE_CHECKING:  # pragma: no cover
     from .market import DatasetNFT
@@ -373,6 +374,33 @@ class Task:
             txids = self._net.submit_many(txs)
         self._ans_chunks.append((items.astype(np.int32), wpos.astype(np.int32), labels.astype(np.int32)))
         return txids
+
+    def _replay_ledger(self) -> None:
+        """Answers and accepted uploads of this task, read back from its transactions."""
+        items, workers, labels = [], [], []
+        for h in range(1, self._net.height + 1):
+            for tx in self._net.block(h).transactions:
+                f = tx.fields
+                if tx.kind not in ("answers", "upload_receipt") or bytes(f["task"]) != self.id:
+                    continue
+                if tx.kind == "answers":
+                    pos = self._worker_position(tx.sender, add=True)
+                    for i, lab in f["answers"]:
+                        items.append(i)
+                        labels.append(lab)
+                        workers.append(pos)
+                elif f["verdict"] != VERDICT_CODES["rejected"]:
+                    item = int(f["item"])
+                    acct = self._net.account(address_str(f["worker"]))
+                    self._worker_position(acct, add=True)
+                    status = next(k for k, v in VERDICT_CODES.items() if v == f["verdict"])
+                    self._uploads[item] = Upload(str(self.items["item_id"].iloc[item]), acct.name, status,
+                                                 tuple(f["reasons"]), bytes(f["ciphertext_hash"]), None, tx.txid)
+        if items:
+            self._ans_chunks.append((np.asarray(items, np.int32), np.asarray(workers, np.int32),
+                                     np.asarray(labels, np.int32)))
+        if self._net.ledger.task(self.id)["status"] != "open":
+            self.result = None  # settled on the ledger in an earlier session
 
     def answers(self) -> pd.DataFrame:
         """Every recorded answer: item_id, worker (name), label."""
@@ -727,21 +755,101 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
         opts = {"description": description, "category": cats[0][0] if cats else "", "registry": net.dedup}
         opts.update(dict(verify or {}))
         spec = VerifySpec(**opts)
-    content = codec.encode([str(x) for x in frame["item_id"]] + [_as_text(x) for x in frame["data"]])
-    params_hash = crypto.sha256(codec.encode([
-        "tagger/task/v1", title, description, kind, [str(x) for x in labels or []], len(frame),
-        crypto.sha256(content), int(overlap), int(stake), repr(reward_policy), data_kind,
-        [[str(k), str(v)] for k, v in gold_s.items()]]))
+    params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.lock_escrow(acct, int(budget), required_stake=int(stake), params_hash=params_hash,
                                      verifier=net.verifier if kind == "collection" else None)
     task = Task(net, task_id=task_id, owner=acct, title=title, description=description, kind=kind, labels=labels,
                 items=frame, gold=gold_s, overlap=int(overlap), budget=int(budget), stake=int(stake),
                 reward_policy=reward_policy, categories=cats, data_kind=data_kind, batch_size=int(batch_size),
                 control_share=float(control_share), verify_spec=spec, params_hash=params_hash, seed=int(seed))
-    if kind == "classification":
+    _make_subtasks(task)
+    net._save_task_record(task_id, acct, _task_record(task, verify))
+    return task
+
+
+def _make_subtasks(task: Task) -> None:
+    from . import match
+    if task.kind == "classification":
+        frame, gold_s = task.items, task.gold
         regular = frame["item_id"][~frame["item_id"].isin(gold_s.index)].tolist()
-        task.subtasks = match.make_subtasks(regular, int(batch_size), control_items=list(gold_s.index),
-                                            control_share=float(control_share) if len(gold_s) else 0.0, seed=int(seed))
+        task.subtasks = match.make_subtasks(regular, task.batch_size, control_items=list(gold_s.index),
+                                            control_share=task.control_share if len(gold_s) else 0.0, seed=task.seed)
+
+
+def _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s) -> bytes:
+    content = codec.encode([str(x) for x in frame["item_id"]] + [_as_text(x) for x in frame["data"]])
+    return crypto.sha256(codec.encode([
+        "tagger/task/v1", title, description, kind, [str(x) for x in labels or []], len(frame),
+        crypto.sha256(content), int(overlap), int(stake), repr(reward_policy), data_kind,
+        [[str(k), str(v)] for k, v in gold_s.items()]]))
+
+
+_RECORD_TAG = "tagger/task-record/v1"
+
+
+def _plain(v: Any) -> Any:
+    """A value the canonical codec can hold (numpy scalars to Python), else its str."""
+    if hasattr(v, "item") and not isinstance(v, (bytes, str)):
+        v = v.item()
+    return v if isinstance(v, (str, int, bytes, bool)) or v is None else str(v)
+
+
+def _task_record(task: Task, verify: Any) -> bytes:
+    """The owner's private copy of what the ledger's params_hash commits to, so the task
+    can be reopened in a later session (sealed to the owner before it is stored)."""
+    policy = None
+    if task.reward_policy is not None:
+        params = [[k, v] for k, v in sorted(vars(task.reward_policy).items())
+                  if isinstance(v, int) or v is None]
+        policy = [type(task.reward_policy).__name__, params]
+    opts = [[k, [str(x) for x in v] if isinstance(v, (list, tuple)) else v]
+            for k, v in sorted(dict(verify or {}).items())
+            if isinstance(v, (str, int)) or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))]
+    return codec.encode([
+        _RECORD_TAG, task.title, task.description, task.kind,
+        None if task.labels is None else [_plain(x) for x in task.labels],
+        [_plain(x) for x in task.items["item_id"]], [_plain(x) for x in task.items["data"]],
+        [[_plain(k), _plain(v)] for k, v in task.gold.items()], task.overlap, task.budget, task.stake,
+        policy, [[c, str(sc)] for c, sc in task.categories], task.data_kind, task.batch_size,
+        str(task.control_share), task.seed, opts])
+
+
+def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any = None) -> Task:
+    """Rebuild a task published in an earlier session: its parameters from the owner's
+    sealed record (checked against the params_hash on the ledger), its answers and
+    uploads from the ledger's transactions."""
+    from . import rewards
+    from .errors import VerificationFailed
+    from .verify import VerifySpec
+    info = net.ledger.task(task_id)
+    (tag, title, description, kind, labels, item_ids, item_data, gold, overlap, budget, stake, policy, cats,
+     data_kind, batch_size, control_share, seed, opts) = codec.decode(record)
+    if tag != _RECORD_TAG:
+        raise VerificationFailed("not a task record")
+    frame = pd.DataFrame({"item_id": pd.Series(item_ids, dtype=object), "data": pd.Series(item_data, dtype=object)})
+    if all(isinstance(x, int) for x in item_ids):
+        frame["item_id"] = frame["item_id"].astype(np.int64)
+    gold_s = pd.Series({k: v for k, v in gold}, dtype=object)
+    if reward_policy is None and policy is not None:
+        cls = getattr(rewards, policy[0], None)
+        if cls is None or not (isinstance(cls, type) and issubclass(cls, rewards.RewardPolicy)):
+            raise InvalidArgument(f"the task used the policy {policy[0]!r}: pass reward_policy= to reopen it")
+        reward_policy = cls(**{k: v for k, v in policy[1]})
+    spec = None
+    if kind == "collection":
+        spec = VerifySpec(**{"description": description, "category": cats[0][0] if cats else "",
+                             "registry": net.dedup, **{k: v for k, v in opts}})
+    expect = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
+    if expect != bytes(info["params_hash"]):
+        raise VerificationFailed("the stored task record does not match the params_hash on the ledger "
+                                 "(a different reward_policy than at publication?)")
+    owner = net.account(address_str(info["owner"]))
+    task = Task(net, task_id=task_id, owner=owner, title=title, description=description, kind=kind, labels=labels,
+                items=frame, gold=gold_s, overlap=overlap, budget=budget, stake=stake, reward_policy=reward_policy,
+                categories=[(c, float(x)) for c, x in cats], data_kind=data_kind, batch_size=batch_size,
+                control_share=float(control_share), verify_spec=spec, params_hash=expect, seed=seed)
+    _make_subtasks(task)
+    task._replay_ledger()
     return task
 
 
