@@ -324,3 +324,24 @@ def test_task_published_in_one_session_is_finished_in_another(tmp_path):
         assert {t.id for t in net.tasks} == {tid, cid}
         with pytest.raises(InvalidArgument, match="no task"):
             net.task(bytes(32))
+
+
+def test_upload_many_and_verbose_finalize(capsys):
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=100 * tg.TAG)
+    ws = [net.create_account(f"u{i}", fund=1) for i in range(2)]
+    task = net.publish_task(owner=owner, title="Collect card questions", kind="collection", items=4,
+                            description="Questions a bank customer asks about card payments.", budget=8 * tg.TAG,
+                            verify={"examples": ["Why was my card payment declined?"]})
+    out = task.upload_many([(ws[0], b"Why was my card payment declined today?", {"src": "chat"}),
+                            (ws[1], b"Can I get a refund for a duplicate card payment?")], progress=False)
+    assert list(out["status"]) == ["accepted", "accepted"] and out["ciphertext_hash"].notna().all()
+    with pytest.raises(InvalidArgument, match="worker and data"):
+        task.upload_many(pd.DataFrame({"data": [b"x"]}))
+    net2 = tg.Network.memory()
+    alice = net2.create_account("alice", fund=5_000 * tg.TAG)
+    workers = [net2.create_account(f"w{i}", fund=50 * tg.TAG) for i in range(6)]
+    rng = np.random.default_rng(5)
+    t2 = run_labeling(net2, alice, workers, pd.Series(rng.choice(LABELS, len(TEXTS))), rng, spammers=0)
+    t2.finalize("dawid_skene", n_iter=30, verbose=True)
+    assert "DawidSkene" in capsys.readouterr().err

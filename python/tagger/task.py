@@ -462,6 +462,26 @@ class Task:
             self._upload_meta[item] = dict(meta)
         return up
 
+    def upload_many(self, uploads: Any, *, progress: bool = True) -> pd.DataFrame:
+        """Upload many items: an iterable of ``(worker, data)`` or ``(worker, data, meta)``,
+        or a DataFrame with columns ``worker``, ``data`` (and optionally ``meta``). Shows a
+        progress bar (tqdm) unless ``progress=False``. Returns one row per upload: item_id,
+        worker, status, reasons, ciphertext_hash (None when rejected)."""
+        from tqdm.auto import tqdm
+        if isinstance(uploads, pd.DataFrame):
+            if not {"worker", "data"} <= set(uploads.columns):
+                raise InvalidArgument("an uploads DataFrame needs columns worker and data")
+            meta = uploads["meta"] if "meta" in uploads.columns else [None] * len(uploads)
+            rows = list(zip(uploads["worker"], uploads["data"], meta))
+        else:
+            rows = [tuple(r) + (None,) * (3 - len(r)) for r in uploads]
+        out = []
+        for worker, data, meta in tqdm(rows, desc="uploads", unit="item", disable=not progress):
+            u = self.upload(worker, data, meta)
+            out.append({"item_id": u.item_id, "worker": u.worker, "status": u.status, "reasons": list(u.reasons),
+                        "ciphertext_hash": u.ciphertext_hash.hex() if u.ciphertext_hash else None})
+        return pd.DataFrame(out, columns=["item_id", "worker", "status", "reasons", "ciphertext_hash"])
+
     def _next_free_slot(self, wpos: int) -> int:
         if self._allowed is None:
             while self._free_cursor < self.n_items and self._free_cursor in self._uploads:
@@ -487,7 +507,9 @@ class Task:
         ``method``: a ``tg.consensus`` method name (``"dawid_skene"``, ``"majority_vote"``,
         ``"glad"``, ``"mace"``, ``"wawa"`` ...). ``slashing``: a ``tg.rewards.SlashingRule``,
         ``"default"`` (``SlashingRule()`` when the task has control items and a stake) or
-        ``None``. Reputation: each worker's on-ledger Beta counts grow by its answers judged
+        ``None``. Other keyword arguments go to the estimator (e.g. ``n_iter=50``, or
+        ``verbose=True`` for a progress bar over the EM iterations).
+        Reputation: each worker's on-ledger Beta counts grow by its answers judged
         correct / incorrect (against gold on control items, else against consensus).
         """
         from . import rewards
