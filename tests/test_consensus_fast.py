@@ -201,6 +201,39 @@ def test_dawid_skene_equals_log_space_reference(K: int, variant: str) -> None:
         assert np.array_equal(other.probas, r.probas) and np.array_equal(other.errors, r.errors)
 
 
+def test_dawid_skene_grouped_input_equals_counting_sort() -> None:
+    # Input already grouped by task takes the parallel layout pass (task offsets from
+    # the boundaries, chunks of 2^18 answers); shuffled input the stable counting sort.
+    # With the same order inside each task both layouts are the same: identical bits.
+    rng = np.random.default_rng(11)
+    T, W, K = 150_000, 300, 3
+    per_task = rng.integers(1, 8, T)
+    per_task[[0, 1, 5000, 5001, 140_000]] = 0  # tasks without answers: first, middle
+    t = np.repeat(np.arange(T), per_task)
+    w = rng.integers(0, W, len(t))
+    y = rng.integers(0, K, len(t))
+    assert len(t) > 2 * 2**18  # several chunks; tasks straddle chunk boundaries
+    perm = rng.permutation(len(t))
+    ts, ws, ys = (a[perm].astype(np.int32) for a in (t, w, y))
+    grouped = np.argsort(ts, kind="stable")
+    tg_, wg, yg = ts[grouped], ws[grouped], ys[grouped]
+    n_tasks = T + 4  # and tasks without answers at the end
+    for threads in (1, 2):
+        a = C.dawid_skene(ts, ws, ys, K, n_tasks=n_tasks, n_workers=W, n_iter=4, tol=0.0, threads=threads)
+        b = C.dawid_skene(tg_, wg, yg, K, n_tasks=n_tasks, n_workers=W, n_iter=4, tol=0.0, threads=threads)
+        assert np.array_equal(a.probas, b.probas) and np.array_equal(a.errors, b.errors) and np.array_equal(a.labels, b.labels)
+    assert np.all(b.labels[[0, 1, 5000, 5001, 140_000, T, T + 3]] == -1)
+    # Out-of-range indices in grouped input: the exact index and answer are named.
+    bad = tg_.copy()
+    bad[-1] = n_tasks
+    with pytest.raises(InvalidArgument, match=rf"task index {n_tasks} at answer {len(bad) - 1} is outside"):
+        C.dawid_skene(bad, wg, yg, K, n_tasks=n_tasks, n_workers=W)
+    bad_w = wg.copy()
+    bad_w[300_000] = -2
+    with pytest.raises(InvalidArgument, match="worker index -2 at answer 300000 is outside"):
+        C.dawid_skene(tg_, bad_w, yg, K, n_tasks=n_tasks, n_workers=W)
+
+
 def test_dawid_skene_early_stop_reports_last_e_step() -> None:
     t, w, y, T, W = _ds_case(5, 4)
     seen = []

@@ -2,18 +2,31 @@
 
 #include <algorithm>
 #include <limits>
+#include <cstdint>
 #include <string>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
 
-void validate(const AnswersView& a) {
+namespace {
+// Everything validate() checks except the index ranges; true when there are answers.
+bool validate_shape(const AnswersView& a) {
   if (a.n_tasks < 0 || a.n_workers < 0 || a.n_labels < 0)
     throw InvalidArgument("consensus: n_tasks, n_workers and n_labels must be >= 0");
-  if (a.n == 0) return;
+  if (a.n == 0) return false;
   if (!a.task || !a.worker || !a.label) throw InvalidArgument("consensus: answer arrays must not be null");
   if (a.n_labels < 1) throw InvalidArgument("consensus: n_labels must be >= 1 when there are answers");
+  return true;
+}
+}  // namespace
+
+void validate(const AnswersView& a) {
+  if (!validate_shape(a)) return;
   auto check = [&](const std::int32_t* v, std::int32_t bound, const char* what) {
     // A branch-free min/max pass, then a second pass only to locate the culprit.
     std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = std::numeric_limits<std::int32_t>::min();
@@ -49,6 +62,11 @@ namespace detail {
 
 void check_options(const AnswersView& a, const Options& opt) {
   validate(a);
+  check_options_except_indices(a, opt);
+}
+
+void check_options_except_indices(const AnswersView& a, const Options& opt) {
+  validate_shape(a);
   if (opt.n_iter < 0) throw InvalidArgument("consensus: n_iter must be >= 0");
   if (!(opt.tol >= 0)) throw InvalidArgument("consensus: tol must be >= 0");
   if (!(opt.smoothing >= 0) || !std::isfinite(opt.smoothing)) throw InvalidArgument("consensus: smoothing must be finite and >= 0");
@@ -121,13 +139,33 @@ void build_worker_index(Csr& c) {
     }
 }
 
+void advise_huge_pages(void* p, std::size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = (begin + bytes) & ~(kHuge - 1);
+  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice only: failure is harmless
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 Result make_result(const AnswersView& a) {
   Result r;
   r.n_tasks = a.n_tasks;
   r.n_workers = a.n_workers;
   r.n_labels = a.n_labels;
-  r.probas.assign(static_cast<std::size_t>(a.n_tasks) * static_cast<std::size_t>(a.n_labels), 0.0);
-  r.labels.assign(static_cast<std::size_t>(a.n_tasks), -1);
+  const std::size_t nt = static_cast<std::size_t>(a.n_tasks), cells = nt * static_cast<std::size_t>(a.n_labels);
+  // reserve() allocates without touching; assign() within the capacity then
+  // fills in place, after the advice.
+  r.probas.reserve(cells);
+  advise_huge_pages(r.probas.data(), cells * sizeof(double));
+  r.probas.assign(cells, 0.0);
+  r.labels.reserve(nt);
+  advise_huge_pages(r.labels.data(), nt * sizeof(std::int32_t));
+  r.labels.assign(nt, -1);
   return r;
 }
 

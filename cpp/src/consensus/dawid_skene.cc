@@ -70,6 +70,9 @@ inline std::size_t row_words(std::size_t k) { return 2 * k; }
 class Table {
  public:
   void assign(std::size_t n) {
+    buf_.clear();
+    buf_.reserve(n + 8);  // allocation only; assign() below fills in place
+    detail::advise_huge_pages(buf_.data(), (n + 8) * sizeof(std::int64_t));
     buf_.assign(n + 8, 0);
     const auto addr = reinterpret_cast<std::uintptr_t>(buf_.data());
     p_ = buf_.data() + ((64 - addr % 64) % 64) / 8;
@@ -234,6 +237,32 @@ struct Lanes {  // K doubles
     }
     if constexpr (N1 > 0) c[0] *= std::bit_cast<double>(p[4 * N4 + 2 * N2]);
   }
+  TAGGER_INLINE void zero() {
+    for (auto& x : a) x = D4{};
+    for (auto& x : b) x = D2{};
+    for (auto& x : c) x = 0;
+  }
+  // += the one-hot vector of index l, with lane compares: counting votes in
+  // registers, not through a stack array (a store-to-load chain of ~10 cycles
+  // per answer when a task's answers agree). Counts are exact small integers.
+  TAGGER_INLINE void add_one_hot(double l) {
+    constexpr std::int64_t kOne = 0x3ff0000000000000LL;  // bits of 1.0
+    for (int i = 0; i < N4; ++i) {
+      const D4 idx = D4{0, 1, 2, 3} + 4.0 * i;
+      const I4 hit = (idx == l) & kOne;  // compare lanes: all ones where equal
+      D4 add;
+      std::memcpy(&add, &hit, sizeof add);
+      a[i] += add;
+    }
+    for (int i = 0; i < N2; ++i) {
+      const D2 idx = D2{0, 1} + static_cast<double>(4 * N4 + 2 * i);
+      const I2 hit = (idx == l) & kOne;
+      D2 add;
+      std::memcpy(&add, &hit, sizeof add);
+      b[i] += add;
+    }
+    if constexpr (N1 > 0) c[0] += l == 4 * N4 + 2 * N2 ? 1.0 : 0.0;
+  }
   TAGGER_INLINE void scale(double f) {
     for (auto& x : a) x *= f;
     for (auto& x : b) x *= f;
@@ -298,14 +327,14 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
       }
       Lanes<K> v;
       if constexpr (M == Mode::kStart) {
-        for (int k = 0; k < K; ++k) tmp[k] = 0;
+        v.zero();
         for (std::int64_t p = p0; p < p1; ++p) {
-          __builtin_prefetch(tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R + K, 1);
-          tmp[code[p] % K] += 1.0;
+          const std::int64_t* ahead = tab + static_cast<std::size_t>(code[p + kPrefetchAhead]) * R;
+          __builtin_prefetch(ahead + K, 1);
+          __builtin_prefetch(ahead + R - 1, 1);
+          v.add_one_hot(static_cast<double>(code[p] % K));
         }
-        const double inv = 1.0 / static_cast<double>(p1 - p0);
-        for (int k = 0; k < K; ++k) tmp[k] *= inv;
-        v.load(tmp);
+        v.scale(1.0 / static_cast<double>(p1 - p0));
       } else {
         v = prior;
         int scale = 0;
@@ -631,47 +660,110 @@ double ordered_sum(const std::vector<double>& v) {
   return s;
 }
 
-Layout build_layout(const AnswersView& a) {
+// Answers of [i0, i1): codes, index ranges, and - when the tasks are
+// non-decreasing there - the task offsets of the task boundaries that fall in
+// the range (offset[t] = first answer of task t for every t in (task[i-1],
+// task[i]]). Boundaries belong to exactly one range, so ranges write disjoint
+// offsets; writes are bounds-checked because the indices are not validated yet.
+struct LayoutChunk {
+  bool out_of_range = false;   // some index of the range is outside its bound
+  bool sorted = true;          // task ids non-decreasing (from the answer before the range)
+  std::int32_t last_task = -1;  // task of the range's last answer
+};
+LayoutChunk layout_range(const AnswersView& a, std::size_t i0, std::size_t i1, std::uint32_t* code, std::int64_t* offset) {
+  LayoutChunk r;
+  const std::uint32_t L = static_cast<std::uint32_t>(a.n_labels);
+  std::int32_t wlo = std::numeric_limits<std::int32_t>::max(), whi = std::numeric_limits<std::int32_t>::min();
+  std::int32_t llo = wlo, lhi = whi, tlo = wlo, thi = whi;
+  std::int32_t prev = i0 == 0 ? -1 : a.task[i0 - 1];
+  for (std::size_t i = i0; i < i1; ++i) {
+    const std::int32_t t = a.task[i], w = a.worker[i], l = a.label[i];
+    tlo = std::min(tlo, t);
+    thi = std::max(thi, t);
+    wlo = std::min(wlo, w);
+    whi = std::max(whi, w);
+    llo = std::min(llo, l);
+    lhi = std::max(lhi, l);
+    code[i] = static_cast<std::uint32_t>(w) * L + static_cast<std::uint32_t>(l);
+    if (t != prev) {
+      if (t < prev) r.sorted = false;
+      else if (r.sorted && t < a.n_tasks)
+        for (std::int32_t u = std::max(prev, -1) + 1; u <= t; ++u) offset[u] = static_cast<std::int64_t>(i);
+      prev = t;
+    }
+  }
+  // One combined range test: lo < 0 or hi >= bound for any column.
+  const bool in_range = tlo >= 0 && wlo >= 0 && llo >= 0 && thi < a.n_tasks && whi < a.n_workers && lhi < a.n_labels;
+  r.out_of_range = i1 > i0 && !in_range;
+  r.last_task = i1 > i0 ? a.task[i1 - 1] : -1;
+  return r;
+}
+
+// Validates the indices (validate() supplies the exact message), re-codes the
+// answers and groups them by task: a parallel pass that also finds task
+// offsets when the input is grouped by task with non-decreasing task ids (the
+// usual case), else a serial stable counting sort.
+Layout build_layout(const AnswersView& a, detail::Team& team) {
   Layout c;
   c.n_tasks = a.n_tasks;
   c.n_workers = a.n_workers;
   c.n_labels = a.n_labels;
   c.task_offset.assign(static_cast<std::size_t>(a.n_tasks) + 1, 0);
   c.code = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
+  detail::advise_huge_pages(c.code.get(), (a.n + kPrefetchAhead) * sizeof(std::uint32_t));
   std::uint32_t* code = c.code.get();
   std::fill(code + a.n, code + a.n + kPrefetchAhead, 0u);
-  const std::uint32_t L = static_cast<std::uint32_t>(a.n_labels);
-  std::int64_t* count = c.task_offset.data() + 1;
+  constexpr std::size_t kChunk = std::size_t{1} << 18;
+  const std::size_t n_chunks = (a.n + kChunk - 1) / kChunk;
+  std::vector<LayoutChunk> parts(n_chunks);
+  std::atomic<std::size_t> next{0};
+  team.run([&](unsigned) {
+    for (std::size_t ch = next.fetch_add(1); ch < n_chunks; ch = next.fetch_add(1))
+      parts[ch] = layout_range(a, ch * kChunk, std::min(a.n, (ch + 1) * kChunk), code, c.task_offset.data());
+  });
   bool sorted = true;
-  std::int32_t prev = a.n ? a.task[0] : 0;
-  for (std::size_t i = 0; i < a.n; ++i) {  // one pass: counts, order check, codes
-    const std::int32_t t = a.task[i];
-    ++count[t];
-    sorted &= t >= prev;
-    prev = t;
-    code[i] = static_cast<std::uint32_t>(a.worker[i]) * L + static_cast<std::uint32_t>(a.label[i]);
+  std::int32_t last = -1;
+  for (const LayoutChunk& p : parts) {
+    if (p.out_of_range) {
+      validate(a);  // throws, naming the first bad index
+      throw InvalidArgument("dawid_skene: answer index out of range");  // not reached
+    }
+    sorted &= p.sorted;
   }
+  if (a.n) last = parts.back().last_task;
+  if (sorted) {  // boundaries are filled; tasks after the last answered one end at n
+    for (std::int64_t u = static_cast<std::int64_t>(last) + 1; u <= a.n_tasks; ++u)
+      c.task_offset[static_cast<std::size_t>(u)] = static_cast<std::int64_t>(a.n);
+    return c;
+  }
+  // Stable counting sort: inside a task, answers keep their input order.
+  std::fill(c.task_offset.begin(), c.task_offset.end(), 0);
+  std::int64_t* count = c.task_offset.data() + 1;
+  for (std::size_t i = 0; i < a.n; ++i) ++count[a.task[i]];
   for (std::size_t t = 0; t < static_cast<std::size_t>(a.n_tasks); ++t) c.task_offset[t + 1] += c.task_offset[t];
-  if (!sorted) {  // stable counting sort: inside a task, answers keep their input order
-    auto moved = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
-    std::fill(moved.get() + a.n, moved.get() + a.n + kPrefetchAhead, 0u);
-    std::vector<std::int64_t> cursor(c.task_offset.begin(), c.task_offset.end() - 1);
-    for (std::size_t i = 0; i < a.n; ++i) moved[static_cast<std::size_t>(cursor[static_cast<std::size_t>(a.task[i])]++)] = code[i];
-    c.code = std::move(moved);
-  }
+  auto moved = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
+  detail::advise_huge_pages(moved.get(), (a.n + kPrefetchAhead) * sizeof(std::uint32_t));
+  std::fill(moved.get() + a.n, moved.get() + a.n + kPrefetchAhead, 0u);
+  std::vector<std::int64_t> cursor(c.task_offset.begin(), c.task_offset.end() - 1);
+  for (std::size_t i = 0; i < a.n; ++i) moved[static_cast<std::size_t>(cursor[static_cast<std::size_t>(a.task[i])]++)] = code[i];
+  c.code = std::move(moved);
   return c;
 }
 
 }  // namespace
 
 Result dawid_skene(const AnswersView& a, const Options& opt) {
-  detail::check_options(a, opt);
+  detail::check_options_except_indices(a, opt);  // build_layout range-checks the indices
   const std::size_t W = static_cast<std::size_t>(a.n_workers), L = static_cast<std::size_t>(a.n_labels);
   if (a.n && static_cast<double>(W) * static_cast<double>(L) >= 4294967296.0)
     throw InvalidArgument("dawid_skene: n_workers * n_labels must be < 2^32");
-  Layout c = build_layout(a);
-  Result r = detail::make_result(a);
   const std::size_t K = L;
+  const std::size_t n_blocks = (static_cast<std::size_t>(a.n_tasks) + detail::kBlockTasks - 1) / detail::kBlockTasks;
+  const std::size_t n_slots = std::max<std::size_t>(
+      1, std::min<std::size_t>(detail::threads_for_buffers(opt.threads, W * L * row_words(K) * 8), n_blocks));
+  detail::Team team(static_cast<unsigned>(n_slots));
+  Layout c = build_layout(a, team);
+  Result r = detail::make_result(a);
 
   Shared sh;
   sh.c = &c;
@@ -679,10 +771,6 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
   sh.labels = r.labels.data();
   sh.opt = &opt;
   sh.R = row_words(K);
-  const std::size_t n_blocks = (static_cast<std::size_t>(a.n_tasks) + detail::kBlockTasks - 1) / detail::kBlockTasks;
-  const std::size_t n_slots = std::max<std::size_t>(
-      1, std::min<std::size_t>(detail::threads_for_buffers(opt.threads, W * L * sh.R * 8), n_blocks));
-  detail::Team team(static_cast<unsigned>(n_slots));
   sh.team = &team;
   sh.slots.resize(n_slots);
   for (Slot& s : sh.slots) {
@@ -690,7 +778,6 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
     s.prior.assign(K, 0);
   }
   sh.e.resize(W * L * K);
-
   run_pass<Mode::kStart>(sh, opt.n_iter == 0 ? r.probas.data() : nullptr, nullptr);
   m_step(sh);
 
