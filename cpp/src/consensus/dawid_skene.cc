@@ -41,6 +41,10 @@
 #include <memory>
 #include <string>
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "consensus/common.h"
 #include "consensus/team.h"
 #include "tagger/errors.h"
@@ -152,6 +156,26 @@ inline std::int64_t fix_of(double p) {
 }
 
 #define TAGGER_INLINE inline __attribute__((always_inline))
+
+// Writes a task's posteriors and label with non-temporal stores: the 80 MB of
+// posteriors at 10M answers are written once and not read again here, so
+// streaming them skips the read-for-ownership of every line (consecutive tasks
+// fill whole lines in the write-combining buffers). Bits are those of src.
+// A pass that streams calls stream_fence() before its results are used.
+TAGGER_INLINE void stream_out(double* dst, const double* src, int k, std::int32_t* label_dst, std::int32_t label) {
+#if defined(__x86_64__) && defined(__SSE2__)
+  for (int i = 0; i < k; ++i) _mm_stream_si64(reinterpret_cast<long long*>(dst + i), std::bit_cast<long long>(src[i]));
+  _mm_stream_si32(label_dst, label);
+#else
+  std::memcpy(dst, src, static_cast<std::size_t>(k) * sizeof(double));
+  *label_dst = label;
+#endif
+}
+TAGGER_INLINE void stream_fence() {
+#if defined(__x86_64__) && defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
 
 // Index of the largest value; ties go to the smallest index (the MV rule).
 TAGGER_INLINE std::int32_t argmax(const double* row, int k) {
@@ -380,8 +404,8 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
         v.load(tmp);
       }
       if (probas) {
-        v.store(probas + t * K);
-        sh.labels[t] = is_gold ? g : argmax(probas + t * K, K);
+        v.to_array(tmp);
+        stream_out(probas + t * K, tmp, K, sh.labels + t, is_gold ? g : argmax(tmp, K));
       }
       if constexpr (M != Mode::kPosteriors) {
         const Ints<K> fix = v.fix();
@@ -396,6 +420,7 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
     pcount.store(pc);
     for (int k = 0; k < K; ++k) sh.slots[slot].prior[static_cast<std::size_t>(k)] += pc[k];
   }
+  if (probas) stream_fence();  // the streamed rows are visible before the team joins
 }
 
 // The same pass for any K (scalar loops over K).
