@@ -9,17 +9,9 @@ namespace L = tagger::ledger;
 using GIL = py::gil_scoped_release;
 using namespace pybind11::literals;
 
-template <std::size_t N>
-static std::array<std::uint8_t, N> fixed(const py::object& o, const char* what) {
-  BytesArg b(o, what);
-  if (b.size() != N) throw InvalidArgument(std::string(what) + " must be " + std::to_string(N) + " bytes, got " + std::to_string(b.size()));
-  std::array<std::uint8_t, N> a;
-  std::copy(b.view().begin(), b.view().end(), a.begin());
-  return a;
-}
 static std::optional<L::Id> opt_id(const py::object& o) {
   if (o.is_none()) return std::nullopt;
-  return fixed<32>(o, "task id");
+  return fixed_bytes<32>(o, "task id");
 }
 static py::object opt_bytes(const std::optional<L::Id>& v) { return v ? py::object(to_py(*v)) : py::none(); }
 
@@ -79,7 +71,7 @@ static std::vector<ByteView> views(const py::list& txs, std::vector<BytesArg>& h
 }
 static std::vector<Hash32> hashes(const py::list& l) {
   std::vector<Hash32> out;
-  for (auto h : l) out.push_back(fixed<32>(py::reinterpret_borrow<py::object>(h), "hash"));
+  for (auto h : l) out.push_back(fixed_bytes<32>(py::reinterpret_borrow<py::object>(h), "hash"));
   return out;
 }
 static L::GenesisConfig genesis(const std::string& name, std::uint64_t chain_id, std::uint32_t fee_bps, std::uint64_t ts) {
@@ -88,136 +80,28 @@ static L::GenesisConfig genesis(const std::string& name, std::uint64_t chain_id,
   return g;
 }
 
-// ---- batch paths (cpp/src/ledger/batch.cc): numpy and list conversions only ----
-using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
-using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-static std::span<const std::int32_t> span_of(const I32& a) { return {a.data(), static_cast<std::size_t>(a.size())}; }
-// Views of str (UTF-8, cached by CPython) or bytes items; `list` must outlive them.
-static std::vector<std::string_view> text_views(const py::list& list, const char* what, bool allow_bytes) {
-  std::vector<std::string_view> out;
-  out.reserve(list.size());
-  for (auto item : list) {
-    PyObject* o = item.ptr();
-    Py_ssize_t n = 0;
-    if (PyUnicode_Check(o)) {
-      const char* p = PyUnicode_AsUTF8AndSize(o, &n);
-      if (p == nullptr) throw py::error_already_set();
-      out.emplace_back(p, static_cast<std::size_t>(n));
-    } else if (allow_bytes && PyBytes_Check(o)) {
-      out.emplace_back(PyBytes_AS_STRING(o), static_cast<std::size_t>(PyBytes_GET_SIZE(o)));
-    } else {
-      throw InvalidArgument(std::string(what) + " must be " + (allow_bytes ? "str or bytes" : "str") + ", got " +
-                            std::string(py::str(py::type::of(item).attr("__name__"))));
-    }
-  }
-  return out;
-}
-static std::vector<ByteView> byte_views(const std::vector<std::string_view>& v) {
-  std::vector<ByteView> out;
-  out.reserve(v.size());
-  for (auto s : v) out.push_back(as_bytes(s));
-  return out;
-}
-static py::bytes packed(const std::vector<Hash32>& h) {
-  static_assert(sizeof(Hash32) == 32);
-  return to_py(ByteView(h.empty() ? nullptr : h.front().data(), 32 * h.size()));
-}
-static std::vector<Hash32> unpacked(const py::object& o) {
-  BytesArg b(o, "packed hashes");
-  if (b.size() % 32) throw InvalidArgument("packed hashes must be a multiple of 32 bytes, got " + std::to_string(b.size()));
-  std::vector<Hash32> out(b.size() / 32);
-  if (!out.empty()) std::copy(b.view().begin(), b.view().end(), out.front().begin());
-  return out;
-}
-
-static void bind_batch(py::module_& m) {
-  m.attr("MAX_ANSWERS_PER_TX") = L::kMaxAnswersPerTx;
-  m.def("answers_payload", [](const py::object& task, const I32& items, const I32& labels) {
-    return to_py(L::answers_payload(fixed<32>(task, "task id"), span_of(items), span_of(labels)));
-  }, "task_id"_a, "items"_a, "labels"_a);
-  m.def("make_answers_txs", [](const std::vector<crypto::SigningKey>& signers, const std::vector<std::uint64_t>& nonces,
-                               const I64& offsets, const I32& items, const I32& labels, const py::object& task,
-                               std::uint64_t chain, unsigned threads) {
-    auto id = fixed<32>(task, "task id");
-    std::vector<Bytes> out;
-    { GIL g; out = L::make_answers_txs(signers, nonces, {offsets.data(), static_cast<std::size_t>(offsets.size())},
-                                       span_of(items), span_of(labels), id, chain, threads); }
-    py::list l;
-    for (auto& b : out) l.append(to_py(b));
-    return l;
-  }, "signers"_a, "nonces"_a, "offsets"_a, "items"_a, "labels"_a, "task_id"_a, "chain_id"_a, "threads"_a = 0);
-  m.def("manifest_leaves", [](const py::list& ids, const py::object& commitments, const I32& codes,
-                              const std::vector<std::string>& names) {
-    auto v = text_views(ids, "item id", false);
-    BytesArg c(commitments, "commitments");
-    std::vector<Bytes> out;
-    { GIL g; out = L::manifest_leaves(v, c.view(), span_of(codes), names); }
-    py::list l;
-    for (auto& b : out) l.append(to_py(b));
-    return l;
-  }, "item_ids"_a, "commitments"_a, "label_codes"_a, "label_names"_a);
-  m.def("manifest_leaf_ids", [](const py::list& leaves) {
-    return L::manifest_leaf_ids(byte_views(text_views(leaves, "leaf", true)));
-  }, "leaves"_a);
-  m.def("merkle_leaf_hashes", [](const py::list& records, unsigned threads) {
-    auto v = byte_views(text_views(records, "record", true));
-    std::vector<Hash32> out;
-    { GIL g; out = L::merkle_leaf_hashes(v, threads); }
-    return packed(out);
-  }, "records"_a, "threads"_a = 0);
-  m.def("salted_sha256", [](const py::object& salt, const py::list& data, unsigned threads) {
-    BytesArg s(salt, "salt");
-    auto v = byte_views(text_views(data, "item data", true));
-    std::vector<Hash32> out;
-    { GIL g; out = L::salted_sha256(s.view(), v, threads); }
-    return packed(out);
-  }, "salt"_a, "data"_a, "threads"_a = 0);
-  m.def("merkle_root_packed", [](const py::object& h) {
-    auto v = unpacked(h);
-    Hash32 r;
-    { GIL g; r = L::merkle_root(v); }
-    return to_py(r);
-  }, "leaf_hashes"_a);
-  m.def("merkle_proof_packed", [](const py::object& h, std::size_t i) {
-    auto v = unpacked(h);
-    std::vector<Hash32> p;
-    { GIL g; p = L::merkle_proof(v, i); }
-    py::list out;
-    for (auto& x : p) out.append(to_py(x));
-    return out;
-  }, "leaf_hashes"_a, "index"_a);
-  py::class_<L::MerkleTree>(m, "MerkleTree")
-      .def(py::init([](const py::object& h) { auto v = unpacked(h); GIL g; return L::MerkleTree(std::move(v)); }),
-           "leaf_hashes"_a)
-      .def("__len__", &L::MerkleTree::size)
-      .def("root", [](const L::MerkleTree& t) { return to_py(t.root()); })
-      .def("leaf", [](const L::MerkleTree& t, std::size_t i) { return to_py(t.leaf(i)); }, "index"_a)
-      .def("proof", [](const L::MerkleTree& t, std::size_t i) {
-        py::list out;
-        for (auto& x : t.proof(i)) out.append(to_py(x));
-        return out;
-      }, "index"_a);
-}
+// The batch paths (answers transactions, manifest leaves) are bound in bind_ledger_batch.cc.
+void bind_ledger_batch(py::module_& m);
 
 TAGGER_BIND_MODULE(ledger) {
   using namespace pybind11::literals;
   m.attr("ADDRESS_BYTES") = L::kAddressBytes;
   m.attr("MAX_BPS") = L::kMaxBps;
   m.attr("SKILL_SCALE") = L::kSkillScale;
-  m.def("address_of", [](const py::object& k) { return to_py(L::address_of(fixed<32>(k, "signing key"))); }, "signing_key"_a);
+  m.def("address_of", [](const py::object& k) { return to_py(L::address_of(fixed_bytes<32>(k, "signing key"))); }, "signing_key"_a);
   m.def("kind_table", &L::kind_table);
   m.def("make_tx", [](const crypto::SigningKey& sk, std::uint64_t chain, int kind, std::uint64_t nonce, const py::object& payload) {
     return to_py(L::make_tx(sk, chain, static_cast<L::TxKind>(kind), nonce, BytesArg(payload, "payload").view()));
   }, "signer"_a, "chain_id"_a, "kind"_a, "nonce"_a, "payload"_a);
   m.def("tx_id", [](const py::object& tx) { return to_py(L::tx_id(BytesArg(tx, "transaction").view())); }, "tx"_a);
   m.def("key_grant_message", [](std::uint64_t chain, const py::object& listing, const py::object& buyer, const py::object& blob) {
-    return to_py(L::key_grant_message(chain, fixed<32>(listing, "listing id"), fixed<20>(buyer, "buyer"), BytesArg(blob, "key blob").view()));
+    return to_py(L::key_grant_message(chain, fixed_bytes<32>(listing, "listing id"), fixed_bytes<20>(buyer, "buyer"), BytesArg(blob, "key blob").view()));
   }, "chain_id"_a, "listing"_a, "buyer"_a, "key_blob"_a);
   m.def("make_transfers", [](const std::vector<crypto::SigningKey>& signers, std::vector<std::uint32_t> idx,
                              const py::list& to, std::vector<std::uint64_t> amounts, std::vector<std::uint64_t> nonces,
                              std::uint64_t chain, unsigned threads) {
     std::vector<L::Address> rec;
-    for (auto a : to) rec.push_back(fixed<20>(py::reinterpret_borrow<py::object>(a), "recipient"));
+    for (auto a : to) rec.push_back(fixed_bytes<20>(py::reinterpret_borrow<py::object>(a), "recipient"));
     std::vector<Bytes> out;
     { GIL g; out = L::make_transfers(signers, idx, rec, amounts, nonces, chain, threads); }
     py::list l;
@@ -232,11 +116,11 @@ TAGGER_BIND_MODULE(ledger) {
     return out;
   }, "leaf_hashes"_a, "index"_a);
   m.def("merkle_verify", [](const py::object& leaf, std::size_t i, std::size_t n, const py::list& proof, const py::object& root) {
-    return L::merkle_verify(fixed<32>(leaf, "leaf hash"), i, n, hashes(proof), fixed<32>(root, "root"));
+    return L::merkle_verify(fixed_bytes<32>(leaf, "leaf hash"), i, n, hashes(proof), fixed_bytes<32>(root, "root"));
   }, "leaf_hash"_a, "index"_a, "tree_size"_a, "proof"_a, "root"_a);
   m.def("split_payment", [](std::uint64_t price, std::uint32_t fee_bps, const std::vector<std::pair<py::bytes, std::uint32_t>>& roy) {
     std::vector<std::pair<L::Address, std::uint32_t>> r;
-    for (auto& [a, b] : roy) r.emplace_back(fixed<20>(a, "recipient"), b);
+    for (auto& [a, b] : roy) r.emplace_back(fixed_bytes<20>(a, "recipient"), b);
     L::PaymentSplit s = L::split_payment(price, fee_bps, r);
     py::list out;
     for (auto& [a, v] : s.royalties) out.append(py::make_tuple(to_py(a), v));
@@ -313,21 +197,21 @@ TAGGER_BIND_MODULE(ledger) {
         return d(h);
       }, "txs"_a, "threads"_a = 0)
       .def("snapshot", [](L::Ledger& l) { GIL g; l.snapshot(); })
-      .def("account", [](const L::Ledger& l, const py::object& a) { return opt(l.account(fixed<20>(a, "address"))); }, "address"_a)
-      .def("balance", [](const L::Ledger& l, const py::object& a) { return l.balance(fixed<20>(a, "address")); }, "address"_a)
-      .def("next_nonce", [](const L::Ledger& l, const py::object& a) { return l.next_nonce(fixed<20>(a, "address")); }, "address"_a)
-      .def("task", [](const L::Ledger& l, const py::object& id) { return opt(l.task(fixed<32>(id, "task id"))); }, "task_id"_a)
-      .def("stake", [](const L::Ledger& l, const py::object& a, const py::object& t) { return opt(l.stake(fixed<20>(a, "staker"), opt_id(t))); }, "staker"_a, "task_id"_a = py::none())
-      .def("nft", [](const L::Ledger& l, const py::object& id) { return opt(l.nft(fixed<32>(id, "NFT id"))); }, "nft_id"_a)
-      .def("listing", [](const L::Ledger& l, const py::object& id) { return opt(l.listing(fixed<32>(id, "listing id"))); }, "listing_id"_a)
+      .def("account", [](const L::Ledger& l, const py::object& a) { return opt(l.account(fixed_bytes<20>(a, "address"))); }, "address"_a)
+      .def("balance", [](const L::Ledger& l, const py::object& a) { return l.balance(fixed_bytes<20>(a, "address")); }, "address"_a)
+      .def("next_nonce", [](const L::Ledger& l, const py::object& a) { return l.next_nonce(fixed_bytes<20>(a, "address")); }, "address"_a)
+      .def("task", [](const L::Ledger& l, const py::object& id) { return opt(l.task(fixed_bytes<32>(id, "task id"))); }, "task_id"_a)
+      .def("stake", [](const L::Ledger& l, const py::object& a, const py::object& t) { return opt(l.stake(fixed_bytes<20>(a, "staker"), opt_id(t))); }, "staker"_a, "task_id"_a = py::none())
+      .def("nft", [](const L::Ledger& l, const py::object& id) { return opt(l.nft(fixed_bytes<32>(id, "NFT id"))); }, "nft_id"_a)
+      .def("listing", [](const L::Ledger& l, const py::object& id) { return opt(l.listing(fixed_bytes<32>(id, "listing id"))); }, "listing_id"_a)
       .def("listings", [](const L::Ledger& l) { return many(l.listings()); })
-      .def("license", [](const L::Ledger& l, const py::object& n, const py::object& a) { return opt(l.license(fixed<32>(n, "NFT id"), fixed<20>(a, "holder"))); }, "nft_id"_a, "holder"_a)
-      .def("licenses_of", [](const L::Ledger& l, const py::object& a) { return many(l.licenses_of(fixed<20>(a, "holder"))); }, "holder"_a)
+      .def("license", [](const L::Ledger& l, const py::object& n, const py::object& a) { return opt(l.license(fixed_bytes<32>(n, "NFT id"), fixed_bytes<20>(a, "holder"))); }, "nft_id"_a, "holder"_a)
+      .def("licenses_of", [](const L::Ledger& l, const py::object& a) { return many(l.licenses_of(fixed_bytes<20>(a, "holder"))); }, "holder"_a)
       .def("key_grant", [](const L::Ledger& l, const py::object& n, const py::object& a) -> py::object {
-        auto g = l.key_grant(fixed<32>(n, "NFT id"), fixed<20>(a, "holder"));
+        auto g = l.key_grant(fixed_bytes<32>(n, "NFT id"), fixed_bytes<20>(a, "holder"));
         return g ? py::object(to_py(*g)) : py::none();
       }, "nft_id"_a, "holder"_a)
-      .def("contributions", [](const L::Ledger& l, const py::object& t, const py::object& a) { return l.contributions(fixed<32>(t, "task id"), fixed<20>(a, "worker")); }, "task_id"_a, "worker"_a)
+      .def("contributions", [](const L::Ledger& l, const py::object& t, const py::object& a) { return l.contributions(fixed_bytes<32>(t, "task id"), fixed_bytes<20>(a, "worker")); }, "task_id"_a, "worker"_a)
       .def("accounts", [](const L::Ledger& l) { return many(l.accounts()); })
       .def("supply", [](const L::Ledger& l) {
         auto s = l.supply();
@@ -344,7 +228,7 @@ TAGGER_BIND_MODULE(ledger) {
       }, "height"_a)
       .def("history", [](const L::Ledger& l, const py::object& a) {
         std::vector<L::HistoryRow> rows;
-        auto addr = fixed<20>(a, "address");
+        auto addr = fixed_bytes<20>(a, "address");
         { GIL g; rows = l.history(addr); }
         py::list out;
         for (auto& r : rows)
@@ -357,7 +241,7 @@ TAGGER_BIND_MODULE(ledger) {
         return py::dict("blocks"_a = r.blocks, "transactions"_a = r.transactions, "signatures"_a = r.signatures,
                         "state_root"_a = to_py(r.state_root), "seconds"_a = r.seconds);
       }, "threads"_a = 0);
-  bind_batch(m);
+  bind_ledger_batch(m);
 }
 
 }  // namespace tagger::bindings

@@ -7,6 +7,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <array>
 #include <string>
 
 #include "tagger/bytes.h"
@@ -29,6 +31,17 @@ class BytesArg {
  private:
   py::buffer_info info_;
 };
+
+// Exactly N bytes from any buffer (ids, keys, hashes), else InvalidArgument.
+template <std::size_t N>
+std::array<std::uint8_t, N> fixed_bytes(const py::object& o, const char* what) {
+  BytesArg b(o, what);
+  if (b.size() != N)
+    throw InvalidArgument(std::string(what) + " must be " + std::to_string(N) + " bytes, got " + std::to_string(b.size()));
+  std::array<std::uint8_t, N> a;
+  std::copy(b.view().begin(), b.view().end(), a.begin());
+  return a;
+}
 
 inline py::bytes to_py(ByteView b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }
 
