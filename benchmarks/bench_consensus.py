@@ -105,7 +105,9 @@ def compare(name: str, df: pd.DataFrame, truth: pd.Series | None, methods, array
     """Prints a row per method; returns {method: (tagger s, crowd-kit s or None, agreement or None)}."""
     results = {}
     for label, ours_fn, theirs_fn in methods:
-        ours, t_ours = timed(ours_fn)
+        # Ours take milliseconds, where one VM hiccup doubles a single reading: the
+        # median of at least 5 runs. crowd-kit's take seconds: --repeat runs (default 1).
+        ours, t_ours = timed(ours_fn, repeat=max(REPEAT, 5))
         acc_o = float((ours.loc[truth.index] == truth).mean()) if truth is not None else None
         theirs, t_ck, acc_c, agree = None, None, None, None
         if theirs_fn is not None and ck is not None:
