@@ -11,8 +11,8 @@ __all__ = [
     "TaggerError", "InvalidArgument", "InvalidKey", "DecodeError", "InvalidSignature",
     "DecryptionFailed", "CryptoError", "LedgerError", "CorruptLedger", "LedgerLocked",
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
-    "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "VerificationFailed",
-    "InfeasibleAssignment", "ConsensusError", "TaskStateError",
+    "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
+    "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask",
 ]
 
 
@@ -92,6 +92,11 @@ class RuleViolation(TransactionRejected):
     """A contract rule forbids the action (e.g. minting an NFT twice, unstaking before the lock ends)."""
 
 
+class InvalidTransaction(TransactionRejected):
+    """A transaction's claimed outcome differs from what the ledger re-executes (e.g. a
+    finalize whose payouts, reputation or slashes are not those of the published rules)."""
+
+
 class VerificationFailed(TaggerError):
     """An upload or a proof failed verification."""
 
@@ -106,3 +111,8 @@ class ConsensusError(TaggerError, ValueError):
 
 class TaskStateError(TaggerError):
     """The task is not in a state that allows this call (e.g. submitting to a finalized task)."""
+
+
+class IncompleteTask(TaskStateError):
+    """Items or assigned answer slots are still missing (finalize with ``partial=True``
+    to settle the answered items only)."""

@@ -43,11 +43,13 @@ class Error : public std::runtime_error {
   X(NotAuthorized, TransactionRejected) \
   X(UnknownAccount, TransactionRejected) \
   X(RuleViolation, TransactionRejected) \
+  X(InvalidTransaction, TransactionRejected) /* differs from what the ledger re-executes */ \
   /* Pipeline stages. */ \
   X(VerificationFailed, Error) \
   X(InfeasibleAssignment, Error) \
   X(ConsensusError, Error) \
   X(TaskStateError, Error) \
+  X(IncompleteTask, TaskStateError) /* items or answer slots are still missing */ \
 
 TAGGER_ERROR_KINDS(TAGGER_DEFINE_ERROR)
 
