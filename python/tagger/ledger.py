@@ -44,8 +44,10 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "escrow_lock": ("budget", "required_stake", "params_hash", "verifier"),
     "answers": ("task", "answers", "batch_hash", "count"),
     "upload_receipt": ("task", "worker", "item", "ciphertext_hash", "verdict", "reasons"),
-    "finalize": ("task", "payouts", "reputation", "slashes", "result_hash"),
+    # A published task's finalize carries three more: the gold reveal and the partial flag.
+    "finalize": ("task", "payouts", "reputation", "slashes", "result_hash", "gold_salt", "gold", "partial"),
     "escrow_refund": ("task",),
+    "publish": ("budget", "required_stake", "params_hash", "verifier", "terms"),
     "stake": ("task", "amount", "unlock_height"),
     "unstake": ("task",),
     "slash": ("task", "staker", "amount", "reason"),
@@ -56,6 +58,11 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "cancel": ("listing",),
 }
 """Payload field names of each kind, in their fixed order (docs/ledger.md)."""
+TERMS_FIELDS: tuple[str, ...] = (
+    "n_items", "n_labels", "overlap", "rate", "method", "n_iter", "tol_e9", "seed", "policy", "policy_threshold_bps",
+    "policy_no_control_bps", "policy_base", "slashing", "slash_threshold_bps", "slash_share_bps", "slash_min_control",
+    "gold_commitment", "deadline_height", "expiry_slash_bps")
+"""A published task's terms, in their fixed order (docs/ledger.md, kind ``publish``)."""
 TASK_STATUS = {0: "open", 1: "finalized", 2: "cancelled"}
 VERDICTS = {"accepted": 0, "rejected": 1, "needs_review": 2}
 LISTING_KINDS = {"sale": 0, "license": 1}
@@ -367,6 +374,61 @@ class Contracts:
         ver = b"" if verifier is None else self._addr(verifier)
         return self._send(owner, "escrow_lock", [_amount(budget, "budget"), _amount(required_stake, "required_stake"),
                                                   _h32(params_hash, "params_hash"), ver])
+
+    def publish(self, owner: AccountLike, budget: int, terms: Mapping[str, Any], *, required_stake: int = 0,
+                params_hash: bytes | None = None, verifier: AccountLike | None = None) -> bytes:
+        """Create a task whose rules the ledger enforces: lock ``budget`` and record its
+        ``terms`` (every key of :data:`TERMS_FIELDS`; see ``tagger/settle.h``). Answers are
+        then checked against the terms, and the finalize is re-executed by the ledger."""
+        missing = [k for k in TERMS_FIELDS if k not in terms]
+        if missing:
+            raise InvalidArgument(f"terms lack {missing}")
+        row = []
+        for k in TERMS_FIELDS:
+            v = terms[k]
+            if k == "gold_commitment":
+                row.append(_h32(v, "gold_commitment"))
+            elif k in ("method", "policy"):
+                row.append(str(v))
+            elif k == "slashing":
+                row.append(1 if v else 0)
+            else:
+                row.append(_amount(v, k))
+        ver = b"" if verifier is None else self._addr(verifier)
+        return self._send(owner, "publish", [_amount(budget, "budget"), _amount(required_stake, "required_stake"),
+                                             _h32(params_hash, "params_hash"), ver, row])
+
+    def terms(self, task_id: bytes) -> dict | None:
+        """The published rules of a task (None for a task created by :meth:`lock_escrow`)."""
+        return self._led.terms(_h32(task_id, "task_id"))
+
+    def settlement(self, task_id: bytes, gold_salt: bytes = ZERO32, gold: Sequence[tuple[int, int]] = (),
+                   partial: bool = False) -> dict:
+        """What the ledger computes for a finalize of the published task now: labels,
+        posterior (ppm), payouts, reputation counts, slashes and the result hash."""
+        return self._led.settlement(_h32(task_id, "task_id"), bytes(gold_salt), [(int(i), int(l)) for i, l in gold],
+                                    bool(partial))
+
+    def finalize_settled(self, task_id: bytes, by: AccountLike, settlement: Mapping[str, Any], *,
+                         gold_salt: bytes = ZERO32, gold: Sequence[tuple[int, int]] = (), partial: bool = False,
+                         payouts: Mapping[AccountLike, int] | None = None) -> dict:
+        """Finalize a published task with the lists of ``settlement`` (the ledger re-executes
+        them and refuses any difference). ``payouts`` replaces the settlement's only for a
+        task whose policy is ``discretionary``. Returns ``{"txid", "paid", "slashed", "refund"}``."""
+        task = self.task(task_id)
+        if task is None:
+            raise InvalidArgument("unknown task")
+        if payouts is None:
+            pay = [(bytes(a), int(v)) for a, v in settlement["payouts"]]
+        else:
+            pay = sorted((self._addr(a), _amount(v, "payout")) for a, v in payouts.items() if v)
+        rep = [[bytes(a), int(c), int(i)] for a, c, i in settlement["reputation"]]
+        sl = [(bytes(a), int(v)) for a, v in settlement["slashes"]]
+        txid = self._send(by, "finalize", [_h32(task_id, "task_id"), [list(p) for p in pay], rep, [list(x) for x in sl],
+                                           bytes(settlement["result_hash"]), _h32(gold_salt, "gold_salt"),
+                                           [[int(i), int(l)] for i, l in sorted(gold)], 1 if partial else 0])
+        paid, slashed = sum(v for _, v in pay), sum(v for _, v in sl)
+        return {"txid": txid, "paid": paid, "slashed": slashed, "refund": task["escrow"] + slashed - paid}
 
     def submit_answers(self, task_id: bytes, worker: AccountLike, answers: Iterable[tuple[int, int]] | None = None, *,
                        batch_hash: bytes | None = None, count: int | None = None) -> bytes:

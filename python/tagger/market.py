@@ -41,14 +41,14 @@ def _leaf(item_id: str, commitment: bytes, label: Any) -> bytes:
     return codec.encode([str(item_id), bytes(commitment), "" if label is None else str(label)])
 
 
-def _item_commitments(task: "Task", salt: bytes) -> bytes:
-    """The items' commitments, 32 bytes each, packed in item order: the sealed
+def _item_commitments(task: "Task", salt: bytes, frame: pd.DataFrame) -> bytes:
+    """The dataset rows' commitments, 32 bytes each, packed in row order: the sealed
     upload's hash (collection) or SHA-256(salt ‖ item data) (labeling), hashed in
     C++ over the whole column (str items as UTF-8, bytes as they are)."""
     if task.kind == "collection":
         return bytes.fromhex("".join(task.uploads()["ciphertext_hash"]))
     from ._core import ledger as _cl
-    data = task.items["data"].to_numpy()
+    data = frame["data"].to_numpy()
     if pd.api.types.infer_dtype(data, skipna=False) in ("string", "bytes"):
         return _cl.salted_sha256(salt, data.tolist())
     return _cl.salted_sha256(salt, [_as_bytes(d) for d in data])
@@ -140,7 +140,7 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
     from ._core import ledger as _cl
     salt = crypto.random_bytes(_SALT_BYTES)
     frame = task.dataset_frame()
-    commitments = _item_commitments(task, salt)  # packed, 32 bytes per item
+    commitments = _item_commitments(task, salt, frame)  # packed, 32 bytes per row
     # Leaves _leaf(item_id, commitment, label) and their Merkle root, built in C++ from
     # the columns: the labels go in as codes into their distinct texts.
     labels = frame["label"].to_numpy()

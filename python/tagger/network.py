@@ -62,6 +62,7 @@ class Network:
         self._verifier_engine = None
         self._tasks: dict[bytes, Any] = {}
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
+        self._task_extras: dict[tuple[bytes, str], bytes] = {}  # (task id, name) -> blob
         self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
 
     # ---------------------------------------------------------------- construction
@@ -455,6 +456,36 @@ class Network:
         self._tasks[tid] = t
         return t
 
+    def _save_task_extra(self, task_id: bytes, owner: Account, name: str, data: bytes) -> None:
+        """Keep ``data`` (sealed to the task's owner) under ``tasks/<id>.<name>``: task state
+        that is not on the ledger, such as the assignment."""
+        ref = self.store.put(crypto.seal(data, [owner.public_key]))
+        key = (bytes(task_id), name)
+        self._task_extras[key] = ref
+        if self._path is not None:
+            d = self._path / "tasks"
+            d.mkdir(exist_ok=True)
+            tmp = d / f"{bytes(task_id).hex()}.{name}.tmp"
+            with open(tmp, "w") as fh:
+                fh.write(ref.hex())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, d / f"{bytes(task_id).hex()}.{name}")
+
+    def _load_task_extra(self, task_id: bytes, owner: Account, name: str) -> bytes | None:
+        ref = self._task_extras.get((bytes(task_id), name))
+        if ref is None and self._path is not None:
+            f = self._path / "tasks" / f"{bytes(task_id).hex()}.{name}"
+            if f.exists():
+                try:
+                    ref = bytes.fromhex(f.read_text().strip())
+                except ValueError:
+                    from .errors import CorruptLedger
+                    raise CorruptLedger(f"{f}: not a blob reference") from None
+        if ref is None:
+            return None
+        return crypto.open_sealed(self.store.get(ref), owner.sealing_key)
+
     def _save_task_record(self, task_id: bytes, owner: Account, record: bytes) -> None:
         ref = self.store.put(crypto.seal(record, [owner.public_key]))
         self._task_refs[bytes(task_id)] = ref
@@ -471,7 +502,9 @@ class Network:
     def publish_task(self, owner: AccountLike, title: str, description: str, *, kind: str = "classification",
                      labels: Any = None, items: Any = None, overlap: int = 3, budget: int, reward_policy: Any = None,
                      stake: int = 0, gold: Any = None, control_share: float = 0.1, batch_size: int = 20,
-                     data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0):
+                     data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0,
+                     method: str | None = None, method_options: Mapping[str, Any] | None = None,
+                     slashing: Any = "default", deadline: int | None = None):
         """Publish a task: match it to data categories, lock ``budget`` in escrow and
         split its items into subtasks with hidden control items. See :class:`tagger.task.Task`.
 
@@ -481,12 +514,24 @@ class Network:
         items, used as control items for quality, payouts and slashing.
         ``stake``: what each worker must stake (slashable by this task's rule).
         ``verify``: options of ``tg.verify.VerifySpec`` for uploads (dict).
+
+        The rules are published on the ledger with the task, so workers see them before
+        they stake, and the ledger re-executes them at finalize: ``method`` (consensus,
+        default ``"dawid_skene"``; ``method_options`` n_iter, tol, seed), the reward
+        policy and its per-answer rate (``per_answer`` or ``budget // (items x overlap)``),
+        ``slashing`` (a ``tg.rewards.SlashingRule``; ``"default"``: the default rule when
+        there are control items and a stake), a salted commitment to the control labels
+        (revealed only at finalize) and ``deadline`` (blocks after publication after which
+        missing slots may be reassigned or the task finalized partially). A
+        ``reward_policy`` the ledger cannot re-execute (your own subclass) makes the task
+        owner-discretionary: ``task.discretionary`` says so to workers.
         """
         from .task import build_task
         task = build_task(self, owner, title, description, kind=kind, labels=labels, items=items, overlap=overlap,
                           budget=budget, reward_policy=reward_policy, stake=stake, gold=gold,
                           control_share=control_share, batch_size=batch_size, data_kind=data_kind, verify=verify,
-                          n_categories=categories, seed=seed)
+                          n_categories=categories, seed=seed, method=method, method_options=method_options,
+                          slashing=slashing, deadline=deadline)
         self._tasks[task.id] = task
         return task
 

@@ -22,6 +22,7 @@ from ._repr import format_tag, html_table
 from .errors import (InfeasibleAssignment, InsufficientFunds, InvalidArgument, NotAuthorized, RuleViolation,
                      TaskStateError)
 from .ledger import VERDICTS as VERDICT_CODES
+from ._terms import (gold_commitment, method_name, method_terms, new_gold_salt, policy_terms, slashing_terms)
 from .ledger import Account, AccountLike, address_str
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +115,9 @@ class Task:
     def __init__(self, net: "Network", *, task_id: bytes, owner: Account, title: str, description: str, kind: str,
                  labels: list | None, items: pd.DataFrame, gold: pd.Series, overlap: int, budget: int, stake: int,
                  reward_policy: Any, categories: list[tuple[str, float]], data_kind: str, batch_size: int,
-                 control_share: float, verify_spec: Any, params_hash: bytes, seed: int) -> None:
+                 control_share: float, verify_spec: Any, params_hash: bytes, seed: int, method: str = "",
+                 method_options: dict | None = None, slashing: Any = None, gold_salt: bytes = bytes(32),
+                 deadline: int = 0) -> None:
         self._net = net
         self.id = task_id
         self.owner = owner
@@ -135,7 +138,17 @@ class Task:
         self.verify_spec = verify_spec
         self.params_hash = params_hash
         self.seed = seed
+        self.method = method
+        """The consensus method fixed at publication (re-executed by the ledger at finalize)."""
+        self.method_options = dict(method_options or {})
+        self.slashing = slashing
+        """The :class:`~tagger.rewards.SlashingRule` fixed at publication, or None."""
+        self.deadline = deadline
+        """Block height after which missing slots may be reassigned or the task finalized partially (0: none)."""
+        self._gold_salt = gold_salt
         self.assignment: pd.DataFrame | None = None
+        self.idle_workers: list[str] = []
+        """Workers passed to the last :meth:`assign` who got no item."""
         self.subtasks: list | None = None
         self.result: TaskResult | None = None
         self.nft: "DatasetNFT | None" = None
@@ -157,7 +170,61 @@ class Task:
 
     @property
     def status(self) -> str:
+        """``"open"``, ``"finalized"`` or ``"cancelled"``, as the ledger records it."""
         return self._net.ledger.task(self.id)["status"]
+
+    @property
+    def terms(self) -> dict:
+        """The rules published on the ledger: method, policy, per-answer ``rate``, slashing,
+        gold commitment, deadline (what workers see before they stake)."""
+        return self._net.ledger.terms(self.id)
+
+    @property
+    def discretionary(self) -> bool:
+        """True when the reward policy is the owner's own (the ledger cannot re-execute it
+        and checks only the budget and payee rules)."""
+        return self.terms["policy"] == "discretionary"
+
+    @property
+    def rate(self) -> int:
+        """Base units paid per answer (or accepted upload) at most, fixed at publication."""
+        return int(self.terms["rate"])
+
+    def _gold_codes(self) -> list[tuple[int, int]]:
+        if not len(self.gold):
+            return []
+        items = self._item_index.get_indexer(self.gold.index)
+        if self.kind == "classification":
+            labels = self._label_index.get_indexer(self.gold.to_numpy())
+        else:
+            labels = np.zeros(len(items), dtype=np.int64)
+        return sorted(zip(items.tolist(), labels.tolist()))
+
+    @property
+    def progress(self) -> pd.DataFrame:
+        """One row per item: ``assigned`` slots, ``answered`` (answers, or accepted uploads),
+        ``missing`` (assigned but not answered) and ``holders`` (workers holding missing slots)."""
+        n = self.n_items
+        answered = np.zeros(n, dtype=np.int64)
+        done_pairs: set[tuple[int, int]] = set()
+        if self.kind == "classification" and self._ans_chunks:
+            it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+            answered = np.bincount(it, minlength=n).astype(np.int64)
+            done_pairs = set(zip(it.tolist(), wp.tolist()))
+        elif self.kind == "collection":
+            for i, u in self._uploads.items():
+                answered[i] += 1
+                done_pairs.add((i, self._worker_pos[self._net.account(u.worker).address_bytes]))
+        if self._allowed is not None:
+            assigned = (self._allowed >= 0).sum(axis=1).astype(np.int64)
+            holders = [[self._workers[w].name for w in row if w >= 0 and (i, int(w)) not in done_pairs]
+                       for i, row in enumerate(self._allowed.tolist())]
+        else:
+            assigned = np.full(n, self.overlap, dtype=np.int64)
+            holders = [[] for _ in range(n)]
+        missing = np.maximum(np.maximum(assigned, self.overlap) - answered, 0)
+        return pd.DataFrame({"item_id": self.items["item_id"].to_numpy(), "assigned": assigned, "answered": answered,
+                             "missing": missing, "holders": holders})
 
     @property
     def escrow(self) -> int:
@@ -228,12 +295,20 @@ class Task:
         if self.overlap > m:
             raise InfeasibleAssignment(f"overlap {self.overlap} needs at least {self.overlap} workers, got {m}")
         s = self.suitability(accts)
+        # Solve in address order, so who gets work never depends on the order of the list.
+        canon = np.argsort(np.array([a.address_bytes for a in accts], dtype=object), kind="stable")
         if exclude is None:
             # Suitability depends on the worker only: the linear-time rule is exact.
-            slots = _rank_one_assignment(s, self.overlap, cap, n, partial=partial)
+            slots_c = _rank_one_assignment(s[canon], self.overlap, cap[canon], n, partial=partial)
         else:
             from .match import assign as solve
-            slots = solve(np.broadcast_to(s, (n, m)), self.overlap, cap, exclude, partial=partial)
+            ex = exclude
+            if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
+                ex = exclude[:, canon]
+            elif exclude is not None and hasattr(exclude, "tocsc"):
+                ex = exclude.tocsc()[:, canon]
+            slots_c = solve(np.broadcast_to(s[canon], (n, m)), self.overlap, cap[canon], ex, partial=partial)
+        slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         # Rows are solved in presentation order (controls spread evenly among shuffled
         # regular items), so each worker's share holds its share of control items.
         order = self._presentation_order()
@@ -258,7 +333,126 @@ class Task:
             "worker": names[flat[keep]],
             "control": control[item_rows[keep]],
         })
+        self.idle_workers = [a.name for a, u in zip(accts, used) if not u]
+        if self.idle_workers:
+            import warnings
+            warnings.warn(f"assign: {len(self.idle_workers)} of {m} workers got no item (capacity covers the "
+                          f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=2)
+        self._save_assignment()
         return self.assignment
+
+    def _save_assignment(self) -> None:
+        """Keep the assignment with the task (sealed to the owner), so it survives a reopen."""
+        addrs = [w.address_bytes for w in self._workers]
+        blob = codec.encode(["tagger/assignment/v1", addrs, int(self._allowed.shape[1]),
+                             self._allowed.astype("<i4").tobytes()])
+        self._net._save_task_extra(self.id, self.owner, "assignment", blob)
+
+    def _load_assignment(self) -> None:
+        blob = self._net._load_task_extra(self.id, self.owner, "assignment")
+        if blob is None:
+            return
+        tag, addrs, width, raw = codec.decode(blob)
+        if tag != "tagger/assignment/v1":
+            from .errors import CorruptLedger
+            raise CorruptLedger(f"the stored assignment of task {self.id_hex[:12]}… is not an assignment record")
+        for a in addrs:
+            self._worker_position(address_str(bytes(a)), add=True)
+        remap = np.array([self._worker_pos[bytes(a)] for a in addrs] + [-1], dtype=np.int32)
+        allowed = np.frombuffer(bytes(raw), dtype="<i4").reshape(-1, width)
+        self._allowed = remap[np.where(allowed >= 0, allowed, len(addrs))].astype(np.int32)
+        item_rows = np.repeat(np.arange(self.n_items), width)
+        flat = self._allowed.ravel()
+        keep = flat >= 0
+        names = np.array([w.name for w in self._workers], dtype=object)
+        control = self.items["item_id"].isin(self.gold.index).to_numpy()
+        self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
+                                        "worker": names[flat[keep]], "control": control[item_rows[keep]]})
+
+    def reassign(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
+                 stake: bool = True) -> pd.DataFrame:
+        """After the deadline, give every missing answer slot to other ``workers`` (never one
+        who already answered or holds that item), with the same exact solver as
+        :meth:`assign`. Workers who let their slots expire lose them. Returns the new
+        rows of the assignment (item_id, worker, control)."""
+        self._require_open("reassign")
+        if self._allowed is None:
+            raise TaskStateError("reassign: the task has no assignment yet (use assign)")
+        if self.deadline == 0 or self._net.height + 1 < self.deadline:
+            raise TaskStateError("reassign: the task's deadline has not passed" if self.deadline else
+                                 "reassign: the task was published without a deadline")
+        prog = self.progress
+        need = prog["missing"].to_numpy()
+        if need.sum() == 0:
+            return self.assignment.iloc[0:0]
+        accts = [self._net.account(w) for w in workers]
+        if not accts:
+            raise InvalidArgument("reassign needs at least one worker")
+        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        done = np.zeros((self.n_items, len(accts)), dtype=bool)
+        if self._ans_chunks:
+            it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+            col = {int(p): j for j, p in enumerate(pos)}
+            for i, w in zip(it.tolist(), wp.tolist()):
+                if w in col:
+                    done[i, col[w]] = True
+        for j, p in enumerate(pos):
+            done[:, j] |= (self._allowed == p).any(axis=1)
+        items = np.flatnonzero(need > 0)
+        width = int(need.max())
+        m = len(accts)
+        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * need.sum() / m)),
+                                         dtype=np.int64), (m,)).copy()
+        from .match import assign as solve
+        s = self.suitability(accts)
+        canon = np.argsort(np.array([a.address_bytes for a in accts], dtype=object), kind="stable")
+        # Items missing fewer than `width` slots block the extra columns by excluding
+        # every worker there (the solver fills each item to the same overlap).
+        ex = done[items][:, canon]
+        slots_c = solve(np.broadcast_to(s[canon], (len(items), m)), width, cap[canon], ex, partial=True)
+        slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1)
+        self._ensure_stakes([accts[j] for j in np.unique(slots[slots >= 0])], stake)
+        # Expired holders lose the slots they did not fill.
+        answered: set[tuple[int, int]] = set()
+        if self._ans_chunks:
+            it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+            answered = set(zip(it.tolist(), wp.tolist()))
+        elif self.kind == "collection":
+            answered = {(i, self._worker_pos[self._net.account(u.worker).address_bytes]) for i, u in self._uploads.items()}
+        grown = np.full((self.n_items, self._allowed.shape[1] + width), -1, dtype=np.int32)
+        for i in range(self.n_items):
+            kept = [w for w in self._allowed[i].tolist() if w >= 0 and (i, w) in answered]
+            grown[i, :len(kept)] = kept
+        new_rows = []
+        for r, i in enumerate(items.tolist()):
+            row = grown[i]
+            free = np.flatnonzero(row < 0)
+            got = [int(pos[j]) for j in slots[r][:int(need[i])] if j >= 0]
+            row[free[:len(got)]] = got
+            new_rows += [(self.items["item_id"].iloc[i], self._workers[w].name) for w in got]
+        self._allowed = grown
+        names = np.array([w.name for w in self._workers], dtype=object)
+        item_rows = np.repeat(np.arange(self.n_items), grown.shape[1])
+        flat = grown.ravel()
+        keep = flat >= 0
+        control = self.items["item_id"].isin(self.gold.index).to_numpy()
+        self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
+                                        "worker": names[flat[keep]], "control": control[item_rows[keep]]})
+        self._save_assignment()
+        gold_ids = set(self.gold.index)
+        return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
+                             "control": [r[0] in gold_ids for r in new_rows]})
+
+    def cancel(self) -> int:
+        """Cancel a task nobody has answered yet: the whole escrow returns to the owner and
+        every stake bound to the task is released. Returns the refund in base units."""
+        self._require_open("cancel")
+        info = self._net.ledger.task(self.id)
+        if info["n_answers"] or info["n_uploads"]:
+            raise TaskStateError(f"cancel: the task has {info['n_answers']} answer(s) and {info['n_uploads']} "
+                                 "upload(s); finalize it (partial=True after the deadline) to pay them")
+        self._net.ledger.refund_escrow(self.id, self.owner)
+        return int(info["escrow"])
 
     def _presentation_order(self) -> np.ndarray:
         """Item positions in the order workers meet them: regular items shuffled (seeded),
@@ -499,85 +693,145 @@ class Task:
         return pd.DataFrame(rows, columns=["item_id", "worker", "status", "reasons", "ciphertext_hash"])
 
     # ---------------------------------------------------------------- finalize
-    def finalize(self, method: str = "dawid_skene", *, slashing: Any = "default",
-                 **method_options: Any) -> TaskResult:
-        """Consensus, then payouts, reputation and slashing, settled on the ledger in one
-        atomic transaction that also refunds the unspent budget to the owner.
+    def finalize(self, method: str | None = None, *, partial: bool = False, **method_options: Any) -> TaskResult:
+        """Settle the task on the ledger in one atomic transaction: consensus, payouts,
+        reputation, slashes, stake release and the refund of the unspent budget.
 
-        ``method``: a ``tg.consensus`` method name (``"dawid_skene"``, ``"majority_vote"``,
-        ``"glad"``, ``"mace"``, ``"wawa"`` ...). ``slashing``: a ``tg.rewards.SlashingRule``,
-        ``"default"`` (``SlashingRule()`` when the task has control items and a stake) or
-        ``None``. Other keyword arguments go to the estimator (e.g. ``n_iter=50``, or
-        ``verbose=True`` for a progress bar over the EM iterations).
-        Reputation: each worker's on-ledger Beta counts grow by its answers judged
-        correct / incorrect (against gold on control items, else against consensus).
+        The ledger itself re-executes the settlement with the rules fixed at
+        publication (method, policy and rate, slashing, the revealed gold) and refuses
+        any other outcome; this call computes the same settlement through the ledger
+        and submits it. ``method`` may repeat the published one, not change it.
+
+        Missing answers raise :class:`~tagger.errors.IncompleteTask` naming the items,
+        slots and workers; ``partial=True`` (after the deadline, if the task has one)
+        settles the answered items only: unanswered items stay out of the labels and
+        the dataset, each answer is paid the published rate at most, and the rest of
+        the escrow returns to the owner. ``verbose=True`` prints progress.
         """
-        from . import rewards
+        from .errors import IncompleteTask
         self._require_open("finalize")
-        if self.kind == "classification":
-            answers = self.answers()
-            if answers.empty:
-                raise TaskStateError("cannot finalize: no answers were submitted")
-            from .consensus import get_method
-            est = get_method(method, labels=list(self.labels), **method_options)
-            gold = self.gold if len(self.gold) else None
-            df = answers.rename(columns={"item_id": "task"})
-            # Control items' known answers are clamped during inference.
-            est.fit(df, gold)
-            probas = est.probas_.reindex(columns=self.labels, fill_value=0.0)
-            labels = est.labels_
-            skills = getattr(est, "skills_", None)
-            consensus_labels = labels
+        verbose = bool(method_options.pop("verbose", False))
+        if method is not None and method_name(method) != self.method:
+            raise InvalidArgument(f"the task was published with method {self.method!r}; the ledger re-executes that "
+                                  f"one, not {method!r}")
+        if method_options and method_terms(method_options) != method_terms(self.method_options):
+            raise InvalidArgument(f"the task was published with method options {self.method_options}; they cannot "
+                                  f"change at finalize (got {method_options})")
+        prog = self.progress
+        if self.kind == "classification" and not self._ans_chunks:
+            raise TaskStateError("cannot finalize: no answers were submitted")
+        if self.kind == "collection" and not self._uploads:
+            raise TaskStateError("cannot finalize: no accepted uploads")
+        if not partial and prog["missing"].sum() > 0:
+            miss = prog[prog["missing"] > 0]
+            holders = pd.Series([h for row in miss["holders"] for h in row], dtype=object).value_counts()
+            who = ", ".join(f"{w} ({n})" for w, n in holders.head(8).items()) or "no one (unassigned)"
+            raise IncompleteTask(f"cannot finalize: {len(miss)} of {self.n_items} items miss "
+                                 f"{int(miss['missing'].sum())} answer slot(s), held by {who}; wait for them, "
+                                 f"task.reassign() after the deadline, or finalize(partial=True)")
+        if partial and self.deadline and self._net.height + 1 < self.deadline:
+            raise TaskStateError(f"a partial finalize waits for the deadline at block {self.deadline} "
+                                 f"(the next block is {self._net.height + 1})")
+        gold = self._gold_codes()
+        if verbose:
+            print(f"finalize: settling {int(prog['answered'].sum())} answers with {self.method or 'uploads'} "
+                  f"under {self.terms['policy']}")
+        settlement = self._net.ledger.settlement(self.id, self._gold_salt, gold, partial)
+        df = self._answer_frame()
+        labels, probas = self._labels_from(settlement)
+        consensus_labels = labels if self.kind == "classification" else None
+        gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
+        names = {w.address_bytes: w.name for w in self._workers}
+        payouts_override = None
+        if self.discretionary:
+            policy = self.reward_policy or default_policy(self.kind)
+            payouts_override = policy.apply(df, probas, gold_s, self.escrow)
+            payouts_override = payouts_override[payouts_override > 0]
+        settled = self._net.ledger.finalize_settled(self.id, self.owner, settlement, gold_salt=self._gold_salt,
+                                                    gold=gold, partial=partial,
+                                                    payouts=None if payouts_override is None else
+                                                    {w: int(v) for w, v in payouts_override.items()})
+        if payouts_override is not None:
+            payouts = payouts_override.astype(np.int64)
         else:
-            ups = self.uploads()
-            if ups.empty:
-                raise TaskStateError("cannot finalize: no accepted uploads")
-            df = pd.DataFrame({"task": ups["item_id"], "worker": ups["worker"], "label": ups["status"]})
-            probas = None
-            labels = pd.Series(ups["status"].to_numpy(), index=ups["item_id"].to_numpy(), name="status")
-            skills = None
-            consensus_labels = None
-            gold = None
-            method = "uploads"
-        policy = self.reward_policy or default_policy(self.kind)
-        budget = self.escrow
-        payouts = policy.apply(df, probas if probas is not None else None, gold, budget)
-        payouts = payouts[payouts > 0]
-        # Reputation: answers judged against gold where known, else the consensus label.
-        counts = (rewards.reputation_counts(df, consensus_labels, gold) if self.kind == "classification"
-                  else pd.DataFrame({"correct": df.groupby("worker").size(), "incorrect": 0}))
-        before = pd.DataFrame([self._net.reputation(w) for w in counts.index], index=counts.index,
-                              columns=["alpha", "beta"])
-        rep_delta = {w: (int(c), int(i)) for w, c, i in counts[["correct", "incorrect"]].itertuples()}
-        after = before + counts[["correct", "incorrect"]].to_numpy()
-        # Slashing: under the rule the stake was created for (this task's control items).
-        slashed = pd.Series(0, index=counts.index, dtype=np.int64)
-        if slashing == "default":
-            slashing = rewards.SlashingRule() if (gold is not None and self.stake > 0) else None
-        if slashing is not None and gold is not None:
-            stakes = pd.Series({w: self._stake_left(w) for w in counts.index}, dtype=np.int64)
-            slashed = slashing(df, gold, stakes).reindex(counts.index, fill_value=0).astype(np.int64)
-        slashes = {w: int(v) for w, v in slashed.items() if v > 0}
-        result_hash = crypto.sha256(codec.encode([
-            method, [[str(k), str(v)] for k, v in labels.items()],
-            [[str(w), int(v)] for w, v in payouts.sort_index().items()]]))
-        settled = self._net.ledger.finalize_escrow(self.id, self.owner, {w: int(v) for w, v in payouts.items()},
-                                                   reputation=rep_delta, slashes=slashes, result_hash=result_hash)
-        wq = self._worker_quality(df, consensus_labels, skills, before, after, payouts, slashed, gold)
-        stats = {"answers": len(df), "items": len(labels), "workers": len(wq)}
-        if probas is not None:
+            payouts = pd.Series({names[bytes(a)]: int(v) for a, v in settlement["payouts"]}, dtype=np.int64)
+        rep = pd.DataFrame([(names[bytes(a)], int(c), int(i)) for a, c, i in settlement["reputation"]],
+                           columns=["worker", "correct", "incorrect"]).set_index("worker")
+        after = pd.DataFrame([self._net.reputation(w) for w in rep.index], index=rep.index, columns=["alpha", "beta"])
+        before = after - rep[["correct", "incorrect"]].to_numpy()
+        slashed = pd.Series({names[bytes(a)]: int(v) for a, v in settlement["slashes"]}, dtype=np.int64)
+        slashed = slashed.reindex(rep.index, fill_value=0).astype(np.int64)
+        wq = self._worker_quality(df, consensus_labels, None, before, after, payouts, slashed, gold_s)
+        stats = {"answers": len(df), "items": len(labels), "workers": len(wq), "partial": bool(partial),
+                 "result_hash": bytes(settlement["result_hash"]).hex()}
+        if probas is not None and len(probas):
             stats["mean_confidence"] = float(probas.max(axis=1).mean())
-        if gold is not None and self.kind == "classification":
-            # Gold is clamped in the consensus, so consensus-vs-gold would be 1.0 by
-            # construction; the honest control figure is the workers' raw accuracy there.
-            on = df["task"].isin(gold.index).to_numpy()
+        if gold_s is not None:
+            on = df["task"].isin(gold_s.index).to_numpy()
             if on.any():
                 stats["answer_accuracy_on_controls"] = float(
-                    (df["label"].to_numpy()[on] == gold.reindex(df["task"][on]).to_numpy()).mean())
-        self.result = TaskResult(method=method, labels=labels, probas=probas, worker_quality=wq,
-                                 payouts=payouts.astype(np.int64), slashed=slashed, refund=int(settled["refund"]),
+                    (df["label"].to_numpy()[on] == gold_s.reindex(df["task"][on]).to_numpy()).mean())
+        self.result = TaskResult(method=self.method or "uploads", labels=labels, probas=probas, worker_quality=wq,
+                                 payouts=payouts, slashed=slashed, refund=int(settled["refund"]),
                                  txid=settled["txid"], stats=stats)
         return self.result
+
+    def _answer_frame(self) -> pd.DataFrame:
+        """Answers (or accepted uploads) as the columns task, worker, label."""
+        if self.kind == "classification":
+            return self.answers().rename(columns={"item_id": "task"})
+        ups = self.uploads()
+        return pd.DataFrame({"task": ups["item_id"], "worker": ups["worker"], "label": ups["status"]})
+
+    def _labels_from(self, settlement: Mapping[str, Any]) -> tuple[pd.Series, pd.DataFrame | None]:
+        """The settled labels (answered items only) and, for labeling, the posterior."""
+        codes = np.asarray(settlement["labels"])
+        done = codes >= 0
+        ids = self.items["item_id"].to_numpy()[done]
+        if self.kind == "collection":
+            status = {u.item_id: u.status for u in self._uploads.values()}
+            return pd.Series([status[str(i)] for i in ids], index=ids, name="status", dtype=object), None
+        lab = np.asarray(self.labels, dtype=object)[codes[done]]
+        ppm = np.asarray(settlement["posterior_ppm"])[done]
+        probas = pd.DataFrame(ppm / 1e6, index=pd.Index(ids, name="task"), columns=list(self.labels))
+        return pd.Series(lab, index=pd.Index(ids, name="task"), name="agg_label"), probas
+
+    def result_from_ledger(self) -> TaskResult | None:
+        """Rebuild :attr:`result` of a task finalized in an earlier session, from its finalize
+        transaction (payouts, slashes, gold reveal) and the answers on the ledger."""
+        info = self._net.ledger.task(self.id)
+        if info["status"] != "finalized":
+            return None
+        for h in range(self._net.height, 0, -1):
+            for tx in self._net.block(h).transactions:
+                f = tx.fields
+                if tx.kind != "finalize" or bytes(f["task"]) != self.id:
+                    continue
+                gold = [(int(i), int(l)) for i, l in f.get("gold", [])]
+                # The settlement's labels depend only on the answers and the gold; its
+                # amounts are the transaction's.
+                s = dict(self._net.ledger.settlement(self.id, bytes(f["gold_salt"]), gold, bool(f["partial"])))
+                labels, probas = self._labels_from(s)
+                names = {w.address_bytes: w.name for w in self._workers}
+                label = lambda a: names.get(bytes(a), address_str(bytes(a)))  # noqa: E731
+                payouts = pd.Series({label(a): int(v) for a, v in f["payouts"]}, dtype=np.int64)
+                slashed = pd.Series({label(a): int(v) for a, v in f["slashes"]}, dtype=np.int64)
+                df = self._answer_frame()
+                rep = pd.DataFrame([(label(a), int(c), int(i)) for a, c, i in f["reputation"]],
+                                   columns=["worker", "correct", "incorrect"]).set_index("worker")
+                after = pd.DataFrame([self._net.reputation(w) for w in rep.index], index=rep.index,
+                                     columns=["alpha", "beta"])
+                before = after - rep[["correct", "incorrect"]].to_numpy()
+                gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
+                wq = self._worker_quality(df, labels if self.kind == "classification" else None, None, before, after,
+                                          payouts, slashed.reindex(rep.index, fill_value=0), gold_s)
+                refund = info["budget"] + int(slashed.sum()) - int(payouts.sum())
+                self.result = TaskResult(method=self.method or "uploads", labels=labels, probas=probas,
+                                         worker_quality=wq, payouts=payouts, slashed=slashed, refund=refund,
+                                         txid=tx.txid, stats={"answers": len(df), "items": len(labels),
+                                                              "workers": len(wq), "partial": bool(f["partial"])})
+                return self.result
+        return None
 
     def _stake_left(self, worker: str) -> int:
         st = self._net.ledger.stake_of(worker, self.id)
@@ -629,11 +883,13 @@ class Task:
         if self.result is None:
             raise TaskStateError("the dataset exists once the task is finalized")
         if self.kind == "classification":
-            lab = self.result.labels.reindex(self.items["item_id"])
-            conf = (self.result.probas.max(axis=1).reindex(self.items["item_id"]).to_numpy()
+            # Only settled items: a partial finalize leaves the unanswered ones out.
+            rows = self.items[self.items["item_id"].isin(self.result.labels.index)]
+            lab = self.result.labels.reindex(rows["item_id"])
+            conf = (self.result.probas.max(axis=1).reindex(rows["item_id"]).to_numpy()
                     if self.result.probas is not None else np.ones(len(lab)))
-            return pd.DataFrame({"item_id": self.items["item_id"].astype(str).to_numpy(),
-                                 "data": self.items["data"].to_numpy(),
+            return pd.DataFrame({"item_id": rows["item_id"].astype(str).to_numpy(),
+                                 "data": rows["data"].to_numpy(),
                                  "label": lab.astype(object).to_numpy(),
                                  "confidence": conf})
         ups = self.uploads()
@@ -667,18 +923,46 @@ def _rank_one_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, n_items: 
     """Exact optimum when suitability depends on the worker only (s_ij = s_j) and no
     pair is excluded: fill the best workers to capacity (each at most n_items, one
     slot per item) until the n_items*overlap slots are covered, then deal the slots
-    out item-major so that no worker gets an item twice. Linear time; used when the
-    dense matrix would be too large for the general min-cost-flow solver."""
-    cap = np.minimum(cap, n_items)
+    out item-major so that no worker gets an item twice. Equally suitable workers
+    share the load evenly (water-filling; any remainder one slot each, in the given
+    order): a tie never leaves one of them idle while another works more. Linear
+    time; used when the dense matrix would be too large for the min-cost-flow solver."""
+    cap = np.minimum(cap, n_items).astype(np.int64)
     demand = n_items * overlap
+    if cap.sum() < demand and not partial:
+        raise InfeasibleAssignment(f"demand exceeds what the workers can cover by {demand - int(cap.sum())} slot(s)")
     order = np.argsort(-s, kind="stable")
-    cum = np.cumsum(cap[order])
-    if cum[-1] < demand and not partial:
-        raise InfeasibleAssignment(f"demand exceeds what the workers can cover by {demand - int(cum[-1])} slot(s)")
     load = np.zeros_like(cap)
-    take = np.minimum(cap[order], np.maximum(0, demand - (cum - cap[order])))
-    load[order] = take
-    seq = np.repeat(order, load[order]).astype(np.int32)  # workers, best first, each a consecutive run
+    rem = demand
+    start = 0
+    while rem > 0 and start < len(order):
+        end = start
+        while end < len(order) and s[order[end]] == s[order[start]]:
+            end += 1
+        group = order[start:end]
+        gcap = cap[group]
+        if gcap.sum() <= rem:
+            load[group] = gcap
+            rem -= int(gcap.sum())
+        else:
+            # The smallest level L with sum(min(cap, L)) >= rem; everyone gets min(cap, L - 1),
+            # the rest one more each in order.
+            lo, hi = 0, int(gcap.max())
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if np.minimum(gcap, mid).sum() >= rem:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            base = np.minimum(gcap, lo - 1)
+            extra = rem - int(base.sum())
+            bump = np.flatnonzero(gcap >= lo)[:extra]
+            base[bump] += 1
+            load[group] = base
+            rem = 0
+        start = end
+    # Workers in order of suitability, each a consecutive run.
+    seq = np.repeat(order, load[order]).astype(np.int32)
     out = np.full(demand, -1, dtype=np.int32)
     # Slot k goes to item k % n_items, position k // n_items: a worker's run of length
     # <= n_items covers distinct items.
@@ -725,7 +1009,8 @@ def default_policy(kind: str):
 def build_task(net: "Network", owner: AccountLike, title: str, description: str, *, kind: str, labels: Any,
                items: Any, overlap: int, budget: int, reward_policy: Any, stake: int, gold: Any,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
-               seed: int) -> Task:
+               seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
+               slashing: Any = "default", deadline: int | None = None) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
     from . import match, rewards
     from .verify import VerifySpec
@@ -777,13 +1062,40 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
         opts = {"description": description, "category": cats[0][0] if cats else "", "registry": net.dedup}
         opts.update(dict(verify or {}))
         spec = VerifySpec(**opts)
+    method = method_name(method) if kind == "classification" else ""
+    mterms = method_terms(method_options) if kind == "classification" else method_terms(None)
+    if slashing == "default":
+        slashing = rewards.SlashingRule() if (len(gold_s) and stake > 0 and kind == "classification") else None
+    if slashing is not None and not isinstance(slashing, rewards.SlashingRule):
+        raise InvalidArgument("slashing must be a tg.rewards.SlashingRule, 'default' or None")
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, np.integer)) or deadline < 1):
+        raise InvalidArgument(f"deadline must be a number of blocks >= 1 after publication, got {deadline!r}")
+    deadline_height = 0 if deadline is None else net.height + 1 + int(deadline)
+    slots = len(frame) * int(overlap)
+    pterms = policy_terms(reward_policy or default_policy(kind), slots=slots, budget=int(budget))
+    if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
+        pterms["policy"] = "discretionary"
+    salt = new_gold_salt()
+    gold_codes = []
+    if len(gold_s):
+        gi = frame["item_id"].reset_index(drop=True)
+        pos = pd.Index(gi).get_indexer(gold_s.index)
+        lab = (pd.Index(labels).get_indexer(gold_s.to_numpy()) if kind == "classification"
+               else np.zeros(len(pos), dtype=np.int64))
+        gold_codes = list(zip(pos.tolist(), lab.tolist()))
+    terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
+             "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
+             "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
+             "expiry_slash_bps": 0}
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
-    task_id = net.ledger.lock_escrow(acct, int(budget), required_stake=int(stake), params_hash=params_hash,
-                                     verifier=net.verifier if kind == "collection" else None)
+    task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
+                                 verifier=net.verifier if kind == "collection" else None)
     task = Task(net, task_id=task_id, owner=acct, title=title, description=description, kind=kind, labels=labels,
                 items=frame, gold=gold_s, overlap=int(overlap), budget=int(budget), stake=int(stake),
                 reward_policy=reward_policy, categories=cats, data_kind=data_kind, batch_size=int(batch_size),
-                control_share=float(control_share), verify_spec=spec, params_hash=params_hash, seed=int(seed))
+                control_share=float(control_share), verify_spec=spec, params_hash=params_hash, seed=int(seed),
+                method=method, method_options=dict(method_options or {}), slashing=slashing, gold_salt=salt,
+                deadline=deadline_height)
     _make_subtasks(task)
     net._save_task_record(task_id, acct, _task_record(task, verify))
     return task
@@ -833,7 +1145,11 @@ def _task_record(task: Task, verify: Any) -> bytes:
         [_plain(x) for x in task.items["item_id"]], [_plain(x) for x in task.items["data"]],
         [[_plain(k), _plain(v)] for k, v in task.gold.items()], task.overlap, task.budget, task.stake,
         policy, [[c, str(sc)] for c, sc in task.categories], task.data_kind, task.batch_size,
-        str(task.control_share), task.seed, opts])
+        str(task.control_share), task.seed, opts, task.method,
+        [[k, str(v)] for k, v in sorted(task.method_options.items())],
+        None if task.slashing is None else [task.slashing.threshold_bps, task.slashing.share_bps,
+                                            task.slashing.min_control],
+        task._gold_salt, task.deadline])
 
 
 def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any = None) -> Task:
@@ -845,7 +1161,7 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
     from .verify import VerifySpec
     info = net.ledger.task(task_id)
     (tag, title, description, kind, labels, item_ids, item_data, gold, overlap, budget, stake, policy, cats,
-     data_kind, batch_size, control_share, seed, opts) = codec.decode(record)
+     data_kind, batch_size, control_share, seed, opts, method, method_opts, slash, salt, deadline) = codec.decode(record)
     if tag != _RECORD_TAG:
         raise VerificationFailed("not a task record")
     frame = pd.DataFrame({"item_id": pd.Series(item_ids, dtype=object), "data": pd.Series(item_data, dtype=object)})
@@ -869,9 +1185,15 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
     task = Task(net, task_id=task_id, owner=owner, title=title, description=description, kind=kind, labels=labels,
                 items=frame, gold=gold_s, overlap=overlap, budget=budget, stake=stake, reward_policy=reward_policy,
                 categories=[(c, float(x)) for c, x in cats], data_kind=data_kind, batch_size=batch_size,
-                control_share=float(control_share), verify_spec=spec, params_hash=expect, seed=seed)
+                control_share=float(control_share), verify_spec=spec, params_hash=expect, seed=seed, method=method,
+                method_options={k: (float(v) if k == "tol" else int(v)) for k, v in method_opts},
+                slashing=None if slash is None else rewards.SlashingRule(*slash), gold_salt=bytes(salt),
+                deadline=deadline)
     _make_subtasks(task)
     task._replay_ledger()
+    task._load_assignment()
+    if task.status == "finalized":
+        task.result_from_ledger()
     return task
 
 

@@ -42,7 +42,7 @@ Address address_from_string(std::string_view s);  // InvalidArgument on bad inpu
 
 enum class TxKind : std::uint8_t {
   Register = 1, Mint = 2, Transfer = 3,
-  EscrowLock = 10, Answers = 11, UploadReceipt = 12, Finalize = 13, EscrowRefund = 14,
+  EscrowLock = 10, Answers = 11, UploadReceipt = 12, Finalize = 13, EscrowRefund = 14, Publish = 15,
   Stake = 20, Unstake = 21, Slash = 22,
   NftMint = 30, NftTransfer = 31, List = 32, Buy = 33, Cancel = 34,
 };
@@ -232,6 +232,9 @@ struct LedgerOptions {
   bool read_only = false;              // no lock, no writes
 };
 
+struct TaskTerms;     // tagger/settle.h
+struct SettleOutput;  // tagger/settle.h
+
 class Ledger {
  public:
   // A new ledger in `dir` (created; must not hold a ledger yet).
@@ -291,6 +294,14 @@ class Ledger {
   std::vector<LicenseInfo> licenses_of(const Address& holder) const;
   std::optional<Bytes> key_grant(const Id& nft, const Address& holder) const;
   std::uint64_t contributions(const Id& task, const Address& worker) const;
+  // The rules of a task published with kind `publish` (none for an escrow_lock task).
+  std::optional<TaskTerms> terms(const Id& task) const;
+  // What a finalize of the published task must carry now: the settlement the
+  // ledger will re-execute, from the answers on the ledger and the gold reveal
+  // (InvalidTransaction if the reveal does not match the commitment,
+  // IncompleteTask if slots are missing and !partial).
+  SettleOutput settlement(const Id& task, const Hash32& gold_salt,
+                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial) const;
   std::vector<AccountInfo> accounts() const;  // sorted by address
   Supply supply() const;
   Hash32 state_root() const;           // of the latest state (incremental)

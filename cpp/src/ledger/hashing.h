@@ -25,6 +25,12 @@ inline std::uint32_t crc_mask(std::uint32_t c) { return ((c >> 15) | (c << 17)) 
 inline void put_be64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) { p[i] = static_cast<std::uint8_t>(v); v >>= 8; }
 }
+inline void put_be32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) { p[i] = static_cast<std::uint8_t>(v); v >>= 8; }
+}
+inline std::uint32_t get_be32(const std::uint8_t* p) {
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | std::uint32_t(p[3]);
+}
 inline void put_le32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) { p[i] = static_cast<std::uint8_t>(v); v >>= 8; }
 }

@@ -16,6 +16,8 @@
 #include <unordered_set>
 
 #include "ledger/block.h"
+#include "ledger/contracts/contracts.h"
+#include "tagger/settle.h"
 #include "ledger/hashing.h"
 #include "ledger/log_format.h"
 #include "ledger/state.h"
@@ -764,6 +766,17 @@ std::optional<Bytes> Ledger::key_grant(const Id& nft, const Address& holder) con
 std::uint64_t Ledger::contributions(const Id& task, const Address& worker) const {
   const std::uint64_t* p = impl_->state.contributions.find(key52(task, worker));
   return p ? *p : 0;
+}
+std::optional<TaskTerms> Ledger::terms(const Id& task) const {
+  const TaskTerms* p = impl_->state.terms.find(task);
+  return p ? std::optional<TaskTerms>(*p) : std::nullopt;
+}
+SettleOutput Ledger::settlement(const Id& task, const Hash32& gold_salt,
+                                const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial) const {
+  const TaskInfo* t = impl_->state.tasks.find(task);
+  const TaskTerms* terms = impl_->state.terms.find(task);
+  if (t == nullptr || terms == nullptr) throw InvalidArgument("no published task " + contracts::short_hex(task));
+  return contracts::settle_task(impl_->state, task, *terms, gold_salt, gold, partial, t->escrow);
 }
 std::vector<AccountInfo> Ledger::accounts() const {
   std::vector<AccountInfo> out;

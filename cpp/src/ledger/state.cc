@@ -200,6 +200,40 @@ void decode_value(Reader& r, Bytes& v) { auto b = r.bin(); v.assign(b.begin(), b
 void encode_value(Writer& w, const std::uint64_t& v) { w.uint(v); }
 void decode_value(Reader& r, std::uint64_t& v) { v = r.uint(); }
 
+void encode_value(Writer& w, const TaskTerms& v) { encode_terms(w, v); }
+void decode_value(Reader& r, TaskTerms& v) { v = decode_terms(r); }
+
+void encode_value(Writer& w, const AnswerList& v) {
+  Bytes b(v.rows.size() * 8);
+  for (std::size_t i = 0; i < v.rows.size(); ++i) {
+    detail::put_be32(&b[8 * i], v.rows[i].first);
+    detail::put_be32(&b[8 * i + 4], v.rows[i].second);
+  }
+  w.bin(b);
+}
+void decode_value(Reader& r, AnswerList& v) {
+  ByteView b = r.bin();
+  if (b.size() % 8 != 0) throw DecodeError("answer list: length is not a multiple of 8");
+  v.rows.resize(b.size() / 8);
+  for (std::size_t i = 0; i < v.rows.size(); ++i)
+    v.rows[i] = {detail::get_be32(&b[8 * i]), detail::get_be32(&b[8 * i + 4])};
+}
+
+void encode_value(Writer& w, const ItemCounts& v) {
+  Bytes b(v.n.size() * 2);
+  for (std::size_t i = 0; i < v.n.size(); ++i) {
+    b[2 * i] = static_cast<std::uint8_t>(v.n[i] >> 8);
+    b[2 * i + 1] = static_cast<std::uint8_t>(v.n[i]);
+  }
+  w.bin(b);
+}
+void decode_value(Reader& r, ItemCounts& v) {
+  ByteView b = r.bin();
+  if (b.size() % 2 != 0) throw DecodeError("item counts: odd length");
+  v.n.resize(b.size() / 2);
+  for (std::size_t i = 0; i < v.n.size(); ++i) v.n[i] = static_cast<std::uint16_t>((b[2 * i] << 8) | b[2 * i + 1]);
+}
+
 // ---------------------------------------------------------------- state root
 
 namespace {
@@ -278,10 +312,12 @@ class RootCache {
 template <class F>
 void for_each_table(State& s, F&& f) {
   f(s.accounts); f(s.tasks); f(s.stakes); f(s.nfts); f(s.listings); f(s.licenses); f(s.grants); f(s.contributions);
+  f(s.terms); f(s.answers); f(s.item_counts);
 }
 template <class F>
 void for_each_table(const State& s, F&& f) {
   f(s.accounts); f(s.tasks); f(s.stakes); f(s.nfts); f(s.listings); f(s.licenses); f(s.grants); f(s.contributions);
+  f(s.terms); f(s.answers); f(s.item_counts);
 }
 
 State::State(std::uint64_t chain, const Address& iss, std::uint32_t fee)
@@ -444,7 +480,7 @@ void read_table(Reader& r, T& t) {
 Bytes State::encode_snapshot() const {
   Bytes out;
   Writer w(out);
-  w.array_header(9);
+  w.array_header(12);
   w.uint(minted);
   for_each_table(*this, [&](const auto& t) { write_table(w, t); });
   return out;
@@ -455,7 +491,7 @@ State State::decode_snapshot(ByteView data, std::uint64_t chain, const Address& 
   codec::Limits lim;
   lim.max_items = 1u << 30;
   Reader r(data, lim);
-  r.expect_array(9);
+  r.expect_array(12);
   s.minted = r.uint();
   for_each_table(s, [&](auto& t) { read_table(r, t); });
   r.finish();

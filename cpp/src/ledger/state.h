@@ -40,6 +40,18 @@ struct KeyHash {
 
 enum class TableTag : std::uint8_t {
   Account = 1, Task = 2, Stake = 3, Nft = 4, Listing = 5, License = 6, Grant = 7, Contribution = 8,
+  Terms = 9, Answers = 10, ItemCounts = 11,
+};
+
+// One worker's answers to one published task, sorted by item (unique items):
+// what finalize re-executes. Encoded as bin of (item BE32, label BE32) rows.
+struct AnswerList {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> rows;
+};
+// Answers (or accepted uploads) per item of a published task, to refuse more
+// than `overlap`. Encoded as bin of BE16 counts.
+struct ItemCounts {
+  std::vector<std::uint16_t> n;
 };
 
 // Value encodings (canonical msgpack arrays; docs/ledger.md, "State entries").
@@ -51,6 +63,12 @@ void encode_value(codec::Writer& w, const ListingInfo& v);
 void encode_value(codec::Writer& w, const LicenseInfo& v);
 void encode_value(codec::Writer& w, const Bytes& v);
 void encode_value(codec::Writer& w, const std::uint64_t& v);
+void encode_value(codec::Writer& w, const TaskTerms& v);
+void encode_value(codec::Writer& w, const AnswerList& v);
+void encode_value(codec::Writer& w, const ItemCounts& v);
+void decode_value(codec::Reader& r, TaskTerms& v);
+void decode_value(codec::Reader& r, AnswerList& v);
+void decode_value(codec::Reader& r, ItemCounts& v);
 void decode_value(codec::Reader& r, AccountInfo& v);
 void decode_value(codec::Reader& r, TaskInfo& v);
 void decode_value(codec::Reader& r, StakeInfo& v);
@@ -146,7 +164,7 @@ class State {
   void apply(const TxView& tx, const ApplyContext& ctx);
 
   struct Savepoint {
-    std::array<std::size_t, 8> sizes{};
+    std::array<std::size_t, 11> sizes{};
     std::uint64_t minted = 0;
   };
   Savepoint savepoint() const;
@@ -175,6 +193,9 @@ class State {
   Table<Key52, LicenseInfo, TableTag::License> licenses;
   Table<Key52, Bytes, TableTag::Grant> grants;
   Table<Key52, std::uint64_t, TableTag::Contribution> contributions;
+  Table<Id, TaskTerms, TableTag::Terms> terms;          // published tasks only
+  Table<Key52, AnswerList, TableTag::Answers> answers;  // (task, worker) of published tasks
+  Table<Id, ItemCounts, TableTag::ItemCounts> item_counts;
 
   // Helpers for contracts (all journaled through the tables).
   AccountInfo& account_mut(const Address& a, const char* role);  // UnknownAccount

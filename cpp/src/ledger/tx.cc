@@ -48,6 +48,15 @@ std::size_t read_list(Reader& r, const char* what) {
   return n;
 }
 
+EscrowLockP read_lock(Reader& r) {
+  EscrowLockP p;
+  p.budget = r.uint();
+  p.required_stake = r.uint();
+  p.params_hash = read_hash(r);
+  p.verifier = read_optional<kAddressBytes>(r, "verifier");
+  return p;
+}
+
 Payload decode_payload(TxKind kind, Reader& r) {
   switch (kind) {
     case TxKind::Register: {
@@ -81,11 +90,13 @@ Payload decode_payload(TxKind kind, Reader& r) {
     }
     case TxKind::EscrowLock: {
       r.expect_array(4);
-      EscrowLockP p;
-      p.budget = r.uint();
-      p.required_stake = r.uint();
-      p.params_hash = read_hash(r);
-      p.verifier = read_optional<kAddressBytes>(r, "verifier");
+      return read_lock(r);
+    }
+    case TxKind::Publish: {
+      r.expect_array(5);
+      PublishP p;
+      p.lock = read_lock(r);
+      p.terms = decode_terms(r);
       return p;
     }
     case TxKind::Answers: {
@@ -117,7 +128,8 @@ Payload decode_payload(TxKind kind, Reader& r) {
       return p;
     }
     case TxKind::Finalize: {
-      r.expect_array(5);
+      std::size_t fields = r.array_header();
+      if (fields != 5 && fields != 8) throw DecodeError("finalize holds 5 fields (or 8 for a published task), got " + std::to_string(fields));
       FinalizeP p;
       p.task = read_hash(r);
       std::size_t n = read_list(r, "payouts");
@@ -140,6 +152,20 @@ Payload decode_payload(TxKind kind, Reader& r) {
         p.slashes.emplace_back(a, r.uint());
       }
       p.result_hash = read_hash(r);
+      if (fields == 8) {
+        p.settled = true;
+        p.gold_salt = read_hash(r);
+        n = read_list(r, "gold");
+        p.gold.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          r.expect_array(2);
+          std::uint64_t item = r.uint();
+          p.gold.emplace_back(item, r.uint());
+        }
+        std::uint64_t partial = r.uint();
+        if (partial > 1) throw DecodeError("finalize: partial must be 0 or 1");
+        p.partial = partial == 1;
+      }
       return p;
     }
     case TxKind::EscrowRefund: {
@@ -223,7 +249,7 @@ Payload decode_payload(TxKind kind, Reader& r) {
 
 bool is_known_kind(std::uint64_t k) {
   switch (k) {
-    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 20: case 21: case 22:
+    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 15: case 20: case 21: case 22:
     case 30: case 31: case 32: case 33: case 34:
       return true;
     default:
@@ -241,6 +267,7 @@ std::string_view kind_name(TxKind k) {
     case TxKind::UploadReceipt: return "upload_receipt";
     case TxKind::Finalize: return "finalize";
     case TxKind::EscrowRefund: return "escrow_refund";
+    case TxKind::Publish: return "publish";
     case TxKind::Stake: return "stake";
     case TxKind::Unstake: return "unstake";
     case TxKind::Slash: return "slash";
@@ -395,6 +422,8 @@ std::vector<Address> parties(const TxView& tx) {
       out.push_back(p.to);
     } else if constexpr (std::is_same_v<P, EscrowLockP>) {
       if (p.verifier) out.push_back(*p.verifier);
+    } else if constexpr (std::is_same_v<P, PublishP>) {
+      if (p.lock.verifier) out.push_back(*p.lock.verifier);
     } else if constexpr (std::is_same_v<P, UploadP>) {
       out.push_back(p.worker);
     } else if constexpr (std::is_same_v<P, FinalizeP>) {

@@ -12,6 +12,7 @@
 
 #include "tagger/codec.h"
 #include "tagger/ledger.h"
+#include "tagger/settle.h"
 
 namespace tagger::ledger {
 
@@ -31,12 +32,21 @@ struct TransferP { Address to; std::uint64_t amount; std::string memo; };
 struct EscrowLockP { std::uint64_t budget; std::uint64_t required_stake; Hash32 params_hash; std::optional<Address> verifier; };
 struct AnswersP { Id task; std::vector<std::pair<std::uint64_t, std::uint64_t>> answers; std::optional<Hash32> batch_hash; std::uint64_t count; };
 struct UploadP { Id task; Address worker; std::uint64_t item; Hash32 ciphertext_hash; std::uint64_t verdict; std::vector<std::string> reasons; };
+// A task published with its rules (kind 15): an escrow lock plus the terms the
+// ledger re-executes at finalize.
+struct PublishP { EscrowLockP lock; TaskTerms terms; };
 struct FinalizeP {
   Id task;
   std::vector<std::pair<Address, std::uint64_t>> payouts;
   std::vector<std::tuple<Address, std::uint64_t, std::uint64_t>> reputation;
   std::vector<std::pair<Address, std::uint64_t>> slashes;
   Hash32 result_hash;
+  // The settled form (8 fields) of a published task: the gold reveal checked
+  // against the commitment, and whether only the answered items are settled.
+  bool settled = false;
+  Hash32 gold_salt{};
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> gold;
+  bool partial = false;
 };
 struct RefundP { Id task; };
 struct StakeP { std::optional<Id> task; std::uint64_t amount; std::uint64_t unlock_height; };
@@ -50,7 +60,13 @@ struct CancelP { Id listing; };
 
 using Payload = std::variant<RegisterP, MintP, TransferP, EscrowLockP, AnswersP, UploadP, FinalizeP,
                              RefundP, StakeP, UnstakeP, SlashP, NftMintP, NftTransferP, ListP, BuyP,
-                             CancelP>;
+                             CancelP, PublishP>;
+
+// The terms' canonical encoding (docs/ledger.md, kind 15): one array of 19 fields.
+void encode_terms(codec::Writer& w, const TaskTerms& t);
+TaskTerms decode_terms(codec::Reader& r);
+// Stateless rules of a task's terms (RuleViolation naming the field).
+void check_terms(const TaskTerms& t, std::uint64_t budget);
 
 // One decoded transaction. Views point into the record, which must outlive it.
 struct TxView {

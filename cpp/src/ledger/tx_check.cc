@@ -70,6 +70,11 @@ void check_stateless(const TxView& tx, std::uint64_t chain_id) {
       for (auto& e : p.slashes) check_positive(tx, e.second, "slash amount");
       std::uint64_t total = 0;
       for (auto& e : p.payouts) total = add_checked(total, e.second, "total payout");
+      for (std::size_t i = 1; i < p.gold.size(); ++i)
+        if (!(p.gold[i - 1].first < p.gold[i].first)) reject(tx, "gold must be sorted by item without duplicates");
+    } else if constexpr (std::is_same_v<P, PublishP>) {
+      check_positive(tx, p.lock.budget, "budget");
+      check_terms(p.terms, p.lock.budget);
     } else if constexpr (std::is_same_v<P, StakeP>) {
       check_positive(tx, p.amount, "amount");
     } else if constexpr (std::is_same_v<P, SlashP>) {

@@ -18,6 +18,24 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AnswersP& p)
 void apply(State& s, const TxView& tx, const ApplyContext& c, const UploadP& p);
 void apply(State& s, const TxView& tx, const ApplyContext& c, const FinalizeP& p);
 void apply(State& s, const TxView& tx, const ApplyContext& c, const RefundP& p);
+// published.cc: tasks published with their rules (kind 15)
+void apply(State& s, const TxView& tx, const ApplyContext& c, const PublishP& p);
+// Records a worker's answers to a published task (RuleViolation for an item or
+// label outside the task, a repeated item, or an item that has its overlap).
+void record_answers(State& s, const TaskTerms& terms, const Id& task, const Address& worker, const AnswersP& p);
+void record_upload(State& s, const TaskTerms& terms, const Id& task, const Address& worker, std::uint64_t item);
+// The settlement of a published task from the answers on the ledger, after
+// checking the gold reveal against the commitment (InvalidTransaction).
+SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms, const Hash32& salt,
+                         const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial,
+                         std::uint64_t escrow);
+// InvalidTransaction naming the first worker whose payout, slash or reputation
+// in `p` differs from `want` (payouts and result hash are not compared under a
+// discretionary policy).
+void check_settlement(const State& s, const FinalizeP& p, const SettleOutput& want, bool discretionary);
+// Returns every stake bound to `task` whose lock has ended to its staker.
+void release_stakes(State& s, const Id& task, std::uint64_t height);
+std::string format_tag(std::uint64_t base_units);  // "1.500000 TAG"
 // staking.cc
 void apply(State& s, const TxView& tx, const ApplyContext& c, const StakeP& p);
 void apply(State& s, const TxView& tx, const ApplyContext& c, const UnstakeP& p);

@@ -58,6 +58,10 @@ void apply(State& s, const TxView& tx, const ApplyContext&, const AnswersP& p) {
   }
   t.n_answers = add_checked(t.n_answers, p.count, "answer count");
   add_contribution(s, p.task, tx.sender, p.count);
+  if (const TaskTerms* terms = s.terms.find(p.task)) {
+    if (tx.sender == t.owner) throw RuleViolation("answers: the owner cannot answer its own published task");
+    record_answers(s, *terms, p.task, tx.sender, p);
+  }
 }
 
 void apply(State& s, const TxView& tx, const ApplyContext&, const UploadP& p) {
@@ -69,16 +73,29 @@ void apply(State& s, const TxView& tx, const ApplyContext&, const UploadP& p) {
   if (p.verdict == 0) {  // only accepted uploads make the worker a contributor
     t.n_uploads = add_checked(t.n_uploads, 1, "upload count");
     add_contribution(s, p.task, p.worker, 1);
+    if (const TaskTerms* terms = s.terms.find(p.task)) record_upload(s, *terms, p.task, p.worker, p.item);
   }
 }
 
-void apply(State& s, const TxView& tx, const ApplyContext&, const FinalizeP& p) {
+void apply(State& s, const TxView& tx, const ApplyContext& c, const FinalizeP& p) {
   TaskInfo& t = task_mut(s, p.task);
   if (tx.sender != t.owner && tx.sender != t.verifier)
     throw NotAuthorized("finalize: only the task owner or its verifier may finalize");
   require_open(t, "finalize");
   Id task_id = t.id;
   Address owner = t.owner;
+  if (const TaskTerms* terms = s.terms.find(task_id)) {
+    if (!p.settled)
+      throw InvalidTransaction("finalize: task " + short_hex(task_id) +
+                               " was published with its rules; its finalize must reveal the gold and be re-executed");
+    if (p.partial && c.height < terms->deadline_height)
+      throw RuleViolation("finalize: a partial finalize waits for the deadline at height " +
+                          std::to_string(terms->deadline_height) + " (this block is " + std::to_string(c.height) + ")");
+    SettleOutput want = settle_task(s, task_id, *terms, p.gold_salt, p.gold, p.partial, t.escrow);
+    check_settlement(s, p, want, terms->policy == "discretionary");
+  } else if (p.settled) {
+    throw RuleViolation("finalize: task " + short_hex(task_id) + " has no published rules to settle by");
+  }
   // Slashed stake joins the escrow first, so it can pay honest workers.
   for (auto& [who, amount] : p.slashes) slash_stake(s, task_id, who, amount);
   TaskInfo& tt = task_mut(s, task_id);  // re-fetch: slash_stake edits the task
@@ -100,9 +117,10 @@ void apply(State& s, const TxView& tx, const ApplyContext&, const FinalizeP& p) 
     if (amount > 0) s.credit(who, amount, "payout");
   for (auto& [who, da, db] : p.reputation) add_reputation(s, who, da, db);
   if (refund > 0) s.credit(owner, refund, "escrow refund");
+  release_stakes(s, task_id, c.height);
 }
 
-void apply(State& s, const TxView& tx, const ApplyContext&, const RefundP& p) {
+void apply(State& s, const TxView& tx, const ApplyContext& c, const RefundP& p) {
   TaskInfo& t = task_mut(s, p.task);
   if (tx.sender != t.owner) throw NotOwner("escrow_refund: only the task owner may cancel the task");
   require_open(t, "escrow_refund");
@@ -112,6 +130,7 @@ void apply(State& s, const TxView& tx, const ApplyContext&, const RefundP& p) {
   t.escrow = 0;
   t.status = TaskStatus::Cancelled;
   if (amount > 0) s.credit(tx.sender, amount, "escrow refund");
+  release_stakes(s, p.task, c.height);
 }
 
 }  // namespace tagger::ledger::contracts

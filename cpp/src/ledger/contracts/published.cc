@@ -1,0 +1,181 @@
+// Published tasks (kind `publish`): the task's rules are on the ledger, so the
+// ledger itself records every answer, refuses answers outside the rules, and
+// at finalize re-executes the settlement (tagger/settle.h) and refuses a
+// finalize whose payouts, reputation or slashes differ from it. A requester's
+// client can propose a finalize, never decide one.
+#include <algorithm>
+#include <cstdio>
+
+#include "ledger/contracts/contracts.h"
+#include "tagger/errors.h"
+
+namespace tagger::ledger::contracts {
+
+namespace {
+
+constexpr std::uint64_t kTag = 1'000'000;  // base units per TAG (tg.TAG)
+
+// "alice (tg12ab…)" when registered, else the address.
+std::string who(const State& s, const Address& a) {
+  const AccountInfo* acc = s.accounts.find(a);
+  std::string addr = address_to_string(a);
+  if (acc == nullptr || acc->name.empty()) return addr;
+  return acc->name + " (" + addr.substr(0, 10) + "…)";
+}
+
+// The worker list of a task in address order, with each one's answers.
+std::vector<std::pair<Address, const AnswerList*>> answer_lists(const State& s, const Id& task) {
+  std::vector<std::pair<Address, const AnswerList*>> out;
+  for (const auto& [k, v] : s.answers.all()) {
+    if (!std::equal(task.begin(), task.end(), k.begin())) continue;
+    Address a;
+    std::copy(k.begin() + 32, k.end(), a.begin());
+    out.emplace_back(a, &v);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
+
+ItemCounts& counts_mut(State& s, const Id& task) {
+  ItemCounts* c = s.item_counts.edit(task);
+  if (c == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
+  return *c;
+}
+
+}  // namespace
+
+std::string format_tag(std::uint64_t base_units) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%llu.%06llu TAG", static_cast<unsigned long long>(base_units / kTag),
+                static_cast<unsigned long long>(base_units % kTag));
+  return buf;
+}
+
+void apply(State& s, const TxView& tx, const ApplyContext& c, const PublishP& p) {
+  apply(s, tx, c, p.lock);
+  s.terms.put(c.txid, p.terms);
+  ItemCounts counts;
+  counts.n.assign(p.terms.n_items, 0);
+  s.item_counts.put(c.txid, std::move(counts));
+}
+
+void record_answers(State& s, const TaskTerms& terms, const Id& task, const Address& worker, const AnswersP& p) {
+  if (terms.n_labels == 0) throw RuleViolation("answers: task " + short_hex(task) + " collects uploads, not labels");
+  if (p.batch_hash)
+    throw RuleViolation("answers: a published task needs the answers themselves (the ledger re-executes them), not a batch hash");
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> rows;
+  rows.reserve(p.answers.size());
+  for (auto& [item, label] : p.answers) {
+    if (item >= terms.n_items)
+      throw RuleViolation("answers: " + who(s, worker) + " answers item " + std::to_string(item) + ", the task has " +
+                          std::to_string(terms.n_items) + " items");
+    if (label >= terms.n_labels)
+      throw RuleViolation("answers: " + who(s, worker) + " gives label " + std::to_string(label) + " to item " +
+                          std::to_string(item) + ", outside the task's label set of " + std::to_string(terms.n_labels));
+    rows.emplace_back(static_cast<std::uint32_t>(item), static_cast<std::uint32_t>(label));
+  }
+  std::sort(rows.begin(), rows.end());
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    if (rows[i].first == rows[i - 1].first)
+      throw RuleViolation("answers: " + who(s, worker) + " answers item " + std::to_string(rows[i].first) + " twice");
+  Key52 k = key52(task, worker);
+  const AnswerList* old = s.answers.find(k);
+  AnswerList merged;
+  merged.rows.reserve((old ? old->rows.size() : 0) + rows.size());
+  std::merge(old ? old->rows.begin() : rows.end(), old ? old->rows.end() : rows.end(), rows.begin(), rows.end(),
+             std::back_inserter(merged.rows));
+  for (std::size_t i = 1; i < merged.rows.size(); ++i)
+    if (merged.rows[i].first == merged.rows[i - 1].first)
+      throw RuleViolation("answers: " + who(s, worker) + " already answered item " + std::to_string(merged.rows[i].first));
+  ItemCounts& counts = counts_mut(s, task);
+  for (auto& [item, label] : rows)
+    if (counts.n[item] >= terms.overlap)
+      throw RuleViolation("answers: item " + std::to_string(item) + " already has its " + std::to_string(terms.overlap) +
+                          " answer(s); " + who(s, worker) + "'s answer is not wanted");
+  for (auto& [item, label] : rows) ++counts.n[item];
+  s.answers.put(k, std::move(merged));
+}
+
+void record_upload(State& s, const TaskTerms& terms, const Id& task, const Address& worker, std::uint64_t item) {
+  if (item >= terms.n_items)
+    throw RuleViolation("upload_receipt: item " + std::to_string(item) + " is outside the task's " +
+                        std::to_string(terms.n_items) + " slots");
+  ItemCounts& counts = counts_mut(s, task);
+  if (counts.n[item] >= terms.overlap)
+    throw RuleViolation("upload_receipt: slot " + std::to_string(item) + " already has an accepted upload");
+  ++counts.n[item];
+  Key52 k = key52(task, worker);
+  AnswerList list = s.answers.find(k) ? *s.answers.find(k) : AnswerList{};
+  auto pos = std::lower_bound(list.rows.begin(), list.rows.end(), std::make_pair(static_cast<std::uint32_t>(item), 0u));
+  list.rows.insert(pos, {static_cast<std::uint32_t>(item), 0u});
+  s.answers.put(k, std::move(list));
+}
+
+SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms, const Hash32& salt,
+                         const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial,
+                         std::uint64_t escrow) {
+  bool has_gold = terms.gold_commitment != Hash32{};
+  if (!has_gold && !gold.empty())
+    throw InvalidTransaction("finalize: the task committed to no control items, yet the finalize reveals " +
+                             std::to_string(gold.size()));
+  if (has_gold && gold_commitment(salt, gold) != terms.gold_commitment)
+    throw InvalidTransaction("finalize: the gold reveal does not match the commitment made at publish");
+  SettleInput in;
+  in.terms = &terms;
+  in.gold = gold;
+  in.partial = partial;
+  in.escrow = escrow;
+  auto lists = answer_lists(s, task);
+  in.workers.reserve(lists.size());
+  for (std::size_t w = 0; w < lists.size(); ++w) {
+    in.workers.push_back(lists[w].first);
+    const StakeInfo* st = s.stakes.find(key52(task, lists[w].first));
+    in.stakes.push_back(st ? st->amount : 0);
+    for (auto& [item, label] : lists[w].second->rows)
+      in.answers.push_back(SettleAnswer{item, static_cast<std::uint32_t>(w), label});
+  }
+  return settle(in);
+}
+
+void check_settlement(const State& s, const FinalizeP& p, const SettleOutput& want, bool discretionary) {
+  auto first_pair_diff = [&](const auto& got, const auto& exp, const char* what) {
+    std::size_t n = std::max(got.size(), exp.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i < got.size() && i < exp.size() && got[i] == exp[i]) continue;
+      const auto& e = i < exp.size() ? exp[i] : got[i];
+      const Address& a = e.first;
+      auto find = [&](const auto& list) -> std::uint64_t {
+        for (auto& x : list) if (x.first == a) return x.second;
+        return 0;
+      };
+      throw InvalidTransaction("finalize: " + std::string(what) + " of " + who(s, a) + " is " + format_tag(find(got)) +
+                               ", the task's published rules give " + format_tag(find(exp)));
+    }
+  };
+  if (!discretionary) first_pair_diff(p.payouts, want.payouts, "the payout");
+  first_pair_diff(p.slashes, want.slashes, "the slash");
+  std::size_t n = std::max(p.reputation.size(), want.reputation.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i < p.reputation.size() && i < want.reputation.size() && p.reputation[i] == want.reputation[i]) continue;
+    const auto& e = i < want.reputation.size() ? want.reputation[i] : p.reputation[i];
+    throw InvalidTransaction("finalize: the reputation change of " + who(s, std::get<0>(e)) +
+                             " differs from the one the task's published rules give (" + std::to_string(std::get<1>(e)) +
+                             " correct, " + std::to_string(std::get<2>(e)) + " incorrect)");
+  }
+  if (!discretionary && p.result_hash != want.result_hash)
+    throw InvalidTransaction("finalize: the result hash differs from the re-executed consensus");
+}
+
+void release_stakes(State& s, const Id& task, std::uint64_t height) {
+  std::vector<Key52> keys;
+  for (const auto& [k, st] : s.stakes.all())
+    if (std::equal(task.begin(), task.end(), k.begin()) && st.unlock_height <= height) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  for (const Key52& k : keys) {
+    StakeInfo st = *s.stakes.find(k);
+    s.stakes.erase(k);
+    if (st.amount > 0) s.credit(st.staker, st.amount, "stake release");
+  }
+}
+
+}  // namespace tagger::ledger::contracts

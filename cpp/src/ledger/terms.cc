@@ -1,0 +1,104 @@
+// A published task's terms: canonical encoding and the stateless rules that
+// make them safe to re-execute (bounded sizes, a known method and policy, a
+// per-answer rate the budget covers for every slot).
+#include <algorithm>
+
+#include "ledger/tx.h"
+#include "tagger/errors.h"
+
+namespace tagger::ledger {
+using codec::Reader;
+using codec::Writer;
+
+namespace {
+constexpr std::size_t kTermFields = 19;
+// Items of one task and labels of one item: bounded so that a finalize's
+// re-execution has a bounded cost and counts fit their fields.
+constexpr std::uint64_t kMaxItems = 10'000'000;
+constexpr std::uint64_t kMaxLabels = 1'000;
+constexpr std::uint64_t kMaxOverlap = 1'000;
+constexpr std::uint64_t kMaxIter = 100'000;
+
+[[noreturn]] void bad(const std::string& why) { throw RuleViolation("publish: " + why); }
+}  // namespace
+
+void encode_terms(Writer& w, const TaskTerms& t) {
+  w.array_header(kTermFields);
+  w.uint(t.n_items);
+  w.uint(t.n_labels);
+  w.uint(t.overlap);
+  w.uint(t.rate);
+  w.str(t.method);
+  w.uint(t.n_iter);
+  w.uint(t.tol_e9);
+  w.uint(t.seed);
+  w.str(t.policy);
+  w.uint(t.policy_threshold_bps);
+  w.uint(t.policy_no_control_bps);
+  w.uint(t.policy_base);
+  w.uint(t.slashing ? 1 : 0);
+  w.uint(t.slash_threshold_bps);
+  w.uint(t.slash_share_bps);
+  w.uint(t.slash_min_control);
+  w.bin(t.gold_commitment);
+  w.uint(t.deadline_height);
+  w.uint(t.expiry_slash_bps);
+}
+
+TaskTerms decode_terms(Reader& r) {
+  r.expect_array(kTermFields);
+  TaskTerms t;
+  t.n_items = r.uint();
+  t.n_labels = r.uint();
+  t.overlap = r.uint();
+  t.rate = r.uint();
+  t.method = std::string(r.str());
+  t.n_iter = r.uint();
+  t.tol_e9 = r.uint();
+  t.seed = r.uint();
+  t.policy = std::string(r.str());
+  t.policy_threshold_bps = r.uint();
+  t.policy_no_control_bps = r.uint();
+  t.policy_base = r.uint();
+  std::uint64_t slashing = r.uint();
+  if (slashing > 1) throw DecodeError("terms: slashing must be 0 or 1");
+  t.slashing = slashing == 1;
+  t.slash_threshold_bps = r.uint();
+  t.slash_share_bps = r.uint();
+  t.slash_min_control = r.uint();
+  auto g = r.bin_exact(32);
+  std::copy(g.begin(), g.end(), t.gold_commitment.begin());
+  t.deadline_height = r.uint();
+  t.expiry_slash_bps = r.uint();
+  return t;
+}
+
+void check_terms(const TaskTerms& t, std::uint64_t budget) {
+  if (t.n_items == 0 || t.n_items > kMaxItems) bad("n_items must be in [1, " + std::to_string(kMaxItems) + "]");
+  if (t.overlap == 0 || t.overlap > kMaxOverlap) bad("overlap must be in [1, " + std::to_string(kMaxOverlap) + "]");
+  if (t.n_labels == 1 || t.n_labels > kMaxLabels) bad("n_labels must be 0 (collection) or in [2, " + std::to_string(kMaxLabels) + "]");
+  if (t.n_iter > kMaxIter) bad("n_iter must be at most " + std::to_string(kMaxIter));
+  auto& methods = settle_methods();
+  auto& policies = settle_policies();
+  if (t.n_labels == 0) {
+    if (!t.method.empty()) bad("a collection task (n_labels 0) has no consensus method");
+    if (t.overlap != 1) bad("a collection task takes one upload per item (overlap 1)");
+    if (t.policy != "flat" && t.policy != "discretionary") bad("a collection task pays by the 'flat' or 'discretionary' policy");
+  } else if (std::find(methods.begin(), methods.end(), t.method) == methods.end()) {
+    bad("unknown consensus method '" + t.method + "'");
+  }
+  if (std::find(policies.begin(), policies.end(), t.policy) == policies.end()) bad("unknown reward policy '" + t.policy + "'");
+  for (std::uint64_t bps : {t.policy_threshold_bps, t.policy_no_control_bps, t.slash_threshold_bps, t.slash_share_bps,
+                            t.expiry_slash_bps})
+    if (bps > kMaxBps) bad("a basis-point field is above 10000");
+  // Every slot at the published rate must be covered by the budget, so a
+  // worker who answers is never paid less than promised for lack of escrow.
+  unsigned __int128 need = static_cast<unsigned __int128>(t.rate) * t.n_items * t.overlap;
+  if (need > budget)
+    bad("the rate of " + std::to_string(t.rate) + " per answer for " + std::to_string(t.n_items * t.overlap) +
+        " answers exceeds the budget of " + std::to_string(budget));
+  if (t.policy_base > 0 && static_cast<unsigned __int128>(t.policy_base) * t.n_items * t.overlap > budget)
+    bad("the base pay per answer exceeds what the budget covers");
+}
+
+}  // namespace tagger::ledger
