@@ -23,7 +23,8 @@ def finished():
     items = pd.Series([f"text number {i}" for i in range(30)], index=[f"it{i}" for i in range(30)])
     truth = pd.Series(rng.choice(["a", "b"], 30), index=items.index)
     task = net.publish_task(owner=alice, title="Binary labels", description="Pick a or b for each short text.",
-                            labels=["a", "b"], items=items, overlap=3, budget=90 * tg.TAG, gold=truth[:6].to_dict())
+                            labels=["a", "b"], items=items, overlap=3, budget=90 * tg.TAG, gold=truth[:6].to_dict(),
+                            method="glad")
     asg = task.assign(workers)
     asg["label"] = np.where(rng.random(len(asg)) < 0.9, truth.reindex(asg["item_id"]).to_numpy(), "a")
     task.submit_many(asg[["item_id", "worker", "label"]])

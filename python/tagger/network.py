@@ -425,6 +425,8 @@ class Network:
         """Tasks published in this session, and (on disk) those whose owner is in the wallet."""
         if self._path is not None and (self._path / "tasks").exists():
             for f in sorted((self._path / "tasks").iterdir()):
+                if len(f.name) != 64:
+                    continue  # a task's other records (<id>.assignment) and temp files
                 tid = bytes.fromhex(f.name)
                 if tid not in self._tasks and self.ledger.task(tid) is not None:
                     try:

@@ -295,8 +295,9 @@ class Task:
         if self.overlap > m:
             raise InfeasibleAssignment(f"overlap {self.overlap} needs at least {self.overlap} workers, got {m}")
         s = self.suitability(accts)
-        # Solve in address order, so who gets work never depends on the order of the list.
-        canon = np.argsort(np.array([a.address_bytes for a in accts], dtype=object), kind="stable")
+        # Solve in (name, address) order, so who gets work never depends on the order of the
+        # list, and a rerun with the same names (new keys) gets the same assignment.
+        canon = _canonical_order(accts)
         if exclude is None:
             # Suitability depends on the worker only: the linear-time rule is exact.
             slots_c = _rank_one_assignment(s[canon], self.overlap, cap[canon], n, partial=partial)
@@ -405,7 +406,7 @@ class Task:
                                          dtype=np.int64), (m,)).copy()
         from .match import assign as solve
         s = self.suitability(accts)
-        canon = np.argsort(np.array([a.address_bytes for a in accts], dtype=object), kind="stable")
+        canon = _canonical_order(accts)
         # Items missing fewer than `width` slots block the extra columns by excluding
         # every worker there (the solver fills each item to the same overlap).
         ex = done[items][:, canon]
@@ -916,6 +917,11 @@ class Task:
                 ["workers", len(self._workers)], ["answers", sum(len(c[0]) for c in self._ans_chunks)],
                 ["uploads", len(self._uploads)]]
         return html_table(f"Task: {self.title}", ["", ""], rows)
+
+
+def _canonical_order(accts: Sequence[Account]) -> np.ndarray:
+    keys = sorted(range(len(accts)), key=lambda j: (accts[j].name, accts[j].address_bytes))
+    return np.asarray(keys, dtype=np.int64)
 
 
 def _rank_one_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, n_items: int, *,
