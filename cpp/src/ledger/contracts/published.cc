@@ -138,18 +138,23 @@ SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms,
 }
 
 void check_settlement(const State& s, const FinalizeP& p, const SettleOutput& want, bool discretionary) {
+  // Both lists are sorted by address: walk them together and name the first
+  // worker whose amount differs (absent = 0).
   auto first_pair_diff = [&](const auto& got, const auto& exp, const char* what) {
-    std::size_t n = std::max(got.size(), exp.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i < got.size() && i < exp.size() && got[i] == exp[i]) continue;
-      const auto& e = i < exp.size() ? exp[i] : got[i];
-      const Address& a = e.first;
-      auto find = [&](const auto& list) -> std::uint64_t {
-        for (auto& x : list) if (x.first == a) return x.second;
-        return 0;
-      };
-      throw InvalidTransaction("finalize: " + std::string(what) + " of " + who(s, a) + " is " + format_tag(find(got)) +
-                               ", the task's published rules give " + format_tag(find(exp)));
+    std::size_t i = 0, j = 0;
+    while (i < got.size() || j < exp.size()) {
+      const Address* a;
+      std::uint64_t g = 0, e = 0;
+      if (j >= exp.size() || (i < got.size() && got[i].first < exp[j].first)) {
+        a = &got[i].first; g = got[i].second; ++i;
+      } else if (i >= got.size() || exp[j].first < got[i].first) {
+        a = &exp[j].first; e = exp[j].second; ++j;
+      } else {
+        a = &got[i].first; g = got[i].second; e = exp[j].second; ++i; ++j;
+      }
+      if (g != e)
+        throw InvalidTransaction("finalize: " + std::string(what) + " of " + who(s, *a) + " is " + format_tag(g) +
+                                 ", the task's published rules give " + format_tag(e));
     }
   };
   if (!discretionary) first_pair_diff(p.payouts, want.payouts, "the payout");

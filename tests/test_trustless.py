@@ -1,0 +1,279 @@
+"""Trustless tasks: the ledger enforces a published task's rules and re-executes its
+finalize, so a modified requester client can neither underpay nor slash anyone; and
+a task's life off the happy path (missing answers, deadline, reassign, cancel,
+reopen) never turns into a wrong dataset or an overpayment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger import errors
+from tagger.ledger import ZERO32
+
+LABELS = ["pos", "neg", "neu"]
+TEXTS = [f"Review {i}: the product {'works' if i % 3 == 0 else 'broke' if i % 3 == 1 else 'is fine'}" for i in range(30)]
+
+
+def state(net):
+    return net.height, net.state_root(), net.supply(), net.ledger.task  # noqa: B018
+
+
+def refused(net, exc, fn, match=None):
+    before = (net.height, net.state_root(), net.supply())
+    with pytest.raises(exc, match=match):
+        fn()
+    assert (net.height, net.state_root(), net.supply()) == before, "a refused operation changed the ledger"
+
+
+@pytest.fixture
+def labeled():
+    """A labeling task with every slot answered (two spammers among eight workers)."""
+    net = tg.Network.memory()
+    rng = np.random.default_rng(3)
+    alice = net.create_account("alice", fund=1_000 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(8)], fund=20 * tg.TAG)
+    truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
+    task = net.publish_task(owner=alice, title="Review sentiment", description="Label product reviews.",
+                            labels=LABELS, items=TEXTS, overlap=3, budget=90 * tg.TAG, stake=4 * tg.TAG,
+                            gold=truth[:9].to_dict(), deadline=10)
+    asg = task.assign(ws)
+    acc = asg["worker"].map(lambda w: 0.0 if w in ("w0", "w1") else 0.9).to_numpy()
+    asg["label"] = np.where(rng.random(len(asg)) < acc, truth.reindex(asg["item_id"]).to_numpy(),
+                            rng.choice(LABELS, len(asg)))
+    return net, alice, ws, task, asg[["item_id", "worker", "label"]]
+
+
+def _addr(net, name):
+    return net.account(name).address_bytes
+
+
+# ---------------------------------------------------------------- a malicious requester
+
+def _forged(settlement, **change):
+    s = {k: (list(v) if isinstance(v, list) else v) for k, v in settlement.items()}
+    s.update(change)
+    return s
+
+
+def test_finalize_with_altered_payout_reputation_slash_or_gold_is_refused(labeled):
+    net, alice, ws, task, answers = labeled
+    task.submit_many(answers)
+    gold = task._gold_codes()
+    salt = task._gold_salt
+    honest = net.ledger.settlement(task.id, salt, gold)
+    fin = lambda s, **kw: net.ledger.finalize_settled(task.id, alice, s, gold_salt=kw.get("salt", salt),  # noqa: E731
+                                                      gold=kw.get("gold", gold), partial=False)
+    pay = [(bytes(a), int(v)) for a, v in honest["payouts"]]
+    # Underpay one worker by one base unit.
+    under = [(a, v - 1) if i == 2 else (a, v) for i, (a, v) in enumerate(pay)]
+    refused(net, errors.InvalidTransaction, lambda: fin(_forged(honest, payouts=under)), match="payout of w")
+    # Drop a worker from the payouts altogether.
+    refused(net, errors.InvalidTransaction, lambda: fin(_forged(honest, payouts=pay[1:])))
+    # Slash an honest worker.
+    slashes = sorted([(bytes(a), int(v)) for a, v in honest["slashes"]] + [(_addr(net, "w5"), 1)])
+    refused(net, errors.InvalidTransaction, lambda: fin(_forged(honest, slashes=slashes)), match="slash of w5")
+    # Hand a spammer a better reputation.
+    rep = [(bytes(a), c + 5, i) if bytes(a) == _addr(net, "w0") else (bytes(a), c, i)
+           for a, c, i in honest["reputation"]]
+    refused(net, errors.InvalidTransaction, lambda: fin(_forged(honest, reputation=rep)), match="reputation change of w0")
+    # Reveal other gold labels than those committed at publish (to favour a worker).
+    fake_gold = [(i, (l + 1) % 3) for i, l in gold]
+    refused(net, errors.InvalidTransaction, lambda: fin(honest, gold=fake_gold), match="does not match the commitment")
+    refused(net, errors.InvalidTransaction, lambda: fin(honest, salt=bytes(32)), match="does not match the commitment")
+    # A bare (unsettled) finalize of a published task is refused too.
+    refused(net, errors.InvalidTransaction, lambda: net.ledger.finalize_escrow(
+        task.id, alice, {w: 1 for w in ws}, result_hash=honest["result_hash"]), match="re-executed")
+    # The honest settlement goes through, and verify() re-executes it from genesis.
+    res = task.finalize()
+    assert res.payouts.sum() == sum(v for _, v in pay)
+    assert net.verify()["transactions"] > 0
+
+
+def test_the_ledger_refuses_answers_outside_the_rules(labeled):
+    net, alice, ws, task, answers = labeled
+    w = task.assignment["worker"].iloc[0]
+    item = int(task._item_index.get_loc(task.assignment["item_id"].iloc[0]))
+    # A label outside the label set, straight to the ledger (a modified client).
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, w, [(item, 3)]),
+            match="outside the task's label set")
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, w, [(len(TEXTS), 0)]),
+            match="the task has 30 items")
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, w, batch_hash=b"\1" * 32, count=3),
+            match="not a batch hash")
+    net.ledger.submit_answers(task.id, w, [(item, 0)])
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, w, [(item, 1)]), match="already answered")
+    # The item's overlap is 3: a fourth answer is refused, whoever sends it.
+    others = [x.name for x in ws if x.name != w]
+    for o in others[:2]:
+        net.ledger.stake(o, 4 * tg.TAG, task_id=task.id, lock_blocks=0) if net.ledger.stake_of(o, task.id) is None else None
+        net.ledger.submit_answers(task.id, o, [(item, 0)])
+    o = others[2]
+    if net.ledger.stake_of(o, task.id) is None:
+        net.ledger.stake(o, 4 * tg.TAG, task_id=task.id, lock_blocks=0)
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, o, [(item, 0)]),
+            match="already has its 3 answer")
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, alice, [(item + 1, 0)]))
+
+
+# ---------------------------------------------------------------- life off the happy path
+
+def test_partial_finalize_pays_the_rate_leaves_unanswered_items_out_and_releases_stakes(labeled):
+    net, alice, ws, task, answers = labeled
+    some = answers.iloc[:30]
+    task.submit_many(some)
+    with pytest.raises(errors.IncompleteTask, match=r"items miss \d+ answer slot\(s\), held by w"):
+        task.finalize()
+    prog = task.progress
+    assert prog["answered"].sum() == 30 and prog["missing"].sum() == 90 - 30
+    # Before the deadline a partial finalize is refused, by the client and by the ledger.
+    refused(net, errors.TaskStateError, lambda: task.finalize(partial=True), match="waits for the deadline")
+    refused(net, errors.RuleViolation, lambda: net.ledger.finalize_settled(
+        task.id, alice, net.ledger.settlement(task.id, task._gold_salt, task._gold_codes(), True),
+        gold_salt=task._gold_salt, gold=task._gold_codes(), partial=True), match="waits for the deadline")
+    while net.height + 1 < task.deadline:
+        net.transfer(alice, "w7", 1)
+    bal = {w.name: net.balance(w) for w in ws}
+    res = task.finalize(partial=True)
+    answered_items = set(some["item_id"])
+    assert set(res.labels.index) == answered_items and res.labels.isin(LABELS).all()
+    per_worker = some.groupby("worker").size()
+    # Never more than the published rate per answer (0.9 TAG here, not budget / answers).
+    assert task.rate == 90 * tg.TAG // 90
+    assert (res.payouts <= per_worker.reindex(res.payouts.index) * task.rate).all()
+    assert res.refund == 90 * tg.TAG + int(res.slashed.sum()) - int(res.payouts.sum())
+    # Stakes came back (minus slashes), no low-level unstake needed.
+    for w in ws:
+        assert net.ledger.stake_of(w, task.id) is None
+        if w.name in res.payouts.index:
+            back = 4 * tg.TAG - int(res.slashed.get(w.name, 0))
+            assert net.balance(w) == bal[w.name] + int(res.payouts[w.name]) + back
+    nft = task.mint_nft()
+    assert len(task.dataset_frame()) == len(answered_items)
+    for iid in list(answered_items)[:3]:
+        p = nft.prove(iid)
+        assert p.label in LABELS and tg.market.verify_proof(p, nft.manifest)
+    with pytest.raises(errors.InvalidArgument, match="not in this dataset"):
+        nft.prove(next(i for i in range(30) if i not in answered_items))
+    s = net.supply()
+    assert s["balances"] + s["escrowed"] + s["staked"] == s["minted"]
+
+
+def test_flat_pays_exactly_the_published_rate_per_answer():
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    ws = net.create_accounts(["a", "b", "c", "d"], fund=tg.TAG)
+    task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=list(range(10)), overlap=2, budget=25 * tg.TAG,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+    asg = task.assign(ws)
+    asg["label"] = "y"
+    task.submit_many(asg[["item_id", "worker", "label"]])
+    res = task.finalize()
+    n = asg.groupby("worker").size()
+    assert (res.payouts == n.reindex(res.payouts.index) * tg.TAG).all()
+    assert res.refund == 5 * tg.TAG
+    with pytest.raises(errors.InvalidArgument, match="exceeds what the budget covers"):
+        net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                         items=list(range(10)), overlap=2, budget=10 * tg.TAG,
+                         reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+
+
+def test_cancel_refunds_and_releases_stakes_only_before_answers(labeled):
+    net, alice, ws, task, answers = labeled
+    before = net.balance(alice)
+    staked = {w.name: net.balance(w) for w in ws}
+    assert net.ledger.stake_of(ws[2], task.id) is not None  # assign staked them
+    assert task.cancel() == 90 * tg.TAG
+    assert task.status == "cancelled" and net.balance(alice) == before + 90 * tg.TAG
+    for w in ws:
+        assert net.ledger.stake_of(w, task.id) is None
+        assert net.balance(w) == staked[w.name] + 4 * tg.TAG
+    net2 = tg.Network.memory()
+    a = net2.create_account("a", fund=10 * tg.TAG)
+    w = net2.create_accounts(["x", "y"], fund=tg.TAG)
+    t = net2.publish_task(owner=a, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                          items=[1, 2], overlap=1, budget=2 * tg.TAG)
+    t.assign(w)
+    t.submit("x", t.assignment[t.assignment.worker == "x"].item_id.iloc[0], "y")
+    refused(net2, errors.TaskStateError, t.cancel, match="finalize it")
+
+
+def test_reassign_after_the_deadline_gives_missing_slots_to_others(labeled):
+    net, alice, ws, task, answers = labeled
+    late = {"w3", "w4"}
+    task.submit_many(answers[~answers["worker"].isin(late)])
+    with pytest.raises(errors.TaskStateError, match="deadline has not passed"):
+        task.reassign(ws[:3])
+    while net.height + 1 < task.deadline:
+        net.transfer(alice, "w7", 1)
+    extra = net.create_accounts(["v0", "v1", "v2", "v3"], fund=20 * tg.TAG)
+    new = task.reassign(extra)
+    missing = answers[answers["worker"].isin(late)]
+    assert len(new) == len(missing) and set(new["worker"]) <= {"v0", "v1", "v2", "v3"}
+    assert not (task.assignment["worker"].isin(late)).any()  # expired slots are lost
+    # No reassigned worker holds an item twice.
+    assert not task.assignment.duplicated(["item_id", "worker"]).any()
+    new["label"] = "pos"
+    task.submit_many(new[["item_id", "worker", "label"]])
+    with pytest.raises(errors.NotAuthorized):
+        task.submit("w3", missing["item_id"].iloc[0], "pos")
+    res = task.finalize()
+    assert len(res.labels) == len(TEXTS) and task.progress["missing"].sum() == 0
+
+
+def test_equally_suited_workers_share_the_load_whatever_their_order():
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    ws = net.create_accounts([f"w{i:02d}" for i in range(30)], fund=tg.TAG)
+    results = []
+    for order in (ws, ws[::-1], list(np.random.default_rng(1).permutation(ws))):
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=list(range(40)), overlap=3, budget=12 * tg.TAG)
+        asg = task.assign(order)
+        assert task.idle_workers == []
+        load = asg["worker"].value_counts()
+        assert len(load) == 30 and load.max() - load.min() <= 1
+        results.append(asg.sort_values(["item_id", "worker"]).reset_index(drop=True))
+    assert results[0].equals(results[1]) and results[0].equals(results[2])
+
+
+def test_finalized_task_mints_after_a_reopen(tmp_path):
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=100 * tg.TAG)
+        ws = net.create_accounts(["a", "b", "c"], fund=tg.TAG)
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=[f"q{i}" for i in range(6)], overlap=2, budget=12 * tg.TAG)
+        asg = task.assign(ws)
+        asg["label"] = "n"
+        task.submit_many(asg[["item_id", "worker", "label"]])
+        res = task.finalize()
+        tid, paid = task.id, res.payouts.to_dict()
+    with tg.Network.open(tmp_path / "m") as net:
+        again = net.task(tid)
+        assert again.status == "finalized" and again.assignment is not None and len(again.assignment) == 12
+        assert again.result is not None and again.result.payouts.to_dict() == paid
+        assert (again.result.labels == "n").all()
+        nft = again.mint_nft()
+        assert len(net.dataset(nft, as_account="alice").to_pandas()) == 6
+
+
+def test_a_custom_policy_makes_the_task_owner_discretionary():
+    class Everything(tg.rewards.RewardPolicy):
+        def payouts(self, answers, consensus, gold, budget):
+            w = sorted(answers["worker"].unique())
+            return {w[0]: budget}
+
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    ws = net.create_accounts(["a", "b"], fund=tg.TAG)
+    task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=[1, 2, 3], overlap=2, budget=6 * tg.TAG, reward_policy=Everything())
+    assert task.discretionary and task.terms["policy"] == "discretionary"
+    asg = task.assign(ws)
+    asg["label"] = "y"
+    task.submit_many(asg[["item_id", "worker", "label"]])
+    res = task.finalize()
+    assert res.payouts.to_dict() == {"a": 6 * tg.TAG}
