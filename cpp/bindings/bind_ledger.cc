@@ -82,6 +82,8 @@ static L::GenesisConfig genesis(const std::string& name, std::uint64_t chain_id,
 
 // The batch paths (answers transactions, manifest leaves) are bound in bind_ledger_batch.cc.
 void bind_ledger_batch(py::module_& m);
+// settle(), the finalize rule, in bind_ledger_settle.cc.
+void bind_ledger_settle(py::module_& m);
 
 TAGGER_BIND_MODULE(ledger) {
   using namespace pybind11::literals;
@@ -242,6 +244,7 @@ TAGGER_BIND_MODULE(ledger) {
                         "state_root"_a = to_py(r.state_root), "seconds"_a = r.seconds);
       }, "threads"_a = 0);
   bind_ledger_batch(m);
+  bind_ledger_settle(m);
 }
 
 }  // namespace tagger::bindings
