@@ -75,13 +75,12 @@ void check_input(const SettleInput& in, detail::SettleFacts& f) {
   f.label.resize(n);
   for (std::size_t a = 0; a < n; ++a) {
     const SettleAnswer& x = in.answers[a];
-    if (x.item >= t.n_items)
-      throw InvalidArgument("settle: answer " + std::to_string(a) + ": item " + std::to_string(x.item) + " >= n_items " + std::to_string(t.n_items));
-    if (x.worker >= W)
-      throw InvalidArgument("settle: answer " + std::to_string(a) + ": worker " + std::to_string(x.worker) + " >= " + std::to_string(W) + " workers");
+    auto fail = [a](const std::string& what) { throw InvalidArgument("settle: answer " + std::to_string(a) + ": " + what); };
+    if (x.item >= t.n_items) fail("item " + std::to_string(x.item) + " >= n_items " + std::to_string(t.n_items));
+    if (x.worker >= W) fail("worker " + std::to_string(x.worker) + " >= " + std::to_string(W) + " workers");
     if (x.label >= n_codes)
-      throw InvalidArgument("settle: answer " + std::to_string(a) + ": label " + std::to_string(x.label) +
-                            (t.n_labels == 0 ? " in a collection task (uploads are label 0)" : " >= n_labels " + std::to_string(t.n_labels)));
+      fail("label " + std::to_string(x.label) +
+           (t.n_labels == 0 ? " in a collection task (uploads are label 0)" : " >= n_labels " + std::to_string(t.n_labels)));
     f.item[a] = static_cast<std::int32_t>(x.item);
     f.worker[a] = static_cast<std::int32_t>(x.worker);
     f.label[a] = static_cast<std::int32_t>(x.label);
@@ -207,7 +206,8 @@ void slash(detail::SettleFacts& f, SettleOutput& out) {
   const TaskTerms& t = *f.in->terms;
   if (!t.slashing) return;
   for (std::size_t w = 0; w < f.in->workers.size(); ++w) {
-    std::uint64_t s = sim::slash_amount(f.in->stakes[w], f.control_correct[w], f.control[w], static_cast<std::uint32_t>(t.slash_threshold_bps),
+    std::uint64_t s = sim::slash_amount(f.in->stakes[w], f.control_correct[w], f.control[w],
+                                        static_cast<std::uint32_t>(t.slash_threshold_bps),
                                         static_cast<std::uint32_t>(t.slash_share_bps), t.slash_min_control);
     if (s == 0) continue;
     out.slashes.emplace_back(f.in->workers[w], s);
