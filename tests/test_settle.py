@@ -184,3 +184,24 @@ def test_deterministic_and_incomplete_without_partial() -> None:
         enc_short.settle(enc_short.terms("mace", "flat"), partial=False)
     out = enc_short.settle(enc_short.terms("mace", "flat"), partial=True)
     assert out["n_answered_items"] == 200
+
+
+def test_baseline_kernels_give_the_same_result_hash() -> None:
+    """TAGGER_FORCE_BASELINE=1 (read once per process) runs the non-AVX2 DS
+    kernels; the ledger's result must not depend on the CPU it runs on."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from test_settle import Encoded, synthetic\n"
+        "enc = Encoded(synthetic()[0])\n"
+        "print(enc.settle(enc.terms('dawid_skene', 'consensus_accuracy'))['result_hash'].hex())\n"
+    ) % os.path.dirname(__file__)
+    hashes = []
+    for force in ("0", "1"):
+        env = dict(os.environ, TAGGER_FORCE_BASELINE=force)
+        hashes.append(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                                     text=True).stdout.strip())
+    assert len(hashes[0]) == 64 and hashes[0] == hashes[1]
