@@ -15,16 +15,6 @@ using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>
 using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
-template <class T>
-static py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
-  auto heap = std::make_unique<std::vector<T>>(std::move(v));
-  // The capsule takes ownership: the array's memory lives as long as the array.
-  py::capsule owner(heap.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
-  auto* data = heap.release();
-  if (shape.empty()) shape = {static_cast<py::ssize_t>(data->size())};
-  return py::array_t<T>(shape, data->data(), owner);
-}
-
 static cs::AnswersView view(const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl) {
   if (t.ndim() != 1 || w.ndim() != 1 || l.ndim() != 1 || t.size() != w.size() || t.size() != l.size())
     throw InvalidArgument("consensus: task, worker and label must be 1-d arrays of the same length");

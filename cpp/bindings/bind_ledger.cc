@@ -84,6 +84,8 @@ static L::GenesisConfig genesis(const std::string& name, std::uint64_t chain_id,
 void bind_ledger_batch(py::module_& m);
 // Published tasks (terms, settlement) are bound in bind_ledger_tasks.cc.
 void bind_ledger_tasks(py::module_& m);
+// settle(), the finalize rule, in bind_ledger_settle.cc.
+void bind_ledger_settle(py::module_& m);
 
 TAGGER_BIND_MODULE(ledger) {
   using namespace pybind11::literals;
@@ -244,6 +246,7 @@ TAGGER_BIND_MODULE(ledger) {
                         "state_root"_a = to_py(r.state_root), "seconds"_a = r.seconds);
       }, "threads"_a = 0);
   bind_ledger_batch(m);
+  bind_ledger_settle(m);
   bind_ledger_tasks(m);
 }
 

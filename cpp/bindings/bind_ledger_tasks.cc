@@ -54,11 +54,6 @@ void bind_ledger_tasks(py::module_& m) {
     { GIL g; out = l.settlement(tid, s, gold, partial); }
     return settle_output_dict(out, terms ? terms->n_labels : 0);
   }, "task_id"_a, "gold_salt"_a, "gold"_a, "partial"_a);
-  m.def("gold_commitment", [](const py::object& salt, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold) {
-    return to_py(L::gold_commitment(fixed_bytes<32>(salt, "gold salt"), gold));
-  }, "salt"_a, "gold"_a);
-  m.attr("SETTLE_METHODS") = L::settle_methods();
-  m.attr("SETTLE_POLICIES") = L::settle_policies();
 }
 
 }  // namespace tagger::bindings

@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tagger/bytes.h"
 #include "tagger/errors.h"
@@ -41,6 +43,17 @@ std::array<std::uint8_t, N> fixed_bytes(const py::object& o, const char* what) {
   std::array<std::uint8_t, N> a;
   std::copy(b.view().begin(), b.view().end(), a.begin());
   return a;
+}
+
+// A numpy array that takes over `v` (moved, not copied); shape defaults to 1-d.
+template <class T>
+py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
+  auto heap = std::make_unique<std::vector<T>>(std::move(v));
+  // The capsule takes ownership: the array's memory lives as long as the array.
+  py::capsule owner(heap.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
+  auto* data = heap.release();
+  if (shape.empty()) shape = {static_cast<py::ssize_t>(data->size())};
+  return py::array_t<T>(shape, data->data(), owner);
 }
 
 inline py::bytes to_py(ByteView b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }

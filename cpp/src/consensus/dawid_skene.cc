@@ -46,6 +46,7 @@
 #endif
 
 #include "consensus/common.h"
+#include "consensus/dispatch.h"
 #include "consensus/team.h"
 #include "tagger/errors.h"
 
@@ -552,7 +553,7 @@ template <int KC, Mode M>
 PassFn pick_pass() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if constexpr (KC > 0)
-    if (cpu_has_avx2()) return &pass_avx2<KC, M>;
+    if (cpu_has_avx2() && detail::avx2_allowed()) return &pass_avx2<KC, M>;
 #endif
   return &pass_base<KC, M>;
 }

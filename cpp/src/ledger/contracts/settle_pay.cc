@@ -1,0 +1,92 @@
+// The payout rules of settle(): integer formulas on floored posteriors and
+// control counts, or a tagger::sim mechanism turned into amounts by
+// sim::to_amounts. Formulas: tagger/settle.h and python/tagger/rewards.py,
+// which must agree (tests/test_settle.py compares them).
+#include <limits>
+#include <string>
+
+#include "ledger/contracts/settle_internal.h"
+#include "tagger/errors.h"
+#include "tagger/sim.h"
+
+namespace tagger::ledger::detail {
+namespace {
+
+using u128 = unsigned __int128;
+constexpr std::uint64_t kPpm = 1'000'000;
+constexpr std::uint64_t kBps = 10'000;
+constexpr std::uint64_t kMax64 = std::numeric_limits<std::uint64_t>::max();
+
+std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* what) {
+  u128 v = static_cast<u128>(a) * b;
+  if (v > kMax64) throw AmountOverflow(std::string("settle: ") + what + " exceeds 2^64 - 1 base units");
+  return static_cast<std::uint64_t>(v);
+}
+
+consensus::AnswersView view_of(const SettleFacts& f) {
+  consensus::AnswersView v;
+  v.task = f.item.data();
+  v.worker = f.worker.data();
+  v.label = f.label.data();
+  v.n = f.item.size();
+  v.n_tasks = static_cast<std::int32_t>(f.in->terms->n_items);
+  v.n_workers = static_cast<std::int32_t>(f.in->workers.size());
+  v.n_labels = static_cast<std::int32_t>(f.in->terms->n_labels);
+  return v;
+}
+
+std::vector<std::uint64_t> flat(const SettleFacts& f) {
+  std::vector<std::uint64_t> out(f.n_answers.size());
+  for (std::size_t w = 0; w < out.size(); ++w) out[w] = checked_mul(f.n_answers[w], f.in->terms->rate, "a flat payout");
+  return out;
+}
+
+std::vector<std::uint64_t> consensus_accuracy(const SettleFacts& f, const std::vector<std::uint32_t>& ppm) {
+  const std::uint64_t L = f.in->terms->n_labels;
+  std::vector<std::uint64_t> sum(f.n_answers.size(), 0);
+  for (std::size_t a = 0; a < f.item.size(); ++a)
+    sum[static_cast<std::size_t>(f.worker[a])] += ppm[static_cast<std::uint64_t>(f.item[a]) * L + static_cast<std::uint64_t>(f.label[a])];
+  return sim::scale_floor(sum, f.in->terms->rate, kPpm);
+}
+
+std::vector<std::uint64_t> gold_standard(const SettleFacts& f) {
+  const TaskTerms& t = *f.in->terms;
+  std::vector<std::uint64_t> numer(f.n_answers.size());
+  for (std::size_t w = 0; w < numer.size(); ++w) {
+    std::uint64_t acc = f.control[w] > 0 ? kBps * f.control_correct[w] / f.control[w] : t.policy_no_control_bps;
+    numer[w] = acc >= t.policy_threshold_bps ? checked_mul(f.n_answers[w], acc, "a gold_standard payout") : 0;
+  }
+  return sim::scale_floor(numer, t.rate, kBps);
+}
+
+std::vector<std::uint64_t> mechanism(const SettleFacts& f, sim::Mechanism m) {
+  const TaskTerms& t = *f.in->terms;
+  sim::Scores s = sim::score(m, view_of(f), {});
+  // The budget only bounds the sum at the published price; saturating keeps an
+  // absurd rate from failing here (the escrow cap still applies).
+  u128 budget = static_cast<u128>(t.rate) * f.item.size();
+  return sim::to_amounts(s.score, s.n_answers, static_cast<double>(t.policy_base), static_cast<double>(t.rate),
+                         budget > kMax64 ? kMax64 : static_cast<std::uint64_t>(budget));
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> policy_amounts(const SettleFacts& f, const std::vector<std::uint32_t>& ppm) {
+  const std::string& p = f.in->terms->policy;
+  if (p == "discretionary") return {};
+  if (p == "flat") return flat(f);
+  if (p == "consensus_accuracy") return consensus_accuracy(f, ppm);
+  if (p == "gold_standard") return gold_standard(f);
+  // settle.cc admitted only settle_policies(); the rest are sim mechanisms.
+  return mechanism(f, sim::mechanism_from_name(p));
+}
+
+void cap_amounts(std::vector<std::uint64_t>& amounts, std::uint64_t cap) {
+  u128 total = 0;
+  for (auto a : amounts) total += a;
+  if (total <= cap) return;
+  // a < 2^64 and cap < 2^64, so the product fits in 128 bits.
+  for (auto& a : amounts) a = static_cast<std::uint64_t>(static_cast<u128>(a) * cap / total);
+}
+
+}  // namespace tagger::ledger::detail
