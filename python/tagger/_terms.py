@@ -91,7 +91,13 @@ def policy_terms(policy: Any, *, slots: int, budget: int) -> dict[str, Any]:
     elif kind in (R.OutputAgreement, R.PeerTruthSerum, R.DMI) or (
             kind is R.PeerPrediction and policy.signal_model is None and policy.scoring_rule == "quadratic") or (
             kind is R.CorrelatedAgreement and policy.score_matrix is None):
-        fields.update(policy=policy.mechanism, policy_base=int(policy.base))
+        base = int(policy.base)
+        # The price of one answer is rate + base; both are covered for every slot.
+        if base > cap:
+            raise InvalidArgument(f"base {base} exceeds what the budget covers for each of the {slots} answer "
+                                  f"slots ({cap} base units)")
+        rate = min(rate, cap - base)
+        fields.update(policy=policy.mechanism, policy_base=base)
     fields["rate"] = rate
     return fields
 

@@ -18,6 +18,8 @@ constexpr std::uint64_t kMaxItems = 10'000'000;
 constexpr std::uint64_t kMaxLabels = 1'000;
 constexpr std::uint64_t kMaxOverlap = 1'000;
 constexpr std::uint64_t kMaxIter = 100'000;
+constexpr std::uint64_t kMaxCells = 50'000'000;  // n_items x n_labels of the posterior
+constexpr std::uint64_t kMaxSlots = 20'000'000;  // n_items x overlap answers
 
 [[noreturn]] void bad(const std::string& why) { throw RuleViolation("publish: " + why); }
 }  // namespace
@@ -93,12 +95,15 @@ void check_terms(const TaskTerms& t, std::uint64_t budget) {
     if (bps > kMaxBps) bad("a basis-point field is above 10000");
   // Every slot at the published rate must be covered by the budget, so a
   // worker who answers is never paid less than promised for lack of escrow.
-  unsigned __int128 need = static_cast<unsigned __int128>(t.rate) * t.n_items * t.overlap;
+  // The price of one answer is rate + base (mechanisms add a base per answer).
+  unsigned __int128 need = (static_cast<unsigned __int128>(t.rate) + t.policy_base) * t.n_items * t.overlap;
   if (need > budget)
-    bad("the rate of " + std::to_string(t.rate) + " per answer for " + std::to_string(t.n_items * t.overlap) +
-        " answers exceeds the budget of " + std::to_string(budget));
-  if (t.policy_base > 0 && static_cast<unsigned __int128>(t.policy_base) * t.n_items * t.overlap > budget)
-    bad("the base pay per answer exceeds what the budget covers");
+    bad("the price of " + std::to_string(t.rate + t.policy_base) + " per answer for " +
+        std::to_string(t.n_items * t.overlap) + " answers exceeds the budget of " + std::to_string(budget));
+  // Bounds on what a finalize re-executes: the posterior and the answers held.
+  if (t.n_items * std::max<std::uint64_t>(t.n_labels, 1) > kMaxCells)
+    bad("n_items x n_labels must be at most " + std::to_string(kMaxCells));
+  if (t.n_items * t.overlap > kMaxSlots) bad("n_items x overlap must be at most " + std::to_string(kMaxSlots));
 }
 
 }  // namespace tagger::ledger

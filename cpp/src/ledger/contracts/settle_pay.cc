@@ -62,11 +62,19 @@ std::vector<std::uint64_t> gold_standard(const SettleFacts& f) {
 std::vector<std::uint64_t> mechanism(const SettleFacts& f, sim::Mechanism m) {
   const TaskTerms& t = *f.in->terms;
   sim::Scores s = sim::score(m, view_of(f), {});
-  // The budget only bounds the sum at the published price; saturating keeps an
-  // absurd rate from failing here (the escrow cap still applies).
-  u128 budget = static_cast<u128>(t.rate) * f.item.size();
-  return sim::to_amounts(s.score, s.n_answers, static_cast<double>(t.policy_base), static_cast<double>(t.rate),
-                         budget > kMax64 ? kMax64 : static_cast<std::uint64_t>(budget));
+  // A score above 1 per answer (peer truth serum, DMI) must not pay a worker more
+  // than the published price per answer: each worker is capped at
+  // (rate + base) per answer, so the sum is bounded by the price of the answers.
+  u128 per_answer = static_cast<u128>(t.rate) + t.policy_base;
+  u128 budget = per_answer * f.item.size();
+  std::vector<std::uint64_t> out =
+      sim::to_amounts(s.score, s.n_answers, static_cast<double>(t.policy_base), static_cast<double>(t.rate),
+                      budget > kMax64 ? kMax64 : static_cast<std::uint64_t>(budget));
+  for (std::size_t w = 0; w < out.size(); ++w) {
+    u128 cap = per_answer * static_cast<std::uint64_t>(s.n_answers[w]);
+    if (out[w] > cap) out[w] = static_cast<std::uint64_t>(cap);
+  }
+  return out;
 }
 
 }  // namespace
