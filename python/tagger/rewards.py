@@ -478,13 +478,21 @@ def update_reputation(alpha: int, beta: int, correct: int, incorrect: int, decay
             raise InvalidArgument(f"{k} must be a non-negative int, got {v!r}")
     if not 0 <= decay_bps <= BPS:
         raise InvalidArgument(f"decay_bps must be in [0, {BPS}]")
-    return int(alpha) * decay_bps // BPS + int(correct), int(beta) * decay_bps // BPS + int(incorrect)
+    if max(alpha, beta, correct, incorrect) >= 2**64:
+        raise InvalidArgument("reputation counts must be below 2**64")
+    # The C++ rule the ledger and the simulator run: one source of truth.
+    a, b = _s.update_reputation(np.array([alpha], np.uint64), np.array([beta], np.uint64),
+                                np.array([correct], np.uint64), np.array([incorrect], np.uint64), decay_bps)
+    return int(a[0]), int(b[0])
 
 
 def reputation_bps(alpha: int, beta: int) -> int:
     """Posterior mean accuracy under a Beta(1, 1) prior, in basis points:
     ``10000 * (alpha + 1) // (alpha + beta + 2)`` (5000 for a newcomer)."""
-    return BPS * (int(alpha) + 1) // (int(alpha) + int(beta) + 2)
+    for k, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v < 2**63:
+            raise InvalidArgument(f"{k} must be an int in [0, 2**63), got {v!r}")
+    return int(_s.reputation_bps(int(alpha), int(beta)))
 
 
 class ReputationRule:
@@ -540,8 +548,7 @@ def slash_amounts(stakes: Union[pd.Series, Mapping], correct: Union[pd.Series, M
         c, t = int(correct.get(w, 0)), int(total.get(w, 0))
         if int(stake) < 0 or c < 0 or c > t:
             raise InvalidArgument(f"worker {w!r}: need stake >= 0 and 0 <= correct <= total")
-        hit = t > 0 and t >= min_control and c * BPS < threshold_bps * t
-        out[w] = int(stake) * share_bps // BPS if hit else 0
+        out[w] = int(_s.slash_amount(int(stake), c, t, threshold_bps, share_bps, int(min_control)))
     return pd.Series(out, dtype=np.int64, name="slash").reindex(stakes.index)
 
 

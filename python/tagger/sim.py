@@ -461,7 +461,7 @@ class Simulation:
             "strategy": [STRATEGIES[s] for s in self._core.strategy],
             "initial_strategy": [STRATEGIES[s] for s in self._initial],
             "earnings": self._core.earnings.astype(np.int64), "stake": self._core.stake.astype(np.int64),
-            "alpha": a, "beta": b, "reputation_bps": 10_000 * (a + 1) // (a + b + 2)},
+            "alpha": a, "beta": b, "reputation_bps": [_s.reputation_bps(int(x), int(y)) for x, y in zip(a, b)]},
             index=pd.RangeIndex(len(a), name="worker"))
         return SimResult(rounds, strategies, workers)
 
