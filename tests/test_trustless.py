@@ -105,17 +105,63 @@ def test_the_ledger_refuses_answers_outside_the_rules(labeled):
             match="not a batch hash")
     net.ledger.submit_answers(task.id, w, [(item, 0)])
     refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, w, [(item, 1)]), match="already answered")
-    # The item's overlap is 3: a fourth answer is refused, whoever sends it.
-    others = [x.name for x in ws if x.name != w]
-    for o in others[:2]:
-        net.ledger.stake(o, 4 * tg.TAG, task_id=task.id, lock_blocks=0) if net.ledger.stake_of(o, task.id) is None else None
-        net.ledger.submit_answers(task.id, o, [(item, 0)])
-    o = others[2]
-    if net.ledger.stake_of(o, task.id) is None:
-        net.ledger.stake(o, 4 * tg.TAG, task_id=task.id, lock_blocks=0)
-    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, o, [(item, 0)]),
-            match="already has its 3 answer")
+    # The assignment is on the ledger: a staked worker who does not hold the slot is refused.
+    holders = set(task.assignment.loc[task.assignment["item_id"] == task.items["item_id"].iloc[item], "worker"])
+    outsider = next(x.name for x in ws if x.name not in holders)
+    if net.ledger.stake_of(outsider, task.id) is None:
+        net.ledger.stake(outsider, 4 * tg.TAG, task_id=task.id, lock_blocks=0)
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, outsider, [(item, 0)]),
+            match=f"{outsider} .* is not assigned item {item}")
     refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(task.id, alice, [(item + 1, 0)]))
+    # Without an assignment anyone staked may answer, but an item takes `overlap` answers at most.
+    open_task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                 items=[1, 2], overlap=3, budget=6 * tg.TAG)
+    for o in [x.name for x in ws[:3]]:
+        net.ledger.submit_answers(open_task.id, o, [(0, 0)])
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(open_task.id, ws[3].name, [(0, 0)]),
+            match="already has its 3 answer")
+
+
+def test_only_the_owner_assigns_and_slots_expire_only_after_the_deadline(labeled):
+    net, alice, ws, task, answers = labeled
+    w = task.assignment["worker"].iloc[0]
+    item = int(task._item_index.get_loc(task.assignment["item_id"].iloc[0]))
+    refused(net, errors.NotOwner, lambda: net.ledger.assign_slots(task.id, "w7", {"w7": [item]}))
+    refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(task.id, alice, {}, {w: [item]}),
+            match="expire at the deadline")
+    refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(task.id, alice, {w: [item]}),
+            match="already holds item")
+    refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(task.id, alice, {"alice": [item]}),
+            match="owner cannot hold")
+    held = dict((bytes(a), list(i)) for a, i in net.ledger.assignments(task.id))
+    assert sum(len(v) for v in held.values()) == len(task.assignment) == len(TEXTS) * 3
+
+
+def test_an_expired_slot_costs_its_holder_the_published_share_of_its_stake():
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    ws = net.create_accounts(["a", "b", "c", "d"], fund=10 * tg.TAG)
+    task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=list(range(4)), overlap=2, budget=8 * tg.TAG, stake=2 * tg.TAG, deadline=3)
+    # The terms say what an expired slot costs; publish_task leaves it at 0, so set it
+    # through the low-level API on a copy of the task's terms.
+    terms = dict(task.terms, expiry_slash_bps=2_500)
+    tid = net.ledger.publish(alice, 8 * tg.TAG, terms, required_stake=2 * tg.TAG)
+    net.ledger.assign_slots(tid, alice, {"a": [0, 1], "b": [0, 1], "c": [2, 3], "d": [2, 3]})
+    for w in "abcd":
+        net.ledger.stake(w, 2 * tg.TAG, task_id=tid, lock_blocks=0)
+    for w, items in (("a", [0, 1]), ("b", [0, 1]), ("c", [2, 3])):
+        net.ledger.submit_answers(tid, w, [(i, 0) for i in items])
+    while net.height + 1 < terms["deadline_height"]:
+        net.transfer(alice, "a", 1)
+    escrow = net.ledger.task(tid)["escrow"]
+    refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(tid, alice, {}, {"c": [2]}), match="answered item 2")
+    net.ledger.assign_slots(tid, alice, {"a": [2, 3]}, {"d": [2, 3]})
+    assert net.ledger.stake_of("d", tid)["amount"] == 2 * tg.TAG - 2 * tg.TAG * 2_500 // 10_000
+    assert net.ledger.task(tid)["escrow"] == escrow + 2 * tg.TAG * 2_500 // 10_000
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(tid, "d", [(2, 0)]))  # its stake fell short too
+    refused(net, errors.RuleViolation, lambda: net.ledger.submit_answers(tid, "b", [(2, 0)]), match="not assigned item 2")
+    net.ledger.submit_answers(tid, "a", [(2, 0), (3, 1)])
 
 
 # ---------------------------------------------------------------- life off the happy path

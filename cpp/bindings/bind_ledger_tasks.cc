@@ -54,6 +54,15 @@ void bind_ledger_tasks(py::module_& m) {
     { GIL g; out = l.settlement(tid, s, gold, partial); }
     return settle_output_dict(out, terms ? terms->n_labels : 0);
   }, "task_id"_a, "gold_salt"_a, "gold"_a, "partial"_a);
+  cls.def("assignments", [](const L::Ledger& l, const py::object& id) {
+    py::list out;
+    for (auto& [a, items] : l.assignments(fixed_bytes<32>(id, "task id"))) {
+      py::array_t<std::uint32_t> arr(static_cast<py::ssize_t>(items.size()));
+      std::copy(items.begin(), items.end(), arr.mutable_data());
+      out.append(py::make_tuple(to_py(a), arr));
+    }
+    return out;
+  }, "task_id"_a);
 }
 
 }  // namespace tagger::bindings

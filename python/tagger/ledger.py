@@ -48,6 +48,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "finalize": ("task", "payouts", "reputation", "slashes", "result_hash", "gold_salt", "gold", "partial"),
     "escrow_refund": ("task",),
     "publish": ("budget", "required_stake", "params_hash", "verifier", "terms"),
+    "assign": ("task", "grants", "revokes"),
     "stake": ("task", "amount", "unlock_height"),
     "unstake": ("task",),
     "slash": ("task", "staker", "amount", "reason"),
@@ -397,6 +398,36 @@ class Contracts:
         ver = b"" if verifier is None else self._addr(verifier)
         return self._send(owner, "publish", [_amount(budget, "budget"), _amount(required_stake, "required_stake"),
                                              _h32(params_hash, "params_hash"), ver, row])
+
+    def assign_slots(self, task_id: bytes, owner: AccountLike, grants: Mapping[AccountLike, Iterable[int]],
+                     revokes: Mapping[AccountLike, Iterable[int]] | None = None) -> list[bytes]:
+        """Record a published task's assignment on the ledger: ``grants`` give each worker
+        items (only a slot's holder may then fill it); ``revokes`` (after the deadline) take
+        back slots their holders left unanswered, slashing ``expiry_slash_bps`` of their
+        stake. Split into transactions of at most 100,000 items, all in one block."""
+        def rows(m):
+            out = sorted((self._addr(w), sorted(int(i) for i in items)) for w, items in (m or {}).items())
+            return [(a, its) for a, its in out if its]
+        g, r = rows(grants), rows(revokes)
+        cap = _c.MAX_ANSWERS_PER_TX
+        txids, batch, size = [], ([], []), 0
+        with self._net.batch():
+            for which, entries in ((1, r), (0, g)):  # revokes first: a slot may move in one block
+                for a, items in entries:
+                    for lo in range(0, len(items), cap):
+                        part = items[lo:lo + cap]
+                        if size + len(part) > cap:
+                            txids.append(self._send(owner, "assign", [_h32(task_id, "task_id"), batch[0], batch[1]]))
+                            batch, size = ([], []), 0
+                        batch[0 if which == 0 else 1].append([a, part])
+                        size += len(part)
+            if size:
+                txids.append(self._send(owner, "assign", [_h32(task_id, "task_id"), batch[0], batch[1]]))
+        return txids
+
+    def assignments(self, task_id: bytes) -> list[tuple[bytes, Any]]:
+        """(worker address, items) of a published task's assignment on the ledger."""
+        return [(bytes(a), items) for a, items in self._led.assignments(_h32(task_id, "task_id"))]
 
     def terms(self, task_id: bytes) -> dict | None:
         """The published rules of a task (None for a task created by :meth:`lock_escrow`)."""

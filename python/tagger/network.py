@@ -62,7 +62,6 @@ class Network:
         self._verifier_engine = None
         self._tasks: dict[bytes, Any] = {}
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
-        self._task_extras: dict[tuple[bytes, str], bytes] = {}  # (task id, name) -> blob
         self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
 
     # ---------------------------------------------------------------- construction
@@ -426,7 +425,7 @@ class Network:
         if self._path is not None and (self._path / "tasks").exists():
             for f in sorted((self._path / "tasks").iterdir()):
                 if len(f.name) != 64:
-                    continue  # a task's other records (<id>.assignment) and temp files
+                    continue  # temp files
                 tid = bytes.fromhex(f.name)
                 if tid not in self._tasks and self.ledger.task(tid) is not None:
                     try:
@@ -457,36 +456,6 @@ class Network:
         t = load_task(self, tid, record, reward_policy)
         self._tasks[tid] = t
         return t
-
-    def _save_task_extra(self, task_id: bytes, owner: Account, name: str, data: bytes) -> None:
-        """Keep ``data`` (sealed to the task's owner) under ``tasks/<id>.<name>``: task state
-        that is not on the ledger, such as the assignment."""
-        ref = self.store.put(crypto.seal(data, [owner.public_key]))
-        key = (bytes(task_id), name)
-        self._task_extras[key] = ref
-        if self._path is not None:
-            d = self._path / "tasks"
-            d.mkdir(exist_ok=True)
-            tmp = d / f"{bytes(task_id).hex()}.{name}.tmp"
-            with open(tmp, "w") as fh:
-                fh.write(ref.hex())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, d / f"{bytes(task_id).hex()}.{name}")
-
-    def _load_task_extra(self, task_id: bytes, owner: Account, name: str) -> bytes | None:
-        ref = self._task_extras.get((bytes(task_id), name))
-        if ref is None and self._path is not None:
-            f = self._path / "tasks" / f"{bytes(task_id).hex()}.{name}"
-            if f.exists():
-                try:
-                    ref = bytes.fromhex(f.read_text().strip())
-                except ValueError:
-                    from .errors import CorruptLedger
-                    raise CorruptLedger(f"{f}: not a blob reference") from None
-        if ref is None:
-            return None
-        return crypto.open_sealed(self.store.get(ref), owner.sealing_key)
 
     def _save_task_record(self, task_id: bytes, owner: Account, record: bytes) -> None:
         ref = self.store.put(crypto.seal(record, [owner.public_key]))

@@ -278,6 +278,9 @@ class Task:
         ``task.assignment``) a DataFrame item_id, worker, subtask, control.
         """
         self._require_open("assign")
+        if self._allowed is not None:
+            raise TaskStateError("assign: the task already has its assignment on the ledger; after the deadline "
+                                 "task.reassign(workers) gives missing slots to others")
         if not workers:
             raise InvalidArgument("assign needs at least one worker")
         accts = [self._net.account(w) for w in workers]
@@ -320,7 +323,11 @@ class Task:
         # after the solve so an infeasible assignment changes nothing on the ledger.
         used = np.zeros(m, dtype=bool)
         used[slots[slots >= 0]] = True
-        self._ensure_stakes([a for a, u in zip(accts, used) if u], stake)
+        # The stakes and the assignment go on the ledger in one block, all or nothing:
+        # from then on only a slot's holder may fill it.
+        with self._net.batch():
+            self._ensure_stakes([a for a, u in zip(accts, used) if u], stake)
+            self._net.ledger.assign_slots(self.id, self.owner, _grants(slots, accts))
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         allowed = np.where(slots >= 0, pos[np.clip(slots, 0, None)], -1).astype(np.int32)
         self._allowed = allowed
@@ -339,29 +346,33 @@ class Task:
             import warnings
             warnings.warn(f"assign: {len(self.idle_workers)} of {m} workers got no item (capacity covers the "
                           f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=2)
-        self._save_assignment()
         return self.assignment
 
-    def _save_assignment(self) -> None:
-        """Keep the assignment with the task (sealed to the owner), so it survives a reopen."""
-        addrs = [w.address_bytes for w in self._workers]
-        blob = codec.encode(["tagger/assignment/v1", addrs, int(self._allowed.shape[1]),
-                             self._allowed.astype("<i4").tobytes()])
-        self._net._save_task_extra(self.id, self.owner, "assignment", blob)
-
     def _load_assignment(self) -> None:
-        blob = self._net._load_task_extra(self.id, self.owner, "assignment")
-        if blob is None:
+        """The assignment as the ledger holds it (after a reopen)."""
+        held = self._net.ledger.assignments(self.id)
+        if not held:
             return
-        tag, addrs, width, raw = codec.decode(blob)
-        if tag != "tagger/assignment/v1":
-            from .errors import CorruptLedger
-            raise CorruptLedger(f"the stored assignment of task {self.id_hex[:12]}… is not an assignment record")
-        for a in addrs:
-            self._worker_position(address_str(bytes(a)), add=True)
-        remap = np.array([self._worker_pos[bytes(a)] for a in addrs] + [-1], dtype=np.int32)
-        allowed = np.frombuffer(bytes(raw), dtype="<i4").reshape(-1, width)
-        self._allowed = remap[np.where(allowed >= 0, allowed, len(addrs))].astype(np.int32)
+        cols: list[list[int]] = [[] for _ in range(self.n_items)]
+        for addr, items in held:
+            pos = self._worker_position(address_str(addr), add=True)
+            for i in np.asarray(items).tolist():
+                cols[i].append(pos)
+        # Answered slots whose holder was revoked are not in the ledger's sets: keep them.
+        if self._ans_chunks:
+            it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+            for i, w in zip(it.tolist(), wp.tolist()):
+                if w not in cols[i]:
+                    cols[i].append(w)
+        width = max(max(len(c) for c in cols), 1)
+        allowed = np.full((self.n_items, width), -1, dtype=np.int32)
+        for i, c in enumerate(cols):
+            allowed[i, :len(c)] = c
+        self._allowed = allowed
+        self._rebuild_assignment_frame()
+
+    def _rebuild_assignment_frame(self) -> None:
+        width = self._allowed.shape[1]
         item_rows = np.repeat(np.arange(self.n_items), width)
         flat = self._allowed.ravel()
         keep = flat >= 0
@@ -412,7 +423,6 @@ class Task:
         ex = done[items][:, canon]
         slots_c = solve(np.broadcast_to(s[canon], (len(items), m)), width, cap[canon], ex, partial=True)
         slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1)
-        self._ensure_stakes([accts[j] for j in np.unique(slots[slots >= 0])], stake)
         # Expired holders lose the slots they did not fill.
         answered: set[tuple[int, int]] = set()
         if self._ans_chunks:
@@ -420,26 +430,34 @@ class Task:
             answered = set(zip(it.tolist(), wp.tolist()))
         elif self.kind == "collection":
             answered = {(i, self._worker_pos[self._net.account(u.worker).address_bytes]) for i, u in self._uploads.items()}
+        revokes: dict[str, list[int]] = {}
         grown = np.full((self.n_items, self._allowed.shape[1] + width), -1, dtype=np.int32)
         for i in range(self.n_items):
-            kept = [w for w in self._allowed[i].tolist() if w >= 0 and (i, w) in answered]
+            kept = []
+            for w in self._allowed[i].tolist():
+                if w < 0:
+                    continue
+                if (i, w) in answered:
+                    kept.append(w)
+                else:
+                    revokes.setdefault(self._workers[w].name, []).append(i)
             grown[i, :len(kept)] = kept
-        new_rows = []
+        new_rows, grants = [], {}
         for r, i in enumerate(items.tolist()):
             row = grown[i]
             free = np.flatnonzero(row < 0)
             got = [int(pos[j]) for j in slots[r][:int(need[i])] if j >= 0]
             row[free[:len(got)]] = got
+            for w in got:
+                grants.setdefault(self._workers[w].name, []).append(i)
             new_rows += [(self.items["item_id"].iloc[i], self._workers[w].name) for w in got]
+        # One block: the new holders' stakes, the revocations (with the expiry slash the
+        # terms set) and the grants.
+        with self._net.batch():
+            self._ensure_stakes([accts[j] for j in np.unique(slots[slots >= 0])], stake)
+            self._net.ledger.assign_slots(self.id, self.owner, grants, revokes)
         self._allowed = grown
-        names = np.array([w.name for w in self._workers], dtype=object)
-        item_rows = np.repeat(np.arange(self.n_items), grown.shape[1])
-        flat = grown.ravel()
-        keep = flat >= 0
-        control = self.items["item_id"].isin(self.gold.index).to_numpy()
-        self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
-                                        "worker": names[flat[keep]], "control": control[item_rows[keep]]})
-        self._save_assignment()
+        self._rebuild_assignment_frame()
         gold_ids = set(self.gold.index)
         return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
                              "control": [r[0] in gold_ids for r in new_rows]})
@@ -917,6 +935,24 @@ class Task:
                 ["workers", len(self._workers)], ["answers", sum(len(c[0]) for c in self._ans_chunks)],
                 ["uploads", len(self._uploads)]]
         return html_table(f"Task: {self.title}", ["", ""], rows)
+
+
+def _grants(slots: np.ndarray, accts: Sequence[Account]) -> dict[str, list[int]]:
+    """worker name -> the items (rows of ``slots``) it holds."""
+    rows, cols = np.nonzero(slots >= 0)
+    who = slots[rows, cols]
+    out: dict[str, list[int]] = {}
+    order = np.argsort(who, kind="stable")
+    for j, items in zip(*_split_runs(who[order], rows[order])):
+        out[accts[int(j)].name] = items.tolist()
+    return out
+
+
+def _split_runs(keys: np.ndarray, values: np.ndarray) -> tuple[list, list]:
+    if len(keys) == 0:
+        return [], []
+    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    return [k[0] for k in np.split(keys, cut)], np.split(values, cut)
 
 
 def _canonical_order(accts: Sequence[Account]) -> np.ndarray:

@@ -778,6 +778,17 @@ SettleOutput Ledger::settlement(const Id& task, const Hash32& gold_salt,
   if (t == nullptr || terms == nullptr) throw InvalidArgument("no published task " + contracts::short_hex(task));
   return contracts::settle_task(impl_->state, task, *terms, gold_salt, gold, partial, t->escrow);
 }
+std::vector<std::pair<Address, std::vector<std::uint32_t>>> Ledger::assignments(const Id& task) const {
+  std::vector<std::pair<Address, std::vector<std::uint32_t>>> out;
+  for (const auto& [k, v] : impl_->state.assigned.all()) {
+    if (!std::equal(task.begin(), task.end(), k.begin()) || v.items.empty()) continue;
+    Address a;
+    std::copy(k.begin() + 32, k.end(), a.begin());
+    out.emplace_back(a, v.items);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 std::vector<AccountInfo> Ledger::accounts() const {
   std::vector<AccountInfo> out;
   for (auto& [k, v] : impl_->state.accounts.all()) {

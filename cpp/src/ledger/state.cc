@@ -225,13 +225,29 @@ void encode_value(Writer& w, const ItemCounts& v) {
     b[2 * i] = static_cast<std::uint8_t>(v.n[i] >> 8);
     b[2 * i + 1] = static_cast<std::uint8_t>(v.n[i]);
   }
+  w.array_header(2);
   w.bin(b);
+  w.uint(v.assigned);
 }
 void decode_value(Reader& r, ItemCounts& v) {
+  r.expect_array(2);
   ByteView b = r.bin();
   if (b.size() % 2 != 0) throw DecodeError("item counts: odd length");
   v.n.resize(b.size() / 2);
   for (std::size_t i = 0; i < v.n.size(); ++i) v.n[i] = static_cast<std::uint16_t>((b[2 * i] << 8) | b[2 * i + 1]);
+  v.assigned = r.uint();
+}
+
+void encode_value(Writer& w, const ItemList& v) {
+  Bytes b(v.items.size() * 4);
+  for (std::size_t i = 0; i < v.items.size(); ++i) detail::put_be32(&b[4 * i], v.items[i]);
+  w.bin(b);
+}
+void decode_value(Reader& r, ItemList& v) {
+  ByteView b = r.bin();
+  if (b.size() % 4 != 0) throw DecodeError("item list: length is not a multiple of 4");
+  v.items.resize(b.size() / 4);
+  for (std::size_t i = 0; i < v.items.size(); ++i) v.items[i] = detail::get_be32(&b[4 * i]);
 }
 
 // ---------------------------------------------------------------- state root
@@ -312,12 +328,12 @@ class RootCache {
 template <class F>
 void for_each_table(State& s, F&& f) {
   f(s.accounts); f(s.tasks); f(s.stakes); f(s.nfts); f(s.listings); f(s.licenses); f(s.grants); f(s.contributions);
-  f(s.terms); f(s.answers); f(s.item_counts);
+  f(s.terms); f(s.answers); f(s.item_counts); f(s.assigned);
 }
 template <class F>
 void for_each_table(const State& s, F&& f) {
   f(s.accounts); f(s.tasks); f(s.stakes); f(s.nfts); f(s.listings); f(s.licenses); f(s.grants); f(s.contributions);
-  f(s.terms); f(s.answers); f(s.item_counts);
+  f(s.terms); f(s.answers); f(s.item_counts); f(s.assigned);
 }
 
 State::State(std::uint64_t chain, const Address& iss, std::uint32_t fee)
@@ -480,7 +496,7 @@ void read_table(Reader& r, T& t) {
 Bytes State::encode_snapshot() const {
   Bytes out;
   Writer w(out);
-  w.array_header(12);
+  w.array_header(13);
   w.uint(minted);
   for_each_table(*this, [&](const auto& t) { write_table(w, t); });
   return out;
@@ -491,7 +507,7 @@ State State::decode_snapshot(ByteView data, std::uint64_t chain, const Address& 
   codec::Limits lim;
   lim.max_items = 1u << 30;
   Reader r(data, lim);
-  r.expect_array(12);
+  r.expect_array(13);
   s.minted = r.uint();
   for_each_table(s, [&](auto& t) { read_table(r, t); });
   r.finish();

@@ -40,7 +40,7 @@ struct KeyHash {
 
 enum class TableTag : std::uint8_t {
   Account = 1, Task = 2, Stake = 3, Nft = 4, Listing = 5, License = 6, Grant = 7, Contribution = 8,
-  Terms = 9, Answers = 10, ItemCounts = 11,
+  Terms = 9, Answers = 10, ItemCounts = 11, Assigned = 12,
 };
 
 // One worker's answers to one published task, sorted by item (unique items):
@@ -52,6 +52,12 @@ struct AnswerList {
 // than `overlap`. Encoded as bin of BE16 counts.
 struct ItemCounts {
   std::vector<std::uint16_t> n;
+  std::uint64_t assigned = 0;  // slots granted by `assign` (0: anyone staked may answer)
+};
+// The items one worker holds in a published task's assignment, increasing.
+// Encoded as bin of BE32 items.
+struct ItemList {
+  std::vector<std::uint32_t> items;
 };
 
 // Value encodings (canonical msgpack arrays; docs/ledger.md, "State entries").
@@ -69,6 +75,8 @@ void encode_value(codec::Writer& w, const ItemCounts& v);
 void decode_value(codec::Reader& r, TaskTerms& v);
 void decode_value(codec::Reader& r, AnswerList& v);
 void decode_value(codec::Reader& r, ItemCounts& v);
+void encode_value(codec::Writer& w, const ItemList& v);
+void decode_value(codec::Reader& r, ItemList& v);
 void decode_value(codec::Reader& r, AccountInfo& v);
 void decode_value(codec::Reader& r, TaskInfo& v);
 void decode_value(codec::Reader& r, StakeInfo& v);
@@ -164,7 +172,7 @@ class State {
   void apply(const TxView& tx, const ApplyContext& ctx);
 
   struct Savepoint {
-    std::array<std::size_t, 11> sizes{};
+    std::array<std::size_t, 12> sizes{};
     std::uint64_t minted = 0;
   };
   Savepoint savepoint() const;
@@ -196,6 +204,7 @@ class State {
   Table<Id, TaskTerms, TableTag::Terms> terms;          // published tasks only
   Table<Key52, AnswerList, TableTag::Answers> answers;  // (task, worker) of published tasks
   Table<Id, ItemCounts, TableTag::ItemCounts> item_counts;
+  Table<Key52, ItemList, TableTag::Assigned> assigned;  // (task, worker) of published tasks
 
   // Helpers for contracts (all journaled through the tables).
   AccountInfo& account_mut(const Address& a, const char* role);  // UnknownAccount

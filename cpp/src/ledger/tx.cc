@@ -168,6 +168,27 @@ Payload decode_payload(TxKind kind, Reader& r) {
       }
       return p;
     }
+    case TxKind::Assign: {
+      r.expect_array(3);
+      AssignP p;
+      p.task = read_hash(r);
+      std::size_t total = 0;
+      for (SlotList* list : {&p.grants, &p.revokes}) {
+        std::size_t n = read_list(r, "assignment");
+        list->reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          r.expect_array(2);
+          Address a = read_address(r);
+          std::size_t k = read_list(r, "assigned items");
+          total += k;
+          if (total > kMaxListEntries) throw DecodeError("assign: more than " + std::to_string(kMaxListEntries) + " items in all");
+          std::vector<std::uint64_t> items(k);
+          for (auto& it : items) it = r.uint();
+          list->emplace_back(a, std::move(items));
+        }
+      }
+      return p;
+    }
     case TxKind::EscrowRefund: {
       r.expect_array(1);
       return RefundP{read_hash(r)};
@@ -249,7 +270,7 @@ Payload decode_payload(TxKind kind, Reader& r) {
 
 bool is_known_kind(std::uint64_t k) {
   switch (k) {
-    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 15: case 20: case 21: case 22:
+    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 15: case 16: case 20: case 21: case 22:
     case 30: case 31: case 32: case 33: case 34:
       return true;
     default:
@@ -268,6 +289,7 @@ std::string_view kind_name(TxKind k) {
     case TxKind::Finalize: return "finalize";
     case TxKind::EscrowRefund: return "escrow_refund";
     case TxKind::Publish: return "publish";
+    case TxKind::Assign: return "assign";
     case TxKind::Stake: return "stake";
     case TxKind::Unstake: return "unstake";
     case TxKind::Slash: return "slash";
@@ -424,6 +446,9 @@ std::vector<Address> parties(const TxView& tx) {
       if (p.verifier) out.push_back(*p.verifier);
     } else if constexpr (std::is_same_v<P, PublishP>) {
       if (p.lock.verifier) out.push_back(*p.lock.verifier);
+    } else if constexpr (std::is_same_v<P, AssignP>) {
+      for (auto& [a, _] : p.grants) out.push_back(a);
+      for (auto& [a, _] : p.revokes) out.push_back(a);
     } else if constexpr (std::is_same_v<P, UploadP>) {
       out.push_back(p.worker);
     } else if constexpr (std::is_same_v<P, FinalizeP>) {

@@ -35,6 +35,10 @@ struct UploadP { Id task; Address worker; std::uint64_t item; Hash32 ciphertext_
 // A task published with its rules (kind 15): an escrow lock plus the terms the
 // ledger re-executes at finalize.
 struct PublishP { EscrowLockP lock; TaskTerms terms; };
+// Slots of a published task's assignment (kind 16), by its owner: `grants` give
+// workers items; `revokes` (after the deadline) take back unanswered ones.
+using SlotList = std::vector<std::pair<Address, std::vector<std::uint64_t>>>;
+struct AssignP { Id task; SlotList grants; SlotList revokes; };
 struct FinalizeP {
   Id task;
   std::vector<std::pair<Address, std::uint64_t>> payouts;
@@ -60,7 +64,7 @@ struct CancelP { Id listing; };
 
 using Payload = std::variant<RegisterP, MintP, TransferP, EscrowLockP, AnswersP, UploadP, FinalizeP,
                              RefundP, StakeP, UnstakeP, SlashP, NftMintP, NftTransferP, ListP, BuyP,
-                             CancelP, PublishP>;
+                             CancelP, PublishP, AssignP>;
 
 // The terms' canonical encoding (docs/ledger.md, kind 15): one array of 19 fields.
 void encode_terms(codec::Writer& w, const TaskTerms& t);

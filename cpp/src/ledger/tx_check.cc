@@ -72,6 +72,16 @@ void check_stateless(const TxView& tx, std::uint64_t chain_id) {
       for (auto& e : p.payouts) total = add_checked(total, e.second, "total payout");
       for (std::size_t i = 1; i < p.gold.size(); ++i)
         if (!(p.gold[i - 1].first < p.gold[i].first)) reject(tx, "gold must be sorted by item without duplicates");
+    } else if constexpr (std::is_same_v<P, AssignP>) {
+      for (const SlotList* list : {&p.grants, &p.revokes}) {
+        check_sorted(tx, *list, [](const auto& e) { return e.first; }, "assignment lists");
+        for (auto& [a, items] : *list) {
+          if (items.empty()) reject(tx, "an assignment entry names no item");
+          for (std::size_t i = 1; i < items.size(); ++i)
+            if (!(items[i - 1] < items[i])) reject(tx, "assigned items must be increasing without duplicates");
+        }
+      }
+      if (p.grants.empty() && p.revokes.empty()) reject(tx, "assigns nothing");
     } else if constexpr (std::is_same_v<P, PublishP>) {
       check_positive(tx, p.lock.budget, "budget");
       check_terms(p.terms, p.lock.budget);

@@ -20,6 +20,9 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const FinalizeP& p
 void apply(State& s, const TxView& tx, const ApplyContext& c, const RefundP& p);
 // published.cc: tasks published with their rules (kind 15)
 void apply(State& s, const TxView& tx, const ApplyContext& c, const PublishP& p);
+// Grants and (after the deadline) revokes slots of a published task's assignment;
+// a revoked holder loses `expiry_slash_bps` of its stake bound to the task.
+void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p);
 // Records a worker's answers to a published task (RuleViolation for an item or
 // label outside the task, a repeated item, or an item that has its overlap).
 void record_answers(State& s, const TaskTerms& terms, const Id& task, const Address& worker, const AnswersP& p);

@@ -36,6 +36,22 @@ std::vector<std::pair<Address, const AnswerList*>> answer_lists(const State& s, 
   return out;
 }
 
+// Once a task has an assignment on the ledger, only a slot's holder may fill it.
+void require_assigned(const State& s, const Id& task, const Address& worker,
+                      const std::vector<std::pair<std::uint32_t, std::uint32_t>>& rows, const char* what) {
+  const ItemList* held = s.assigned.find(key52(task, worker));
+  for (auto& [item, label] : rows)
+    if (held == nullptr || !std::binary_search(held->items.begin(), held->items.end(), item))
+      throw RuleViolation(std::string(what) + ": " + who(s, worker) + " is not assigned item " + std::to_string(item));
+}
+
+bool answered(const State& s, const Id& task, const Address& worker, std::uint32_t item) {
+  const AnswerList* a = s.answers.find(key52(task, worker));
+  if (a == nullptr) return false;
+  auto it = std::lower_bound(a->rows.begin(), a->rows.end(), std::make_pair(item, 0u));
+  return it != a->rows.end() && it->first == item;
+}
+
 ItemCounts& counts_mut(State& s, const Id& task) {
   ItemCounts* c = s.item_counts.edit(task);
   if (c == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
@@ -88,6 +104,7 @@ void record_answers(State& s, const TaskTerms& terms, const Id& task, const Addr
     if (merged.rows[i].first == merged.rows[i - 1].first)
       throw RuleViolation("answers: " + who(s, worker) + " already answered item " + std::to_string(merged.rows[i].first));
   ItemCounts& counts = counts_mut(s, task);
+  if (counts.assigned > 0) require_assigned(s, task, worker, rows, "answers");
   for (auto& [item, label] : rows)
     if (counts.n[item] >= terms.overlap)
       throw RuleViolation("answers: item " + std::to_string(item) + " already has its " + std::to_string(terms.overlap) +
@@ -101,6 +118,8 @@ void record_upload(State& s, const TaskTerms& terms, const Id& task, const Addre
     throw RuleViolation("upload_receipt: item " + std::to_string(item) + " is outside the task's " +
                         std::to_string(terms.n_items) + " slots");
   ItemCounts& counts = counts_mut(s, task);
+  if (counts.assigned > 0)
+    require_assigned(s, task, worker, {{static_cast<std::uint32_t>(item), 0u}}, "upload_receipt");
   if (counts.n[item] >= terms.overlap)
     throw RuleViolation("upload_receipt: slot " + std::to_string(item) + " already has an accepted upload");
   ++counts.n[item];
@@ -109,6 +128,65 @@ void record_upload(State& s, const TaskTerms& terms, const Id& task, const Addre
   auto pos = std::lower_bound(list.rows.begin(), list.rows.end(), std::make_pair(static_cast<std::uint32_t>(item), 0u));
   list.rows.insert(pos, {static_cast<std::uint32_t>(item), 0u});
   s.answers.put(k, std::move(list));
+}
+
+void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) {
+  const TaskTerms* terms = s.terms.find(p.task);
+  if (terms == nullptr) throw RuleViolation("assign: task " + short_hex(p.task) + " was not published with its rules");
+  TaskInfo& t = task_mut(s, p.task);
+  if (tx.sender != t.owner) throw NotOwner("assign: only the task owner assigns its slots");
+  if (t.status != TaskStatus::Open) throw RuleViolation("assign: task " + short_hex(p.task) + " is closed");
+  if (!p.revokes.empty() && (terms->deadline_height == 0 || c.height < terms->deadline_height))
+    throw RuleViolation(terms->deadline_height == 0
+                            ? std::string("assign: the task has no deadline, so no slot can expire")
+                            : "assign: slots expire at the deadline, height " + std::to_string(terms->deadline_height) +
+                                  " (this block is " + std::to_string(c.height) + ")");
+  ItemCounts& counts = counts_mut(s, p.task);
+  Id task_id = p.task;
+  Address owner = t.owner;
+  for (auto& [worker, items] : p.revokes) {
+    ItemList* held = s.assigned.edit(key52(task_id, worker));
+    for (std::uint64_t item : items) {
+      auto it = held ? std::lower_bound(held->items.begin(), held->items.end(), item) : std::vector<std::uint32_t>::iterator{};
+      if (held == nullptr || it == held->items.end() || *it != item)
+        throw RuleViolation("assign: " + who(s, worker) + " does not hold item " + std::to_string(item));
+      if (answered(s, task_id, worker, static_cast<std::uint32_t>(item)))
+        throw RuleViolation("assign: " + who(s, worker) + " answered item " + std::to_string(item) + "; it cannot be revoked");
+      held->items.erase(it);
+      counts.assigned -= 1;
+    }
+    // A worker who let its slots expire loses the task's share of its stake.
+    const StakeInfo* st = s.stakes.find(key52(task_id, worker));
+    if (terms->expiry_slash_bps > 0 && st != nullptr) {
+      std::uint64_t cut = static_cast<std::uint64_t>(static_cast<unsigned __int128>(st->amount) * terms->expiry_slash_bps / kMaxBps);
+      if (cut > 0) slash_stake(s, task_id, worker, cut);
+    }
+  }
+  for (auto& [worker, items] : p.grants) {
+    if (worker == owner) throw RuleViolation("assign: the owner cannot hold slots of its own task");
+    s.account_ref(worker, "assigned worker");
+    Key52 k = key52(task_id, worker);
+    ItemList list = s.assigned.find(k) ? *s.assigned.find(k) : ItemList{};
+    std::vector<std::uint32_t> add;
+    add.reserve(items.size());
+    for (std::uint64_t item : items) {
+      if (item >= terms->n_items)
+        throw RuleViolation("assign: item " + std::to_string(item) + " is outside the task's " +
+                            std::to_string(terms->n_items) + " items");
+      if (answered(s, task_id, worker, static_cast<std::uint32_t>(item)))
+        throw RuleViolation("assign: " + who(s, worker) + " already answered item " + std::to_string(item));
+      add.push_back(static_cast<std::uint32_t>(item));
+    }
+    std::vector<std::uint32_t> merged;
+    merged.reserve(list.items.size() + add.size());
+    std::merge(list.items.begin(), list.items.end(), add.begin(), add.end(), std::back_inserter(merged));
+    for (std::size_t i = 1; i < merged.size(); ++i)
+      if (merged[i] == merged[i - 1])
+        throw RuleViolation("assign: " + who(s, worker) + " already holds item " + std::to_string(merged[i]));
+    list.items = std::move(merged);
+    counts_mut(s, task_id).assigned += add.size();
+    s.assigned.put(k, std::move(list));
+  }
 }
 
 SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms, const Hash32& salt,
