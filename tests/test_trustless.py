@@ -38,7 +38,7 @@ def labeled():
     truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
     task = net.publish_task(owner=alice, title="Review sentiment", description="Label product reviews.",
                             labels=LABELS, items=TEXTS, overlap=3, budget=90 * tg.TAG, stake=4 * tg.TAG,
-                            gold=truth[:9].to_dict(), deadline=10)
+                            gold=truth[:9].to_dict(), deadline=10, expiry_slash_bps=1_000)
     asg = task.assign(ws)
     acc = asg["worker"].map(lambda w: 0.0 if w in ("w0", "w1") else 0.9).to_numpy()
     asg["label"] = np.where(rng.random(len(asg)) < acc, truth.reindex(asg["item_id"]).to_numpy(),
@@ -250,6 +250,7 @@ def test_cancel_refunds_and_releases_stakes_only_before_answers(labeled):
 def test_reassign_after_the_deadline_gives_missing_slots_to_others(labeled):
     net, alice, ws, task, answers = labeled
     late = {"w3", "w4"}
+    stake_before = {w: net.ledger.stake_of(w, task.id)["amount"] for w in late}
     task.submit_many(answers[~answers["worker"].isin(late)])
     with pytest.raises(errors.TaskStateError, match="deadline has not passed"):
         task.reassign(ws[:3])
@@ -257,6 +258,8 @@ def test_reassign_after_the_deadline_gives_missing_slots_to_others(labeled):
         net.transfer(alice, "w7", 1)
     extra = net.create_accounts(["v0", "v1", "v2", "v3"], fund=20 * tg.TAG)
     new = task.reassign(extra)
+    for w in late:  # the fixture's task sets expiry_slash_bps=1000: 10 % of the stake
+        assert net.ledger.stake_of(w, task.id)["amount"] == stake_before[w] - stake_before[w] // 10
     missing = answers[answers["worker"].isin(late)]
     assert len(new) == len(missing) and set(new["worker"]) <= {"v0", "v1", "v2", "v3"}
     assert not (task.assignment["worker"].isin(late)).any()  # expired slots are lost

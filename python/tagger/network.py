@@ -475,7 +475,7 @@ class Network:
                      stake: int = 0, gold: Any = None, control_share: float = 0.1, batch_size: int = 20,
                      data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0,
                      method: str | None = None, method_options: Mapping[str, Any] | None = None,
-                     slashing: Any = "default", deadline: int | None = None):
+                     slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0):
         """Publish a task: match it to data categories, lock ``budget`` in escrow and
         split its items into subtasks with hidden control items. See :class:`tagger.task.Task`.
 
@@ -493,7 +493,8 @@ class Network:
         ``slashing`` (a ``tg.rewards.SlashingRule``; ``"default"``: the default rule when
         there are control items and a stake), a salted commitment to the control labels
         (revealed only at finalize) and ``deadline`` (blocks after publication after which
-        missing slots may be reassigned or the task finalized partially). A
+        missing slots may be reassigned or the task finalized partially; ``expiry_slash_bps``
+        of a worker's stake is slashed when its slots expire and are reassigned). A
         ``reward_policy`` the ledger cannot re-execute (your own subclass) makes the task
         owner-discretionary: ``task.discretionary`` says so to workers.
         """
@@ -502,7 +503,7 @@ class Network:
                           budget=budget, reward_policy=reward_policy, stake=stake, gold=gold,
                           control_share=control_share, batch_size=batch_size, data_kind=data_kind, verify=verify,
                           n_categories=categories, seed=seed, method=method, method_options=method_options,
-                          slashing=slashing, deadline=deadline)
+                          slashing=slashing, deadline=deadline, expiry_slash_bps=expiry_slash_bps)
         self._tasks[task.id] = task
         return task
 

@@ -1052,7 +1052,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                items: Any, overlap: int, budget: int, reward_policy: Any, stake: int, gold: Any,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
                seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
-               slashing: Any = "default", deadline: int | None = None) -> Task:
+               slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
     from . import match, rewards
     from .verify import VerifySpec
@@ -1113,6 +1113,11 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, np.integer)) or deadline < 1):
         raise InvalidArgument(f"deadline must be a number of blocks >= 1 after publication, got {deadline!r}")
     deadline_height = 0 if deadline is None else net.height + 1 + int(deadline)
+    if isinstance(expiry_slash_bps, bool) or not isinstance(expiry_slash_bps, (int, np.integer)) \
+            or not 0 <= expiry_slash_bps <= 10_000:
+        raise InvalidArgument(f"expiry_slash_bps must be an int in [0, 10000], got {expiry_slash_bps!r}")
+    if expiry_slash_bps and deadline is None:
+        raise InvalidArgument("expiry_slash_bps needs a deadline: slots expire only after one")
     slots = len(frame) * int(overlap)
     pterms = policy_terms(reward_policy or default_policy(kind), slots=slots, budget=int(budget))
     if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
@@ -1128,7 +1133,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
              "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
              "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
-             "expiry_slash_bps": 0}
+             "expiry_slash_bps": int(expiry_slash_bps)}
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
                                  verifier=net.verifier if kind == "collection" else None)
