@@ -133,6 +133,11 @@ def test_only_the_owner_assigns_and_slots_expire_only_after_the_deadline(labeled
             match="already holds item")
     refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(task.id, alice, {"alice": [item]}),
             match="owner cannot hold")
+    # Each item has `overlap` (3) holders already: a fourth is refused, so no item can be overpaid.
+    holders = set(task.assignment.loc[task.assignment["item_id"] == task.items["item_id"].iloc[item], "worker"])
+    fourth = next(x.name for x in ws if x.name not in holders)
+    refused(net, errors.RuleViolation, lambda: net.ledger.assign_slots(task.id, alice, {fourth: [item]}),
+            match="already has its 3 holder")
     held = dict((bytes(a), list(i)) for a, i in net.ledger.assignments(task.id))
     assert sum(len(v) for v in held.values()) == len(task.assignment) == len(TEXTS) * 3
 

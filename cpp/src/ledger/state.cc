@@ -314,6 +314,10 @@ class RootCache {
   template <class T>
   void update_table(T& t) {
     auto& d = t.dirty();
+    // A key edited by many transactions of a block (a task's answer counts) is listed
+    // once per edit; its leaf is hashed once.
+    std::sort(d.begin(), d.end());
+    d.erase(std::unique(d.begin(), d.end()), d.end());
     for (const auto& k : d) {
       std::size_t b = bucket_of(k);
       dirty[b] = 1;

@@ -103,13 +103,20 @@ void record_answers(State& s, const TaskTerms& terms, const Id& task, const Addr
   for (std::size_t i = 1; i < merged.rows.size(); ++i)
     if (merged.rows[i].first == merged.rows[i - 1].first)
       throw RuleViolation("answers: " + who(s, worker) + " already answered item " + std::to_string(merged.rows[i].first));
-  ItemCounts& counts = counts_mut(s, task);
-  if (counts.assigned > 0) require_assigned(s, task, worker, rows, "answers");
-  for (auto& [item, label] : rows)
-    if (counts.n[item] >= terms.overlap)
-      throw RuleViolation("answers: item " + std::to_string(item) + " already has its " + std::to_string(terms.overlap) +
-                          " answer(s); " + who(s, worker) + "'s answer is not wanted");
-  for (auto& [item, label] : rows) ++counts.n[item];
+  const ItemCounts* seen = s.item_counts.find(task);
+  if (seen == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
+  if (seen->assigned > 0) {
+    // The slot count was taken when the slot was granted (at most `overlap` holders
+    // per item), so a holder's answer needs no count: the journal stays small.
+    require_assigned(s, task, worker, rows, "answers");
+  } else {
+    for (auto& [item, label] : rows)
+      if (seen->n[item] >= terms.overlap)
+        throw RuleViolation("answers: item " + std::to_string(item) + " already has its " + std::to_string(terms.overlap) +
+                            " answer(s); " + who(s, worker) + "'s answer is not wanted");
+    ItemCounts& counts = counts_mut(s, task);
+    for (auto& [item, label] : rows) ++counts.n[item];
+  }
   s.answers.put(k, std::move(merged));
 }
 
@@ -117,12 +124,17 @@ void record_upload(State& s, const TaskTerms& terms, const Id& task, const Addre
   if (item >= terms.n_items)
     throw RuleViolation("upload_receipt: item " + std::to_string(item) + " is outside the task's " +
                         std::to_string(terms.n_items) + " slots");
-  ItemCounts& counts = counts_mut(s, task);
-  if (counts.assigned > 0)
+  const ItemCounts* seen = s.item_counts.find(task);
+  if (seen == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
+  if (answered(s, task, worker, static_cast<std::uint32_t>(item)))
+    throw RuleViolation("upload_receipt: " + who(s, worker) + " already has an accepted upload in slot " + std::to_string(item));
+  if (seen->assigned > 0) {
     require_assigned(s, task, worker, {{static_cast<std::uint32_t>(item), 0u}}, "upload_receipt");
-  if (counts.n[item] >= terms.overlap)
-    throw RuleViolation("upload_receipt: slot " + std::to_string(item) + " already has an accepted upload");
-  ++counts.n[item];
+  } else {
+    if (seen->n[item] >= terms.overlap)
+      throw RuleViolation("upload_receipt: slot " + std::to_string(item) + " already has an accepted upload");
+    ++counts_mut(s, task).n[item];
+  }
   Key52 k = key52(task, worker);
   AnswerList list = s.answers.find(k) ? *s.answers.find(k) : AnswerList{};
   auto pos = std::lower_bound(list.rows.begin(), list.rows.end(), std::make_pair(static_cast<std::uint32_t>(item), 0u));
@@ -154,6 +166,7 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
         throw RuleViolation("assign: " + who(s, worker) + " answered item " + std::to_string(item) + "; it cannot be revoked");
       held->items.erase(it);
       counts.assigned -= 1;
+      counts.n[item] -= 1;
     }
     // A worker who let its slots expire loses the task's share of its stake.
     const StakeInfo* st = s.stakes.find(key52(task_id, worker));
@@ -184,7 +197,14 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
       if (merged[i] == merged[i - 1])
         throw RuleViolation("assign: " + who(s, worker) + " already holds item " + std::to_string(merged[i]));
     list.items = std::move(merged);
-    counts_mut(s, task_id).assigned += add.size();
+    ItemCounts& c = counts_mut(s, task_id);
+    for (std::uint32_t item : add) {
+      if (c.n[item] >= terms->overlap)
+        throw RuleViolation("assign: item " + std::to_string(item) + " already has its " + std::to_string(terms->overlap) +
+                            " holder(s) or answer(s)");
+      ++c.n[item];
+    }
+    c.assigned += add.size();
     s.assigned.put(k, std::move(list));
   }
 }
