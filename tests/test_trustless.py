@@ -208,6 +208,15 @@ def test_partial_finalize_pays_the_rate_leaves_unanswered_items_out_and_releases
         assert p.label in LABELS and tg.market.verify_proof(p, nft.manifest)
     with pytest.raises(errors.InvalidArgument, match="not in this dataset"):
         nft.prove(next(i for i in range(30) if i not in answered_items))
+    # The manifest names the label set and the settlement the ledger executed.
+    assert nft.manifest["labels"] == LABELS
+    assert nft.manifest["result_hash"] == bytes(net.ledger.task(task.id)["result_hash"]).hex()
+    nft.verify_manifest()
+    import dataclasses
+    p = nft.prove(next(iter(answered_items)))
+    assert not tg.market.verify_proof(dataclasses.replace(p, label="nan"), nft.manifest)
+    widened = dict(nft.manifest, labels=LABELS + ["nan"])
+    assert not tg.market.verify_proof(p, widened)  # its hash no longer matches
     s = net.supply()
     assert s["balances"] + s["escrowed"] + s["staked"] == s["minted"]
 

@@ -63,11 +63,17 @@ def _as_bytes(d: Any) -> bytes:
 def manifest_hash(manifest: dict) -> bytes:
     """SHA-256 of the canonical msgpack of the manifest's fields in a fixed order."""
     m = manifest
-    return crypto.sha256(codec.encode([
+    fields = [
         "tagger/manifest/v1", m["name"], m["task_id"], m["merkle_root"], int(m["n_items"]), m["license"],
         [[c["address"], int(c["weight_bps"])] for c in m["contributors"]], m["dataset_blob"],
         [[k, str(v)] for k, v in sorted(m["consensus"].items())],
-    ]))
+    ]
+    # A labeling task's label set and the result hash of the settlement the ledger
+    # executed: a proof's label must be one of the labels, and the manifest names the
+    # settlement it was built from.
+    if "labels" in m or "result_hash" in m:
+        fields += [[str(x) for x in m.get("labels") or []], m.get("result_hash", "")]
+    return crypto.sha256(codec.encode(fields))
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ def verify_proof(proof: ItemProof | dict, root_or_manifest: bytes | str | dict) 
         m = root_or_manifest
         if "manifest_hash" in m and manifest_hash(m).hex() != m["manifest_hash"]:
             return False
+        if m.get("labels") and proof.label not in m["labels"]:
+            return False  # a label outside the task's label set is never a valid dataset row
         root = bytes.fromhex(m["merkle_root"])
     elif isinstance(root_or_manifest, str):
         root = bytes.fromhex(root_or_manifest)
@@ -200,6 +208,8 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
         "dataset_blob": blob.hex(),
         "consensus": stats,
         "categories": [c for c, _ in task.categories],
+        "labels": [str(x) for x in task.labels] if task.kind == "classification" else [],
+        "result_hash": bytes(net.ledger.task(task.id)["result_hash"]).hex(),
     }
     mh = manifest_hash(manifest)
     manifest["manifest_hash"] = mh.hex()
@@ -303,6 +313,9 @@ class DatasetNFT:
         m = self.manifest
         if manifest_hash(m) != self.record["manifest_hash"]:
             raise VerificationFailed("the stored manifest does not match the hash recorded on the ledger")
+        task = self._net.ledger.task(bytes.fromhex(m["task_id"]))
+        if "result_hash" in m and (task is None or bytes(task["result_hash"]).hex() != m["result_hash"]):
+            raise VerificationFailed("the manifest names another settlement than the one the ledger executed")
 
     def __repr__(self) -> str:
         m = self.manifest
