@@ -923,14 +923,23 @@ class Task:
     # ---------------------------------------------------------------- reprs
     def __repr__(self) -> str:
         cats = ", ".join(f"{c} ({s:.2f})" for c, s in self.categories[:3])
+        terms = self.terms
+        rules = f"method={self.method!r}, " if self.method else ""
+        rules += f"policy={terms['policy']!r}, rate={format_tag(int(terms['rate']))}/answer"
+        if self.deadline:
+            rules += f", deadline=block {self.deadline}"
         return (f"Task({self.title!r}, kind={self.kind!r}, items={self.n_items}, overlap={self.overlap}, "
-                f"budget={format_tag(self.budget)}, status={self.status!r}, categories=[{cats}])")
+                f"budget={format_tag(self.budget)}, {rules}, status={self.status!r}, categories=[{cats}])")
 
     def _repr_html_(self) -> str:
         rows = [["id", self.id_hex[:16] + "…"], ["kind", self.kind], ["items", self.n_items],
                 ["control items", len(self.gold)], ["overlap", self.overlap], ["labels", self.labels],
                 ["budget", format_tag(self.budget)], ["escrow left", format_tag(self.escrow)],
                 ["stake", format_tag(self.stake)], ["status", self.status],
+                ["rules (re-executed by the ledger)",
+                 f"{self.method or 'uploads'} · {self.terms['policy']} · {format_tag(self.rate)} per answer"
+                 + (" · owner-discretionary payouts" if self.discretionary else "")],
+                ["deadline", f"block {self.deadline}" if self.deadline else "none"],
                 ["categories", ", ".join(f"{c} ({s:.2f})" for c, s in self.categories[:3])],
                 ["workers", len(self._workers)], ["answers", sum(len(c[0]) for c in self._ans_chunks)],
                 ["uploads", len(self._uploads)]]
