@@ -331,16 +331,7 @@ class Task:
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         allowed = np.where(slots >= 0, pos[np.clip(slots, 0, None)], -1).astype(np.int32)
         self._allowed = allowed
-        item_rows = np.repeat(np.arange(n), self.overlap)
-        flat = allowed.ravel()
-        keep = flat >= 0
-        control = self.items["item_id"].isin(self.gold.index).to_numpy()
-        names = np.array([w.name for w in self._workers], dtype=object)
-        self.assignment = pd.DataFrame({
-            "item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
-            "worker": names[flat[keep]],
-            "control": control[item_rows[keep]],
-        })
+        self._rebuild_assignment_frame()
         self.idle_workers = [a.name for a, u in zip(accts, used) if not u]
         if self.idle_workers:
             import warnings
