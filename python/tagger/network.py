@@ -507,8 +507,12 @@ class Network:
     def store(self):
         """The sealed blob store (``path/blobs`` on disk, or in memory)."""
         if self._store is None:
-            from .store import BlobStore
-            self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
+            # Once per network: a second BlobStore.open would clear the temp files of
+            # the first one's writes in progress.
+            with self._lock:
+                if self._store is None:
+                    from .store import BlobStore
+                    self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
         return self._store
 
     @property
@@ -522,16 +526,20 @@ class Network:
     @property
     def _verify_engine(self):
         if self._verifier_engine is None:
-            from .verify import Verifier
-            self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
+            with self._lock:
+                if self._verifier_engine is None:
+                    from .verify import Verifier
+                    self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
         return self._verifier_engine
 
     @property
     def dedup(self):
         """The network-wide duplicate registry used by upload verification."""
         if self._dedup is None:
-            from .verify import DedupRegistry
-            self._dedup = DedupRegistry()
+            with self._lock:
+                if self._dedup is None:
+                    from .verify import DedupRegistry
+                    self._dedup = DedupRegistry()
         return self._dedup
 
     @property
