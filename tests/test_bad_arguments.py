@@ -90,3 +90,16 @@ def test_out_of_range_indices(net):
     for h in (-1, 2**70, net.height + 1):
         with pytest.raises(InvalidArgument, match="no block"):
             net.block(h)
+
+
+def test_proof_indices_out_of_range(net):
+    blk = net.block(net.height)
+    for i in (-1, len(blk), 2**70, 1.0):
+        with pytest.raises(InvalidArgument, match="transaction index"):
+            blk.proof(i)
+    leaves = [tg.ledger.merkle_leaf_hash(b"x")]
+    with pytest.raises(InvalidArgument, match="index"):
+        tg.ledger.merkle_proof(leaves, 2**70)
+    with pytest.raises(InvalidArgument, match="tree_size"):
+        tg.ledger.verify_proof(leaves[0], 0, -1, [], leaves[0])
+    assert tg.ledger.verify_proof(leaves[0], 0, 1, [], tg.ledger.merkle_root(leaves))

@@ -223,6 +223,13 @@ def test_damaged_task_or_manifest_file_is_corrupt_ledger_naming_it(tmp_path):
     again = tg.Network.open(d)
     assert again.task(task.id).id == task.id
     again.close()
+    # The sealed record the file names is gone from the blob store.
+    ref = good.decode().strip()
+    (d / "blobs" / "blobs" / ref[:2] / ref).unlink()
+    again = tg.Network.open(d)
+    with pytest.raises(errors.CorruptLedger, match="missing from the blob store"):
+        again.task(task.id)
+    again.close()
 
 
 # ---------------------------------------------------------------- readers while a writer appends

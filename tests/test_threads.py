@@ -129,6 +129,7 @@ def test_soak_eight_threads_on_one_on_disk_network(tmp_path):
     assert len(workers) == 8
     errs = _run(workers, SOAK_SECONDS)
     assert not errs, errs
+    counts["transfers"] = sum(sent)   # the shared counter is only approximate (unlocked +=)
     assert min(counts["transfers"], counts["creates"], counts["batches"], counts["reads"], counts["verifies"]) > 0
     print(f"\nsoak (8 threads, {SOAK_SECONDS:.0f} s): {counts}")
 

@@ -573,7 +573,12 @@ class Network:
         if ref is None:
             raise InvalidArgument(f"no stored record of task {tid.hex()[:16]}… in this network")
         from .task import load_task
-        record = crypto.open_sealed(self.store.get(ref), owner.sealing_key)
+        try:
+            sealed = self.store.get(ref)
+        except KeyError:
+            raise CorruptLedger(f"the record of task {tid.hex()[:16]}… (blob {ref.hex()}) is missing from the "
+                                "blob store") from None
+        record = crypto.open_sealed(sealed, owner.sealing_key)
         t = load_task(self, tid, record, reward_policy)
         self._tasks[tid] = t
         return t
