@@ -347,3 +347,19 @@ def test_every_offset_of_the_last_two_records_torn_or_flipped(tmp_path):
     net.close()
     assert checked == len(log) - first
     print(f"\ntorn/flipped: {checked} offsets of the last two records")
+
+
+def test_cli_verify_reports_how_far_it_checked_a_torn_log(tmp_path, capsys):
+    from tagger.__main__ import main
+    d = tmp_path / "m"
+    net = tg.Network.open(d, snapshot_every=0)
+    net.create_account("a", fund=3)
+    h = net.height
+    net.close()
+    log = d / "blocks.log"
+    log.write_bytes(log.read_bytes()[:-7])       # the last record cut short, as if being written
+    size = log.stat().st_size
+    assert main(["verify", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"OK: {h} blocks") and f"verified blocks 0..{h - 1}" in out and "not checked" in out
+    assert log.stat().st_size == size            # a reader never cuts the tail
