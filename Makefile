@@ -13,7 +13,7 @@ APT_PACKAGES := g++ make cmake pkg-config libssl-dev libmsgpack-cxx-dev libeigen
 SOURCES := $(shell find cpp python cmake scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) \
            CMakeLists.txt pyproject.toml
 
-.PHONY: demo test bench install tokenizer clean
+.PHONY: demo test bench install tokenizer clean test-asan test-tsan
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -51,6 +51,21 @@ $(VENV)/.bench: $(VENV)/.apt pyproject.toml
 	$(PIP) install -q ".[bench]" --no-build-isolation --config-settings=build-dir=$(BUILD_DIR) \
 	  --config-settings=cmake.define.TAGGER_BUILD_TESTS=ON
 	@touch $@
+
+# The C++ tests under sanitizers, each in its own build folder (no Python
+# module): ASan + UBSan (any report fails the run), and TSan for data races.
+SAN_CMAKE = cmake -S . -DTAGGER_BUILD_PYTHON=OFF -DTAGGER_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+test-asan: $(VENV)/.apt
+	$(SAN_CMAKE) -B build/asan \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+	cmake --build build/asan -j2
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build/asan --output-on-failure -j2
+
+test-tsan: $(VENV)/.apt
+	$(SAN_CMAKE) -B build/tsan -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"
+	cmake --build build/tsan -j2
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build/tsan --output-on-failure -j2 $(TSAN_TESTS)
 
 # Retrains the shipped sentencepiece model from WordNet (Debian's wordnet-base)
 # and checks it is byte-identical to python/tagger/data/tokenizer.model.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 
 import pytest
 
@@ -76,10 +77,14 @@ def test_disk_layout_is_sharded_and_leaves_no_temp_files(tmp_path) -> None:
 def test_reopen_sees_the_blobs_and_cleans_crash_leftovers(tmp_path) -> None:
     store = BlobStore.open(tmp_path / "s")
     h = store.put(sealed(b"persist"))
-    (tmp_path / "s" / "tmp" / "deadbeef.123.tmp").write_bytes(b"half a blob")   # a crash mid-write
+    old = tmp_path / "s" / "tmp" / "deadbeef.123.tmp"
+    old.write_bytes(b"half a blob")   # a crash mid-write, an hour ago
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    # A fresh temp file may be another process's write in progress: it stays.
+    (tmp_path / "s" / "tmp" / "cafe.456.tmp").write_bytes(b"being written")
     again = BlobStore.open(tmp_path / "s")
     assert h in again and open_sealed(again[h], KEY) == b"persist"
-    assert list((tmp_path / "s" / "tmp").iterdir()) == []
+    assert [f.name for f in (tmp_path / "s" / "tmp").iterdir()] == ["cafe.456.tmp"]
 
 
 def test_corruption_on_disk_is_detected(tmp_path) -> None:

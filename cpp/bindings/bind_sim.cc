@@ -127,6 +127,7 @@ TAGGER_BIND_MODULE(sim) {
            }), py::arg("config"), py::arg("strategy"), py::arg("skill"), py::arg("effort"), py::arg("target"),
            py::arg("flip"), py::arg("group"), py::arg("confusion") = py::none())
       .def("generate", [](s::Simulator& sim) {
+        InstanceLock lk(&sim, true);
         { py::gil_scoped_release r; sim.generate(); }
         const auto& d = sim.data();
         py::dict out;
@@ -135,19 +136,34 @@ TAGGER_BIND_MODULE(sim) {
         out["predictions"] = to_np(d.predictions);
         return out;
       })
-      .def("infer", &s::Simulator::infer, py::call_guard<py::gil_scoped_release>())
-      .def("set_posterior", [](s::Simulator& sim, const Arr<double>& p) { sim.set_posterior(span_of(p)); }, py::arg("posterior"))
-      .def("settle", &s::Simulator::settle, py::call_guard<py::gil_scoped_release>())
-      .def("step", &s::Simulator::step, py::call_guard<py::gil_scoped_release>())
-      .def_property_readonly("round", &s::Simulator::round)
-      .def_property_readonly("strategy", [](const s::Simulator& sim) { return to_np(sim.population().strategy); })
-      .def_property_readonly("posterior", [](const s::Simulator& sim) { return to_np(sim.posterior()); })
-      .def_property_readonly("consensus_labels", [](const s::Simulator& sim) { return to_np(sim.consensus_labels()); })
-      .def_property_readonly("earnings", [](const s::Simulator& sim) { return to_np(sim.earnings()); })
-      .def_property_readonly("last_payments", [](const s::Simulator& sim) { return to_np(sim.last_payments()); })
-      .def_property_readonly("stake", [](const s::Simulator& sim) { return to_np(sim.stake()); })
-      .def_property_readonly("alpha", [](const s::Simulator& sim) { return to_np(sim.alpha()); })
-      .def_property_readonly("beta", [](const s::Simulator& sim) { return to_np(sim.beta()); });
+      .def("infer", [](s::Simulator& sim) {
+        InstanceLock lk(&sim, true);
+        py::gil_scoped_release r;
+        sim.infer();
+      })
+      .def("set_posterior", [](s::Simulator& sim, const Arr<double>& p) {
+        InstanceLock lk(&sim, true);
+        sim.set_posterior(span_of(p));
+      }, py::arg("posterior"))
+      .def("settle", [](s::Simulator& sim) {
+        InstanceLock lk(&sim, true);
+        py::gil_scoped_release r;
+        return sim.settle();
+      })
+      .def("step", [](s::Simulator& sim) {
+        InstanceLock lk(&sim, true);
+        py::gil_scoped_release r;
+        return sim.step();
+      })
+      .def_property_readonly("round", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return sim.round(); })
+      .def_property_readonly("strategy", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.population().strategy); })
+      .def_property_readonly("posterior", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.posterior()); })
+      .def_property_readonly("consensus_labels", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.consensus_labels()); })
+      .def_property_readonly("earnings", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.earnings()); })
+      .def_property_readonly("last_payments", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.last_payments()); })
+      .def_property_readonly("stake", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.stake()); })
+      .def_property_readonly("alpha", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.alpha()); })
+      .def_property_readonly("beta", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return to_np(sim.beta()); });
 }
 
 }  // namespace tagger::bindings

@@ -115,13 +115,14 @@ TAGGER_BIND_MODULE(verify) {
       .def_property_readonly("cutoff", &v::MinHashLSH::cutoff)
       .def_property_readonly("bands", [](const v::MinHashLSH& l) { return l.params().bands; })
       .def_property_readonly("rows", [](const v::MinHashLSH& l) { return l.params().rows; })
-      .def("__len__", &v::MinHashLSH::size)
-      .def("insert", [](v::MinHashLSH& l, std::string_view t) { return l.insert(t); }, py::arg("text"))
-      .def("query", [](const v::MinHashLSH& l, std::string_view t) { return matches_to_py(l.query(t)); }, py::arg("text"))
+      .def("__len__", [](const v::MinHashLSH& l) { InstanceLock lk(&l, false); return l.size(); })
+      .def("insert", [](v::MinHashLSH& l, std::string_view t) { InstanceLock lk(&l, true); return l.insert(t); }, py::arg("text"))
+      .def("query", [](const v::MinHashLSH& l, std::string_view t) { InstanceLock lk(&l, false); return matches_to_py(l.query(t)); }, py::arg("text"))
       .def("insert_many", [](v::MinHashLSH& l, const py::sequence& texts, unsigned threads) {
         std::vector<py::object> keep;
         auto views = text_views(texts, keep);
         std::vector<std::uint32_t> ids;
+        InstanceLock lk(&l, true);
         { py::gil_scoped_release release; ids = l.insert_many(views, threads); }
         return py::array_t<std::uint32_t>(static_cast<py::ssize_t>(ids.size()), ids.data());
       }, py::arg("texts"), py::arg("threads") = 0)
@@ -129,6 +130,7 @@ TAGGER_BIND_MODULE(verify) {
         std::vector<py::object> keep;
         auto views = text_views(texts, keep);
         std::vector<std::vector<v::MinHashLSH::Match>> res;
+        InstanceLock lk(&l, false);
         { py::gil_scoped_release release; res = l.query_many(views, threads); }
         py::list out;
         for (const auto& r : res) out.append(matches_to_py(r));

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,25 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
   if (shape.empty()) shape = {static_cast<py::ssize_t>(data->size())};
   return py::array_t<T>(shape, data->data(), owner);
 }
+// For C++ objects whose methods mutate with the GIL released (Simulator,
+// MinHashLSH): one reader/writer lock per instance, so two Python threads
+// sharing an object are serialized instead of racing. Constructed and
+// destroyed with the GIL held; while it waits for the lock it releases the
+// GIL, and it is never waited on by a thread that holds the GIL, so it cannot
+// deadlock with the GIL. Hold it across the GIL-released work and the
+// conversions of its results.
+class InstanceLock {
+ public:
+  InstanceLock(const void* obj, bool exclusive);
+  ~InstanceLock();
+  InstanceLock(const InstanceLock&) = delete;
+  InstanceLock& operator=(const InstanceLock&) = delete;
+
+ private:
+  const void* obj_;
+  bool exclusive_;
+  std::shared_ptr<std::shared_mutex> mu_;
+};
 
 inline py::bytes to_py(ByteView b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }
 

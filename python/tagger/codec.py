@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._core import codec as _c
+from .errors import InvalidArgument
 
 __all__ = ["encode", "decode", "MAX_LENGTH", "MAX_ITEMS", "MAX_DEPTH"]
 
@@ -28,7 +29,29 @@ MAX_DEPTH: int = _c.MAX_DEPTH
 def encode(obj: Any, *, max_depth: int = MAX_DEPTH) -> bytes:
     """Encode ``obj`` canonically. Raises :class:`tagger.errors.InvalidArgument`
     for floats, maps, integers beyond 64 bits, invalid UTF-8 or deeper nesting."""
-    return _c.encode(obj, max_depth=max_depth)
+    try:
+        return _c.encode(obj, max_depth=max_depth)
+    except (RuntimeError, TypeError, UnicodeEncodeError):
+        # pybind11 cannot convert a str holding a lone surrogate: name where it is.
+        where = _bad_text(obj, "")
+        if where is None:
+            raise
+        raise InvalidArgument(f"value{where} is not valid UTF-8 text (a lone surrogate)") from None
+
+
+def _bad_text(obj: Any, path: str) -> str | None:
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            got = _bad_text(v, f"{path}[{i}]")
+            if got is not None:
+                return got
+    return None
 
 
 def decode(data: bytes, *, max_length: int = MAX_LENGTH, max_items: int = MAX_ITEMS,

@@ -49,11 +49,14 @@ def sha256(data: BytesLike) -> bytes:
 class Sha256:
     """Streaming SHA-256: ``Sha256().update(a).update(b).digest()``."""
 
-    __slots__ = ("_h", "_digest")
+    __slots__ = ("_h", "_digest", "_lock")
 
     def __init__(self, data: BytesLike = b"") -> None:
+        import threading
         self._h = _c.Sha256()
         self._digest: bytes | None = None
+        # digest() from two threads at once must not finish the hash twice.
+        self._lock = threading.Lock()
         if data:
             self.update(data)
 
@@ -65,9 +68,10 @@ class Sha256:
         return self
 
     def digest(self) -> bytes:
-        if self._digest is None:
-            self._digest = self._h.finish()
-        return self._digest
+        with self._lock:
+            if self._digest is None:
+                self._digest = self._h.finish()
+            return self._digest
 
     def hexdigest(self) -> str:
         return self.digest().hex()

@@ -231,13 +231,27 @@ def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
     return _c.merkle_root(list(leaf_hashes))
 
 
+def _index(i: Any, n: int, what: str) -> int:
+    """An int in [0, n), else InvalidArgument naming it (not a pybind11 TypeError)."""
+    import numbers
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise InvalidArgument(f"{what} must be an int, got {i!r}")
+    if not 0 <= int(i) < n:
+        raise InvalidArgument(f"{what} {int(i)} is out of range for {n} entries")
+    return int(i)
+
+
 def merkle_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """RFC 6962 audit path of leaf ``index``."""
-    return _c.merkle_proof(list(leaf_hashes), index)
+    leaves = list(leaf_hashes)
+    return _c.merkle_proof(leaves, _index(index, len(leaves), "index"))
 
 
 def verify_proof(leaf_hash: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2 inclusion check; needs nothing but its arguments."""
+    for v, what in ((index, "index"), (tree_size, "tree_size")):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
+            raise InvalidArgument(f"{what} must be an int in [0, 2**64), got {v!r}")
     return bool(_c.merkle_verify(leaf_hash, index, tree_size, list(path), root))
 
 
@@ -306,6 +320,7 @@ class Block:
     def proof(self, index: int) -> MerkleProof:
         """Proof that transaction ``index`` is in this block's ``tx_root``."""
         leaves = [merkle_leaf_hash(r) for r in self._records]
+        index = _index(index, len(leaves), "transaction index")
         return MerkleProof(leaves[index], index, len(leaves), tuple(merkle_proof(leaves, index)), self.tx_root)
 
     def to_pandas(self):

@@ -213,9 +213,12 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
     }
     mh = manifest_hash(manifest)
     manifest["manifest_hash"] = mh.hex()
-    nft_id = net.ledger.mint_nft(task.id, task.owner, mh, royalties=royalties, license=license,
-                                 uri=f"tagger:blob:{blob.hex()}", key_blob=header)
-    net._save_manifest(nft_id, manifest, leaves)
+    # One batch: the manifest file is written before the block holding the mint
+    # (and removed if that block never commits), so a minted NFT always has it.
+    with net.batch():
+        nft_id = net.ledger.mint_nft(task.id, task.owner, mh, royalties=royalties, license=license,
+                                     uri=f"tagger:blob:{blob.hex()}", key_blob=header)
+        net._save_manifest(nft_id, manifest, leaves)
     return DatasetNFT(net, nft_id)
 
 

@@ -54,8 +54,18 @@ def validate_text(text: Any, what: str = "text") -> str:
             raise InvalidArgument(f"{what} is not valid UTF-8: {e}") from None
     if not isinstance(text, str):
         raise InvalidArgument(f"{what} must be a str, got {type(text).__name__}")
+    _check_utf8(text, what)
     _m.validate_text(text, what)
     return text
+
+
+def _check_utf8(text: str, what: str) -> None:
+    # A lone surrogate cannot cross into C++ (pybind11 would raise a bare TypeError).
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidArgument(f"{what} is not valid text: {e.reason} at position {e.start}") from None
 
 
 def _texts(texts: Any, what: str = "texts") -> list[str]:
@@ -65,6 +75,7 @@ def _texts(texts: Any, what: str = "texts") -> list[str]:
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise InvalidArgument(f"{what}[{i}] must be a str, got {type(t).__name__}")
+        _check_utf8(t, f"{what}[{i}]")
     return out
 
 
@@ -175,6 +186,7 @@ class Tokenizer:
 def _text_arg(text: Any, what: str = "text") -> str:
     if not isinstance(text, str):
         raise InvalidArgument(f"{what} must be a str, got {type(text).__name__}")
+    _check_utf8(text, what)
     return text
 
 
@@ -502,8 +514,8 @@ class CategoryIndex:
         return [self._categories[j] for j in p.argmax(axis=1)] if len(p) else []
 
     def top_k_batch(self, texts: Iterable[str], k: int = 5, threads: int = 0) -> list[list[tuple[str, float]]]:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InvalidArgument(f"k must be an int >= 1, got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 2**31 - 1:
+            raise InvalidArgument(f"k must be an int in [1, 2**31 - 1], got {k!r}")
         texts = _texts(texts)
         if self._core is not None:
             return self._core.top_k_batch(texts, int(k), threads)
@@ -622,12 +634,22 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
     Never raises for infeasibility: ``shortfall > 0`` says the demand cannot be met."""
     if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)):
         raise InvalidArgument(f"overlap must be an int, got {type(overlap).__name__}")
+    if not 0 <= int(overlap) <= 2**31 - 1:
+        raise InvalidArgument(f"overlap must be in [0, 2**31 - 1], got {int(overlap)}")
     indptr, indices, data, n, m = _as_csr(suitability)
     if data.size and not np.isfinite(data).all():
         bad = np.flatnonzero(~np.isfinite(data))[0]
         item = int(np.searchsorted(indptr, bad, side="right") - 1)
         raise InvalidArgument(f"suitability has a non-finite value ({data[bad]}) at item {item}, worker {int(indices[bad])}")
     cap = np.asarray(capacity)
+    if cap.dtype == object:
+        # Python ints beyond 64 bits (or non-numbers) land here.
+        try:
+            cap = np.asarray([float(x) for x in cap.ravel()], dtype=np.float64).reshape(cap.shape)
+        except (TypeError, ValueError):
+            raise InvalidArgument("capacity must be whole numbers") from None
+    if cap.dtype.kind not in "iuf":
+        raise InvalidArgument(f"capacity must be whole numbers, got dtype {cap.dtype}")
     if cap.ndim == 0:
         cap = np.full(m, cap)
     if cap.shape != (m,):
@@ -638,6 +660,9 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
     if cap.size and (cap < 0).any():
         j = int(np.flatnonzero(cap < 0)[0])
         raise InvalidArgument(f"capacity of worker {j} is negative ({cap[j]})")
+    if cap.size and (cap > np.iinfo(np.int64).max).any():
+        j = int(np.flatnonzero(cap > np.iinfo(np.int64).max)[0])
+        raise InvalidArgument(f"capacity of worker {j} is too large ({cap[j]}; at most 2**63 - 1)")
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
     workers, objective, shortfall, item_short, aug = _m.assign(indptr, indices, data, n, m, int(overlap), cap,

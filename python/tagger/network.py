@@ -20,20 +20,52 @@ True
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import codec, crypto
 from ._core import ledger as _c
 from ._repr import format_tag, html_table
-from .errors import InvalidArgument, LedgerError, UnknownAccount
+from .errors import CorruptLedger, InvalidArgument, LedgerError, UnknownAccount
 from .ledger import (KIND_CODES, Account, AccountLike, Block, Contracts, address_str, decode_tx, to_address)
 
 __all__ = ["Network"]
 
 _WALLET = "wallet.keystore"
 _SKILL_SCALE = _c.SKILL_SCALE
+# What a market directory holds besides its log: finding any of these without
+# blocks.log means the log was lost, not that the directory is new.
+_MARKET_FILES = (_WALLET, "blobs", "tasks", "manifests")
+
+# Fault injection for the crash tests: when set to a step name, the process
+# exits at once (os._exit, nothing flushed) on reaching that step. Steps:
+# "after_wallet_write", "after_task_record", "after_manifest_write" (files a
+# block refers to, written before it), "before_commit", "after_commit".
+_crash_at: str | None = os.environ.get("TAGGER_CRASH_AT") or None
+
+
+def _crash_point(step: str) -> None:
+    if _crash_at == step:
+        os._exit(1)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Temp file, fsync, rename, fsync of the directory: the file is whole or absent."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 class Network:
@@ -44,7 +76,15 @@ class Network:
     """
 
     def __init__(self, core: Any, wallet: dict[str, Account], path: Path | None, passphrase: str | None) -> None:
-        self._led = core
+        self._core = core
+        # Held by every call that writes (submit + commit, batches for their whole
+        # length, wallet and record files), so one thread's transactions never land
+        # in another thread's batch; reads go straight to the C++ ledger, which has
+        # its own reader/writer lock.
+        self._lock = threading.RLock()
+        # Undo steps for what a batch did outside the ledger (files written, cache
+        # entries), run if the batch is dropped or its commit fails.
+        self._batch_undo: list[Callable[[], None]] = []
         self._wallet = wallet
         self._by_addr = {a.address_bytes: a for a in wallet.values()}
         self._path = path
@@ -64,6 +104,13 @@ class Network:
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
         self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
 
+    @property
+    def _led(self) -> Any:
+        core = self._core
+        if core is None:
+            raise LedgerError("this network is closed")
+        return core
+
     # ---------------------------------------------------------------- construction
     @classmethod
     def memory(cls, *, fee_bps: int = 0, name: str = "tagger", chain_id: int = 0) -> "Network":
@@ -78,30 +125,60 @@ class Network:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, passphrase: str | None = None, fee_bps: int = 0, name: str = "tagger",
-             chain_id: int = 0, sync: bool = True, snapshot_every: int = 256, read_only: bool = False) -> "Network":
-        """Open the network in directory ``path``, creating it if it holds no ledger.
+             chain_id: int = 0, sync: bool = True, snapshot_every: int = 256, read_only: bool = False,
+             create: bool | None = None) -> "Network":
+        """Open the network in directory ``path``, creating it if it is new.
 
         The log is replayed (or loaded from a verified snapshot) and checked; a
         damaged log raises ``CorruptLedger`` naming the block, and a directory
-        another process has open raises ``LedgerLocked``. Local keys live in
+        another writer has open raises ``LedgerLocked``. Local keys live in
         ``path/wallet.keystore``, sealed with ``passphrase`` (scrypt + AES-GCM;
         with no passphrase the wallet is protected only by file permissions).
+
+        A new market is created only in a directory that does not exist or is
+        empty, or anywhere with ``create=True``; ``create=False`` never creates.
+        A directory holding a wallet, blobs, task records or manifests but no
+        ``blocks.log`` raises ``CorruptLedger`` (the log is missing): a new chain
+        is never created over an existing market, whatever ``create`` says.
+
+        ``read_only=True`` takes no lock and may run while a writer appends: it
+        reads the blocks whose records were whole when it opened (a torn tail is
+        ignored, not cut); ``open_report()`` and ``verify()`` say how far that is.
         """
         p = Path(path)
-        if (p / "blocks.log").exists():
+        log = p / "blocks.log"
+        if log.exists():
+            _check_side_files(p)
             core = _c.Ledger.open(str(p), snapshot_every=snapshot_every, sync=sync, read_only=read_only)
-            wallet = cls._load_wallet(p, passphrase)
-            net = cls(core, wallet, p, passphrase)
-            if "producer" in wallet:
-                core.set_producer(wallet["producer"].signing_key._k)
+            try:
+                wallet = cls._load_wallet(p, passphrase)
+                net = cls(core, wallet, p, passphrase)
+                if "producer" in wallet:
+                    core.set_producer(wallet["producer"].signing_key._k)
+            except BaseException:
+                # The traceback keeps this frame alive: drop the ledger now, or its
+                # writer lock would outlive the failed open.
+                core = net = None
+                raise
             return net
-        if read_only:
+        found = [n for n in _MARKET_FILES if (p / n).exists()]
+        found += sorted(f.name for f in p.glob("snapshot-*.snap")) if p.is_dir() else []
+        if found:
+            raise CorruptLedger(f"block log missing: {str(log)!r} does not exist, but the directory holds a market "
+                                f"({', '.join(found)}); refusing to create a new chain over it (restore the log; if "
+                                "a crash interrupted the creation of this market, it holds nothing yet: remove it)")
+        if read_only or create is False:
             raise LedgerError(f"no ledger in {str(p)!r}")
+        if create is None and p.exists() and any(f.name != "LOCK" for f in p.iterdir()):
+            raise LedgerError(f"{str(p)!r} is not empty and holds no ledger: pass create=True to create a market there")
+        p.mkdir(parents=True, exist_ok=True)
         issuer, producer = Account.generate("issuer"), Account.generate("producer")
+        net = cls(None, {"issuer": issuer, "producer": producer}, p, passphrase)
+        # Keys first: a log whose producer key was never written could not be extended.
+        net._save_wallet()
         core = _c.Ledger.create(str(p), issuer.signing_key._k, producer.signing_key._k, name=name, chain_id=chain_id,
                                 fee_bps=fee_bps, snapshot_every=snapshot_every, sync=sync)
-        net = cls(core, {"issuer": issuer, "producer": producer}, p, passphrase)
-        net._save_wallet()
+        net._core = core
         net._register(issuer, "issuer", None)
         core.commit()
         return net
@@ -117,21 +194,18 @@ class Network:
     def _save_wallet(self) -> None:
         if self._path is None:
             return
-        blob = codec.encode([a._secret() for a in self._wallet.values()])
-        # No passphrase: a cheap KDF, the file's mode is the protection.
-        n = 2**14 if self._passphrase else 2**10
-        sealed = _c.keystore_seal(blob, self._passphrase or "", n, 8, 1)
-        tmp = self._path / (_WALLET + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(sealed)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self._path / _WALLET)
+        with self._lock:
+            blob = codec.encode([a._secret() for a in list(self._wallet.values())])
+            # No passphrase: a cheap KDF, the file's mode is the protection.
+            n = 2**14 if self._passphrase else 2**10
+            sealed = _c.keystore_seal(blob, self._passphrase or "", n, 8, 1)
+            _write_atomic(self._path / _WALLET, sealed, 0o600)
+            _crash_point("after_wallet_write")
 
     def _wallet_changed(self, acct: Account) -> None:
-        # Inside a batch the wallet is written once, when the batch commits: re-sealing
-        # and fsyncing it per account made bulk account creation quadratic.
+        # Inside a batch the wallet is written once, just before the batch commits
+        # (keys reach the disk before the block that registers them): re-sealing and
+        # fsyncing it per account made bulk account creation quadratic.
         if self._batch_depth == 0:
             self._save_wallet()
         else:
@@ -148,11 +222,13 @@ class Network:
             return [self.create_account(n, fund=fund, skills=s) for n, s in zip(names, per)]
 
     def close(self) -> None:
-        """Release the ledger (and its directory lock). Pending transactions are discarded."""
-        if self._led is not None:
-            if self._led.pending:
-                self._led.discard_pending()
-            self._led = None
+        """Release the ledger (and its directory lock). Pending transactions are discarded.
+        Later calls raise ``LedgerError``; a call still running in another thread finishes
+        first (it holds the ledger until it returns)."""
+        with self._lock:
+            core, self._core = self._core, None
+            if core is not None and core.pending:
+                core.discard_pending()
 
     def __enter__(self) -> "Network":
         return self
@@ -192,26 +268,28 @@ class Network:
         """Make an account (new Ed25519 + X25519 keys), register it on the ledger with
         its ``skills`` (category -> score in [0, 1], stored in parts per million) and,
         if ``fund`` > 0, mint ``fund`` base units to it from the issuer."""
-        if name in self._wallet:
-            raise InvalidArgument(f"an account named {name!r} already exists")
-        acct = Account.generate(name)
+        name = _text(name, "name")
         with self.batch():
+            if name in self._wallet:
+                raise InvalidArgument(f"an account named {name!r} already exists")
+            acct = Account.generate(name)
             self._register(acct, name, skills)
             if fund:
-                self._submit(self._wallet["issuer"], "mint", [acct.address_bytes, int(fund)])
-        self._wallet[name] = acct
-        self._by_addr[acct.address_bytes] = acct
-        self._wallet_changed(acct)
+                self._submit(self._wallet["issuer"], "mint", [acct.address_bytes, _amount_arg(fund, "fund")])
+            self._add_to_wallet(acct)
         return acct
 
-    def import_account(self, acct: Account, skills: Mapping[str, float] | None = None) -> Account:
-        """Add an existing key pair (e.g. from :meth:`Account.import_`) and register it if new."""
-        if self._led.account(acct.address_bytes) is None:
-            with self.batch():
-                self._register(acct, acct.name, skills)
+    def _add_to_wallet(self, acct: Account) -> None:
         self._wallet[acct.name] = acct
         self._by_addr[acct.address_bytes] = acct
         self._wallet_changed(acct)
+
+    def import_account(self, acct: Account, skills: Mapping[str, float] | None = None) -> Account:
+        """Add an existing key pair (e.g. from :meth:`Account.import_`) and register it if new."""
+        with self.batch():
+            if self._led.account(acct.address_bytes) is None:
+                self._register(acct, acct.name, skills)
+            self._add_to_wallet(acct)
         return acct
 
     @property
@@ -246,60 +324,96 @@ class Network:
 
     def _send(self, signer: AccountLike, kind: str, payload: list) -> bytes:
         """Sign, submit and (outside a batch) commit; returns the transaction id."""
-        txid = self._submit(signer, kind, payload)
-        if self._batch_depth == 0:
-            self._led.commit()
-        return txid
+        with self._lock:
+            txid = self._submit(signer, kind, payload)
+            if self._batch_depth == 0:
+                self._commit_block()
+            return txid
+
+    def _commit_block(self) -> Any:
+        _crash_point("before_commit")
+        h = self._led.commit()
+        _crash_point("after_commit")
+        return h
+
+    def _on_batch_failure(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` if the current batch is dropped or its commit fails (files it wrote)."""
+        if self._batch_depth > 0:
+            self._batch_undo.append(fn)
+
+    def _drop_batch(self) -> None:
+        self._led.discard_pending()
+        # Accounts whose registration was discarded leave the wallet too.
+        wallet_written = self._batch_accounts and not self._wallet_dirty
+        for acct in self._batch_accounts:
+            self._wallet.pop(acct.name, None)
+            self._by_addr.pop(acct.address_bytes, None)
+        self._batch_accounts.clear()
+        self._wallet_dirty = False
+        for fn in reversed(self._batch_undo):
+            with contextlib.suppress(OSError):
+                fn()
+        self._batch_undo.clear()
+        if wallet_written:
+            # Keys of unregistered accounts would be harmless, but the names would be taken.
+            with contextlib.suppress(OSError):
+                self._save_wallet()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator["Network"]:
         """Group calls into one block, all or nothing: on an exception every
-        transaction of the batch is dropped and the state is as before."""
-        if self._batch_depth == 0 and self._led.pending:
-            self._led.commit()
-        self._batch_depth += 1
-        try:
-            yield self
-        except BaseException:
+        transaction of the batch is dropped and the state is as before. The
+        batch holds the network's lock: other threads' calls wait for its end,
+        so their transactions never land in this block."""
+        with self._lock:
+            if self._batch_depth == 0 and self._led.pending:
+                self._commit_block()
+            self._batch_depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._drop_batch()
+                raise
             self._batch_depth -= 1
             if self._batch_depth == 0:
-                self._led.discard_pending()
-                # Accounts whose registration was discarded leave the wallet too.
-                for acct in self._batch_accounts:
-                    self._wallet.pop(acct.name, None)
-                    self._by_addr.pop(acct.address_bytes, None)
+                try:
+                    # Every file the block refers to is on disk before the block is.
+                    if self._wallet_dirty:
+                        self._save_wallet()
+                        self._wallet_dirty = False
+                    self._commit_block()
+                except BaseException:
+                    self._drop_batch()
+                    raise
                 self._batch_accounts.clear()
-                self._wallet_dirty = False
-            raise
-        self._batch_depth -= 1
-        if self._batch_depth == 0:
-            self._led.commit()
-            self._batch_accounts.clear()
-            if self._wallet_dirty:
-                self._wallet_dirty = False
-                self._save_wallet()
+                self._batch_undo.clear()
 
     def submit(self, tx: bytes) -> bytes:
         """Submit an already-signed transaction record (checked and applied, not yet committed)."""
-        return self._led.submit(tx)
+        with self._lock:
+            return self._led.submit(tx)
 
     def submit_many(self, txs: list[bytes], threads: int | None = None) -> list[bytes]:
         """Submit signed records all-or-nothing: signatures batch-verified on ``threads``
         threads with the GIL released. Commit with :meth:`commit`."""
-        return self._led.submit_batch(list(txs), 0 if threads is None else int(threads))
+        with self._lock:
+            return self._led.submit_batch(list(txs), 0 if threads is None else int(threads))
 
     def commit(self) -> Block | None:
         """Seal pending transactions into a block (fsync on disk); None when nothing is pending."""
-        if not self._led.pending:
-            return None
-        h = self._led.commit()
+        with self._lock:
+            if not self._led.pending:
+                return None
+            h = self._commit_block()
         return self.block(h["height"])
 
     def transfer(self, src: AccountLike, dst: AccountLike, amount: int, memo: str = "") -> bytes:
         """Move ``amount`` base units from ``src`` (a local account) to ``dst``; returns the tx id."""
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise InvalidArgument(f"amount must be an int number of base units, got {amount!r}")
-        return self._send(src, "transfer", [self._address(dst), amount, memo])
+        return self._send(src, "transfer", [self._address(dst), amount, _text(memo, "memo")])
 
     def mint(self, dst: AccountLike, amount: int) -> bytes:
         """Issue new TAG to ``dst`` (signed by the issuer)."""
@@ -393,30 +507,39 @@ class Network:
     def store(self):
         """The sealed blob store (``path/blobs`` on disk, or in memory)."""
         if self._store is None:
-            from .store import BlobStore
-            self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
+            # Once per network: a second BlobStore.open would clear the temp files of
+            # the first one's writes in progress.
+            with self._lock:
+                if self._store is None:
+                    from .store import BlobStore
+                    self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
         return self._store
 
     @property
     def verifier(self) -> Account:
         """The platform's verifier account: it signs upload verdicts and receipts."""
-        if "verifier" not in self._wallet:
-            self.create_account("verifier")
-        return self._wallet["verifier"]
+        with self._lock:
+            if "verifier" not in self._wallet:
+                self.create_account("verifier")
+            return self._wallet["verifier"]
 
     @property
     def _verify_engine(self):
         if self._verifier_engine is None:
-            from .verify import Verifier
-            self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
+            with self._lock:
+                if self._verifier_engine is None:
+                    from .verify import Verifier
+                    self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
         return self._verifier_engine
 
     @property
     def dedup(self):
         """The network-wide duplicate registry used by upload verification."""
         if self._dedup is None:
-            from .verify import DedupRegistry
-            self._dedup = DedupRegistry()
+            with self._lock:
+                if self._dedup is None:
+                    from .verify import DedupRegistry
+                    self._dedup = DedupRegistry()
         return self._dedup
 
     @property
@@ -448,27 +571,35 @@ class Network:
         owner = self.account(address_str(info["owner"]))  # UnknownAccount: only the owner's wallet can reopen it
         ref = self._task_refs.get(tid)
         if ref is None and self._path is not None and (self._path / "tasks" / tid.hex()).exists():
-            ref = bytes.fromhex((self._path / "tasks" / tid.hex()).read_text().strip())
+            ref = _read_task_ref(self._path / "tasks" / tid.hex())
         if ref is None:
             raise InvalidArgument(f"no stored record of task {tid.hex()[:16]}… in this network")
         from .task import load_task
-        record = crypto.open_sealed(self.store.get(ref), owner.sealing_key)
+        try:
+            sealed = self.store.get(ref)
+        except KeyError:
+            raise CorruptLedger(f"the record of task {tid.hex()[:16]}… (blob {ref.hex()}) is missing from the "
+                                "blob store") from None
+        record = crypto.open_sealed(sealed, owner.sealing_key)
         t = load_task(self, tid, record, reward_policy)
         self._tasks[tid] = t
         return t
 
     def _save_task_record(self, task_id: bytes, owner: Account, record: bytes) -> None:
-        ref = self.store.put(crypto.seal(record, [owner.public_key]))
-        self._task_refs[bytes(task_id)] = ref
-        if self._path is not None:
-            d = self._path / "tasks"
-            d.mkdir(exist_ok=True)
-            tmp = d / (bytes(task_id).hex() + ".tmp")
-            with open(tmp, "w") as fh:
-                fh.write(ref.hex())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, d / bytes(task_id).hex())
+        # Called inside the batch that locks the task's escrow: the record reaches the
+        # disk before the block naming the task (undone if that block never commits).
+        tid = bytes(task_id)
+        with self._lock:
+            ref = self.store.put(crypto.seal(record, [owner.public_key]))
+            self._task_refs[tid] = ref
+            self._on_batch_failure(lambda: self._task_refs.pop(tid, None))
+            if self._path is not None:
+                d = self._path / "tasks"
+                d.mkdir(exist_ok=True)
+                f = d / tid.hex()
+                _write_atomic(f, ref.hex().encode("ascii"))
+                self._on_batch_failure(lambda: f.unlink(missing_ok=True))
+                _crash_point("after_task_record")
 
     def publish_task(self, owner: AccountLike, title: str, description: str, *, kind: str = "classification",
                      labels: Any = None, items: Any = None, overlap: int = 3, budget: int, reward_policy: Any = None,
@@ -499,12 +630,32 @@ class Network:
         owner-discretionary: ``task.discretionary`` says so to workers.
         """
         from .task import build_task
-        task = build_task(self, owner, title, description, kind=kind, labels=labels, items=items, overlap=overlap,
-                          budget=budget, reward_policy=reward_policy, stake=stake, gold=gold,
-                          control_share=control_share, batch_size=batch_size, data_kind=data_kind, verify=verify,
-                          n_categories=categories, seed=seed, method=method, method_options=method_options,
-                          slashing=slashing, deadline=deadline, expiry_slash_bps=expiry_slash_bps)
-        self._tasks[task.id] = task
+        title = _text(title, "title")
+        description = _text(description, "description")
+        if labels is not None and not isinstance(labels, (str, bytes)):
+            labels = list(labels)
+            for i, v in enumerate(labels):
+                if isinstance(v, str):
+                    _text(v, f"labels[{i}]")
+        if items is not None and not isinstance(items, (str, bytes, int)):
+            import pandas as pd
+            if not hasattr(items, "tolist") and not isinstance(items, (list, tuple)):
+                items = list(items)   # an iterator is read once, here
+            vals = items.get("data", []) if isinstance(items, pd.DataFrame) else items
+            for i, v in enumerate(vals.tolist() if hasattr(vals, "tolist") else vals):
+                if isinstance(v, str) and not v.isascii():
+                    _text(v, f"items[{i}]")
+        # One batch: the escrow lock and the task's record commit together, the
+        # record first (see _save_task_record).
+        with self.batch():
+            task = build_task(self, owner, title, description, kind=kind, labels=labels, items=items,
+                              overlap=overlap, budget=budget, reward_policy=reward_policy, stake=stake, gold=gold,
+                              control_share=control_share, batch_size=batch_size, data_kind=data_kind,
+                              verify=verify, n_categories=categories, seed=seed, method=method,
+                              method_options=method_options, slashing=slashing, deadline=deadline,
+                              expiry_slash_bps=expiry_slash_bps)
+            self._tasks[task.id] = task
+            self._on_batch_failure(lambda: self._tasks.pop(task.id, None))
         return task
 
     def dataset(self, nft: Any, as_account: AccountLike):
@@ -520,30 +671,36 @@ class Network:
         from .market import DatasetNFT
         if self._path is not None and (self._path / "manifests").exists():
             for f in sorted((self._path / "manifests").glob("*.json")):
-                self._manifests.setdefault(bytes.fromhex(f.stem), None)
-        return [DatasetNFT(self, k) for k in self._manifests]
+                try:
+                    nid = bytes.fromhex(f.stem)
+                except ValueError:
+                    continue
+                # A manifest whose mint never committed (a crash, a failed batch) is not an NFT.
+                if self._led.nft(nid) is not None:
+                    self._manifests.setdefault(nid, None)
+        return [DatasetNFT(self, k) for k in list(self._manifests)]
 
     def _save_manifest(self, nft_id: bytes, manifest: dict, leaves: list[bytes]) -> None:
-        import json
-        self._manifests[bytes(nft_id)] = (manifest, leaves)
-        if self._path is not None:
-            d = self._path / "manifests"
-            d.mkdir(exist_ok=True)
-            tmp = d / (bytes(nft_id).hex() + ".json.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump({"manifest": manifest, "leaves": [x.hex() for x in leaves]}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, d / (bytes(nft_id).hex() + ".json"))
+        # Called inside the batch of the nft_mint: written before the block (see _save_task_record).
+        nid = bytes(nft_id)
+        with self._lock:
+            self._manifests[nid] = (manifest, leaves)
+            self._on_batch_failure(lambda: self._manifests.pop(nid, None))
+            if self._path is not None:
+                d = self._path / "manifests"
+                d.mkdir(exist_ok=True)
+                f = d / (nid.hex() + ".json")
+                data = json.dumps({"manifest": manifest, "leaves": [x.hex() for x in leaves]})
+                _write_atomic(f, data.encode("utf-8"))
+                self._on_batch_failure(lambda: f.unlink(missing_ok=True))
+                _crash_point("after_manifest_write")
 
     def _load_manifest(self, nft_id: bytes) -> tuple[dict, list[bytes]]:
-        import json
         got = self._manifests.get(bytes(nft_id))
         if got is None and self._path is not None:
             f = self._path / "manifests" / (bytes(nft_id).hex() + ".json")
             if f.exists():
-                data = json.loads(f.read_text(encoding="utf-8"))
-                got = (data["manifest"], [bytes.fromhex(x) for x in data["leaves"]])
+                got = _read_manifest(f)
                 self._manifests[bytes(nft_id)] = got
         if got is None:
             raise InvalidArgument(f"no manifest stored for NFT {bytes(nft_id).hex()[:16]}…")
@@ -557,7 +714,9 @@ class Network:
     # ---------------------------------------------------------------- reprs
     def __repr__(self) -> str:
         where = "memory" if self._path is None else str(self._path)
-        n = len(self._led.accounts()) if self._led is not None else 0
+        if self._core is None:
+            return f"Network({where}, closed)"
+        n = len(self._led.accounts())
         return f"Network({where}, height={self.height}, accounts={n}, chain_id={self.chain_id})"
 
     def _repr_html_(self) -> str:
@@ -569,3 +728,62 @@ class Network:
                 f"(escrowed {format_tag(s['escrowed'])}, staked {format_tag(s['staked'])})")
         where = "in memory" if self._path is None else str(self._path)
         return html_table(f"tagger network ({where})", ["account", "address", "balance", "base units"], rows, foot)
+
+
+def _check_side_files(path: Path) -> None:
+    """Task records and manifests must be readable: a damaged one is CorruptLedger naming
+    the file (leftover ``.tmp`` files of an interrupted write are ignored)."""
+    for f in sorted((path / "tasks").glob("*")) if (path / "tasks").is_dir() else []:
+        if f.suffix != ".tmp":
+            _read_task_ref(f)
+    for f in sorted((path / "manifests").glob("*")) if (path / "manifests").is_dir() else []:
+        if f.suffix != ".tmp":
+            _read_manifest(f)
+
+
+def _read_task_ref(f: Path) -> bytes:
+    """The blob hash a task record file holds; CorruptLedger naming the file if damaged."""
+    try:
+        bytes.fromhex(f.name)
+        text = f.read_text(encoding="ascii").strip()
+        ref = bytes.fromhex(text)
+        if len(bytes.fromhex(f.name)) != 32 or len(ref) != 32:
+            raise ValueError("expected 32-byte hex names and contents")
+        return ref
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptLedger(f"task record file {str(f)!r} is damaged: {e}") from None
+
+
+def _read_manifest(f: Path) -> tuple[dict, list[bytes]]:
+    """A stored NFT manifest and its leaves; CorruptLedger naming the file if damaged."""
+    try:
+        if len(bytes.fromhex(f.name[:-len(".json")] if f.name.endswith(".json") else "x")) != 32:
+            raise ValueError("the file name is not a 32-byte hex NFT id + .json")
+        data = json.loads(f.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("manifest"), dict) \
+                or not isinstance(data.get("leaves"), list):
+            raise ValueError("expected an object with 'manifest' (object) and 'leaves' (list)")
+        return data["manifest"], [bytes.fromhex(x) for x in data["leaves"]]
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise CorruptLedger(f"manifest file {str(f)!r} is damaged: {e}") from None
+
+
+def _text(v: Any, what: str) -> str:
+    """A str that can be encoded as UTF-8 (no lone surrogates), else InvalidArgument naming it."""
+    if not isinstance(v, str):
+        raise InvalidArgument(f"{what} must be a str, got {type(v).__name__}")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidArgument(f"{what} is not valid text: {e.reason} at position {e.start}") from None
+    return v
+
+
+def _amount_arg(v: Any, what: str) -> int:
+    import numbers
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise InvalidArgument(f"{what} must be an int number of base units, got {v!r}")
+    v = int(v)
+    if not 0 <= v < 2**64:
+        raise InvalidArgument(f"{what} must be in [0, 2**64), got {v}")
+    return v

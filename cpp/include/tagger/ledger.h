@@ -235,6 +235,19 @@ struct LedgerOptions {
 struct TaskTerms;     // tagger/settle.h
 struct SettleOutput;  // tagger/settle.h
 
+// Threads: one Ledger may be used from any number of threads at once. Queries
+// (account, balance, task, header, history, ...) share a reader lock; submit,
+// submit_batch, commit, discard_pending, apply_block, snapshot and set_producer
+// take it exclusively, so each is atomic with respect to the others (their
+// decoding and signature checks run before the lock is taken). verify() and
+// history() on disk copy the committed prefix under the lock and read it
+// without the lock (the log is append-only), so commits go on meanwhile and
+// they check exactly the blocks committed when they started. Pending
+// transactions are shared: a commit seals whatever any thread submitted (group
+// them with an outer lock, as tagger.Network.batch() does, to keep one caller's
+// transactions in one block). The lock is never held while waiting on anything
+// else, so callers may hold their own locks (or the Python GIL) around calls.
+// The Ledger must outlive every call in progress on it.
 class Ledger {
  public:
   // A new ledger in `dir` (created; must not hold a ledger yet).
@@ -243,7 +256,11 @@ class Ledger {
                                         const crypto::SigningKey& producer,
                                         const LedgerOptions& options = {});
   // An existing ledger; CorruptLedger names the damaged block, LedgerLocked if
-  // another writer holds the directory.
+  // another writer holds the directory (the lock is a flock on blocks.log
+  // itself, plus LOCK naming the holder's pid). read_only takes no lock and
+  // reads the prefix of whole records present when it maps the log, ignoring a
+  // torn tail (not cut) and snapshots above that prefix: a writer may be
+  // appending meanwhile.
   static std::unique_ptr<Ledger> open(const std::string& dir, const LedgerOptions& options = {});
   // The same code path with the log kept in memory.
   static std::unique_ptr<Ledger> memory(const GenesisConfig& config, const crypto::SigningKey& issuer,

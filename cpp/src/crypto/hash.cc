@@ -1,3 +1,4 @@
+#include <mutex>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -42,6 +43,10 @@ Hash32 sha256(ByteView data) {
 struct Sha256::Impl {
   MdCtxPtr ctx{EVP_MD_CTX_new()};
   bool finished = false;
+  // The binding releases the GIL around large updates: two Python threads
+  // sharing one object must not run EVP calls on the same context at once
+  // (updates are then serialized in some order, as hashlib does).
+  std::mutex mu;
 };
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
@@ -53,13 +58,17 @@ Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 Sha256& Sha256::update(ByteView data) {
-  if (!impl_ || impl_->finished) throw InvalidArgument("Sha256.update after finish()");
+  if (!impl_) throw InvalidArgument("Sha256.update after finish()");
+  std::lock_guard lk(impl_->mu);
+  if (impl_->finished) throw InvalidArgument("Sha256.update after finish()");
   if (EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()) != 1) openssl_fail("SHA-256 update");
   return *this;
 }
 
 Hash32 Sha256::finish() {
-  if (!impl_ || impl_->finished) throw InvalidArgument("Sha256.finish called twice");
+  if (!impl_) throw InvalidArgument("Sha256.finish called twice");
+  std::lock_guard lk(impl_->mu);
+  if (impl_->finished) throw InvalidArgument("Sha256.finish called twice");
   Hash32 out;
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len) != 1) openssl_fail("SHA-256 final");

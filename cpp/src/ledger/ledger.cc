@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_set>
 
 #include "ledger/block.h"
@@ -133,9 +135,17 @@ struct Ledger::Impl {
   std::vector<Bytes> pending_txs;
   std::vector<Hash32> pending_leaves;
   int lock_fd = -1;
+  int log_lock_fd = -1;
   OpenReport report;
+  // Guards everything above that changes after construction (state, pending,
+  // blocks, last, writer's size and buffer, producer). Queries take it shared;
+  // submit/commit/discard/apply_block/snapshot/set_producer exclusive. Nothing
+  // that holds it ever waits for the Python GIL, so the bindings may release
+  // the GIL around any call without risking a lock-order deadlock.
+  mutable std::shared_mutex mu;
 
   ~Impl() {
+    if (log_lock_fd >= 0) ::close(log_lock_fd);
     if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
   }
 
@@ -157,12 +167,39 @@ struct Ledger::Impl {
     if (::ftruncate(lock_fd, 0) == 0 && ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) { /* informational only */ }
   }
 
+  // LOCK alone is not enough: anyone may delete it, and the next writer then
+  // locks a fresh inode while the first still appends. The log is never
+  // deleted by a writer, so its own inode carries the real lock (flock is per
+  // open file description: a second open in this process conflicts too). The
+  // path is re-checked after locking so that a log renamed over ours while we
+  // opened it is not mistaken for the one we hold.
+  void take_log_lock() {
+    std::string path = log_path();
+    log_lock_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (log_lock_fd < 0) io_fail("cannot open", path);
+    if (::flock(log_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(log_lock_fd);
+      log_lock_fd = -1;
+      throw LedgerLocked("ledger '" + dir + "' is open for writing by another writer (its block log is locked" +
+                         std::string(fs::exists(fs::path(dir) / kLockName) ? ")" : "; its LOCK file was deleted)"));
+    }
+    struct stat a, b;
+    if (::fstat(log_lock_fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+      ::close(log_lock_fd);
+      log_lock_fd = -1;
+      throw LedgerLocked("ledger '" + dir + "': the block log was replaced while it was being opened");
+    }
+  }
+
   ByteView log_view_memory() const { return ByteView(writer.buffer()); }
 
-  Bytes read_record(std::uint64_t height) const {
-    if (height >= blocks.size())
-      throw InvalidArgument("no block at height " + std::to_string(height) + " (height is " + std::to_string(blocks.size() - 1) + ")");
-    auto [off, len] = blocks[height];
+  Bytes read_record(std::uint64_t height) const { return read_record(blocks, height); }
+  // `index` may be a copy of `blocks` taken under the lock: on disk the
+  // records it names never move, so they can be read without the lock.
+  Bytes read_record(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& index, std::uint64_t height) const {
+    if (height >= index.size())
+      throw InvalidArgument("no block at height " + std::to_string(height) + " (height is " + std::to_string(index.size() - 1) + ")");
+    auto [off, len] = index[height];
     Bytes out(len);
     if (writer.in_memory()) {
       std::copy_n(writer.buffer().begin() + static_cast<std::ptrdiff_t>(off), len, out.begin());
@@ -233,7 +270,10 @@ struct Ledger::Impl {
     pending_leaves.push_back(leaf);
   }
 
-  std::vector<Hash32> submit_batch(const std::vector<ByteView>& txs, unsigned threads) {
+  // The part of a batch that needs no state (decode, stateless rules,
+  // signatures): run without the lock so that other threads' queries and
+  // submits are not held up by the signature checks.
+  std::vector<DecodedTx> prepare_batch(const std::vector<ByteView>& txs, unsigned threads) const {
     std::size_t n = txs.size();
     std::vector<std::optional<DecodedTx>> dec(n);
     std::vector<std::exception_ptr> errs(n);
@@ -263,6 +303,15 @@ struct Ledger::Impl {
     std::vector<std::uint8_t> ok = crypto::verify_batch(msgs, sigs, keys, threads);
     for (std::size_t i = 0; i < n; ++i)
       if (!ok[i]) throw InvalidSignature("transaction " + std::to_string(i) + " of the batch: signature does not verify");
+    std::vector<DecodedTx> out;
+    out.reserve(n);
+    for (auto& d : dec) out.push_back(std::move(*d));
+    return out;
+  }
+
+  // Caller holds `mu` exclusively.
+  std::vector<Hash32> apply_batch(const std::vector<ByteView>& txs, const std::vector<DecodedTx>& dec) {
+    std::size_t n = txs.size();
     State::Savepoint sp = state.savepoint();
     std::size_t pending_before = pending_txs.size();
     std::vector<Hash32> ids(n);
@@ -270,17 +319,17 @@ struct Ledger::Impl {
     pending_txs.reserve(pending_before + n);
     pending_leaves.reserve(pending_before + n);
     for (std::size_t i = 0; i < n; ++i) {
-      ctx.txid = dec[i]->id;
+      ctx.txid = dec[i].id;
       try {
-        state.apply(dec[i]->view, ctx);
+        state.apply(dec[i].view, ctx);
       } catch (const Error& e) {
         state.rollback(sp);
         pending_txs.resize(pending_before);
         pending_leaves.resize(pending_before);
         rethrow_prefixed(e, "transaction " + std::to_string(i) + " of the batch: ");
       }
-      add_pending(txs[i], dec[i]->leaf);
-      ids[i] = dec[i]->id;
+      add_pending(txs[i], dec[i].leaf);
+      ids[i] = dec[i].id;
     }
     return ids;
   }
@@ -302,6 +351,12 @@ struct Ledger::Impl {
     state.clear_journal();
     if (!writer.in_memory() && options.snapshot_every > 0 && h.height % options.snapshot_every == 0) write_snapshot();
     return last;
+  }
+
+  BlockHeader commit_locked(std::uint64_t ts) {
+    BlockHeader h = commit(ts);
+    committed_minted = state.minted;
+    return h;
   }
 
   void discard() {
@@ -473,6 +528,13 @@ struct Ledger::Impl {
     report.snapshot_height = -1;
     report.replayed_from = 1;
     for (std::uint64_t sh : list_snapshots()) {
+      if (sh > top && options.read_only) {
+        // A reader maps the log while a writer appends: a snapshot written
+        // after the mapping is newer than the prefix read, not a sign of cut
+        // blocks (a writer's own open still treats it as one).
+        report.snapshot_note += "snapshot " + std::to_string(sh) + " is above the prefix read (block " + std::to_string(top) + "); ";
+        continue;
+      }
       if (sh > top)
         throw CorruptLedger("the block log ends at block " + std::to_string(top) + " but a snapshot exists for block " +
                             std::to_string(sh) + ": blocks were cut from the log");
@@ -499,17 +561,29 @@ struct Ledger::Impl {
 VerifyReport Ledger::Impl::verify(unsigned threads) const {
   auto t0 = std::chrono::steady_clock::now();
   VerifyReport rep;
+  // The committed prefix is captured under the lock and checked without it:
+  // the log is append-only, so bytes below the captured size never change
+  // while commits go on (a failed append only cuts back to its own start).
+  std::uint64_t size = 0;
+  std::size_t nblocks = 0;
+  Bytes mem_copy;
+  {
+    std::shared_lock lk(mu);
+    size = writer.size();
+    nblocks = blocks.size();
+    if (writer.in_memory()) mem_copy.assign(writer.buffer().begin(), writer.buffer().begin() + static_cast<std::ptrdiff_t>(size));
+  }
   std::optional<Image> img;
   if (writer.in_memory()) {
-    img.emplace(log_view_memory());
+    img.emplace(ByteView(mem_copy));
   } else {
-    img.emplace(writer.fd(), writer.size());
+    img.emplace(writer.fd(), size);
   }
   ByteView image = img->view();
   log::Parsed parsed = log::parse(image);
   if (parsed.torn_bytes != 0) throw CorruptLedger("the block log has a torn tail after block " + std::to_string(parsed.frames.size() - 1));
-  if (parsed.frames.size() != blocks.size())
-    throw CorruptLedger("the block log holds " + std::to_string(parsed.frames.size()) + " blocks, the ledger " + std::to_string(blocks.size()));
+  if (parsed.frames.size() != nblocks)
+    throw CorruptLedger("the block log holds " + std::to_string(parsed.frames.size()) + " blocks, the ledger " + std::to_string(nblocks));
   auto record = [&](std::size_t i) { return image.subspan(parsed.frames[i].payload, parsed.frames[i].length); };
   BlockView g = decode_block_view(record(0), 0);
   Genesis gen = decode_genesis(g.txs.at(0));
@@ -620,6 +694,7 @@ std::unique_ptr<Ledger> Ledger::create(const std::string& dir, const GenesisConf
   impl->take_lock();
   if (fs::exists(impl->log_path())) throw LedgerError("'" + dir + "' already holds a ledger; open it instead");
   impl->writer = log::Writer::file(impl->log_path(), 0, true, false);
+  impl->take_log_lock();
   fsync_dir(dir);
   impl->write_genesis(config, issuer, producer);
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
@@ -641,7 +716,10 @@ std::unique_ptr<Ledger> Ledger::open(const std::string& dir, const LedgerOptions
   impl->options = options;
   std::string path = impl->log_path();
   if (!fs::exists(path)) throw LedgerError("no ledger in '" + dir + "' (no " + kLogName + ")");
-  if (!options.read_only) impl->take_lock();
+  if (!options.read_only) {
+    impl->take_lock();
+    impl->take_log_lock();
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) io_fail("cannot open", path);
   struct stat st;
@@ -658,13 +736,17 @@ std::unique_ptr<Ledger> Ledger::open(const std::string& dir, const LedgerOptions
 }
 
 void Ledger::set_producer(const crypto::SigningKey& producer) {
+  std::unique_lock lk(impl_->mu);
   if (producer.verify_key().raw() != impl_->genesis.producer)
     throw NotAuthorized("this key is not the ledger's block producer");
   impl_->producer = producer;
 }
 
 std::uint64_t Ledger::chain_id() const { return impl_->genesis.chain_id; }
-std::uint64_t Ledger::height() const { return impl_->last.height; }
+std::uint64_t Ledger::height() const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->last.height;
+}
 std::uint32_t Ledger::fee_bps() const { return impl_->genesis.fee_bps; }
 Address Ledger::issuer() const { return impl_->issuer; }
 crypto::PublicKey Ledger::producer() const { return impl_->genesis.producer; }
@@ -675,8 +757,10 @@ OpenReport Ledger::open_report() const { return impl_->report; }
 
 Hash32 Ledger::submit(ByteView tx) {
   if (impl_->options.read_only) throw LedgerError("the ledger is open read-only");
+  // Decoding and the signature need no state: checked before taking the lock.
   DecodedTx d = impl_->decode_checked(tx);
   crypto::VerifyKey(d.view.sender_key).verify(d.id, d.view.signature);
+  std::unique_lock lk(impl_->mu);
   impl_->state.apply(d.view, ApplyContext{impl_->last.height + 1, d.id});
   impl_->add_pending(tx, d.leaf);
   return d.id;
@@ -684,34 +768,46 @@ Hash32 Ledger::submit(ByteView tx) {
 
 std::vector<Hash32> Ledger::submit_batch(const std::vector<ByteView>& txs, unsigned threads) {
   if (impl_->options.read_only) throw LedgerError("the ledger is open read-only");
-  return impl_->submit_batch(txs, threads);
+  std::vector<DecodedTx> dec = impl_->prepare_batch(txs, threads);
+  std::unique_lock lk(impl_->mu);
+  return impl_->apply_batch(txs, dec);
 }
 
-std::size_t Ledger::pending() const { return impl_->pending_txs.size(); }
-void Ledger::discard_pending() { impl_->discard(); }
+std::size_t Ledger::pending() const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->pending_txs.size();
+}
+void Ledger::discard_pending() {
+  std::unique_lock lk(impl_->mu);
+  impl_->discard();
+}
 BlockHeader Ledger::commit(std::uint64_t ts) {
   if (impl_->options.read_only) throw LedgerError("the ledger is open read-only");
-  BlockHeader h = impl_->commit(ts);
-  impl_->committed_minted = impl_->state.minted;
-  return h;
+  std::unique_lock lk(impl_->mu);
+  return impl_->commit_locked(ts);
 }
 BlockHeader Ledger::apply_block(const std::vector<ByteView>& txs, unsigned threads) {
+  if (impl_->options.read_only) throw LedgerError("the ledger is open read-only");
+  std::vector<DecodedTx> dec = impl_->prepare_batch(txs, threads);
+  std::unique_lock lk(impl_->mu);
   if (!impl_->pending_txs.empty()) throw LedgerError("apply_block: commit or discard the pending transactions first");
   try {
-    impl_->submit_batch(txs, threads);
+    impl_->apply_batch(txs, dec);
   } catch (...) {
     impl_->discard();
     throw;
   }
-  return commit();
+  return impl_->commit_locked(0);
 }
 void Ledger::snapshot() {
   if (impl_->writer.in_memory()) return;
+  std::unique_lock lk(impl_->mu);
   if (!impl_->pending_txs.empty()) throw LedgerError("snapshot: commit the pending transactions first");
   impl_->write_snapshot();
 }
 
 std::optional<AccountInfo> Ledger::account(const Address& a) const {
+  std::shared_lock lk(impl_->mu);
   const AccountInfo* p = impl_->state.accounts.find(a);
   if (!p) return std::nullopt;
   AccountInfo out = *p;
@@ -719,40 +815,49 @@ std::optional<AccountInfo> Ledger::account(const Address& a) const {
   return out;
 }
 std::uint64_t Ledger::balance(const Address& a) const {
+  std::shared_lock lk(impl_->mu);
   const AccountInfo* p = impl_->state.accounts.find(a);
   return p ? p->balance : 0;
 }
 std::uint64_t Ledger::next_nonce(const Address& a) const {
+  std::shared_lock lk(impl_->mu);
   const AccountInfo* p = impl_->state.accounts.find(a);
   return p ? p->nonce : 0;
 }
 std::optional<TaskInfo> Ledger::task(const Id& id) const {
+  std::shared_lock lk(impl_->mu);
   const TaskInfo* p = impl_->state.tasks.find(id);
   return p ? std::optional<TaskInfo>(*p) : std::nullopt;
 }
 std::optional<StakeInfo> Ledger::stake(const Address& staker, const std::optional<Id>& task) const {
+  std::shared_lock lk(impl_->mu);
   const StakeInfo* p = impl_->state.stakes.find(key52(task, staker));
   return p ? std::optional<StakeInfo>(*p) : std::nullopt;
 }
 std::optional<NftInfo> Ledger::nft(const Id& id) const {
+  std::shared_lock lk(impl_->mu);
   const NftInfo* p = impl_->state.nfts.find(id);
   return p ? std::optional<NftInfo>(*p) : std::nullopt;
 }
 std::optional<ListingInfo> Ledger::listing(const Id& id) const {
+  std::shared_lock lk(impl_->mu);
   const ListingInfo* p = impl_->state.listings.find(id);
   return p ? std::optional<ListingInfo>(*p) : std::nullopt;
 }
 std::vector<ListingInfo> Ledger::listings() const {
+  std::shared_lock lk(impl_->mu);
   std::vector<ListingInfo> out;
   for (auto& [k, v] : impl_->state.listings.all()) out.push_back(v);
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
   return out;
 }
 std::optional<LicenseInfo> Ledger::license(const Id& nft, const Address& holder) const {
+  std::shared_lock lk(impl_->mu);
   const LicenseInfo* p = impl_->state.licenses.find(key52(nft, holder));
   return p ? std::optional<LicenseInfo>(*p) : std::nullopt;
 }
 std::vector<LicenseInfo> Ledger::licenses_of(const Address& holder) const {
+  std::shared_lock lk(impl_->mu);
   std::vector<LicenseInfo> out;
   for (auto& [k, v] : impl_->state.licenses.all())
     if (v.holder == holder) out.push_back(v);
@@ -760,25 +865,30 @@ std::vector<LicenseInfo> Ledger::licenses_of(const Address& holder) const {
   return out;
 }
 std::optional<Bytes> Ledger::key_grant(const Id& nft, const Address& holder) const {
+  std::shared_lock lk(impl_->mu);
   const Bytes* p = impl_->state.grants.find(key52(nft, holder));
   return p ? std::optional<Bytes>(*p) : std::nullopt;
 }
 std::uint64_t Ledger::contributions(const Id& task, const Address& worker) const {
+  std::shared_lock lk(impl_->mu);
   const std::uint64_t* p = impl_->state.contributions.find(key52(task, worker));
   return p ? *p : 0;
 }
 std::optional<TaskTerms> Ledger::terms(const Id& task) const {
+  std::shared_lock lk(impl_->mu);
   const TaskTerms* p = impl_->state.terms.find(task);
   return p ? std::optional<TaskTerms>(*p) : std::nullopt;
 }
 SettleOutput Ledger::settlement(const Id& task, const Hash32& gold_salt,
                                 const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial) const {
+  std::shared_lock lk(impl_->mu);
   const TaskInfo* t = impl_->state.tasks.find(task);
   const TaskTerms* terms = impl_->state.terms.find(task);
   if (t == nullptr || terms == nullptr) throw InvalidArgument("no published task " + contracts::short_hex(task));
   return contracts::settle_task(impl_->state, task, *terms, gold_salt, gold, partial, t->escrow);
 }
 std::vector<std::pair<Address, std::vector<std::uint32_t>>> Ledger::assignments(const Id& task) const {
+  std::shared_lock lk(impl_->mu);
   std::vector<std::pair<Address, std::vector<std::uint32_t>>> out;
   for (const auto& [k, v] : impl_->state.assigned.all()) {
     if (!std::equal(task.begin(), task.end(), k.begin()) || v.items.empty()) continue;
@@ -790,6 +900,7 @@ std::vector<std::pair<Address, std::vector<std::uint32_t>>> Ledger::assignments(
   return out;
 }
 std::vector<AccountInfo> Ledger::accounts() const {
+  std::shared_lock lk(impl_->mu);
   std::vector<AccountInfo> out;
   for (auto& [k, v] : impl_->state.accounts.all()) {
     out.push_back(v);
@@ -798,17 +909,32 @@ std::vector<AccountInfo> Ledger::accounts() const {
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.address < b.address; });
   return out;
 }
-Supply Ledger::supply() const { return impl_->state.supply(); }
-Hash32 Ledger::state_root() const { return impl_->state.root(); }
-Hash32 Ledger::state_root_reference() const { return impl_->state.root_reference(); }
+Supply Ledger::supply() const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->state.supply();
+}
+Hash32 Ledger::state_root() const {
+  // root() re-hashes dirty buckets and caches them: a write, hence exclusive.
+  std::unique_lock lk(impl_->mu);
+  return impl_->state.root();
+}
+Hash32 Ledger::state_root_reference() const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->state.root_reference();
+}
 
 BlockHeader Ledger::header(std::uint64_t height) const {
+  std::shared_lock lk(impl_->mu);
   if (height == impl_->last.height) return impl_->last;
   Bytes rec = impl_->read_record(height);
   return decode_block_view(rec, height).header;
 }
-Bytes Ledger::block_record(std::uint64_t height) const { return impl_->read_record(height); }
+Bytes Ledger::block_record(std::uint64_t height) const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->read_record(height);
+}
 std::vector<Bytes> Ledger::block_txs(std::uint64_t height) const {
+  std::shared_lock lk(impl_->mu);
   Bytes rec = impl_->read_record(height);
   BlockView b = decode_block_view(rec, height);
   std::vector<Bytes> out;
@@ -821,8 +947,13 @@ std::vector<HistoryRow> Ledger::history(const Address& a) const {
   // A purchase names only its listing: it concerns `a` when `a` listed it, or when
   // `a` is a royalty recipient of the listed NFT (recipients are fixed at mint).
   std::unordered_set<Id, KeyHash> my_listings, royalty_nfts, royalty_listings;
-  for (std::uint64_t h = 1; h < impl_->blocks.size(); ++h) {
-    Bytes rec = impl_->read_record(h);
+  // On disk the scan runs on a copy of the block index, without the lock; in
+  // memory the buffer may move on append, so the shared lock is held throughout.
+  std::shared_lock lk(impl_->mu);
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> index = impl_->blocks;
+  if (!impl_->writer.in_memory()) lk.unlock();
+  for (std::uint64_t h = 1; h < index.size(); ++h) {
+    Bytes rec = impl_->read_record(index, h);
     BlockView b = decode_block_view(rec, h);
     for (std::size_t i = 0; i < b.txs.size(); ++i) {
       TxView tx = decode_tx(b.txs[i]);

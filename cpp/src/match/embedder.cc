@@ -3,8 +3,10 @@
 // sublinear tf * smoothed idf and L2-normalized — the representation of
 // scikit-learn's TfidfVectorizer, computed without a vocabulary.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "tagger/errors.h"
 #include "tagger/match.h"
@@ -12,10 +14,26 @@
 
 namespace tagger::match {
 
+namespace {
+// fit_idf may run (GIL released) while other threads embed with the same
+// Embedder: the table is swapped atomically and each embed keeps the table it
+// loaded alive, so a refit never frees weights under a reader.
+struct IdfSlot {
+  std::atomic<std::shared_ptr<const std::vector<float>>> p;
+  IdfSlot(std::nullptr_t = nullptr) {}
+  IdfSlot(std::shared_ptr<const std::vector<float>> v) : p(std::move(v)) {}
+  IdfSlot(const IdfSlot& o) : p(o.p.load()) {}
+  IdfSlot& operator=(const IdfSlot& o) {
+    p.store(o.p.load());
+    return *this;
+  }
+};
+}  // namespace
+
 struct Embedder::Impl {
   Tokenizer tokenizer;
   EmbedderConfig config;
-  std::shared_ptr<const std::vector<float>> idf;  // dim() entries, or null before fit_idf
+  IdfSlot idf;  // dim() entries, or null before fit_idf
   std::shared_ptr<const std::vector<std::string>> pieces;  // id -> piece text, to rebuild words
 
   std::uint32_t dim_mask() const { return (std::uint32_t{1} << config.hash_bits) - 1; }
@@ -136,7 +154,7 @@ void Embedder::fit_idf(const std::vector<std::string>& corpus, unsigned threads)
       if (!part.empty()) df += part[f];
     (*idf)[f] = static_cast<float>(std::log((1.0 + n) / (1.0 + static_cast<double>(df))) + 1.0);
   }
-  impl_->idf = std::move(idf);
+  impl_->idf.p.store(std::move(idf));
 }
 
 SparseVector Embedder::embed(std::string_view text) const {
@@ -144,7 +162,8 @@ SparseVector Embedder::embed(std::string_view text) const {
   impl_->features(text, feats);
   std::sort(feats.begin(), feats.end());
   SparseVector v;
-  const float* idf = impl_->idf ? impl_->idf->data() : nullptr;
+  std::shared_ptr<const std::vector<float>> idf_table = impl_->idf.p.load();
+  const float* idf = idf_table ? idf_table->data() : nullptr;
   double norm2 = 0;
   for (std::size_t i = 0; i < feats.size();) {
     std::size_t j = i;
@@ -186,7 +205,7 @@ float Embedder::similarity(const SparseVector& a, const SparseVector& b) {
 float Embedder::similarity(std::string_view a, std::string_view b) const { return similarity(embed(a), embed(b)); }
 
 std::size_t Embedder::dim() const { return std::size_t{1} << impl_->config.hash_bits; }
-bool Embedder::has_idf() const { return impl_->idf != nullptr; }
+bool Embedder::has_idf() const { return impl_->idf.p.load() != nullptr; }
 const EmbedderConfig& Embedder::config() const { return impl_->config; }
 const Tokenizer& Embedder::tokenizer() const { return impl_->tokenizer; }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -128,8 +129,15 @@ BlobStore BlobStore::open(const std::string& root) {
   fs::create_directories(impl->blobs, ec);
   if (!ec) fs::create_directories(impl->tmp, ec);
   if (ec) throw InvalidArgument("cannot create blob store at '" + root + "': " + ec.message());
-  // Temp files left by a crash are never blobs: remove them.
-  for (auto& e : fs::directory_iterator(impl->tmp)) fs::remove(e.path(), ec);
+  // Temp files left by a crash are never blobs: remove them. Only old ones: the
+  // folder may be shared with another process writing right now (a reader's
+  // network opening the store of a live market), whose fresh temp file must
+  // survive until its rename. A crash's leftovers go at a later open.
+  auto cutoff = fs::file_time_type::clock::now() - std::chrono::minutes(10);
+  for (auto& e : fs::directory_iterator(impl->tmp)) {
+    auto t = fs::last_write_time(e.path(), ec);
+    if (!ec && t < cutoff) fs::remove(e.path(), ec);
+  }
   return BlobStore(std::move(impl));
 }
 

@@ -32,7 +32,16 @@ inline std::uint64_t hash_bytes(const char* p, std::size_t n) noexcept {
 // and AVX2 so the lanes run 8 or 4 at a time where the CPU allows.
 constexpr std::size_t kLaneBlock = 16;
 
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+// Under ThreadSanitizer the ifunc resolver that target_clones generates is
+// instrumented but runs at load time, before TSan is initialized (a crash
+// before main): the TSan build (make test-tsan) uses the portable clone only.
+#if defined(__SANITIZE_THREAD__)
+#define TAGGER_MINHASH_CLONES
+#else
+#define TAGGER_MINHASH_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+
+TAGGER_MINHASH_CLONES
 void minhash_kernel(const std::uint64_t* shingles, std::size_t n, const std::uint64_t* a, const std::uint64_t* b,
                     std::size_t k, std::uint32_t* out) noexcept {
   std::size_t base = 0;

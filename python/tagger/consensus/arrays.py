@@ -67,6 +67,8 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
 def _make(method: str, doc: str):  # type: ignore[no-untyped-def]
     def fn(tasks: Any, workers: Any, labels: Any, n_labels: int | None = None, *, n_tasks: int | None = None,
            n_workers: int | None = None, **kw: Any) -> ConsensusResult:
+        from .base import check_params
+        check_params(kw, method)
         out = getattr(_core.consensus, method)(*_args(tasks, workers, labels, n_labels, n_tasks, n_workers), **kw)
         return ConsensusResult.from_core(out)
     fn.__name__ = fn.__qualname__ = method

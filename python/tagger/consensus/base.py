@@ -193,6 +193,30 @@ class _Progress:
             self.bar.close()
 
 
+# Integer options and the range the C++ core takes them in (int32 counts,
+# unsigned thread counts, 64-bit seeds): checked here so that a bad value is
+# InvalidArgument naming it, not a TypeError from the binding.
+_INT_PARAMS = {"n_iter": (0, 2**31 - 1), "n_restarts": (1, 2**31 - 1), "m_steps": (0, 2**31 - 1),
+               "lr_steps_to_reduce": (1, 2**31 - 1), "threads": (0, 2**32 - 1), "random_state": (0, 2**64 - 1),
+               "seed": (0, 2**64 - 1)}
+_FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "lr_init", "lr_reduce_factor", "eps")
+
+
+def check_params(params: dict[str, Any], owner: str) -> None:
+    """InvalidArgument naming the first option out of its type or range."""
+    import numbers
+    for k, v in params.items():
+        if k in _INT_PARAMS:
+            lo, hi = _INT_PARAMS[k]
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise InvalidArgument(f"{owner}: {k} must be an int, got {v!r}")
+            if not lo <= int(v) <= hi:
+                raise InvalidArgument(f"{owner}: {k} must be in [{lo}, {hi}], got {int(v)}")
+        elif k in _FLOAT_PARAMS:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise InvalidArgument(f"{owner}: {k} must be a number, got {v!r}")
+
+
 class BaseClassifier:
     """sklearn-style estimator over categorical answers (crowd-kit's API).
 
@@ -225,6 +249,7 @@ class BaseClassifier:
 
     # -- API --------------------------------------------------------------
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "BaseClassifier":
+        check_params(vars(self), type(self).__name__)
         answers, _ = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
         common: dict[str, Any] = dict(gold=gold_array(answers, true_labels),

@@ -24,6 +24,8 @@ class _Continuous:
 
     def fit(self, data: pd.DataFrame) -> "_Continuous":
         """``data``: columns ``task, worker, output`` (crowd-kit) or ``task, worker, label`` with numbers."""
+        from .base import check_params
+        check_params(vars(self), type(self).__name__)
         col = "output" if isinstance(data, pd.DataFrame) and "output" in data.columns else "label"
         answers, used = factorize(data, on_duplicate=self.on_duplicate, value_column=col)
         try:
