@@ -1,0 +1,65 @@
+"""Checks an installed tagger wheel is self-contained (run by `make wheel-test`
+with the wheel venv's python, from a directory outside the source tree).
+
+- ``tagger`` is imported from that venv, not from the source tree or build/;
+- ``ldd`` of every ELF file in the installed package resolves each dependency
+  either inside the installed wheel (tagger/, tagger.libs/) or to the base
+  system libraries every manylinux platform provides (glibc, libstdc++, libgcc);
+- no dependency is "not found", with LD_LIBRARY_PATH empty.
+
+Exits non-zero with the offending line otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+# glibc's own libraries and the GCC runtime: the manylinux policy's whitelist.
+SYSTEM = re.compile(r"^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|lib(c|m|dl|rt|pthread|util|resolv)\.so\.\d+"
+                    r"|libstdc\+\+\.so\.6|libgcc_s\.so\.1)$")
+
+
+def main() -> int:
+    venv = Path(sys.argv[1]).resolve()
+    if os.environ.get("LD_LIBRARY_PATH"):
+        print(f"check_wheel: LD_LIBRARY_PATH must be empty, is {os.environ['LD_LIBRARY_PATH']!r}")
+        return 1
+    import tagger
+    pkg = Path(tagger.__file__).resolve().parent
+    if venv not in pkg.parents:
+        print(f"check_wheel: tagger imported from {pkg}, not from the wheel venv {venv}")
+        return 1
+    site = pkg.parent
+    roots = [pkg, site / "tagger.libs"]
+    elfs = [p for r in roots if r.is_dir() for p in r.rglob("*.so*") if p.is_file()]
+    if not any(p.name.startswith("_core") for p in elfs):
+        print(f"check_wheel: no _core extension under {pkg}")
+        return 1
+    bad = []
+    for elf in elfs:
+        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            line = line.strip()
+            name = line.split()[0]
+            if "not found" in line:
+                bad.append(f"{elf.name}: {line}")
+                continue
+            m = re.search(r"=>\s*(\S+)", line)
+            target = Path(m.group(1)).resolve() if m else None
+            inside = target is not None and any(r in target.parents for r in roots)
+            if not inside and not SYSTEM.match(Path(name).name):
+                bad.append(f"{elf.name}: {line}")
+        print(f"ldd {elf.relative_to(site)}:\n  " + "\n  ".join(out.strip().splitlines()))
+    if bad:
+        print("check_wheel: dependencies outside the wheel and the manylinux base system:\n  " + "\n  ".join(bad))
+        return 1
+    print(f"check_wheel: OK, tagger {tagger.__version__} from {pkg}; {len(elfs)} ELF file(s) self-contained")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
