@@ -24,7 +24,7 @@ WHEEL_MAX_MB := 15
 # they need only the core dependencies and pytest.
 SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
 
-.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist
+.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist stubs
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -116,6 +116,14 @@ sdist: $(VENV)/.apt
 	$(PIP) install -q "build>=1.0"
 	mkdir -p dist && rm -f dist/tagger-*.tar.gz
 	$(PY) -m build --sdist --no-isolation --outdir dist .
+
+# Type stubs of tagger._core (python/tagger/_core/*.pyi, shipped in the wheel
+# with py.typed), generated from the built module. tests/test_distribution.py
+# fails when they drift from it: rerun `make stubs` after changing a binding.
+stubs: $(VENV)/.installed
+	rm -rf build/stubs
+	$(PY) scripts/gen_stubs.py build/stubs
+	rm -rf python/tagger/_core && cp -r build/stubs/tagger/_core python/tagger/_core
 
 clean:
 	rm -rf build dist $(VENV)

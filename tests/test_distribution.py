@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,30 @@ def test_every_cli_argument_has_help():
             assert action.help, f"{p.prog}: argument {action.option_strings or action.dest} has no help"
             seen += 1
     assert seen >= 6
+
+
+# ------------------------------------------------------------------ typing
+
+def test_package_is_typed_and_core_stubs_match_the_module(tmp_path):
+    pkg = REPO / "python" / "tagger"
+    assert (pkg / "py.typed").exists()
+    pytest.importorskip("pybind11_stubgen", reason="pybind11-stubgen is in the test extra")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from gen_stubs import generate
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    fresh = generate(tmp_path)
+    have = {p.relative_to(pkg / "_core"): p.read_text() for p in (pkg / "_core").rglob("*.pyi")}
+    want = {p.relative_to(fresh): p.read_text() for p in fresh.rglob("*.pyi")}
+    assert sorted(have) == sorted(want), "run `make stubs`"
+    stale = [str(k) for k in want if have[k] != want[k]]
+    assert not stale, f"stubs of tagger._core differ from the module in {stale}: run `make stubs`"
+
+
+def test_the_core_stubs_ship_and_do_not_shadow_the_extension():
+    # tagger/_core/ holds only .pyi files beside _core*.so; the import system must
+    # still load the extension.
+    installed = Path(tg.__file__).parent
+    assert (installed / "py.typed").exists() and (installed / "_core" / "__init__.pyi").exists()
+    assert Path(tg._core.__file__).name.startswith("_core.") and tg._core.__file__.endswith(".so")
