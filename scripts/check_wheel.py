@@ -5,7 +5,8 @@ with the wheel venv's python, from a directory outside the source tree).
 - ``ldd`` of every ELF file in the installed package resolves each dependency
   either inside the installed wheel (tagger/, tagger.libs/) or to the base
   system libraries every manylinux platform provides (glibc, libstdc++, libgcc);
-- no dependency is "not found", with LD_LIBRARY_PATH empty.
+- no dependency is "not found", with LD_LIBRARY_PATH empty;
+- the licenses of OpenSSL and sentencepiece, whose code the wheel carries, ship with it.
 
 Exits non-zero with the offending line otherwise.
 """
@@ -56,6 +57,12 @@ def main() -> int:
         print(f"ldd {elf.relative_to(site)}:\n  " + "\n  ".join(out.strip().splitlines()))
     if bad:
         print("check_wheel: dependencies outside the wheel and the manylinux base system:\n  " + "\n  ".join(bad))
+        return 1
+    import importlib.metadata
+    shipped = {p.name for p in importlib.metadata.distribution("tagger").files or []}
+    missing = {"libssl-dev.copyright", "libsentencepiece-dev.copyright"} - shipped
+    if missing:
+        print(f"check_wheel: the licenses of the code linked into the wheel are missing: {sorted(missing)}")
         return 1
     print(f"check_wheel: OK, tagger {tagger.__version__} from {pkg}; {len(elfs)} ELF file(s) self-contained")
     return 0
