@@ -58,6 +58,17 @@ def test_import_tagger_imports_no_optional_package():
     assert out.stdout.strip() == "[]"
 
 
+def test_no_submodule_imports_an_optional_package():
+    # pandas itself imports pyarrow when it is installed: count only what tagger adds.
+    code = ("import sys, importlib; import numpy, pandas, tqdm; "
+            f"before = {{m for m in {OPTIONAL!r} if m in sys.modules}}; "
+            "import tagger; "
+            "[importlib.import_module('tagger.' + m) for m in sorted(tagger._SUBMODULES)]; "
+            f"print(sorted(m for m in {OPTIONAL!r} if m in sys.modules and m not in before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_core_dependencies_are_numpy_pandas_tqdm_only():
     deps = {re.split(r"[<>=!~ \[;]", d)[0].lower() for d in pyproject()["project"]["dependencies"]}
     assert deps == {"numpy", "pandas", "tqdm"}
