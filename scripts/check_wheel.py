@@ -6,7 +6,9 @@ with the wheel venv's python, from a directory outside the source tree).
   either inside the installed wheel (tagger/, tagger.libs/) or to the base
   system libraries every manylinux platform provides (glibc, libstdc++, libgcc);
 - no dependency is "not found", with LD_LIBRARY_PATH empty;
-- the licenses of OpenSSL and sentencepiece, whose code the wheel carries, ship with it.
+- the licenses of OpenSSL and sentencepiece, whose code the wheel carries, ship with it;
+- with no extra installed, each optional feature raises the error naming its extra
+  (for real here, where tests/test_distribution.py can only simulate it).
 
 Exits non-zero with the offending line otherwise.
 """
@@ -64,6 +66,22 @@ def main() -> int:
     if missing:
         print(f"check_wheel: the licenses of the code linked into the wheel are missing: {sorted(missing)}")
         return 1
+    import importlib.util
+
+    from tagger import _optional
+    for module, (_, extra) in _optional.EXTRAS.items():
+        if importlib.util.find_spec(module) is not None:
+            print(f"check_wheel: {module} is installed in the wheel venv; it must hold the core dependencies only")
+            return 1
+        try:
+            _optional.require(module, "check_wheel")
+        except _optional.MissingExtra as e:
+            if f"pip install 'tagger[{extra}]'" not in str(e):
+                print(f"check_wheel: missing {module} gives {e!r}")
+                return 1
+        else:
+            print(f"check_wheel: require({module!r}) did not raise")
+            return 1
     print(f"check_wheel: OK, tagger {tagger.__version__} from {pkg}; {len(elfs)} ELF file(s) self-contained")
     return 0
 
