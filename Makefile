@@ -24,7 +24,7 @@ WHEEL_MAX_MB := 15
 # they need only the core dependencies and pytest.
 SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
 
-.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist stubs
+.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist stubs docs
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -124,6 +124,19 @@ stubs: $(VENV)/.installed
 	rm -rf build/stubs
 	$(PY) scripts/gen_stubs.py build/stubs
 	rm -rf python/tagger/_core && cp -r build/stubs/tagger/_core python/tagger/_core
+
+# The documentation site (mkdocs.yml) into build/site: README.md as the home
+# page, docs/*.md, and API pages griffe reads from the sources and the _core
+# stubs without importing them. --strict fails on a broken reference.
+docs: $(VENV)/.docs
+	rm -rf build/docs-src && mkdir -p build/docs-src
+	cp docs/*.md build/docs-src/ && cp README.md build/docs-src/index.md
+	$(VENV)/bin/mkdocs build --strict --quiet
+	@echo "site: build/site/index.html"
+
+$(VENV)/.docs: $(VENV)/.apt
+	$(PIP) install -q "mkdocs>=1.6" "mkdocstrings-python>=1.10"
+	@touch $@
 
 clean:
 	rm -rf build dist $(VENV)

@@ -405,7 +405,8 @@ class CategoryIndex:
     - ``CategoryIndex.fit(texts, labels)`` — few-shot from labeled examples.
 
     >>> idx = CategoryIndex.default()
-    >>> idx.top_k("Transcribe these podcast recordings into text", k=1)[0][0]
+    >>> best, score = idx.top_k("Transcribe these podcast recordings into text", k=1)[0]
+    >>> best
     'audio/transcription'
     """
 
