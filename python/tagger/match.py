@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._optional import require
 from .errors import InfeasibleAssignment, InvalidArgument
 
 _m = _core.match
@@ -245,7 +247,7 @@ class Embedder:
 
     def transform(self, texts: Iterable[str], threads: int = 0) -> Any:
         """``scipy.sparse.csr_array`` [n_texts, dim] of unit rows."""
-        import scipy.sparse as sp
+        sp = require("scipy.sparse", "Embedder.transform")
         texts = _texts(texts)
         indptr, indices, values = self._core.embed_batch(texts, threads)
         return sp.csr_array((values, indices, indptr), shape=(len(texts), self.dim))
@@ -415,7 +417,8 @@ class CategoryIndex:
     - ``CategoryIndex.fit(texts, labels)`` — few-shot from labeled examples.
 
     >>> idx = CategoryIndex.default()
-    >>> idx.top_k("Transcribe these podcast recordings into text", k=1)[0][0]
+    >>> best, score = idx.top_k("Transcribe these podcast recordings into text", k=1)[0]
+    >>> best
     'audio/transcription'
     """
 
@@ -569,9 +572,17 @@ class Assignment:
         return f"Assignment(items={n}, overlap={o}, objective={self.objective:.6g}, shortfall={self.shortfall})"
 
 
+def _scipy_sparse(x: Any) -> Any:
+    """``scipy.sparse`` when ``x`` is one of its matrices, else None. scipy is an
+    extra (tagger[sparse]): a sparse input means the caller already imported it,
+    so dense inputs never need it."""
+    sp = sys.modules.get("scipy.sparse")
+    return sp if sp is not None and sp.issparse(x) else None
+
+
 def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    import scipy.sparse as sp
-    if sp.issparse(suitability):
+    sp = _scipy_sparse(suitability)
+    if sp is not None:
         s = sp.csr_array(suitability)
         s.sum_duplicates()
         s.sort_indices()
@@ -591,10 +602,10 @@ def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
 
 def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, m: int,
                    exclude: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import scipy.sparse as sp
     if exclude is None:
         return indptr, indices, data
-    if sp.issparse(exclude):
+    sp = _scipy_sparse(exclude)
+    if sp is not None:
         e = sp.coo_array(exclude)
         if e.shape != (n, m):
             raise InvalidArgument(f"exclude has shape {e.shape}, suitability {(n, m)}")

@@ -10,15 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
+
 __all__ = ["plot_result", "plot_flows"]
 
 
 def _plt():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install matplotlib") from e
-    return plt
+    return require("matplotlib.pyplot", "tagger.plot")
 
 
 def plot_result(result: Any, ax: Any = None):

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._core import sim as _s
+from ._optional import require
 from .errors import InvalidArgument
 from .rewards import MECHANISMS, MechanismPolicy, ReputationRule, SlashingRule
 
@@ -268,7 +269,7 @@ class SimResult:
 
     def plot(self, ax: Any = None, per: str = "worker") -> Any:
         """Earnings by strategy over rounds (per active worker, or ``per="answer"``)."""
-        import matplotlib.pyplot as plt
+        plt = require("matplotlib.pyplot", "SimResult.plot")
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         col = "earnings_per_worker" if per == "worker" else "earnings_per_answer"

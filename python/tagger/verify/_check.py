@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from .. import crypto
+from .._optional import require
 from .._core import verify as _v
 from ..errors import InvalidArgument, InvalidKey, TaggerError
 from . import _tabular
@@ -495,7 +496,8 @@ class Verifier:
                 run.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
 
     def _image(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
-        from PIL import Image, UnidentifiedImageError
+        Image = require("PIL.Image", "checking images")
+        UnidentifiedImageError = require("PIL", "checking images").UnidentifiedImageError
 
         spec = item.spec
         with warnings.catch_warnings():

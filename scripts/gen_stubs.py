@@ -1,0 +1,24 @@
+"""Writes type stubs of the installed tagger._core under OUT/tagger/_core/
+(pybind11-stubgen), without the values that change with each build (the
+version), so a stub only changes when a binding does. Used by `make stubs` and by
+the stub drift test."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def generate(out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pybind11_stubgen", "--exit-code", "-o", str(out), "tagger._core"],
+                   check=True, capture_output=True, text=True)
+    root = out / "tagger" / "_core"
+    init = root / "__init__.pyi"
+    init.write_text(re.sub(r"^__version__: str = .*$", "__version__: str", init.read_text(), flags=re.M))
+    return root
+
+
+if __name__ == "__main__":
+    print(generate(Path(sys.argv[1])))
