@@ -78,7 +78,8 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644, exclusive: bool = 
 class Network:
     """An embedded tagger network: ledger + local wallet.
 
-    Use :meth:`open` (a directory; created on first use) or :meth:`memory`.
+    Use :meth:`open` (a directory; a new market in a new or empty one) or :meth:`memory`.
+    One network may be shared by threads (see docs/reliability.md).
     Amounts are ints in base units (``tg.TAG`` per token) everywhere.
     """
 
