@@ -363,3 +363,14 @@ def test_cli_verify_reports_how_far_it_checked_a_torn_log(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"OK: {h} blocks") and f"verified blocks 0..{h - 1}" in out and "not checked" in out
     assert log.stat().st_size == size            # a reader never cuts the tail
+
+
+def test_creating_writes_the_wallet_exclusively(tmp_path):
+    from tagger.network import _write_atomic
+    f = tmp_path / "wallet.keystore"
+    _write_atomic(f, b"first", 0o600, exclusive=True)
+    with pytest.raises(FileExistsError):
+        _write_atomic(f, b"second", 0o600, exclusive=True)     # a second creator never replaces the keys
+    assert f.read_bytes() == b"first" and sorted(p.name for p in tmp_path.iterdir()) == ["wallet.keystore"]
+    _write_atomic(f, b"third", 0o600)                          # later saves replace it
+    assert f.read_bytes() == b"third" and oct(f.stat().st_mode & 0o777) == oct(0o600)

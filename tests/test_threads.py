@@ -63,7 +63,8 @@ def test_soak_eight_threads_on_one_on_disk_network(tmp_path):
     batched = [0]                    # units sent in 2-transfer batches by one thread
     created: list[str] = []          # accounts whose create_account returned
     tasks: list[tuple[bytes, int]] = []  # (task id, answers acknowledged)
-    counts = {"transfers": 0, "batches": 0, "creates": 0, "reads": 0, "verifies": 0, "tasks": 0, "answers": 0}
+    uploads: list[tuple[bytes, bytes, bool]] = []  # (task id, ciphertext hash, accepted)
+    counts = {"transfers": 0, "batches": 0, "creates": 0, "reads": 0, "verifies": 0, "tasks": 0, "answers": 0, "uploads": 0}
 
     def sender(i):
         def go(stop):
@@ -124,6 +125,15 @@ def test_soak_eight_threads_on_one_on_disk_network(tmp_path):
             task.submit(row["worker"], row["item_id"], "pos")
             tasks.append((task.id, 1))
             counts["answers"] += 1
+            # A collection task and one upload (verified, sealed, stored, receipt on the ledger).
+            k = counts["tasks"]
+            coll = net.publish_task(owner=owner, title="Collect card questions", kind="collection", items=2,
+                                    description="Questions a bank customer asks about card payments.",
+                                    budget=2 * tg.TAG, categories=0,
+                                    verify={"examples": ["Why was my card payment declined?"]})
+            up = coll.upload(crowd[k % 3], f"Why was card payment number {k} declined at the shop?".encode())
+            uploads.append((coll.id, up.ciphertext_hash, up.status == "accepted"))
+            counts["uploads"] += 1
 
     workers = [sender(i) for i in range(N_SENDERS)] + [creator, batcher, reader, verifier, tasker]
     assert len(workers) == 8
@@ -155,6 +165,11 @@ def test_soak_eight_threads_on_one_on_disk_network(tmp_path):
         info = again.ledger.task(tid)
         assert info is not None and info["n_answers"] >= n
         assert again.task(tid).id == tid     # the record is readable
+    for tid, blob, accepted in uploads:
+        info = again.ledger.task(tid)
+        assert info is not None and info["n_uploads"] == int(accepted)
+        if blob is not None:                        # rejected uploads are not stored
+            assert again.store.get(blob)            # the sealed upload is in the store
     s = again.supply()
     assert s["balances"] + s["escrowed"] + s["staked"] == s["minted"]
     again.close()

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Mapping
 from . import codec, crypto
 from ._core import ledger as _c
 from ._repr import format_tag, html_table
-from .errors import CorruptLedger, InvalidArgument, LedgerError, UnknownAccount
+from .errors import CorruptLedger, InvalidArgument, LedgerError, LedgerLocked, UnknownAccount
 from .ledger import (KIND_CODES, Account, AccountLike, Block, Contracts, address_str, decode_tx, to_address)
 
 __all__ = ["Network"]
@@ -52,15 +52,22 @@ def _crash_point(step: str) -> None:
         os._exit(1)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Temp file, fsync, rename, fsync of the directory: the file is whole or absent."""
-    tmp = path.with_name(path.name + ".tmp")
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644, exclusive: bool = False) -> None:
+    """Temp file, fsync, rename, fsync of the directory: the file is whole or absent.
+    ``exclusive``: fail (FileExistsError) rather than replace an existing file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    if exclusive:
+        try:
+            os.link(tmp, path)   # atomic, and refuses an existing name
+        finally:
+            os.unlink(tmp)
+    else:
+        os.replace(tmp, path)
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -71,7 +78,8 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 class Network:
     """An embedded tagger network: ledger + local wallet.
 
-    Use :meth:`open` (a directory; created on first use) or :meth:`memory`.
+    Use :meth:`open` (a directory; a new market in a new or empty one) or :meth:`memory`.
+    One network may be shared by threads (see docs/reliability.md).
     Amounts are ints in base units (``tg.TAG`` per token) everywhere.
     """
 
@@ -169,13 +177,18 @@ class Network:
                                 "a crash interrupted the creation of this market, it holds nothing yet: remove it)")
         if read_only or create is False:
             raise LedgerError(f"no ledger in {str(p)!r}")
-        if create is None and p.exists() and any(f.name != "LOCK" for f in p.iterdir()):
+        if create is None and p.exists() and any(f.name != "LOCK" and f.suffix != ".tmp" for f in p.iterdir()):
             raise LedgerError(f"{str(p)!r} is not empty and holds no ledger: pass create=True to create a market there")
         p.mkdir(parents=True, exist_ok=True)
         issuer, producer = Account.generate("issuer"), Account.generate("producer")
         net = cls(None, {"issuer": issuer, "producer": producer}, p, passphrase)
         # Keys first: a log whose producer key was never written could not be extended.
-        net._save_wallet()
+        # Exclusive: two processes creating a market here at once must not overwrite
+        # each other's keys (the loser stops here; the ledger's lock orders the rest).
+        try:
+            net._save_wallet(exclusive=True)
+        except FileExistsError:
+            raise LedgerLocked(f"another process is creating a market in {str(p)!r}") from None
         core = _c.Ledger.create(str(p), issuer.signing_key._k, producer.signing_key._k, name=name, chain_id=chain_id,
                                 fee_bps=fee_bps, snapshot_every=snapshot_every, sync=sync)
         net._core = core
@@ -191,7 +204,7 @@ class Network:
         secrets = codec.decode(_c.keystore_open(f.read_bytes(), passphrase or ""))
         return {a.name: a for a in (Account._from_secret(s) for s in secrets)}
 
-    def _save_wallet(self) -> None:
+    def _save_wallet(self, exclusive: bool = False) -> None:
         if self._path is None:
             return
         with self._lock:
@@ -199,7 +212,7 @@ class Network:
             # No passphrase: a cheap KDF, the file's mode is the protection.
             n = 2**14 if self._passphrase else 2**10
             sealed = _c.keystore_seal(blob, self._passphrase or "", n, 8, 1)
-            _write_atomic(self._path / _WALLET, sealed, 0o600)
+            _write_atomic(self._path / _WALLET, sealed, 0o600, exclusive)
             _crash_point("after_wallet_write")
 
     def _wallet_changed(self, acct: Account) -> None:
