@@ -278,3 +278,46 @@ def test_batch_holds_other_threads_out():
     t.join(30)
     assert done == [h + 2]
     assert [x.kind for x in net.block(h + 1).transactions] == ["transfer"]
+
+
+def test_one_task_shared_by_threads_records_every_answer_once():
+    """Workers' clients submit to one Task object from their own threads while another
+    thread polls its progress; every answer lands once and the task settles."""
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=100 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(6)], fund=10 * tg.TAG)
+    task = net.publish_task(owner=owner, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=list(range(40)), overlap=3, budget=60 * tg.TAG, categories=0)
+    asg = task.assign(ws)
+    asg["label"] = "y"
+    errs: list[BaseException] = []
+    polls = []
+
+    def answer(name, half):
+        try:
+            # Two threads per worker (its nonces are shared), several small submits each.
+            mine = asg[asg["worker"] == name].iloc[half::2]
+            for lo in range(0, len(mine), 3):
+                task.submit_many(mine.iloc[lo:lo + 3][["item_id", "worker", "label"]])
+        except BaseException as e:  # noqa: BLE001
+            errs.append(e)
+
+    def poll():
+        try:
+            for _ in range(30):
+                polls.append(int(task.progress["answered"].sum()))
+        except BaseException as e:  # noqa: BLE001
+            errs.append(e)
+
+    threads = [threading.Thread(target=answer, args=(w.name, h)) for w in ws for h in (0, 1)]
+    threads.append(threading.Thread(target=poll))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errs, errs
+    assert polls == sorted(polls)  # progress only grows
+    assert len(task.answers()) == len(asg) == 120
+    assert not task.answers().duplicated(["item_id", "worker"]).any()
+    res = task.finalize()
+    assert res.payouts.sum() <= 60 * tg.TAG and net.verify()["transactions"] > 0

@@ -31,6 +31,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Task", "TaskResult", "Upload", "KINDS"]
 
+def _serialized(method):
+    """Run a Task method under its network's lock: a task shared between threads sees
+    one operation at a time (its answers, assignment and result change together with
+    the ledger), and the lock is re-entrant, so batches inside still work."""
+    import functools
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self._net._lock:
+            return method(self, *args, **kwargs)
+    return run
+
+
 KINDS = ("classification", "collection")
 """Task kinds: labeling of given items, or collection of uploads."""
 
@@ -201,6 +214,7 @@ class Task:
         return sorted(zip(items.tolist(), labels.tolist()))
 
     @property
+    @_serialized
     def progress(self) -> pd.DataFrame:
         """One row per item: ``assigned`` slots, ``answered`` (answers, or accepted uploads),
         ``missing`` (assigned but not answered) and ``holders`` (workers holding missing slots)."""
@@ -268,6 +282,7 @@ class Task:
             out[j] = skill * (a + 1) / (a + b + 2)
         return out
 
+    @_serialized
     def assign(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
                exclude: Any = None, stake: bool = True, partial: bool = False) -> pd.DataFrame:
         """Assign every item to ``overlap`` distinct workers, maximizing total suitability
@@ -372,6 +387,7 @@ class Task:
         self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
                                         "worker": names[flat[keep]], "control": control[item_rows[keep]]})
 
+    @_serialized
     def reassign(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
                  stake: bool = True) -> pd.DataFrame:
         """After the deadline, give every missing answer slot to other ``workers`` (never one
@@ -453,6 +469,7 @@ class Task:
         return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
                              "control": [r[0] in gold_ids for r in new_rows]})
 
+    @_serialized
     def cancel(self) -> int:
         """Cancel a task nobody has answered yet: the whole escrow returns to the owner and
         every stake bound to the task is released. Returns the refund in base units."""
@@ -510,6 +527,7 @@ class Task:
         return self.submit_many(pd.DataFrame({"item_id": [item_id], "worker": [self._net.account(worker).name],
                                               "label": [label]}))[0]
 
+    @_serialized
     def submit_many(self, answers: pd.DataFrame) -> list[bytes]:
         """Record answers in bulk: a DataFrame with columns ``item_id`` (or ``task``),
         ``worker`` (names, addresses or Accounts) and ``label``. Each worker's answers
@@ -623,6 +641,7 @@ class Task:
                              "label": col(np.asarray(self.labels, dtype=object)[lb])})
 
     # ---------------------------------------------------------------- uploads
+    @_serialized
     def upload(self, worker: AccountLike, data: bytes, meta: Mapping[str, Any] | None = None, *,
                item_id: Any = None) -> Upload:
         """Upload one item to a collection task: the platform verifier checks it
@@ -703,6 +722,7 @@ class Task:
         return pd.DataFrame(rows, columns=["item_id", "worker", "status", "reasons", "ciphertext_hash"])
 
     # ---------------------------------------------------------------- finalize
+    @_serialized
     def finalize(self, method: str | None = None, *, partial: bool = False, **method_options: Any) -> TaskResult:
         """Settle the task on the ledger in one atomic transaction: consensus, payouts,
         reputation, slashes, stake release and the refund of the unspent budget.
@@ -806,6 +826,7 @@ class Task:
         probas = pd.DataFrame(ppm / 1e6, index=pd.Index(ids, name="task"), columns=list(self.labels))
         return pd.Series(lab, index=pd.Index(ids, name="task"), name="agg_label"), probas
 
+    @_serialized
     def result_from_ledger(self) -> TaskResult | None:
         """Rebuild :attr:`result` of a task finalized in an earlier session, from its finalize
         transaction (payouts, slashes, gold reveal) and the answers on the ledger."""
@@ -869,6 +890,7 @@ class Task:
         return out
 
     # ---------------------------------------------------------------- NFT
+    @_serialized
     def mint_nft(self, license: str = "CC-BY-4.0", *, royalty_bps: int = 1_000, name: str | None = None,
                  description: str | None = None) -> "DatasetNFT":
         """Mint the dataset NFT (owner only, once, after :meth:`finalize`).
