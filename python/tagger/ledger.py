@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 from . import codec, crypto
 from ._core import ledger as _c
 from ._repr import format_tag, html_table
-from .errors import InvalidArgument, UnknownAccount
+from .errors import InvalidArgument, RuleViolation, UnknownAccount
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -170,7 +170,6 @@ class Account:
         return f"Account({self.name!r}, {self.address[:14]}…)"
 
     def _repr_html_(self) -> str:
-        from ._repr import html_table
         return html_table(f"Account {self.name}", ["", ""], [
             ["address", self.address], ["signing key (Ed25519)", bytes(self.verify_key).hex()],
             ["sealing key (X25519)", bytes(self.public_key).hex()]])
@@ -587,7 +586,6 @@ class Contracts:
         local key signs the key grant. Returns ``{"txid", "seller", "fee", "royalties"}``."""
         lst = self.listing(listing_id)
         if lst is None:
-            from .errors import RuleViolation
             raise RuleViolation("buy: no active listing " + bytes(listing_id).hex()[:16])
         price = lst["price"] if price is None else price
         if key_blob and grant_sig is None:

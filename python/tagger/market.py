@@ -25,7 +25,8 @@ from . import codec, crypto
 from ._repr import format_tag, html_table
 from .dataset import Dataset
 from .errors import InvalidArgument, NotAuthorized, RuleViolation, VerificationFailed
-from .ledger import AccountLike, MerkleProof, merkle_leaf_hash
+from ._core import ledger as _cl
+from .ledger import AccountLike, MerkleProof, merkle_leaf_hash, to_address
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -47,7 +48,6 @@ def _item_commitments(task: "Task", salt: bytes, frame: pd.DataFrame) -> bytes:
     C++ over the whole column (str items as UTF-8, bytes as they are)."""
     if task.kind == "collection":
         return bytes.fromhex("".join(task.uploads()["ciphertext_hash"]))
-    from ._core import ledger as _cl
     data = frame["data"].to_numpy()
     if pd.api.types.infer_dtype(data, skipna=False) in ("string", "bytes"):
         return _cl.salted_sha256(salt, data.tolist())
@@ -145,7 +145,6 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
         raise InvalidArgument(f"royalty_bps must be in [0, {_BPS - net.fee_bps}] (100 % less the platform fee)")
     if not isinstance(license, str) or not license:
         raise InvalidArgument("license must be a non-empty string, e.g. 'CC-BY-4.0'")
-    from ._core import ledger as _cl
     salt = crypto.random_bytes(_SALT_BYTES)
     frame = task.dataset_frame()
     commitments = _item_commitments(task, salt, frame)  # packed, 32 bytes per row
@@ -293,7 +292,6 @@ class DatasetNFT:
 
     def prove(self, item_id: Any) -> ItemProof:
         """Merkle inclusion proof of one item (id, commitment, final label)."""
-        from ._core import ledger as _cl
         manifest, leaves = self._net._load_manifest(self.id)
         # The Merkle tree (every level) and the id -> position map are built once per
         # object, in C++; a minted manifest never changes, and each proof is then
@@ -409,7 +407,6 @@ class Market:
 
 
 def _addr_bytes(s: str) -> bytes:
-    from .ledger import to_address
     return to_address(s)
 
 
@@ -438,7 +435,6 @@ def _check_against_manifest(nft: DatasetNFT, frame: pd.DataFrame, salt: bytes, c
     """What the reader decrypted is what the NFT's owner minted: the manifest matches
     the hash on the ledger, every labeled item's data matches its salted commitment,
     and (item id, commitment, label) rebuild the manifest's Merkle root."""
-    from ._core import ledger as _cl
     nft.verify_manifest()
     commitments = bytes.fromhex("".join(commitment_hex))
     if len(commitments) != 32 * len(frame):

@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import codec, crypto
+from .market import DatasetNFT, Market, open_dataset
+from .store import BlobStore
+from .task import build_task, load_task
+from .verify import DedupRegistry, Verifier
 from ._core import ledger as _c
 from ._repr import format_tag, html_table
 from .errors import CorruptLedger, InvalidArgument, LedgerError, LedgerLocked, UnknownAccount
@@ -102,7 +106,6 @@ class Network:
         self._batch_accounts: list[Account] = []
         self.ledger = Contracts(self)
         """The native contracts (escrow, staking, NFTs, market): a :class:`~tagger.ledger.Contracts`."""
-        from .market import Market
         self.market = Market(self)
         """The dataset market: ``net.market.list(nft, price, kind)``, ``buy``, ``cancel``."""
         self._store = None
@@ -524,7 +527,6 @@ class Network:
             # the first one's writes in progress.
             with self._lock:
                 if self._store is None:
-                    from .store import BlobStore
                     self._store = BlobStore.memory() if self._path is None else BlobStore.open(self._path / "blobs")
         return self._store
 
@@ -541,7 +543,6 @@ class Network:
         if self._verifier_engine is None:
             with self._lock:
                 if self._verifier_engine is None:
-                    from .verify import Verifier
                     self._verifier_engine = Verifier(signing_key=self.verifier.signing_key)
         return self._verifier_engine
 
@@ -551,7 +552,6 @@ class Network:
         if self._dedup is None:
             with self._lock:
                 if self._dedup is None:
-                    from .verify import DedupRegistry
                     self._dedup = DedupRegistry()
         return self._dedup
 
@@ -587,7 +587,6 @@ class Network:
             ref = _read_task_ref(self._path / "tasks" / tid.hex())
         if ref is None:
             raise InvalidArgument(f"no stored record of task {tid.hex()[:16]}… in this network")
-        from .task import load_task
         try:
             sealed = self.store.get(ref)
         except KeyError:
@@ -642,7 +641,6 @@ class Network:
         ``reward_policy`` the ledger cannot re-execute (your own subclass) makes the task
         owner-discretionary: ``task.discretionary`` says so to workers.
         """
-        from .task import build_task
         title = _text(title, "title")
         description = _text(description, "description")
         if labels is not None and not isinstance(labels, (str, bytes)):
@@ -674,14 +672,12 @@ class Network:
     def dataset(self, nft: Any, as_account: AccountLike):
         """The decrypted dataset of ``nft`` for its holder or a licensee; anyone else
         gets ``NotAuthorized``. Returns a :class:`tagger.dataset.Dataset`."""
-        from .market import DatasetNFT, open_dataset
         if not isinstance(nft, DatasetNFT):
             nft = DatasetNFT(self, nft)
         return open_dataset(self, nft, as_account)
 
     def nfts(self) -> list:
         """Dataset NFTs whose manifests this network stores."""
-        from .market import DatasetNFT
         if self._path is not None and (self._path / "manifests").exists():
             for f in sorted((self._path / "manifests").glob("*.json")):
                 try:

@@ -18,9 +18,14 @@ import numpy as np
 import pandas as pd
 
 from . import codec, crypto
+from . import match, rewards
+from ._core import ledger as _cl
+from .market import mint_dataset_nft
+from .match import assign as solve
+from .verify import VerifySpec
 from ._repr import format_tag, html_table
-from .errors import (InfeasibleAssignment, InsufficientFunds, InvalidArgument, NotAuthorized, RuleViolation,
-                     TaskStateError)
+from .errors import (CorruptLedger, IncompleteTask, InfeasibleAssignment, InsufficientFunds, InvalidArgument,
+                     NotAuthorized, RuleViolation, TaskStateError, VerificationFailed)
 from .ledger import VERDICTS as VERDICT_CODES
 from ._terms import (gold_commitment, method_name, method_terms, new_gold_salt, policy_terms, slashing_terms)
 from .ledger import Account, AccountLike, address_str
@@ -320,7 +325,6 @@ class Task:
             # Suitability depends on the worker only: the linear-time rule is exact.
             slots_c = _rank_one_assignment(s[canon], self.overlap, cap[canon], n, partial=partial)
         else:
-            from .match import assign as solve
             ex = exclude
             if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
                 ex = exclude[:, canon]
@@ -422,7 +426,6 @@ class Task:
         m = len(accts)
         cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * need.sum() / m)),
                                          dtype=np.int64), (m,)).copy()
-        from .match import assign as solve
         s = self.suitability(accts)
         canon = _canonical_order(accts)
         # Items missing fewer than `width` slots block the extra columns by excluding
@@ -575,7 +578,6 @@ class Task:
         # One transaction per worker (split past the ledger's list bound, with
         # consecutive nonces), built and signed in C++ from the int32 columns, then
         # submitted as one batch: signatures checked by verify_batch on all cores.
-        from ._core import ledger as _cl
         order = np.argsort(wpos, kind="stable")
         w_sorted = wpos[order]
         starts = np.flatnonzero(np.r_[True, w_sorted[1:] != w_sorted[:-1]])
@@ -738,7 +740,6 @@ class Task:
         the dataset, each answer is paid the published rate at most, and the rest of
         the escrow returns to the owner. ``verbose=True`` prints progress.
         """
-        from .errors import IncompleteTask
         self._require_open("finalize")
         verbose = bool(method_options.pop("verbose", False))
         if method is not None and method_name(method) != self.method:
@@ -901,7 +902,6 @@ class Task:
         sale is split among the contributors by those weights. The dataset itself is
         sealed to the owner and stored; the NFT carries the owner's key grant.
         """
-        from .market import mint_dataset_nft
         if self.result is None:
             raise TaskStateError("mint_nft: finalize the task first")
         if self.nft is not None:
@@ -1066,7 +1066,6 @@ def _items_frame(items: Any, kind: str) -> pd.DataFrame:
 def default_policy(kind: str):
     """ConsensusAccuracy for labeling; Flat (per accepted upload) for collection,
     which has no consensus posterior to pay by."""
-    from . import rewards
     return rewards.ConsensusAccuracy() if kind == "classification" else rewards.Flat()
 
 
@@ -1076,8 +1075,6 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
                slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
-    from . import match, rewards
-    from .verify import VerifySpec
     acct = net.account(owner)
     for name, text in (("title", title), ("description", description)):
         if not isinstance(text, str) or not text.strip():
@@ -1118,7 +1115,6 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
             if len(bad):
                 raise InvalidArgument(f"gold label(s) {list(bad.unique()[:5])} not in the label set {labels}")
     if net.balance(acct) < budget:
-        from .errors import InsufficientFunds
         raise InsufficientFunds(f"{acct.name} has {format_tag(net.balance(acct))}, the budget is {format_tag(budget)}")
     cats = match.CategoryIndex.default().top_k(f"{title}. {description}", k=n_categories) if n_categories else []
     spec = None
@@ -1171,7 +1167,6 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
 
 
 def _make_subtasks(task: Task) -> None:
-    from . import match
     if task.kind == "classification":
         frame, gold_s = task.items, task.gold
         regular = frame["item_id"][~frame["item_id"].isin(gold_s.index)].tolist()
@@ -1225,9 +1220,6 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
     """Rebuild a task published in an earlier session: its parameters from the owner's
     sealed record (checked against the params_hash on the ledger), its answers and
     uploads from the ledger's transactions."""
-    from . import rewards
-    from .errors import VerificationFailed
-    from .verify import VerifySpec
     info = net.ledger.task(task_id)
     (tag, title, description, kind, labels, item_ids, item_data, gold, overlap, budget, stake, policy, cats,
      data_kind, batch_size, control_share, seed, opts, method, method_opts, slash, salt, deadline) = codec.decode(record)
