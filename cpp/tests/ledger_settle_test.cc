@@ -426,5 +426,37 @@ TEST(LedgerSettleKernels, DawidSkenePosteriorBitsEqualOnAvx2AndBaseline) {
   }
 }
 
+// Golden result hashes: the same input must settle to the same bytes in every
+// build the project runs (Release -O3 here, RelWithDebInfo -O2 under ASan+UBSan
+// and under TSan in `make test-asan` / `make test-tsan`), so a compiler or
+// optimization level that changed a posterior bit would fail here.
+class LedgerSettleGolden : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+TEST_P(LedgerSettleGolden, ResultHashIsTheSameInEveryBuild) {
+  auto [method, want] = GetParam();
+  RandomTask r = random_task(method, 42);
+  r.in.terms = &r.terms;
+  EXPECT_EQ(to_hex(settle(r.in).result_hash), std::string(want)) << method;
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, LedgerSettleGolden, ::testing::Values(
+    std::make_pair("majority_vote",
+                   "2f3e0a39a16788814ed9d96303636b810a81d24b421ebc7460d27f0504634e8f"),
+    std::make_pair("weighted_majority_vote",
+                   "5da9e9980d985325cb6b2b371cae4494b8e6e82edfa061a4e5e73f0d2ef1431e"),
+    std::make_pair("dawid_skene",
+                   "29f244ce9e60f8e15edd4d9b19709aa8edd631c507395311b4b06b7827147c7b"),
+    std::make_pair("one_coin_dawid_skene",
+                   "caaaf5b32e17107bf9c0c10e129daebddc456092f68794e4f268dabd26ead6a7"),
+    std::make_pair("glad",
+                   "6ff87075fea056fab00f0ee7d36bc09f5ac7c50c9e65f8ae2d9b520d24de0f16"),
+    std::make_pair("mace",
+                   "eb1e174dc4a54e7b313c9759eceb71dec330dd6975331d924ab8396dd7e1532b"),
+    std::make_pair("wawa",
+                   "9b638cfea947a12cb00c8015ab84a851b1089e89b7b0453233c5ddbf3061ad11"),
+    std::make_pair("zero_based_skill",
+                   "63d0e2f3286de2d98b761bcac427453176fa1b65c2339c39a3a63039c69f550d")),
+    [](const auto& info) { return std::string(info.param.first); });
+
 }  // namespace
 }  // namespace tagger::ledger
