@@ -295,7 +295,7 @@ class Task:
         plus 25 %). Workers must hold the task's stake: with ``stake=True`` those who do
         not yet stake it now from their balance (all in one block, all or nothing).
         Collection tasks assign upload slots the same way. Returns (and keeps in
-        ``task.assignment``) a DataFrame item_id, worker, subtask, control.
+        ``task.assignment``) a DataFrame item_id, worker, control (also kept on the ledger).
         """
         self._require_open("assign")
         if self._allowed is not None:
