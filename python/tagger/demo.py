@@ -133,10 +133,14 @@ def run(directory: str | None = None) -> int:
         _check(net.ledger.task(task.id)["escrow"] == 2_000 * TAG, "the budget is locked in escrow")
 
     with _Step("4. Assignment (min-cost flow on skill × reputation) and stakes"):
-        asg = task.assign(workers, capacity=80)
+        import warnings
+        with warnings.catch_warnings():  # the idle workers are reported below
+            warnings.simplefilter("ignore", UserWarning)
+            asg = task.assign(workers, capacity=80)
         load = asg.worker.value_counts()
         print(f"   {len(asg)} slots over {asg.worker.nunique()} workers (load {load.min()}–{load.max()}), "
-              f"{int(asg.control.sum())} on control items")
+              f"{int(asg.control.sum())} on control items; the assignment is on the ledger")
+        print(f"   left idle (the best-suited workers' capacity covers the demand): {', '.join(task.idle_workers)}")
         _check(net.supply()["staked"] >= asg.worker.nunique() * 20 * TAG, "every assigned worker staked 20 TAG")
 
     with _Step("5. Workers answer (signed, batched into one transaction per worker)"):
@@ -148,6 +152,17 @@ def run(directory: str | None = None) -> int:
         print(f"   {len(asg)} answers in {len(txids)} transactions, {net.height - h0} block")
 
     with _Step("6. Finalize: Dawid–Skene consensus, payouts, reputation, slashing — one atomic transaction"):
+        # A modified client that underpays one worker by a single base unit is refused:
+        # the ledger re-executes the settlement with the rules published with the task.
+        honest = net.ledger.settlement(task.id, task._gold_salt, task._gold_codes())
+        forged = dict(honest, payouts=[(a, v - (i == 0)) for i, (a, v) in enumerate(honest["payouts"])])
+        try:
+            net.ledger.finalize_settled(task.id, task.owner, forged, gold_salt=task._gold_salt, gold=task._gold_codes())
+            refused = False
+        except tg.errors.InvalidTransaction as e:
+            refused = True
+            print(f"   forged finalize refused: {e}")
+        _check(refused, "a finalize that underpays a worker is refused by the ledger")
         res = task.finalize("dawid_skene")
         mv = tg.consensus.MajorityVote().fit_predict(task.answers().rename(columns={"item_id": "task"}))
         acc_ds = float((res.labels.reindex(truth.index) == truth).mean())

@@ -355,7 +355,7 @@ class Task:
         if self.idle_workers:
             import warnings
             warnings.warn(f"assign: {len(self.idle_workers)} of {m} workers got no item (capacity covers the "
-                          f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=2)
+                          f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=3)
         return self.assignment
 
     def _load_assignment(self) -> None:
