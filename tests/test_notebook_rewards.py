@@ -27,3 +27,5 @@ def test_reward_schemes_notebook_runs(monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("whole comparison" in o.get("text", "") for o in outputs)
+    # The figures render inline (the notebook does not force a non-interactive backend).
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
