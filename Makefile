@@ -146,11 +146,12 @@ stubs: $(VENV)/.installed
 docs: $(VENV)/.docs
 	rm -rf build/docs-src && mkdir -p build/docs-src
 	cp docs/*.md build/docs-src/ && cp README.md build/docs-src/index.md
+	cp -r notebooks build/docs-src/notebooks && rm -rf build/docs-src/notebooks/.ipynb_checkpoints
 	$(VENV)/bin/mkdocs build --strict --quiet
 	@echo "site: build/site/index.html"
 
 $(VENV)/.docs: $(VENV)/.apt
-	$(PIP) install -q "mkdocs>=1.6" "mkdocstrings-python>=1.10"
+	$(PIP) install -q "mkdocs>=1.6" "mkdocstrings-python>=1.10" "mkdocs-jupyter>=0.24"
 	@touch $@
 
 clean:
