@@ -9,7 +9,7 @@ other integer arrays are converted once. Each function returns a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,7 +38,9 @@ class ConsensusResult:
     @classmethod
     def from_core(cls, out: dict[str, Any]) -> "ConsensusResult":
         keys = ("labels", "probas", "skills", "priors", "errors", "n_iter", "converged")
-        return cls(*(out[k] for k in keys), extra={k: v for k, v in out.items() if k not in keys})
+        return cls(labels=out["labels"], probas=out["probas"], skills=out["skills"], priors=out["priors"],
+                   errors=out["errors"], n_iter=out["n_iter"], converged=out["converged"],
+                   extra={k: v for k, v in out.items() if k not in keys})
 
     def __repr__(self) -> str:
         t, k = self.probas.shape
@@ -64,7 +66,7 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
     return t, w, l, size(t, n_tasks), size(w, n_workers), size(l, n_labels)
 
 
-def _make(method: str, doc: str):  # type: ignore[no-untyped-def]
+def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
     def fn(tasks: Any, workers: Any, labels: Any, n_labels: int | None = None, *, n_tasks: int | None = None,
            n_workers: int | None = None, **kw: Any) -> ConsensusResult:
         from .base import check_params

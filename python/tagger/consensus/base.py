@@ -27,13 +27,16 @@ Documented rules for awkward input:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .quality import LabelQuality
 
 __all__ = ["Answers", "factorize", "BaseClassifier"]
 
@@ -59,7 +62,7 @@ class Answers:
     def sizes(self) -> tuple[int, int, int]:
         return len(self.task_names), len(self.worker_names), len(self.label_names)
 
-    def core_args(self) -> tuple[Any, ...]:
+    def core_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
         return (self.task, self.worker, self.label, *self.sizes)
 
     def __repr__(self) -> str:
@@ -71,8 +74,8 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     arr = values.to_numpy() if values.dtype.kind in "iu" else None
     if arr is not None and arr.dtype != np.uint64:
         # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
-        codes, names = _core.consensus.factorize(arr, sort)
-        return codes, pd.Index(names.astype(arr.dtype, copy=False))
+        core_codes, core_names = _core.consensus.factorize(arr, sort)
+        return core_codes, pd.Index(core_names.astype(arr.dtype, copy=False))
     try:
         codes, names = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mixed, unorderable types
@@ -144,7 +147,7 @@ def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | 
     if not isinstance(true_labels, pd.Series):
         raise InvalidArgument("true_labels must be a pandas Series indexed by task")
     true_labels = true_labels.dropna()
-    idx = answers.label_names.get_indexer(true_labels.to_numpy())
+    idx = answers.label_names.get_indexer(pd.Index(true_labels.to_numpy()))
     if (idx < 0).any():
         bad = true_labels.to_numpy()[idx < 0][0]
         raise InvalidArgument(f"gold label {bad!r} is not in the label set {list(answers.label_names)} "
@@ -228,6 +231,7 @@ class BaseClassifier:
 
     _method: str = ""
     _iterative: bool = False
+    _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
                  on_duplicate: str = "keep_last", verbose: bool = False, threads: int = 0) -> None:
@@ -287,13 +291,14 @@ class BaseClassifier:
     @property
     def probas_(self) -> pd.DataFrame:
         """Posterior P(z_t = k): DataFrame indexed by task, one column per label."""
-        if self.__dict__.get("_probas") is None:
+        probas: pd.DataFrame | None = self.__dict__.get("_probas")
+        if probas is None:
             if "_out" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} is not fitted: probas_ is set by fit")
             a = self.answers_
-            self._probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
-                                        columns=a.label_names.rename("label"), copy=False)
-        return self._probas
+            probas = self._probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
+                                                 columns=a.label_names.rename("label"), copy=False)
+        return probas
 
     @probas_.setter
     def probas_(self, value: pd.DataFrame) -> None:

@@ -39,6 +39,7 @@ class DawidSkene(BaseClassifier):
 
     _method = "dawid_skene"
     _iterative = True
+    _errors: pd.DataFrame | None  # built on first use of errors_
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0, **kw: Any) -> None:
         super().__init__(**kw)
@@ -61,12 +62,13 @@ class DawidSkene(BaseClassifier):
     @property
     def errors_(self) -> pd.DataFrame | None:
         """Confusion matrices as crowd-kit's frame: ``errors_.loc[(worker, observed), true]``."""
-        if self.__dict__.get("_errors") is None:
+        errors: pd.DataFrame | None = self.__dict__.get("_errors")
+        if errors is None:
             if "_out" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} is not fitted: errors_ is set by fit")
             err = self._out["errors"]
-            self._errors = errors_frame(self.answers_, err) if err is not None else None
-        return self._errors
+            errors = self._errors = errors_frame(self.answers_, err) if err is not None else None
+        return errors
 
     @errors_.setter
     def errors_(self, value: pd.DataFrame | None) -> None:
