@@ -11,7 +11,8 @@ __all__ = ["html_table", "format_tag"]
 def format_tag(amount: int, unit: int | None = None) -> str:
     """Format base units as TAG exactly: ``format_tag(1_500_000) == '1.5 TAG'``."""
     if unit is None:
-        from . import TAG as unit
+        from . import TAG
+        unit = TAG
     whole, frac = divmod(int(amount), unit)
     digits = len(str(unit)) - 1
     s = f"{whole:,}"

@@ -36,7 +36,8 @@ class Dataset:
         return len(self._frame)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (row._asdict() for row in self._frame.itertuples(index=False))
+        # pandas-stubs types the rows as PandasNamedTuple, which lacks namedtuple's _asdict.
+        return (row._asdict() for row in self._frame.itertuples(index=False))  # type: ignore[operator, misc]
 
     @property
     def columns(self) -> list[str]:

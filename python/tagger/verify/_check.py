@@ -8,7 +8,7 @@ import math
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -97,7 +97,11 @@ class Item:
 
     def __init__(self, data: bytes, kind: str, spec: VerifySpec) -> None:
         self.data, self.kind, self.spec = data, kind, spec
-        self.text = self.image = self.gray = self.value = self.records = None
+        self.text: Optional[str] = None
+        self.image: Any = None  # a PIL image (Pillow is optional)
+        self.gray: Optional[np.ndarray] = None
+        self.value: Any = None
+        self.records: Optional[Sequence[Mapping[str, Any]]] = None
 
     def __repr__(self) -> str:
         return f"Item(kind={self.kind!r}, {len(self.data)} bytes)"

@@ -69,9 +69,9 @@ class Receipt:
         return cls(fields[0], fields[1], ch, verdict.status, tuple(verdict.reasons), tuple(fields[5]), vk,
                    signing_key.sign(msg))
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[str, str, bytes, str, list[str], list[tuple[str, int]], bytes]:
         return (self.task_id, self.item_id, self.ciphertext_hash, self.status, list(self.reasons),
-                [tuple(x) for x in self.scores_micro], self.verifier)
+                [(name, score) for name, score in self.scores_micro], self.verifier)
 
     def signed_message(self) -> bytes:
         return _v.receipt_signed_message(*self._fields())

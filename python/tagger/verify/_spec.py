@@ -108,7 +108,7 @@ class VerifySpec:
     @property
     def relevance_cutoff(self) -> Optional[float]:
         """The relevance threshold in force (``"auto"``: calibrated by whether examples exist)."""
-        if self.relevance_threshold == "auto":
+        if isinstance(self.relevance_threshold, str):  # "auto": the only string __post_init__ lets through
             return RELEVANCE_THRESHOLD_EXAMPLES if len(self.examples) >= 3 else RELEVANCE_THRESHOLD_DESCRIPTION
         return self.relevance_threshold
 

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import math
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import InvalidArgument
 
@@ -76,15 +76,14 @@ def _cell_type_ok(cell: str, t: str) -> bool:
 Finding = tuple[str, str]  # (reason code, detail)
 
 
-def check_records(records: list[Mapping[str, Any]], schema: dict[str, tuple[str, bool]], strict: bool,
+def check_records(records: Sequence[Mapping[str, Any]], schema: dict[str, tuple[str, bool]], strict: bool,
                   cell: bool) -> Iterator[Finding]:
     """Schema findings over records, one per reason code (the first offending record named)."""
     seen: set[str] = set()
     for i, rec in enumerate(records):
         for name, (t, optional) in schema.items():
             v = rec.get(name)
-            absent = name not in rec or v is None or (cell and v == "")
-            if absent:
+            if name not in rec or v is None or (cell and v == ""):  # absent
                 if not optional and "schema_missing_field" not in seen:
                     seen.add("schema_missing_field")
                     yield "schema_missing_field", f"record {i}: missing {name!r}"
