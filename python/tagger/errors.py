@@ -7,6 +7,11 @@ so generic ``except ValueError`` code keeps working.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
 __all__ = [
     "TaggerError", "InvalidArgument", "InvalidKey", "DecodeError", "InvalidSignature",
     "DecryptionFailed", "CryptoError", "LedgerError", "CorruptLedger", "LedgerLocked",
@@ -102,7 +107,14 @@ class VerificationFailed(TaggerError):
 
 
 class InfeasibleAssignment(TaggerError):
-    """Demand for workers exceeds their capacity; the message says by how much and where."""
+    """Demand for workers exceeds their capacity; the message says by how much and where.
+
+    Raised by :func:`tagger.match.assign`, it also carries ``shortfall`` (slots short),
+    ``items`` (the items short) and ``item_shortfall`` (per item)."""
+
+    shortfall: int
+    items: np.ndarray
+    item_shortfall: np.ndarray
 
 
 class ConsensusError(TaggerError, ValueError):

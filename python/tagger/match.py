@@ -750,7 +750,9 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
     :math:`\rho` = ``control_share`` is the share of control items in a subtask. Deterministic for
     a seed. ``control_share=0`` gives plain batches."""
     ids = None
-    if isinstance(items, (int, np.integer)) and not isinstance(items, bool):
+    if isinstance(items, bool):  # an int to the type system, but no count (list(True) raised TypeError too)
+        raise TypeError("items must be a count or a sequence of item ids, not a bool")
+    if isinstance(items, (int, np.integer)):
         n = int(items)
     else:
         ids = np.asarray(list(items), dtype=object)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import abc
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -129,7 +129,7 @@ class _Encoded:
         elif consensus is not None:
             raise InvalidArgument("consensus must be a DataFrame of posteriors (task x label), a Series of labels, or None")
 
-    def args(self) -> tuple:
+    def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
         return (self.task, self.worker, self.label, self.n_tasks, self.n_workers, self.n_labels)
 
 
@@ -187,13 +187,14 @@ def to_amounts(scores: Union[pd.Series, np.ndarray], n_answers: Union[pd.Series,
 def _check_budget(budget: Any) -> int:
     if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 0:
         raise InvalidArgument(f"budget must be a non-negative int (base units), got {budget!r}")
-    if budget >= 2**63:
+    value = int(budget)
+    if value >= 2**63:
         raise InvalidArgument("budget must be below 2**63 base units")
-    return int(budget)
+    return value
 
 
 def validate_payouts(payouts: Union[pd.Series, Mapping], budget: int,
-                     workers: Optional[Sequence[Any]] = None) -> pd.Series:
+                     workers: Optional[Iterable[Any]] = None) -> pd.Series:
     """Checks a policy's output and returns it as an int64 Series indexed by
     worker: every amount an int (numpy or Python, not bool or float) >= 0, the
     sum <= ``budget``, and (when given) every worker one of ``workers``.

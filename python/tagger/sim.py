@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,12 @@ from ._core import sim as _s
 from ._optional import require
 from .errors import InvalidArgument
 from .rewards import MECHANISMS, MechanismPolicy, ReputationRule, SlashingRule
+
+
+class _ProbaEstimator(Protocol):
+    """An external consensus estimator (crowd-kit's API): posteriors task x label."""
+
+    def fit_predict_proba(self, data: pd.DataFrame) -> pd.DataFrame: ...
 
 __all__ = [
     "STRATEGIES", "Beta", "Uniform", "Fixed", "Honest", "Effort", "RandomSpammer", "ConstantLabel",
@@ -335,7 +341,7 @@ class Simulation:
         if scoring_rule not in ("quadratic", "log"):
             raise InvalidArgument("scoring_rule must be 'quadratic' or 'log'")
         self.population, self.tasks = population, tasks
-        self._estimator = None
+        self._estimator: Optional[_ProbaEstimator] = None
         if isinstance(consensus, str):
             cname = _ALIASES.get(consensus, consensus)
         elif hasattr(consensus, "fit_predict_proba"):
@@ -377,10 +383,10 @@ class Simulation:
         """Rounds run so far."""
         return self._core.round
 
-    def _external_posterior(self) -> None:
+    def _external_posterior(self, estimator: _ProbaEstimator) -> None:
         d = self._last
         df = pd.DataFrame({"task": d["task"], "worker": d["worker"], "label": d["label"]})
-        proba = self._estimator.fit_predict_proba(df)
+        proba = estimator.fit_predict_proba(df)
         L = self.tasks.n_labels
         p = proba.reindex(index=range(self._core_n_tasks()), columns=range(L), fill_value=0.0).to_numpy(np.float64)
         self._core.set_posterior(np.ascontiguousarray(p.ravel()))
@@ -394,7 +400,7 @@ class Simulation:
             st = self._core.step()
         else:
             self._last = self._core.generate()
-            self._external_posterior()
+            self._external_posterior(self._estimator)
             st = self._core.settle()
         self._record(st)
         return st
@@ -413,7 +419,7 @@ class Simulation:
         if posterior is not None:
             self._core.set_posterior(np.ascontiguousarray(np.asarray(posterior, np.float64).ravel()))
         elif self._estimator is not None:
-            self._external_posterior()
+            self._external_posterior(self._estimator)
         else:
             self._core.infer()
         st = self._core.settle()
@@ -442,7 +448,7 @@ class Simulation:
     def run(self, rounds: int, progress: bool = False,
             callback: Optional[Callable[[Any], None]] = None) -> SimResult:
         """Runs ``rounds`` more rounds; returns the results of every round so far."""
-        it = range(rounds)
+        it: Iterable[int] = range(rounds)
         if progress:
             from tqdm.auto import tqdm
             it = tqdm(it, desc="rounds")
