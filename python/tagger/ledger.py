@@ -17,7 +17,7 @@ in C++ (``tagger._core.ledger``). The byte formats and contract rules are in
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TypeGuard, Union
 
 from . import codec, crypto
 from ._core import ledger as _c
@@ -25,6 +25,8 @@ from ._repr import format_tag, html_table
 from .errors import InvalidArgument, RuleViolation, UnknownAccount
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from .network import Network
 
 __all__ = [
@@ -398,7 +400,7 @@ class Contracts:
         missing = [k for k in TERMS_FIELDS if k not in terms]
         if missing:
             raise InvalidArgument(f"terms lack {missing}")
-        row = []
+        row: list[Any] = []  # the terms in TERMS_FIELDS order, as msgpack values
         for k in TERMS_FIELDS:
             v = terms[k]
             if k == "gold_commitment":
@@ -424,7 +426,9 @@ class Contracts:
             return [(a, its) for a, its in out if its]
         g, r = rows(grants), rows(revokes)
         cap = _c.MAX_ANSWERS_PER_TX
-        txids, batch, size = [], ([], []), 0
+        txids: list[bytes] = []
+        batch: tuple[list[list[Any]], list[list[Any]]] = ([], [])  # grants, revokes: [address, items]
+        size = 0
         with self._net.batch():
             for which, entries in ((1, r), (0, g)):  # revokes first: a slot may move in one block
                 for a, items in entries:
@@ -481,7 +485,7 @@ class Contracts:
 
         ``answers`` may be any iterable of pairs; an integer numpy array of shape (n, 2)
         is encoded in C++ without a Python object per answer (same bytes)."""
-        def _is_int32_pairs(a: Any) -> bool:
+        def _is_int32_pairs(a: Any) -> TypeGuard[np.ndarray]:
             # Anything else (empty, too many, negative, wider than int32) keeps the
             # per-pair path and its errors.
             import numpy as np
@@ -591,6 +595,8 @@ class Contracts:
         if key_blob and grant_sig is None:
             grant_sig = self.grant_signature(listing_id, address_str(lst["seller"]), buyer, key_blob)
         nft = self.nft(lst["nft"])
+        if nft is None:  # a listing names a minted NFT; the ledger would refuse the buy too
+            raise RuleViolation("buy: the listing names an unknown NFT " + bytes(lst["nft"]).hex()[:16])
         txid = self._send(buyer, "buy", [_h32(listing_id, "listing_id"), _amount(price, "price"), bytes(key_blob),
                                          bytes(grant_sig or b"")])
         seller, fee, roy = split_payment(price, self._led.fee_bps, [(address_str(a), b) for a, b in nft["royalties"]])
