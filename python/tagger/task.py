@@ -189,13 +189,16 @@ class Task:
     @property
     def status(self) -> str:
         """``"open"``, ``"finalized"`` or ``"cancelled"``, as the ledger records it."""
-        return self._net.ledger.task(self.id)["status"]
+        return _onchain(self._net, self.id)["status"]
 
     @property
     def terms(self) -> dict:
         """The rules published on the ledger: method, policy, per-answer ``rate``, slashing,
         gold commitment, deadline (what workers see before they stake)."""
-        return self._net.ledger.terms(self.id)
+        terms = self._net.ledger.terms(self.id)
+        if terms is None:  # a Task is published with its terms (Ledger.publish)
+            raise CorruptLedger(f"task {self.id_hex[:16]}… has no terms on the ledger")
+        return terms
 
     @property
     def discretionary(self) -> bool:
@@ -208,12 +211,18 @@ class Task:
         """Base units paid per answer (or accepted upload) at most, fixed at publication."""
         return int(self.terms["rate"])
 
+    def _classification_labels(self) -> tuple[list, pd.Index]:
+        """The labels of a classification task and their index (a collection task has none)."""
+        if self.labels is None or self._label_index is None:
+            raise TaskStateError(f"a {self.kind} task has no labels")
+        return self.labels, self._label_index
+
     def _gold_codes(self) -> list[tuple[int, int]]:
         if not len(self.gold):
             return []
         items = self._item_index.get_indexer(self.gold.index)
         if self.kind == "classification":
-            labels = self._label_index.get_indexer(self.gold.to_numpy())
+            labels = self._classification_labels()[1].get_indexer(pd.Index(self.gold.to_numpy()))
         else:
             labels = np.zeros(len(items), dtype=np.int64)
         return sorted(zip(items.tolist(), labels.tolist()))
@@ -248,7 +257,7 @@ class Task:
     @property
     def escrow(self) -> int:
         """Base units still locked for this task."""
-        return self._net.ledger.task(self.id)["escrow"]
+        return _onchain(self._net, self.id)["escrow"]
 
     @property
     def n_items(self) -> int:
@@ -349,14 +358,13 @@ class Task:
             self._net.ledger.assign_slots(self.id, self.owner, _grants(slots, accts))
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         allowed = np.where(slots >= 0, pos[np.clip(slots, 0, None)], -1).astype(np.int32)
-        self._allowed = allowed
-        self._rebuild_assignment_frame()
+        assignment = self._set_allowed(allowed)
         self.idle_workers = [a.name for a, u in zip(accts, used) if not u]
         if self.idle_workers:
             import warnings
             warnings.warn(f"assign: {len(self.idle_workers)} of {m} workers got no item (capacity covers the "
                           f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=3)
-        return self.assignment
+        return assignment
 
     def _load_assignment(self) -> None:
         """The assignment as the ledger holds it (after a reopen)."""
@@ -378,18 +386,20 @@ class Task:
         allowed = np.full((self.n_items, width), -1, dtype=np.int32)
         for i, c in enumerate(cols):
             allowed[i, :len(c)] = c
-        self._allowed = allowed
-        self._rebuild_assignment_frame()
+        self._set_allowed(allowed)
 
-    def _rebuild_assignment_frame(self) -> None:
-        width = self._allowed.shape[1]
+    def _set_allowed(self, allowed: np.ndarray) -> pd.DataFrame:
+        """Sets the slot holders and rebuilds :attr:`assignment` from them (returned)."""
+        self._allowed = allowed
+        width = allowed.shape[1]
         item_rows = np.repeat(np.arange(self.n_items), width)
-        flat = self._allowed.ravel()
+        flat = allowed.ravel()
         keep = flat >= 0
         names = np.array([w.name for w in self._workers], dtype=object)
         control = self.items["item_id"].isin(self.gold.index).to_numpy()
         self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
                                         "worker": names[flat[keep]], "control": control[item_rows[keep]]})
+        return self.assignment
 
     @_serialized
     def reassign(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
@@ -399,7 +409,7 @@ class Task:
         :meth:`assign`. Workers who let their slots expire lose them. Returns the new
         rows of the assignment (item_id, worker, control)."""
         self._require_open("reassign")
-        if self._allowed is None:
+        if self._allowed is None or self.assignment is None:  # set together by _set_allowed
             raise TaskStateError("reassign: the task has no assignment yet (use assign)")
         if self.deadline == 0 or self._net.height + 1 < self.deadline:
             raise TaskStateError("reassign: the task's deadline has not passed" if self.deadline else
@@ -440,7 +450,7 @@ class Task:
             answered = set(zip(it.tolist(), wp.tolist()))
         elif self.kind == "collection":
             answered = {(i, self._worker_pos[self._net.account(u.worker).address_bytes]) for i, u in self._uploads.items()}
-        revokes: dict[str, list[int]] = {}
+        revokes: dict[AccountLike, list[int]] = {}
         grown = np.full((self.n_items, self._allowed.shape[1] + width), -1, dtype=np.int32)
         for i in range(self.n_items):
             kept = []
@@ -452,7 +462,8 @@ class Task:
                 else:
                     revokes.setdefault(self._workers[w].name, []).append(i)
             grown[i, :len(kept)] = kept
-        new_rows, grants = [], {}
+        new_rows: list[tuple[Any, str]] = []
+        grants: dict[AccountLike, list[int]] = {}
         for r, i in enumerate(items.tolist()):
             row = grown[i]
             free = np.flatnonzero(row < 0)
@@ -466,8 +477,7 @@ class Task:
         with self._net.batch():
             self._ensure_stakes([accts[j] for j in np.unique(slots[slots >= 0])], stake)
             self._net.ledger.assign_slots(self.id, self.owner, grants, revokes)
-        self._allowed = grown
-        self._rebuild_assignment_frame()
+        self._set_allowed(grown)
         gold_ids = set(self.gold.index)
         return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
                              "control": [r[0] in gold_ids for r in new_rows]})
@@ -477,7 +487,7 @@ class Task:
         """Cancel a task nobody has answered yet: the whole escrow returns to the owner and
         every stake bound to the task is released. Returns the refund in base units."""
         self._require_open("cancel")
-        info = self._net.ledger.task(self.id)
+        info = _onchain(self._net, self.id)
         if info["n_answers"] or info["n_uploads"]:
             raise TaskStateError(f"cancel: the task has {info['n_answers']} answer(s) and {info['n_uploads']} "
                                  "upload(s); finalize it (partial=True after the deadline) to pay them")
@@ -553,10 +563,11 @@ class Task:
         if (items < 0).any():
             bad = answers[item_col].to_numpy()[items < 0][:5]
             raise InvalidArgument(f"unknown item id(s) {list(bad)}")
-        labels = self._label_index.get_indexer(answers["label"])
+        _, label_index = self._classification_labels()
+        labels = label_index.get_indexer(pd.Index(answers["label"]))
         if (labels < 0).any():
             bad = answers["label"].to_numpy()[labels < 0][:5]
-            raise InvalidArgument(f"label(s) {list(bad)} not in the task's label set {list(self._label_index)}")
+            raise InvalidArgument(f"label(s) {list(bad)} not in the task's label set {list(label_index)}")
         wcodes, wuniq = pd.factorize(answers["worker"])
         # Before any assignment anyone may answer (the ledger still demands the stake).
         wpos_of_uniq = np.array([self._worker_position(w, add=self._allowed is None) for w in wuniq], dtype=np.int32)
@@ -623,7 +634,7 @@ class Task:
         if items:
             self._ans_chunks.append((np.asarray(items, np.int32), np.asarray(workers, np.int32),
                                      np.asarray(labels, np.int32)))
-        if self._net.ledger.task(self.id)["status"] != "open":
+        if _onchain(self._net, self.id)["status"] != "open":
             self.result = None  # settled on the ledger in an earlier session
 
     def answers(self) -> pd.DataFrame:
@@ -720,7 +731,8 @@ class Task:
     def uploads(self) -> pd.DataFrame:
         """Accepted (and needs-review) uploads: item_id, worker, status, reasons, ciphertext hash."""
         rows = [{"item_id": u.item_id, "worker": u.worker, "status": u.status, "reasons": list(u.reasons),
-                 "ciphertext_hash": u.ciphertext_hash.hex()} for _, u in sorted(self._uploads.items())]
+                 "ciphertext_hash": u.ciphertext_hash.hex() if u.ciphertext_hash is not None else None}
+                for _, u in sorted(self._uploads.items())]
         return pd.DataFrame(rows, columns=["item_id", "worker", "status", "reasons", "ciphertext_hash"])
 
     # ---------------------------------------------------------------- finalize
@@ -822,16 +834,17 @@ class Task:
         if self.kind == "collection":
             status = {u.item_id: u.status for u in self._uploads.values()}
             return pd.Series([status[str(i)] for i in ids], index=ids, name="status", dtype=object), None
-        lab = np.asarray(self.labels, dtype=object)[codes[done]]
+        label_list, _ = self._classification_labels()
+        lab = np.asarray(label_list, dtype=object)[codes[done]]
         ppm = np.asarray(settlement["posterior_ppm"])[done]
-        probas = pd.DataFrame(ppm / 1e6, index=pd.Index(ids, name="task"), columns=list(self.labels))
+        probas = pd.DataFrame(ppm / 1e6, index=pd.Index(ids, name="task"), columns=list(label_list))
         return pd.Series(lab, index=pd.Index(ids, name="task"), name="agg_label"), probas
 
     @_serialized
     def result_from_ledger(self) -> TaskResult | None:
         """Rebuild :attr:`result` of a task finalized in an earlier session, from its finalize
         transaction (payouts, slashes, gold reveal) and the answers on the ledger."""
-        info = self._net.ledger.task(self.id)
+        info = _onchain(self._net, self.id)
         if info["status"] != "finalized":
             return None
         for h in range(self._net.height, 0, -1):
@@ -945,7 +958,7 @@ class Task:
                 f"budget={format_tag(self.budget)}, {rules}, status={self.status!r}, categories=[{cats}])")
 
     def _repr_html_(self) -> str:
-        rows = [["id", self.id_hex[:16] + "…"], ["kind", self.kind], ["items", self.n_items],
+        rows: list[list[object]] = [["id", self.id_hex[:16] + "…"], ["kind", self.kind], ["items", self.n_items],
                 ["control items", len(self.gold)], ["overlap", self.overlap], ["labels", self.labels],
                 ["budget", format_tag(self.budget)], ["escrow left", format_tag(self.escrow)],
                 ["stake", format_tag(self.stake)], ["status", self.status],
@@ -959,11 +972,19 @@ class Task:
         return html_table(f"Task: {self.title}", ["", ""], rows)
 
 
-def _grants(slots: np.ndarray, accts: Sequence[Account]) -> dict[str, list[int]]:
+def _onchain(net: "Network", task_id: bytes) -> dict[str, Any]:
+    """A published task's record on the ledger (status, escrow, ...); CorruptLedger if it is not there."""
+    info = net.ledger.task(task_id)
+    if info is None:
+        raise CorruptLedger(f"task {bytes(task_id).hex()[:16]}… is not on the ledger")
+    return info
+
+
+def _grants(slots: np.ndarray, accts: Sequence[Account]) -> dict[AccountLike, list[int]]:
     """worker name -> the items (rows of ``slots``) it holds."""
     rows, cols = np.nonzero(slots >= 0)
     who = slots[rows, cols]
-    out: dict[str, list[int]] = {}
+    out: dict[AccountLike, list[int]] = {}
     order = np.argsort(who, kind="stable")
     for j, items in zip(*_split_runs(who[order], rows[order])):
         out[accts[int(j)].name] = items.tolist()
@@ -1220,7 +1241,7 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
     """Rebuild a task published in an earlier session: its parameters from the owner's
     sealed record (checked against the params_hash on the ledger), its answers and
     uploads from the ledger's transactions."""
-    info = net.ledger.task(task_id)
+    info = _onchain(net, task_id)
     (tag, title, description, kind, labels, item_ids, item_data, gold, overlap, budget, stake, policy, cats,
      data_kind, batch_size, control_share, seed, opts, method, method_opts, slash, salt, deadline) = codec.decode(record)
     if tag != _RECORD_TAG:
