@@ -96,7 +96,7 @@ class Network:
         self._lock = threading.RLock()
         # Undo steps for what a batch did outside the ledger (files written, cache
         # entries), run if the batch is dropped or its commit fails.
-        self._batch_undo: list[Callable[[], None]] = []
+        self._batch_undo: list[Callable[[], object]] = []
         self._wallet = wallet
         self._by_addr = {a.address_bytes: a for a in wallet.values()}
         self._path = path
@@ -113,7 +113,8 @@ class Network:
         self._verifier_engine = None
         self._tasks: dict[bytes, Any] = {}
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
-        self._manifests: dict[bytes, tuple[dict, list[bytes]]] = {}
+        # NFT id -> (manifest, leaves); None: on disk, read on first use.
+        self._manifests: dict[bytes, tuple[dict, list[bytes]] | None] = {}
 
     @property
     def _led(self) -> Any:
@@ -161,6 +162,7 @@ class Network:
         if log.exists():
             _check_side_files(p)
             core = _c.Ledger.open(str(p), snapshot_every=snapshot_every, sync=sync, read_only=read_only)
+            net: Network | None = None
             try:
                 wallet = cls._load_wallet(p, passphrase)
                 net = cls(core, wallet, p, passphrase)
@@ -169,7 +171,8 @@ class Network:
             except BaseException:
                 # The traceback keeps this frame alive: drop the ledger now, or its
                 # writer lock would outlive the failed open.
-                core = net = None
+                del core
+                net = None
                 raise
             return net
         found = [n for n in _MARKET_FILES if (p / n).exists()]
@@ -352,7 +355,7 @@ class Network:
         _crash_point("after_commit")
         return h
 
-    def _on_batch_failure(self, fn: Callable[[], None]) -> None:
+    def _on_batch_failure(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` if the current batch is dropped or its commit fails (files it wrote)."""
         if self._batch_depth > 0:
             self._batch_undo.append(fn)
