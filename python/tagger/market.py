@@ -24,7 +24,8 @@ import pandas as pd
 from . import codec, crypto
 from ._repr import format_tag, html_table
 from .dataset import Dataset
-from .errors import InvalidArgument, NotAuthorized, RuleViolation, VerificationFailed
+from .errors import (CorruptLedger, InvalidArgument, NotAuthorized, RuleViolation, TaskStateError,
+                     VerificationFailed)
 from ._core import ledger as _cl
 from .ledger import AccountLike, MerkleProof, merkle_leaf_hash, to_address
 
@@ -141,6 +142,9 @@ def _split_sealed(sealed: bytes) -> tuple[bytes, bytes]:
 def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str | None,
                      description: str | None) -> "DatasetNFT":
     net = task._net
+    result = task.result
+    if result is None:  # Task.mint_nft checks this first
+        raise TaskStateError("mint_nft: finalize the task first")
     if not 0 <= int(royalty_bps) <= _BPS - net.fee_bps:
         raise InvalidArgument(f"royalty_bps must be in [0, {_BPS - net.fee_bps}] (100 % less the platform fee)")
     if not isinstance(license, str) or not license:
@@ -162,7 +166,7 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
     leaves = _cl.manifest_leaves(frame["item_id"].astype(str).tolist(), commitments, codes.astype(np.int32), names)
     root = _cl.merkle_root_packed(_cl.merkle_leaf_hashes(leaves))
     # Contributors' weights: their share of the payouts, in basis points (largest remainders).
-    pay = task.result.payouts[task.result.payouts > 0].sort_index()
+    pay = result.payouts[result.payouts > 0].sort_index()
     weights = _largest_remainder_bps(pay.to_numpy(dtype=np.int64), _BPS) if len(pay) else np.zeros(0, np.int64)
     contributors = [{"address": net.account(w).address, "name": str(w), "weight_bps": int(b)}
                     for w, b in zip(pay.index, weights) if b > 0]
@@ -194,8 +198,11 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
     sealed = crypto.seal(payload, [task.owner.public_key])
     blob = net.store.put(sealed)
     header, _ = _split_sealed(sealed)
-    stats = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in task.result.stats.items()}
-    stats["method"] = task.result.method
+    stats = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.stats.items()}
+    stats["method"] = result.method
+    onchain = net.ledger.task(task.id)
+    if onchain is None:
+        raise CorruptLedger(f"task {task.id_hex[:16]}… is not on the ledger")
     manifest = {
         "name": name or task.title,
         "description": description or task.description,
@@ -207,8 +214,8 @@ def mint_dataset_nft(task: "Task", *, license: str, royalty_bps: int, name: str 
         "dataset_blob": blob.hex(),
         "consensus": stats,
         "categories": [c for c, _ in task.categories],
-        "labels": [str(x) for x in task.labels] if task.kind == "classification" else [],
-        "result_hash": bytes(net.ledger.task(task.id)["result_hash"]).hex(),
+        "labels": [str(x) for x in task.labels or []] if task.kind == "classification" else [],
+        "result_hash": bytes(onchain["result_hash"]).hex(),
     }
     mh = manifest_hash(manifest)
     manifest["manifest_hash"] = mh.hex()
@@ -402,8 +409,8 @@ class Market:
     def _repr_html_(self) -> str:
         df = self.listings()
         return html_table("Market", ["kind", "price", "seller", "nft"],
-                          [[r.kind, format_tag(r.price), self._net._label(_addr_bytes(r.seller)), r.nft[:16] + "…"]
-                           for r in df.itertuples()])
+                          [[kind, format_tag(price), self._net._label(_addr_bytes(seller)), nft[:16] + "…"]
+                           for kind, price, seller, nft in zip(df["kind"], df["price"], df["seller"], df["nft"])])
 
 
 def _addr_bytes(s: str) -> bytes:
