@@ -17,7 +17,19 @@ def generate(out: Path) -> Path:
     root = out / "tagger" / "_core"
     init = root / "__init__.pyi"
     init.write_text(re.sub(r"^__version__: str = .*$", "__version__: str", init.read_text(), flags=re.M))
+    for stub in sorted(root.rglob("*.pyi")):
+        stub.write_text(_typecheckable(stub.read_text()))
     return root
+
+
+def _typecheckable(text: str) -> str:
+    """Two fixes for mypy: pybind11's ``==`` takes any object (another type gets
+    NotImplemented, so False), not only its own class; and ``__hash__ = None`` (an
+    unhashable class, as at runtime) is written as typeshed writes it."""
+    text = re.sub(r"def __(eq|ne)__\(self, (\w+): [\w.]+\) -> bool:", r"def __\1__(self, \2: object) -> bool:", text)
+    return re.sub(r"^(\s+)__hash__: typing\.ClassVar\[None\] = None$",
+                  r"\1__hash__: typing.ClassVar[None]  # type: ignore[assignment]  # unhashable, as at runtime",
+                  text, flags=re.M)
 
 
 if __name__ == "__main__":
