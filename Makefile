@@ -24,14 +24,26 @@ WHEEL_MAX_MB := 15
 # they need only the core dependencies and pytest.
 SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
 
-.PHONY: demo test bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan
+.PHONY: demo test typecheck bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed typecheck
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 	$(PY) -m pytest -q
+
+# Static types (pyproject.toml [tool.mypy]): mypy on python/tagger, the _core stubs
+# included, and on the code cells of notebooks/*.ipynb (written to build/typecheck
+# by scripts/notebook_code.py). The cache in build/mypy keeps a rerun to seconds.
+typecheck: $(VENV)/.installed $(VENV)/.typecheck
+	rm -rf build/typecheck
+	$(PY) scripts/notebook_code.py build/typecheck notebooks/*.ipynb > /dev/null
+	$(VENV)/bin/mypy python/tagger build/typecheck/*.py
+
+$(VENV)/.typecheck: $(VENV)/.apt
+	$(PIP) install -q "mypy>=1.10" "pandas-stubs>=2.2" "types-tqdm>=4.60"
+	@touch $@
 
 bench: $(VENV)/.installed $(VENV)/.bench
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
