@@ -72,7 +72,9 @@ class Dataset:
         tud = require("torch.utils.data", "Dataset.to_torch")
         rows = self._frame.to_dict("records")
 
-        class _RowsDataset(tud.Dataset):
+        base: Any = tud.Dataset  # torch is optional: its classes are known only at run time
+
+        class _RowsDataset(base):
             def __len__(self) -> int:
                 return len(rows)
 

@@ -108,9 +108,9 @@ class Network:
         """The native contracts (escrow, staking, NFTs, market): a :class:`~tagger.ledger.Contracts`."""
         self.market = Market(self)
         """The dataset market: ``net.market.list(nft, price, kind)``, ``buy``, ``cancel``."""
-        self._store = None
-        self._dedup = None
-        self._verifier_engine = None
+        self._store: BlobStore | None = None
+        self._dedup: DedupRegistry | None = None
+        self._verifier_engine: Verifier | None = None
         self._tasks: dict[bytes, Any] = {}
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
         # NFT id -> (manifest, leaves); None: on disk, read on first use.
@@ -523,7 +523,7 @@ class Network:
 
     # ---------------------------------------------------------------- workflow
     @property
-    def store(self):
+    def store(self) -> BlobStore:
         """The sealed blob store (``path/blobs`` on disk, or in memory)."""
         if self._store is None:
             # Once per network: a second BlobStore.open would clear the temp files of
@@ -542,7 +542,7 @@ class Network:
             return self._wallet["verifier"]
 
     @property
-    def _verify_engine(self):
+    def _verify_engine(self) -> Verifier:
         if self._verifier_engine is None:
             with self._lock:
                 if self._verifier_engine is None:
@@ -550,7 +550,7 @@ class Network:
         return self._verifier_engine
 
     @property
-    def dedup(self):
+    def dedup(self) -> DedupRegistry:
         """The network-wide duplicate registry used by upload verification."""
         if self._dedup is None:
             with self._lock:

@@ -303,6 +303,8 @@ class ConsensusAccuracy(RewardPolicy):
         if consensus is None:
             raise InvalidArgument("ConsensusAccuracy needs the consensus posterior (or labels)")
         enc = _Encoded(answers, consensus, gold)
+        if enc.posterior is None:  # not after the check above: _Encoded makes one of any consensus
+            raise InvalidArgument("ConsensusAccuracy needs the consensus posterior (or labels)")
         price = self._price(self.per_answer, len(answers), budget)
         p = enc.posterior[enc.task, enc.label]
         ppm = np.floor(np.clip(p, 0.0, 1.0) * PPM).astype(np.int64)
@@ -334,6 +336,8 @@ class GoldStandard(RewardPolicy):
         if gold is None:
             raise InvalidArgument("GoldStandard needs gold labels of the control tasks")
         enc = _Encoded(answers, None, gold)
+        if enc.gold is None:  # not after the check above: _Encoded codes any gold given
+            raise InvalidArgument("GoldStandard needs gold labels of the control tasks")
         price = self._price(self.per_answer, len(answers), budget)
         g = enc.gold[enc.task]
         on_gold = g >= 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, Mapping, ParamSpec, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,14 +36,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Task", "TaskResult", "Upload", "KINDS"]
 
-def _serialized(method):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(method: Callable[Concatenate[Task, _P], _R]) -> Callable[Concatenate[Task, _P], _R]:
     """Run a Task method under its network's lock: a task shared between threads sees
     one operation at a time (its answers, assignment and result change together with
     the ledger), and the lock is re-entrant, so batches inside still work."""
     import functools
 
     @functools.wraps(method)
-    def run(self, *args, **kwargs):
+    def run(self: Task, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._net._lock:
             return method(self, *args, **kwargs)
     return run
@@ -1140,7 +1144,8 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     cats = match.CategoryIndex.default().top_k(f"{title}. {description}", k=n_categories) if n_categories else []
     spec = None
     if kind == "collection":
-        opts = {"description": description, "category": cats[0][0] if cats else "", "registry": net.dedup}
+        opts: dict[str, Any] = {"description": description, "category": cats[0][0] if cats else "",
+                                "registry": net.dedup}
         opts.update(dict(verify or {}))
         spec = VerifySpec(**opts)
     method = method_name(method) if kind == "classification" else ""
