@@ -28,8 +28,9 @@ for t in "$@"; do
   rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   rss=$(grep -oE 'stat::peak_rss_mb: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   cov=$(grep -oE ' cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | awk '{print $2 "/" $4}')
+  took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+')
   corpus=$(ls "$work" | wc -l)
-  rows+=("$(printf '%-22s %5s %12s %9s %13s %7s %7s %s' "$t" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${rss:-?}" "$corpus" "$([ $rc = 0 ] && echo ok || echo "FAIL rc=$rc")")")
+  rows+=("$(printf '%-22s %5s %12s %9s %13s %7s %7s %s' "$t" "${took:-$secs}" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${rss:-?}" "$corpus" "$([ $rc = 0 ] && echo ok || echo "FAIL rc=$rc")")")
   if [ $rc != 0 ]; then
     failed+=("$t")
     grep -E 'ERROR|SUMMARY|property violated|uncaught|Test unit written' "$log" | head -20

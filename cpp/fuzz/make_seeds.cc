@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fuzz_world.h"
+#include "ledger/log_format.h"
 #include "tagger/codec.h"
 #include "tagger/crypto.h"
 #include "tagger/ledger.h"
@@ -123,7 +124,18 @@ int main(int argc, char** argv) {
     l->snapshot();
     put("fuzz_codec_decode", "block_record", l->block_record(l->height()));
   }
-  put("fuzz_block_log", "blocks.log", read_file(dir / "blocks.log"));
+  {
+    Bytes image = read_file(dir / "blocks.log");
+    put("fuzz_block_log", "blocks.log", cat({one(0), image}));
+    // The same records as length + payload, for the target to frame (odd first byte).
+    Bytes recs = one(1);
+    for (const auto& f : log::parse(image).frames) {
+      for (int i = 0; i < 4; ++i) recs.push_back(static_cast<std::uint8_t>(f.length >> (8 * i)));
+      recs.insert(recs.end(), image.begin() + static_cast<std::ptrdiff_t>(f.payload),
+                  image.begin() + static_cast<std::ptrdiff_t>(f.payload + f.length));
+    }
+    put("fuzz_block_log", "records", recs);
+  }
   for (const auto& e : fs::directory_iterator(dir)) {
     std::string n = e.path().filename().string();
     if (n.rfind("snapshot-", 0) != 0) continue;
