@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 
 #include "tagger/bytes.h"
 #include "tagger/errors.h"

@@ -49,7 +49,9 @@ struct World {
     ledger->submit(make_tx(issuer, 7, TxKind::Register, 0, reg_payload(seal, "issuer")));
     for (int i = 0; i < 3; ++i) {
       users.push_back(key_from(static_cast<std::uint8_t>(10 + i)));
-      ledger->submit(make_tx(users.back(), 7, TxKind::Register, 0, reg_payload(seal, "u" + std::to_string(i))));
+      std::string name = "u";  // not "u" + to_string(i): gcc 12 -Wrestrict false positive
+      name += std::to_string(i);
+      ledger->submit(make_tx(users.back(), 7, TxKind::Register, 0, reg_payload(seal, name)));
       auto a = address_of(users.back().verify_key().raw());
       ledger->submit(make_tx(issuer, 7, TxKind::Mint, ledger->next_nonce(address_of(issuer.verify_key().raw())),
                              mint_payload(a, 1'000'000)));
