@@ -24,7 +24,8 @@ WHEEL_MAX_MB := 15
 # they need only the core dependencies and pytest.
 SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
 
-.PHONY: demo test typecheck bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan
+.PHONY: demo test typecheck bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan \
+        fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-py
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -89,6 +90,51 @@ test-tsan: $(VENV)/.apt
 	$(SAN_CMAKE) -B build/tsan -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"
 	cmake --build build/tsan -j2
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build/tsan --output-on-failure -j2 $(TSAN_TESTS)
+
+# libFuzzer targets (cpp/fuzz; docs/reliability.md "Fuzzing"): clang with
+# ASan + UBSan, the core library instrumented too, in build/fuzz. `make fuzz`
+# runs each target FUZZ_S seconds and fails on any crash; fuzz-smoke is the
+# short run for CI. The normal build never needs clang.
+FUZZ_S ?= 60
+FUZZ_SMOKE_S ?= 6
+FUZZ_TARGETS := fuzz_codec_decode fuzz_tx_submit fuzz_block_log fuzz_snapshot fuzz_keystore \
+                fuzz_sealed_open fuzz_chaotic_decrypt fuzz_verify_sniff fuzz_tokenizer
+FUZZ_APT := clang-14 libclang-rt-14-dev
+fuzz-build: $(VENV)/.apt
+	@missing=""; for p in $(FUZZ_APT); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DTAGGER_BUILD_PYTHON=OFF \
+	  -DTAGGER_BUILD_FUZZERS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build/fuzz -j2
+
+fuzz: fuzz-build
+	scripts/run_fuzz.sh $(FUZZ_S) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	scripts/run_fuzz.sh $(FUZZ_SMOKE_S) $(FUZZ_TARGETS)
+
+# Regenerates the committed seed corpora from inputs the library makes itself.
+fuzz-seeds: fuzz-build
+	rm -rf build/fuzz/seeds && build/fuzz/cpp/fuzz/fuzz_make_seeds build/fuzz/seeds
+	for t in $$(ls build/fuzz/seeds); do rm -rf cpp/fuzz/corpus/$$t && cp -r build/fuzz/seeds/$$t cpp/fuzz/corpus/$$t; done
+
+# atheris (PyPI wheel) over the Python-facing parsers, against the installed
+# package: tg.codec.decode, tg.crypto.open_sealed, the dataset payload parser.
+fuzz-py: $(VENV)/.installed
+	@$(PY) -c "import atheris" 2>/dev/null || $(PIP) install -q atheris
+	@set -e; for t in codec:fuzz_codec_decode sealed:fuzz_sealed_open dataset:py_dataset; do \
+	  name=$${t%%:*}; seeds=cpp/fuzz/corpus/$${t#*:}; mkdir -p build/fuzz-py/$$name; \
+	  echo "== py $$name: $(FUZZ_S) s"; \
+	  $(PY) scripts/fuzz_py.py $$name -max_total_time=$(FUZZ_S) -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz-py/$$name- build/fuzz-py/$$name $$seeds 2>&1 \
+	    | grep -E "stat::|ERROR|Error|Traceback|DONE|INITED" ; test $${PIPESTATUS[0]} = 0; \
+	done
 
 # Retrains the shipped sentencepiece model from WordNet (Debian's wordnet-base)
 # and checks it is byte-identical to python/tagger/data/tokenizer.model.

@@ -417,6 +417,23 @@ def _addr_bytes(s: str) -> bytes:
     return to_address(s)
 
 
+def _dataset_payload(plain: bytes) -> tuple[bytes, list, list, list]:
+    """(salt, columns, rows, commitment hexes) of a decrypted dataset payload. The seal
+    says who wrote these bytes, not that they have this shape, so any other shape is
+    DecodeError or VerificationFailed, never a ValueError from the unpacking."""
+    value = codec.decode(plain)
+    if not (isinstance(value, list) and len(value) == 5 and value[0] == "tagger/dataset/v1"):
+        raise VerificationFailed("not a tagger dataset")
+    _, salt, columns, rows, hexes = value
+    if not (isinstance(salt, bytes) and isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+            and len(set(columns)) == len(columns)
+            and isinstance(rows, list) and all(isinstance(r, list) and len(r) == len(columns) for r in rows)
+            and isinstance(hexes, list) and len(hexes) == len(rows)
+            and all(isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h) for h in hexes)):
+        raise VerificationFailed("malformed dataset payload (fields, row widths or commitments)")
+    return salt, columns, rows, hexes
+
+
 def open_dataset(net: "Network", nft: DatasetNFT, account: AccountLike) -> Dataset:
     acct = net.account(account)
     holder = nft.record["holder"]
@@ -428,9 +445,7 @@ def open_dataset(net: "Network", nft: DatasetNFT, account: AccountLike) -> Datas
     blob = net.store.get(bytes.fromhex(nft.manifest["dataset_blob"]))
     _, body = _split_sealed(blob)
     plain = crypto.open_sealed(grant + body, acct.sealing_key)
-    tag, salt, columns, rows, commitment_hex = codec.decode(plain)
-    if tag != "tagger/dataset/v1":
-        raise VerificationFailed("not a tagger dataset")
+    salt, columns, rows, commitment_hex = _dataset_payload(plain)
     frame = pd.DataFrame(rows, columns=columns)
     _check_against_manifest(nft, frame, salt, commitment_hex)
     if "confidence" in frame:
