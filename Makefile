@@ -126,12 +126,14 @@ fuzz-seeds: fuzz-build
 
 # atheris (PyPI wheel) over the Python-facing parsers, against the installed
 # package: tg.codec.decode, tg.crypto.open_sealed, the dataset payload parser.
+# -keep_seed: the C++ under these calls is not instrumented, so every seed
+# looks alike to libFuzzer and it would otherwise keep just one.
 fuzz-py: $(VENV)/.installed
 	@$(PY) -c "import atheris" 2>/dev/null || $(PIP) install -q atheris
 	@set -e; for t in codec:fuzz_codec_decode sealed:fuzz_sealed_open dataset:py_dataset; do \
 	  name=$${t%%:*}; seeds=cpp/fuzz/corpus/$${t#*:}; mkdir -p build/fuzz-py/$$name; \
 	  echo "== py $$name: $(FUZZ_S) s"; \
-	  $(PY) scripts/fuzz_py.py $$name -max_total_time=$(FUZZ_S) -rss_limit_mb=2048 -print_final_stats=1 \
+	  $(PY) scripts/fuzz_py.py $$name -max_total_time=$(FUZZ_S) -rss_limit_mb=2048 -print_final_stats=1 -keep_seed=1 \
 	    -artifact_prefix=build/fuzz-py/$$name- build/fuzz-py/$$name $$seeds 2>&1 \
 	    | grep -E "stat::|ERROR|Error|Traceback|DONE|INITED" ; test $${PIPESTATUS[0]} = 0; \
 	done
