@@ -1,6 +1,8 @@
 // Unit tests: transactions, Merkle trees and payment splits against slow
 // references, incremental vs from-scratch state roots, atomicity.
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <unistd.h>
 
 #include <random>
@@ -164,6 +166,22 @@ TEST(LedgerKeystore, SealOpenAndWrongPassphrase) {
   SecretBytes back = keystore_open(sealed, "pw");
   EXPECT_TRUE(std::equal(back.begin(), back.end(), secret.begin(), secret.end()));
   EXPECT_THROW(keystore_open(sealed, "pW"), DecryptionFailed);
+}
+
+TEST(LedgerKeystore, CostlyScryptParametersAreRefusedBeforeAnyWork) {
+  // N = 2^24, r = p = 64 would ask scrypt for 128 GiB: refused at seal and, from a
+  // crafted header, at open, before the derivation starts.
+  EXPECT_THROW(keystore_seal(Bytes{1}, "pw", ScryptParams{1u << 24, 64, 64}), InvalidArgument);
+  EXPECT_THROW(keystore_seal(Bytes{1}, "pw", ScryptParams{1u << 21, 8, 1}), InvalidArgument);  // 2 GiB
+  Bytes sealed = keystore_seal(Bytes{1, 2, 3}, "pw", ScryptParams{1024, 8, 1});
+  // Header: N as a big-endian u64 at offset 8, r and p as big-endian u32 at 16 and 20.
+  for (int i = 8; i < 24; ++i) sealed[i] = 0;
+  sealed[12] = 0x01;  // N = 2^24
+  sealed[19] = 64;    // r
+  sealed[23] = 64;    // p
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(keystore_open(sealed, "pw"), DecryptionFailed);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
 }
 
 }  // namespace

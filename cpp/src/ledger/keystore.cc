@@ -24,6 +24,12 @@ constexpr std::size_t kHeaderBytes = 8 + 8 + 4 + 4 + kSaltBytes + crypto::kAeadN
 SecretBytes scrypt(std::string_view pass, ByteView salt, const ScryptParams& p) {
   if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.n > (1ull << 24) || p.r == 0 || p.p == 0 || p.r > 64 || p.p > 64)
     throw InvalidArgument("scrypt parameters out of range (N a power of two up to 2^24, 1 <= r, p <= 64)");
+  // The cost is read from the file before anything is authenticated: a damaged or
+  // crafted keystore must not make open() take gigabytes or minutes (fuzzing note,
+  // docs/reliability.md). 1 GiB of memory (128·r·N) and N·r·p <= 2^26 leave room
+  // for ~30x the default N = 2^15, r = 8, p = 1.
+  if (128ull * p.r * p.n > (1ull << 30) || static_cast<std::uint64_t>(p.n) * p.r * p.p > (1ull << 26))
+    throw InvalidArgument("scrypt parameters cost too much (128·r·N must be at most 1 GiB and N·r·p at most 2^26)");
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "SCRYPT", nullptr);
   if (kdf == nullptr) throw CryptoError("EVP_KDF_fetch(SCRYPT) failed");
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
