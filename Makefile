@@ -24,6 +24,18 @@ WHEEL_MAX_MB := 15
 # they need only the core dependencies and pytest.
 SMOKE_TESTS := tests/test_crypto.py tests/test_ledger.py tests/test_trustless.py tests/test_workflow.py
 
+# Installs the Debian packages of $(1) that are missing (apt-get update only then).
+define apt_ensure
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "apt-get install:$$missing"; \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
+
 .PHONY: demo test typecheck bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan \
         fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-py
 
@@ -52,14 +64,7 @@ bench: $(VENV)/.installed $(VENV)/.bench
 install: $(VENV)/.installed
 
 $(VENV)/.apt:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "apt-get install:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_ensure,$(APT_PACKAGES))
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip "scikit-build-core>=0.10" "pybind11>=2.12"
 	@touch $@
@@ -101,14 +106,7 @@ FUZZ_TARGETS := fuzz_codec_decode fuzz_tx_submit fuzz_block_log fuzz_snapshot fu
                 fuzz_sealed_open fuzz_chaotic_decrypt fuzz_verify_sniff fuzz_tokenizer
 FUZZ_APT := clang-14 libclang-rt-14-dev
 fuzz-build: $(VENV)/.apt
-	@missing=""; for p in $(FUZZ_APT); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "apt-get install:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_ensure,$(FUZZ_APT))
 	cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DTAGGER_BUILD_PYTHON=OFF \
 	  -DTAGGER_BUILD_FUZZERS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build/fuzz -j2

@@ -9,6 +9,7 @@
 #include "tagger/codec.h"
 #include "tagger/crypto.h"
 #include "tagger/ledger.h"
+#include "../tests/ledger_test_util.h"
 
 namespace tagger::fuzz {
 using namespace tagger::ledger;  // NOLINT: a fuzzing helper, not a public header
@@ -17,22 +18,12 @@ inline crypto::SigningKey key_from(std::uint8_t tag) {
   Bytes seed(32, tag);
   return crypto::SigningKey::from_seed(seed);
 }
+// The payload builders the ledger tests use (one definition of each payload form).
 inline Bytes reg_payload(const crypto::PrivateKey& seal, const std::string& name) {
-  Bytes out;
-  codec::Writer w(out);
-  w.array_header(3);
-  w.bin(seal.public_key());
-  w.str(name);
-  w.array_header(0);
-  return out;
+  return ledger::testing::payload_register(seal, name);
 }
 inline Bytes mint_payload(const Address& to, std::uint64_t amount) {
-  Bytes out;
-  codec::Writer w(out);
-  w.array_header(2);
-  w.bin(to);
-  w.uint(amount);
-  return out;
+  return ledger::testing::payload_to_amount(to, amount, false);
 }
 
 struct World {

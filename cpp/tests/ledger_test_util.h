@@ -1,6 +1,8 @@
 // Helpers shared by the ledger test suites: a small funded ledger and payload builders.
 #pragma once
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
