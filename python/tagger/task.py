@@ -222,14 +222,7 @@ class Task:
         return self.labels, self._label_index
 
     def _gold_codes(self) -> list[tuple[int, int]]:
-        if not len(self.gold):
-            return []
-        items = self._item_index.get_indexer(self.gold.index)
-        if self.kind == "classification":
-            labels = self._classification_labels()[1].get_indexer(pd.Index(self.gold.to_numpy()))
-        else:
-            labels = np.zeros(len(items), dtype=np.int64)
-        return sorted(zip(items.tolist(), labels.tolist()))
+        return _gold_codes(self._item_index, self.labels, self.gold, self.kind)
 
     @property
     @_serialized
@@ -429,10 +422,10 @@ class Task:
         done = np.zeros((self.n_items, len(accts)), dtype=bool)
         if self._ans_chunks:
             it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
-            col = {int(p): j for j, p in enumerate(pos)}
-            for i, w in zip(it.tolist(), wp.tolist()):
-                if w in col:
-                    done[i, col[w]] = True
+            col = np.full(len(self._workers), -1, dtype=np.int64)  # worker position -> column
+            col[pos] = np.arange(len(accts))
+            mine = col[wp] >= 0
+            done[it[mine], col[wp[mine]]] = True
         for j, p in enumerate(pos):
             done[:, j] |= (self._allowed == p).any(axis=1)
         items = np.flatnonzero(need > 0)
@@ -785,12 +778,10 @@ class Task:
                   f"under {self.terms['policy']}")
         settlement = self._net.ledger.settlement(self.id, self._gold_salt, gold, partial)
         df = self._answer_frame()
-        labels, probas = self._labels_from(settlement)
-        consensus_labels = labels if self.kind == "classification" else None
-        gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
-        names = {w.address_bytes: w.name for w in self._workers}
         payouts_override = None
         if self.discretionary:
+            _, probas = self._labels_from(settlement)
+            gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
             policy = self.reward_policy or default_policy(self.kind)
             payouts_override = policy.apply(df, probas, gold_s, self.escrow)
             payouts_override = payouts_override[payouts_override > 0]
@@ -798,19 +789,33 @@ class Task:
                                                     gold=gold, partial=partial,
                                                     payouts=None if payouts_override is None else
                                                     {w: int(v) for w, v in payouts_override.items()})
-        if payouts_override is not None:
-            payouts = payouts_override.astype(np.int64)
-        else:
-            payouts = pd.Series({names[bytes(a)]: int(v) for a, v in settlement["payouts"]}, dtype=np.int64)
-        rep = pd.DataFrame([(names[bytes(a)], int(c), int(i)) for a, c, i in settlement["reputation"]],
+        pay = (settlement["payouts"] if payouts_override is None else
+               [(self._net.account(w).address_bytes, int(v)) for w, v in payouts_override.items()])
+        self.result = self._result(df, settlement, pay, settlement["reputation"], settlement["slashes"],
+                                   partial=partial, refund=int(settled["refund"]), txid=settled["txid"],
+                                   result_hash=bytes(settlement["result_hash"]))
+        return self.result
+
+    def _result(self, df: pd.DataFrame, settlement: Mapping[str, Any], payouts: Any, reputation: Any, slashes: Any,
+                *, partial: bool, refund: int, txid: bytes, result_hash: bytes) -> TaskResult:
+        """The TaskResult of a settlement (labels and posterior) and the amounts its finalize
+        transaction carried: (address, amount) payouts and slashes, (address, correct,
+        incorrect) reputation counts."""
+        labels, probas = self._labels_from(settlement)
+        consensus_labels = labels if self.kind == "classification" else None
+        gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
+        names = {w.address_bytes: w.name for w in self._workers}
+        name = lambda a: names.get(bytes(a), address_str(bytes(a)))  # noqa: E731
+        pay = pd.Series({name(a): int(v) for a, v in payouts}, dtype=np.int64)
+        rep = pd.DataFrame([(name(a), int(c), int(i)) for a, c, i in reputation],
                            columns=["worker", "correct", "incorrect"]).set_index("worker")
         after = pd.DataFrame([self._net.reputation(w) for w in rep.index], index=rep.index, columns=["alpha", "beta"])
         before = after - rep[["correct", "incorrect"]].to_numpy()
-        slashed = pd.Series({names[bytes(a)]: int(v) for a, v in settlement["slashes"]}, dtype=np.int64)
+        slashed = pd.Series({name(a): int(v) for a, v in slashes}, dtype=np.int64)
         slashed = slashed.reindex(rep.index, fill_value=0).astype(np.int64)
-        wq = self._worker_quality(df, consensus_labels, None, before, after, payouts, slashed, gold_s)
-        stats = {"answers": len(df), "items": len(labels), "workers": len(wq), "partial": bool(partial),
-                 "result_hash": bytes(settlement["result_hash"]).hex()}
+        wq = self._worker_quality(df, consensus_labels, None, before, after, pay, slashed, gold_s)
+        stats: dict[str, Any] = {"answers": len(df), "items": len(labels), "workers": len(wq),
+                                 "partial": bool(partial), "result_hash": result_hash.hex()}
         if probas is not None and len(probas):
             stats["mean_confidence"] = float(probas.max(axis=1).mean())
         if gold_s is not None:
@@ -818,10 +823,8 @@ class Task:
             if on.any():
                 stats["answer_accuracy_on_controls"] = float(
                     (df["label"].to_numpy()[on] == gold_s.reindex(df["task"][on]).to_numpy()).mean())
-        self.result = TaskResult(method=self.method or "uploads", labels=labels, probas=probas, worker_quality=wq,
-                                 payouts=payouts, slashed=slashed, refund=int(settled["refund"]),
-                                 txid=settled["txid"], stats=stats)
-        return self.result
+        return TaskResult(method=self.method or "uploads", labels=labels, probas=probas, worker_quality=wq,
+                          payouts=pay, slashed=slashed, refund=refund, txid=txid, stats=stats)
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""
@@ -859,26 +862,11 @@ class Task:
                 gold = [(int(i), int(l)) for i, l in f.get("gold", [])]
                 # The settlement's labels depend only on the answers and the gold; its
                 # amounts are the transaction's.
-                s = dict(self._net.ledger.settlement(self.id, bytes(f["gold_salt"]), gold, bool(f["partial"])))
-                labels, probas = self._labels_from(s)
-                names = {w.address_bytes: w.name for w in self._workers}
-                label = lambda a: names.get(bytes(a), address_str(bytes(a)))  # noqa: E731
-                payouts = pd.Series({label(a): int(v) for a, v in f["payouts"]}, dtype=np.int64)
-                slashed = pd.Series({label(a): int(v) for a, v in f["slashes"]}, dtype=np.int64)
-                df = self._answer_frame()
-                rep = pd.DataFrame([(label(a), int(c), int(i)) for a, c, i in f["reputation"]],
-                                   columns=["worker", "correct", "incorrect"]).set_index("worker")
-                after = pd.DataFrame([self._net.reputation(w) for w in rep.index], index=rep.index,
-                                     columns=["alpha", "beta"])
-                before = after - rep[["correct", "incorrect"]].to_numpy()
-                gold_s = self.gold if len(self.gold) and self.kind == "classification" else None
-                wq = self._worker_quality(df, labels if self.kind == "classification" else None, None, before, after,
-                                          payouts, slashed.reindex(rep.index, fill_value=0), gold_s)
-                refund = info["budget"] + int(slashed.sum()) - int(payouts.sum())
-                self.result = TaskResult(method=self.method or "uploads", labels=labels, probas=probas,
-                                         worker_quality=wq, payouts=payouts, slashed=slashed, refund=refund,
-                                         txid=tx.txid, stats={"answers": len(df), "items": len(labels),
-                                                              "workers": len(wq), "partial": bool(f["partial"])})
+                s = self._net.ledger.settlement(self.id, bytes(f["gold_salt"]), gold, bool(f["partial"]))
+                refund = info["budget"] + sum(int(v) for _, v in f["slashes"]) - sum(int(v) for _, v in f["payouts"])
+                self.result = self._result(self._answer_frame(), s, f["payouts"], f["reputation"], f["slashes"],
+                                           partial=bool(f["partial"]), refund=refund, txid=tx.txid,
+                                           result_hash=bytes(f["result_hash"]))
                 return self.result
         return None
 
@@ -982,6 +970,20 @@ def _onchain(net: "Network", task_id: bytes) -> dict[str, Any]:
     if info is None:
         raise CorruptLedger(f"task {bytes(task_id).hex()[:16]}… is not on the ledger")
     return info
+
+
+def _gold_codes(item_index: pd.Index, labels: Sequence[Any] | None, gold: pd.Series,
+                kind: str) -> list[tuple[int, int]]:
+    """The control items as sorted (item position, label index) pairs: what the gold
+    commitment covers and the finalize reveals (label 0 for a collection task)."""
+    if not len(gold):
+        return []
+    items = item_index.get_indexer(gold.index)
+    if kind == "classification":
+        codes = pd.Index(list(labels or [])).get_indexer(pd.Index(gold.to_numpy()))
+    else:
+        codes = np.zeros(len(items), dtype=np.int64)
+    return sorted(zip(items.tolist(), codes.tolist()))
 
 
 def _grants(slots: np.ndarray, accts: Sequence[Account]) -> dict[AccountLike, list[int]]:
@@ -1167,13 +1169,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
         pterms["policy"] = "discretionary"
     salt = new_gold_salt()
-    gold_codes = []
-    if len(gold_s):
-        gi = frame["item_id"].reset_index(drop=True)
-        pos = pd.Index(gi).get_indexer(gold_s.index)
-        lab = (pd.Index(labels).get_indexer(gold_s.to_numpy()) if kind == "classification"
-               else np.zeros(len(pos), dtype=np.int64))
-        gold_codes = list(zip(pos.tolist(), lab.tolist()))
+    gold_codes = _gold_codes(pd.Index(frame["item_id"]), labels, gold_s, kind)
     terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
              "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
              "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
