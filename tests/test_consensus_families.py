@@ -403,3 +403,72 @@ def test_bbox_bad_input():
         C.BoxMajorityVote(aggregate="mode").fit(df)
     one = df[df.worker == "w0"]  # one worker: its boxes come back
     assert len(C.BoxMajorityVote().fit_predict(one)) == len(one)
+
+
+@pytest.fixture
+def ck_hrrasa(monkeypatch):
+    """crowd-kit's HRRASA with its one pandas-3 failure patched: its
+    _aggregate_embeddings casts a Series of arrays to float64, which pandas >= 3
+    rejects, so every crowd-kit HRRASA fit raises there. The patch is that
+    function without the cast."""
+    ck = _ck()
+    from crowdkit.aggregation.embeddings import hrrasa
+
+    def aggregate(data, weights, true_embeddings=None):
+        data = data.join(weights, on=["task", "worker"])
+        data["weighted_embedding"] = data.weight * data.embedding
+        group = data.groupby("task", group_keys=False)
+        agg = group.weighted_embedding.apply(np.sum) / group.weight.sum()
+        if true_embeddings is not None:
+            agg.update(true_embeddings)
+        return agg
+
+    monkeypatch.setattr(hrrasa.HRRASA, "_aggregate_embeddings", staticmethod(aggregate))
+    return ck
+
+
+def _with_single(df):
+    extra = pd.DataFrame([("lone", "w9", "lone-out", np.arange(1.0, 6.0))], columns=df.columns)
+    return pd.concat([df, extra], ignore_index=True)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_hrrasa_equal_crowdkit(seed, ck_hrrasa):
+    ck = ck_hrrasa
+    df = _with_single(_embeddings(seed))
+    df["output"] = [f"a {t[-1]} b{w[-1]}" for t, w in zip(df.task, df.worker)]  # GLEU sees single-char words
+    ours, theirs = C.HRRASA(), ck.HRRASA()
+    _same_outputs(ours.fit_predict(df), theirs.fit_predict(df))
+    assert list(ours.skills_.index) == list(theirs.skills_.index)
+    np.testing.assert_allclose(ours.skills_.to_numpy(dtype=float), theirs.skills_.to_numpy(dtype=float), rtol=1e-8)
+    assert list(ours.aggregated_embeddings_.index) == list(theirs.aggregated_embeddings_.index)
+    np.testing.assert_allclose(np.stack(ours.aggregated_embeddings_), np.stack(theirs.aggregated_embeddings_), rtol=1e-9)
+    np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-6)
+
+
+def test_glue_similarity_equals_crowdkits():
+    ck_hr = pytest.importorskip("crowdkit.aggregation.embeddings.hrrasa", reason="crowd-kit not installed")
+    for a, b in [("a b c", "a b"), ("the cat", "the cat sat"), ("", "x"), ("a a a", "aa a"), ("x y", "")]:
+        assert C.embeddings.glue_similarity(a, b) == pytest.approx(ck_hr.glue_similarity(a, b), abs=1e-15)
+
+
+def test_text_hrrasa_equal_crowdkit(ck_hrrasa):
+    ck = ck_hrrasa
+    df = _texts(6)
+    df = df[df.text != ""]
+    ours = C.TextHRRASA(encoder=_char_encoder).fit_predict(df)
+    theirs = ck.TextHRRASA(encoder=_char_encoder).fit_predict(df, None)
+    pd.testing.assert_series_equal(ours, theirs, check_names=False)
+
+
+def test_hrrasa_ranks_and_bad_input():
+    df = _with_single(_embeddings(1))
+    est = C.HRRASA(calculate_ranks=True).fit(df)
+    assert list(est.ranks_.columns) == ["task", "output", "rank"] and len(est.ranks_) == len(df)
+    assert np.isnan(est.ranks_["rank"].iloc[-1]) and np.isfinite(est.ranks_["rank"].iloc[:-1]).all()
+    with pytest.raises(MissingColumn):
+        C.HRRASA().fit(df.drop(columns="output"))
+    with pytest.raises(InvalidArgument, match="output_similarity"):
+        C.HRRASA(output_similarity=None).fit(df)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="alpha"):
+        C.HRRASA(alpha=2).fit(df)

@@ -33,12 +33,12 @@ __all__ = [
 # Families beyond classification (crowd-kit's pairwise, image, embeddings and
 # texts aggregators, and tagger's bounding boxes).
 from .bbox import BoxMajorityVote
-from .embeddings import RASA, ClosestToAverage
+from .embeddings import HRRASA, RASA, ClosestToAverage
 from .image import SegmentationEM, SegmentationMajorityVote, SegmentationRASA
 from .pairwise import BradleyTerry, NoisyBradleyTerry, NoisyBT
-from .texts import ROVER, TextRASA
+from .texts import ROVER, TextHRRASA, TextRASA
 
 __all__ += [
     "BradleyTerry", "NoisyBradleyTerry", "NoisyBT", "SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM",
-    "ClosestToAverage", "RASA", "ROVER", "TextRASA", "BoxMajorityVote",
+    "ClosestToAverage", "RASA", "HRRASA", "ROVER", "TextRASA", "TextHRRASA", "BoxMajorityVote",
 ]

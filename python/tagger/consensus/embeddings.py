@@ -10,7 +10,8 @@ columns ``output`` and ``embedding`` (the chosen answer's), and ``scores_``
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from .._optional import require
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, codes, frame, no_missing
 
-__all__ = ["ClosestToAverage", "RASA"]
+__all__ = ["ClosestToAverage", "RASA", "HRRASA", "glue_similarity"]
 
 _METRICS = {"cosine": 0, "euclidean": 1, "sqeuclidean": 2}
 
@@ -212,3 +213,124 @@ class RASA:
 
     def __repr__(self) -> str:
         return f"RASA(n_iter={self.n_iter!r}, tol={self.tol!r}, alpha={self.alpha!r})"
+
+
+def _everygrams(seq: Sequence[Hashable], n_max: int = 4) -> "Counter[tuple[Hashable, ...]]":
+    return Counter(tuple(seq[i:i + n]) for i in range(len(seq)) for n in range(1, n_max + 1) if i + n <= len(seq))
+
+
+def glue_similarity(hyp: str, ref: Any) -> float:
+    """crowd-kit's default HRRASA output similarity, computed as it does:
+    ``nltk.translate.gleu_score.sentence_gleu([hyp.split()], ref)`` (GLEU of
+    ``ref`` against the words of ``hyp``, n-grams of 1 to 4), without nltk.
+    HRRASA calls it with two strings, so ``ref`` counts as a sequence of
+    characters; pass ``output_similarity=`` for a word-level measure."""
+    h = _everygrams(list(ref))
+    r = _everygrams(hyp.split())
+    n_all = max(sum(h.values()), sum(r.values()))
+    return float(sum((r & h).values()) / n_all) if n_all > 0 else 0.0
+
+
+class HRRASA(RASA):
+    r"""Hybrid Reliability and Representation Aware Sequence Aggregation
+    (Li, SIGIR 2020): RASA whose answers are also weighted by a *local*
+    reliability :math:`\gamma_i^k = \lambda_{emb} \overline{\exp(-\|e_i^k - e_i^l\|^2 / (\|e_i^k\|^2 \|e_i^l\|^2))}
+    + \lambda_{out} \overline{sim(o_i^k, o_i^l)}` (means over the task's other
+    workers): the average uses :math:`\beta_k \gamma_i^k` and the distances
+    are divided by :math:`\gamma_i^k`. Tasks with a single answer keep it
+    (their workers get NaN skills, as in crowd-kit). Fitted as :class:`RASA`
+    plus ``weights_`` (DataFrame by (task, worker), column ``weight``) and,
+    with ``calculate_ranks``, ``ranks_`` (``task, output, rank`` with
+    :math:`s_i^k = \beta_k \exp(-\|e_i^k - \hat e_i\|^2 / (\|e_i^k\|^2 \|\hat e_i\|^2)) + \gamma_i^k`)."""
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-9, lambda_emb: float = 0.5, lambda_out: float = 0.5,
+                 alpha: float = 0.05, calculate_ranks: bool = False,
+                 output_similarity: Callable[[str, Any], float] = glue_similarity) -> None:
+        super().__init__(n_iter, tol, alpha)
+        self.lambda_emb, self.lambda_out = lambda_emb, lambda_out
+        self.calculate_ranks, self.output_similarity = calculate_ranks, output_similarity
+
+    def _local_skills(self, e: _Emb) -> np.ndarray:
+        out = np.zeros(len(e.task))
+        outputs = e.frame["output"].to_numpy()
+        order = np.argsort(e.task, kind="stable")
+        bounds = np.r_[0, np.flatnonzero(np.diff(e.task[order])) + 1, len(order)]
+        sim = self.output_similarity
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            rows = order[a:b]
+            m = e.matrix[rows]
+            norms = (m ** 2).sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                diff = ((m[:, None, :] - m[None, :, :]) ** 2).sum(axis=2)
+                k = np.exp(-diff / np.outer(norms, norms))
+            wk = e.worker[rows]
+            other = wk[:, None] != wk[None, :]
+            emb = np.where(other, k, 0.0).sum(axis=1) / (len(rows) - 1)
+            seq = np.array([sum(float(sim(outputs[i], outputs[j])) for jj, j in enumerate(rows) if other[ii, jj])
+                            for ii, i in enumerate(rows)]) / (len(rows) - 1)
+            out[rows] = self.lambda_emb * emb + self.lambda_out * seq
+        return out
+
+    def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "HRRASA":
+        self._check("HRRASA")
+        if not callable(self.output_similarity):
+            raise InvalidArgument("HRRASA: output_similarity must be a callable (str, str) -> float")
+        full = _Emb(data, "HRRASA", ("task", "worker", "embedding", "output"))
+        full.fixed(true_embeddings, "HRRASA")  # checks
+        counts = np.bincount(full.task, minlength=len(full.tasks))
+        multi = counts[full.task] > 1
+        single = full.frame[~multi]
+        df = full.frame[multi]
+        if len(df):
+            e = _Emb(df, "HRRASA", ("task", "worker", "embedding", "output"))
+            fixed, mask = e.fixed(true_embeddings, "HRRASA")
+            local = self._local_skills(e)
+            prior = _chi2_priors(e.frame["worker"], float(self.alpha))
+            out = _core.consensus_families.embeddings_rasa(
+                e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
+                local, fixed, mask, int(self.n_iter), float(self.tol))
+            skills = pd.Series(out["skills"], index=e.workers)
+            skills = skills.reindex((prior / skills).index)
+            agg = _series_of_rows(out["aggregated"], e.tasks)
+            beta = skills.reindex(pd.Index(e.frame["worker"])).to_numpy(dtype=float)
+            w = beta * local
+            weights = pd.DataFrame({"weight": w}, index=pd.MultiIndex.from_arrays(
+                [e.frame["task"].to_numpy(), e.frame["worker"].to_numpy()], names=["task", "worker"]))
+            self.loss_history_ = [float(v) for v in out["loss_history"]]
+            self.n_iter_ = int(out["n_iter"])
+            if self.calculate_ranks:
+                ref = np.stack(list(agg.reindex(pd.Index(e.frame["task"]))))
+                d = ((e.matrix - ref) ** 2).sum(axis=1)
+                d[d == 0.0] = 1e-5
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rank = beta * np.exp(-d / ((e.matrix ** 2).sum(axis=1) * (ref ** 2).sum(axis=1))) + local
+                self.ranks_ = pd.DataFrame({"task": e.frame["task"].to_numpy(), "output": e.frame["output"].to_numpy(),
+                                            "rank": rank})
+        else:
+            prior = pd.Series([], dtype=np.float64, name="count")
+            skills = pd.Series([], dtype=np.float64)
+            agg = pd.Series([], dtype=object)
+            weights = pd.DataFrame({"weight": pd.Series([], dtype=np.float64)},
+                                   index=pd.MultiIndex.from_arrays([[], []], names=["task", "worker"]))
+            self.loss_history_, self.n_iter_ = [], 0
+            if self.calculate_ranks:
+                self.ranks_ = pd.DataFrame(columns=["task", "output", "rank"])
+        if len(single):
+            # crowd-kit: a task with one answer keeps it; its new workers get NaN skills.
+            s_tasks = single["task"].to_numpy()
+            new_workers = pd.Index(pd.unique(single["worker"].to_numpy())).difference(prior.index, sort=False)
+            prior = pd.concat([prior, pd.Series(np.nan, index=new_workers)])
+            skills = pd.concat([skills, pd.Series(np.nan, index=new_workers)])
+            agg = pd.concat([agg, pd.Series(list(single["embedding"].to_numpy()), index=s_tasks, dtype=object)])
+            weights = pd.concat([weights, pd.DataFrame({"weight": np.nan}, index=pd.MultiIndex.from_arrays(
+                [s_tasks, single["worker"].to_numpy()], names=["task", "worker"]))])
+            if self.calculate_ranks:
+                self.ranks_ = pd.concat([self.ranks_, pd.DataFrame({"task": s_tasks, "output": single["output"].to_numpy(),
+                                                                    "rank": np.nan})], ignore_index=True)
+        self.prior_skills_, self.skills_, self.weights_ = prior, skills, weights
+        self.aggregated_embeddings_ = agg
+        return self
+
+    def __repr__(self) -> str:
+        return (f"HRRASA(n_iter={self.n_iter!r}, tol={self.tol!r}, lambda_emb={self.lambda_emb!r}, "
+                f"lambda_out={self.lambda_out!r}, alpha={self.alpha!r}, calculate_ranks={self.calculate_ranks!r})")

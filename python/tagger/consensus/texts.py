@@ -1,5 +1,6 @@
-"""Text aggregation: :class:`ROVER` (word alignment and vote in C++) and
-:class:`TextRASA` (RASA over sentence embeddings), crowd-kit 1.4.2's classes.
+"""Text aggregation: :class:`ROVER` (word alignment and vote in C++),
+:class:`TextRASA` and :class:`TextHRRASA` (RASA / HRRASA over sentence
+embeddings), crowd-kit 1.4.2's classes.
 
 Input: a DataFrame with columns ``task, worker, text``. Output: ``texts_``,
 a Series named ``agg_text`` indexed by ``task`` (sorted, as ``groupby``).
@@ -7,7 +8,7 @@ a Series named ``agg_text`` indexed by ``task`` (sorted, as ``groupby``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,9 @@ from tqdm.auto import tqdm
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import frame, no_missing
-from .embeddings import RASA
+from .embeddings import HRRASA, RASA, glue_similarity
 
-__all__ = ["ROVER", "TextRASA"]
+__all__ = ["ROVER", "TextRASA", "TextHRRASA"]
 
 
 class ROVER:
@@ -98,54 +99,83 @@ def _as_encoder(encoder: Any) -> Callable[[str], Any]:
     return encoder
 
 
-class TextRASA:
+class _TextEmbeddings:
+    """An embedding aggregator over encoded texts (crowd-kit's TextRASA/TextHRRASA)."""
+
+    _owner = ""
+    _est: RASA
+
+    def __init__(self, encoder: Callable[[str], Any]) -> None:
+        self.encoder = encoder
+
+    @property
+    def loss_history_(self) -> list[float]:
+        return self._est.loss_history_
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_est":
+            raise AttributeError(name)
+        return getattr(self._est, name)
+
+    def _data(self, data: pd.DataFrame) -> pd.DataFrame:
+        df = frame(data, ("task", "worker", "text"), self._owner)
+        no_missing(df, ("task", "worker", "text"), self._owner)
+        out = df.rename(columns={"text": "output"})
+        return out.assign(embedding=_encode(_as_encoder(self.encoder), out["output"], self._owner))
+
+    def _true(self, true_objects: "pd.Series[Any] | None") -> "pd.Series[Any] | None":
+        if true_objects is None:
+            return None
+        if not isinstance(true_objects, pd.Series):
+            raise InvalidArgument(f"{self._owner}: true_objects must be a pandas Series task -> text")
+        return _encode(_as_encoder(self.encoder), true_objects, self._owner)
+
+    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
+        self._est.fit(self._data(data), self._true(true_objects))
+        return self
+
+    def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        return self._est.fit_predict_scores(self._data(data), self._true(true_objects))
+
+    def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
+        res = self._est.fit_predict(self._data(data), self._true(true_objects))
+        self.texts_ = res["output"].rename("agg_text")
+        return self.texts_
+
+
+class TextRASA(_TextEmbeddings):
     """RASA over sentence embeddings: ``encoder`` (any callable text -> 1-d
     array, e.g. ``SentenceTransformer(...).encode``, or a fitted tagger
     :class:`~tagger.match.Embedder`) encodes every text, :class:`RASA`
     aggregates, and each task gets the text closest to its aggregate.
     ``true_objects`` (Series task -> text) is optional here; crowd-kit
     requires the argument but fails on any Series (it tests its truth value).
-    Fitted: ``texts_``, and RASA's attributes (``skills_``, ``loss_history_`` ...)."""
+    Fitted: ``texts_`` (by ``fit_predict``), and RASA's attributes
+    (``skills_``, ``loss_history_`` ...)."""
+
+    _owner = "TextRASA"
 
     def __init__(self, encoder: Callable[[str], Any], n_iter: int = 100, tol: float = 1e-5, alpha: float = 0.05) -> None:
-        self.encoder = encoder
-        self._rasa = RASA(n_iter, tol, alpha)
-
-    @property
-    def loss_history_(self) -> list[float]:
-        return self._rasa.loss_history_
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_rasa":
-            raise AttributeError(name)
-        return getattr(self._rasa, name)
-
-    def _data(self, data: pd.DataFrame) -> pd.DataFrame:
-        df = frame(data, ("task", "worker", "text"), "TextRASA")
-        no_missing(df, ("task", "worker", "text"), "TextRASA")
-        out = df.rename(columns={"text": "output"})
-        out = out.assign(embedding=_encode(_as_encoder(self.encoder), out["output"], "TextRASA"))
-        return out
-
-    def _true(self, true_objects: "pd.Series[Any] | None") -> "pd.Series[Any] | None":
-        if true_objects is None:
-            return None
-        if not isinstance(true_objects, pd.Series):
-            raise InvalidArgument("TextRASA: true_objects must be a pandas Series task -> text")
-        return _encode(_as_encoder(self.encoder), true_objects, "TextRASA")
-
-    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "TextRASA":
-        self._rasa.fit(self._data(data), self._true(true_objects))
-        return self
-
-    def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
-        return self._rasa.fit_predict_scores(self._data(data), self._true(true_objects))
-
-    def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
-        res = self._rasa.fit_predict(self._data(data), self._true(true_objects))
-        self.texts_ = res["output"].rename("agg_text")
-        return self.texts_
+        super().__init__(encoder)
+        self._est = RASA(n_iter, tol, alpha)
 
     def __repr__(self) -> str:
-        r = self._rasa
+        r = self._est
         return f"TextRASA(encoder={self.encoder!r}, n_iter={r.n_iter!r}, tol={r.tol!r}, alpha={r.alpha!r})"
+
+
+class TextHRRASA(_TextEmbeddings):
+    """HRRASA over sentence embeddings and the texts themselves (local
+    reliability from embedding and ``output_similarity`` agreement); same
+    ``encoder`` and ``true_objects`` rules as :class:`TextRASA`."""
+
+    _owner = "TextHRRASA"
+
+    def __init__(self, encoder: Callable[[str], Any], n_iter: int = 100, tol: float = 1e-5, lambda_emb: float = 0.5,
+                 lambda_out: float = 0.5, alpha: float = 0.05, calculate_ranks: bool = False,
+                 output_similarity: Callable[[str, Any], float] = glue_similarity) -> None:
+        super().__init__(encoder)
+        self._est = HRRASA(n_iter, tol, lambda_emb, lambda_out, alpha, calculate_ranks, output_similarity)
+
+    def __repr__(self) -> str:
+        return f"TextHRRASA(encoder={self.encoder!r}, {repr(self._est)[len('HRRASA('):]}"
