@@ -151,37 +151,41 @@ void em_one(const Task& t, std::int32_t n_iter, double tol, double eps, std::uin
   for (std::size_t p = 0; p < P; ++p) post[p] = std::nearbyint(priors[p]);  // numpy round: half to even
   em_m_step(t, post, static_cast<double>(region), sizes, errors);
   double loss = -std::numeric_limits<double>::infinity();
-  std::vector<double> lpos(n * P), lneg(n * P), terms(n * P), ent(P);
+  // weighted_seg = e*s + (1-e)*(1-s) takes two values per worker (s = 0 or 1),
+  // so its logs are computed per worker and per pixel, not per (worker,
+  // pixel): the same doubles as numpy's elementwise formula, far fewer logs.
+  std::vector<double> lws(2 * n), l1ws(2 * n), lprior(P), l1prior(P), terms(n * P), ent(P);
+  auto worker_logs = [&] {
+    for (std::size_t k = 0; k < n; ++k)
+      for (int sv = 0; sv < 2; ++sv) {
+        const double sd = sv, ws = errors[k] * sd + (1 - errors[k]) * (1 - sd);
+        lws[2 * k + static_cast<std::size_t>(sv)] = std::log(ws);
+        l1ws[2 * k + static_cast<std::size_t>(sv)] = std::log(1 - ws);
+      }
+  };
   for (std::int32_t it = 0; it < n_iter; ++it) {
     // E-step
-    for (std::size_t k = 0; k < n; ++k)
-      for (std::size_t p = 0; p < P; ++p) {
-        const double s = t.at(k, p), ws = errors[k] * s + (1 - errors[k]) * (1 - s);
-        lpos[k * P + p] = std::log(ws);
-        lneg[k * P + p] = std::log(1 - ws);
-      }
+    worker_logs();
+    for (std::size_t p = 0; p < P; ++p) { lprior[p] = std::log(priors[p]); l1prior[p] = std::log(1 - priors[p]); }
     for (std::size_t p = 0; p < P; ++p) {
-      double sp = lpos[p], sn = lneg[p];
-      for (std::size_t k = 1; k < n; ++k) { sp += lpos[k * P + p]; sn += lneg[k * P + p]; }
-      const double pos = std::log(priors[p]) + sp, neg = std::log(1 - priors[p]) + sn;
-      double q = std::exp(pos) / (std::exp(pos) + std::exp(neg));
+      double sp = lws[t.at(0, p)], sn = l1ws[t.at(0, p)];
+      for (std::size_t k = 1; k < n; ++k) { sp += lws[2 * k + t.at(k, p)]; sn += l1ws[2 * k + t.at(k, p)]; }
+      const double ep = std::exp(lprior[p] + sp), en = std::exp(l1prior[p] + sn);
+      double q = ep / (ep + en);
       if (std::isnan(q)) q = 0;
       if (q < eps) q = 0;
       post[p] = q;
     }
     em_m_step(t, post, static_cast<double>(region), sizes, errors);
     // Evidence lower bound, with the new errors and the old priors.
+    worker_logs();  // lprior/l1prior still hold the old priors' logs, as the ELBO wants
     for (std::size_t k = 0; k < n; ++k)
-      for (std::size_t p = 0; p < P; ++p) {
-        const double s = t.at(k, p), ws = errors[k] * s + (1 - errors[k]) * (1 - s);
-        terms[k * P + p] = nan_to_num((std::log(ws) + std::log(priors[p])) * post[p]);
-      }
+      for (std::size_t p = 0; p < P; ++p)
+        terms[k * P + p] = nan_to_num((lws[2 * k + t.at(k, p)] + lprior[p]) * post[p]);
     double elbo = np_sum(terms);
     for (std::size_t k = 0; k < n; ++k)
-      for (std::size_t p = 0; p < P; ++p) {
-        const double s = t.at(k, p), ws = errors[k] * s + (1 - errors[k]) * (1 - s);
-        terms[k * P + p] = nan_to_num((std::log(1 - ws) + std::log(1 - priors[p])) * (1 - post[p]));
-      }
+      for (std::size_t p = 0; p < P; ++p)
+        terms[k * P + p] = nan_to_num((l1ws[2 * k + t.at(k, p)] + l1prior[p]) * (1 - post[p]));
     elbo += np_sum(terms);
     for (std::size_t p = 0; p < P; ++p) ent[p] = nan_to_num(std::log(post[p]) * post[p]);
     elbo -= np_sum(ent);
