@@ -472,3 +472,12 @@ def test_hrrasa_ranks_and_bad_input():
         C.HRRASA(output_similarity=None).fit(df)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="alpha"):
         C.HRRASA(alpha=2).fit(df)
+
+
+@pytest.mark.parametrize("cls", [C.TextRASA, C.TextHRRASA])
+def test_text_embeddings_accept_a_tagger_embedder(cls):
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": list("abcabc"),
+                       "text": ["the cat sat", "the cat sat down", "a dog", "red car", "red cars", "blue car fast"]})
+    emb = tg.match.Embedder(hash_bits=8).fit(df.text)
+    out = cls(encoder=emb).fit_predict(df)
+    assert out.name == "agg_text" and list(out) == ["the cat sat", "red car"]
