@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <numeric>
 #include <string>
 
 #include "tagger/consensus_families.h"
@@ -168,7 +167,6 @@ PairwiseResult bradley_terry(std::span<const std::int32_t> left, std::span<const
   std::vector<double> wins(n, 0.0);
   std::vector<std::vector<std::pair<std::int32_t, double>>> adj(n);
   {
-    std::vector<std::int64_t> pair_key(left.size());
     std::vector<std::pair<std::uint64_t, std::int32_t>> keys;
     keys.reserve(left.size());
     for (std::size_t k = 0; k < left.size(); ++k) {
