@@ -19,6 +19,7 @@ __all__ = [
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
     "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask",
 ]
+__all__ += ["MissingColumn"]
 
 
 class TaggerError(Exception):
@@ -128,3 +129,11 @@ class TaskStateError(TaggerError):
 class IncompleteTask(TaskStateError):
     """Items or assigned answer slots are still missing (finalize with ``partial=True``
     to settle the answered items only)."""
+
+
+class MissingColumn(InvalidArgument, KeyError):
+    """A DataFrame lacks a column the method needs (also a ``KeyError``, as pandas
+    raises in crowd-kit for the same input)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""

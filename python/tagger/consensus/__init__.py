@@ -29,3 +29,16 @@ __all__ = [
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab",
 ]
+
+# Families beyond classification (crowd-kit's pairwise, image, embeddings and
+# texts aggregators, and tagger's bounding boxes).
+from .bbox import BoxMajorityVote
+from .embeddings import HRRASA, RASA, ClosestToAverage
+from .image import SegmentationEM, SegmentationMajorityVote, SegmentationRASA
+from .pairwise import BradleyTerry, NoisyBradleyTerry, NoisyBT
+from .texts import ROVER, TextHRRASA, TextRASA
+
+__all__ += [
+    "BradleyTerry", "NoisyBradleyTerry", "NoisyBT", "SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM",
+    "ClosestToAverage", "RASA", "HRRASA", "ROVER", "TextRASA", "TextHRRASA", "BoxMajorityVote",
+]

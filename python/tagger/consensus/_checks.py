@@ -1,0 +1,55 @@
+"""Input checks shared by the non-classification families (pairwise, image,
+embeddings, texts, boxes): one clear error naming the column and the row."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidArgument, MissingColumn
+
+
+def frame(data: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
+    """``data[columns]``, or MissingColumn (a KeyError, as in crowd-kit) / InvalidArgument."""
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidArgument(f"{owner}: expected a pandas DataFrame with columns {list(columns)}; got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise MissingColumn(f"{owner}: data is missing column(s) {missing}; expected columns {list(columns)}")
+    if len(data) == 0:
+        raise InvalidArgument(f"{owner}: data is empty (no answers to aggregate)")
+    return data[list(columns)]
+
+
+def no_missing(data: pd.DataFrame, columns: Sequence[str], owner: str) -> None:
+    """InvalidArgument naming the first NaN/None in ``columns``."""
+    for c in columns:
+        col = data[c]
+        if col.dtype.kind in "iub":
+            continue
+        na = col.isna().to_numpy()
+        if na.any():
+            row = int(np.flatnonzero(na)[0])
+            raise InvalidArgument(f"{owner}: column {c!r} has {int(na.sum())} missing value(s) (NaN/None), first at row {row}")
+
+
+def codes(values: pd.Series | np.ndarray, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """int32 codes and the ids they stand for (``pd.factorize``; first appearance unless ``sort``)."""
+    try:
+        c, names = pd.factorize(values, sort=sort)
+    except TypeError:  # ids of mixed, unorderable types
+        c, names = pd.factorize(values, sort=False)
+    return c.astype(np.int32, copy=False), pd.Index(names)
+
+
+def check_n_iter(owner: str, **params: Any) -> None:
+    """InvalidArgument for an iteration count < 1 or a negative/non-number tolerance."""
+    import numbers
+    for k, v in params.items():
+        if k == "n_iter":
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= int(v) <= 2**31 - 1:
+                raise InvalidArgument(f"{owner}: n_iter must be an int in [1, 2**31 - 1], got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(float(v)) or float(v) < 0:
+            raise InvalidArgument(f"{owner}: {k} must be a finite number >= 0, got {v!r}")

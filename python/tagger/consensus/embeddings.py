@@ -1,0 +1,336 @@
+"""Embedding aggregation: :class:`ClosestToAverage`, :class:`RASA` and
+:class:`HRRASA`, crowd-kit 1.4.2's classes with a C++ core.
+
+Input: a DataFrame with columns ``task, worker, output, embedding`` (each
+embedding a 1-d numpy array, one dimension throughout). Output:
+``embeddings_and_outputs_``, a DataFrame indexed by ``task`` (sorted) with
+columns ``output`` and ``embedding`` (the chosen answer's), and ``scores_``
+(every answer's distance to its task's aggregate, indexed by ``task``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from .._optional import require
+from ..errors import InvalidArgument
+from ._checks import check_n_iter, codes, frame, no_missing
+
+__all__ = ["ClosestToAverage", "RASA", "HRRASA", "glue_similarity"]
+
+_METRICS = {"cosine": 0, "euclidean": 1, "sqeuclidean": 2}
+
+
+class _Emb:
+    """Answers as task/worker codes and an [n, dim] float64 matrix (rows in input order)."""
+
+    def __init__(self, data: pd.DataFrame, owner: str, columns: tuple[str, ...] = ("task", "worker", "output", "embedding")) -> None:
+        df = frame(data, columns, owner)
+        no_missing(df, ("task", "worker"), owner)
+        self.matrix = _stack(df["embedding"], owner, "embedding")
+        self.task, self.tasks = codes(df["task"], sort=True)
+        self.worker, self.workers = codes(df["worker"], sort=True)
+        self.tasks = self.tasks.rename("task")
+        self.frame = df
+
+    def fixed(self, true_embeddings: "pd.Series[Any] | None", owner: str) -> tuple[np.ndarray, np.ndarray]:
+        T, D = len(self.tasks), self.matrix.shape[1]
+        if true_embeddings is None:
+            return np.zeros(0), np.zeros(0, dtype=np.uint8)
+        if not isinstance(true_embeddings, pd.Series):
+            raise InvalidArgument(f"{owner}: true_embeddings must be a pandas Series indexed by task")
+        if not true_embeddings.index.is_unique:
+            raise InvalidArgument(f"{owner}: incorrect data in true_embeddings: multiple true embeddings for a single task are not supported")
+        known = true_embeddings[true_embeddings.index.isin(self.tasks)]
+        fixed = np.zeros((T, D))
+        mask = np.zeros(T, dtype=np.uint8)
+        if len(known):
+            rows = _stack(known, owner, "true_embeddings")
+            if rows.shape[1] != D:
+                raise InvalidArgument(f"{owner}: true_embeddings have dimension {rows.shape[1]}, answers {D}")
+            pos = self.tasks.get_indexer(known.index)
+            fixed[pos] = rows
+            mask[pos] = 1
+        return fixed.ravel(), mask
+
+
+def _stack(col: "pd.Series[Any]", owner: str, what: str) -> np.ndarray:
+    vals = col.to_numpy()
+    dims = set()
+    for i, v in enumerate(vals):
+        a = np.asarray(v)
+        if a.ndim != 1 or a.dtype.kind not in "iufb":
+            raise InvalidArgument(f"{owner}: {what} at row {i} must be a 1-d numeric array, got {type(v).__name__}"
+                                  f"{' of shape ' + str(a.shape) if a.ndim != 1 else ''}")
+        dims.add(a.shape[0])
+    if len(dims) > 1:
+        raise InvalidArgument(f"{owner}: {what} vectors have different dimensions {sorted(dims)}")
+    m = np.stack([np.asarray(v, dtype=np.float64) for v in vals]) if len(vals) else np.zeros((0, 1))
+    if not np.isfinite(m).all():
+        row = int(np.flatnonzero(~np.isfinite(m).all(axis=1))[0])
+        raise InvalidArgument(f"{owner}: {what} at row {row} has a NaN or infinite value")
+    if m.shape[1] == 0:
+        raise InvalidArgument(f"{owner}: {what} vectors are empty (dimension 0)")
+    return m
+
+
+def _metric_of(distance: Any) -> int | None:
+    """C++ metric code for a name or for scipy's own function; None for any other callable."""
+    if isinstance(distance, str):
+        if distance not in _METRICS:
+            raise InvalidArgument(f"distance must be a callable or one of {sorted(_METRICS)}, not {distance!r}")
+        return _METRICS[distance]
+    if not callable(distance):
+        raise InvalidArgument(f"distance must be a callable or one of {sorted(_METRICS)}, got {type(distance).__name__}")
+    if getattr(distance, "__module__", "") == "scipy.spatial.distance" and distance.__name__ in _METRICS:
+        return _METRICS[distance.__name__]
+    return None
+
+
+def _closest(e: _Emb, reference: np.ndarray, distance: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """scores_ (input row order) and embeddings_and_outputs_ (first minimum per task)."""
+    metric = _metric_of(distance)
+    if metric is not None:
+        score = _core.consensus_families.embedding_distances(e.matrix, e.task, reference.ravel(), len(e.tasks), metric)
+    else:
+        emb_col = e.frame["embedding"].to_numpy()
+        score = np.array([float(distance(emb_col[i], reference[e.task[i]])) for i in range(len(e.task))])
+    df = e.frame
+    scores = pd.DataFrame({"task": df["task"].to_numpy(), "output": df["output"].to_numpy(), "score": score,
+                           "embedding": df["embedding"].to_numpy()}).set_index("task")
+    order = np.lexsort((np.arange(len(score)), np.where(np.isnan(score), np.inf, score), e.task))
+    first = order[np.r_[True, e.task[order][1:] != e.task[order][:-1]]]
+    best = pd.DataFrame({"output": df["output"].to_numpy()[first], "embedding": df["embedding"].to_numpy()[first]},
+                        index=e.tasks)
+    return scores, best
+
+
+def _series_of_rows(m: np.ndarray, index: pd.Index) -> "pd.Series[Any]":
+    return pd.Series(list(m), index=index, dtype=object)
+
+
+class ClosestToAverage:
+    """Chooses each task's answer whose embedding is closest to the tasks's
+    mean embedding (or to ``aggregated_embeddings`` when given). ``distance``
+    is any callable ``(a, b) -> float`` as in crowd-kit, or a name
+    (``"cosine"``, ``"euclidean"``, ``"sqeuclidean"``; scipy's functions of
+    those names are recognised too) computed in C++."""
+
+    def __init__(self, distance: Callable[[np.ndarray, np.ndarray], float] | str) -> None:
+        self.distance = distance
+
+    def fit(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None,
+            true_embeddings: "pd.Series[Any] | None" = None) -> "ClosestToAverage":
+        e = _Emb(data, "ClosestToAverage")
+        fixed, mask = e.fixed(true_embeddings, "ClosestToAverage")
+        T, D = len(e.tasks), e.matrix.shape[1]
+        if aggregated_embeddings is None:
+            ref = np.zeros((T, D))
+            np.add.at(ref, e.task, e.matrix)  # row order, as crowd-kit's sum
+            ref /= np.bincount(e.task, minlength=T)[:, None]
+            if len(mask):
+                ref[mask.astype(bool)] = fixed.reshape(T, D)[mask.astype(bool)]
+        else:
+            if not isinstance(aggregated_embeddings, pd.Series):
+                raise InvalidArgument("ClosestToAverage: aggregated_embeddings must be a pandas Series indexed by task")
+            missing = e.tasks.difference(aggregated_embeddings.index)
+            if len(missing):
+                raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings has no row for task {missing[0]!r}")
+            ref = _stack(aggregated_embeddings.reindex(e.tasks), "ClosestToAverage", "aggregated_embeddings")
+            if ref.shape[1] != D:
+                raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings have dimension {ref.shape[1]}, answers {D}")
+        self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, self.distance)
+        return self
+
+    def fit_predict_scores(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        return self.fit(data, aggregated_embeddings).scores_
+
+    def fit_predict(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        return self.fit(data, aggregated_embeddings).embeddings_and_outputs_
+
+    def __repr__(self) -> str:
+        return f"ClosestToAverage(distance={self.distance!r})"
+
+
+def _chi2_priors(worker: "pd.Series[Any]", alpha: float) -> "pd.Series[Any]":
+    """crowd-kit's prior skills: chi2.isf(alpha / 2, answers of the worker), in value_counts order."""
+    chi2 = require("scipy.stats", "RASA / HRRASA").chi2
+    counts = worker.value_counts()
+    return pd.Series(chi2.isf(alpha / 2, counts.to_numpy()), index=counts.index, name=counts.name)
+
+
+class RASA:
+    r"""Reliability Aware Sequence Aggregation (Li & Fukumoto 2019): aggregates
+    :math:`\hat e_i = \sum_k \beta_k e_i^k / \sum_k \beta_k` and global
+    reliabilities :math:`\beta_k = \chi^2_{\alpha/2, |V_k|} / \sum_i \|e_i^k - \hat e_i\|^2`
+    iterated in C++ until the relative squared change of the aggregates is
+    below ``tol``; each task's answer closest (cosine) to its aggregate wins.
+    Fitted: ``embeddings_and_outputs_``, ``scores_`` (after ``fit_predict``),
+    ``skills_``, ``prior_skills_``, ``aggregated_embeddings_``, ``loss_history_``."""
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-9, alpha: float = 0.05) -> None:
+        self.n_iter, self.tol, self.alpha = n_iter, tol, alpha
+
+    def _check(self, owner: str) -> None:
+        check_n_iter(owner, n_iter=self.n_iter, tol=self.tol)
+        if not 0 < float(self.alpha) < 1:
+            raise InvalidArgument(f"{owner}: alpha must be in (0, 1), got {self.alpha!r}")
+
+    def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "RASA":
+        self._check("RASA")
+        e = _Emb(data, "RASA", ("task", "worker", "embedding"))
+        fixed, mask = e.fixed(true_embeddings, "RASA")
+        prior = _chi2_priors(e.frame["worker"], float(self.alpha))
+        out = _core.consensus_families.embeddings_rasa(
+            e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
+            np.zeros(0), fixed, mask, int(self.n_iter), float(self.tol))
+        skills = pd.Series(out["skills"], index=e.workers)
+        self.prior_skills_ = prior
+        self.skills_ = skills.reindex((prior / skills).index)  # crowd-kit's order: that of prior / distances
+        self.aggregated_embeddings_ = _series_of_rows(out["aggregated"], e.tasks)
+        self.loss_history_: list[float] = [float(v) for v in out["loss_history"]]
+        self.n_iter_ = int(out["n_iter"])
+        self._fitted = e
+        return self
+
+    def _apply(self, data: pd.DataFrame) -> None:
+        e = _Emb(data, type(self).__name__)
+        ref = np.stack(list(self.aggregated_embeddings_.reindex(e.tasks)))
+        self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, "cosine")
+
+    def fit_predict_scores(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        self.fit(data, true_embeddings)._apply(data)
+        return self.scores_
+
+    def fit_predict(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        self.fit(data, true_embeddings)._apply(data)
+        return self.embeddings_and_outputs_
+
+    def __repr__(self) -> str:
+        return f"RASA(n_iter={self.n_iter!r}, tol={self.tol!r}, alpha={self.alpha!r})"
+
+
+def _everygrams(seq: Sequence[Hashable], n_max: int = 4) -> "Counter[tuple[Hashable, ...]]":
+    return Counter(tuple(seq[i:i + n]) for i in range(len(seq)) for n in range(1, n_max + 1) if i + n <= len(seq))
+
+
+def glue_similarity(hyp: str, ref: Any) -> float:
+    """crowd-kit's default HRRASA output similarity, computed as it does:
+    ``nltk.translate.gleu_score.sentence_gleu([hyp.split()], ref)`` (GLEU of
+    ``ref`` against the words of ``hyp``, n-grams of 1 to 4), without nltk.
+    HRRASA calls it with two strings, so ``ref`` counts as a sequence of
+    characters; pass ``output_similarity=`` for a word-level measure."""
+    h = _everygrams(list(ref))
+    r = _everygrams(hyp.split())
+    n_all = max(sum(h.values()), sum(r.values()))
+    return float(sum((r & h).values()) / n_all) if n_all > 0 else 0.0
+
+
+class HRRASA(RASA):
+    r"""Hybrid Reliability and Representation Aware Sequence Aggregation
+    (Li, SIGIR 2020): RASA whose answers are also weighted by a *local*
+    reliability :math:`\gamma_i^k = \lambda_{emb} \overline{\exp(-\|e_i^k - e_i^l\|^2 / (\|e_i^k\|^2 \|e_i^l\|^2))}
+    + \lambda_{out} \overline{sim(o_i^k, o_i^l)}` (means over the task's other
+    workers): the average uses :math:`\beta_k \gamma_i^k` and the distances
+    are divided by :math:`\gamma_i^k`. Tasks with a single answer keep it
+    (their workers get NaN skills, as in crowd-kit). Fitted as :class:`RASA`
+    plus ``weights_`` (DataFrame by (task, worker), column ``weight``) and,
+    with ``calculate_ranks``, ``ranks_`` (``task, output, rank`` with
+    :math:`s_i^k = \beta_k \exp(-\|e_i^k - \hat e_i\|^2 / (\|e_i^k\|^2 \|\hat e_i\|^2)) + \gamma_i^k`)."""
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-9, lambda_emb: float = 0.5, lambda_out: float = 0.5,
+                 alpha: float = 0.05, calculate_ranks: bool = False,
+                 output_similarity: Callable[[str, Any], float] = glue_similarity) -> None:
+        super().__init__(n_iter, tol, alpha)
+        self.lambda_emb, self.lambda_out = lambda_emb, lambda_out
+        self.calculate_ranks, self.output_similarity = calculate_ranks, output_similarity
+
+    def _local_skills(self, e: _Emb) -> np.ndarray:
+        out = np.zeros(len(e.task))
+        outputs = e.frame["output"].to_numpy()
+        order = np.argsort(e.task, kind="stable")
+        bounds = np.r_[0, np.flatnonzero(np.diff(e.task[order])) + 1, len(order)]
+        sim = self.output_similarity
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            rows = order[a:b]
+            m = e.matrix[rows]
+            norms = (m ** 2).sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                diff = ((m[:, None, :] - m[None, :, :]) ** 2).sum(axis=2)
+                k = np.exp(-diff / np.outer(norms, norms))
+            wk = e.worker[rows]
+            other = wk[:, None] != wk[None, :]
+            emb = np.where(other, k, 0.0).sum(axis=1) / (len(rows) - 1)
+            seq = np.array([sum(float(sim(outputs[i], outputs[j])) for jj, j in enumerate(rows) if other[ii, jj])
+                            for ii, i in enumerate(rows)]) / (len(rows) - 1)
+            out[rows] = self.lambda_emb * emb + self.lambda_out * seq
+        return out
+
+    def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "HRRASA":
+        self._check("HRRASA")
+        if not callable(self.output_similarity):
+            raise InvalidArgument("HRRASA: output_similarity must be a callable (str, str) -> float")
+        full = _Emb(data, "HRRASA", ("task", "worker", "embedding", "output"))
+        full.fixed(true_embeddings, "HRRASA")  # checks
+        counts = np.bincount(full.task, minlength=len(full.tasks))
+        multi = counts[full.task] > 1
+        single = full.frame[~multi]
+        df = full.frame[multi]
+        if len(df):
+            e = _Emb(df, "HRRASA", ("task", "worker", "embedding", "output"))
+            fixed, mask = e.fixed(true_embeddings, "HRRASA")
+            local = self._local_skills(e)
+            prior = _chi2_priors(e.frame["worker"], float(self.alpha))
+            out = _core.consensus_families.embeddings_rasa(
+                e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
+                local, fixed, mask, int(self.n_iter), float(self.tol))
+            skills = pd.Series(out["skills"], index=e.workers)
+            skills = skills.reindex((prior / skills).index)
+            agg = _series_of_rows(out["aggregated"], e.tasks)
+            beta = skills.reindex(pd.Index(e.frame["worker"])).to_numpy(dtype=float)
+            w = beta * local
+            weights = pd.DataFrame({"weight": w}, index=pd.MultiIndex.from_arrays(
+                [e.frame["task"].to_numpy(), e.frame["worker"].to_numpy()], names=["task", "worker"]))
+            self.loss_history_ = [float(v) for v in out["loss_history"]]
+            self.n_iter_ = int(out["n_iter"])
+            if self.calculate_ranks:
+                ref = np.stack(list(agg.reindex(pd.Index(e.frame["task"]))))
+                d = ((e.matrix - ref) ** 2).sum(axis=1)
+                d[d == 0.0] = 1e-5
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rank = beta * np.exp(-d / ((e.matrix ** 2).sum(axis=1) * (ref ** 2).sum(axis=1))) + local
+                self.ranks_ = pd.DataFrame({"task": e.frame["task"].to_numpy(), "output": e.frame["output"].to_numpy(),
+                                            "rank": rank})
+        else:
+            prior = pd.Series([], dtype=np.float64, name="count")
+            skills = pd.Series([], dtype=np.float64)
+            agg = pd.Series([], dtype=object)
+            weights = pd.DataFrame({"weight": pd.Series([], dtype=np.float64)},
+                                   index=pd.MultiIndex.from_arrays([[], []], names=["task", "worker"]))
+            self.loss_history_, self.n_iter_ = [], 0
+            if self.calculate_ranks:
+                self.ranks_ = pd.DataFrame(columns=["task", "output", "rank"])
+        if len(single):
+            # crowd-kit: a task with one answer keeps it; its new workers get NaN skills.
+            s_tasks = single["task"].to_numpy()
+            new_workers = pd.Index(pd.unique(single["worker"].to_numpy())).difference(prior.index, sort=False)
+            prior = pd.concat([prior, pd.Series(np.nan, index=new_workers)])
+            skills = pd.concat([skills, pd.Series(np.nan, index=new_workers)])
+            agg = pd.concat([agg, pd.Series(list(single["embedding"].to_numpy()), index=s_tasks, dtype=object)])
+            weights = pd.concat([weights, pd.DataFrame({"weight": np.nan}, index=pd.MultiIndex.from_arrays(
+                [s_tasks, single["worker"].to_numpy()], names=["task", "worker"]))])
+            if self.calculate_ranks:
+                self.ranks_ = pd.concat([self.ranks_, pd.DataFrame({"task": s_tasks, "output": single["output"].to_numpy(),
+                                                                    "rank": np.nan})], ignore_index=True)
+        self.prior_skills_, self.skills_, self.weights_ = prior, skills, weights
+        self.aggregated_embeddings_ = agg
+        return self
+
+    def __repr__(self) -> str:
+        return (f"HRRASA(n_iter={self.n_iter!r}, tol={self.tol!r}, lambda_emb={self.lambda_emb!r}, "
+                f"lambda_out={self.lambda_out!r}, alpha={self.alpha!r}, calculate_ranks={self.calculate_ranks!r})")

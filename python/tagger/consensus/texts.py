@@ -1,0 +1,181 @@
+"""Text aggregation: :class:`ROVER` (word alignment and vote in C++),
+:class:`TextRASA` and :class:`TextHRRASA` (RASA / HRRASA over sentence
+embeddings), crowd-kit 1.4.2's classes.
+
+Input: a DataFrame with columns ``task, worker, text``. Output: ``texts_``,
+a Series named ``agg_text`` indexed by ``task`` (sorted, as ``groupby``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .. import _core
+from ..errors import InvalidArgument
+from ._checks import frame, no_missing
+from .embeddings import HRRASA, RASA, glue_similarity
+
+__all__ = ["ROVER", "TextRASA", "TextHRRASA"]
+
+
+class ROVER:
+    """Recognizer Output Voting Error Reduction (Fiscus 1997): each task's
+    tokenized texts are aligned one after the other into a word transition
+    network by edit distance (unit costs), and every slot keeps its most
+    voted token (ties: the longer token, then the larger string); empty slots
+    are dropped before ``detokenizer``. ``tokenizer``/``detokenizer`` are
+    required, as in crowd-kit (e.g. ``str.split`` and ``" ".join``).
+    Fitted: ``texts_``."""
+
+    def __init__(self, tokenizer: Callable[[str], list[str]], detokenizer: Callable[[list[str]], str],
+                 silent: bool = True) -> None:
+        self.tokenizer, self.detokenizer, self.silent = tokenizer, detokenizer, silent
+
+    def fit(self, data: pd.DataFrame) -> "ROVER":
+        if not callable(self.tokenizer) or not callable(self.detokenizer):
+            raise InvalidArgument("ROVER: tokenizer and detokenizer must be callables")
+        df = frame(data, ("task", "worker", "text"), "ROVER")
+        no_missing(df, ("task", "text"), "ROVER")
+        texts = df["text"].to_numpy()
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise InvalidArgument(f"ROVER: text at row {i} is {type(t).__name__}, not str")
+        try:
+            task_codes, tasks = pd.factorize(df["task"], sort=True)
+        except TypeError as e:
+            raise InvalidArgument(f"ROVER: task ids must be sortable: {e}") from None
+        order = np.argsort(task_codes, kind="stable")
+        vocab: dict[str, int] = {"": 0}
+        tokens: list[int] = []
+        hyp_start = [0]
+        rows: Any = order if self.silent else tqdm(order, desc="ROVER")
+        for r in rows:
+            toks = self.tokenizer(texts[r])
+            for tok in toks:
+                if not isinstance(tok, str):
+                    raise InvalidArgument(f"ROVER: the tokenizer returned {type(tok).__name__} for row {int(r)}, not str")
+                tokens.append(vocab.setdefault(tok, len(vocab)))
+            hyp_start.append(len(tokens))
+        words = list(vocab)
+        # The vote's tie-break: max over (count, len(token), token).
+        by = sorted(range(len(words)), key=lambda c: (len(words[c]), words[c]))
+        rank = np.empty(len(words), dtype=np.int64)
+        rank[by] = np.arange(len(words))
+        counts = np.bincount(task_codes, minlength=len(tasks))
+        task_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        out, out_start = _core.consensus_families.rover(np.asarray(tokens, dtype=np.int32), np.asarray(hyp_start, dtype=np.int64),
+                                                         task_start, rank)
+        result = [self.detokenizer([words[c] for c in out[out_start[t]:out_start[t + 1]] if c != 0]) for t in range(len(tasks))]
+        self.texts_ = pd.Series(result, index=pd.Index(tasks, name="task"), name="agg_text")
+        return self
+
+    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+        return self.fit(data).texts_
+
+    def __repr__(self) -> str:
+        return f"ROVER(tokenizer={self.tokenizer!r}, detokenizer={self.detokenizer!r}, silent={self.silent!r})"
+
+
+def _encode(encoder: Callable[[str], Any], texts: "pd.Series[Any]", owner: str) -> "pd.Series[Any]":
+    if not callable(encoder):
+        raise InvalidArgument(f"{owner}: encoder must be a callable text -> 1-d numpy array")
+    return pd.Series([np.asarray(encoder(t), dtype=np.float64).ravel() for t in texts], index=texts.index, dtype=object)
+
+
+def _as_encoder(encoder: Any) -> Callable[[str], Any]:
+    """A callable for crowd-kit's encoder argument; a tagger ``Embedder`` (fitted) works via its transform."""
+    from ..match import Embedder
+    if isinstance(encoder, Embedder):
+        emb = encoder
+
+        def call(text: str) -> np.ndarray:
+            m = emb.transform([text])
+            return np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64).ravel()
+        return call
+    return encoder
+
+
+class _TextEmbeddings:
+    """An embedding aggregator over encoded texts (crowd-kit's TextRASA/TextHRRASA)."""
+
+    _owner = ""
+    _est: RASA
+
+    def __init__(self, encoder: Callable[[str], Any]) -> None:
+        self.encoder = encoder
+
+    @property
+    def loss_history_(self) -> list[float]:
+        return self._est.loss_history_
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_est":
+            raise AttributeError(name)
+        return getattr(self._est, name)
+
+    def _data(self, data: pd.DataFrame) -> pd.DataFrame:
+        df = frame(data, ("task", "worker", "text"), self._owner)
+        no_missing(df, ("task", "worker", "text"), self._owner)
+        out = df.rename(columns={"text": "output"})
+        return out.assign(embedding=_encode(_as_encoder(self.encoder), out["output"], self._owner))
+
+    def _true(self, true_objects: "pd.Series[Any] | None") -> "pd.Series[Any] | None":
+        if true_objects is None:
+            return None
+        if not isinstance(true_objects, pd.Series):
+            raise InvalidArgument(f"{self._owner}: true_objects must be a pandas Series task -> text")
+        return _encode(_as_encoder(self.encoder), true_objects, self._owner)
+
+    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
+        self._est.fit(self._data(data), self._true(true_objects))
+        return self
+
+    def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+        return self._est.fit_predict_scores(self._data(data), self._true(true_objects))
+
+    def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
+        res = self._est.fit_predict(self._data(data), self._true(true_objects))
+        self.texts_ = res["output"].rename("agg_text")
+        return self.texts_
+
+
+class TextRASA(_TextEmbeddings):
+    """RASA over sentence embeddings: ``encoder`` (any callable text -> 1-d
+    array, e.g. ``SentenceTransformer(...).encode``, or a fitted tagger
+    :class:`~tagger.match.Embedder`) encodes every text, :class:`RASA`
+    aggregates, and each task gets the text closest to its aggregate.
+    ``true_objects`` (Series task -> text) is optional here; crowd-kit
+    requires the argument but fails on any Series (it tests its truth value).
+    Fitted: ``texts_`` (by ``fit_predict``), and RASA's attributes
+    (``skills_``, ``loss_history_`` ...)."""
+
+    _owner = "TextRASA"
+
+    def __init__(self, encoder: Callable[[str], Any], n_iter: int = 100, tol: float = 1e-5, alpha: float = 0.05) -> None:
+        super().__init__(encoder)
+        self._est = RASA(n_iter, tol, alpha)
+
+    def __repr__(self) -> str:
+        r = self._est
+        return f"TextRASA(encoder={self.encoder!r}, n_iter={r.n_iter!r}, tol={r.tol!r}, alpha={r.alpha!r})"
+
+
+class TextHRRASA(_TextEmbeddings):
+    """HRRASA over sentence embeddings and the texts themselves (local
+    reliability from embedding and ``output_similarity`` agreement); same
+    ``encoder`` and ``true_objects`` rules as :class:`TextRASA`."""
+
+    _owner = "TextHRRASA"
+
+    def __init__(self, encoder: Callable[[str], Any], n_iter: int = 100, tol: float = 1e-5, lambda_emb: float = 0.5,
+                 lambda_out: float = 0.5, alpha: float = 0.05, calculate_ranks: bool = False,
+                 output_similarity: Callable[[str, Any], float] = glue_similarity) -> None:
+        super().__init__(encoder)
+        self._est = HRRASA(n_iter, tol, lambda_emb, lambda_out, alpha, calculate_ranks, output_similarity)
+
+    def __repr__(self) -> str:
+        return f"TextHRRASA(encoder={self.encoder!r}, {repr(self._est)[len('HRRASA('):]}"
