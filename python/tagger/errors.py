@@ -17,7 +17,8 @@ __all__ = [
     "DecryptionFailed", "CryptoError", "LedgerError", "CorruptLedger", "LedgerLocked",
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
-    "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask",
+    "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask", "ContractReverted",
+    "ReplayedReceipt",
 ]
 
 
@@ -128,3 +129,11 @@ class TaskStateError(TaggerError):
 class IncompleteTask(TaskStateError):
     """Items or assigned answer slots are still missing (finalize with ``partial=True``
     to settle the answered items only)."""
+
+
+class ContractReverted(TransactionRejected):
+    """An EVM contract refused a transaction (``tg.evm``); the message carries its revert reason."""
+
+
+class ReplayedReceipt(RuleViolation):
+    """A bridge receipt (a ledger deposit, an EVM withdrawal, an NFT export) was already used."""
