@@ -32,7 +32,9 @@ def revert_reason(e: BaseException) -> str | None:
     for prefix in ("execution reverted: ", "execution reverted"):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
-    return msg or "reverted"
+    if msg in ("", "b''", "0x"):
+        return "reverted without a reason (checked arithmetic: e.g. a balance or allowance too low)"
+    return msg
 
 
 class Chain:
