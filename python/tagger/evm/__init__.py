@@ -52,4 +52,7 @@ def __getattr__(name: str) -> Any:
     if name == "Escrow":
         from .escrow import Escrow
         return Escrow
+    if name in ("bridge", "escrow", "keys"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tagger.evm' has no attribute {name!r}")
