@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import tagger as tg
@@ -320,6 +319,11 @@ TERMS = dict(n_items=6, n_labels=2, overlap=3, rate=2 * TAG, method="majority_vo
              deadline_height=0, expiry_slash_bps=0)
 
 
+TRUTH = [0, 1, 0, 1, 1, 0]
+# overlap 3: every item answered by 3 of the 4 workers; worker 3 answers against the truth
+ANSWERS = [[(i, TRUTH[i] if k != 3 else 1 - TRUTH[i]) for i in range(6) if (i + k) % 4 != 0] for k in range(4)]
+
+
 def escrow_task(env, tag: str, bond: int = 5 * TAG):
     b = env.bridge
     req = env.account(f"req-{tag}", fund=200 * TAG)
@@ -327,12 +331,9 @@ def escrow_task(env, tag: str, bond: int = 5 * TAG):
     for a in (req, *ws):
         b.deposit(a, {req: 100 * TAG}.get(a, 15 * TAG))
     tid = b.escrow.fund(req, 50 * TAG, TERMS, required_stake=2 * TAG, bond=bond, window=600)
-    truth = [0, 1, 0, 1, 1, 0]
     for k, w in enumerate(ws):
         b.escrow.stake(w, tid, 2 * TAG)
-        items = [i for i in range(6) if (i + k) % 4 != 0]  # overlap 3: every item by 3 of the 4 workers
-        labels = [truth[i] if k != 3 else 1 - truth[i] for i in items]  # worker 3 answers against the consensus
-        b.escrow.answer(w, tid, list(zip(items, labels)))
+        b.escrow.answer(w, tid, ANSWERS[k])
     return req, ws, tid
 
 
@@ -342,7 +343,20 @@ def test_escrow_life_with_a_successful_challenge(env):
     honest = esc.settlement(tid)
     assert honest["n_answers"] == 18
     assert honest["payouts_hash"] == bytes(esc.contract.functions.hash_lists(honest["payouts"], honest["slashes"]).call())
-    # the same settle the ledger re-executes, on the chain's inputs
+    # the rule is the ledger's: the same task published on the embedded ledger, with the
+    # same answers and stakes, settles to the same labels and payouts per worker
+    net = env.net
+    lt = net.ledger.publish(req, 50 * TAG, TERMS, required_stake=2 * TAG)
+    with net.batch():
+        for w in ws:
+            net.ledger.stake(w, 2 * TAG, task_id=lt)
+    for k, w in enumerate(ws):
+        net.ledger.submit_answers(lt, w, ANSWERS[k])
+    on_ledger = net.ledger.settlement(lt, partial=True)
+    evm_to_ledger = {keys.evm_address(w): w.address_bytes for w in ws}
+    assert sorted((evm_to_ledger[a], v) for a, v in honest["payouts"]) == \
+        sorted((bytes(a), int(v)) for a, v in on_ledger["payouts"])
+    assert list(honest["labels"]) == list(on_ledger["labels"]) == TRUTH
     paid = dict(honest["payouts"])
     assert paid[keys.evm_address(ws[0])] > paid.get(keys.evm_address(ws[3]), 0)
     # a requester underpays worker 0 and commits that
