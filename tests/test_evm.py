@@ -283,6 +283,23 @@ def test_nft_export_and_sale_with_royalties(env, n_workers, overlap, n_items):
         assert b.nft.functions.ownerOf(ex.token_id).call() == keys.evm_address(buyer)
         with pytest.raises(ContractReverted, match="already licensed"):
             b.buy(owner, lic)
+        # a cancelled listing cannot be bought
+        lic2 = b.list_nft(buyer, ex.token_id, 10 * TAG, kind="license")
+        with pytest.raises(ContractReverted, match="not the seller"):
+            b.chain.send(b.evm_signer(owner), b.market.functions.cancel(lic2))
+        b.chain.send(b.evm_signer(buyer), b.market.functions.cancel(lic2))
+        with pytest.raises(ContractReverted, match="no active listing"):
+            b.buy(owner, lic2)
+        # EIP-2981: a royalty paid to the Market by another marketplace is split by basis points
+        amount = 50 * TAG + 1
+        before = [b.proceeds(a) for a, _ in info["contributors"]]
+        b.approve(owner, b.market.address, amount)
+        b.chain.send(b.evm_signer(owner), b.market.functions.payRoyalty(ex.token_id, amount))
+        got = [b.proceeds(a) - p0 for (a, _), p0 in zip(info["contributors"], before)]
+        pool = sum(p for _, p in info["contributors"])
+        want = [amount * p // pool for _, p in info["contributors"]]
+        want[0] += amount - sum(want)  # the floors' remainder to the first contributor
+        assert got == want and sum(got) == amount
     print(f"buy with {n_workers} royalty recipients: {sold['gas_used']} gas")
 
 
