@@ -12,6 +12,7 @@
 
 MAX_CONTRIBUTORS: constant(uint256) = 64
 BPS: constant(uint256) = 10000
+ADDRESS_MASK: constant(uint256) = 2**160 - 1
 
 struct Contributor:
     account: address
@@ -62,7 +63,8 @@ manifest_hash: public(HashMap[uint256, bytes32])
 merkle_root: public(HashMap[uint256, bytes32])
 ledger_tx: public(HashMap[uint256, bytes32])
 royalty_bps: public(HashMap[uint256, uint256])
-contributors_: HashMap[uint256, DynArray[Contributor, MAX_CONTRIBUTORS]]
+# One slot per contributor: address | bps << 160 (a stored struct would take two).
+contributors_: HashMap[uint256, DynArray[uint256, MAX_CONTRIBUTORS]]
 total_supply: public(uint256)
 
 # ERC-165 ids: ERC-165, ERC-721, ERC-721 metadata, EIP-2981
@@ -109,7 +111,11 @@ def ownerOf(token_id: uint256) -> address:
 @external
 @view
 def contributors(token_id: uint256) -> DynArray[Contributor, MAX_CONTRIBUTORS]:
-    return self.contributors_[token_id]
+    out: DynArray[Contributor, MAX_CONTRIBUTORS] = []
+    for p: uint256 in self.contributors_[token_id]:
+        out.append(Contributor(account=convert(convert(p & ADDRESS_MASK, uint160), address),
+                               bps=convert(p >> 160, uint16)))
+    return out
 
 
 @external
@@ -203,16 +209,18 @@ def mint(receiver: address, token_id: uint256, manifest_hash: bytes32, merkle_ro
     assert self.manifest_hash[token_id] == empty(bytes32), "token already exported"
     assert manifest_hash != empty(bytes32), "zero manifest hash"
     total: uint256 = 0
+    packed: DynArray[uint256, MAX_CONTRIBUTORS] = []
     for c: Contributor in contributors:
         assert c.account != empty(address), "zero contributor"
         assert c.bps > 0, "zero share"
         total += convert(c.bps, uint256)
+        packed.append(convert(c.account, uint256) | (convert(c.bps, uint256) << 160))
     assert total <= BPS, "royalties over 100%"
     self.manifest_hash[token_id] = manifest_hash
     self.merkle_root[token_id] = merkle_root
     self.ledger_tx[token_id] = ledger_tx
     self.royalty_bps[token_id] = total
-    self.contributors_[token_id] = contributors
+    self.contributors_[token_id] = packed
     self.ownerOf_[token_id] = receiver
     self.balance_[receiver] += 1
     self.total_supply += 1
