@@ -37,7 +37,7 @@ fi
 endef
 
 .PHONY: demo test typecheck bench install tokenizer clean wheel wheel-test sdist stubs docs test-asan test-tsan \
-        fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-py
+        fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-py contracts
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/tagger demo
@@ -135,6 +135,14 @@ fuzz-py: $(VENV)/.installed
 	    -artifact_prefix=build/fuzz-py/$$name- build/fuzz-py/$$name $$seeds 2>&1 \
 	    | grep -E "stat::|ERROR|Error|Traceback|DONE|INITED" ; test $${PIPESTATUS[0]} = 0; \
 	done
+
+# Recompiles contracts/*.vy with the pinned vyper (extra `contracts`) into the committed
+# artifacts (python/tagger/evm/artifacts, tests/evm_artifacts), then checks a second
+# compile gives the same bytes; tests/test_evm.py compares them with a fresh compile.
+contracts: $(VENV)/.apt
+	@$(PY) -c "import vyper" 2>/dev/null || $(PIP) install -q "vyper==0.4.3"
+	$(PY) scripts/compile_contracts.py
+	$(PY) scripts/compile_contracts.py --check
 
 # Retrains the shipped sentencepiece model from WordNet (Debian's wordnet-base)
 # and checks it is byte-identical to python/tagger/data/tokenizer.model.

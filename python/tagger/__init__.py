@@ -17,7 +17,7 @@ TAG: int = 10**6
 """Base units per TAG token. Every amount in tagger is an int in base units."""
 
 _SUBMODULES = {"codec", "crypto", "errors", "consensus", "match", "verify", "ledger", "rewards", "sim", "store",
-               "market", "dataset", "task", "plot"}
+               "market", "dataset", "task", "plot", "evm"}
 
 # Public classes imported on first use: name -> submodule defining it.
 _LAZY = {"Network": "network", "Account": "ledger", "verify_proof": "market"}

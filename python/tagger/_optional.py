@@ -16,6 +16,9 @@ EXTRAS = {
     "torch": ("torch", "torch"),
     "PIL": ("Pillow", "image"),
     "scipy": ("scipy", "sparse"),
+    "web3": ("web3", "evm"),
+    "eth_account": ("eth-account", "evm"),
+    "eth_tester": ("eth-tester[py-evm]", "evm"),
 }
 
 

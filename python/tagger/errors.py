@@ -17,7 +17,8 @@ __all__ = [
     "DecryptionFailed", "CryptoError", "LedgerError", "CorruptLedger", "LedgerLocked",
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
-    "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask",
+    "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask", "ContractReverted",
+    "ReplayedReceipt",
 ]
 __all__ += ["MissingColumn"]
 
@@ -137,3 +138,11 @@ class MissingColumn(InvalidArgument, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class ContractReverted(TransactionRejected):
+    """An EVM contract refused a transaction (``tg.evm``); the message carries its revert reason."""
+
+
+class ReplayedReceipt(RuleViolation):
+    """A bridge receipt (a ledger deposit, an EVM withdrawal, an NFT export) was already used."""
