@@ -18,9 +18,8 @@ __all__ = [
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
     "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask", "ContractReverted",
-    "ReplayedReceipt",
+    "ReplayedReceipt", "MissingColumn",
 ]
-__all__ += ["MissingColumn"]
 
 
 class TaggerError(Exception):
