@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import codec, crypto
 from . import match, rewards
+from .consensus import fraud_report as consensus_fraud_report
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
@@ -825,6 +826,42 @@ class Task:
                     (df["label"].to_numpy()[on] == gold_s.reindex(df["task"][on]).to_numpy()).mean())
         return TaskResult(method=self.method or "uploads", labels=labels, probas=probas, worker_quality=wq,
                           payouts=pay, slashed=slashed, refund=refund, txid=txid, stats=stats)
+
+    @_serialized
+    def fraud_report(self, *, funding: bool = True, **thresholds: Any) -> pd.DataFrame:
+        """Screens this task's workers with the anti-fraud rules
+        (:func:`tagger.consensus.fraud_report`): too-fast answers, control-item
+        failure, random and constant-label spammers, colluding groups and Sybil
+        funding, one row per worker with its flags and their evidence.
+
+        The consensus is the one the ledger computes for this task's published
+        method (the settled labels once finalized), the control items are the
+        task's gold, and ``funding=True`` reads each worker's first incoming
+        transfer from the ledger for the Sybil rule. Answers carry no response
+        time yet, so the ``fast`` rule reports ``n_timed == 0``. Thresholds are
+        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``)."""
+        if self.kind != "classification":
+            raise InvalidArgument("fraud_report screens labeling (classification) tasks: a collection task's "
+                                  "uploads are checked by the verifier instead")
+        df = self._answer_frame()
+        if df.empty:
+            raise InvalidArgument(f"task {self.title!r} has no answers to screen yet")
+        partial = self.result is None and self.status == "open"
+        settlement = self._net.ledger.settlement(self.id, self._gold_salt, self._gold_codes(), partial)
+        consensus, _ = self._labels_from(settlement)
+        gold = self.gold if len(self.gold) else None
+        funders = self._first_fundings(pd.unique(df["worker"])) if funding else None
+        return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
+
+    def _first_fundings(self, workers: Sequence[str]) -> pd.DataFrame:
+        """Each worker's first incoming transfer: who funded the account, and when."""
+        rows = {}
+        for name in workers:
+            h = self._net.history(name)
+            got = h[(h["kind"] == "transfer") & ~h["outgoing"]]
+            if len(got):
+                rows[name] = (got["sender"].iloc[0], int(got["height"].iloc[0]))
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""
