@@ -159,3 +159,69 @@ def test_detection_on_a_simulated_population_meets_the_targets(share):
     assert row["precision"] >= 0.9, row
     assert row["recall"] >= 0.8, row
     assert row["honest_flagged"] == 0, row
+
+
+# ---------------------------------------------------------------- the published screen
+
+def _published(fraud, n_items=150):
+    """Seven workers at overlap 4 on a published task; w6 answers at random."""
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(7)], fund=20 * tg.TAG)
+    rng = np.random.default_rng(2)
+    items = [f"text {i}" for i in range(n_items)]
+    truth = pd.Series(rng.choice(LABELS, n_items))
+    task = net.publish_task(owner=alice, title="Topics", description="Pick the topic.", labels=LABELS, items=items,
+                            overlap=4, budget=n_items * 4 * tg.TAG, fraud=fraud)
+    asg = task.assign(ws)
+    right = (asg["worker"] != "w6").to_numpy() & (rng.random(len(asg)) < 0.9)
+    asg["label"] = np.where(right, truth.reindex(asg["item_id"]).to_numpy(), rng.choice(LABELS, len(asg)))
+    task.submit_many(asg[["item_id", "worker", "label"]])
+    return net, alice, task
+
+
+def test_the_ledger_applies_the_published_screen_and_refuses_paying_a_flagged_worker():
+    net, alice, task = _published(0.01)
+    assert task.terms["fraud_alpha_ppm"] == 10_000
+    spammer = net.account("w6").address_bytes
+    honest = net.ledger.settlement(task.id, task._gold_salt, task._gold_codes())
+    assert [bytes(a) for a in honest["flagged"]] == [spammer]
+    assert spammer not in {bytes(a) for a, _ in honest["payouts"]}
+    # A requester client that pays the flagged worker anyway is refused, nothing written.
+    forged = dict(honest, payouts=sorted([(bytes(a), int(v)) for a, v in honest["payouts"]] + [(spammer, 1)]))
+    before = (net.height, net.state_root(), net.supply())
+    with pytest.raises(errors.InvalidTransaction, match="payout of w6"):
+        net.ledger.finalize_settled(task.id, alice, forged, gold_salt=task._gold_salt, gold=task._gold_codes())
+    assert (net.height, net.state_root(), net.supply()) == before
+    result = task.finalize()
+    wq = result.worker_quality
+    assert bool(wq.loc["w6", "flagged"]) and not wq.drop(index="w6")["flagged"].any()
+    assert wq.loc["w6", "payout"] == 0 and (wq.drop(index="w6")["payout"] > 0).all()
+    assert net.reputation("w6")[0] == 0  # no answer counted right
+    rep = task.fraud_report(funding=False)
+    assert rep.loc["w6", "spammer"] and not rep.drop(index="w6")["flagged"].any()
+    net.verify()
+
+
+def test_without_the_screen_the_spammer_is_paid_and_the_terms_keep_nineteen_fields():
+    net, alice, task = _published(None)
+    assert task.terms["fraud_alpha_ppm"] == 0
+    result = task.finalize()
+    assert result.worker_quality.loc["w6", "payout"] > 0 and "flagged" not in result.worker_quality
+    publish = [t for h in range(net.height + 1) for t in net.block(h).transactions if t.kind == "publish"]
+    assert len(publish[0].fields["terms"]) == 19
+
+
+@pytest.mark.parametrize("fraud, match", [(2, "alpha in"), (0.0, "alpha in"), ("yes", "alpha in"),
+                                          (1e-9, "part per million")])
+def test_a_bad_fraud_level_is_refused_before_anything_is_written(fraud, match):
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    before = (net.height, net.state_root())
+    with pytest.raises(errors.InvalidArgument, match=match):
+        net.publish_task(owner=alice, title="T", description="d", labels=LABELS, items=["a", "b"], overlap=1,
+                         budget=2 * tg.TAG, fraud=fraud)
+    with pytest.raises(errors.InvalidArgument, match="labeling"):
+        net.publish_task(owner=alice, title="T", description="d", kind="collection", items=2, overlap=1,
+                         budget=2 * tg.TAG, fraud=True)
+    assert (net.height, net.state_root()) == before

@@ -139,7 +139,7 @@ TEST(Fraud, ACopyingPairIsACollusionGroupAnIndependentPairIsNot) {
   EXPECT_EQ(r.pairs[0].worker_a, 10);
   EXPECT_EQ(r.pairs[0].worker_b, 11);
   EXPECT_EQ(r.pairs[0].n_same, r.pairs[0].n_shared);
-  EXPECT_GT(r.pairs[0].n_same, 2 * r.pairs[0].expected);
+  EXPECT_GT(r.pairs[0].n_same_wrong, 3 * r.pairs[0].expected);
 }
 
 TEST(Fraud, FastAnswersAreFlaggedOnlyWhenMostAreFast) {

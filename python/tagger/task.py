@@ -815,6 +815,8 @@ class Task:
         slashed = pd.Series({name(a): int(v) for a, v in slashes}, dtype=np.int64)
         slashed = slashed.reindex(rep.index, fill_value=0).astype(np.int64)
         wq = self._worker_quality(df, consensus_labels, None, before, after, pay, slashed, gold_s)
+        if self.terms.get("fraud_alpha_ppm", 0):
+            wq["flagged"] = wq.index.isin([name(a) for a in settlement.get("flagged", [])])
         stats: dict[str, Any] = {"answers": len(df), "items": len(labels), "workers": len(wq),
                                  "partial": bool(partial), "result_hash": result_hash.hex()}
         if probas is not None and len(probas):
@@ -839,7 +841,9 @@ class Task:
         task's gold, and ``funding=True`` reads each worker's first incoming
         transfer from the ledger for the Sybil rule. Answers carry no response
         time yet, so the ``fast`` rule reports ``n_timed == 0``. Thresholds are
-        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``)."""
+        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the
+        default ``alpha`` is the one the task published (``fraud=``), whose
+        spammer, colluder and control_fail flags the ledger applies at finalize."""
         if self.kind != "classification":
             raise InvalidArgument("fraud_report screens labeling (classification) tasks: a collection task's "
                                   "uploads are checked by the verifier instead")
@@ -851,6 +855,9 @@ class Task:
         consensus, _ = self._labels_from(settlement)
         gold = self.gold if len(self.gold) else None
         funders = self._first_fundings(pd.unique(df["worker"])) if funding else None
+        published = self.terms.get("fraud_alpha_ppm", 0)
+        if published and "rules" not in thresholds:
+            thresholds.setdefault("alpha", published / 1e6)
         return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
 
     def _first_fundings(self, workers: Sequence[str]) -> pd.DataFrame:
@@ -1137,7 +1144,8 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                items: Any, overlap: int, budget: int, reward_policy: Any, stake: int, gold: Any,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
                seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
-               slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0) -> Task:
+               slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0,
+               fraud: Any = None) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
     acct = net.account(owner)
     for name, text in (("title", title), ("description", description)):
@@ -1201,6 +1209,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
         raise InvalidArgument(f"expiry_slash_bps must be an int in [0, 10000], got {expiry_slash_bps!r}")
     if expiry_slash_bps and deadline is None:
         raise InvalidArgument("expiry_slash_bps needs a deadline: slots expire only after one")
+    fraud_ppm = _fraud_alpha_ppm(fraud, kind)
     slots = len(frame) * int(overlap)
     pterms = policy_terms(reward_policy or default_policy(kind), slots=slots, budget=int(budget))
     if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
@@ -1210,7 +1219,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
              "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
              "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
-             "expiry_slash_bps": int(expiry_slash_bps)}
+             "expiry_slash_bps": int(expiry_slash_bps), "fraud_alpha_ppm": fraud_ppm}
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
                                  verifier=net.verifier if kind == "collection" else None)
@@ -1223,6 +1232,21 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     _make_subtasks(task)
     net._save_task_record(task_id, acct, _task_record(task, verify))
     return task
+
+
+def _fraud_alpha_ppm(fraud: Any, kind: str) -> int:
+    """The published fraud screen's level in parts per million (0: none)."""
+    if fraud is None or fraud is False:
+        return 0
+    alpha = 0.01 if fraud is True else fraud
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha < 1:
+        raise InvalidArgument(f"fraud must be None, True or a level alpha in (0, 1), got {fraud!r}")
+    if kind != "classification":
+        raise InvalidArgument("the fraud screen applies to labeling (classification) tasks")
+    ppm = int(round(float(alpha) * 1_000_000))
+    if ppm < 1:
+        raise InvalidArgument(f"fraud level {fraud!r} is below one part per million")
+    return ppm
 
 
 def _make_subtasks(task: Task) -> None:

@@ -61,14 +61,14 @@ struct FraudInput {
   std::span<const std::int64_t> funded_at;    // [n_workers] block height of that funding
 };
 
-// A tested pair of workers whose identical answers are improbable if each
-// answers independently given the consensus.
+// A tested pair of workers whose same wrong answers (the same label, not the
+// consensus) are improbable if each answers independently given the consensus.
 struct CollusionPair {
   std::int32_t worker_a = 0, worker_b = 0;
   std::int32_t n_shared = 0;      // items both answered
   std::int32_t n_same = 0;        // items both answered with the same label
   std::int32_t n_same_wrong = 0;  // of which the label is not the consensus
-  double expected = 0;            // expectation of n_same if the two answer independently
+  double expected = 0;            // expectation of n_same_wrong if the two answer independently
   double p_value = 1, p_adjusted = 1;
 };
 

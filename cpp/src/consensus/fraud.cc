@@ -225,10 +225,14 @@ void collusion_rule(const FraudInput& in, const FraudOptions& o, const ByTask& b
   r.collusion_p.assign(W, kNaN);
   r.collusion_group.assign(W, -1);
   r.colluder.assign(W, 0);
-  // Copying shows as identical answers, wrong ones above all. Under the null
-  // the two answer independently given the consensus label k, each by its
-  // own confusion with consensus (add-one smoothed): identical with
-  // probability sum_l P_a(l | k) P_b(l | k) on each shared item.
+  // Copying shows as the same wrong answers: honest workers agree on the
+  // right label all the time, and conditioning on a consensus they made
+  // themselves makes that agreement look dependent, but they rarely share a
+  // wrong label. Under the null the two answer independently given the
+  // consensus label k, each by its own confusion with consensus: the same
+  // label l != k with probability sum_{l != k} P_a(l | k) P_b(l | k). Add-one
+  // smoothing overstates the off-diagonal of a good worker's few errors,
+  // which keeps the test conservative for honest pairs.
   std::vector<double> given(W * K * K);
   for (std::size_t w = 0; w < W; ++w)
     for (std::size_t k = 0; k < K; ++k) {
@@ -281,7 +285,8 @@ void collusion_rule(const FraudInput& in, const FraudOptions& o, const ByTask& b
     const double* pi = &given[(static_cast<std::size_t>(a.worker[i]) * K + k) * K];
     const double* pj = &given[(static_cast<std::size_t>(a.worker[j]) * K + k) * K];
     double q = 0;
-    for (std::size_t l = 0; l < K; ++l) q += pi[l] * pj[l];
+    for (std::size_t l = 0; l < K; ++l)
+      if (l != k) q += pi[l] * pj[l];
     null[fill[static_cast<std::size_t>(s)]++] = q;
     expected[static_cast<std::size_t>(s)] += q;
     same[static_cast<std::size_t>(s)] += a.label[i] == a.label[j];
@@ -289,7 +294,7 @@ void collusion_rule(const FraudInput& in, const FraudOptions& o, const ByTask& b
   });
   std::vector<double> p(tested.size());
   for (std::size_t s = 0; s < tested.size(); ++s)
-    p[s] = poisson_binomial_upper(same[s], std::span<const double>(null.data() + start[s], start[s + 1] - start[s]));
+    p[s] = poisson_binomial_upper(same_wrong[s], std::span<const double>(null.data() + start[s], start[s + 1] - start[s]));
   const std::vector<double> adj = holm(p);
   std::vector<std::int32_t> parent(W);
   std::iota(parent.begin(), parent.end(), 0);

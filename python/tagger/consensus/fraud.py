@@ -29,14 +29,15 @@ probability below 1 %, family-wise:
     ``constant``: a spammer whose top label has ``constant_share`` of its answers.
 ``colluder``
     For each pair sharing at least ``min_shared`` items, the number of items
-    both answered identically against its law if they answered independently
-    given the consensus label :math:`k`: a Poisson-binomial with per-item
-    probability :math:`\\sum_l P_a(l \\mid k) P_b(l \\mid k)`, each worker's
-    confusion with consensus add-one smoothed. Copiers agree on the items
-    where they disagree with consensus too, where honest workers rarely
-    coincide, which is what makes the count improbable (``n_same_wrong`` in
-    ``attrs["pairs"]`` shows it). Flagged pairs join into groups
-    (``collusion_group``: the group's first worker).
+    both answered with the same *wrong* label (not the consensus :math:`k`)
+    against its law if they answered independently given the consensus: a
+    Poisson-binomial with per-item probability
+    :math:`\\sum_{l \\ne k} P_a(l \\mid k) P_b(l \\mid k)`, each worker's
+    confusion with consensus add-one smoothed (which overstates a good
+    worker's rare errors: conservative for honest pairs). Honest workers agree
+    on right labels all the time but seldom share a wrong one; copiers share
+    them. Flagged pairs join into groups (``collusion_group``: the group's
+    first worker); ``attrs["pairs"]`` has ``n_same`` and ``n_same_wrong``.
 ``sybil``
     At least ``sybil_min_accounts`` answering accounts whose first funding came
     from one account within ``sybil_window`` blocks.
