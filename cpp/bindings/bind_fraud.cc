@@ -20,6 +20,21 @@ static std::span<const T> span_of(const std::optional<A>& a) {
 }
 
 TAGGER_BIND_MODULE(fraud) {
+  // Registered first: the signature of screen names it.
+  py::class_<cs::FraudOptions>(m, "FraudOptions")
+      .def(py::init<>())
+      .def_readwrite("alpha", &cs::FraudOptions::alpha)
+      .def_readwrite("fast_ratio", &cs::FraudOptions::fast_ratio)
+      .def_readwrite("min_item_durations", &cs::FraudOptions::min_item_durations)
+      .def_readwrite("fast_min_share", &cs::FraudOptions::fast_min_share)
+      .def_readwrite("control_min_accuracy", &cs::FraudOptions::control_min_accuracy)
+      .def_readwrite("spam_margin", &cs::FraudOptions::spam_margin)
+      .def_readwrite("constant_share", &cs::FraudOptions::constant_share)
+      .def_readwrite("min_shared", &cs::FraudOptions::min_shared)
+      .def_readwrite("min_answers", &cs::FraudOptions::min_answers)
+      .def_readwrite("sybil_min_accounts", &cs::FraudOptions::sybil_min_accounts)
+      .def_readwrite("sybil_window", &cs::FraudOptions::sybil_window);
+
   m.def("screen", [](const I32& task, const I32& worker, const I32& label, std::int32_t n_tasks, std::int32_t n_workers,
                      std::int32_t n_labels, const I32& consensus, std::optional<F64> duration, std::optional<I32> gold,
                      std::optional<I32> funder, std::optional<I64> funded_at, const cs::FraudOptions& opt) {
@@ -67,19 +82,6 @@ TAGGER_BIND_MODULE(fraud) {
      py::arg("consensus"), py::arg("duration") = py::none(), py::arg("gold") = py::none(), py::arg("funder") = py::none(),
      py::arg("funded_at") = py::none(), py::arg("options"));
 
-  py::class_<cs::FraudOptions>(m, "FraudOptions")
-      .def(py::init<>())
-      .def_readwrite("alpha", &cs::FraudOptions::alpha)
-      .def_readwrite("fast_ratio", &cs::FraudOptions::fast_ratio)
-      .def_readwrite("min_item_durations", &cs::FraudOptions::min_item_durations)
-      .def_readwrite("fast_min_share", &cs::FraudOptions::fast_min_share)
-      .def_readwrite("control_min_accuracy", &cs::FraudOptions::control_min_accuracy)
-      .def_readwrite("spam_margin", &cs::FraudOptions::spam_margin)
-      .def_readwrite("constant_share", &cs::FraudOptions::constant_share)
-      .def_readwrite("min_shared", &cs::FraudOptions::min_shared)
-      .def_readwrite("min_answers", &cs::FraudOptions::min_answers)
-      .def_readwrite("sybil_min_accounts", &cs::FraudOptions::sybil_min_accounts)
-      .def_readwrite("sybil_window", &cs::FraudOptions::sybil_window);
 
   m.def("binomial_upper", &cs::binomial_upper, py::arg("k"), py::arg("n"), py::arg("p"));
   m.def("binomial_lower", &cs::binomial_lower, py::arg("k"), py::arg("n"), py::arg("p"));

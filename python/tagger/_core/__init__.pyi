@@ -5,13 +5,14 @@ from __future__ import annotations
 from . import codec
 from . import consensus
 from . import crypto
+from . import fraud
 from . import ledger
 from . import match
 from . import seal
 from . import sim
 from . import store
 from . import verify
-__all__: list[str] = ['codec', 'consensus', 'crypto', 'error_kinds', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
+__all__: list[str] = ['codec', 'consensus', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
 def error_kinds() -> list[str]:
     ...
 __version__: str
