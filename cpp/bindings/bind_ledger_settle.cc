@@ -33,6 +33,7 @@ static L::TaskTerms terms_of(const py::dict& d) {
       {"slash_min_control", &L::TaskTerms::slash_min_control},
       {"deadline_height", &L::TaskTerms::deadline_height},
       {"expiry_slash_bps", &L::TaskTerms::expiry_slash_bps},
+      {"fraud_alpha_ppm", &L::TaskTerms::fraud_alpha_ppm},
   };
   L::TaskTerms t;
   for (auto [k, v] : d) {

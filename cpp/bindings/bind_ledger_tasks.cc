@@ -18,7 +18,7 @@ py::dict terms_dict(const L::TaskTerms& t) {
                   "slashing"_a = t.slashing, "slash_threshold_bps"_a = t.slash_threshold_bps,
                   "slash_share_bps"_a = t.slash_share_bps, "slash_min_control"_a = t.slash_min_control,
                   "gold_commitment"_a = to_py(t.gold_commitment), "deadline_height"_a = t.deadline_height,
-                  "expiry_slash_bps"_a = t.expiry_slash_bps);
+                  "expiry_slash_bps"_a = t.expiry_slash_bps, "fraud_alpha_ppm"_a = t.fraud_alpha_ppm);
 }
 
 py::dict settle_output_dict(const L::SettleOutput& o, std::uint64_t n_labels) {
@@ -30,12 +30,13 @@ py::dict settle_output_dict(const L::SettleOutput& o, std::uint64_t n_labels) {
     std::copy(o.posterior_ppm.begin(), o.posterior_ppm.end(), ppm.mutable_data());
   else
     std::fill(ppm.mutable_data(), ppm.mutable_data() + n_items * n_labels, 0u);
-  py::list payouts, reputation, slashes;
+  py::list payouts, reputation, slashes, flagged;
+  for (auto& a : o.flagged) flagged.append(to_py(a));
   for (auto& [a, v] : o.payouts) payouts.append(py::make_tuple(to_py(a), v));
   for (auto& [a, c, i] : o.reputation) reputation.append(py::make_tuple(to_py(a), c, i));
   for (auto& [a, v] : o.slashes) slashes.append(py::make_tuple(to_py(a), v));
   return py::dict("labels"_a = labels, "posterior_ppm"_a = ppm, "payouts"_a = payouts, "reputation"_a = reputation,
-                  "slashes"_a = slashes, "n_answered_items"_a = o.n_answered_items,
+                  "slashes"_a = slashes, "flagged"_a = flagged, "n_answered_items"_a = o.n_answered_items,
                   "result_hash"_a = to_py(o.result_hash));
 }
 

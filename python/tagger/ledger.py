@@ -65,7 +65,8 @@ TERMS_FIELDS: tuple[str, ...] = (
     "n_items", "n_labels", "overlap", "rate", "method", "n_iter", "tol_e9", "seed", "policy", "policy_threshold_bps",
     "policy_no_control_bps", "policy_base", "slashing", "slash_threshold_bps", "slash_share_bps", "slash_min_control",
     "gold_commitment", "deadline_height", "expiry_slash_bps")
-"""A published task's terms, in their fixed order (docs/ledger.md, kind ``publish``)."""
+"""A published task's terms, in their fixed order (docs/ledger.md, kind ``publish``); a
+20th, ``fraud_alpha_ppm``, follows only when the task publishes the fraud screen."""
 TASK_STATUS = {0: "open", 1: "finalized", 2: "cancelled"}
 VERDICTS = {"accepted": 0, "rejected": 1, "needs_review": 2}
 LISTING_KINDS = {"sale": 0, "license": 1}
@@ -411,6 +412,9 @@ class Contracts:
                 row.append(1 if v else 0)
             else:
                 row.append(_amount(v, k))
+        fraud = _amount(terms.get("fraud_alpha_ppm", 0), "fraud_alpha_ppm")
+        if fraud:  # a 20th field only when set: terms without it keep their bytes
+            row.append(fraud)
         ver = b"" if verifier is None else self._addr(verifier)
         return self._send(owner, "publish", [_amount(budget, "budget"), _amount(required_stake, "required_stake"),
                                              _h32(params_hash, "params_hash"), ver, row])

@@ -621,7 +621,8 @@ class Network:
                      stake: int = 0, gold: Any = None, control_share: float = 0.1, batch_size: int = 20,
                      data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0,
                      method: str | None = None, method_options: Mapping[str, Any] | None = None,
-                     slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0):
+                     slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0,
+                     fraud: Any = None):
         """Publish a task: match it to data categories, lock ``budget`` in escrow and
         split its items into subtasks with hidden control items. See :class:`tagger.task.Task`.
 
@@ -642,7 +643,11 @@ class Network:
         missing slots may be reassigned or the task finalized partially; ``expiry_slash_bps``
         of a worker's stake is slashed when its slots expire and are reassigned). A
         ``reward_policy`` the ledger cannot re-execute (your own subclass) makes the task
-        owner-discretionary: ``task.discretionary`` says so to workers.
+        owner-discretionary: ``task.discretionary`` says so to workers. ``fraud``: a level
+        ``alpha`` in (0, 1) (or ``True`` for 0.01) publishes the anti-fraud screen
+        (``tg.consensus.fraud_report``'s spam, collusion and control-failure rules): the
+        ledger runs it at finalize, and a flagged worker earns nothing and gets no answer
+        counted right for reputation.
         """
         title = _text(title, "title")
         description = _text(description, "description")
@@ -667,7 +672,7 @@ class Network:
                               control_share=control_share, batch_size=batch_size, data_kind=data_kind,
                               verify=verify, n_categories=categories, seed=seed, method=method,
                               method_options=method_options, slashing=slashing, deadline=deadline,
-                              expiry_slash_bps=expiry_slash_bps)
+                              expiry_slash_bps=expiry_slash_bps, fraud=fraud)
             self._tasks[task.id] = task
             self._on_batch_failure(lambda: self._tasks.pop(task.id, None))
         return task

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import codec, crypto
 from . import match, rewards
+from .consensus import fraud_report as consensus_fraud_report
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
@@ -814,6 +815,8 @@ class Task:
         slashed = pd.Series({name(a): int(v) for a, v in slashes}, dtype=np.int64)
         slashed = slashed.reindex(rep.index, fill_value=0).astype(np.int64)
         wq = self._worker_quality(df, consensus_labels, None, before, after, pay, slashed, gold_s)
+        if self.terms.get("fraud_alpha_ppm", 0):
+            wq["flagged"] = wq.index.isin([name(a) for a in settlement.get("flagged", [])])
         stats: dict[str, Any] = {"answers": len(df), "items": len(labels), "workers": len(wq),
                                  "partial": bool(partial), "result_hash": result_hash.hex()}
         if probas is not None and len(probas):
@@ -825,6 +828,47 @@ class Task:
                     (df["label"].to_numpy()[on] == gold_s.reindex(df["task"][on]).to_numpy()).mean())
         return TaskResult(method=self.method or "uploads", labels=labels, probas=probas, worker_quality=wq,
                           payouts=pay, slashed=slashed, refund=refund, txid=txid, stats=stats)
+
+    @_serialized
+    def fraud_report(self, *, funding: bool = True, **thresholds: Any) -> pd.DataFrame:
+        """Screens this task's workers with the anti-fraud rules
+        (:func:`tagger.consensus.fraud_report`): too-fast answers, control-item
+        failure, random and constant-label spammers, colluding groups and Sybil
+        funding, one row per worker with its flags and their evidence.
+
+        The consensus is the one the ledger computes for this task's published
+        method (the settled labels once finalized), the control items are the
+        task's gold, and ``funding=True`` reads each worker's first incoming
+        transfer from the ledger for the Sybil rule. Answers carry no response
+        time yet, so the ``fast`` rule reports ``n_timed == 0``. Thresholds are
+        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the
+        default ``alpha`` is the one the task published (``fraud=``), whose
+        spammer, colluder and control_fail flags the ledger applies at finalize."""
+        if self.kind != "classification":
+            raise InvalidArgument("fraud_report screens labeling (classification) tasks: a collection task's "
+                                  "uploads are checked by the verifier instead")
+        df = self._answer_frame()
+        if df.empty:
+            raise InvalidArgument(f"task {self.title!r} has no answers to screen yet")
+        partial = self.result is None and self.status == "open"
+        settlement = self._net.ledger.settlement(self.id, self._gold_salt, self._gold_codes(), partial)
+        consensus, _ = self._labels_from(settlement)
+        gold = self.gold if len(self.gold) else None
+        funders = self._first_fundings(pd.unique(df["worker"])) if funding else None
+        published = self.terms.get("fraud_alpha_ppm", 0)
+        if published and "rules" not in thresholds:
+            thresholds.setdefault("alpha", published / 1e6)
+        return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
+
+    def _first_fundings(self, workers: Sequence[str]) -> pd.DataFrame:
+        """Each worker's first incoming transfer: who funded the account, and when."""
+        rows = {}
+        for name in workers:
+            h = self._net.history(name)
+            got = h[(h["kind"] == "transfer") & ~h["outgoing"]]
+            if len(got):
+                rows[name] = (got["sender"].iloc[0], int(got["height"].iloc[0]))
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""
@@ -1100,7 +1144,8 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                items: Any, overlap: int, budget: int, reward_policy: Any, stake: int, gold: Any,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
                seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
-               slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0) -> Task:
+               slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0,
+               fraud: Any = None) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
     acct = net.account(owner)
     for name, text in (("title", title), ("description", description)):
@@ -1164,6 +1209,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
         raise InvalidArgument(f"expiry_slash_bps must be an int in [0, 10000], got {expiry_slash_bps!r}")
     if expiry_slash_bps and deadline is None:
         raise InvalidArgument("expiry_slash_bps needs a deadline: slots expire only after one")
+    fraud_ppm = _fraud_alpha_ppm(fraud, kind)
     slots = len(frame) * int(overlap)
     pterms = policy_terms(reward_policy or default_policy(kind), slots=slots, budget=int(budget))
     if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
@@ -1173,7 +1219,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
              "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
              "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
-             "expiry_slash_bps": int(expiry_slash_bps)}
+             "expiry_slash_bps": int(expiry_slash_bps), "fraud_alpha_ppm": fraud_ppm}
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
                                  verifier=net.verifier if kind == "collection" else None)
@@ -1186,6 +1232,21 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     _make_subtasks(task)
     net._save_task_record(task_id, acct, _task_record(task, verify))
     return task
+
+
+def _fraud_alpha_ppm(fraud: Any, kind: str) -> int:
+    """The published fraud screen's level in parts per million (0: none)."""
+    if fraud is None or fraud is False:
+        return 0
+    alpha = 0.01 if fraud is True else fraud
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha < 1:
+        raise InvalidArgument(f"fraud must be None, True or a level alpha in (0, 1), got {fraud!r}")
+    if kind != "classification":
+        raise InvalidArgument("the fraud screen applies to labeling (classification) tasks")
+    ppm = int(round(float(alpha) * 1_000_000))
+    if ppm < 1:
+        raise InvalidArgument(f"fraud level {fraud!r} is below one part per million")
+    return ppm
 
 
 def _make_subtasks(task: Task) -> None:

@@ -58,6 +58,12 @@ struct TaskTerms {
   Hash32 gold_commitment{};         // SHA-256 of the gold reveal (gold_commitment()); zero: no control items
   std::uint64_t deadline_height = 0;       // 0: no deadline
   std::uint64_t expiry_slash_bps = 0;      // share of its stake a worker loses per expired slot batch (reassign)
+  // Anti-fraud screen (tagger/fraud.h) at this family-wise level, in parts per
+  // million; 0: none. A worker flagged as a spammer, a colluder or failing
+  // the control items earns nothing and its answers count as incorrect for
+  // reputation. Encoded as a 20th field only when set, so terms published
+  // before it keep their bytes.
+  std::uint64_t fraud_alpha_ppm = 0;
 };
 
 // One answer recorded on the ledger: item index, worker (index into the
@@ -90,6 +96,7 @@ struct SettleOutput {
   std::vector<std::tuple<Address, std::uint64_t, std::uint64_t>> reputation;  // (worker, correct, incorrect), sorted
   std::vector<std::pair<Address, std::uint64_t>> slashes;                      // > 0 only, sorted
   std::uint64_t n_answered_items = 0;
+  std::vector<Address> flagged;             // workers the fraud screen flagged (terms.fraud_alpha_ppm), sorted
   Hash32 result_hash{};  // SHA-256("tagger/result/v1" || 0x00 || msgpack [method, labels, posterior_ppm, payouts, reputation, slashes])
 };
 
@@ -105,7 +112,11 @@ struct SettleOutput {
 // is then capped at the escrow (never reached under the ledger's overlap cap).
 // Reputation: an answer on a revealed control item is judged against gold,
 // any other against the consensus label. Slashing (terms.slashing):
-// sim::slash_amount on the stake with the control counts.
+// sim::slash_amount on the stake with the control counts. Fraud screen
+// (terms.fraud_alpha_ppm): consensus::screen_fraud with the consensus labels
+// and the revealed gold, default thresholds and alpha = fraud_alpha_ppm / 1e6;
+// a flagged worker (spammer, colluder, control_fail) is paid 0 and every one
+// of its answers counts as incorrect.
 //
 // InvalidArgument / RuleViolation on a malformed input (answer out of range,
 // unknown method or policy, gold outside the label set); IncompleteTask when

@@ -11,7 +11,8 @@ using codec::Reader;
 using codec::Writer;
 
 namespace {
-constexpr std::size_t kTermFields = 19;
+constexpr std::size_t kTermFields = 19;  // 20 with the fraud screen
+constexpr std::uint64_t kPpm = 1'000'000;
 // Items of one task and labels of one item: bounded so that a finalize's
 // re-execution has a bounded cost and counts fit their fields.
 constexpr std::uint64_t kMaxItems = 10'000'000;
@@ -25,7 +26,7 @@ constexpr std::uint64_t kMaxSlots = 20'000'000;  // n_items x overlap answers
 }  // namespace
 
 void encode_terms(Writer& w, const TaskTerms& t) {
-  w.array_header(kTermFields);
+  w.array_header(kTermFields + (t.fraud_alpha_ppm != 0 ? 1 : 0));
   w.uint(t.n_items);
   w.uint(t.n_labels);
   w.uint(t.overlap);
@@ -45,10 +46,14 @@ void encode_terms(Writer& w, const TaskTerms& t) {
   w.bin(t.gold_commitment);
   w.uint(t.deadline_height);
   w.uint(t.expiry_slash_bps);
+  if (t.fraud_alpha_ppm != 0) w.uint(t.fraud_alpha_ppm);
 }
 
 TaskTerms decode_terms(Reader& r) {
-  r.expect_array(kTermFields);
+  const std::size_t n = r.array_header();
+  if (n != kTermFields && n != kTermFields + 1)
+    throw DecodeError("terms: expected " + std::to_string(kTermFields) + " or " + std::to_string(kTermFields + 1) +
+                      " fields, got " + std::to_string(n));
   TaskTerms t;
   t.n_items = r.uint();
   t.n_labels = r.uint();
@@ -72,6 +77,11 @@ TaskTerms decode_terms(Reader& r) {
   std::copy(g.begin(), g.end(), t.gold_commitment.begin());
   t.deadline_height = r.uint();
   t.expiry_slash_bps = r.uint();
+  if (n == kTermFields + 1) {
+    t.fraud_alpha_ppm = r.uint();
+    // One encoding per terms: no fraud screen is the 19-field form.
+    if (t.fraud_alpha_ppm == 0) throw DecodeError("terms: a 20th field (fraud_alpha_ppm) of 0 is not canonical");
+  }
   return t;
 }
 
@@ -93,6 +103,8 @@ void check_terms(const TaskTerms& t, std::uint64_t budget) {
   for (std::uint64_t bps : {t.policy_threshold_bps, t.policy_no_control_bps, t.slash_threshold_bps, t.slash_share_bps,
                             t.expiry_slash_bps})
     if (bps > kMaxBps) bad("a basis-point field is above 10000");
+  if (t.fraud_alpha_ppm >= kPpm) bad("fraud_alpha_ppm must be below 1000000 (a level in parts per million)");
+  if (t.fraud_alpha_ppm != 0 && t.n_labels == 0) bad("the fraud screen applies to labeling tasks, not collection");
   // Every slot at the published rate must be covered by the budget, so a
   // worker who answers is never paid less than promised for lack of escrow.
   // The price of one answer is rate + base (mechanisms add a base per answer).

@@ -6,13 +6,14 @@ from . import codec
 from . import consensus
 from . import consensus_families
 from . import crypto
+from . import fraud
 from . import ledger
 from . import match
 from . import seal
 from . import sim
 from . import store
 from . import verify
-__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'crypto', 'error_kinds', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
+__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
 def error_kinds() -> list[str]:
     ...
 __version__: str

@@ -21,6 +21,7 @@ from .voting import MajorityVote, WeightedMajorityVote
 from .quality import CROWDLAB, LabelQuality, label_quality
 from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
+from .fraud import FraudRules, fraud_report
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
@@ -28,6 +29,7 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab",
+    "FraudRules", "fraud_report",
 ]
 
 # Families beyond classification (crowd-kit's pairwise, image, embeddings and

@@ -13,6 +13,7 @@
 #include "tagger/codec.h"
 #include "tagger/consensus.h"
 #include "tagger/errors.h"
+#include "tagger/fraud.h"
 #include "tagger/sim.h"
 
 namespace tagger::ledger {
@@ -178,8 +179,32 @@ void fill_consensus(const detail::SettleFacts& f, const std::vector<std::uint64_
   }
 }
 
+// The published fraud screen on the settled consensus and the revealed gold;
+// fills f.flagged and out.flagged.
+void screen(detail::SettleFacts& f, SettleOutput& out) {
+  const TaskTerms& t = *f.in->terms;
+  if (t.fraud_alpha_ppm == 0 || t.n_labels == 0) return;
+  consensus::FraudInput in;
+  in.answers = {f.item.data(), f.worker.data(), f.label.data(), f.item.size(), static_cast<std::int32_t>(t.n_items),
+                static_cast<std::int32_t>(f.in->workers.size()), static_cast<std::int32_t>(t.n_labels)};
+  // Items nobody answered have no label; no answer refers to them.
+  std::vector<std::int32_t> labels(out.labels);
+  for (auto& l : labels) l = std::max(l, 0);
+  in.consensus = labels;
+  if (!f.in->gold.empty()) in.gold = f.gold;
+  consensus::FraudOptions opt;
+  opt.alpha = static_cast<double>(t.fraud_alpha_ppm) / 1e6;
+  const consensus::FraudReport r = consensus::screen_fraud(in, opt);
+  f.flagged.assign(f.in->workers.size(), 0);
+  for (std::size_t w = 0; w < f.flagged.size(); ++w) {
+    f.flagged[w] = r.spammer[w] || r.colluder[w] || r.control_fail[w];
+    if (f.flagged[w]) out.flagged.push_back(f.in->workers[w]);
+  }
+}
+
 // Per worker: answers, control answers and right control answers; reputation
-// judged against gold on control items, else against the consensus label.
+// judged against gold on control items, else against the consensus label; a
+// worker the fraud screen flagged gets none right.
 void judge(detail::SettleFacts& f, SettleOutput& out) {
   const std::size_t W = f.in->workers.size();
   const bool collection = f.in->terms->n_labels == 0;
@@ -192,7 +217,7 @@ void judge(detail::SettleFacts& f, SettleOutput& out) {
     const std::int32_t g = collection ? -1 : f.gold[static_cast<std::size_t>(f.item[a])];
     const std::int32_t ref = g >= 0 ? g : out.labels[static_cast<std::size_t>(f.item[a])];
     ++f.n_answers[w];
-    if (collection || f.label[a] == ref) ++correct[w];
+    if ((collection || f.label[a] == ref) && (f.flagged.empty() || !f.flagged[w])) ++correct[w];
     if (g >= 0) {
       ++f.control[w];
       if (f.label[a] == g) ++f.control_correct[w];
@@ -288,9 +313,12 @@ SettleOutput detail::settle_on_threads(const SettleInput& in, unsigned threads) 
   SettleOutput out;
   fill_consensus(f, count, threads, out);
   out.n_answered_items = static_cast<std::uint64_t>(std::count_if(count.begin(), count.end(), [](std::uint64_t c) { return c > 0; }));
+  screen(f, out);
   judge(f, out);
   slash(f, out);
   std::vector<std::uint64_t> amounts = policy_amounts(f, out.posterior_ppm);
+  for (std::size_t w = 0; w < f.flagged.size() && w < amounts.size(); ++w)
+    if (f.flagged[w]) amounts[w] = 0;
   // Slashed stake joins the escrow before anything is paid from it.
   std::uint64_t cap = in.escrow > std::numeric_limits<std::uint64_t>::max() - f.slashed ? std::numeric_limits<std::uint64_t>::max()
                                                                                        : in.escrow + f.slashed;

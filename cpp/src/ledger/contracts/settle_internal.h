@@ -21,6 +21,7 @@ struct SettleFacts {
   std::vector<std::uint64_t> n_answers;           // [workers]
   std::vector<std::uint64_t> control, control_correct;  // [workers] answers on control items, right ones
   std::uint64_t slashed = 0;                      // sum of the slashes, saturating
+  std::vector<std::uint8_t> flagged;              // [workers] by the fraud screen (empty: no screen)
 };
 
 // Payouts per worker ([workers], zeros included) under terms.policy, before
