@@ -36,8 +36,8 @@ TAGGER_BIND_MODULE(fraud) {
       .def_readwrite("sybil_window", &cs::FraudOptions::sybil_window);
 
   m.def("screen", [](const I32& task, const I32& worker, const I32& label, std::int32_t n_tasks, std::int32_t n_workers,
-                     std::int32_t n_labels, const I32& consensus, std::optional<F64> duration, std::optional<I32> gold,
-                     std::optional<I32> funder, std::optional<I64> funded_at, const cs::FraudOptions& opt) {
+                     std::int32_t n_labels, const I32& consensus, const cs::FraudOptions& opt, std::optional<F64> duration,
+                     std::optional<I32> gold, std::optional<I32> funder, std::optional<I64> funded_at) {
     if (task.ndim() != 1 || worker.ndim() != 1 || label.ndim() != 1 || task.size() != worker.size() ||
         task.size() != label.size())
       throw InvalidArgument("screen_fraud: task, worker and label must be 1-d arrays of the same length");
@@ -79,8 +79,8 @@ TAGGER_BIND_MODULE(fraud) {
     out["pairs"] = pairs;
     return out;
   }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("n_labels"),
-     py::arg("consensus"), py::arg("duration") = py::none(), py::arg("gold") = py::none(), py::arg("funder") = py::none(),
-     py::arg("funded_at") = py::none(), py::arg("options"));
+     py::arg("consensus"), py::arg("options"), py::arg("duration") = py::none(), py::arg("gold") = py::none(),
+     py::arg("funder") = py::none(), py::arg("funded_at") = py::none());
 
 
   m.def("binomial_upper", &cs::binomial_upper, py::arg("k"), py::arg("n"), py::arg("p"));

@@ -136,7 +136,8 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
         funders = pd.Index(f["funder"].dropna().unique())
         funder = np.where(f["funder"].isna(), -1, funders.get_indexer(f["funder"].fillna(""))).astype(np.int32)
         funded_at = pd.to_numeric(f["height"], errors="coerce").fillna(-1).to_numpy(np.int64)
-    out = _core.fraud.screen(*enc.core_args(), cons, duration, gold_codes, funder, funded_at, rules._core())
+    out = _core.fraud.screen(*enc.core_args(), cons, rules._core(), duration=duration, gold=gold_codes, funder=funder,
+                             funded_at=funded_at)
     return _frame(out, enc, None if funder is None else funders)
 
 
