@@ -854,7 +854,7 @@ class Task:
         settlement = self._net.ledger.settlement(self.id, self._gold_salt, self._gold_codes(), partial)
         consensus, _ = self._labels_from(settlement)
         gold = self.gold if len(self.gold) else None
-        funders = self._first_fundings(pd.unique(df["worker"])) if funding else None
+        funders = self._first_fundings(df["worker"].unique().tolist()) if funding else None
         published = self.terms.get("fraud_alpha_ppm", 0)
         if published and "rules" not in thresholds:
             thresholds.setdefault("alpha", published / 1e6)
