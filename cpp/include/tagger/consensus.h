@@ -218,4 +218,42 @@ std::vector<std::int64_t> superseded_answers(const AnswersView& a);
 void validate(const AnswersView& a);
 void validate(const ContinuousView& a);
 
+// ---- Agreement and uncertainty metrics (metrics.cc) -----------------------
+
+// Krippendorff's alpha levels of measurement (distance between values c, k):
+// nominal [c != k]; ordinal (sum_{g=c..k} n_g - (n_c + n_k) / 2)^2 over the
+// value order, n_g = pairable values equal to g; interval (v_c - v_k)^2;
+// ratio ((v_c - v_k) / (v_c + v_k))^2 (0 when v_c + v_k = 0).
+enum class AlphaLevel : std::uint8_t { Nominal = 0, Ordinal = 1, Interval = 2, Ratio = 3 };
+
+// Krippendorff's alpha = 1 - sum(o * d) / sum(e * d), with the coincidence
+// matrix o[c][k] = sum_u n_uc (n_uk - [c == k]) / (n_u - 1) over units with
+// n_u >= 2 values, n_c = sum_k o[c][k], n = sum_c n_c and the expected
+// coincidences e[c][k] = (n_c n_k - [c == k] n_c) / (n - 1); the same
+// arithmetic as the `krippendorff` package (0.9). `value_counts` is
+// [n_units * values.size()] row-major, finite and >= 0; `values` the ordered
+// value domain (its numbers are read by interval and ratio only).
+// InvalidArgument on a bad shape or count, a domain of fewer than 2 values,
+// unordered values for ordinal/interval/ratio, or no pairable variation
+// (fewer than 2 pairable values, or every pairable value the same: alpha is
+// undefined there).
+double krippendorff_alpha(std::span<const double> value_counts, std::size_t n_units, std::span<const double> values,
+                          AlphaLevel level);
+// The same from answers: unit = task, value = label index (values[label] its
+// number); a worker's answers count once per answer.
+double krippendorff_alpha(const AnswersView& a, std::span<const double> values, AlphaLevel level);
+
+// Fleiss' kappa over tasks with >= 2 answers: P_t = sum_k n_tk (n_tk - 1) /
+// (n_t (n_t - 1)), P_o = mean_t P_t, p_k = sum_t n_tk / sum_t n_t over those
+// tasks, P_e = sum_k p_k^2, kappa = (P_o - P_e) / (1 - P_e). With the same
+// number of answers on every task this is Fleiss (1971); otherwise it is the
+// usual unweighted generalization. InvalidArgument when no task has 2 answers
+// or P_e = 1 (a single label used: kappa undefined).
+double fleiss_kappa(const AnswersView& a);
+
+// Per task: Shannon entropy (nats) of the answers' label distribution, each
+// answer weighted by weights[worker] (empty: 1 each; >= 0, finite). NaN for a
+// task with no answer (or zero total weight).
+std::vector<double> answer_entropy(const AnswersView& a, std::span<const double> weights);
+
 }  // namespace tagger::consensus

@@ -21,6 +21,8 @@ from .voting import MajorityVote, WeightedMajorityVote
 from .quality import CROWDLAB, LabelQuality, label_quality
 from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
+from . import metrics
+from .active import next_items
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
@@ -28,4 +30,5 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab",
+    "metrics", "next_items",
 ]
