@@ -3,7 +3,7 @@
 For each set in ../shared/data/crowd, each task's real answers are replayed in
 a random order (tg.consensus.active.replay_curve): one answer per task first,
 then one more for the 5 % of tasks that tg.consensus.next_items ranks first
-(expected information gain under Dawid-Skene), round after round, beside the
+(posterior margin under Dawid-Skene with smoothing 1), round after round, beside the
 random-order baseline that adds answers to random tasks. Prints the accuracy
 curve and the share of the answers at which each policy first reaches the
 accuracy of the method with every answer (full overlap).
@@ -34,7 +34,7 @@ def first_reach(curve: pd.DataFrame, target: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--method", default="dawid_skene")
-    ap.add_argument("--score", default="eig")
+    ap.add_argument("--score", default="margin")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--step", type=float, default=0.05)
     ap.add_argument("--sets", default="rte,dog,product")

@@ -485,7 +485,7 @@ class Task:
 
     @_serialized
     def extend(self, budget: int, workers: Sequence[AccountLike] | None = None,
-               capacity: int | Sequence[int] | None = None, *, score: str = "eig", stake: bool = True) -> pd.DataFrame:
+               capacity: int | Sequence[int] | None = None, *, score: str = "margin", stake: bool = True) -> pd.DataFrame:
         """Spend ``budget`` (base units) on one more answer for each of the items whose
         label is least certain (:func:`tagger.consensus.next_items` with the task's
         method and ``score``), each from a worker who has not answered or held it.

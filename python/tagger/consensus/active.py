@@ -3,11 +3,11 @@ r"""Answers only where needed: rank the items whose label is least certain.
 :func:`next_items` fits a consensus method on the answers so far and scores
 each task by how much one more answer is expected to help:
 
-* ``"margin"`` — :math:`1 - (p_{(1)} - p_{(2)})`, one minus the gap between
-  the two largest posterior probabilities (1 = a tie, 0 = certain);
+* ``"margin"`` (the default) — :math:`1 - (p_{(1)} - p_{(2)})`, one minus the
+  gap between the two largest posterior probabilities (1 = a tie, 0 = certain);
 * ``"entropy"`` — the posterior entropy :math:`H(z_t) = -\sum_k p_k \log p_k`
   (nats);
-* ``"eig"`` (expected information gain, the default) — the mutual
+* ``"eig"`` (expected information gain) — the mutual
   information between the true label and one more answer from a typical
   worker, :math:`I(z_t; y) = H(y) - H(y \mid z_t)` with
   :math:`P(y = j) = \sum_k p_k \pi_{kj}` and
@@ -19,7 +19,10 @@ each task by how much one more answer is expected to help:
   than chance, and largest where the posterior is split between labels the
   workers tell apart well.
 
-Ties go to the task with fewer answers, then to the earlier task.
+Ties go to the task with fewer answers, then to the earlier task. Replayed
+on the shared sets (``replay_curve``, benchmarks/bench_active.py), the margin
+of a Dawid-Skene fit with Laplace smoothing 1 needed the fewest answers to
+reach the full-overlap accuracy; docs/consensus.md has the curves.
 """
 
 from __future__ import annotations
@@ -74,13 +77,20 @@ def _confusion(errors: np.ndarray | None, skills: np.ndarray | None, counts: np.
 
 
 def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier = "dawid_skene", *,
-               score: str = "eig", labels: Any = None) -> pd.DataFrame:
+               score: str = "margin", labels: Any = None, smoothing: float = 1.0) -> pd.DataFrame:
     """The ``budget`` tasks that most need one more answer, most uncertain first.
 
     ``answers``: a ``task, worker, label`` frame; ``method``: a consensus method
     name (``tg.consensus.METHODS``) or an estimator; ``score``: ``"eig"``,
     ``"margin"`` or ``"entropy"`` (formulas in the module docstring);
-    ``labels``: the full label set when some label has no answer yet.
+    ``labels``: the full label set when some label has no answer yet;
+    ``smoothing``: the Laplace pseudo-count of the ranking fit when ``method``
+    is a name (Dawid-Skene family; ignored by the others). The default 1 keeps
+    the posterior of a task with one or two answers from sounding certain
+    because one worker's confusion matrix was fitted on a handful of answers;
+    on the shared sets it reaches the full-overlap accuracy with fewer answers
+    than 0 does (docs/consensus.md). An estimator passed as ``method`` ranks
+    with its own settings.
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
     ``margin``, ``entropy``, ``eig``, the current ``label`` and ``n_answers``;
@@ -105,7 +115,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     skills: np.ndarray | None = None
     if isinstance(method, str) and est._method in _core.consensus.method_names():
         # The core fit with the method's defaults: posterior, confusion matrices and skills as arrays.
-        fit = _core.consensus.fit(est._method, *a.core_args())
+        if not (isinstance(smoothing, (int, float)) and np.isfinite(smoothing) and smoothing >= 0):
+            raise InvalidArgument(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+        fit = _core.consensus.fit(est._method, *a.core_args(), smoothing=float(smoothing))
         p = np.asarray(fit["probas"], dtype=np.float64)
         errors, skills = fit["errors"], np.asarray(fit["skills"], dtype=np.float64)
     else:
@@ -131,8 +143,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     return out
 
 
-def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_skene", *, score: str = "eig",
-                 start: int = 1, step: float = 0.05, policy: str = "active", seed: int = 0) -> pd.DataFrame:
+def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_skene", *, score: str = "margin",
+                 start: int = 1, step: float = 0.05, policy: str = "active", seed: int = 0,
+                 select: str | BaseClassifier | None = None, smoothing: float = 1.0) -> pd.DataFrame:
     """Simulates dynamic overlap on collected answers: each task's real answers are
     replayed in a random order (``seed``); ``start`` answers per task are revealed
     first, then, every round, one more answer for the ``step`` share of the tasks
@@ -171,7 +184,8 @@ def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_s
         if policy == "random":
             pick = rng.choice(np.asarray(open_tasks, dtype=object), size=min(batch, len(open_tasks)), replace=False)
         else:
-            ranked = next_items(cur[["task", "worker", "label"]], len(n_total), method=method, score=score, labels=labels)
+            ranked = next_items(cur[["task", "worker", "label"]], len(n_total), method=select if select is not None else method,
+                                score=score, labels=labels, smoothing=smoothing)
             pick = ranked.index[ranked.index.isin(open_tasks)][:batch]
         revealed.loc[pick] += 1
     return pd.DataFrame(rows, columns=["answers", "fraction", "accuracy"])
