@@ -186,6 +186,6 @@ def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_s
         else:
             ranked = next_items(cur[["task", "worker", "label"]], len(n_total), method=select if select is not None else method,
                                 score=score, labels=labels, smoothing=smoothing)
-            pick = ranked.index[ranked.index.isin(open_tasks)][:batch]
+            pick = np.asarray(ranked.index[ranked.index.isin(open_tasks)][:batch], dtype=object)
         revealed.loc[pick] += 1
     return pd.DataFrame(rows, columns=["answers", "fraction", "accuracy"])
