@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import codec, crypto
 from . import match, rewards
+from .consensus.active import next_items
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
@@ -500,8 +501,6 @@ class Task:
         must be None and any staked worker may answer them. Returns the new rows
         (item_id, worker, control), or for an unassigned task the chosen items.
         """
-        from .consensus.active import next_items
-
         self._require_open("extend")
         if self.kind != "classification":
             raise TaskStateError("extend: only labeling tasks take more answers per item")
