@@ -118,6 +118,10 @@ TAGGER_BIND_MODULE(consensus) {
     MAKE_OPTS; cs::ZeroBasedSkillOptions z{lr, steps, factor, eps};
     return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::zero_based_skill(a, op, z); });
   }, ANSWERS, py::arg("lr_init") = 1.0, py::arg("lr_steps_to_reduce") = 20, py::arg("lr_reduce_factor") = 0.5, py::arg("eps") = 1e-5, OPTIONS);
+  m.def("bwa", [](SIG, double a_prior, double b_prior, double lambda0, OPT_SIG) {
+    MAKE_OPTS; cs::BwaOptions bo{a_prior, b_prior, lambda0};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::bwa(a, op, bo); });
+  }, ANSWERS, py::arg("a") = 1.0, py::arg("b") = 1.0, py::arg("lambda0") = 1.0, OPTIONS);
   m.def("crowdlab", [](SIG, const F64& model, OPT_SIG) {
     MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
       return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op); });

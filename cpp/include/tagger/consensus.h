@@ -218,6 +218,25 @@ std::vector<std::int64_t> superseded_answers(const AnswersView& a);
 void validate(const AnswersView& a);
 void validate(const ContinuousView& a);
 
+// ---- Bayesian methods ------------------------------------------------------
+
+struct BwaOptions {
+  double a = 1.0;        // Gamma(a, b) prior on each worker's precision v_w
+  double b = 1.0;
+  double lambda0 = 1.0;  // prior precision (in answers) of a task's mean around mu0, the label shares
+};
+
+// BWA, Bayesian weighted average (Li, Rubinstein & Cohn, WWW 2019): one-hot
+// answers y_j ~ N(z_t, I / v_w), z_t ~ N(mu0, I / lambda0), v_w ~ Gamma(a, b);
+// mean-field updates from the vote shares until no posterior moves by tol:
+//   E[v_w] = (a + n_w K / 2) / (b + 1/2 sum_{j of w} (||y_j - m_t||^2 + K s_t)),
+//   m_t = (lambda0 mu0 + sum_{j in t} E[v_w] y_j) / (lambda0 + sum_{j in t} E[v_w]),
+//   s_t = 1 / (lambda0 + sum_{j in t} E[v_w]).
+// probas = m_t (non-negative, sums to 1), skills = mean m_t[y_j] over the
+// worker's answers, priors = mu0 (label shares, or the given class priors).
+// Single-threaded in task order: deterministic.
+Result bwa(const AnswersView& a, const Options& opt = {}, const BwaOptions& o = {});
+
 // ---- Agreement and uncertainty metrics (metrics.cc) -----------------------
 
 // Krippendorff's alpha levels of measurement (distance between values c, k):

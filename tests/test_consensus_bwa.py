@@ -1,0 +1,72 @@
+"""BWA (Bayesian weighted average): accuracy on the shared sets (the figures in
+docs/consensus.md), determinism, gold and priors, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.errors import InvalidArgument
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
+
+
+@pytest.mark.parametrize("name,want", [("product", 0.9246), ("dog", 0.8315), ("rte", 0.9288)])
+def test_bwa_accuracy_on_the_shared_sets(name: str, want: float) -> None:
+    if not DATA.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    answers = pd.read_csv(DATA / name / "answers.csv")
+    truth = pd.read_csv(DATA / name / "truth.csv").set_index("task")["truth"]
+    est = tg.consensus.BWA()
+    labels = est.fit_predict(answers)
+    acc = float((labels.reindex(truth.index) == truth).mean())
+    assert acc == pytest.approx(want, abs=5e-5)
+    mv = float((tg.consensus.MajorityVote().fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc > mv
+    again = tg.consensus.BWA(threads=1).fit(answers)
+    assert np.array_equal(again.probas_.to_numpy(), est.probas_.to_numpy())  # bit for bit
+    p = est.probas_.to_numpy()
+    assert np.allclose(p.sum(axis=1), 1) and (p >= 0).all()
+    assert est.skills_.between(0, 1).all()
+
+
+def test_bwa_weights_reliable_workers_and_clamps_gold() -> None:
+    # Workers g1, g2 always agree with the truth; s1..s3 answer the opposite on tasks 0-3.
+    rows = []
+    for t in range(20):
+        truth = t % 2
+        rows += [(t, "g1", truth), (t, "g2", truth)]
+        for s in ("s1", "s2", "s3"):
+            rows.append((t, s, 1 - truth if t < 4 else truth))
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    est = tg.consensus.BWA()
+    labels = est.fit_predict(df)
+    assert est.skills_["g1"] > est.skills_["s1"]
+    gold = pd.Series({5: 0})
+    clamped = tg.consensus.BWA().fit(df, true_labels=gold)
+    assert clamped.labels_[5] == 0 and clamped.probas_.loc[5, 0] == 1.0
+    assert len(labels) == 20
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.consensus.BWA(a=0).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(lambda0=-1).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(n_iter=-1).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA().fit(pd.DataFrame({"task": [1, 2], "worker": [1, 1], "label": [0, np.nan]})),
+    lambda: tg.consensus.BWA().fit(pd.DataFrame({"task": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(class_priors=[1.0]).fit(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]})),
+])
+def test_bwa_bad_input_is_invalid_argument(make) -> None:
+    with pytest.raises(InvalidArgument):
+        make()
+
+
+def test_bwa_edge_cases() -> None:
+    empty = tg.consensus.BWA().fit_predict(pd.DataFrame({"task": [], "worker": [], "label": []}))
+    assert len(empty) == 0
+    one = tg.consensus.BWA().fit_predict(pd.DataFrame({"task": [1, 2], "worker": ["w", "w"], "label": ["x", "x"]}))
+    assert (one == "x").all()
