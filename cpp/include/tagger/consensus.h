@@ -237,6 +237,25 @@ struct BwaOptions {
 // Single-threaded in task order: deterministic.
 Result bwa(const AnswersView& a, const Options& opt = {}, const BwaOptions& o = {});
 
+struct EbccOptions {
+  std::int32_t n_groups = 10;  // M, subtypes per class (worker correlation is modelled through them)
+  double a_pi = 0.1;           // Dirichlet(a_pi / M) prior on the subtype shares pi_k
+  double alpha = 1.0;          // Dirichlet(alpha) prior on the class shares tau
+  double a_v = 4.0;            // Dirichlet prior of a worker's answer row for subtype (k, m): a_v on label k,
+  double b_v = 1.0;            //   b_v on every other label
+};
+
+// EBCC (Li, Rubinstein & Cohn, ICML 2019): each task has a class k ~ tau and a
+// subtype m ~ pi_k; worker w answers with the row v_{w,k,m,.} ~ Dir(beta_k).
+// Mean-field VB: q(z_t = k, g_t = m) ∝ exp(E log pi_km + E log tau_k +
+// sum_{j in t} E log v_{w_j,k,m,y_j}), with E log of Dirichlet(x) = psi(x_i) -
+// psi(sum x), eta_km = a_pi / M + sum_t q_tkm, nu_k = alpha + sum_t q_tk,
+// mu_{w,k,m,l} = beta_kl + sum_{j of w, y_j = l} q_{t_j,k,m}; started from the
+// vote shares split over subtypes by Dirichlet(1) draws (seed = Options.seed),
+// stopped when no q_tk moves by tol. probas = q_tk; priors = E[tau];
+// class_priors are refused (tau is inferred). Single-threaded: deterministic.
+Result ebcc(const AnswersView& a, const Options& opt = {}, const EbccOptions& e = {});
+
 // ---- Agreement and uncertainty metrics (metrics.cc) -----------------------
 
 // Krippendorff's alpha levels of measurement (distance between values c, k):

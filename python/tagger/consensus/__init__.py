@@ -23,7 +23,7 @@ from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
 from . import metrics
 from .active import next_items
-from .bayes import BWA
+from .bayes import BWA, EBCC
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
@@ -31,5 +31,5 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab",
-    "metrics", "next_items", "BWA",
+    "metrics", "next_items", "BWA", "EBCC",
 ]

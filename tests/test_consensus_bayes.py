@@ -1,5 +1,5 @@
-"""BWA (Bayesian weighted average): accuracy on the shared sets (the figures in
-docs/consensus.md), determinism, gold and priors, and bad input."""
+"""BWA and EBCC: accuracy on the shared sets (the figures in docs/consensus.md),
+determinism, gold and priors, and bad input."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import tagger as tg
 from tagger.errors import InvalidArgument
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
+EBCC_ACCURACY = {"product": 0.9383, "dog": 0.8389, "rte": 0.9275}  # docs/consensus.md's table
 
 
 @pytest.mark.parametrize("name,want", [("product", 0.9246), ("dog", 0.8315), ("rte", 0.9275)])
@@ -68,3 +69,34 @@ def test_bwa_edge_cases() -> None:
     assert len(empty) == 0
     one = tg.consensus.BWA().fit_predict(pd.DataFrame({"task": [1, 2], "worker": ["w", "w"], "label": ["x", "x"]}))
     assert (one == "x").all()
+
+
+@pytest.mark.parametrize("name", ["product", "dog", "rte"])
+def test_ebcc_on_the_shared_sets_is_deterministic_and_above_majority_vote(name: str) -> None:
+    if not DATA.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    answers = pd.read_csv(DATA / name / "answers.csv")
+    truth = pd.read_csv(DATA / name / "truth.csv").set_index("task")["truth"]
+    est = tg.consensus.EBCC()
+    acc = float((est.fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc == pytest.approx(EBCC_ACCURACY[name], abs=5e-5)
+    mv = float((tg.consensus.MajorityVote().fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc > mv
+    again = tg.consensus.EBCC(threads=1).fit(answers)
+    assert np.array_equal(again.probas_.to_numpy(), est.probas_.to_numpy())  # same seed: bit for bit
+    p = est.probas_.to_numpy()
+    assert np.allclose(p.sum(axis=1), 1) and (p >= 0).all() and est.converged_
+
+
+def test_ebcc_gold_and_bad_input() -> None:
+    rows = [(t, w, t % 2 if w != "s" or t >= 8 else 1 - t % 2) for t in range(20) for w in ("g1", "g2", "g3", "s")]
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    est = tg.consensus.EBCC().fit(df, true_labels=pd.Series({3: 0}))
+    assert est.labels_[3] == 0 and est.probas_.loc[3, 0] == 1.0
+    assert (est.labels_.drop(3) == pd.Series({t: t % 2 for t in range(20)}).drop(3)).all()
+    one = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]})
+    for bad in (dict(n_groups=0), dict(a_v=0), dict(alpha=-1.0), dict(b_v=float("nan")), dict(class_priors=[0.5, 0.5]),
+                dict(seed=-1)):
+        with pytest.raises(InvalidArgument):
+            tg.consensus.EBCC(**bad).fit(one)
+    assert len(tg.consensus.EBCC().fit_predict(pd.DataFrame({"task": [], "worker": [], "label": []}))) == 0
