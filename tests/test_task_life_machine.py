@@ -1,5 +1,5 @@
 """Hypothesis state machine over random task lives: publish, assign, partial
-answers, the deadline passing, reassign, cancel, (partial) finalize, mint, sale
+answers, the deadline passing, reassign, extend (more answers for uncertain items), cancel, (partial) finalize, mint, sale
 and a reopen of the on-disk market. After every step: supply is conserved and
 every escrow and stake is accounted to the base unit; no manifest holds a label
 outside its task's label set; under Flat every answer is paid exactly the
@@ -108,6 +108,24 @@ class TaskLife(RuleBasedStateMachine):
         if t.progress["missing"].sum() == 0:
             return
         t.reassign(["w3", "w4", "w5"], capacity=N_ITEMS)
+
+    @precondition(lambda self: self.tasks)
+    @rule(k=st.sampled_from([0, 0, 0, 1]), n=st.integers(1, 3), n_workers=st.sampled_from([2, 6]))
+    def extend(self, k, n, n_workers):
+        t = self._task(k)
+        if t.status != "open" or t.assignment is None or t.answers().empty:
+            return
+        before, owner, escrow = self._ledger_state(), self.net.balance("owner"), t.escrow
+        price = t.rate + int(t.terms["policy_base"])
+        try:
+            with _quiet():
+                new = t.extend(n * price + price // 2, [f"w{i}" for i in range(n_workers)], capacity=N_ITEMS)
+        except (errors.InfeasibleAssignment, errors.InvalidArgument):
+            assert self._ledger_state() == before  # too few answered items or free workers: nothing changes
+            return
+        assert len(new) == n and not t.assignment.duplicated(["item_id", "worker"]).any()
+        # Exactly the price of n answers moves from the owner into the escrow.
+        assert self.net.balance("owner") == owner - n * price and t.escrow == escrow + n * price
 
     @precondition(lambda self: self.tasks)
     @rule(k=st.sampled_from([0, 0, 0, 1]), rare=st.integers(0, 4))

@@ -118,6 +118,15 @@ TAGGER_BIND_MODULE(consensus) {
     MAKE_OPTS; cs::ZeroBasedSkillOptions z{lr, steps, factor, eps};
     return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::zero_based_skill(a, op, z); });
   }, ANSWERS, py::arg("lr_init") = 1.0, py::arg("lr_steps_to_reduce") = 20, py::arg("lr_reduce_factor") = 0.5, py::arg("eps") = 1e-5, OPTIONS);
+  m.def("bwa", [](SIG, double a_prior, double b_prior, double lambda0, OPT_SIG) {
+    MAKE_OPTS; cs::BwaOptions bo{a_prior, b_prior, lambda0};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::bwa(a, op, bo); });
+  }, ANSWERS, py::arg("a") = 1.0, py::arg("b") = 1.0, py::arg("lambda0") = 1.0, OPTIONS);
+  m.def("ebcc", [](SIG, std::int32_t n_groups, double a_pi, double alpha, double a_v, double b_v, OPT_SIG) {
+    MAKE_OPTS; cs::EbccOptions eo{n_groups, a_pi, alpha, a_v, b_v};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::ebcc(a, op, eo); });
+  }, ANSWERS, py::arg("n_groups") = 10, py::arg("a_pi") = 0.1, py::arg("alpha") = 1.0, py::arg("a_v") = 4.0,
+     py::arg("b_v") = 1.0, OPTIONS);
   m.def("crowdlab", [](SIG, const F64& model, OPT_SIG) {
     MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
       return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op); });

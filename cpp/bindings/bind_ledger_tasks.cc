@@ -64,6 +64,9 @@ void bind_ledger_tasks(py::module_& m) {
     }
     return out;
   }, "task_id"_a);
+  cls.def("item_extra", [](const L::Ledger& l, const py::object& id) {
+    return take(l.item_extra(fixed_bytes<32>(id, "task id")));
+  }, "task_id"_a);
 }
 
 }  // namespace tagger::bindings

@@ -171,6 +171,26 @@ TEST(LedgerSettle, MissingAnswersAreIncompleteWithoutPartial) {
   }
 }
 
+TEST(LedgerSettle, ExtendedItemsWantAndPayTheirExtraAnswers) {
+  TaskTerms t = small_terms("flat");
+  t.overlap = 2;
+  SettleInput in = small_input(t);  // 3 answers on every item
+  EXPECT_THROW(settle(in), RuleViolation);  // more than the overlap of 2
+  in.extra = {1, 1, 1};
+  EXPECT_EQ(settle(in).payouts, (Pay{{addr(1), 300}, {addr(2), 300}, {addr(3), 300}}));
+  in.extra = {1, 2, 1};  // item 1 wants a fourth answer
+  try {
+    settle(in);
+    FAIL() << "no IncompleteTask";
+  } catch (const IncompleteTask& e) {
+    EXPECT_NE(std::string(e.what()).find("1 of 3 items lack answers (1 of 10 answer slots missing)"), std::string::npos) << e.what();
+  }
+  in.partial = true;
+  EXPECT_EQ(settle(in).payouts, (Pay{{addr(1), 300}, {addr(2), 300}, {addr(3), 300}}));
+  in.extra = {1, 1};  // not one count per item
+  EXPECT_THROW(settle(in), InvalidArgument);
+}
+
 TEST(LedgerSettle, PartialSettlesAnsweredItemsOnly) {
   TaskTerms t = small_terms("flat");
   t.n_items = 4;

@@ -51,6 +51,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "escrow_refund": ("task",),
     "publish": ("budget", "required_stake", "params_hash", "verifier", "terms"),
     "assign": ("task", "grants", "revokes"),
+    "extend": ("task", "amount", "items"),
     "stake": ("task", "amount", "unlock_height"),
     "unstake": ("task",),
     "slash": ("task", "staker", "amount", "reason"),
@@ -446,6 +447,19 @@ class Contracts:
             if size:
                 txids.append(self._send(owner, "assign", [_h32(task_id, "task_id"), batch[0], batch[1]]))
         return txids
+
+    def extend_task(self, task_id: bytes, owner: AccountLike, items: Mapping[int, int], amount: int) -> bytes:
+        """Buy more answers for some items of a published task (kind ``extend``):
+        ``items`` maps item number -> extra answers wanted; ``amount`` is locked from
+        the owner into the escrow and must be exactly their price,
+        ``(rate + policy_base) * sum(items.values())``, or the ledger refuses it."""
+        rows = sorted((int(i), int(n)) for i, n in items.items())
+        return self._send(owner, "extend", [_h32(task_id, "task_id"), _amount(amount, "amount"), [list(r) for r in rows]])
+
+    def item_extra(self, task_id: bytes) -> Any:
+        """Answers bought by ``extend`` beyond the overlap, per item of a published task
+        (a numpy array; empty when the task was never extended)."""
+        return self._led.item_extra(_h32(task_id, "task_id"))
 
     def assignments(self, task_id: bytes) -> list[tuple[bytes, Any]]:
         """(worker address, items) of a published task's assignment on the ledger."""

@@ -20,6 +20,7 @@ import pandas as pd
 from . import codec, crypto
 from . import match, rewards
 from .consensus import fraud_report as consensus_fraud_report
+from .consensus.active import next_items
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
@@ -247,6 +248,10 @@ class Task:
                        for i, row in enumerate(self._allowed.tolist())]
         else:
             assigned = np.full(n, self.overlap, dtype=np.int64)
+            if self.kind == "classification":  # answers bought by extend (none for an unextended task)
+                extra = np.asarray(self._net.ledger.item_extra(self.id), dtype=np.int64)
+                if len(extra):
+                    assigned += extra
             holders = [[] for _ in range(n)]
         missing = np.maximum(np.maximum(assigned, self.overlap) - answered, 0)
         return pd.DataFrame({"item_id": self.items["item_id"].to_numpy(), "assigned": assigned, "answered": answered,
@@ -479,6 +484,101 @@ class Task:
         gold_ids = set(self.gold.index)
         return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
                              "control": [r[0] in gold_ids for r in new_rows]})
+
+    @_serialized
+    def extend(self, budget: int, workers: Sequence[AccountLike] | None = None,
+               capacity: int | Sequence[int] | None = None, *, score: str = "margin", stake: bool = True) -> pd.DataFrame:
+        """Spend ``budget`` (base units) on one more answer for each of the items whose
+        label is least certain (:func:`tagger.consensus.next_items` with the task's
+        method and ``score``), each from a worker who has not answered or held it.
+
+        ``budget // (rate + policy_base)`` answers are bought; exactly their price is
+        locked from the owner into the escrow by a signed ``extend`` transaction (the
+        remainder stays with the owner), which raises those items' answer caps on the
+        ledger, so the finalize it re-executes pays and expects the extra answers. With
+        an assignment on the ledger the new slots go to ``workers`` by the same exact
+        solver as :meth:`assign` (``assign`` transactions, in the same block as the
+        extend and the new holders' stakes: all or nothing); without one, ``workers``
+        must be None and any staked worker may answer them. Returns the new rows
+        (item_id, worker, control), or for an unassigned task the chosen items.
+        """
+        self._require_open("extend")
+        if self.kind != "classification":
+            raise TaskStateError("extend: only labeling tasks take more answers per item")
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
+            raise InvalidArgument(f"extend: budget must be a positive integer of base units, got {budget!r}")
+        terms = self.terms
+        price = int(terms["rate"]) + int(terms["policy_base"])
+        if price <= 0:
+            raise InvalidArgument("extend: the task pays nothing per answer, so a budget buys no answer")
+        n_extra = int(budget) // price
+        if n_extra == 0:
+            raise InvalidArgument(f"extend: a budget of {format_tag(int(budget))} buys no answer at "
+                                  f"{format_tag(price)} each")
+        if not self._ans_chunks:
+            raise TaskStateError("extend: the task has no answers yet to rank its items by")
+        if (self._allowed is None) != (workers is None):
+            raise InvalidArgument("extend: a task with an assignment needs the workers to ask"
+                                  if self._allowed is not None else
+                                  "extend: the task has no assignment; call extend(budget) without workers")
+        df = self._answer_frame()
+        ranked = next_items(df[["task", "worker", "label"]], n_extra,
+                            method=self.method or "majority_vote", score=score, labels=self.labels)
+        chosen = self._item_index.get_indexer(ranked.index)
+        if len(chosen) < n_extra:
+            raise InvalidArgument(f"extend: a budget for {n_extra} answers, but only {len(chosen)} answered items "
+                                  "to extend (one more answer each)")
+        locked = n_extra * price
+        gold_ids = set(self.gold.index)
+        if self._allowed is None:
+            self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
+            return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[chosen],
+                                 "control": [i in gold_ids for i in self.items["item_id"].to_numpy()[chosen]]})
+        assert workers is not None
+        accts = [self._net.account(w) for w in workers]
+        if not accts:
+            raise InvalidArgument("extend needs at least one worker")
+        if len({a.address_bytes for a in accts}) != len(accts):
+            raise InvalidArgument("extend: a worker is listed twice")
+        if self.owner.address_bytes in {a.address_bytes for a in accts}:
+            raise InvalidArgument("extend: the task owner cannot work on its own task")
+        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        m = len(accts)
+        # Earlier labelers and current holders of an item are excluded from it.
+        done = np.zeros((len(chosen), m), dtype=bool)
+        it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+        col = np.full(len(self._workers), -1, dtype=np.int64)
+        col[pos] = np.arange(m)
+        row_of = np.full(self.n_items, -1, dtype=np.int64)
+        row_of[chosen] = np.arange(len(chosen))
+        hit = (col[wp] >= 0) & (row_of[it] >= 0)
+        done[row_of[it[hit]], col[wp[hit]]] = True
+        for j, p in enumerate(pos):
+            done[:, j] |= (self._allowed[chosen] == p).any(axis=1)
+        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * n_extra / m)),
+                                         dtype=np.int64), (m,)).copy()
+        if (cap < 0).any():
+            raise InvalidArgument("capacity must be >= 0 for every worker")
+        s = self.suitability(accts)
+        canon = _canonical_order(accts)
+        # Exact and all or nothing (partial=False): an infeasible request changes nothing.
+        slots_c = solve(np.broadcast_to(s[canon], (len(chosen), m)), 1, cap[canon], done[:, canon], partial=False)
+        got = canon[slots_c[:, 0]]
+        grants: dict[AccountLike, list[int]] = {}
+        for i, j in zip(chosen.tolist(), got.tolist()):
+            grants.setdefault(accts[j].name, []).append(int(i))
+        with self._net.batch():
+            self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
+            self._ensure_stakes([accts[j] for j in np.unique(got)], stake)
+            self._net.ledger.assign_slots(self.id, self.owner, grants)
+        grown = np.concatenate([self._allowed, np.full((self.n_items, 1), -1, dtype=np.int32)], axis=1)
+        for i, j in zip(chosen.tolist(), got.tolist()):
+            free = np.flatnonzero(grown[i] < 0)
+            grown[i, free[0]] = pos[j]
+        self._set_allowed(grown)
+        ids = self.items["item_id"].to_numpy()[chosen]
+        return pd.DataFrame({"item_id": ids, "worker": [accts[j].name for j in got.tolist()],
+                             "control": [i in gold_ids for i in ids]})
 
     @_serialized
     def cancel(self) -> int:

@@ -218,4 +218,80 @@ std::vector<std::int64_t> superseded_answers(const AnswersView& a);
 void validate(const AnswersView& a);
 void validate(const ContinuousView& a);
 
+// ---- Bayesian methods ------------------------------------------------------
+
+struct BwaOptions {
+  double a = 1.0;        // Gamma(a, b) prior on each worker's precision v_w
+  double b = 1.0;
+  double lambda0 = 1.0;  // prior precision (in answers) of a task's mean around mu0, the label shares
+};
+
+// BWA, Bayesian weighted average (Li, Rubinstein & Cohn, WWW 2019): one-hot
+// answers y_j ~ N(z_t, I / v_w), z_t ~ N(mu0, I / lambda0), v_w ~ Gamma(a, b);
+// mean-field updates from the vote shares until no posterior moves by tol:
+//   E[v_w] = (a + n_w K / 2) / (b + 1/2 sum_{j of w} (||y_j - m_t||^2 + K s_t)),
+//   m_t = (lambda0 mu0 + sum_{j in t} E[v_w] y_j) / (lambda0 + sum_{j in t} E[v_w]),
+//   s_t = 1 / (lambda0 + sum_{j in t} E[v_w]).
+// probas = m_t (non-negative, sums to 1), skills = mean m_t[y_j] over the
+// worker's answers, priors = mu0 (label shares, or the given class priors).
+// Single-threaded in task order: deterministic.
+Result bwa(const AnswersView& a, const Options& opt = {}, const BwaOptions& o = {});
+
+struct EbccOptions {
+  std::int32_t n_groups = 10;  // M, subtypes per class (worker correlation is modelled through them)
+  double a_pi = 0.1;           // Dirichlet(a_pi / M) prior on the subtype shares pi_k
+  double alpha = 1.0;          // Dirichlet(alpha) prior on the class shares tau
+  double a_v = 4.0;            // Dirichlet prior of a worker's answer row for subtype (k, m): a_v on label k,
+  double b_v = 1.0;            //   b_v on every other label
+};
+
+// EBCC (Li, Rubinstein & Cohn, ICML 2019): each task has a class k ~ tau and a
+// subtype m ~ pi_k; worker w answers with the row v_{w,k,m,.} ~ Dir(beta_k).
+// Mean-field VB: q(z_t = k, g_t = m) ∝ exp(E log pi_km + E log tau_k +
+// sum_{j in t} E log v_{w_j,k,m,y_j}), with E log of Dirichlet(x) = psi(x_i) -
+// psi(sum x), eta_km = a_pi / M + sum_t q_tkm, nu_k = alpha + sum_t q_tk,
+// mu_{w,k,m,l} = beta_kl + sum_{j of w, y_j = l} q_{t_j,k,m}; started from the
+// vote shares split over subtypes by Dirichlet(1) draws (seed = Options.seed),
+// stopped when no q_tk moves by tol. probas = q_tk; priors = E[tau];
+// class_priors are refused (tau is inferred). Single-threaded: deterministic.
+Result ebcc(const AnswersView& a, const Options& opt = {}, const EbccOptions& e = {});
+
+// ---- Agreement and uncertainty metrics (metrics.cc) -----------------------
+
+// Krippendorff's alpha levels of measurement (distance between values c, k):
+// nominal [c != k]; ordinal (sum_{g=c..k} n_g - (n_c + n_k) / 2)^2 over the
+// value order, n_g = pairable values equal to g; interval (v_c - v_k)^2;
+// ratio ((v_c - v_k) / (v_c + v_k))^2 (0 when v_c + v_k = 0).
+enum class AlphaLevel : std::uint8_t { Nominal = 0, Ordinal = 1, Interval = 2, Ratio = 3 };
+
+// Krippendorff's alpha = 1 - sum(o * d) / sum(e * d), with the coincidence
+// matrix o[c][k] = sum_u n_uc (n_uk - [c == k]) / (n_u - 1) over units with
+// n_u >= 2 values, n_c = sum_k o[c][k], n = sum_c n_c and the expected
+// coincidences e[c][k] = (n_c n_k - [c == k] n_c) / (n - 1); the same
+// arithmetic as the `krippendorff` package (0.9). `value_counts` is
+// [n_units * values.size()] row-major, finite and >= 0; `values` the ordered
+// value domain (its numbers are read by interval and ratio only).
+// InvalidArgument on a bad shape or count, a domain of fewer than 2 values,
+// unordered values for ordinal/interval/ratio, or no pairable variation
+// (fewer than 2 pairable values, or every pairable value the same: alpha is
+// undefined there).
+double krippendorff_alpha(std::span<const double> value_counts, std::size_t n_units, std::span<const double> values,
+                          AlphaLevel level);
+// The same from answers: unit = task, value = label index (values[label] its
+// number); a worker's answers count once per answer.
+double krippendorff_alpha(const AnswersView& a, std::span<const double> values, AlphaLevel level);
+
+// Fleiss' kappa over tasks with >= 2 answers: P_t = sum_k n_tk (n_tk - 1) /
+// (n_t (n_t - 1)), P_o = mean_t P_t, p_k = sum_t n_tk / sum_t n_t over those
+// tasks, P_e = sum_k p_k^2, kappa = (P_o - P_e) / (1 - P_e). With the same
+// number of answers on every task this is Fleiss (1971); otherwise it is the
+// usual unweighted generalization. InvalidArgument when no task has 2 answers
+// or P_e = 1 (a single label used: kappa undefined).
+double fleiss_kappa(const AnswersView& a);
+
+// Per task: Shannon entropy (nats) of the answers' label distribution, each
+// answer weighted by weights[worker] (empty: 1 each; >= 0, finite). NaN for a
+// task with no answer (or zero total weight).
+std::vector<double> answer_entropy(const AnswersView& a, std::span<const double> weights);
+
 }  // namespace tagger::consensus

@@ -42,7 +42,7 @@ Address address_from_string(std::string_view s);  // InvalidArgument on bad inpu
 
 enum class TxKind : std::uint8_t {
   Register = 1, Mint = 2, Transfer = 3,
-  EscrowLock = 10, Answers = 11, UploadReceipt = 12, Finalize = 13, EscrowRefund = 14, Publish = 15, Assign = 16,
+  EscrowLock = 10, Answers = 11, UploadReceipt = 12, Finalize = 13, EscrowRefund = 14, Publish = 15, Assign = 16, Extend = 17,
   Stake = 20, Unstake = 21, Slash = 22,
   NftMint = 30, NftTransfer = 31, List = 32, Buy = 33, Cancel = 34,
 };
@@ -321,6 +321,9 @@ class Ledger {
                           const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold, bool partial) const;
   // The items each worker holds in a published task's assignment (`assign`), by address.
   std::vector<std::pair<Address, std::vector<std::uint32_t>>> assignments(const Id& task) const;
+  // Answers bought beyond the overlap per item by `extend` (kind 17); empty
+  // when the task was never extended or is not a published task.
+  std::vector<std::uint32_t> item_extra(const Id& task) const;
   std::vector<AccountInfo> accounts() const;  // sorted by address
   Supply supply() const;
   Hash32 state_root() const;           // of the latest state (incremental)

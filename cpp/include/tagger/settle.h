@@ -86,6 +86,7 @@ struct SettleInput {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> gold;  // revealed (item, label), sorted by item
   std::vector<std::uint64_t> stakes;        // [workers] stake bound to the task now (0 if none)
   std::uint64_t escrow = 0;                 // escrow left (before slashes)
+  std::vector<std::uint64_t> extra;         // empty, or [n_items] answers wanted beyond overlap (kind `extend`)
   bool partial = false;                     // settle the answered items only
 };
 
@@ -120,7 +121,7 @@ struct SettleOutput {
 //
 // InvalidArgument / RuleViolation on a malformed input (answer out of range,
 // unknown method or policy, gold outside the label set); IncompleteTask when
-// !partial and an item has fewer than `overlap` answers.
+// !partial and an item has fewer than `overlap` (+ its `extra`) answers.
 SettleOutput settle(const SettleInput& in);
 
 }  // namespace tagger::ledger

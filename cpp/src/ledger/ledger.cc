@@ -887,6 +887,12 @@ SettleOutput Ledger::settlement(const Id& task, const Hash32& gold_salt,
   if (t == nullptr || terms == nullptr) throw InvalidArgument("no published task " + contracts::short_hex(task));
   return contracts::settle_task(impl_->state, task, *terms, gold_salt, gold, partial, t->escrow);
 }
+std::vector<std::uint32_t> Ledger::item_extra(const Id& task) const {
+  std::shared_lock lk(impl_->mu);
+  const ItemCounts* c = impl_->state.item_counts.find(task);
+  if (c == nullptr) return {};
+  return std::vector<std::uint32_t>(c->extra.begin(), c->extra.end());
+}
 std::vector<std::pair<Address, std::vector<std::uint32_t>>> Ledger::assignments(const Id& task) const {
   std::shared_lock lk(impl_->mu);
   std::vector<std::pair<Address, std::vector<std::uint32_t>>> out;

@@ -225,17 +225,34 @@ void encode_value(Writer& w, const ItemCounts& v) {
     b[2 * i] = static_cast<std::uint8_t>(v.n[i] >> 8);
     b[2 * i + 1] = static_cast<std::uint8_t>(v.n[i]);
   }
-  w.array_header(2);
+  w.array_header(v.extra.empty() ? 2 : 3);
   w.bin(b);
   w.uint(v.assigned);
+  if (!v.extra.empty()) {
+    Bytes x(v.extra.size() * 2);
+    for (std::size_t i = 0; i < v.extra.size(); ++i) {
+      x[2 * i] = static_cast<std::uint8_t>(v.extra[i] >> 8);
+      x[2 * i + 1] = static_cast<std::uint8_t>(v.extra[i]);
+    }
+    w.bin(x);
+  }
 }
 void decode_value(Reader& r, ItemCounts& v) {
-  r.expect_array(2);
+  std::size_t fields = r.array_header();
+  if (fields != 2 && fields != 3) throw DecodeError("item counts: expected 2 or 3 fields, got " + std::to_string(fields));
   ByteView b = r.bin();
   if (b.size() % 2 != 0) throw DecodeError("item counts: odd length");
   v.n.resize(b.size() / 2);
   for (std::size_t i = 0; i < v.n.size(); ++i) v.n[i] = static_cast<std::uint16_t>((b[2 * i] << 8) | b[2 * i + 1]);
   v.assigned = r.uint();
+  v.extra.clear();
+  if (fields == 3) {
+    ByteView x = r.bin();
+    // Canonical: a third field is written only for an extended task, one count per item.
+    if (x.size() != b.size()) throw DecodeError("item counts: extra counts do not match the item counts");
+    v.extra.resize(x.size() / 2);
+    for (std::size_t i = 0; i < v.extra.size(); ++i) v.extra[i] = static_cast<std::uint16_t>((x[2 * i] << 8) | x[2 * i + 1]);
+  }
 }
 
 void encode_value(Writer& w, const ItemList& v) {

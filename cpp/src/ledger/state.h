@@ -53,6 +53,11 @@ struct AnswerList {
 struct ItemCounts {
   std::vector<std::uint16_t> n;
   std::uint64_t assigned = 0;  // slots granted by `assign` (0: anyone staked may answer)
+  // Answers wanted beyond `overlap` per item, bought by `extend` (kind 17);
+  // empty until the first extend. Encoded as a third field (bin of BE16) only
+  // then, so the entries of never-extended tasks keep their bytes and hashes.
+  std::vector<std::uint16_t> extra;
+  std::uint64_t cap(std::uint64_t overlap, std::size_t item) const { return overlap + (extra.empty() ? 0 : extra[item]); }
 };
 // The items one worker holds in a published task's assignment, increasing.
 // Encoded as bin of BE32 items.

@@ -189,6 +189,20 @@ Payload decode_payload(TxKind kind, Reader& r) {
       }
       return p;
     }
+    case TxKind::Extend: {
+      r.expect_array(3);
+      ExtendP p;
+      p.task = read_hash(r);
+      p.amount = r.uint();
+      std::size_t n = read_list(r, "extended items");
+      p.items.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        r.expect_array(2);
+        std::uint64_t item = r.uint();
+        p.items.emplace_back(item, r.uint());
+      }
+      return p;
+    }
     case TxKind::EscrowRefund: {
       r.expect_array(1);
       return RefundP{read_hash(r)};
@@ -270,7 +284,7 @@ Payload decode_payload(TxKind kind, Reader& r) {
 
 bool is_known_kind(std::uint64_t k) {
   switch (k) {
-    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 15: case 16: case 20: case 21: case 22:
+    case 1: case 2: case 3: case 10: case 11: case 12: case 13: case 14: case 15: case 16: case 17: case 20: case 21: case 22:
     case 30: case 31: case 32: case 33: case 34:
       return true;
     default:
@@ -290,6 +304,7 @@ std::string_view kind_name(TxKind k) {
     case TxKind::EscrowRefund: return "escrow_refund";
     case TxKind::Publish: return "publish";
     case TxKind::Assign: return "assign";
+    case TxKind::Extend: return "extend";
     case TxKind::Stake: return "stake";
     case TxKind::Unstake: return "unstake";
     case TxKind::Slash: return "slash";

@@ -39,6 +39,11 @@ struct PublishP { EscrowLockP lock; TaskTerms terms; };
 // workers items; `revokes` (after the deadline) take back unanswered ones.
 using SlotList = std::vector<std::pair<Address, std::vector<std::uint64_t>>>;
 struct AssignP { Id task; SlotList grants; SlotList revokes; };
+// More answers for some items of a published task (kind 17), by its owner:
+// `items` (item, extra answers wanted), increasing items, extra >= 1; `amount`
+// is locked into the task's escrow and must be exactly the price of the new
+// slots, (rate + policy_base) x sum(extra).
+struct ExtendP { Id task; std::uint64_t amount = 0; std::vector<std::pair<std::uint64_t, std::uint64_t>> items; };
 struct FinalizeP {
   Id task;
   std::vector<std::pair<Address, std::uint64_t>> payouts;
@@ -64,7 +69,7 @@ struct CancelP { Id listing; };
 
 using Payload = std::variant<RegisterP, MintP, TransferP, EscrowLockP, AnswersP, UploadP, FinalizeP,
                              RefundP, StakeP, UnstakeP, SlashP, NftMintP, NftTransferP, ListP, BuyP,
-                             CancelP, PublishP, AssignP>;
+                             CancelP, PublishP, AssignP, ExtendP>;
 
 // The terms' canonical encoding (docs/ledger.md, kind 15): one array of 19 fields.
 void encode_terms(codec::Writer& w, const TaskTerms& t);

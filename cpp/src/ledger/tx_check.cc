@@ -82,6 +82,13 @@ void check_stateless(const TxView& tx, std::uint64_t chain_id) {
         }
       }
       if (p.grants.empty() && p.revokes.empty()) reject(tx, "assigns nothing");
+    } else if constexpr (std::is_same_v<P, ExtendP>) {
+      check_positive(tx, p.amount, "amount");
+      if (p.items.empty()) reject(tx, "extends no item");
+      for (std::size_t i = 0; i < p.items.size(); ++i) {
+        if (i > 0 && !(p.items[i - 1].first < p.items[i].first)) reject(tx, "extended items must be increasing without duplicates");
+        if (p.items[i].second == 0) reject(tx, "an extended item must ask for at least 1 more answer");
+      }
     } else if constexpr (std::is_same_v<P, PublishP>) {
       check_positive(tx, p.lock.budget, "budget");
       check_terms(p.terms, p.lock.budget);

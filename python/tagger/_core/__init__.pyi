@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import codec
 from . import consensus
 from . import consensus_families
+from . import consensus_metrics
 from . import crypto
 from . import fraud
 from . import ledger
@@ -13,7 +14,7 @@ from . import seal
 from . import sim
 from . import store
 from . import verify
-__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
+__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'consensus_metrics', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
 def error_kinds() -> list[str]:
     ...
 __version__: str

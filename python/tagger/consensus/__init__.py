@@ -22,6 +22,9 @@ from .quality import CROWDLAB, LabelQuality, label_quality
 from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
 from .fraud import FraudRules, fraud_report
+from . import metrics
+from .active import next_items
+from .bayes import BWA, EBCC
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
@@ -29,7 +32,7 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab",
-    "FraudRules", "fraud_report",
+    "FraudRules", "fraud_report", "metrics", "next_items", "BWA", "EBCC",
 ]
 
 # Families beyond classification (crowd-kit's pairwise, image, embeddings and

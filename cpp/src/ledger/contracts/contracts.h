@@ -23,6 +23,9 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const PublishP& p)
 // Grants and (after the deadline) revokes slots of a published task's assignment;
 // a revoked holder loses `expiry_slash_bps` of its stake bound to the task.
 void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p);
+// Buys more answers for some items (kind `extend`): locks exactly their price
+// from the owner into the escrow and raises those items' answer caps.
+void apply(State& s, const TxView& tx, const ApplyContext& c, const ExtendP& p);
 // Records a worker's answers to a published task (RuleViolation for an item or
 // label outside the task, a repeated item, or an item that has its overlap).
 void record_answers(State& s, const TaskTerms& terms, const Id& task, const Address& worker, const AnswersP& p);

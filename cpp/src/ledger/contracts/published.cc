@@ -111,9 +111,10 @@ void record_answers(State& s, const TaskTerms& terms, const Id& task, const Addr
     require_assigned(s, task, worker, rows, "answers");
   } else {
     for (auto& [item, label] : rows)
-      if (seen->n[item] >= terms.overlap)
-        throw RuleViolation("answers: item " + std::to_string(item) + " already has its " + std::to_string(terms.overlap) +
-                            " answer(s); " + who(s, worker) + "'s answer is not wanted");
+      if (seen->n[item] >= seen->cap(terms.overlap, item))
+        throw RuleViolation("answers: item " + std::to_string(item) + " already has its " +
+                            std::to_string(seen->cap(terms.overlap, item)) + " answer(s); " + who(s, worker) +
+                            "'s answer is not wanted");
     ItemCounts& counts = counts_mut(s, task);
     for (auto& [item, label] : rows) ++counts.n[item];
   }
@@ -199,14 +200,58 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
     list.items = std::move(merged);
     ItemCounts& c = counts_mut(s, task_id);
     for (std::uint32_t item : add) {
-      if (c.n[item] >= terms->overlap)
-        throw RuleViolation("assign: item " + std::to_string(item) + " already has its " + std::to_string(terms->overlap) +
-                            " holder(s) or answer(s)");
+      if (c.n[item] >= c.cap(terms->overlap, item))
+        throw RuleViolation("assign: item " + std::to_string(item) + " already has its " +
+                            std::to_string(c.cap(terms->overlap, item)) + " holder(s) or answer(s)");
       ++c.n[item];
     }
     c.assigned += add.size();
     s.assigned.put(k, std::move(list));
   }
+}
+
+void apply(State& s, const TxView& tx, const ApplyContext&, const ExtendP& p) {
+  // The same bounds publish puts on a task (terms.cc): what a finalize
+  // re-executes stays bounded after any number of extends.
+  constexpr std::uint64_t kMaxOverlap = 1'000, kMaxSlots = 20'000'000;
+  const TaskTerms* terms = s.terms.find(p.task);
+  if (terms == nullptr) throw RuleViolation("extend: task " + short_hex(p.task) + " was not published with its rules");
+  TaskInfo& t = task_mut(s, p.task);
+  if (tx.sender != t.owner) throw NotOwner("extend: only the task owner buys more answers");
+  if (t.status != TaskStatus::Open) throw RuleViolation("extend: task " + short_hex(p.task) + " is closed");
+  if (terms->n_labels == 0) throw RuleViolation("extend: a collection task takes one upload per item; only labeling tasks extend");
+  ItemCounts& c = counts_mut(s, p.task);
+  std::uint64_t slots = terms->n_items * terms->overlap;
+  for (std::uint16_t x : c.extra) slots += x;
+  std::uint64_t added = 0;
+  for (auto& [item, extra] : p.items) {
+    if (item >= terms->n_items)
+      throw RuleViolation("extend: item " + std::to_string(item) + " is outside the task's " + std::to_string(terms->n_items) + " items");
+    const std::uint64_t now = c.cap(terms->overlap, item);
+    if (extra > kMaxOverlap || now + extra > kMaxOverlap)
+      throw RuleViolation("extend: item " + std::to_string(item) + " would want " + std::to_string(now) + " + " +
+                          std::to_string(extra) + " answers, more than " + std::to_string(kMaxOverlap));
+    added += extra;
+  }
+  if (slots + added > kMaxSlots)
+    throw RuleViolation("extend: the task would hold " + std::to_string(slots + added) + " answer slots, more than " +
+                        std::to_string(kMaxSlots));
+  // Exactly the published price of the new slots: every new answer is covered
+  // at the rate workers were promised, and nothing is locked that no rule pays.
+  const unsigned __int128 price = (static_cast<unsigned __int128>(terms->rate) + terms->policy_base) * added;
+  if (price != p.amount)
+    throw RuleViolation("extend: " + std::to_string(added) + " more answer(s) at " + std::to_string(terms->rate + terms->policy_base) +
+                        " per answer cost " + (price > ~std::uint64_t{0} ? std::string("more than 2^64") : std::to_string(static_cast<std::uint64_t>(price))) +
+                        ", the transaction locks " + std::to_string(p.amount));
+  Id task_id = p.task;
+  Address owner = t.owner;
+  s.debit(owner, p.amount, "extend escrow");
+  TaskInfo& tt = task_mut(s, task_id);  // re-fetch after the debit's journal entry
+  tt.escrow = add_checked(tt.escrow, p.amount, "task escrow");
+  tt.budget = add_checked(tt.budget, p.amount, "task budget");
+  ItemCounts& cc = counts_mut(s, task_id);
+  if (cc.extra.empty()) cc.extra.assign(terms->n_items, 0);
+  for (auto& [item, extra] : p.items) cc.extra[item] = static_cast<std::uint16_t>(cc.extra[item] + extra);
 }
 
 SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms, const Hash32& salt,
@@ -223,6 +268,8 @@ SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms,
   in.gold = gold;
   in.partial = partial;
   in.escrow = escrow;
+  if (const ItemCounts* c = s.item_counts.find(task); c != nullptr && !c->extra.empty())
+    in.extra.assign(c->extra.begin(), c->extra.end());
   auto lists = answer_lists(s, task);
   in.workers.reserve(lists.size());
   for (std::size_t w = 0; w < lists.size(); ++w) {

@@ -117,19 +117,25 @@ std::vector<std::uint64_t> check_slots(const SettleInput& in, const detail::Sett
   auto dup = std::adjacent_find(keys.begin(), keys.end());
   if (dup != keys.end())
     throw RuleViolation("settle: worker " + std::to_string(*dup & 0xffffffffu) + " answered item " + std::to_string(*dup >> 32) + " twice");
-  std::uint64_t short_items = 0, missing = 0;
+  if (!in.extra.empty() && in.extra.size() != t.n_items)
+    throw InvalidArgument("settle: " + std::to_string(in.extra.size()) + " extra counts for " + std::to_string(t.n_items) + " items");
+  std::uint64_t short_items = 0, missing = 0, slots = 0;
   for (std::uint64_t i = 0; i < t.n_items; ++i) {
-    if (count[i] > t.overlap)
-      throw RuleViolation("settle: item " + std::to_string(i) + " has " + std::to_string(count[i]) + " answers, more than the overlap " +
-                          std::to_string(t.overlap));
-    if (count[i] < t.overlap) {
+    const std::uint64_t extra = in.extra.empty() ? 0 : in.extra[i];
+    if (t.overlap + extra < t.overlap) throw InvalidArgument("settle: extra count of item " + std::to_string(i) + " overflows");
+    const std::uint64_t want = t.overlap + extra;
+    slots += want;
+    if (count[i] > want)
+      throw RuleViolation("settle: item " + std::to_string(i) + " has " + std::to_string(count[i]) + " answers, more than the " +
+                          (extra ? "extended overlap " : "overlap ") + std::to_string(want));
+    if (count[i] < want) {
       ++short_items;
-      missing += t.overlap - count[i];
+      missing += want - count[i];
     }
   }
   if (!in.partial && short_items > 0)
     throw IncompleteTask("settle: " + std::to_string(short_items) + " of " + std::to_string(t.n_items) + " items lack answers (" +
-                         std::to_string(missing) + " of " + std::to_string(t.n_items * t.overlap) +
+                         std::to_string(missing) + " of " + std::to_string(slots) +
                          " answer slots missing); finalize with partial to settle the answered items only");
   return count;
 }

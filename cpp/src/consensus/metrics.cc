@@ -1,0 +1,217 @@
+// Agreement and uncertainty metrics: Krippendorff's alpha, Fleiss' kappa and
+// the per-task answer entropy. Single-threaded sums in a fixed order (units,
+// then values), so a result is the same on every run.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "consensus/common.h"
+#include "tagger/errors.h"
+
+namespace tagger::consensus {
+namespace {
+
+[[noreturn]] void bad(const std::string& why) { throw InvalidArgument(why); }
+
+// Per-task label counts, sparse: (label, count) pairs of task t at
+// [offset[t], offset[t+1]). Built from a task-major pass so each task's
+// labels come out in increasing order.
+struct TaskCounts {
+  std::vector<std::int64_t> offset;
+  std::vector<std::pair<std::int32_t, double>> cells;
+};
+
+TaskCounts task_counts(const AnswersView& a, std::span<const double> weights) {
+  detail::Csr c = detail::build_csr(a, false);
+  TaskCounts out;
+  out.offset.assign(static_cast<std::size_t>(a.n_tasks) + 1, 0);
+  std::vector<double> row(static_cast<std::size_t>(a.n_labels), 0.0);
+  std::vector<std::int32_t> touched;
+  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    touched.clear();
+    for (std::int64_t i = c.begin(t); i < c.end(t); ++i) {
+      const std::int32_t k = c.label[i];
+      const double w = weights.empty() ? 1.0 : weights[static_cast<std::size_t>(c.worker[i])];
+      if (row[static_cast<std::size_t>(k)] == 0.0 && std::find(touched.begin(), touched.end(), k) == touched.end())
+        touched.push_back(k);
+      row[static_cast<std::size_t>(k)] += w;
+    }
+    std::sort(touched.begin(), touched.end());
+    for (std::int32_t k : touched) {
+      out.cells.emplace_back(k, row[static_cast<std::size_t>(k)]);
+      row[static_cast<std::size_t>(k)] = 0.0;
+    }
+    out.offset[static_cast<std::size_t>(t) + 1] = static_cast<std::int64_t>(out.cells.size());
+  }
+  return out;
+}
+
+void check_values(std::span<const double> values, AlphaLevel level) {
+  if (values.size() < 2) bad("krippendorff_alpha: the value domain needs at least 2 values, got " + std::to_string(values.size()));
+  if (level == AlphaLevel::Nominal) return;
+  if (static_cast<int>(level) > 3) bad("krippendorff_alpha: unknown level of measurement");
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) bad("krippendorff_alpha: value " + std::to_string(i) + " of the domain is not finite");
+    if (i > 0 && !(values[i - 1] < values[i]))
+      bad("krippendorff_alpha: an ordinal, interval or ratio domain must be strictly increasing (value " + std::to_string(i) + ")");
+  }
+}
+
+// alpha from the coincidence matrix o [V * V].
+double alpha_from_coincidences(const std::vector<double>& o, std::span<const double> values, AlphaLevel level) {
+  const std::size_t V = values.size();
+  std::vector<double> nv(V, 0.0);
+  for (std::size_t c = 0; c < V; ++c)
+    for (std::size_t k = 0; k < V; ++k) nv[k] += o[c * V + k];
+  double n = 0;
+  for (double x : nv) n += x;
+  if (!(n >= 2)) bad("krippendorff_alpha: fewer than 2 pairable values (no unit has 2 or more values); alpha is undefined");
+  // Prefix sums for the ordinal distance.
+  std::vector<double> prefix(V + 1, 0.0);
+  for (std::size_t g = 0; g < V; ++g) prefix[g + 1] = prefix[g] + nv[g];
+  auto dist = [&](std::size_t c, std::size_t k) -> double {
+    switch (level) {
+      case AlphaLevel::Nominal: return c == k ? 0.0 : 1.0;
+      case AlphaLevel::Ordinal: {
+        const std::size_t lo = std::min(c, k), hi = std::max(c, k);
+        const double s = (prefix[hi + 1] - prefix[lo]) - (nv[lo] + nv[hi]) / 2;
+        return s * s;
+      }
+      case AlphaLevel::Interval: {
+        const double d = values[c] - values[k];
+        return d * d;
+      }
+      case AlphaLevel::Ratio: {
+        const double sum = values[c] + values[k];
+        if (sum == 0) return 0.0;
+        const double d = (values[c] - values[k]) / sum;
+        return d * d;
+      }
+    }
+    return 0.0;
+  };
+  double observed = 0, expected = 0;
+  for (std::size_t c = 0; c < V; ++c)
+    for (std::size_t k = 0; k < V; ++k) {
+      const double d = dist(c, k);
+      observed += o[c * V + k] * d;
+      expected += (nv[c] * nv[k] - (c == k ? nv[c] : 0.0)) / (n - 1) * d;
+    }
+  if (!(expected > 0))
+    bad("krippendorff_alpha: every pairable value is the same (no expected disagreement); alpha is undefined");
+  return 1 - observed / expected;
+}
+
+}  // namespace
+
+double krippendorff_alpha(std::span<const double> value_counts, std::size_t n_units, std::span<const double> values,
+                          AlphaLevel level) {
+  check_values(values, level);
+  const std::size_t V = values.size();
+  if (value_counts.size() != n_units * V)
+    bad("krippendorff_alpha: value_counts has " + std::to_string(value_counts.size()) + " cells, expected n_units x n_values = " +
+        std::to_string(n_units) + " x " + std::to_string(V));
+  for (std::size_t i = 0; i < value_counts.size(); ++i)
+    if (!std::isfinite(value_counts[i]) || value_counts[i] < 0)
+      bad("krippendorff_alpha: value count at unit " + std::to_string(i / V) + ", value " + std::to_string(i % V) +
+          " must be finite and >= 0");
+  std::vector<double> o(V * V, 0.0);
+  std::vector<std::size_t> nz;
+  for (std::size_t u = 0; u < n_units; ++u) {
+    const double* row = value_counts.data() + u * V;
+    double m = 0;
+    nz.clear();
+    for (std::size_t c = 0; c < V; ++c)
+      if (row[c] != 0) { m += row[c]; nz.push_back(c); }
+    // The package divides by max(n_u, 2) - 1; a unit with one value adds
+    // n (n - 1) = 0 for a count of 1, but a fractional count would not.
+    const double div = std::max(m, 2.0) - 1;
+    for (std::size_t c : nz)
+      for (std::size_t k : nz) o[c * V + k] += (row[c] * row[k] - (c == k ? row[c] : 0.0)) / div;
+  }
+  return alpha_from_coincidences(o, values, level);
+}
+
+double krippendorff_alpha(const AnswersView& a, std::span<const double> values, AlphaLevel level) {
+  validate(a);
+  if (values.size() != static_cast<std::size_t>(a.n_labels))
+    bad("krippendorff_alpha: " + std::to_string(values.size()) + " values for " + std::to_string(a.n_labels) + " labels");
+  check_values(values, level);
+  TaskCounts tc = task_counts(a, {});
+  const std::size_t V = values.size();
+  std::vector<double> o(V * V, 0.0);
+  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    const auto b = tc.offset[static_cast<std::size_t>(t)], e = tc.offset[static_cast<std::size_t>(t) + 1];
+    double m = 0;
+    for (auto i = b; i < e; ++i) m += tc.cells[static_cast<std::size_t>(i)].second;
+    if (m < 2) continue;
+    for (auto i = b; i < e; ++i)
+      for (auto j = b; j < e; ++j) {
+        const auto [c, nc] = tc.cells[static_cast<std::size_t>(i)];
+        const auto [k, nk] = tc.cells[static_cast<std::size_t>(j)];
+        o[static_cast<std::size_t>(c) * V + static_cast<std::size_t>(k)] += (nc * nk - (c == k ? nc : 0.0)) / (m - 1);
+      }
+  }
+  return alpha_from_coincidences(o, values, level);
+}
+
+double fleiss_kappa(const AnswersView& a) {
+  validate(a);
+  TaskCounts tc = task_counts(a, {});
+  const std::size_t K = static_cast<std::size_t>(a.n_labels);
+  std::vector<double> total(K, 0.0);
+  double agree = 0, answers = 0;
+  std::int64_t n_rated = 0;
+  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    const auto b = tc.offset[static_cast<std::size_t>(t)], e = tc.offset[static_cast<std::size_t>(t) + 1];
+    double m = 0, pairs = 0;
+    for (auto i = b; i < e; ++i) {
+      const double x = tc.cells[static_cast<std::size_t>(i)].second;
+      m += x;
+      pairs += x * (x - 1);
+    }
+    if (m < 2) continue;
+    ++n_rated;
+    agree += pairs / (m * (m - 1));
+    answers += m;
+    for (auto i = b; i < e; ++i) total[static_cast<std::size_t>(tc.cells[static_cast<std::size_t>(i)].first)] +=
+        tc.cells[static_cast<std::size_t>(i)].second;
+  }
+  if (n_rated == 0) bad("fleiss_kappa: no task has 2 or more answers; kappa is undefined");
+  double pe = 0;
+  for (double x : total) pe += (x / answers) * (x / answers);
+  if (pe >= 1) bad("fleiss_kappa: every answer on the tasks with 2 or more answers has the same label; kappa is undefined");
+  const double po = agree / static_cast<double>(n_rated);
+  return (po - pe) / (1 - pe);
+}
+
+std::vector<double> answer_entropy(const AnswersView& a, std::span<const double> weights) {
+  validate(a);
+  if (!weights.empty()) {
+    if (weights.size() != static_cast<std::size_t>(a.n_workers))
+      bad("answer_entropy: " + std::to_string(weights.size()) + " weights for " + std::to_string(a.n_workers) + " workers");
+    for (std::size_t w = 0; w < weights.size(); ++w)
+      if (!std::isfinite(weights[w]) || weights[w] < 0)
+        bad("answer_entropy: the weight of worker " + std::to_string(w) + " must be finite and >= 0");
+  }
+  TaskCounts tc = task_counts(a, weights);
+  std::vector<double> h(static_cast<std::size_t>(a.n_tasks), std::numeric_limits<double>::quiet_NaN());
+  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    const auto b = tc.offset[static_cast<std::size_t>(t)], e = tc.offset[static_cast<std::size_t>(t) + 1];
+    double m = 0;
+    for (auto i = b; i < e; ++i) m += tc.cells[static_cast<std::size_t>(i)].second;
+    if (!(m > 0)) continue;
+    double s = 0;
+    for (auto i = b; i < e; ++i) {
+      const double p = tc.cells[static_cast<std::size_t>(i)].second / m;
+      if (p > 0) s -= p * std::log(p);
+    }
+    h[static_cast<std::size_t>(t)] = s;
+  }
+  return h;
+}
+
+}  // namespace tagger::consensus

@@ -1,0 +1,13 @@
+from __future__ import annotations
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['answer_entropy', 'fleiss_kappa', 'krippendorff_alpha', 'krippendorff_alpha_counts']
+def answer_entropy(task: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], worker: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], label: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_tasks: typing.SupportsInt | typing.SupportsIndex, n_workers: typing.SupportsInt | typing.SupportsIndex, n_labels: typing.SupportsInt | typing.SupportsIndex, weights: typing.Any = None) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+def fleiss_kappa(task: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], worker: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], label: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_tasks: typing.SupportsInt | typing.SupportsIndex, n_workers: typing.SupportsInt | typing.SupportsIndex, n_labels: typing.SupportsInt | typing.SupportsIndex) -> float:
+    ...
+def krippendorff_alpha(task: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], worker: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], label: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], n_tasks: typing.SupportsInt | typing.SupportsIndex, n_workers: typing.SupportsInt | typing.SupportsIndex, n_labels: typing.SupportsInt | typing.SupportsIndex, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], level: str) -> float:
+    ...
+def krippendorff_alpha_counts(value_counts: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], level: str) -> float:
+    ...

@@ -1,0 +1,251 @@
+r"""Agreement and uncertainty metrics (``tg.consensus.metrics``).
+
+Names follow crowd-kit's ``crowdkit.metrics`` where it has one
+(:func:`alpha_krippendorff`, :func:`uncertainty`, :func:`consistency`,
+:func:`accuracy_on_aggregates`); :func:`krippendorff_alpha` takes the
+arguments of the ``krippendorff`` package's ``alpha`` and gives its values
+(to 1e-9, tested). The sums run in C++ (``tagger/consensus.h``, metrics.cc).
+
+Krippendorff's alpha: with the coincidence matrix
+:math:`o_{ck} = \sum_u n_{uc}(n_{uk} - [c=k]) / (n_u - 1)` over units with
+:math:`n_u \ge 2` values, :math:`n_c = \sum_k o_{ck}`, :math:`n = \sum_c n_c`
+and :math:`e_{ck} = (n_c n_k - [c=k] n_c)/(n-1)`,
+:math:`\alpha = 1 - \sum o_{ck}\,\delta_{ck} / \sum e_{ck}\,\delta_{ck}`,
+where :math:`\delta` is the level's distance: nominal :math:`[c \ne k]`,
+ordinal :math:`(\sum_{g=c}^{k} n_g - (n_c+n_k)/2)^2`, interval
+:math:`(v_c - v_k)^2`, ratio :math:`((v_c-v_k)/(v_c+v_k))^2`.
+
+Fleiss' kappa over tasks with at least 2 answers:
+:math:`\kappa = (\bar P - P_e)/(1 - P_e)`, with
+:math:`P_t = \sum_k n_{tk}(n_{tk}-1) / (n_t(n_t-1))`,
+:math:`\bar P` their mean and :math:`P_e = \sum_k p_k^2`, :math:`p_k` the
+share of label :math:`k` among those tasks' answers.
+
+Where a metric is undefined (no task with two answers, no variation at all),
+:class:`~tagger.errors.InvalidArgument` says so instead of returning NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ..errors import InvalidArgument
+from .base import Answers, BaseClassifier, factorize
+
+__all__ = ["krippendorff_alpha", "alpha_krippendorff", "fleiss_kappa", "uncertainty", "consistency",
+           "accuracy_on_aggregates", "worker_consistency", "item_uncertainty", "LEVELS"]
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+def _level(level: Any) -> str:
+    if level not in LEVELS:
+        raise InvalidArgument(f"level of measurement must be one of {list(LEVELS)}, not {level!r}")
+    return str(level)
+
+
+def _answers(answers: pd.DataFrame) -> Answers:
+    a, _ = factorize(answers)
+    if a.n == 0:
+        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
+    return a
+
+
+def _numeric_values(names: pd.Index, level: str) -> np.ndarray:
+    if level == "nominal":
+        return np.arange(len(names), dtype=np.float64)
+    try:
+        values = np.asarray(names, dtype=np.float64)
+    except (TypeError, ValueError):
+        if level == "ordinal":  # ordered labels that are not numbers: their sorted order is the scale
+            return np.arange(len(names), dtype=np.float64)
+        raise InvalidArgument(f"{level} alpha needs numeric labels; got {list(names[:5])!r}") from None
+    if not np.all(np.isfinite(values)):
+        raise InvalidArgument(f"{level} alpha needs finite labels")
+    if level == "ordinal":
+        return np.arange(len(names), dtype=np.float64)
+    return values
+
+
+def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, value_domain: Any = None,
+                       level_of_measurement: str = "interval") -> float:
+    """Krippendorff's alpha with the ``krippendorff`` package's arguments.
+
+    ``reliability_data``: (coders x units) array, NaN = missing; or
+    ``value_counts``: (units x values) counts. ``value_domain``: the ordered
+    values (default: the sorted values present, or ``range(V)`` for counts).
+    ``level_of_measurement``: ``"nominal"``, ``"ordinal"``, ``"interval"``
+    (the default, as the package) or ``"ratio"``.
+    """
+    level = _level(level_of_measurement)
+    if (reliability_data is None) == (value_counts is None):
+        raise InvalidArgument("give either reliability_data or value_counts, not both and not neither")
+    if value_counts is None:
+        data = np.asarray(reliability_data)
+        if data.ndim != 2:
+            raise InvalidArgument(f"reliability_data must be 2-d (coders x units), got {data.ndim}-d")
+        if data.dtype.kind in "iuf":
+            data = data.astype(np.float64)
+            present = np.unique(data[~np.isnan(data)])
+        elif data.dtype.kind in "US":
+            present = np.unique(data[data != "nan"])
+            if value_domain is None and level != "nominal":
+                raise InvalidArgument("string reliability data needs an ordered value_domain unless the level is nominal")
+        else:
+            raise InvalidArgument(f"reliability_data must hold numbers or strings, not dtype {data.dtype}")
+        domain = present if value_domain is None else np.asarray(value_domain)
+        if value_domain is not None and not np.isin(present, domain).all():
+            raise InvalidArgument("reliability_data holds values outside value_domain: "
+                                  f"{list(present[~np.isin(present, domain)][:5])}")
+        counts = (data.T[..., np.newaxis] == domain[np.newaxis, np.newaxis, :]).sum(axis=1).astype(np.float64)
+    else:
+        counts = np.asarray(value_counts, dtype=np.float64)
+        if counts.ndim != 2:
+            raise InvalidArgument(f"value_counts must be 2-d (units x values), got {counts.ndim}-d")
+        domain = np.arange(counts.shape[1]) if value_domain is None else np.asarray(value_domain)
+        if len(domain) != counts.shape[1]:
+            raise InvalidArgument(f"value_domain has {len(domain)} values for {counts.shape[1]} value_counts columns")
+    if level == "nominal" or domain.dtype.kind not in "iuf":
+        if level in ("interval", "ratio"):
+            raise InvalidArgument(f"{level} alpha needs a numeric value_domain")
+        values = np.arange(len(domain), dtype=np.float64)
+    else:
+        values = domain.astype(np.float64)
+    return float(_core.consensus_metrics.krippendorff_alpha_counts(counts, values, level))
+
+
+def alpha_krippendorff(answers: pd.DataFrame, distance: str = "nominal") -> float:
+    """Krippendorff's alpha of a ``task, worker, label`` frame (crowd-kit's
+    name; crowd-kit's default binary distance is ``"nominal"``). For
+    ``"ordinal"`` the sorted labels are the scale; ``"interval"`` and
+    ``"ratio"`` read the labels as numbers."""
+    level = _level(distance)
+    a = _answers(answers)
+    values = _numeric_values(a.label_names, level)
+    return float(_core.consensus_metrics.krippendorff_alpha(*a.core_args(), values, level))
+
+
+def fleiss_kappa(answers: pd.DataFrame) -> float:
+    """Fleiss' kappa of a ``task, worker, label`` frame (formula in the module
+    docstring); tasks with fewer than 2 answers are left out."""
+    return float(_core.consensus_metrics.fleiss_kappa(*_answers(answers).core_args()))
+
+
+def _skills(a: Answers, workers_skills: pd.Series | None, aggregator: BaseClassifier | None,
+            answers: pd.DataFrame) -> np.ndarray | None:
+    if workers_skills is None and aggregator is not None:
+        aggregator.fit(answers)
+        workers_skills = getattr(aggregator, "skills_", None)
+        if workers_skills is None:
+            raise InvalidArgument(f"{type(aggregator).__name__} estimates no worker skills to weight by")
+    if workers_skills is None:
+        return None
+    w = pd.Series(workers_skills).reindex(a.worker_names)
+    if w.isna().any():
+        raise InvalidArgument(f"workers_skills lacks worker(s) {list(a.worker_names[w.isna().to_numpy()][:5])}")
+    return w.to_numpy(dtype=np.float64)
+
+
+def uncertainty(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
+                aggregator: BaseClassifier | None = None, compute_by: str = "task",
+                aggregate: bool = True) -> float | pd.Series:
+    """Entropy (nats) of the answers' label distribution, as crowd-kit's
+    ``uncertainty``: per task (each answer weighted by its worker's skill when
+    ``workers_skills`` is given, or the skills a given ``aggregator`` fits) or
+    per worker (``compute_by="worker"``: the spread of a worker's own labels).
+    ``aggregate=True`` returns the mean, else a Series."""
+    if compute_by not in ("task", "worker"):
+        raise InvalidArgument(f"compute_by must be 'task' or 'worker', not {compute_by!r}")
+    a = _answers(answers)
+    if compute_by == "task":
+        w = _skills(a, workers_skills, aggregator, answers)
+        h = _core.consensus_metrics.answer_entropy(*a.core_args(), w)
+        out = pd.Series(h, index=a.task_names.rename("task"), name="uncertainty")
+    else:
+        t, wk, lb = a.task, a.worker, a.label
+        nt, nw, nl = a.sizes
+        h = _core.consensus_metrics.answer_entropy(wk, t, lb, nw, nt, nl, None)
+        out = pd.Series(h, index=a.worker_names.rename("worker"), name="uncertainty")
+    return float(out.mean()) if aggregate else out
+
+
+def _fitted(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseClassifier:
+    from .voting import MajorityVote
+
+    est = aggregator if aggregator is not None else MajorityVote()
+    est.fit(answers)
+    return est
+
+
+def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
+                aggregator: BaseClassifier | None = None, by_task: bool = False) -> float | pd.Series:
+    """How sure the aggregate is: per task the posterior probability of the
+    aggregated label under ``aggregator`` (default MajorityVote, i.e. the vote
+    share of the winning label; with ``workers_skills`` a skill-weighted vote).
+    The mean over tasks, or the per-task Series with ``by_task=True``."""
+    if workers_skills is not None and aggregator is None:
+        from .voting import WeightedMajorityVote
+
+        a = _answers(answers)
+        skills = pd.Series(_skills(a, workers_skills, None, answers), index=a.worker_names)
+        est: BaseClassifier = WeightedMajorityVote(skills=skills)
+    else:
+        _answers(answers)
+        est = aggregator if aggregator is not None else _default()
+    probas = est.fit_predict_proba(answers)
+    out = pd.Series(probas.to_numpy().max(axis=1), index=probas.index, name="consistency")
+    return out if by_task else float(out.mean())
+
+
+def _default() -> BaseClassifier:
+    from .voting import MajorityVote
+
+    return MajorityVote()
+
+
+def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | None = None,
+                           aggregates: pd.Series | None = None, by: str | None = None) -> float | pd.Series:
+    """Share of answers equal to the aggregated label (crowd-kit's name):
+    overall, or per worker with ``by="worker"``. ``aggregates`` (Series task ->
+    label) skips fitting; else ``aggregator`` (default MajorityVote) is fit."""
+    if by not in (None, "worker"):
+        raise InvalidArgument(f"by must be None or 'worker', not {by!r}")
+    _answers(answers)
+    if aggregates is None:
+        aggregates = (aggregator if aggregator is not None else _default()).fit_predict(answers)
+    ref = answers["task"].map(aggregates)
+    if ref.isna().any():
+        raise InvalidArgument("aggregates lacks task(s) "
+                              f"{list(answers['task'][ref.isna()].unique()[:5])}")
+    right = (answers["label"].to_numpy() == ref.to_numpy())
+    if by is None:
+        return float(right.mean())
+    return pd.Series(right, index=answers.index).groupby(answers["worker"].to_numpy()).mean().rename("accuracy")
+
+
+def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None = None,
+                       confidence: float = 0.95) -> pd.DataFrame:
+    """Per worker: ``n_answers``, ``agreement`` (share of answers equal to the
+    consensus label of ``aggregator``, default MajorityVote), expected
+    ``accuracy`` (mean posterior of the worker's labels) and its Wilson
+    interval ``accuracy_low``/``accuracy_high`` at ``confidence``."""
+    est = _fitted(answers, aggregator)
+    q = est.quality(confidence=confidence)
+    return q.workers[["n_answers", "agreement", "accuracy", "accuracy_low", "accuracy_high"]]
+
+
+def item_uncertainty(answers: pd.DataFrame, aggregator: BaseClassifier | None = None) -> pd.DataFrame:
+    """Per task: posterior ``entropy`` (nats), ``margin`` (top-1 minus top-2
+    posterior) and the answer-distribution entropy ``answer_entropy``, from
+    ``aggregator`` (default MajorityVote)."""
+    a = _answers(answers)
+    est = _fitted(answers, aggregator)
+    q = est.quality()
+    h = _core.consensus_metrics.answer_entropy(*a.core_args(), None)
+    out = q.tasks[["entropy", "margin"]].copy()
+    out["answer_entropy"] = pd.Series(h, index=a.task_names).reindex(out.index).to_numpy()
+    return out

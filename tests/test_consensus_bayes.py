@@ -1,0 +1,102 @@
+"""BWA and EBCC: accuracy on the shared sets (the figures in docs/consensus.md),
+determinism, gold and priors, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.errors import InvalidArgument
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
+EBCC_ACCURACY = {"product": 0.9383, "dog": 0.8389, "rte": 0.9275}  # docs/consensus.md's table
+
+
+@pytest.mark.parametrize("name,want", [("product", 0.9246), ("dog", 0.8315), ("rte", 0.9275)])
+def test_bwa_accuracy_on_the_shared_sets(name: str, want: float) -> None:
+    if not DATA.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    answers = pd.read_csv(DATA / name / "answers.csv")
+    truth = pd.read_csv(DATA / name / "truth.csv").set_index("task")["truth"]
+    est = tg.consensus.BWA()
+    labels = est.fit_predict(answers)
+    acc = float((labels.reindex(truth.index) == truth).mean())
+    assert acc == pytest.approx(want, abs=5e-5)
+    mv = float((tg.consensus.MajorityVote().fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc > mv
+    again = tg.consensus.BWA(threads=1).fit(answers)
+    assert np.array_equal(again.probas_.to_numpy(), est.probas_.to_numpy())  # bit for bit
+    p = est.probas_.to_numpy()
+    assert np.allclose(p.sum(axis=1), 1) and (p >= 0).all()
+    assert est.skills_.between(0, 1).all()
+
+
+def test_bwa_weights_reliable_workers_and_clamps_gold() -> None:
+    # Workers g1..g3 always agree with the truth; s1 answers the opposite on tasks 0-7.
+    rows = []
+    for t in range(20):
+        truth = t % 2
+        rows += [(t, "g1", truth), (t, "g2", truth), (t, "g3", truth), (t, "s1", 1 - truth if t < 8 else truth)]
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    est = tg.consensus.BWA()
+    labels = est.fit_predict(df)
+    assert est.skills_["g1"] > est.skills_["s1"] and (labels == pd.Series({t: t % 2 for t in range(20)})).all()
+    gold = pd.Series({5: 0})
+    clamped = tg.consensus.BWA().fit(df, true_labels=gold)
+    assert clamped.labels_[5] == 0 and clamped.probas_.loc[5, 0] == 1.0
+    assert len(labels) == 20
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.consensus.BWA(a=0).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(lambda0=-1).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(n_iter=-1).fit(pd.DataFrame({"task": [1], "worker": [1], "label": [0]})),
+    lambda: tg.consensus.BWA().fit(pd.DataFrame({"task": [1, 2], "worker": [1, 1], "label": [0, np.nan]})),
+    lambda: tg.consensus.BWA().fit(pd.DataFrame({"task": [1], "label": [0]})),
+    lambda: tg.consensus.BWA(class_priors=[1.0]).fit(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]})),
+])
+def test_bwa_bad_input_is_invalid_argument(make) -> None:
+    with pytest.raises(InvalidArgument):
+        make()
+
+
+def test_bwa_edge_cases() -> None:
+    empty = tg.consensus.BWA().fit_predict(pd.DataFrame({"task": [], "worker": [], "label": []}))
+    assert len(empty) == 0
+    one = tg.consensus.BWA().fit_predict(pd.DataFrame({"task": [1, 2], "worker": ["w", "w"], "label": ["x", "x"]}))
+    assert (one == "x").all()
+
+
+@pytest.mark.parametrize("name", ["product", "dog", "rte"])
+def test_ebcc_on_the_shared_sets_is_deterministic_and_above_majority_vote(name: str) -> None:
+    if not DATA.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    answers = pd.read_csv(DATA / name / "answers.csv")
+    truth = pd.read_csv(DATA / name / "truth.csv").set_index("task")["truth"]
+    est = tg.consensus.EBCC()
+    acc = float((est.fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc == pytest.approx(EBCC_ACCURACY[name], abs=5e-5)
+    mv = float((tg.consensus.MajorityVote().fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc > mv
+    again = tg.consensus.EBCC(threads=1).fit(answers)
+    assert np.array_equal(again.probas_.to_numpy(), est.probas_.to_numpy())  # same seed: bit for bit
+    p = est.probas_.to_numpy()
+    assert np.allclose(p.sum(axis=1), 1) and (p >= 0).all() and est.converged_
+
+
+def test_ebcc_gold_and_bad_input() -> None:
+    rows = [(t, w, t % 2 if w != "s" or t >= 8 else 1 - t % 2) for t in range(20) for w in ("g1", "g2", "g3", "s")]
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    est = tg.consensus.EBCC().fit(df, true_labels=pd.Series({3: 0}))
+    assert est.labels_[3] == 0 and est.probas_.loc[3, 0] == 1.0
+    assert (est.labels_.drop(3) == pd.Series({t: t % 2 for t in range(20)}).drop(3)).all()
+    one = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]})
+    for bad in (dict(n_groups=0), dict(a_v=0), dict(alpha=-1.0), dict(b_v=float("nan")), dict(class_priors=[0.5, 0.5]),
+                dict(seed=-1)):
+        with pytest.raises(InvalidArgument):
+            tg.consensus.EBCC(**bad).fit(one)
+    assert len(tg.consensus.EBCC().fit_predict(pd.DataFrame({"task": [], "worker": [], "label": []}))) == 0

@@ -1,0 +1,160 @@
+"""tg.consensus.metrics: Krippendorff's alpha against the `krippendorff`
+package (0.9.0) to 1e-9, Fleiss' kappa against its textbook example and a
+direct formula, uncertainty and consistency, and the bad-input errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.consensus import metrics
+from tagger.errors import InvalidArgument
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
+
+
+def _random_reliability(rng: np.random.Generator, coders: int, units: int, values: list, missing: float) -> np.ndarray:
+    data = rng.choice(np.asarray(values, dtype=np.float64), size=(coders, units))
+    # Agreement to make alpha non-trivial: half the cells copy the unit's first coder.
+    copy = rng.random((coders, units)) < 0.5
+    data = np.where(copy, data[0:1, :], data)
+    data[rng.random((coders, units)) < missing] = np.nan
+    return data
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+@pytest.mark.parametrize("seed", range(6))
+def test_alpha_equals_krippendorff_package(level: str, seed: int) -> None:
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    rng = np.random.default_rng(seed)
+    values = sorted(rng.choice(np.arange(1, 40), size=int(rng.integers(2, 8)), replace=False).tolist())
+    data = _random_reliability(rng, int(rng.integers(2, 9)), int(rng.integers(5, 300)), values, float(rng.uniform(0, 0.6)))
+    want = kr.alpha(reliability_data=data, level_of_measurement=level)
+    got = metrics.krippendorff_alpha(reliability_data=data, level_of_measurement=level)
+    assert abs(got - want) <= 1e-9, (got, want)
+    # The same through the value_counts argument, with an explicit domain.
+    domain = np.unique(data[~np.isnan(data)])
+    counts = (data.T[..., None] == domain[None, None, :]).sum(axis=1)
+    got2 = metrics.krippendorff_alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)
+    assert abs(got2 - kr.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)) <= 1e-9
+
+
+def test_alpha_wikipedia_example_and_frame_form() -> None:
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    nan = np.nan
+    data = np.array([[nan, nan, nan, nan, nan, 3, 4, 1, 2, 1, 1, 3, 3, nan, 3],
+                     [1, nan, 2, 1, 3, 3, 4, 3, nan, nan, nan, nan, nan, nan, nan],
+                     [nan, nan, 2, 1, 3, 4, 4, nan, 2, 1, 1, 3, 3, nan, 4]])
+    assert round(metrics.krippendorff_alpha(reliability_data=data, level_of_measurement="nominal"), 3) == 0.691
+    assert round(metrics.krippendorff_alpha(reliability_data=data, level_of_measurement="interval"), 3) == 0.811
+    # The same data as a task/worker/label frame (crowd-kit's form).
+    coders, units = np.nonzero(~np.isnan(data))
+    frame = pd.DataFrame({"task": units, "worker": coders, "label": data[coders, units].astype(int)})
+    for level in ("nominal", "ordinal", "interval", "ratio"):
+        want = kr.alpha(reliability_data=data, level_of_measurement=level)
+        assert abs(metrics.alpha_krippendorff(frame, level) - want) <= 1e-9
+
+
+def test_alpha_on_a_shared_set() -> None:
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    path = SHARED / "rte" / "answers.csv"
+    if not path.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    df = pd.read_csv(path)
+    data = df.pivot(index="worker", columns="task", values="label").to_numpy(dtype=np.float64)
+    want = kr.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert abs(metrics.alpha_krippendorff(df) - want) <= 1e-9
+    assert abs(tg.consensus.metrics.alpha_krippendorff(df, distance="interval")
+               - kr.alpha(reliability_data=data, level_of_measurement="interval")) <= 1e-9
+
+
+def _fleiss_reference(table: np.ndarray) -> float:
+    n = table.sum(axis=1)
+    p_i = (table * (table - 1)).sum(axis=1) / (n * (n - 1))
+    p_j = table.sum(axis=0) / table.sum()
+    pe = (p_j ** 2).sum()
+    return float((p_i.mean() - pe) / (1 - pe))
+
+
+def _frame_from_table(table: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for t, row in enumerate(table):
+        w = 0
+        for k, c in enumerate(row):
+            for _ in range(int(c)):
+                rows.append((t, f"w{w}", k))
+                w += 1
+    return pd.DataFrame(rows, columns=["task", "worker", "label"])
+
+
+def test_fleiss_kappa_textbook_example() -> None:
+    # Fleiss (1971) as in the Wikipedia article: 10 subjects, 14 raters, 5 categories; kappa = 0.210.
+    table = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+                      [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    got = metrics.fleiss_kappa(_frame_from_table(table))
+    assert abs(got - _fleiss_reference(table)) <= 1e-12
+    assert round(got, 3) == 0.210
+
+
+def test_fleiss_kappa_random_tables_and_single_answer_tasks() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        table = rng.multinomial(7, rng.dirichlet(np.ones(4)), size=50)
+        frame = _frame_from_table(table)
+        lone = pd.DataFrame({"task": [1000, 1001], "worker": ["w0", "w1"], "label": [0, 3]})  # left out
+        assert abs(metrics.fleiss_kappa(pd.concat([frame, lone])) - _fleiss_reference(table)) <= 1e-12
+
+
+def test_uncertainty_and_consistency() -> None:
+    df = pd.DataFrame({"task": ["a", "a", "a", "b", "b", "c"], "worker": ["x", "y", "z", "x", "y", "x"],
+                       "label": [1, 1, 0, 0, 0, 1]})
+    per_task = metrics.uncertainty(df, aggregate=False)
+    h = -(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3))
+    assert per_task.loc["a"] == pytest.approx(h, abs=1e-12)
+    assert per_task.loc["b"] == 0 and per_task.loc["c"] == 0
+    assert metrics.uncertainty(df) == pytest.approx(h / 3, abs=1e-12)
+    # Skill weights: z weighs 2, so task a's distribution is 2/4, 2/4.
+    skills = pd.Series({"x": 1.0, "y": 1.0, "z": 2.0})
+    assert metrics.uncertainty(df, workers_skills=skills, aggregate=False).loc["a"] == pytest.approx(np.log(2))
+    by_worker = metrics.uncertainty(df, compute_by="worker", aggregate=False)
+    assert by_worker.loc["x"] == pytest.approx(-(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3)))
+    cons = metrics.consistency(df, by_task=True)
+    assert cons.loc["a"] == pytest.approx(2 / 3) and cons.loc["b"] == 1.0
+    assert metrics.accuracy_on_aggregates(df) == pytest.approx(5 / 6)
+    acc = metrics.accuracy_on_aggregates(df, by="worker")
+    assert acc.loc["z"] == 0.0 and acc.loc["x"] == 1.0
+    wc = metrics.worker_consistency(df)
+    assert wc.loc["z", "agreement"] == 0.0 and wc.loc["x", "n_answers"] == 3
+    iu = metrics.item_uncertainty(df)
+    assert iu.loc["b", "margin"] == 1.0 and iu.loc["a", "answer_entropy"] == pytest.approx(h)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [], "worker": [], "label": []})),
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [1, 2], "worker": [1, 1], "label": [0, 1]})),  # no pairs
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 0]})),  # one value
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, np.nan]})),
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]}), "cosine"),
+    lambda: metrics.alpha_krippendorff(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": ["a", "b"]}), "interval"),
+    lambda: metrics.krippendorff_alpha(),
+    lambda: metrics.krippendorff_alpha(value_counts=[[1, 1]], reliability_data=[[1, 2]]),
+    lambda: metrics.krippendorff_alpha(value_counts=[[1, -1], [2, 0]]),
+    lambda: metrics.krippendorff_alpha(value_counts=[[1, 1]], value_domain=[1, 2, 3]),
+    lambda: metrics.krippendorff_alpha(value_counts=[[1, 1], [1, 1]], value_domain=[2, 1], level_of_measurement="interval"),
+    lambda: metrics.krippendorff_alpha(reliability_data=[[1.0, 2.0], [1.0, 5.0]], value_domain=[1, 2]),
+    lambda: metrics.fleiss_kappa(pd.DataFrame({"task": [1, 2], "worker": [1, 1], "label": [0, 1]})),
+    lambda: metrics.fleiss_kappa(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": ["a", "a"]})),
+    lambda: metrics.fleiss_kappa(pd.DataFrame({"task": [1], "label": [0]})),
+    lambda: metrics.uncertainty(pd.DataFrame({"task": [1], "worker": [1], "label": [0]}), compute_by="label"),
+    lambda: metrics.uncertainty(pd.DataFrame({"task": [1], "worker": [1], "label": [0]}),
+                                workers_skills=pd.Series({2: 1.0})),
+    lambda: metrics.uncertainty(pd.DataFrame({"task": [1], "worker": [1], "label": [0]}),
+                                workers_skills=pd.Series({1: -1.0})),
+])
+def test_bad_input_is_invalid_argument(call) -> None:
+    with pytest.raises(InvalidArgument):
+        call()
