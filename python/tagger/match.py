@@ -268,6 +268,10 @@ class StaticEmbedding:
         return f"StaticEmbedding({self._core.tokenizer().vocab_size()} tokens x {self.dim}, {self._source})"
 
 
+DENSE_WEIGHT = 4.0
+"""Default scale of the dense block against the unit sparse vector (chosen on Banking77 from {1, 2, 4})."""
+
+
 def _dense(dense: bool | StaticEmbedding | None) -> Any:
     """The core StaticEmbedding for an index's ``dense`` option (None: sparse only)."""
     if dense is None or dense is False:
@@ -522,7 +526,7 @@ class CategoryIndex:
     @classmethod
     def from_catalog(cls, catalog: Catalog | Iterable[Category | dict], *, tokenizer: Tokenizer | None = None,
                      epochs: int = 5, learning_rate: float = 0.5, l2: float = 1e-4, seed: int = 0,
-                     threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = 1.0,
+                     threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
                      **embedder_options: Any) -> CategoryIndex:
         """Zero-shot index over ``catalog``. ``dense``: append the :class:`StaticEmbedding` vector
         (times ``dense_weight``) to the sparse features (docs/matching.md, "Dense features")."""
@@ -542,7 +546,7 @@ class CategoryIndex:
     @classmethod
     def fit(cls, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
             tokenizer: Tokenizer | None = None, epochs: int = 12, learning_rate: float = 0.1, l2: float = 1e-6,
-            seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = 1.0,
+            seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
             **embedder_options: Any) -> CategoryIndex:
         """Few-shot index from labeled examples (labels are category names, any hashable -> str).
 

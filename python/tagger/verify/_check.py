@@ -210,8 +210,8 @@ class ModelCheck(Check):
 # Relevance = (1 - DENSE_SHARE) * sparse cosine + DENSE_SHARE * dense cosine (each the max over
 # the task's references); the "auto" threshold is calibrated per task (TextModel.calibrate).
 DENSE_SHARE = 0.5
-BACKGROUND_QUANTILE = 0.95   # the threshold sits at this quantile of generic text's relevance...
-ON_TOPIC_MARGIN = 0.8        # ...but at most this share of the lowest leave-one-out example score
+BACKGROUND_QUANTILE = 0.85   # the threshold sits at this quantile of generic text's relevance...
+ON_TOPIC_MARGIN = 0.9        # ...but at most this share of the examples' median leave-one-out score
 CALIBRATION_CACHE = 256      # calibrated tasks kept per TextModel
 
 
@@ -282,8 +282,9 @@ class TextModel:
         Generic text should fall below it: the threshold is the ``BACKGROUND_QUANTILE``
         quantile of the shipped background's relevance to the references. On-topic text should
         stay above it: each example is scored against the other references (leave one out),
-        and the threshold is lowered to ``ON_TOPIC_MARGIN`` times the lowest of those scores
-        when that is lower. Cached per task."""
+        and the threshold is lowered to ``ON_TOPIC_MARGIN`` times the median of those scores
+        when that is lower (a task whose own examples look like generic text must not flag
+        its typical upload). Cached per task."""
         refs = [r for r in references if r]
         key = (tuple(refs), tuple(examples))
         with self._cal_lock:
@@ -300,7 +301,7 @@ class TextModel:
             if rest:
                 loo.append(self._m.score(e, rest).relevance)
         if loo:
-            cut = min(cut, ON_TOPIC_MARGIN * min(loo))
+            cut = min(cut, ON_TOPIC_MARGIN * float(np.median(loo)))
         cut = round(cut, 4)
         with self._cal_lock:
             if len(self._calibrated) >= CALIBRATION_CACHE:
