@@ -89,15 +89,6 @@ TAGGER_BIND_MODULE(match) {
       .def_readwrite("l2", &mt::TrainConfig::l2)
       .def_readwrite("seed", &mt::TrainConfig::seed)
       .def_readwrite("threads", &mt::TrainConfig::threads);
-  py::class_<mt::IndexConfig>(m, "IndexConfig")
-      .def(py::init<>())
-      .def_readwrite("embedder", &mt::IndexConfig::embedder)
-      .def_readwrite("train", &mt::IndexConfig::train)
-      .def_readwrite("require_latin", &mt::IndexConfig::require_latin)
-      .def_property("dense", [](const mt::IndexConfig& c) { return std::const_pointer_cast<mt::StaticEmbedding>(c.dense); },
-                    [](mt::IndexConfig& c, std::shared_ptr<mt::StaticEmbedding> d) { c.dense = std::move(d); })
-      .def_readwrite("dense_weight", &mt::IndexConfig::dense_weight);
-
   py::class_<mt::WordPiece>(m, "WordPiece")
       .def_static("from_vocab", &mt::WordPiece::from_vocab, py::arg("vocab"))
       .def("encode", &mt::WordPiece::encode, py::arg("text"))
@@ -124,6 +115,15 @@ TAGGER_BIND_MODULE(match) {
         }
         return to_np(std::move(out)).reshape({texts.size(), e.dim()});
       }, py::arg("texts"), py::arg("threads") = 0);
+
+  py::class_<mt::IndexConfig>(m, "IndexConfig")
+      .def(py::init<>())
+      .def_readwrite("embedder", &mt::IndexConfig::embedder)
+      .def_readwrite("train", &mt::IndexConfig::train)
+      .def_readwrite("require_latin", &mt::IndexConfig::require_latin)
+      .def_property("dense", [](const mt::IndexConfig& c) { return std::const_pointer_cast<mt::StaticEmbedding>(c.dense); },
+                    [](mt::IndexConfig& c, std::shared_ptr<mt::StaticEmbedding> d) { c.dense = std::move(d); })
+      .def_readwrite("dense_weight", &mt::IndexConfig::dense_weight);
 
   py::class_<mt::Embedder>(m, "Embedder")
       .def(py::init<mt::Tokenizer, mt::EmbedderConfig>(), py::arg("tokenizer"), py::arg("config"))
