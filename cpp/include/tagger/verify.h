@@ -20,6 +20,10 @@
 #include "tagger/bytes.h"
 #include "tagger/crypto.h"
 
+namespace tagger::match {
+class StaticEmbedding;  // tagger/static_embedding.h
+}
+
 namespace tagger::verify {
 
 // ===================================================================== text
@@ -62,12 +66,20 @@ struct TextScores {
   double unknown_share = 0;      // pieces the model does not know
   std::size_t pieces = 0;
   double relevance = 0;          // max cosine similarity to the references, in [0, 1]; 0 without any
+  // With a dense model, relevance = (1 - dense_share) * relevance_sparse +
+  // dense_share * relevance_dense, each the max cosine over the references.
+  double relevance_sparse = 0;
+  double relevance_dense = 0;
 };
 
 class TextModel {
  public:
   // A serialized sentencepiece ModelProto; InvalidArgument if it is not one.
   static TextModel from_bytes(std::string_view model_bytes);
+  // The same plus a static embedding whose cosine enters relevance with
+  // weight dense_share in [0, 1] (InvalidArgument outside).
+  static TextModel from_bytes(std::string_view model_bytes, std::shared_ptr<const match::StaticEmbedding> dense,
+                              double dense_share);
   TextModel(TextModel&&) noexcept;
   TextModel& operator=(TextModel&&) noexcept;
   ~TextModel();
@@ -76,8 +88,9 @@ class TextModel {
   std::vector<TextScores> score_many(const std::vector<std::string_view>& texts,
                                      const std::vector<std::string_view>& references = {}, unsigned threads = 0) const;
 
- private:
   struct Impl;
+
+ private:
   explicit TextModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -8,6 +8,8 @@
 
 #include "tagger/errors.h"
 #include "tagger/match.h"
+#include "tagger/static_embedding.h"
+#include "util/parallel.h"
 
 namespace tagger::match {
 
@@ -28,6 +30,29 @@ std::string id_words(const std::string& id) {
 
 bool has_text(const std::string& s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return !std::isspace(c); });
+}
+
+// The embedder's rows with the dense block appended after the sparse columns
+// (indices stay increasing). Both parts have unit norm before weighting.
+std::vector<SparseVector> features(const Embedder& embedder, const StaticEmbedding* dense, float weight,
+                                   const std::vector<std::string>& texts, unsigned threads) {
+  auto rows = embedder.embed_batch(texts, threads);
+  if (dense == nullptr) return rows;
+  const auto v = dense->embed_batch(texts, threads);
+  const std::size_t d = dense->dim();
+  const auto base = static_cast<std::uint32_t>(embedder.dim());
+  util::parallel_for(rows.size(), threads, 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      auto& r = rows[i];
+      r.index.reserve(r.index.size() + d);
+      r.value.reserve(r.value.size() + d);
+      for (std::size_t j = 0; j < d; ++j) {
+        r.index.push_back(base + static_cast<std::uint32_t>(j));
+        r.value.push_back(weight * v[i * d + j]);
+      }
+    }
+  });
+  return rows;
 }
 
 }  // namespace
@@ -61,14 +86,17 @@ CategoryIndex CategoryIndex::fit(const std::vector<std::string>& texts, const st
 
   Embedder embedder(std::move(tokenizer), config.embedder);
   embedder.fit_idf(texts, config.train.threads);
-  auto rows = embedder.embed_batch(texts, config.train.threads);
+  auto rows = features(embedder, config.dense.get(), config.dense_weight, texts, config.train.threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
-  auto x = FeatureMatrix::from_sparse(rows, embedder.dim(), indptr, indices, values);
+  const std::size_t cols = embedder.dim() + (config.dense ? config.dense->dim() : 0);
+  auto x = FeatureMatrix::from_sparse(rows, cols, indptr, indices, values);
   auto model = LinearModel::fit(x, y, static_cast<int>(sorted.size()), config.train);
   CategoryIndex index(std::move(sorted), std::move(embedder), std::move(model));
   index.require_latin_ = config.require_latin;
+  index.dense_ = config.dense;
+  index.dense_weight_ = config.dense_weight;
   return index;
 }
 
@@ -96,11 +124,12 @@ CategoryIndex CategoryIndex::from_catalog(const std::vector<Category>& catalog, 
 std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& texts, unsigned threads) const {
   for (std::size_t i = 0; i < texts.size(); ++i)
     if (require_latin_) validate_text(texts[i], texts.size() == 1 ? "text" : "text " + std::to_string(i));
-  auto rows = embedder_->embed_batch(texts, threads);
+  auto rows = features(*embedder_, dense_.get(), dense_weight_, texts, threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
-  auto x = FeatureMatrix::from_sparse(rows, embedder_->dim(), indptr, indices, values);
+  const std::size_t cols = embedder_->dim() + (dense_ ? dense_->dim() : 0);
+  auto x = FeatureMatrix::from_sparse(rows, cols, indptr, indices, values);
   std::vector<float> out(texts.size() * categories_.size());
   model_->predict_proba(x, out.data(), threads);
   return out;

@@ -3,6 +3,7 @@
 
 #include "tagger/errors.h"
 #include "tagger/match.h"
+#include "tagger/static_embedding.h"
 #include "tagger/verify.h"
 #include "util/parallel.h"
 #include "verify/utf8.h"
@@ -12,6 +13,8 @@ namespace tagger::verify {
 struct TextModel::Impl {
   match::Tokenizer tokenizer;
   match::Embedder embedder;
+  std::shared_ptr<const match::StaticEmbedding> dense;
+  double dense_share = 0;
   explicit Impl(match::Tokenizer t) : tokenizer(t), embedder(t) {}
 };
 
@@ -24,17 +27,35 @@ TextModel TextModel::from_bytes(std::string_view model_bytes) {
   return TextModel(std::make_unique<Impl>(match::Tokenizer::from_bytes(model_bytes)));
 }
 
+TextModel TextModel::from_bytes(std::string_view model_bytes, std::shared_ptr<const match::StaticEmbedding> dense,
+                                double dense_share) {
+  if (!(dense_share >= 0 && dense_share <= 1))
+    throw InvalidArgument("dense_share must be in [0, 1], got " + std::to_string(dense_share));
+  auto impl = std::make_unique<Impl>(match::Tokenizer::from_bytes(model_bytes));
+  impl->dense = std::move(dense);
+  impl->dense_share = impl->dense ? dense_share : 0;
+  return TextModel(std::move(impl));
+}
+
 namespace {
 
-std::vector<match::SparseVector> embed_references(const match::Embedder& e, const std::vector<std::string_view>& refs) {
-  std::vector<match::SparseVector> out;
+struct References {
+  std::vector<match::SparseVector> sparse;
+  std::vector<float> dense;  // sparse.size() rows of the dense model's dim, when there is one
+};
+
+References embed_references(const TextModel::Impl& m, const std::vector<std::string_view>& refs) {
+  References out;
+  std::vector<std::string_view> kept;
   for (auto r : refs)
-    if (!r.empty()) out.push_back(e.embed(r));
+    if (!r.empty()) out.sparse.push_back(m.embedder.embed(r)), kept.push_back(r);
+  if (m.dense) out.dense = m.dense->embed_batch(kept, 1);
   return out;
 }
 
-TextScores score_one(const match::Tokenizer& tok, const match::Embedder& emb, std::string_view text,
-                     const std::vector<match::SparseVector>& refs) {
+TextScores score_one(const TextModel::Impl& m, std::string_view text, const References& refs) {
+  const auto& tok = m.tokenizer;
+  const auto& emb = m.embedder;
   TextScores s;
   std::size_t chars = 0, pos = 0;
   while (pos < text.size()) {
@@ -57,9 +78,22 @@ TextScores score_one(const match::Tokenizer& tok, const match::Embedder& emb, st
     s.unknown_share = static_cast<double>(unknown) / static_cast<double>(ids.size());
   }
   s.log_prob_per_char = sum / static_cast<double>(chars);
-  if (!refs.empty()) {
+  if (!refs.sparse.empty()) {
     auto v = emb.embed(text);
-    for (const auto& r : refs) s.relevance = std::max(s.relevance, static_cast<double>(match::Embedder::similarity(v, r)));
+    for (const auto& r : refs.sparse)
+      s.relevance_sparse = std::max(s.relevance_sparse, static_cast<double>(match::Embedder::similarity(v, r)));
+    s.relevance = s.relevance_sparse;
+    if (m.dense) {
+      const std::size_t d = m.dense->dim();
+      std::vector<float> q(d);
+      m.dense->embed_into(text, q.data());
+      for (std::size_t r = 0; r < refs.sparse.size(); ++r) {
+        double dot = 0;
+        for (std::size_t j = 0; j < d; ++j) dot += static_cast<double>(q[j]) * refs.dense[r * d + j];
+        s.relevance_dense = std::max(s.relevance_dense, dot);
+      }
+      s.relevance = (1 - m.dense_share) * s.relevance_sparse + m.dense_share * s.relevance_dense;
+    }
   }
   return s;
 }
@@ -67,15 +101,15 @@ TextScores score_one(const match::Tokenizer& tok, const match::Embedder& emb, st
 }  // namespace
 
 TextScores TextModel::score(std::string_view text, const std::vector<std::string_view>& references) const {
-  return score_one(impl_->tokenizer, impl_->embedder, text, embed_references(impl_->embedder, references));
+  return score_one(*impl_, text, embed_references(*impl_, references));
 }
 
 std::vector<TextScores> TextModel::score_many(const std::vector<std::string_view>& texts,
                                               const std::vector<std::string_view>& references, unsigned threads) const {
-  auto ref = embed_references(impl_->embedder, references);
+  auto ref = embed_references(*impl_, references);
   std::vector<TextScores> out(texts.size());
   util::parallel_for(texts.size(), threads, 64, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) out[i] = score_one(impl_->tokenizer, impl_->embedder, texts[i], ref);
+    for (std::size_t i = b; i < e; ++i) out[i] = score_one(*impl_, texts[i], ref);
   });
   return out;
 }

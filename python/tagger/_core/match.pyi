@@ -3,7 +3,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CategoryIndex', 'Embedder', 'EmbedderConfig', 'IndexConfig', 'LinearModel', 'Tokenizer', 'TrainConfig', 'assign', 'make_subtasks', 'validate_text']
+__all__: list[str] = ['CategoryIndex', 'Embedder', 'EmbedderConfig', 'IndexConfig', 'LinearModel', 'StaticEmbedding', 'Tokenizer', 'TrainConfig', 'WordPiece', 'assign', 'make_subtasks', 'validate_text']
 class Tokenizer:
     @staticmethod
     def from_bytes(model_bytes: typing.Any) -> Tokenizer:
@@ -98,11 +98,45 @@ class TrainConfig:
     @threads.setter
     def threads(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+class WordPiece:
+    @staticmethod
+    def from_vocab(vocab: collections.abc.Sequence[str]) -> WordPiece:
+        ...
+    def encode(self, text: str) -> list[int]:
+        ...
+    def token(self, id: typing.SupportsInt | typing.SupportsIndex) -> str:
+        ...
+    def tokenize(self, text: str) -> list[str]:
+        ...
+    def unk_id(self) -> int:
+        ...
+    def vocab_size(self) -> int:
+        ...
+class StaticEmbedding:
+    @staticmethod
+    def from_bytes(data: bytes) -> StaticEmbedding:
+        ...
+    @staticmethod
+    def from_file(path: str) -> StaticEmbedding:
+        ...
+    def dim(self) -> int:
+        ...
+    def embed_batch(self, texts: collections.abc.Sequence[str], threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+        ...
+    def tokenizer(self) -> WordPiece:
+        ...
 class IndexConfig:
+    dense: StaticEmbedding
     embedder: EmbedderConfig
     require_latin: bool
     train: TrainConfig
     def __init__(self) -> None:
+        ...
+    @property
+    def dense_weight(self) -> float:
+        ...
+    @dense_weight.setter
+    def dense_weight(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
 class Embedder:
     def __init__(self, tokenizer: Tokenizer, config: EmbedderConfig) -> None:
@@ -143,6 +177,8 @@ class CategoryIndex:
     def categories(self) -> list[str]:
         ...
     def embedder(self) -> Embedder:
+        ...
+    def has_dense(self) -> bool:
         ...
     def model(self) -> LinearModel:
         ...

@@ -2,6 +2,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import numpy.typing
+import tagger._core.match
 import typing
 __all__: list[str] = ['AudioStats', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'shingle_hashes', 'text_stats', 'valid_reason_code']
 class TextStats:
@@ -51,11 +52,20 @@ class TextScores:
     def relevance(self) -> float:
         ...
     @property
+    def relevance_dense(self) -> float:
+        ...
+    @property
+    def relevance_sparse(self) -> float:
+        ...
+    @property
     def unknown_share(self) -> float:
         ...
 class TextModel:
     @staticmethod
     def from_bytes(model_bytes: typing.Any) -> TextModel:
+        ...
+    @staticmethod
+    def from_bytes_dense(model_bytes: typing.Any, dense: tagger._core.match.StaticEmbedding, dense_share: typing.SupportsFloat | typing.SupportsIndex) -> TextModel:
         ...
     def score(self, text: str, references: collections.abc.Sequence = []) -> TextScores:
         ...

