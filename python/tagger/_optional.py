@@ -16,6 +16,7 @@ EXTRAS = {
     "torch": ("torch", "torch"),
     "PIL": ("Pillow", "image"),
     "scipy": ("scipy", "sparse"),
+    "ray": ("ray", "ray"),
 }
 
 

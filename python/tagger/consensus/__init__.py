@@ -21,11 +21,13 @@ from .voting import MajorityVote, WeightedMajorityVote
 from .quality import CROWDLAB, LabelQuality, label_quality
 from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
+from . import distributed
+from .stream import fit_parquet
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
     "ZeroBasedSkill", "Median", "TrimmedMean", "CROWDLAB", "LabelQuality", "label_quality",
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
-    "zero_based_skill", "crowdlab",
+    "zero_based_skill", "crowdlab", "distributed", "fit_parquet",
 ]
