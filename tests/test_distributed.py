@@ -219,17 +219,18 @@ def ray_local():
 def test_ray_equals_single_process(ray_local, n_shards: int) -> None:
     t, w, y = answers(seed=7)
     T, W, K = int(t.max()) + 1, int(w.max()) + 1, 3
-    for method in ("dawid_skene", "one_coin_dawid_skene", "wawa"):
-        one = _core.consensus.fit(method, t, w, y, T, W, K, n_iter=25)
-        assert_same(one, dist.fit_sharded(method, t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25))
+    one = _core.consensus.dawid_skene(t, w, y, T, W, K, n_iter=25)
+    assert_same(one, dist.fit_sharded("dawid_skene", t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25))
 
 
 def test_ray_estimator_and_sweep(ray_local) -> None:
     t, w, y = answers(n_tasks=2 * ALIGN, seed=8)
     df = pd.DataFrame({"task": t, "worker": w, "label": y})
-    a, b = tg.consensus.DawidSkene().fit(df), tg.consensus.DawidSkene(backend="ray").fit(df)
-    pd.testing.assert_series_equal(a.labels_, b.labels_)
-    pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
+    for cls in (tg.consensus.OneCoinDawidSkene, tg.consensus.WeightedMajorityVote):  # (the latter: Wawa)
+        a, b = cls().fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
+        pd.testing.assert_series_equal(a.labels_, b.labels_)
+        pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
+        pd.testing.assert_series_equal(a.skills_, b.skills_, rtol=0, atol=1e-12)
     local = tg.sim.sweep(populations=_pop(), n_jobs=1, progress=False, **SWEEP)
     on_ray = tg.sim.sweep(populations=_pop(), backend="ray", progress=False, **SWEEP)
     pd.testing.assert_frame_equal(local, on_ray)

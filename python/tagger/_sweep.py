@@ -172,6 +172,7 @@ def _on_ray(chunks: list[list[tuple]], bar: Any) -> list[list[dict]]:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
             out.extend(ray.get(ref))
+            n = pending.pop(ref)
             if bar is not None:
-                bar.update(pending.pop(ref))
+                bar.update(n)
     return out
