@@ -123,7 +123,7 @@ class _Shard:
         """Weighted (or plain) vote of this shard, and each worker's agreement
         counts with its labels (as the core's agreement(): integer counts)."""
         t, w, y = self.arrays[:3]
-        kw = dict(gold=self.gold, threads=self.threads)
+        kw: dict[str, Any] = dict(gold=self.gold, threads=self.threads)
         if weights is None:
             out = _core.consensus.majority_vote(*self.arrays, **kw)
         else:

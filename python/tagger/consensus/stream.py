@@ -64,7 +64,7 @@ class _IdMap:
             if len(idx) and (idx.min() < 0 or idx.max() >= len(self.lut)):
                 return np.full(len(values), -1, np.int32)
             return self.lut[idx]
-        return self.names.get_indexer(values).astype(np.int32, copy=False)
+        return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
 
 
 class _Stream:
@@ -108,7 +108,7 @@ class _Stream:
             if not len(t):
                 continue
             uw = pd.unique(w)
-            new = uw[seen_workers.get_indexer(uw) < 0] if len(seen_workers) else uw
+            new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
             if len(new):
                 workers.append(new)
                 seen_workers = seen_workers.append(pd.Index(new))
