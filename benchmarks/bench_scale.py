@@ -46,8 +46,8 @@ def synth(n: int, seed: int, t_offset: int = 0) -> tuple[np.ndarray, np.ndarray,
     truth = rng.integers(0, N_LABELS, n_tasks)
     skill = np.random.default_rng(12345).uniform(0.55, 0.95, N_WORKERS)
     t = np.repeat(np.arange(n_tasks, dtype=np.int64), PER_TASK)
-    w = rng.integers(0, N_WORKERS, t.size)  # a worker may repeat on a task: made distinct below
-    w = (w + np.tile(np.arange(PER_TASK), n_tasks) * 7) % N_WORKERS
+    base = np.repeat(rng.integers(0, N_WORKERS, n_tasks), PER_TASK)  # distinct workers inside a task
+    w = (base + np.tile(np.arange(PER_TASK), n_tasks) * 7) % N_WORKERS
     y = np.where(rng.random(t.size) < skill[w], truth[t], rng.integers(0, N_LABELS, t.size))
     return (t + t_offset), w.astype(np.int32), y.astype(np.int8)
 
@@ -89,7 +89,9 @@ def bench_parquet(n: int, n_mem: int, iters: int) -> None:
         gen = write_parquet(path, n)
         size = os.path.getsize(path)
         out = subprocess.run([sys.executable, __file__, "--child-stream", path, "--iters", str(iters)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"streaming child failed:\n{out.stderr}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
     # In memory: the same generator, fewer answers (they must fit), same iterations.
     t, w, y = synth(n_mem, seed=0)

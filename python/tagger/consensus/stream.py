@@ -152,7 +152,8 @@ class _Stream:
             change[0] = prev is None or t[0] != prev
             np.not_equal(t[1:], t[:-1], out=change[1:])
             prev = t[-1]
-            tc = (np.cumsum(change, dtype=np.int64) + (next_code - 1)).astype(np.int32)
+            tc = np.cumsum(change, dtype=np.int32)  # (an int64 cumsum of bools is 6x slower here)
+            tc += np.int32(next_code - 1)
             next_code = int(tc[-1]) + 1
             wc, yc = self.workers.codes(w), self.labels.codes(y)
             if (yc < 0).any():
