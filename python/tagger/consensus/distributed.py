@@ -171,7 +171,6 @@ class ShardSet:
         self.ranges = partition(np.asarray(task), n_tasks, n_shards)
         parts = _split(task, worker, label, self.ranges)
         golds = [None if gold is None else np.ascontiguousarray(gold[t0:t1], dtype=np.int32) for t0, t1 in self.ranges]
-        self.bytes_in = 0  # bytes sent to shards and back, summed over calls
         if backend == "inprocess":
             self._shards: list[Any] = [_Shard(method, *p, t1 - t0, n_workers, n_labels, g, threads)
                                        for p, (t0, t1), g in zip(parts, self.ranges, golds)]
