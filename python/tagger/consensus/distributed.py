@@ -323,8 +323,11 @@ def _votes(shards: ShardSet, method: str, skills: np.ndarray | None) -> dict[str
 def _result(shards: ShardSet, post: list[tuple[np.ndarray, np.ndarray]], priors: np.ndarray, skills: np.ndarray,
             errors: np.ndarray | None, history: list[float], n_iter: int, converged: bool) -> dict[str, Any]:
     K = shards.n_labels
-    probas = np.concatenate([p for p, _ in post]).reshape(-1, K) if post else np.zeros((0, K))
-    labels = np.concatenate([lab for _, lab in post]).astype(np.int32) if post else np.zeros(0, np.int32)
+    if len(post) == 1:  # one shard, or a stream that wrote every chunk into one array: no copy
+        probas, labels = post[0][0].reshape(-1, K), post[0][1].astype(np.int32, copy=False)
+    else:
+        probas = np.concatenate([p for p, _ in post]).reshape(-1, K) if post else np.zeros((0, K))
+        labels = np.concatenate([lab for _, lab in post]).astype(np.int32) if post else np.zeros(0, np.int32)
     return {"probas": probas, "labels": labels, "priors": np.asarray(priors, dtype=np.float64),
             "skills": np.asarray(skills, dtype=np.float64), "errors": errors, "difficulties": np.zeros(0),
             "abilities": np.zeros(0), "spamming": np.zeros(0), "strategies": None, "model_weight": 0.0,

@@ -88,7 +88,10 @@ class _Stream:
         self.checked = False
 
     def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for b in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_size):
+        # Read-ahead of one batch: the default (16 batches, 4 files) holds
+        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
+        for b in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_size, batch_readahead=1,
+                                         fragment_readahead=1):
             cols = []
             for name, col in zip(self.columns, b.columns):
                 if col.null_count:
@@ -187,11 +190,12 @@ class _Stream:
 
     def call(self, name: str, *args: Any) -> list[Any]:
         self.passes += 1
-        if name == "posteriors":
-            out = []
+        if name == "posteriors":  # chunk by chunk into the result arrays (no concatenation after)
+            probas = np.empty((self.n_tasks, self.n_labels))
+            labels = np.empty(self.n_tasks, dtype=np.int32)
             for t0, t1, t, w, y in self._chunks():
-                out.append(self._shard(t0, t1, t, w, y).posteriors(self.n_labels, **(args[0] or {})))
-            return out
+                probas[t0:t1], labels[t0:t1] = self._shard(t0, t1, t, w, y).posteriors(self.n_labels, **(args[0] or {}))
+            return [(probas, labels)]
         total: dict[str, Any] | None = None
         for t0, t1, t, w, y in self._chunks():
             sh = self._shard(t0, t1, t, w, y)
@@ -212,7 +216,7 @@ class _Stream:
 
 def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[str] = ("task", "worker", "label"),
                 labels: Sequence[Any] | None = None, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0,
-                class_priors: Any = None, batch_size: int = 1 << 20, chunk_answers: int = 1 << 22, threads: int = 0,
+                class_priors: Any = None, batch_size: int = 1 << 20, chunk_answers: int = 1 << 20, threads: int = 0,
                 verbose: bool = False) -> BaseClassifier:
     """Fits ``method`` (``"dawid_skene"`` or ``"one_coin_dawid_skene"``) on a
     Parquet file, directory or ``pyarrow.dataset.Dataset`` without loading it:
