@@ -170,6 +170,9 @@ def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
         tg.consensus.fit_parquet(tmp_path / "d.parquet", columns=("task", "worker", "nope"))
     with pytest.raises(InvalidArgument, match="no such file"):
         tg.consensus.fit_parquet(tmp_path / "missing.parquet")
+    pq.write_table(pa.Table.from_pandas(df.iloc[:0], preserve_index=False), tmp_path / "e.parquet")
+    with pytest.raises(InvalidArgument, match="no answers"):
+        tg.consensus.fit_parquet(tmp_path / "e.parquet")
     with pytest.raises(InvalidArgument, match="supports"):
         tg.consensus.fit_parquet(tmp_path / "d.parquet", "glad")
 

@@ -121,6 +121,8 @@ class _Stream:
             np.not_equal(t[1:], t[:-1], out=change[1:])
             starts.append(t[change])
             prev = t[-1]
+        if n == 0:
+            raise InvalidArgument("fit_parquet: the data has no answers (no rows)")
         self.n = n
         task_ids = pd.Index(np.concatenate(starts)) if starts else pd.Index([])
         if task_ids.has_duplicates:
