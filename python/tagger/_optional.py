@@ -19,6 +19,7 @@ EXTRAS = {
     "web3": ("web3", "evm"),
     "eth_account": ("eth-account", "evm"),
     "eth_tester": ("eth-tester[py-evm]", "evm"),
+    "ray": ("ray", "ray"),
 }
 
 

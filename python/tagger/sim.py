@@ -475,3 +475,8 @@ class Simulation:
     def __repr__(self) -> str:
         return (f"Simulation(mechanism={self.mechanism!r}, consensus={self.consensus!r}, "
                 f"workers={self.population.n_workers}, round={self.round})")
+
+
+from ._sweep import sweep  # noqa: E402  (tg.sim.sweep: grids of runs on a process pool or Ray)
+
+__all__ += ["sweep"]

@@ -119,6 +119,7 @@ class FixAccumulator {
   }
   double get(std::size_t i) const { return from_fix(total_[i]); }
   std::size_t size() const { return total_.size(); }
+  const std::vector<std::int64_t>& raw() const { return total_; }
 
  private:
   std::vector<std::int64_t> total_;

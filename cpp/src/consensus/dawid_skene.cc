@@ -48,6 +48,7 @@
 #include "consensus/common.h"
 #include "consensus/dispatch.h"
 #include "consensus/team.h"
+#include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
@@ -609,12 +610,13 @@ void run_pass(Shared& sh, double* probas, std::vector<double>* block_ll) {
 }
 
 // M-step for workers [w0, w1): confusion rows P(. | true k) from the expected
-// counts summed over the slots that took part in the last pass, floored at
-// kProbFloor before normalizing (as crowd-kit), into Shared::e.
-template <int KC>
-void m_step_workers(Shared& sh, const std::vector<const std::int64_t*>& tabs, std::size_t w0, std::size_t w1) {
-  const std::size_t L = static_cast<std::size_t>(sh.c->n_labels), K = KC > 0 ? KC : L, R = sh.R;
-  const double smoothing = sh.opt->smoothing;
+// counts (total(w, l, out) writes the K fixed-point totals of row (w, l)),
+// floored at kProbFloor before normalizing (as crowd-kit), into e [W * L * K].
+// The single-process fit sums its slot tables here; the sharded fit passes
+// the counts summed over shards (the same integers), so both run this code.
+template <int KC, class Total>
+void m_step_rows(std::size_t L, double smoothing, Total&& total_of, double* e_all, std::size_t w0, std::size_t w1) {
+  const std::size_t K = KC > 0 ? KC : L;
   Scratch<double, KC * KC> cb(static_cast<int>(K * K));
   Scratch<double, KC> sb(static_cast<int>(K));
   Scratch<std::int64_t, KC> tb(static_cast<int>(K));
@@ -624,18 +626,45 @@ void m_step_workers(Shared& sh, const std::vector<const std::int64_t*>& tabs, st
   for (std::size_t w = w0; w < w1; ++w) {
     for (std::size_t k = 0; k < K; ++k) sum[k] = 0;
     for (std::size_t l = 0; l < L; ++l) {
-      const std::size_t at = (w * L + l) * R + K;
-      for (std::size_t k = 0; k < K; ++k) total[k] = 0;
-      for (const std::int64_t* tab : tabs)
-        for (std::size_t k = 0; k < K; ++k) total[k] += tab[at + k];
+      total_of(w, l, total);
       for (std::size_t k = 0; k < K; ++k) {
         cnt[l * K + k] = std::max(detail::from_fix(total[k]) + smoothing, detail::kProbFloor);
         sum[k] += cnt[l * K + k];
       }
     }
-    double* e = sh.e.data() + w * L * K;
+    double* e = e_all + w * L * K;
     for (std::size_t l = 0; l < L; ++l)
       for (std::size_t k = 0; k < K; ++k) e[l * K + k] = cnt[l * K + k] / sum[k];
+  }
+}
+
+template <class Total>
+void m_step_rows_any(std::size_t L, double smoothing, Total&& total_of, double* e_all, std::size_t w0, std::size_t w1) {
+  switch (L) {
+    case 2: return m_step_rows<2>(L, smoothing, total_of, e_all, w0, w1);
+    case 3: return m_step_rows<3>(L, smoothing, total_of, e_all, w0, w1);
+    case 4: return m_step_rows<4>(L, smoothing, total_of, e_all, w0, w1);
+    case 5: return m_step_rows<5>(L, smoothing, total_of, e_all, w0, w1);
+    case 6: return m_step_rows<6>(L, smoothing, total_of, e_all, w0, w1);
+    case 7: return m_step_rows<7>(L, smoothing, total_of, e_all, w0, w1);
+    case 8: return m_step_rows<8>(L, smoothing, total_of, e_all, w0, w1);
+    default: return m_step_rows<0>(L, smoothing, total_of, e_all, w0, w1);
+  }
+}
+
+// Class prior from the fixed-point class totals (or the given priors).
+void prior_step(const Options& opt, const std::vector<std::int64_t>& ptotal, std::vector<double>& prior) {
+  const std::size_t K = ptotal.size();
+  prior.resize(K);
+  if (!opt.class_priors.empty()) {
+    double s = 0;
+    for (double p : opt.class_priors) s += p;
+    for (std::size_t k = 0; k < K; ++k) prior[k] = opt.class_priors[k] / s;
+  } else {
+    double s = 0;
+    for (std::size_t k = 0; k < K; ++k) s += detail::from_fix(ptotal[k]) + opt.smoothing;
+    for (std::size_t k = 0; k < K; ++k)
+      prior[k] = std::max((detail::from_fix(ptotal[k]) + opt.smoothing) / s, detail::kProbFloor);
   }
 }
 
@@ -643,6 +672,7 @@ void m_step_workers(Shared& sh, const std::vector<const std::int64_t*>& tabs, st
 void m_step(Shared& sh) {
   const Options& opt = *sh.opt;
   const std::size_t W = static_cast<std::size_t>(sh.c->n_workers), K = static_cast<std::size_t>(sh.c->n_labels);
+  const std::size_t R = sh.R;
   std::vector<const std::int64_t*> tabs;
   std::vector<std::int64_t> ptotal(K, 0);
   for (const Slot& s : sh.slots)
@@ -650,34 +680,19 @@ void m_step(Shared& sh) {
       tabs.push_back(s.tab.data());
       for (std::size_t k = 0; k < K; ++k) ptotal[k] += s.prior[k];
     }
+  auto total_of = [&](std::size_t w, std::size_t l, std::int64_t* total) {
+    const std::size_t at = (w * K + l) * R + K;
+    for (std::size_t k = 0; k < K; ++k) total[k] = 0;
+    for (const std::int64_t* tab : tabs)
+      for (std::size_t k = 0; k < K; ++k) total[k] += tab[at + k];
+  };
   constexpr std::size_t kChunk = 512;
   std::atomic<std::size_t> next{0};
   sh.team->run([&](unsigned) {
-    for (std::size_t w = next.fetch_add(kChunk); w < W; w = next.fetch_add(kChunk)) {
-      const std::size_t e = std::min(W, w + kChunk);
-      switch (K) {
-        case 2: m_step_workers<2>(sh, tabs, w, e); break;
-        case 3: m_step_workers<3>(sh, tabs, w, e); break;
-        case 4: m_step_workers<4>(sh, tabs, w, e); break;
-        case 5: m_step_workers<5>(sh, tabs, w, e); break;
-        case 6: m_step_workers<6>(sh, tabs, w, e); break;
-        case 7: m_step_workers<7>(sh, tabs, w, e); break;
-        case 8: m_step_workers<8>(sh, tabs, w, e); break;
-        default: m_step_workers<0>(sh, tabs, w, e); break;
-      }
-    }
+    for (std::size_t w = next.fetch_add(kChunk); w < W; w = next.fetch_add(kChunk))
+      m_step_rows_any(K, opt.smoothing, total_of, sh.e.data(), w, std::min(W, w + kChunk));
   });
-  sh.prior.resize(K);
-  if (!opt.class_priors.empty()) {
-    double s = 0;
-    for (double p : opt.class_priors) s += p;
-    for (std::size_t k = 0; k < K; ++k) sh.prior[k] = opt.class_priors[k] / s;
-  } else {
-    double s = 0;
-    for (std::size_t k = 0; k < K; ++k) s += detail::from_fix(ptotal[k]) + opt.smoothing;
-    for (std::size_t k = 0; k < K; ++k)
-      sh.prior[k] = std::max((detail::from_fix(ptotal[k]) + opt.smoothing) / s, detail::kProbFloor);
-  }
+  prior_step(opt, ptotal, sh.prior);
 }
 
 double ordered_sum(const std::vector<double>& v) {
@@ -844,6 +859,126 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
       r.skills[w] += r.priors[k] * r.errors[(w * K + k) * L + k];
     }
   return r;
+}
+
+// ---- Sharded EM (consensus_shard.h) ----------------------------------------
+
+static_assert(kShardTaskAlign == static_cast<std::int32_t>(detail::kBlockTasks),
+              "shards must start on a block of the log-likelihood sum");
+
+struct DawidSkeneShard::Impl {
+  std::vector<std::int32_t> gold;
+  Options opt;
+  std::unique_ptr<detail::Team> team;
+  Layout c;
+  Shared sh;
+  std::size_t n = 0;
+
+  ShardStats collect(std::vector<double>* block_ll) {
+    const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
+    ShardStats st;
+    st.counts.assign(W * K * K, 0);
+    st.prior.assign(K, 0);
+    for (const Slot& s : sh.slots) {
+      if (s.epoch != sh.epoch) continue;  // took no block in this pass
+      const std::int64_t* tab = s.tab.data();
+      for (std::size_t r = 0; r < W * K; ++r)
+        for (std::size_t k = 0; k < K; ++k) st.counts[r * K + k] += tab[r * R + K + k];
+      for (std::size_t k = 0; k < K; ++k) st.prior[k] += s.prior[k];
+    }
+    if (block_ll) st.block_ll = std::move(*block_ll);
+    return st;
+  }
+  void set(const DsParams& p) {
+    const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels);
+    if (p.e.size() != W * K * K || p.prior.size() != K)
+      throw InvalidArgument("dawid_skene shard: parameters must have n_workers * n_labels^2 confusion values and n_labels priors");
+    sh.e = p.e;
+    sh.prior = p.prior;
+  }
+};
+
+DawidSkeneShard::DawidSkeneShard(const AnswersView& a, std::span<const std::int32_t> gold, unsigned threads)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.gold.assign(gold.begin(), gold.end());
+  m.opt.gold = m.gold;
+  m.opt.threads = threads;
+  detail::check_options_except_indices(a, m.opt);
+  const std::size_t W = static_cast<std::size_t>(a.n_workers), L = static_cast<std::size_t>(a.n_labels);
+  if (a.n && static_cast<double>(W) * static_cast<double>(L) >= 4294967296.0)
+    throw InvalidArgument("dawid_skene: n_workers * n_labels must be < 2^32");
+  const std::size_t n_blocks = (static_cast<std::size_t>(a.n_tasks) + detail::kBlockTasks - 1) / detail::kBlockTasks;
+  const std::size_t n_slots = std::max<std::size_t>(
+      1, std::min<std::size_t>(detail::threads_for_buffers(threads, W * L * row_words(L) * 8), n_blocks));
+  m.team = std::make_unique<detail::Team>(static_cast<unsigned>(n_slots));
+  m.c = build_layout(a, *m.team);
+  m.n = a.n;
+  Shared& sh = m.sh;
+  sh.c = &m.c;
+  sh.code = m.c.code.get();
+  sh.opt = &m.opt;
+  sh.R = row_words(L);
+  sh.team = m.team.get();
+  sh.slots.resize(n_slots);
+  for (Slot& s : sh.slots) {
+    s.tab.assign(W * L * sh.R);
+    s.prior.assign(L, 0);
+    s.epoch = -1;  // every pass refreshes the tables it uses
+  }
+  sh.e.assign(W * L * L, 0.0);
+  sh.prior.assign(L, 0.0);
+}
+
+DawidSkeneShard::~DawidSkeneShard() = default;
+
+ShardStats DawidSkeneShard::start() {
+  Impl& m = *impl_;
+  ++m.sh.epoch;
+  run_pass<Mode::kStart>(m.sh, nullptr, nullptr);
+  return m.collect(nullptr);
+}
+
+ShardStats DawidSkeneShard::e_step(const DsParams& p) {
+  Impl& m = *impl_;
+  m.set(p);
+  ++m.sh.epoch;
+  std::vector<double> block_ll;
+  run_pass<Mode::kEm>(m.sh, nullptr, &block_ll);
+  return m.collect(&block_ll);
+}
+
+void DawidSkeneShard::posteriors(const DsParams* p, double* probas, std::int32_t* labels) {
+  Impl& m = *impl_;
+  m.sh.labels = labels;
+  ++m.sh.epoch;
+  if (p) {
+    m.set(*p);
+    run_pass<Mode::kPosteriors>(m.sh, probas, nullptr);
+  } else {
+    run_pass<Mode::kStart>(m.sh, probas, nullptr);
+  }
+  m.sh.labels = nullptr;
+}
+
+std::int32_t DawidSkeneShard::n_tasks() const { return impl_->c.n_tasks; }
+std::size_t DawidSkeneShard::n_answers() const { return impl_->n; }
+
+DsParams dawid_skene_m_step(std::span<const std::int64_t> counts, std::span<const std::int64_t> prior,
+                            std::int32_t n_workers, std::int32_t n_labels, const Options& opt) {
+  const std::size_t W = static_cast<std::size_t>(n_workers), K = static_cast<std::size_t>(n_labels);
+  if (n_workers < 0 || n_labels < 1 || counts.size() != W * K * K || prior.size() != K)
+    throw InvalidArgument("dawid_skene_m_step: counts must be [n_workers * n_labels^2] and prior [n_labels]");
+  if (!opt.class_priors.empty() && opt.class_priors.size() != K)
+    throw InvalidArgument("dawid_skene_m_step: class_priors must have n_labels entries");
+  DsParams p;
+  p.e.resize(W * K * K);
+  auto total_of = [&](std::size_t w, std::size_t l, std::int64_t* total) {
+    for (std::size_t k = 0; k < K; ++k) total[k] = counts[(w * K + l) * K + k];
+  };
+  m_step_rows_any(K, opt.smoothing, total_of, p.e.data(), 0, W);
+  prior_step(opt, std::vector<std::int64_t>(prior.begin(), prior.end()), p.prior);
+  return p;
 }
 
 }  // namespace tagger::consensus

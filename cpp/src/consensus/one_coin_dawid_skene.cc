@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "consensus/common.h"
+#include "tagger/consensus_shard.h"
+#include "tagger/errors.h"
 
 namespace tagger::consensus {
 namespace {
@@ -70,14 +72,16 @@ void pass(const Csr& c, const Params& prm, const Options& opt, bool init_mv, dou
   });
 }
 
-void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const detail::FixAccumulator& right,
-            const detail::FixAccumulator& prior, const Options& opt, Params& prm, std::vector<double>& skills) {
-  const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels);
+// From fixed-point totals: the single-process fit and the sharded one (the
+// counts summed over shards are the same integers) both run this.
+void m_step(std::size_t K, std::span<const std::int64_t> n_answers, std::span<const std::int64_t> right,
+            std::span<const std::int64_t> prior, const Options& opt, Params& prm, std::vector<double>& skills) {
+  const std::size_t W = n_answers.size();
   prm.log_right.resize(W);
   prm.log_wrong.resize(W);
   skills.resize(W);
   for (std::size_t w = 0; w < W; ++w) {
-    double s = n_answers[w] ? (right.get(w) + opt.smoothing) / (static_cast<double>(n_answers[w]) + 2 * opt.smoothing)
+    double s = n_answers[w] ? (detail::from_fix(right[w]) + opt.smoothing) / (static_cast<double>(n_answers[w]) + 2 * opt.smoothing)
                             : 1.0 / static_cast<double>(K);
     skills[w] = s;
     s = std::clamp(s, detail::kProbFloor, 1 - detail::kProbFloor);
@@ -86,11 +90,15 @@ void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const deta
   }
   prm.log_prior.resize(K);
   double total = 0;
-  for (std::size_t k = 0; k < K; ++k) total += opt.class_priors.empty() ? prior.get(k) + opt.smoothing : opt.class_priors[k];
+  for (std::size_t k = 0; k < K; ++k) total += opt.class_priors.empty() ? detail::from_fix(prior[k]) + opt.smoothing : opt.class_priors[k];
   for (std::size_t k = 0; k < K; ++k) {
-    double p = opt.class_priors.empty() ? prior.get(k) + opt.smoothing : opt.class_priors[k];
+    double p = opt.class_priors.empty() ? detail::from_fix(prior[k]) + opt.smoothing : opt.class_priors[k];
     prm.log_prior[k] = std::log(std::max(p / total, detail::kProbFloor));
   }
+}
+void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const detail::FixAccumulator& right,
+            const detail::FixAccumulator& prior, const Options& opt, Params& prm, std::vector<double>& skills) {
+  m_step(static_cast<std::size_t>(c.n_labels), n_answers, right.raw(), prior.raw(), opt, prm, skills);
 }
 
 }  // namespace
@@ -139,6 +147,104 @@ Result one_coin_dawid_skene(const AnswersView& a, const Options& opt) {
       for (std::size_t l = 0; l < K; ++l) r.errors[(w * K + k) * K + l] = k == l ? s : q;
   }
   return r;
+}
+
+// ---- Sharded EM (consensus_shard.h) ----------------------------------------
+
+struct OneCoinShard::Impl {
+  std::vector<std::int32_t> task, worker, label, gold;
+  AnswersView a;
+  Options opt;
+  Csr c;
+
+  static Params params(const OneCoinParams& p, std::size_t W, std::size_t K) {
+    if (p.log_right.size() != W || p.log_wrong.size() != W || p.log_prior.size() != K)
+      throw InvalidArgument("one_coin shard: parameters must have n_workers log_right/log_wrong and n_labels log_prior");
+    return Params{p.log_right, p.log_wrong, p.log_prior};
+  }
+  ShardStats pass_stats(const Params& prm, bool init_mv) {
+    const std::size_t W = static_cast<std::size_t>(a.n_workers), K = static_cast<std::size_t>(a.n_labels);
+    detail::FixAccumulator right(W), prior(K);
+    ShardStats st;
+    pass(c, prm, opt, init_mv, nullptr, &right, &prior, st.block_ll);
+    if (init_mv) st.block_ll.clear();
+    st.counts = right.raw();
+    st.prior = prior.raw();
+    return st;
+  }
+};
+
+OneCoinShard::OneCoinShard(const AnswersView& a, std::span<const std::int32_t> gold, unsigned threads)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.task.assign(a.task, a.task + a.n);
+  m.worker.assign(a.worker, a.worker + a.n);
+  m.label.assign(a.label, a.label + a.n);
+  m.gold.assign(gold.begin(), gold.end());
+  m.a = a;
+  m.a.task = m.task.data();
+  m.a.worker = m.worker.data();
+  m.a.label = m.label.data();
+  m.opt.gold = m.gold;
+  m.opt.threads = threads;
+  detail::check_options(m.a, m.opt);
+  m.c = detail::build_csr(m.a, false);
+}
+
+OneCoinShard::~OneCoinShard() = default;
+
+ShardStats OneCoinShard::start() {
+  Impl& m = *impl_;
+  const std::size_t K = static_cast<std::size_t>(m.a.n_labels);
+  Params prm;
+  prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  ShardStats st = m.pass_stats(prm, true);
+  st.n_answers.assign(static_cast<std::size_t>(m.a.n_workers), 0);
+  for (std::size_t i = 0; i < m.a.n; ++i) ++st.n_answers[static_cast<std::size_t>(m.a.worker[i])];
+  return st;
+}
+
+ShardStats OneCoinShard::e_step(const OneCoinParams& p) {
+  Impl& m = *impl_;
+  return m.pass_stats(Impl::params(p, static_cast<std::size_t>(m.a.n_workers), static_cast<std::size_t>(m.a.n_labels)),
+                      false);
+}
+
+void OneCoinShard::posteriors(const OneCoinParams* p, double* probas, std::int32_t* labels) {
+  Impl& m = *impl_;
+  const std::size_t K = static_cast<std::size_t>(m.a.n_labels);
+  Params prm;
+  if (p) prm = Impl::params(*p, static_cast<std::size_t>(m.a.n_workers), K);
+  else prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  std::vector<double> ll;
+  pass(m.c, prm, m.opt, p == nullptr, probas, nullptr, nullptr, ll);
+  // Labels as finish_labels() writes them into a Result.
+  Result r;
+  r.n_tasks = m.a.n_tasks;
+  r.n_labels = m.a.n_labels;
+  r.probas.assign(probas, probas + static_cast<std::size_t>(m.a.n_tasks) * K);
+  r.labels.assign(static_cast<std::size_t>(m.a.n_tasks), -1);
+  detail::finish_labels(r, m.c, m.opt);
+  std::copy(r.labels.begin(), r.labels.end(), labels);
+}
+
+std::int32_t OneCoinShard::n_tasks() const { return impl_->a.n_tasks; }
+std::size_t OneCoinShard::n_answers() const { return impl_->a.n; }
+
+OneCoinParams one_coin_m_step(std::span<const std::int64_t> n_answers, std::span<const std::int64_t> right,
+                              std::span<const std::int64_t> prior, std::int32_t n_labels, const Options& opt) {
+  const std::size_t K = static_cast<std::size_t>(n_labels);
+  if (n_labels < 1 || right.size() != n_answers.size() || prior.size() != K)
+    throw InvalidArgument("one_coin_m_step: right must be [n_workers] like n_answers, and prior [n_labels]");
+  if (!opt.class_priors.empty() && opt.class_priors.size() != K)
+    throw InvalidArgument("one_coin_m_step: class_priors must have n_labels entries");
+  Params prm;
+  OneCoinParams out;
+  m_step(K, n_answers, right, prior, opt, prm, out.skills);
+  out.log_right = std::move(prm.log_right);
+  out.log_wrong = std::move(prm.log_wrong);
+  out.log_prior = std::move(prm.log_prior);
+  return out;
 }
 
 }  // namespace tagger::consensus

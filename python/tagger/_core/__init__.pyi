@@ -6,6 +6,7 @@ from . import codec
 from . import consensus
 from . import consensus_families
 from . import consensus_metrics
+from . import consensus_shard
 from . import crypto
 from . import fraud
 from . import ledger
@@ -14,7 +15,7 @@ from . import seal
 from . import sim
 from . import store
 from . import verify
-__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'consensus_metrics', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
+__all__: list[str] = ['codec', 'consensus', 'consensus_families', 'consensus_metrics', 'consensus_shard', 'crypto', 'error_kinds', 'fraud', 'ledger', 'match', 'seal', 'sim', 'store', 'verify']
 def error_kinds() -> list[str]:
     ...
 __version__: str

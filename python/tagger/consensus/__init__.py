@@ -25,13 +25,15 @@ from .fraud import FraudRules, fraud_report
 from . import metrics
 from .active import next_items
 from .bayes import BWA, EBCC
+from . import distributed
+from .stream import fit_parquet
 
 __all__ = [
     "MajorityVote", "WeightedMajorityVote", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE", "Wawa",
     "ZeroBasedSkill", "Median", "TrimmedMean", "CROWDLAB", "LabelQuality", "label_quality",
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
-    "zero_based_skill", "crowdlab",
+    "zero_based_skill", "crowdlab", "distributed", "fit_parquet",
     "FraudRules", "fraud_report", "metrics", "next_items", "BWA", "EBCC",
 ]
 

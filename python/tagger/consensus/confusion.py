@@ -23,7 +23,8 @@ class DawidSkene(BaseClassifier):
       :math:`\pi_k \propto \sum_t P(z_t = k) + \lambda` (``smoothing`` = :math:`\lambda`, Laplace).
 
     Stops after ``n_iter`` iterations or when the log-likelihood per answer
-    rises by less than ``tol``. Gold labels (``fit(data, true_labels)``) are
+    rises by less than ``tol``. ``backend="ray"`` (or ``"inprocess"``) fits
+    over ``n_shards`` task shards with identical results (docs/scale.md). Gold labels (``fit(data, true_labels)``) are
     clamped to one-hot posteriors. ``errors_`` is crowd-kit's frame:
     ``errors_.loc[(worker, observed), true]``; ``skills_`` is
     :math:`\sum_k \pi_k e^w_{k,k}`.
@@ -41,9 +42,11 @@ class DawidSkene(BaseClassifier):
     _iterative = True
     _errors: pd.DataFrame | None  # built on first use of errors_
 
-    def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0, **kw: Any) -> None:
+    def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0, *, backend: str = "local",
+                 n_shards: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
+        self.backend, self.n_shards = backend, n_shards
 
     def _init_args(self) -> dict[str, Any]:
         return {"n_iter": self.n_iter, "tol": self.tol, "smoothing": self.smoothing}
@@ -52,6 +55,9 @@ class DawidSkene(BaseClassifier):
         return {"n_iter": self.n_iter, "tol": self.tol, "smoothing": self.smoothing}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+            from .distributed import fit_answers
+            return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
         fn = getattr(_core.consensus, self._method)
         return fn(*answers.core_args(), **common)
 

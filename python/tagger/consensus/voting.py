@@ -31,6 +31,16 @@ class MajorityVote(BaseClassifier):
 
     _method = "majority_vote"
 
+    def __init__(self, *, backend: str = "local", n_shards: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.backend, self.n_shards = backend, n_shards
+
+    def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+            from .distributed import fit_answers
+            return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
+        return super()._core_call(answers, **common)
+
 
 class WeightedMajorityVote(BaseClassifier):
     r"""Weighted majority vote: :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`.
@@ -44,16 +54,23 @@ class WeightedMajorityVote(BaseClassifier):
 
     _method = "weighted_majority_vote"
 
-    def __init__(self, skills: pd.Series | None = None, default_skill: float | None = None, **kw: Any) -> None:
+    def __init__(self, skills: pd.Series | None = None, default_skill: float | None = None, *, backend: str = "local",
+                 n_shards: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.skills = skills
         self.default_skill = default_skill
+        self.backend, self.n_shards = backend, n_shards
 
     def _init_args(self) -> dict[str, Any]:
         return {"default_skill": self.default_skill}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        sharded = self.backend != "local"  # same results (tagger.consensus.distributed)
+        if sharded:
+            from .distributed import fit_answers
         if self.skills is None:
+            if sharded:
+                return fit_answers("wawa", answers, backend=self.backend, n_shards=self.n_shards, **common)
             return _core.consensus.wawa(*answers.core_args(), **common)
         s = pd.Series(self.skills).reindex(answers.worker_names).to_numpy(dtype=float)
         if np.isnan(s).any():
@@ -61,4 +78,7 @@ class WeightedMajorityVote(BaseClassifier):
                 missing = answers.worker_names[np.isnan(s)][0]
                 raise InvalidArgument(f"no skill for worker {missing!r} (pass default_skill= to use a default)")
             s = np.where(np.isnan(s), float(self.default_skill), s)
+        if sharded:
+            return fit_answers("weighted_majority_vote", answers, backend=self.backend, n_shards=self.n_shards,
+                               skills=s, **common)
         return _core.consensus.weighted_majority_vote(*answers.core_args(), skills=s, **common)

@@ -1,0 +1,254 @@
+"""EM over answers larger than memory: one pass per iteration over the record
+batches of a Parquet file or dataset (``pip install 'tagger[io]'``).
+
+Resident memory is the worker tables (confusion matrices and their expected
+counts), the id maps, the posteriors being written at the end, and one chunk
+of whole tasks (about ``chunk_answers`` answers) - never the answers. Each
+chunk is an E-step shard of ``tagger.consensus.distributed`` (tasks cut on the
+2048-task blocks), so the fit is bit-identical to the in-memory one.
+
+Layout the data must have: rows grouped by task (every answer of a task in
+consecutive rows, e.g. the file sorted by task), no missing values, at most
+one answer per (task, worker). Ids and labels are coded as the in-memory fit
+codes them: tasks and workers in order of first appearance, labels sorted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ..errors import InvalidArgument
+from .base import Answers, BaseClassifier, _Progress, check_params
+from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum
+
+__all__ = ["fit_parquet"]
+
+_METHODS = ("dawid_skene", "one_coin_dawid_skene")
+
+
+def _dataset(source: Any) -> Any:
+    from .._optional import require
+    ds = require("pyarrow.dataset", "fit_parquet")
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.exists(source):
+            raise InvalidArgument(f"fit_parquet: no such file or directory: {os.fspath(source)!r}")
+        return ds.dataset(os.fspath(source), format="parquet")
+    if isinstance(source, ds.Dataset):
+        return source
+    raise InvalidArgument(f"fit_parquet: expected a path or a pyarrow.dataset.Dataset, got {type(source).__name__}")
+
+
+class _IdMap:
+    """Values -> codes: a lookup table for integers of a compact range, else
+    a pandas Index."""
+
+    def __init__(self, names: pd.Index) -> None:
+        self.names = names
+        self.lut: np.ndarray | None = None
+        v = names.to_numpy()
+        if len(v) and v.dtype.kind in "iu":
+            lo, hi = int(v.min()), int(v.max())
+            if hi - lo <= 4 * len(v) + (1 << 20):
+                self.lo = lo
+                self.lut = np.full(hi - lo + 1, -1, dtype=np.int32)
+                self.lut[v.astype(np.int64) - lo] = np.arange(len(v), dtype=np.int32)
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        if self.lut is not None and values.dtype.kind in "iu":
+            idx = values.astype(np.int64, copy=False) - self.lo
+            if len(idx) and (idx.min() < 0 or idx.max() >= len(self.lut)):
+                return np.full(len(values), -1, np.int32)
+            return self.lut[idx]
+        return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
+
+
+class _Stream:
+    """The shards of a Parquet source, streamed: ``call(name, *args)`` runs
+    one pass and returns what :class:`~tagger.consensus.distributed.ShardSet`
+    would (statistics summed over the chunks as they come)."""
+
+    def __init__(self, method: str, source: Any, columns: Sequence[str], labels: Sequence[Any] | None,
+                 batch_size: int, chunk_answers: int, threads: int) -> None:
+        if len(columns) != 3:
+            raise InvalidArgument("columns must name the task, worker and label columns (3 names)")
+        self.dataset = _dataset(source)
+        missing = [c for c in columns if c not in self.dataset.schema.names]
+        if missing:
+            raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {self.dataset.schema.names})")
+        self.method, self.columns = method, list(columns)
+        self.batch_size, self.chunk_answers, self.threads = batch_size, max(1, chunk_answers), threads
+        self.align = int(_core.consensus_shard.TASK_ALIGN)
+        self._code_pass(labels)
+        self.passes = 0
+        self.checked = False
+
+    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        # Read-ahead of one batch: the default (16 batches, 4 files) holds
+        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
+        for b in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_size, batch_readahead=1,
+                                         fragment_readahead=1):
+            cols = []
+            for name, col in zip(self.columns, b.columns):
+                if col.null_count:
+                    raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
+                cols.append(col.to_numpy(zero_copy_only=False))
+            yield cols[0], cols[1], cols[2]
+
+    def _code_pass(self, labels: Sequence[Any] | None) -> None:
+        """Pass 0: the worker and label sets, the task count, the grouping check."""
+        workers: list[np.ndarray] = []
+        seen_workers: pd.Index = pd.Index([])
+        label_parts: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        n, prev = 0, None
+        for t, w, y in self._batches():
+            n += len(t)
+            if not len(t):
+                continue
+            uw = pd.unique(w)
+            new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
+            if len(new):
+                workers.append(new)
+                seen_workers = seen_workers.append(pd.Index(new))
+            label_parts.append(pd.unique(y))
+            change = np.empty(len(t), dtype=bool)
+            change[0] = prev is None or t[0] != prev
+            np.not_equal(t[1:], t[:-1], out=change[1:])
+            starts.append(t[change])
+            prev = t[-1]
+        if n == 0:
+            raise InvalidArgument("fit_parquet: the data has no answers (no rows)")
+        self.n = n
+        task_ids = pd.Index(np.concatenate(starts)) if starts else pd.Index([])
+        if task_ids.has_duplicates:
+            dup = task_ids[task_ids.duplicated()][0]
+            raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
+                                  f"task {dup!r} appears in more than one run of rows")
+        self.task_names = task_ids
+        self.n_tasks = len(task_ids)
+        self.workers = _IdMap(seen_workers)
+        self.n_workers = len(seen_workers)
+        if labels is not None:
+            names = pd.Index(list(labels))
+            if names.has_duplicates:
+                raise InvalidArgument("labels= lists a label more than once")
+        else:
+            allv = pd.unique(np.concatenate(label_parts)) if label_parts else np.zeros(0)
+            try:
+                names = pd.Index(np.sort(allv))
+            except TypeError:
+                names = pd.Index(allv)
+        self.labels = _IdMap(names)
+        self.n_labels = len(names)
+
+    def _chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Chunks of whole tasks ``(t0, t1, task - t0, worker, label)``, t0 on a block."""
+        buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        held, t0, next_code, prev = 0, 0, 0, None
+        for t, w, y in self._batches():
+            if not len(t):
+                continue
+            change = np.empty(len(t), dtype=bool)
+            change[0] = prev is None or t[0] != prev
+            np.not_equal(t[1:], t[:-1], out=change[1:])
+            prev = t[-1]
+            tc = np.cumsum(change, dtype=np.int32)  # (an int64 cumsum of bools is 6x slower here)
+            tc += np.int32(next_code - 1)
+            next_code = int(tc[-1]) + 1
+            wc, yc = self.workers.codes(w), self.labels.codes(y)
+            if (yc < 0).any():
+                bad = y[yc < 0][0]
+                raise InvalidArgument(f"answer label {bad!r} is not in labels={list(self.labels.names)}")
+            buf.append((tc, wc, yc))
+            held += len(t)
+            if held < self.chunk_answers:
+                continue
+            cut = (int(tc[-1]) // self.align) * self.align  # tasks below it are complete
+            if cut <= t0:
+                continue
+            tt, ww, yy = (np.concatenate(c) for c in zip(*buf))
+            i = int(np.searchsorted(tt, cut))
+            yield t0, cut, tt[:i] - t0, ww[:i], yy[:i]
+            buf = [(tt[i:], ww[i:], yy[i:])]
+            held, t0 = len(tt) - i, cut
+        if buf or t0 < self.n_tasks:
+            tt, ww, yy = (np.concatenate(c) for c in zip(*buf)) if buf else (np.zeros(0, np.int32),) * 3
+            yield t0, self.n_tasks, tt - t0, ww, yy
+
+    def _shard(self, t0: int, t1: int, t: np.ndarray, w: np.ndarray, y: np.ndarray) -> Any:
+        cs = _core.consensus_shard
+        if not self.checked:
+            dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
+            if len(dup):
+                raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s) in tasks "
+                                      f"[{t0}, {t1}); keep one answer per (task, worker) before streaming")
+        cls = cs.DawidSkeneShard if self.method == "dawid_skene" else cs.OneCoinShard
+        return cls(t.astype(np.int32, copy=False), w, y, t1 - t0, self.n_workers, self.n_labels, threads=self.threads)
+
+    def call(self, name: str, *args: Any) -> list[Any]:
+        self.passes += 1
+        if name == "posteriors":  # chunk by chunk into the result arrays (no concatenation after)
+            probas = np.empty((self.n_tasks, self.n_labels))
+            labels = np.empty(self.n_tasks, dtype=np.int32)
+            for t0, t1, t, w, y in self._chunks():
+                probas[t0:t1], labels[t0:t1] = self._shard(t0, t1, t, w, y).posteriors(self.n_labels, **(args[0] or {}))
+            return [(probas, labels)]
+        total: dict[str, Any] | None = None
+        for t0, t1, t, w, y in self._chunks():
+            sh = self._shard(t0, t1, t, w, y)
+            st = sh.start() if name == "start" else sh.e_step(**args[0])
+            if total is None:
+                total = {k: v for k, v in st.items()}
+                total["block_ll"] = [st["block_ll"]]
+            else:
+                for k in ("counts", "prior", "n_answers"):
+                    if len(st[k]):
+                        total[k] = _tree_sum([total[k], st[k]])
+                total["block_ll"].append(st["block_ll"])
+        self.checked = True
+        assert total is not None
+        total["block_ll"] = np.concatenate(total["block_ll"])
+        return [total]
+
+
+def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[str] = ("task", "worker", "label"),
+                labels: Sequence[Any] | None = None, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0,
+                class_priors: Any = None, batch_size: int = 1 << 20, chunk_answers: int = 1 << 20, threads: int = 0,
+                verbose: bool = False) -> BaseClassifier:
+    """Fits ``method`` (``"dawid_skene"`` or ``"one_coin_dawid_skene"``) on a
+    Parquet file, directory or ``pyarrow.dataset.Dataset`` without loading it:
+    a first pass codes the ids, then one pass per EM iteration. Returns a
+    fitted estimator (``labels_``, ``probas_``, ``skills_``, ``errors_``,
+    ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the same rows.
+
+    ``columns``: the task, worker and label column names, in that order.
+    Rows must be grouped by task; see the module docs for the rules.
+    ``chunk_answers``: answers per E-step chunk (memory ~ 30 bytes each).
+    """
+    from .registry import get_method
+    if method not in _METHODS:
+        raise InvalidArgument(f"fit_parquet supports {list(_METHODS)}, not {method!r}")
+    check_params({"n_iter": n_iter, "tol": tol, "smoothing": smoothing, "threads": threads}, "fit_parquet")
+    est = get_method(method, n_iter=n_iter, tol=tol, smoothing=smoothing, threads=threads, labels=labels)
+    stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads)
+    empty = np.zeros(0, np.int32)
+    answers = Answers(empty, empty, empty, stream.task_names, stream.workers.names, stream.labels.names)
+    priors = None
+    if class_priors is not None:
+        from .base import priors_array
+        priors = priors_array(answers, class_priors)
+    progress = _Progress(verbose, f"{method} (parquet)")
+    try:
+        em = _em_dawid_skene if method == "dawid_skene" else _em_one_coin
+        out = em(stream, n_iter, tol, smoothing, priors, progress)  # type: ignore[arg-type]
+    finally:
+        progress.close()
+    est.answers_ = answers
+    est._set(answers, out)
+    est.passes_ = stream.passes + 1  # type: ignore[attr-defined]  # the coding pass included
+    return est
