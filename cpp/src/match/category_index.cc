@@ -2,6 +2,7 @@
 // a small labeled dataset (each category's id words, description and example
 // phrasings), so the zero-shot and few-shot paths share one trainer.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <unordered_map>
 #include <unordered_set>
@@ -60,8 +61,7 @@ CategoryIndex CategoryIndex::fit(const std::vector<std::string>& texts, const st
   for (auto& v : y) v = rank[v];
 
   Embedder embedder(std::move(tokenizer), config.embedder);
-  embedder.fit_idf(texts, config.train.threads);
-  auto rows = embedder.embed_batch(texts, config.train.threads);
+  auto rows = embedder.fit_transform(texts, config.train.threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
@@ -93,17 +93,31 @@ CategoryIndex CategoryIndex::from_catalog(const std::vector<Category>& catalog, 
   return fit(texts, labels, std::move(tokenizer), config);
 }
 
-std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& texts, unsigned threads) const {
-  for (std::size_t i = 0; i < texts.size(); ++i)
-    if (require_latin_) validate_text(texts[i], texts.size() == 1 ? "text" : "text " + std::to_string(i));
+std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& texts, unsigned threads,
+                                                std::vector<TextSignal>* signals) const {
+  // No check throws here: one odd text must not cost the caller the whole
+  // batch. A text without known features scores the prior softmax(b / T).
   auto rows = embedder_->embed_batch(texts, threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
   auto x = FeatureMatrix::from_sparse(rows, embedder_->dim(), indptr, indices, values);
   std::vector<float> out(texts.size() * categories_.size());
-  model_->predict_proba(x, out.data(), threads);
+  std::vector<std::uint8_t> known(signals ? texts.size() : 0);
+  model_->predict_proba(x, out.data(), threads, temperature_, signals ? known.data() : nullptr);
+  if (signals) {
+    signals->resize(texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      auto s = text_signal(texts[i], require_latin_);
+      (*signals)[i] = s == TextSignal::ok && !known[i] ? TextSignal::unseen : s;
+    }
+  }
   return out;
+}
+
+void CategoryIndex::set_temperature(float t) {
+  if (!(t > 0.0f) || !std::isfinite(t)) throw InvalidArgument("temperature must be a positive finite number");
+  temperature_ = t;
 }
 
 std::vector<std::int32_t> CategoryIndex::predict(const std::vector<std::string>& texts, unsigned threads) const {
