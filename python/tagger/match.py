@@ -497,9 +497,11 @@ class CategoryIndex:
     Representation :math:`x` = :class:`Embedder` vector (or, with ``backend=``, the vector any
     embedding model returns), model :math:`p(c\mid x) = \mathrm{softmax}(Wx + b)_c`: multinomial
     logistic regression trained in C++ by AdaGrad on the cross-entropy. ``top_k`` scores are these
-    posterior probabilities — in [0, 1], summing to 1 over categories. Cross-entropy is a proper
-    scoring rule, so the scores are calibrated as far as the model fits; docs/matching.md reports
-    the measured expected calibration error.
+    posterior probabilities — in [0, 1], summing to 1 over categories — temperature-scaled,
+    softmax(z / T), with T fitted on held-out folds by ``fit(calibrate=True)`` (the default);
+    docs/matching.md reports the measured expected calibration error. ``predict(texts,
+    abstain=True)`` answers None ("none of these") below the calibrated :attr:`threshold`.
+    Every ``str`` is answered; texts that carry little signal are flagged (:class:`Predictions`).
 
     - ``CategoryIndex.default()`` — the shipped :class:`Catalog` (zero-shot for the user: each
       category's id words, description and example phrasings are its training texts).
