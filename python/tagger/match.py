@@ -830,6 +830,7 @@ class CategoryIndex:
             text = validate_text(text, "description")
         if not isinstance(text, str):
             raise InvalidArgument(f"description must be a str, got {type(text).__name__}")
+        _check_utf8(text, "description")
         if strict:
             validate_text(text, "description")
         return self.top_k_batch([text], k, threads=1)[0]
