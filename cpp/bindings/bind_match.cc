@@ -101,7 +101,8 @@ TAGGER_BIND_MODULE(match) {
       .def_readwrite("learning_rate", &mt::TrainConfig::learning_rate)
       .def_readwrite("l2", &mt::TrainConfig::l2)
       .def_readwrite("seed", &mt::TrainConfig::seed)
-      .def_readwrite("threads", &mt::TrainConfig::threads);
+      .def_readwrite("threads", &mt::TrainConfig::threads)
+      .def_readwrite("skip_grad", &mt::TrainConfig::skip_grad);
   py::class_<mt::IndexConfig>(m, "IndexConfig")
       .def(py::init<>())
       .def_readwrite("embedder", &mt::IndexConfig::embedder)

@@ -552,6 +552,9 @@ class CategoryIndex:
         cfg = _m.IndexConfig()
         cfg.embedder = _embedder_config(**embedder_options)
         cfg.train = _train_config(epochs, learning_rate, l2, seed, threads)
+        # ~6 texts per category in 5 epochs: every small step counts (a larger skip threshold
+        # measured 0.255 instead of 0.29 top-1 on held-out phrasings).
+        cfg.train.skip_grad = 1e-5
         core = _m.CategoryIndex.from_catalog([(c.id, c.description, list(c.examples)) for c in cat],
                                              _tokenizer(tokenizer)._core, cfg)
         idx = cls(_core=core, _source="catalog")

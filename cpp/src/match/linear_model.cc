@@ -3,7 +3,7 @@
 // Loss per example: -log softmax(W x + b)_y + (l2/2) ||W_touched||^2, where
 // only the rows of W that the example touches are decayed (the usual lazy
 // regularization of sparse SGD). Gradients of class c: (p_c - [c == y]) x.
-// Classes whose gradient magnitude is below kSkipGrad are skipped: once the
+// Classes whose gradient magnitude is below config.skip_grad are skipped: once the
 // model is confident, most of the C-wide update is nearly nothing, and
 // skipping it makes an epoch several times faster.
 #include <algorithm>
@@ -39,10 +39,6 @@ struct LinearModel::Impl {
 
 namespace {
 
-// Gradient entries below this are not applied. 5e-3 (was 1e-5) skips ~90% of
-// the class updates in late epochs at equal accuracy (Banking77, measured in
-// docs/matching.md), the main reason a fit got ~5x faster.
-constexpr float kSkipGrad = 5e-3f;
 constexpr float kAdaEps = 1e-8f;
 constexpr std::size_t kDenseColTable = std::size_t{1} << 25;
 
@@ -144,8 +140,8 @@ LinearModel LinearModel::fit(const FeatureMatrix& x, std::span<const std::int32_
   if (n_classes < 2) throw InvalidArgument("fit needs at least 2 classes, got " + std::to_string(n_classes));
   for (auto y : labels)
     if (y < 0 || y >= n_classes) throw InvalidArgument("label " + std::to_string(y) + " out of range");
-  if (config.epochs < 1 || !(config.learning_rate > 0) || !(config.l2 >= 0))
-    throw InvalidArgument("TrainConfig needs epochs >= 1, learning_rate > 0, l2 >= 0");
+  if (config.epochs < 1 || !(config.learning_rate > 0) || !(config.l2 >= 0) || !(config.skip_grad >= 0))
+    throw InvalidArgument("TrainConfig needs epochs >= 1, learning_rate > 0, l2 >= 0, skip_grad >= 0");
   check_matrix(x, "features");
 
   auto impl = std::make_unique<Impl>();
@@ -186,7 +182,9 @@ LinearModel LinearModel::fit(const FeatureMatrix& x, std::span<const std::int32_
   std::vector<float> p(nc), keep(nc);
   std::vector<std::uint32_t> act(nc);
   const float lr = config.learning_rate, l2 = config.l2;
-  const float skip = kSkipGrad;
+  // 5e-3 (the default; was a fixed 1e-5) skips most class updates in late
+  // epochs at equal accuracy (Banking77, docs/matching.md).
+  const float skip = config.skip_grad;
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     for (std::size_t oi = 0; oi < order.size(); ++oi) {
