@@ -143,7 +143,9 @@ def test_catalog_is_extensible_and_replaceable():
 ])
 def test_bad_descriptions_raise_with_the_reason(bad, reason):
     with pytest.raises(errors.InvalidArgument, match=reason):
-        m.CategoryIndex.default().top_k(bad)
+        m.CategoryIndex.default().top_k(bad, strict=True)
+    if isinstance(bad, str):  # without strict, any str is answered and flagged
+        assert m.CategoryIndex.default().top_k(bad, 2).low_signal
 
 
 def test_invalid_utf8_bytes_are_rejected():
@@ -155,7 +157,7 @@ def test_few_shot_banking77(shared):
     import pandas as pd
     d = shared("data", "nlp", "banking77")
     train, test = pd.read_csv(d / "train.csv"), pd.read_csv(d / "test.csv")
-    idx = m.CategoryIndex.fit(train.text, train.label, epochs=8)
+    idx = m.CategoryIndex.fit(train.text, train.label, epochs=8, calibrate=False)
     assert len(idx) == 77
     acc = float(np.mean(np.array(idx.predict(test.text.tolist())) == test.label.to_numpy()))
     # measured 0.9146 with 8 epochs (0.9159 with the default 12)

@@ -50,6 +50,20 @@ static mt::FeatureMatrix view(const I64& indptr, const U32& indices, const F32& 
 TAGGER_BIND_MODULE(match) {
   m.def("validate_text", [](std::string_view t, std::string_view what) { mt::validate_text(t, what); },
         py::arg("text"), py::arg("what") = "text");
+  m.def("text_signals", [](const std::vector<std::string>& texts, bool latin_only) {
+    std::vector<std::uint8_t> out(texts.size());
+    {
+      py::gil_scoped_release release;
+      for (std::size_t i = 0; i < texts.size(); ++i) out[i] = static_cast<std::uint8_t>(mt::text_signal(texts[i], latin_only));
+    }
+    return to_np(std::move(out));
+  }, py::arg("texts"), py::arg("latin_only") = true);
+  m.def("text_signal_names", [] {
+    std::vector<std::string> names;
+    for (int s = 0; s <= static_cast<int>(mt::TextSignal::unseen); ++s)
+      names.push_back(mt::text_signal_name(static_cast<mt::TextSignal>(s)));
+    return names;
+  });
 
   py::class_<mt::Tokenizer>(m, "Tokenizer")
       .def_static("from_file", &mt::Tokenizer::from_file, py::arg("path"))
@@ -88,7 +102,8 @@ TAGGER_BIND_MODULE(match) {
       .def_readwrite("learning_rate", &mt::TrainConfig::learning_rate)
       .def_readwrite("l2", &mt::TrainConfig::l2)
       .def_readwrite("seed", &mt::TrainConfig::seed)
-      .def_readwrite("threads", &mt::TrainConfig::threads);
+      .def_readwrite("threads", &mt::TrainConfig::threads)
+      .def_readwrite("skip_grad", &mt::TrainConfig::skip_grad);
   py::class_<mt::WordPiece>(m, "WordPiece")
       .def_static("from_vocab", &mt::WordPiece::from_vocab, py::arg("vocab"))
       .def("encode", &mt::WordPiece::encode, py::arg("text"))
@@ -157,15 +172,15 @@ TAGGER_BIND_MODULE(match) {
       }, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("dense"), py::arg("rows"), py::arg("cols"),
          py::arg("labels"), py::arg("n_classes"), py::arg("config"))
       .def("predict_proba", [](const mt::LinearModel& lm, const I64& ip, const U32& ix, const F32& vals, const F32& dense, std::size_t rows, std::size_t cols,
-                               unsigned threads) {
+                               unsigned threads, float temperature) {
         auto x = view(ip, ix, vals, dense, rows, cols);
         py::array_t<float> out({rows, static_cast<std::size_t>(lm.n_classes())});
         float* o = out.mutable_data();
         py::gil_scoped_release release;
-        lm.predict_proba(x, o, threads);
+        lm.predict_proba(x, o, threads, temperature);
         return out;
       }, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("dense"), py::arg("rows"), py::arg("cols"),
-         py::arg("threads") = 0)
+         py::arg("threads") = 0, py::arg("temperature") = 1.0f)
       .def("n_classes", &mt::LinearModel::n_classes)
       .def("n_features", &mt::LinearModel::n_features);
 
@@ -195,12 +210,17 @@ TAGGER_BIND_MODULE(match) {
       }, py::arg("texts"), py::arg("k") = 5, py::arg("threads") = 0)
       .def("predict_proba", [](const mt::CategoryIndex& ix, const std::vector<std::string>& texts, unsigned threads) {
         std::vector<float> p;
+        std::vector<mt::TextSignal> sig;
         {
           py::gil_scoped_release release;
-          p = ix.predict_proba(texts, threads);
+          p = ix.predict_proba(texts, threads, &sig);
         }
-        return to_np(std::move(p)).reshape({texts.size(), ix.categories().size()});
+        std::vector<std::uint8_t> codes(sig.size());
+        for (std::size_t i = 0; i < sig.size(); ++i) codes[i] = static_cast<std::uint8_t>(sig[i]);
+        return py::make_tuple(to_np(std::move(p)).reshape({texts.size(), ix.categories().size()}), to_np(std::move(codes)));
       }, py::arg("texts"), py::arg("threads") = 0)
+      .def("temperature", &mt::CategoryIndex::temperature)
+      .def("set_temperature", &mt::CategoryIndex::set_temperature, py::arg("temperature"))
       .def("categories", &mt::CategoryIndex::categories)
       .def("embedder", &mt::CategoryIndex::embedder)
       .def("model", &mt::CategoryIndex::model)

@@ -33,6 +33,39 @@ TEST(MatchText, ValidateTextGivesTheReason) {
   }
 }
 
+TEST(MatchText, SignalNamesTheReasonWithoutThrowing) {
+  EXPECT_EQ(text_signal("Label reviews"), TextSignal::ok);
+  EXPECT_EQ(text_signal(""), TextSignal::empty);
+  EXPECT_EQ(text_signal(" \n\t"), TextSignal::empty);
+  EXPECT_EQ(text_signal("10-4"), TextSignal::no_letters);
+  EXPECT_EQ(text_signal("\xF0\x9F\x99\x82"), TextSignal::no_letters);  // an emoji
+  EXPECT_EQ(text_signal("\xff\xfe"), TextSignal::invalid_utf8);
+  EXPECT_EQ(text_signal("Разметьте отзывы"), TextSignal::unsupported_script);
+  EXPECT_EQ(text_signal("Разметьте отзывы", false), TextSignal::ok);
+  EXPECT_STREQ(text_signal_name(TextSignal::unseen), "unseen");
+}
+
+TEST(MatchCategoryIndex, OddTextsGetAnAnswerAndASignal) {
+  std::vector<std::string> texts = {"draw boxes around cars", "box the pedestrians", "transcribe the call",
+                                    "write down the speech"};
+  std::vector<std::string> labels = {"det", "det", "asr", "asr"};
+  auto idx = CategoryIndex::fit(texts, labels, shipped());
+  std::vector<TextSignal> sig;
+  auto p = idx.predict_proba({"draw boxes", "", "10-4", "Разметьте отзывы", "qqqqqqqqqq"}, 1, &sig);
+  ASSERT_EQ(p.size(), 10u);
+  ASSERT_EQ(sig.size(), 5u);
+  EXPECT_EQ(sig[0], TextSignal::ok);
+  EXPECT_EQ(sig[1], TextSignal::empty);
+  EXPECT_EQ(sig[2], TextSignal::no_letters);
+  EXPECT_EQ(sig[3], TextSignal::unsupported_script);
+  for (std::size_t r = 0; r < 5; ++r) EXPECT_NEAR(p[2 * r] + p[2 * r + 1], 1.0, 1e-5);
+  // The empty text has no features: it scores the prior softmax(b).
+  idx.set_temperature(2.0f);
+  auto q = idx.predict_proba({""});
+  EXPECT_NEAR(q[0] + q[1], 1.0, 1e-5);
+  EXPECT_THROW(idx.set_temperature(0.0f), InvalidArgument);
+}
+
 TEST(MatchEmbedder, UnitVectorsAndCosine) {
   Embedder e(shipped());
   e.fit_idf({"label images of cats", "transcribe audio", "rate answers"});
@@ -43,6 +76,22 @@ TEST(MatchEmbedder, UnitVectorsAndCosine) {
   EXPECT_TRUE(std::is_sorted(v.index.begin(), v.index.end()));
   EXPECT_NEAR(Embedder::similarity(v, v), 1.0, 1e-5);
   EXPECT_GT(e.similarity("label cat images", "label images of cats"), e.similarity("label cat images", "transcribe audio"));
+}
+
+TEST(MatchEmbedder, FitTransformEqualsFitThenEmbed) {
+  std::vector<std::string> corpus = {"label images of cats", "transcribe audio", "rate answers", "", "10-4",
+                                     "label the images again and again"};
+  Embedder a(shipped()), b(shipped());
+  auto rows = a.fit_transform(corpus, 2);
+  b.fit_idf(corpus, 3);
+  auto ref = b.embed_batch(corpus, 1);
+  ASSERT_EQ(rows.size(), ref.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].index, ref[i].index);
+    EXPECT_EQ(rows[i].value, ref[i].value);  // bit for bit
+  }
+  EXPECT_TRUE(a.has_idf());
+  EXPECT_EQ(a.embed("transcribe audio").value, b.embed("transcribe audio").value);
 }
 
 TEST(MatchCategoryIndex, FewShotSeparatesTwoTopics) {

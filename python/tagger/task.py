@@ -1288,7 +1288,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                 raise InvalidArgument(f"gold label(s) {list(bad.unique()[:5])} not in the label set {labels}")
     if net.balance(acct) < budget:
         raise InsufficientFunds(f"{acct.name} has {format_tag(net.balance(acct))}, the budget is {format_tag(budget)}")
-    cats = match.CategoryIndex.default().top_k(f"{title}. {description}", k=n_categories) if n_categories else []
+    cats = match.CategoryIndex.default().top_k(f"{title}. {description}", k=n_categories, strict=True) if n_categories else []
     spec = None
     if kind == "collection":
         opts: dict[str, Any] = {"description": description, "category": cats[0][0] if cats else "",

@@ -33,6 +33,21 @@ class StaticEmbedding;  // tagger/static_embedding.h
 // are English). `what` names the argument in the message.
 void validate_text(std::string_view text, std::string_view what = "text");
 
+// Why a text carries little signal for the model; queries are answered anyway
+// (character n-grams, else the class prior) and flagged with the reason.
+enum class TextSignal : std::uint8_t {
+  ok = 0,
+  empty = 1,               // nothing but whitespace
+  no_letters = 2,          // digits, punctuation, emoji only ("10-4")
+  unsupported_script = 3,  // mostly letters of a script other than Latin
+  invalid_utf8 = 4,
+  unseen = 5,              // no feature of the text occurred in training: the answer is the prior
+};
+// The same checks as validate_text, without throwing (unseen is never
+// returned here: it needs a model). `latin_only` = false skips the script test.
+TextSignal text_signal(std::string_view text, bool latin_only = true);
+const char* text_signal_name(TextSignal s);
+
 // ------------------------------------------------------------------ Tokenizer
 
 // A sentencepiece model. Copies share one immutable processor (cheap, and
@@ -119,6 +134,8 @@ class Embedder {
 
   // Document frequencies from `corpus` (replaces any previous IDF).
   void fit_idf(const std::vector<std::string>& corpus, unsigned threads = 0);
+  // fit_idf(corpus) then embed_batch(corpus), extracting each text's features once.
+  std::vector<SparseVector> fit_transform(const std::vector<std::string>& corpus, unsigned threads = 0);
   SparseVector embed(std::string_view text) const;
   std::vector<SparseVector> embed_batch(const std::vector<std::string>& texts, unsigned threads = 0) const;
 
@@ -161,11 +178,16 @@ struct TrainConfig {
   float l2 = 1e-6f;                // weight decay per example
   std::uint64_t seed = 0x7461676765ull;
   unsigned threads = 0;            // 0: every core
+  // Gradient entries below this are not applied (most of them, late in a
+  // fit: the main reason a fit is fast). Small data sets that need every
+  // step (a catalog of ~6 texts per category) pass a smaller value.
+  float skip_grad = 5e-3f;
 };
 
 // Multinomial logistic regression p(c|x) = softmax(W x + b)_c, minimizing the
 // mean cross-entropy + l2/2 ||W||^2 by shuffled per-example AdaGrad (Duchi,
-// Hazan & Singer 2011). Deterministic for a given seed and thread count.
+// Hazan & Singer 2011); gradient entries below config.skip_grad are skipped.
+// Deterministic for a given seed and thread count.
 // Columns never seen in training are dropped (they would keep weight 0), so
 // W is stored only for the features present: memory ~ 4 * C * distinct.
 class LinearModel {
@@ -178,8 +200,10 @@ class LinearModel {
   LinearModel& operator=(LinearModel&&) noexcept;
   ~LinearModel();
 
-  // out: rows * n_classes probabilities, row-major.
-  void predict_proba(const FeatureMatrix& x, float* out, unsigned threads = 0) const;
+  // out: rows * n_classes probabilities softmax(z / temperature), row-major.
+  // known (optional, rows entries): 1 where the row has a feature seen in training.
+  void predict_proba(const FeatureMatrix& x, float* out, unsigned threads = 0, float temperature = 1.0f,
+                     std::uint8_t* known = nullptr) const;
   std::vector<float> predict_proba(const SparseVector& x) const;
   int n_classes() const;
   std::size_t n_features() const;  // distinct training features kept
@@ -232,8 +256,11 @@ class CategoryIndex {
   std::vector<Match> top_k(std::string_view text, int k = 5) const;
   std::vector<std::vector<Match>> top_k_batch(const std::vector<std::string>& texts, int k = 5,
                                               unsigned threads = 0) const;
-  // rows * n_categories probabilities, row-major.
-  std::vector<float> predict_proba(const std::vector<std::string>& texts, unsigned threads = 0) const;
+  // rows * n_categories probabilities, row-major. Every text gets a row: one
+  // without usable features gets the learned prior softmax(b / T). signals
+  // (optional) receives one TextSignal per text.
+  std::vector<float> predict_proba(const std::vector<std::string>& texts, unsigned threads = 0,
+                                   std::vector<TextSignal>* signals = nullptr) const;
   // Index of the most probable category for each text.
   std::vector<std::int32_t> predict(const std::vector<std::string>& texts, unsigned threads = 0) const;
 
@@ -241,6 +268,10 @@ class CategoryIndex {
   const Embedder& embedder() const;
   const LinearModel& model() const;
   bool has_dense() const { return dense_ != nullptr; }
+  // Temperature scaling (Guo et al. 2017) of every score: softmax(z / T).
+  // Fitted on held-out folds by the Python layer; 1 = the raw model.
+  float temperature() const { return temperature_; }
+  void set_temperature(float t);
 
  private:
   CategoryIndex(std::vector<std::string> categories, Embedder embedder, LinearModel model);
@@ -250,6 +281,7 @@ class CategoryIndex {
   std::shared_ptr<const Embedder> embedder_;
   std::shared_ptr<const LinearModel> model_;
   bool require_latin_ = true;
+  float temperature_ = 1.0f;
 };
 
 // ---------------------------------------------------------------- Assignment

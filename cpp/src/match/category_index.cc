@@ -2,6 +2,7 @@
 // a small labeled dataset (each category's id words, description and example
 // phrasings), so the zero-shot and few-shot paths share one trainer.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <unordered_map>
 #include <unordered_set>
@@ -34,13 +35,13 @@ bool has_text(const std::string& s) {
 
 // The embedder's rows with the dense block appended after the sparse columns
 // (indices stay increasing). Both parts have unit norm before weighting.
-std::vector<SparseVector> features(const Embedder& embedder, const StaticEmbedding* dense, float weight,
-                                   const std::vector<std::string>& texts, unsigned threads) {
-  auto rows = embedder.embed_batch(texts, threads);
-  if (dense == nullptr) return rows;
+// Appends the dense block (weight x the text's static embedding) after the
+// sparse columns [0, base); a no-op without a dense model.
+void append_dense(std::vector<SparseVector>& rows, std::uint32_t base, const StaticEmbedding* dense, float weight,
+                  const std::vector<std::string>& texts, unsigned threads) {
+  if (dense == nullptr) return;
   const auto v = dense->embed_batch(texts, threads);
   const std::size_t d = dense->dim();
-  const auto base = static_cast<std::uint32_t>(embedder.dim());
   util::parallel_for(rows.size(), threads, 256, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) {
       auto& r = rows[i];
@@ -52,7 +53,6 @@ std::vector<SparseVector> features(const Embedder& embedder, const StaticEmbeddi
       }
     }
   });
-  return rows;
 }
 
 }  // namespace
@@ -85,8 +85,9 @@ CategoryIndex CategoryIndex::fit(const std::vector<std::string>& texts, const st
   for (auto& v : y) v = rank[v];
 
   Embedder embedder(std::move(tokenizer), config.embedder);
-  embedder.fit_idf(texts, config.train.threads);
-  auto rows = features(embedder, config.dense.get(), config.dense_weight, texts, config.train.threads);
+  auto rows = embedder.fit_transform(texts, config.train.threads);
+  append_dense(rows, static_cast<std::uint32_t>(embedder.dim()), config.dense.get(), config.dense_weight, texts,
+               config.train.threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
@@ -121,18 +122,33 @@ CategoryIndex CategoryIndex::from_catalog(const std::vector<Category>& catalog, 
   return fit(texts, labels, std::move(tokenizer), config);
 }
 
-std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& texts, unsigned threads) const {
-  for (std::size_t i = 0; i < texts.size(); ++i)
-    if (require_latin_) validate_text(texts[i], texts.size() == 1 ? "text" : "text " + std::to_string(i));
-  auto rows = features(*embedder_, dense_.get(), dense_weight_, texts, threads);
+std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& texts, unsigned threads,
+                                                std::vector<TextSignal>* signals) const {
+  // No check throws here: one odd text must not cost the caller the whole
+  // batch. A text without known features scores the prior softmax(b / T).
+  auto rows = embedder_->embed_batch(texts, threads);
+  append_dense(rows, static_cast<std::uint32_t>(embedder_->dim()), dense_.get(), dense_weight_, texts, threads);
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
   const std::size_t cols = embedder_->dim() + (dense_ ? dense_->dim() : 0);
   auto x = FeatureMatrix::from_sparse(rows, cols, indptr, indices, values);
   std::vector<float> out(texts.size() * categories_.size());
-  model_->predict_proba(x, out.data(), threads);
+  std::vector<std::uint8_t> known(signals ? texts.size() : 0);
+  model_->predict_proba(x, out.data(), threads, temperature_, signals ? known.data() : nullptr);
+  if (signals) {
+    signals->resize(texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      auto s = text_signal(texts[i], require_latin_);
+      (*signals)[i] = s == TextSignal::ok && !known[i] ? TextSignal::unseen : s;
+    }
+  }
   return out;
+}
+
+void CategoryIndex::set_temperature(float t) {
+  if (!(t > 0.0f) || !std::isfinite(t)) throw InvalidArgument("temperature must be a positive finite number");
+  temperature_ = t;
 }
 
 std::vector<std::int32_t> CategoryIndex::predict(const std::vector<std::string>& texts, unsigned threads) const {

@@ -157,19 +157,18 @@ void Embedder::fit_idf(const std::vector<std::string>& corpus, unsigned threads)
   impl_->idf.p.store(std::move(idf));
 }
 
-SparseVector Embedder::embed(std::string_view text) const {
-  std::vector<std::uint32_t> feats;
-  impl_->features(text, feats);
+namespace {
+
+// Sorted hashed features -> sublinear tf * idf, L2-normalized.
+SparseVector weigh(std::vector<std::uint32_t>& feats, const float* idf, bool sublinear) {
   std::sort(feats.begin(), feats.end());
   SparseVector v;
-  std::shared_ptr<const std::vector<float>> idf_table = impl_->idf.p.load();
-  const float* idf = idf_table ? idf_table->data() : nullptr;
   double norm2 = 0;
   for (std::size_t i = 0; i < feats.size();) {
     std::size_t j = i;
     while (j < feats.size() && feats[j] == feats[i]) ++j;
     double tf = static_cast<double>(j - i);
-    double w = impl_->config.sublinear_tf ? 1.0 + std::log(tf) : tf;
+    double w = sublinear ? 1.0 + std::log(tf) : tf;
     if (idf) w *= idf[feats[i]];
     v.index.push_back(feats[i]);
     v.value.push_back(static_cast<float>(w));
@@ -181,6 +180,43 @@ SparseVector Embedder::embed(std::string_view text) const {
     for (auto& x : v.value) x *= inv;
   }
   return v;
+}
+
+}  // namespace
+
+SparseVector Embedder::embed(std::string_view text) const {
+  std::vector<std::uint32_t> feats;
+  impl_->features(text, feats);
+  std::shared_ptr<const std::vector<float>> idf_table = impl_->idf.p.load();
+  return weigh(feats, idf_table ? idf_table->data() : nullptr, impl_->config.sublinear_tf);
+}
+
+std::vector<SparseVector> Embedder::fit_transform(const std::vector<std::string>& corpus, unsigned threads) {
+  if (corpus.empty()) throw InvalidArgument("fit_idf needs at least one document");
+  std::vector<std::vector<std::uint32_t>> feats(corpus.size());
+  util::parallel_for(corpus.size(), threads, 128, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) impl_->features(corpus[i], feats[i]);
+  });
+  // Document frequencies are integer counts: the same for any split of the work.
+  std::vector<std::uint32_t> df(dim(), 0);
+  std::vector<std::uint32_t> uniq;
+  for (const auto& f : feats) {
+    uniq.assign(f.begin(), f.end());
+    std::sort(uniq.begin(), uniq.end());
+    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+    for (auto x : uniq) ++df[x];
+  }
+  auto idf = std::make_shared<std::vector<float>>(dim());
+  const double n = static_cast<double>(corpus.size());
+  for (std::size_t f = 0; f < df.size(); ++f)
+    (*idf)[f] = static_cast<float>(std::log((1.0 + n) / (1.0 + static_cast<double>(df[f]))) + 1.0);
+  const float* table = idf->data();
+  impl_->idf.p.store(idf);
+  std::vector<SparseVector> out(corpus.size());
+  util::parallel_for(corpus.size(), threads, 128, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) out[i] = weigh(feats[i], table, impl_->config.sublinear_tf);
+  });
+  return out;
 }
 
 std::vector<SparseVector> Embedder::embed_batch(const std::vector<std::string>& texts, unsigned threads) const {

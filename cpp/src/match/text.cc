@@ -55,6 +55,33 @@ bool next_code_point(std::string_view t, std::size_t& i, char32_t& out) {
 
 }  // namespace
 
+TextSignal text_signal(std::string_view text, bool latin_only) {
+  std::size_t latin = 0, other = 0, visible = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t c;
+    if (!next_code_point(text, i, c)) return TextSignal::invalid_utf8;
+    if (c > ' ' && c != 0x7F && c != 0xA0) ++visible;
+    if (is_latin_letter(c)) ++latin;
+    else if (other_script(c)) ++other;
+  }
+  if (visible == 0) return TextSignal::empty;
+  if (latin + other == 0) return TextSignal::no_letters;
+  if (latin_only && other * 2 > latin + other) return TextSignal::unsupported_script;
+  return TextSignal::ok;
+}
+
+const char* text_signal_name(TextSignal s) {
+  switch (s) {
+    case TextSignal::ok: return "ok";
+    case TextSignal::empty: return "empty";
+    case TextSignal::no_letters: return "no_letters";
+    case TextSignal::unsupported_script: return "unsupported_script";
+    case TextSignal::invalid_utf8: return "invalid_utf8";
+    case TextSignal::unseen: return "unseen";
+  }
+  return "unknown";
+}
+
 void validate_text(std::string_view text, std::string_view what) {
   const std::string name(what);
   if (text.empty()) throw InvalidArgument(name + " is empty");

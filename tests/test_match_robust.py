@@ -1,0 +1,192 @@
+"""tg.match: every str answered (low-signal flagged), invalid entries named or skipped,
+temperature calibration and out-of-scope abstention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tagger import errors
+from tagger import match as m
+
+TOPICS = {
+    "card_delivery": ["when will my new card arrive", "my card has not arrived yet", "how long does card delivery take",
+                      "where is the card you sent me", "track the delivery of my card", "card still not delivered",
+                      "is my card in the mail already", "the card you posted never came"],
+    "transfer": ["how do i send money to a friend", "my transfer did not go through", "wire money abroad",
+                 "transfer funds between my accounts", "why is my bank transfer pending", "send a payment to my landlord",
+                 "how long does an international transfer take", "cancel the transfer i just made"],
+    "fees": ["why was i charged a fee", "what fees apply to withdrawals", "is there a fee for top up",
+             "extra charge on my statement", "how much does the exchange fee cost", "remove the monthly fee",
+             "fee for using an atm abroad", "i was charged twice in fees"],
+    "pin": ["i forgot my pin", "how do i change my pin", "my pin is blocked", "reset the pin of my card",
+            "pin not working at the atm", "unblock my pin please", "where can i see my pin", "choose a new pin code"],
+}
+
+
+def topic_index(**kw):
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    return m.CategoryIndex.fit(texts, labels, epochs=20, **kw)
+
+
+ODD = ["10-4", "", "   ", "🙂🙂🙂", "Разметьте тональность отзывов", "标注这些图片中的物体", "!!!???", "zzqx",
+       "card " * 5000]
+
+
+def test_mixed_batch_answers_every_text_and_flags_the_odd_ones():
+    idx = topic_index()
+    batch = ["my card has still not arrived", *ODD, "how do i change my pin"]
+    pred = idx.predict(batch)
+    assert len(pred) == len(batch) and all(p in idx.categories for p in pred)
+    assert pred[0] == "card_delivery" and pred[-1] == "pin"
+    reasons = dict(zip(batch, pred.reasons))
+    assert reasons["10-4"] == "no_letters" and reasons["🙂🙂🙂"] == "no_letters" and reasons["!!!???"] == "no_letters"
+    assert reasons[""] == "empty" and reasons["   "] == "empty"
+    assert reasons["Разметьте тональность отзывов"] == "unsupported_script"
+    assert reasons["标注这些图片中的物体"] == "unsupported_script"
+    assert reasons["my card has still not arrived"] is None and reasons["card " * 5000] is None
+    assert reasons["zzqx"] == "unseen"  # letters, but no feature the index knows: the prior
+    assert pred.low_signal.tolist() == [False] + [True] * 8 + [False, False]
+    p = idx.predict_proba(batch)
+    assert p.shape == (len(batch), 4) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
+    # a text without any feature gets the class prior: the same row for all of them
+    assert np.allclose(p[2], p[3]) and np.isfinite(p).all()
+    # same answers one by one as in the batch
+    assert [idx.predict([t])[0] for t in batch] == list(pred)
+
+
+def test_top_k_answers_odd_texts_with_a_reason_and_strict_raises():
+    idx = topic_index()
+    r = idx.top_k("10-4", 2)
+    assert len(r) == 2 and r.reason == "no_letters" and r.low_signal
+    ok = idx.top_k("where is my card", 2)
+    assert ok.reason is None and not ok.low_signal and ok[0][0] == "card_delivery"
+    with pytest.raises(errors.InvalidArgument, match="no letters"):
+        idx.top_k("10-4", strict=True)
+    rows = idx.top_k_batch(["", "send money abroad"], k=1)
+    assert rows[0].reason == "empty" and rows[1][0][0] == "transfer"
+
+
+def test_catalog_index_answers_odd_texts():
+    idx = m.CategoryIndex.default()
+    res = idx.top_k_batch(["Transcribe these podcast recordings", "1234 !!", ""], k=1)
+    assert res[0][0][0] == "audio/transcription" and res[0].reason is None
+    assert res[1].reason == "no_letters" and res[2].reason == "empty" and len(res[2]) == 1
+
+
+@pytest.mark.parametrize("bad", [None, 42, float("nan"), b"bytes", "\ud800 lone surrogate"])
+def test_non_strings_raise_naming_the_position_or_are_skipped(bad):
+    idx = topic_index(calibrate=False)
+    batch = ["my pin is blocked", bad, "wire money abroad"]
+    with pytest.raises(errors.InvalidArgument, match=r"texts\[1\]"):
+        idx.predict(batch)
+    with pytest.raises(errors.InvalidArgument, match=r"texts\[1\]"):
+        idx.predict_proba(batch)
+    pred = idx.predict(batch, on_invalid="skip")
+    assert pred[0] == "pin" and pred[1] is None and pred[2] == "transfer"
+    assert pred.reasons[1] == "invalid" and pred.abstained.tolist() == [False, True, False]
+    p = idx.predict_proba(batch, on_invalid="skip")
+    assert np.isnan(p[1]).all() and np.isfinite(p[[0, 2]]).all()
+    tk = idx.top_k_batch(batch, k=2, on_invalid="skip")
+    assert tk[1] == [] and tk[1].reason == "invalid" and len(tk[0]) == 2
+    with pytest.raises(errors.InvalidArgument, match="on_invalid"):
+        idx.predict(batch, on_invalid="ignore")
+
+
+def test_embedder_and_tokenizer_batches_survive_odd_texts():
+    e = m.Embedder().fit(["label images", "transcribe audio"])
+    x = e.transform(["label images", "", "10-4", "🙂"])
+    assert x.shape[0] == 4
+    assert x[[1]].nnz == 0
+    with pytest.raises(errors.InvalidArgument, match=r"texts\[1\]"):
+        e.transform(["a", None])
+    assert e.transform(["a", None], on_invalid="skip")[[1]].nnz == 0
+    tok = m.Tokenizer()
+    assert tok.encode_batch(["", "10-4", None], on_invalid="skip")[0] == []
+    with pytest.raises(errors.InvalidArgument, match=r"texts\[2\]"):
+        tok.encode_batch(["", "10-4", None])
+
+
+def test_fit_skips_invalid_examples_only_when_asked():
+    texts = [t for ts in TOPICS.values() for t in ts] + [None, ""]
+    labels = [c for c, ts in TOPICS.items() for _ in ts] + ["pin", "fees"]
+    with pytest.raises(errors.InvalidArgument, match=r"texts\[32\]"):
+        m.CategoryIndex.fit(texts, labels)
+    idx = m.CategoryIndex.fit(texts, labels, on_invalid="skip", epochs=20)
+    assert idx.predict(["forgot my pin"]) == ["pin"]
+
+
+def test_predictions_to_pandas_keeps_the_series_index():
+    pd = pytest.importorskip("pandas")
+    idx = topic_index()
+    s = pd.Series(["my pin is blocked", "10-4", "wire money"], index=["a", "b", "c"])
+    df = idx.predict_frame(s)
+    assert list(df.index) == ["a", "b", "c"]
+    assert list(df.columns) == ["label", "score", "abstained", "low_signal", "reason"]
+    assert df.loc["b", "reason"] == "no_letters" and bool(df.loc["b", "low_signal"])
+    assert df.loc["a", "label"] == "pin" and 0 < df.loc["a", "score"] <= 1
+
+
+def test_abstains_on_synthetic_out_of_scope_texts():
+    idx = topic_index()
+    assert idx.threshold is not None and 0 < idx.threshold < 1 and idx.temperature > 0
+    assert idx.calibration["oos_source"] == "none"  # 4 categories: too few to hold a group out
+    generic = ["the cat sat on the mat", "a recipe for tomato soup", "who won the football match",
+               "the train leaves at noon", "paint the fence green", "my favourite song is playing",
+               "plant the seeds in spring", "the museum opens on sunday"]
+    cal = topic_index(oos_texts=generic, target_precision=0.95)
+    assert cal.calibration["oos_source"] == "oos_texts" and cal.threshold > idx.threshold * 0.5
+    oos = ["what is the capital of australia", "bake banana bread with walnuts", "the weather is sunny today",
+           "recommend a good science fiction novel", "how tall is mount everest"]
+    ins = ["my card has not arrived", "why was i charged a fee", "i forgot my pin", "send money to my friend"]
+    pred = cal.predict(ins + oos, abstain=True, abstain_label="out_of_scope")
+    assert list(pred[:4]) == ["card_delivery", "fees", "pin", "transfer"], pred.scores
+    assert sum(p == "out_of_scope" for p in pred[4:]) >= 4, pred.scores
+    assert (pred.abstained == (pred.scores < cal.threshold)).all()
+    fixed = cal.predict(ins + oos, abstain=0.999)
+    assert fixed.abstained.sum() >= pred.abstained.sum()
+    with pytest.raises(errors.InvalidArgument, match="threshold"):
+        topic_index(calibrate=False).predict(ins, abstain=True)
+
+
+def test_calibration_with_oos_texts_is_deterministic_and_reaches_the_target():
+    # 12 synthetic categories of 10 texts: word lists per category, some shared words.
+    rng = np.random.default_rng(0)
+    vocab = [f"w{c}x{j}" for c in range(12) for j in range(6)]
+    texts, labels = [], []
+    for c in range(12):
+        for _ in range(10):
+            words = [vocab[c * 6 + j] for j in rng.choice(6, 3, replace=False)] + [vocab[rng.integers(len(vocab))]]
+            texts.append(" ".join(words))
+            labels.append(f"cat{c:02d}")
+    oos = [" ".join(f"z{rng.integers(40)}q" for _ in range(4)) for _ in range(30)]
+    a = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=oos, target_precision=0.95)
+    b = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=oos, target_precision=0.95, threads=1)
+    assert a.temperature == b.temperature and a.threshold == b.threshold  # any thread count, bit for bit
+    assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts, threads=1))
+    assert a.calibration["oos_source"] == "oos_texts" and a.calibration["held_out_oos"] == 30
+    pred = a.predict(oos, abstain=True)
+    assert sum(p is None for p in pred) >= 20  # measured 24 of 30
+    held = a.predict(texts, abstain=True)
+    assert np.mean([p == y for p, y in zip(held, labels)]) >= 0.8
+    # without OOS texts, a group of the 12 categories is held out in each fold
+    c = m.CategoryIndex.fit(texts, labels, epochs=15)
+    assert c.calibration["oos_source"] == "held-out categories" and c.calibration["held_out_oos"] > 0
+
+
+def test_backend_index_answers_everything_and_calibrates():
+    def letters(texts):
+        out = np.zeros((len(texts), 26), np.float32)
+        for i, t in enumerate(texts):
+            for ch in t.lower():
+                if "a" <= ch <= "z":
+                    out[i, ord(ch) - 97] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    texts = ["aaaa aa", "aaa a", "a aaaa", "aa a", "zzzz zz", "zz zzz", "zzz z", "z zz"]
+    labels = ["A"] * 4 + ["Z"] * 4
+    idx = m.CategoryIndex.fit(texts, labels, backend=letters, epochs=30, folds=2)
+    pred = idx.predict(["aaaaa", "10-4", None, "zzz"], on_invalid="skip")
+    assert pred[0] == "A" and pred[3] == "Z" and pred[2] is None
+    assert pred.reasons == [None, "no_letters", "invalid", None]
