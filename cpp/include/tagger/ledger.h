@@ -378,8 +378,12 @@ constexpr std::size_t kMaxAnswersPerTx = 100'000;
 // (item, label) pairs: [task bin(32), [[item u64, label u64], …], bin(0), n].
 // InvalidArgument if the spans differ in length, are empty, longer than
 // kMaxAnswersPerTx, or hold a negative value (naming the row).
+// duration_ms (signed response times) and confidence_ppm (the copilot's) are
+// empty or one per answer; they are written only when given.
 Bytes answers_payload(const Id& task, std::span<const std::int32_t> items,
-                      std::span<const std::int32_t> labels);
+                      std::span<const std::int32_t> labels,
+                      std::span<const std::uint32_t> duration_ms = {},
+                      std::span<const std::uint32_t> confidence_ppm = {});
 
 // One signed `answers` transaction per group, built on `threads` threads (0: all
 // cores): group g holds rows [offsets[g], offsets[g + 1]) and is signed by
@@ -392,7 +396,8 @@ std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signe
                                     std::span<const std::int64_t> offsets,
                                     std::span<const std::int32_t> items,
                                     std::span<const std::int32_t> labels, const Id& task,
-                                    std::uint64_t chain_id, unsigned threads = 0);
+                                    std::uint64_t chain_id, unsigned threads = 0,
+                                    std::span<const std::uint32_t> duration_ms = {});
 
 // Leaves of a dataset NFT's manifest (python/tagger/market.py): leaf i is the
 // canonical msgpack [item_ids[i] str, commitments[32 i, 32 i + 32) bin(32),
