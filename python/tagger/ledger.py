@@ -523,7 +523,8 @@ class Contracts:
 
     def submit_answers(self, task_id: bytes, worker: AccountLike, answers: Iterable[tuple[int, int]] | None = None, *,
                        batch_hash: bytes | None = None, count: int | None = None,
-                       duration_ms: Sequence[int] | None = None, confidence_ppm: Sequence[int] | None = None) -> bytes:
+                       duration_ms: Sequence[int] | np.ndarray | None = None,
+                       confidence_ppm: Sequence[int] | np.ndarray | None = None) -> bytes:
         """Record a batch of ``(item, label)`` int pairs — or only their hash and count — as one tx.
 
         ``answers`` may be any iterable of pairs; an integer numpy array of shape (n, 2)
