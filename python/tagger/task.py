@@ -1162,11 +1162,12 @@ class Task:
         The consensus is the one the ledger computes for this task's published
         method (the settled labels once finalized), the control items are the
         task's gold, and ``funding=True`` reads each worker's first incoming
-        transfer from the ledger for the Sybil rule. Answers carry no response
-        time yet, so the ``fast`` rule reports ``n_timed == 0``. Thresholds are
-        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the
-        default ``alpha`` is the one the task published (``fraud=``), whose
-        spammer, colluder and control_fail flags the ledger applies at finalize."""
+        transfer from the ledger for the Sybil rule. The ``fast`` rule reads the
+        durations signed with the answers (``duration`` in :meth:`submit_many`;
+        ``n_timed == 0`` where none was given). Thresholds are keywords of
+        :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the default ``alpha``
+        is the one the task published (``fraud=``), whose spammer, colluder,
+        control_fail and fast flags the ledger applies at finalize."""
         if self.kind != "classification":
             raise InvalidArgument("fraud_report screens labeling (classification) tasks: a collection task's "
                                   "uploads are checked by the verifier instead")
