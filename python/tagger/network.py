@@ -24,7 +24,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import codec, crypto
 from .market import DatasetNFT, Market, open_dataset
@@ -507,6 +507,17 @@ class Network:
         df = pd.DataFrame(rows, columns=cols)
         df["amount"] = df["amount"].astype("Int64")
         return df
+
+    def first_fundings(self, accounts: Sequence[AccountLike]):
+        """Each account's first incoming transfer, in one pass over the ledger: a DataFrame
+        indexed like ``accounts`` (as given) with ``funder`` (a name where known) and
+        ``height``; accounts never funded by a transfer are left out."""
+        import pandas as pd
+        addrs = [self._address(a) for a in accounts]
+        got = self._led.first_fundings(addrs)
+        rows = {(a.name if isinstance(a, Account) else a): (self._label(f[0]), int(f[1]))
+                for a, f in zip(accounts, got) if f is not None}
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
 
     def _label(self, addr: bytes) -> str:
         a = self._by_addr.get(bytes(addr))

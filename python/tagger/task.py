@@ -1178,21 +1178,11 @@ class Task:
         settlement = self._net.ledger.settlement(self.id, self._gold_salt, self._gold_codes(), partial)
         consensus, _ = self._labels_from(settlement)
         gold = self.gold if len(self.gold) else None
-        funders = self._first_fundings(df["worker"].unique().tolist()) if funding else None
+        funders = self._net.first_fundings(df["worker"].unique().tolist()) if funding else None
         published = self.terms.get("fraud_alpha_ppm", 0)
         if published and "rules" not in thresholds:
             thresholds.setdefault("alpha", published / 1e6)
         return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
-
-    def _first_fundings(self, workers: Sequence[str]) -> pd.DataFrame:
-        """Each worker's first incoming transfer: who funded the account, and when."""
-        rows = {}
-        for name in workers:
-            h = self._net.history(name)
-            got = h[(h["kind"] == "transfer") & ~h["outgoing"]]
-            if len(got):
-                rows[name] = (got["sender"].iloc[0], int(got["height"].iloc[0]))
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""

@@ -226,6 +226,13 @@ struct HistoryRow {
   Bytes tx;  // stored record
 };
 
+// An account's first incoming transfer: who funded it, and when (the Sybil
+// rule of the fraud screen reads it).
+struct Funding {
+  Address funder{};
+  std::uint64_t height = 0;
+};
+
 struct LedgerOptions {
   std::uint64_t snapshot_every = 256;  // blocks between state snapshots (0: never)
   bool sync = true;                    // fsync on commit (tests of speed may turn it off)
@@ -333,6 +340,9 @@ class Ledger {
   Bytes block_record(std::uint64_t height) const;     // the stored record
   std::vector<Bytes> block_txs(std::uint64_t height) const;
   std::vector<HistoryRow> history(const Address& a) const;
+  // For each of `accounts`, its first incoming transfer (nullopt: none), in one
+  // pass over the committed blocks.
+  std::vector<std::optional<Funding>> first_fundings(const std::vector<Address>& accounts) const;
 
   // Re-checks every block from genesis on a fresh state: framing, hash chain,
   // producer signatures, Merkle roots, every transaction signature (batched on
