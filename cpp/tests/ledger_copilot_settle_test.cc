@@ -91,6 +91,17 @@ TEST(LedgerCopilotSettle, TheCopilotCountsInTheConsensusButIsNeverPaidOrJudged) 
   EXPECT_LE(total, with.in.escrow);
 }
 
+TEST(LedgerCopilotSettle, WorkersAreJudgedAndPaidAsIfTheCopilotHadNotAnswered) {
+  // A copilot that contradicts every worker cannot lower anyone's pay or record.
+  Task with(true), without(false);
+  for (auto& a : with.in.answers)
+    if (a.worker == static_cast<std::uint32_t>(kHumans)) a.label = (with.truth[a.item] + 1) % 3;
+  const SettleOutput a = settle(with.in), b = settle(without.in);
+  EXPECT_EQ(a.payouts, b.payouts);
+  EXPECT_EQ(a.reputation, b.reputation);
+  EXPECT_NE(a.posterior_ppm, b.posterior_ppm);  // the result's labels do count it
+}
+
 TEST(LedgerCopilotSettle, MechanismsScoreWorkersAgainstWorkersOnly) {
   Task with(true, "output_agreement"), without(false, "output_agreement");
   const SettleOutput a = settle(with.in), b = settle(without.in);

@@ -145,9 +145,12 @@ struct SettleOutput {
 // answers carry signed durations) is paid 0 and every one of its answers
 // counts as incorrect.
 //
-// Copilot (terms.copilot): its answers count in the consensus only. It gets
-// no payout, reputation, slash or fraud flag, its answers take no overlap
-// slot, and the screen and the mechanisms see the human answers alone. With
+// Copilot (terms.copilot): its answers count in the result's consensus only.
+// It gets no payout, reputation, slash or fraud flag, its answers take no
+// overlap slot, and workers are judged (reputation, consensus_accuracy, the
+// screen) against a second consensus of the human answers alone, and scored
+// by the mechanisms against human peers: the copilot is the owner's account,
+// so it shapes the labels but never decides a worker's pay. With
 // terms.adaptive_ppm an item whose human answers all agree with a confident
 // copilot is complete with fewer than `overlap` of them (at least one).
 //

@@ -184,16 +184,8 @@ std::vector<std::uint64_t> check_slots(const SettleInput& in, const detail::Sett
   return human;
 }
 
-consensus::Result run_consensus(const detail::SettleFacts& f, unsigned threads) {
+consensus::Result run_consensus(const detail::SettleFacts& f, const consensus::AnswersView& v, unsigned threads) {
   const TaskTerms& t = *f.in->terms;
-  consensus::AnswersView v;
-  v.task = f.item.data();
-  v.worker = f.worker.data();
-  v.label = f.label.data();
-  v.n = f.item.size();
-  v.n_tasks = static_cast<std::int32_t>(t.n_items);
-  v.n_workers = static_cast<std::int32_t>(f.in->workers.size());
-  v.n_labels = static_cast<std::int32_t>(t.n_labels);
   consensus::Options opt;
   opt.threads = threads;
   if (t.n_iter != 0) opt.n_iter = static_cast<std::int32_t>(t.n_iter);
@@ -211,7 +203,23 @@ std::uint32_t to_ppm(double p) {
   return static_cast<std::uint32_t>(std::floor(p * 1e6));
 }
 
-void fill_consensus(const detail::SettleFacts& f, const std::vector<std::uint64_t>& count, unsigned threads, SettleOutput& out) {
+// The labels and floored posterior of `v`'s consensus on the items humans answered.
+void floored_consensus(const detail::SettleFacts& f, const consensus::AnswersView& v, const std::vector<std::uint64_t>& count,
+                       unsigned threads, std::vector<std::int32_t>& labels, std::vector<std::uint32_t>& ppm) {
+  const std::size_t T = f.in->terms->n_items, L = f.in->terms->n_labels;
+  consensus::Result r = run_consensus(f, v, threads);
+  for (std::size_t i = 0; i < T; ++i) {
+    if (count[i] == 0) continue;  // gold may have clamped it, but nobody answered it
+    labels[i] = r.labels[i];
+    for (std::size_t k = 0; k < L; ++k) ppm[i * L + k] = to_ppm(r.probas[i * L + k]);
+  }
+}
+
+// The result's consensus runs on every answer, the copilot's included. Workers
+// are judged and paid against the consensus of the human answers alone: the
+// copilot is the owner's account, so its answers shape the dataset but never
+// decide whether a worker was right.
+void fill_consensus(detail::SettleFacts& f, const std::vector<std::uint64_t>& count, unsigned threads, SettleOutput& out) {
   const TaskTerms& t = *f.in->terms;
   const std::size_t T = t.n_items, L = t.n_labels;
   out.labels.assign(T, -1);
@@ -219,14 +227,22 @@ void fill_consensus(const detail::SettleFacts& f, const std::vector<std::uint64_
   if (L == 0) {
     for (std::size_t i = 0; i < T; ++i)
       if (count[i] > 0) out.labels[i] = 0;
+  } else {
+    consensus::AnswersView all = detail::human_view(f);
+    all.task = f.item.data();
+    all.worker = f.worker.data();
+    all.label = f.label.data();
+    all.n = f.item.size();
+    floored_consensus(f, all, count, threads, out.labels, out.posterior_ppm);
+  }
+  if (f.copilot < 0) {
+    f.judge_labels = out.labels;
+    f.judge_ppm = out.posterior_ppm;
     return;
   }
-  consensus::Result r = run_consensus(f, threads);
-  for (std::size_t i = 0; i < T; ++i) {
-    if (count[i] == 0) continue;  // gold may have clamped it, but nobody answered it
-    out.labels[i] = r.labels[i];
-    for (std::size_t k = 0; k < L; ++k) out.posterior_ppm[i * L + k] = to_ppm(r.probas[i * L + k]);
-  }
+  f.judge_labels.assign(T, -1);
+  f.judge_ppm.assign(T * L, 0);
+  floored_consensus(f, detail::human_view(f), count, threads, f.judge_labels, f.judge_ppm);
 }
 
 // The published fraud screen on the settled consensus and the revealed gold;
@@ -245,7 +261,7 @@ void screen(detail::SettleFacts& f, SettleOutput& out) {
     in.duration = seconds;
   }
   // Items nobody answered have no label; no answer refers to them.
-  std::vector<std::int32_t> labels(out.labels);
+  std::vector<std::int32_t> labels(f.judge_labels);
   for (auto& l : labels) l = std::max(l, 0);
   in.consensus = labels;
   if (!f.in->gold.empty()) in.gold = f.gold;
@@ -273,7 +289,7 @@ void judge(detail::SettleFacts& f, SettleOutput& out) {
     const std::size_t w = static_cast<std::size_t>(f.worker[a]);
     if (f.is_copilot(w)) continue;  // no reputation, no control record, no pay
     const std::int32_t g = collection ? -1 : f.gold[static_cast<std::size_t>(f.item[a])];
-    const std::int32_t ref = g >= 0 ? g : out.labels[static_cast<std::size_t>(f.item[a])];
+    const std::int32_t ref = g >= 0 ? g : f.judge_labels[static_cast<std::size_t>(f.item[a])];
     ++f.n_answers[w];
     if ((collection || f.label[a] == ref) && (f.flagged.empty() || !f.flagged[w])) ++correct[w];
     if (g >= 0) {
@@ -375,7 +391,7 @@ SettleOutput detail::settle_on_threads(const SettleInput& in, unsigned threads) 
   screen(f, out);
   judge(f, out);
   slash(f, out);
-  std::vector<std::uint64_t> amounts = policy_amounts(f, out.posterior_ppm);
+  std::vector<std::uint64_t> amounts = policy_amounts(f, f.judge_ppm);
   for (std::size_t w = 0; w < f.flagged.size() && w < amounts.size(); ++w)
     if (f.flagged[w]) amounts[w] = 0;
   // Slashed stake joins the escrow before anything is paid from it.
