@@ -1,0 +1,255 @@
+"""Fewer human answers where the copilot is right: adaptive overlap, simulated.
+
+The stop rule of a task with a copilot and overlap="adaptive" (docs/copilot.md):
+an item settles with fewer than `overlap` human answers when the copilot answered
+it with confidence >= the threshold and every human answer so far (at least one)
+equals the copilot's label; any other item gets one more human answer per round
+up to `overlap`. The consensus is Dawid-Skene on all answers, the copilot's
+included as one more annotator. tagger.consensus.adaptive replays it:
+
+* the shared crowd sets (../shared/data/crowd): each item's real answers in a
+  random order per seed; a synthetic copilot of accuracy p (a uniformly random
+  wrong label otherwise) whose confidence is Beta(8, 2) when right and Beta(3, 3)
+  when wrong ("informative"), or the same confidences permuted across items
+  ("uninformative": as many items pass a threshold, at random);
+* Banking77 (../shared/data/nlp/banking77, the 3,080 test queries): the copilot
+  is tg.match.CategoryIndex fitted on k training examples per intent, k chosen
+  in this run so that its accuracy lands nearest 60 / 75 / 90 %, its top
+  predict_proba as the confidence; simulated humans (no crowd answers exist):
+  30 workers of accuracy ~ Beta(7, 3), a wrong answer drawn half uniformly and
+  half in proportion to a full-train CategoryIndex's probabilities of the wrong
+  intents (people confuse similar intents), 6 answers per query collected.
+
+Policies on the same replay: (a) full overlap, no copilot; (b) full overlap with
+the copilot as an annotator; (c) adaptive; (d) adaptive, the saved answers spent
+on the items it did not settle (next_items margin, beyond overlap while the
+replay has answers) up to the budget of (a); (e) the budget of (c) spread
+evenly over the items, without / with the copilot. Thresholds 0-0.95 are swept
+for (c); all policies run at --thresholds. Means over --seeds seeds.
+
+    python benchmarks/bench_copilot.py [--seeds 5] [--thresholds 0.7,0.9] [--no-banking]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tagger.consensus.adaptive import (CONFIDENCE_CORRECT, CONFIDENCE_WRONG, CopilotReplay, copilot_from_proba,
+                                       simulate_crowd, synthetic_copilot, uninformative)
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+CROWD, BANKING = SHARED / "crowd", SHARED / "nlp" / "banking77"
+TARGETS = (0.60, 0.75, 0.90)
+SWEEP = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+K_CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 40, 60, 80, 120)
+
+
+def run_replay(replay: CopilotReplay, key: dict, thresholds: tuple[float, ...], sweep: tuple[float, ...]) -> list[dict]:
+    """All policies at each of `thresholds`; the adaptive policy alone at the other `sweep` thresholds."""
+    a, b = replay.full(False), replay.full(True)
+    rows = []
+    for thr in sorted(set(sweep) | set(thresholds)):
+        c = replay.adaptive(thr)
+        row = dict(key, thr=thr, n_full=a.answers, acc_full=a.accuracy, acc_full_cop=b.accuracy,
+                   n_adapt=c.answers, stopped=c.stopped / replay.n_tasks, acc_adapt=c.accuracy)
+        if thr in thresholds:
+            d = replay.adaptive_budget(thr)
+            row.update(n_budget=d.answers, acc_budget=d.accuracy,
+                       acc_even=replay.even(c.answers, False).accuracy,
+                       acc_even_cop=replay.even(c.answers, True).accuracy)
+        rows.append(row)
+    return rows
+
+
+def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep) -> list[dict]:
+    answers = pd.read_csv(CROWD / name / "answers.csv")
+    truth = pd.read_csv(CROWD / name / "truth.csv").set_index("task")["truth"]
+    tasks = pd.Index(pd.unique(answers["task"]))
+    labels = sorted(set(answers["label"]) | set(truth))
+    rows = []
+    for seed in range(seeds):
+        for i, p in enumerate(TARGETS):
+            cop = synthetic_copilot(truth.reindex(tasks), p, labels=labels, seed=1000 * seed + i)
+            for conf, c in (("informative", cop), ("uninformative", uninformative(cop, seed=1000 * seed + i))):
+                key = dict(set=name, overlap=overlap, target=p, copilot_acc=float(c["correct"].mean()),
+                           confidence=conf, seed=seed)
+                rows += run_replay(CopilotReplay(answers, truth, c, overlap=overlap, seed=seed), key, thresholds, sweep)
+    return rows
+
+
+def banking_copilots(train: pd.DataFrame, test: pd.DataFrame) -> tuple[list[tuple[float, int, pd.DataFrame]], pd.DataFrame]:
+    """For each target accuracy, the k (examples per intent) whose CategoryIndex lands nearest it.
+    k grows until the accuracy passes the largest target; the examples of k are the first k of
+    one seeded shuffle per intent, so a larger k adds examples to a smaller k's."""
+    import tagger.match as m
+
+    rng = np.random.default_rng(0)
+    shuffled = train.iloc[rng.permutation(len(train))].reset_index(drop=True)
+    shuffled["r"] = shuffled.groupby("label").cumcount()
+    truth = pd.Series(test["label"].to_numpy(), index=pd.RangeIndex(len(test), name="task"))
+    fitted, table = [], []
+    for k in K_CANDIDATES:
+        sub = shuffled[shuffled["r"] < k]
+        idx = m.CategoryIndex.fit(sub["text"].tolist(), sub["label"].tolist(), threads=1)
+        proba = pd.DataFrame(idx.predict_proba(test["text"].tolist(), 1), columns=list(idx.categories),
+                             index=truth.index)
+        cop = copilot_from_proba(proba, truth)
+        acc = float(cop["correct"].mean())
+        fitted.append((k, acc, cop))
+        table.append(dict(k=k, examples=len(sub), accuracy=acc, mean_confidence=float(cop["confidence"].mean())))
+        if acc >= max(TARGETS):
+            break
+    chosen = []
+    for p in TARGETS:
+        k, acc, cop = min(fitted, key=lambda f: abs(f[1] - p))
+        chosen.append((p, k, cop))
+    return chosen, pd.DataFrame(table)
+
+
+def banking_rows(overlap: int, per_item: int, seeds: int, thresholds, sweep) -> tuple[list[dict], pd.DataFrame, float]:
+    import tagger.match as m
+
+    train, test = pd.read_csv(BANKING / "train.csv"), pd.read_csv(BANKING / "test.csv")
+    chosen, ks = banking_copilots(train, test)
+    truth = pd.Series(test["label"].to_numpy(), index=pd.RangeIndex(len(test), name="task"))
+    # Which wrong intents a person picks: half uniform, half as a full-train model ranks them.
+    full = m.CategoryIndex.fit(train["text"].tolist(), train["label"].tolist(), threads=1, calibrate=False)
+    cats = list(full.categories)
+    confusable = 0.5 / len(cats) + 0.5 * full.predict_proba(test["text"].tolist(), 1)
+    rows, human_acc = [], []
+    for seed in range(seeds):
+        answers = simulate_crowd(truth, cats, n_workers=30, per_item=per_item, skill=(7.0, 3.0),
+                                 confusable=confusable, seed=seed)
+        human_acc.append(float((answers["label"].to_numpy() == truth.reindex(answers["task"]).to_numpy()).mean()))
+        for i, (p, k, cop) in enumerate(chosen):
+            for conf, c in (("informative", cop), ("uninformative", uninformative(cop, seed=1000 * seed + i))):
+                key = dict(set="banking77", overlap=overlap, target=p, k=k, copilot_acc=float(c["correct"].mean()),
+                           confidence=conf, seed=seed)
+                rows += run_replay(CopilotReplay(answers, truth, c, overlap=overlap, seed=seed), key, thresholds, sweep)
+    return rows, ks, float(np.mean(human_acc))
+
+
+def pct(x: float) -> str:
+    return "" if pd.isna(x) else f"{100 * x:.1f}"
+
+
+def pts(x: float) -> str:
+    return "" if pd.isna(x) else f"{100 * x:+.1f}"
+
+
+def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
+    keys = ["set", "overlap", "target", "confidence", "thr"]
+    g = df.groupby(keys, sort=False)
+    mean = g.mean(numeric_only=True)
+    sd = g.std(numeric_only=True, ddof=1)
+    mean["saved"] = 1 - mean["n_adapt"] / mean["n_full"]
+    main = mean.reset_index()
+    main = main[main["thr"].isin(thresholds)]
+    sd_main = sd.reset_index()
+    sd_main = sd_main[sd_main["thr"].isin(thresholds)]
+    dd = (df.assign(d_adapt=df["acc_adapt"] - df["acc_full"]).groupby(keys, sort=False)["d_adapt"].std(ddof=1)
+          .reset_index())
+    dd = dd[dd["thr"].isin(thresholds)]
+    main = main.merge(dd, on=keys)
+
+    t1 = pd.DataFrame({
+        "set": main["set"], "overlap": main["overlap"], "copilot": main["copilot_acc"].map(pct),
+        "confidence": main["confidence"], "thr": main["thr"],
+        "stopped %": main["stopped"].map(pct), "saved %": main["saved"].map(pct),
+        "acc full (a)": main["acc_full"].map(pct), "acc adaptive (c)": main["acc_adapt"].map(pct),
+        "c-a pts": (main["acc_adapt"] - main["acc_full"]).map(pts),
+        "sd": main["d_adapt"].map(lambda x: f"{100 * x:.1f}"),
+        "acc full+copilot (b)": main["acc_full_cop"].map(pct),
+        "c-b pts": (main["acc_adapt"] - main["acc_full_cop"]).map(pts),
+    })
+    print("\n(1) Human answers saved by the stop rule, and its accuracy against full overlap "
+          "(accuracy in %, mean over seeds; sd = sd of c-a over seeds)")
+    print(t1.to_string(index=False))
+
+    t2 = pd.DataFrame({
+        "set": main["set"], "copilot": main["copilot_acc"].map(pct), "confidence": main["confidence"],
+        "thr": main["thr"], "acc full (a)": main["acc_full"].map(pct),
+        "full+copilot (b)": main["acc_full_cop"].map(pct), "b-a": (main["acc_full_cop"] - main["acc_full"]).map(pts),
+        "adaptive+realloc (d)": main["acc_budget"].map(pct),
+        "d budget %": (main["n_budget"] / main["n_full"]).map(pct),
+        "d-a": (main["acc_budget"] - main["acc_full"]).map(pts),
+        "even@c (e)": main["acc_even"].map(pct), "even+cop@c (e')": main["acc_even_cop"].map(pct),
+        "adaptive (c)": main["acc_adapt"].map(pct), "c-e": (main["acc_adapt"] - main["acc_even"]).map(pts),
+        "c-e'": (main["acc_adapt"] - main["acc_even_cop"]).map(pts),
+    })
+    print("\n(2) Accuracy at equal budget (%): at the full-overlap budget, (b) and (d) against (a); "
+          "at the adaptive policy's own budget, (c) against the same answers spread evenly (e, e')")
+    print(t2.to_string(index=False))
+
+    # (3) Savings at equal accuracy over the threshold sweep: the lowest threshold whose mean
+    # accuracy is at least full overlap's (the thresholds were swept on the same replays).
+    summ = []
+    for (s, ov, p, conf), sub in mean.reset_index().groupby(["set", "overlap", "target", "confidence"], sort=False):
+        ok = sub[sub["acc_adapt"] >= sub["acc_full"] - 1e-12]
+        best = ok.loc[ok["saved"].idxmax()] if len(ok) else None
+        ok_b = sub[sub["acc_adapt"] >= sub["acc_full_cop"] - 1e-12]
+        best_b = ok_b.loc[ok_b["saved"].idxmax()] if len(ok_b) else None
+        summ.append({"set": s, "copilot": pct(sub["copilot_acc"].iloc[0]), "confidence": conf,
+                     "acc full": pct(sub["acc_full"].iloc[0]),
+                     "saved % at >= acc full": pct(best["saved"]) if best is not None else "none",
+                     "thr": best["thr"] if best is not None else "",
+                     "acc there": pct(best["acc_adapt"]) if best is not None else "",
+                     "saved % at >= acc (b)": pct(best_b["saved"]) if best_b is not None else "none",
+                     "thr (b)": best_b["thr"] if best_b is not None else "",
+                     "saved % at thr 0 / 0.7 / 0.9": " / ".join(
+                         pct(sub.loc[np.isclose(sub["thr"], t), "saved"].iloc[0]) for t in (0.0, 0.7, 0.9)),
+                     "c-a pts at thr 0 / 0.7 / 0.9": " / ".join(
+                         pts((sub["acc_adapt"] - sub["acc_full"])[np.isclose(sub["thr"], t)].iloc[0])
+                         for t in (0.5, 0.7, 0.9))})
+    print(f"\n(3) Human answers saved at equal final accuracy: the largest saving over thresholds "
+          f"{', '.join(map(str, SWEEP))} whose mean accuracy is >= full overlap's (chosen on the same replays)")
+    print(pd.DataFrame(summ).to_string(index=False))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=5, help="answer orders x copilot draws per crowd set")
+    ap.add_argument("--banking-seeds", type=int, default=3, help="simulated crowds for Banking77")
+    ap.add_argument("--thresholds", default="0.7,0.9")
+    ap.add_argument("--sets", default="rte,dog,product")
+    ap.add_argument("--overlap", default="rte=5,dog=5,product=3,banking77=3")
+    ap.add_argument("--no-banking", action="store_true")
+    args = ap.parse_args()
+    thresholds = tuple(float(t) for t in args.thresholds.split(","))
+    overlap = {k: int(v) for k, v in (kv.split("=") for kv in args.overlap.split(","))}
+    t0 = time.perf_counter()
+    print(f"synthetic copilot confidence: Beta{CONFIDENCE_CORRECT} when right, Beta{CONFIDENCE_WRONG} when wrong; "
+          f"consensus Dawid-Skene; {args.seeds} seeds per crowd set")
+    rows: list[dict] = []
+    if CROWD.exists():
+        for name in [s for s in args.sets.split(",") if s]:
+            rows += crowd_rows(name, overlap[name], args.seeds, thresholds, SWEEP)
+            print(f"{name}: done ({time.perf_counter() - t0:.0f} s)")
+    else:
+        print(f"crowd sets skipped: {CROWD} is missing")
+    if not args.no_banking and BANKING.exists():
+        b_rows, ks, human_acc = banking_rows(overlap["banking77"], 6, args.banking_seeds, thresholds, SWEEP)
+        rows += b_rows
+        print(f"\nBanking77 copilot: CategoryIndex on k examples per intent, accuracy on the 3,080 test queries")
+        print(ks.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        chosen = sorted({(r["target"], r["k"]) for r in b_rows})
+        print("chosen k: " + ", ".join(f"{int(k)} for {p:.0%}" for p, k in chosen)
+              + f"; simulated human answers {human_acc:.1%} correct ({args.banking_seeds} crowds)")
+        print(f"banking77: done ({time.perf_counter() - t0:.0f} s)")
+    elif not args.no_banking:
+        print(f"Banking77 skipped: {BANKING} is missing")
+    if not rows:
+        return 0
+    report(pd.DataFrame(rows), thresholds)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
