@@ -25,7 +25,9 @@ the copilot as an annotator; (c) adaptive; (d) adaptive, the saved answers spent
 on the items it did not settle (next_items margin, beyond overlap while the
 replay has answers) up to the budget of (a); (e) the budget of (c) spread
 evenly over the items, without / with the copilot. Thresholds 0-0.95 are swept
-for (c); all policies run at --thresholds. Means over --seeds seeds.
+for (c); all policies run at --thresholds. Means over --seeds seeds. Anchoring (4):
+workers shown the suggestion copy it with probability --anchoring instead of
+giving their own answer (informative copilot, at --thresholds).
 
     python benchmarks/bench_copilot.py [--seeds 5] [--thresholds 0.7,0.9] [--no-banking]
 """
@@ -67,7 +69,16 @@ def run_replay(replay: CopilotReplay, key: dict, thresholds: tuple[float, ...], 
     return rows
 
 
-def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep) -> list[dict]:
+def copilot_variants(cop: pd.DataFrame, seed: int, anchorings: tuple[float, ...]):
+    """(confidence model, anchoring, copilot): informative and uninformative as collected,
+    then the informative copilot with workers who copy its suggestion."""
+    yield "informative", 0.0, cop
+    yield "uninformative", 0.0, uninformative(cop, seed=seed)
+    for q in anchorings:
+        yield "informative", q, cop
+
+
+def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep, anchorings) -> list[dict]:
     answers = pd.read_csv(CROWD / name / "answers.csv")
     truth = pd.read_csv(CROWD / name / "truth.csv").set_index("task")["truth"]
     tasks = pd.Index(pd.unique(answers["task"]))
@@ -76,10 +87,11 @@ def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep) -> list[d
     for seed in range(seeds):
         for i, p in enumerate(TARGETS):
             cop = synthetic_copilot(truth.reindex(tasks), p, labels=labels, seed=1000 * seed + i)
-            for conf, c in (("informative", cop), ("uninformative", uninformative(cop, seed=1000 * seed + i))):
+            for conf, q, c in copilot_variants(cop, 1000 * seed + i, anchorings):
                 key = dict(set=name, overlap=overlap, target=p, copilot_acc=float(c["correct"].mean()),
-                           confidence=conf, seed=seed)
-                rows += run_replay(CopilotReplay(answers, truth, c, overlap=overlap, seed=seed), key, thresholds, sweep)
+                           confidence=conf, anchoring=q, seed=seed)
+                replay = CopilotReplay(answers, truth, c, overlap=overlap, seed=seed, anchoring=q)
+                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds)
     return rows
 
 
@@ -112,7 +124,8 @@ def banking_copilots(train: pd.DataFrame, test: pd.DataFrame) -> tuple[list[tupl
     return chosen, pd.DataFrame(table)
 
 
-def banking_rows(overlap: int, per_item: int, seeds: int, thresholds, sweep) -> tuple[list[dict], pd.DataFrame, float]:
+def banking_rows(overlap: int, per_item: int, seeds: int, thresholds, sweep,
+                 anchorings) -> tuple[list[dict], pd.DataFrame, float]:
     import tagger.match as m
 
     train, test = pd.read_csv(BANKING / "train.csv"), pd.read_csv(BANKING / "test.csv")
@@ -128,11 +141,27 @@ def banking_rows(overlap: int, per_item: int, seeds: int, thresholds, sweep) -> 
                                  confusable=confusable, seed=seed)
         human_acc.append(float((answers["label"].to_numpy() == truth.reindex(answers["task"]).to_numpy()).mean()))
         for i, (p, k, cop) in enumerate(chosen):
-            for conf, c in (("informative", cop), ("uninformative", uninformative(cop, seed=1000 * seed + i))):
+            for conf, q, c in copilot_variants(cop, 1000 * seed + i, anchorings):
                 key = dict(set="banking77", overlap=overlap, target=p, k=k, copilot_acc=float(c["correct"].mean()),
-                           confidence=conf, seed=seed)
-                rows += run_replay(CopilotReplay(answers, truth, c, overlap=overlap, seed=seed), key, thresholds, sweep)
+                           confidence=conf, anchoring=q, seed=seed)
+                replay = CopilotReplay(answers, truth, c, overlap=overlap, seed=seed, anchoring=q)
+                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds)
     return rows, ks, float(np.mean(human_acc))
+
+
+MARKDOWN = False
+
+
+def show(table: pd.DataFrame) -> None:
+    """Prints a table as text, or with --markdown as a pipe table for docs/copilot.md."""
+    if not MARKDOWN:
+        print(table.to_string(index=False))
+        return
+    cells = table.astype(str)
+    print("| " + " | ".join(cells.columns) + " |")
+    print("|" + "|".join("---" if cells[c].str.match(r"^[A-Za-z]").any() else "---:" for c in cells.columns) + "|")
+    for row in cells.itertuples(index=False):
+        print("| " + " | ".join(row) + " |")
 
 
 def pct(x: float) -> str:
@@ -143,7 +172,9 @@ def pts(x: float) -> str:
     return "" if pd.isna(x) else f"{100 * x:+.1f}"
 
 
-def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
+def report(all_rows: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
+    anchored = all_rows[all_rows["anchoring"] > 0]
+    df = all_rows[all_rows["anchoring"] == 0]
     keys = ["set", "overlap", "target", "confidence", "thr"]
     g = df.groupby(keys, sort=False)
     mean = g.mean(numeric_only=True)
@@ -159,7 +190,7 @@ def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
     main = main.merge(dd, on=keys)
 
     t1 = pd.DataFrame({
-        "set": main["set"], "overlap": main["overlap"], "copilot": main["copilot_acc"].map(pct),
+        "set": main["set"], "overlap": main["overlap"], "copilot acc": main["copilot_acc"].map(pct),
         "confidence": main["confidence"], "thr": main["thr"],
         "stopped %": main["stopped"].map(pct), "saved %": main["saved"].map(pct),
         "acc full (a)": main["acc_full"].map(pct), "acc adaptive (c)": main["acc_adapt"].map(pct),
@@ -170,10 +201,10 @@ def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
     })
     print("\n(1) Human answers saved by the stop rule, and its accuracy against full overlap "
           "(accuracy in %, mean over seeds; sd = sd of c-a over seeds)")
-    print(t1.to_string(index=False))
+    show(t1)
 
     t2 = pd.DataFrame({
-        "set": main["set"], "copilot": main["copilot_acc"].map(pct), "confidence": main["confidence"],
+        "set": main["set"], "copilot acc": main["copilot_acc"].map(pct), "confidence": main["confidence"],
         "thr": main["thr"], "acc full (a)": main["acc_full"].map(pct),
         "full+copilot (b)": main["acc_full_cop"].map(pct), "b-a": (main["acc_full_cop"] - main["acc_full"]).map(pts),
         "adaptive+realloc (d)": main["acc_budget"].map(pct),
@@ -185,7 +216,7 @@ def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
     })
     print("\n(2) Accuracy at equal budget (%): at the full-overlap budget, (b) and (d) against (a); "
           "at the adaptive policy's own budget, (c) against the same answers spread evenly (e, e')")
-    print(t2.to_string(index=False))
+    show(t2)
 
     # (3) Savings at equal accuracy over the threshold sweep: the lowest threshold whose mean
     # accuracy is at least full overlap's (the thresholds were swept on the same replays).
@@ -195,7 +226,7 @@ def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
         best = ok.loc[ok["saved"].idxmax()] if len(ok) else None
         ok_b = sub[sub["acc_adapt"] >= sub["acc_full_cop"] - 1e-12]
         best_b = ok_b.loc[ok_b["saved"].idxmax()] if len(ok_b) else None
-        summ.append({"set": s, "copilot": pct(sub["copilot_acc"].iloc[0]), "confidence": conf,
+        summ.append({"set": s, "copilot acc": pct(sub["copilot_acc"].iloc[0]), "confidence": conf,
                      "acc full": pct(sub["acc_full"].iloc[0]),
                      "saved % at >= acc full": pct(best["saved"]) if best is not None else "none",
                      "thr": best["thr"] if best is not None else "",
@@ -209,7 +240,25 @@ def report(df: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
                          for t in (0.5, 0.7, 0.9))})
     print(f"\n(3) Human answers saved at equal final accuracy: the largest saving over thresholds "
           f"{', '.join(map(str, SWEEP))} whose mean accuracy is >= full overlap's (chosen on the same replays)")
-    print(pd.DataFrame(summ).to_string(index=False))
+    show(pd.DataFrame(summ))
+
+    if len(anchored):
+        base = df[df["confidence"] == "informative"].groupby(["set", "target", "thr"], sort=False).mean(numeric_only=True)
+        anc = anchored.groupby(["set", "target", "anchoring", "thr"], sort=False).mean(numeric_only=True).reset_index()
+        b0 = base.reindex(pd.MultiIndex.from_frame(anc[["set", "target", "thr"]]))
+        t4 = pd.DataFrame({
+            "set": anc["set"], "copilot acc": anc["copilot_acc"].map(pct), "copies %": anc["anchoring"].map(pct),
+            "thr": anc["thr"], "acc full (a)": anc["acc_full"].map(pct),
+            "saved % (no copying)": (1 - b0["n_adapt"].to_numpy() / b0["n_full"].to_numpy()).tolist(),
+            "saved %": (1 - anc["n_adapt"] / anc["n_full"]).map(pct),
+            "acc adaptive (no copying)": b0["acc_adapt"].map(pct).to_numpy(),
+            "acc adaptive (c)": anc["acc_adapt"].map(pct), "c-a pts": (anc["acc_adapt"] - anc["acc_full"]).map(pts),
+            "full+copilot (b)": anc["acc_full_cop"].map(pct), "b-a": (anc["acc_full_cop"] - anc["acc_full"]).map(pts),
+        })
+        t4["saved % (no copying)"] = t4["saved % (no copying)"].map(pct)
+        print("\n(4) Anchoring: each worker shown the suggestion copies it with the given probability "
+              "(informative confidence; without a copilot nobody copies)")
+        show(t4)
 
 
 def main() -> int:
@@ -219,9 +268,14 @@ def main() -> int:
     ap.add_argument("--thresholds", default="0.7,0.9")
     ap.add_argument("--sets", default="rte,dog,product")
     ap.add_argument("--overlap", default="rte=5,dog=5,product=3,banking77=3")
+    ap.add_argument("--anchoring", default="0.1,0.3", help="probabilities that a worker copies the suggestion")
     ap.add_argument("--no-banking", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="tables as markdown (docs/copilot.md)")
     args = ap.parse_args()
+    global MARKDOWN
+    MARKDOWN = args.markdown
     thresholds = tuple(float(t) for t in args.thresholds.split(","))
+    anchorings = tuple(float(q) for q in args.anchoring.split(",") if q and float(q) > 0)
     overlap = {k: int(v) for k, v in (kv.split("=") for kv in args.overlap.split(","))}
     t0 = time.perf_counter()
     print(f"synthetic copilot confidence: Beta{CONFIDENCE_CORRECT} when right, Beta{CONFIDENCE_WRONG} when wrong; "
@@ -229,15 +283,17 @@ def main() -> int:
     rows: list[dict] = []
     if CROWD.exists():
         for name in [s for s in args.sets.split(",") if s]:
-            rows += crowd_rows(name, overlap[name], args.seeds, thresholds, SWEEP)
+            rows += crowd_rows(name, overlap[name], args.seeds, thresholds, SWEEP, anchorings)
             print(f"{name}: done ({time.perf_counter() - t0:.0f} s)")
     else:
         print(f"crowd sets skipped: {CROWD} is missing")
     if not args.no_banking and BANKING.exists():
-        b_rows, ks, human_acc = banking_rows(overlap["banking77"], 6, args.banking_seeds, thresholds, SWEEP)
+        b_rows, ks, human_acc = banking_rows(overlap["banking77"], 6, args.banking_seeds, thresholds, SWEEP,
+                                             anchorings)
         rows += b_rows
         print(f"\nBanking77 copilot: CategoryIndex on k examples per intent, accuracy on the 3,080 test queries")
-        print(ks.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        show(ks.assign(accuracy=ks["accuracy"].map(lambda x: f"{x:.4f}"),
+                       mean_confidence=ks["mean_confidence"].map(lambda x: f"{x:.4f}")))
         chosen = sorted({(r["target"], r["k"]) for r in b_rows})
         print("chosen k: " + ", ".join(f"{int(k)} for {p:.0%}" for p, k in chosen)
               + f"; simulated human answers {human_acc:.1%} correct ({args.banking_seeds} crowds)")

@@ -178,3 +178,19 @@ def test_bad_arguments_name_the_reason():
         CopilotReplay(answers, truth, cop, overlap=2).stop_counts(1.5)
     with pytest.raises(InvalidArgument, match="copilot's id"):
         CopilotReplay(answers.assign(worker=COPILOT), truth, cop, overlap=2)
+
+
+def test_anchoring_copies_the_suggestion_only_where_it_is_shown():
+    answers, truth = crowd()
+    cop = synthetic_copilot(truth, 0.7, labels=range(3), seed=5)
+    plain = CopilotReplay(answers, truth, cop, overlap=4, seed=0)
+    copied = CopilotReplay(answers, truth, cop, overlap=4, seed=0, anchoring=1.0)
+    assert copied.full(False) == plain.full(False)  # no suggestion shown, nobody copies
+    counts, stopped = copied.stop_counts(0.5)
+    assert (stopped == (cop.reindex(copied._tasks)["confidence"].to_numpy() >= 0.5)).all()
+    shown = copied._frame(copied.full_counts(), True)
+    assert (shown["label"].to_numpy() == cop.reindex(shown["task"])["label"].to_numpy()).all()
+    half = CopilotReplay(answers, truth, cop, overlap=4, seed=0, anchoring=0.5)
+    assert plain.stop_counts(0.5)[1].sum() <= half.stop_counts(0.5)[1].sum() <= stopped.sum()
+    with pytest.raises(InvalidArgument, match="anchoring"):
+        CopilotReplay(answers, truth, cop, overlap=4, anchoring=1.5)

@@ -173,10 +173,16 @@ class CopilotReplay:
     per task of ``answers``: :func:`synthetic_copilot`, :func:`copilot_from_proba`);
     ``overlap``: the human answers per item of the full-overlap task; ``method``:
     the consensus run on the final answers (a method name or an estimator).
+
+    ``anchoring``: the probability that a worker who is shown the copilot's
+    suggestion copies it instead of giving the replayed answer (drawn once per
+    answer from ``seed``). It applies to the policies with the copilot (the
+    stop rule then sees the copied labels), not to those without, where no
+    suggestion is shown. 0 (the default) replays the answers as collected.
     """
 
     def __init__(self, answers: pd.DataFrame, truth: pd.Series, copilot: pd.DataFrame, *, overlap: int,
-                 method: str | BaseClassifier = "dawid_skene", seed: int = 0) -> None:
+                 method: str | BaseClassifier = "dawid_skene", seed: int = 0, anchoring: float = 0.0) -> None:
         if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 1:
             raise InvalidArgument(f"overlap must be an integer >= 1, got {overlap!r}")
         missing_cols = {"task", "worker", "label"} - set(answers.columns)
@@ -188,15 +194,19 @@ class CopilotReplay:
             raise InvalidArgument(f"answers already has a worker named {COPILOT!r} (the copilot's id)")
         if not {"label", "confidence"} <= set(copilot.columns):
             raise InvalidArgument("copilot must have the columns label and confidence, indexed by task")
+        if not copilot.index.is_unique:
+            raise InvalidArgument("the copilot has more than one answer for some task (its index must be unique)")
         tasks = pd.unique(answers["task"])
-        absent = pd.Index(tasks).difference(copilot.index)
+        absent = pd.Index(tasks)[~pd.Index(tasks).isin(copilot.index)]
         if len(absent):
             raise InvalidArgument(f"the copilot has no answer for {len(absent)} task(s), e.g. {absent[0]!r}")
-        self.overlap, self.method = int(overlap), method
+        if not 0.0 <= float(anchoring) <= 1.0:
+            raise InvalidArgument(f"anchoring must be a probability in [0, 1], got {anchoring!r}")
+        self.overlap, self.method, self.anchoring = int(overlap), method, float(anchoring)
         rng = np.random.default_rng(seed)
         self._rng_seed = int(rng.integers(2**63))
         df = answers[["task", "worker", "label"]].iloc[rng.permutation(len(answers))].reset_index(drop=True)
-        code = pd.Index(tasks).get_indexer(df["task"])
+        code = pd.Index(tasks).get_indexer(pd.Index(df["task"]))
         self._tasks = pd.Index(tasks)
         self._df = df
         self._code = code
@@ -206,8 +216,13 @@ class CopilotReplay:
         self._cop_label = cop["label"].to_numpy(dtype=object)
         self._cop_conf = cop["confidence"].to_numpy(dtype=np.float64)
         self._cop_frame = pd.DataFrame({"task": self._tasks, "worker": COPILOT, "label": cop["label"].to_numpy()})
-        # Whether each replayed answer equals the copilot's label on its item.
-        self._agrees = df["label"].to_numpy(dtype=object) == self._cop_label[code]
+        # The answers as given when the suggestion is shown: some copied from the copilot.
+        copied = rng.random(len(df)) < self.anchoring
+        self._df_shown = df.assign(label=np.where(copied, self._cop_label[code], df["label"].to_numpy(dtype=object)))
+        if not copied.any():
+            self._df_shown = df
+        # Whether each answer (as given with the suggestion shown) equals the copilot's label.
+        self._agrees = self._df_shown["label"].to_numpy(dtype=object) == self._cop_label[code]
         self._truth = truth[truth.index.isin(self._tasks)]
         self.labels = sorted(set(df["label"].tolist()) | set(cop["label"].tolist()))
 
@@ -221,8 +236,10 @@ class CopilotReplay:
         return np.minimum(self._avail, self.overlap)
 
     def _frame(self, counts: np.ndarray, with_copilot: bool) -> pd.DataFrame:
-        cur = self._df[self._rank < counts[self._code]]
-        return pd.concat([cur, self._cop_frame], ignore_index=True) if with_copilot else cur
+        keep = self._rank < counts[self._code]
+        if not with_copilot:
+            return self._df[keep]
+        return pd.concat([self._df_shown[keep], self._cop_frame], ignore_index=True)
 
     def _score(self, frame: pd.DataFrame) -> float:
         from .registry import get_method
