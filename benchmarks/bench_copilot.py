@@ -52,15 +52,17 @@ SWEEP = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 K_CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 40, 60, 80, 120)
 
 
-def run_replay(replay: CopilotReplay, key: dict, thresholds: tuple[float, ...], sweep: tuple[float, ...]) -> list[dict]:
-    """All policies at each of `thresholds`; the adaptive policy alone at the other `sweep` thresholds."""
+def run_replay(replay: CopilotReplay, key: dict, thresholds: tuple[float, ...], sweep: tuple[float, ...],
+               budget_policies: bool = True) -> list[dict]:
+    """(a), (b) and (c) at each threshold of `sweep` and `thresholds`; (d) and (e) too at
+    `thresholds` when `budget_policies`."""
     a, b = replay.full(False), replay.full(True)
     rows = []
     for thr in sorted(set(sweep) | set(thresholds)):
         c = replay.adaptive(thr)
         row = dict(key, thr=thr, n_full=a.answers, acc_full=a.accuracy, acc_full_cop=b.accuracy,
                    n_adapt=c.answers, stopped=c.stopped / replay.n_tasks, acc_adapt=c.accuracy)
-        if thr in thresholds:
+        if budget_policies and thr in thresholds:
             d = replay.adaptive_budget(thr)
             row.update(n_budget=d.answers, acc_budget=d.accuracy,
                        acc_even=replay.even(c.answers, False).accuracy,
@@ -83,6 +85,9 @@ def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep, anchoring
     truth = pd.read_csv(CROWD / name / "truth.csv").set_index("task")["truth"]
     tasks = pd.Index(pd.unique(answers["task"]))
     labels = sorted(set(answers["label"]) | set(truth))
+    right = (answers["label"].to_numpy() == truth.reindex(answers["task"]).to_numpy()).mean()
+    print(f"{name}: {len(answers)} answers, {len(tasks)} items, {answers.groupby('task').size().median():.0f} "
+          f"answers per item; {right:.1%} of the answers are right; overlap {overlap}")
     rows = []
     for seed in range(seeds):
         for i, p in enumerate(TARGETS):
@@ -91,7 +96,7 @@ def crowd_rows(name: str, overlap: int, seeds: int, thresholds, sweep, anchoring
                 key = dict(set=name, overlap=overlap, target=p, copilot_acc=float(c["correct"].mean()),
                            confidence=conf, anchoring=q, seed=seed)
                 replay = CopilotReplay(answers, truth, c, overlap=overlap, seed=seed, anchoring=q)
-                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds)
+                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds, budget_policies=q == 0)
     return rows
 
 
@@ -145,7 +150,7 @@ def banking_rows(overlap: int, per_item: int, seeds: int, thresholds, sweep,
                 key = dict(set="banking77", overlap=overlap, target=p, k=k, copilot_acc=float(c["correct"].mean()),
                            confidence=conf, anchoring=q, seed=seed)
                 replay = CopilotReplay(answers, truth, c, overlap=overlap, seed=seed, anchoring=q)
-                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds)
+                rows += run_replay(replay, key, thresholds, sweep if q == 0 else thresholds, budget_policies=q == 0)
     return rows, ks, float(np.mean(human_acc))
 
 
@@ -210,6 +215,7 @@ def report(all_rows: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
         "adaptive+realloc (d)": main["acc_budget"].map(pct),
         "d budget %": (main["n_budget"] / main["n_full"]).map(pct),
         "d-a": (main["acc_budget"] - main["acc_full"]).map(pts),
+        "d-b": (main["acc_budget"] - main["acc_full_cop"]).map(pts),
         "even@c (e)": main["acc_even"].map(pct), "even+cop@c (e')": main["acc_even_cop"].map(pct),
         "adaptive (c)": main["acc_adapt"].map(pct), "c-e": (main["acc_adapt"] - main["acc_even"]).map(pts),
         "c-e'": (main["acc_adapt"] - main["acc_even_cop"]).map(pts),
@@ -278,8 +284,12 @@ def main() -> int:
     anchorings = tuple(float(q) for q in args.anchoring.split(",") if q and float(q) > 0)
     overlap = {k: int(v) for k, v in (kv.split("=") for kv in args.overlap.split(","))}
     t0 = time.perf_counter()
-    print(f"synthetic copilot confidence: Beta{CONFIDENCE_CORRECT} when right, Beta{CONFIDENCE_WRONG} when wrong; "
-          f"consensus Dawid-Skene; {args.seeds} seeds per crowd set")
+    probe = synthetic_copilot(pd.Series(np.arange(200_000) % 2), 0.5, seed=0)
+    passing = "; ".join(f"{t} passes {(probe['confidence'][probe['correct']] >= t).mean():.0%} of the right answers "
+                        f"and {(probe['confidence'][~probe['correct']] >= t).mean():.0%} of the wrong ones"
+                        for t in thresholds)
+    print(f"synthetic copilot confidence: Beta{CONFIDENCE_CORRECT} when right, Beta{CONFIDENCE_WRONG} when wrong "
+          f"(threshold {passing}); consensus Dawid-Skene; {args.seeds} seeds per crowd set")
     rows: list[dict] = []
     if CROWD.exists():
         for name in [s for s in args.sets.split(",") if s]:
