@@ -218,9 +218,8 @@ class CopilotReplay:
         self._cop_frame = pd.DataFrame({"task": self._tasks, "worker": COPILOT, "label": cop["label"].to_numpy()})
         # The answers as given when the suggestion is shown: some copied from the copilot.
         copied = rng.random(len(df)) < self.anchoring
-        self._df_shown = df.assign(label=np.where(copied, self._cop_label[code], df["label"].to_numpy(dtype=object)))
-        if not copied.any():
-            self._df_shown = df
+        self._df_shown = (df.assign(label=np.where(copied, self._cop_label[code], df["label"].to_numpy(dtype=object)))
+                          if copied.any() else df)
         # Whether each answer (as given with the suggestion shown) equals the copilot's label.
         self._agrees = self._df_shown["label"].to_numpy(dtype=object) == self._cop_label[code]
         self._truth = truth[truth.index.isin(self._tasks)]
