@@ -154,6 +154,49 @@ def test_fit_parquet_equals_in_memory(tmp_path, method: str) -> None:
     pd.testing.assert_frame_equal(est.errors_, mem.errors_, rtol=0, atol=1e-12)
 
 
+def test_fit_parquet_spill_is_bit_identical_and_leaves_no_file(tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    import pyarrow as pa
+    df = _frame(seed=5).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
+    path = tmp_path / "answers.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=5000)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    mem = tg.consensus.DawidSkene(n_iter=30, tol=1e-7).fit(df)
+    for chunk in (1, 3000, 10**7):  # one chunk per block, several blocks, one chunk
+        est = tg.consensus.fit_parquet(path, n_iter=30, tol=1e-7, batch_size=2000, chunk_answers=chunk, spill_dir=spill)
+        np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())  # bit for bit
+        np.testing.assert_array_equal(est.errors_.to_numpy(), mem.errors_.to_numpy())
+        assert est.loss_history_ == mem.loss_history_ and est.source_passes_ == 2
+        assert est.spill_bytes_ == 4 * (len(df) + df["task"].nunique())
+        assert list(spill.iterdir()) == []
+    # an error in the middle of the spilling pass: the file goes too
+    dup = pd.concat([df, df.iloc[-1:]])
+    pq.write_table(pa.Table.from_pandas(dup, preserve_index=False), tmp_path / "d.parquet")
+    with pytest.raises(InvalidArgument, match="repeated"):
+        tg.consensus.fit_parquet(tmp_path / "d.parquet", chunk_answers=3000, spill_dir=spill)
+    assert list(spill.iterdir()) == []
+    with pytest.raises(InvalidArgument, match="spill_dir"):
+        tg.consensus.fit_parquet(path, spill_dir=tmp_path / "nope")
+
+
+def test_spill_checks_what_it_is_given(tmp_path) -> None:
+    s = _core.consensus_shard.DsSpill(str(tmp_path), 3, 2)
+    t, w, y = np.array([0, 0, 1], np.int32), np.array([0, 1, 2], np.int32), np.array([1, 0, 1], np.int32)
+    with pytest.raises(InvalidArgument, match="non-decreasing"):
+        s.append(t[::-1].copy(), w, y, 2)
+    with pytest.raises(InvalidArgument, match="worker code 3"):
+        s.append(t, w + 1, y, 2)
+    with pytest.raises(InvalidArgument, match="label code 2"):
+        s.append(t, w, y + 1, 2)
+    s.append(t, w, y, 2)
+    with pytest.raises(InvalidArgument, match="TASK_ALIGN"):
+        s.append(t, w, y, 2)  # the first chunk did not end on a block
+    assert (s.n_tasks, s.n_answers, s.bytes, s.n_chunks) == (2, 3, 4 * 5, 1)
+    with pytest.raises(InvalidArgument, match="cannot create"):
+        _core.consensus_shard.DsSpill(str(tmp_path / "missing"), 3, 2)
+
+
 def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
     import pyarrow as pa
@@ -237,3 +280,21 @@ def test_ray_estimator_and_sweep(ray_local) -> None:
     local = tg.sim.sweep(populations=_pop(), n_jobs=1, progress=False, **SWEEP)
     on_ray = tg.sim.sweep(populations=_pop(), backend="ray", progress=False, **SWEEP)
     pd.testing.assert_frame_equal(local, on_ray)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext() warns about itself
+def test_ray_data_reader_equals_in_memory(ray_local, tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="ray.data.read_parquet needs pyarrow")
+    import pyarrow as pa
+    df = _frame(seed=9).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):  # a directory of files, read in order
+        pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), tmp_path / f"part-{i}.parquet")
+    ds = ray_local.data.read_parquet(str(tmp_path))
+    for method, n_iter in (("dawid_skene", 30), ("one_coin_dawid_skene", 30)):
+        est = tg.consensus.fit_parquet(ds, method, n_iter=n_iter, batch_size=4000, chunk_answers=6000)
+        mem = tg.consensus.get_method(method, n_iter=n_iter).fit(df)
+        pd.testing.assert_series_equal(est.labels_, mem.labels_)
+        assert np.abs(est.probas_.to_numpy() - mem.probas_.to_numpy()).max() <= 1e-9
+        assert est.n_iter_ == mem.n_iter_ and est.source_passes_ == 2  # Ray Data runs twice, the rest is local
+    with pytest.raises(InvalidArgument, match="not in the data"):
+        tg.consensus.fit_parquet(ds, columns=("task", "worker", "nope"))

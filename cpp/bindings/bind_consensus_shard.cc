@@ -100,6 +100,39 @@ TAGGER_BIND_MODULE(consensus_shard) {
   }, py::arg("counts"), py::arg("prior"), py::arg("n_workers"), py::arg("n_labels"), py::kw_only(),
      py::arg("smoothing") = 0.0, py::arg("class_priors") = py::none());
 
+  py::class_<cs::DsSpill>(m, "DsSpill")
+      .def(py::init<const std::string&, std::int32_t, std::int32_t, unsigned>(), py::arg("dir"), py::arg("n_workers"),
+           py::arg("n_labels"), py::kw_only(), py::arg("threads") = 0)
+      .def("append", [](cs::DsSpill& s, const I32& t, const I32& w, const I32& l, std::int32_t nt) {
+        cs::AnswersView a = shard_view(t, w, l, nt, 0, 0);  // (worker and label ranges: the spill's own)
+        InstanceLock lock(&s, true);
+        py::gil_scoped_release release;
+        s.append(a);
+      }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"))
+      .def("start", [](cs::DsSpill& s) {
+        InstanceLock lock(&s, true);
+        cs::ShardStats st;
+        { py::gil_scoped_release release; st = s.start(); }
+        return stats_dict(std::move(st));
+      })
+      .def("e_step", [](cs::DsSpill& s, const F64& e, const F64& prior) {
+        cs::DsParams p{vec(e), vec(prior)};
+        InstanceLock lock(&s, true);
+        cs::ShardStats st;
+        { py::gil_scoped_release release; st = s.e_step(p); }
+        return stats_dict(std::move(st));
+      }, py::arg("e"), py::arg("prior"))
+      .def("posteriors", [](cs::DsSpill& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
+        if (e.has_value() != prior.has_value()) throw InvalidArgument("posteriors: pass both e and prior, or neither");
+        std::optional<cs::DsParams> p;
+        if (e) p = cs::DsParams{vec(*e), vec(*prior)};
+        return shard_posteriors(s, p ? &*p : nullptr, n_labels);
+      }, py::arg("n_labels"), py::arg("e") = py::none(), py::arg("prior") = py::none())
+      .def_property_readonly("n_tasks", &cs::DsSpill::n_tasks)
+      .def_property_readonly("n_answers", &cs::DsSpill::n_answers)
+      .def_property_readonly("bytes", &cs::DsSpill::bytes)
+      .def_property_readonly("n_chunks", &cs::DsSpill::n_chunks);
+
   py::class_<cs::OneCoinShard>(m, "OneCoinShard")
       .def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
                        std::optional<I32> gold, unsigned threads) {

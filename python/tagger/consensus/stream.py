@@ -16,6 +16,7 @@ codes them: tasks and workers in order of first appearance, labels sorted.
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -31,7 +32,14 @@ __all__ = ["fit_parquet"]
 _METHODS = ("dawid_skene", "one_coin_dawid_skene")
 
 
+def _is_ray_dataset(source: Any) -> bool:
+    """A ``ray.data.Dataset``, recognized without importing Ray."""
+    return any(c.__module__.startswith("ray.data") and c.__name__ == "Dataset" for c in type(source).__mro__)
+
+
 def _dataset(source: Any) -> Any:
+    if _is_ray_dataset(source):
+        return source
     from .._optional import require
     ds = require("pyarrow.dataset", "fit_parquet")
     if isinstance(source, (str, os.PathLike)):
@@ -40,7 +48,41 @@ def _dataset(source: Any) -> Any:
         return ds.dataset(os.fspath(source), format="parquet")
     if isinstance(source, ds.Dataset):
         return source
-    raise InvalidArgument(f"fit_parquet: expected a path or a pyarrow.dataset.Dataset, got {type(source).__name__}")
+    raise InvalidArgument(f"fit_parquet: expected a path, a pyarrow.dataset.Dataset or a ray.data.Dataset, "
+                          f"got {type(source).__name__}")
+
+
+def _column_names(dataset: Any) -> list[str]:
+    if _is_ray_dataset(dataset):
+        schema = dataset.schema()
+        return list(schema.names) if schema is not None else []
+    return list(dataset.schema.names)
+
+
+def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterator[Any]:
+    """pyarrow record batches (or tables) of ``columns``, in the source's row order."""
+    if not _is_ray_dataset(dataset):
+        # Read-ahead of one batch: the default (16 batches, 4 files) holds
+        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
+        yield from dataset.to_batches(columns=columns, batch_size=batch_size, batch_readahead=1, fragment_readahead=1)
+        return
+    import ray.data
+    # Rows of a task must arrive together: Ray Data hands blocks over as they
+    # finish unless asked to keep their order. A dataset runs under the
+    # context it was created with (newer Ray) or the current one (older):
+    # both are asked, for this pass only.
+    contexts = [ray.data.DataContext.get_current()]
+    own = getattr(dataset, "context", None)
+    if own is not None and all(own is not c for c in contexts):
+        contexts.append(own)
+    before = [c.execution_options.preserve_order for c in contexts]
+    for c in contexts:
+        c.execution_options.preserve_order = True
+    try:
+        yield from dataset.select_columns(columns).iter_batches(batch_size=batch_size, batch_format="pyarrow")
+    finally:
+        for c, b in zip(contexts, before):
+            c.execution_options.preserve_order = b
 
 
 class _IdMap:
@@ -73,27 +115,32 @@ class _Stream:
     would (statistics summed over the chunks as they come)."""
 
     def __init__(self, method: str, source: Any, columns: Sequence[str], labels: Sequence[Any] | None,
-                 batch_size: int, chunk_answers: int, threads: int) -> None:
+                 batch_size: int, chunk_answers: int, threads: int, spill_dir: Any = None) -> None:
         if len(columns) != 3:
             raise InvalidArgument("columns must name the task, worker and label columns (3 names)")
         self.dataset = _dataset(source)
-        missing = [c for c in columns if c not in self.dataset.schema.names]
+        names = _column_names(self.dataset)
+        missing = [c for c in columns if c not in names]
         if missing:
-            raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {self.dataset.schema.names})")
+            raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {names})")
         self.method, self.columns = method, list(columns)
         self.batch_size, self.chunk_answers, self.threads = batch_size, max(1, chunk_answers), threads
         self.align = int(_core.consensus_shard.TASK_ALIGN)
+        self.spill_dir = tempfile.gettempdir() if spill_dir is None else os.fspath(spill_dir)
+        if not os.path.isdir(self.spill_dir):
+            raise InvalidArgument(f"fit_parquet: spill_dir {self.spill_dir!r} is not a directory")
+        self.spill: Any = None  # Dawid-Skene: the C++ spill file
+        self.cache: Any = None  # one-coin: the coded chunks' file
+        self.cache_index: list[tuple[int, int, int]] = []
         self._code_pass(labels)
         self.passes = 0
         self.checked = False
 
     def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        # Read-ahead of one batch: the default (16 batches, 4 files) holds
-        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
-        for b in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_size, batch_readahead=1,
-                                         fragment_readahead=1):
+        for b in _record_batches(self.dataset, self.columns, self.batch_size):
             cols = []
-            for name, col in zip(self.columns, b.columns):
+            for name in self.columns:
+                col = b.column(name)
                 if col.null_count:
                     raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
                 cols.append(col.to_numpy(zero_copy_only=False))
@@ -147,6 +194,31 @@ class _Stream:
         self.n_labels = len(names)
 
     def _chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+        """The coded chunks: from the source on the first complete pass, which
+        also writes them to a temporary file (int32 columns, deleted when
+        closed, however the process ends); from that file afterwards."""
+        if self.cache is not None:
+            f, offset = self.cache, 0
+            for t0, t1, n in self.cache_index:
+                f.seek(offset)
+                cols = [np.fromfile(f, dtype=np.int32, count=n) for _ in range(3)]
+                offset += 12 * n
+                yield t0, t1, cols[0], cols[1], cols[2]
+            return
+        f = tempfile.TemporaryFile(dir=self.spill_dir)
+        try:
+            index = []
+            for t0, t1, t, w, y in self._source_chunks():
+                for a in (t, w, y):
+                    np.ascontiguousarray(a, dtype=np.int32).tofile(f)
+                index.append((t0, t1, len(t)))
+                yield t0, t1, t, w, y
+        except BaseException:
+            f.close()
+            raise
+        self.cache, self.cache_index = f, index
+
+    def _source_chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
         """Chunks of whole tasks ``(t0, t1, task - t0, worker, label)``, t0 on a block."""
         buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         held, t0, next_code, prev = 0, 0, 0, None
@@ -190,8 +262,37 @@ class _Stream:
         cls = cs.DawidSkeneShard if self.method == "dawid_skene" else cs.OneCoinShard
         return cls(t.astype(np.int32, copy=False), w, y, t1 - t0, self.n_workers, self.n_labels, threads=self.threads)
 
+    def _spill_pass(self) -> Any:
+        """The first EM pass of Dawid-Skene: the coded chunks go to a spill
+        file (the E-step's layout) that every later pass reads instead of
+        the source."""
+        spill = _core.consensus_shard.DsSpill(self.spill_dir, self.n_workers, self.n_labels, threads=self.threads)
+        try:
+            for t0, t1, t, w, y in self._source_chunks():
+                dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
+                if len(dup):
+                    raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s) in tasks "
+                                          f"[{t0}, {t1}); keep one answer per (task, worker) before streaming")
+                spill.append(t.astype(np.int32, copy=False), w, y, t1 - t0)
+        except BaseException:
+            del spill  # closes (and so deletes) the file now, not at the next collection
+            raise
+        return spill
+
+    def close(self) -> None:
+        self.spill = None
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
     def call(self, name: str, *args: Any) -> list[Any]:
         self.passes += 1
+        if self.method == "dawid_skene":
+            if self.spill is None:
+                self.spill = self._spill_pass()
+            if name == "posteriors":
+                return [self.spill.posteriors(self.n_labels, **(args[0] or {}))]
+            return [self.spill.start() if name == "start" else self.spill.e_step(**args[0])]
         if name == "posteriors":  # chunk by chunk into the result arrays (no concatenation after)
             probas = np.empty((self.n_tasks, self.n_labels))
             labels = np.empty(self.n_tasks, dtype=np.int32)
@@ -219,23 +320,28 @@ class _Stream:
 def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[str] = ("task", "worker", "label"),
                 labels: Sequence[Any] | None = None, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0,
                 class_priors: Any = None, batch_size: int = 1 << 20, chunk_answers: int = 1 << 20, threads: int = 0,
-                verbose: bool = False) -> BaseClassifier:
+                spill_dir: str | os.PathLike[str] | None = None, verbose: bool = False) -> BaseClassifier:
     """Fits ``method`` (``"dawid_skene"`` or ``"one_coin_dawid_skene"``) on a
-    Parquet file, directory or ``pyarrow.dataset.Dataset`` without loading it:
-    a first pass codes the ids, then one pass per EM iteration. Returns a
-    fitted estimator (``labels_``, ``probas_``, ``skills_``, ``errors_``,
-    ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the same rows.
+    Parquet file, directory, ``pyarrow.dataset.Dataset`` or
+    ``ray.data.Dataset`` (e.g. ``ray.data.read_parquet(...)``) without
+    loading it: a first pass codes the ids, then one pass per EM iteration.
+    Returns a fitted estimator (``labels_``, ``probas_``, ``skills_``,
+    ``errors_``, ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the
+    same rows.
 
     ``columns``: the task, worker and label column names, in that order.
     Rows must be grouped by task; see the module docs for the rules.
     ``chunk_answers``: answers per E-step chunk (memory ~ 30 bytes each).
+    ``spill_dir``: where Dawid-Skene keeps the coded answers between passes
+    (default: the system temporary directory; 4 bytes per answer and 4 per
+    task; the file is deleted as it is created, so nothing is left behind).
     """
     from .registry import get_method
     if method not in _METHODS:
         raise InvalidArgument(f"fit_parquet supports {list(_METHODS)}, not {method!r}")
     check_params({"n_iter": n_iter, "tol": tol, "smoothing": smoothing, "threads": threads}, "fit_parquet")
     est = get_method(method, n_iter=n_iter, tol=tol, smoothing=smoothing, threads=threads, labels=labels)
-    stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads)
+    stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads, spill_dir)
     empty = np.zeros(0, np.int32)
     answers = Answers(empty, empty, empty, stream.task_names, stream.workers.names, stream.labels.names)
     priors = None
@@ -246,9 +352,14 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     try:
         em = _em_dawid_skene if method == "dawid_skene" else _em_one_coin
         out = em(stream, n_iter, tol, smoothing, priors, progress)  # type: ignore[arg-type]
+        spill_bytes = 0 if stream.spill is None else int(stream.spill.bytes)
     finally:
         progress.close()
+        stream.close()
     est.answers_ = answers
     est._set(answers, out)
     est.passes_ = stream.passes + 1  # type: ignore[attr-defined]  # the coding pass included
+    # Passes that decoded the source (the rest read the spill file).
+    est.source_passes_ = 2  # type: ignore[attr-defined]
+    est.spill_bytes_ = spill_bytes  # type: ignore[attr-defined]
     return est
