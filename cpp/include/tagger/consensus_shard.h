@@ -96,6 +96,52 @@ class DawidSkeneShard {
   std::unique_ptr<Impl> impl_;
 };
 
+// GLAD over shards. Its M-step is not a function of summed statistics: the
+// alpha half of each Fisher round needs, per worker, a float sum over all of
+// the worker's answers. The driver starts each worker's (grad, info) and
+// passes them through the shards in task order, each shard continuing them
+// over its answers (alpha_sums): the additions happen in the single-process
+// order, so the sums are the same doubles. The b half and the E-step are
+// per task (each shard alone); the objective is summed per 2048-task block.
+// The driver's steps (glad_alpha_update, glad_objective) are glad()'s code.
+class GladShard {
+ public:
+  // gold: empty or [n_tasks]; class_priors: empty (uniform) or [n_labels].
+  GladShard(const AnswersView& a, std::span<const std::int32_t> gold, std::span<const double> class_priors,
+            const GladOptions& g, unsigned threads = 0);
+  ~GladShard();
+  GladShard(const GladShard&) = delete;
+  GladShard& operator=(const GladShard&) = delete;
+
+  // Posteriors (kept) and P(answer right) under alpha and the shard's b.
+  void e_step(std::span<const double> alpha);
+  // Continues grad[w], info[w] ([n_workers] each) over this shard's answers.
+  void alpha_sums(std::span<const double> alpha, double* grad, double* info);
+  // The b half of a Fisher round under the updated alpha; largest |step|.
+  double b_step(std::span<const double> alpha);
+  // The objective's part per block of kShardTaskAlign tasks under alpha.
+  std::vector<double> q_blocks(std::span<const double> alpha);
+  // Continues sums[w] of sigmoid(alpha_w * beta_t) over the worker's answers.
+  void skill_sums(std::span<const double> alpha, double* sums);
+  std::vector<std::int64_t> answers_per_worker() const;
+  std::vector<double> priors() const;  // the class priors (fixed in GLAD), as glad() reports them
+  // The last E-step's posteriors [n_tasks * K], labels [n_tasks] and
+  // difficulties exp(b_t) [n_tasks].
+  void posteriors(double* probas, std::int32_t* labels, double* difficulties);
+  std::int32_t n_tasks() const;
+  std::size_t n_answers() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// glad()'s alpha update from the summed (grad, info): alpha += clamp(grad /
+// info, -2, 2); returns the largest |step|.
+double glad_alpha_update(std::span<const double> grad, std::span<const double> info, std::span<double> alpha);
+// glad()'s objective from the block parts (in block order) and the alphas.
+double glad_objective(std::span<const double> block_q, std::span<const double> alpha, double alpha_prior);
+
 // Answers of a stream kept between the passes of an EM in a temporary file in
 // the Dawid-Skene layout (4 bytes per answer and 4 per task), written chunk by
 // chunk during the stream's first pass and read back each pass with pread()
