@@ -47,9 +47,11 @@ def assert_same(one: dict, other: dict) -> None:
     assert int(one["n_iter"]) == int(other["n_iter"])
     assert bool(one["converged"]) == bool(other["converged"])
     np.testing.assert_array_equal(one["objective_history"], other["objective_history"])
+    for key in ("abilities", "difficulties"):  # GLAD
+        np.testing.assert_array_equal(one[key], other[key])
 
 
-METHODS = ["dawid_skene", "one_coin_dawid_skene", "majority_vote", "wawa"]
+METHODS = ["dawid_skene", "one_coin_dawid_skene", "glad", "majority_vote", "wawa"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -76,6 +78,17 @@ def test_sharded_with_gold_priors_smoothing_and_weights() -> None:
     skills = np.random.default_rng(1).uniform(0, 1, W)
     one = _core.consensus.weighted_majority_vote(t, w, y, T, W, K, skills=skills, gold=gold)
     assert_same(one, dist.fit_sharded("weighted_majority_vote", t, w, y, T, W, K, n_shards=4, skills=skills, gold=gold))
+    # GLAD with every option; m_tol = 0 runs every Fisher round, and the
+    # objective keeps rising for all 8 iterations here (many alpha chains)
+    kw = dict(gold=gold, class_priors=pri, m_steps=3, m_tol=0.0, alpha_prior=0.5, beta_prior=-0.3, tol=0.0)
+    one = _core.consensus.glad(t, w, y, T, W, K, n_iter=8, **kw)
+    assert int(one["n_iter"]) == 8
+    for n_shards in (1, 2, 4):
+        sh = dist.fit_sharded("glad", t, w, y, T, W, K, n_shards=n_shards, n_iter=8, **kw)
+        assert_same(one, sh)
+        np.testing.assert_array_equal(one["probas"], sh["probas"])  # bit for bit
+        np.testing.assert_array_equal(one["skills"], sh["skills"])
+    assert_same(_core.consensus.glad(t, w, y, T, W, K, n_iter=0), dist.fit_sharded("glad", t, w, y, T, W, K, n_iter=0))
     # n_iter = 0: the start posteriors (vote shares)
     one = _core.consensus.dawid_skene(t, w, y, T, W, K, n_iter=0)
     assert_same(one, dist.fit_sharded("dawid_skene", t, w, y, T, W, K, n_shards=2, n_iter=0))
@@ -84,7 +97,7 @@ def test_sharded_with_gold_priors_smoothing_and_weights() -> None:
 def test_estimators_take_a_backend() -> None:
     t, w, y = answers(n_tasks=3 * ALIGN, seed=5)
     df = pd.DataFrame({"task": t + 1000, "worker": [f"w{x}" for x in w], "label": np.array(list("abc"))[y]})
-    for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.MajorityVote,
+    for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.GLAD, tg.consensus.MajorityVote,
                 tg.consensus.WeightedMajorityVote):
         a, b = cls().fit(df), cls(backend="inprocess", n_shards=3).fit(df)
         pd.testing.assert_series_equal(a.labels_, b.labels_)
@@ -93,7 +106,7 @@ def test_estimators_take_a_backend() -> None:
     with pytest.raises(InvalidArgument, match="backend"):
         tg.consensus.DawidSkene(backend="spark").fit(df)
     with pytest.raises(InvalidArgument, match="sharded methods"):
-        dist.fit_sharded("glad", t, w, y, int(t.max()) + 1, int(w.max()) + 1, 3)
+        dist.fit_sharded("mace", t, w, y, int(t.max()) + 1, int(w.max()) + 1, 3)
 
 
 def test_partition_is_aligned_and_balanced() -> None:
@@ -265,8 +278,9 @@ def ray_local():
 def test_ray_equals_single_process(ray_local, n_shards: int) -> None:
     t, w, y = answers(seed=7)
     T, W, K = int(t.max()) + 1, int(w.max()) + 1, 3
-    one = _core.consensus.dawid_skene(t, w, y, T, W, K, n_iter=25)
-    assert_same(one, dist.fit_sharded("dawid_skene", t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25))
+    for method in ("dawid_skene", "glad"):
+        one = _core.consensus.fit(method, t, w, y, T, W, K, n_iter=25)
+        assert_same(one, dist.fit_sharded(method, t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25))
 
 
 def test_ray_estimator_and_sweep(ray_local) -> None:
@@ -290,11 +304,10 @@ def test_ray_data_reader_equals_in_memory(ray_local, tmp_path) -> None:
     for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):  # a directory of files, read in order
         pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), tmp_path / f"part-{i}.parquet")
     ds = ray_local.data.read_parquet(str(tmp_path))
-    for method, n_iter in (("dawid_skene", 30), ("one_coin_dawid_skene", 30)):
-        est = tg.consensus.fit_parquet(ds, method, n_iter=n_iter, batch_size=4000, chunk_answers=6000)
-        mem = tg.consensus.get_method(method, n_iter=n_iter).fit(df)
-        pd.testing.assert_series_equal(est.labels_, mem.labels_)
-        assert np.abs(est.probas_.to_numpy() - mem.probas_.to_numpy()).max() <= 1e-9
-        assert est.n_iter_ == mem.n_iter_ and est.source_passes_ == 2  # Ray Data runs twice, the rest is local
+    est = tg.consensus.fit_parquet(ds, n_iter=30, batch_size=4000, chunk_answers=6000)
+    mem = tg.consensus.DawidSkene(n_iter=30).fit(df)
+    pd.testing.assert_series_equal(est.labels_, mem.labels_)
+    np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())
+    assert est.n_iter_ == mem.n_iter_ and est.source_passes_ == 2  # Ray Data runs twice, the rest is local
     with pytest.raises(InvalidArgument, match="not in the data"):
         tg.consensus.fit_parquet(ds, columns=("task", "worker", "nope"))
