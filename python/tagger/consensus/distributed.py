@@ -235,11 +235,19 @@ class ShardSet:
         self.close()
 
 
-def bytes_per_iteration(method: str, n_workers: int, n_labels: int, n_tasks: int, n_shards: int) -> int:
+def bytes_per_iteration(method: str, n_workers: int, n_labels: int, n_tasks: int, n_shards: int,
+                        m_rounds: int = 1) -> int:
     """Bytes one EM iteration moves between the driver and the shards: the
-    parameters to every shard and the statistics back (int64/float64 arrays)."""
+    parameters to every shard and the statistics back (int64/float64 arrays).
+    GLAD: ``m_rounds`` Fisher rounds in the M-step (at most ``m_steps``)."""
     W, K = n_workers, n_labels
     blocks = (n_tasks + int(_cs().TASK_ALIGN) - 1) // int(_cs().TASK_ALIGN)
+    if method == "glad":
+        # E-step and objective: alpha out; per round: alpha, grad and info
+        # through every shard and back (the chain), alpha out for the b half
+        # and one double back.
+        per_round = n_shards * (8 * W + 2 * 16 * W + 8 * W + 8)
+        return n_shards * 2 * 8 * W + m_rounds * per_round + blocks * 8
     if method == "dawid_skene":
         out, back = (W * K * K + K) * 8, (W * K * K + K) * 8
     elif method == "one_coin_dawid_skene":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -132,7 +133,11 @@ class _Stream:
         self.spill: Any = None  # Dawid-Skene: the C++ spill file
         self.cache: Any = None  # one-coin: the coded chunks' file
         self.cache_index: list[tuple[int, int, int]] = []
+        self.source_seconds: list[float] = []
+        self.pass_seconds: list[float] = []
+        t0 = time.perf_counter()
         self._code_pass(labels)
+        self.source_seconds.append(time.perf_counter() - t0)
         self.passes = 0
         self.checked = False
 
@@ -171,9 +176,23 @@ class _Stream:
         if n == 0:
             raise InvalidArgument("fit_parquet: the data has no answers (no rows)")
         self.n = n
-        task_ids = pd.Index(np.concatenate(starts)) if starts else pd.Index([])
-        if task_ids.has_duplicates:
-            dup = task_ids[task_ids.duplicated()][0]
+        ids = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+        del starts
+        dup: Any = None
+        if ids.dtype.kind in "iu":
+            # A sort, not pandas' duplicate check: that one builds a hash table
+            # (~20 bytes per task) the Index then keeps for the rest of the fit.
+            srt = np.sort(ids)
+            same = srt[1:] == srt[:-1]
+            if same.any():
+                dup = srt[1:][same][0]
+            del srt, same
+            task_ids = pd.Index(ids, copy=False)
+        else:
+            task_ids = pd.Index(ids)
+            if task_ids.has_duplicates:
+                dup = task_ids[task_ids.duplicated()][0]
+        if dup is not None:
             raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
                                   f"task {dup!r} appears in more than one run of rows")
         self.task_names = task_ids
@@ -286,6 +305,14 @@ class _Stream:
             self.cache = None
 
     def call(self, name: str, *args: Any) -> list[Any]:
+        """One pass: ``start``, ``e_step`` or ``posteriors``, timed; the first
+        reads the source, the others the spill file (or the chunk cache)."""
+        t0 = time.perf_counter()
+        out = self._call(name, *args)
+        (self.pass_seconds if self.passes > 1 else self.source_seconds).append(time.perf_counter() - t0)
+        return out
+
+    def _call(self, name: str, *args: Any) -> list[Any]:
         self.passes += 1
         if self.method == "dawid_skene":
             if self.spill is None:
@@ -362,4 +389,7 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     # Passes that decoded the source (the rest read the spill file).
     est.source_passes_ = 2  # type: ignore[attr-defined]
     est.spill_bytes_ = spill_bytes  # type: ignore[attr-defined]
+    # Seconds of the two source passes, and of each later pass (one per EM iteration, the posteriors).
+    est.source_seconds_ = list(stream.source_seconds)  # type: ignore[attr-defined]
+    est.pass_seconds_ = list(stream.pass_seconds)  # type: ignore[attr-defined]
     return est
