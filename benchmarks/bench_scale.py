@@ -7,12 +7,15 @@
 2. Sharded Dawid-Skene on a local Ray with 1 and 2 workers (one shard per
    worker, one thread each) on ``--ray-answers`` answers (default 10M):
    seconds per iteration, speed-up, and the bytes moved per iteration.
-3. A sweep of ``--sweep-runs`` (>= 1000) small simulations: the local
+3. Sharded GLAD on ``--glad-answers`` answers (default 2M): the single
+   process against 1, 2, 4 shards in process and 1, 2 Ray workers, results
+   asserted bit-identical.
+4. A sweep of ``--sweep-runs`` (>= 1000) small simulations: the local
    process pool against Ray, same table.
 
 Run: python benchmarks/bench_scale.py [--parquet-answers N] [--inmem-answers N]
-     [--ray-answers N] [--sweep-runs N] [--iters N] [--skip parquet,ray,sweep]
-Needs pyarrow (tagger[io]) and, for 2-3, ray (tagger[ray]); parts whose
+     [--ray-answers N] [--glad-answers N] [--sweep-runs N] [--iters N] [--skip parquet,ray,glad,sweep]
+Needs pyarrow (tagger[io]) and, for 2-4, ray (tagger[ray]); parts whose
 package is missing are skipped with a note.
 """
 
@@ -171,6 +174,39 @@ def bench_ray(n: int, iters: int) -> None:
                                       "bytes moved per iteration", f"fit s ({iters} it. + posteriors)"], rows)
 
 
+def bench_glad(n: int) -> None:
+    """Sharded GLAD: the single-process fit against 1, 2 and 4 shards in
+    process and on a local Ray (2 workers), identical results asserted."""
+    t, w, y = synth(n, seed=2)
+    args = (t.astype(np.int32), w, y.astype(np.int32), n // PER_TASK, N_WORKERS, N_LABELS)
+    kw = dict(n_iter=10, tol=0.0, m_steps=5, m_tol=0.0)
+    t0 = time.perf_counter()
+    one = _core.consensus.glad(*args, **kw)
+    rows = [["single process (glad)", 1, time.perf_counter() - t0, "-"]]
+    backends = [("inprocess", 1), ("inprocess", 2), ("inprocess", 4)]
+    try:
+        import ray
+        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+        backends += [("ray", 1), ("ray", 2)]
+    except ImportError:
+        ray = None
+        print("\n(GLAD on Ray skipped: ray missing)")
+    try:
+        for backend, shards in backends:
+            t0 = time.perf_counter()
+            out = dist.fit_sharded("glad", *args, n_shards=shards, backend=backend, **kw)
+            wall = time.perf_counter() - t0
+            for key in ("labels", "probas", "abilities", "difficulties", "skills"):
+                assert np.array_equal(out[key], one[key], equal_nan=True), key
+            moved = dist.bytes_per_iteration("glad", N_WORKERS, N_LABELS, n // PER_TASK, shards, m_rounds=5)
+            rows.append([f"{backend}", shards, wall, moved])
+    finally:
+        if ray is not None:
+            ray.shutdown()
+    table(f"Sharded GLAD: {n:,} answers, {kw['n_iter']} iterations x {kw['m_steps']} Fisher rounds "
+          "(results bit-identical, asserted)", ["backend", "shards", "fit s", "bytes moved per iteration"], rows)
+
+
 def bench_sweep(runs: int) -> None:
     S = tg.sim
     pops = {"honest": S.Population([S.Honest(skill=S.Beta(8, 2))], n_workers=30, n_labels=2, seed=1),
@@ -211,8 +247,9 @@ def main() -> None:
     ap.add_argument("--inmem-answers", type=int, default=10_000_000)
     ap.add_argument("--ray-answers", type=int, default=10_000_000)
     ap.add_argument("--sweep-runs", type=int, default=1000)
+    ap.add_argument("--glad-answers", type=int, default=2_000_000)
     ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: parquet, ray, sweep")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: parquet, ray, glad, sweep")
     ap.add_argument("--child-stream", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child_stream:
@@ -223,6 +260,8 @@ def main() -> None:
         bench_parquet(a.parquet_answers, a.inmem_answers, a.iters)
     if "ray" not in skip:
         bench_ray(a.ray_answers, a.iters)
+    if "glad" not in skip:
+        bench_glad(a.glad_answers)
     if "sweep" not in skip:
         bench_sweep(a.sweep_runs)
 
