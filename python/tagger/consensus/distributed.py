@@ -110,10 +110,11 @@ class _Shard:
         self.method, self.n_tasks, self.n_workers, self.n_labels = method, n_tasks, n_workers, n_labels
         self.threads = threads
         args = (task, worker, label, n_tasks, n_workers, n_labels)
+        self.em: Any
         if method == "glad":
             self.em = _cs().GladShard(*args, gold=gold, threads=threads, **(options or {}))
         elif method == "dawid_skene":
-            self.em: Any = _cs().DawidSkeneShard(*args, gold=gold, threads=threads)
+            self.em = _cs().DawidSkeneShard(*args, gold=gold, threads=threads)
         elif method == "one_coin_dawid_skene":
             self.em = _cs().OneCoinShard(*args, gold=gold, threads=threads)
         else:
