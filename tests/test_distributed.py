@@ -216,8 +216,12 @@ def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     df = _frame(n_tasks=50).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
     shuffled = df.sample(frac=1.0, random_state=0)
     pq.write_table(pa.Table.from_pandas(shuffled, preserve_index=False), tmp_path / "s.parquet")
-    with pytest.raises(InvalidArgument, match="grouped by task"):
-        tg.consensus.fit_parquet(tmp_path / "s.parquet")
+    for batch in (2, 7, 1 << 20):  # a task seen again in a later batch, or in the same one
+        with pytest.raises(InvalidArgument, match="grouped by task"):
+            tg.consensus.fit_parquet(tmp_path / "s.parquet", batch_size=batch)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "g.parquet")
+    est = tg.consensus.fit_parquet(tmp_path / "g.parquet", batch_size=2)  # batches inside one task
+    pd.testing.assert_series_equal(est.labels_, tg.consensus.DawidSkene().fit(df).labels_)
     dup = pd.concat([df.iloc[:1], df]).sort_values("task", kind="stable")
     pq.write_table(pa.Table.from_pandas(dup, preserve_index=False), tmp_path / "d.parquet")
     with pytest.raises(InvalidArgument, match="repeated"):

@@ -1,11 +1,18 @@
-"""EM over answers larger than memory: one pass per iteration over the record
-batches of a Parquet file or dataset (``pip install 'tagger[io]'``).
+"""EM over answers larger than memory, from the record batches of a Parquet
+file or dataset (``pip install 'tagger[io]'``) or a ``ray.data.Dataset``.
+
+The source is read twice: a pass that codes the ids, then a pass that codes
+the answers into chunks of whole tasks (cut on the 2048-task blocks) and
+writes them to a temporary spill file in the E-step's layout (Dawid-Skene:
+``DsSpill`` in the C++ core; one-coin: int32 columns). Every later EM pass
+reads that file, one chunk at a time, so an iteration costs about what an
+in-memory one costs. Each chunk is an E-step shard of
+``tagger.consensus.distributed``, so the fit is bit-identical to the
+in-memory one.
 
 Resident memory is the worker tables (confusion matrices and their expected
 counts), the id maps, the posteriors being written at the end, and one chunk
-of whole tasks (about ``chunk_answers`` answers) - never the answers. Each
-chunk is an E-step shard of ``tagger.consensus.distributed`` (tasks cut on the
-2048-task blocks), so the fit is bit-identical to the in-memory one.
+of whole tasks (about ``chunk_answers`` answers) - never the answers.
 
 Layout the data must have: rows grouped by task (every answer of a task in
 consecutive rows, e.g. the file sorted by task), no missing values, at most
@@ -110,6 +117,51 @@ class _IdMap:
         return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
 
 
+def _distinct(v: np.ndarray) -> np.ndarray:
+    """The distinct values of v (a set: sorted for small-range integers, else
+    in order of first appearance)."""
+    if v.dtype.kind in "iu" and len(v):
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo < (1 << 16):
+            present = np.bincount((v - lo).astype(np.intp, copy=False), minlength=hi - lo + 1)
+            return (np.flatnonzero(present) + lo).astype(v.dtype)
+    return pd.unique(v)
+
+
+class _SeenInts:
+    """Which integer ids have been seen, as a mask over their range (while
+    the range stays within a few times the ids seen, plus 1M)."""
+
+    def __init__(self) -> None:
+        self.active, self.lo, self.mask, self.count = True, 0, np.zeros(0, dtype=bool), 0
+
+    def fits(self, v: np.ndarray) -> bool:
+        if v.dtype.kind not in "iu":
+            return False
+        if not len(v):
+            return True
+        lo, hi = int(v.min()), int(v.max())
+        if not len(self.mask):
+            self.lo = lo
+        new_lo, new_hi = min(lo, self.lo), max(hi, self.lo + len(self.mask) - 1)
+        if new_hi - new_lo + 1 > 4 * (self.count + len(v)) + (1 << 20):
+            return False
+        if new_lo < self.lo or new_hi >= self.lo + len(self.mask):
+            grown = np.zeros(new_hi - new_lo + 1, dtype=bool)
+            grown[self.lo - new_lo:self.lo - new_lo + len(self.mask)] = self.mask
+            self.lo, self.mask = new_lo, grown
+        return True
+
+    def first_seen(self, v: np.ndarray) -> np.ndarray:
+        """The ids of v not seen before, in order of first appearance; marks them."""
+        idx = v.astype(np.int64) - self.lo
+        cand = v[~self.mask[idx]]
+        new = pd.unique(cand) if len(cand) else cand
+        self.mask[new.astype(np.int64) - self.lo] = True
+        self.count += len(new)
+        return new
+
+
 class _Stream:
     """The shards of a Parquet source, streamed: ``call(name, *args)`` runs
     one pass and returns what :class:`~tagger.consensus.distributed.ShardSet`
@@ -154,7 +206,9 @@ class _Stream:
     def _code_pass(self, labels: Sequence[Any] | None) -> None:
         """Pass 0: the worker and label sets, the task count, the grouping check."""
         workers: list[np.ndarray] = []
-        seen_workers: pd.Index = pd.Index([])
+        seen_workers: pd.Index | None = pd.Index([])
+        seen = _SeenInts()
+        seen_tasks = _SeenInts()  # integer task ids: the grouping check as a mask
         label_parts: list[np.ndarray] = []
         starts: list[np.ndarray] = []
         n, prev = 0, None
@@ -162,24 +216,45 @@ class _Stream:
             n += len(t)
             if not len(t):
                 continue
-            uw = pd.unique(w)
-            new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
+            if seen.active and seen.fits(w):
+                new = seen.first_seen(w)  # integer ids of a compact range: a mask, no hashing
+                seen_workers = None
+            else:
+                seen.active = False
+                if seen_workers is None:
+                    seen_workers = pd.Index(np.concatenate(workers)) if workers else pd.Index([])
+                uw = pd.unique(w)
+                new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
+                if len(new):
+                    seen_workers = seen_workers.append(pd.Index(new))
             if len(new):
                 workers.append(new)
-                seen_workers = seen_workers.append(pd.Index(new))
-            label_parts.append(pd.unique(y))
+            label_parts.append(_distinct(y))
             change = np.empty(len(t), dtype=bool)
             change[0] = prev is None or t[0] != prev
             np.not_equal(t[1:], t[:-1], out=change[1:])
-            starts.append(t[change])
+            runs = t[change]
+            starts.append(runs)
             prev = t[-1]
+            if seen_tasks.active and seen_tasks.fits(runs):
+                idx = runs.astype(np.int64) - seen_tasks.lo
+                again = seen_tasks.mask[idx]
+                if again.any():
+                    raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
+                                          f"task {runs[again][0]!r} appears in more than one run of rows")
+                seen_tasks.mask[idx] = True
+                seen_tasks.count += len(runs)
+            else:
+                seen_tasks.active = False
         if n == 0:
             raise InvalidArgument("fit_parquet: the data has no answers (no rows)")
         self.n = n
         ids = np.concatenate(starts) if starts else np.zeros(0, np.int64)
         del starts
         dup: Any = None
-        if ids.dtype.kind in "iu":
+        if seen_tasks.active and int(np.count_nonzero(seen_tasks.mask)) == len(ids):
+            task_ids = pd.Index(ids, copy=False)  # every run a new task: checked batch by batch above
+        elif ids.dtype.kind in "iu":
             # A sort, not pandas' duplicate check: that one builds a hash table
             # (~20 bytes per task) the Index then keeps for the rest of the fit.
             srt = np.sort(ids)
@@ -197,6 +272,8 @@ class _Stream:
                                   f"task {dup!r} appears in more than one run of rows")
         self.task_names = task_ids
         self.n_tasks = len(task_ids)
+        if seen_workers is None:
+            seen_workers = pd.Index(np.concatenate(workers))
         self.workers = _IdMap(seen_workers)
         self.n_workers = len(seen_workers)
         if labels is not None:
