@@ -438,7 +438,8 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     ``chunk_answers``: answers per E-step chunk (memory ~ 30 bytes each).
     ``spill_dir``: where Dawid-Skene keeps the coded answers between passes
     (default: the system temporary directory; 4 bytes per answer and 4 per
-    task; the file is deleted as it is created, so nothing is left behind).
+    task; the file is deleted as it is created, so nothing is left behind; on
+    a ``tmpfs`` it is held in memory, so choose a directory on disk).
     """
     from .registry import get_method
     if method not in _METHODS:
