@@ -222,6 +222,14 @@ def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "g.parquet")
     est = tg.consensus.fit_parquet(tmp_path / "g.parquet", batch_size=2)  # batches inside one task
     pd.testing.assert_series_equal(est.labels_, tg.consensus.DawidSkene().fit(df).labels_)
+    # int8 labels spanning more than int8 can hold as a difference, negative worker ids
+    odd = df.assign(label=df["label"].map({"neg": -100, "neu": 0, "pos": 100}).astype(np.int8),
+                    worker=-df["worker"].str[1:].astype(np.int64))
+    pq.write_table(pa.Table.from_pandas(odd, preserve_index=False), tmp_path / "o.parquet")
+    est = tg.consensus.fit_parquet(tmp_path / "o.parquet", batch_size=64)
+    mem = tg.consensus.DawidSkene().fit(odd)
+    pd.testing.assert_series_equal(est.labels_, mem.labels_)
+    pd.testing.assert_series_equal(est.skills_, mem.skills_)
     dup = pd.concat([df.iloc[:1], df]).sort_values("task", kind="stable")
     pq.write_table(pa.Table.from_pandas(dup, preserve_index=False), tmp_path / "d.parquet")
     with pytest.raises(InvalidArgument, match="repeated"):

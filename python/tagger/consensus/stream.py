@@ -123,7 +123,7 @@ def _distinct(v: np.ndarray) -> np.ndarray:
     if v.dtype.kind in "iu" and len(v):
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < (1 << 16):
-            present = np.bincount((v - lo).astype(np.intp, copy=False), minlength=hi - lo + 1)
+            present = np.bincount(v.astype(np.intp) - lo, minlength=hi - lo + 1)  # (int8 - lo could wrap)
             return (np.flatnonzero(present) + lo).astype(v.dtype)
     return pd.unique(v)
 
