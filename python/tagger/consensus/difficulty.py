@@ -22,6 +22,8 @@ class GLAD(BaseClassifier):
     - \tfrac12\sum_w(\alpha_w - \mu_\alpha)^2 - \tfrac12\sum_t(b_t - \mu_b)^2`
     (:math:`p_j` = posterior that answer j is right) by block Fisher scoring.
     Class priors are uniform unless ``class_priors`` is given.
+    ``backend="inprocess"`` or ``"ray"`` (with ``n_shards``) fits over task
+    shards with the same results (``tagger.consensus.distributed``).
     Fitted: ``alphas_`` (worker ability), ``betas_`` (log of :math:`\beta_t`,
     as crowd-kit), ``skills_`` (mean :math:`\sigma(\alpha_w\beta_t)` over the
     worker's tasks).
@@ -35,15 +37,22 @@ class GLAD(BaseClassifier):
     _iterative = True
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, m_steps: int = 25, m_tol: float = 1e-2,
-                 alpha_prior: float = 1.0, beta_prior: float = 1.0, **kw: Any) -> None:
+                 alpha_prior: float = 1.0, beta_prior: float = 1.0, *, backend: str = "local",
+                 n_shards: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.n_iter, self.tol, self.m_steps, self.m_tol = n_iter, tol, m_steps, m_tol
         self.alpha_prior, self.beta_prior = alpha_prior, beta_prior
+        self.backend, self.n_shards = backend, n_shards
 
     def _init_args(self) -> dict[str, Any]:
         return {"n_iter": self.n_iter, "tol": self.tol, "m_steps": self.m_steps}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+            from .distributed import fit_answers
+            return fit_answers("glad", answers, backend=self.backend, n_shards=self.n_shards, m_steps=self.m_steps,
+                               m_tol=self.m_tol, alpha_prior=self.alpha_prior, beta_prior=self.beta_prior,
+                               n_iter=self.n_iter, tol=self.tol, **common)
         return _core.consensus.glad(*answers.core_args(), m_steps=self.m_steps, m_tol=self.m_tol,
                                     alpha_prior=self.alpha_prior, beta_prior=self.beta_prior,
                                     n_iter=self.n_iter, tol=self.tol, **common)
