@@ -57,39 +57,46 @@ static py::tuple shard_posteriors(Shard& s, const Params* p, std::int32_t n_labe
   return py::make_tuple(probas, labels);
 }
 
-TAGGER_BIND_MODULE(consensus_shard) {
-  m.attr("TASK_ALIGN") = cs::kShardTaskAlign;
-
-  py::class_<cs::DawidSkeneShard>(m, "DawidSkeneShard")
-      .def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
-                       std::optional<I32> gold, unsigned threads) {
-             cs::AnswersView a = shard_view(t, w, l, nt, nw, nl);
-             py::gil_scoped_release release;
-             return std::make_unique<cs::DawidSkeneShard>(a, gold_span(gold), threads);
-           }),
-           py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
-           py::arg("n_labels"), py::kw_only(), py::arg("gold") = py::none(), py::arg("threads") = 0)
-      .def("start", [](cs::DawidSkeneShard& s) {
+// The Dawid-Skene passes of an in-memory shard and of a spill file: start,
+// e_step, posteriors, and their sizes.
+template <class Shard>
+void bind_ds_passes(py::class_<Shard>& cls) {
+  cls.def("start", [](Shard& s) {
         InstanceLock lock(&s, true);
         cs::ShardStats st;
         { py::gil_scoped_release release; st = s.start(); }
         return stats_dict(std::move(st));
       })
-      .def("e_step", [](cs::DawidSkeneShard& s, const F64& e, const F64& prior) {
+      .def("e_step", [](Shard& s, const F64& e, const F64& prior) {
         cs::DsParams p{vec(e), vec(prior)};
         InstanceLock lock(&s, true);
         cs::ShardStats st;
         { py::gil_scoped_release release; st = s.e_step(p); }
         return stats_dict(std::move(st));
       }, py::arg("e"), py::arg("prior"))
-      .def("posteriors", [](cs::DawidSkeneShard& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
+      .def("posteriors", [](Shard& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
         if (e.has_value() != prior.has_value()) throw InvalidArgument("posteriors: pass both e and prior, or neither");
         std::optional<cs::DsParams> p;
         if (e) p = cs::DsParams{vec(*e), vec(*prior)};
         return shard_posteriors(s, p ? &*p : nullptr, n_labels);
       }, py::arg("n_labels"), py::arg("e") = py::none(), py::arg("prior") = py::none())
-      .def_property_readonly("n_tasks", &cs::DawidSkeneShard::n_tasks)
-      .def_property_readonly("n_answers", &cs::DawidSkeneShard::n_answers);
+      .def_property_readonly("n_tasks", &Shard::n_tasks)
+      .def_property_readonly("n_answers", &Shard::n_answers);
+}
+
+TAGGER_BIND_MODULE(consensus_shard) {
+  m.attr("TASK_ALIGN") = cs::kShardTaskAlign;
+
+  py::class_<cs::DawidSkeneShard> ds_shard(m, "DawidSkeneShard");
+  ds_shard.def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
+                       std::optional<I32> gold, unsigned threads) {
+             cs::AnswersView a = shard_view(t, w, l, nt, nw, nl);
+             py::gil_scoped_release release;
+             return std::make_unique<cs::DawidSkeneShard>(a, gold_span(gold), threads);
+           }),
+           py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
+           py::arg("n_labels"), py::kw_only(), py::arg("gold") = py::none(), py::arg("threads") = 0);
+  bind_ds_passes(ds_shard);
 
   m.def("dawid_skene_m_step", [](const I64& counts, const I64& prior, std::int32_t nw, std::int32_t nl, double smoothing,
                                  std::optional<F64> class_priors) {
@@ -190,37 +197,17 @@ TAGGER_BIND_MODULE(consensus_shard) {
                               {alpha.data(), static_cast<std::size_t>(alpha.size())}, alpha_prior);
   }, py::arg("block_q"), py::arg("alpha"), py::arg("alpha_prior"));
 
-  py::class_<cs::DsSpill>(m, "DsSpill")
-      .def(py::init<const std::string&, std::int32_t, std::int32_t, unsigned>(), py::arg("dir"), py::arg("n_workers"),
+  py::class_<cs::DsSpill> spill(m, "DsSpill");
+  spill.def(py::init<const std::string&, std::int32_t, std::int32_t, unsigned>(), py::arg("dir"), py::arg("n_workers"),
            py::arg("n_labels"), py::kw_only(), py::arg("threads") = 0)
       .def("append", [](cs::DsSpill& s, const I32& t, const I32& w, const I32& l, std::int32_t nt) {
         cs::AnswersView a = shard_view(t, w, l, nt, 0, 0);  // (worker and label ranges: the spill's own)
         InstanceLock lock(&s, true);
         py::gil_scoped_release release;
         s.append(a);
-      }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"))
-      .def("start", [](cs::DsSpill& s) {
-        InstanceLock lock(&s, true);
-        cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.start(); }
-        return stats_dict(std::move(st));
-      })
-      .def("e_step", [](cs::DsSpill& s, const F64& e, const F64& prior) {
-        cs::DsParams p{vec(e), vec(prior)};
-        InstanceLock lock(&s, true);
-        cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.e_step(p); }
-        return stats_dict(std::move(st));
-      }, py::arg("e"), py::arg("prior"))
-      .def("posteriors", [](cs::DsSpill& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
-        if (e.has_value() != prior.has_value()) throw InvalidArgument("posteriors: pass both e and prior, or neither");
-        std::optional<cs::DsParams> p;
-        if (e) p = cs::DsParams{vec(*e), vec(*prior)};
-        return shard_posteriors(s, p ? &*p : nullptr, n_labels);
-      }, py::arg("n_labels"), py::arg("e") = py::none(), py::arg("prior") = py::none())
-      .def_property_readonly("n_tasks", &cs::DsSpill::n_tasks)
-      .def_property_readonly("n_answers", &cs::DsSpill::n_answers)
-      .def_property_readonly("bytes", &cs::DsSpill::bytes)
+      }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"));
+  bind_ds_passes(spill);
+  spill.def_property_readonly("bytes", &cs::DsSpill::bytes)
       .def_property_readonly("n_chunks", &cs::DsSpill::n_chunks);
 
   py::class_<cs::OneCoinShard>(m, "OneCoinShard")

@@ -10,16 +10,13 @@
 #include "tagger/codec.h"
 #include "tagger/errors.h"
 #include "tagger/settle.h"
+#include "settle_test_util.h"
 
 namespace tagger::ledger {
 namespace {
 
-Address addr(int i) {
-  Address a{};
-  a[0] = static_cast<std::uint8_t>(i);
-  return a;
-}
-
+using testing::addr;
+using testing::paid;
 constexpr int kHumans = 6;
 constexpr std::uint32_t kItems = 300;
 
@@ -56,12 +53,6 @@ struct Task {
     in.escrow = kItems * 3 * 1000;
   }
 };
-
-std::uint64_t paid(const SettleOutput& o, const Address& a) {
-  for (const auto& [who, v] : o.payouts)
-    if (who == a) return v;
-  return 0;
-}
 
 bool has_reputation(const SettleOutput& o, const Address& a) {
   for (const auto& [who, c, i] : o.reputation)

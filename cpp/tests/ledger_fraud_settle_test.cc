@@ -9,16 +9,13 @@
 #include "tagger/codec.h"
 #include "tagger/errors.h"
 #include "tagger/settle.h"
+#include "settle_test_util.h"
 
 namespace tagger::ledger {
 namespace {
 
-Address addr(int i) {
-  Address a{};
-  a[0] = static_cast<std::uint8_t>(i);
-  return a;
-}
-
+using testing::addr;
+using testing::paid;
 // 400 items, 3 labels, six honest workers (accuracy 0.9) and one random
 // spammer (worker 6) answering every item, overlap 4.
 struct Task {
@@ -48,12 +45,6 @@ struct Task {
     in.escrow = 400 * 4 * 1000;
   }
 };
-
-std::uint64_t paid(const SettleOutput& o, const Address& a) {
-  for (const auto& [who, v] : o.payouts)
-    if (who == a) return v;
-  return 0;
-}
 
 }  // namespace
 

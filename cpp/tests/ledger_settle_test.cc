@@ -15,6 +15,7 @@
 #include "tagger/crypto.h"
 #include "tagger/errors.h"
 #include "tagger/settle.h"
+#include "settle_test_util.h"
 
 namespace tagger::ledger {
 namespace {
@@ -22,12 +23,7 @@ using Pay = std::vector<std::pair<Address, std::uint64_t>>;
 using Rep = std::vector<std::tuple<Address, std::uint64_t, std::uint64_t>>;
 using Gold = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
-Address addr(int i) {
-  Address a{};
-  a[0] = static_cast<std::uint8_t>(i);
-  return a;
-}
-
+using testing::addr;
 Hash32 salt() {
   Hash32 s{};
   for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(i + 1);

@@ -876,6 +876,24 @@ struct DawidSkeneShard::Impl {
   std::size_t cap = 0;     // streaming: answers the code buffer holds
   int stream_mode = 0;     // streaming: 0 start, 1 E-step, 2 posteriors
 
+  // Points the pass state at this shard's layout and gives each of n_slots
+  // threads its own count tables.
+  void share(std::size_t W, std::size_t L, std::size_t n_slots) {
+    sh.c = &c;
+    sh.code = c.code.get();
+    sh.opt = &opt;
+    sh.R = row_words(L);
+    sh.team = team.get();
+    sh.slots.resize(n_slots);
+    for (Slot& s : sh.slots) {
+      s.tab.assign(W * L * sh.R);
+      s.prior.assign(L, 0);
+      s.epoch = -1;  // every pass refreshes the tables it uses
+    }
+    sh.e.assign(W * L * L, 0.0);
+    sh.prior.assign(L, 0.0);
+  }
+
   ShardStats collect(std::vector<double>* block_ll) {
     const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
     ShardStats st;
@@ -916,20 +934,7 @@ DawidSkeneShard::DawidSkeneShard(const AnswersView& a, std::span<const std::int3
   m.team = std::make_unique<detail::Team>(static_cast<unsigned>(n_slots));
   m.c = build_layout(a, *m.team);
   m.n = a.n;
-  Shared& sh = m.sh;
-  sh.c = &m.c;
-  sh.code = m.c.code.get();
-  sh.opt = &m.opt;
-  sh.R = row_words(L);
-  sh.team = m.team.get();
-  sh.slots.resize(n_slots);
-  for (Slot& s : sh.slots) {
-    s.tab.assign(W * L * sh.R);
-    s.prior.assign(L, 0);
-    s.epoch = -1;  // every pass refreshes the tables it uses
-  }
-  sh.e.assign(W * L * L, 0.0);
-  sh.prior.assign(L, 0.0);
+  m.share(W, L, n_slots);
 }
 
 DawidSkeneShard::~DawidSkeneShard() = default;
@@ -977,20 +982,7 @@ DawidSkeneShard::DawidSkeneShard(std::int32_t n_workers, std::int32_t n_labels, 
   m.c.n_labels = n_labels;
   m.c.task_offset.assign(1, 0);
   m.c.code = std::make_unique<std::uint32_t[]>(kPrefetchAhead);
-  Shared& sh = m.sh;
-  sh.c = &m.c;
-  sh.code = m.c.code.get();
-  sh.opt = &m.opt;
-  sh.R = row_words(L);
-  sh.team = m.team.get();
-  sh.slots.resize(n_slots);
-  for (Slot& s : sh.slots) {
-    s.tab.assign(W * L * sh.R);
-    s.prior.assign(L, 0);
-    s.epoch = -1;
-  }
-  sh.e.assign(W * L * L, 0.0);
-  sh.prior.assign(L, 0.0);
+  m.share(W, L, n_slots);
 }
 
 void DawidSkeneShard::load(std::int32_t n_tasks, std::size_t n,
