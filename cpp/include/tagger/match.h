@@ -210,10 +210,20 @@ class LinearModel {
   LinearModel& operator=(LinearModel&&) noexcept;
   ~LinearModel();
 
+  // Dense columns [first_col, first_col + dim) given apart from x, so that a
+  // caller need not copy them into CSR: row r's value of column first_col + j
+  // is scale * values[r * dim + j] (the same products as those values in x).
+  struct DenseBlock {
+    std::uint32_t first_col = 0;
+    std::size_t dim = 0;
+    const float* values = nullptr;
+    float scale = 1.0f;
+  };
   // out: rows * n_classes probabilities softmax(z / temperature), row-major.
   // known (optional, rows entries): 1 where the row has a feature seen in training.
+  // dense (optional): columns of every row besides x's (x's must lie below them).
   void predict_proba(const FeatureMatrix& x, float* out, unsigned threads = 0, float temperature = 1.0f,
-                     std::uint8_t* known = nullptr) const;
+                     std::uint8_t* known = nullptr, const DenseBlock* dense = nullptr) const;
   std::vector<float> predict_proba(const SparseVector& x) const;
   int n_classes() const;
   std::size_t n_features() const;  // distinct training features kept

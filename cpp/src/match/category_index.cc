@@ -56,16 +56,17 @@ struct Featurized {
 };
 
 // Rows `rows` of the featurized texts weighed by `embedder`'s IDF, with the
-// dense block, as CSR arrays.
+// dense block when `dense_weight` is given (training), as CSR arrays.
 FeatureMatrix matrix_of(const Embedder& embedder, const Featurized& f, const std::vector<std::uint32_t>& rows,
-                        float dense_weight, unsigned threads, std::vector<std::int64_t>& indptr,
+                        std::optional<float> dense_weight, unsigned threads, std::vector<std::int64_t>& indptr,
                         std::vector<std::uint32_t>& indices, std::vector<float>& values) {
   std::vector<SparseVector> out(rows.size());
   const auto base = static_cast<std::uint32_t>(embedder.dim());
   util::parallel_for(rows.size(), threads, 256, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) {
       out[i] = embedder.weigh(f.features[rows[i]]);
-      if (f.d) append_dense(out[i], base, f.dense.data() + static_cast<std::size_t>(rows[i]) * f.d, f.d, dense_weight);
+      if (f.d && dense_weight)
+        append_dense(out[i], base, f.dense.data() + static_cast<std::size_t>(rows[i]) * f.d, f.d, *dense_weight);
     }
   });
   return FeatureMatrix::from_sparse(out, embedder.dim() + f.d, indptr, indices, values);
@@ -145,6 +146,7 @@ CategoryIndex CategoryIndex::fit_with_folds(const std::vector<std::string>& text
   std::vector<std::uint32_t> all(texts.size());
   std::iota(all.begin(), all.end(), 0u);
   embedder.fit_idf_features(f.features);  // before the fold tasks copy the embedder
+  const auto base = static_cast<std::uint32_t>(embedder.dim());
   std::optional<LinearModel> full;
   std::vector<FoldScores> fold_out(folds.size());
   run_tasks(n_tasks, threads, [&](std::size_t task) {
@@ -172,9 +174,17 @@ CategoryIndex CategoryIndex::fit_with_folds(const std::vector<std::string>& text
     for (auto r : fold.train) yf.push_back(local[y[r]]);
     auto x = matrix_of(e, f, fold.train, config.dense_weight, 1, indptr, indices, values);
     const auto model = LinearModel::fit(x, yf, static_cast<int>(out.categories.size()), config.train);
-    auto xe = matrix_of(e, f, fold.eval, config.dense_weight, 1, indptr, indices, values);
+    // Scored as predict_proba scores: the dense block beside the sparse rows.
+    auto xe = matrix_of(e, f, fold.eval, std::nullopt, 1, indptr, indices, values);
+    std::vector<float> v;
+    LinearModel::DenseBlock block;
+    if (f.d) {
+      v.reserve(fold.eval.size() * f.d);
+      for (auto r : fold.eval) v.insert(v.end(), f.dense.begin() + r * f.d, f.dense.begin() + (r + 1) * f.d);
+      block = {base, f.d, v.data(), config.dense_weight};
+    }
     out.proba.resize(fold.eval.size() * out.categories.size());
-    model.predict_proba(xe, out.proba.data(), 1);
+    model.predict_proba(xe, out.proba.data(), 1, 1.0f, nullptr, f.d ? &block : nullptr);
   });
   CategoryIndex index(std::move(sorted), std::move(embedder), std::move(*full));
   index.require_latin_ = config.require_latin;
@@ -210,22 +220,21 @@ std::vector<float> CategoryIndex::predict_proba(const std::vector<std::string>& 
   // No check throws here: one odd text must not cost the caller the whole
   // batch. A text without known features scores the prior softmax(b / T).
   auto rows = embedder_->embed_batch(texts, threads);
-  if (dense_) {
-    const auto v = dense_->embed_batch(texts, threads);
-    const std::size_t d = dense_->dim();
-    const auto base = static_cast<std::uint32_t>(embedder_->dim());
-    util::parallel_for(rows.size(), threads, 256, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) append_dense(rows[i], base, v.data() + i * d, d, dense_weight_);
-    });
-  }
   std::vector<std::int64_t> indptr;
   std::vector<std::uint32_t> indices;
   std::vector<float> values;
   const std::size_t cols = embedder_->dim() + (dense_ ? dense_->dim() : 0);
   auto x = FeatureMatrix::from_sparse(rows, cols, indptr, indices, values);
+  // The dense block goes to the model as it is (no copy into the CSR rows).
+  std::vector<float> v;
+  LinearModel::DenseBlock block;
+  if (dense_) {
+    v = dense_->embed_batch(texts, threads);
+    block = {static_cast<std::uint32_t>(embedder_->dim()), dense_->dim(), v.data(), dense_weight_};
+  }
   std::vector<float> out(texts.size() * categories_.size());
   std::vector<std::uint8_t> known(signals ? texts.size() : 0);
-  model_->predict_proba(x, out.data(), threads, temperature_, signals ? known.data() : nullptr);
+  model_->predict_proba(x, out.data(), threads, temperature_, signals ? known.data() : nullptr, dense_ ? &block : nullptr);
   if (signals) {
     signals->resize(texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i) {
