@@ -752,7 +752,7 @@ class CategoryIndex:
             # and the models train side by side (docs/matching.md, "Calibration").
             core, scored = _m.CategoryIndex.fit_with_folds(
                 texts_l, labels_l, tok, cfg,
-                [(j.train.astype(np.uint32), np.concatenate([j.in_eval, j.oos_eval]).astype(np.uint32)) for j in jobs])
+                [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
             idx_ = cls(_core=core, _source="fit")
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
