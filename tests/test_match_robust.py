@@ -209,3 +209,11 @@ def test_backend_index_answers_everything_and_calibrates():
     pred = idx.predict(["aaaaa", "10-4", None, "zzz"], on_invalid="skip")
     assert pred[0] == "A" and pred[3] == "Z" and pred[2] is None
     assert pred.reasons == [None, "no_letters", "invalid", None]
+
+
+def test_precision_threshold_weighs_held_out_examples():
+    # One held-out example standing for ten (only some folds scored) keeps the mix with a fixed
+    # set of out-of-scope texts: the one OOS text among them no longer pulls precision below 0.9.
+    conf_in, correct, conf_oos = np.array([0.9, 0.8]), np.array([True, True]), np.array([0.85])
+    assert m._precision_threshold(conf_in, correct, conf_oos, 0.9) == 0.9
+    assert m._precision_threshold(conf_in, correct, conf_oos, 0.9, in_weight=10.0) == 0.8

@@ -756,7 +756,7 @@ class CategoryIndex:
             idx_ = cls(_core=core, _source="fit")
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
-                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds))
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
             return idx_
         else:
             if not texts_l:
@@ -798,11 +798,11 @@ class CategoryIndex:
                 # in fold order, so the calibration is the same for any thread count.
                 with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 4))) as ex:
                     results = list(ex.map(run, jobs))
-                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds))
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
         return idx_
 
     def _apply_calibration(self, results: list[tuple[np.ndarray, np.ndarray, np.ndarray]], jobs: list[_FoldJob],
-                           oos: list[str] | None, target: float, folds: int) -> None:
+                           oos: list[str] | None, target: float, folds: int, n_examples: int) -> None:
         """Temperature and abstention threshold from the folds' out-of-fold predictions (see
         :meth:`fit`)."""
         if not jobs:
@@ -812,11 +812,15 @@ class CategoryIndex:
         self._set_temperature(t)
         conf_in = np.concatenate([_softmax_max(r[0], t) for r in results])
         correct = np.concatenate([_softmax_argmax(r[0], t) == r[1] for r in results])
+        in_weight = 1.0
         if oos is not None:
             conf_oos = self.predict_proba(oos).max(axis=1) if oos else np.empty(0)
+            # The out-of-scope texts meet the in-scope examples in the proportion given: each
+            # held-out example stands for all the examples when only some folds were scored.
+            in_weight = n_examples / max(1, sum(len(j.in_eval) for j in jobs))
         else:
             conf_oos = np.concatenate([_softmax_max(r[2], t) for r in results])
-        self.threshold = _precision_threshold(conf_in, correct, conf_oos, target)
+        self.threshold = _precision_threshold(conf_in, correct, conf_oos, target, in_weight)
         self.calibration = {"temperature": t, "threshold": self.threshold, "target_precision": target,
                             "folds": folds, "folds_scored": len(jobs), "held_out_in_scope": int(len(conf_in)),
                             "held_out_oos": int(len(conf_oos)),
@@ -1004,17 +1008,21 @@ def _fit_temperature(logps: list[np.ndarray], truths: list[np.ndarray]) -> float
     return float(math.exp((lo + hi) / 2))
 
 
-def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray, target: float) -> float:
+def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray, target: float,
+                         in_weight: float = 1.0) -> float:
     """The lowest top-probability threshold at which the answers given (score >= threshold) on
     held-out in-scope examples and out-of-scope texts are correct at least ``target`` of the
-    time; the threshold of the best precision when none reaches it."""
+    time; the threshold of the best precision when none reaches it. ``in_weight``: how many
+    in-scope texts each held-out one stands for (when only some folds were scored, so that the mix
+    with a fixed set of out-of-scope texts is the one of all the examples)."""
     conf = np.concatenate([conf_in, conf_oos])
     good = np.concatenate([correct.astype(np.float64), np.zeros(len(conf_oos))])
+    weight = np.concatenate([np.full(len(conf_in), float(in_weight)), np.ones(len(conf_oos))])
     if not len(conf):
         return 0.0
     order = np.argsort(-conf, kind="stable")
-    c, g = conf[order], good[order]
-    prec = np.cumsum(g) / np.arange(1, len(c) + 1)
+    c, g, w = conf[order], good[order] * weight[order], weight[order]
+    prec = np.cumsum(g) / np.cumsum(w)
     # Cut only between distinct scores (ties are answered alike).
     last = np.r_[c[1:] != c[:-1], True]
     ok = np.flatnonzero(last & (prec >= target))
