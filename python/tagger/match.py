@@ -714,7 +714,9 @@ class CategoryIndex:
         replaces the built-in :class:`Embedder`; the classifier is the same C++ model.
 
         ``calibrate=True`` (default) also fits, on ``folds`` held-out folds of the examples
-        (docs/matching.md, "Calibration and out-of-scope"):
+        (docs/matching.md, "Calibration and out-of-scope"; the folds are scored until
+        :data:`CALIBRATION_HELD_OUT` examples are held out, so large data needs one fold model,
+        which trains beside the full model):
 
         - a temperature :math:`T` so that :meth:`predict_proba` = softmax(z / T) is calibrated
           (minimum held-out cross-entropy; :attr:`temperature`);

@@ -99,12 +99,12 @@ namespace {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
-void axpy_rows(const std::int32_t* rows, const float* v, std::size_t n, float scale, const float* __restrict w,
-               std::size_t nc, float* __restrict z) {
+void axpy_rows(const std::int32_t* rows, const float* v, std::size_t n, const float* __restrict w, std::size_t nc,
+               float* __restrict z) {
   for (std::size_t k = 0; k < n; ++k) {
     if (rows[k] < 0) continue;
     const float* __restrict wr = w + static_cast<std::size_t>(rows[k]) * nc;
-    const float a = scale * v[k];
+    const float a = v[k];
     for (std::size_t c = 0; c < nc; ++c) z[c] += a * wr[c];
   }
 }
@@ -130,7 +130,7 @@ bool LinearModel::Impl::logits(const FeatureMatrix& x, std::size_t r, float* z, 
       vals.push_back(dense->scale * dense->values[r * dense->dim + j]);
     }
   }
-  axpy_rows(rows.data(), vals.data(), rows.size(), 1.0f, w.data(), nc, z);
+  axpy_rows(rows.data(), vals.data(), rows.size(), w.data(), nc, z);
   return std::any_of(rows.begin(), rows.end(), [](std::int32_t f) { return f >= 0; });
 }
 
