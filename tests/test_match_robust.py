@@ -177,6 +177,23 @@ def test_calibration_with_oos_texts_is_deterministic_and_reaches_the_target():
     assert c.calibration["oos_source"] == "held-out categories" and c.calibration["held_out_oos"] > 0
 
 
+def test_large_data_calibrates_on_fewer_folds(monkeypatch):
+    # Folds are scored until CALIBRATION_HELD_OUT in-scope examples are held out: all of them on
+    # small data, the first alone when it holds enough (a 15k-example fit then trains one fold model).
+    texts = [t for ts in TOPICS.values() for t in ts] * 3
+    labels = [c for c, ts in TOPICS.items() for _ in ts] * 3
+    full = m.CategoryIndex.fit(texts, labels, folds=3)
+    assert full.calibration["folds_scored"] == 3
+    monkeypatch.setattr(m, "CALIBRATION_HELD_OUT", 1)
+    one = m.CategoryIndex.fit(texts, labels, folds=3)
+    assert one.calibration["folds_scored"] == 1
+    assert 0 < one.calibration["held_out_in_scope"] < full.calibration["held_out_in_scope"]
+    assert one.temperature > 0 and one.threshold is not None
+    # the model itself does not depend on the calibration (temperature keeps the ranking)
+    raw = m.CategoryIndex.fit(texts, labels, calibrate=False)
+    assert np.array_equal(raw.predict_proba(texts).argmax(1), one.predict_proba(texts).argmax(1))
+
+
 def test_backend_index_answers_everything_and_calibrates():
     def letters(texts):
         out = np.zeros((len(texts), 26), np.float32)
@@ -192,3 +209,11 @@ def test_backend_index_answers_everything_and_calibrates():
     pred = idx.predict(["aaaaa", "10-4", None, "zzz"], on_invalid="skip")
     assert pred[0] == "A" and pred[3] == "Z" and pred[2] is None
     assert pred.reasons == [None, "no_letters", "invalid", None]
+
+
+def test_precision_threshold_weighs_held_out_examples():
+    # One held-out example standing for ten (only some folds scored) keeps the mix with a fixed
+    # set of out-of-scope texts: the one OOS text among them no longer pulls precision below 0.9.
+    conf_in, correct, conf_oos = np.array([0.9, 0.8]), np.array([True, True]), np.array([0.85])
+    assert m._precision_threshold(conf_in, correct, conf_oos, 0.9) == 0.9
+    assert m._precision_threshold(conf_in, correct, conf_oos, 0.9, in_weight=10.0) == 0.8

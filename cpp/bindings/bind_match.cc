@@ -1,4 +1,6 @@
 // tagger._core.match: conversions and GIL release only; see tagger/match.h.
+#include <optional>
+
 #include "common.h"
 #include "tagger/match.h"
 #include "tagger/static_embedding.h"
@@ -194,6 +196,24 @@ TAGGER_BIND_MODULE(match) {
       }, py::arg("catalog"), py::arg("tokenizer"), py::arg("config"))
       .def_static("fit", &mt::CategoryIndex::fit, py::arg("texts"), py::arg("labels"), py::arg("tokenizer"),
                   py::arg("config"), py::call_guard<py::gil_scoped_release>())
+      .def_static("fit_with_folds", [](const std::vector<std::string>& texts, const std::vector<std::string>& labels,
+                                       mt::Tokenizer tok, const mt::IndexConfig& cfg,
+                                       const std::vector<std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>>& folds) {
+        std::vector<mt::CategoryIndex::Fold> f;
+        for (const auto& [train, eval] : folds) f.push_back({train, eval});
+        std::vector<mt::CategoryIndex::FoldScores> scores;
+        std::optional<mt::CategoryIndex> index;
+        {
+          py::gil_scoped_release release;
+          index.emplace(mt::CategoryIndex::fit_with_folds(texts, labels, std::move(tok), cfg, f, &scores));
+        }
+        py::list out;
+        for (std::size_t k = 0; k < scores.size(); ++k) {
+          const std::size_t n = f[k].eval.size(), c = scores[k].categories.size();
+          out.append(py::make_tuple(scores[k].categories, to_np(std::move(scores[k].proba)).reshape({n, c})));
+        }
+        return py::make_tuple(std::move(*index), out);
+      }, py::arg("texts"), py::arg("labels"), py::arg("tokenizer"), py::arg("config"), py::arg("folds"))
       .def("top_k_batch", [](const mt::CategoryIndex& ix, const std::vector<std::string>& texts, int k, unsigned threads) {
         std::vector<std::vector<mt::Match>> r;
         {

@@ -108,5 +108,36 @@ TEST(MatchCategoryIndex, FewShotSeparatesTwoTopics) {
   EXPECT_THROW(CategoryIndex::from_catalog({}, shipped()), InvalidArgument);
 }
 
+TEST(MatchCategoryIndex, FoldModelsEqualSeparateFitsForAnyThreadCount) {
+  std::vector<std::string> texts = {"draw boxes around cars", "box the pedestrians", "bounding boxes for bikes",
+                                    "transcribe the call",    "write down the speech", "transcribe podcast audio",
+                                    "rate the answers",       "which reply is better", "rank these responses"};
+  std::vector<std::string> labels = {"det", "det", "det", "asr", "asr", "asr", "rlhf", "rlhf", "rlhf"};
+  IndexConfig cfg;
+  cfg.train.epochs = 5;
+  // Fold 0 trains on the det and asr examples but one of each, fold 1 on everything.
+  std::vector<CategoryIndex::Fold> folds = {{{0, 1, 3, 4}, {2, 5, 6}}, {{0, 1, 2, 3, 4, 5, 6, 7, 8}, {8}}};
+  std::vector<std::vector<CategoryIndex::FoldScores>> runs;
+  for (unsigned threads : {1u, 2u, 3u}) {
+    cfg.train.threads = threads;
+    std::vector<CategoryIndex::FoldScores> scores;
+    auto idx = CategoryIndex::fit_with_folds(texts, labels, shipped(), cfg, folds, &scores);
+    ASSERT_EQ(scores.size(), 2u);
+    EXPECT_EQ(scores[0].categories, (std::vector<std::string>{"asr", "det"}));
+    ASSERT_EQ(scores[0].proba.size(), 3u * 2u);
+    // The shared featurization weighs each fold by its own IDF: the same bits as
+    // fitting the fold's examples alone and scoring the held-out texts.
+    auto alone = CategoryIndex::fit({texts[0], texts[1], texts[3], texts[4]}, {"det", "det", "asr", "asr"}, shipped(), cfg);
+    EXPECT_EQ(scores[0].proba, alone.predict_proba({texts[2], texts[5], texts[6]}, 1));
+    // The fold trained on everything is the full model.
+    EXPECT_EQ(scores[1].proba, idx.predict_proba({texts[8]}, 1));
+    EXPECT_EQ(idx.predict_proba(texts, 1), CategoryIndex::fit(texts, labels, shipped(), cfg).predict_proba(texts, 1));
+    runs.push_back(std::move(scores));
+  }
+  for (const auto& r : runs) EXPECT_EQ(r[0].proba, runs[0][0].proba);
+  EXPECT_THROW(CategoryIndex::fit_with_folds(texts, labels, shipped(), cfg, {{{0, 1}, {2}}}, nullptr), InvalidArgument);
+  EXPECT_THROW(CategoryIndex::fit_with_folds(texts, labels, shipped(), cfg, {{{0, 3}, {99}}}, nullptr), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace tagger::match

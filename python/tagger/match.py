@@ -562,12 +562,66 @@ def _backend_fn(backend: Any) -> Callable[[list[str]], np.ndarray]:
     raise InvalidArgument("backend must be a callable returning vectors or an object with .encode (sentence-transformers)")
 
 
-# A fold model: held-out row numbers -> (its categories, probabilities [rows, categories]).
-_Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
 _EMPTY_I64 = np.empty(0, np.int64)
 _EMPTY_U32 = np.empty(0, np.uint32)
 _EMPTY_F32 = np.empty(0, np.float32)
+
+
+CALIBRATION_HELD_OUT = 1500
+"""Calibration scores the folds in order until at least this many held-out in-scope examples are
+collected (all ``folds`` on small data; on 15,000 examples one fold already holds out ~3,300):
+a temperature and a threshold need a few thousand held-out scores, not a refit per fold."""
+
+
+@dataclass(frozen=True)
+class _FoldJob:
+    train: np.ndarray      # example rows the fold model trains on
+    in_eval: np.ndarray    # held-out examples of categories it trains on
+    oos_eval: np.ndarray   # held-out examples of its held-out category group (out-of-scope)
+    hold_classes: bool
+
+
+def _fold_jobs(labels: list[str], have_oos: bool, folds: int, seed: int) -> list[_FoldJob]:
+    """The calibration folds (see :meth:`CategoryIndex.fit`): stratified example folds (each
+    category's examples dealt round-robin from a random start) and, when there are enough
+    categories and no OOS texts, held-out category groups; the first folds that hold out
+    :data:`CALIBRATION_HELD_OUT` in-scope examples."""
+    y = np.array(labels)
+    cats, y_code = np.unique(y, return_inverse=True)
+    n, n_cat = len(y), len(cats)
+    rng = np.random.default_rng(seed)
+    fold = np.empty(n, dtype=np.int64)
+    for c in range(n_cat):
+        members = np.flatnonzero(y_code == c)
+        fold[members] = (rng.permutation(len(members)) + rng.integers(folds)) % folds
+    hold_classes = not have_oos and n_cat >= 2 * folds
+    group = rng.permutation(n_cat)[y_code] % folds if hold_classes else np.full(n, -1)
+    jobs: list[_FoldJob] = []
+    held = 0
+    for k in range(folds):
+        train = np.flatnonzero((fold != k) & (group != k))
+        in_eval = np.flatnonzero((fold == k) & (group != k))
+        oos_eval = np.flatnonzero((fold == k) & (group == k))
+        if len(np.unique(y_code[train])) < 2 or len(in_eval) == 0:
+            continue
+        jobs.append(_FoldJob(train, in_eval, oos_eval, hold_classes))
+        held += len(in_eval)
+        if held >= CALIBRATION_HELD_OUT:
+            break
+    return jobs
+
+
+def _fold_result(y: np.ndarray, job: _FoldJob, fcats: np.ndarray,
+                 proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log p of the in-scope held-out examples whose category the fold model knows, their true
+    category's column, log p of the out-of-scope ones) from a fold model's probabilities of
+    ``in_eval`` then ``oos_eval``."""
+    n_in = len(job.in_eval)
+    p_in, p_oos = proba[:n_in], proba[n_in:]
+    known = np.isin(y[job.in_eval], fcats)  # a category with all its examples in this fold
+    logp = np.log(np.maximum(p_in[known], 1e-30))
+    truth = np.searchsorted(fcats, y[job.in_eval][known])
+    return logp, truth, np.log(np.maximum(p_oos, 1e-30))
 
 
 class CategoryIndex:
@@ -646,7 +700,7 @@ class CategoryIndex:
 
     @classmethod
     def fit(cls, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
-            tokenizer: Tokenizer | None = None, epochs: int = 12, learning_rate: float = 0.1, l2: float = 1e-6,
+            tokenizer: Tokenizer | None = None, epochs: int = 6, learning_rate: float = 0.1, l2: float = 1e-6,
             seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
             calibrate: bool = True, oos_texts: Iterable[str] | None = None,
             target_precision: float = 0.9, folds: int = 3, on_invalid: str = "raise",
@@ -660,7 +714,9 @@ class CategoryIndex:
         replaces the built-in :class:`Embedder`; the classifier is the same C++ model.
 
         ``calibrate=True`` (default) also fits, on ``folds`` held-out folds of the examples
-        (docs/matching.md, "Calibration and out-of-scope"):
+        (docs/matching.md, "Calibration and out-of-scope"; the folds are scored until
+        :data:`CALIBRATION_HELD_OUT` examples are held out, so large data needs one fold model,
+        which trains beside the full model):
 
         - a temperature :math:`T` so that :meth:`predict_proba` = softmax(z / T) is calibrated
           (minimum held-out cross-entropy; :attr:`temperature`);
@@ -693,17 +749,17 @@ class CategoryIndex:
             cfg.require_latin = tokenizer is None
             cfg.dense, cfg.dense_weight = _dense(dense), float(dense_weight)
             tok = _tokenizer(tokenizer)._core
-
-            def fit_fn(idx: np.ndarray) -> _Scorer:
-                core = _m.CategoryIndex.fit([texts_l[i] for i in idx], [labels_l[i] for i in idx], tok, cfg)
-                cats = np.array(core.categories())
-
-                def score(which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                    return cats, core.predict_proba([texts_l[i] for i in which], threads)[0]
-                return score
-
-            core = _m.CategoryIndex.fit(texts_l, labels_l, tok, cfg)
+            jobs = _fold_jobs(labels_l, oos is not None, int(folds), int(seed)) if calibrate else []
+            # One C++ call fits the index and the fold models: the texts are featurized once
+            # and the models train side by side (docs/matching.md, "Calibration").
+            core, scored = _m.CategoryIndex.fit_with_folds(
+                texts_l, labels_l, tok, cfg,
+                [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
             idx_ = cls(_core=core, _source="fit")
+            if calibrate:
+                results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
+            return idx_
         else:
             if not texts_l:
                 raise InvalidArgument("fit needs at least one labeled example")
@@ -724,75 +780,51 @@ class CategoryIndex:
                 return _m.LinearModel.fit(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, xr, xr.shape[0], xr.shape[1], y,
                                           len(cats), train), cats
 
-            def fit_fn(idx: np.ndarray) -> _Scorer:
-                model, cats = dense_fit(idx)
-
-                def score(which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                    xe = np.ascontiguousarray(x[which], np.float32)
-                    return np.array(cats), model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, xe, xe.shape[0],
-                                                               xe.shape[1], threads)
-                return score
-
             model, cats = dense_fit(np.arange(len(texts_l)))
             idx_ = cls(_backend=embed, _model=model, _categories=cats,
                        _source=f"fit, backend={type(backend).__name__}")
-        if calibrate:
-            idx_._calibrate(labels_l, fit_fn, oos, float(target_precision), int(folds), int(seed))
+            if calibrate:
+                from concurrent.futures import ThreadPoolExecutor
+
+                jobs = _fold_jobs(labels_l, oos is not None, int(folds), int(seed))
+                y_all = np.array(labels_l)
+
+                def run(j: _FoldJob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    fold_model, fold_cats = dense_fit(j.train)
+                    xe = np.ascontiguousarray(x[np.concatenate([j.in_eval, j.oos_eval])], np.float32)
+                    p = fold_model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, xe, xe.shape[0], xe.shape[1],
+                                                 threads)
+                    return _fold_result(y_all, j, np.array(fold_cats), p)
+
+                # Folds train independently (the GIL is released in C++); results are collected
+                # in fold order, so the calibration is the same for any thread count.
+                with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 4))) as ex:
+                    results = list(ex.map(run, jobs))
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
         return idx_
 
-    def _calibrate(self, labels: list[str], fit_fn: Callable[[np.ndarray], _Scorer], oos: list[str] | None,
-                   target: float, folds: int, seed: int) -> None:
-        """Temperature and abstention threshold from out-of-fold predictions (see :meth:`fit`)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        y = np.array(labels)
-        cats, y_code = np.unique(y, return_inverse=True)
-        n, n_cat = len(y), len(cats)
-        rng = np.random.default_rng(seed)
-        # Stratified example folds (each category's examples dealt round-robin from a random
-        # start) and, when there are enough categories and no OOS texts, held-out category groups.
-        fold = np.empty(n, dtype=np.int64)
-        for c in range(n_cat):
-            members = np.flatnonzero(y_code == c)
-            fold[members] = (rng.permutation(len(members)) + rng.integers(folds)) % folds
-        hold_classes = oos is None and n_cat >= 2 * folds
-        group = rng.permutation(n_cat)[y_code] % folds if hold_classes else np.full(n, -1)
-        jobs = []
-        for k in range(folds):
-            train = np.flatnonzero((fold != k) & (group != k))
-            in_eval = np.flatnonzero((fold == k) & (group != k))
-            oos_eval = np.flatnonzero((fold == k) & (group == k))
-            if len(np.unique(y_code[train])) < 2 or len(in_eval) == 0:
-                continue
-            jobs.append((train, in_eval, oos_eval))
+    def _apply_calibration(self, results: list[tuple[np.ndarray, np.ndarray, np.ndarray]], jobs: list[_FoldJob],
+                           oos: list[str] | None, target: float, folds: int, n_examples: int) -> None:
+        """Temperature and abstention threshold from the folds' out-of-fold predictions (see
+        :meth:`fit`)."""
         if not jobs:
             return  # too few examples to hold any out: the raw model stays uncalibrated
-
-        def run(job: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            train, in_eval, oos_eval = job
-            score = fit_fn(train)
-            fcats, p_in = score(in_eval)
-            known = np.isin(y[in_eval], fcats)  # a category with all its examples in this fold
-            logp = np.log(np.maximum(p_in[known], 1e-30))
-            truth = np.searchsorted(fcats, y[in_eval][known])
-            p_oos = score(oos_eval)[1] if len(oos_eval) else np.empty((0, len(fcats)), np.float32)
-            return logp, truth, np.log(np.maximum(p_oos, 1e-30))
-
-        # Folds train independently (the GIL is released in C++); results are collected in
-        # fold order, so the calibration is the same for any thread count.
-        with ThreadPoolExecutor(max_workers=min(len(jobs), 4)) as ex:
-            results = list(ex.map(run, jobs))
+        hold_classes = jobs[0].hold_classes
         t = _fit_temperature([r[0] for r in results], [r[1] for r in results])
         self._set_temperature(t)
         conf_in = np.concatenate([_softmax_max(r[0], t) for r in results])
         correct = np.concatenate([_softmax_argmax(r[0], t) == r[1] for r in results])
+        in_weight = 1.0
         if oos is not None:
             conf_oos = self.predict_proba(oos).max(axis=1) if oos else np.empty(0)
+            # The out-of-scope texts meet the in-scope examples in the proportion given: each
+            # held-out example stands for all the examples when only some folds were scored.
+            in_weight = n_examples / max(1, sum(len(j.in_eval) for j in jobs))
         else:
             conf_oos = np.concatenate([_softmax_max(r[2], t) for r in results])
-        self.threshold = _precision_threshold(conf_in, correct, conf_oos, target)
+        self.threshold = _precision_threshold(conf_in, correct, conf_oos, target, in_weight)
         self.calibration = {"temperature": t, "threshold": self.threshold, "target_precision": target,
-                            "folds": folds, "held_out_in_scope": int(len(conf_in)),
+                            "folds": folds, "folds_scored": len(jobs), "held_out_in_scope": int(len(conf_in)),
                             "held_out_oos": int(len(conf_oos)),
                             "oos_source": "oos_texts" if oos is not None else
                             ("held-out categories" if hold_classes else "none")}
@@ -978,17 +1010,21 @@ def _fit_temperature(logps: list[np.ndarray], truths: list[np.ndarray]) -> float
     return float(math.exp((lo + hi) / 2))
 
 
-def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray, target: float) -> float:
+def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray, target: float,
+                         in_weight: float = 1.0) -> float:
     """The lowest top-probability threshold at which the answers given (score >= threshold) on
     held-out in-scope examples and out-of-scope texts are correct at least ``target`` of the
-    time; the threshold of the best precision when none reaches it."""
+    time; the threshold of the best precision when none reaches it. ``in_weight``: how many
+    in-scope texts each held-out one stands for (when only some folds were scored, so that the mix
+    with a fixed set of out-of-scope texts is the one of all the examples)."""
     conf = np.concatenate([conf_in, conf_oos])
     good = np.concatenate([correct.astype(np.float64), np.zeros(len(conf_oos))])
+    weight = np.concatenate([np.full(len(conf_in), float(in_weight)), np.ones(len(conf_oos))])
     if not len(conf):
         return 0.0
     order = np.argsort(-conf, kind="stable")
-    c, g = conf[order], good[order]
-    prec = np.cumsum(g) / np.arange(1, len(c) + 1)
+    c, g, w = conf[order], good[order] * weight[order], weight[order]
+    prec = np.cumsum(g) / np.cumsum(w)
     # Cut only between distinct scores (ties are answered alike).
     last = np.r_[c[1:] != c[:-1], True]
     ok = np.flatnonzero(last & (prec >= target))

@@ -139,6 +139,16 @@ class Embedder {
   SparseVector embed(std::string_view text) const;
   std::vector<SparseVector> embed_batch(const std::vector<std::string>& texts, unsigned threads = 0) const;
 
+  // The three steps of fit_transform, for callers that weigh the same texts
+  // under several IDFs (CategoryIndex::fit_with_folds): each text's hashed
+  // features (sorted, repeats kept), the IDF of the rows `rows` of them (all
+  // rows when null), and one text's features weighed by the current IDF.
+  std::vector<std::vector<std::uint32_t>> features_batch(const std::vector<std::string>& texts,
+                                                         unsigned threads = 0) const;
+  void fit_idf_features(const std::vector<std::vector<std::uint32_t>>& features,
+                        const std::vector<std::uint32_t>* rows = nullptr);
+  SparseVector weigh(const std::vector<std::uint32_t>& sorted_features) const;
+
   // Cosine similarity of two embedded vectors (their dot product; both unit).
   static float similarity(const SparseVector& a, const SparseVector& b);
   float similarity(std::string_view a, std::string_view b) const;
@@ -200,10 +210,20 @@ class LinearModel {
   LinearModel& operator=(LinearModel&&) noexcept;
   ~LinearModel();
 
+  // Dense columns [first_col, first_col + dim) given apart from x, so that a
+  // caller need not copy them into CSR: row r's value of column first_col + j
+  // is scale * values[r * dim + j] (the same products as those values in x).
+  struct DenseBlock {
+    std::uint32_t first_col = 0;
+    std::size_t dim = 0;
+    const float* values = nullptr;
+    float scale = 1.0f;
+  };
   // out: rows * n_classes probabilities softmax(z / temperature), row-major.
   // known (optional, rows entries): 1 where the row has a feature seen in training.
+  // dense (optional): columns of every row besides x's (x's must lie below them).
   void predict_proba(const FeatureMatrix& x, float* out, unsigned threads = 0, float temperature = 1.0f,
-                     std::uint8_t* known = nullptr) const;
+                     std::uint8_t* known = nullptr, const DenseBlock* dense = nullptr) const;
   std::vector<float> predict_proba(const SparseVector& x) const;
   int n_classes() const;
   std::size_t n_features() const;  // distinct training features kept
@@ -252,6 +272,22 @@ class CategoryIndex {
   // Few-shot: labeled examples (labels are the category names).
   static CategoryIndex fit(const std::vector<std::string>& texts, const std::vector<std::string>& labels,
                            Tokenizer tokenizer, const IndexConfig& config = {});
+  // Held-out scores for calibration: fold k's model trains on the examples
+  // folds[k].train (its IDF from them alone) and scores folds[k].eval.
+  struct Fold {
+    std::vector<std::uint32_t> train, eval;
+  };
+  struct FoldScores {
+    std::vector<std::string> categories;  // the fold model's: those with a training example, sorted
+    std::vector<float> proba;             // eval.size() * categories.size(), temperature 1
+  };
+  // fit(), plus the fold models: every text is featurized once for all of
+  // them, and the models train side by side on config.train.threads threads
+  // (each model single-threaded and deterministic, so the results do not
+  // depend on the thread count). scores (optional) gets one entry per fold.
+  static CategoryIndex fit_with_folds(const std::vector<std::string>& texts, const std::vector<std::string>& labels,
+                                      Tokenizer tokenizer, const IndexConfig& config, const std::vector<Fold>& folds,
+                                      std::vector<FoldScores>* scores);
 
   std::vector<Match> top_k(std::string_view text, int k = 5) const;
   std::vector<std::vector<Match>> top_k_batch(const std::vector<std::string>& texts, int k = 5,

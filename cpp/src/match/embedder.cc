@@ -160,8 +160,7 @@ void Embedder::fit_idf(const std::vector<std::string>& corpus, unsigned threads)
 namespace {
 
 // Sorted hashed features -> sublinear tf * idf, L2-normalized.
-SparseVector weigh(std::vector<std::uint32_t>& feats, const float* idf, bool sublinear) {
-  std::sort(feats.begin(), feats.end());
+SparseVector weigh_sorted(const std::vector<std::uint32_t>& feats, const float* idf, bool sublinear) {
   SparseVector v;
   double norm2 = 0;
   for (std::size_t i = 0; i < feats.size();) {
@@ -187,34 +186,58 @@ SparseVector weigh(std::vector<std::uint32_t>& feats, const float* idf, bool sub
 SparseVector Embedder::embed(std::string_view text) const {
   std::vector<std::uint32_t> feats;
   impl_->features(text, feats);
+  std::sort(feats.begin(), feats.end());
+  return weigh(feats);
+}
+
+std::vector<std::vector<std::uint32_t>> Embedder::features_batch(const std::vector<std::string>& texts,
+                                                                 unsigned threads) const {
+  std::vector<std::vector<std::uint32_t>> feats(texts.size());
+  util::parallel_for(texts.size(), threads, 128, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      impl_->features(texts[i], feats[i]);
+      std::sort(feats[i].begin(), feats[i].end());
+    }
+  });
+  return feats;
+}
+
+void Embedder::fit_idf_features(const std::vector<std::vector<std::uint32_t>>& features,
+                                const std::vector<std::uint32_t>* rows) {
+  const std::size_t n_docs = rows ? rows->size() : features.size();
+  if (n_docs == 0) throw InvalidArgument("fit_idf needs at least one document");
+  // Document frequencies are integer counts: the same for any split of the work.
+  std::vector<std::uint32_t> df(dim(), 0);
+  auto count = [&](const std::vector<std::uint32_t>& f) {  // sorted: each distinct feature once
+    for (std::size_t i = 0; i < f.size(); ++i)
+      if (i == 0 || f[i] != f[i - 1]) ++df[f[i]];
+  };
+  if (rows) {
+    for (auto r : *rows) count(features.at(r));
+  } else {
+    for (const auto& f : features) count(f);
+  }
+  auto idf = std::make_shared<std::vector<float>>(dim());
+  const double n = static_cast<double>(n_docs);
+  for (std::size_t f = 0; f < df.size(); ++f)
+    (*idf)[f] = static_cast<float>(std::log((1.0 + n) / (1.0 + static_cast<double>(df[f]))) + 1.0);
+  impl_->idf.p.store(std::move(idf));
+}
+
+SparseVector Embedder::weigh(const std::vector<std::uint32_t>& sorted_features) const {
   std::shared_ptr<const std::vector<float>> idf_table = impl_->idf.p.load();
-  return weigh(feats, idf_table ? idf_table->data() : nullptr, impl_->config.sublinear_tf);
+  return weigh_sorted(sorted_features, idf_table ? idf_table->data() : nullptr, impl_->config.sublinear_tf);
 }
 
 std::vector<SparseVector> Embedder::fit_transform(const std::vector<std::string>& corpus, unsigned threads) {
   if (corpus.empty()) throw InvalidArgument("fit_idf needs at least one document");
-  std::vector<std::vector<std::uint32_t>> feats(corpus.size());
-  util::parallel_for(corpus.size(), threads, 128, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) impl_->features(corpus[i], feats[i]);
-  });
-  // Document frequencies are integer counts: the same for any split of the work.
-  std::vector<std::uint32_t> df(dim(), 0);
-  std::vector<std::uint32_t> uniq;
-  for (const auto& f : feats) {
-    uniq.assign(f.begin(), f.end());
-    std::sort(uniq.begin(), uniq.end());
-    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
-    for (auto x : uniq) ++df[x];
-  }
-  auto idf = std::make_shared<std::vector<float>>(dim());
-  const double n = static_cast<double>(corpus.size());
-  for (std::size_t f = 0; f < df.size(); ++f)
-    (*idf)[f] = static_cast<float>(std::log((1.0 + n) / (1.0 + static_cast<double>(df[f]))) + 1.0);
+  const auto feats = features_batch(corpus, threads);
+  fit_idf_features(feats);
+  std::shared_ptr<const std::vector<float>> idf = impl_->idf.p.load();
   const float* table = idf->data();
-  impl_->idf.p.store(idf);
   std::vector<SparseVector> out(corpus.size());
   util::parallel_for(corpus.size(), threads, 128, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) out[i] = weigh(feats[i], table, impl_->config.sublinear_tf);
+    for (std::size_t i = b; i < e; ++i) out[i] = weigh_sorted(feats[i], table, impl_->config.sublinear_tf);
   });
   return out;
 }

@@ -33,8 +33,9 @@ struct LinearModel::Impl {
     auto it = col_hash.find(col);
     return it == col_hash.end() ? -1 : it->second;
   }
-  // z = b + W^T x for row r of x (columns unseen in training contribute 0).
-  void logits(const FeatureMatrix& x, std::size_t r, float* z) const;
+  // z = b + W^T x for row r of x (columns unseen in training contribute 0),
+  // then the dense block's columns; returns whether any column was seen.
+  bool logits(const FeatureMatrix& x, std::size_t r, float* z, const DenseBlock* dense) const;
 };
 
 namespace {
@@ -91,15 +92,46 @@ struct SplitMix {
 
 }  // namespace
 
-void LinearModel::Impl::logits(const FeatureMatrix& x, std::size_t r, float* z) const {
+namespace {
+
+// z[c] += v * w[c]: elementwise, so the AVX-512 and AVX2 clones give the same
+// bits as the baseline (no fused multiply-add: -ffp-contract=off).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void axpy_rows(const std::int32_t* rows, const float* v, std::size_t n, const float* __restrict w, std::size_t nc,
+               float* __restrict z) {
+  for (std::size_t k = 0; k < n; ++k) {
+    if (rows[k] < 0) continue;
+    const float* __restrict wr = w + static_cast<std::size_t>(rows[k]) * nc;
+    const float a = v[k];
+    for (std::size_t c = 0; c < nc; ++c) z[c] += a * wr[c];
+  }
+}
+
+}  // namespace
+
+bool LinearModel::Impl::logits(const FeatureMatrix& x, std::size_t r, float* z, const DenseBlock* dense) const {
   std::copy(b.begin(), b.end(), z);
-  const int nc = n_classes;
+  const std::size_t nc = static_cast<std::size_t>(n_classes);
+  // Rows of W first (the look-ups miss the cache; the products then stream).
+  thread_local std::vector<std::int32_t> rows;
+  thread_local std::vector<float> vals;
+  rows.clear();
+  vals.clear();
   for_row(x, r, [&](std::uint32_t col, float v) {
-    std::int32_t f = row_of(col);
-    if (f < 0) return;
-    const float* wr = w.data() + static_cast<std::size_t>(f) * nc;
-    for (int c = 0; c < nc; ++c) z[c] += v * wr[c];
+    rows.push_back(row_of(col));
+    vals.push_back(v);
   });
+  if (dense) {
+    for (std::size_t j = 0; j < dense->dim; ++j) {
+      rows.push_back(row_of(dense->first_col + static_cast<std::uint32_t>(j)));
+      // scale * value, rounded to float as it was when the block was a CSR entry
+      vals.push_back(dense->scale * dense->values[r * dense->dim + j]);
+    }
+  }
+  axpy_rows(rows.data(), vals.data(), rows.size(), w.data(), nc, z);
+  return std::any_of(rows.begin(), rows.end(), [](std::int32_t f) { return f >= 0; });
 }
 
 FeatureMatrix FeatureMatrix::from_sparse(const std::vector<SparseVector>& rows, std::size_t cols,
@@ -255,27 +287,25 @@ LinearModel LinearModel::fit(const FeatureMatrix& x, std::span<const std::int32_
 }
 
 void LinearModel::predict_proba(const FeatureMatrix& x, float* out, unsigned threads, float temperature,
-                                std::uint8_t* known) const {
+                                std::uint8_t* known, const DenseBlock* dense) const {
   if (x.cols != impl_->cols)
     throw InvalidArgument("features have " + std::to_string(x.cols) + " columns, the model was trained on " +
                           std::to_string(impl_->cols));
   if (!(temperature > 0.0f) || !std::isfinite(temperature))
     throw InvalidArgument("temperature must be a positive finite number");
   check_matrix(x, "features");
+  if (dense && (dense->first_col + dense->dim > impl_->cols || (dense->dim && !dense->values)))
+    throw InvalidArgument("the dense block lies outside the model's columns");
   const int nc = impl_->n_classes;
   const float inv_t = 1.0f / temperature;
   util::parallel_for(x.rows, threads, 256, [&](std::size_t b, std::size_t e) {
     for (std::size_t r = b; r < e; ++r) {
       float* z = out + r * static_cast<std::size_t>(nc);
-      impl_->logits(x, r, z);
+      const bool any = impl_->logits(x, r, z, dense);
       if (temperature != 1.0f)
         for (int c = 0; c < nc; ++c) z[c] *= inv_t;
       softmax(z, nc);
-      if (known) {
-        bool any = false;
-        for_row(x, r, [&](std::uint32_t col, float) { any = any || impl_->row_of(col) >= 0; });
-        known[r] = any ? 1 : 0;
-      }
+      if (known) known[r] = any ? 1 : 0;
     }
   });
 }

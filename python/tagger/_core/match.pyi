@@ -178,6 +178,9 @@ class CategoryIndex:
     def fit(texts: collections.abc.Sequence[str], labels: collections.abc.Sequence[str], tokenizer: Tokenizer, config: IndexConfig) -> CategoryIndex:
         ...
     @staticmethod
+    def fit_with_folds(texts: collections.abc.Sequence[str], labels: collections.abc.Sequence[str], tokenizer: Tokenizer, config: IndexConfig, folds: collections.abc.Sequence[tuple[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]]) -> tuple[CategoryIndex, list]:
+        ...
+    @staticmethod
     def from_catalog(catalog: collections.abc.Sequence[tuple[str, str, collections.abc.Sequence[str]]], tokenizer: Tokenizer, config: IndexConfig) -> CategoryIndex:
         ...
     def categories(self) -> list[str]:
