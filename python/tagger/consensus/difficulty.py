@@ -84,8 +84,6 @@ class GLAD(BaseClassifier):
         return float(value)
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
-        if answers.n and len(answers.label_names) < 2:
-            raise InvalidArgument("GLAD needs at least two labels (a wrong answer is one of the other K-1 labels)")
         ap = self._prior_mean(self.alphas_priors_mean, self.alpha_prior, "alphas_priors_mean")
         bp = self._prior_mean(self.betas_priors_mean, self.beta_prior, "betas_priors_mean")
         return _core.consensus.glad(*answers.core_args(), m_steps=self.m_step_max_iter, m_tol=self.m_step_tol,
