@@ -262,7 +262,7 @@ class BaseClassifier(_CrowdkitCompatible):
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
-                 on_duplicate: str = "keep_last", verbose: bool = False, threads: int = 0) -> None:
+                 on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0) -> None:
         _adopt_crowdkit_base()
         self.labels = labels
         self.class_priors = class_priors

@@ -95,7 +95,7 @@ class DawidSkene(BaseClassifier):
                                   "re-executes); use variant='tagger' (or None) with them")
         return v
 
-    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None,  # type: ignore[override]
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None,
             initial_error: pd.DataFrame | None = None) -> "DawidSkene":
         """EM on ``data``; ``true_labels`` clamps gold tasks; ``initial_error``
         (a frame indexed by (worker, label), a column per true label) seeds the

@@ -52,7 +52,7 @@ class KOS(BaseClassifier):
                                   f"{len(answers.label_names)} label(s) {list(answers.label_names)[:5]}")
         if common.get("class_priors") is not None:
             raise InvalidArgument("KOS takes no class_priors")
-        positive = int(answers.label_names.get_loc(self._first_label))
+        positive = int(answers.label_names.get_indexer(pd.Index([self._first_label]))[0])
         out = _core.consensus_crowdkit.kos(*answers.core_args(), positive=positive, n_iter=self.n_iter,
                                            seed=self.random_state)
         if common.get("gold") is not None:  # gold tasks keep their gold label

@@ -179,10 +179,10 @@ class GoldMajorityVote(_Predicting):
     def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
         self.skills_ = self._gold_skills  # workers with a gold answer only, as crowd-kit
 
-    def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:  # type: ignore[override]
+    def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:
         return self.fit(data, true_labels).predict(data)
 
-    def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.DataFrame:  # type: ignore[override]
+    def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.DataFrame:
         return self.fit(data, true_labels).predict_proba(data)
 
 
