@@ -86,7 +86,8 @@ def test_estimators_take_a_backend() -> None:
     df = pd.DataFrame({"task": t + 1000, "worker": [f"w{x}" for x in w], "label": np.array(list("abc"))[y]})
     for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.MajorityVote,
                 tg.consensus.WeightedMajorityVote):
-        a, b = cls().fit(df), cls(backend="inprocess", n_shards=3).fit(df)
+        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        a, b = cls(**engine).fit(df), cls(backend="inprocess", n_shards=3).fit(df)
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
         pd.testing.assert_series_equal(a.skills_, b.skills_, rtol=0, atol=1e-12)
@@ -142,7 +143,7 @@ def test_fit_parquet_equals_in_memory(tmp_path, method: str) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=4000)
     est = tg.consensus.fit_parquet(path, method, columns=("item", "annotator", "answer"), batch_size=3000,
                                    chunk_answers=5000, n_iter=40)
-    mem = tg.consensus.get_method(method, n_iter=40).fit(df.rename(columns={"item": "task", "annotator": "worker",
+    mem = tg.consensus.get_method(method, n_iter=40, variant="tagger").fit(df.rename(columns={"item": "task", "annotator": "worker",
                                                                            "answer": "label"}))
     assert est.passes_ == 1 + 1 + est.n_iter_ + 1  # coding, start, one per iteration, posteriors
     np.testing.assert_array_equal(est.labels_.to_numpy(), mem.labels_.to_numpy())
@@ -230,7 +231,8 @@ def test_ray_estimator_and_sweep(ray_local) -> None:
     t, w, y = answers(n_tasks=2 * ALIGN, seed=8)
     df = pd.DataFrame({"task": t, "worker": w, "label": y})
     for cls in (tg.consensus.OneCoinDawidSkene, tg.consensus.WeightedMajorityVote):  # (the latter: Wawa)
-        a, b = cls().fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
+        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        a, b = cls(**engine).fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
         pd.testing.assert_series_equal(a.skills_, b.skills_, rtol=0, atol=1e-12)
