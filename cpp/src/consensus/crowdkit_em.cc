@@ -128,13 +128,16 @@ struct Em {
   double elbo() {
     std::vector<double> lp(K);
     for (std::int32_t k = 0; k < K; ++k) lp[k] = std::log(std::max(priors[k], kEps));
+    // One log per table cell, not per answer and class (rows not in the model are never read).
+    std::vector<double> ln(err.size());
+    for (std::size_t i = 0; i < err.size(); ++i) ln[i] = std::log(err[i]);
     double joint = 0, entropy = 0;
     for (std::int32_t t = 0; t < a.n_tasks; ++t) {
       if (c.count(t) == 0) continue;
       double* p = &probas[static_cast<std::size_t>(t) * K];
       for (std::int64_t j = c.begin(t); j < c.end(t); ++j) {
-        const double* r = &err[static_cast<std::size_t>(row[j]) * K];
-        for (std::int32_t k = 0; k < K; ++k) joint += p[k] * (std::log(r[k]) + lp[k]);
+        const double* r = &ln[static_cast<std::size_t>(row[j]) * K];
+        for (std::int32_t k = 0; k < K; ++k) joint += p[k] * (r[k] + lp[k]);
       }
       for (std::int32_t k = 0; k < K; ++k) {
         p[k] = std::max(p[k], kEps);
@@ -188,7 +191,9 @@ struct Em {
 
 void check(const AnswersView& a, const Options& opt) {
   validate(a);
-  detail::check_options(a, opt);
+  Options checked = opt;
+  checked.tol = 0.0;  // crowd-kit takes any tol (a negative one runs all n_iter iterations)
+  detail::check_options(a, checked);
   if (!opt.class_priors.empty())
     throw InvalidArgument("consensus: crowd-kit's Dawid-Skene estimates the class priors; class_priors are not taken");
 }

@@ -70,12 +70,40 @@ class Answers:
         return f"Answers(n={self.n}, tasks={t}, workers={w}, labels={k})"
 
 
+def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """First-appearance codes of an Arrow-backed string column (pandas' default
+    ``str`` dtype when pyarrow is installed) by Arrow's dictionary encoding,
+    about twice as fast as ``pd.factorize`` on it; None for other columns."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and hasattr(values.array, "__arrow_array__")):
+        return None
+    import pyarrow as pa  # already loaded: the column is Arrow-backed
+
+    arr = values.array.__arrow_array__()
+    if arr.null_count:
+        return None
+    enc = arr.dictionary_encode()
+    if isinstance(enc, pa.ChunkedArray):  # one dictionary for all chunks
+        enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, pd.Index(pd.array(enc.dictionary, dtype=dtype))
+
+
 def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     arr = values.to_numpy() if values.dtype.kind in "iu" else None
     if arr is not None and arr.dtype != np.uint64:
         # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
         core_codes, core_names = _core.consensus.factorize(arr, sort)
         return core_codes, pd.Index(core_names.astype(arr.dtype, copy=False))
+    coded = _arrow_codes(values) if len(values) else None
+    if coded is not None:
+        codes, names = coded
+        if sort:  # a few distinct values (labels): sorted, and the codes renumbered to match
+            order = np.argsort(names.to_numpy(), kind="stable")
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            codes, names = rank[codes], names[order]
+        return codes, names
     try:
         codes, names = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mixed, unorderable types
