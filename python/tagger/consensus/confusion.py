@@ -73,7 +73,7 @@ class DawidSkene(BaseClassifier):
         self.backend, self.n_shards = backend, n_shards
 
     def _init_args(self) -> dict[str, Any]:
-        return {"n_iter": self.n_iter, "tol": self.tol, "smoothing": self.smoothing, "variant": self.variant_}
+        return {"n_iter": self.n_iter, "tol": self.tol, "smoothing": self.smoothing, "variant": self.variant}
 
     def _params(self) -> dict[str, Any]:
         return {"n_iter": self.n_iter, "tol": self.tol, "smoothing": self.smoothing}
