@@ -177,6 +177,26 @@ def test_mace_equals_crowdkit(sets: dict[str, pd.DataFrame], name: str) -> None:
     assert agreement(ours.labels_, theirs.labels_) >= 0.998
 
 
+@pytest.mark.parametrize("name", ["dog", "long-tailed"])
+def test_mmsr_equals_crowdkit(sets: dict[str, pd.DataFrame], name: str) -> None:
+    ck = _ck()
+    df = sets[name]
+    if name == "long-tailed":  # crowd-kit's covariance is a Python double loop over worker pairs
+        df = df[df["worker"].isin(pd.unique(df["worker"])[:150])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, theirs = C.MMSR().fit(df), ck.MMSR().fit(df)
+        labels_ck = theirs.predict(df)
+    np.testing.assert_allclose(ours.skills_.loc[theirs.skills_.index], theirs.skills_, atol=1e-9)
+    np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-9, atol=1e-15)
+    assert list(ours.labels_.index) == list(labels_ck.index)
+    assert agreement(ours.labels_, labels_ck) == 1.0
+    assert agreement(C.MMSR().fit(df).predict(df), labels_ck) == 1.0
+    scores = ours.predict_score(df)
+    np.testing.assert_allclose(scores[theirs.scores_.columns].to_numpy(), theirs.scores_.loc[scores.index].to_numpy(),
+                               atol=1e-9)
+
+
 def test_glad_agrees_with_crowdkit_on_dog() -> None:
     ck = _ck()
     df, _ = load("dog")
@@ -312,7 +332,7 @@ def test_glad_and_mace_parameters(small: pd.DataFrame) -> None:
 
 def test_fitted_attribute_names(small: pd.DataFrame) -> None:
     for est in (C.MajorityVote(), C.Wawa(), C.ZeroBasedSkill(), C.DawidSkene(), C.OneCoinDawidSkene(), C.GLAD(),
-                C.MACE(), C.KOS()):
+                C.MACE(), C.KOS(), C.MMSR()):
         est.fit(small)
         assert est.labels_.name == "agg_label" and est.labels_.index.name == "task", type(est).__name__
         assert est.probas_.index.name == "task" and est.probas_.columns.name == "label"
@@ -328,7 +348,7 @@ def test_fitted_attribute_names(small: pd.DataFrame) -> None:
 
 # ---- bad input: clear InvalidArgument ------------------------------------------
 
-@pytest.mark.parametrize("make", [lambda: C.GoldMajorityVote(), lambda: C.KOS()])
+@pytest.mark.parametrize("make", [lambda: C.GoldMajorityVote(), lambda: C.KOS(), lambda: C.MMSR()])
 def test_new_classes_refuse_bad_input(make, small: pd.DataFrame) -> None:
     def fit(df: pd.DataFrame) -> None:
         est = make()
@@ -345,7 +365,10 @@ def test_new_classes_refuse_bad_input(make, small: pd.DataFrame) -> None:
         fit(small.drop(columns="worker"))
     one_worker = small.assign(worker="a").drop_duplicates(["task"])
     fit(one_worker)  # one worker is valid: its answers are the labels
-    if isinstance(make(), C.KOS):
+    if isinstance(make(), C.MMSR):
+        with pytest.raises(InvalidArgument, match="at least two labels"):
+            fit(small.assign(label="x"))
+    elif isinstance(make(), C.KOS):
         with pytest.raises(InvalidArgument, match="binary classification only"):
             fit(small.assign(label="x"))
         with pytest.raises(InvalidArgument, match="binary classification only"):
@@ -357,6 +380,6 @@ def test_new_classes_refuse_bad_input(make, small: pd.DataFrame) -> None:
 
 
 def test_missing_column_is_a_key_error(small: pd.DataFrame) -> None:
-    for est in (C.MajorityVote(), C.DawidSkene(), C.KOS()):
+    for est in (C.MajorityVote(), C.DawidSkene(), C.KOS(), C.MMSR()):
         with pytest.raises(KeyError):
             est.fit(small.drop(columns="label"))

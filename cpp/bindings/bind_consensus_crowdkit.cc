@@ -85,6 +85,20 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     Opts o(n_iter, 0.0, py::none(), seed);
     return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::kos(a, positive, o.o); });
   }, ANSWERS, py::kw_only(), py::arg("positive") = 0, py::arg("n_iter") = 100, py::arg("seed") = 0);
+  m.def("mmsr", [](SIG, std::int32_t n_iter, double tol, std::uint64_t seed) {
+    Opts o(n_iter, tol, py::none(), seed);
+    cs::AnswersView a = view(t, w, l, nt, nw, nl);
+    cs::MmsrResult r;
+    {
+      py::gil_scoped_release release;
+      r = cs::mmsr(a, o.o);
+    }
+    py::dict d;
+    d["skills"] = take(std::move(r.skills));
+    d["loss_history"] = take(std::move(r.loss_history));
+    d["n_iter"] = r.n_iter;
+    return d;
+  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 10000, py::arg("tol") = 1e-10, py::arg("seed") = 0);
 }
 
 #undef ANSWERS

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "tagger/consensus.h"
 
@@ -48,5 +49,24 @@ Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt = 
 // exceeds 1e300 in magnitude. label = sign(sum_{j in t} A_j y_j) (0: the
 // positive label; crowd-kit raises KeyError there). probas are one-hot.
 Result kos(const AnswersView& a, std::int32_t positive, const Options& opt = {});
+
+// M-MSR (Ma & Olshevsky, "Adversarial Crowdsourcing Through Robust Rank-One
+// Matrix Completion", NeurIPS 2020) as crowd-kit 1.4: the worker covariance
+// C = (agreement share on common tasks) K/(K-1) - 1/(K-1) (pairs without a
+// common task: 0 before the shift), then opt.n_iter rounds of the
+// mean-subsequence-reduced rank-one fit |C| ~ u v^T over observed pairs,
+// trimming F = floor(min observed pairs per worker / 2) - 1 values at each
+// end, from u = v = numpy RandomState(opt.seed).random_sample(W), until the
+// Frobenius change < opt.tol; signs from the eigenvector of the smallest
+// eigenvalue of the signed-graph walk (dense, computed here by Eigen's
+// symmetric solver on the similar symmetric matrix rather than ARPACK);
+// skills = log((K-1) p / (1 - p)), p the clipped accuracy. Labels are then a
+// weighted vote with these skills (in Python).
+struct MmsrResult {
+  std::vector<double> skills;        // [n_workers]
+  std::vector<double> loss_history;  // Frobenius change per round
+  std::int32_t n_iter = 0;
+};
+MmsrResult mmsr(const AnswersView& a, const Options& opt = {});
 
 }  // namespace tagger::consensus

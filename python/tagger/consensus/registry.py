@@ -10,7 +10,7 @@ from .confusion import DawidSkene, OneCoinDawidSkene
 from .difficulty import GLAD
 from .spammer import MACE
 from .voting import GoldMajorityVote, MajorityVote, WeightedMajorityVote
-from .spectral import KOS
+from .spectral import KOS, MMSR
 from .quality import CROWDLAB
 from .agreement import Wawa, ZeroBasedSkill
 
@@ -28,6 +28,7 @@ METHODS: dict[str, type[BaseClassifier]] = {
     "crowdlab": CROWDLAB,
     "gold_majority_vote": GoldMajorityVote,
     "kos": KOS,
+    "mmsr": MMSR,
 }
 
 
