@@ -70,9 +70,9 @@ def _signed_vote(answers: Answers, skills: np.ndarray) -> tuple[np.ndarray, np.n
     scores = per-label sums of the skills, probas = scores / row sum, label =
     the first maximal column (labels sorted)."""
     T, K = len(answers.task_names), len(answers.label_names)
-    scores = np.zeros(T * K)
-    np.add.at(scores, answers.task.astype(np.int64) * K + answers.label, skills[answers.worker])
-    scores = scores.reshape(T, K)
+    flat = np.zeros(T * K)
+    np.add.at(flat, answers.task.astype(np.int64) * K + answers.label, skills[answers.worker])
+    scores = flat.reshape(T, K)
     with np.errstate(divide="ignore", invalid="ignore"):
         probas = scores / scores.sum(axis=1, keepdims=True)
     labels = np.argmax(np.nan_to_num(probas, nan=-np.inf), axis=1).astype(np.int32)
