@@ -47,9 +47,11 @@ def assert_same(one: dict, other: dict) -> None:
     assert int(one["n_iter"]) == int(other["n_iter"])
     assert bool(one["converged"]) == bool(other["converged"])
     np.testing.assert_array_equal(one["objective_history"], other["objective_history"])
+    for key in ("abilities", "difficulties"):  # GLAD
+        np.testing.assert_array_equal(one[key], other[key])
 
 
-METHODS = ["dawid_skene", "one_coin_dawid_skene", "majority_vote", "wawa"]
+METHODS = ["dawid_skene", "one_coin_dawid_skene", "glad", "majority_vote", "wawa"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -76,6 +78,17 @@ def test_sharded_with_gold_priors_smoothing_and_weights() -> None:
     skills = np.random.default_rng(1).uniform(0, 1, W)
     one = _core.consensus.weighted_majority_vote(t, w, y, T, W, K, skills=skills, gold=gold)
     assert_same(one, dist.fit_sharded("weighted_majority_vote", t, w, y, T, W, K, n_shards=4, skills=skills, gold=gold))
+    # GLAD with every option; m_tol = 0 runs every Fisher round, and the
+    # objective keeps rising for all 8 iterations here (many alpha chains)
+    kw = dict(gold=gold, class_priors=pri, m_steps=3, m_tol=0.0, alpha_prior=0.5, beta_prior=-0.3, tol=0.0)
+    one = _core.consensus.glad(t, w, y, T, W, K, n_iter=8, **kw)
+    assert int(one["n_iter"]) == 8
+    for n_shards in (1, 2, 4):
+        sh = dist.fit_sharded("glad", t, w, y, T, W, K, n_shards=n_shards, n_iter=8, **kw)
+        assert_same(one, sh)
+        np.testing.assert_array_equal(one["probas"], sh["probas"])  # bit for bit
+        np.testing.assert_array_equal(one["skills"], sh["skills"])
+    assert_same(_core.consensus.glad(t, w, y, T, W, K, n_iter=0), dist.fit_sharded("glad", t, w, y, T, W, K, n_iter=0))
     # n_iter = 0: the start posteriors (vote shares)
     one = _core.consensus.dawid_skene(t, w, y, T, W, K, n_iter=0)
     assert_same(one, dist.fit_sharded("dawid_skene", t, w, y, T, W, K, n_shards=2, n_iter=0))
@@ -84,7 +97,7 @@ def test_sharded_with_gold_priors_smoothing_and_weights() -> None:
 def test_estimators_take_a_backend() -> None:
     t, w, y = answers(n_tasks=3 * ALIGN, seed=5)
     df = pd.DataFrame({"task": t + 1000, "worker": [f"w{x}" for x in w], "label": np.array(list("abc"))[y]})
-    for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.MajorityVote,
+    for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.GLAD, tg.consensus.MajorityVote,
                 tg.consensus.WeightedMajorityVote):
         engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
         a, b = cls(**engine).fit(df), cls(backend="inprocess", n_shards=3).fit(df)
@@ -94,7 +107,7 @@ def test_estimators_take_a_backend() -> None:
     with pytest.raises(InvalidArgument, match="backend"):
         tg.consensus.DawidSkene(backend="spark").fit(df)
     with pytest.raises(InvalidArgument, match="sharded methods"):
-        dist.fit_sharded("glad", t, w, y, int(t.max()) + 1, int(w.max()) + 1, 3)
+        dist.fit_sharded("mace", t, w, y, int(t.max()) + 1, int(w.max()) + 1, 3)
 
 
 def test_partition_is_aligned_and_balanced() -> None:
@@ -155,14 +168,69 @@ def test_fit_parquet_equals_in_memory(tmp_path, method: str) -> None:
     pd.testing.assert_frame_equal(est.errors_, mem.errors_, rtol=0, atol=1e-12)
 
 
+def test_fit_parquet_spill_is_bit_identical_and_leaves_no_file(tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    import pyarrow as pa
+    df = _frame(seed=5).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
+    path = tmp_path / "answers.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=5000)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    mem = tg.consensus.DawidSkene(n_iter=30, tol=1e-7, variant="tagger").fit(df)
+    for chunk in (1, 3000, 10**7):  # one chunk per block, several blocks, one chunk
+        est = tg.consensus.fit_parquet(path, n_iter=30, tol=1e-7, batch_size=2000, chunk_answers=chunk, spill_dir=spill)
+        np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())  # bit for bit
+        np.testing.assert_array_equal(est.errors_.to_numpy(), mem.errors_.to_numpy())
+        assert est.loss_history_ == mem.loss_history_ and est.source_passes_ == 2
+        assert est.spill_bytes_ == 4 * (len(df) + df["task"].nunique())
+        assert list(spill.iterdir()) == []
+    # an error in the middle of the spilling pass: the file goes too
+    dup = pd.concat([df, df.iloc[-1:]])
+    pq.write_table(pa.Table.from_pandas(dup, preserve_index=False), tmp_path / "d.parquet")
+    with pytest.raises(InvalidArgument, match="repeated"):
+        tg.consensus.fit_parquet(tmp_path / "d.parquet", chunk_answers=3000, spill_dir=spill)
+    assert list(spill.iterdir()) == []
+    with pytest.raises(InvalidArgument, match="spill_dir"):
+        tg.consensus.fit_parquet(path, spill_dir=tmp_path / "nope")
+
+
+def test_spill_checks_what_it_is_given(tmp_path) -> None:
+    s = _core.consensus_shard.DsSpill(str(tmp_path), 3, 2)
+    t, w, y = np.array([0, 0, 1], np.int32), np.array([0, 1, 2], np.int32), np.array([1, 0, 1], np.int32)
+    with pytest.raises(InvalidArgument, match="non-decreasing"):
+        s.append(t[::-1].copy(), w, y, 2)
+    with pytest.raises(InvalidArgument, match="worker code 3"):
+        s.append(t, w + 1, y, 2)
+    with pytest.raises(InvalidArgument, match="label code 2"):
+        s.append(t, w, y + 1, 2)
+    s.append(t, w, y, 2)
+    with pytest.raises(InvalidArgument, match="TASK_ALIGN"):
+        s.append(t, w, y, 2)  # the first chunk did not end on a block
+    assert (s.n_tasks, s.n_answers, s.bytes, s.n_chunks) == (2, 3, 4 * 5, 1)
+    with pytest.raises(InvalidArgument, match="cannot create"):
+        _core.consensus_shard.DsSpill(str(tmp_path / "missing"), 3, 2)
+
+
 def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
     import pyarrow as pa
     df = _frame(n_tasks=50).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
     shuffled = df.sample(frac=1.0, random_state=0)
     pq.write_table(pa.Table.from_pandas(shuffled, preserve_index=False), tmp_path / "s.parquet")
-    with pytest.raises(InvalidArgument, match="grouped by task"):
-        tg.consensus.fit_parquet(tmp_path / "s.parquet")
+    for batch in (2, 7, 1 << 20):  # a task seen again in a later batch, or in the same one
+        with pytest.raises(InvalidArgument, match="grouped by task"):
+            tg.consensus.fit_parquet(tmp_path / "s.parquet", batch_size=batch)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "g.parquet")
+    est = tg.consensus.fit_parquet(tmp_path / "g.parquet", batch_size=2)  # batches inside one task
+    pd.testing.assert_series_equal(est.labels_, tg.consensus.DawidSkene(variant="tagger").fit(df).labels_)
+    # int8 labels spanning more than int8 can hold as a difference, negative worker ids
+    odd = df.assign(label=df["label"].map({"neg": -100, "neu": 0, "pos": 100}).astype(np.int8),
+                    worker=-df["worker"].str[1:].astype(np.int64))
+    pq.write_table(pa.Table.from_pandas(odd, preserve_index=False), tmp_path / "o.parquet")
+    est = tg.consensus.fit_parquet(tmp_path / "o.parquet", batch_size=64)
+    mem = tg.consensus.DawidSkene(variant="tagger").fit(odd)
+    pd.testing.assert_series_equal(est.labels_, mem.labels_)
+    pd.testing.assert_series_equal(est.skills_, mem.skills_)
     dup = pd.concat([df.iloc[:1], df]).sort_values("task", kind="stable")
     pq.write_table(pa.Table.from_pandas(dup, preserve_index=False), tmp_path / "d.parquet")
     with pytest.raises(InvalidArgument, match="repeated"):
@@ -223,8 +291,10 @@ def ray_local():
 def test_ray_equals_single_process(ray_local, n_shards: int) -> None:
     t, w, y = answers(seed=7)
     T, W, K = int(t.max()) + 1, int(w.max()) + 1, 3
-    one = _core.consensus.dawid_skene(t, w, y, T, W, K, n_iter=25)
-    assert_same(one, dist.fit_sharded("dawid_skene", t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25))
+    for method in ("dawid_skene", "glad"):
+        kw = {"m_steps": 4} if method == "glad" else {}  # (GLAD: a Ray round trip per shard per Fisher round)
+        one = getattr(_core.consensus, method)(t, w, y, T, W, K, n_iter=25, **kw)
+        assert_same(one, dist.fit_sharded(method, t, w, y, T, W, K, n_shards=n_shards, backend="ray", n_iter=25, **kw))
 
 
 def test_ray_estimator_and_sweep(ray_local) -> None:
@@ -239,3 +309,20 @@ def test_ray_estimator_and_sweep(ray_local) -> None:
     local = tg.sim.sweep(populations=_pop(), n_jobs=1, progress=False, **SWEEP)
     on_ray = tg.sim.sweep(populations=_pop(), backend="ray", progress=False, **SWEEP)
     pd.testing.assert_frame_equal(local, on_ray)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext() warns about itself
+def test_ray_data_reader_equals_in_memory(ray_local, tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="ray.data.read_parquet needs pyarrow")
+    import pyarrow as pa
+    df = _frame(seed=9).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):  # a directory of files, read in order
+        pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), tmp_path / f"part-{i}.parquet")
+    ds = ray_local.data.read_parquet(str(tmp_path))
+    est = tg.consensus.fit_parquet(ds, n_iter=30, batch_size=4000, chunk_answers=6000)
+    mem = tg.consensus.DawidSkene(n_iter=30, variant="tagger").fit(df)
+    pd.testing.assert_series_equal(est.labels_, mem.labels_)
+    np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())
+    assert est.n_iter_ == mem.n_iter_ and est.source_passes_ == 2  # Ray Data runs twice, the rest is local
+    with pytest.raises(InvalidArgument, match="not in the data"):
+        tg.consensus.fit_parquet(ds, columns=("task", "worker", "nope"))

@@ -225,3 +225,18 @@ def test_a_bad_fraud_level_is_refused_before_anything_is_written(fraud, match):
         net.publish_task(owner=alice, title="T", description="d", kind="collection", items=2, overlap=1,
                          budget=2 * tg.TAG, fraud=True)
     assert (net.height, net.state_root()) == before
+
+
+def test_first_fundings_match_each_accounts_history_in_one_pass():
+    net = tg.Network.memory()
+    farmer, other = net.create_accounts(["farmer", "other"], fund=100 * tg.TAG)
+    subs = net.create_accounts([f"s{i}" for i in range(5)])
+    for i, s in enumerate(subs[:4]):
+        net.transfer(farmer if i % 2 == 0 else other, s, tg.TAG)
+    net.transfer(other, subs[0], tg.TAG)  # a later transfer is not the first funding
+    got = net.first_fundings([s.name for s in subs] + [farmer])
+    for s in subs[:4]:
+        h = net.history(s)
+        first = h[(h["kind"] == "transfer") & ~h["outgoing"]].iloc[0]
+        assert (got.loc[s.name, "funder"], got.loc[s.name, "height"]) == (first["sender"], first["height"])
+    assert "s4" not in got.index and "farmer" not in got.index  # minted, never sent a transfer

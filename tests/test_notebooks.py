@@ -1,4 +1,4 @@
-"""Executes the user's guide notebooks (01 quickstart, 02 marketplace) and checks
+"""Executes the user's guide notebooks (01 quickstart, 02 marketplace, 04 copilot) and checks
 what they claim: every cell runs, the quickstart stays under 30 code lines, and
 the key outputs (proof verified, stranger refused, ledger verified) are there."""
 
@@ -124,3 +124,20 @@ def test_shipped_sample_is_the_banking77_slice(shared):
     shipped = pd.read_csv(NOTEBOOKS / "data" / "banking77_intents.csv")
     pd.testing.assert_frame_equal(shipped, expected)
     assert shipped["label"].value_counts().to_dict() == {i: 40 for i in intents}
+
+
+def test_copilot_and_fraud_notebook_runs():
+    nb, elapsed = _run(NOTEBOOKS / "04_copilot_and_fraud.ipynb")
+    assert elapsed < BUDGET_S, f"04_copilot_and_fraud took {elapsed:.1f} s"
+    text = _text(nb)
+    saved = [line for line in text.splitlines() if line.startswith("answers per round:")]
+    assert saved and "instead of 480" in saved[0]
+    assert int(saved[0].split("; ")[1].split()[0]) < 480       # the copilot saved human answers
+    report_rows = {line.split()[0]: line.split()[1] for line in text.splitlines()
+                   if len(line.split()) > 1 and line.split()[0] in ("bot", "spam", "ana", "ben")
+                   and line.split()[1] in ("True", "False")}
+    assert report_rows["bot"] == report_rows["spam"] == "True" and report_rows["ana"] == "False"
+    payout = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+              if len(line.split()) == 2 and line.split()[0] in ("bot", "spam", "alice.copilot", "ana")}
+    assert payout["bot"] == payout["spam"] == payout["alice.copilot"] == 0 and payout["ana"] > 0
+    assert "'state_root'" in text                                              # net.verify() ran to the end

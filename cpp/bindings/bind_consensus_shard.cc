@@ -100,6 +100,129 @@ TAGGER_BIND_MODULE(consensus_shard) {
   }, py::arg("counts"), py::arg("prior"), py::arg("n_workers"), py::arg("n_labels"), py::kw_only(),
      py::arg("smoothing") = 0.0, py::arg("class_priors") = py::none());
 
+  py::class_<cs::GladShard>(m, "GladShard")
+      .def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
+                       std::optional<I32> gold, std::optional<F64> class_priors, std::int32_t m_steps, double m_tol,
+                       double alpha_prior, double beta_prior, unsigned threads) {
+             cs::AnswersView a = shard_view(t, w, l, nt, nw, nl);
+             cs::GladOptions g;
+             g.m_steps = m_steps;
+             g.m_tol = m_tol;
+             g.alpha_prior = alpha_prior;
+             g.beta_prior = beta_prior;
+             std::span<const double> pri;
+             if (class_priors) pri = {class_priors->data(), static_cast<std::size_t>(class_priors->size())};
+             py::gil_scoped_release release;
+             return std::make_unique<cs::GladShard>(a, gold_span(gold), pri, g, threads);
+           }),
+           py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
+           py::arg("n_labels"), py::kw_only(), py::arg("gold") = py::none(), py::arg("class_priors") = py::none(),
+           py::arg("m_steps") = 25, py::arg("m_tol") = 1e-2, py::arg("alpha_prior") = 1.0, py::arg("beta_prior") = 1.0,
+           py::arg("threads") = 0)
+      .def("e_step", [](cs::GladShard& s, const F64& alpha) {
+        InstanceLock lock(&s, true);
+        py::gil_scoped_release release;
+        s.e_step({alpha.data(), static_cast<std::size_t>(alpha.size())});
+      }, py::arg("alpha"))
+      .def("alpha_sums", [](cs::GladShard& s, const F64& alpha, const F64& grad, const F64& info) {
+        if (grad.size() != alpha.size() || info.size() != alpha.size())
+          throw InvalidArgument("alpha_sums: alpha, grad and info must have n_workers values");
+        std::vector<double> g = vec(grad), i = vec(info);
+        {
+          InstanceLock lock(&s, true);
+          py::gil_scoped_release release;
+          s.alpha_sums({alpha.data(), static_cast<std::size_t>(alpha.size())}, g.data(), i.data());
+        }
+        return py::make_tuple(take(std::move(g)), take(std::move(i)));
+      }, py::arg("alpha"), py::arg("grad"), py::arg("info"))
+      .def("b_step", [](cs::GladShard& s, const F64& alpha) {
+        InstanceLock lock(&s, true);
+        py::gil_scoped_release release;
+        return s.b_step({alpha.data(), static_cast<std::size_t>(alpha.size())});
+      }, py::arg("alpha"))
+      .def("q_blocks", [](cs::GladShard& s, const F64& alpha) {
+        std::vector<double> q;
+        {
+          InstanceLock lock(&s, true);
+          py::gil_scoped_release release;
+          q = s.q_blocks({alpha.data(), static_cast<std::size_t>(alpha.size())});
+        }
+        return take(std::move(q));
+      }, py::arg("alpha"))
+      .def("skill_sums", [](cs::GladShard& s, const F64& alpha, const F64& sums) {
+        if (sums.size() != alpha.size()) throw InvalidArgument("skill_sums: alpha and sums must have n_workers values");
+        std::vector<double> out = vec(sums);
+        {
+          InstanceLock lock(&s, true);
+          py::gil_scoped_release release;
+          s.skill_sums({alpha.data(), static_cast<std::size_t>(alpha.size())}, out.data());
+        }
+        return take(std::move(out));
+      }, py::arg("alpha"), py::arg("sums"))
+      .def("answers_per_worker", [](const cs::GladShard& s) { return take(s.answers_per_worker()); })
+      .def("priors", [](const cs::GladShard& s) { return take(s.priors()); })
+      .def("posteriors", [](cs::GladShard& s, std::int32_t n_labels) {
+        const auto T = static_cast<py::ssize_t>(s.n_tasks());
+        py::array_t<double> probas({T, static_cast<py::ssize_t>(n_labels)});
+        py::array_t<std::int32_t> labels(T);
+        py::array_t<double> difficulties(T);
+        double* pp = probas.mutable_data();
+        std::int32_t* lp = labels.mutable_data();
+        double* dp = difficulties.mutable_data();
+        InstanceLock lock(&s, true);
+        {
+          py::gil_scoped_release release;
+          s.posteriors(pp, lp, dp);
+        }
+        return py::make_tuple(probas, labels, difficulties);
+      }, py::arg("n_labels"))
+      .def_property_readonly("n_tasks", &cs::GladShard::n_tasks)
+      .def_property_readonly("n_answers", &cs::GladShard::n_answers);
+
+  m.def("glad_alpha_update", [](const F64& grad, const F64& info, const F64& alpha) {
+    std::vector<double> a = vec(alpha);
+    const double moved = cs::glad_alpha_update({grad.data(), static_cast<std::size_t>(grad.size())},
+                                               {info.data(), static_cast<std::size_t>(info.size())}, a);
+    return py::make_tuple(take(std::move(a)), moved);
+  }, py::arg("grad"), py::arg("info"), py::arg("alpha"));
+  m.def("glad_objective", [](const F64& block_q, const F64& alpha, double alpha_prior) {
+    return cs::glad_objective({block_q.data(), static_cast<std::size_t>(block_q.size())},
+                              {alpha.data(), static_cast<std::size_t>(alpha.size())}, alpha_prior);
+  }, py::arg("block_q"), py::arg("alpha"), py::arg("alpha_prior"));
+
+  py::class_<cs::DsSpill>(m, "DsSpill")
+      .def(py::init<const std::string&, std::int32_t, std::int32_t, unsigned>(), py::arg("dir"), py::arg("n_workers"),
+           py::arg("n_labels"), py::kw_only(), py::arg("threads") = 0)
+      .def("append", [](cs::DsSpill& s, const I32& t, const I32& w, const I32& l, std::int32_t nt) {
+        cs::AnswersView a = shard_view(t, w, l, nt, 0, 0);  // (worker and label ranges: the spill's own)
+        InstanceLock lock(&s, true);
+        py::gil_scoped_release release;
+        s.append(a);
+      }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"))
+      .def("start", [](cs::DsSpill& s) {
+        InstanceLock lock(&s, true);
+        cs::ShardStats st;
+        { py::gil_scoped_release release; st = s.start(); }
+        return stats_dict(std::move(st));
+      })
+      .def("e_step", [](cs::DsSpill& s, const F64& e, const F64& prior) {
+        cs::DsParams p{vec(e), vec(prior)};
+        InstanceLock lock(&s, true);
+        cs::ShardStats st;
+        { py::gil_scoped_release release; st = s.e_step(p); }
+        return stats_dict(std::move(st));
+      }, py::arg("e"), py::arg("prior"))
+      .def("posteriors", [](cs::DsSpill& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
+        if (e.has_value() != prior.has_value()) throw InvalidArgument("posteriors: pass both e and prior, or neither");
+        std::optional<cs::DsParams> p;
+        if (e) p = cs::DsParams{vec(*e), vec(*prior)};
+        return shard_posteriors(s, p ? &*p : nullptr, n_labels);
+      }, py::arg("n_labels"), py::arg("e") = py::none(), py::arg("prior") = py::none())
+      .def_property_readonly("n_tasks", &cs::DsSpill::n_tasks)
+      .def_property_readonly("n_answers", &cs::DsSpill::n_answers)
+      .def_property_readonly("bytes", &cs::DsSpill::bytes)
+      .def_property_readonly("n_chunks", &cs::DsSpill::n_chunks);
+
   py::class_<cs::OneCoinShard>(m, "OneCoinShard")
       .def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
                        std::optional<I32> gold, unsigned threads) {

@@ -239,6 +239,15 @@ TAGGER_BIND_MODULE(ledger) {
           out.append(py::make_tuple(r.height, r.index, static_cast<int>(r.kind), to_py(r.txid), to_py(r.sender), r.timestamp_ms, to_py(r.tx)));
         return out;
       }, "address"_a)
+      .def("first_fundings", [](const L::Ledger& l, const py::list& accounts) {
+        std::vector<L::Address> addrs;
+        for (auto a : accounts) addrs.push_back(fixed_bytes<20>(py::reinterpret_borrow<py::object>(a), "address"));
+        std::vector<std::optional<L::Funding>> got;
+        { GIL g; got = l.first_fundings(addrs); }
+        py::list out;
+        for (auto& f : got) out.append(f ? py::object(py::make_tuple(to_py(f->funder), f->height)) : py::object(py::none()));
+        return out;
+      }, "addresses"_a)
       .def("verify", [](const L::Ledger& l, unsigned threads) {
         L::VerifyReport r;
         { GIL g; r = l.verify(threads); }

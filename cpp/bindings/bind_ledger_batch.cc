@@ -12,7 +12,9 @@ using namespace pybind11::literals;
 // ---- batch paths (cpp/src/ledger/batch.cc): numpy and list conversions only ----
 using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using U32 = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>;
 static std::span<const std::int32_t> span_of(const I32& a) { return {a.data(), static_cast<std::size_t>(a.size())}; }
+static std::span<const std::uint32_t> span_of(const U32& a) { return {a.data(), static_cast<std::size_t>(a.size())}; }
 // Views of str (UTF-8, cached by CPython) or bytes items; `list` must outlive them.
 static std::vector<std::string_view> text_views(const py::list& list, const char* what, bool allow_bytes) {
   std::vector<std::string_view> out;
@@ -53,20 +55,25 @@ static std::vector<Hash32> unpacked(const py::object& o) {
 
 void bind_ledger_batch(py::module_& m) {
   m.attr("MAX_ANSWERS_PER_TX") = L::kMaxAnswersPerTx;
-  m.def("answers_payload", [](const py::object& task, const I32& items, const I32& labels) {
-    return to_py(L::answers_payload(fixed_bytes<32>(task, "task id"), span_of(items), span_of(labels)));
-  }, "task_id"_a, "items"_a, "labels"_a);
+  m.def("answers_payload", [](const py::object& task, const I32& items, const I32& labels,
+                              const std::optional<U32>& duration_ms, const std::optional<U32>& confidence_ppm) {
+    return to_py(L::answers_payload(fixed_bytes<32>(task, "task id"), span_of(items), span_of(labels),
+                                    duration_ms ? span_of(*duration_ms) : std::span<const std::uint32_t>{},
+                                    confidence_ppm ? span_of(*confidence_ppm) : std::span<const std::uint32_t>{}));
+  }, "task_id"_a, "items"_a, "labels"_a, "duration_ms"_a = py::none(), "confidence_ppm"_a = py::none());
   m.def("make_answers_txs", [](const std::vector<crypto::SigningKey>& signers, const std::vector<std::uint64_t>& nonces,
                                const I64& offsets, const I32& items, const I32& labels, const py::object& task,
-                               std::uint64_t chain, unsigned threads) {
+                               std::uint64_t chain, unsigned threads, const std::optional<U32>& duration_ms) {
     auto id = fixed_bytes<32>(task, "task id");
     std::vector<Bytes> out;
     { GIL g; out = L::make_answers_txs(signers, nonces, {offsets.data(), static_cast<std::size_t>(offsets.size())},
-                                       span_of(items), span_of(labels), id, chain, threads); }
+                                       span_of(items), span_of(labels), id, chain, threads,
+                                       duration_ms ? span_of(*duration_ms) : std::span<const std::uint32_t>{}); }
     py::list l;
     for (auto& b : out) l.append(to_py(b));
     return l;
-  }, "signers"_a, "nonces"_a, "offsets"_a, "items"_a, "labels"_a, "task_id"_a, "chain_id"_a, "threads"_a = 0);
+  }, "signers"_a, "nonces"_a, "offsets"_a, "items"_a, "labels"_a, "task_id"_a, "chain_id"_a, "threads"_a = 0,
+     "duration_ms"_a = py::none());
   m.def("manifest_leaves", [](const py::list& ids, const py::object& commitments, const I32& codes,
                               const std::vector<std::string>& names) {
     auto v = text_views(ids, "item id", false);

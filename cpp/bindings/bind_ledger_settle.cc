@@ -1,6 +1,7 @@
 // tagger._core.ledger.settle (cpp/src/ledger/contracts/settle.cc): terms from
 // a dict, answers from int32 arrays, the output as a dict; called from
 // bind_ledger.cc. The computation runs with the GIL released.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@ namespace L = tagger::ledger;
 using GIL = py::gil_scoped_release;
 using namespace pybind11::literals;
 using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+using U32 = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>;
 using Gold = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
 // Keys are TaskTerms' member names; an unknown key is an error, not ignored.
@@ -34,6 +36,8 @@ static L::TaskTerms terms_of(const py::dict& d) {
       {"deadline_height", &L::TaskTerms::deadline_height},
       {"expiry_slash_bps", &L::TaskTerms::expiry_slash_bps},
       {"fraud_alpha_ppm", &L::TaskTerms::fraud_alpha_ppm},
+      {"min_reputation_bps", &L::TaskTerms::min_reputation_bps},
+      {"adaptive_ppm", &L::TaskTerms::adaptive_ppm},
   };
   L::TaskTerms t;
   for (auto [k, v] : d) {
@@ -43,6 +47,10 @@ static L::TaskTerms terms_of(const py::dict& d) {
     if (key == "policy") { t.policy = py::cast<std::string>(value); continue; }
     if (key == "slashing") { t.slashing = py::cast<bool>(value); continue; }
     if (key == "gold_commitment") { t.gold_commitment = fixed_bytes<32>(value, "gold_commitment"); continue; }
+    if (key == "copilot") {
+      if (!value.is_none() && py::len(value) > 0) t.copilot = fixed_bytes<20>(value, "copilot");
+      continue;
+    }
     bool found = false;
     for (auto& [name, member] : ints)
       if (key == name) { t.*member = py::cast<std::uint64_t>(value); found = true; break; }
@@ -61,9 +69,13 @@ void bind_ledger_settle(py::module_& m) {
     return to_py(L::gold_commitment(fixed_bytes<32>(salt, "salt"), gold));
   }, "salt"_a, "gold"_a);
   m.def("settle", [](const py::dict& terms, const py::list& workers, const I32& item, const I32& worker, const I32& label,
-                     const Gold& gold, const std::vector<std::uint64_t>& stakes, std::uint64_t escrow, bool partial) {
+                     const Gold& gold, const std::vector<std::uint64_t>& stakes, std::uint64_t escrow, bool partial,
+                     const std::optional<U32>& duration_ms, const std::optional<U32>& confidence_ppm) {
     if (item.ndim() != 1 || worker.ndim() != 1 || label.ndim() != 1 || item.size() != worker.size() || item.size() != label.size())
       throw InvalidArgument("settle: item, worker and label must be 1-d arrays of the same length");
+    for (const auto* col : {&duration_ms, &confidence_ppm})
+      if (*col && ((*col)->ndim() != 1 || (*col)->size() != item.size()))
+        throw InvalidArgument("settle: duration_ms and confidence_ppm must be 1-d arrays of one value per answer");
     L::TaskTerms t = terms_of(terms);
     L::SettleInput in;
     in.terms = &t;
@@ -72,7 +84,8 @@ void bind_ledger_settle(py::module_& m) {
     for (std::size_t a = 0; a < in.answers.size(); ++a) {
       std::int32_t i = item.data()[a], w = worker.data()[a], l = label.data()[a];
       if (i < 0 || w < 0 || l < 0) throw InvalidArgument("settle: answer " + std::to_string(a) + " has a negative index");
-      in.answers[a] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(l)};
+      in.answers[a] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(l),
+                       duration_ms ? duration_ms->data()[a] : L::kNoDuration, confidence_ppm ? confidence_ppm->data()[a] : 0u};
     }
     in.gold = gold;
     in.stakes = stakes;
@@ -82,7 +95,7 @@ void bind_ledger_settle(py::module_& m) {
     { GIL g; o = L::settle(in); }
     return settle_output_dict(o, t.n_labels);
   }, "terms"_a, "workers"_a, "item"_a, "worker"_a, "label"_a, "gold"_a, "stakes"_a, "escrow"_a,
-     "partial"_a = false);
+     "partial"_a = false, "duration_ms"_a = py::none(), "confidence_ppm"_a = py::none());
 }
 
 }  // namespace tagger::bindings

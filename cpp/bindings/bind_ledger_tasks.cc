@@ -18,7 +18,10 @@ py::dict terms_dict(const L::TaskTerms& t) {
                   "slashing"_a = t.slashing, "slash_threshold_bps"_a = t.slash_threshold_bps,
                   "slash_share_bps"_a = t.slash_share_bps, "slash_min_control"_a = t.slash_min_control,
                   "gold_commitment"_a = to_py(t.gold_commitment), "deadline_height"_a = t.deadline_height,
-                  "expiry_slash_bps"_a = t.expiry_slash_bps, "fraud_alpha_ppm"_a = t.fraud_alpha_ppm);
+                  "expiry_slash_bps"_a = t.expiry_slash_bps, "fraud_alpha_ppm"_a = t.fraud_alpha_ppm,
+                  "min_reputation_bps"_a = t.min_reputation_bps,
+                  "copilot"_a = t.has_copilot() ? py::object(to_py(t.copilot)) : py::object(py::none()),
+                  "adaptive_ppm"_a = t.adaptive_ppm);
 }
 
 py::dict settle_output_dict(const L::SettleOutput& o, std::uint64_t n_labels) {

@@ -44,7 +44,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "mint": ("to", "amount"),
     "transfer": ("to", "amount", "memo"),
     "escrow_lock": ("budget", "required_stake", "params_hash", "verifier"),
-    "answers": ("task", "answers", "batch_hash", "count"),
+    # Signed durations and the copilot's confidences follow only when given.
+    "answers": ("task", "answers", "batch_hash", "count", "duration_ms", "confidence_ppm"),
     "upload_receipt": ("task", "worker", "item", "ciphertext_hash", "verdict", "reasons"),
     # A published task's finalize carries three more: the gold reveal and the partial flag.
     "finalize": ("task", "payouts", "reputation", "slashes", "result_hash", "gold_salt", "gold", "partial"),
@@ -66,14 +67,31 @@ TERMS_FIELDS: tuple[str, ...] = (
     "n_items", "n_labels", "overlap", "rate", "method", "n_iter", "tol_e9", "seed", "policy", "policy_threshold_bps",
     "policy_no_control_bps", "policy_base", "slashing", "slash_threshold_bps", "slash_share_bps", "slash_min_control",
     "gold_commitment", "deadline_height", "expiry_slash_bps")
-"""A published task's terms, in their fixed order (docs/ledger.md, kind ``publish``); a
-20th, ``fraud_alpha_ppm``, follows only when the task publishes the fraud screen."""
+"""A published task's terms, in their fixed order (docs/ledger.md, kind ``publish``).
+:data:`TERMS_OPTIONAL` follow, each encoded only up to the last one that is set."""
+TERMS_OPTIONAL: tuple[str, ...] = ("fraud_alpha_ppm", "min_reputation_bps", "copilot", "adaptive_ppm")
+"""Optional terms 20-23: the fraud screen's level, the assignment's reputation floor, the
+copilot's address and the adaptive overlap's confidence threshold (``tagger/settle.h``)."""
 TASK_STATUS = {0: "open", 1: "finalized", 2: "cancelled"}
 VERDICTS = {"accepted": 0, "rejected": 1, "needs_review": 2}
 LISTING_KINDS = {"sale": 0, "license": 1}
 ZERO32 = bytes(32)
 
 AccountLike = Union["Account", str, bytes]
+
+
+def _u32_column(values: Any, name: str, n: int, hi: int) -> Any:
+    """``values`` as a uint32 array of ``n`` integers in [0, hi], or InvalidArgument naming the first bad one."""
+    import numpy as np
+    a = np.asarray(values)
+    if a.ndim != 1 or len(a) != n:
+        raise InvalidArgument(f"{name} needs one value per answer ({n}), got shape {a.shape}")
+    if a.dtype.kind not in "iu":
+        raise InvalidArgument(f"{name} must be integers, got dtype {a.dtype}")
+    bad = np.flatnonzero((a < 0) | (a > hi))
+    if len(bad):
+        raise InvalidArgument(f"{name}[{int(bad[0])}] = {int(a[bad[0]])} is outside [0, {hi}]")
+    return a.astype(np.uint32)
 
 
 # ---------------------------------------------------------------- addresses
@@ -413,9 +431,15 @@ class Contracts:
                 row.append(1 if v else 0)
             else:
                 row.append(_amount(v, k))
-        fraud = _amount(terms.get("fraud_alpha_ppm", 0), "fraud_alpha_ppm")
-        if fraud:  # a 20th field only when set: terms without it keep their bytes
-            row.append(fraud)
+        # Optional fields up to the last one set: terms without them keep their bytes.
+        copilot = terms.get("copilot")
+        extra: list[Any] = [_amount(terms.get("fraud_alpha_ppm", 0), "fraud_alpha_ppm"),
+                            _amount(terms.get("min_reputation_bps", 0), "min_reputation_bps"),
+                            b"" if not copilot else self._addr(copilot),
+                            _amount(terms.get("adaptive_ppm", 0), "adaptive_ppm")]
+        while extra and not extra[-1]:
+            extra.pop()
+        row.extend(extra)
         ver = b"" if verifier is None else self._addr(verifier)
         return self._send(owner, "publish", [_amount(budget, "budget"), _amount(required_stake, "required_stake"),
                                              _h32(params_hash, "params_hash"), ver, row])
@@ -498,11 +522,33 @@ class Contracts:
         return {"txid": txid, "paid": paid, "slashed": slashed, "refund": task["escrow"] + slashed - paid}
 
     def submit_answers(self, task_id: bytes, worker: AccountLike, answers: Iterable[tuple[int, int]] | None = None, *,
-                       batch_hash: bytes | None = None, count: int | None = None) -> bytes:
+                       batch_hash: bytes | None = None, count: int | None = None,
+                       duration_ms: Sequence[int] | np.ndarray | None = None,
+                       confidence_ppm: Sequence[int] | np.ndarray | None = None) -> bytes:
         """Record a batch of ``(item, label)`` int pairs — or only their hash and count — as one tx.
 
         ``answers`` may be any iterable of pairs; an integer numpy array of shape (n, 2)
-        is encoded in C++ without a Python object per answer (same bytes)."""
+        is encoded in C++ without a Python object per answer (same bytes).
+        ``duration_ms``: the worker's response time per answer, signed with it (the fraud
+        screen's fast rule reads it). ``confidence_ppm``: the copilot's confidence per
+        answer (only the task's copilot gives one, and it must)."""
+        if duration_ms is not None or confidence_ppm is not None:
+            import numpy as np
+            if batch_hash is not None:
+                raise InvalidArgument("durations and confidences go with the answers, not with a batch hash")
+            pairs = np.asarray(list(answers) if answers is not None and not hasattr(answers, "shape") else answers,
+                               dtype=np.int64).reshape(-1, 2)
+            cols = [None if c is None else _u32_column(c, name, len(pairs), hi)
+                    for c, name, hi in ((duration_ms, "duration_ms", 86_400_000), (confidence_ppm, "confidence_ppm", 1_000_000))]
+            if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= 2**31:
+                raise InvalidArgument("answers must be non-empty (item, label) pairs of non-negative int32")
+            acct = self._net.account(worker)
+            body = _c.answers_payload(_h32(task_id, "task_id"), pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32),
+                                      cols[0], cols[1])
+            tx = _c.make_tx(acct.signing_key._k, self._led.chain_id, KIND_CODES["answers"],
+                            self._led.next_nonce(acct.address_bytes), body)
+            with self._net.batch():
+                return self._net.submit(tx)
         def _is_int32_pairs(a: Any) -> TypeGuard[np.ndarray]:
             # Anything else (empty, too many, negative, wider than int32) keeps the
             # per-pair path and its errors.

@@ -24,7 +24,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import codec, crypto
 from .market import DatasetNFT, Market, open_dataset
@@ -508,6 +508,17 @@ class Network:
         df["amount"] = df["amount"].astype("Int64")
         return df
 
+    def first_fundings(self, accounts: Sequence[AccountLike]):
+        """Each account's first incoming transfer, in one pass over the ledger: a DataFrame
+        indexed like ``accounts`` (as given) with ``funder`` (a name where known) and
+        ``height``; accounts never funded by a transfer are left out."""
+        import pandas as pd
+        addrs = [self._address(a) for a in accounts]
+        got = self._led.first_fundings(addrs)
+        rows = {(a.name if isinstance(a, Account) else a): (self._label(f[0]), int(f[1]))
+                for a, f in zip(accounts, got) if f is not None}
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
+
     def _label(self, addr: bytes) -> str:
         a = self._by_addr.get(bytes(addr))
         return a.name if a is not None else address_str(addr)
@@ -622,7 +633,7 @@ class Network:
                      data_kind: str = "text", verify: Any = None, categories: int = 3, seed: int = 0,
                      method: str | None = None, method_options: Mapping[str, Any] | None = None,
                      slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0,
-                     fraud: Any = None):
+                     fraud: Any = None, copilot: Any = None, adaptive: Any = None, min_reputation: Any = None):
         """Publish a task: match it to data categories, lock ``budget`` in escrow and
         split its items into subtasks with hidden control items. See :class:`tagger.task.Task`.
 
@@ -647,7 +658,16 @@ class Network:
         ``alpha`` in (0, 1) (or ``True`` for 0.01) publishes the anti-fraud screen
         (``tg.consensus.fraud_report``'s spam, collusion and control-failure rules): the
         ledger runs it at finalize, and a flagged worker earns nothing and gets no answer
-        counted right for reputation.
+        counted right for reputation; with signed answer durations (``duration`` in
+        ``submit_many``) the fast-answer rule joins them.
+
+        ``copilot``: ``True`` (the owner's ``"<owner>.copilot"`` account) or an account that
+        pre-annotates items (``task.pre_annotate(model)``): its labels enter the consensus as
+        one more annotator, it is never paid. ``adaptive``: a copilot confidence (``True``:
+        0.9) above which an item is complete as soon as every human answer agrees with the
+        copilot (``task.assign`` hands out one slot per item, ``task.assign_next`` more where
+        needed). ``min_reputation``: the ledger refuses slots and answers to workers whose
+        reputation (right+1)/(right+wrong+2) is below it (a new worker has 0.5).
         """
         title = _text(title, "title")
         description = _text(description, "description")
@@ -658,7 +678,7 @@ class Network:
                     _text(v, f"labels[{i}]")
         if items is not None and not isinstance(items, (str, bytes, int)):
             import pandas as pd
-            if not hasattr(items, "tolist") and not isinstance(items, (list, tuple)):
+            if not isinstance(items, (list, tuple, pd.DataFrame, pd.Series)) and not hasattr(items, "tolist"):
                 items = list(items)   # an iterator is read once, here
             vals = items.get("data", []) if isinstance(items, pd.DataFrame) else items
             for i, v in enumerate(vals.tolist() if hasattr(vals, "tolist") else vals):
@@ -672,7 +692,8 @@ class Network:
                               control_share=control_share, batch_size=batch_size, data_kind=data_kind,
                               verify=verify, n_categories=categories, seed=seed, method=method,
                               method_options=method_options, slashing=slashing, deadline=deadline,
-                              expiry_slash_bps=expiry_slash_bps, fraud=fraud)
+                              expiry_slash_bps=expiry_slash_bps, fraud=fraud, copilot=copilot,
+                              adaptive=adaptive, min_reputation=min_reputation)
             self._tasks[task.id] = task
             self._on_batch_failure(lambda: self._tasks.pop(task.id, None))
         return task

@@ -21,13 +21,14 @@ from . import codec, crypto
 from . import match, rewards
 from .consensus import fraud_report as consensus_fraud_report
 from .consensus.active import next_items
+from ._copilot import model_probabilities, suggestion_codes
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
 from .verify import VerifySpec
 from ._repr import format_tag, html_table
 from .errors import (CorruptLedger, IncompleteTask, InfeasibleAssignment, InsufficientFunds, InvalidArgument,
-                     NotAuthorized, RuleViolation, TaskStateError, VerificationFailed)
+                     NotAuthorized, RuleViolation, TaskStateError, UnknownAccount, VerificationFailed)
 from .ledger import VERDICTS as VERDICT_CODES
 from ._terms import (gold_commitment, method_name, method_terms, new_gold_salt, policy_terms, slashing_terms)
 from .ledger import Account, AccountLike, address_str
@@ -183,6 +184,10 @@ class Task:
         self._allowed: np.ndarray | None = None  # [n_items, overlap] worker positions
         # Answers as int32 chunks (item, worker position, label index); the ledger holds the signed copy.
         self._ans_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._dur_chunks: list[np.ndarray] = []  # per answer chunk: signed duration in ms, NO_DURATION if none
+        # The copilot's answer per item: label code (-1: none) and confidence in ppm.
+        self._suggestion = np.full(len(items), -1, dtype=np.int32)
+        self._confidence = np.zeros(len(items), dtype=np.uint32)
         self._uploads: dict[int, Upload] = {}
         self._upload_meta: dict[int, dict] = {}
         self._free_cursor = 0  # collection without assignment: the lowest slot that may be free
@@ -205,6 +210,52 @@ class Task:
         if terms is None:  # a Task is published with its terms (Ledger.publish)
             raise CorruptLedger(f"task {self.id_hex[:16]}… has no terms on the ledger")
         return terms
+
+    @property
+    def copilot(self) -> Account | None:
+        """The task's copilot account (``publish_task(copilot=...)``), or None. It answers
+        through :meth:`pre_annotate`; the ledger never pays it or counts it a contributor."""
+        addr = self.terms.get("copilot")
+        return None if not addr else self._net.account(address_str(bytes(addr)))
+
+    @property
+    def adaptive(self) -> float | None:
+        """The copilot confidence above which an item whose human answers all agree with it
+        is complete early (``publish_task(adaptive=...)``), or None."""
+        ppm = int(self.terms.get("adaptive_ppm", 0))
+        return ppm / 1e6 if ppm else None
+
+    @property
+    def min_reputation(self) -> float:
+        """The reputation floor (Beta mean of a worker's on-ledger record) below which the
+        ledger refuses a worker's slots and answers; 0 for none."""
+        return int(self.terms.get("min_reputation_bps", 0)) / 1e4
+
+    @property
+    def suggestions(self) -> pd.DataFrame:
+        """The copilot's pre-annotations: item_id, suggestion, confidence (items it answered)."""
+        done = np.flatnonzero(self._suggestion >= 0)
+        labels = np.asarray(self.labels if self.labels is not None else [], dtype=object)
+        return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[done],
+                             "suggestion": labels[self._suggestion[done]] if len(done) else np.array([], dtype=object),
+                             "confidence": self._confidence[done] / 1e6})
+
+    def _settled_early(self) -> np.ndarray:
+        """Per item: complete with fewer than ``overlap`` human answers under adaptive overlap,
+        by the ledger's rule (settle.cc): a copilot answer of confidence >= the threshold and
+        every human answer (at least one) equal to it."""
+        n = self.n_items
+        ppm = int(self.terms.get("adaptive_ppm", 0))
+        if not ppm or not self._ans_chunks:
+            return np.zeros(n, dtype=bool)
+        it, _, lb = (np.concatenate(x) for x in zip(*self._ans_chunks))
+        sugg = np.where(self._confidence >= ppm, self._suggestion, -1)
+        agree = np.zeros(n, dtype=bool)
+        disagree = np.zeros(n, dtype=bool)
+        hit = (sugg[it] >= 0) & (lb == sugg[it])
+        agree[it[hit]] = True
+        disagree[it[~hit]] = True
+        return agree & ~disagree
 
     @property
     def discretionary(self) -> bool:
@@ -254,6 +305,9 @@ class Task:
                     assigned += extra
             holders = [[] for _ in range(n)]
         missing = np.maximum(np.maximum(assigned, self.overlap) - answered, 0)
+        early = self._settled_early() if self.kind == "classification" else np.zeros(n, dtype=bool)
+        # An item the copilot settled early wants only the slots already handed out.
+        missing[early] = np.maximum(assigned[early] - answered[early], 0)
         return pd.DataFrame({"item_id": self.items["item_id"].to_numpy(), "assigned": assigned, "answered": answered,
                              "missing": missing, "holders": holders})
 
@@ -320,29 +374,35 @@ class Task:
             raise InvalidArgument("assign: a worker is listed twice")
         if self.owner.address_bytes in {a.address_bytes for a in accts}:
             raise InvalidArgument("assign: the task owner cannot work on its own task")
+        keep = self._eligible(accts, "assign")
+        if capacity is not None and np.ndim(capacity):
+            capacity = [int(c) for c in np.asarray(capacity)[keep]]
+        accts = [accts[j] for j in keep]
+        # Adaptive overlap starts with one human per item; assign_next() adds more where needed.
+        overlap = 1 if self.adaptive else self.overlap
         n, m = self.n_items, len(accts)
-        demand = n * self.overlap
+        demand = n * overlap
         if capacity is None:
             capacity = max(1, math.ceil(1.25 * demand / m))
         cap = np.broadcast_to(np.asarray(capacity, dtype=np.int64), (m,)).copy()
         if (cap < 0).any():
             raise InvalidArgument("capacity must be >= 0 for every worker")
-        if self.overlap > m:
-            raise InfeasibleAssignment(f"overlap {self.overlap} needs at least {self.overlap} workers, got {m}")
+        if overlap > m:
+            raise InfeasibleAssignment(f"overlap {overlap} needs at least {overlap} workers, got {m}")
         s = self.suitability(accts)
         # Solve in (name, address) order, so who gets work never depends on the order of the
         # list, and a rerun with the same names (new keys) gets the same assignment.
         canon = _canonical_order(accts)
         if exclude is None:
             # Suitability depends on the worker only: the linear-time rule is exact.
-            slots_c = _rank_one_assignment(s[canon], self.overlap, cap[canon], n, partial=partial)
+            slots_c = _rank_one_assignment(s[canon], overlap, cap[canon], n, partial=partial)
         else:
             ex = exclude
             if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
                 ex = exclude[:, canon]
             elif exclude is not None and hasattr(exclude, "tocsc"):
                 ex = exclude.tocsc()[:, canon]
-            slots_c = solve(np.broadcast_to(s[canon], (n, m)), self.overlap, cap[canon], ex, partial=partial)
+            slots_c = solve(np.broadcast_to(s[canon], (n, m)), overlap, cap[canon], ex, partial=partial)
         slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         # Rows are solved in presentation order (controls spread evenly among shuffled
         # regular items), so each worker's share holds its share of control items.
@@ -368,6 +428,86 @@ class Task:
             warnings.warn(f"assign: {len(self.idle_workers)} of {m} workers got no item (capacity covers the "
                           f"demand without them): {', '.join(self.idle_workers[:10])}", stacklevel=3)
         return assignment
+
+    def _eligible(self, accts: Sequence[Account], what: str) -> list[int]:
+        """Positions of ``accts`` at or above the task's reputation floor (the ledger refuses
+        the others their slots); warns naming those left out, raises if none is left."""
+        floor = int(self.terms.get("min_reputation_bps", 0))
+        if not floor:
+            return list(range(len(accts)))
+        ok = [j for j, a in enumerate(accts) if _reputation_ok(*self._net.reputation(a), floor)]
+        out = [accts[j].name for j in range(len(accts)) if j not in set(ok)]
+        if not ok:
+            raise InfeasibleAssignment(f"{what}: every worker is below the task's reputation floor of "
+                                       f"{floor / 1e4:.2f} ((right+1)/(right+wrong+2) on the ledger)")
+        if out:
+            import warnings
+            warnings.warn(f"{what}: {len(out)} worker(s) below the task's reputation floor of {floor / 1e4:.2f} get "
+                          f"no slot: {', '.join(out[:10])}", stacklevel=4)
+        return ok
+
+    @_serialized
+    def assign_next(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
+                    stake: bool = True) -> pd.DataFrame:
+        """The next round of an adaptive-overlap task (``publish_task(adaptive=...)``): one
+        more slot on every item that is not yet complete — its human answers disagree
+        with the copilot, or the copilot is not confident enough — whose slots are all
+        answered and which has fewer than ``overlap`` answers, each to a worker of
+        ``workers`` who has not held or answered it (same exact solver as :meth:`assign`).
+        Returns the new rows of the assignment; empty when no item wants more."""
+        self._require_open("assign_next")
+        if self._allowed is None or self.assignment is None:
+            raise TaskStateError("assign_next: the task has no assignment yet (use assign)")
+        prog = self.progress
+        early = self._settled_early()
+        pending = (prog["assigned"] - prog["answered"]).to_numpy() > 0
+        want = ~early & ~pending & (prog["answered"].to_numpy() < self.overlap)
+        items = np.flatnonzero(want)
+        if len(items) == 0:
+            return self.assignment.iloc[0:0]
+        accts = [self._net.account(w) for w in workers]
+        if not accts:
+            raise InvalidArgument("assign_next needs at least one worker")
+        keep = self._eligible(accts, "assign_next")
+        accts = [accts[j] for j in keep]
+        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        held = np.zeros((len(items), len(accts)), dtype=bool)
+        for j, p in enumerate(pos):
+            held[:, j] = (self._allowed[items] == p).any(axis=1)
+        m = len(accts)
+        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * len(items) / m)),
+                                         dtype=np.int64), (m,)).copy()
+        canon = _canonical_order(accts)
+        slots_c = solve(np.broadcast_to(self.suitability(accts)[canon], (len(items), m)), 1, cap[canon],
+                        held[:, canon], partial=True)
+        got = np.where(slots_c[:, 0] >= 0, canon[np.clip(slots_c[:, 0], 0, None)], -1)
+        grants: dict[AccountLike, list[int]] = {}
+        grown = np.concatenate([self._allowed, np.full((self.n_items, 1), -1, dtype=np.int32)], axis=1)
+        new_rows = []
+        for i, j in zip(items.tolist(), got.tolist()):
+            if j < 0:
+                continue
+            row = grown[i]
+            row[np.flatnonzero(row < 0)[0]] = pos[j]
+            grants.setdefault(accts[j].name, []).append(i)
+            new_rows.append((self.items["item_id"].iloc[i], accts[j].name))
+        if not grants:
+            raise InfeasibleAssignment(f"assign_next: none of the {m} workers can take one of the {len(items)} items "
+                                       "that want another answer (each has held or answered them)")
+        with self._net.batch():
+            self._ensure_stakes([accts[j] for j in np.unique(got[got >= 0])], stake)
+            self._net.ledger.assign_slots(self.id, self.owner, grants)
+        # Trim columns no item uses, so the holder table stays as narrow as the overlap.
+        width = max(int((grown >= 0).sum(axis=1).max()), 1)
+        packed = np.full((self.n_items, width), -1, dtype=np.int32)
+        for i, row in enumerate(grown):
+            h = row[row >= 0]
+            packed[i, :len(h)] = h
+        self._set_allowed(packed)
+        gold_ids = set(self.gold.index)
+        return self._with_suggestions(pd.DataFrame({"item_id": [r[0] for r in new_rows],
+                                                    "worker": [r[1] for r in new_rows],
+                                                    "control": [r[0] in gold_ids for r in new_rows]}))
 
     def _load_assignment(self) -> None:
         """The assignment as the ledger holds it (after a reopen)."""
@@ -400,9 +540,23 @@ class Task:
         keep = flat >= 0
         names = np.array([w.name for w in self._workers], dtype=object)
         control = self.items["item_id"].isin(self.gold.index).to_numpy()
-        self.assignment = pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[item_rows[keep]],
-                                        "worker": names[flat[keep]], "control": control[item_rows[keep]]})
+        self.assignment = self._with_suggestions(pd.DataFrame({
+            "item_id": self.items["item_id"].to_numpy()[item_rows[keep]], "worker": names[flat[keep]],
+            "control": control[item_rows[keep]]}))
         return self.assignment
+
+    def _with_suggestions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (rows naming item_id) with the copilot's suggestion and confidence
+        per row (None / NaN where it made none), when the task has a copilot."""
+        if self.terms.get("copilot") is None or self.labels is None:
+            return frame
+        rows = self._item_index.get_indexer(frame["item_id"])
+        code = self._suggestion[rows]
+        labels = np.asarray(self.labels, dtype=object)
+        frame = frame.copy()
+        frame["suggestion"] = pd.Series(np.where(code >= 0, labels[np.clip(code, 0, None)], None), index=frame.index)
+        frame["confidence"] = pd.Series(np.where(code >= 0, self._confidence[rows] / 1e6, np.nan), index=frame.index)
+        return frame
 
     @_serialized
     def reassign(self, workers: Sequence[AccountLike], capacity: int | Sequence[int] | None = None, *,
@@ -641,11 +795,13 @@ class Task:
     @_serialized
     def submit_many(self, answers: pd.DataFrame) -> list[bytes]:
         """Record answers in bulk: a DataFrame with columns ``item_id`` (or ``task``),
-        ``worker`` (names, addresses or Accounts) and ``label``. Each worker's answers
-        become one signed transaction; all of them go into one block, all or nothing.
-        Every answer is checked first (known item, label in the label set, worker
-        assigned to the item, not answered before); nothing is recorded if one fails.
-        Returns the transaction ids."""
+        ``worker`` (names, addresses or Accounts) and ``label``, and optionally
+        ``duration`` (seconds the worker took; signed with the answer, so the fraud
+        screen's fast rule holds on the ledger). Each worker's answers become one signed
+        transaction; all of them go into one block, all or nothing. Every answer is
+        checked first (known item, label in the label set, worker assigned to the item,
+        not answered before, a duration in [0, 1 day]); nothing is recorded if one
+        fails. Returns the transaction ids."""
         self._require_open("submit answers")
         if self.kind != "classification":
             raise TaskStateError("answers go to classification tasks; collection tasks take uploads")
@@ -676,6 +832,7 @@ class Task:
                 k = int(np.flatnonzero(~ok)[0])
                 raise NotAuthorized(f"worker {self._workers[wpos[k]].name} is not assigned item "
                                     f"{answers[item_col].iloc[k]!r}")
+        durations = _duration_ms(answers["duration"]) if "duration" in answers.columns else None
         # (item, worker) keys; sorted comparisons instead of a Python set of pairs.
         keys = np.sort(items.astype(np.int64) * (1 << 32) + wpos)
         if (keys[1:] == keys[:-1]).any():
@@ -703,25 +860,84 @@ class Task:
         it32, lb32 = items[order].astype(np.int32), labels[order].astype(np.int32)
         with self._net.batch():
             txs = _cl.make_answers_txs(signers, nonces, np.asarray(offsets, dtype=np.int64), it32, lb32, self.id,
-                                       self._net.chain_id)
+                                       self._net.chain_id, duration_ms=None if durations is None else durations[order])
             txids = self._net.submit_many(txs)
         self._ans_chunks.append((items.astype(np.int32), wpos.astype(np.int32), labels.astype(np.int32)))
+        self._dur_chunks.append(durations if durations is not None else np.full(len(items), NO_DURATION, np.uint32))
         return txids
+
+    @_serialized
+    def pre_annotate(self, model: Any, items: Any = None) -> pd.DataFrame:
+        """The copilot labels the task's items with ``model`` — a
+        :class:`tagger.match.CategoryIndex`, anything with ``predict_proba`` (columns
+        named by ``classes_``) or a callable returning probabilities (an array in the
+        task's label order, or a DataFrame with label columns) — and submits its labels
+        and confidences as signed answers (one block). Items already pre-annotated, and
+        items the model cannot score (NaN or empty probabilities), are left out.
+
+        The ledger counts the copilot as one more annotator in the consensus, its
+        reliability estimated by the task's method like any worker's; it never pays
+        it, judges it or lists it as a contributor, and an item only the copilot
+        answered gets no label. :attr:`assignment` then shows each slot's suggestion
+        and confidence. Returns :attr:`suggestions` for the items labeled now."""
+        self._require_open("pre-annotate")
+        copilot = self.copilot
+        if copilot is None:
+            raise TaskStateError("the task has no copilot: publish it with publish_task(..., copilot=True)")
+        labels, _ = self._classification_labels()
+        rows = np.arange(self.n_items) if items is None else self._item_index.get_indexer(pd.Index(list(items)))
+        if (rows < 0).any():
+            bad = np.asarray(list(items), dtype=object)[rows < 0][:5]
+            raise InvalidArgument(f"unknown item id(s) {list(bad)}")
+        rows = np.unique(rows)
+        rows = rows[self._suggestion[rows] < 0]
+        if len(rows) == 0:
+            return self.suggestions.iloc[0:0]
+        probs, ok = model_probabilities(model, self.items["data"].to_numpy()[rows].tolist(), labels)
+        if not ok.all():
+            import warnings
+            warnings.warn(f"pre_annotate: the model gave no usable probabilities for {int((~ok).sum())} of "
+                          f"{len(rows)} items; they get no suggestion", stacklevel=3)
+        rows, probs = rows[ok], probs[ok]
+        if len(rows) == 0:
+            return self.suggestions.iloc[0:0]
+        code, conf = suggestion_codes(probs)
+        cap = _cl.MAX_ANSWERS_PER_TX
+        with self._net.batch():
+            for lo in range(0, len(rows), cap):
+                pairs = np.stack([rows[lo:lo + cap], code[lo:lo + cap]], axis=1).astype(np.int64)
+                self._net.ledger.submit_answers(self.id, copilot, pairs, confidence_ppm=conf[lo:lo + cap])
+        self._suggestion[rows] = code
+        self._confidence[rows] = conf
+        if self.assignment is not None:
+            self.assignment = self._with_suggestions(self.assignment.drop(columns=["suggestion", "confidence"],
+                                                                          errors="ignore"))
+        sugg = self.suggestions
+        return sugg[sugg["item_id"].isin(self.items["item_id"].to_numpy()[rows])].reset_index(drop=True)
 
     def _replay_ledger(self) -> None:
         """Answers and accepted uploads of this task, read back from its transactions."""
-        items, workers, labels = [], [], []
+        items: list[int] = []
+        workers: list[int] = []
+        labels: list[int] = []
+        durations: list[int] = []
+        cp = self.terms.get("copilot")
+        copilot = address_str(bytes(cp)) if cp else None
         for h in range(1, self._net.height + 1):
             for tx in self._net.block(h).transactions:
                 f = tx.fields
                 if tx.kind not in ("answers", "upload_receipt") or bytes(f["task"]) != self.id:
                     continue
-                if tx.kind == "answers":
+                if tx.kind == "answers" and copilot is not None and tx.sender == copilot:
+                    for (i, lab), c in zip(f["answers"], f["confidence_ppm"]):
+                        self._suggestion[i], self._confidence[i] = lab, c
+                elif tx.kind == "answers":
                     pos = self._worker_position(tx.sender, add=True)
                     for i, lab in f["answers"]:
                         items.append(i)
                         labels.append(lab)
                         workers.append(pos)
+                    durations.extend(f.get("duration_ms") or [NO_DURATION] * len(f["answers"]))
                 elif f["verdict"] != VERDICT_CODES["rejected"]:
                     item = int(f["item"])
                     acct = self._net.account(address_str(f["worker"]))
@@ -732,11 +948,14 @@ class Task:
         if items:
             self._ans_chunks.append((np.asarray(items, np.int32), np.asarray(workers, np.int32),
                                      np.asarray(labels, np.int32)))
+            self._dur_chunks.append(np.asarray(durations, np.uint32))
         if _onchain(self._net, self.id)["status"] != "open":
             self.result = None  # settled on the ledger in an earlier session
 
     def answers(self) -> pd.DataFrame:
-        """Every recorded answer: item_id, worker (name), label."""
+        """Every recorded human answer: item_id, worker (name), label, and ``duration``
+        (seconds, NaN where not given) once some answer carries one. The copilot's answers
+        are in :attr:`suggestions`."""
         if not self._ans_chunks:
             return pd.DataFrame({"item_id": pd.Series([], dtype=object), "worker": pd.Series([], dtype=object),
                                  "label": pd.Series([], dtype=object)})
@@ -748,8 +967,12 @@ class Task:
         # isin/to_numpy downstream cost a Python object per row again).
         def col(a: np.ndarray) -> pd.Series:
             return pd.Series(a, dtype=object if a.dtype == object else a.dtype)
-        return pd.DataFrame({"item_id": col(ids[it]), "worker": col(names[wp]),
-                             "label": col(np.asarray(self.labels, dtype=object)[lb])})
+        out = pd.DataFrame({"item_id": col(ids[it]), "worker": col(names[wp]),
+                            "label": col(np.asarray(self.labels, dtype=object)[lb])})
+        ms = np.concatenate(self._dur_chunks) if self._dur_chunks else np.array([], np.uint32)
+        if (ms != NO_DURATION).any():  # a column only once some answer carries a signed duration
+            out["duration"] = np.where(ms == NO_DURATION, np.nan, ms / 1000.0)
+        return out
 
     # ---------------------------------------------------------------- uploads
     @_serialized
@@ -939,11 +1162,12 @@ class Task:
         The consensus is the one the ledger computes for this task's published
         method (the settled labels once finalized), the control items are the
         task's gold, and ``funding=True`` reads each worker's first incoming
-        transfer from the ledger for the Sybil rule. Answers carry no response
-        time yet, so the ``fast`` rule reports ``n_timed == 0``. Thresholds are
-        keywords of :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the
-        default ``alpha`` is the one the task published (``fraud=``), whose
-        spammer, colluder and control_fail flags the ledger applies at finalize."""
+        transfer from the ledger for the Sybil rule. The ``fast`` rule reads the
+        durations signed with the answers (``duration`` in :meth:`submit_many`;
+        ``n_timed == 0`` where none was given). Thresholds are keywords of
+        :class:`tagger.consensus.FraudRules` (``alpha=0.05``); the default ``alpha``
+        is the one the task published (``fraud=``), whose spammer, colluder,
+        control_fail and fast flags the ledger applies at finalize."""
         if self.kind != "classification":
             raise InvalidArgument("fraud_report screens labeling (classification) tasks: a collection task's "
                                   "uploads are checked by the verifier instead")
@@ -954,21 +1178,11 @@ class Task:
         settlement = self._net.ledger.settlement(self.id, self._gold_salt, self._gold_codes(), partial)
         consensus, _ = self._labels_from(settlement)
         gold = self.gold if len(self.gold) else None
-        funders = self._first_fundings(df["worker"].unique().tolist()) if funding else None
+        funders = self._net.first_fundings(df["worker"].unique().tolist()) if funding else None
         published = self.terms.get("fraud_alpha_ppm", 0)
         if published and "rules" not in thresholds:
             thresholds.setdefault("alpha", published / 1e6)
         return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
-
-    def _first_fundings(self, workers: Sequence[str]) -> pd.DataFrame:
-        """Each worker's first incoming transfer: who funded the account, and when."""
-        rows = {}
-        for name in workers:
-            h = self._net.history(name)
-            got = h[(h["kind"] == "transfer") & ~h["outgoing"]]
-            if len(got):
-                rows[name] = (got["sender"].iloc[0], int(got["height"].iloc[0]))
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["funder", "height"])
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""
@@ -1245,7 +1459,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                control_share: float, batch_size: int, data_kind: str, verify: Any, n_categories: int,
                seed: int, method: str | None = None, method_options: Mapping[str, Any] | None = None,
                slashing: Any = "default", deadline: int | None = None, expiry_slash_bps: int = 0,
-               fraud: Any = None) -> Task:
+               fraud: Any = None, copilot: Any = None, adaptive: Any = None, min_reputation: Any = None) -> Task:
     """Validate, match, lock the escrow and return the Task (used by Network.publish_task)."""
     acct = net.account(owner)
     for name, text in (("title", title), ("description", description)):
@@ -1310,6 +1524,9 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     if expiry_slash_bps and deadline is None:
         raise InvalidArgument("expiry_slash_bps needs a deadline: slots expire only after one")
     fraud_ppm = _fraud_alpha_ppm(fraud, kind)
+    floor_bps = _min_reputation_bps(min_reputation)
+    adaptive_ppm = _adaptive_ppm(adaptive, copilot, kind)
+    copilot_acct = _copilot_account(net, acct, copilot, kind)
     slots = len(frame) * int(overlap)
     pterms = policy_terms(reward_policy or default_policy(kind), slots=slots, budget=int(budget))
     if kind == "collection" and pterms["policy"] not in ("flat", "discretionary"):
@@ -1319,7 +1536,9 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     terms = {"n_items": len(frame), "n_labels": len(labels) if kind == "classification" else 0,
              "overlap": int(overlap), "method": method, **mterms, **pterms, **slashing_terms(slashing),
              "gold_commitment": gold_commitment(salt, gold_codes), "deadline_height": deadline_height,
-             "expiry_slash_bps": int(expiry_slash_bps), "fraud_alpha_ppm": fraud_ppm}
+             "expiry_slash_bps": int(expiry_slash_bps), "fraud_alpha_ppm": fraud_ppm,
+             "min_reputation_bps": floor_bps, "adaptive_ppm": adaptive_ppm,
+             "copilot": copilot_acct.address_bytes if copilot_acct is not None else None}
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
                                  verifier=net.verifier if kind == "collection" else None)
@@ -1332,6 +1551,26 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     _make_subtasks(task)
     net._save_task_record(task_id, acct, _task_record(task, verify))
     return task
+
+
+NO_DURATION = 0xFFFF_FFFF  # an answer without a signed duration (tagger/settle.h kNoDuration)
+_MAX_DURATION_MS = 86_400_000
+
+
+def _duration_ms(seconds: Any) -> np.ndarray:
+    """Answer durations in seconds as the ledger's uint32 milliseconds, or InvalidArgument
+    naming the first row that is missing, negative or longer than a day."""
+    s = pd.to_numeric(pd.Series(seconds), errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(~np.isfinite(s) | (s < 0) | (s * 1000 > _MAX_DURATION_MS))
+    if len(bad):
+        raise InvalidArgument(f"duration of row {int(bad[0])} is {seconds.iloc[bad[0]]!r}; give every answer's "
+                              f"seconds in [0, 86400], or drop the duration column")
+    return np.round(s * 1000).astype(np.uint32)
+
+
+def _reputation_ok(alpha: int, beta: int, floor_bps: int) -> bool:
+    """The ledger's reputation floor in its integers: (alpha+1)/(alpha+beta+2) >= floor."""
+    return (alpha + 1) * 10_000 >= floor_bps * (alpha + beta + 2)
 
 
 def _fraud_alpha_ppm(fraud: Any, kind: str) -> int:
@@ -1347,6 +1586,50 @@ def _fraud_alpha_ppm(fraud: Any, kind: str) -> int:
     if ppm < 1:
         raise InvalidArgument(f"fraud level {fraud!r} is below one part per million")
     return ppm
+
+
+def _min_reputation_bps(floor: Any) -> int:
+    """The reputation floor in basis points (0: none)."""
+    if floor is None or floor is False:
+        return 0
+    if isinstance(floor, bool) or not isinstance(floor, (int, float, np.integer, np.floating)) or not 0 <= floor <= 1:
+        raise InvalidArgument(f"min_reputation must be None or a reputation in [0, 1] (the Beta mean "
+                              f"(right+1)/(right+wrong+2); a new worker has 0.5), got {floor!r}")
+    return int(round(float(floor) * 10_000))
+
+
+def _adaptive_ppm(adaptive: Any, copilot: Any, kind: str) -> int:
+    """Adaptive overlap's copilot confidence threshold in parts per million (0: fixed overlap)."""
+    if adaptive is None or adaptive is False:
+        return 0
+    level = 0.9 if adaptive is True else adaptive
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)) or not 0 < level <= 1:
+        raise InvalidArgument(f"adaptive must be None, True (0.9) or a copilot confidence in (0, 1], got {adaptive!r}")
+    if kind != "classification":
+        raise InvalidArgument("adaptive overlap applies to labeling (classification) tasks")
+    if copilot is None or copilot is False:
+        raise InvalidArgument("adaptive overlap stops where the copilot and the workers agree: publish with copilot=True")
+    return max(1, int(round(float(level) * 1_000_000)))
+
+
+def _copilot_account(net: "Network", owner: Account, copilot: Any, kind: str) -> Account | None:
+    """The task's copilot: None, the owner's "<owner>.copilot" account for True (created on
+    first use), or the given account."""
+    if copilot is None or copilot is False:
+        return None
+    if kind != "classification":
+        raise InvalidArgument("a copilot pre-annotates labels: it applies to classification tasks")
+    if copilot is True:
+        name = f"{owner.name}.copilot"
+        try:
+            acct = net.account(name)
+        except UnknownAccount:
+            acct = net.create_account(name)
+    else:
+        acct = net.account(copilot)
+    if acct.address_bytes == owner.address_bytes:
+        raise InvalidArgument("the copilot must be an account of its own, not the task owner")
+    return acct
 
 
 def _make_subtasks(task: Task) -> None:

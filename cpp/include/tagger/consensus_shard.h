@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -69,6 +71,104 @@ class DawidSkeneShard {
   void posteriors(const DsParams* p, double* probas, std::int32_t* labels);
   std::int32_t n_tasks() const;
   std::size_t n_answers() const;
+
+  // Streaming (DsSpill): a shard with no answers whose layout is replaced in
+  // place, chunk after chunk, in one pass. threads: 0 = all.
+  DawidSkeneShard(std::int32_t n_workers, std::int32_t n_labels, unsigned threads);
+  // Replaces the answers by n answers of n_tasks tasks, already task-major:
+  // fill(offsets [n_tasks + 1] from 0, codes [n] = worker * n_labels + label)
+  // writes them into buffers kept across calls (no layout build, no page
+  // faults after the largest chunk). The codes are trusted (DsSpill checks
+  // them when it writes them).
+  void load(std::int32_t n_tasks, std::size_t n, const std::function<void(std::int64_t*, std::uint32_t*)>& fill);
+  // One pass over several loads: begin(p, with_posteriors), then run() after
+  // each load, then end(). The expected counts are summed in the shard's
+  // tables across the loads (integers, so any chunking gives the same sums).
+  // p == nullptr: the start (vote shares).
+  void begin(const DsParams* p, bool posteriors);
+  // block_ll: this load's per-block log-likelihood (EM pass); probas/labels:
+  // this load's rows (posteriors pass), else nullptr.
+  void run(std::vector<double>* block_ll, double* probas, std::int32_t* labels);
+  ShardStats end();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// GLAD over shards. Its M-step is not a function of summed statistics: the
+// alpha half of each Fisher round needs, per worker, a float sum over all of
+// the worker's answers. The driver starts each worker's (grad, info) and
+// passes them through the shards in task order, each shard continuing them
+// over its answers (alpha_sums): the additions happen in the single-process
+// order, so the sums are the same doubles. The b half and the E-step are
+// per task (each shard alone); the objective is summed per 2048-task block.
+// The driver's steps (glad_alpha_update, glad_objective) are glad()'s code.
+class GladShard {
+ public:
+  // gold: empty or [n_tasks]; class_priors: empty (uniform) or [n_labels].
+  GladShard(const AnswersView& a, std::span<const std::int32_t> gold, std::span<const double> class_priors,
+            const GladOptions& g, unsigned threads = 0);
+  ~GladShard();
+  GladShard(const GladShard&) = delete;
+  GladShard& operator=(const GladShard&) = delete;
+
+  // Posteriors (kept) and P(answer right) under alpha and the shard's b.
+  void e_step(std::span<const double> alpha);
+  // Continues grad[w], info[w] ([n_workers] each) over this shard's answers.
+  void alpha_sums(std::span<const double> alpha, double* grad, double* info);
+  // The b half of a Fisher round under the updated alpha; largest |step|.
+  double b_step(std::span<const double> alpha);
+  // The objective's part per block of kShardTaskAlign tasks under alpha.
+  std::vector<double> q_blocks(std::span<const double> alpha);
+  // Continues sums[w] of sigmoid(alpha_w * beta_t) over the worker's answers.
+  void skill_sums(std::span<const double> alpha, double* sums);
+  std::vector<std::int64_t> answers_per_worker() const;
+  std::vector<double> priors() const;  // the class priors (fixed in GLAD), as glad() reports them
+  // The last E-step's posteriors [n_tasks * K], labels [n_tasks] and
+  // difficulties exp(b_t) [n_tasks].
+  void posteriors(double* probas, std::int32_t* labels, double* difficulties);
+  std::int32_t n_tasks() const;
+  std::size_t n_answers() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// glad()'s alpha update from the summed (grad, info): alpha += clamp(grad /
+// info, -2, 2); returns the largest |step|.
+double glad_alpha_update(std::span<const double> grad, std::span<const double> info, std::span<double> alpha);
+// glad()'s objective from the block parts (in block order) and the alphas.
+double glad_objective(std::span<const double> block_q, std::span<const double> alpha, double alpha_prior);
+
+// Answers of a stream kept between the passes of an EM in a temporary file in
+// the Dawid-Skene layout (4 bytes per answer and 4 per task), written chunk by
+// chunk during the stream's first pass and read back each pass with pread()
+// into one chunk's buffers: resident memory is one chunk, whatever the file
+// size. The file is unlinked as soon as it is created, so it disappears when
+// the object is destroyed or the process ends, however it ends.
+class DsSpill {
+ public:
+  // dir: an existing directory for the file; threads: 0 = all.
+  DsSpill(const std::string& dir, std::int32_t n_workers, std::int32_t n_labels, unsigned threads = 0);
+  ~DsSpill();
+  DsSpill(const DsSpill&) = delete;
+  DsSpill& operator=(const DsSpill&) = delete;
+
+  // Appends tasks [n_tasks(), n_tasks() + chunk_tasks): a.task holds chunk-local
+  // task codes, non-decreasing (grouped by task), a.n_tasks the chunk's task
+  // count; workers and labels are range-checked against the spill's counts
+  // (a.n_workers and a.n_labels are not read).
+  void append(const AnswersView& a);
+  ShardStats start();
+  ShardStats e_step(const DsParams& p);
+  // probas [n_tasks() * n_labels], labels [n_tasks()]; p == nullptr: the start.
+  void posteriors(const DsParams* p, double* probas, std::int32_t* labels);
+  std::int32_t n_tasks() const;
+  std::size_t n_answers() const;
+  std::uint64_t bytes() const;  // file size
+  std::size_t n_chunks() const;
 
  private:
   struct Impl;

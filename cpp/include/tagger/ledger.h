@@ -226,6 +226,13 @@ struct HistoryRow {
   Bytes tx;  // stored record
 };
 
+// An account's first incoming transfer: who funded it, and when (the Sybil
+// rule of the fraud screen reads it).
+struct Funding {
+  Address funder{};
+  std::uint64_t height = 0;
+};
+
 struct LedgerOptions {
   std::uint64_t snapshot_every = 256;  // blocks between state snapshots (0: never)
   bool sync = true;                    // fsync on commit (tests of speed may turn it off)
@@ -333,6 +340,9 @@ class Ledger {
   Bytes block_record(std::uint64_t height) const;     // the stored record
   std::vector<Bytes> block_txs(std::uint64_t height) const;
   std::vector<HistoryRow> history(const Address& a) const;
+  // For each of `accounts`, its first incoming transfer (nullopt: none), in one
+  // pass over the committed blocks.
+  std::vector<std::optional<Funding>> first_fundings(const std::vector<Address>& accounts) const;
 
   // Re-checks every block from genesis on a fresh state: framing, hash chain,
   // producer signatures, Merkle roots, every transaction signature (batched on
@@ -378,8 +388,12 @@ constexpr std::size_t kMaxAnswersPerTx = 100'000;
 // (item, label) pairs: [task bin(32), [[item u64, label u64], …], bin(0), n].
 // InvalidArgument if the spans differ in length, are empty, longer than
 // kMaxAnswersPerTx, or hold a negative value (naming the row).
+// duration_ms (signed response times) and confidence_ppm (the copilot's) are
+// empty or one per answer; they are written only when given.
 Bytes answers_payload(const Id& task, std::span<const std::int32_t> items,
-                      std::span<const std::int32_t> labels);
+                      std::span<const std::int32_t> labels,
+                      std::span<const std::uint32_t> duration_ms = {},
+                      std::span<const std::uint32_t> confidence_ppm = {});
 
 // One signed `answers` transaction per group, built on `threads` threads (0: all
 // cores): group g holds rows [offsets[g], offsets[g + 1]) and is signed by
@@ -392,7 +406,8 @@ std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signe
                                     std::span<const std::int64_t> offsets,
                                     std::span<const std::int32_t> items,
                                     std::span<const std::int32_t> labels, const Id& task,
-                                    std::uint64_t chain_id, unsigned threads = 0);
+                                    std::uint64_t chain_id, unsigned threads = 0,
+                                    std::span<const std::uint32_t> duration_ms = {});
 
 // Leaves of a dataset NFT's manifest (python/tagger/market.py): leaf i is the
 // canonical msgpack [item_ids[i] str, commitments[32 i, 32 i + 32) bin(32),

@@ -64,7 +64,30 @@ struct TaskTerms {
   // reputation. Encoded as a 20th field only when set, so terms published
   // before it keep their bytes.
   std::uint64_t fraud_alpha_ppm = 0;
+  // Fields 21-23 follow the same rule: encoded only up to the last one that
+  // is set, so terms that use none of them keep their 19- or 20-field bytes.
+  //
+  // Assignment floor: a worker whose reputation mean (alpha + 1) / (alpha +
+  // beta + 2), in basis points, is below this is refused slots and answers.
+  std::uint64_t min_reputation_bps = 0;
+  // The AI copilot: an account of the owner's that answers every item it
+  // wants with a confidence, outside the assignment and the overlap. Its
+  // answers enter the consensus as one more annotator whose reliability the
+  // method estimates; it is never paid, slashed, screened or given reputation.
+  // All zero: no copilot.
+  Address copilot{};
+  // Adaptive overlap (needs a copilot): an item is complete with fewer than
+  // `overlap` human answers when the copilot answered it with a confidence of
+  // at least this many parts per million and every human answer agrees with
+  // the copilot's label. 0: every item wants `overlap` human answers.
+  std::uint64_t adaptive_ppm = 0;
+  bool has_copilot() const { return copilot != Address{}; }
 };
+
+// An answer's response time as the worker signed it, in milliseconds;
+// kNoDuration when the worker did not give one.
+inline constexpr std::uint32_t kNoDuration = 0xffffffffu;
+inline constexpr std::uint32_t kMaxDurationMs = 86'400'000;  // one day
 
 // One answer recorded on the ledger: item index, worker (index into the
 // sorted worker list of SettleInput), label index in the task's label list.
@@ -72,6 +95,8 @@ struct SettleAnswer {
   std::uint32_t item = 0;
   std::uint32_t worker = 0;
   std::uint32_t label = 0;
+  std::uint32_t duration_ms = kNoDuration;  // signed response time
+  std::uint32_t confidence_ppm = 0;         // the copilot's confidence; 0 for human answers
 };
 
 // Gold commitment: SHA-256("tagger/gold/v1" || 0x00 || salt(32) || canonical
@@ -116,8 +141,18 @@ struct SettleOutput {
 // sim::slash_amount on the stake with the control counts. Fraud screen
 // (terms.fraud_alpha_ppm): consensus::screen_fraud with the consensus labels
 // and the revealed gold, default thresholds and alpha = fraud_alpha_ppm / 1e6;
-// a flagged worker (spammer, colluder, control_fail) is paid 0 and every one
-// of its answers counts as incorrect.
+// a flagged worker (spammer, colluder, control_fail, and fast when its
+// answers carry signed durations) is paid 0 and every one of its answers
+// counts as incorrect.
+//
+// Copilot (terms.copilot): its answers count in the result's consensus only.
+// It gets no payout, reputation, slash or fraud flag, its answers take no
+// overlap slot, and workers are judged (reputation, consensus_accuracy, the
+// screen) against a second consensus of the human answers alone, and scored
+// by the mechanisms against human peers: the copilot is the owner's account,
+// so it shapes the labels but never decides a worker's pay. With
+// terms.adaptive_ppm an item whose human answers all agree with a confident
+// copilot is complete with fewer than `overlap` of them (at least one).
 //
 // InvalidArgument / RuleViolation on a malformed input (answer out of range,
 // unknown method or policy, gold outside the label set); IncompleteTask when

@@ -873,6 +873,8 @@ struct DawidSkeneShard::Impl {
   Layout c;
   Shared sh;
   std::size_t n = 0;
+  std::size_t cap = 0;     // streaming: answers the code buffer holds
+  int stream_mode = 0;     // streaming: 0 start, 1 E-step, 2 posteriors
 
   ShardStats collect(std::vector<double>* block_ll) {
     const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
@@ -960,6 +962,71 @@ void DawidSkeneShard::posteriors(const DsParams* p, double* probas, std::int32_t
   }
   m.sh.labels = nullptr;
 }
+
+DawidSkeneShard::DawidSkeneShard(std::int32_t n_workers, std::int32_t n_labels, unsigned threads)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  if (n_workers < 0 || n_labels < 1) throw InvalidArgument("dawid_skene shard: n_workers >= 0 and n_labels >= 1 required");
+  const std::size_t W = static_cast<std::size_t>(n_workers), L = static_cast<std::size_t>(n_labels);
+  if (static_cast<double>(W) * static_cast<double>(L) >= 4294967296.0)
+    throw InvalidArgument("dawid_skene: n_workers * n_labels must be < 2^32");
+  m.opt.threads = threads;
+  const std::size_t n_slots = std::max<std::size_t>(1, detail::threads_for_buffers(threads, W * L * row_words(L) * 8));
+  m.team = std::make_unique<detail::Team>(static_cast<unsigned>(n_slots));
+  m.c.n_workers = n_workers;
+  m.c.n_labels = n_labels;
+  m.c.task_offset.assign(1, 0);
+  m.c.code = std::make_unique<std::uint32_t[]>(kPrefetchAhead);
+  Shared& sh = m.sh;
+  sh.c = &m.c;
+  sh.code = m.c.code.get();
+  sh.opt = &m.opt;
+  sh.R = row_words(L);
+  sh.team = m.team.get();
+  sh.slots.resize(n_slots);
+  for (Slot& s : sh.slots) {
+    s.tab.assign(W * L * sh.R);
+    s.prior.assign(L, 0);
+    s.epoch = -1;
+  }
+  sh.e.assign(W * L * L, 0.0);
+  sh.prior.assign(L, 0.0);
+}
+
+void DawidSkeneShard::load(std::int32_t n_tasks, std::size_t n,
+                           const std::function<void(std::int64_t*, std::uint32_t*)>& fill) {
+  Impl& m = *impl_;
+  if (n_tasks < 0) throw InvalidArgument("dawid_skene shard: n_tasks must be >= 0");
+  if (n > m.cap) {  // grows to the largest chunk, then is reused
+    m.c.code = std::make_unique_for_overwrite<std::uint32_t[]>(n + kPrefetchAhead);
+    detail::advise_huge_pages(m.c.code.get(), (n + kPrefetchAhead) * sizeof(std::uint32_t));
+    m.cap = n;
+  }
+  m.c.n_tasks = n_tasks;
+  m.c.task_offset.resize(static_cast<std::size_t>(n_tasks) + 1);
+  fill(m.c.task_offset.data(), m.c.code.get());
+  std::fill(m.c.code.get() + n, m.c.code.get() + n + kPrefetchAhead, 0u);
+  m.sh.code = m.c.code.get();
+  m.n = n;
+}
+
+void DawidSkeneShard::begin(const DsParams* p, bool posteriors) {
+  Impl& m = *impl_;
+  if (p) m.set(*p);
+  m.stream_mode = p == nullptr ? 0 : posteriors ? 2 : 1;
+  ++m.sh.epoch;
+}
+
+void DawidSkeneShard::run(std::vector<double>* block_ll, double* probas, std::int32_t* labels) {
+  Impl& m = *impl_;
+  m.sh.labels = labels;
+  if (m.stream_mode == 0) run_pass<Mode::kStart>(m.sh, probas, nullptr);
+  else if (m.stream_mode == 2) run_pass<Mode::kPosteriors>(m.sh, probas, nullptr);
+  else run_pass<Mode::kEm>(m.sh, nullptr, block_ll);
+  m.sh.labels = nullptr;
+}
+
+ShardStats DawidSkeneShard::end() { return impl_->collect(nullptr); }
 
 std::int32_t DawidSkeneShard::n_tasks() const { return impl_->c.n_tasks; }
 std::size_t DawidSkeneShard::n_answers() const { return impl_->n; }

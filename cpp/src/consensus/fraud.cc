@@ -81,14 +81,20 @@ void validate_options(const FraudOptions& o) {
                           "sybil_min_accounts >= 2 and sybil_window >= 0");
 }
 
-// Holm-adjusts the tested entries of p (NaN = not tested) in place.
-void holm_in_place(std::vector<double>& p) {
+// Every per-worker rule ends the same way: Holm-adjust the tested entries of
+// p (NaN = not tested) in place, and flag those below alpha.
+std::vector<std::uint8_t> holm_flags(std::vector<double>& p, double alpha) {
   std::vector<double> tested;
   std::vector<std::size_t> where;
   for (std::size_t i = 0; i < p.size(); ++i)
     if (!std::isnan(p[i])) { tested.push_back(p[i]); where.push_back(i); }
   const std::vector<double> adj = holm(tested);
-  for (std::size_t j = 0; j < where.size(); ++j) p[where[j]] = adj[j];
+  std::vector<std::uint8_t> flag(p.size(), 0);
+  for (std::size_t j = 0; j < where.size(); ++j) {
+    p[where[j]] = adj[j];
+    flag[where[j]] = adj[j] < alpha;
+  }
+  return flag;
 }
 
 void fast_rule(const FraudInput& in, const FraudOptions& o, const ByTask& by, FraudReport& r) {
@@ -127,10 +133,8 @@ void fast_rule(const FraudInput& in, const FraudOptions& o, const ByTask& by, Fr
   r.fast_base_rate = std::max(shares[(shares.size() - 1) / 2], 0.01);
   for (std::size_t w = 0; w < W; ++w)
     if (r.n_timed[w] >= o.min_answers) r.fast_p[w] = binomial_upper(r.n_fast[w], r.n_timed[w], r.fast_base_rate);
-  holm_in_place(r.fast_p);
-  for (std::size_t w = 0; w < W; ++w)
-    r.fast[w] = !std::isnan(r.fast_p[w]) && r.fast_p[w] < o.alpha &&
-                r.n_fast[w] >= o.fast_min_share * r.n_timed[w];
+  r.fast = holm_flags(r.fast_p, o.alpha);
+  for (std::size_t w = 0; w < W; ++w) r.fast[w] = r.fast[w] && r.n_fast[w] >= o.fast_min_share * r.n_timed[w];
 }
 
 void control_rule(const FraudInput& in, const FraudOptions& o, FraudReport& r) {
@@ -152,8 +156,7 @@ void control_rule(const FraudInput& in, const FraudOptions& o, FraudReport& r) {
   const double floor = o.control_min_accuracy > 0 ? o.control_min_accuracy : chance + o.spam_margin * (1 - chance);
   for (std::size_t w = 0; w < W; ++w)
     if (r.n_control[w] > 0) r.control_p[w] = binomial_lower(r.n_control_correct[w], r.n_control[w], floor);
-  holm_in_place(r.control_p);
-  for (std::size_t w = 0; w < W; ++w) r.control_fail[w] = !std::isnan(r.control_p[w]) && r.control_p[w] < o.alpha;
+  r.control_fail = holm_flags(r.control_p, o.alpha);
 }
 
 // Worker x consensus x label counts, the basis of the spam and collusion rules.
@@ -203,11 +206,8 @@ void spam_rule(const FraudInput& in, const FraudOptions& o, const std::vector<st
     if (n >= o.min_answers)
       r.spam_p[w] = binomial_lower(agree, n, chance + o.spam_margin * (1 - chance));
   }
-  holm_in_place(r.spam_p);
-  for (std::size_t w = 0; w < W; ++w) {
-    r.spammer[w] = !std::isnan(r.spam_p[w]) && r.spam_p[w] < o.alpha;
-    r.constant[w] = r.spammer[w] && r.top_label_share[w] >= o.constant_share;
-  }
+  r.spammer = holm_flags(r.spam_p, o.alpha);
+  for (std::size_t w = 0; w < W; ++w) r.constant[w] = r.spammer[w] && r.top_label_share[w] >= o.constant_share;
 }
 
 std::int32_t find_root(std::vector<std::int32_t>& parent, std::int32_t x) {

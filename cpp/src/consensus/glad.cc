@@ -12,20 +12,13 @@
 #include <limits>
 
 #include "consensus/common.h"
+#include "consensus/glad_kernels.h"
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
-namespace {
-
-using detail::Csr;
+namespace detail::glad {
 
 constexpr double kMaxStep = 2.0;  // Fisher steps are clipped: far from the optimum the quadratic model is poor
-
-struct State {
-  std::vector<double> alpha, b;  // [W], [T]
-  std::vector<double> log_prior; // [K]
-  std::vector<double> p_right;   // [n] task-major: posterior that the answer is the truth
-};
 
 void e_step(const Csr& c, const Options& opt, State& s, double* probas) {
   const int K = c.n_labels;
@@ -61,48 +54,56 @@ void e_step(const Csr& c, const Options& opt, State& s, double* probas) {
   });
 }
 
-void m_step(const Csr& c, const Options& opt, const GladOptions& g, State& s) {
-  for (std::int32_t round = 0; round < g.m_steps; ++round) {
-    std::vector<double> moved_w(static_cast<std::size_t>(c.n_workers), 0.0), moved_t(static_cast<std::size_t>(c.n_tasks), 0.0);
-    util::parallel_for(static_cast<std::size_t>(c.n_workers), opt.threads, 64, [&](std::size_t b0, std::size_t b1) {
-      for (std::size_t w = b0; w < b1; ++w) {
-        double grad = -(s.alpha[w] - g.alpha_prior), info = 1.0;
-        for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
-          const std::int64_t p = c.by_worker[i];
-          const double beta = std::exp(s.b[c.task_of[p]]);
-          const double sg = detail::sigmoid(s.alpha[w] * beta);
-          grad += (s.p_right[p] - sg) * beta;
-          info += sg * (1 - sg) * beta * beta;
-        }
-        const double step = std::clamp(grad / info, -kMaxStep, kMaxStep);
-        s.alpha[w] += step;
-        moved_w[w] = std::abs(step);
+void alpha_sums(const Csr& c, const Options& opt, const State& s, double* grad_io, double* info_io) {
+  util::parallel_for(static_cast<std::size_t>(c.n_workers), opt.threads, 64, [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t w = b0; w < b1; ++w) {
+      double grad = grad_io[w], info = info_io[w];
+      for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
+        const std::int64_t p = c.by_worker[i];
+        const double beta = std::exp(s.b[c.task_of[p]]);
+        const double sg = detail::sigmoid(s.alpha[w] * beta);
+        grad += (s.p_right[p] - sg) * beta;
+        info += sg * (1 - sg) * beta * beta;
       }
-    });
-    util::parallel_for(static_cast<std::size_t>(c.n_tasks), opt.threads, 1024, [&](std::size_t b0, std::size_t b1) {
-      for (std::size_t t = b0; t < b1; ++t) {
-        const double beta = std::exp(s.b[t]);
-        double grad = -(s.b[t] - g.beta_prior), info = 1.0;
-        for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
-          const double ab = s.alpha[c.worker[p]] * beta;
-          const double sg = detail::sigmoid(ab);
-          grad += (s.p_right[p] - sg) * ab;
-          info += sg * (1 - sg) * ab * ab;
-        }
-        const double step = std::clamp(grad / info, -kMaxStep, kMaxStep);
-        s.b[t] += step;
-        moved_t[t] = std::abs(step);
-      }
-    });
-    double moved = 0;
-    for (double v : moved_w) moved = std::max(moved, v);
-    for (double v : moved_t) moved = std::max(moved, v);
-    if (moved < g.m_tol) break;
-  }
+      grad_io[w] = grad;
+      info_io[w] = info;
+    }
+  });
 }
 
-// Expected complete-data log-likelihood plus log priors (up to constants).
-double q_value(const Csr& c, const Options& opt, const GladOptions& g, const State& s) {
+double alpha_update(const double* grad, const double* info, std::vector<double>& alpha) {
+  double moved = 0;
+  for (std::size_t w = 0; w < alpha.size(); ++w) {
+    const double step = std::clamp(grad[w] / info[w], -kMaxStep, kMaxStep);
+    alpha[w] += step;
+    moved = std::max(moved, std::abs(step));
+  }
+  return moved;
+}
+
+double b_step(const Csr& c, const Options& opt, const GladOptions& g, State& s) {
+  std::vector<double> moved_t(static_cast<std::size_t>(c.n_tasks), 0.0);
+  util::parallel_for(static_cast<std::size_t>(c.n_tasks), opt.threads, 1024, [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t t = b0; t < b1; ++t) {
+      const double beta = std::exp(s.b[t]);
+      double grad = -(s.b[t] - g.beta_prior), info = 1.0;
+      for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+        const double ab = s.alpha[c.worker[p]] * beta;
+        const double sg = detail::sigmoid(ab);
+        grad += (s.p_right[p] - sg) * ab;
+        info += sg * (1 - sg) * ab * ab;
+      }
+      const double step = std::clamp(grad / info, -kMaxStep, kMaxStep);
+      s.b[t] += step;
+      moved_t[t] = std::abs(step);
+    }
+  });
+  double moved = 0;
+  for (double v : moved_t) moved = std::max(moved, v);
+  return moved;
+}
+
+std::vector<double> q_blocks(const Csr& c, const Options& opt, const GladOptions& g, const State& s) {
   const int K = c.n_labels;
   const double log_km1 = K > 1 ? std::log(static_cast<double>(K - 1)) : 0.0;
   const std::size_t T = static_cast<std::size_t>(c.n_tasks);
@@ -119,10 +120,49 @@ double q_value(const Csr& c, const Options& opt, const GladOptions& g, const Sta
     }
     part[blk] = q;
   });
+  return part;
+}
+
+double q_total(const std::vector<double>& parts, const std::vector<double>& alpha, double alpha_prior) {
   double q = 0;
-  for (double v : part) q += v;
-  for (double a : s.alpha) q -= 0.5 * (a - g.alpha_prior) * (a - g.alpha_prior);
+  for (double v : parts) q += v;
+  for (double a : alpha) q -= 0.5 * (a - alpha_prior) * (a - alpha_prior);
   return q;
+}
+
+void skill_sums(const Csr& c, const State& s, double* sums) {
+  for (std::size_t w = 0; w < static_cast<std::size_t>(c.n_workers); ++w) {
+    double sum = sums[w];
+    for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
+      const std::int64_t p = c.by_worker[i];
+      sum += detail::sigmoid(s.alpha[w] * std::exp(s.b[c.task_of[p]]));
+    }
+    sums[w] = sum;
+  }
+}
+
+}  // namespace detail::glad
+
+namespace {
+
+using detail::Csr;
+using detail::glad::State;
+
+// Block coordinate Fisher scoring: all alphas, then all b's; each
+// coordinate's problem is one-dimensional given the other block.
+void m_step(const Csr& c, const Options& opt, const GladOptions& g, State& s) {
+  const std::size_t W = static_cast<std::size_t>(c.n_workers);
+  std::vector<double> grad(W), info(W);
+  for (std::int32_t round = 0; round < g.m_steps; ++round) {
+    for (std::size_t w = 0; w < W; ++w) {
+      grad[w] = -(s.alpha[w] - g.alpha_prior);
+      info[w] = 1.0;
+    }
+    detail::glad::alpha_sums(c, opt, s, grad.data(), info.data());
+    double moved = detail::glad::alpha_update(grad.data(), info.data(), s.alpha);
+    moved = std::max(moved, detail::glad::b_step(c, opt, g, s));
+    if (moved < g.m_tol) break;
+  }
 }
 
 }  // namespace
@@ -147,13 +187,13 @@ Result glad(const AnswersView& a, const Options& opt, const GladOptions& g) {
     for (std::size_t k = 0; k < K; ++k) s.log_prior[k] = -std::log(static_cast<double>(K));
   }
   const double n_ans = static_cast<double>(std::max<std::size_t>(a.n, 1));
-  e_step(c, opt, s, r.probas.data());
+  detail::glad::e_step(c, opt, s, r.probas.data());
   double last = -std::numeric_limits<double>::infinity();
   r.converged = opt.n_iter == 0;
   for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
-    e_step(c, opt, s, r.probas.data());
+    detail::glad::e_step(c, opt, s, r.probas.data());
     m_step(c, opt, g, s);
-    const double q = q_value(c, opt, g, s) / n_ans;
+    const double q = detail::glad::q_total(detail::glad::q_blocks(c, opt, g, s), s.alpha, g.alpha_prior) / n_ans;
     const double change = q - last;
     r.objective_history.push_back(q);
     r.n_iter = it;
@@ -167,15 +207,12 @@ Result glad(const AnswersView& a, const Options& opt, const GladOptions& g) {
   r.abilities = s.alpha;
   r.difficulties.resize(s.b.size());
   for (std::size_t t = 0; t < s.b.size(); ++t) r.difficulties[t] = std::exp(s.b[t]);
+  std::vector<double> sums(static_cast<std::size_t>(a.n_workers), 0.0);
+  detail::glad::skill_sums(c, s, sums.data());
   r.skills.assign(static_cast<std::size_t>(a.n_workers), std::numeric_limits<double>::quiet_NaN());
   for (std::size_t w = 0; w < r.skills.size(); ++w) {
-    double sum = 0;
     const std::int64_t n_w = c.worker_offset[w + 1] - c.worker_offset[w];
-    for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
-      const std::int64_t p = c.by_worker[i];
-      sum += detail::sigmoid(s.alpha[w] * std::exp(s.b[c.task_of[p]]));
-    }
-    if (n_w) r.skills[w] = sum / static_cast<double>(n_w);
+    if (n_w) r.skills[w] = sums[w] / static_cast<double>(n_w);
   }
   return r;
 }

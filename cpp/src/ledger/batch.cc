@@ -25,7 +25,8 @@ namespace {
 constexpr std::size_t kMinHashChunk = 4'096;
 
 void write_answers_payload(Bytes& out, const Id& task, const std::int32_t* items, const std::int32_t* labels,
-                           std::size_t n, std::size_t first_row) {
+                           std::size_t n, std::size_t first_row, const std::uint32_t* duration_ms = nullptr,
+                           const std::uint32_t* confidence_ppm = nullptr) {
   if (n == 0) throw InvalidArgument("answers: a transaction needs at least one answer");
   if (n > kMaxAnswersPerTx)
     throw InvalidArgument("answers: " + std::to_string(n) + " answers in one transaction, at most " +
@@ -34,10 +35,19 @@ void write_answers_payload(Bytes& out, const Id& task, const std::int32_t* items
     if (items[i] < 0 || labels[i] < 0)
       throw InvalidArgument("answers: row " + std::to_string(first_row + i) + " has a negative " +
                             (items[i] < 0 ? "item" : "label"));
-  // [task, [[item, label] × n], bin(0), n]; an (item, label) pair takes at most 11 bytes.
-  out.reserve(out.size() + 48 + 11 * n);
+  for (std::size_t i = 0; duration_ms != nullptr && i < n; ++i)
+    if (duration_ms[i] > kMaxDurationMs)
+      throw InvalidArgument("answers: row " + std::to_string(first_row + i) + " has a duration of " +
+                            std::to_string(duration_ms[i]) + " ms, more than a day");
+  for (std::size_t i = 0; confidence_ppm != nullptr && i < n; ++i)
+    if (confidence_ppm[i] > 1'000'000)
+      throw InvalidArgument("answers: row " + std::to_string(first_row + i) + " has a confidence of " +
+                            std::to_string(confidence_ppm[i]) + " ppm, more than 1000000");
+  // [task, [[item, label] × n], bin(0), n (, [duration] (, [confidence]))]; an
+  // (item, label) pair takes at most 11 bytes, a duration or confidence 5.
+  out.reserve(out.size() + 48 + 21 * n);
   Writer w(out);
-  w.array_header(4);
+  w.array_header(confidence_ppm != nullptr ? 6 : duration_ms != nullptr ? 5 : 4);
   w.bin(task);
   w.array_header(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -47,16 +57,35 @@ void write_answers_payload(Bytes& out, const Id& task, const std::int32_t* items
   }
   w.bin(ByteView{});
   w.uint(n);
+  if (duration_ms != nullptr || confidence_ppm != nullptr) {
+    w.array_header(duration_ms != nullptr ? n : 0);
+    for (std::size_t i = 0; duration_ms != nullptr && i < n; ++i) w.uint(duration_ms[i]);
+  }
+  if (confidence_ppm != nullptr) {
+    w.array_header(n);
+    for (std::size_t i = 0; i < n; ++i) w.uint(confidence_ppm[i]);
+  }
+}
+
+const std::uint32_t* optional_column(std::span<const std::uint32_t> v, std::size_t n, const char* what) {
+  if (v.empty()) return nullptr;
+  if (v.size() != n)
+    throw InvalidArgument(std::string("answers: ") + std::to_string(v.size()) + " " + what + " for " + std::to_string(n) +
+                          " answers");
+  return v.data();
 }
 
 }  // namespace
 
-Bytes answers_payload(const Id& task, std::span<const std::int32_t> items, std::span<const std::int32_t> labels) {
+Bytes answers_payload(const Id& task, std::span<const std::int32_t> items, std::span<const std::int32_t> labels,
+                      std::span<const std::uint32_t> duration_ms, std::span<const std::uint32_t> confidence_ppm) {
   if (items.size() != labels.size())
     throw InvalidArgument("answers: " + std::to_string(items.size()) + " items but " +
                           std::to_string(labels.size()) + " labels");
   Bytes out;
-  write_answers_payload(out, task, items.data(), labels.data(), items.size(), 0);
+  write_answers_payload(out, task, items.data(), labels.data(), items.size(), 0,
+                        optional_column(duration_ms, items.size(), "durations"),
+                        optional_column(confidence_ppm, items.size(), "confidences"));
   return out;
 }
 
@@ -64,7 +93,7 @@ std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signe
                                     const std::vector<std::uint64_t>& nonces,
                                     std::span<const std::int64_t> offsets, std::span<const std::int32_t> items,
                                     std::span<const std::int32_t> labels, const Id& task,
-                                    std::uint64_t chain_id, unsigned threads) {
+                                    std::uint64_t chain_id, unsigned threads, std::span<const std::uint32_t> duration_ms) {
   const std::size_t groups = signers.size();
   if (items.size() != labels.size())
     throw InvalidArgument("make_answers_txs: " + std::to_string(items.size()) + " items but " +
@@ -75,6 +104,7 @@ std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signe
     throw InvalidArgument("make_answers_txs: offsets must start at 0 and end at the number of rows");
   for (std::size_t g = 0; g < groups; ++g)
     if (offsets[g + 1] < offsets[g]) throw InvalidArgument("make_answers_txs: offsets must not decrease");
+  const std::uint32_t* durations = optional_column(duration_ms, items.size(), "durations");
   std::vector<Bytes> out(groups);
   // Signing dominates (one Ed25519 signature per group), so chunks are groups.
   util::parallel_for(groups, threads, 16, [&](std::size_t b, std::size_t e) {
@@ -82,7 +112,8 @@ std::vector<Bytes> make_answers_txs(const std::vector<crypto::SigningKey>& signe
       const auto lo = static_cast<std::size_t>(offsets[g]);
       const auto n = static_cast<std::size_t>(offsets[g + 1]) - lo;
       Bytes payload;
-      write_answers_payload(payload, task, items.data() + lo, labels.data() + lo, n, lo);
+      write_answers_payload(payload, task, items.data() + lo, labels.data() + lo, n, lo,
+                            durations != nullptr ? durations + lo : nullptr);
       out[g] = make_tx(signers[g], chain_id, TxKind::Answers, nonces[g], payload);
     }
   });

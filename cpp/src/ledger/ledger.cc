@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "ledger/block.h"
@@ -192,6 +193,22 @@ struct Ledger::Impl {
   }
 
   ByteView log_view_memory() const { return ByteView(writer.buffer()); }
+
+  // Calls fn(height, index, block, tx) for every transaction committed when the
+  // scan starts, oldest first. On disk the scan runs on a copy of the block
+  // index, without the lock; in memory the buffer may move on append, so the
+  // shared lock is held throughout.
+  template <class Fn>
+  void scan_committed(Fn&& fn) const {
+    std::shared_lock lk(mu);
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> index = blocks;
+    if (!writer.in_memory()) lk.unlock();
+    for (std::uint64_t h = 1; h < index.size(); ++h) {
+      Bytes rec = read_record(index, h);
+      BlockView b = decode_block_view(rec, h);
+      for (std::size_t i = 0; i < b.txs.size(); ++i) fn(h, i, b, decode_tx(b.txs[i]));
+    }
+  }
 
   Bytes read_record(std::uint64_t height) const { return read_record(blocks, height); }
   // `index` may be a copy of `blocks` taken under the lock: on disk the
@@ -948,21 +965,26 @@ std::vector<Bytes> Ledger::block_txs(std::uint64_t height) const {
   return out;
 }
 
+std::vector<std::optional<Funding>> Ledger::first_fundings(const std::vector<Address>& accounts) const {
+  std::unordered_map<Address, std::vector<std::size_t>, KeyHash> wanted;
+  for (std::size_t k = 0; k < accounts.size(); ++k) wanted[accounts[k]].push_back(k);
+  std::vector<std::optional<Funding>> out(accounts.size());
+  impl_->scan_committed([&](std::uint64_t h, std::size_t, const BlockView&, const TxView& tx) {
+    if (tx.kind != TxKind::Transfer || wanted.empty()) return;
+    auto it = wanted.find(std::get<TransferP>(tx.payload).to);
+    if (it == wanted.end()) return;
+    for (std::size_t k : it->second) out[k] = Funding{tx.sender, h};
+    wanted.erase(it);
+  });
+  return out;
+}
+
 std::vector<HistoryRow> Ledger::history(const Address& a) const {
   std::vector<HistoryRow> out;
   // A purchase names only its listing: it concerns `a` when `a` listed it, or when
   // `a` is a royalty recipient of the listed NFT (recipients are fixed at mint).
   std::unordered_set<Id, KeyHash> my_listings, royalty_nfts, royalty_listings;
-  // On disk the scan runs on a copy of the block index, without the lock; in
-  // memory the buffer may move on append, so the shared lock is held throughout.
-  std::shared_lock lk(impl_->mu);
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> index = impl_->blocks;
-  if (!impl_->writer.in_memory()) lk.unlock();
-  for (std::uint64_t h = 1; h < index.size(); ++h) {
-    Bytes rec = impl_->read_record(index, h);
-    BlockView b = decode_block_view(rec, h);
-    for (std::size_t i = 0; i < b.txs.size(); ++i) {
-      TxView tx = decode_tx(b.txs[i]);
+  impl_->scan_committed([&](std::uint64_t h, std::size_t i, const BlockView& b, const TxView& tx) {
       auto ps = parties(tx);
       bool mine = std::find(ps.begin(), ps.end(), a) != ps.end();
       Hash32 id = body_id(tx.body);
@@ -973,7 +995,7 @@ std::vector<HistoryRow> Ledger::history(const Address& a) const {
         const Id& listing = std::get<BuyP>(tx.payload).listing;
         if (my_listings.count(listing) || royalty_listings.count(listing)) mine = true;
       }
-      if (!mine) continue;
+      if (!mine) return;
       HistoryRow r;
       r.height = h;
       r.index = static_cast<std::uint32_t>(i);
@@ -983,8 +1005,7 @@ std::vector<HistoryRow> Ledger::history(const Address& a) const {
       r.timestamp_ms = b.header.timestamp_ms;
       r.tx.assign(b.txs[i].begin(), b.txs[i].end());
       out.push_back(std::move(r));
-    }
-  }
+  });
   return out;
 }
 

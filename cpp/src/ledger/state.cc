@@ -203,20 +203,51 @@ void decode_value(Reader& r, std::uint64_t& v) { v = r.uint(); }
 void encode_value(Writer& w, const TaskTerms& v) { encode_terms(w, v); }
 void decode_value(Reader& r, TaskTerms& v) { v = decode_terms(r); }
 
+namespace {
+Bytes be32_column(const std::vector<std::uint32_t>& v) {
+  Bytes b(v.size() * 4);
+  for (std::size_t i = 0; i < v.size(); ++i) detail::put_be32(&b[4 * i], v[i]);
+  return b;
+}
+void read_be32_column(Reader& r, std::vector<std::uint32_t>& v, std::size_t n, const char* what) {
+  ByteView b = r.bin();
+  if (b.size() != 4 * n) throw DecodeError(std::string("answer list: ") + what + " do not match the rows");
+  v.resize(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = detail::get_be32(&b[4 * i]);
+}
+}  // namespace
+
+// bin of BE32 (item, label) pairs; with durations or confidences, an array
+// [rows, durations, confidences], each a bin of BE32.
 void encode_value(Writer& w, const AnswerList& v) {
   Bytes b(v.rows.size() * 8);
   for (std::size_t i = 0; i < v.rows.size(); ++i) {
     detail::put_be32(&b[8 * i], v.rows[i].first);
     detail::put_be32(&b[8 * i + 4], v.rows[i].second);
   }
+  if (v.plain()) {
+    w.bin(b);
+    return;
+  }
+  w.array_header(3);
   w.bin(b);
+  w.bin(be32_column(v.duration_ms));
+  w.bin(be32_column(v.confidence_ppm));
 }
 void decode_value(Reader& r, AnswerList& v) {
+  const bool columns = r.peek() == Reader::Type::Array;
+  if (columns) r.expect_array(3);
   ByteView b = r.bin();
   if (b.size() % 8 != 0) throw DecodeError("answer list: length is not a multiple of 8");
   v.rows.resize(b.size() / 8);
   for (std::size_t i = 0; i < v.rows.size(); ++i)
     v.rows[i] = {detail::get_be32(&b[8 * i]), detail::get_be32(&b[8 * i + 4])};
+  v.duration_ms.clear();
+  v.confidence_ppm.clear();
+  if (!columns) return;
+  read_be32_column(r, v.duration_ms, v.rows.size(), "durations");
+  read_be32_column(r, v.confidence_ppm, v.rows.size(), "confidences");
+  if (v.plain()) throw DecodeError("answer list: empty columns are not canonical");
 }
 
 void encode_value(Writer& w, const ItemCounts& v) {

@@ -46,7 +46,12 @@ enum class TableTag : std::uint8_t {
 // One worker's answers to one published task, sorted by item (unique items):
 // what finalize re-executes. Encoded as bin of (item BE32, label BE32) rows.
 struct AnswerList {
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> rows;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> rows;  // (item, label), increasing items
+  // Per row, or both empty when no row has either (then the entry is encoded
+  // as the rows' bin alone, the form it had before these existed).
+  std::vector<std::uint32_t> duration_ms;     // kNoDuration: not given
+  std::vector<std::uint32_t> confidence_ppm;  // the copilot's; 0 for a human
+  bool plain() const { return duration_ms.empty() && confidence_ppm.empty(); }
 };
 // Answers (or accepted uploads) per item of a published task, to refuse more
 // than `overlap`. Encoded as bin of BE16 counts.

@@ -11,7 +11,8 @@ using codec::Reader;
 using codec::Writer;
 
 namespace {
-constexpr std::size_t kTermFields = 19;  // 20 with the fraud screen
+constexpr std::size_t kTermFields = 19;  // up to 23 with the optional fields (tagger/settle.h)
+constexpr std::size_t kMaxTermFields = 23;
 constexpr std::uint64_t kPpm = 1'000'000;
 // Items of one task and labels of one item: bounded so that a finalize's
 // re-execution has a bounded cost and counts fit their fields.
@@ -23,10 +24,20 @@ constexpr std::uint64_t kMaxCells = 50'000'000;  // n_items x n_labels of the po
 constexpr std::uint64_t kMaxSlots = 20'000'000;  // n_items x overlap answers
 
 [[noreturn]] void bad(const std::string& why) { throw RuleViolation("publish: " + why); }
+
+// How many fields encode `t`: 19, or up to the last optional field that is set.
+std::size_t field_count(const TaskTerms& t) {
+  if (t.adaptive_ppm != 0) return 23;
+  if (t.has_copilot()) return 22;
+  if (t.min_reputation_bps != 0) return 21;
+  if (t.fraud_alpha_ppm != 0) return 20;
+  return kTermFields;
+}
 }  // namespace
 
 void encode_terms(Writer& w, const TaskTerms& t) {
-  w.array_header(kTermFields + (t.fraud_alpha_ppm != 0 ? 1 : 0));
+  const std::size_t n = field_count(t);
+  w.array_header(n);
   w.uint(t.n_items);
   w.uint(t.n_labels);
   w.uint(t.overlap);
@@ -46,13 +57,16 @@ void encode_terms(Writer& w, const TaskTerms& t) {
   w.bin(t.gold_commitment);
   w.uint(t.deadline_height);
   w.uint(t.expiry_slash_bps);
-  if (t.fraud_alpha_ppm != 0) w.uint(t.fraud_alpha_ppm);
+  if (n > 19) w.uint(t.fraud_alpha_ppm);
+  if (n > 20) w.uint(t.min_reputation_bps);
+  if (n > 21) w.bin(t.has_copilot() ? ByteView(t.copilot) : ByteView{});
+  if (n > 22) w.uint(t.adaptive_ppm);
 }
 
 TaskTerms decode_terms(Reader& r) {
   const std::size_t n = r.array_header();
-  if (n != kTermFields && n != kTermFields + 1)
-    throw DecodeError("terms: expected " + std::to_string(kTermFields) + " or " + std::to_string(kTermFields + 1) +
+  if (n < kTermFields || n > kMaxTermFields)
+    throw DecodeError("terms: expected " + std::to_string(kTermFields) + " to " + std::to_string(kMaxTermFields) +
                       " fields, got " + std::to_string(n));
   TaskTerms t;
   t.n_items = r.uint();
@@ -77,11 +91,22 @@ TaskTerms decode_terms(Reader& r) {
   std::copy(g.begin(), g.end(), t.gold_commitment.begin());
   t.deadline_height = r.uint();
   t.expiry_slash_bps = r.uint();
-  if (n == kTermFields + 1) {
-    t.fraud_alpha_ppm = r.uint();
-    // One encoding per terms: no fraud screen is the 19-field form.
-    if (t.fraud_alpha_ppm == 0) throw DecodeError("terms: a 20th field (fraud_alpha_ppm) of 0 is not canonical");
+  if (n > 19) t.fraud_alpha_ppm = r.uint();
+  if (n > 20) t.min_reputation_bps = r.uint();
+  if (n > 21) {
+    ByteView c = r.bin();
+    if (c.size() == t.copilot.size()) {
+      std::copy(c.begin(), c.end(), t.copilot.begin());
+      if (!t.has_copilot()) throw DecodeError("terms: a copilot of all zero bytes is not canonical (use an empty bin)");
+    } else if (!c.empty()) {
+      throw DecodeError("terms: the copilot is a " + std::to_string(t.copilot.size()) + "-byte address or empty, got " +
+                        std::to_string(c.size()) + " bytes");
+    }
   }
+  if (n > 22) t.adaptive_ppm = r.uint();
+  // One encoding per terms: the shortest form that holds every set field.
+  if (field_count(t) != n)
+    throw DecodeError("terms: " + std::to_string(n) + " fields whose last one is unset is not canonical");
   return t;
 }
 
@@ -105,6 +130,10 @@ void check_terms(const TaskTerms& t, std::uint64_t budget) {
     if (bps > kMaxBps) bad("a basis-point field is above 10000");
   if (t.fraud_alpha_ppm >= kPpm) bad("fraud_alpha_ppm must be below 1000000 (a level in parts per million)");
   if (t.fraud_alpha_ppm != 0 && t.n_labels == 0) bad("the fraud screen applies to labeling tasks, not collection");
+  if (t.min_reputation_bps > kMaxBps) bad("min_reputation_bps must be at most 10000");
+  if (t.has_copilot() && t.n_labels == 0) bad("a copilot labels items; a collection task has none");
+  if (t.adaptive_ppm != 0 && !t.has_copilot()) bad("adaptive overlap stops on the copilot's confident agreement; publish a copilot");
+  if (t.adaptive_ppm > kPpm) bad("adaptive_ppm must be at most 1000000 (a confidence in parts per million)");
   // Every slot at the published rate must be covered by the budget, so a
   // worker who answers is never paid less than promised for lack of escrow.
   // The price of one answer is rate + base (mechanisms add a base per answer).

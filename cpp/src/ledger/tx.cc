@@ -100,7 +100,8 @@ Payload decode_payload(TxKind kind, Reader& r) {
       return p;
     }
     case TxKind::Answers: {
-      r.expect_array(4);
+      const std::size_t fields = r.array_header();
+      if (fields < 4 || fields > 6) throw DecodeError("answers hold 4 to 6 fields, got " + std::to_string(fields));
       AnswersP p;
       p.task = read_hash(r);
       std::size_t n = read_list(r, "answers");
@@ -112,6 +113,16 @@ Payload decode_payload(TxKind kind, Reader& r) {
       }
       p.batch_hash = read_optional<32>(r, "batch hash");
       p.count = r.uint();
+      auto read_u64s = [&](std::vector<std::uint64_t>& v, const char* what) {
+        std::size_t k = read_list(r, what);
+        v.reserve(k);
+        for (std::size_t i = 0; i < k; ++i) v.push_back(r.uint());
+      };
+      if (fields > 4) read_u64s(p.duration_ms, "durations");
+      if (fields > 5) read_u64s(p.confidence_ppm, "confidences");
+      // One encoding per payload: optional fields only up to the last one given.
+      if ((fields == 6 && p.confidence_ppm.empty()) || (fields == 5 && p.duration_ms.empty()))
+        throw DecodeError("answers: an empty last optional field is not canonical");
       return p;
     }
     case TxKind::UploadReceipt: {

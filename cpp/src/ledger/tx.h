@@ -30,7 +30,17 @@ struct RegisterP { crypto::PublicKey sealing_key; std::string name; std::vector<
 struct MintP { Address to; std::uint64_t amount; };
 struct TransferP { Address to; std::uint64_t amount; std::string memo; };
 struct EscrowLockP { std::uint64_t budget; std::uint64_t required_stake; Hash32 params_hash; std::optional<Address> verifier; };
-struct AnswersP { Id task; std::vector<std::pair<std::uint64_t, std::uint64_t>> answers; std::optional<Hash32> batch_hash; std::uint64_t count; };
+// Answers (kind 11): [task, [[item, label]...], batch_hash, count] and, only
+// when given, a fifth field of signed durations in ms (empty or one per
+// answer) and a sixth of the copilot's confidences in ppm (one per answer).
+struct AnswersP {
+  Id task;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> answers;
+  std::optional<Hash32> batch_hash;
+  std::uint64_t count = 0;
+  std::vector<std::uint64_t> duration_ms;
+  std::vector<std::uint64_t> confidence_ppm;
+};
 struct UploadP { Id task; Address worker; std::uint64_t item; Hash32 ciphertext_hash; std::uint64_t verdict; std::vector<std::string> reasons; };
 // A task published with its rules (kind 15): an escrow lock plus the terms the
 // ledger re-executes at finalize.

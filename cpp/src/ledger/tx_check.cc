@@ -60,6 +60,14 @@ void check_stateless(const TxView& tx, std::uint64_t chain_id) {
         if (p.answers.empty()) reject(tx, "no answers");
         if (p.count != p.answers.size()) reject(tx, "count does not match the number of answers");
       }
+      if (!p.duration_ms.empty() && p.duration_ms.size() != p.answers.size())
+        reject(tx, "durations must be one per answer");
+      for (auto d : p.duration_ms)
+        if (d > kMaxDurationMs) reject(tx, "a duration above one day (86400000 ms)");
+      if (!p.confidence_ppm.empty() && p.confidence_ppm.size() != p.answers.size())
+        reject(tx, "confidences must be one per answer");
+      for (auto c : p.confidence_ppm)
+        if (c > 1'000'000) reject(tx, "a confidence above 1000000 ppm");
     } else if constexpr (std::is_same_v<P, UploadP>) {
       if (p.verdict > 2) reject(tx, "verdict must be 0 (accepted), 1 (rejected) or 2 (needs_review)");
       for (auto& s : p.reasons) check_text(tx, s, kMaxName, "reason");

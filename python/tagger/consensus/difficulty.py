@@ -29,6 +29,8 @@ class GLAD(BaseClassifier):
     The M-step is block Fisher scoring, not crowd-kit's scipy conjugate
     gradient: labels agree with crowd-kit's on the shared sets
     (docs/consensus.md), the parameters are close, not equal.
+    ``backend="inprocess"`` or ``"ray"`` (with ``n_shards``) fits over task
+    shards with the same results (``tagger.consensus.distributed``).
     Fitted: ``alphas_`` (worker ability), ``betas_`` (log of :math:`\beta_t`,
     as crowd-kit), ``skills_`` (mean :math:`\sigma(\alpha_w\beta_t)` over the
     worker's tasks).
@@ -44,7 +46,8 @@ class GLAD(BaseClassifier):
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, silent: bool = True, labels_priors: pd.Series | None = None,
                  alphas_priors_mean: Any = None, betas_priors_mean: Any = None, m_step_max_iter: int | None = None,
                  m_step_tol: float | None = None, *, m_steps: int = 25, m_tol: float = 1e-2, alpha_prior: float = 1.0,
-                 beta_prior: float = 1.0, **kw: Any) -> None:
+                 beta_prior: float = 1.0, backend: str = "local",
+                 n_shards: int | None = None, **kw: Any) -> None:
         if labels_priors is not None:
             if kw.get("class_priors") is not None and kw["class_priors"] is not labels_priors:
                 raise InvalidArgument("GLAD: give labels_priors or class_priors (its alias), not both")
@@ -57,6 +60,7 @@ class GLAD(BaseClassifier):
         self.m_step_tol = m_tol if m_step_tol is None else m_step_tol
         self.alphas_priors_mean, self.betas_priors_mean = alphas_priors_mean, betas_priors_mean
         self.alpha_prior, self.beta_prior = alpha_prior, beta_prior
+        self.backend, self.n_shards = backend, n_shards
 
     @property
     def m_steps(self) -> int:
@@ -86,6 +90,11 @@ class GLAD(BaseClassifier):
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         ap = self._prior_mean(self.alphas_priors_mean, self.alpha_prior, "alphas_priors_mean")
         bp = self._prior_mean(self.betas_priors_mean, self.beta_prior, "betas_priors_mean")
+        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+            from .distributed import fit_answers
+            return fit_answers("glad", answers, backend=self.backend, n_shards=self.n_shards,
+                               m_steps=self.m_step_max_iter, m_tol=self.m_step_tol, alpha_prior=ap, beta_prior=bp,
+                               n_iter=self.n_iter, tol=self.tol, **common)
         return _core.consensus.glad(*answers.core_args(), m_steps=self.m_step_max_iter, m_tol=self.m_step_tol,
                                     alpha_prior=ap, beta_prior=bp, n_iter=self.n_iter, tol=self.tol, **common)
 

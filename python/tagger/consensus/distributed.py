@@ -16,7 +16,13 @@ on the partition) and shards start on the 2048-task blocks the log-likelihood
 is summed in (``tagger._core.consensus_shard.TASK_ALIGN``), so the objective,
 the convergence test and the iteration count are the same too.
 
-Methods: ``dawid_skene``, ``one_coin_dawid_skene`` (EM), ``majority_vote``,
+GLAD's M-step is not a function of summed statistics (per worker, a float
+sum over its answers in each Fisher round): the driver passes each worker's
+running sums through the shards in task order (:meth:`ShardSet.chain`), so
+they are added in the single-process order; the rest runs on every shard at
+once.
+
+Methods: ``dawid_skene``, ``one_coin_dawid_skene``, ``glad`` (EM), ``majority_vote``,
 ``weighted_majority_vote`` and ``wawa`` (one round: per-shard votes, then
 per-worker agreement counts summed). Others raise InvalidArgument.
 
@@ -42,7 +48,8 @@ from ..errors import InvalidArgument
 
 __all__ = ["SHARDED_METHODS", "partition", "fit_sharded", "ShardSet", "bytes_per_iteration"]
 
-SHARDED_METHODS = ("dawid_skene", "one_coin_dawid_skene", "majority_vote", "weighted_majority_vote", "wawa")
+SHARDED_METHODS = ("dawid_skene", "one_coin_dawid_skene", "glad", "majority_vote", "weighted_majority_vote", "wawa")
+GLAD_OPTIONS = ("m_steps", "m_tol", "alpha_prior", "beta_prior")
 BACKENDS = ("inprocess", "ray")
 
 
@@ -98,12 +105,16 @@ class _Shard:
     (inprocess) or inside a Ray actor."""
 
     def __init__(self, method: str, task: np.ndarray, worker: np.ndarray, label: np.ndarray, n_tasks: int,
-                 n_workers: int, n_labels: int, gold: np.ndarray | None, threads: int) -> None:
+                 n_workers: int, n_labels: int, gold: np.ndarray | None, threads: int,
+                 options: dict[str, Any] | None = None) -> None:
         self.method, self.n_tasks, self.n_workers, self.n_labels = method, n_tasks, n_workers, n_labels
         self.threads = threads
         args = (task, worker, label, n_tasks, n_workers, n_labels)
-        if method == "dawid_skene":
-            self.em: Any = _cs().DawidSkeneShard(*args, gold=gold, threads=threads)
+        self.em: Any
+        if method == "glad":
+            self.em = _cs().GladShard(*args, gold=gold, threads=threads, **(options or {}))
+        elif method == "dawid_skene":
+            self.em = _cs().DawidSkeneShard(*args, gold=gold, threads=threads)
         elif method == "one_coin_dawid_skene":
             self.em = _cs().OneCoinShard(*args, gold=gold, threads=threads)
         else:
@@ -118,6 +129,10 @@ class _Shard:
 
     def posteriors(self, params: dict | None) -> tuple[np.ndarray, np.ndarray]:
         return self.em.posteriors(self.n_labels, **(params or {}))
+
+    def glad(self, name: str, *args: Any) -> Any:
+        """A GladShard method (the GLAD driver's steps)."""
+        return getattr(self.em, name)(*args)
 
     def vote(self, weights: np.ndarray | None) -> dict:
         """Weighted (or plain) vote of this shard, and each worker's agreement
@@ -158,7 +173,7 @@ class ShardSet:
 
     def __init__(self, method: str, task: np.ndarray, worker: np.ndarray, label: np.ndarray, n_tasks: int,
                  n_workers: int, n_labels: int, *, n_shards: int = 2, gold: np.ndarray | None = None,
-                 backend: str = "inprocess", threads: int = 0) -> None:
+                 backend: str = "inprocess", threads: int = 0, options: dict[str, Any] | None = None) -> None:
         if method not in SHARDED_METHODS:
             raise InvalidArgument(f"no sharded fit for method {method!r}; sharded methods: {list(SHARDED_METHODS)}")
         if backend not in BACKENDS:
@@ -172,7 +187,7 @@ class ShardSet:
         parts = _split(task, worker, label, self.ranges)
         golds = [None if gold is None else np.ascontiguousarray(gold[t0:t1], dtype=np.int32) for t0, t1 in self.ranges]
         if backend == "inprocess":
-            self._shards: list[Any] = [_Shard(method, *p, t1 - t0, n_workers, n_labels, g, threads)
+            self._shards: list[Any] = [_Shard(method, *p, t1 - t0, n_workers, n_labels, g, threads, options)
                                        for p, (t0, t1), g in zip(parts, self.ranges, golds)]
             self._ray: Any = None
         else:
@@ -184,7 +199,7 @@ class ShardSet:
             self._ray = ray
             # Answers go to the object store once; actors read them zero-copy.
             self._shards = [actor.remote(method, *(ray.put(a) for a in p), t1 - t0, n_workers, n_labels,
-                                         None if g is None else ray.put(g), threads)
+                                         None if g is None else ray.put(g), threads, options)
                             for p, (t0, t1), g in zip(parts, self.ranges, golds)]
 
     def call(self, name: str, *args: Any) -> list[Any]:
@@ -193,6 +208,20 @@ class ShardSet:
         ray = self._ray
         refs = [ray.put(a) if isinstance(a, (dict, np.ndarray)) else a for a in args]  # one copy, read by every actor
         return list(ray.get([getattr(s, name).remote(*refs) for s in self._shards]))
+
+    def chain(self, name: str, *args: Any) -> Any:
+        """Runs ``name(*args, *carry)`` on each shard in task order, each call's
+        result the next one's carry (the last ``len(carry)`` arguments); returns
+        the last result. Sums continued this way are added in the order of the
+        single-process fit."""
+        *fixed, carry = args
+        for s in self._shards:
+            if self._ray is None:
+                out = getattr(s, name)(*fixed, *carry)
+            else:
+                out = self._ray.get(getattr(s, name).remote(*fixed, *carry))
+            carry = out if isinstance(out, tuple) else (out,)
+        return carry if len(carry) != 1 else carry[0]
 
     def close(self) -> None:
         if self._ray is not None:
@@ -207,11 +236,19 @@ class ShardSet:
         self.close()
 
 
-def bytes_per_iteration(method: str, n_workers: int, n_labels: int, n_tasks: int, n_shards: int) -> int:
+def bytes_per_iteration(method: str, n_workers: int, n_labels: int, n_tasks: int, n_shards: int,
+                        m_rounds: int = 1) -> int:
     """Bytes one EM iteration moves between the driver and the shards: the
-    parameters to every shard and the statistics back (int64/float64 arrays)."""
+    parameters to every shard and the statistics back (int64/float64 arrays).
+    GLAD: ``m_rounds`` Fisher rounds in the M-step (at most ``m_steps``)."""
     W, K = n_workers, n_labels
     blocks = (n_tasks + int(_cs().TASK_ALIGN) - 1) // int(_cs().TASK_ALIGN)
+    if method == "glad":
+        # E-step and objective: alpha out; per round: alpha, grad and info
+        # through every shard and back (the chain), alpha out for the b half
+        # and one double back.
+        per_round = n_shards * (8 * W + 2 * 16 * W + 8 * W + 8)
+        return n_shards * 2 * 8 * W + m_rounds * per_round + blocks * 8
     if method == "dawid_skene":
         out, back = (W * K * K + K) * 8, (W * K * K + K) * 8
     elif method == "one_coin_dawid_skene":
@@ -301,6 +338,54 @@ def _em_one_coin(shards: ShardSet, n_iter: int, tol: float, smoothing: float, cl
     return _result(shards, post, np.exp(prm["log_prior"]), prm["skills"], errors, history, it_run, converged)
 
 
+def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any], progress: Progress | None
+             ) -> dict[str, Any]:
+    """The control flow of the core's glad() over shards: E-step on every
+    shard; per Fisher round, the alpha sums continued shard after shard (the
+    single-process order), the alpha update here, the b half on every shard;
+    the objective from the per-block parts."""
+    cs, W, K = _cs(), shards.n_workers, shards.n_labels
+    ap, m_steps, m_tol = float(options["alpha_prior"]), int(options["m_steps"]), float(options["m_tol"])
+    alpha = np.full(W, ap)
+
+    def run(name: str, *args: Any) -> list[Any]:
+        return shards.call("glad", name, *args)
+
+    if n_iter == 0:
+        run("e_step", alpha)
+    history: list[float] = []
+    last, converged, it_run = -np.inf, n_iter == 0, 0
+    n_ans = max(shards.n, 1)
+    for it in range(1, n_iter + 1):
+        run("e_step", alpha)
+        for _ in range(m_steps):
+            grad, info = shards.chain("glad", "alpha_sums", alpha, (-(alpha - ap), np.ones(W)))
+            alpha, moved = cs.glad_alpha_update(grad, info, alpha)
+            for v in run("b_step", alpha):
+                if moved < v:  # std::max(moved, v), as the core: a NaN step is skipped
+                    moved = v
+            if moved < m_tol:
+                break
+        q = cs.glad_objective(np.concatenate(run("q_blocks", alpha)), alpha, ap) / n_ans
+        change = q - last
+        history.append(q)
+        it_run, last = it, q
+        if it > 1 and change < tol:
+            converged = True
+            break
+        if progress is not None and progress(it, n_iter, q, abs(change)) is False:
+            break
+    post = run("posteriors", K)
+    sums = shards.chain("glad", "skill_sums", alpha, (np.zeros(W),))
+    n_w = _tree_sum(run("answers_per_worker"))
+    skills = np.full(W, np.nan)
+    np.divide(sums, n_w, out=skills, where=n_w > 0)
+    out = _result(shards, [(p, lab) for p, lab, _ in post], run("priors")[0], skills, None, history, it_run, converged)
+    out["abilities"] = alpha
+    out["difficulties"] = np.concatenate([d for _, _, d in post]) if post else np.zeros(0)
+    return out
+
+
 def _votes(shards: ShardSet, method: str, skills: np.ndarray | None) -> dict[str, Any]:
     def agreement(parts: list[dict]) -> np.ndarray:
         agree, seen = _tree_sum([p["agree"] for p in parts]), _tree_sum([p["seen"] for p in parts])
@@ -338,7 +423,8 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
                 n_labels: int, *, n_shards: int = 2, backend: str = "inprocess", n_iter: int = 100,
                 tol: float = 1e-5, smoothing: float = 0.0, gold: np.ndarray | None = None,
                 class_priors: np.ndarray | None = None, skills: np.ndarray | None = None, threads: int = 0,
-                progress: Progress | None = None, shards: ShardSet | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, shards: ShardSet | None = None, m_steps: int = 25,
+                m_tol: float = 1e-2, alpha_prior: float = 1.0, beta_prior: float = 1.0) -> dict[str, Any]:
     """Fits ``method`` over ``n_shards`` task shards on ``backend``; returns the
     same dict as the ``tagger._core.consensus`` function of that method
     (``probas``, ``labels``, ``priors``, ``skills``, ``errors``, ...).
@@ -346,10 +432,17 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
     ``shards``: an existing :class:`ShardSet` of these answers (kept warm
     across fits, e.g. for several ``tol`` values); it is not closed here."""
     own = shards is None
+    glad_opts = {"m_steps": m_steps, "m_tol": m_tol, "alpha_prior": alpha_prior, "beta_prior": beta_prior}
     if shards is None:
+        options = None
+        if method == "glad":
+            options = dict(glad_opts, class_priors=None if class_priors is None
+                           else np.ascontiguousarray(class_priors, dtype=np.float64))
         shards = ShardSet(method, task, worker, label, n_tasks, n_workers, n_labels, n_shards=n_shards, gold=gold,
-                          backend=backend, threads=threads)
+                          backend=backend, threads=threads, options=options)
     try:
+        if method == "glad":
+            return _em_glad(shards, n_iter, tol, glad_opts, progress)
         if method == "dawid_skene":
             return _em_dawid_skene(shards, n_iter, tol, smoothing, class_priors, progress)
         if method == "one_coin_dawid_skene":
@@ -375,5 +468,6 @@ def fit_answers(method: str, answers: Any, *, backend: str, n_shards: int | None
             if not ray.is_initialized():
                 ray.init(include_dashboard=False)
             n_shards = max(1, int(ray.cluster_resources().get("CPU", 2)))
-    keep = {k: v for k, v in opts.items() if k in ("n_iter", "tol", "smoothing", "gold", "class_priors", "skills", "threads")}
+    keep = {k: v for k, v in opts.items() if k in ("n_iter", "tol", "smoothing", "gold", "class_priors", "skills", "threads")
+            + GLAD_OPTIONS}
     return fit_sharded(method, *answers.core_args(), n_shards=n_shards, backend=backend, progress=callback, **keep)

@@ -1,11 +1,18 @@
-"""EM over answers larger than memory: one pass per iteration over the record
-batches of a Parquet file or dataset (``pip install 'tagger[io]'``).
+"""EM over answers larger than memory, from the record batches of a Parquet
+file or dataset (``pip install 'tagger[io]'``) or a ``ray.data.Dataset``.
+
+The source is read twice: a pass that codes the ids, then a pass that codes
+the answers into chunks of whole tasks (cut on the 2048-task blocks) and
+writes them to a temporary spill file in the E-step's layout (Dawid-Skene:
+``DsSpill`` in the C++ core; one-coin: int32 columns). Every later EM pass
+reads that file, one chunk at a time, so an iteration costs about what an
+in-memory one costs. Each chunk is an E-step shard of
+``tagger.consensus.distributed``, so the fit is bit-identical to the
+in-memory one.
 
 Resident memory is the worker tables (confusion matrices and their expected
 counts), the id maps, the posteriors being written at the end, and one chunk
-of whole tasks (about ``chunk_answers`` answers) - never the answers. Each
-chunk is an E-step shard of ``tagger.consensus.distributed`` (tasks cut on the
-2048-task blocks), so the fit is bit-identical to the in-memory one.
+of whole tasks (about ``chunk_answers`` answers) - never the answers.
 
 Layout the data must have: rows grouped by task (every answer of a task in
 consecutive rows, e.g. the file sorted by task), no missing values, at most
@@ -16,6 +23,8 @@ codes them: tasks and workers in order of first appearance, labels sorted.
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -31,7 +40,14 @@ __all__ = ["fit_parquet"]
 _METHODS = ("dawid_skene", "one_coin_dawid_skene")
 
 
+def _is_ray_dataset(source: Any) -> bool:
+    """A ``ray.data.Dataset``, recognized without importing Ray."""
+    return any(c.__module__.startswith("ray.data") and c.__name__ == "Dataset" for c in type(source).__mro__)
+
+
 def _dataset(source: Any) -> Any:
+    if _is_ray_dataset(source):
+        return source
     from .._optional import require
     ds = require("pyarrow.dataset", "fit_parquet")
     if isinstance(source, (str, os.PathLike)):
@@ -40,7 +56,41 @@ def _dataset(source: Any) -> Any:
         return ds.dataset(os.fspath(source), format="parquet")
     if isinstance(source, ds.Dataset):
         return source
-    raise InvalidArgument(f"fit_parquet: expected a path or a pyarrow.dataset.Dataset, got {type(source).__name__}")
+    raise InvalidArgument(f"fit_parquet: expected a path, a pyarrow.dataset.Dataset or a ray.data.Dataset, "
+                          f"got {type(source).__name__}")
+
+
+def _column_names(dataset: Any) -> list[str]:
+    if _is_ray_dataset(dataset):
+        schema = dataset.schema()
+        return list(schema.names) if schema is not None else []
+    return list(dataset.schema.names)
+
+
+def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterator[Any]:
+    """pyarrow record batches (or tables) of ``columns``, in the source's row order."""
+    if not _is_ray_dataset(dataset):
+        # Read-ahead of one batch: the default (16 batches, 4 files) holds
+        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
+        yield from dataset.to_batches(columns=columns, batch_size=batch_size, batch_readahead=1, fragment_readahead=1)
+        return
+    import ray.data
+    # Rows of a task must arrive together: Ray Data hands blocks over as they
+    # finish unless asked to keep their order. A dataset runs under the
+    # context it was created with (newer Ray) or the current one (older):
+    # both are asked, for this pass only.
+    contexts = [ray.data.DataContext.get_current()]
+    own = getattr(dataset, "context", None)
+    if own is not None and all(own is not c for c in contexts):
+        contexts.append(own)
+    before = [c.execution_options.preserve_order for c in contexts]
+    for c in contexts:
+        c.execution_options.preserve_order = True
+    try:
+        yield from dataset.select_columns(columns).iter_batches(batch_size=batch_size, batch_format="pyarrow")
+    finally:
+        for c, b in zip(contexts, before):
+            c.execution_options.preserve_order = b
 
 
 class _IdMap:
@@ -67,33 +117,87 @@ class _IdMap:
         return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
 
 
+def _distinct(v: np.ndarray) -> np.ndarray:
+    """The distinct values of v (a set: sorted for small-range integers, else
+    in order of first appearance)."""
+    if v.dtype.kind in "iu" and len(v):
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo < (1 << 16):
+            present = np.bincount(v.astype(np.intp) - lo, minlength=hi - lo + 1)  # (int8 - lo could wrap)
+            return (np.flatnonzero(present) + lo).astype(v.dtype)
+    return pd.unique(v)
+
+
+class _SeenInts:
+    """Which integer ids have been seen, as a mask over their range (while
+    the range stays within a few times the ids seen, plus 1M)."""
+
+    def __init__(self) -> None:
+        self.active, self.lo, self.mask, self.count = True, 0, np.zeros(0, dtype=bool), 0
+
+    def fits(self, v: np.ndarray) -> bool:
+        if v.dtype.kind not in "iu":
+            return False
+        if not len(v):
+            return True
+        lo, hi = int(v.min()), int(v.max())
+        if not len(self.mask):
+            self.lo = lo
+        new_lo, new_hi = min(lo, self.lo), max(hi, self.lo + len(self.mask) - 1)
+        if new_hi - new_lo + 1 > 4 * (self.count + len(v)) + (1 << 20):
+            return False
+        if new_lo < self.lo or new_hi >= self.lo + len(self.mask):
+            grown = np.zeros(new_hi - new_lo + 1, dtype=bool)
+            grown[self.lo - new_lo:self.lo - new_lo + len(self.mask)] = self.mask
+            self.lo, self.mask = new_lo, grown
+        return True
+
+    def first_seen(self, v: np.ndarray) -> np.ndarray:
+        """The ids of v not seen before, in order of first appearance; marks them."""
+        idx = v.astype(np.int64) - self.lo
+        cand = v[~self.mask[idx]]
+        new = pd.unique(cand) if len(cand) else cand
+        self.mask[new.astype(np.int64) - self.lo] = True
+        self.count += len(new)
+        return new
+
+
 class _Stream:
     """The shards of a Parquet source, streamed: ``call(name, *args)`` runs
     one pass and returns what :class:`~tagger.consensus.distributed.ShardSet`
     would (statistics summed over the chunks as they come)."""
 
     def __init__(self, method: str, source: Any, columns: Sequence[str], labels: Sequence[Any] | None,
-                 batch_size: int, chunk_answers: int, threads: int) -> None:
+                 batch_size: int, chunk_answers: int, threads: int, spill_dir: Any = None) -> None:
         if len(columns) != 3:
             raise InvalidArgument("columns must name the task, worker and label columns (3 names)")
         self.dataset = _dataset(source)
-        missing = [c for c in columns if c not in self.dataset.schema.names]
+        names = _column_names(self.dataset)
+        missing = [c for c in columns if c not in names]
         if missing:
-            raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {self.dataset.schema.names})")
+            raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {names})")
         self.method, self.columns = method, list(columns)
         self.batch_size, self.chunk_answers, self.threads = batch_size, max(1, chunk_answers), threads
         self.align = int(_core.consensus_shard.TASK_ALIGN)
+        self.spill_dir = tempfile.gettempdir() if spill_dir is None else os.fspath(spill_dir)
+        if not os.path.isdir(self.spill_dir):
+            raise InvalidArgument(f"fit_parquet: spill_dir {self.spill_dir!r} is not a directory")
+        self.spill: Any = None  # Dawid-Skene: the C++ spill file
+        self.cache: Any = None  # one-coin: the coded chunks' file
+        self.cache_index: list[tuple[int, int, int]] = []
+        self.source_seconds: list[float] = []
+        self.pass_seconds: list[float] = []
+        t0 = time.perf_counter()
         self._code_pass(labels)
+        self.source_seconds.append(time.perf_counter() - t0)
         self.passes = 0
         self.checked = False
 
     def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        # Read-ahead of one batch: the default (16 batches, 4 files) holds
-        # hundreds of MB of decoded columns for a pass that is CPU-bound anyway.
-        for b in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_size, batch_readahead=1,
-                                         fragment_readahead=1):
+        for b in _record_batches(self.dataset, self.columns, self.batch_size):
             cols = []
-            for name, col in zip(self.columns, b.columns):
+            for name in self.columns:
+                col = b.column(name)
                 if col.null_count:
                     raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
                 cols.append(col.to_numpy(zero_copy_only=False))
@@ -102,7 +206,9 @@ class _Stream:
     def _code_pass(self, labels: Sequence[Any] | None) -> None:
         """Pass 0: the worker and label sets, the task count, the grouping check."""
         workers: list[np.ndarray] = []
-        seen_workers: pd.Index = pd.Index([])
+        seen_workers: pd.Index | None = pd.Index([])
+        seen = _SeenInts()
+        seen_tasks = _SeenInts()  # integer task ids: the grouping check as a mask
         label_parts: list[np.ndarray] = []
         starts: list[np.ndarray] = []
         n, prev = 0, None
@@ -110,27 +216,64 @@ class _Stream:
             n += len(t)
             if not len(t):
                 continue
-            uw = pd.unique(w)
-            new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
+            if seen.active and seen.fits(w):
+                new = seen.first_seen(w)  # integer ids of a compact range: a mask, no hashing
+                seen_workers = None
+            else:
+                seen.active = False
+                if seen_workers is None:
+                    seen_workers = pd.Index(np.concatenate(workers)) if workers else pd.Index([])
+                uw = pd.unique(w)
+                new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
+                if len(new):
+                    seen_workers = seen_workers.append(pd.Index(new))
             if len(new):
                 workers.append(new)
-                seen_workers = seen_workers.append(pd.Index(new))
-            label_parts.append(pd.unique(y))
+            label_parts.append(_distinct(y))
             change = np.empty(len(t), dtype=bool)
             change[0] = prev is None or t[0] != prev
             np.not_equal(t[1:], t[:-1], out=change[1:])
-            starts.append(t[change])
+            runs = t[change]
+            starts.append(runs)
             prev = t[-1]
+            if seen_tasks.active and seen_tasks.fits(runs):
+                idx = runs.astype(np.int64) - seen_tasks.lo
+                again = seen_tasks.mask[idx]
+                if again.any():
+                    raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
+                                          f"task {runs[again][0]!r} appears in more than one run of rows")
+                seen_tasks.mask[idx] = True
+                seen_tasks.count += len(runs)
+            else:
+                seen_tasks.active = False
         if n == 0:
             raise InvalidArgument("fit_parquet: the data has no answers (no rows)")
         self.n = n
-        task_ids = pd.Index(np.concatenate(starts)) if starts else pd.Index([])
-        if task_ids.has_duplicates:
-            dup = task_ids[task_ids.duplicated()][0]
+        ids = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+        del starts
+        dup: Any = None
+        if seen_tasks.active and int(np.count_nonzero(seen_tasks.mask)) == len(ids):
+            task_ids = pd.Index(ids, copy=False)  # every run a new task: checked batch by batch above
+        elif ids.dtype.kind in "iu":
+            # A sort, not pandas' duplicate check: that one builds a hash table
+            # (~20 bytes per task) the Index then keeps for the rest of the fit.
+            srt = np.sort(ids)
+            same = srt[1:] == srt[:-1]
+            if same.any():
+                dup = srt[1:][same][0]
+            del srt, same
+            task_ids = pd.Index(ids, copy=False)
+        else:
+            task_ids = pd.Index(ids)
+            if task_ids.has_duplicates:
+                dup = task_ids[task_ids.duplicated()][0]
+        if dup is not None:
             raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
                                   f"task {dup!r} appears in more than one run of rows")
         self.task_names = task_ids
         self.n_tasks = len(task_ids)
+        if seen_workers is None:
+            seen_workers = pd.Index(np.concatenate(workers))
         self.workers = _IdMap(seen_workers)
         self.n_workers = len(seen_workers)
         if labels is not None:
@@ -147,6 +290,31 @@ class _Stream:
         self.n_labels = len(names)
 
     def _chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+        """The coded chunks: from the source on the first complete pass, which
+        also writes them to a temporary file (int32 columns, deleted when
+        closed, however the process ends); from that file afterwards."""
+        if self.cache is not None:
+            f, offset = self.cache, 0
+            for t0, t1, n in self.cache_index:
+                f.seek(offset)
+                cols = [np.fromfile(f, dtype=np.int32, count=n) for _ in range(3)]
+                offset += 12 * n
+                yield t0, t1, cols[0], cols[1], cols[2]
+            return
+        f = tempfile.TemporaryFile(dir=self.spill_dir)
+        try:
+            index = []
+            for t0, t1, t, w, y in self._source_chunks():
+                for a in (t, w, y):
+                    np.ascontiguousarray(a, dtype=np.int32).tofile(f)
+                index.append((t0, t1, len(t)))
+                yield t0, t1, t, w, y
+        except BaseException:
+            f.close()
+            raise
+        self.cache, self.cache_index = f, index
+
+    def _source_chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
         """Chunks of whole tasks ``(t0, t1, task - t0, worker, label)``, t0 on a block."""
         buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         held, t0, next_code, prev = 0, 0, 0, None
@@ -190,8 +358,45 @@ class _Stream:
         cls = cs.DawidSkeneShard if self.method == "dawid_skene" else cs.OneCoinShard
         return cls(t.astype(np.int32, copy=False), w, y, t1 - t0, self.n_workers, self.n_labels, threads=self.threads)
 
+    def _spill_pass(self) -> Any:
+        """The first EM pass of Dawid-Skene: the coded chunks go to a spill
+        file (the E-step's layout) that every later pass reads instead of
+        the source."""
+        spill = _core.consensus_shard.DsSpill(self.spill_dir, self.n_workers, self.n_labels, threads=self.threads)
+        try:
+            for t0, t1, t, w, y in self._source_chunks():
+                dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
+                if len(dup):
+                    raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s) in tasks "
+                                          f"[{t0}, {t1}); keep one answer per (task, worker) before streaming")
+                spill.append(t.astype(np.int32, copy=False), w, y, t1 - t0)
+        except BaseException:
+            del spill  # closes (and so deletes) the file now, not at the next collection
+            raise
+        return spill
+
+    def close(self) -> None:
+        self.spill = None
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
     def call(self, name: str, *args: Any) -> list[Any]:
+        """One pass: ``start``, ``e_step`` or ``posteriors``, timed; the first
+        reads the source, the others the spill file (or the chunk cache)."""
+        t0 = time.perf_counter()
+        out = self._call(name, *args)
+        (self.pass_seconds if self.passes > 1 else self.source_seconds).append(time.perf_counter() - t0)
+        return out
+
+    def _call(self, name: str, *args: Any) -> list[Any]:
         self.passes += 1
+        if self.method == "dawid_skene":
+            if self.spill is None:
+                self.spill = self._spill_pass()
+            if name == "posteriors":
+                return [self.spill.posteriors(self.n_labels, **(args[0] or {}))]
+            return [self.spill.start() if name == "start" else self.spill.e_step(**args[0])]
         if name == "posteriors":  # chunk by chunk into the result arrays (no concatenation after)
             probas = np.empty((self.n_tasks, self.n_labels))
             labels = np.empty(self.n_tasks, dtype=np.int32)
@@ -219,23 +424,29 @@ class _Stream:
 def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[str] = ("task", "worker", "label"),
                 labels: Sequence[Any] | None = None, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0,
                 class_priors: Any = None, batch_size: int = 1 << 20, chunk_answers: int = 1 << 20, threads: int = 0,
-                verbose: bool = False) -> BaseClassifier:
+                spill_dir: str | os.PathLike[str] | None = None, verbose: bool = False) -> BaseClassifier:
     """Fits ``method`` (``"dawid_skene"`` or ``"one_coin_dawid_skene"``) on a
-    Parquet file, directory or ``pyarrow.dataset.Dataset`` without loading it:
-    a first pass codes the ids, then one pass per EM iteration. Returns a
-    fitted estimator (``labels_``, ``probas_``, ``skills_``, ``errors_``,
-    ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the same rows.
+    Parquet file, directory, ``pyarrow.dataset.Dataset`` or
+    ``ray.data.Dataset`` (e.g. ``ray.data.read_parquet(...)``) without
+    loading it: a first pass codes the ids, then one pass per EM iteration.
+    Returns a fitted estimator (``labels_``, ``probas_``, ``skills_``,
+    ``errors_``, ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the
+    same rows.
 
     ``columns``: the task, worker and label column names, in that order.
     Rows must be grouped by task; see the module docs for the rules.
     ``chunk_answers``: answers per E-step chunk (memory ~ 30 bytes each).
+    ``spill_dir``: where Dawid-Skene keeps the coded answers between passes
+    (default: the system temporary directory; 4 bytes per answer and 4 per
+    task; the file is deleted as it is created, so nothing is left behind; on
+    a ``tmpfs`` it is held in memory, so choose a directory on disk).
     """
     from .registry import get_method
     if method not in _METHODS:
         raise InvalidArgument(f"fit_parquet supports {list(_METHODS)}, not {method!r}")
     check_params({"n_iter": n_iter, "tol": tol, "smoothing": smoothing, "threads": threads}, "fit_parquet")
     est = get_method(method, n_iter=n_iter, tol=tol, smoothing=smoothing, threads=threads, labels=labels)
-    stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads)
+    stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads, spill_dir)
     empty = np.zeros(0, np.int32)
     answers = Answers(empty, empty, empty, stream.task_names, stream.workers.names, stream.labels.names)
     priors = None
@@ -246,9 +457,17 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     try:
         em = _em_dawid_skene if method == "dawid_skene" else _em_one_coin
         out = em(stream, n_iter, tol, smoothing, priors, progress)  # type: ignore[arg-type]
+        spill_bytes = 0 if stream.spill is None else int(stream.spill.bytes)
     finally:
         progress.close()
+        stream.close()
     est.answers_ = answers
     est._set(answers, out)
     est.passes_ = stream.passes + 1  # type: ignore[attr-defined]  # the coding pass included
+    # Passes that decoded the source (the rest read the spill file).
+    est.source_passes_ = 2  # type: ignore[attr-defined]
+    est.spill_bytes_ = spill_bytes  # type: ignore[attr-defined]
+    # Seconds of the two source passes, and of each later pass (one per EM iteration, the posteriors).
+    est.source_seconds_ = list(stream.source_seconds)  # type: ignore[attr-defined]
+    est.pass_seconds_ = list(stream.pass_seconds)  # type: ignore[attr-defined]
     return est

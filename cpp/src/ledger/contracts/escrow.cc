@@ -49,6 +49,14 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const EscrowLockP&
 void apply(State& s, const TxView& tx, const ApplyContext&, const AnswersP& p) {
   TaskInfo& t = task_mut(s, p.task);
   require_open(t, "answers");
+  const TaskTerms* published = s.terms.find(p.task);
+  // The copilot is the owner's model: no stake to slash, no contribution to pay
+  // or credit in royalties, and its answers do not stop the owner cancelling.
+  if (published != nullptr && published->has_copilot() && tx.sender == published->copilot) {
+    record_answers(s, *published, p.task, tx.sender, p);
+    return;
+  }
+  if (!p.confidence_ppm.empty()) throw RuleViolation("answers: only the task's copilot gives confidences");
   if (t.required_stake > 0) {
     const StakeInfo* st = s.stakes.find(key52(p.task, tx.sender));
     std::uint64_t have = st ? st->amount : 0;

@@ -37,12 +37,27 @@ std::vector<std::pair<Address, const AnswerList*>> answer_lists(const State& s, 
 }
 
 // Once a task has an assignment on the ledger, only a slot's holder may fill it.
-void require_assigned(const State& s, const Id& task, const Address& worker,
-                      const std::vector<std::pair<std::uint32_t, std::uint32_t>>& rows, const char* what) {
+void require_assigned(const State& s, const Id& task, const Address& worker, const std::vector<std::uint32_t>& items,
+                      const char* what) {
   const ItemList* held = s.assigned.find(key52(task, worker));
-  for (auto& [item, label] : rows)
+  for (std::uint32_t item : items)
     if (held == nullptr || !std::binary_search(held->items.begin(), held->items.end(), item))
       throw RuleViolation(std::string(what) + ": " + who(s, worker) + " is not assigned item " + std::to_string(item));
+}
+
+// A task's reputation floor (terms.min_reputation_bps) on the Beta posterior
+// mean (alpha + 1) / (alpha + beta + 2), compared in integers.
+void require_reputation(const State& s, const TaskTerms& terms, const Address& worker, const char* what) {
+  if (terms.min_reputation_bps == 0) return;
+  const AccountInfo* acc = s.accounts.find(worker);
+  const std::uint64_t a = acc ? acc->rep_alpha : 0, b = acc ? acc->rep_beta : 0;
+  const unsigned __int128 have = static_cast<unsigned __int128>(a + 1) * kMaxBps;
+  const unsigned __int128 need = static_cast<unsigned __int128>(terms.min_reputation_bps) * (static_cast<unsigned __int128>(a) + b + 2);
+  if (have < need)
+    throw RuleViolation(std::string(what) + ": " + who(s, worker) + " has a reputation of " +
+                        std::to_string(static_cast<std::uint64_t>(have / (static_cast<unsigned __int128>(a) + b + 2))) +
+                        " bps (" + std::to_string(a) + " right, " + std::to_string(b) + " wrong), below the task's floor of " +
+                        std::to_string(terms.min_reputation_bps) + " bps");
 }
 
 bool answered(const State& s, const Id& task, const Address& worker, std::uint32_t item) {
@@ -79,44 +94,78 @@ void record_answers(State& s, const TaskTerms& terms, const Id& task, const Addr
   if (terms.n_labels == 0) throw RuleViolation("answers: task " + short_hex(task) + " collects uploads, not labels");
   if (p.batch_hash)
     throw RuleViolation("answers: a published task needs the answers themselves (the ledger re-executes them), not a batch hash");
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> rows;
+  const bool copilot = terms.has_copilot() && worker == terms.copilot;
+  if (copilot && p.confidence_ppm.empty())
+    throw RuleViolation("answers: the copilot's answers carry its confidence (one per answer)");
+  if (!copilot) require_reputation(s, terms, worker, "answers");
+  // Rows with their durations and confidences, sorted by item below.
+  struct Row {
+    std::uint32_t item, label, duration, confidence;
+  };
+  std::vector<Row> rows;
   rows.reserve(p.answers.size());
-  for (auto& [item, label] : p.answers) {
+  for (std::size_t a = 0; a < p.answers.size(); ++a) {
+    auto [item, label] = p.answers[a];
     if (item >= terms.n_items)
       throw RuleViolation("answers: " + who(s, worker) + " answers item " + std::to_string(item) + ", the task has " +
                           std::to_string(terms.n_items) + " items");
     if (label >= terms.n_labels)
       throw RuleViolation("answers: " + who(s, worker) + " gives label " + std::to_string(label) + " to item " +
                           std::to_string(item) + ", outside the task's label set of " + std::to_string(terms.n_labels));
-    rows.emplace_back(static_cast<std::uint32_t>(item), static_cast<std::uint32_t>(label));
+    rows.push_back({static_cast<std::uint32_t>(item), static_cast<std::uint32_t>(label),
+                    p.duration_ms.empty() ? kNoDuration : static_cast<std::uint32_t>(p.duration_ms[a]),
+                    p.confidence_ppm.empty() ? 0u : static_cast<std::uint32_t>(p.confidence_ppm[a])});
   }
-  std::sort(rows.begin(), rows.end());
+  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.item < y.item; });
   for (std::size_t i = 1; i < rows.size(); ++i)
-    if (rows[i].first == rows[i - 1].first)
-      throw RuleViolation("answers: " + who(s, worker) + " answers item " + std::to_string(rows[i].first) + " twice");
+    if (rows[i].item == rows[i - 1].item)
+      throw RuleViolation("answers: " + who(s, worker) + " answers item " + std::to_string(rows[i].item) + " twice");
   Key52 k = key52(task, worker);
   const AnswerList* old = s.answers.find(k);
+  // Merge by item, carrying the columns; they stay empty while every row is plain.
+  std::vector<Row> all;
+  if (old != nullptr) {
+    all.reserve(old->rows.size() + rows.size());
+    for (std::size_t i = 0; i < old->rows.size(); ++i)
+      all.push_back({old->rows[i].first, old->rows[i].second, old->plain() ? kNoDuration : old->duration_ms[i],
+                     old->plain() ? 0u : old->confidence_ppm[i]});
+  }
+  const std::size_t n_old = all.size();
+  all.insert(all.end(), rows.begin(), rows.end());
+  std::inplace_merge(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n_old), all.end(),
+                     [](const Row& x, const Row& y) { return x.item < y.item; });
   AnswerList merged;
-  merged.rows.reserve((old ? old->rows.size() : 0) + rows.size());
-  std::merge(old ? old->rows.begin() : rows.end(), old ? old->rows.end() : rows.end(), rows.begin(), rows.end(),
-             std::back_inserter(merged.rows));
-  for (std::size_t i = 1; i < merged.rows.size(); ++i)
-    if (merged.rows[i].first == merged.rows[i - 1].first)
-      throw RuleViolation("answers: " + who(s, worker) + " already answered item " + std::to_string(merged.rows[i].first));
+  merged.rows.reserve(all.size());
+  bool plain = true;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i > 0 && all[i].item == all[i - 1].item)
+      throw RuleViolation("answers: " + who(s, worker) + " already answered item " + std::to_string(all[i].item));
+    merged.rows.emplace_back(all[i].item, all[i].label);
+    plain = plain && all[i].duration == kNoDuration && all[i].confidence == 0;
+  }
+  if (!plain)
+    for (const Row& r : all) {
+      merged.duration_ms.push_back(r.duration);
+      merged.confidence_ppm.push_back(r.confidence);
+    }
   const ItemCounts* seen = s.item_counts.find(task);
   if (seen == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
-  if (seen->assigned > 0) {
+  if (copilot) {
+    // One more annotator on any item, outside the slots humans fill.
+  } else if (seen->assigned > 0) {
     // The slot count was taken when the slot was granted (at most `overlap` holders
     // per item), so a holder's answer needs no count: the journal stays small.
-    require_assigned(s, task, worker, rows, "answers");
+    std::vector<std::uint32_t> items(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) items[i] = rows[i].item;
+    require_assigned(s, task, worker, items, "answers");
   } else {
-    for (auto& [item, label] : rows)
-      if (seen->n[item] >= seen->cap(terms.overlap, item))
-        throw RuleViolation("answers: item " + std::to_string(item) + " already has its " +
-                            std::to_string(seen->cap(terms.overlap, item)) + " answer(s); " + who(s, worker) +
+    for (const Row& r : rows)
+      if (seen->n[r.item] >= seen->cap(terms.overlap, r.item))
+        throw RuleViolation("answers: item " + std::to_string(r.item) + " already has its " +
+                            std::to_string(seen->cap(terms.overlap, r.item)) + " answer(s); " + who(s, worker) +
                             "'s answer is not wanted");
     ItemCounts& counts = counts_mut(s, task);
-    for (auto& [item, label] : rows) ++counts.n[item];
+    for (const Row& r : rows) ++counts.n[r.item];
   }
   s.answers.put(k, std::move(merged));
 }
@@ -127,10 +176,11 @@ void record_upload(State& s, const TaskTerms& terms, const Id& task, const Addre
                         std::to_string(terms.n_items) + " slots");
   const ItemCounts* seen = s.item_counts.find(task);
   if (seen == nullptr) throw RuleViolation("task " + short_hex(task) + " has no item counts");
+  require_reputation(s, terms, worker, "upload_receipt");
   if (answered(s, task, worker, static_cast<std::uint32_t>(item)))
     throw RuleViolation("upload_receipt: " + who(s, worker) + " already has an accepted upload in slot " + std::to_string(item));
   if (seen->assigned > 0) {
-    require_assigned(s, task, worker, {{static_cast<std::uint32_t>(item), 0u}}, "upload_receipt");
+    require_assigned(s, task, worker, {static_cast<std::uint32_t>(item)}, "upload_receipt");
   } else {
     if (seen->n[item] >= terms.overlap)
       throw RuleViolation("upload_receipt: slot " + std::to_string(item) + " already has an accepted upload");
@@ -178,7 +228,10 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
   }
   for (auto& [worker, items] : p.grants) {
     if (worker == owner) throw RuleViolation("assign: the owner cannot hold slots of its own task");
+    if (terms->has_copilot() && worker == terms->copilot)
+      throw RuleViolation("assign: the copilot answers outside the slots; it holds none");
     s.account_ref(worker, "assigned worker");
+    require_reputation(s, *terms, worker, "assign");
     Key52 k = key52(task_id, worker);
     ItemList list = s.assigned.find(k) ? *s.assigned.find(k) : ItemList{};
     std::vector<std::uint32_t> add;
@@ -276,8 +329,11 @@ SettleOutput settle_task(const State& s, const Id& task, const TaskTerms& terms,
     in.workers.push_back(lists[w].first);
     const StakeInfo* st = s.stakes.find(key52(task, lists[w].first));
     in.stakes.push_back(st ? st->amount : 0);
-    for (auto& [item, label] : lists[w].second->rows)
-      in.answers.push_back(SettleAnswer{item, static_cast<std::uint32_t>(w), label});
+    const AnswerList& list = *lists[w].second;
+    for (std::size_t i = 0; i < list.rows.size(); ++i)
+      in.answers.push_back(SettleAnswer{list.rows[i].first, static_cast<std::uint32_t>(w), list.rows[i].second,
+                                        list.plain() ? kNoDuration : list.duration_ms[i],
+                                        list.plain() ? 0u : list.confidence_ppm[i]});
   }
   return settle(in);
 }

@@ -82,10 +82,29 @@ void check_input(const SettleInput& in, detail::SettleFacts& f) {
     if (x.label >= n_codes)
       fail("label " + std::to_string(x.label) +
            (t.n_labels == 0 ? " in a collection task (uploads are label 0)" : " >= n_labels " + std::to_string(t.n_labels)));
+    if (x.duration_ms != kNoDuration && x.duration_ms > kMaxDurationMs)
+      fail("duration " + std::to_string(x.duration_ms) + " ms is more than a day");
+    if (x.confidence_ppm > 1'000'000) fail("confidence " + std::to_string(x.confidence_ppm) + " ppm is above 1000000");
     f.item[a] = static_cast<std::int32_t>(x.item);
     f.worker[a] = static_cast<std::int32_t>(x.worker);
     f.label[a] = static_cast<std::int32_t>(x.label);
   }
+  // The copilot, when it answered: its index, and the human answers apart.
+  if (t.has_copilot()) {
+    auto it = std::lower_bound(in.workers.begin(), in.workers.end(), t.copilot);
+    if (it != in.workers.end() && *it == t.copilot) f.copilot = static_cast<std::int32_t>(it - in.workers.begin());
+  }
+  for (std::size_t a = 0; a < n; ++a) {
+    const bool by_copilot = f.worker[a] == f.copilot;
+    if (!by_copilot && in.answers[a].confidence_ppm != 0)
+      throw InvalidArgument("settle: answer " + std::to_string(a) + " has a confidence but is not the copilot's");
+    if (f.copilot < 0 || by_copilot) continue;
+    f.h_item.push_back(f.item[a]);
+    f.h_worker.push_back(f.worker[a]);
+    f.h_label.push_back(f.label[a]);
+  }
+  for (std::size_t a = 0; a < n; ++a)
+    if (f.worker[a] != f.copilot || f.copilot < 0) f.h_duration.push_back(in.answers[a].duration_ms);
   if (!in.gold.empty() && t.gold_commitment == Hash32{})
     throw RuleViolation("settle: gold revealed for a task that committed to no control items");
   f.gold.assign(t.n_items, -1);
@@ -102,17 +121,42 @@ void check_input(const SettleInput& in, detail::SettleFacts& f) {
   }
 }
 
+// Adaptive overlap: the items whose human answers (at least one) all agree
+// with a copilot answer of confidence >= terms.adaptive_ppm.
+std::vector<std::uint8_t> settled_early(const SettleInput& in, const detail::SettleFacts& f) {
+  const TaskTerms& t = *in.terms;
+  std::vector<std::uint8_t> early;
+  if (t.adaptive_ppm == 0 || f.copilot < 0) return early;
+  std::vector<std::int32_t> suggestion(t.n_items, -1);
+  for (std::size_t a = 0; a < f.item.size(); ++a)
+    if (f.worker[a] == f.copilot && in.answers[a].confidence_ppm >= t.adaptive_ppm)
+      suggestion[static_cast<std::size_t>(f.item[a])] = f.label[a];
+  early.assign(t.n_items, 0);
+  std::vector<std::uint8_t> disagree(t.n_items, 0);
+  for (std::size_t a = 0; a < f.item.size(); ++a) {
+    if (f.worker[a] == f.copilot) continue;
+    const auto i = static_cast<std::size_t>(f.item[a]);
+    if (suggestion[i] >= 0 && f.label[a] == suggestion[i]) early[i] = 1;
+    else disagree[i] = 1;
+  }
+  for (std::size_t i = 0; i < early.size(); ++i) early[i] = early[i] && !disagree[i];
+  return early;
+}
+
 // The ledger's answer rules: one answer per (item, worker), at most `overlap`
-// per item, and (unless partial) exactly `overlap` per item. Returns the
-// answer count per item.
+// human answers per item, and (unless partial) exactly `overlap` per item, or
+// fewer on an item the copilot settled early (adaptive overlap). Returns the
+// human answer count per item: an item only the copilot answered gets no
+// label, so a model's guess never enters the dataset on its own.
 std::vector<std::uint64_t> check_slots(const SettleInput& in, const detail::SettleFacts& f) {
   const TaskTerms& t = *in.terms;
-  std::vector<std::uint64_t> count(t.n_items, 0);
+  std::vector<std::uint64_t> human(t.n_items, 0);
   std::vector<std::uint64_t> keys(f.item.size());
   for (std::size_t a = 0; a < keys.size(); ++a) {
     keys[a] = static_cast<std::uint64_t>(f.item[a]) << 32 | static_cast<std::uint32_t>(f.worker[a]);
-    ++count[static_cast<std::size_t>(f.item[a])];
+    if (f.worker[a] != f.copilot) ++human[static_cast<std::size_t>(f.item[a])];
   }
+  const std::vector<std::uint8_t> early = settled_early(in, f);
   std::sort(keys.begin(), keys.end());
   auto dup = std::adjacent_find(keys.begin(), keys.end());
   if (dup != keys.end())
@@ -125,31 +169,23 @@ std::vector<std::uint64_t> check_slots(const SettleInput& in, const detail::Sett
     if (t.overlap + extra < t.overlap) throw InvalidArgument("settle: extra count of item " + std::to_string(i) + " overflows");
     const std::uint64_t want = t.overlap + extra;
     slots += want;
-    if (count[i] > want)
-      throw RuleViolation("settle: item " + std::to_string(i) + " has " + std::to_string(count[i]) + " answers, more than the " +
+    if (human[i] > want)
+      throw RuleViolation("settle: item " + std::to_string(i) + " has " + std::to_string(human[i]) + " answers, more than the " +
                           (extra ? "extended overlap " : "overlap ") + std::to_string(want));
-    if (count[i] < want) {
+    if (human[i] < want && !(early.size() > i && early[i])) {
       ++short_items;
-      missing += want - count[i];
+      missing += want - human[i];
     }
   }
   if (!in.partial && short_items > 0)
     throw IncompleteTask("settle: " + std::to_string(short_items) + " of " + std::to_string(t.n_items) + " items lack answers (" +
                          std::to_string(missing) + " of " + std::to_string(slots) +
                          " answer slots missing); finalize with partial to settle the answered items only");
-  return count;
+  return human;
 }
 
-consensus::Result run_consensus(const detail::SettleFacts& f, unsigned threads) {
+consensus::Result run_consensus(const detail::SettleFacts& f, const consensus::AnswersView& v, unsigned threads) {
   const TaskTerms& t = *f.in->terms;
-  consensus::AnswersView v;
-  v.task = f.item.data();
-  v.worker = f.worker.data();
-  v.label = f.label.data();
-  v.n = f.item.size();
-  v.n_tasks = static_cast<std::int32_t>(t.n_items);
-  v.n_workers = static_cast<std::int32_t>(f.in->workers.size());
-  v.n_labels = static_cast<std::int32_t>(t.n_labels);
   consensus::Options opt;
   opt.threads = threads;
   if (t.n_iter != 0) opt.n_iter = static_cast<std::int32_t>(t.n_iter);
@@ -167,7 +203,23 @@ std::uint32_t to_ppm(double p) {
   return static_cast<std::uint32_t>(std::floor(p * 1e6));
 }
 
-void fill_consensus(const detail::SettleFacts& f, const std::vector<std::uint64_t>& count, unsigned threads, SettleOutput& out) {
+// The labels and floored posterior of `v`'s consensus on the items humans answered.
+void floored_consensus(const detail::SettleFacts& f, const consensus::AnswersView& v, const std::vector<std::uint64_t>& count,
+                       unsigned threads, std::vector<std::int32_t>& labels, std::vector<std::uint32_t>& ppm) {
+  const std::size_t T = f.in->terms->n_items, L = f.in->terms->n_labels;
+  consensus::Result r = run_consensus(f, v, threads);
+  for (std::size_t i = 0; i < T; ++i) {
+    if (count[i] == 0) continue;  // gold may have clamped it, but nobody answered it
+    labels[i] = r.labels[i];
+    for (std::size_t k = 0; k < L; ++k) ppm[i * L + k] = to_ppm(r.probas[i * L + k]);
+  }
+}
+
+// The result's consensus runs on every answer, the copilot's included. Workers
+// are judged and paid against the consensus of the human answers alone: the
+// copilot is the owner's account, so its answers shape the dataset but never
+// decide whether a worker was right.
+void fill_consensus(detail::SettleFacts& f, const std::vector<std::uint64_t>& count, unsigned threads, SettleOutput& out) {
   const TaskTerms& t = *f.in->terms;
   const std::size_t T = t.n_items, L = t.n_labels;
   out.labels.assign(T, -1);
@@ -175,14 +227,22 @@ void fill_consensus(const detail::SettleFacts& f, const std::vector<std::uint64_
   if (L == 0) {
     for (std::size_t i = 0; i < T; ++i)
       if (count[i] > 0) out.labels[i] = 0;
+  } else {
+    consensus::AnswersView all = detail::human_view(f);
+    all.task = f.item.data();
+    all.worker = f.worker.data();
+    all.label = f.label.data();
+    all.n = f.item.size();
+    floored_consensus(f, all, count, threads, out.labels, out.posterior_ppm);
+  }
+  if (f.copilot < 0) {
+    f.judge_labels = out.labels;
+    f.judge_ppm = out.posterior_ppm;
     return;
   }
-  consensus::Result r = run_consensus(f, threads);
-  for (std::size_t i = 0; i < T; ++i) {
-    if (count[i] == 0) continue;  // gold may have clamped it, but nobody answered it
-    out.labels[i] = r.labels[i];
-    for (std::size_t k = 0; k < L; ++k) out.posterior_ppm[i * L + k] = to_ppm(r.probas[i * L + k]);
-  }
+  f.judge_labels.assign(T, -1);
+  f.judge_ppm.assign(T * L, 0);
+  floored_consensus(f, detail::human_view(f), count, threads, f.judge_labels, f.judge_ppm);
 }
 
 // The published fraud screen on the settled consensus and the revealed gold;
@@ -191,10 +251,17 @@ void screen(detail::SettleFacts& f, SettleOutput& out) {
   const TaskTerms& t = *f.in->terms;
   if (t.fraud_alpha_ppm == 0 || t.n_labels == 0) return;
   consensus::FraudInput in;
-  in.answers = {f.item.data(), f.worker.data(), f.label.data(), f.item.size(), static_cast<std::int32_t>(t.n_items),
-                static_cast<std::int32_t>(f.in->workers.size()), static_cast<std::int32_t>(t.n_labels)};
+  in.answers = detail::human_view(f);
+  // Signed durations in seconds (NaN: not given); none given, no fast rule.
+  std::vector<double> seconds;
+  if (std::any_of(f.h_duration.begin(), f.h_duration.end(), [](std::uint32_t d) { return d != kNoDuration; })) {
+    seconds.resize(f.h_duration.size());
+    for (std::size_t a = 0; a < seconds.size(); ++a)
+      seconds[a] = f.h_duration[a] == kNoDuration ? std::numeric_limits<double>::quiet_NaN() : f.h_duration[a] / 1000.0;
+    in.duration = seconds;
+  }
   // Items nobody answered have no label; no answer refers to them.
-  std::vector<std::int32_t> labels(out.labels);
+  std::vector<std::int32_t> labels(f.judge_labels);
   for (auto& l : labels) l = std::max(l, 0);
   in.consensus = labels;
   if (!f.in->gold.empty()) in.gold = f.gold;
@@ -203,7 +270,7 @@ void screen(detail::SettleFacts& f, SettleOutput& out) {
   const consensus::FraudReport r = consensus::screen_fraud(in, opt);
   f.flagged.assign(f.in->workers.size(), 0);
   for (std::size_t w = 0; w < f.flagged.size(); ++w) {
-    f.flagged[w] = r.spammer[w] || r.colluder[w] || r.control_fail[w];
+    f.flagged[w] = r.spammer[w] || r.colluder[w] || r.control_fail[w] || r.fast[w];
     if (f.flagged[w]) out.flagged.push_back(f.in->workers[w]);
   }
 }
@@ -220,8 +287,9 @@ void judge(detail::SettleFacts& f, SettleOutput& out) {
   std::vector<std::uint64_t> correct(W, 0);
   for (std::size_t a = 0; a < f.item.size(); ++a) {
     const std::size_t w = static_cast<std::size_t>(f.worker[a]);
+    if (f.is_copilot(w)) continue;  // no reputation, no control record, no pay
     const std::int32_t g = collection ? -1 : f.gold[static_cast<std::size_t>(f.item[a])];
-    const std::int32_t ref = g >= 0 ? g : out.labels[static_cast<std::size_t>(f.item[a])];
+    const std::int32_t ref = g >= 0 ? g : f.judge_labels[static_cast<std::size_t>(f.item[a])];
     ++f.n_answers[w];
     if ((collection || f.label[a] == ref) && (f.flagged.empty() || !f.flagged[w])) ++correct[w];
     if (g >= 0) {
@@ -237,6 +305,7 @@ void slash(detail::SettleFacts& f, SettleOutput& out) {
   const TaskTerms& t = *f.in->terms;
   if (!t.slashing) return;
   for (std::size_t w = 0; w < f.in->workers.size(); ++w) {
+    if (f.is_copilot(w)) continue;
     std::uint64_t s = sim::slash_amount(f.in->stakes[w], f.control_correct[w], f.control[w],
                                         static_cast<std::uint32_t>(t.slash_threshold_bps),
                                         static_cast<std::uint32_t>(t.slash_share_bps), t.slash_min_control);
@@ -322,7 +391,7 @@ SettleOutput detail::settle_on_threads(const SettleInput& in, unsigned threads) 
   screen(f, out);
   judge(f, out);
   slash(f, out);
-  std::vector<std::uint64_t> amounts = policy_amounts(f, out.posterior_ppm);
+  std::vector<std::uint64_t> amounts = policy_amounts(f, f.judge_ppm);
   for (std::size_t w = 0; w < f.flagged.size() && w < amounts.size(); ++w)
     if (f.flagged[w]) amounts[w] = 0;
   // Slashed stake joins the escrow before anything is paid from it.

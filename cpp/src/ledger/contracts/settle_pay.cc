@@ -23,18 +23,6 @@ std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* what) {
   return static_cast<std::uint64_t>(v);
 }
 
-consensus::AnswersView view_of(const SettleFacts& f) {
-  consensus::AnswersView v;
-  v.task = f.item.data();
-  v.worker = f.worker.data();
-  v.label = f.label.data();
-  v.n = f.item.size();
-  v.n_tasks = static_cast<std::int32_t>(f.in->terms->n_items);
-  v.n_workers = static_cast<std::int32_t>(f.in->workers.size());
-  v.n_labels = static_cast<std::int32_t>(f.in->terms->n_labels);
-  return v;
-}
-
 std::vector<std::uint64_t> flat(const SettleFacts& f) {
   std::vector<std::uint64_t> out(f.n_answers.size());
   for (std::size_t w = 0; w < out.size(); ++w) out[w] = checked_mul(f.n_answers[w], f.in->terms->rate, "a flat payout");
@@ -61,12 +49,15 @@ std::vector<std::uint64_t> gold_standard(const SettleFacts& f) {
 
 std::vector<std::uint64_t> mechanism(const SettleFacts& f, sim::Mechanism m) {
   const TaskTerms& t = *f.in->terms;
-  sim::Scores s = sim::score(m, view_of(f), {});
+  // Workers are scored against each other only: the copilot, the owner's
+  // model, is no peer whose answers could lower a worker's pay.
+  const consensus::AnswersView v = human_view(f);
+  sim::Scores s = sim::score(m, v, {});
   // A score above 1 per answer (peer truth serum, DMI) must not pay a worker more
   // than the published price per answer: each worker is capped at
   // (rate + base) per answer, so the sum is bounded by the price of the answers.
   u128 per_answer = static_cast<u128>(t.rate) + t.policy_base;
-  u128 budget = per_answer * f.item.size();
+  u128 budget = per_answer * v.n;
   std::vector<std::uint64_t> out =
       sim::to_amounts(s.score, s.n_answers, static_cast<double>(t.policy_base), static_cast<double>(t.rate),
                       budget > kMax64 ? kMax64 : static_cast<std::uint64_t>(budget));
@@ -79,14 +70,30 @@ std::vector<std::uint64_t> mechanism(const SettleFacts& f, sim::Mechanism m) {
 
 }  // namespace
 
+consensus::AnswersView human_view(const SettleFacts& f) {
+  const bool all = f.copilot < 0;
+  consensus::AnswersView v;
+  v.task = all ? f.item.data() : f.h_item.data();
+  v.worker = all ? f.worker.data() : f.h_worker.data();
+  v.label = all ? f.label.data() : f.h_label.data();
+  v.n = all ? f.item.size() : f.h_item.size();
+  v.n_tasks = static_cast<std::int32_t>(f.in->terms->n_items);
+  v.n_workers = static_cast<std::int32_t>(f.in->workers.size());
+  v.n_labels = static_cast<std::int32_t>(f.in->terms->n_labels);
+  return v;
+}
+
 std::vector<std::uint64_t> policy_amounts(const SettleFacts& f, const std::vector<std::uint32_t>& ppm) {
   const std::string& p = f.in->terms->policy;
   if (p == "discretionary") return {};
-  if (p == "flat") return flat(f);
-  if (p == "consensus_accuracy") return consensus_accuracy(f, ppm);
-  if (p == "gold_standard") return gold_standard(f);
+  std::vector<std::uint64_t> out;
+  if (p == "flat") out = flat(f);
+  else if (p == "consensus_accuracy") out = consensus_accuracy(f, ppm);
+  else if (p == "gold_standard") out = gold_standard(f);
   // settle.cc admitted only settle_policies(); the rest are sim mechanisms.
-  return mechanism(f, sim::mechanism_from_name(p));
+  else out = mechanism(f, sim::mechanism_from_name(p));
+  if (f.copilot >= 0) out[static_cast<std::size_t>(f.copilot)] = 0;
+  return out;
 }
 
 void cap_amounts(std::vector<std::uint64_t>& amounts, std::uint64_t cap) {

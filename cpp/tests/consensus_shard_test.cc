@@ -1,0 +1,153 @@
+// The streamed and sharded E-steps against the single-process fits: DsSpill
+// (chunks read back from a file) and GladShard (alpha sums chained through
+// the shards) must reproduce dawid_skene() / glad() bit for bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <random>
+#include <vector>
+
+#include "tagger/consensus.h"
+#include "tagger/consensus_shard.h"
+#include "tagger/errors.h"
+
+namespace cs = tagger::consensus;
+
+namespace {
+
+struct Data {
+  std::vector<std::int32_t> t, w, l;
+  std::int32_t T, W, K;
+  cs::AnswersView view(std::size_t i0, std::size_t i1, std::int32_t t0, std::int32_t nt) {
+    for (std::size_t i = i0; i < i1; ++i) local.push_back(t[i] - t0);
+    cs::AnswersView a{local.data() + (local.size() - (i1 - i0)), w.data() + i0, l.data() + i0, i1 - i0, nt, W, K};
+    return a;
+  }
+  std::vector<std::int32_t> local;
+};
+
+// Tasks grouped in order, 4 answers each from distinct workers of mixed skill.
+Data make(std::int32_t T, std::int32_t W, std::int32_t K, unsigned seed) {
+  Data d{{}, {}, {}, T, W, K, {}};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> skill(W);
+  for (auto& s : skill) s = 0.3 + 0.65 * u(rng);
+  for (std::int32_t t = 0; t < T; ++t) {
+    const std::int32_t truth = static_cast<std::int32_t>(rng() % K), w0 = static_cast<std::int32_t>(rng() % W);
+    for (std::int32_t j = 0; j < 4; ++j) {
+      const std::int32_t w = (w0 + 7 * j) % W;
+      d.t.push_back(t);
+      d.w.push_back(w);
+      d.l.push_back(u(rng) < skill[w] ? truth : static_cast<std::int32_t>(rng() % K));
+    }
+  }
+  d.local.reserve(d.t.size() * 2);
+  return d;
+}
+
+std::size_t first_answer_of(const Data& d, std::int32_t task) {
+  return static_cast<std::size_t>(std::lower_bound(d.t.begin(), d.t.end(), task) - d.t.begin());
+}
+
+}  // namespace
+
+TEST(ConsensusShard, SpilledStreamEqualsDawidSkene) {
+  Data d = make(3 * cs::kShardTaskAlign + 123, 40, 3, 1);
+  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
+  cs::Options opt;
+  opt.n_iter = 0;
+  const cs::Result start = cs::dawid_skene(all, opt);
+  cs::DsSpill spill(std::filesystem::temp_directory_path().string(), d.W, d.K, 2);
+  for (std::int32_t t0 = 0; t0 < d.T; t0 += 2 * cs::kShardTaskAlign) {  // two chunks, the second short
+    const std::int32_t t1 = std::min(d.T, t0 + 2 * cs::kShardTaskAlign);
+    spill.append(d.view(first_answer_of(d, t0), first_answer_of(d, t1), t0, t1 - t0));
+  }
+  EXPECT_EQ(spill.n_chunks(), 2u);
+  EXPECT_EQ(spill.bytes(), 4u * (d.t.size() + static_cast<std::size_t>(d.T)));
+  std::vector<double> probas(static_cast<std::size_t>(d.T * d.K));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(d.T));
+  spill.posteriors(nullptr, probas.data(), labels.data());
+  EXPECT_EQ(probas, start.probas);
+  EXPECT_EQ(labels, start.labels);
+  // A few EM iterations driven by hand: the same objective and posteriors.
+  opt.n_iter = 4;
+  opt.tol = 0;
+  const cs::Result full = cs::dawid_skene(all, opt);
+  cs::ShardStats st = spill.start();
+  cs::DsParams p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
+  for (int it = 0; it < 4; ++it) {
+    st = spill.e_step(p);
+    double ll = 0;
+    for (double v : st.block_ll) ll += v;
+    EXPECT_EQ(ll / static_cast<double>(d.t.size()), full.objective_history[static_cast<std::size_t>(it)]);
+    if (it < 3) p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
+  }
+  spill.posteriors(&p, probas.data(), labels.data());
+  EXPECT_EQ(probas, full.probas);
+  EXPECT_EQ(labels, full.labels);
+}
+
+TEST(ConsensusShard, SpillRejectsUngroupedChunks) {
+  cs::DsSpill spill(std::filesystem::temp_directory_path().string(), 2, 2, 1);
+  std::vector<std::int32_t> t{1, 0}, w{0, 1}, l{0, 1};
+  EXPECT_THROW(spill.append({t.data(), w.data(), l.data(), 2, 2, 2, 2}), tagger::InvalidArgument);
+  EXPECT_THROW(cs::DsSpill("/nonexistent-dir-for-tagger", 2, 2), tagger::InvalidArgument);
+}
+
+TEST(ConsensusShard, ChainedGladShardsEqualGlad) {
+  Data d = make(2 * cs::kShardTaskAlign + 77, 30, 2, 2);
+  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
+  cs::Options opt;
+  opt.n_iter = 3;
+  opt.tol = 0;
+  cs::GladOptions g;
+  g.m_steps = 4;
+  g.m_tol = 0;
+  const cs::Result one = cs::glad(all, opt, g);
+  std::vector<std::unique_ptr<cs::GladShard>> shards;
+  const std::int32_t cut = cs::kShardTaskAlign;
+  shards.push_back(std::make_unique<cs::GladShard>(d.view(0, first_answer_of(d, cut), 0, cut),
+                                                   std::span<const std::int32_t>(), std::span<const double>(), g));
+  shards.push_back(std::make_unique<cs::GladShard>(d.view(first_answer_of(d, cut), d.t.size(), cut, d.T - cut),
+                                                   std::span<const std::int32_t>(), std::span<const double>(), g));
+  const std::size_t W = static_cast<std::size_t>(d.W);
+  std::vector<double> alpha(W, g.alpha_prior);
+  double last = -1e300;
+  int iters = 0;
+  for (int it = 0; it < opt.n_iter; ++it) {
+    for (auto& s : shards) s->e_step(alpha);
+    for (int round = 0; round < g.m_steps; ++round) {
+      std::vector<double> grad(W), info(W, 1.0);
+      for (std::size_t w = 0; w < W; ++w) grad[w] = -(alpha[w] - g.alpha_prior);
+      for (auto& s : shards) s->alpha_sums(alpha, grad.data(), info.data());
+      cs::glad_alpha_update(grad, info, alpha);
+      for (auto& s : shards) s->b_step(alpha);
+    }
+    std::vector<double> q;
+    for (auto& s : shards) {
+      std::vector<double> part = s->q_blocks(alpha);
+      q.insert(q.end(), part.begin(), part.end());
+    }
+    const double obj = cs::glad_objective(q, alpha, g.alpha_prior) / static_cast<double>(d.t.size());
+    ASSERT_LT(static_cast<std::size_t>(it), one.objective_history.size());
+    EXPECT_EQ(obj, one.objective_history[static_cast<std::size_t>(it)]);
+    iters = it + 1;
+    if (it > 0 && obj - last < opt.tol) break;  // glad()'s stopping rule
+    last = obj;
+  }
+  EXPECT_EQ(iters, one.n_iter);
+  EXPECT_EQ(alpha, one.abilities);
+  std::vector<double> probas(static_cast<std::size_t>(d.T * d.K)), diff(static_cast<std::size_t>(d.T));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(d.T));
+  shards[0]->posteriors(probas.data(), labels.data(), diff.data());
+  const std::size_t K = static_cast<std::size_t>(d.K), c = static_cast<std::size_t>(cut);
+  shards[1]->posteriors(probas.data() + c * K, labels.data() + c, diff.data() + c);
+  EXPECT_EQ(probas, one.probas);
+  EXPECT_EQ(labels, one.labels);
+  EXPECT_EQ(diff, one.difficulties);
+}
