@@ -99,7 +99,8 @@ def test_estimators_take_a_backend() -> None:
     df = pd.DataFrame({"task": t + 1000, "worker": [f"w{x}" for x in w], "label": np.array(list("abc"))[y]})
     for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.GLAD, tg.consensus.MajorityVote,
                 tg.consensus.WeightedMajorityVote):
-        a, b = cls().fit(df), cls(backend="inprocess", n_shards=3).fit(df)
+        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        a, b = cls(**engine).fit(df), cls(backend="inprocess", n_shards=3).fit(df)
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
         pd.testing.assert_series_equal(a.skills_, b.skills_, rtol=0, atol=1e-12)
@@ -155,7 +156,7 @@ def test_fit_parquet_equals_in_memory(tmp_path, method: str) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=4000)
     est = tg.consensus.fit_parquet(path, method, columns=("item", "annotator", "answer"), batch_size=3000,
                                    chunk_answers=5000, n_iter=40)
-    mem = tg.consensus.get_method(method, n_iter=40).fit(df.rename(columns={"item": "task", "annotator": "worker",
+    mem = tg.consensus.get_method(method, n_iter=40, variant="tagger").fit(df.rename(columns={"item": "task", "annotator": "worker",
                                                                            "answer": "label"}))
     assert est.passes_ == 1 + 1 + est.n_iter_ + 1  # coding, start, one per iteration, posteriors
     np.testing.assert_array_equal(est.labels_.to_numpy(), mem.labels_.to_numpy())
@@ -175,7 +176,7 @@ def test_fit_parquet_spill_is_bit_identical_and_leaves_no_file(tmp_path) -> None
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=5000)
     spill = tmp_path / "spill"
     spill.mkdir()
-    mem = tg.consensus.DawidSkene(n_iter=30, tol=1e-7).fit(df)
+    mem = tg.consensus.DawidSkene(n_iter=30, tol=1e-7, variant="tagger").fit(df)
     for chunk in (1, 3000, 10**7):  # one chunk per block, several blocks, one chunk
         est = tg.consensus.fit_parquet(path, n_iter=30, tol=1e-7, batch_size=2000, chunk_answers=chunk, spill_dir=spill)
         np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())  # bit for bit
@@ -221,13 +222,13 @@ def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
             tg.consensus.fit_parquet(tmp_path / "s.parquet", batch_size=batch)
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "g.parquet")
     est = tg.consensus.fit_parquet(tmp_path / "g.parquet", batch_size=2)  # batches inside one task
-    pd.testing.assert_series_equal(est.labels_, tg.consensus.DawidSkene().fit(df).labels_)
+    pd.testing.assert_series_equal(est.labels_, tg.consensus.DawidSkene(variant="tagger").fit(df).labels_)
     # int8 labels spanning more than int8 can hold as a difference, negative worker ids
     odd = df.assign(label=df["label"].map({"neg": -100, "neu": 0, "pos": 100}).astype(np.int8),
                     worker=-df["worker"].str[1:].astype(np.int64))
     pq.write_table(pa.Table.from_pandas(odd, preserve_index=False), tmp_path / "o.parquet")
     est = tg.consensus.fit_parquet(tmp_path / "o.parquet", batch_size=64)
-    mem = tg.consensus.DawidSkene().fit(odd)
+    mem = tg.consensus.DawidSkene(variant="tagger").fit(odd)
     pd.testing.assert_series_equal(est.labels_, mem.labels_)
     pd.testing.assert_series_equal(est.skills_, mem.skills_)
     dup = pd.concat([df.iloc[:1], df]).sort_values("task", kind="stable")
@@ -300,7 +301,8 @@ def test_ray_estimator_and_sweep(ray_local) -> None:
     t, w, y = answers(n_tasks=2 * ALIGN, seed=8)
     df = pd.DataFrame({"task": t, "worker": w, "label": y})
     for cls in (tg.consensus.OneCoinDawidSkene, tg.consensus.WeightedMajorityVote):  # (the latter: Wawa)
-        a, b = cls().fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
+        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        a, b = cls(**engine).fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
         pd.testing.assert_series_equal(a.skills_, b.skills_, rtol=0, atol=1e-12)
@@ -318,7 +320,7 @@ def test_ray_data_reader_equals_in_memory(ray_local, tmp_path) -> None:
         pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), tmp_path / f"part-{i}.parquet")
     ds = ray_local.data.read_parquet(str(tmp_path))
     est = tg.consensus.fit_parquet(ds, n_iter=30, batch_size=4000, chunk_answers=6000)
-    mem = tg.consensus.DawidSkene(n_iter=30).fit(df)
+    mem = tg.consensus.DawidSkene(n_iter=30, variant="tagger").fit(df)
     pd.testing.assert_series_equal(est.labels_, mem.labels_)
     np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())
     assert est.n_iter_ == mem.n_iter_ and est.source_passes_ == 2  # Ray Data runs twice, the rest is local

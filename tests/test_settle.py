@@ -116,7 +116,8 @@ def test_flat_equals_rewards_flat(data) -> None:
 def test_consensus_accuracy_equals_rewards_formula(data, method: str, estimator) -> None:
     df, _, enc = data
     out = enc.settle(enc.terms(method, "consensus_accuracy"))
-    posterior = estimator().fit_predict_proba(df)
+    # The ledger re-executes tagger's engine (variant="tagger"), not the crowd-kit-exact default.
+    posterior = estimator(**({"variant": "tagger"} if method == "dawid_skene" else {})).fit_predict_proba(df)
     expected = R.ConsensusAccuracy(per_answer=RATE).payouts(df, posterior, None, budget=RATE * len(df))
     pd.testing.assert_series_equal(enc.payouts_series(out), expected.reindex(enc.workers), check_names=False)
     # settle's floored posterior is the Python formula's floor(1e6 * p) too.

@@ -17,7 +17,8 @@ from .continuous import Median, TrimmedMean
 from .confusion import DawidSkene, OneCoinDawidSkene
 from .difficulty import GLAD
 from .spammer import MACE
-from .voting import MajorityVote, WeightedMajorityVote
+from .voting import GoldMajorityVote, MajorityVote, WeightedMajorityVote
+from .spectral import KOS, MMSR
 from .quality import CROWDLAB, LabelQuality, label_quality
 from .registry import METHODS, get_method
 from .agreement import Wawa, ZeroBasedSkill
@@ -34,7 +35,7 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab", "distributed", "fit_parquet",
-    "FraudRules", "fraud_report", "metrics", "next_items", "BWA", "EBCC",
+    "FraudRules", "fraud_report", "metrics", "next_items", "BWA", "EBCC", "GoldMajorityVote", "KOS", "MMSR",
 ]
 
 # Families beyond classification (crowd-kit's pairwise, image, embeddings and
@@ -49,3 +50,7 @@ __all__ += [
     "BradleyTerry", "NoisyBradleyTerry", "NoisyBT", "SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM",
     "ClosestToAverage", "RASA", "HRRASA", "ROVER", "TextRASA", "TextHRRASA", "BoxMajorityVote",
 ]
+
+from .base import _adopt_crowdkit_base
+
+_adopt_crowdkit_base()  # when crowd-kit was imported first

@@ -5,28 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _core
-from .base import Answers, BaseClassifier
+from .base import Answers
+from .voting import _Predicting
 
 __all__ = ["Wawa", "ZeroBasedSkill"]
 
 
-class Wawa(BaseClassifier):
+class Wawa(_Predicting):
     r"""Worker agreement with aggregate: majority vote, then
     :math:`s_w` = share of the worker's answers equal to the MV label, then a
     weighted vote :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`.
     ``skills_`` = :math:`s_w`. (Appen/Figure Eight's "WAWA"; as in crowd-kit.)
+    ``predict(data)``/``predict_proba(data)`` vote with the fitted skills on
+    other answers (every worker needs a skill).
     """
 
     _method = "wawa"
 
 
-class ZeroBasedSkill(BaseClassifier):
+class ZeroBasedSkill(_Predicting):
     r"""Zero-based skill: skills start at :math:`1/K + \epsilon`; each iteration
     runs a weighted vote with them and moves each skill toward the worker's
     agreement with that vote, :math:`s_w \leftarrow s_w + \eta(a_w - s_w)`;
     :math:`\eta` starts at ``lr_init`` and is multiplied by
     ``lr_reduce_factor`` every ``lr_steps_to_reduce`` iterations. Stops when no
-    skill moves more than ``eps`` (crowd-kit always runs ``n_iter``).
+    skill moves more than ``eps`` (crowd-kit always runs ``n_iter``; the skills
+    left to move are below ``eps``, so the labels are the same).
+    ``predict(data)``/``predict_proba(data)`` vote with the fitted skills.
     """
 
     _method = "zero_based_skill"

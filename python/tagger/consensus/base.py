@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, MissingColumn
 
 if TYPE_CHECKING:  # pragma: no cover
     from .quality import LabelQuality
@@ -70,12 +70,40 @@ class Answers:
         return f"Answers(n={self.n}, tasks={t}, workers={w}, labels={k})"
 
 
+def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """First-appearance codes of an Arrow-backed string column (pandas' default
+    ``str`` dtype when pyarrow is installed) by Arrow's dictionary encoding,
+    about twice as fast as ``pd.factorize`` on it; None for other columns."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and hasattr(values.array, "__arrow_array__")):
+        return None
+    import pyarrow as pa  # already loaded: the column is Arrow-backed
+
+    arr = values.array.__arrow_array__()
+    if arr.null_count:
+        return None
+    enc = arr.dictionary_encode()
+    if isinstance(enc, pa.ChunkedArray):  # one dictionary for all chunks
+        enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, pd.Index(pd.array(enc.dictionary, dtype=dtype))
+
+
 def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     arr = values.to_numpy() if values.dtype.kind in "iu" else None
     if arr is not None and arr.dtype != np.uint64:
         # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
         core_codes, core_names = _core.consensus.factorize(arr, sort)
         return core_codes, pd.Index(core_names.astype(arr.dtype, copy=False))
+    coded = _arrow_codes(values) if len(values) else None
+    if coded is not None:
+        codes, names = coded
+        if sort:  # a few distinct values (labels): sorted, and the codes renumbered to match
+            order = np.argsort(names.to_numpy(), kind="stable")
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            codes, names = rank[codes], names[order]
+        return codes, names
     try:
         codes, names = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mixed, unorderable types
@@ -101,7 +129,7 @@ def factorize(
     cols = ("task", "worker", value_column)
     missing = [c for c in cols if c not in data.columns]
     if missing:
-        raise InvalidArgument(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
+        raise MissingColumn(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
     for c in cols:
         if data[c].dtype.kind in "iub":  # numpy integer/bool columns cannot hold NaN
             continue
@@ -201,8 +229,8 @@ class _Progress:
 # InvalidArgument naming it, not a TypeError from the binding.
 _INT_PARAMS = {"n_iter": (0, 2**31 - 1), "n_restarts": (1, 2**31 - 1), "m_steps": (0, 2**31 - 1),
                "lr_steps_to_reduce": (1, 2**31 - 1), "threads": (0, 2**32 - 1), "random_state": (0, 2**64 - 1),
-               "seed": (0, 2**64 - 1)}
-_FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "lr_init", "lr_reduce_factor", "eps")
+               "seed": (0, 2**64 - 1), "m_step_max_iter": (0, 2**31 - 1)}
+_FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "m_step_tol", "lr_init", "lr_reduce_factor", "eps")
 
 
 def check_params(params: dict[str, Any], owner: str) -> None:
@@ -220,7 +248,35 @@ def check_params(params: dict[str, Any], owner: str) -> None:
                 raise InvalidArgument(f"{owner}: {k} must be a number, got {v!r}")
 
 
-class BaseClassifier:
+class _Plain:
+    """The stand-in base that crowd-kit's base class replaces (see _adopt_crowdkit_base)."""
+
+
+class _CrowdkitCompatible(_Plain):
+    """Plain-object equality, hashing and attribute setting, whatever base is adopted."""
+
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+    __setattr__ = object.__setattr__
+
+
+def _adopt_crowdkit_base() -> None:
+    """Once crowd-kit is imported, tagger's classifiers become subclasses of its
+    ``BaseClassificationAggregator``, so its meta-estimators (BinaryRelevance)
+    accept them; crowd-kit itself is never imported here."""
+    import sys
+
+    mod = sys.modules.get("crowdkit.aggregation.base")
+    if mod is None or _CrowdkitCompatible.__bases__ != (_Plain,):
+        return
+    try:
+        _CrowdkitCompatible.__bases__ = (mod.BaseClassificationAggregator,)
+    except TypeError:  # an incompatible crowd-kit release: left unrelated
+        pass
+
+
+class BaseClassifier(_CrowdkitCompatible):
     """sklearn-style estimator over categorical answers (crowd-kit's API).
 
     After ``fit``: ``labels_`` (Series task -> label), ``probas_`` (DataFrame
@@ -234,7 +290,8 @@ class BaseClassifier:
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
-                 on_duplicate: str = "keep_last", verbose: bool = False, threads: int = 0) -> None:
+                 on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0) -> None:
+        _adopt_crowdkit_base()
         self.labels = labels
         self.class_priors = class_priors
         self.on_duplicate = on_duplicate
@@ -253,13 +310,19 @@ class BaseClassifier:
 
     # -- API --------------------------------------------------------------
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "BaseClassifier":
+        return self._fit(data, true_labels)
+
+    def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> "BaseClassifier":
         check_params(vars(self), type(self).__name__)
-        answers, _ = factorize(data, self.labels, self.on_duplicate)
+        answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
+        self._first_label = used["label"].iloc[0] if len(used) else None
+        self._label_seen = pd.unique(used["label"]) if self._label_order == "appearance" else None
         common: dict[str, Any] = dict(gold=gold_array(answers, true_labels),
                                       class_priors=priors_array(answers, self.class_priors), threads=self.threads)
         common.update(self._params())
-        progress = _Progress(self.verbose and self._iterative, type(self).__name__)
+        common.update(call)
+        progress = _Progress(bool(self.verbose) and self._iterative, type(self).__name__)
         try:
             out = self._core_call(answers, callback=progress, **common)
         finally:
@@ -267,11 +330,13 @@ class BaseClassifier:
         self._set(answers, out)
         return self
 
-    def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> pd.Series:
-        return self.fit(data, true_labels).labels_
+    def fit_predict(self, data: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.Series:
+        """``fit`` with the same arguments, then ``labels_``."""
+        return self.fit(data, *args, **kwargs).labels_
 
-    def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> pd.DataFrame:
-        return self.fit(data, true_labels).probas_
+    def fit_predict_proba(self, data: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """``fit`` with the same arguments, then ``probas_``."""
+        return self.fit(data, *args, **kwargs).probas_
 
     def quality(self, confidence: float = 0.95) -> "LabelQuality":
         """Label-quality detection from this fit; see :class:`LabelQuality`."""
@@ -296,8 +361,9 @@ class BaseClassifier:
             if "_out" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} is not fitted: probas_ is set by fit")
             a = self.answers_
-            probas = self._probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
-                                                 columns=a.label_names.rename("label"), copy=False)
+            probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
+                                  columns=a.label_names.rename("label"), copy=False)
+            self._probas = probas = self._ck_order(probas)
         return probas
 
     @probas_.setter
@@ -312,14 +378,38 @@ class BaseClassifier:
         cols = answers.label_names.rename("label")
         lab = out["labels"]
         # Tasks always have answers here, so every label index is valid.
-        self.labels_ = pd.Series(answers.label_names.to_numpy()[lab] if len(lab) else [], index=tasks,
-                                 name="agg_label", dtype=answers.label_names.dtype if len(lab) else object)
-        self.skills_ = pd.Series(out["skills"], index=workers, name="skill") if len(out["skills"]) else None
-        self.priors_ = pd.Series(out["priors"], index=cols, name="prior") if len(out["priors"]) else None
+        labels = pd.Series(answers.label_names.to_numpy()[lab] if len(lab) else [], index=tasks,
+                           name="agg_label", dtype=answers.label_names.dtype if len(lab) else object)
+        self.labels_ = self._ck_order(labels) if self._task_order == "sorted" else labels
+        # Set (possibly empty) after every fit, as crowd-kit's attributes are.
+        skills = out["skills"]
+        has = len(skills) == len(workers) and len(skills) > 0
+        self.skills_ = pd.Series(skills if has else [], index=workers if has else workers[:0], name="skill", dtype=float)
+        self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=cols if len(out["priors"]) else cols[:0],
+                                 name="prior", dtype=float)
         self.n_iter_ = int(out["n_iter"])
         self.converged_ = bool(out["converged"])
         self.loss_history_ = list(out["objective_history"])
         self._extra(answers, out)
+
+    # Row and column order of crowd-kit's outputs: "sorted" (its results come
+    # out of a sorting groupby/unstack) or "appearance" (first appearance in the data).
+    _task_order: str = "sorted"
+    _label_order: str = "sorted"
+
+    def _ck_order(self, obj: Any) -> Any:
+        """``obj`` (Series by task, or DataFrame task x label) in crowd-kit's order."""
+        if self._task_order == "sorted" and len(obj.index) > 1:
+            try:
+                order = np.argsort(obj.index.to_numpy(), kind="stable")
+            except TypeError:  # ids of unorderable mixed types: left in appearance order
+                order = None
+            if order is not None and (order[1:] < order[:-1]).any():
+                obj = obj.iloc[order]
+        seen = getattr(self, "_label_seen", None)
+        if isinstance(obj, pd.DataFrame) and seen is not None and len(seen) == obj.shape[1]:
+            obj = obj[pd.Index(seen, name="label")]
+        return obj
 
     def _init_args(self) -> dict[str, Any]:
         return {}

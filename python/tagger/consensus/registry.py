@@ -9,7 +9,8 @@ from .base import BaseClassifier
 from .confusion import DawidSkene, OneCoinDawidSkene
 from .difficulty import GLAD
 from .spammer import MACE
-from .voting import MajorityVote, WeightedMajorityVote
+from .voting import GoldMajorityVote, MajorityVote, WeightedMajorityVote
+from .spectral import KOS, MMSR
 from .quality import CROWDLAB
 from .agreement import Wawa, ZeroBasedSkill
 
@@ -25,6 +26,9 @@ METHODS: dict[str, type[BaseClassifier]] = {
     "wawa": Wawa,
     "zero_based_skill": ZeroBasedSkill,
     "crowdlab": CROWDLAB,
+    "gold_majority_vote": GoldMajorityVote,
+    "kos": KOS,
+    "mmsr": MMSR,
 }
 
 

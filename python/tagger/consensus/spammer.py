@@ -22,7 +22,11 @@ class MACE(BaseClassifier):
     marginal likelihood; restart ``r`` starts from crowd-kit's draw,
     ``scipy.stats.uniform(1, 1 + default_noise).rvs(random_state=random_state + r)``
     (numpy's legacy MT19937 stream, reproduced in C++), so ``n_restarts=1``
-    reproduces crowd-kit 1.4's MACE, whose restarts all reuse one seed. Fitted: ``spamming_`` (Series worker -> P(spam)),
+    reproduces crowd-kit 1.4's MACE, whose restarts all reuse one seed:
+    ``variant="crowdkit"`` (default) therefore runs one restart (the same
+    result, n_restarts times faster); ``variant="tagger"`` runs ``n_restarts``
+    distinct seeds. ``verbose`` (0, 1, 2 as crowd-kit) shows progress.
+    ``probas_`` columns follow the labels' first appearance, as crowd-kit's. Fitted: ``spamming_`` (Series worker -> P(spam)),
     ``thetas_`` (DataFrame worker x label), ``skills_`` = 1 - spamming.
 
     D. Hovy, T. Berg-Kirkpatrick, A. Vaswani, E. Hovy, "Learning Whom to Trust
@@ -31,11 +35,18 @@ class MACE(BaseClassifier):
 
     _method = "mace"
     _iterative = True
+    _task_order = "appearance"
+    _label_order = "appearance"
 
     def __init__(self, n_restarts: int = 10, n_iter: int = 50, method: str = "vb", smoothing: float = 0.1,
                  default_noise: float = 0.5, alpha: float = 0.5, beta: float = 0.5, random_state: int = 0,
-                 tol: float = 1e-6, **kw: Any) -> None:
-        super().__init__(**kw)
+                 tol: float = 1e-6, verbose: int = 0, *, variant: str = "crowdkit", **kw: Any) -> None:
+        super().__init__(verbose=verbose, **kw)
+        if variant not in ("crowdkit", "tagger"):
+            from ..errors import InvalidArgument
+
+            raise InvalidArgument(f"MACE variant must be 'crowdkit' or 'tagger', not {variant!r}")
+        self.variant = variant
         if method not in ("vb", "em"):
             from ..errors import InvalidArgument
 
@@ -47,7 +58,9 @@ class MACE(BaseClassifier):
         return {"n_restarts": self.n_restarts, "n_iter": self.n_iter, "method": self.method}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
-        return _core.consensus.mace(*answers.core_args(), n_restarts=self.n_restarts, variational=self.method == "vb",
+        # crowd-kit 1.4 restarts from the same seed every time, so its result is one restart's.
+        restarts = 1 if self.variant == "crowdkit" else self.n_restarts
+        return _core.consensus.mace(*answers.core_args(), n_restarts=restarts, variational=self.method == "vb",
                                     alpha=self.alpha, beta=self.beta, default_noise=self.default_noise,
                                     n_iter=self.n_iter, tol=self.tol, seed=self.random_state, **common)
 

@@ -11,35 +11,179 @@ from .. import _core
 from ..errors import InvalidArgument
 from .base import Answers, BaseClassifier
 
-__all__ = ["MajorityVote", "WeightedMajorityVote"]
+__all__ = ["MajorityVote", "WeightedMajorityVote", "GoldMajorityVote", "skills_array"]
+
+
+def skills_array(answers: Answers, skills: Any, on_missing_skill: str, default_skill: float | None,
+                 owner: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-worker weights in the answers' worker order, by crowd-kit's
+    ``on_missing_skill`` rule, and the answers to keep (None: all). Errors are
+    :class:`InvalidArgument` (a ValueError, as crowd-kit raises)."""
+    if on_missing_skill not in ("error", "ignore", "value"):
+        raise InvalidArgument(f"{owner}: unknown on_missing_skill {on_missing_skill!r} (use 'error', 'ignore' or 'value')")
+    if default_skill is not None and on_missing_skill != "value":
+        raise InvalidArgument(f'{owner}: default_skill is used but on_missing_skill is not "value"')
+    if not isinstance(skills, pd.Series):
+        raise InvalidArgument(f"{owner}: skills must be a pandas Series indexed by worker, got {type(skills).__name__}")
+    s = skills.reindex(answers.worker_names).to_numpy(dtype=float)
+    missing = np.isnan(s)
+    if not missing.any():
+        return s, None
+    n_missing = int(missing[answers.worker].sum())
+    if on_missing_skill == "error":
+        first = answers.worker_names[missing][0]
+        raise InvalidArgument(f"{owner}: skill value is missing in {n_missing} assignment(s) (first worker {first!r}); "
+                              "give every worker a skill or use on_missing_skill='ignore' or 'value'")
+    if on_missing_skill == "value":
+        if default_skill is None:
+            raise InvalidArgument(f'{owner}: default_skill must be given when on_missing_skill="value"')
+        return np.where(missing, float(default_skill), s), None
+    keep = ~missing[answers.worker]
+    left = np.bincount(answers.task[keep], minlength=len(answers.task_names))
+    if (left == 0).any():
+        raise InvalidArgument(f"{owner}: {int((left == 0).sum())} task(s) have no worker with a known skill "
+                              f"(first {answers.task_names[left == 0][0]!r}); on_missing_skill='ignore' needs one per task")
+    return np.where(missing, 0.0, s), keep
+
+
+def agreement(answers: Answers, labels: np.ndarray) -> pd.Series:
+    """Share of each worker's answers equal to ``labels[task]`` (crowd-kit's get_accuracy)."""
+    hit = (answers.label == labels[answers.task]).astype(float)
+    n = np.bincount(answers.worker, minlength=len(answers.worker_names))
+    right = np.bincount(answers.worker, weights=hit, minlength=len(answers.worker_names))
+    has = n > 0
+    return pd.Series(right[has] / n[has], index=answers.worker_names[has].rename("worker"), name="skill")
 
 
 class MajorityVote(BaseClassifier):
-    r"""Majority vote: :math:`P(z_t = k) = |\{j \in t : y_j = k\}| / |t|`.
+    r"""Majority vote: :math:`P(z_t = k) = |\{j \in t : y_j = k\}| / |t|`;
+    with ``fit(data, skills)`` a weighted vote,
+    :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`.
 
     The label is the most voted one; **ties go to the smallest label** (labels
-    are ordered by sorting their values), so the result is deterministic and
-    independent of row order. ``skills_`` is each worker's agreement with the
-    result. (crowd-kit breaks ties by pandas column order, which follows the
-    order labels first appear in the data.)
+    are ordered by sorting their values, which is crowd-kit's column order), so
+    the result is deterministic and independent of row order. ``skills_`` is
+    each worker's agreement with the result. Workers without a skill follow
+    ``on_missing_skill`` as in crowd-kit: ``"error"`` (InvalidArgument, a
+    ValueError), ``"ignore"`` (their answers are dropped; an error if a task
+    is left with none) or ``"value"`` (``default_skill``).
 
     >>> import pandas as pd, tagger as tg
     >>> df = pd.DataFrame({"task": [1, 1, 1], "worker": ["a", "b", "c"], "label": ["x", "y", "y"]})
     >>> tg.consensus.MajorityVote().fit_predict(df).tolist()
     ['y']
+    >>> tg.consensus.MajorityVote().fit_predict(df, pd.Series({"a": 3.0, "b": 1.0, "c": 1.0})).tolist()
+    ['x']
     """
 
     _method = "majority_vote"
 
-    def __init__(self, *, backend: str = "local", n_shards: int | None = None, **kw: Any) -> None:
+    def __init__(self, default_skill: float | None = None, on_missing_skill: str = "error", *, backend: str = "local",
+                 n_shards: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
+        self.default_skill, self.on_missing_skill = default_skill, on_missing_skill
         self.backend, self.n_shards = backend, n_shards
 
+    def fit(self, data: pd.DataFrame, skills: pd.Series | None = None,  # type: ignore[override]
+            true_labels: pd.Series | None = None) -> "MajorityVote":
+        """Fits the vote; ``skills`` (Series worker -> weight) makes it weighted."""
+        self._skills_in = skills
+        try:
+            self._fit(data, true_labels)
+        finally:
+            self._skills_in = None
+        return self
+
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        skills = getattr(self, "_skills_in", None)
+        if skills is not None:
+            s, keep = skills_array(answers, skills, self.on_missing_skill, self.default_skill, "MajorityVote")
+            if keep is not None:  # 'ignore': the vote without those answers (and agreement over the rest)
+                answers = Answers(answers.task[keep], answers.worker[keep], answers.label[keep], answers.task_names,
+                                  answers.worker_names, answers.label_names)
+                self.answers_ = answers
+            if self.backend != "local":
+                from .distributed import fit_answers
+                out = fit_answers("weighted_majority_vote", answers, backend=self.backend, n_shards=self.n_shards,
+                                  skills=s, **common)
+            else:
+                out = _core.consensus.weighted_majority_vote(*answers.core_args(), skills=s, **common)
+            out["skills"] = agreement(answers, out["labels"]).reindex(answers.worker_names).to_numpy()
+            return out
         if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
             from .distributed import fit_answers
             return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
         return super()._core_call(answers, **common)
+
+
+class _Predicting(BaseClassifier):
+    """crowd-kit's two-stage estimators: ``fit`` learns ``skills_``;
+    ``predict``/``predict_proba`` run a weighted majority vote with them on
+    any answers whose workers all have a skill (others: InvalidArgument)."""
+
+    def _apply(self, data: pd.DataFrame) -> None:
+        skills = getattr(self, "skills_", None)
+        if skills is None or "_out" not in self.__dict__:
+            from ..errors import ConsensusError
+
+            raise ConsensusError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+        mv = MajorityVote(labels=self.labels, on_duplicate=self.on_duplicate, threads=self.threads).fit(data, skills)
+        self.labels_ = mv.labels_
+        self.probas_ = mv.probas_
+
+    def predict(self, data: pd.DataFrame) -> pd.Series:
+        """Labels of ``data``'s tasks by a vote weighted with the fitted ``skills_``."""
+        self._apply(data)
+        return self.labels_
+
+    def predict_proba(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Posteriors of ``data``'s tasks by a vote weighted with the fitted ``skills_``."""
+        self._apply(data)
+        return self.probas_
+
+
+class GoldMajorityVote(_Predicting):
+    r"""Gold majority vote: ``fit(data, true_labels)`` sets each worker's skill
+    to their accuracy on the gold tasks; ``predict`` is the vote weighted by
+    those skills, :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`
+    (ties to the smallest label). Every worker in ``predict``'s data needs a
+    gold answer in ``fit``'s (as crowd-kit: else InvalidArgument, a ValueError).
+    ``fit_predict(data, true_labels)`` = ``fit`` then ``predict`` on the same data.
+    """
+
+    _method = "gold_majority_vote"
+
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series) -> "GoldMajorityVote":  # type: ignore[override]
+        if isinstance(data, pd.DataFrame) and len(data) == 0:
+            raise InvalidArgument("GoldMajorityVote: data is empty (no answers to aggregate)")
+        if true_labels is None:
+            raise InvalidArgument("GoldMajorityVote.fit needs true_labels (a Series task -> gold label)")
+        return self._fit(data, true_labels)  # type: ignore[return-value]
+
+    def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        gold = common["gold"]
+        if answers.n == 0:
+            raise InvalidArgument("GoldMajorityVote: data is empty (no answers to aggregate)")
+        if gold is None or not (gold >= 0).any():
+            raise InvalidArgument("GoldMajorityVote: no task of the data has a gold label in true_labels")
+        g = gold[answers.task]
+        on_gold = g >= 0
+        skills = agreement(Answers(answers.task[on_gold], answers.worker[on_gold], answers.label[on_gold],
+                                   answers.task_names, answers.worker_names, answers.label_names),
+                           gold.astype(np.int32))
+        self._gold_skills = skills
+        # fit's own labels_: the vote of the workers with gold answers (crowd-kit's fit sets none).
+        s = skills.reindex(answers.worker_names).fillna(0.0).to_numpy(dtype=float)
+        return _core.consensus.weighted_majority_vote(*answers.core_args(), skills=s, threads=common["threads"])
+
+    def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        self.skills_ = self._gold_skills  # workers with a gold answer only, as crowd-kit
+
+    def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:
+        return self.fit(data, true_labels).predict(data)
+
+    def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.DataFrame:
+        return self.fit(data, true_labels).predict_proba(data)
 
 
 class WeightedMajorityVote(BaseClassifier):
