@@ -100,3 +100,28 @@ def test_ebcc_gold_and_bad_input() -> None:
         with pytest.raises(InvalidArgument):
             tg.consensus.EBCC(**bad).fit(one)
     assert len(tg.consensus.EBCC().fit_predict(pd.DataFrame({"task": [], "worker": [], "label": []}))) == 0
+
+
+@pytest.mark.parametrize("name", ["product", "dog", "rte"])
+def test_bcc_is_ebcc_with_one_subtype_and_deterministic(name: str) -> None:
+    if not DATA.exists():
+        pytest.skip("../shared/data/crowd is missing")
+    answers = pd.read_csv(DATA / name / "answers.csv")
+    truth = pd.read_csv(DATA / name / "truth.csv").set_index("task")["truth"]
+    bcc = tg.consensus.BCC().fit(answers)
+    one = tg.consensus.EBCC(n_groups=1, seed=7).fit(answers)  # one subtype: the seed moves only the last bit
+    assert np.allclose(bcc.probas_.to_numpy(), one.probas_.to_numpy(), rtol=0, atol=1e-12)
+    assert np.array_equal(bcc.probas_.to_numpy(), tg.consensus.BCC().fit(answers).probas_.to_numpy())
+    acc = float((bcc.labels_.reindex(truth.index) == truth).mean())
+    mv = float((tg.consensus.MajorityVote().fit_predict(answers).reindex(truth.index) == truth).mean())
+    assert acc > mv and acc == pytest.approx(EBCC_ACCURACY[name], abs=5e-5)
+    assert tg.consensus.get_method("bcc").n_groups == 1
+
+
+def test_bcc_bad_input() -> None:
+    df = pd.DataFrame({"task": [0, 0, 1], "worker": ["a", "b", "a"], "label": [1, 0, 1]})
+    with pytest.raises(InvalidArgument):
+        tg.consensus.BCC(a_v=0).fit(df)
+    with pytest.raises(InvalidArgument):
+        tg.consensus.BCC().fit(df.assign(label=[1, None, 1]))
+    assert tg.consensus.BCC().fit(df.iloc[0:0]).labels_.empty  # crowd-kit's convention: empty in, empty out

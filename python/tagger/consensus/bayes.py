@@ -1,4 +1,4 @@
-"""Bayesian truth inference: BWA (Bayesian weighted average) and EBCC."""
+"""Bayesian truth inference: BWA (Bayesian weighted average), EBCC and BCC."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .. import _core
 from ..errors import InvalidArgument
 from .base import Answers, BaseClassifier
 
-__all__ = ["BWA", "EBCC"]
+__all__ = ["BCC", "BWA", "EBCC"]
 
 
 class BWA(BaseClassifier):
@@ -95,3 +95,33 @@ class EBCC(BaseClassifier):
         return _core.consensus.ebcc(*answers.core_args(), n_groups=self.n_groups, a_pi=float(self.a_pi),
                                     alpha=float(self.alpha), a_v=float(self.a_v), b_v=float(self.b_v),
                                     n_iter=self.n_iter, tol=self.tol, seed=self.seed, **common)
+
+
+class BCC(EBCC):
+    r"""Bayesian classifier combination: each task has a class
+    :math:`k \sim \tau`, :math:`\tau \sim \mathrm{Dir}(\alpha)`, and worker
+    :math:`w` answers from its confusion row :math:`v_{w,k,\cdot} \sim
+    \mathrm{Dir}(\beta_k)` (``a_v`` on label :math:`k`, ``b_v`` elsewhere),
+    independently given the class. Mean-field variational Bayes:
+    :math:`q(z_t{=}k) \propto \exp(E\log\tau_k + \sum_{j\in t} E\log v_{w_j,k,y_j})`
+    with :math:`\nu_k = \alpha + \sum_t q_{tk}` and
+    :math:`\mu_{wkl} = \beta_{kl} + \sum_{j \in w, y_j = l} q_{t_j k}`, from the
+    vote shares, until no :math:`q_{tk}` moves by ``tol``. It is EBCC with one
+    subtype per class (``n_groups=1``; its subtype draw is then the identity), so
+    the fit is deterministic and runs in the same C++ code.
+
+    H.-C. Kim, Z. Ghahramani, "Bayesian Classifier Combination", AISTATS 2012
+    (independent BCC); the variational updates of E. Simpson et al., "Dynamic
+    Bayesian Combination of Multiple Imperfect Classifiers", 2013. Community BCC
+    (Venanzi et al., WWW 2014), which ties workers' confusion matrices to
+    communities, is not implemented.
+    """
+
+    _method = "bcc"
+
+    def __init__(self, n_iter: int = 500, tol: float = 1e-3, alpha: float = 1.0, a_v: float = 4.0, b_v: float = 1.0,
+                 **kw: Any) -> None:
+        super().__init__(n_iter=n_iter, tol=tol, n_groups=1, alpha=alpha, a_v=a_v, b_v=b_v, **kw)
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"n_iter": self.n_iter, "alpha": self.alpha, "a_v": self.a_v, "b_v": self.b_v}

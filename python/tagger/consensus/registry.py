@@ -13,6 +13,7 @@ from .voting import GoldMajorityVote, MajorityVote, WeightedMajorityVote
 from .spectral import KOS, MMSR
 from .quality import CROWDLAB
 from .agreement import Wawa, ZeroBasedSkill
+from .bayes import BCC, BWA, EBCC
 
 __all__ = ["METHODS", "get_method"]
 
@@ -29,6 +30,9 @@ METHODS: dict[str, type[BaseClassifier]] = {
     "gold_majority_vote": GoldMajorityVote,
     "kos": KOS,
     "mmsr": MMSR,
+    "bwa": BWA,
+    "ebcc": EBCC,
+    "bcc": BCC,
 }
 
 
