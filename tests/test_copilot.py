@@ -253,3 +253,12 @@ def test_property_the_copilot_is_never_paid_and_the_finalize_re_executes(seed, w
     task.finalize()
     assert net.balance(task.copilot) == 0
     assert net.verify()["transactions"] > 0  # replays and re-executes the finalize from genesis
+
+
+def test_the_copilot_alone_does_not_stop_the_owner_cancelling():
+    net, owner, ws, task, truth = make_task(n=6, adaptive=None)
+    before = net.balance(owner)
+    task.pre_annotate(model_of(truth))
+    assert net.ledger.task(task.id)["n_answers"] == 0
+    assert task.cancel() == 6 * 3 * 1000
+    assert net.balance(owner) == before + 6 * 3 * 1000

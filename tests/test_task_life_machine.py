@@ -1,9 +1,12 @@
-"""Hypothesis state machine over random task lives: publish, assign, partial
-answers, the deadline passing, reassign, extend (more answers for uncertain items), cancel, (partial) finalize, mint, sale
-and a reopen of the on-disk market. After every step: supply is conserved and
-every escrow and stake is accounted to the base unit; no manifest holds a label
-outside its task's label set; under Flat every answer is paid exactly the
-published rate; a refused operation leaves the ledger unchanged."""
+"""Hypothesis state machine over random task lives: publish (with or without a
+copilot and adaptive overlap), pre-annotate, assign, partial answers, the next
+adaptive round, the deadline passing, reassign, extend (more answers for
+uncertain items), cancel, (partial) finalize, mint, sale and a reopen of the
+on-disk market. After every step: supply is conserved and every escrow and
+stake is accounted to the base unit; no manifest holds a label outside its
+task's label set; under Flat every answer is paid exactly the published rate;
+the copilot never holds a token; a refused operation leaves the ledger
+unchanged."""
 
 from __future__ import annotations
 
@@ -49,15 +52,16 @@ class TaskLife(RuleBasedStateMachine):
         return self.net.task(self.tasks[-1 - (k % len(self.tasks))]) if self.tasks else None
 
     # ---- rules
-    @rule(flat=st.booleans(), deadline=st.booleans(), gold=st.booleans())
-    def publish(self, flat, deadline, gold):
+    @rule(flat=st.booleans(), deadline=st.booleans(), gold=st.booleans(), copilot=st.sampled_from([None, "plain", "adaptive"]))
+    def publish(self, flat, deadline, gold, copilot=None):
         self.n += 1
         policy = tg.rewards.Flat() if flat else tg.rewards.ConsensusAccuracy()
         t = self.net.publish_task(owner="owner", title=f"Task {self.n}", description="Pick a, b or c.", labels=LABELS,
                                   items=[f"t{self.n}-{i}" for i in range(N_ITEMS)], overlap=OVERLAP,
                                   budget=12 * tg.TAG, reward_policy=policy, stake=tg.TAG,
                                   gold={0: "a"} if gold else None,
-                                  deadline=DEADLINE if deadline else None, categories=0)
+                                  deadline=DEADLINE if deadline else None, categories=0,
+                                  copilot=copilot is not None, adaptive=0.6 if copilot == "adaptive" else None)
         self.tasks.append(t.id)
         if flat:
             self.flat.add(t.id)
@@ -69,7 +73,7 @@ class TaskLife(RuleBasedStateMachine):
         ws = [f"w{i}" for i in range(n_workers)]
         if t.status != "open" or t.assignment is not None:
             return
-        if n_workers < OVERLAP:
+        if n_workers < (1 if t.adaptive else OVERLAP):
             before = self._ledger_state()
             with pytest.raises(errors.InfeasibleAssignment):
                 t.assign(ws)
@@ -93,6 +97,32 @@ class TaskLife(RuleBasedStateMachine):
             return
         pick["label"] = rng.choice(LABELS, len(pick))
         t.submit_many(pick)
+
+    @precondition(lambda self: self.tasks)
+    @rule(k=st.sampled_from([0, 0, 0, 1]), seed=st.integers(0, 2**16), some=st.booleans())
+    def pre_annotate(self, k, seed, some):
+        t = self._task(k)
+        if t.status != "open" or t.terms["copilot"] is None:
+            return
+        rng = np.random.default_rng(seed)
+        items = t.items["item_id"][rng.random(N_ITEMS) < 0.5].tolist() if some else None
+        t.pre_annotate(lambda texts: rng.dirichlet(np.ones(len(LABELS)), len(texts)), items=items)
+
+    @precondition(lambda self: self.tasks)
+    @rule(k=st.sampled_from([0, 0, 0, 1]), n_workers=st.sampled_from([1, 3, 6]))
+    def assign_next(self, k, n_workers):
+        t = self._task(k)
+        if t.status != "open" or t.assignment is None:
+            return
+        before = self._ledger_state()
+        try:
+            with _quiet():
+                new = t.assign_next([f"w{i}" for i in range(n_workers)], capacity=N_ITEMS)
+        except errors.InfeasibleAssignment:
+            assert self._ledger_state() == before
+            return
+        assert not t.assignment.duplicated(["item_id", "worker"]).any()
+        assert (t.progress["assigned"] <= OVERLAP).all() or len(new) == 0
 
     @rule(n=st.integers(1, DEADLINE + 1))
     def blocks_pass(self, n):
@@ -218,6 +248,11 @@ class TaskLife(RuleBasedStateMachine):
                 assert info["escrow"] == 0
                 for i in range(6):
                     assert self.net.ledger.stake_of(f"w{i}", tid) is None
+
+    @invariant()
+    def the_copilot_never_holds_a_token(self):
+        if hasattr(self, "net") and "owner.copilot" in set(self.net.accounts["name"]):
+            assert self.net.balance("owner.copilot") == 0
 
     @invariant()
     def manifests_hold_only_labels_of_their_task(self):
