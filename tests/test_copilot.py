@@ -262,3 +262,12 @@ def test_the_copilot_alone_does_not_stop_the_owner_cancelling():
     assert net.ledger.task(task.id)["n_answers"] == 0
     assert task.cancel() == 6 * 3 * 1000
     assert net.balance(owner) == before + 6 * 3 * 1000
+
+
+def test_the_ledger_refuses_the_owner_or_an_unknown_account_as_copilot():
+    net, owner, ws, task, truth = make_task(n=2, adaptive=None)
+    terms = dict(task.terms)
+    refused(net, errors.RuleViolation, lambda: net.ledger.publish(owner, 10_000, dict(terms, copilot=owner.address_bytes)),
+            match="not the task owner")
+    stranger = tg.ledger.Account.generate("stranger")
+    refused(net, errors.UnknownAccount, lambda: net.ledger.publish(owner, 10_000, dict(terms, copilot=stranger.address_bytes)))

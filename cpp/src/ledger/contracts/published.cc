@@ -83,6 +83,10 @@ std::string format_tag(std::uint64_t base_units) {
 }
 
 void apply(State& s, const TxView& tx, const ApplyContext& c, const PublishP& p) {
+  // The owner may not answer its own task; as its own copilot it could.
+  if (p.terms.has_copilot() && p.terms.copilot == tx.sender)
+    throw RuleViolation("publish: the copilot must be an account of its own, not the task owner");
+  if (p.terms.has_copilot()) s.account_ref(p.terms.copilot, "copilot");
   apply(s, tx, c, p.lock);
   s.terms.put(c.txid, p.terms);
   ItemCounts counts;
