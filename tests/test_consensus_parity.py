@@ -383,3 +383,16 @@ def test_missing_column_is_a_key_error(small: pd.DataFrame) -> None:
     for est in (C.MajorityVote(), C.DawidSkene(), C.KOS(), C.MMSR()):
         with pytest.raises(KeyError):
             est.fit(small.drop(columns="label"))
+
+
+def test_crowdkit_dawid_skene_is_the_same_on_any_number_of_threads():
+    # More tasks than one E-step chunk / ELBO block (8,192), so the threads split them.
+    rng = np.random.default_rng(5)
+    task = np.repeat(np.arange(20_000), 3)
+    truth = rng.integers(0, 3, 20_000)
+    label = np.where(rng.random(len(task)) < 0.7, truth[task], rng.integers(0, 3, len(task)))
+    df = pd.DataFrame({"task": task, "worker": rng.integers(0, 300, len(task)), "label": label})
+    one = tg.consensus.DawidSkene(n_iter=15, threads=1).fit(df)
+    two = tg.consensus.DawidSkene(n_iter=15, threads=2).fit(df)
+    assert np.array_equal(one.probas_.to_numpy(), two.probas_.to_numpy())
+    assert one.loss_history_ == two.loss_history_

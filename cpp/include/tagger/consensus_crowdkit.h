@@ -3,8 +3,9 @@
 // The ledger re-executes tagger's own engines (consensus.h); these are the
 // reference behaviour a crowd-kit user switching over expects, kept apart so
 // that neither can change the other's bits. Same AnswersView/Options/Result
-// contracts as consensus.h; every function here is single-threaded and
-// deterministic.
+// contracts as consensus.h; every function here is deterministic: the same
+// bits on any number of threads (Dawid-Skene's E-step and ELBO use
+// opt.threads, the rest runs on one).
 #pragma once
 #include <cstdint>
 #include <span>

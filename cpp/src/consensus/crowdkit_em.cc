@@ -12,11 +12,13 @@
 #include "consensus/common.h"
 #include "tagger/consensus_crowdkit.h"
 #include "tagger/errors.h"
+#include "util/parallel.h"
 
 namespace tagger::consensus {
 namespace {
 
 constexpr double kEps = 1e-10;  // crowd-kit's _EPS
+constexpr std::size_t kTaskChunk = 8192;  // tasks per E-step chunk and per ELBO block
 
 // State shared by the two DS variants: answers task-major, each answer's
 // (worker, label) row, and which rows the model has.
@@ -103,12 +105,20 @@ struct Em {
     }
   }
 
+  // Tasks are independent in the E-step: chunks on opt.threads threads give the
+  // same bits as one thread.
   void e_step() {
     std::vector<double> lp(K), logerr(err.size());
     for (std::int32_t k = 0; k < K; ++k) lp[k] = std::log2(std::max(priors[k], kEps));
     for (std::size_t i = 0; i < err.size(); ++i) logerr[i] = std::log2(err[i]);
+    util::parallel_for(static_cast<std::size_t>(a.n_tasks), opt.threads, kTaskChunk, [&](std::size_t b, std::size_t e) {
+      e_step_range(lp, logerr, static_cast<std::int32_t>(b), static_cast<std::int32_t>(e));
+    });
+  }
+
+  void e_step_range(const std::vector<double>& lp, const std::vector<double>& logerr, std::int32_t t0, std::int32_t t1) {
     std::vector<double> s(K);
-    for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    for (std::int32_t t = t0; t < t1; ++t) {
       if (c.count(t) == 0) continue;
       std::fill(s.begin(), s.end(), 0.0);
       for (std::int64_t j = c.begin(t); j < c.end(t); ++j) {
@@ -125,14 +135,29 @@ struct Em {
   }
 
   // ELBO per answer; clips probas below at eps in place, as crowd-kit does.
+  // Summed per fixed block of tasks, then over the blocks in order: the same
+  // value on any number of threads.
   double elbo() {
     std::vector<double> lp(K);
     for (std::int32_t k = 0; k < K; ++k) lp[k] = std::log(std::max(priors[k], kEps));
     // One log per table cell, not per answer and class (rows not in the model are never read).
     std::vector<double> ln(err.size());
     for (std::size_t i = 0; i < err.size(); ++i) ln[i] = std::log(err[i]);
+    const std::size_t T = static_cast<std::size_t>(a.n_tasks), blocks = (T + kTaskChunk - 1) / kTaskChunk;
+    std::vector<double> part(blocks, 0.0);
+    util::parallel_for(blocks, opt.threads, 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t k = b; k < e; ++k)
+        part[k] = elbo_range(lp, ln, static_cast<std::int32_t>(k * kTaskChunk),
+                             static_cast<std::int32_t>(std::min(T, (k + 1) * kTaskChunk)));
+    });
+    double total = 0;
+    for (double v : part) total += v;
+    return total / static_cast<double>(a.n);
+  }
+
+  double elbo_range(const std::vector<double>& lp, const std::vector<double>& ln, std::int32_t t0, std::int32_t t1) {
     double joint = 0, entropy = 0;
-    for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    for (std::int32_t t = t0; t < t1; ++t) {
       if (c.count(t) == 0) continue;
       double* p = &probas[static_cast<std::size_t>(t) * K];
       for (std::int64_t j = c.begin(t); j < c.end(t); ++j) {
@@ -144,7 +169,7 @@ struct Em {
         entropy -= std::log(p[k]) * p[k];
       }
     }
-    return (joint + entropy) / static_cast<double>(a.n);
+    return joint + entropy;
   }
 
   template <class MStep>
