@@ -542,13 +542,9 @@ class Contracts:
                     for c, name, hi in ((duration_ms, "duration_ms", 86_400_000), (confidence_ppm, "confidence_ppm", 1_000_000))]
             if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= 2**31:
                 raise InvalidArgument("answers must be non-empty (item, label) pairs of non-negative int32")
-            acct = self._net.account(worker)
-            body = _c.answers_payload(_h32(task_id, "task_id"), pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32),
-                                      cols[0], cols[1])
-            tx = _c.make_tx(acct.signing_key._k, self._led.chain_id, KIND_CODES["answers"],
-                            self._led.next_nonce(acct.address_bytes), body)
-            with self._net.batch():
-                return self._net.submit(tx)
+            return self._signed_answers(worker, _c.answers_payload(
+                _h32(task_id, "task_id"), pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32), cols[0], cols[1]))
+
         def _is_int32_pairs(a: Any) -> TypeGuard[np.ndarray]:
             # Anything else (empty, too many, negative, wider than int32) keeps the
             # per-pair path and its errors.
@@ -561,16 +557,20 @@ class Contracts:
                 raise InvalidArgument("give answers or batch_hash, not both")
             payload = [_h32(task_id, "task_id"), [], _h32(batch_hash, "batch_hash"), int(count or 0)]
         elif _is_int32_pairs(answers):
-            acct = self._net.account(worker)
-            body = _c.answers_payload(_h32(task_id, "task_id"), answers[:, 0], answers[:, 1])
-            tx = _c.make_tx(acct.signing_key._k, self._led.chain_id, KIND_CODES["answers"],
-                            self._led.next_nonce(acct.address_bytes), body)
-            with self._net.batch():  # commits unless inside an outer batch, as _send does
-                return self._net.submit(tx)
+            return self._signed_answers(worker, _c.answers_payload(_h32(task_id, "task_id"), answers[:, 0], answers[:, 1]))
         else:
             rows = [[int(i), int(l)] for i, l in (answers if answers is not None else [])]
             payload = [_h32(task_id, "task_id"), rows, b"", len(rows)]
         return self._send(worker, "answers", payload)
+
+    def _signed_answers(self, worker: AccountLike, body: bytes) -> bytes:
+        """Signs an ``answers`` payload built in C++ and submits it, committing unless
+        inside an outer batch, as ``_send`` does."""
+        acct = self._net.account(worker)
+        tx = _c.make_tx(acct.signing_key._k, self._led.chain_id, KIND_CODES["answers"],
+                        self._led.next_nonce(acct.address_bytes), body)
+        with self._net.batch():
+            return self._net.submit(tx)
 
     def record_upload(self, task_id: bytes, verifier: AccountLike, worker: AccountLike, item: int,
                       ciphertext_hash: bytes, verdict: str | int = "accepted", reasons: Sequence[str] = ()) -> bytes:

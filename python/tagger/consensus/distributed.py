@@ -261,6 +261,27 @@ def bytes_per_iteration(method: str, n_workers: int, n_labels: int, n_tasks: int
 Progress = Callable[[int, int, float, float], bool]
 
 
+class _Convergence:
+    """The core's stopping rule for the sharded EM loops: from the second
+    iteration on, stop when the objective gains less than ``tol``; otherwise the
+    progress callback may stop the fit. Keeps the objective history."""
+
+    def __init__(self, n_iter: int, tol: float, progress: Progress | None) -> None:
+        self.n_iter, self.tol, self.progress = n_iter, tol, progress
+        self.history: list[float] = []
+        self.last, self.converged, self.it_run = -np.inf, n_iter == 0, 0
+
+    def update(self, it: int, obj: float) -> bool:
+        """Records iteration ``it``'s objective; True when the fit stops here."""
+        change = obj - self.last
+        self.history.append(obj)
+        self.it_run, self.last = it, obj
+        if it > 1 and change < self.tol:
+            self.converged = True
+            return True
+        return self.progress is not None and self.progress(it, self.n_iter, obj, abs(change)) is False
+
+
 def _em_dawid_skene(shards: ShardSet, n_iter: int, tol: float, smoothing: float, class_priors: np.ndarray | None,
                     progress: Progress | None) -> dict[str, Any]:
     """The control flow of the core's dawid_skene() over shards."""
@@ -275,19 +296,11 @@ def _em_dawid_skene(shards: ShardSet, n_iter: int, tol: float, smoothing: float,
     post: list[tuple[np.ndarray, np.ndarray]] | None = None
     if n_iter == 0:
         post = shards.call("posteriors", None)
-    history: list[float] = []
-    last, converged, it_run = -np.inf, n_iter == 0, 0
+    conv = _Convergence(n_iter, tol, progress)
     for it in range(1, n_iter + 1):
         stats = shards.call("e_step", params)
         obj = _ordered_sum([x for s in stats for x in s["block_ll"]]) / max(shards.n, 1)
-        change = obj - last
-        history.append(obj)
-        it_run, last = it, obj
-        stop = it == n_iter
-        if it > 1 and change < tol:
-            converged = stop = True
-        elif progress is not None and progress(it, n_iter, obj, abs(change)) is False:
-            stop = True
+        stop = conv.update(it, obj) or it == n_iter
         if stop:
             post = shards.call("posteriors", params)
         params = m_step(stats)
@@ -299,7 +312,7 @@ def _em_dawid_skene(shards: ShardSet, n_iter: int, tol: float, smoothing: float,
     skills = np.zeros(W)
     for k in range(K):
         skills = skills + prior[k] * errors[:, k, k]
-    return _result(shards, post, prior, skills, errors, history, it_run, converged)
+    return _result(shards, post, prior, skills, errors, conv.history, conv.it_run, conv.converged)
 
 
 def _em_one_coin(shards: ShardSet, n_iter: int, tol: float, smoothing: float, class_priors: np.ndarray | None,
@@ -316,26 +329,18 @@ def _em_one_coin(shards: ShardSet, n_iter: int, tol: float, smoothing: float, cl
 
     prm = m_step(start)
     prev = prm
-    history: list[float] = []
-    last, converged, it_run = -np.inf, n_iter == 0, 0
+    conv = _Convergence(n_iter, tol, progress)
     for it in range(1, n_iter + 1):
         stats = shards.call("e_step", {k: prm[k] for k in ("log_right", "log_wrong", "log_prior")})
         prev, prm = prm, m_step(stats)
-        obj = _ordered_sum([x for s in stats for x in s["block_ll"]]) / max(shards.n, 1)
-        change = obj - last
-        history.append(obj)
-        it_run, last = it, obj
-        if it > 1 and change < tol:
-            converged = True
-            break
-        if progress is not None and progress(it, n_iter, obj, abs(change)) is False:
+        if conv.update(it, _ordered_sum([x for s in stats for x in s["block_ll"]]) / max(shards.n, 1)):
             break
     post = shards.call("posteriors", {k: prev[k] for k in ("log_right", "log_wrong", "log_prior")} if n_iter > 0 else None)
     s, q = np.exp(prm["log_right"]), (np.exp(prm["log_wrong"]) if K > 1 else np.zeros(len(prm["log_right"])))
     errors = np.repeat(q[:, None, None], K, axis=1).repeat(K, axis=2)
     idx = np.arange(K)
     errors[:, idx, idx] = s[:, None]
-    return _result(shards, post, np.exp(prm["log_prior"]), prm["skills"], errors, history, it_run, converged)
+    return _result(shards, post, np.exp(prm["log_prior"]), prm["skills"], errors, conv.history, conv.it_run, conv.converged)
 
 
 def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any], progress: Progress | None
@@ -353,8 +358,7 @@ def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any],
 
     if n_iter == 0:
         run("e_step", alpha)
-    history: list[float] = []
-    last, converged, it_run = -np.inf, n_iter == 0, 0
+    conv = _Convergence(n_iter, tol, progress)
     n_ans = max(shards.n, 1)
     for it in range(1, n_iter + 1):
         run("e_step", alpha)
@@ -366,21 +370,14 @@ def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any],
                     moved = v
             if moved < m_tol:
                 break
-        q = cs.glad_objective(np.concatenate(run("q_blocks", alpha)), alpha, ap) / n_ans
-        change = q - last
-        history.append(q)
-        it_run, last = it, q
-        if it > 1 and change < tol:
-            converged = True
-            break
-        if progress is not None and progress(it, n_iter, q, abs(change)) is False:
+        if conv.update(it, cs.glad_objective(np.concatenate(run("q_blocks", alpha)), alpha, ap) / n_ans):
             break
     post = run("posteriors", K)
     sums = shards.chain("glad", "skill_sums", alpha, (np.zeros(W),))
     n_w = _tree_sum(run("answers_per_worker"))
     skills = np.full(W, np.nan)
     np.divide(sums, n_w, out=skills, where=n_w > 0)
-    out = _result(shards, [(p, lab) for p, lab, _ in post], run("priors")[0], skills, None, history, it_run, converged)
+    out = _result(shards, [(p, lab) for p, lab, _ in post], run("priors")[0], skills, None, conv.history, conv.it_run, conv.converged)
     out["abilities"] = alpha
     out["difficulties"] = np.concatenate([d for _, _, d in post]) if post else np.zeros(0)
     return out
