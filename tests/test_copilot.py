@@ -271,3 +271,13 @@ def test_the_ledger_refuses_the_owner_or_an_unknown_account_as_copilot():
             match="not the task owner")
     stranger = tg.ledger.Account.generate("stranger")
     refused(net, errors.UnknownAccount, lambda: net.ledger.publish(owner, 10_000, dict(terms, copilot=stranger.address_bytes)))
+
+
+def test_the_adaptive_rule_is_the_ledgers_function():
+    from tagger._core import ledger as cl
+    sugg, conf = np.array([1, 0, -1, 1], np.int32), np.array([900_000, 900_000, 0, 100], np.uint32)
+    item, label = np.array([0, 0, 1, 1, 2, 3], np.int32), np.array([1, 1, 0, 1, 0, 1], np.int32)
+    # Item 0: all agree; item 1: one disagrees; item 2: no suggestion; item 3: not confident enough.
+    assert cl.settled_early(800_000, sugg, conf, item, label).tolist() == [True, False, False, False]
+    with pytest.raises(errors.InvalidArgument, match="outside the 4 items"):
+        cl.settled_early(800_000, sugg, conf, np.array([7], np.int32), np.array([0], np.int32))

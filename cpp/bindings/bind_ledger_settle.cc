@@ -65,6 +65,15 @@ py::dict settle_output_dict(const L::SettleOutput& o, std::uint64_t n_labels);
 void bind_ledger_settle(py::module_& m) {
   m.attr("SETTLE_METHODS") = L::settle_methods();
   m.attr("SETTLE_POLICIES") = L::settle_policies();
+  m.def("settled_early", [](std::uint64_t adaptive_ppm, const I32& suggestion, const U32& confidence_ppm,
+                            const I32& human_item, const I32& human_label) {
+    auto span = [](const auto& a) { return std::span(a.data(), static_cast<std::size_t>(a.size())); };
+    std::vector<std::uint8_t> early;
+    { GIL g; early = L::settled_early(adaptive_ppm, span(suggestion), span(confidence_ppm), span(human_item), span(human_label)); }
+    py::array_t<bool> out(static_cast<py::ssize_t>(early.size()));
+    std::copy(early.begin(), early.end(), out.mutable_data());
+    return out;
+  }, "adaptive_ppm"_a, "suggestion"_a, "confidence_ppm"_a, "human_item"_a, "human_label"_a);
   m.def("gold_commitment", [](const py::object& salt, const Gold& gold) {
     return to_py(L::gold_commitment(fixed_bytes<32>(salt, "salt"), gold));
   }, "salt"_a, "gold"_a);

@@ -242,20 +242,14 @@ class Task:
 
     def _settled_early(self) -> np.ndarray:
         """Per item: complete with fewer than ``overlap`` human answers under adaptive overlap,
-        by the ledger's rule (settle.cc): a copilot answer of confidence >= the threshold and
-        every human answer (at least one) equal to it."""
-        n = self.n_items
+        by the ledger's own function (``tagger::ledger::settled_early``, which settle() applies):
+        a copilot answer of confidence >= the threshold and every human answer (at least one)
+        equal to it."""
         ppm = int(self.terms.get("adaptive_ppm", 0))
         if not ppm or not self._ans_chunks:
-            return np.zeros(n, dtype=bool)
+            return np.zeros(self.n_items, dtype=bool)
         it, _, lb = (np.concatenate(x) for x in zip(*self._ans_chunks))
-        sugg = np.where(self._confidence >= ppm, self._suggestion, -1)
-        agree = np.zeros(n, dtype=bool)
-        disagree = np.zeros(n, dtype=bool)
-        hit = (sugg[it] >= 0) & (lb == sugg[it])
-        agree[it[hit]] = True
-        disagree[it[~hit]] = True
-        return agree & ~disagree
+        return _cl.settled_early(ppm, self._suggestion, self._confidence, it, lb)
 
     @property
     def discretionary(self) -> bool:

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -88,6 +89,14 @@ struct TaskTerms {
 // kNoDuration when the worker did not give one.
 inline constexpr std::uint32_t kNoDuration = 0xffffffffu;
 inline constexpr std::uint32_t kMaxDurationMs = 86'400'000;  // one day
+
+// Adaptive overlap's rule (terms.adaptive_ppm), as settle() applies it: per
+// item, 1 when the copilot suggested a label with confidence >= adaptive_ppm
+// (suggestion[i] >= 0) and every human answer of the item (at least one)
+// equals it. human_item and human_label list the human answers.
+std::vector<std::uint8_t> settled_early(std::uint64_t adaptive_ppm, std::span<const std::int32_t> suggestion,
+                                        std::span<const std::uint32_t> confidence_ppm,
+                                        std::span<const std::int32_t> human_item, std::span<const std::int32_t> human_label);
 
 // One answer recorded on the ledger: item index, worker (index into the
 // sorted worker list of SettleInput), label index in the task's label list.

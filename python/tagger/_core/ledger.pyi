@@ -4,7 +4,7 @@ import numpy
 import numpy.typing
 import tagger._core.crypto
 import typing
-__all__: list[str] = ['ADDRESS_BYTES', 'Ledger', 'MAX_ANSWERS_PER_TX', 'MAX_BPS', 'MerkleTree', 'SETTLE_METHODS', 'SETTLE_POLICIES', 'SKILL_SCALE', 'address_of', 'answers_payload', 'decode_block', 'gold_commitment', 'key_grant_message', 'keystore_open', 'keystore_seal', 'kind_table', 'make_answers_txs', 'make_transfers', 'make_tx', 'manifest_leaf_ids', 'manifest_leaves', 'merkle_leaf_hash', 'merkle_leaf_hashes', 'merkle_proof', 'merkle_proof_packed', 'merkle_root', 'merkle_root_packed', 'merkle_verify', 'salted_sha256', 'settle', 'split_payment', 'tx_id']
+__all__: list[str] = ['ADDRESS_BYTES', 'Ledger', 'MAX_ANSWERS_PER_TX', 'MAX_BPS', 'MerkleTree', 'SETTLE_METHODS', 'SETTLE_POLICIES', 'SKILL_SCALE', 'address_of', 'answers_payload', 'decode_block', 'gold_commitment', 'key_grant_message', 'keystore_open', 'keystore_seal', 'kind_table', 'make_answers_txs', 'make_transfers', 'make_tx', 'manifest_leaf_ids', 'manifest_leaves', 'merkle_leaf_hash', 'merkle_leaf_hashes', 'merkle_proof', 'merkle_proof_packed', 'merkle_root', 'merkle_root_packed', 'merkle_verify', 'salted_sha256', 'settle', 'settled_early', 'split_payment', 'tx_id']
 class Ledger:
     @staticmethod
     def create(dir: str, issuer: tagger._core.crypto.SigningKey, producer: tagger._core.crypto.SigningKey, name: str = 'tagger', chain_id: typing.SupportsInt | typing.SupportsIndex = 0, fee_bps: typing.SupportsInt | typing.SupportsIndex = 0, timestamp_ms: typing.SupportsInt | typing.SupportsIndex = 0, snapshot_every: typing.SupportsInt | typing.SupportsIndex = 256, sync: bool = True) -> Ledger:
@@ -164,6 +164,8 @@ def merkle_verify(leaf_hash: typing.Any, index: typing.SupportsInt | typing.Supp
 def salted_sha256(salt: typing.Any, data: list, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> bytes:
     ...
 def settle(terms: dict, workers: list, item: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], worker: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], label: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], gold: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], stakes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], escrow: typing.SupportsInt | typing.SupportsIndex, partial: bool = False, duration_ms: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32] | None = None, confidence_ppm: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32] | None = None) -> dict:
+    ...
+def settled_early(adaptive_ppm: typing.SupportsInt | typing.SupportsIndex, suggestion: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], confidence_ppm: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], human_item: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], human_label: typing.Annotated[numpy.typing.ArrayLike, numpy.int32]) -> numpy.typing.NDArray[numpy.bool]:
     ...
 def split_payment(price: typing.SupportsInt | typing.SupportsIndex, fee_bps: typing.SupportsInt | typing.SupportsIndex, royalties: collections.abc.Sequence[tuple[bytes, typing.SupportsInt | typing.SupportsIndex]]) -> tuple[int, int, list]:
     ...

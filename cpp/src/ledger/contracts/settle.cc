@@ -125,22 +125,15 @@ void check_input(const SettleInput& in, detail::SettleFacts& f) {
 // with a copilot answer of confidence >= terms.adaptive_ppm.
 std::vector<std::uint8_t> settled_early(const SettleInput& in, const detail::SettleFacts& f) {
   const TaskTerms& t = *in.terms;
-  std::vector<std::uint8_t> early;
-  if (t.adaptive_ppm == 0 || f.copilot < 0) return early;
+  if (t.adaptive_ppm == 0 || f.copilot < 0) return {};
   std::vector<std::int32_t> suggestion(t.n_items, -1);
+  std::vector<std::uint32_t> confidence(t.n_items, 0);
   for (std::size_t a = 0; a < f.item.size(); ++a)
-    if (f.worker[a] == f.copilot && in.answers[a].confidence_ppm >= t.adaptive_ppm)
+    if (f.worker[a] == f.copilot) {
       suggestion[static_cast<std::size_t>(f.item[a])] = f.label[a];
-  early.assign(t.n_items, 0);
-  std::vector<std::uint8_t> disagree(t.n_items, 0);
-  for (std::size_t a = 0; a < f.item.size(); ++a) {
-    if (f.worker[a] == f.copilot) continue;
-    const auto i = static_cast<std::size_t>(f.item[a]);
-    if (suggestion[i] >= 0 && f.label[a] == suggestion[i]) early[i] = 1;
-    else disagree[i] = 1;
-  }
-  for (std::size_t i = 0; i < early.size(); ++i) early[i] = early[i] && !disagree[i];
-  return early;
+      confidence[static_cast<std::size_t>(f.item[a])] = in.answers[a].confidence_ppm;
+    }
+  return ledger::settled_early(t.adaptive_ppm, suggestion, confidence, f.h_item, f.h_label);
 }
 
 // The ledger's answer rules: one answer per (item, worker), at most `overlap`
@@ -364,6 +357,26 @@ const std::vector<std::string>& settle_policies() {
                                                  "output_agreement", "peer_prediction",  "peer_truth_serum",
                                                  "correlated_agreement", "dmi",          "discretionary"};
   return names;
+}
+
+std::vector<std::uint8_t> settled_early(std::uint64_t adaptive_ppm, std::span<const std::int32_t> suggestion,
+                                        std::span<const std::uint32_t> confidence_ppm,
+                                        std::span<const std::int32_t> human_item, std::span<const std::int32_t> human_label) {
+  const std::size_t T = suggestion.size();
+  if (confidence_ppm.size() != T || human_item.size() != human_label.size())
+    throw InvalidArgument("settled_early: one confidence per suggestion and one label per human answer are required");
+  std::vector<std::uint8_t> early(T, 0), disagree(T, 0);
+  for (std::size_t a = 0; a < human_item.size(); ++a) {
+    const std::int32_t item = human_item[a];
+    if (item < 0 || static_cast<std::size_t>(item) >= T)
+      throw InvalidArgument("settled_early: answer " + std::to_string(a) + " names item " + std::to_string(item) +
+                            " outside the " + std::to_string(T) + " items");
+    const auto i = static_cast<std::size_t>(item);
+    if (suggestion[i] >= 0 && confidence_ppm[i] >= adaptive_ppm && human_label[a] == suggestion[i]) early[i] = 1;
+    else disagree[i] = 1;
+  }
+  for (std::size_t i = 0; i < T; ++i) early[i] = early[i] && !disagree[i];
+  return early;
 }
 
 Hash32 gold_commitment(const Hash32& salt, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gold) {
