@@ -392,7 +392,10 @@ def test_crowdkit_dawid_skene_is_the_same_on_any_number_of_threads():
     truth = rng.integers(0, 3, 20_000)
     label = np.where(rng.random(len(task)) < 0.7, truth[task], rng.integers(0, 3, len(task)))
     df = pd.DataFrame({"task": task, "worker": rng.integers(0, 300, len(task)), "label": label})
-    one = tg.consensus.DawidSkene(n_iter=15, threads=1).fit(df)
-    two = tg.consensus.DawidSkene(n_iter=15, threads=2).fit(df)
-    assert np.array_equal(one.probas_.to_numpy(), two.probas_.to_numpy())
-    assert one.loss_history_ == two.loss_history_
+    for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene):
+        one = cls(n_iter=15, threads=1).fit(df)
+        for threads in (2, 3):
+            other = cls(n_iter=15, threads=threads).fit(df)
+            assert np.array_equal(one.probas_.to_numpy(), other.probas_.to_numpy())
+            assert one.loss_history_ == other.loss_history_
+            assert np.array_equal(one.errors_.to_numpy(), other.errors_.to_numpy(), equal_nan=True)

@@ -39,8 +39,8 @@ py::dict to_dict(cs::Result&& r) {
 struct Opts {
   cs::Options o;
   std::optional<I32> gold;
-  Opts(std::int32_t n_iter, double tol, const py::object& gold_, std::uint64_t seed) {
-    o.n_iter = n_iter; o.tol = tol; o.seed = seed; o.threads = 1;
+  Opts(std::int32_t n_iter, double tol, const py::object& gold_, std::uint64_t seed, unsigned threads = 1) {
+    o.n_iter = n_iter; o.tol = tol; o.seed = seed; o.threads = threads;
     if (!gold_.is_none()) { gold = gold_.cast<I32>(); o.gold = {gold->data(), static_cast<std::size_t>(gold->size())}; }
   }
 };
@@ -61,8 +61,8 @@ py::dict run(const cs::AnswersView& a, Fn&& fn) {
 
 TAGGER_BIND_MODULE(consensus_crowdkit) {
   m.def("dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, std::int32_t strategy,
-                          const py::object& initial_error, const py::object& given) {
-    Opts o(n_iter, tol, gold, 0);
+                          const py::object& initial_error, const py::object& given, unsigned threads) {
+    Opts o(n_iter, tol, gold, 0, threads);
     cs::InitialError init;
     std::optional<F64> values;
     std::optional<U8> rows;
@@ -76,11 +76,12 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     }
     return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::dawid_skene_crowdkit(a, o.o, init); });
   }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
-     py::arg("strategy") = 0, py::arg("initial_error") = py::none(), py::arg("given") = py::none());
-  m.def("one_coin_dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold) {
-    Opts o(n_iter, tol, gold, 0);
+     py::arg("strategy") = 0, py::arg("initial_error") = py::none(), py::arg("given") = py::none(), py::arg("threads") = 0);
+  m.def("one_coin_dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, unsigned threads) {
+    Opts o(n_iter, tol, gold, 0, threads);
     return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::one_coin_dawid_skene_crowdkit(a, o.o); });
-  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none());
+  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
+     py::arg("threads") = 0);
   m.def("kos", [](SIG, std::int32_t positive, std::int32_t n_iter, std::uint64_t seed) {
     Opts o(n_iter, 0.0, py::none(), seed);
     return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::kos(a, positive, o.o); });

@@ -4,8 +4,8 @@
 // reference behaviour a crowd-kit user switching over expects, kept apart so
 // that neither can change the other's bits. Same AnswersView/Options/Result
 // contracts as consensus.h; every function here is deterministic: the same
-// bits on any number of threads (Dawid-Skene's E-step and ELBO use
-// opt.threads, the rest runs on one).
+// bits on any number of threads (both Dawid-Skene models run on
+// opt.threads, the rest on one).
 #pragma once
 #include <cstdint>
 #include <span>

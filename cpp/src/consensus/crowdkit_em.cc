@@ -2,6 +2,9 @@
 // (see tagger/consensus_crowdkit.h for the rules reproduced). The ledger's
 // engines (dawid_skene.cc, one_coin_dawid_skene.cc) are untouched by this file.
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -20,8 +23,95 @@ namespace {
 constexpr double kEps = 1e-10;  // crowd-kit's _EPS
 constexpr std::size_t kTaskChunk = 8192;  // tasks per E-step chunk and per ELBO block
 
-// State shared by the two DS variants: answers task-major, each answer's
-// (worker, label) row, and which rows the model has.
+// Binary exponent of a positive normal double, 2^e exactly, and x / 2^exponent_of(x) in [1, 2).
+inline int exponent_of(double x) { return static_cast<int>((std::bit_cast<std::uint64_t>(x) >> 52) & 0x7ff) - 1023; }
+inline double pow2(int e) { return std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52); }
+inline double mantissa_of(double x) {
+  return std::bit_cast<double>((std::bit_cast<std::uint64_t>(x) & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+}
+constexpr double kLn2 = 0.69314718055994530942;
+constexpr std::int64_t kRescaleEvery = 8;  // factors >= ~1e-20 each: 8 of them stay far above DBL_MIN
+constexpr int kLogGroup = 16;
+constexpr std::size_t kPrefetchAhead = 16;  // answers ahead whose posterior row the M-step prefetches              // tasks whose likelihood mantissas share one log
+
+// K values: a fixed array when K is known at compile time (KC > 0), else on the heap.
+template <int KC>
+struct Vals {
+  std::array<double, KC> a;
+  explicit Vals(int) {}
+  double& operator[](int i) { return a[static_cast<std::size_t>(i)]; }
+};
+template <>
+struct Vals<0> {
+  std::vector<double> a;
+  explicit Vals(int k) : a(static_cast<std::size_t>(k)) {}
+  double& operator[](int i) { return a[static_cast<std::size_t>(i)]; }
+};
+
+// ln x for a positive normal x, within a few ulp: x = m 2^e with m in
+// [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172,
+// by its series to s^21 (the next term is below 1e-17). Branch-free, so a loop
+// over a worker's table vectorizes; used for the ELBO's ln e only (the
+// E-step multiplies e itself), where a few ulp are far below any tol.
+inline double fast_log(double x) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+  // The exponent field as an exact double (2^52 + field, minus 2^52), no int->double instruction.
+  double e = std::bit_cast<double>((bits >> 52) | 0x4330000000000000ULL) - (4503599627370496.0 + 1023.0);
+  double m = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);  // [1, 2)
+  const bool big = m > 1.4142135623730951;
+  m = big ? m * 0.5 : m;
+  e = big ? e + 1.0 : e;
+  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+  double poly = 1.0 / 21;
+  poly = poly * s2 + 1.0 / 19;
+  poly = poly * s2 + 1.0 / 17;
+  poly = poly * s2 + 1.0 / 15;
+  poly = poly * s2 + 1.0 / 13;
+  poly = poly * s2 + 1.0 / 11;
+  poly = poly * s2 + 1.0 / 9;
+  poly = poly * s2 + 1.0 / 7;
+  poly = poly * s2 + 1.0 / 5;
+  poly = poly * s2 + 1.0 / 3;
+  poly = poly * s2 + 1.0;
+  return 2.0 * s * poly + e * kLn2;
+}
+
+// ln x for a positive normal x within 5e-7 (exponent, then a least-squares
+// fit m P(m) of ln(1 + m), m in [0, 1), P of degree 6): for the entropy of posteriors clipped at 1e-10,
+// where p ln p itself is below 2.3e-9.
+inline double rough_log(double x) {
+  const double m = mantissa_of(x) - 1.0;
+  const double lnm = m * (0.9999752 + m * (-0.49938371 + m * (0.32778508 + m * (-0.22478526 + m * (0.13329906 + m * (-0.05431442 + m * 0.0105717))))));
+  return lnm + static_cast<double>(exponent_of(x)) * kLn2;
+}
+
+// What one block of tasks of an E-step adds to the iteration's sums. Blocks
+// are fixed (kTaskChunk tasks) and summed in order: the same bits on any
+// number of threads.
+struct BlockSums {
+  double ll = 0;     // sum over non-gold tasks of ln z_t (z_t = sum_k prior_k prod_j e)
+  double jgold = 0;  // sum over gold tasks of ln prior_g + sum_j ln e[row_j][g] (old parameters)
+  double hclip = 0;  // entropy added by clipping posteriors below 1e-10 (non-gold tasks)
+  std::vector<double> q, n;  // [K] sum_t p_tk and sum_t n_t p_tk (every task with answers)
+};
+
+// State shared by the two DS variants: answers task-major for the E-step and
+// worker-major for the M-step, each answer's (worker, label) row, and which
+// rows the model has.
+//
+// Speed without changing crowd-kit's arithmetic beyond rounding:
+//  * The E-step multiplies confusion values (probability space, rescaled by a
+//    power of two every kRescaleEvery answers) instead of summing logs and
+//    exponentiating: no exp per task and class.
+//  * The ELBO needs no log per task and class. With q the E-step's posterior
+//    under the old parameters, H(q) = sum_t ln z_t - J_old, where J_old =
+//    sum_{row,k} count * ln e_old + sum_k Q_k ln prior_old (Q_k = sum_t q_tk):
+//    ln z comes from mantissas (one log per kLogGroup tasks), the counts are
+//    the M-step's, and ln e is one log per table cell, kept from the previous
+//    M-step. Gold tasks (one-hot q) and cells clipped at 1e-10 are added exactly.
+//  * The M-step gathers each worker's counts from the posteriors in worker
+//    order, one worker per thread at a time, so no two threads write one row
+//    and the sums run in task order whatever the thread count.
 struct Em {
   const AnswersView& a;
   const Options& opt;
@@ -30,22 +120,34 @@ struct Em {
   std::vector<std::int32_t> row;     // [n] task-major: worker * K + label
   std::vector<std::uint8_t> present; // [W * K] rows the error table holds
   std::vector<double> err;           // [W * K (observed) * K (true)] P(observed | true)
+  std::vector<double> lnerr;         // [W * K * K] ln err on the rows present, from the last M-step
   std::vector<double> priors;        // [K]
   std::vector<double> probas;        // [T * K]
-  std::int64_t tasks_with_answers = 0;
+  std::vector<std::int64_t> w_offset;  // [W + 1] answers of the workers before w
+  std::vector<double> cnt;            // [W * K * K] the M-step's expected counts
+  std::int64_t tasks_with_answers = 0, gold_tasks = 0;
 
   Em(const AnswersView& a_, const Options& o) : a(a_), opt(o), c(detail::build_csr(a_, false)), K(a_.n_labels) {
     const std::size_t W = static_cast<std::size_t>(a.n_workers);
-    row.resize(c.n);
+    row.assign(c.n + kPrefetchAhead, 0);  // padded: the E-step reads ahead
     present.assign(W * K, 0);
+    w_offset.assign(W + 1, 0);
     for (std::size_t j = 0; j < c.n; ++j) {
       row[j] = c.worker[j] * K + c.label[j];
       present[static_cast<std::size_t>(row[j])] = 1;
+      ++w_offset[static_cast<std::size_t>(c.worker[j]) + 1];
     }
+    for (std::size_t w = 0; w < W; ++w) w_offset[w + 1] += w_offset[w];
+    cnt.assign(W * K * K, 0.0);
     err.assign(W * K * K, 0.0);
+    lnerr.assign(W * K * K, std::numeric_limits<double>::quiet_NaN());
     priors.assign(K, 0.0);
     probas.assign(static_cast<std::size_t>(a.n_tasks) * K, 0.0);
-    for (std::int32_t t = 0; t < a.n_tasks; ++t) tasks_with_answers += c.count(t) > 0;
+    for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+      std::int32_t g;
+      tasks_with_answers += c.count(t) > 0;
+      gold_tasks += c.count(t) > 0 && detail::gold_of(opt, t, &g);
+    }
   }
 
   void clamp_gold() {
@@ -66,14 +168,17 @@ struct Em {
 
   // priors = mean posterior over the tasks that have answers (crowd-kit's frame has only those).
   void mean_priors() {
-    std::fill(priors.begin(), priors.end(), 0.0);
+    std::vector<double> q(K, 0.0);
     for (std::int32_t t = 0; t < a.n_tasks; ++t)
       if (c.count(t) > 0)
-        for (std::int32_t k = 0; k < K; ++k) priors[k] += probas[static_cast<std::size_t>(t) * K + k];
-    for (auto& p : priors) p = tasks_with_answers ? p / static_cast<double>(tasks_with_answers) : 1.0 / K;
+        for (std::int32_t k = 0; k < K; ++k) q[k] += probas[static_cast<std::size_t>(t) * K + k];
+    set_priors(q);
+  }
+  void set_priors(const std::vector<double>& q) {
+    for (std::int32_t k = 0; k < K; ++k) priors[k] = tasks_with_answers ? q[k] / static_cast<double>(tasks_with_answers) : 1.0 / K;
   }
 
-  // Expected counts per (worker, observed, true).
+  // Expected counts per (worker, observed, true), for the first M-step only.
   std::vector<double> counts() const {
     std::vector<double> cnt(err.size(), 0.0);
     for (std::int32_t t = 0; t < a.n_tasks; ++t) {
@@ -87,107 +192,251 @@ struct Em {
   }
 
   // e = max(v, eps) / sum over the worker's rows in `rows` of max(v, eps), per true label.
+  static void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t K, double* e) {
+    double sum[64];
+    std::vector<double> big;
+    double* s = sum;
+    if (K > 64) { big.assign(K, 0.0); s = big.data(); }
+    std::fill(s, s + K, 0.0);
+    for (std::int32_t l = 0; l < K; ++l)
+      if (rows[l]) for (std::int32_t k = 0; k < K; ++k) s[k] += std::max(v[l * K + k], kEps);
+    for (std::int32_t l = 0; l < K; ++l)
+      for (std::int32_t k = 0; k < K; ++k)
+        e[l * K + k] = rows[l] ? std::max(v[l * K + k], kEps) / s[k] : std::numeric_limits<double>::quiet_NaN();
+  }
   void normalize(const std::vector<double>& v, const std::vector<std::uint8_t>& rows) {
-    const std::int32_t W = a.n_workers;
-    std::vector<double> sum(K);
-    for (std::int32_t w = 0; w < W; ++w) {
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (std::int32_t l = 0; l < K; ++l) {
-        const std::size_t r = static_cast<std::size_t>(w) * K + l;
-        if (!rows[r]) continue;
-        for (std::int32_t k = 0; k < K; ++k) sum[k] += std::max(v[r * K + k], kEps);
-      }
-      for (std::int32_t l = 0; l < K; ++l) {
-        const std::size_t r = static_cast<std::size_t>(w) * K + l;
-        for (std::int32_t k = 0; k < K; ++k)
-          err[r * K + k] = rows[r] ? std::max(v[r * K + k], kEps) / sum[k] : std::numeric_limits<double>::quiet_NaN();
-      }
+    const std::size_t KK = static_cast<std::size_t>(K) * K;
+    for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w)
+      normalize_worker(&v[w * KK], &rows[w * K], K, &err[w * KK]);
+  }
+  // ln err where the model has the row (the E-step and ELBO read no other).
+  void refresh_logs() {
+    for (std::size_t r = 0; r < present.size(); ++r)
+      for (std::int32_t k = 0; k < K; ++k) lnerr[r * K + k] = present[r] ? fast_log(err[r * K + k]) : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // E-step with the current priors and error table: posteriors of every task
+  // with answers (gold rows one-hot), and the sums the ELBO and priors need.
+  // Runs fn.template operator()<KC>() with KC = K for K <= 8 (the loops over
+  // classes unroll into registers), KC = 0 (K at run time) above.
+  template <class Fn>
+  decltype(auto) dispatch(Fn&& fn) const {
+    switch (K) {
+      case 2: return fn.template operator()<2>();
+      case 3: return fn.template operator()<3>();
+      case 4: return fn.template operator()<4>();
+      case 5: return fn.template operator()<5>();
+      case 6: return fn.template operator()<6>();
+      case 7: return fn.template operator()<7>();
+      case 8: return fn.template operator()<8>();
+      default: return fn.template operator()<0>();
     }
   }
 
-  // Tasks are independent in the E-step: chunks on opt.threads threads give the
-  // same bits as one thread.
-  void e_step() {
-    std::vector<double> lp(K), logerr(err.size());
-    for (std::int32_t k = 0; k < K; ++k) lp[k] = std::log2(std::max(priors[k], kEps));
-    for (std::size_t i = 0; i < err.size(); ++i) logerr[i] = std::log2(err[i]);
-    util::parallel_for(static_cast<std::size_t>(a.n_tasks), opt.threads, kTaskChunk, [&](std::size_t b, std::size_t e) {
-      e_step_range(lp, logerr, static_cast<std::int32_t>(b), static_cast<std::int32_t>(e));
-    });
-  }
-
-  void e_step_range(const std::vector<double>& lp, const std::vector<double>& logerr, std::int32_t t0, std::int32_t t1) {
-    std::vector<double> s(K);
-    for (std::int32_t t = t0; t < t1; ++t) {
-      if (c.count(t) == 0) continue;
-      std::fill(s.begin(), s.end(), 0.0);
-      for (std::int64_t j = c.begin(t); j < c.end(t); ++j) {
-        const double* r = &logerr[static_cast<std::size_t>(row[j]) * K];
-        for (std::int32_t k = 0; k < K; ++k) s[k] += r[k];
-      }
-      double mx = -std::numeric_limits<double>::infinity();
-      for (std::int32_t k = 0; k < K; ++k) { s[k] += lp[k]; mx = std::max(mx, s[k]); }
-      double z = 0;
-      for (std::int32_t k = 0; k < K; ++k) { s[k] = std::exp2(s[k] - mx); z += s[k]; }
-      double* p = &probas[static_cast<std::size_t>(t) * K];
-      for (std::int32_t k = 0; k < K; ++k) p[k] = s[k] / z;
-    }
-  }
-
-  // ELBO per answer; clips probas below at eps in place, as crowd-kit does.
-  // Summed per fixed block of tasks, then over the blocks in order: the same
-  // value on any number of threads.
-  double elbo() {
-    std::vector<double> lp(K);
-    for (std::int32_t k = 0; k < K; ++k) lp[k] = std::log(std::max(priors[k], kEps));
-    // One log per table cell, not per answer and class (rows not in the model are never read).
-    std::vector<double> ln(err.size());
-    for (std::size_t i = 0; i < err.size(); ++i) ln[i] = std::log(err[i]);
+  BlockSums e_step() {
     const std::size_t T = static_cast<std::size_t>(a.n_tasks), blocks = (T + kTaskChunk - 1) / kTaskChunk;
-    std::vector<double> part(blocks, 0.0);
+    std::vector<double> pr(K), lnpr(K);
+    for (std::int32_t k = 0; k < K; ++k) { pr[k] = std::max(priors[k], kEps); lnpr[k] = std::log(pr[k]); }
+    std::vector<BlockSums> part(blocks);
     util::parallel_for(blocks, opt.threads, 1, [&](std::size_t b, std::size_t e) {
       for (std::size_t k = b; k < e; ++k)
-        part[k] = elbo_range(lp, ln, static_cast<std::int32_t>(k * kTaskChunk),
-                             static_cast<std::int32_t>(std::min(T, (k + 1) * kTaskChunk)));
+        part[k] = dispatch([&]<int KC>() {
+          return e_step_range<KC>(pr, lnpr, static_cast<std::int32_t>(k * kTaskChunk),
+                                  static_cast<std::int32_t>(std::min(T, (k + 1) * kTaskChunk)));
+        });
     });
-    double total = 0;
-    for (double v : part) total += v;
-    return total / static_cast<double>(a.n);
+    BlockSums total;
+    total.q.assign(K, 0.0);
+    total.n.assign(K, 0.0);
+    for (const BlockSums& s : part) {
+      total.ll += s.ll;
+      total.jgold += s.jgold;
+      total.hclip += s.hclip;
+      for (std::int32_t k = 0; k < K; ++k) { total.q[k] += s.q[k]; total.n[k] += s.n[k]; }
+    }
+    return total;
   }
 
-  double elbo_range(const std::vector<double>& lp, const std::vector<double>& ln, std::int32_t t0, std::int32_t t1) {
-    double joint = 0, entropy = 0;
+  template <int KC>
+  BlockSums e_step_range(const std::vector<double>& prv, const std::vector<double>& lnpr, std::int32_t t0, std::int32_t t1) {
+    const int K = KC > 0 ? KC : this->K;
+    BlockSums s;
+    s.q.assign(K, 0.0);
+    s.n.assign(K, 0.0);
+    const double clip_term = -kEps * std::log(kEps);
+    Vals<KC> v(K), pr(K), q(K), nq(K);
+    for (int k = 0; k < K; ++k) { pr[k] = prv[k]; q[k] = 0; nq[k] = 0; }
+    double mant = 1;
+    std::int64_t expo = 0;
+    int in_group = 0;
+    const double* e_tab = err.data();
     for (std::int32_t t = t0; t < t1; ++t) {
-      if (c.count(t) == 0) continue;
+      const std::int64_t j0 = c.begin(t), j1 = c.end(t);
+      if (j0 == j1) continue;
       double* p = &probas[static_cast<std::size_t>(t) * K];
-      for (std::int64_t j = c.begin(t); j < c.end(t); ++j) {
-        const double* r = &ln[static_cast<std::size_t>(row[j]) * K];
-        for (std::int32_t k = 0; k < K; ++k) joint += p[k] * (r[k] + lp[k]);
+      const double nt = static_cast<double>(j1 - j0);
+      std::int32_t g;
+      if (detail::gold_of(opt, t, &g)) {
+        detail::one_hot(p, K, g);
+        double jg = lnpr[g];
+        for (std::int64_t j = j0; j < j1; ++j) jg += lnerr[static_cast<std::size_t>(row[j]) * K + g];
+        s.jgold += jg;
+        q[g] += 1.0;
+        nq[g] += nt;
+        continue;
       }
-      for (std::int32_t k = 0; k < K; ++k) {
-        p[k] = std::max(p[k], kEps);
-        entropy -= std::log(p[k]) * p[k];
+      for (int k = 0; k < K; ++k) v[k] = pr[k];
+      int scale = 0;
+      for (std::int64_t q0 = j0; q0 < j1; q0 += kRescaleEvery) {
+        const std::int64_t q1 = std::min(j1, q0 + kRescaleEvery);
+        for (std::int64_t j = q0; j < q1; ++j) {
+          const double* ahead = e_tab + static_cast<std::size_t>(row[static_cast<std::size_t>(j) + kPrefetchAhead]) * K;
+          __builtin_prefetch(ahead);
+          __builtin_prefetch(ahead + K - 1);
+          const double* r = e_tab + static_cast<std::size_t>(row[j]) * K;
+          for (int k = 0; k < K; ++k) v[k] *= r[k];
+        }
+        if (q1 < j1) {  // long task: renormalize by a power of two (exact)
+          double m = v[0];
+          for (int k = 1; k < K; ++k) m = std::max(m, v[k]);
+          const int x = exponent_of(m);
+          const double f = pow2(-x);
+          for (int k = 0; k < K; ++k) v[k] *= f;
+          scale += x;
+        }
+      }
+      double z = 0;
+      for (int k = 0; k < K; ++k) z += v[k];
+      mant *= mantissa_of(z);
+      expo += exponent_of(z) + scale;
+      if (++in_group == kLogGroup) {
+        s.ll += std::log(mant) + static_cast<double>(expo) * kLn2;
+        mant = 1;
+        expo = 0;
+        in_group = 0;
+      }
+      bool clipped = false;
+      const double inv = 1.0 / z;
+      for (int k = 0; k < K; ++k) {
+        const double pk = v[k] * inv;
+        p[k] = pk;
+        q[k] += pk;
+        nq[k] += nt * pk;
+        clipped |= pk < kEps;
+      }
+      if (clipped)  // rare but for near-certain tasks: crowd-kit's entropy has max(p, eps) there
+        for (int k = 0; k < K; ++k) {
+          // For p < 1e-10, -p ln p is below 2.3e-9, so rough_log's 5e-7 is plenty
+          // (for a subnormal or zero p, p * rough_log(p) is 0 or below 1e-305).
+          const double fix = clip_term + p[k] * rough_log(p[k]);
+          s.hclip += p[k] < kEps ? fix : 0.0;
+        }
+    }
+    s.ll += std::log(mant) + static_cast<double>(expo) * kLn2;
+    for (int k = 0; k < K; ++k) { s.q[k] = q[k]; s.n[k] = nq[k]; }
+    return s;
+  }
+
+  // M-step: expected counts per (worker, observed, true), then fill(w, counts,
+  // rows out) sets each worker's error rows; with the ELBO sums
+  // sum count * ln e before (old) and after (new) the step. Each thread owns
+  // the workers of one range (about equal answers) and scans every task in
+  // order, adding only its own workers' answers: the posteriors are read in
+  // sequence, no two threads write one row, and each count is summed in task
+  // order whatever the number of threads.
+  struct MSums { double j_old = 0, j_new = 0; };
+  template <class Fill>
+  MSums m_step(Fill&& fill) {
+    const std::size_t W = static_cast<std::size_t>(a.n_workers);
+    const std::size_t parts = std::max<std::size_t>(1, std::min<std::size_t>(util::resolve_threads(opt.threads), W));
+    std::vector<std::size_t> bounds{0};
+    for (std::size_t w = 0; w < W && bounds.size() < parts; ++w)
+      if (static_cast<double>(w_offset[w + 1]) >= static_cast<double>(c.n) * static_cast<double>(bounds.size()) / static_cast<double>(parts))
+        bounds.push_back(w + 1);
+    if (bounds.back() != W) bounds.push_back(W);
+    std::vector<double> j_old(W, 0.0), j_new(W, 0.0);
+    util::parallel_for(bounds.size() - 1, static_cast<unsigned>(bounds.size() - 1), 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t part = b; part < e; ++part)
+        dispatch([&]<int KC>() { m_step_workers<KC>(bounds[part], bounds[part + 1], fill, j_old.data(), j_new.data()); });
+    });
+    MSums s;
+    for (std::size_t w = 0; w < W; ++w) { s.j_old += j_old[w]; s.j_new += j_new[w]; }
+    return s;
+  }
+
+  template <int KC, class Fill>
+  void m_step_workers(std::size_t w0, std::size_t w1, Fill& fill, double* j_old, double* j_new) {
+    const int K = KC > 0 ? KC : this->K;
+    const std::size_t KK = static_cast<std::size_t>(K) * K;
+    std::fill(cnt.begin() + static_cast<std::ptrdiff_t>(w0 * KK), cnt.begin() + static_cast<std::ptrdiff_t>(w1 * KK), 0.0);
+    const bool all = w0 == 0 && w1 == static_cast<std::size_t>(a.n_workers);
+    const std::int32_t lo = static_cast<std::int32_t>(w0), hi = static_cast<std::int32_t>(w1);
+    double* tab = cnt.data();
+    Vals<KC> pv(K);
+    for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+      const std::int64_t j0 = c.begin(t), j1 = c.end(t);
+      if (j0 == j1) continue;
+      const double* p = &probas[static_cast<std::size_t>(t) * K];
+      for (int k = 0; k < K; ++k) pv[k] = p[k];
+      for (std::int64_t j = j0; j < j1; ++j) {
+        const double* ahead = tab + static_cast<std::size_t>(row[static_cast<std::size_t>(j) + kPrefetchAhead]) * K;
+        __builtin_prefetch(ahead, 1);
+        __builtin_prefetch(ahead + K - 1, 1);
+        if (!all && (c.worker[j] < lo || c.worker[j] >= hi)) continue;
+        double* r = tab + static_cast<std::size_t>(row[j]) * K;
+        for (int k = 0; k < K; ++k) r[k] += pv[k];
       }
     }
-    return joint + entropy;
+    std::vector<double> lnv(KK);
+    for (std::size_t w = w0; w < w1; ++w) {
+      const double* loc = &cnt[w * KK];
+      const std::uint8_t* rows = &present[w * K];
+      double* ln = &lnerr[w * KK];
+      double* e = &err[w * KK];
+      double jo = 0, jn = 0;
+      for (int l = 0; l < K; ++l)
+        if (rows[l]) for (int k = 0; k < K; ++k) jo += loc[l * K + k] * ln[l * K + k];
+      fill(w, loc, e);
+      for (std::size_t i = 0; i < KK; ++i) lnv[i] = fast_log(e[i] > 0 ? e[i] : 1.0);  // NaN rows: not read
+      for (int l = 0; l < K; ++l)
+        for (int k = 0; k < K; ++k) {
+          const std::size_t i = static_cast<std::size_t>(l) * K + k;
+          ln[i] = rows[l] ? lnv[i] : std::numeric_limits<double>::quiet_NaN();
+          if (rows[l]) jn += loc[i] * lnv[i];
+        }
+      j_old[w] = jo;
+      j_new[w] = jn;
+    }
   }
 
-  template <class MStep>
-  Result run(MStep&& m_step) {
+  // first_m_step() seeds the table from the majority-vote shares; fill() is the
+  // variant's M-step for one worker.
+  template <class First, class Fill>
+  Result run(First&& first_m_step, Fill&& fill) {
     Result r = detail::make_result(a);
     majority_shares();
     clamp_gold();
     mean_priors();
-    m_step(true);
+    first_m_step();
+    refresh_logs();
+    const double clip_gold = static_cast<double>(gold_tasks) * (K - 1) * (-kEps * std::log(kEps));
     double loss = -std::numeric_limits<double>::infinity();
     bool converged = false;
     std::int32_t it = 0;
     while (it < opt.n_iter) {
-      e_step();
-      clamp_gold();
-      mean_priors();
-      m_step(false);
-      const double next = elbo();
+      std::vector<double> lnpr_old(K);
+      for (std::int32_t k = 0; k < K; ++k) lnpr_old[k] = std::log(std::max(priors[k], kEps));
+      const BlockSums es = e_step();
+      set_priors(es.q);
+      const MSums ms = m_step(fill);
+      double prior_old = 0, prior_new = 0;
+      for (std::int32_t k = 0; k < K; ++k) {
+        prior_old += lnpr_old[k] * es.q[k];
+        prior_new += std::log(std::max(priors[k], kEps)) * es.n[k];
+      }
+      // H(q) = sum ln z - J_old over the non-gold tasks, plus the clipped cells.
+      const double entropy = es.ll - (ms.j_old + prior_old - es.jgold) + es.hclip + clip_gold;
+      const double next = (ms.j_new + prior_new + entropy) / static_cast<double>(a.n);
       ++it;
       r.objective_history.push_back(next);
       const double change = next - loss;
@@ -195,6 +444,10 @@ struct Em {
       if (change < opt.tol) { converged = true; break; }
       loss = next;
     }
+    if (it > 0)  // crowd-kit's ELBO clips the posteriors in place
+      for (std::int32_t t = 0; t < a.n_tasks; ++t)
+        if (c.count(t) > 0)
+          for (std::int32_t k = 0; k < K; ++k) probas[static_cast<std::size_t>(t) * K + k] = std::max(probas[static_cast<std::size_t>(t) * K + k], kEps);
     r.n_iter = it;
     r.converged = converged;
     for (auto& p : priors) p = std::max(p, kEps);
@@ -235,9 +488,9 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
       if (!std::isfinite(v) || v < 0) throw InvalidArgument("consensus: initial_error values must be finite and >= 0");
   }
   Em em(a, opt);
-  return em.run([&](bool first) {
+  auto first = [&] {
     std::vector<double> cnt = em.counts();
-    if (!first || init.strategy == InitialError::kNone) return em.normalize(cnt, em.present);
+    if (init.strategy == InitialError::kNone) return em.normalize(cnt, em.present);
     // init.values are [w][true][observed]; the table is [w][observed][true].
     auto given = [&](std::size_t w, std::size_t l, std::size_t k) { return init.values[(w * K + k) * K + l]; };
     std::vector<std::uint8_t> rows(W * K, 0);
@@ -257,33 +510,35 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
         }
       }
     em.normalize(cnt, rows);
+  };
+  const std::int32_t k32 = a.n_labels;
+  return em.run(first, [&](std::size_t w, const double* counts, double* e) {
+    Em::normalize_worker(counts, &em.present[w * K], k32, e);
   });
 }
 
 Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt) {
   check(a, opt);
   Em em(a, opt);
-  const std::int32_t K = a.n_labels, W = a.n_workers;
-  std::vector<double> skills(static_cast<std::size_t>(W), 0.0);
-  Result r = em.run([&](bool) {
-    std::vector<double> sum(static_cast<std::size_t>(W), 0.0), n(static_cast<std::size_t>(W), 0.0);
-    for (std::int32_t t = 0; t < a.n_tasks; ++t)
-      for (std::int64_t j = em.c.begin(t); j < em.c.end(t); ++j) {
-        sum[static_cast<std::size_t>(em.c.worker[j])] += em.probas[static_cast<std::size_t>(t) * K + em.c.label[j]];
-        n[static_cast<std::size_t>(em.c.worker[j])] += 1.0;
+  const std::int32_t K = a.n_labels;
+  std::vector<double> skills(static_cast<std::size_t>(a.n_workers), std::numeric_limits<double>::quiet_NaN());
+  // s_w = mean posterior of the worker's own labels = the diagonal of its counts over its answers.
+  auto fill = [&](std::size_t w, const double* counts, double* e) {
+    const std::int64_t n = em.w_offset[w + 1] - em.w_offset[w];
+    double sum = 0;
+    for (std::int32_t l = 0; l < K; ++l) sum += counts[l * K + l];
+    skills[w] = n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+    for (std::int32_t l = 0; l < K; ++l)
+      for (std::int32_t k = 0; k < K; ++k) {
+        const double v = k == l ? skills[w] : (1.0 - skills[w]) / (K - 1);
+        e[l * K + k] = em.present[w * K + l] ? std::clamp(v, kEps, 1.0 - kEps) : std::numeric_limits<double>::quiet_NaN();
       }
-    for (std::int32_t w = 0; w < W; ++w) {
-      const std::size_t ws = static_cast<std::size_t>(w);
-      skills[ws] = n[ws] > 0 ? sum[ws] / n[ws] : std::numeric_limits<double>::quiet_NaN();
-      for (std::int32_t l = 0; l < K; ++l) {
-        const std::size_t rr = ws * K + l;
-        for (std::int32_t k = 0; k < K; ++k) {
-          double v = k == l ? skills[ws] : (1.0 - skills[ws]) / (K - 1);
-          em.err[rr * K + k] = em.present[rr] ? std::clamp(v, kEps, 1.0 - kEps) : std::numeric_limits<double>::quiet_NaN();
-        }
-      }
-    }
-  });
+  };
+  const std::size_t KK = static_cast<std::size_t>(K) * K;
+  Result r = em.run([&] {
+    std::vector<double> cnt = em.counts();
+    for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w) fill(w, &cnt[w * KK], &em.err[w * KK]);
+  }, fill);
   r.skills = std::move(skills);
   return r;
 }

@@ -33,7 +33,8 @@ class DawidSkene(BaseClassifier):
       answer, and EM stops once it rises by less than ``tol``.
       ``initial_error_strategy`` (``"assign"``/``"addition"``) with
       ``fit(data, initial_error=...)`` seeds the first M-step as crowd-kit
-      documents. Single-threaded C++ (cpp/src/consensus/crowdkit_em.cc).
+      documents. C++ on ``threads`` threads, the same bits for any number
+      (cpp/src/consensus/crowdkit_em.cc).
     * ``"tagger"`` is the engine the ledger re-executes at finalize
       (multi-threaded, bit-identical for any thread count): every confusion
       entry is clipped at :math:`10^{-10}` and ``smoothing`` adds a Laplace
@@ -153,7 +154,8 @@ class DawidSkene(BaseClassifier):
         init = self._initial(answers) if self._method == "dawid_skene" else {}
         if variant == "crowdkit":
             fn = getattr(_core.consensus_crowdkit, self._method)
-            out = fn(*answers.core_args(), n_iter=common["n_iter"], tol=common["tol"], gold=common["gold"], **init)
+            out = fn(*answers.core_args(), n_iter=common["n_iter"], tol=common["tol"], gold=common["gold"],
+                     threads=common["threads"], **init)
             if out["errors"] is not None and not len(out["skills"]):
                 diag = np.nan_to_num(np.diagonal(out["errors"], axis1=1, axis2=2))
                 out["skills"] = diag @ out["priors"]
