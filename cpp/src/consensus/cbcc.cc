@@ -1,0 +1,232 @@
+// Community BCC (Venanzi et al., WWW 2014) as structured mean-field VB with
+// point-estimated community matrices; see consensus.h for the updates. One
+// thread, fixed task/worker order and a deterministic start (agreement bands),
+// so a fit is the same on every run and thread count of one build.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "consensus/common.h"
+#include "tagger/errors.h"
+
+namespace tagger::consensus {
+namespace {
+
+void check(const AnswersView& a, const Options& opt, const CbccOptions& o) {
+  if (o.n_communities < 1 || o.n_communities > 1000)
+    throw InvalidArgument("cbcc: n_communities must be in [1, 1000], got " + std::to_string(o.n_communities));
+  for (double v : {o.strength, o.alpha, o.gamma, o.a_v, o.b_v})
+    if (!(v > 0) || !std::isfinite(v))
+      throw InvalidArgument("cbcc: the priors strength, alpha, gamma, a_v and b_v must be finite and > 0");
+  detail::check_options(a, opt);
+  if (!opt.class_priors.empty()) throw InvalidArgument("cbcc: the class prior is inferred (Dirichlet(alpha)); class_priors are not taken");
+  if (a.n == 0) throw InvalidArgument("cbcc: no answers; community BCC needs answers from at least 2 workers");
+  if (a.n_labels < 2)
+    throw InvalidArgument("cbcc: needs at least 2 label classes, got " + std::to_string(a.n_labels) +
+                          " (with one class every task gets it; use MajorityVote)");
+  std::vector<char> seen(static_cast<std::size_t>(a.n_workers), 0);
+  std::int32_t distinct = 0;
+  for (std::size_t j = 0; j < a.n && distinct < 2; ++j)
+    if (!seen[static_cast<std::size_t>(a.worker[j])]) {
+      seen[static_cast<std::size_t>(a.worker[j])] = 1;
+      ++distinct;
+    }
+  if (distinct < 2) throw InvalidArgument("cbcc: needs answers from at least 2 workers to form communities, got 1");
+}
+
+}  // namespace
+
+Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
+  check(a, opt, o);
+  detail::Csr c = detail::build_csr(a, false);
+  Result r = detail::make_result(a);
+  const std::size_t T = static_cast<std::size_t>(a.n_tasks), W = static_cast<std::size_t>(a.n_workers);
+  const std::size_t K = static_cast<std::size_t>(a.n_labels), M = static_cast<std::size_t>(o.n_communities);
+  const std::size_t KK = K * K;
+  const double s = o.strength;
+  std::vector<double>& z = r.probas;  // [T, K]
+  for (std::size_t t = 0; t < T; ++t) {
+    double* zt = z.data() + t * K;
+    std::int32_t g;
+    const auto n = c.count(static_cast<std::int32_t>(t));
+    if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) {
+      detail::one_hot(zt, a.n_labels, g);
+    } else if (n > 0) {
+      for (auto p = c.begin(static_cast<std::int32_t>(t)); p < c.end(static_cast<std::int32_t>(t)); ++p) zt[c.label[p]] += 1.0;
+      for (std::size_t k = 0; k < K; ++k) zt[k] /= static_cast<double>(n);
+    } else {
+      for (std::size_t k = 0; k < K; ++k) zt[k] = 1.0 / static_cast<double>(K);
+    }
+  }
+  // Start: workers ranked by their mean vote share on their own answers
+  // (ties by index), cut into M equal bands, band m -> community m. A spread
+  // start lets reliable and unreliable workers pull apart from the first round.
+  std::vector<double> resp(W * M, 1.0 / static_cast<double>(M));  // q(c_w = m)
+  {
+    std::vector<double> agree(W, 0.0), n_w(W, 0.0);
+    for (std::size_t t = 0; t < T; ++t)
+      for (auto p = c.begin(static_cast<std::int32_t>(t)); p < c.end(static_cast<std::int32_t>(t)); ++p) {
+        agree[static_cast<std::size_t>(c.worker[p])] += z[t * K + static_cast<std::size_t>(c.label[p])];
+        n_w[static_cast<std::size_t>(c.worker[p])] += 1.0;
+      }
+    std::vector<std::size_t> order;
+    for (std::size_t w = 0; w < W; ++w)
+      if (n_w[w] > 0) {
+        agree[w] /= n_w[w];
+        order.push_back(w);
+      }
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return agree[x] > agree[y]; });
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const std::size_t band = i * M / order.size();
+      for (std::size_t m = 0; m < M; ++m) resp[order[i] * M + m] = m == band ? 1.0 : 0.0;
+    }
+  }
+  std::vector<double> cnt(W * KK), pi(M * KK), elh(M), elv(W * KK), eltau(K), nu(K), lr(M), last(T * K);
+  r.objective_history.clear();
+  auto counts = [&] {  // N_wkl from q(z)
+    std::fill(cnt.begin(), cnt.end(), 0.0);
+    for (std::size_t t = 0; t < T; ++t)
+      for (auto p = c.begin(static_cast<std::int32_t>(t)); p < c.end(static_cast<std::int32_t>(t)); ++p) {
+        double* nw = cnt.data() + static_cast<std::size_t>(c.worker[p]) * KK + static_cast<std::size_t>(c.label[p]);
+        for (std::size_t k = 0; k < K; ++k) nw[k * K] += z[t * K + k];
+      }
+  };
+  auto communities = [&] {  // Pi from the members' pooled counts
+    for (std::size_t m = 0; m < M; ++m)
+      for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t l = 0; l < K; ++l) pi[m * KK + k * K + l] = k == l ? o.a_v : o.b_v;
+    for (std::size_t w = 0; w < W; ++w)
+      for (std::size_t m = 0; m < M; ++m) {
+        const double q = resp[w * M + m];
+        if (q == 0) continue;
+        for (std::size_t i = 0; i < KK; ++i) pi[m * KK + i] += q * cnt[w * KK + i];
+      }
+    for (std::size_t row = 0; row < M * K; ++row) {
+      double sum = 0;
+      for (std::size_t l = 0; l < K; ++l) sum += pi[row * K + l];
+      for (std::size_t l = 0; l < K; ++l) pi[row * K + l] /= sum;
+    }
+  };
+  for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
+    counts();
+    communities();
+    // E log h from the memberships of the last round.
+    {
+      double total = 0;
+      for (std::size_t m = 0; m < M; ++m) {
+        double v = o.gamma;
+        for (std::size_t w = 0; w < W; ++w) v += resp[w * M + m];
+        elh[m] = v;
+        total += v;
+      }
+      const double dt = detail::digamma(total);
+      for (std::size_t m = 0; m < M; ++m) elh[m] = detail::digamma(elh[m]) - dt;
+    }
+    // Memberships by the Dirichlet-multinomial evidence of each worker's soft
+    // counts under each community, then the worker's expected log rows.
+    const double lgs = std::lgamma(s);
+    for (std::size_t w = 0; w < W; ++w) {
+      const double* nw = cnt.data() + w * KK;
+      double mx = -INFINITY;
+      for (std::size_t m = 0; m < M; ++m) {
+        const double* pm = pi.data() + m * KK;
+        double v = elh[m];
+        for (std::size_t k = 0; k < K; ++k) {
+          double nk = 0;
+          for (std::size_t l = 0; l < K; ++l) {
+            const double prior = s * pm[k * K + l];
+            v += std::lgamma(prior + nw[k * K + l]) - std::lgamma(prior);
+            nk += nw[k * K + l];
+          }
+          v += lgs - std::lgamma(s + nk);
+        }
+        lr[m] = v;
+        mx = std::max(mx, v);
+      }
+      double sum = 0;
+      for (std::size_t m = 0; m < M; ++m) sum += lr[m] = std::exp(lr[m] - mx);
+      for (std::size_t m = 0; m < M; ++m) resp[w * M + m] = lr[m] / sum;
+      double* ew = elv.data() + w * KK;
+      std::fill(ew, ew + KK, 0.0);
+      for (std::size_t k = 0; k < K; ++k) {
+        double nk = 0;
+        for (std::size_t l = 0; l < K; ++l) nk += nw[k * K + l];
+        const double dn = detail::digamma(s + nk);
+        for (std::size_t m = 0; m < M; ++m) {
+          const double q = resp[w * M + m];
+          if (q == 0) continue;
+          for (std::size_t l = 0; l < K; ++l)
+            ew[k * K + l] += q * (detail::digamma(s * pi[m * KK + k * K + l] + nw[k * K + l]) - dn);
+        }
+      }
+    }
+    std::fill(nu.begin(), nu.end(), o.alpha);
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t k = 0; k < K; ++k) nu[k] += z[t * K + k];
+    const double nsum = std::accumulate(nu.begin(), nu.end(), 0.0);
+    for (std::size_t k = 0; k < K; ++k) eltau[k] = detail::digamma(nu[k]) - detail::digamma(nsum);
+    std::copy(z.begin(), z.end(), last.begin());
+    double change = 0, objective = 0;
+    std::vector<double> lg(K);
+    for (std::size_t t = 0; t < T; ++t) {
+      const auto b = c.begin(static_cast<std::int32_t>(t)), en = c.end(static_cast<std::int32_t>(t));
+      std::int32_t g = -1;
+      const bool gold = detail::gold_of(opt, static_cast<std::int32_t>(t), &g);
+      double* zt = z.data() + t * K;
+      if (gold || b == en) continue;  // gold stays one-hot; a task without answers keeps its uniform row
+      std::copy(eltau.begin(), eltau.end(), lg.begin());
+      for (auto p = b; p < en; ++p) {
+        const double* ew = elv.data() + static_cast<std::size_t>(c.worker[p]) * KK + static_cast<std::size_t>(c.label[p]);
+        for (std::size_t k = 0; k < K; ++k) lg[k] += ew[k * K];
+      }
+      const double mx = *std::max_element(lg.begin(), lg.end());
+      double sum = 0;
+      for (std::size_t k = 0; k < K; ++k) sum += zt[k] = std::exp(lg[k] - mx);
+      objective += mx + std::log(sum);
+      for (std::size_t k = 0; k < K; ++k) {
+        zt[k] /= sum;
+        change = std::max(change, std::abs(zt[k] - last[t * K + k]));
+      }
+    }
+    objective /= static_cast<double>(c.n);  // log normalizer per answer (an ELBO term), higher is better
+    r.objective_history.push_back(objective);
+    r.n_iter = it;
+    if (change < opt.tol) {
+      r.converged = true;
+      break;
+    }
+    if (!detail::report(opt, it, objective, change)) break;
+  }
+  detail::finish_labels(r, c, opt);
+  // Fitted parameters at the final q(z): counts, community rows, worker means.
+  counts();
+  communities();
+  r.errors.assign(W * KK, 0.0);
+  r.skills.assign(W, std::nan(""));
+  for (std::size_t w = 0; w < W; ++w) {
+    const double* nw = cnt.data() + w * KK;
+    double hit = 0, n_w = 0;
+    for (std::size_t k = 0; k < K; ++k) {
+      double nk = 0;
+      for (std::size_t l = 0; l < K; ++l) nk += nw[k * K + l];
+      hit += nw[k * K + k];
+      n_w += nk;
+      for (std::size_t m = 0; m < M; ++m)
+        for (std::size_t l = 0; l < K; ++l)
+          r.errors[w * KK + k * K + l] += resp[w * M + m] * (s * pi[m * KK + k * K + l] + nw[k * K + l]) / (s + nk);
+    }
+    if (n_w > 0) r.skills[w] = hit / n_w;  // expected share of the worker's answers equal to the truth
+  }
+  std::fill(nu.begin(), nu.end(), o.alpha);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t k = 0; k < K; ++k) nu[k] += z[t * K + k];
+  r.priors.assign(K, 0.0);
+  const double nsum = std::accumulate(nu.begin(), nu.end(), 0.0);
+  for (std::size_t k = 0; k < K; ++k) r.priors[k] = nu[k] / nsum;  // E[tau_k]
+  r.communities = std::move(resp);
+  r.community_errors = std::move(pi);
+  return r;
+}
+
+}  // namespace tagger::consensus
