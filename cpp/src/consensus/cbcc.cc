@@ -21,7 +21,7 @@ void check(const AnswersView& a, const Options& opt, const CbccOptions& o) {
       throw InvalidArgument("cbcc: the priors strength, alpha, gamma, a_v and b_v must be finite and > 0");
   detail::check_options(a, opt);
   if (!opt.class_priors.empty()) throw InvalidArgument("cbcc: the class prior is inferred (Dirichlet(alpha)); class_priors are not taken");
-  if (a.n == 0) throw InvalidArgument("cbcc: no answers; community BCC needs answers from at least 2 workers");
+  if (a.n == 0) throw InvalidArgument("cbcc: the answers are empty; community BCC needs answers from at least 2 workers");
   if (a.n_labels < 2)
     throw InvalidArgument("cbcc: needs at least 2 label classes, got " + std::to_string(a.n_labels) +
                           " (with one class every task gets it; use MajorityVote)");
