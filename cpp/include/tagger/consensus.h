@@ -283,7 +283,7 @@ struct CbccOptions {
 // agreement with them (no random draw), stopped when no q(z_t) moves by tol.
 // probas = q(z), errors = E[pi_w], communities = q(c_w), community_errors = Pi;
 // class_priors are refused (tau is inferred). Needs answers, >= 2 workers and
-// >= 2 labels. Single-threaded: deterministic.
+// >= 2 labels. Threaded per worker and per task; the same bits for any thread count.
 Result cbcc(const AnswersView& a, const Options& opt = {}, const CbccOptions& o = {});
 
 // ---- Agreement and uncertainty metrics (metrics.cc) -----------------------

@@ -1,7 +1,9 @@
 // Community BCC (Venanzi et al., WWW 2014) as structured mean-field VB with
-// point-estimated community matrices; see consensus.h for the updates. One
-// thread, fixed task/worker order and a deterministic start (agreement bands),
-// so a fit is the same on every run and thread count of one build.
+// point-estimated community matrices; see consensus.h for the updates. Sums
+// across workers or tasks run on one thread in a fixed order; the per-worker
+// and per-task updates, each independent, are split across threads. With a
+// deterministic start (agreement bands) a fit is the same on every run and
+// thread count of one build.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -9,6 +11,7 @@
 
 #include "consensus/common.h"
 #include "tagger/errors.h"
+#include "util/parallel.h"
 
 namespace tagger::consensus {
 namespace {
@@ -82,7 +85,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
       for (std::size_t m = 0; m < M; ++m) resp[order[i] * M + m] = m == band ? 1.0 : 0.0;
     }
   }
-  std::vector<double> cnt(W * KK), pi(M * KK), elh(M), elv(W * KK), eltau(K), nu(K), lr(M), last(T * K);
+  std::vector<double> cnt(W * KK), pi(M * KK), elh(M), elv(W * KK), eltau(K), nu(K);
   r.objective_history.clear();
   auto counts = [&] {  // N_wkl from q(z)
     std::fill(cnt.begin(), cnt.end(), 0.0);
@@ -124,70 +127,86 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
       for (std::size_t m = 0; m < M; ++m) elh[m] = detail::digamma(elh[m]) - dt;
     }
     // Memberships by the Dirichlet-multinomial evidence of each worker's soft
-    // counts under each community, then the worker's expected log rows.
+    // counts under each community, then the worker's expected log rows. Each
+    // worker is computed alone, so splitting workers across threads changes no bit.
     const double lgs = std::lgamma(s);
-    for (std::size_t w = 0; w < W; ++w) {
-      const double* nw = cnt.data() + w * KK;
-      double mx = -INFINITY;
-      for (std::size_t m = 0; m < M; ++m) {
-        const double* pm = pi.data() + m * KK;
-        double v = elh[m];
+    util::parallel_for(W, opt.threads, 256, [&](std::size_t w0, std::size_t w1) {
+      std::vector<double> lr(M);
+      for (std::size_t w = w0; w < w1; ++w) {
+        const double* nw = cnt.data() + w * KK;
+        double mx = -INFINITY;
+        for (std::size_t m = 0; m < M; ++m) {
+          const double* pm = pi.data() + m * KK;
+          double v = elh[m];
+          for (std::size_t k = 0; k < K; ++k) {
+            double nk = 0;
+            for (std::size_t l = 0; l < K; ++l) {
+              const double prior = s * pm[k * K + l];
+              v += std::lgamma(prior + nw[k * K + l]) - std::lgamma(prior);
+              nk += nw[k * K + l];
+            }
+            v += lgs - std::lgamma(s + nk);
+          }
+          lr[m] = v;
+          mx = std::max(mx, v);
+        }
+        double sum = 0;
+        for (std::size_t m = 0; m < M; ++m) sum += lr[m] = std::exp(lr[m] - mx);
+        for (std::size_t m = 0; m < M; ++m) resp[w * M + m] = lr[m] / sum;
+        double* ew = elv.data() + w * KK;
+        std::fill(ew, ew + KK, 0.0);
         for (std::size_t k = 0; k < K; ++k) {
           double nk = 0;
-          for (std::size_t l = 0; l < K; ++l) {
-            const double prior = s * pm[k * K + l];
-            v += std::lgamma(prior + nw[k * K + l]) - std::lgamma(prior);
-            nk += nw[k * K + l];
+          for (std::size_t l = 0; l < K; ++l) nk += nw[k * K + l];
+          const double dn = detail::digamma(s + nk);
+          for (std::size_t m = 0; m < M; ++m) {
+            const double q = resp[w * M + m];
+            if (q == 0) continue;
+            for (std::size_t l = 0; l < K; ++l)
+              ew[k * K + l] += q * (detail::digamma(s * pi[m * KK + k * K + l] + nw[k * K + l]) - dn);
           }
-          v += lgs - std::lgamma(s + nk);
-        }
-        lr[m] = v;
-        mx = std::max(mx, v);
-      }
-      double sum = 0;
-      for (std::size_t m = 0; m < M; ++m) sum += lr[m] = std::exp(lr[m] - mx);
-      for (std::size_t m = 0; m < M; ++m) resp[w * M + m] = lr[m] / sum;
-      double* ew = elv.data() + w * KK;
-      std::fill(ew, ew + KK, 0.0);
-      for (std::size_t k = 0; k < K; ++k) {
-        double nk = 0;
-        for (std::size_t l = 0; l < K; ++l) nk += nw[k * K + l];
-        const double dn = detail::digamma(s + nk);
-        for (std::size_t m = 0; m < M; ++m) {
-          const double q = resp[w * M + m];
-          if (q == 0) continue;
-          for (std::size_t l = 0; l < K; ++l)
-            ew[k * K + l] += q * (detail::digamma(s * pi[m * KK + k * K + l] + nw[k * K + l]) - dn);
         }
       }
-    }
+    });
     std::fill(nu.begin(), nu.end(), o.alpha);
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t k = 0; k < K; ++k) nu[k] += z[t * K + k];
     const double nsum = std::accumulate(nu.begin(), nu.end(), 0.0);
     for (std::size_t k = 0; k < K; ++k) eltau[k] = detail::digamma(nu[k]) - detail::digamma(nsum);
-    std::copy(z.begin(), z.end(), last.begin());
+    // Tasks in fixed blocks; the objective is summed block by block in block
+    // order and the change is a max, so the thread count changes no bit.
+    const std::size_t n_blocks = (T + detail::kBlockTasks - 1) / detail::kBlockTasks;
+    std::vector<double> block_objective(n_blocks, 0.0), block_change(n_blocks, 0.0);
+    detail::for_blocks(T, detail::kBlockTasks, opt.threads, [&](std::size_t blk, std::size_t t0, std::size_t t1) {
+      std::vector<double> lg(K);
+      double obj = 0, chg = 0;
+      for (std::size_t t = t0; t < t1; ++t) {
+        const auto b = c.begin(static_cast<std::int32_t>(t)), en = c.end(static_cast<std::int32_t>(t));
+        std::int32_t g = -1;
+        if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g) || b == en) continue;  // gold stays one-hot
+        std::copy(eltau.begin(), eltau.end(), lg.begin());
+        for (auto p = b; p < en; ++p) {
+          const double* ew = elv.data() + static_cast<std::size_t>(c.worker[p]) * KK + static_cast<std::size_t>(c.label[p]);
+          for (std::size_t k = 0; k < K; ++k) lg[k] += ew[k * K];
+        }
+        const double mx = *std::max_element(lg.begin(), lg.end());
+        double sum = 0;
+        for (std::size_t k = 0; k < K; ++k) sum += lg[k] = std::exp(lg[k] - mx);
+        obj += mx + std::log(sum);
+        double* zt = z.data() + t * K;
+        for (std::size_t k = 0; k < K; ++k) {
+          const double v = lg[k] / sum;
+          chg = std::max(chg, std::abs(v - zt[k]));
+          zt[k] = v;
+        }
+      }
+      block_objective[blk] = obj;
+      block_change[blk] = chg;
+    });
     double change = 0, objective = 0;
-    std::vector<double> lg(K);
-    for (std::size_t t = 0; t < T; ++t) {
-      const auto b = c.begin(static_cast<std::int32_t>(t)), en = c.end(static_cast<std::int32_t>(t));
-      std::int32_t g = -1;
-      const bool gold = detail::gold_of(opt, static_cast<std::int32_t>(t), &g);
-      double* zt = z.data() + t * K;
-      if (gold || b == en) continue;  // gold stays one-hot; a task without answers keeps its uniform row
-      std::copy(eltau.begin(), eltau.end(), lg.begin());
-      for (auto p = b; p < en; ++p) {
-        const double* ew = elv.data() + static_cast<std::size_t>(c.worker[p]) * KK + static_cast<std::size_t>(c.label[p]);
-        for (std::size_t k = 0; k < K; ++k) lg[k] += ew[k * K];
-      }
-      const double mx = *std::max_element(lg.begin(), lg.end());
-      double sum = 0;
-      for (std::size_t k = 0; k < K; ++k) sum += zt[k] = std::exp(lg[k] - mx);
-      objective += mx + std::log(sum);
-      for (std::size_t k = 0; k < K; ++k) {
-        zt[k] /= sum;
-        change = std::max(change, std::abs(zt[k] - last[t * K + k]));
-      }
+    for (std::size_t blk = 0; blk < n_blocks; ++blk) {
+      objective += block_objective[blk];
+      change = std::max(change, block_change[blk]);
     }
     objective /= static_cast<double>(c.n);  // log normalizer per answer (an ELBO term), higher is better
     r.objective_history.push_back(objective);

@@ -159,7 +159,9 @@ class CBCC(BaseClassifier):
     N_{wkl}` (``a_v`` on :math:`l = k`, ``b_v`` elsewhere). Start: the vote
     shares, workers ranked by their agreement with them and cut into
     ``n_communities`` equal bands (no random draw); stop when no
-    :math:`q_{tk}` moves by ``tol``. Deterministic (one thread, fixed order).
+    :math:`q_{tk}` moves by ``tol``. Workers and tasks are updated on
+    ``threads`` threads; sums run in a fixed order, so the fit is the same
+    bit for bit for any thread count.
 
     After ``fit``: ``labels_``, ``probas_``, ``skills_`` (expected share of a
     worker's answers equal to the truth), ``errors_`` (the worker's posterior
