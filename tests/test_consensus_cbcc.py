@@ -13,7 +13,7 @@ import tagger as tg
 from tagger.errors import InvalidArgument
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
-CBCC_ACCURACY = {"product": 0.9369, "dog": 0.8401, "rte": 0.9250}  # docs/consensus.md's table
+CBCC_ACCURACY = {"product": 0.9376, "dog": 0.8401, "rte": 0.9300}  # docs/consensus.md's table
 
 
 def planted(seed: int, n_tasks: int = 600, per_task: int = 7, per_worker: int = 4,

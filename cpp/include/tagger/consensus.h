@@ -277,8 +277,11 @@ struct CbccOptions {
 //   q(c_w = m) ∝ exp(E log h_m) prod_k B(s Pi_mk + N_wk) / B(s Pi_mk),
 //   E log pi_wkl = sum_m q(c_w = m) [psi(s Pi_mkl + N_wkl) - psi(s + N_wk)],
 //   q(z_t = k) ∝ exp(E log tau_k + sum_{j in t} E log pi_{w_j,k,y_j});
-// the community rows are point estimates (VB-EM), the posterior means of the
-// members' pooled counts: Pi_mkl ∝ beta_kl + sum_w q(c_w = m) N_wkl. Started
+// the community rows are point estimates (VB-EM): each round moves Pi_mk
+// towards the MAP of the bound under Dir(beta_k) by up to 10 steps of Minka's
+// fixed point, Pi_mkl ∝ Pi_mkl s sum_w q(c_w = m) [psi(s Pi_mkl + N_wkl) -
+// psi(s Pi_mkl)] + beta_kl - 1, from the pooled mean (beta_kl + sum_w
+// q(c_w = m) N_wkl) / norm on the first round. Started
 // from the vote shares with workers split into M equal bands by their
 // agreement with them (no random draw), stopped when no q(z_t) moves by tol.
 // probas = q(z), errors = E[pi_w], communities = q(c_w), community_errors = Pi;

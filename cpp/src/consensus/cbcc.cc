@@ -16,6 +16,9 @@
 namespace tagger::consensus {
 namespace {
 
+constexpr int kMaxPiSteps = 10;     // fixed-point steps per round for the community rows (warm-started: a generalized EM step)
+constexpr double kPiFloor = 1e-12;  // floor of a community row entry (a prior b_v < 1 pushes it to 0)
+
 void check(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   if (o.n_communities < 1 || o.n_communities > 1000)
     throw InvalidArgument("cbcc: n_communities must be in [1, 1000], got " + std::to_string(o.n_communities));
@@ -95,21 +98,60 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
         for (std::size_t k = 0; k < K; ++k) nw[k * K] += z[t * K + k];
       }
   };
-  auto communities = [&] {  // Pi from the members' pooled counts
-    for (std::size_t m = 0; m < M; ++m)
-      for (std::size_t k = 0; k < K; ++k)
-        for (std::size_t l = 0; l < K; ++l) pi[m * KK + k * K + l] = k == l ? o.a_v : o.b_v;
-    for (std::size_t w = 0; w < W; ++w)
-      for (std::size_t m = 0; m < M; ++m) {
-        const double q = resp[w * M + m];
-        if (q == 0) continue;
-        for (std::size_t i = 0; i < KK; ++i) pi[m * KK + i] += q * cnt[w * KK + i];
+  // Community rows: the MAP of the bound in Pi_mk under its Dir(beta_k) prior,
+  //   sum_w q(c_w = m) log B(s Pi_mk + N_wk) / B(s Pi_mk) + sum_l (beta_kl - 1) log Pi_mkl,
+  // by Minka's fixed point for a Polya mean of known precision,
+  //   Pi_mkl <- (Pi_mkl s sum_w q(c_w = m) [psi(s Pi_mkl + N_wkl) - psi(s Pi_mkl)] + beta_kl - 1) / norm,
+  // warm-started from the last round (the first from the pooled posterior mean
+  // (beta_kl + sum_w q(c_w = m) N_wkl) / norm). Each row is its own problem,
+  // summed over workers in order: rows split across threads change no bit.
+  bool pooled_start = true;
+  auto communities = [&] {
+    util::parallel_for(M * K, opt.threads, 1, [&](std::size_t r0, std::size_t r1) {
+      std::vector<double> d(K), prev(K);
+      for (std::size_t mk = r0; mk < r1; ++mk) {
+        const std::size_t m = mk / K, k = mk % K;
+        double* row = pi.data() + m * KK + k * K;
+        if (pooled_start) {
+          double sum = 0;
+          for (std::size_t l = 0; l < K; ++l) {
+            row[l] = k == l ? o.a_v : o.b_v;
+            for (std::size_t w = 0; w < W; ++w) row[l] += resp[w * M + m] * cnt[w * KK + k * K + l];
+            sum += row[l];
+          }
+          for (std::size_t l = 0; l < K; ++l) row[l] /= sum;
+        }
+        double mass = 0;  // sum_w q(c_w = m) over members with answers of class k
+        for (std::size_t w = 0; w < W; ++w) {
+          double nk = 0;
+          for (std::size_t l = 0; l < K; ++l) nk += cnt[w * KK + k * K + l];
+          if (nk > 0) mass += resp[w * M + m];
+        }
+        for (int step = 0; step < kMaxPiSteps && mass > 0; ++step) {
+          std::fill(d.begin(), d.end(), 0.0);
+          for (std::size_t w = 0; w < W; ++w) {
+            const double q = resp[w * M + m];
+            if (q == 0) continue;
+            const double* nw = cnt.data() + w * KK + k * K;
+            for (std::size_t l = 0; l < K; ++l)
+              if (nw[l] > 0) d[l] += q * (detail::digamma(s * row[l] + nw[l]) - detail::digamma(s * row[l]));
+          }
+          double sum = 0;
+          for (std::size_t l = 0; l < K; ++l) {
+            prev[l] = row[l];
+            d[l] = std::max(row[l] * s * d[l] + (k == l ? o.a_v : o.b_v) - 1, kPiFloor);
+            sum += d[l];
+          }
+          double moved = 0;
+          for (std::size_t l = 0; l < K; ++l) {
+            row[l] = d[l] / sum;
+            moved = std::max(moved, std::abs(row[l] - prev[l]));
+          }
+          if (moved < 1e-9) break;
+        }
       }
-    for (std::size_t row = 0; row < M * K; ++row) {
-      double sum = 0;
-      for (std::size_t l = 0; l < K; ++l) sum += pi[row * K + l];
-      for (std::size_t l = 0; l < K; ++l) pi[row * K + l] /= sum;
-    }
+    });
+    pooled_start = false;
   };
   for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
     counts();

@@ -154,9 +154,13 @@ class CBCC(BaseClassifier):
     (:math:`B` the multivariate Beta function, so the membership weighs the
     Dirichlet-multinomial evidence of the worker's answers under each
     community), :math:`\nu_k = \alpha + \sum_t q_{tk}`. The community
-    matrices are point estimates (VB-EM), the posterior means of the members'
-    pooled counts, :math:`\Pi_{mkl} \propto \beta_{kl} + \sum_w q(c_w{=}m)
-    N_{wkl}` (``a_v`` on :math:`l = k`, ``b_v`` elsewhere). Start: the vote
+    matrices are point estimates (VB-EM): each round takes up to 10 steps of
+    Minka's fixed point towards the MAP of the bound under a
+    :math:`\mathrm{Dir}(\beta_k)` prior (``a_v`` on :math:`l = k`, ``b_v``
+    elsewhere), :math:`\Pi_{mkl} \propto \Pi_{mkl}\, s \sum_w q(c_w{=}m)
+    [\psi(s\Pi_{mkl} + N_{wkl}) - \psi(s\Pi_{mkl})] + \beta_{kl} - 1`,
+    warm-started from the last round (the first from the pooled mean
+    :math:`\Pi_{mkl} \propto \beta_{kl} + \sum_w q(c_w{=}m) N_{wkl}`). Start: the vote
     shares, workers ranked by their agreement with them and cut into
     ``n_communities`` equal bands (no random draw); stop when no
     :math:`q_{tk}` moves by ``tol``. Workers and tasks are updated on
