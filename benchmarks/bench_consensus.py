@@ -3,7 +3,8 @@
 For each shared dataset (../shared/data/crowd) and synthetic sets of 1M and
 10M answers (5 classes, overlap 5, 10k workers), prints time, speed-up,
 accuracy (truth is known) and label agreement for MV, DS, GLAD and MACE with
-equal iteration counts; for 10M answers, DS at 20 iterations beside the bound
+equal iteration counts (and, tagger only, BCC, EBCC and community BCC on the
+shared datasets); for 10M answers, DS at 20 iterations beside the bound
 "3x the time of reading the answer arrays 40 times", and peak memory.
 
     python benchmarks/bench_consensus.py [--quick] [--threads N] [--repeat R] [--only shared,1m,10m]
@@ -156,6 +157,10 @@ def main() -> None:
              (lambda: ck.GLAD(n_iter=100).fit_predict(df)) if slow else None),
             ("MACE", lambda: C.MACE(n_iter=50, threads=th).fit_predict(df),
              (lambda: ck.MACE(n_iter=50).fit_predict(df)) if slow else None),
+            # Bayesian methods crowd-kit does not have: tagger only, default settings.
+            ("BCC", lambda: C.BCC().fit_predict(df), None),
+            ("EBCC", lambda: C.EBCC().fit_predict(df), None),
+            ("CBCC", lambda: C.CBCC().fit_predict(df), None),
         ])
     if "1m" in parts:
         one_million(th)

@@ -343,7 +343,7 @@ def test_bad_input() -> None:
         C.MajorityVote(on_duplicate="error").fit(dup)
     one = good.assign(label="x")
     for m in C.METHODS:
-        if m not in ("crowdlab", "gold_majority_vote", "kos", "mmsr"):  # (gold needed; KOS, MMSR refuse one class)
+        if m not in ("crowdlab", "gold_majority_vote", "kos", "mmsr", "cbcc"):  # (gold needed; KOS, MMSR, CBCC refuse one class)
             assert (C.get_method(m).fit_predict(one) == "x").all(), m
     with pytest.raises(InvalidArgument, match="gold label 'z' is not in the label set"):
         C.DawidSkene().fit(good, true_labels=pd.Series({1: "z"}))

@@ -332,7 +332,7 @@ def test_glad_and_mace_parameters(small: pd.DataFrame) -> None:
 
 def test_fitted_attribute_names(small: pd.DataFrame) -> None:
     for est in (C.MajorityVote(), C.Wawa(), C.ZeroBasedSkill(), C.DawidSkene(), C.OneCoinDawidSkene(), C.GLAD(),
-                C.MACE(), C.KOS(), C.MMSR()):
+                C.MACE(), C.KOS(), C.MMSR(), C.CBCC()):
         est.fit(small)
         assert est.labels_.name == "agg_label" and est.labels_.index.name == "task", type(est).__name__
         assert est.probas_.index.name == "task" and est.probas_.columns.name == "label"

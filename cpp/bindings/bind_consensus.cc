@@ -2,6 +2,7 @@
 // of numpy arrays out (moved, not copied). Fitting runs with the GIL released;
 // the per-iteration hook re-acquires it for the Python callback and to let
 // Ctrl-C stop a long fit.
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +63,11 @@ static py::dict to_dict(cs::Result&& r) {
   d["spamming"] = take(std::move(r.spamming));
   d["strategies"] = r.strategies.empty() ? py::object(py::none()) : py::object(take(std::move(r.strategies), {W, K}));
   d["model_weight"] = r.model_weight;
+  if (!r.communities.empty()) {
+    const auto M = static_cast<py::ssize_t>(r.communities.size()) / std::max<py::ssize_t>(W, 1);
+    d["communities"] = take(std::move(r.communities), {W, M});
+    d["community_errors"] = take(std::move(r.community_errors), {M, K, K});
+  }
   d["objective_history"] = take(std::move(r.objective_history));
   d["n_iter"] = r.n_iter;
   d["converged"] = r.converged;
@@ -127,6 +133,11 @@ TAGGER_BIND_MODULE(consensus) {
     return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::ebcc(a, op, eo); });
   }, ANSWERS, py::arg("n_groups") = 10, py::arg("a_pi") = 0.1, py::arg("alpha") = 1.0, py::arg("a_v") = 4.0,
      py::arg("b_v") = 1.0, OPTIONS);
+  m.def("cbcc", [](SIG, std::int32_t n_communities, double strength, double alpha, double gamma, double a_v, double b_v, OPT_SIG) {
+    MAKE_OPTS; cs::CbccOptions co{n_communities, strength, alpha, gamma, a_v, b_v};
+    return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::cbcc(a, op, co); });
+  }, ANSWERS, py::arg("n_communities") = 3, py::arg("strength") = 5.0, py::arg("alpha") = 1.0, py::arg("gamma") = 1.0,
+     py::arg("a_v") = 4.0, py::arg("b_v") = 1.0, OPTIONS);
   m.def("crowdlab", [](SIG, const F64& model, OPT_SIG) {
     MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
       return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op); });

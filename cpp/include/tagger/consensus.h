@@ -118,6 +118,9 @@ struct Result {
   std::vector<double> spamming;      // MACE: [n_workers] posterior P(worker spams on an answer)
   std::vector<double> strategies;    // MACE: [n_workers * n_labels] spam label distribution theta_w
   double model_weight = 0.0;         // CROWDLAB: weight of the model as an annotator
+  std::vector<double> communities;       // CBCC: [n_workers * n_communities] posterior P(worker in community m)
+  std::vector<double> community_errors;  // CBCC: [n_communities * n_labels * n_labels], row (m, true) of
+                                         // P(observed | true) for community m; each row sums to 1
   std::vector<double> objective_history;  // objective per answer after each iteration
   std::int32_t n_iter = 0;           // iterations run
   bool converged = false;            // the tol criterion was met (always true for one-shot methods)
@@ -255,6 +258,36 @@ struct EbccOptions {
 // stopped when no q_tk moves by tol. probas = q_tk; priors = E[tau];
 // class_priors are refused (tau is inferred). Single-threaded: deterministic.
 Result ebcc(const AnswersView& a, const Options& opt = {}, const EbccOptions& e = {});
+
+struct CbccOptions {
+  std::int32_t n_communities = 3;  // M, communities of workers sharing a confusion matrix
+  double strength = 5.0;           // s: pseudo-answers per row a worker's matrix borrows from its community
+  double alpha = 1.0;              // Dirichlet(alpha) prior on the class shares tau
+  double gamma = 1.0;              // Dirichlet(gamma) prior on the community shares h
+  double a_v = 4.0;                // Dirichlet prior of a community row k: a_v on label k,
+  double b_v = 1.0;                //   b_v on every other label
+};
+
+// Community BCC (Venanzi, Guiver, Kazai, Kohli & Shokouhi, WWW 2014, on the
+// iBCC of Kim & Ghahramani 2012), in a Dirichlet form that VB can handle
+// exactly where Venanzi's softmax-Gaussian one needs EP: task class
+// z_t ~ tau, worker community c_w ~ h, worker row pi_{w,k} ~ Dir(s Pi_{c_w,k}),
+// y_j ~ pi_{w_j, z_t}. Structured mean field q(z) q(tau) prod_w q(c_w, pi_w):
+//   N_wkl = sum_{j of w, y_j = l} q(z_{t_j} = k),
+//   q(c_w = m) ∝ exp(E log h_m) prod_k B(s Pi_mk + N_wk) / B(s Pi_mk),
+//   E log pi_wkl = sum_m q(c_w = m) [psi(s Pi_mkl + N_wkl) - psi(s + N_wk)],
+//   q(z_t = k) ∝ exp(E log tau_k + sum_{j in t} E log pi_{w_j,k,y_j});
+// the community rows are point estimates (VB-EM): each round moves Pi_mk
+// towards the MAP of the bound under Dir(beta_k) by up to 10 steps of Minka's
+// fixed point, Pi_mkl ∝ Pi_mkl s sum_w q(c_w = m) [psi(s Pi_mkl + N_wkl) -
+// psi(s Pi_mkl)] + beta_kl - 1, from the pooled mean (beta_kl + sum_w
+// q(c_w = m) N_wkl) / norm on the first round. Started
+// from the vote shares with workers split into M equal bands by their
+// agreement with them (no random draw), stopped when no q(z_t) moves by tol.
+// probas = q(z), errors = E[pi_w], communities = q(c_w), community_errors = Pi;
+// class_priors are refused (tau is inferred). Needs answers, >= 2 workers and
+// >= 2 labels. Threaded per worker and per task; the same bits for any thread count.
+Result cbcc(const AnswersView& a, const Options& opt = {}, const CbccOptions& o = {});
 
 // ---- Agreement and uncertainty metrics (metrics.cc) -----------------------
 

@@ -130,6 +130,18 @@ class FixAccumulator {
 // buffers together stay under 512 MiB (results do not depend on it).
 unsigned threads_for_buffers(unsigned threads, std::size_t buffer_bytes);
 
+// psi(x) for x > 0: recurrence up to x >= 6, then the asymptotic series (error < 1e-12).
+inline double digamma(double x) {
+  double r = 0;
+  while (x < 6) {
+    r -= 1 / x;
+    x += 1;
+  }
+  const double f = 1 / (x * x);
+  return r + std::log(x) - 0.5 / x -
+         f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
+}
+
 inline double log_sigmoid(double x) {  // log(1 / (1 + e^-x)), stable
   return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
 }

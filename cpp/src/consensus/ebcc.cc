@@ -13,22 +13,6 @@
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
-namespace {
-
-// psi(x) for x > 0: recurrence up to x >= 6, then the asymptotic series (error < 1e-12).
-double digamma(double x) {
-  double r = 0;
-  while (x < 6) {
-    r -= 1 / x;
-    x += 1;
-  }
-  const double f = 1 / (x * x);
-  return r + std::log(x) - 0.5 / x -
-         f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
-}
-
-}  // namespace
-
 Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
   detail::check_options(a, opt);
   if (e.n_groups < 1 || e.n_groups > 1000) throw InvalidArgument("ebcc: n_groups must be in [1, 1000]");
@@ -92,16 +76,16 @@ Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
     double nu_sum = 0;
     for (double v : nu) nu_sum += v;
     for (std::size_t k = 0; k < K; ++k) {
-      eltau[k] = digamma(nu[k]) - digamma(nu_sum);
+      eltau[k] = detail::digamma(nu[k]) - detail::digamma(nu_sum);
       double es = 0;
       for (std::size_t m = 0; m < M; ++m) es += eta[k * M + m];
-      for (std::size_t m = 0; m < M; ++m) elpi[k * M + m] = digamma(eta[k * M + m]) - digamma(es);
+      for (std::size_t m = 0; m < M; ++m) elpi[k * M + m] = detail::digamma(eta[k * M + m]) - detail::digamma(es);
     }
     for (std::size_t row = 0; row < W * KM; ++row) {
       double s = 0;
       for (std::size_t l = 0; l < K; ++l) s += mu[row * K + l];
-      const double ds = digamma(s);
-      for (std::size_t l = 0; l < K; ++l) elv[row * K + l] = digamma(mu[row * K + l]) - ds;
+      const double ds = detail::digamma(s);
+      for (std::size_t l = 0; l < K; ++l) elv[row * K + l] = detail::digamma(mu[row * K + l]) - ds;
     }
     // Assignments: q(z_t = k, g_t = m) ∝ exp(E log pi_km + E log tau_k + sum_j E log v_{w_j, k, m, y_j}).
     std::copy(z.begin(), z.end(), last.begin());

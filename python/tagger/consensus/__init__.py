@@ -25,7 +25,7 @@ from .agreement import Wawa, ZeroBasedSkill
 from .fraud import FraudRules, fraud_report
 from . import metrics
 from .active import next_items
-from .bayes import BCC, BWA, EBCC
+from .bayes import BCC, BWA, CBCC, EBCC, CommunityBCC
 from . import distributed
 from .stream import fit_parquet
 
@@ -35,7 +35,7 @@ __all__ = [
     "get_method", "METHODS", "BaseClassifier", "Answers", "factorize", "ConsensusResult",
     "majority_vote", "weighted_majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",
     "zero_based_skill", "crowdlab", "distributed", "fit_parquet",
-    "FraudRules", "fraud_report", "metrics", "next_items", "BCC", "BWA", "EBCC", "GoldMajorityVote", "KOS", "MMSR",
+    "FraudRules", "fraud_report", "metrics", "next_items", "BCC", "BWA", "CBCC", "CommunityBCC", "EBCC", "GoldMajorityVote", "KOS", "MMSR",
 ]
 
 # Families beyond classification (crowd-kit's pairwise, image, embeddings and

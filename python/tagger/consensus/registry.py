@@ -13,7 +13,7 @@ from .voting import GoldMajorityVote, MajorityVote, WeightedMajorityVote
 from .spectral import KOS, MMSR
 from .quality import CROWDLAB
 from .agreement import Wawa, ZeroBasedSkill
-from .bayes import BCC, BWA, EBCC
+from .bayes import BCC, BWA, CBCC, EBCC
 
 __all__ = ["METHODS", "get_method"]
 
@@ -33,6 +33,7 @@ METHODS: dict[str, type[BaseClassifier]] = {
     "bwa": BWA,
     "ebcc": EBCC,
     "bcc": BCC,
+    "cbcc": CBCC,
 }
 
 
