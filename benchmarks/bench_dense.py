@@ -145,8 +145,9 @@ def bench_catalog() -> None:
     queries = [c.examples[-1] for c in cat]
     print(f"(b) zero-shot catalog: {len(cat)} categories, last phrasing of each held out")
     print(f"{'index':32s} {'top-1':>6s} {'top-3':>6s}")
-    for name, dense in (("sparse", False), ("dense + sparse (default)", True)):
-        idx = m.CategoryIndex.from_catalog(held, dense=dense)
+    for name, dense, zs in (("sparse classifier", False, False), ("dense + sparse classifier", True, False),
+                            ("zero-shot alignment (default)", True, True)):
+        idx = m.CategoryIndex.from_catalog(held, dense=dense, zero_shot=zs)
         top = idx.top_k_batch(queries, k=3)
         t1 = np.mean([r[0][0] == c.id for r, c in zip(top, cat)])
         t3 = np.mean([c.id in [x for x, _ in r] for r, c in zip(top, cat)])

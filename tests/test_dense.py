@@ -106,8 +106,31 @@ def test_zero_shot_catalog_with_dense_features():
         idx = m.CategoryIndex.from_catalog(held, dense=dense)
         r = idx.top_k_batch([c.examples[-1] for c in cat], k=1)
         top[dense] = np.mean([row[0][0] == c.id for row, c in zip(r, cat)])
-    assert top[True] >= top[False] + 0.05, top  # measured 0.294 -> 0.366
-    assert top[True] >= 0.34, top
+    assert top[True] >= top[False] + 0.08, top  # measured 0.294 -> 0.412 (zero-shot alignment)
+    assert top[True] >= 0.39, top
+
+
+def test_zero_shot_alignment_beats_the_catalog_classifier_on_held_out_phrasings():
+    # Dev protocol (the one the scorer's settings were chosen on): hold out the first phrasing,
+    # build from the rest minus the last. Measured 0.719 against 0.431 for the classifier.
+    cat = m.Catalog.default()
+    held = m.Catalog([m.Category(c.id, c.description, c.examples[1:-1], c.modality, c.task) for c in cat])
+    acc = {}
+    for zs in (False, True):
+        idx = m.CategoryIndex.from_catalog(held, zero_shot=zs)
+        r = idx.top_k_batch([c.examples[0] for c in cat], k=1)
+        acc[zs] = np.mean([row[0][0] == c.id for row, c in zip(r, cat)])
+    assert acc[True] >= acc[False] + 0.15, acc
+    assert "zero-shot" in repr(idx)
+
+
+def test_zero_shot_scores_are_probabilities_and_odd_texts_are_answered():
+    idx = m.CategoryIndex.default()
+    p = idx.predict_proba(["Box every pedestrian in street photos", "", "10-4", "🙂"])
+    assert p.shape == (4, len(idx)) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
+    # a text with no known token gets the uniform answer, not an error
+    assert np.allclose(p[1], 1 / len(idx), atol=1e-6)
+    assert idx.top_k("Box every pedestrian in street photos", 1)[0][0] == "image/object_detection"
 
 
 def test_dense_option_is_checked():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -319,10 +320,12 @@ class StaticEmbedding:
         if isinstance(path, (bytes, bytearray)):
             self._core = _m.StaticEmbedding.from_bytes(bytes(path))
             self._source = "bytes"
+            self._table: Path | bytes = bytes(path)
         else:
             p = Path(path) if path is not None else STATIC_EMBEDDING_PATH
             self._core = _m.StaticEmbedding.from_file(str(p))
             self._source = p.name
+            self._table = p
 
     @classmethod
     def default(cls) -> StaticEmbedding:
@@ -658,6 +661,7 @@ class CategoryIndex:
         self._categories = list(_core.categories()) if _core is not None else list(_categories or [])
         self._source = _source
         self._temperature = 1.0
+        self._zero_shot: Any = None
         self.catalog: Catalog | None = None
         self.threshold: float | None = None
         """Abstention threshold on the top probability (``predict(abstain=True)``); None until
@@ -679,9 +683,13 @@ class CategoryIndex:
     def from_catalog(cls, catalog: Catalog | Iterable[Category | dict], *, tokenizer: Tokenizer | None = None,
                      epochs: int = 5, learning_rate: float = 0.5, l2: float = 1e-4, seed: int = 0,
                      threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
-                     **embedder_options: Any) -> CategoryIndex:
+                     zero_shot: bool = True, **embedder_options: Any) -> CategoryIndex:
         """Zero-shot index over ``catalog``. ``dense``: append the :class:`StaticEmbedding` vector
-        (times ``dense_weight``) to the sparse features (docs/matching.md, "Dense features")."""
+        (times ``dense_weight``) to the sparse features (docs/matching.md, "Dense features").
+
+        ``zero_shot=True`` (the default, with ``dense``): scores come from token alignment and
+        dense similarity to the catalog texts (docs/matching.md, "Zero-shot catalog matching")
+        instead of the classifier trained on them; ``False`` gives the classifier's."""
         cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         if len(cat) == 0:
             raise InvalidArgument("the category catalog is empty")
@@ -696,6 +704,18 @@ class CategoryIndex:
                                              _tokenizer(tokenizer)._core, cfg)
         idx = cls(_core=core, _source="catalog")
         idx.catalog = cat
+        if zero_shot and dense is not None and dense is not False:
+            from ._zero_shot import ZeroShotScorer
+            emb = StaticEmbedding.default() if dense is True else dense
+            order = {c: k for k, c in enumerate(idx._categories)}
+            texts, labels = [], []
+            for c in cat:  # the texts the classifier trains on (category_index.cc, from_catalog)
+                for t in [re.sub(r"[/_-]", " ", c.id), c.description, *c.examples]:
+                    if t.strip():
+                        texts.append(t)
+                        labels.append(order[c.id])
+            idx._zero_shot = ZeroShotScorer(emb, emb._table, texts, labels, len(order))
+            idx._source = "catalog, zero-shot"
         return idx
 
     @classmethod
@@ -850,6 +870,8 @@ class CategoryIndex:
         tl, bad = _texts_lenient(texts, on_invalid)
         if self._core is not None:
             p, codes = self._core.predict_proba(tl, threads)
+            if self._zero_shot is not None:
+                p = self._zero_shot.predict_proba(tl, self._temperature)
         else:
             codes = _m.text_signals(tl, False)  # the backend model may read any script
             # The backend gets every text; only skipped (non-str) entries are left out of the call.
