@@ -52,19 +52,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   const std::size_t KK = K * K;
   const double s = o.strength;
   std::vector<double>& z = r.probas;  // [T, K]
-  for (std::size_t t = 0; t < T; ++t) {
-    double* zt = z.data() + t * K;
-    std::int32_t g;
-    const auto n = c.count(static_cast<std::int32_t>(t));
-    if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) {
-      detail::one_hot(zt, a.n_labels, g);
-    } else if (n > 0) {
-      for (auto p = c.begin(static_cast<std::int32_t>(t)); p < c.end(static_cast<std::int32_t>(t)); ++p) zt[c.label[p]] += 1.0;
-      for (std::size_t k = 0; k < K; ++k) zt[k] /= static_cast<double>(n);
-    } else {
-      for (std::size_t k = 0; k < K; ++k) zt[k] = 1.0 / static_cast<double>(K);
-    }
-  }
+  detail::weighted_vote(c, nullptr, opt, r);  // start: vote shares, gold one-hot
   // Start: workers ranked by their mean vote share on their own answers
   // (ties by index), cut into M equal bands, band m -> community m. A spread
   // start lets reliable and unreliable workers pull apart from the first round.
@@ -171,7 +159,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
     // Memberships by the Dirichlet-multinomial evidence of each worker's soft
     // counts under each community, then the worker's expected log rows. Each
     // worker is computed alone, so splitting workers across threads changes no bit.
-    const double lgs = std::lgamma(s);
+    const double lgs = detail::log_gamma(s);
     util::parallel_for(W, opt.threads, 256, [&](std::size_t w0, std::size_t w1) {
       std::vector<double> lr(M);
       for (std::size_t w = w0; w < w1; ++w) {
@@ -184,10 +172,10 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
             double nk = 0;
             for (std::size_t l = 0; l < K; ++l) {
               const double prior = s * pm[k * K + l];
-              v += std::lgamma(prior + nw[k * K + l]) - std::lgamma(prior);
+              v += detail::log_gamma(prior + nw[k * K + l]) - detail::log_gamma(prior);
               nk += nw[k * K + l];
             }
-            v += lgs - std::lgamma(s + nk);
+            v += lgs - detail::log_gamma(s + nk);
           }
           lr[m] = v;
           mx = std::max(mx, v);

@@ -142,6 +142,18 @@ inline double digamma(double x) {
          f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
 }
 
+// ln Gamma(x) without touching the global `signgam` that std::lgamma writes:
+// that write is a data race when several threads evaluate it (ThreadSanitizer
+// reports it), though every thread stores the same sign.
+inline double log_gamma(double x) {
+#if defined(__GLIBC__) || defined(__APPLE__)
+  int sign;
+  return ::lgamma_r(x, &sign);
+#else
+  return std::lgamma(x);
+#endif
+}
+
 inline double log_sigmoid(double x) {  // log(1 / (1 + e^-x)), stable
   return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
 }

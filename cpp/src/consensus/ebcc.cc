@@ -32,18 +32,9 @@ Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
   std::vector<double> zg(T * KM, 0.0);
   std::mt19937_64 rng(opt.seed);
   std::uniform_real_distribution<double> unif(0.0, 1.0);
+  detail::weighted_vote(c, nullptr, opt, r);  // start: vote shares, gold one-hot
   for (std::size_t t = 0; t < T; ++t) {
-    double* zt = z.data() + t * K;
-    std::int32_t g;
-    const auto n = c.count(static_cast<std::int32_t>(t));
-    if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) {
-      detail::one_hot(zt, a.n_labels, g);
-    } else if (n > 0) {
-      for (auto p = c.begin(static_cast<std::int32_t>(t)); p < c.end(static_cast<std::int32_t>(t)); ++p) zt[c.label[p]] += 1.0;
-      for (std::size_t k = 0; k < K; ++k) zt[k] /= static_cast<double>(n);
-    } else {
-      for (std::size_t k = 0; k < K; ++k) zt[k] = 1.0 / static_cast<double>(K);
-    }
+    const double* zt = z.data() + t * K;
     // Subtype shares ~ Dirichlet(1): normalized Exp(1) draws, in task, class, subtype order.
     for (std::size_t k = 0; k < K; ++k) {
       double* row = zg.data() + t * KM + k * M;

@@ -18,8 +18,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double log_pmf(std::int64_t i, std::int64_t n, double lp, double lq) {
-  return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(i) + 1) -
-         std::lgamma(static_cast<double>(n - i) + 1) + static_cast<double>(i) * lp +
+  return detail::log_gamma(static_cast<double>(n) + 1) - detail::log_gamma(static_cast<double>(i) + 1) -
+         detail::log_gamma(static_cast<double>(n - i) + 1) + static_cast<double>(i) * lp +
          static_cast<double>(n - i) * lq;
 }
 
