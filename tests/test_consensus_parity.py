@@ -99,7 +99,9 @@ def test_dawid_skene_family_equals_crowdkit(sets: dict[str, pd.DataFrame], name:
         np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-7)
         np.testing.assert_allclose(ours.priors_.loc[theirs.priors_.index], theirs.priors_, atol=1e-9)
         err = theirs.errors_
-        np.testing.assert_allclose(ours.errors_.loc[err.index, err.columns].to_numpy(), err.to_numpy(), atol=1e-6)
+        # Fixed-point counts (the fused pass) drift from crowd-kit's by rounding
+        # over EM's iterations: measured <= 2.1e-5 on dog (docs/consensus.md).
+        np.testing.assert_allclose(ours.errors_.loc[err.index, err.columns].to_numpy(), err.to_numpy(), atol=1e-4)
         assert len(ours.errors_) == len(err)
         gold = theirs.labels_.iloc[::7]  # gold tasks clamped to one-hot in every E-step, as crowd-kit's
         g_ours, g_theirs = C.DawidSkene().fit(df, gold), ck.DawidSkene().fit(df, gold)

@@ -14,6 +14,7 @@
 
 #include "consensus/common.h"
 #include "tagger/consensus_crowdkit.h"
+#include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
 #include "util/parallel.h"
 
@@ -55,12 +56,13 @@ struct Vals<0> {
 // E-step multiplies e itself), where a few ulp are far below any tol.
 inline double fast_log(double x) {
   const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
-  // The exponent field as an exact double (2^52 + field, minus 2^52), no int->double instruction.
-  double e = std::bit_cast<double>((bits >> 52) | 0x4330000000000000ULL) - (4503599627370496.0 + 1023.0);
-  double m = std::bit_cast<double>((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);  // [1, 2)
-  const bool big = m > 1.4142135623730951;
-  m = big ? m * 0.5 : m;
-  e = big ? e + 1.0 : e;
+  // Integer arithmetic only (no branch, no int->double instruction), so a loop
+  // of these vectorizes: u >> 52 is the exponent plus 1024 after shifting x's
+  // bits so that mantissas from sqrt(1/2) up land in one binade.
+  const std::uint64_t u = bits + ((std::uint64_t{1} << 62) - 0x3FE6A09E667F3BCDULL);  // bits of sqrt(1/2)
+  const std::uint64_t biased = u >> 52;
+  const double m = std::bit_cast<double>(bits - (biased << 52) + (std::uint64_t{1024} << 52));  // [sqrt(1/2), sqrt(2))
+  const double e = std::bit_cast<double>(biased | 0x4330000000000000ULL) - (4503599627370496.0 + 1024.0);
   const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
   double poly = 1.0 / 21;
   poly = poly * s2 + 1.0 / 19;
@@ -83,6 +85,31 @@ inline double rough_log(double x) {
   const double m = mantissa_of(x) - 1.0;
   const double lnm = m * (0.9999752 + m * (-0.49938371 + m * (0.32778508 + m * (-0.22478526 + m * (0.13329906 + m * (-0.05431442 + m * 0.0105717))))));
   return lnm + static_cast<double>(exponent_of(x)) * kLn2;
+}
+
+// e = max(v, eps) / sum over the worker's rows in `rows` of max(v, eps), per
+// true label. KC = K known at compile time, or 0.
+template <int KC = 0>
+void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run, double* e) {
+  const int K = KC > 0 ? KC : k_run;
+  double sum[64];
+  std::vector<double> big;
+  double* s = sum;
+  if (K > 64) { big.assign(K, 0.0); s = big.data(); }
+  std::fill(s, s + K, 0.0);
+  for (int l = 0; l < K; ++l) {
+    const double use = rows[l] ? 1.0 : 0.0;  // a product, not a branch: the loop vectorizes
+    for (int k = 0; k < K; ++k) s[k] += use * std::max(v[l * K + k], kEps);
+  }
+  for (int l = 0; l < K; ++l) {
+    const double keep = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    for (int k = 0; k < K; ++k) e[l * K + k] = std::max(v[l * K + k], kEps) / s[k] + keep;
+  }
+}
+void normalize(std::size_t W, std::int32_t K, const std::vector<double>& v, const std::vector<std::uint8_t>& rows,
+               std::vector<double>& err) {
+  const std::size_t KK = static_cast<std::size_t>(K) * K;
+  for (std::size_t w = 0; w < W; ++w) normalize_worker(&v[w * KK], &rows[w * K], K, &err[w * KK]);
 }
 
 // What one block of tasks of an E-step adds to the iteration's sums. Blocks
@@ -191,24 +218,6 @@ struct Em {
     return cnt;
   }
 
-  // e = max(v, eps) / sum over the worker's rows in `rows` of max(v, eps), per true label.
-  static void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t K, double* e) {
-    double sum[64];
-    std::vector<double> big;
-    double* s = sum;
-    if (K > 64) { big.assign(K, 0.0); s = big.data(); }
-    std::fill(s, s + K, 0.0);
-    for (std::int32_t l = 0; l < K; ++l)
-      if (rows[l]) for (std::int32_t k = 0; k < K; ++k) s[k] += std::max(v[l * K + k], kEps);
-    for (std::int32_t l = 0; l < K; ++l)
-      for (std::int32_t k = 0; k < K; ++k)
-        e[l * K + k] = rows[l] ? std::max(v[l * K + k], kEps) / s[k] : std::numeric_limits<double>::quiet_NaN();
-  }
-  void normalize(const std::vector<double>& v, const std::vector<std::uint8_t>& rows) {
-    const std::size_t KK = static_cast<std::size_t>(K) * K;
-    for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w)
-      normalize_worker(&v[w * KK], &rows[w * K], K, &err[w * KK]);
-  }
   // ln err where the model has the row (the E-step and ELBO read no other).
   void refresh_logs() {
     for (std::size_t r = 0; r < present.size(); ++r)
@@ -396,7 +405,7 @@ struct Em {
       double jo = 0, jn = 0;
       for (int l = 0; l < K; ++l)
         if (rows[l]) for (int k = 0; k < K; ++k) jo += loc[l * K + k] * ln[l * K + k];
-      fill(w, loc, e);
+      fill.template operator()<KC>(w, loc, e);
       for (std::size_t i = 0; i < KK; ++i) lnv[i] = fast_log(e[i] > 0 ? e[i] : 1.0);  // NaN rows: not read
       for (int l = 0; l < K; ++l)
         for (int k = 0; k < K; ++k) {
@@ -409,15 +418,18 @@ struct Em {
     }
   }
 
-  // first_m_step() seeds the table from the majority-vote shares; fill() is the
-  // variant's M-step for one worker.
+  // first_m_step(counts, rows, err) seeds the table from the majority-vote
+  // shares' counts; fill() is the variant's M-step for one worker.
   template <class First, class Fill>
   Result run(First&& first_m_step, Fill&& fill) {
     Result r = detail::make_result(a);
     majority_shares();
     clamp_gold();
     mean_priors();
-    first_m_step();
+    {
+      std::vector<double> start = counts();
+      first_m_step(start, present, err);
+    }
     refresh_logs();
     const double clip_gold = static_cast<double>(gold_tasks) * (K - 1) * (-kEps * std::log(kEps));
     double loss = -std::numeric_limits<double>::infinity();
@@ -476,6 +488,176 @@ void check(const AnswersView& a, const Options& opt) {
     throw InvalidArgument("consensus: crowd-kit's Dawid-Skene estimates the class priors; class_priors are not taken");
 }
 
+// Runs fn.template operator()<KC>() with KC = K for K <= 8, else KC = 0.
+template <class Fn>
+decltype(auto) dispatch_k(std::int32_t K, Fn&& fn) {
+  switch (K) {
+    case 2: return fn.template operator()<2>();
+    case 3: return fn.template operator()<3>();
+    case 4: return fn.template operator()<4>();
+    case 5: return fn.template operator()<5>();
+    case 6: return fn.template operator()<6>();
+    case 7: return fn.template operator()<7>();
+    case 8: return fn.template operator()<8>();
+    default: return fn.template operator()<0>();
+  }
+}
+
+// The M-step of workers [w0, w1) from the engine's fixed-point counts, with
+// each worker's share of the ELBO: sum count * ln e before (j_old) and after
+// (j_new), and its counts per true class (n_of).
+template <int KC, class Fill>
+void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
+                   double* cnt, double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
+  const int K = KC > 0 ? KC : k_run;
+  const std::size_t KK = static_cast<std::size_t>(K) * K;
+  for (std::size_t w = w0; w < w1; ++w) {
+    double* loc = cnt + w * KK;
+    double* ln = lnerr + w * KK;
+    double* e = err + w * KK;
+    double* nw = n_of + w * K;
+    // Rows the worker never gave have zero counts and ln e = 0 here, so the
+    // sums need no test of `rows` and vectorize.
+    double jo = 0, jn = 0;
+    for (std::size_t i = 0; i < KK; ++i) loc[i] = detail::from_fix(fixed[w * KK + i]);
+    for (int k = 0; k < K; ++k) nw[k] = 0;
+    for (int l = 0; l < K; ++l)
+      for (int k = 0; k < K; ++k) {
+        jo += loc[l * K + k] * ln[l * K + k];
+        nw[k] += loc[l * K + k];
+      }
+    fill.template operator()<KC>(w, loc, e);
+    for (std::size_t i = 0; i < KK; ++i) ln[i] = fast_log(e[i] > 0 ? e[i] : 1.0);  // NaN (absent row) -> 0
+    for (std::size_t i = 0; i < KK; ++i) jn += loc[i] * ln[i];
+    j_old[w] = jo;
+    j_new[w] = jn;
+  }
+}
+
+// The same EM on the ledger engine's fused pass (DawidSkeneShard: the E-step
+// and the expected counts in one pass over the answers, vector kernels, a
+// persistent thread team), with crowd-kit's M-step and ELBO here. It differs
+// from Em only by rounding: the counts are summed in 64-bit fixed point
+// (2^-30 per answer and class, so any thread count gives the same bits), and
+// the ELBO leaves out crowd-kit's clip of the entropy at posteriors below
+// 1e-10 (at most (K - 1) * 2.3e-9 per answer; the engine does not see the
+// posteriors of a pass). Gold tasks need the exact terms: Em runs those fits.
+template <class First, class Fill>
+Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill) {
+  const std::size_t W = static_cast<std::size_t>(a.n_workers), K = static_cast<std::size_t>(a.n_labels), KK = K * K;
+  const std::int32_t k32 = a.n_labels;
+  DawidSkeneShard shard(a, {}, opt.threads);
+  ShardStats st = shard.start();  // counts of the majority-vote shares
+  std::vector<double> cnt(W * KK), err(W * KK, std::numeric_limits<double>::quiet_NaN()), lnerr(W * KK, 0.0);
+  std::vector<std::uint8_t> present(W * K, 0);
+  for (std::size_t r = 0; r < W * K; ++r)
+    for (std::size_t k = 0; k < K; ++k) {
+      cnt[r * K + k] = detail::from_fix(st.counts[r * K + k]);
+      present[r] |= st.counts[r * K + k] > 0;  // each answer adds shares summing to 1
+    }
+  std::int64_t answered = 0;  // tasks with answers: their shares sum to 1 each
+  for (std::int64_t v : st.prior) answered += v;
+  const double tasks_with_answers = std::round(detail::from_fix(answered));
+  std::vector<double> priors(K);
+  auto set_priors = [&](const std::vector<std::int64_t>& q) {
+    for (std::size_t k = 0; k < K; ++k) priors[k] = detail::from_fix(q[k]) / tasks_with_answers;
+  };
+  set_priors(st.prior);
+  first_m_step(cnt, present, err);
+  for (std::size_t i = 0; i < W * KK; ++i) lnerr[i] = fast_log(err[i] > 0 ? err[i] : 1.0);  // NaN (absent row) -> 0
+
+  Result r = detail::make_result(a);
+  DsParams p;  // the parameters of the latest E-step
+  p.prior.resize(K);
+  std::vector<double> j_old(W), j_new(W), n_of(W * K);
+  double loss = -std::numeric_limits<double>::infinity();
+  std::int32_t it = 0;
+  r.converged = false;
+  while (it < opt.n_iter) {
+    std::vector<double> lnpr_old(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      p.prior[k] = std::max(priors[k], kEps);
+      lnpr_old[k] = std::log(p.prior[k]);
+    }
+    p.e = err;
+    st = shard.e_step(p);
+    double ll = 0;
+    for (double v : st.block_ll) ll += v;
+    set_priors(st.prior);
+    // M-step per worker; the ELBO's sums per worker, added in worker order.
+    util::parallel_for(W, opt.threads, 512, [&](std::size_t w0, std::size_t w1) {
+      dispatch_k(k32, [&]<int KC>() {
+        engine_m_step<KC>(k32, w0, w1, st.counts.data(), cnt.data(), err.data(), lnerr.data(), n_of.data(),
+                          j_old.data(), j_new.data(), fill);
+      });
+    });
+    double jo = 0, jn = 0, prior_old = 0, prior_new = 0;
+    std::vector<double> nk(K, 0.0);
+    for (std::size_t w = 0; w < W; ++w) {
+      jo += j_old[w];
+      jn += j_new[w];
+      for (std::size_t k = 0; k < K; ++k) nk[k] += n_of[w * K + k];
+    }
+    for (std::size_t k = 0; k < K; ++k) {
+      prior_old += lnpr_old[k] * detail::from_fix(st.prior[k]);
+      prior_new += std::log(std::max(priors[k], kEps)) * nk[k];
+    }
+    const double entropy = ll - (jo + prior_old);  // H(q) = sum ln z - J_old
+    const double next = (jn + prior_new + entropy) / static_cast<double>(a.n);
+    ++it;
+    r.objective_history.push_back(next);
+    const double change = next - loss;
+    if (!detail::report(opt, it, next, std::isfinite(change) ? std::abs(change) : 0.0)) break;
+    if (change < opt.tol) { r.converged = true; break; }
+    loss = next;
+  }
+  // The posteriors of the last E-step (the majority-vote shares before any).
+  shard.posteriors(it > 0 ? &p : nullptr, r.probas.data(), r.labels.data());
+  for (auto& v : priors) v = std::max(v, kEps);
+  // The engine labels tasks without answers -1; they get the priors. Clipping
+  // cannot move an argmax (the largest posterior is >= 1/K), so the engine's
+  // labels stand.
+  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
+    double* row = &r.probas[static_cast<std::size_t>(t) * K];
+    if (r.labels[static_cast<std::size_t>(t)] < 0) std::copy(priors.begin(), priors.end(), row);
+    else if (it > 0)  // crowd-kit's ELBO clips the posteriors in place
+      for (std::int32_t k = 0; k < k32; ++k) row[k] = std::max(row[k], kEps);
+  }
+  r.n_iter = it;
+  r.priors = priors;
+  r.errors.assign(W * KK, 0.0);
+  for (std::size_t w = 0; w < W; ++w)
+    for (std::size_t l = 0; l < K; ++l)
+      for (std::size_t k = 0; k < K; ++k) r.errors[(w * K + k) * K + l] = err[(w * K + l) * K + k];
+  return r;
+}
+
+// Runs the fit on the engine where it applies (answers, no gold), else on Em.
+template <class First, class Fill>
+Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill) {
+  if (a.n > 0 && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
+  Em em(a, opt);
+  return em.run([&](std::vector<double>& cnt, const std::vector<std::uint8_t>& rows, std::vector<double>& err) {
+    first_m_step(cnt, rows, err);
+  }, fill);
+}
+
+// Answers per worker and which (worker, label) rows occur.
+struct Rows {
+  std::vector<std::int64_t> per_worker;  // [W]
+  std::vector<std::uint8_t> present;     // [W * K]
+};
+Rows rows_of(const AnswersView& a) {
+  Rows r;
+  r.per_worker.assign(static_cast<std::size_t>(a.n_workers), 0);
+  r.present.assign(static_cast<std::size_t>(a.n_workers) * static_cast<std::size_t>(a.n_labels), 0);
+  for (std::size_t j = 0; j < a.n; ++j) {
+    ++r.per_worker[static_cast<std::size_t>(a.worker[j])];
+    r.present[static_cast<std::size_t>(a.worker[j]) * static_cast<std::size_t>(a.n_labels) + static_cast<std::size_t>(a.label[j])] = 1;
+  }
+  return r;
+}
+
 }  // namespace
 
 Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const InitialError& init) {
@@ -487,10 +669,11 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
     for (double v : init.values)
       if (!std::isfinite(v) || v < 0) throw InvalidArgument("consensus: initial_error values must be finite and >= 0");
   }
-  Em em(a, opt);
-  auto first = [&] {
-    std::vector<double> cnt = em.counts();
-    if (init.strategy == InitialError::kNone) return em.normalize(cnt, em.present);
+  const std::int32_t k32 = a.n_labels;
+  std::vector<std::uint8_t> used;  // the rows the model has: set by the start
+  auto first = [&](std::vector<double>& cnt, const std::vector<std::uint8_t>& present, std::vector<double>& err) {
+    used = present;
+    if (init.strategy == InitialError::kNone) return normalize(W, k32, cnt, present, err);
     // init.values are [w][true][observed]; the table is [w][observed][true].
     auto given = [&](std::size_t w, std::size_t l, std::size_t k) { return init.values[(w * K + k) * K + l]; };
     std::vector<std::uint8_t> rows(W * K, 0);
@@ -499,45 +682,43 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
         const std::size_t r = w * K + l;
         const bool g = init.given[r] != 0;
         if (init.strategy == InitialError::kAssign) {
-          if (em.present[r] && !g)
+          if (present[r] && !g)
             throw InvalidArgument("consensus: initial_error (assign) has no row for worker index " + std::to_string(w) +
                                   ", label index " + std::to_string(l));
           rows[r] = g;
           for (std::size_t k = 0; k < K; ++k) cnt[r * K + k] = g ? given(w, l, k) : 0.0;
         } else {
-          rows[r] = g || em.present[r];
+          rows[r] = g || present[r];
           if (g) for (std::size_t k = 0; k < K; ++k) cnt[r * K + k] += given(w, l, k);
         }
       }
-    em.normalize(cnt, rows);
+    normalize(W, k32, cnt, rows, err);
   };
-  const std::int32_t k32 = a.n_labels;
-  return em.run(first, [&](std::size_t w, const double* counts, double* e) {
-    Em::normalize_worker(counts, &em.present[w * K], k32, e);
+  return run_em(a, opt, first, [&]<int KC>(std::size_t w, const double* counts, double* e) {
+    normalize_worker<KC>(counts, &used[w * K], k32, e);
   });
 }
 
 Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt) {
   check(a, opt);
-  Em em(a, opt);
+  const Rows rows = rows_of(a);
   const std::int32_t K = a.n_labels;
   std::vector<double> skills(static_cast<std::size_t>(a.n_workers), std::numeric_limits<double>::quiet_NaN());
   // s_w = mean posterior of the worker's own labels = the diagonal of its counts over its answers.
-  auto fill = [&](std::size_t w, const double* counts, double* e) {
-    const std::int64_t n = em.w_offset[w + 1] - em.w_offset[w];
+  auto fill = [&]<int KC = 0>(std::size_t w, const double* counts, double* e) {
+    const std::int64_t n = rows.per_worker[w];
     double sum = 0;
     for (std::int32_t l = 0; l < K; ++l) sum += counts[l * K + l];
     skills[w] = n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
     for (std::int32_t l = 0; l < K; ++l)
       for (std::int32_t k = 0; k < K; ++k) {
         const double v = k == l ? skills[w] : (1.0 - skills[w]) / (K - 1);
-        e[l * K + k] = em.present[w * K + l] ? std::clamp(v, kEps, 1.0 - kEps) : std::numeric_limits<double>::quiet_NaN();
+        e[l * K + k] = rows.present[w * K + l] ? std::clamp(v, kEps, 1.0 - kEps) : std::numeric_limits<double>::quiet_NaN();
       }
   };
   const std::size_t KK = static_cast<std::size_t>(K) * K;
-  Result r = em.run([&] {
-    std::vector<double> cnt = em.counts();
-    for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w) fill(w, &cnt[w * KK], &em.err[w * KK]);
+  Result r = run_em(a, opt, [&](std::vector<double>& cnt, const std::vector<std::uint8_t>&, std::vector<double>& err) {
+    for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w) fill.template operator()<0>(w, &cnt[w * KK], &err[w * KK]);
   }, fill);
   r.skills = std::move(skills);
   return r;
