@@ -51,7 +51,8 @@ Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt = 
 // mu_b) (Polak-Ribiere+, the dcsrch line search with the Wolfe zoom as its
 // fallback, gtol = m_step_tol on the largest gradient entry, at most
 // m_step_max_iter steps). After each M-step the objective is Q over n K; EM
-// stops once it rises by less than opt.tol, the first iteration comparing
+// stops once it rises by less than opt.tol (any number: a negative one runs
+// all iterations, as crowd-kit's), the first iteration comparing
 // with the start's Q *not* divided by n K (as crowd-kit). Sums run in
 // crowd-kit's frame order (label_order, then answer order), so the
 // trajectory follows scipy's to rounding. priors: opt.class_priors as given

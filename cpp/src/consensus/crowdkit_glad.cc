@@ -204,9 +204,11 @@ class Glad {
     util::parallel_for(n_, opt_.threads, 16384, [&](std::size_t b0, std::size_t b1) {
       for (std::size_t j = b0; j < b1; ++j) {
         const double ab = x[static_cast<std::size_t>(a_.worker[j])] * eb_[static_cast<std::size_t>(a_.task[j])];
-        ls_[j] = -softplus(-ab);
+        // exp(-ab) serves softplus(-ab) and scipy.special.expit(ab) = 1 / (1 + exp(-ab)) alike.
+        const double em = std::exp(-ab);
+        ls_[j] = -(-ab > 30 ? -ab : -ab < -30 ? 0.0 : std::log1p(em));
         lm_[j] = -softplus(ab) - log_km1_;
-        sig_[j] = 1 / (1 + std::exp(-ab));  // scipy.special.expit
+        sig_[j] = 1 / (1 + em);
       }
     });
     at_ = x;
@@ -258,12 +260,16 @@ class Glad {
     prepare(x);
     if (f_cached_) return *f_cached_;
     const std::size_t K = static_cast<std::size_t>(K_);
-    auto row = [&](std::size_t i) {
-      const std::size_t v = i / n_, j = i - v * n_;
+    rows_.resize(n_ * K);  // crowd-kit's frame: label variables in its order, answers in input order
+    for (std::size_t v = 0; v < K; ++v) {
       const std::int32_t k = order_[v];
-      return post_[static_cast<std::size_t>(a_.task[j]) * K + static_cast<std::size_t>(k)] * loglik(j, k);
-    };
-    double q = pairwise_parallel(row, n_ * K, opt_.threads);
+      double* out = rows_.data() + v * n_;
+      util::parallel_for(n_, opt_.threads, 16384, [&](std::size_t b0, std::size_t b1) {
+        for (std::size_t j = b0; j < b1; ++j)
+          out[j] = post_[static_cast<std::size_t>(a_.task[j]) * K + static_cast<std::size_t>(k)] * loglik(j, k);
+      });
+    }
+    double q = pairwise_parallel([&](std::size_t i) { return rows_[i]; }, rows_.size(), opt_.threads);
     q += pairwise_parallel([&](std::size_t w) { return log_norm_pdf(x[w] - go_.alpha_prior); }, W_, opt_.threads);
     q += pairwise_parallel([&](std::size_t t) { return log_norm_pdf(x[W_ + t] - go_.beta_prior); }, T_, opt_.threads);
     if (std::isnan(q)) q = -kInf;
@@ -704,7 +710,7 @@ class Glad {
   double log_km1_ = 0;
   std::vector<double> log_prior_, priors_, post_;
   // per-answer terms at at_
-  std::vector<double> at_, eb_, ls_, lm_, sig_;
+  std::vector<double> at_, eb_, ls_, lm_, sig_, rows_;
   bool have_ = false;
   std::optional<double> f_cached_;
   bool g_cached_ = false;
@@ -718,7 +724,13 @@ class Glad {
 }  // namespace
 
 Result glad_crowdkit(const AnswersView& a, const Options& opt, const GladCrowdkitOptions& g) {
-  detail::check_options(a, opt);
+  {
+    // crowd-kit takes any tol (a negative one runs all n_iter iterations); the rest is checked as everywhere.
+    Options checked = opt;
+    checked.tol = 0;
+    detail::check_options(a, checked);
+  }
+  if (std::isnan(opt.tol)) throw InvalidArgument("glad_crowdkit: tol must be a number");
   if (g.m_step_max_iter < 0 || !(g.m_step_tol >= 0) || !std::isfinite(g.alpha_prior) || !std::isfinite(g.beta_prior))
     throw InvalidArgument("glad_crowdkit: m_step_max_iter >= 0, m_step_tol >= 0 and finite prior means required");
   if (!g.label_order.empty()) {
