@@ -99,7 +99,7 @@ def test_estimators_take_a_backend() -> None:
     df = pd.DataFrame({"task": t + 1000, "worker": [f"w{x}" for x in w], "label": np.array(list("abc"))[y]})
     for cls in (tg.consensus.DawidSkene, tg.consensus.OneCoinDawidSkene, tg.consensus.GLAD, tg.consensus.MajorityVote,
                 tg.consensus.WeightedMajorityVote):
-        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        engine = {"variant": "tagger"} if issubclass(cls, (tg.consensus.DawidSkene, tg.consensus.GLAD)) else {}  # the sharded engine
         a, b = cls(**engine).fit(df), cls(backend="inprocess", n_shards=3).fit(df)
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)
@@ -301,7 +301,7 @@ def test_ray_estimator_and_sweep(ray_local) -> None:
     t, w, y = answers(n_tasks=2 * ALIGN, seed=8)
     df = pd.DataFrame({"task": t, "worker": w, "label": y})
     for cls in (tg.consensus.OneCoinDawidSkene, tg.consensus.WeightedMajorityVote):  # (the latter: Wawa)
-        engine = {"variant": "tagger"} if issubclass(cls, tg.consensus.DawidSkene) else {}  # the sharded engine
+        engine = {"variant": "tagger"} if issubclass(cls, (tg.consensus.DawidSkene, tg.consensus.GLAD)) else {}  # the sharded engine
         a, b = cls(**engine).fit(df), cls(backend="ray").fit(df)  # shards: the 2 CPUs
         pd.testing.assert_series_equal(a.labels_, b.labels_)
         pd.testing.assert_frame_equal(a.probas_, b.probas_, rtol=0, atol=1e-9)

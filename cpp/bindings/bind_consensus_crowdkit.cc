@@ -1,5 +1,5 @@
 // tagger._core.consensus_crowdkit: crowd-kit 1.4's Dawid-Skene, one-coin
-// Dawid-Skene and KOS step for step (tagger/consensus_crowdkit.h). numpy in,
+// Dawid-Skene, GLAD, KOS and M-MSR step for step (tagger/consensus_crowdkit.h). numpy in,
 // dicts of numpy arrays out; the work runs with the GIL released.
 #include <optional>
 #include <span>
@@ -28,6 +28,10 @@ py::dict to_dict(cs::Result&& r) {
   d["labels"] = take(std::move(r.labels));
   d["priors"] = take(std::move(r.priors));
   d["skills"] = take(std::move(r.skills));
+  if (!r.abilities.empty() || !r.difficulties.empty()) {
+    d["abilities"] = take(std::move(r.abilities));
+    d["difficulties"] = take(std::move(r.difficulties));
+  }
   d["errors"] = r.errors.empty() ? py::object(py::none()) : py::object(take(std::move(r.errors), {W, K, K}));
   d["objective_history"] = take(std::move(r.objective_history));
   d["n_iter"] = r.n_iter;
@@ -81,6 +85,28 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     Opts o(n_iter, tol, gold, 0, threads);
     return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::one_coin_dawid_skene_crowdkit(a, o.o); });
   }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
+     py::arg("threads") = 0);
+  m.def("glad", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, const py::object& class_priors,
+                   const py::object& label_order, double alpha_prior, double beta_prior, std::int32_t m_step_max_iter,
+                   double m_step_tol, unsigned threads) {
+    Opts o(n_iter, tol, gold, 0, threads);
+    std::optional<F64> priors;
+    std::optional<I32> order;
+    if (!class_priors.is_none()) {
+      priors = class_priors.cast<F64>();
+      o.o.class_priors = {priors->data(), static_cast<std::size_t>(priors->size())};
+    }
+    cs::GladCrowdkitOptions g;
+    if (!label_order.is_none()) {
+      order = label_order.cast<I32>();
+      g.label_order = {order->data(), static_cast<std::size_t>(order->size())};
+    }
+    g.alpha_prior = alpha_prior; g.beta_prior = beta_prior;
+    g.m_step_max_iter = m_step_max_iter; g.m_step_tol = m_step_tol;
+    return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::glad_crowdkit(a, o.o, g); });
+  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
+     py::arg("class_priors") = py::none(), py::arg("label_order") = py::none(), py::arg("alpha_prior") = 1.0,
+     py::arg("beta_prior") = 1.0, py::arg("m_step_max_iter") = 25, py::arg("m_step_tol") = 1e-2,
      py::arg("threads") = 0);
   m.def("kos", [](SIG, std::int32_t positive, std::int32_t n_iter, std::uint64_t seed) {
     Opts o(n_iter, 0.0, py::none(), seed);

@@ -4,7 +4,7 @@
 // reference behaviour a crowd-kit user switching over expects, kept apart so
 // that neither can change the other's bits. Same AnswersView/Options/Result
 // contracts as consensus.h; every function here is deterministic: the same
-// bits on any number of threads (both Dawid-Skene models run on
+// bits on any number of threads (both Dawid-Skene models and GLAD run on
 // opt.threads, the rest on one).
 #pragma once
 #include <cstdint>
@@ -41,6 +41,33 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt = {}, const
 // diagonal and (1 - s_w) / (K - 1) elsewhere, clipped to [1e-10, 1 - 1e-10]
 // and not renormalized. Objective and stopping as dawid_skene_crowdkit.
 Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt = {});
+
+// GLAD as crowd-kit 1.4 runs it: alpha_w = b_t = 1 at the start (whatever
+// the prior means); E-step P(z_t = k) = softmax_k(ln prior_k + sum_j
+// [y_j = k] ln s_j + [y_j != k] (ln(1 - s_j) - ln(K - 1))), s_j =
+// sigmoid(alpha_w e^{b_t}), ln s by crowd-kit's softplus clipped at |x| > 30;
+// M-step: scipy's minimize(method="CG") of -Q, Q = sum over (answer, label)
+// of P(z = label) times that log term plus ln N(alpha - mu_a) and ln N(b -
+// mu_b) (Polak-Ribiere+, the dcsrch line search with the Wolfe zoom as its
+// fallback, gtol = m_step_tol on the largest gradient entry, at most
+// m_step_max_iter steps). After each M-step the objective is Q over n K; EM
+// stops once it rises by less than opt.tol (any number: a negative one runs
+// all iterations, as crowd-kit's), the first iteration comparing
+// with the start's Q *not* divided by n K (as crowd-kit). Sums run in
+// crowd-kit's frame order (label_order, then answer order), so the
+// trajectory follows scipy's to rounding. priors: opt.class_priors as given
+// (not normalized, as crowd-kit's labels_priors), else 1/K. Gold tasks (a
+// tagger extension) are one-hot in every E-step. Result: abilities = alpha,
+// difficulties = e^b, skills = mean sigmoid(alpha_w e^{b_t}) over the
+// worker's answers. The same bits on any number of threads.
+struct GladCrowdkitOptions {
+  std::span<const std::int32_t> label_order;  // crowd-kit's label order (label indices, each once); empty: 0..K-1
+  double alpha_prior = 1.0;                    // mean of the N(., 1) prior on alpha_w
+  double beta_prior = 1.0;                     // mean of the N(., 1) prior on b_t = ln beta_t
+  std::int32_t m_step_max_iter = 25;           // CG iterations per M-step (scipy's maxiter)
+  double m_step_tol = 1e-2;                    // CG's gtol: stop once max |gradient| <= it
+};
+Result glad_crowdkit(const AnswersView& a, const Options& opt = {}, const GladCrowdkitOptions& g = {});
 
 // KOS (Karger, Oh & Shah, Operations Research 62(1), 2014), binary, as
 // crowd-kit 1.4: A_j = +1 for label index `positive`, -1 for the other; answer

@@ -84,7 +84,7 @@ majority_vote = _make("majority_vote", "Majority vote (ties to the smallest labe
 weighted_majority_vote = _make("weighted_majority_vote", "Weighted majority vote; pass skills=[n_workers].")
 dawid_skene = _make("dawid_skene", "Dawid-Skene EM (see DawidSkene).")
 one_coin_dawid_skene = _make("one_coin_dawid_skene", "One-coin Dawid-Skene EM (see OneCoinDawidSkene).")
-glad = _make("glad", "GLAD EM (see GLAD).")
+glad = _make("glad", "GLAD EM, tagger's engine (GLAD(variant=\"tagger\"), the ledger's: block Fisher scoring; see GLAD).")
 mace = _make("mace", "MACE (see MACE).")
 wawa = _make("wawa", "Wawa (see Wawa).")
 zero_based_skill = _make("zero_based_skill", "Zero-based skill (see ZeroBasedSkill).")
