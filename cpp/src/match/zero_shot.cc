@@ -34,6 +34,9 @@ struct ZeroShotScorer::Impl {
   std::vector<std::vector<double>> col_w;
   std::vector<double> col_wsum;
   std::vector<float> dense;  // texts x d sentence vectors
+  // categories x d: the mean of a category's text vectors (the mean cosine is
+  // the cosine to it, with a sixth of the work)
+  std::vector<double> centroid;
   std::vector<int> text_label;
   std::vector<double> count;  // texts per category
 
@@ -148,6 +151,11 @@ ZeroShotScorer ZeroShotScorer::build(std::shared_ptr<const StaticEmbedding> embe
   for (std::size_t u = 0; u < units; ++u)
     for (double w : im->col_w[u]) im->col_wsum[u] += w;
   im->dense = im->emb->embed_batch(texts, threads);
+  im->centroid.assign(static_cast<std::size_t>(n_categories) * d, 0.0);
+  for (std::size_t j = 0; j < texts.size(); ++j)
+    for (std::size_t k = 0; k < d; ++k) im->centroid[static_cast<std::size_t>(labels[j]) * d + k] += im->dense[j * d + k];
+  for (int c = 0; c < n_categories; ++c)
+    for (std::size_t k = 0; k < d; ++k) im->centroid[static_cast<std::size_t>(c) * d + k] /= im->count[static_cast<std::size_t>(c)];
   return ZeroShotScorer(std::move(im));
 }
 
@@ -161,7 +169,7 @@ std::vector<double> ZeroShotScorer::scores(const std::vector<std::string>& texts
   const bool precision = im.cfg.precision_weight > 0;
   std::vector<double> out(texts.size() * n, 0.0);
   // Bounds the per-chunk tables (distinct tokens x catalog texts / tokens).
-  constexpr std::size_t kChunk = 512;
+  constexpr std::size_t kChunk = 4096;
   std::vector<int> slot(static_cast<std::size_t>(im.emb->tokenizer().vocab_size()), -1);
   for (std::size_t c0 = 0; c0 < texts.size(); c0 += kChunk) {
     const std::size_t c1 = std::min(texts.size(), c0 + kChunk);
@@ -228,16 +236,22 @@ std::vector<double> ZeroShotScorer::scores(const std::vector<std::string>& texts
         for (double& a : align)
           if (!std::isfinite(a)) a = 0.0;
         im.emb->embed_into(texts[c0 + i], qv.data());
-        std::fill(dense.begin(), dense.end(), im.cfg.dense_max ? -std::numeric_limits<double>::infinity() : 0.0);
-        for (std::size_t j = 0; j < nt; ++j) {
-          const float* tv = im.dense.data() + j * d;
-          double c = 0;
-          for (std::size_t x = 0; x < d; ++x) c += static_cast<double>(qv[x]) * tv[x];
-          double& cell = dense[im.text_label[j]];
-          cell = im.cfg.dense_max ? std::max(cell, c) : cell + c;
+        if (im.cfg.dense_max) {
+          std::fill(dense.begin(), dense.end(), -std::numeric_limits<double>::infinity());
+          for (std::size_t j = 0; j < nt; ++j) {
+            const float* tv = im.dense.data() + j * d;
+            double c = 0;
+            for (std::size_t x = 0; x < d; ++x) c += static_cast<double>(qv[x]) * tv[x];
+            dense[im.text_label[j]] = std::max(dense[im.text_label[j]], c);
+          }
+        } else {
+          for (std::size_t c = 0; c < n; ++c) {
+            const double* cv = im.centroid.data() + c * d;
+            double v = 0;
+            for (std::size_t x = 0; x < d; ++x) v += qv[x] * cv[x];
+            dense[c] = v;
+          }
         }
-        if (!im.cfg.dense_max)
-          for (std::size_t c = 0; c < n; ++c) dense[c] /= im.count[c];
         zscore(align);
         zscore(dense);
         for (std::size_t c = 0; c < n; ++c) row[c] = im.cfg.align_weight * align[c] + im.cfg.dense_weight * dense[c];
