@@ -47,8 +47,16 @@ def reference_scores(texts: list[str], labels: list[int], n: int, queries: list[
         for i in {i for j in np.flatnonzero(lab == c) for i in toks[j]}:
             df[i] = df.get(i, 0) + 1
 
-    def weights(ids: list[int]) -> np.ndarray:
-        idf = np.array([np.log((n + 1) / (df.get(i, 0) + 1)) + 1 for i in ids])
+    def weights(ids: list[int], query: bool = False) -> np.ndarray:
+        d = np.array([df.get(i, 0) for i in ids], dtype=np.float64)
+        if query:
+            d = np.maximum(d, cfg.unseen_df)
+            if cfg.soft_df_power > 0:  # sum over categories of the best cosine to its tokens
+                pooled_cols = [sorted({i for j in np.flatnonzero(lab == c) for i in toks[j]}) for c in range(n)]
+                best = np.stack([(unit[ids] @ unit[cols].T).max(axis=1) if cols else np.zeros(len(ids))
+                                 for cols in pooled_cols], axis=1)
+                d = (np.maximum(best, 0.0) ** cfg.soft_df_power).sum(axis=1)
+        idf = np.log((n + 1) / (d + 1)) + 1
         return norm[ids] * idf ** cfg.idf_power
 
     # the units compared with a query: each text, or each category's texts pooled
@@ -62,7 +70,7 @@ def reference_scores(texts: list[str], labels: list[int], n: int, queries: list[
         ids = tokens(t)
         if not ids:
             continue
-        w = weights(ids)
+        w = weights(ids, query=True)
         best = np.full(n, -np.inf)
         for u, cols in enumerate(units):
             if not cols:
@@ -107,10 +115,11 @@ QUERIES = ["Box every pedestrian in street photos", "Transcribe these podcast re
 
 def _configs() -> list[_m.ZeroShotConfig]:
     out = [m._zero_shot_config()]
-    for pooled, pw, power, dmax in ((False, 0.0, 1.0, False), (True, 0.5, 2.0, True), (False, 0.3, 0.0, False)):
+    for pooled, pw, power, dmax, unseen, soft in ((False, 0.0, 1.0, False, 3.0, 0.0), (True, 0.5, 2.0, True, 0.0, 0.0),
+                                                  (False, 0.3, 1.5, False, 0.0, 4.0)):
         c = _m.ZeroShotConfig()
         c.pooled, c.precision_weight, c.idf_power, c.dense_max = pooled, pw, power, dmax
-        c.dense_weight = 0.7
+        c.unseen_df, c.soft_df_power, c.dense_weight = unseen, soft, 0.7
         out.append(c)
     return out
 

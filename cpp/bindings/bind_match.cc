@@ -141,7 +141,9 @@ TAGGER_BIND_MODULE(match) {
       .def_readwrite("precision_weight", &mt::ZeroShotConfig::precision_weight)
       .def_readwrite("align_weight", &mt::ZeroShotConfig::align_weight)
       .def_readwrite("dense_weight", &mt::ZeroShotConfig::dense_weight)
-      .def_readwrite("dense_max", &mt::ZeroShotConfig::dense_max);
+      .def_readwrite("dense_max", &mt::ZeroShotConfig::dense_max)
+      .def_readwrite("unseen_df", &mt::ZeroShotConfig::unseen_df)
+      .def_readwrite("soft_df_power", &mt::ZeroShotConfig::soft_df_power);
   py::class_<mt::ZeroShotScorer>(m, "ZeroShotScorer")
       .def_static("build", [](std::shared_ptr<mt::StaticEmbedding> e, const std::vector<std::string>& texts,
                               const std::vector<int>& labels, int n_categories, const mt::ZeroShotConfig& cfg,

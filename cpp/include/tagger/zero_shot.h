@@ -36,6 +36,13 @@ struct ZeroShotConfig {
   double align_weight = 1.0;      // score = align_weight * z(alignment) + dense_weight * z(dense)
   double dense_weight = 1.0;
   bool dense_max = false;         // dense: the best text's cosine instead of the mean over the category's texts
+  // Query tokens: df = max(df, unseen_df), so that a word no category uses is
+  // not the heaviest of the query (0: the plain df).
+  double unseen_df = 0.0;
+  // > 0: a query token's df is soft, sum over categories of max(0, its best
+  // cosine to the category's tokens)^soft_df_power (a word close to words of
+  // many categories counts little, seen or not).
+  double soft_df_power = 0.0;
 };
 
 class ZeroShotScorer {

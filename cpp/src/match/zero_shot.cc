@@ -40,10 +40,11 @@ struct ZeroShotScorer::Impl {
   std::vector<int> text_label;
   std::vector<double> count;  // texts per category
 
-  double weight(int id) const {
-    const double idf = std::log(static_cast<double>(n + 1) / static_cast<double>(df[id] + 1)) + 1.0;
+  double weight_df(int id, double d) const {
+    const double idf = std::log(static_cast<double>(n + 1) / (d + 1.0)) + 1.0;
     return norm[id] * std::pow(idf, cfg.idf_power);
   }
+  double weight(int id) const { return weight_df(id, static_cast<double>(df[id])); }
   std::vector<int> tokens(const std::string& text) const {
     auto ids = emb->tokenizer().encode(text);
     std::erase_if(ids, [&](int i) { return !(norm[i] > 0); });
@@ -57,6 +58,7 @@ void check_config(const ZeroShotConfig& c) {
   auto bad = [](double v) { return !std::isfinite(v) || v < 0; };
   if (bad(c.idf_power)) throw InvalidArgument("zero-shot idf_power must be finite and >= 0");
   if (bad(c.align_weight) || bad(c.dense_weight)) throw InvalidArgument("zero-shot weights must be finite and >= 0");
+  if (bad(c.unseen_df) || bad(c.soft_df_power)) throw InvalidArgument("zero-shot unseen_df and soft_df_power must be finite and >= 0");
   if (!(c.precision_weight >= 0 && c.precision_weight <= 1))
     throw InvalidArgument("zero-shot precision_weight must be in [0, 1]");
 }
@@ -186,6 +188,7 @@ std::vector<double> ZeroShotScorer::scores(const std::vector<std::string>& texts
         }
     // best[s * units + u]: token s's best cosine in unit u; sims[s * nv + a]: its cosine to catalog token a.
     std::vector<double> best(distinct.size() * units), sims(precision ? distinct.size() * nv : 0);
+    std::vector<double> qw(distinct.size());  // each distinct token's weight as a query token
     util::parallel_for(distinct.size(), threads, 16, [&](std::size_t b, std::size_t e) {
       Eigen::VectorXd u(static_cast<Eigen::Index>(d)), s(static_cast<Eigen::Index>(nv));
       for (std::size_t k = b; k < e; ++k) {
@@ -199,6 +202,15 @@ std::vector<double> ZeroShotScorer::scores(const std::vector<std::string>& texts
           best[k * units + t] = m;
         }
         if (precision) std::copy(s.data(), s.data() + nv, sims.data() + k * nv);
+        double df = std::max(static_cast<double>(im.df[distinct[k]]), im.cfg.unseen_df);
+        if (im.cfg.soft_df_power > 0) {
+          std::vector<double> cat(n, 0.0);
+          for (std::size_t t = 0; t < units; ++t)
+            cat[im.unit_label[t]] = std::max(cat[im.unit_label[t]], best[k * units + t]);
+          df = 0;
+          for (double v : cat) df += std::pow(v, im.cfg.soft_df_power);
+        }
+        qw[k] = im.weight_df(distinct[k], df);
       }
     });
     util::parallel_for(q.size(), threads, 8, [&](std::size_t b, std::size_t e) {
@@ -210,7 +222,7 @@ std::vector<double> ZeroShotScorer::scores(const std::vector<std::string>& texts
         if (ids.empty()) continue;  // zeros: no known token, no dense vector either
         std::vector<double> w(ids.size());
         double wsum = 0;
-        for (std::size_t k = 0; k < ids.size(); ++k) wsum += (w[k] = im.weight(ids[k]));
+        for (std::size_t k = 0; k < ids.size(); ++k) wsum += (w[k] = qw[static_cast<std::size_t>(slot[ids[k]])]);
         std::fill(align.begin(), align.end(), -std::numeric_limits<double>::infinity());
         if (precision) {
           std::fill(pmax.begin(), pmax.end(), -std::numeric_limits<double>::infinity());
