@@ -160,6 +160,18 @@ class ZeroShotConfig:
     @precision_weight.setter
     def precision_weight(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
+    @property
+    def soft_df_power(self) -> float:
+        ...
+    @soft_df_power.setter
+    def soft_df_power(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def unseen_df(self) -> float:
+        ...
+    @unseen_df.setter
+    def unseen_df(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
 class ZeroShotScorer:
     @staticmethod
     def build(embedding: StaticEmbedding, texts: collections.abc.Sequence[str], labels: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_categories: typing.SupportsInt | typing.SupportsIndex, config: ZeroShotConfig, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> ZeroShotScorer:
