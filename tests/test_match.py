@@ -102,13 +102,14 @@ def test_each_category_ranks_first_for_its_own_phrasings():
 
 
 def test_held_out_phrasings_rank_their_category_in_top_3():
-    # Lexical matching of a phrasing the index never saw; measured 0.46 top-3 (of 153 categories).
+    # A phrasing the index never saw, of 153 categories: measured top-3 0.660 with the default
+    # zero-shot scoring (0.464 for the sparse classifier, 0.516 dense + sparse; docs/matching.md).
     cat = m.Catalog.default()
     held = m.Catalog([m.Category(c.id, c.description, c.examples[:-1], c.modality, c.task) for c in cat])
     idx = m.CategoryIndex.from_catalog(held)
     top = idx.top_k_batch([c.examples[-1] for c in cat], k=3)
     rate = np.mean([c.id in [a for a, _ in t] for t, c in zip(top, cat)])
-    assert rate >= 0.38, rate
+    assert rate >= 0.62, rate
 
 
 def test_scores_are_probabilities_and_top_k_is_sorted():

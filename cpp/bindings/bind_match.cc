@@ -4,6 +4,7 @@
 #include "common.h"
 #include "tagger/match.h"
 #include "tagger/static_embedding.h"
+#include "tagger/zero_shot.h"
 
 namespace tagger::bindings {
 namespace mt = tagger::match;
@@ -132,6 +133,44 @@ TAGGER_BIND_MODULE(match) {
         }
         return to_np(std::move(out)).reshape({texts.size(), e.dim()});
       }, py::arg("texts"), py::arg("threads") = 0);
+
+  py::class_<mt::ZeroShotConfig>(m, "ZeroShotConfig")
+      .def(py::init<>())
+      .def_readwrite("idf_power", &mt::ZeroShotConfig::idf_power)
+      .def_readwrite("pooled", &mt::ZeroShotConfig::pooled)
+      .def_readwrite("precision_weight", &mt::ZeroShotConfig::precision_weight)
+      .def_readwrite("align_weight", &mt::ZeroShotConfig::align_weight)
+      .def_readwrite("dense_weight", &mt::ZeroShotConfig::dense_weight)
+      .def_readwrite("dense_max", &mt::ZeroShotConfig::dense_max)
+      .def_readwrite("unseen_df", &mt::ZeroShotConfig::unseen_df)
+      .def_readwrite("soft_df_power", &mt::ZeroShotConfig::soft_df_power);
+  py::class_<mt::ZeroShotScorer>(m, "ZeroShotScorer")
+      .def_static("build", [](std::shared_ptr<mt::StaticEmbedding> e, const std::vector<std::string>& texts,
+                              const std::vector<int>& labels, int n_categories, const mt::ZeroShotConfig& cfg,
+                              unsigned threads) {
+        py::gil_scoped_release release;
+        return mt::ZeroShotScorer::build(std::move(e), texts, labels, n_categories, cfg, threads);
+      }, py::arg("embedding"), py::arg("texts"), py::arg("labels"), py::arg("n_categories"), py::arg("config"),
+         py::arg("threads") = 0)
+      .def("n_categories", &mt::ZeroShotScorer::n_categories)
+      .def("config", &mt::ZeroShotScorer::config)
+      .def("scores", [](const mt::ZeroShotScorer& z, const std::vector<std::string>& texts, unsigned threads) {
+        std::vector<double> s;
+        {
+          py::gil_scoped_release release;
+          s = z.scores(texts, threads);
+        }
+        return to_np(std::move(s)).reshape({texts.size(), static_cast<std::size_t>(z.n_categories())});
+      }, py::arg("texts"), py::arg("threads") = 0)
+      .def("predict_proba", [](const mt::ZeroShotScorer& z, const std::vector<std::string>& texts, double temperature,
+                               unsigned threads) {
+        std::vector<float> p;
+        {
+          py::gil_scoped_release release;
+          p = z.predict_proba(texts, temperature, threads);
+        }
+        return to_np(std::move(p)).reshape({texts.size(), static_cast<std::size_t>(z.n_categories())});
+      }, py::arg("texts"), py::arg("temperature") = 1.0, py::arg("threads") = 0);
 
   py::class_<mt::IndexConfig>(m, "IndexConfig")
       .def(py::init<>())

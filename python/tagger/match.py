@@ -356,6 +356,14 @@ class StaticEmbedding:
         return f"StaticEmbedding({self._core.tokenizer().vocab_size()} tokens x {self.dim}, {self._source})"
 
 
+def _zero_shot_config() -> Any:
+    """The settings of the catalog's zero-shot scorer (C++ ``ZeroShotScorer``, tagger/zero_shot.h),
+    chosen on the dev protocol of docs/matching.md, "Zero-shot catalog matching"."""
+    cfg = _m.ZeroShotConfig()
+    cfg.idf_power = 2.0
+    return cfg
+
+
 DENSE_WEIGHT = 4.0
 """Default scale of the dense block against the unit sparse vector (chosen on Banking77 from {1, 2, 4})."""
 
@@ -705,7 +713,6 @@ class CategoryIndex:
         idx = cls(_core=core, _source="catalog")
         idx.catalog = cat
         if zero_shot and dense is not None and dense is not False:
-            from ._zero_shot import ZeroShotScorer
             emb = StaticEmbedding.default() if dense is True else dense
             order = {c: k for k, c in enumerate(idx._categories)}
             texts, labels = [], []
@@ -714,7 +721,8 @@ class CategoryIndex:
                     if t.strip():
                         texts.append(t)
                         labels.append(order[c.id])
-            idx._zero_shot = ZeroShotScorer(emb, emb._table, texts, labels, len(order))
+            idx._zero_shot = _m.ZeroShotScorer.build(emb._core, texts, labels, len(order), _zero_shot_config(),
+                                                     threads)
             idx._source = "catalog, zero-shot"
         return idx
 
@@ -871,7 +879,7 @@ class CategoryIndex:
         if self._core is not None:
             p, codes = self._core.predict_proba(tl, threads)
             if self._zero_shot is not None:
-                p = self._zero_shot.predict_proba(tl, self._temperature)
+                p = self._zero_shot.predict_proba(tl, self._temperature, threads)
         else:
             codes = _m.text_signals(tl, False)  # the backend model may read any script
             # The backend gets every text; only skipped (non-str) entries are left out of the call.

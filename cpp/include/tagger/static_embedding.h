@@ -50,6 +50,9 @@ class StaticEmbedding {
 
   std::size_t dim() const;
   const WordPiece& tokenizer() const;
+  // Token `id`'s vector (dim floats, SIF weight folded in); InvalidArgument
+  // when out of range.
+  const float* row(int id) const;
 
   // Unit-norm vector of `text` written to out[0 .. dim); all zeros when the
   // text has no known token. Returns the number of tokens used.

@@ -85,6 +85,12 @@ StaticEmbedding StaticEmbedding::from_file(const std::string& path) {
 std::size_t StaticEmbedding::dim() const { return impl_->dim; }
 const WordPiece& StaticEmbedding::tokenizer() const { return impl_->tokenizer; }
 
+const float* StaticEmbedding::row(int id) const {
+  if (id < 0 || static_cast<std::size_t>(id) * impl_->dim >= impl_->table.size())
+    throw InvalidArgument("token id " + std::to_string(id) + " is out of range");
+  return impl_->table.data() + static_cast<std::size_t>(id) * impl_->dim;
+}
+
 std::size_t StaticEmbedding::embed_into(std::string_view text, float* out) const {
   const std::size_t d = impl_->dim;
   std::fill(out, out + d, 0.0f);

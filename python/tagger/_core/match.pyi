@@ -3,7 +3,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CategoryIndex', 'Embedder', 'EmbedderConfig', 'IndexConfig', 'LinearModel', 'StaticEmbedding', 'Tokenizer', 'TrainConfig', 'WordPiece', 'assign', 'make_subtasks', 'text_signal_names', 'text_signals', 'validate_text']
+__all__: list[str] = ['CategoryIndex', 'Embedder', 'EmbedderConfig', 'IndexConfig', 'LinearModel', 'StaticEmbedding', 'Tokenizer', 'TrainConfig', 'WordPiece', 'ZeroShotConfig', 'ZeroShotScorer', 'assign', 'make_subtasks', 'text_signal_names', 'text_signals', 'validate_text']
 class Tokenizer:
     @staticmethod
     def from_bytes(model_bytes: typing.Any) -> Tokenizer:
@@ -130,6 +130,59 @@ class StaticEmbedding:
     def embed_batch(self, texts: collections.abc.Sequence[str], threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
         ...
     def tokenizer(self) -> WordPiece:
+        ...
+class ZeroShotConfig:
+    dense_max: bool
+    pooled: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def align_weight(self) -> float:
+        ...
+    @align_weight.setter
+    def align_weight(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def dense_weight(self) -> float:
+        ...
+    @dense_weight.setter
+    def dense_weight(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def idf_power(self) -> float:
+        ...
+    @idf_power.setter
+    def idf_power(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def precision_weight(self) -> float:
+        ...
+    @precision_weight.setter
+    def precision_weight(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def soft_df_power(self) -> float:
+        ...
+    @soft_df_power.setter
+    def soft_df_power(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def unseen_df(self) -> float:
+        ...
+    @unseen_df.setter
+    def unseen_df(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class ZeroShotScorer:
+    @staticmethod
+    def build(embedding: StaticEmbedding, texts: collections.abc.Sequence[str], labels: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_categories: typing.SupportsInt | typing.SupportsIndex, config: ZeroShotConfig, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> ZeroShotScorer:
+        ...
+    def config(self) -> ZeroShotConfig:
+        ...
+    def n_categories(self) -> int:
+        ...
+    def predict_proba(self, texts: collections.abc.Sequence[str], temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+        ...
+    def scores(self, texts: collections.abc.Sequence[str], threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
         ...
 class IndexConfig:
     dense: StaticEmbedding
