@@ -112,6 +112,22 @@ void normalize(std::size_t W, std::int32_t K, const std::vector<double>& v, cons
   for (std::size_t w = 0; w < W; ++w) normalize_worker(&v[w * KK], &rows[w * K], K, &err[w * KK]);
 }
 
+// Runs fn.template operator()<KC>() with KC = K for K <= 8 (the loops over
+// classes unroll into registers), else KC = 0 (K at run time).
+template <class Fn>
+decltype(auto) dispatch_k(std::int32_t K, Fn&& fn) {
+  switch (K) {
+    case 2: return fn.template operator()<2>();
+    case 3: return fn.template operator()<3>();
+    case 4: return fn.template operator()<4>();
+    case 5: return fn.template operator()<5>();
+    case 6: return fn.template operator()<6>();
+    case 7: return fn.template operator()<7>();
+    case 8: return fn.template operator()<8>();
+    default: return fn.template operator()<0>();
+  }
+}
+
 // What one block of tasks of an E-step adds to the iteration's sums. Blocks
 // are fixed (kTaskChunk tasks) and summed in order: the same bits on any
 // number of threads.
@@ -224,24 +240,13 @@ struct Em {
       for (std::int32_t k = 0; k < K; ++k) lnerr[r * K + k] = present[r] ? fast_log(err[r * K + k]) : std::numeric_limits<double>::quiet_NaN();
   }
 
-  // E-step with the current priors and error table: posteriors of every task
-  // with answers (gold rows one-hot), and the sums the ELBO and priors need.
-  // Runs fn.template operator()<KC>() with KC = K for K <= 8 (the loops over
-  // classes unroll into registers), KC = 0 (K at run time) above.
   template <class Fn>
   decltype(auto) dispatch(Fn&& fn) const {
-    switch (K) {
-      case 2: return fn.template operator()<2>();
-      case 3: return fn.template operator()<3>();
-      case 4: return fn.template operator()<4>();
-      case 5: return fn.template operator()<5>();
-      case 6: return fn.template operator()<6>();
-      case 7: return fn.template operator()<7>();
-      case 8: return fn.template operator()<8>();
-      default: return fn.template operator()<0>();
-    }
+    return dispatch_k(K, fn);
   }
 
+  // E-step with the current priors and error table: posteriors of every task
+  // with answers (gold rows one-hot), and the sums the ELBO and priors need.
   BlockSums e_step() {
     const std::size_t T = static_cast<std::size_t>(a.n_tasks), blocks = (T + kTaskChunk - 1) / kTaskChunk;
     std::vector<double> pr(K), lnpr(K);
@@ -486,21 +491,6 @@ void check(const AnswersView& a, const Options& opt) {
   detail::check_options(a, checked);
   if (!opt.class_priors.empty())
     throw InvalidArgument("consensus: crowd-kit's Dawid-Skene estimates the class priors; class_priors are not taken");
-}
-
-// Runs fn.template operator()<KC>() with KC = K for K <= 8, else KC = 0.
-template <class Fn>
-decltype(auto) dispatch_k(std::int32_t K, Fn&& fn) {
-  switch (K) {
-    case 2: return fn.template operator()<2>();
-    case 3: return fn.template operator()<3>();
-    case 4: return fn.template operator()<4>();
-    case 5: return fn.template operator()<5>();
-    case 6: return fn.template operator()<6>();
-    case 7: return fn.template operator()<7>();
-    case 8: return fn.template operator()<8>();
-    default: return fn.template operator()<0>();
-  }
 }
 
 // The M-step of workers [w0, w1) from the engine's fixed-point counts, with
