@@ -78,6 +78,67 @@ def test_core_factorize_orders_and_paths() -> None:
         core.factorize(np.zeros((2, 2), dtype=np.int64))
 
 
+def _string_columns(rng: np.random.Generator):
+    """The same ids in every storage a user's frame can hold strings in."""
+    pool = ["", "a", "a\0", "ab", "abc", "abcd", "héllo", "日本語", "x" * 8, "x" * 9, "y" * 16, "y" * 17, "z" * 60,
+            *(f"worker-{i}" for i in range(300))]
+    ids = [pool[i] for i in rng.integers(len(pool), size=4000)]
+    ids[100:110] = [ids[100]] * 10  # a run of one id
+    yield "object", pd.Series(ids, dtype=object)
+    yield "python str", pd.Series(ids, dtype=pd.StringDtype("python"))
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
+    yield "arrow str", pd.Series(ids, dtype="str")
+    for width in (pa.large_string(), pa.string()):  # 64- and 32-bit offsets
+        chunks = [pa.array(["pad"] * 7 + ids[:1500], type=width)[7:], pa.array(ids[1500:], type=width)]
+        col = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)))  # as read_parquet(dtype_backend="pyarrow")
+        arrow = col.array.__arrow_array__()
+        assert arrow.type == width and arrow.num_chunks == 2 and arrow.chunk(0).offset == 7
+        yield f"ArrowDtype({width}), two chunks, the first sliced", col
+        yield f"str from {width}, two chunks", pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks)))
+
+
+def test_string_ids_are_coded_as_pandas_codes_them() -> None:
+    """C++ hashing of string ids gives pd.factorize's codes and uniques (values
+    and dtype), for every storage; a column that is not all strings falls back."""
+    from tagger.consensus.base import _codes, _string_parts
+
+    rng = np.random.default_rng(5)
+    for name, col in _string_columns(rng):
+        assert _string_parts(col) is not None, name  # the C++ path, not pandas'
+        for sort in (False, True):
+            codes, names = _codes(col, sort)
+            ref_codes, ref_names = pd.factorize(col, sort=sort)
+            assert np.array_equal(codes, ref_codes), (name, sort)
+            assert codes.dtype == np.int32
+            assert names.equals(pd.Index(ref_names)) and names.dtype == pd.Index(ref_names).dtype, (name, sort)
+    assert core.factorize_strings(np.array(["a", 1, "a"], dtype=object)) is None  # pandas decides mixed columns
+    mixed = pd.Series(["a", 1, "a", 1.0, True], dtype=object)
+    codes, names = _codes(mixed, False)
+    ref_codes, ref_names = pd.factorize(mixed)
+    assert np.array_equal(codes, ref_codes) and names.equals(pd.Index(ref_names))
+    with pytest.raises(InvalidArgument, match="outside their data buffer"):
+        core.factorize_strings([(np.array([0, 5], np.int64), np.zeros(3, np.uint8))])
+    with pytest.raises(InvalidArgument, match="must not decrease"):
+        core.factorize_strings([(np.array([0, 2, 1], np.int32), np.zeros(3, np.uint8))])
+
+
+def test_large_string_frames_code_both_id_columns_in_parallel_like_pandas() -> None:
+    """Above the parallel threshold the worker column is coded on a second
+    thread; the result is the same as pandas', and an error there reaches the caller."""
+    from tagger.consensus import base
+
+    rng = np.random.default_rng(9)
+    n = base._PARALLEL_IDS + 10
+    df = pd.DataFrame({"task": [f"t{i}" for i in np.repeat(np.arange(n // 4 + 1), 4)[:n]],
+                       "worker": [f"w{i}" for i in rng.integers(500, size=n)], "label": rng.integers(3, size=n)})
+    got, _ = factorize(df)
+    t, w, lab, tn, wn, ln = _reference_factorize(df)
+    assert np.array_equal(got.task, t) and np.array_equal(got.worker, w) and np.array_equal(got.label, lab)
+    assert got.task_names.equals(tn) and got.worker_names.equals(wn)
+
+
 @pytest.mark.parametrize("grouped", [False, True])
 def test_superseded_equals_pandas_duplicated(grouped: bool) -> None:
     rng = np.random.default_rng(int(grouped))

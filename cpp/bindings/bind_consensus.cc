@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
+#include <vector>
 
 #include "common.h"
 #include "tagger/consensus.h"
@@ -173,6 +175,50 @@ TAGGER_BIND_MODULE(consensus) {
     }
     return py::make_tuple(codes, take(std::move(c.uniques)));
   }, py::arg("values"), py::arg("sorted") = false);
+  m.def("factorize_strings", [](const py::object& values) -> py::object {
+    // Views into the caller's buffers: Arrow string chunks as (offsets, data)
+    // pairs, or an object array of str. None when a value is not a str (the
+    // caller falls back to pandas, whose equality then decides).
+    std::vector<std::string_view> views;
+    if (py::isinstance<py::list>(values)) {
+      for (const py::handle chunk : values.cast<py::list>()) {
+        auto pair = chunk.cast<py::tuple>();
+        const auto data = pair[1].cast<py::array_t<std::uint8_t, py::array::c_style>>();
+        const char* bytes = reinterpret_cast<const char*>(data.data());
+        auto add = [&](const auto& arr) {
+          const auto* off = arr.data();
+          const py::ssize_t m = arr.size() - 1;
+          if (m < 0 || off[0] < 0 || off[m] > data.size()) throw InvalidArgument("consensus: string offsets outside their data buffer");
+          for (py::ssize_t i = 0; i < m; ++i) {
+            if (off[i + 1] < off[i]) throw InvalidArgument("consensus: string offsets must not decrease");
+            views.emplace_back(bytes + off[i], static_cast<std::size_t>(off[i + 1] - off[i]));
+          }
+        };
+        if (py::array(pair[0]).dtype().is(py::dtype::of<std::int32_t>())) add(pair[0].cast<py::array_t<std::int32_t, py::array::c_style>>());
+        else add(pair[0].cast<py::array_t<std::int64_t, py::array::c_style>>());
+      }
+    } else {
+      const auto objects = values.cast<py::array>();
+      if (objects.dtype().kind() != 'O' || objects.ndim() != 1) throw InvalidArgument("consensus: factorize_strings needs a 1-d object array");
+      const auto n = objects.shape(0);
+      const auto stride = objects.strides(0);
+      const char* base = static_cast<const char*>(objects.data());
+      views.reserve(static_cast<std::size_t>(n));
+      for (py::ssize_t i = 0; i < n; ++i) {
+        PyObject* o = *reinterpret_cast<PyObject* const*>(base + i * stride);
+        if (!PyUnicode_Check(o)) return py::none();
+        Py_ssize_t len = 0;
+        const char* utf8 = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!utf8) { PyErr_Clear(); return py::none(); }  // lone surrogates: pandas decides
+        views.emplace_back(utf8, static_cast<std::size_t>(len));
+      }
+    }
+    cs::StringCodes c;
+    { py::gil_scoped_release release; c = cs::factorize(std::span<const std::string_view>(views)); }
+    std::int32_t* raw = c.codes.release();
+    py::capsule owner(raw, [](void* p) { std::unique_ptr<std::int32_t[]> drop(static_cast<std::int32_t*>(p)); });
+    return py::make_tuple(py::array_t<std::int32_t>({static_cast<py::ssize_t>(views.size())}, raw, owner), take(std::move(c.first_rows)));
+  }, py::arg("values"));
   m.def("superseded", [](const I32& t, const I32& w, std::int32_t nt, std::int32_t nw) {
     if (t.ndim() != 1 || w.ndim() != 1 || t.size() != w.size())
       throw InvalidArgument("consensus: task and worker must be 1-d arrays of the same length");

@@ -9,6 +9,8 @@
 #include <random>
 #include <set>
 #include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -97,4 +99,63 @@ TEST(ConsensusPrepare, SupersededAnswersAreTheEarlierOfRepeatedPairs) {
   }
   std::vector<std::int32_t> t = {0, 1}, w = {0, 5};
   EXPECT_THROW(cs::superseded_answers(cs::AnswersView{t.data(), w.data(), nullptr, 2, 2, 5, 0}), tagger::InvalidArgument);
+}
+
+namespace {
+
+// First-appearance codes of strings with a std::map: obviously correct.
+std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> string_reference(const std::vector<std::string>& v) {
+  std::map<std::string, std::int32_t> code;
+  std::vector<std::int64_t> first;
+  std::vector<std::int32_t> codes;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto [it, added] = code.emplace(v[i], static_cast<std::int32_t>(first.size()));
+    if (added) first.push_back(static_cast<std::int64_t>(i));
+    codes.push_back(it->second);
+  }
+  return {codes, first};
+}
+
+std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> run_strings(const std::vector<std::string>& v) {
+  std::vector<std::string_view> views(v.begin(), v.end());
+  cs::StringCodes c = cs::factorize(std::span<const std::string_view>(views));
+  return {std::vector<std::int32_t>(c.codes.get(), c.codes.get() + v.size()), c.first_rows};
+}
+
+}  // namespace
+
+TEST(ConsensusPrepare, StringFactorizeMatchesMapReferenceAtEveryLength) {
+  // Every packing branch (0, 1-3, 4-7, 8, 9-16 bytes, longer), ids that differ
+  // only by a trailing NUL (same zero-padded words, different size), rows
+  // that repeat their predecessor, and enough distinct ids to grow the table.
+  std::mt19937_64 rng(11);
+  std::vector<std::string> pool;
+  for (std::size_t len = 0; len <= 40; ++len)
+    for (int k = 0; k < 40; ++k) {
+      std::string s(len, '\0');
+      for (auto& ch : s) ch = static_cast<char>(rng() % 4);  // few symbols: many near-equal ids
+      pool.push_back(s);
+    }
+  pool.push_back(std::string("a"));
+  pool.push_back(std::string("a\0", 2));
+  pool.push_back(std::string("a\0\0\0\0\0\0\0\0", 9));
+  pool.push_back(std::string(17, 'x'));
+  pool.push_back(std::string(17, 'x') + std::string(1, '\0'));
+  for (int i = 0; i < 5000; ++i) pool.push_back("worker-" + std::to_string(i));
+  std::vector<std::string> v;
+  for (int i = 0; i < 30000; ++i) {
+    const std::string& s = pool[rng() % pool.size()];
+    const int repeats = 1 + static_cast<int>(rng() % 3);
+    for (int r = 0; r < repeats; ++r) v.push_back(s);
+  }
+  EXPECT_EQ(run_strings(v), string_reference(v));
+  EXPECT_EQ(run_strings({}).first.size(), 0u);
+}
+
+TEST(ConsensusPrepare, StringFactorizeGivesTheSameCodesEveryCall) {
+  // The hash seed changes per call; the codes must not.
+  std::vector<std::string> v;
+  for (int i = 0; i < 20000; ++i) v.push_back("task-" + std::to_string((i * 7919) % 3001));
+  const auto once = run_strings(v);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(run_strings(v), once);
 }

@@ -211,6 +211,16 @@ struct Codes {
 Codes factorize(std::span<const std::int64_t> values, bool sorted);
 Codes factorize(std::span<const std::int32_t> values, bool sorted);
 
+// String ids (the common case in real data) to dense codes in order of first
+// appearance, as pandas.factorize(sort=False): equal bytes, equal code. One
+// pass over an open-addressing table of (hash, code); the hash is seeded per
+// call, so crafted ids cannot force collisions, and the codes do not depend on it.
+struct StringCodes {
+  std::unique_ptr<std::int32_t[]> codes;  // [n]
+  std::vector<std::int64_t> first_rows;   // [n_codes] the row where each code first appears
+};
+StringCodes factorize(std::span<const std::string_view> values);
+
 // Rows whose (task, worker) pair occurs again at a later row, ascending: the
 // rows the "keep the last answer" rule drops. Labels are not read (may be
 // null); task/worker indices are validated as in validate(). O(n + n_tasks +
