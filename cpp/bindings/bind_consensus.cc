@@ -180,10 +180,13 @@ TAGGER_BIND_MODULE(consensus) {
     // pairs, or an object array of str. None when a value is not a str (the
     // caller falls back to pandas, whose equality then decides).
     std::vector<std::string_view> views;
+    py::object keep_alive;
+    py::list chunks_alive;
     if (py::isinstance<py::list>(values)) {
       for (const py::handle chunk : values.cast<py::list>()) {
         auto pair = chunk.cast<py::tuple>();
         const auto data = pair[1].cast<py::array_t<std::uint8_t, py::array::c_style>>();
+        chunks_alive.append(data);  // a converted copy must outlive the views into it
         const char* bytes = reinterpret_cast<const char*>(data.data());
         auto add = [&](const auto& arr) {
           const auto* off = arr.data();
@@ -198,8 +201,13 @@ TAGGER_BIND_MODULE(consensus) {
         else add(pair[0].cast<py::array_t<std::int64_t, py::array::c_style>>());
       }
     } else {
-      const auto objects = values.cast<py::array>();
-      if (objects.dtype().kind() != 'O' || objects.ndim() != 1) throw InvalidArgument("consensus: factorize_strings needs a 1-d object array");
+      const auto given = values.cast<py::array>();
+      if (given.dtype().kind() != 'O' || given.ndim() != 1) throw InvalidArgument("consensus: factorize_strings needs a 1-d object array");
+      // A private copy holds its own references: another thread that replaces
+      // an element of the caller's array while the GIL is released below
+      // cannot free a string whose bytes are being hashed.
+      keep_alive = given.attr("copy")();
+      const auto objects = keep_alive.cast<py::array>();
       const auto n = objects.shape(0);
       const auto stride = objects.strides(0);
       const char* base = static_cast<const char*>(objects.data());
