@@ -18,6 +18,10 @@ namespace {
 
 constexpr int kMaxPiSteps = 10;     // fixed-point steps per round for the community rows (warm-started: a generalized EM step)
 constexpr double kPiFloor = 1e-12;  // floor of a community row entry (a prior b_v < 1 pushes it to 0)
+// Memberships below this weigh nothing in the community rows and the worker
+// rows: a worker sits firmly in one community after a few rounds, so this
+// skips most of the (worker, community) pairs at a change below 1e-12 relative.
+constexpr double kNegligibleMembership = 1e-12;
 
 void check(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   if (o.n_communities < 1 || o.n_communities > 1000)
@@ -76,7 +80,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
       for (std::size_t m = 0; m < M; ++m) resp[order[i] * M + m] = m == band ? 1.0 : 0.0;
     }
   }
-  std::vector<double> cnt(W * KK), pi(M * KK), elh(M), elv(W * KK), eltau(K), nu(K);
+  std::vector<double> cnt(W * KK), pi(M * KK), lg_pi(M * KK), dg_pi(M * KK), elh(M), elv(W * KK), eltau(K), nu(K);
   r.objective_history.clear();
   auto counts = [&] {  // N_wkl from q(z)
     std::fill(cnt.begin(), cnt.end(), 0.0);
@@ -96,7 +100,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   bool pooled_start = true;
   auto communities = [&] {
     util::parallel_for(M * K, opt.threads, 1, [&](std::size_t r0, std::size_t r1) {
-      std::vector<double> d(K), prev(K);
+      std::vector<double> d(K), prev(K), held(K);
       for (std::size_t mk = r0; mk < r1; ++mk) {
         const std::size_t m = mk / K, k = mk % K;
         double* row = pi.data() + m * KK + k * K;
@@ -109,24 +113,35 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           }
           for (std::size_t l = 0; l < K; ++l) row[l] /= sum;
         }
-        double mass = 0;  // sum_w q(c_w = m) over members with answers of class k
+        // sum_w q(c_w = m) over members with answers of class k, and per
+        // observed class l over members with N_wkl > 0: the weight of the
+        // psi(s Pi_mkl) term, which is the same for every member.
+        double mass = 0;
+        std::fill(held.begin(), held.end(), 0.0);
         for (std::size_t w = 0; w < W; ++w) {
+          const double q = resp[w * M + m];
+          if (q < kNegligibleMembership) continue;
+          const double* nw = cnt.data() + w * KK + k * K;
           double nk = 0;
-          for (std::size_t l = 0; l < K; ++l) nk += cnt[w * KK + k * K + l];
-          if (nk > 0) mass += resp[w * M + m];
+          for (std::size_t l = 0; l < K; ++l) {
+            nk += nw[l];
+            if (nw[l] > 0) held[l] += q;
+          }
+          if (nk > 0) mass += q;
         }
         for (int step = 0; step < kMaxPiSteps && mass > 0; ++step) {
           std::fill(d.begin(), d.end(), 0.0);
           for (std::size_t w = 0; w < W; ++w) {
             const double q = resp[w * M + m];
-            if (q == 0) continue;
+            if (q < kNegligibleMembership) continue;
             const double* nw = cnt.data() + w * KK + k * K;
             for (std::size_t l = 0; l < K; ++l)
-              if (nw[l] > 0) d[l] += q * (detail::digamma(s * row[l] + nw[l]) - detail::digamma(s * row[l]));
+              if (nw[l] > 0) d[l] += q * detail::digamma(s * row[l] + nw[l]);
           }
           double sum = 0;
           for (std::size_t l = 0; l < K; ++l) {
             prev[l] = row[l];
+            d[l] -= held[l] * detail::digamma(s * row[l]);
             d[l] = std::max(row[l] * s * d[l] + (k == l ? o.a_v : o.b_v) - 1, kPiFloor);
             sum += d[l];
           }
@@ -159,7 +174,14 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
     // Memberships by the Dirichlet-multinomial evidence of each worker's soft
     // counts under each community, then the worker's expected log rows. Each
     // worker is computed alone, so splitting workers across threads changes no bit.
-    const double lgs = detail::log_gamma(s);
+    // The evidence's terms that do not depend on the worker, once per round:
+    // ln Gamma(s Pi_mkl) and psi(s Pi_mkl). Its terms that do not depend on
+    // the community, ln Gamma(s) - ln Gamma(s + N_wk), cancel in the
+    // membership's normalization and are left out.
+    for (std::size_t i = 0; i < M * KK; ++i) {
+      lg_pi[i] = detail::log_gamma(s * pi[i]);
+      dg_pi[i] = detail::digamma(s * pi[i]);
+    }
     util::parallel_for(W, opt.threads, 256, [&](std::size_t w0, std::size_t w1) {
       std::vector<double> lr(M);
       for (std::size_t w = w0; w < w1; ++w) {
@@ -167,16 +189,10 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
         double mx = -INFINITY;
         for (std::size_t m = 0; m < M; ++m) {
           const double* pm = pi.data() + m * KK;
+          const double* lgm = lg_pi.data() + m * KK;
           double v = elh[m];
-          for (std::size_t k = 0; k < K; ++k) {
-            double nk = 0;
-            for (std::size_t l = 0; l < K; ++l) {
-              const double prior = s * pm[k * K + l];
-              v += detail::log_gamma(prior + nw[k * K + l]) - detail::log_gamma(prior);
-              nk += nw[k * K + l];
-            }
-            v += lgs - detail::log_gamma(s + nk);
-          }
+          for (std::size_t kl = 0; kl < KK; ++kl)
+            if (nw[kl] > 0) v += detail::log_gamma(s * pm[kl] + nw[kl]) - lgm[kl];
           lr[m] = v;
           mx = std::max(mx, v);
         }
@@ -191,9 +207,11 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           const double dn = detail::digamma(s + nk);
           for (std::size_t m = 0; m < M; ++m) {
             const double q = resp[w * M + m];
-            if (q == 0) continue;
-            for (std::size_t l = 0; l < K; ++l)
-              ew[k * K + l] += q * (detail::digamma(s * pi[m * KK + k * K + l] + nw[k * K + l]) - dn);
+            if (q < kNegligibleMembership) continue;
+            for (std::size_t l = 0; l < K; ++l) {
+              const std::size_t i = m * KK + k * K + l;
+              ew[k * K + l] += q * ((nw[k * K + l] > 0 ? detail::digamma(s * pi[i] + nw[k * K + l]) : dg_pi[i]) - dn);
+            }
           }
         }
       }
