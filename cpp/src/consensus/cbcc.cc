@@ -18,10 +18,6 @@ namespace {
 
 constexpr int kMaxPiSteps = 10;     // fixed-point steps per round for the community rows (warm-started: a generalized EM step)
 constexpr double kPiFloor = 1e-12;  // floor of a community row entry (a prior b_v < 1 pushes it to 0)
-// Memberships below this weigh nothing in the community rows and the worker
-// rows: a worker sits firmly in one community after a few rounds, so this
-// skips most of the (worker, community) pairs at a change below 1e-12 relative.
-constexpr double kNegligibleMembership = 1e-12;
 
 void check(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   if (o.n_communities < 1 || o.n_communities > 1000)
@@ -120,7 +116,6 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
         std::fill(held.begin(), held.end(), 0.0);
         for (std::size_t w = 0; w < W; ++w) {
           const double q = resp[w * M + m];
-          if (q < kNegligibleMembership) continue;
           const double* nw = cnt.data() + w * KK + k * K;
           double nk = 0;
           for (std::size_t l = 0; l < K; ++l) {
@@ -133,7 +128,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           std::fill(d.begin(), d.end(), 0.0);
           for (std::size_t w = 0; w < W; ++w) {
             const double q = resp[w * M + m];
-            if (q < kNegligibleMembership) continue;
+            if (q == 0) continue;
             const double* nw = cnt.data() + w * KK + k * K;
             for (std::size_t l = 0; l < K; ++l)
               if (nw[l] > 0) d[l] += q * detail::digamma(s * row[l] + nw[l]);
@@ -207,7 +202,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           const double dn = detail::digamma(s + nk);
           for (std::size_t m = 0; m < M; ++m) {
             const double q = resp[w * M + m];
-            if (q < kNegligibleMembership) continue;
+            if (q == 0) continue;
             for (std::size_t l = 0; l < K; ++l) {
               const std::size_t i = m * KK + k * K + l;
               ew[k * K + l] += q * ((nw[k * K + l] > 0 ? detail::digamma(s * pi[i] + nw[k * K + l]) : dg_pi[i]) - dn);
