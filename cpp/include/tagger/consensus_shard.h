@@ -66,6 +66,12 @@ class DawidSkeneShard {
   ShardStats start();
   // E-step with p: counts and per-block log-likelihood.
   ShardStats e_step(const DsParams& p);
+  // The same for a caller that iterates: p.e is swapped into the shard rather
+  // than copied (p.e comes back holding the shard's previous buffer, of the
+  // same size but unspecified contents), and the results go into `into`,
+  // whose buffers are reused. posteriors_current() then uses these parameters.
+  void e_step_swap(DsParams& p, ShardStats& into);
+  void posteriors_current(double* probas, std::int32_t* labels);
   // Posteriors [n_tasks * K] and labels [n_tasks] under p; p == nullptr: the
   // start (vote shares), as dawid_skene() with n_iter = 0.
   void posteriors(const DsParams* p, double* probas, std::int32_t* labels);

@@ -498,11 +498,14 @@ void check(const AnswersView& a, const Options& opt) {
 // (j_new), and its counts per true class (n_of).
 template <int KC, class Fill>
 void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
-                   double* cnt, double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
+                   double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
   const int K = KC > 0 ? KC : k_run;
   const std::size_t KK = static_cast<std::size_t>(K) * K;
+  // One worker's counts at a time: a table of them for all workers would be
+  // 8 bytes per cell more memory traffic in a step bound by it.
+  Vals<KC * KC> counts(static_cast<int>(KK));
+  double* loc = &counts[0];
   for (std::size_t w = w0; w < w1; ++w) {
-    double* loc = cnt + w * KK;
     double* ln = lnerr + w * KK;
     double* e = err + w * KK;
     double* nw = n_of + w * K;
@@ -557,8 +560,9 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   for (std::size_t i = 0; i < W * KK; ++i) lnerr[i] = fast_log(err[i] > 0 ? err[i] : 1.0);  // NaN (absent row) -> 0
 
   Result r = detail::make_result(a);
-  DsParams p;  // the parameters of the latest E-step
+  DsParams p;  // the parameters handed to the next E-step
   p.prior.resize(K);
+  p.e.resize(W * KK);
   std::vector<double> j_old(W), j_new(W), n_of(W * K);
   double loss = -std::numeric_limits<double>::infinity();
   std::int32_t it = 0;
@@ -569,16 +573,19 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
       p.prior[k] = std::max(priors[k], kEps);
       lnpr_old[k] = std::log(p.prior[k]);
     }
-    p.e = err;
-    st = shard.e_step(p);
+    // The new parameters go to the shard by swapping buffers; err comes back
+    // as the shard's old table, which the M-step overwrites entirely.
+    p.e.swap(err);
+    shard.e_step_swap(p, st);
+    err.swap(p.e);
     double ll = 0;
     for (double v : st.block_ll) ll += v;
     set_priors(st.prior);
     // M-step per worker; the ELBO's sums per worker, added in worker order.
     util::parallel_for(W, opt.threads, 512, [&](std::size_t w0, std::size_t w1) {
       dispatch_k(k32, [&]<int KC>() {
-        engine_m_step<KC>(k32, w0, w1, st.counts.data(), cnt.data(), err.data(), lnerr.data(), n_of.data(),
-                          j_old.data(), j_new.data(), fill);
+        engine_m_step<KC>(k32, w0, w1, st.counts.data(), err.data(), lnerr.data(), n_of.data(), j_old.data(),
+                          j_new.data(), fill);
       });
     });
     double jo = 0, jn = 0, prior_old = 0, prior_new = 0;
@@ -602,7 +609,8 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
     loss = next;
   }
   // The posteriors of the last E-step (the majority-vote shares before any).
-  shard.posteriors(it > 0 ? &p : nullptr, r.probas.data(), r.labels.data());
+  if (it > 0) shard.posteriors_current(r.probas.data(), r.labels.data());
+  else shard.posteriors(nullptr, r.probas.data(), r.labels.data());
   for (auto& v : priors) v = std::max(v, kEps);
   // The engine labels tasks without answers -1; they get the priors. Clipping
   // cannot move an argmax (the largest posterior is >= 1/K), so the engine's

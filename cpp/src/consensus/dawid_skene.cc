@@ -895,8 +895,12 @@ struct DawidSkeneShard::Impl {
   }
 
   ShardStats collect(std::vector<double>* block_ll) {
-    const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
     ShardStats st;
+    collect_into(block_ll, st);
+    return st;
+  }
+  void collect_into(std::vector<double>* block_ll, ShardStats& st) {
+    const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
     st.counts.assign(W * K * K, 0);
     st.prior.assign(K, 0);
     for (const Slot& s : sh.slots) {
@@ -907,12 +911,14 @@ struct DawidSkeneShard::Impl {
       for (std::size_t k = 0; k < K; ++k) st.prior[k] += s.prior[k];
     }
     if (block_ll) st.block_ll = std::move(*block_ll);
-    return st;
   }
-  void set(const DsParams& p) {
+  void check(const DsParams& p) const {
     const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels);
     if (p.e.size() != W * K * K || p.prior.size() != K)
       throw InvalidArgument("dawid_skene shard: parameters must have n_workers * n_labels^2 confusion values and n_labels priors");
+  }
+  void set(const DsParams& p) {
+    check(p);
     sh.e = p.e;
     sh.prior = p.prior;
   }
@@ -953,6 +959,25 @@ ShardStats DawidSkeneShard::e_step(const DsParams& p) {
   std::vector<double> block_ll;
   run_pass<Mode::kEm>(m.sh, nullptr, &block_ll);
   return m.collect(&block_ll);
+}
+
+void DawidSkeneShard::e_step_swap(DsParams& p, ShardStats& into) {
+  Impl& m = *impl_;
+  m.check(p);
+  m.sh.e.swap(p.e);
+  m.sh.prior = p.prior;
+  ++m.sh.epoch;
+  std::vector<double> block_ll = std::move(into.block_ll);
+  run_pass<Mode::kEm>(m.sh, nullptr, &block_ll);
+  m.collect_into(&block_ll, into);
+}
+
+void DawidSkeneShard::posteriors_current(double* probas, std::int32_t* labels) {
+  Impl& m = *impl_;
+  m.sh.labels = labels;
+  ++m.sh.epoch;
+  run_pass<Mode::kPosteriors>(m.sh, probas, nullptr);
+  m.sh.labels = nullptr;
 }
 
 void DawidSkeneShard::posteriors(const DsParams* p, double* probas, std::int32_t* labels) {
