@@ -901,15 +901,29 @@ struct DawidSkeneShard::Impl {
   }
   void collect_into(std::vector<double>* block_ll, ShardStats& st) {
     const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
-    st.counts.assign(W * K * K, 0);
+    std::vector<const std::int64_t*> tabs;
     st.prior.assign(K, 0);
     for (const Slot& s : sh.slots) {
       if (s.epoch != sh.epoch) continue;  // took no block in this pass
-      const std::int64_t* tab = s.tab.data();
-      for (std::size_t r = 0; r < W * K; ++r)
-        for (std::size_t k = 0; k < K; ++k) st.counts[r * K + k] += tab[r * R + K + k];
+      tabs.push_back(s.tab.data());
       for (std::size_t k = 0; k < K; ++k) st.prior[k] += s.prior[k];
     }
+    // On the team, a chunk of workers per claim: a caller that iterates
+    // (crowd-kit's EM) collects every pass, and the tables are megabytes.
+    // Integer sums, so the chunking cannot change a bit.
+    st.counts.resize(W * K * K);  // every cell is written below
+    std::int64_t* out = st.counts.data();
+    constexpr std::size_t kChunk = 512;
+    std::atomic<std::size_t> next{0};
+    team->run([&](unsigned) {
+      for (std::size_t w0 = next.fetch_add(kChunk); w0 < W; w0 = next.fetch_add(kChunk))
+        for (std::size_t r = w0 * K, r1 = std::min(W, w0 + kChunk) * K; r < r1; ++r)
+          for (std::size_t k = 0; k < K; ++k) {
+            std::int64_t v = 0;
+            for (const std::int64_t* tab : tabs) v += tab[r * R + K + k];
+            out[r * K + k] = v;
+          }
+    });
     if (block_ll) st.block_ll = std::move(*block_ll);
   }
   void check(const DsParams& p) const {
