@@ -92,6 +92,50 @@ TEST(ConsensusShard, SpilledStreamEqualsDawidSkene) {
   EXPECT_EQ(labels, full.labels);
 }
 
+// The buffer-swapping E-step that crowd-kit's EM drives: the same counts,
+// objective and posteriors as e_step() and dawid_skene(), on 1 and 3 threads
+// (the shard sums its per-thread count tables on the team).
+TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
+  Data d = make(5 * cs::kShardTaskAlign + 77, 60, 4, 2);
+  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
+  cs::Options opt;
+  opt.n_iter = 5;
+  opt.tol = 0;
+  const cs::Result full = cs::dawid_skene(all, opt);
+  for (unsigned threads : {1u, 3u}) {
+    cs::DawidSkeneShard copying(all, {}, threads), swapping(all, {}, threads);
+    cs::ShardStats st = copying.start(), into = swapping.start();
+    EXPECT_EQ(st.counts, into.counts);
+    cs::DsParams p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
+    for (int it = 0; it < 5; ++it) {
+      st = copying.e_step(p);
+      cs::DsParams handed = p;
+      swapping.e_step_swap(handed, into);
+      EXPECT_EQ(handed.e.size(), p.e.size());
+      EXPECT_EQ(into.counts, st.counts);
+      EXPECT_EQ(into.prior, st.prior);
+      EXPECT_EQ(into.block_ll, st.block_ll);
+      double ll = 0;
+      for (double v : into.block_ll) ll += v;
+      EXPECT_EQ(ll / static_cast<double>(d.t.size()), full.objective_history[static_cast<std::size_t>(it)]);
+      if (it < 4) p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
+    }
+    std::vector<double> probas(static_cast<std::size_t>(d.T * d.K));
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(d.T));
+    swapping.posteriors_current(probas.data(), labels.data());
+    EXPECT_EQ(probas, full.probas);
+    EXPECT_EQ(labels, full.labels);
+  }
+  // A table of the wrong size is refused before anything is swapped.
+  cs::DawidSkeneShard shard(all, {}, 1);
+  cs::ShardStats into = shard.start();
+  cs::DsParams bad;
+  bad.e.assign(3, 0.5);
+  bad.prior.assign(static_cast<std::size_t>(d.K), 0.25);
+  EXPECT_THROW(shard.e_step_swap(bad, into), tagger::InvalidArgument);
+  EXPECT_EQ(bad.e.size(), 3u);
+}
+
 TEST(ConsensusShard, SpillRejectsUngroupedChunks) {
   cs::DsSpill spill(std::filesystem::temp_directory_path().string(), 2, 2, 1);
   std::vector<std::int32_t> t{1, 0}, w{0, 1}, l{0, 1};
