@@ -50,6 +50,16 @@ Data make(std::int32_t T, std::int32_t W, std::int32_t K, unsigned seed) {
   return d;
 }
 
+cs::AnswersView all_of(Data& d) { return {d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K}; }
+
+// A fixed number of EM iterations (tol 0: no early stop), as a driver runs them.
+cs::Options iterations(std::int32_t n) {
+  cs::Options opt;
+  opt.n_iter = n;
+  opt.tol = 0;
+  return opt;
+}
+
 std::size_t first_answer_of(const Data& d, std::int32_t task) {
   return static_cast<std::size_t>(std::lower_bound(d.t.begin(), d.t.end(), task) - d.t.begin());
 }
@@ -58,7 +68,7 @@ std::size_t first_answer_of(const Data& d, std::int32_t task) {
 
 TEST(ConsensusShard, SpilledStreamEqualsDawidSkene) {
   Data d = make(3 * cs::kShardTaskAlign + 123, 40, 3, 1);
-  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
+  const cs::AnswersView all = all_of(d);
   cs::Options opt;
   opt.n_iter = 0;
   const cs::Result start = cs::dawid_skene(all, opt);
@@ -97,10 +107,8 @@ TEST(ConsensusShard, SpilledStreamEqualsDawidSkene) {
 // (the shard sums its per-thread count tables on the team).
 TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
   Data d = make(5 * cs::kShardTaskAlign + 77, 60, 4, 2);
-  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
-  cs::Options opt;
-  opt.n_iter = 5;
-  opt.tol = 0;
+  const cs::AnswersView all = all_of(d);
+  const cs::Options opt = iterations(5);
   const cs::Result full = cs::dawid_skene(all, opt);
   for (unsigned threads : {1u, 3u}) {
     cs::DawidSkeneShard copying(all, {}, threads), swapping(all, {}, threads);
@@ -145,10 +153,8 @@ TEST(ConsensusShard, SpillRejectsUngroupedChunks) {
 
 TEST(ConsensusShard, ChainedGladShardsEqualGlad) {
   Data d = make(2 * cs::kShardTaskAlign + 77, 30, 2, 2);
-  cs::AnswersView all{d.t.data(), d.w.data(), d.l.data(), d.t.size(), d.T, d.W, d.K};
-  cs::Options opt;
-  opt.n_iter = 3;
-  opt.tol = 0;
+  const cs::AnswersView all = all_of(d);
+  const cs::Options opt = iterations(3);
   cs::GladOptions g;
   g.m_steps = 4;
   g.m_tol = 0;

@@ -967,12 +967,10 @@ ShardStats DawidSkeneShard::start() {
 }
 
 ShardStats DawidSkeneShard::e_step(const DsParams& p) {
-  Impl& m = *impl_;
-  m.set(p);
-  ++m.sh.epoch;
-  std::vector<double> block_ll;
-  run_pass<Mode::kEm>(m.sh, nullptr, &block_ll);
-  return m.collect(&block_ll);
+  DsParams copy = p;
+  ShardStats st;
+  e_step_swap(copy, st);
+  return st;
 }
 
 void DawidSkeneShard::e_step_swap(DsParams& p, ShardStats& into) {
@@ -996,14 +994,14 @@ void DawidSkeneShard::posteriors_current(double* probas, std::int32_t* labels) {
 
 void DawidSkeneShard::posteriors(const DsParams* p, double* probas, std::int32_t* labels) {
   Impl& m = *impl_;
-  m.sh.labels = labels;
-  ++m.sh.epoch;
   if (p) {
     m.set(*p);
-    run_pass<Mode::kPosteriors>(m.sh, probas, nullptr);
-  } else {
-    run_pass<Mode::kStart>(m.sh, probas, nullptr);
+    posteriors_current(probas, labels);
+    return;
   }
+  m.sh.labels = labels;
+  ++m.sh.epoch;
+  run_pass<Mode::kStart>(m.sh, probas, nullptr);
   m.sh.labels = nullptr;
 }
 
