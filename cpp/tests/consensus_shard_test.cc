@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -104,7 +105,9 @@ TEST(ConsensusShard, SpilledStreamEqualsDawidSkene) {
 
 // The buffer-swapping E-step that crowd-kit's EM drives: the same counts,
 // objective and posteriors as e_step() and dawid_skene(), on 1 and 3 threads
-// (the shard sums its per-thread count tables on the team).
+// (the shard sums its per-thread count tables on the team). Its per-worker
+// hook sees every worker once, after that worker's counts are summed, and
+// the last E-step writes the posteriors dawid_skene() reports.
 TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
   Data d = make(5 * cs::kShardTaskAlign + 77, 60, 4, 2);
   const cs::AnswersView all = all_of(d);
@@ -115,10 +118,26 @@ TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
     cs::ShardStats st = copying.start(), into = swapping.start();
     EXPECT_EQ(st.counts, into.counts);
     cs::DsParams p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
+    std::vector<double> probas(static_cast<std::size_t>(d.T * d.K));
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(d.T));
+    const std::size_t per_worker = static_cast<std::size_t>(d.K * d.K);
     for (int it = 0; it < 5; ++it) {
       st = copying.e_step(p);
       cs::DsParams handed = p;
-      swapping.e_step_swap(handed, into);
+      std::vector<std::atomic<int>> visits(static_cast<std::size_t>(d.W));
+      std::atomic<int> early{0};  // rows the hook saw before they were summed
+      const bool last = it == 4;
+      swapping.e_step_swap(
+          handed, into,
+          [&](std::size_t w0, std::size_t w1) {
+            for (std::size_t w = w0; w < w1; ++w) {
+              ++visits[w];
+              for (std::size_t i = w * per_worker; i < (w + 1) * per_worker; ++i) early += into.counts[i] != st.counts[i];
+            }
+          },
+          last ? probas.data() : nullptr, last ? labels.data() : nullptr);
+      for (const auto& v : visits) EXPECT_EQ(v.load(), 1);
+      EXPECT_EQ(early.load(), 0);
       EXPECT_EQ(handed.e.size(), p.e.size());
       EXPECT_EQ(into.counts, st.counts);
       EXPECT_EQ(into.prior, st.prior);
@@ -128,8 +147,9 @@ TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
       EXPECT_EQ(ll / static_cast<double>(d.t.size()), full.objective_history[static_cast<std::size_t>(it)]);
       if (it < 4) p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, d.K, opt);
     }
-    std::vector<double> probas(static_cast<std::size_t>(d.T * d.K));
-    std::vector<std::int32_t> labels(static_cast<std::size_t>(d.T));
+    EXPECT_EQ(probas, full.probas);
+    EXPECT_EQ(labels, full.labels);
+    std::fill(probas.begin(), probas.end(), 0.0);
     swapping.posteriors_current(probas.data(), labels.data());
     EXPECT_EQ(probas, full.probas);
     EXPECT_EQ(labels, full.labels);
@@ -142,6 +162,11 @@ TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
   bad.prior.assign(static_cast<std::size_t>(d.K), 0.25);
   EXPECT_THROW(shard.e_step_swap(bad, into), tagger::InvalidArgument);
   EXPECT_EQ(bad.e.size(), 3u);
+  // Posteriors need both buffers.
+  cs::DsParams ok = cs::dawid_skene_m_step(into.counts, into.prior, d.W, d.K, opt);
+  std::vector<double> probas(static_cast<std::size_t>(d.T * d.K));
+  EXPECT_THROW(shard.e_step_swap(ok, into, {}, probas.data(), nullptr), tagger::InvalidArgument);
+  EXPECT_EQ(ok.e.size(), static_cast<std::size_t>(d.W * d.K * d.K));
 }
 
 TEST(ConsensusShard, SpillRejectsUngroupedChunks) {

@@ -70,7 +70,15 @@ class DawidSkeneShard {
   // than copied (p.e comes back holding the shard's previous buffer, of the
   // same size but unspecified contents), and the results go into `into`,
   // whose buffers are reused. posteriors_current() then uses these parameters.
-  void e_step_swap(DsParams& p, ShardStats& into);
+  // per_workers (optional) is a caller's M-step: it runs on the shard's thread
+  // team as soon as the counts of workers [w0, w1) are summed into
+  // into.counts, while they are in cache (disjoint chunks covering all
+  // workers, in any order on any thread; p.e already holds the previous
+  // buffer, which it may overwrite). probas/labels (optional): this E-step's
+  // posteriors, as posteriors_current() would write them, without its pass.
+  using WorkerChunkFn = std::function<void(std::size_t w0, std::size_t w1)>;
+  void e_step_swap(DsParams& p, ShardStats& into, const WorkerChunkFn& per_workers = {}, double* probas = nullptr,
+                   std::int32_t* labels = nullptr);
   void posteriors_current(double* probas, std::int32_t* labels);
   // Posteriors [n_tasks * K] and labels [n_tasks] under p; p == nullptr: the
   // start (vote shares), as dawid_skene() with n_iter = 0.

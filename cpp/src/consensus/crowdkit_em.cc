@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "consensus/common.h"
@@ -103,6 +104,24 @@ inline double rough_log(double x) {
 // true label. KC = K known at compile time, or 0.
 template <int KC = 0>
 void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run, double* e) {
+  if constexpr (KC > 0) {
+    // The same arithmetic over the flat table, so that the divisions run in
+    // vector lanes (a row of KC values alone fills them badly).
+    constexpr int KK = KC * KC;
+    double s[KC] = {};
+    for (int l = 0; l < KC; ++l) {
+      const double use = rows[l] ? 1.0 : 0.0;
+      for (int k = 0; k < KC; ++k) s[k] += use * std::max(v[l * KC + k], kEps);
+    }
+    double den[KK], keep[KK];
+    for (int l = 0; l < KC; ++l)
+      for (int k = 0; k < KC; ++k) {
+        den[l * KC + k] = s[k];
+        keep[l * KC + k] = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+      }
+    for (int i = 0; i < KK; ++i) e[i] = std::max(v[i], kEps) / den[i] + keep[i];
+    return;
+  }
   const int K = KC > 0 ? KC : k_run;
   double sum[64];
   std::vector<double> big;
@@ -505,42 +524,49 @@ void check(const AnswersView& a, const Options& opt) {
     throw InvalidArgument("consensus: crowd-kit's Dawid-Skene estimates the class priors; class_priors are not taken");
 }
 
+// sum_i a[i] b[i] in four interleaved partial sums, added as (s0 + s1) +
+// (s2 + s3): a fixed order, so the same bits however it is compiled, with four
+// independent chains of additions instead of one.
+inline double dot4(const double* a, const double* b, std::size_t n) {
+  double s[4] = {0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t j = 0; j < 4; ++j) s[j] += a[i + j] * b[i + j];
+  for (std::size_t j = 0; i < n; ++i, ++j) s[j] += a[i] * b[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 // The M-step of workers [w0, w1) from the engine's fixed-point counts, with
 // each worker's share of the ELBO: sum count * ln e before (j_old) and after
-// (j_new), and its counts per true class (n_of).
+// (j_new), and its counts per true class (n_of). The counts are converted
+// once per kSub workers into a buffer that stays in cache for the three uses.
 template <int KC, class Fill>
 void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
                    double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
+  constexpr std::size_t kSub = 64;
   const int K = KC > 0 ? KC : k_run;
   const std::size_t KK = static_cast<std::size_t>(K) * K;
-  // One worker's counts at a time: a table of them for all workers would be
-  // 8 bytes per cell more memory traffic in a step bound by it.
-  Vals<KC * KC> counts(static_cast<int>(KK));
-  double* loc = &counts[0];
-  for (std::size_t w = w0; w < w1; ++w) {
-    const double* ln = lnerr + w * KK;
-    double* nw = n_of + w * K;
-    // Rows the worker never gave have zero counts and ln e = 0 here, so the
-    // sums need no test of `rows` and vectorize.
-    double jo = 0;
-    for (std::size_t i = 0; i < KK; ++i) loc[i] = detail::from_fix(fixed[w * KK + i]);
-    for (int k = 0; k < K; ++k) nw[k] = 0;
-    for (int l = 0; l < K; ++l)
-      for (int k = 0; k < K; ++k) {
-        jo += loc[l * K + k] * ln[l * K + k];
-        nw[k] += loc[l * K + k];
-      }
-    fill.template operator()<KC>(w, loc, err + w * KK);
-    j_old[w] = jo;
-  }
-  // The logs of the whole block in one vector loop (a worker's table alone is
-  // too short to fill the lanes).
-  log_cells(err + w0 * KK, lnerr + w0 * KK, (w1 - w0) * KK);
-  for (std::size_t w = w0; w < w1; ++w) {
-    const double* ln = lnerr + w * KK;
-    double jn = 0;
-    for (std::size_t i = 0; i < KK; ++i) jn += detail::from_fix(fixed[w * KK + i]) * ln[i];
-    j_new[w] = jn;
+  std::conditional_t<(KC > 0), std::array<double, kSub * KC * KC>, std::vector<double>> buf{};
+  if constexpr (KC == 0) buf.resize(kSub * KK);
+  double* loc = buf.data();
+  for (std::size_t s0 = w0; s0 < w1; s0 += kSub) {
+    const std::size_t s1 = std::min(w1, s0 + kSub), cells = (s1 - s0) * KK;
+    for (std::size_t i = 0; i < cells; ++i) loc[i] = detail::from_fix(fixed[s0 * KK + i]);
+    for (std::size_t w = s0; w < s1; ++w) {
+      // Rows the worker never gave have zero counts and ln e = 0 here, so the
+      // sums need no test of `rows`.
+      const double* c = loc + (w - s0) * KK;
+      j_old[w] = dot4(c, lnerr + w * KK, KK);
+      double* nw = n_of + w * K;
+      for (int k = 0; k < K; ++k) nw[k] = 0;
+      for (int l = 0; l < K; ++l)
+        for (int k = 0; k < K; ++k) nw[k] += c[l * K + k];
+      fill.template operator()<KC>(w, c, err + w * KK);
+    }
+    // The logs of the whole sub-block in one vector loop (a worker's table
+    // alone is too short to fill the lanes).
+    log_cells(err + s0 * KK, lnerr + s0 * KK, cells);
+    for (std::size_t w = s0; w < s1; ++w) j_new[w] = dot4(loc + (w - s0) * KK, lnerr + w * KK, KK);
   }
 }
 
@@ -583,6 +609,7 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   std::vector<double> j_old(W), j_new(W), n_of(W * K);
   double loss = -std::numeric_limits<double>::infinity();
   std::int32_t it = 0;
+  bool have_posteriors = false;  // written by the last E-step
   r.converged = false;
   while (it < opt.n_iter) {
     std::vector<double> lnpr_old(K);
@@ -590,21 +617,27 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
       p.prior[k] = std::max(priors[k], kEps);
       lnpr_old[k] = std::log(p.prior[k]);
     }
-    // The new parameters go to the shard by swapping buffers; err comes back
-    // as the shard's old table, which the M-step overwrites entirely.
+    // The new parameters go to the shard by swapping buffers; p.e comes back
+    // as the shard's old table, which the M-step overwrites entirely. The
+    // M-step runs per worker on the shard's team as each chunk of counts is
+    // summed; the ELBO's sums per worker are added below in worker order.
+    // The last iteration's E-step writes the posteriors (no extra pass).
     p.e.swap(err);
-    shard.e_step_swap(p, st);
+    const bool last = it + 1 == opt.n_iter;
+    shard.e_step_swap(
+        p, st,
+        [&](std::size_t w0, std::size_t w1) {
+          dispatch_k(k32, [&]<int KC>() {
+            engine_m_step<KC>(k32, w0, w1, st.counts.data(), p.e.data(), lnerr.data(), n_of.data(), j_old.data(),
+                              j_new.data(), fill);
+          });
+        },
+        last ? r.probas.data() : nullptr, last ? r.labels.data() : nullptr);
+    have_posteriors = last;
     err.swap(p.e);
     double ll = 0;
     for (double v : st.block_ll) ll += v;
     set_priors(st.prior);
-    // M-step per worker; the ELBO's sums per worker, added in worker order.
-    util::parallel_for(W, opt.threads, 512, [&](std::size_t w0, std::size_t w1) {
-      dispatch_k(k32, [&]<int KC>() {
-        engine_m_step<KC>(k32, w0, w1, st.counts.data(), err.data(), lnerr.data(), n_of.data(), j_old.data(),
-                          j_new.data(), fill);
-      });
-    });
     double jo = 0, jn = 0, prior_old = 0, prior_new = 0;
     std::vector<double> nk(K, 0.0);
     for (std::size_t w = 0; w < W; ++w) {
@@ -626,8 +659,8 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
     loss = next;
   }
   // The posteriors of the last E-step (the majority-vote shares before any).
-  if (it > 0) shard.posteriors_current(r.probas.data(), r.labels.data());
-  else shard.posteriors(nullptr, r.probas.data(), r.labels.data());
+  if (it == 0) shard.posteriors(nullptr, r.probas.data(), r.labels.data());
+  else if (!have_posteriors) shard.posteriors_current(r.probas.data(), r.labels.data());
   for (auto& v : priors) v = std::max(v, kEps);
   // The engine labels tasks without answers -1; they get the priors. Clipping
   // cannot move an argmax (the largest posterior is >= 1/K), so the engine's

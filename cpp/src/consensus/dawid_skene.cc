@@ -896,10 +896,10 @@ struct DawidSkeneShard::Impl {
 
   ShardStats collect(std::vector<double>* block_ll) {
     ShardStats st;
-    collect_into(block_ll, st);
+    collect_into(block_ll, st, {});
     return st;
   }
-  void collect_into(std::vector<double>* block_ll, ShardStats& st) {
+  void collect_into(std::vector<double>* block_ll, ShardStats& st, const WorkerChunkFn& per_workers) {
     const std::size_t W = static_cast<std::size_t>(c.n_workers), K = static_cast<std::size_t>(c.n_labels), R = sh.R;
     std::vector<const std::int64_t*> tabs;
     st.prior.assign(K, 0);
@@ -916,13 +916,16 @@ struct DawidSkeneShard::Impl {
     constexpr std::size_t kChunk = 512;
     std::atomic<std::size_t> next{0};
     team->run([&](unsigned) {
-      for (std::size_t w0 = next.fetch_add(kChunk); w0 < W; w0 = next.fetch_add(kChunk))
-        for (std::size_t r = w0 * K, r1 = std::min(W, w0 + kChunk) * K; r < r1; ++r)
+      for (std::size_t w0 = next.fetch_add(kChunk); w0 < W; w0 = next.fetch_add(kChunk)) {
+        const std::size_t w1 = std::min(W, w0 + kChunk);
+        for (std::size_t r = w0 * K, r1 = w1 * K; r < r1; ++r)
           for (std::size_t k = 0; k < K; ++k) {
             std::int64_t v = 0;
             for (const std::int64_t* tab : tabs) v += tab[r * R + K + k];
             out[r * K + k] = v;
           }
+        if (per_workers) per_workers(w0, w1);
+      }
     });
     if (block_ll) st.block_ll = std::move(*block_ll);
   }
@@ -973,15 +976,20 @@ ShardStats DawidSkeneShard::e_step(const DsParams& p) {
   return st;
 }
 
-void DawidSkeneShard::e_step_swap(DsParams& p, ShardStats& into) {
+void DawidSkeneShard::e_step_swap(DsParams& p, ShardStats& into, const WorkerChunkFn& per_workers, double* probas,
+                                  std::int32_t* labels) {
   Impl& m = *impl_;
   m.check(p);
+  if ((probas == nullptr) != (labels == nullptr))
+    throw InvalidArgument("dawid_skene shard: posteriors need both the probas and the labels buffer");
   m.sh.e.swap(p.e);
   m.sh.prior = p.prior;
   ++m.sh.epoch;
   std::vector<double> block_ll = std::move(into.block_ll);
-  run_pass<Mode::kEm>(m.sh, nullptr, &block_ll);
-  m.collect_into(&block_ll, into);
+  m.sh.labels = labels;
+  run_pass<Mode::kEm>(m.sh, probas, &block_ll);
+  m.sh.labels = nullptr;
+  m.collect_into(&block_ll, into, per_workers);
 }
 
 void DawidSkeneShard::posteriors_current(double* probas, std::int32_t* labels) {
