@@ -217,3 +217,74 @@ def test_precision_threshold_weighs_held_out_examples():
     conf_in, correct, conf_oos = np.array([0.9, 0.8]), np.array([True, True]), np.array([0.85])
     assert m._precision_threshold(conf_in, correct, conf_oos, 0.9) == 0.9
     assert m._precision_threshold(conf_in, correct, conf_oos, 0.9, in_weight=10.0) == 0.8
+
+
+def test_fit_on_an_instance_fits_it_in_place_as_scikit_learn_does():
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    idx = m.CategoryIndex()
+    assert repr(idx) == "CategoryIndex(not fitted)"
+    assert idx.fit(texts, labels, epochs=20) is idx  # fitted in place, returned for chaining
+    fresh = m.CategoryIndex.fit(texts, labels, epochs=20)  # on the class: a new index
+    assert fresh is not idx and idx.categories == fresh.categories
+    queries = ["my card never came", "forgot my pin", "fee on my statement"]
+    assert list(idx.predict(queries)) == list(fresh.predict(queries)) == ["card_delivery", "pin", "fees"]
+    np.testing.assert_array_equal(idx.predict_proba(queries), fresh.predict_proba(queries))
+    assert idx.threshold == fresh.threshold and idx.temperature == fresh.temperature
+    # A backend index refits in place the same way (and may change its categories).
+    rng = np.random.default_rng(0)
+    table: dict[str, np.ndarray] = {}
+
+    def backend(batch):
+        return np.stack([table.setdefault(t, rng.normal(size=8)) for t in batch])
+
+    assert idx.fit(texts[:16], labels[:16], backend=backend, calibrate=False) is idx
+    assert idx.categories == ["card_delivery", "transfer"]
+    assert set(idx.predict(texts)) <= {"card_delivery", "transfer"}
+
+
+def test_an_unfitted_index_says_so_and_the_default_is_not_refitted():
+    idx = m.CategoryIndex()
+    for query in (lambda: idx.predict(["pin"]), lambda: idx.predict_proba(["pin"]), lambda: idx.top_k("pin"),
+                  lambda: idx.top_k_batch(["pin"])):
+        with pytest.raises(errors.NotFitted, match="not fitted: fit it with idx.fit"):
+            query()
+    assert issubclass(errors.NotFitted, ValueError) and issubclass(errors.NotFitted, AttributeError)
+    default = m.CategoryIndex.default()
+    before = default.categories
+    with pytest.raises(errors.InvalidArgument, match="cannot be refitted in place"):
+        default.fit(["a card", "a pin"], ["x", "y"])
+    assert default.categories == before and m.CategoryIndex.default() is default
+
+
+def test_queries_never_mix_two_fits_while_another_thread_refits():
+    import threading
+
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    two = [c if c in ("pin", "fees") else "other" for c in labels]  # another category set
+    idx = m.CategoryIndex.fit(texts, labels, epochs=2, calibrate=False)
+    sets = ({"card_delivery", "transfer", "fees", "pin"}, {"pin", "fees", "other"})
+    stop, seen, errs = threading.Event(), [], []
+
+    def query():
+        try:
+            while not stop.is_set():
+                for mm in idx.top_k_batch(texts, k=4):
+                    seen.append(frozenset(c for c, _ in mm))
+        except Exception as e:  # pragma: no cover - reported below
+            errs.append(e)
+
+    threads = [threading.Thread(target=query) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            idx.fit(texts, two if i % 2 == 0 else labels, epochs=2, calibrate=False)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errs
+    # Each answer lists the categories of one fit (all 4 of the first, or all 3 of the second).
+    assert seen and all(s in {frozenset(sets[0]), frozenset(sets[1])} for s in seen)

@@ -18,7 +18,7 @@ __all__ = [
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
     "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask", "ContractReverted",
-    "ReplayedReceipt", "MissingColumn",
+    "ReplayedReceipt", "MissingColumn", "NotFitted",
 ]
 
 
@@ -120,6 +120,11 @@ class InfeasibleAssignment(TaggerError):
 
 class ConsensusError(TaggerError, ValueError):
     """Answers cannot be aggregated as given (empty, malformed, inconsistent)."""
+
+
+class NotFitted(TaggerError, ValueError, AttributeError):
+    """A model was queried before it was fitted (also a ``ValueError`` and an
+    ``AttributeError``, as scikit-learn's ``NotFittedError``)."""
 
 
 class TaskStateError(TaggerError):

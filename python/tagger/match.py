@@ -16,6 +16,7 @@ See docs/matching.md for the representation, the calibration, the catalog and th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -24,13 +25,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec
 
 import numpy as np
 
 from . import _core
 from ._optional import require
-from .errors import InfeasibleAssignment, InvalidArgument
+from .errors import InfeasibleAssignment, InvalidArgument, NotFitted
 
 _m = _core.match
 
@@ -635,6 +636,35 @@ def _fold_result(y: np.ndarray, job: _FoldJob, fcats: np.ndarray,
     return logp, truth, np.log(np.maximum(p_oos, 1e-30))
 
 
+_P = ParamSpec("_P")
+
+
+class _fit_in_place_or_new(Generic[_P]):
+    """``CategoryIndex.fit(...)`` builds and returns a new fitted index (a classmethod);
+    ``idx.fit(...)`` fits ``idx`` in place and returns it, as scikit-learn users expect
+    (before, the fitted index was returned and ``idx`` stayed unfitted)."""
+
+    def __init__(self, build: Callable[Concatenate[type[CategoryIndex], _P], CategoryIndex]) -> None:
+        self._build = build
+        self.__doc__ = build.__doc__
+        self.__wrapped__ = build
+
+    def __get__(self, obj: CategoryIndex | None, owner: type[CategoryIndex]) -> Callable[_P, CategoryIndex]:
+        build = self._build
+        if obj is None:
+            @functools.wraps(build)
+            def new(*args: _P.args, **kwargs: _P.kwargs) -> CategoryIndex:
+                return build(owner, *args, **kwargs)
+            return new
+        target = obj
+
+        @functools.wraps(build)
+        def in_place(*args: _P.args, **kwargs: _P.kwargs) -> CategoryIndex:
+            target._replace_fit(build(type(target), *args, **kwargs))
+            return target
+        return in_place
+
+
 class CategoryIndex:
     r"""Scores texts against named categories.
 
@@ -660,6 +690,9 @@ class CategoryIndex:
 
     _default: CategoryIndex | None = None
     _default_lock = threading.Lock()
+    # Held only while a query takes its snapshot of the fitted state or an
+    # in-place fit replaces it, so a query never mixes two fits.
+    _state_lock = threading.Lock()
 
     def __init__(self, *, _core: Any = None, _backend: Any = None, _model: Any = None,
                  _categories: list[str] | None = None, _source: str = "") -> None:
@@ -726,8 +759,8 @@ class CategoryIndex:
             idx._source = "catalog, zero-shot"
         return idx
 
-    @classmethod
-    def fit(cls, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
+    @_fit_in_place_or_new
+    def fit(cls: type[CategoryIndex], /, texts: Iterable[str], labels: Iterable[Any], *, backend: Any = None,
             tokenizer: Tokenizer | None = None, epochs: int = 6, learning_rate: float = 0.1, l2: float = 1e-6,
             seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
             calibrate: bool = True, oos_texts: Iterable[str] | None = None,
@@ -756,6 +789,11 @@ class CategoryIndex:
 
         ``on_invalid="skip"`` drops examples whose text is not a str (or is empty) instead of
         raising.
+
+        ``CategoryIndex.fit(...)`` returns a new fitted index; ``idx.fit(...)`` on an index
+        fits that index in place and returns it (scikit-learn's way). Queries running in other
+        threads meanwhile finish on the previous fit. The shared :meth:`default` index cannot be
+        refitted in place.
         """
         texts_l, bad = _texts_lenient(texts, on_invalid)
         labels_l = [str(y) for y in labels]
@@ -873,30 +911,46 @@ class CategoryIndex:
     def categories(self) -> list[str]:
         return list(self._categories)
 
-    def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities [n, C] with NaN rows for skipped entries, reason codes [n])."""
+    def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(probabilities [n, C] with NaN rows for skipped entries, reason codes [n], the C
+        categories they refer to), all from one fit."""
+        with self._state_lock:
+            core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
+            temperature, categories = self._temperature, self._categories
+        if core is None and backend is None:
+            raise NotFitted("this CategoryIndex is not fitted: fit it with idx.fit(texts, labels) (or use "
+                            "idx = CategoryIndex.fit(texts, labels)), or take CategoryIndex.default() / "
+                            "CategoryIndex.from_catalog(catalog)")
         tl, bad = _texts_lenient(texts, on_invalid)
-        if self._core is not None:
-            p, codes = self._core.predict_proba(tl, threads)
-            if self._zero_shot is not None:
-                p = self._zero_shot.predict_proba(tl, self._temperature, threads)
+        if core is not None:
+            p, codes = core.predict_proba(tl, threads)
+            if zero_shot is not None:
+                p = zero_shot.predict_proba(tl, temperature, threads)
         else:
             codes = _m.text_signals(tl, False)  # the backend model may read any script
             # The backend gets every text; only skipped (non-str) entries are left out of the call.
             ok = np.flatnonzero(~bad)
-            p = np.full((len(tl), len(self._categories)), np.nan, np.float32)
+            p = np.full((len(tl), len(categories)), np.nan, np.float32)
             if len(ok):
-                x = np.ascontiguousarray(self._backend([tl[i] for i in ok]), dtype=np.float32)
+                x = np.ascontiguousarray(backend([tl[i] for i in ok]), dtype=np.float32)
                 if x.ndim != 2 or x.shape[0] != len(ok):
                     raise InvalidArgument(f"backend returned shape {x.shape} for {len(ok)} texts")
-                p[ok] = self._model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
-                                                  threads, self._temperature)
+                p[ok] = model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
+                                            threads, temperature)
         codes = np.asarray(codes, dtype=np.uint8).copy()
         if bad.any():
             p = np.array(p, dtype=np.float32, copy=True)
             p[bad] = np.nan
             codes[bad] = _INVALID
-        return p, codes
+        return p, codes, categories
+
+    def _replace_fit(self, fitted: CategoryIndex) -> None:
+        """Takes the fitted state of ``fitted`` (an in-place ``fit``)."""
+        if self is CategoryIndex._default:
+            raise InvalidArgument("CategoryIndex.default() is shared by the whole process and cannot be refitted "
+                                  "in place; CategoryIndex.fit(texts, labels) returns a new index")
+        with self._state_lock:
+            self.__dict__.update(fitted.__dict__)
 
     def predict_proba(self, texts: Iterable[str], threads: int = 0, *, on_invalid: str = "raise") -> np.ndarray:
         """[n_texts, n_categories] probabilities (columns in :attr:`categories` order),
@@ -921,7 +975,7 @@ class CategoryIndex:
         ``abstain=True`` answers ``abstain_label`` (default None: "none of these categories")
         where the top probability is below the calibrated :attr:`threshold`; a float gives the
         threshold directly."""
-        p, codes = self._score(texts, threads, on_invalid)
+        p, codes, categories = self._score(texts, threads, on_invalid)
         skipped = codes == _INVALID
         n = len(codes)
         best = np.where(skipped[:, None], 0.0, p).argmax(axis=1) if n else np.zeros(0, np.int64)
@@ -930,7 +984,7 @@ class CategoryIndex:
         tau = self._abstain_threshold(abstain)
         below = (scores < tau) if tau is not None else np.zeros(n, dtype=bool)
         abstained = below | skipped
-        out = Predictions(abstain_label if abstained[i] else self._categories[j] for i, j in enumerate(best.tolist()))
+        out = Predictions(abstain_label if abstained[i] else categories[j] for i, j in enumerate(best.tolist()))
         out.scores, out.abstained, out.reasons = scores, abstained, _reasons(codes)
         index = getattr(texts, "index", None)  # a pandas Series' index (list.index is a method)
         out._index = index if hasattr(index, "__len__") else None
@@ -962,12 +1016,12 @@ class CategoryIndex:
         (``on_invalid="skip"``: a non-str entry gets an empty answer, reason ``"invalid"``)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 2**31 - 1:
             raise InvalidArgument(f"k must be an int in [1, 2**31 - 1], got {k!r}")
-        p, codes = self._score(texts, threads, on_invalid)
-        kk = min(int(k), len(self._categories))
+        p, codes, categories = self._score(texts, threads, on_invalid)
+        kk = min(int(k), len(categories))
         order = np.argsort(-p, axis=1, kind="stable")[:, :kk]  # ties: category name order
         out = []
         for i, row in enumerate(order):
-            mm = Matches([] if codes[i] == _INVALID else [(self._categories[j], float(p[i, j])) for j in row])
+            mm = Matches([] if codes[i] == _INVALID else [(categories[j], float(p[i, j])) for j in row])
             mm.reason = None if codes[i] == 0 else SIGNALS[codes[i]]
             out.append(mm)
         return out
@@ -992,6 +1046,8 @@ class CategoryIndex:
         return len(self._categories)
 
     def __repr__(self) -> str:
+        if self._core is None and self._backend is None:
+            return "CategoryIndex(not fitted)"
         cal = f", T={self._temperature:.3g}, threshold={self.threshold:.3g}" if self.threshold is not None else ""
         return f"CategoryIndex({len(self)} categories, {self._source}{cal})"
 
