@@ -226,6 +226,24 @@ def test_api_misuse_raises_typed_errors():
     with pytest.raises(InvalidKey):
         Verifier().receipt(check(GOOD_TEXT, "text"), "i", bytes(32))
     assert check(b"x", "tabular", {}).kind == "csv"
+    with pytest.raises(InvalidArgument, match="data must be bytes-like, got int"):
+        check(5, "text")  # bytes(5) would have checked five zero bytes
+    assert check(bytearray(GOOD_TEXT), "text").accepted and check(memoryview(GOOD_TEXT), "text").accepted
+
+
+def test_check_many_refuses_a_bad_item_before_registering_any():
+    reg = DedupRegistry()
+    spec = VerifySpec(task_id="t1", registry=reg, gibberish_threshold=None)
+    other = b"My replacement card still has not arrived although you promised delivery within a week."
+    with pytest.raises(InvalidArgument, match=r"items\[2\] must be bytes-like, got NoneType"):
+        tg.verify.check_many([GOOD_TEXT, other, None], "text", spec)
+    assert len(reg) == 0  # nothing half-done: the retry is not a duplicate of itself
+    assert [v.status for v in tg.verify.check_many([GOOD_TEXT, other], "text", spec)] == ["accepted", "accepted"]
+    assert len(reg) == 2
+    with pytest.raises(InvalidArgument, match="a single bytes"):
+        tg.verify.check_many(GOOD_TEXT, "text", spec)
+    with pytest.raises(InvalidArgument, match=r"items\[0\] must be bytes \(encode text as UTF-8\), got str"):
+        tg.verify.check_many(["text"], "text")
 
 
 # -------------------------------------------------------------- receipts

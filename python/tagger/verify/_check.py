@@ -418,6 +418,12 @@ class Verifier:
         """Verify many uploads of one kind; text model scores are computed in one
         multi-threaded C++ call (GIL released)."""
         spec, kind = as_spec(task), normalize_kind(kind)
+        if isinstance(items, (bytes, bytearray, memoryview, str)):
+            raise InvalidArgument(f"items must be a sequence of uploads, got a single {type(items).__name__} "
+                                  "(use check() for one upload)")
+        # Every item is checked for its type before any is verified: a bad one must not leave the
+        # uploads before it registered (a retry would find them as duplicates of themselves).
+        items = [_upload_bytes(d, f"items[{i}]") for i, d in enumerate(items)]
         if item_ids is not None and len(item_ids) != len(items):
             raise InvalidArgument("item_ids must have one id per item")
         pre: list = [None] * len(items)
@@ -460,12 +466,7 @@ class Verifier:
 
     def _check(self, data: Any, kind: str, spec: VerifySpec, item_id: str, register: bool, pre: Any) -> Verdict:
         kind = normalize_kind(kind)
-        if isinstance(data, str):
-            raise InvalidArgument("data must be bytes (encode text as UTF-8), got str")
-        try:
-            data = bytes(data)
-        except TypeError:
-            raise InvalidArgument(f"data must be bytes-like, got {type(data).__name__}") from None
+        data = _upload_bytes(data, "data")
         run = _Run(spec)
         sha = crypto.sha256(data)
         features: dict[str, Any] = {}
@@ -686,6 +687,19 @@ class Verifier:
         if item.spec.schema is not None:
             for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):
                 run.fail("schema", code, detail)
+
+
+def _upload_bytes(data: Any, what: str) -> bytes:
+    """The bytes of an upload: bytes, bytearray, memoryview or another buffer. A str, an int
+    (``bytes(5)`` would be five zero bytes) or None is a caller's mistake, named by ``what``."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        raise InvalidArgument(f"{what} must be bytes (encode text as UTF-8), got str")
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise InvalidArgument(f"{what} must be bytes-like, got {type(data).__name__}") from None
 
 
 def _decode_or_none(data: Any) -> Optional[str]:
