@@ -10,6 +10,7 @@
 #include <string>
 
 #include "consensus/common.h"
+#include "consensus/fast_math.h"
 #include "tagger/errors.h"
 #include "util/parallel.h"
 
@@ -97,6 +98,11 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
   auto communities = [&] {
     util::parallel_for(M * K, opt.threads, 1, [&](std::size_t r0, std::size_t r1) {
       std::vector<double> d(K), prev(K), held(K);
+      // Per observed class l, the members with N_wkl > 0 and q(c_w = m) > 0 in
+      // worker order: their counts and weights, fixed during the steps, and the
+      // psi arguments and values of a step (evaluated a table at a time).
+      std::vector<std::vector<double>> n_of(K), q_of(K);
+      std::vector<double> arg, psi;
       for (std::size_t mk = r0; mk < r1; ++mk) {
         const std::size_t m = mk / K, k = mk % K;
         double* row = pi.data() + m * KK + k * K;
@@ -124,14 +130,32 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           }
           if (nk > 0) mass += q;
         }
+        for (std::size_t l = 0; l < K; ++l) {
+          n_of[l].clear();
+          q_of[l].clear();
+        }
+        for (std::size_t w = 0; w < W; ++w) {
+          const double q = resp[w * M + m];
+          if (q == 0) continue;
+          const double* nw = cnt.data() + w * KK + k * K;
+          for (std::size_t l = 0; l < K; ++l)
+            if (nw[l] > 0) {
+              n_of[l].push_back(nw[l]);
+              q_of[l].push_back(q);
+            }
+        }
         for (int step = 0; step < kMaxPiSteps && mass > 0; ++step) {
-          std::fill(d.begin(), d.end(), 0.0);
-          for (std::size_t w = 0; w < W; ++w) {
-            const double q = resp[w * M + m];
-            if (q == 0) continue;
-            const double* nw = cnt.data() + w * KK + k * K;
-            for (std::size_t l = 0; l < K; ++l)
-              if (nw[l] > 0) d[l] += q * detail::digamma(s * row[l] + nw[l]);
+          // d_l = sum_w q psi(s Pi_mkl + N_wkl), added in worker order.
+          for (std::size_t l = 0; l < K; ++l) {
+            const std::size_t n = n_of[l].size();
+            arg.resize(n);
+            psi.resize(n);
+            const double base = s * row[l];
+            for (std::size_t i = 0; i < n; ++i) arg[i] = base + n_of[l][i];
+            detail::digamma_cells(arg.data(), psi.data(), n);
+            double acc = 0;
+            for (std::size_t i = 0; i < n; ++i) acc += q_of[l][i] * psi[i];
+            d[l] = acc;
           }
           double sum = 0;
           for (std::size_t l = 0; l < K; ++l) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "consensus/common.h"
+#include "consensus/fast_math.h"
 #include "tagger/consensus_crowdkit.h"
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
@@ -50,34 +51,7 @@ struct Vals<0> {
   double& operator[](int i) { return a[static_cast<std::size_t>(i)]; }
 };
 
-// ln x for a positive normal x, within a few ulp: x = m 2^e with m in
-// [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172,
-// by its series to s^21 (the next term is below 1e-17). Branch-free, so a loop
-// over a worker's table vectorizes; used for the ELBO's ln e only (the
-// E-step multiplies e itself), where a few ulp are far below any tol.
-inline double fast_log(double x) {
-  const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
-  // Integer arithmetic only (no branch, no int->double instruction), so a loop
-  // of these vectorizes: u >> 52 is the exponent plus 1024 after shifting x's
-  // bits so that mantissas from sqrt(1/2) up land in one binade.
-  const std::uint64_t u = bits + ((std::uint64_t{1} << 62) - 0x3FE6A09E667F3BCDULL);  // bits of sqrt(1/2)
-  const std::uint64_t biased = u >> 52;
-  const double m = std::bit_cast<double>(bits - (biased << 52) + (std::uint64_t{1024} << 52));  // [sqrt(1/2), sqrt(2))
-  const double e = std::bit_cast<double>(biased | 0x4330000000000000ULL) - (4503599627370496.0 + 1024.0);
-  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-  double poly = 1.0 / 21;
-  poly = poly * s2 + 1.0 / 19;
-  poly = poly * s2 + 1.0 / 17;
-  poly = poly * s2 + 1.0 / 15;
-  poly = poly * s2 + 1.0 / 13;
-  poly = poly * s2 + 1.0 / 11;
-  poly = poly * s2 + 1.0 / 9;
-  poly = poly * s2 + 1.0 / 7;
-  poly = poly * s2 + 1.0 / 5;
-  poly = poly * s2 + 1.0 / 3;
-  poly = poly * s2 + 1.0;
-  return 2.0 * s * poly + e * kLn2;
-}
+using detail::fast_log;  // the ELBO's ln e only (the E-step multiplies e itself): a few ulp are far below any tol
 
 // ln of a table of probabilities, cells that are not positive (NaN: a row the
 // worker never gave) -> 0. Cloned for AVX-512 and AVX2 so fast_log runs 8 or 4

@@ -1,0 +1,14 @@
+#include "consensus/fast_math.h"
+
+namespace tagger::consensus::detail {
+
+// Cloned for AVX-512 and AVX2 (not under ThreadSanitizer: see minhash.cc, the
+// ifunc resolver runs too early there).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void digamma_cells(const double* __restrict x, double* __restrict out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = fast_digamma(x[i]);
+}
+
+}  // namespace tagger::consensus::detail
