@@ -55,4 +55,17 @@ TEST(ConsensusFastMath, DigammaIsAccurateAndTheTableLoopGivesTheInlineBits) {
   EXPECT_NEAR(d::fast_digamma(1.0), -0.57721566490153286, 1e-13);  // -Euler's constant
 }
 
+TEST(ConsensusFastMath, LogGammaIsAccurateAndTheTableLoopGivesTheInlineBits) {
+  std::vector<double> x = log_spaced(1e-12, 1e40, 40009);
+  for (double v : {0.5, 1.0, 1.5, 2.0, 2.5, 5.999999, 6.0, 10.0})  // ln Gamma is 0 at 1 and 2
+    x.push_back(v);
+  std::vector<double> out(x.size());
+  d::log_gamma_cells(x.data(), out.data(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double ref = static_cast<double>(std::lgammal(static_cast<long double>(x[i])));
+    EXPECT_LE(std::abs(out[i] - ref), 1e-13 * std::max(1.0, std::abs(ref))) << "x = " << x[i];
+    EXPECT_EQ(out[i], d::fast_log_gamma(x[i])) << "x = " << x[i];
+  }
+}
+
 }  // namespace

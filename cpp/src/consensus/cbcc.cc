@@ -160,7 +160,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           double sum = 0;
           for (std::size_t l = 0; l < K; ++l) {
             prev[l] = row[l];
-            d[l] -= held[l] * detail::digamma(s * row[l]);
+            d[l] -= held[l] * detail::fast_digamma(s * row[l]);
             d[l] = std::max(row[l] * s * d[l] + (k == l ? o.a_v : o.b_v) - 1, kPiFloor);
             sum += d[l];
           }
@@ -187,8 +187,8 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
         elh[m] = v;
         total += v;
       }
-      const double dt = detail::digamma(total);
-      for (std::size_t m = 0; m < M; ++m) elh[m] = detail::digamma(elh[m]) - dt;
+      const double dt = detail::fast_digamma(total);
+      for (std::size_t m = 0; m < M; ++m) elh[m] = detail::fast_digamma(elh[m]) - dt;
     }
     // Memberships by the Dirichlet-multinomial evidence of each worker's soft
     // counts under each community, then the worker's expected log rows. Each
@@ -198,20 +198,28 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
     // the community, ln Gamma(s) - ln Gamma(s + N_wk), cancel in the
     // membership's normalization and are left out.
     for (std::size_t i = 0; i < M * KK; ++i) {
-      lg_pi[i] = detail::log_gamma(s * pi[i]);
-      dg_pi[i] = detail::digamma(s * pi[i]);
+      lg_pi[i] = detail::fast_log_gamma(s * pi[i]);
+      dg_pi[i] = detail::fast_digamma(s * pi[i]);
     }
     util::parallel_for(W, opt.threads, 256, [&](std::size_t w0, std::size_t w1) {
-      std::vector<double> lr(M);
+      std::vector<double> lr(M), arg(M * KK), lg(M * KK), dg(M * KK), psi(M * KK);
+      std::vector<std::size_t> used(KK);
       for (std::size_t w = w0; w < w1; ++w) {
         const double* nw = cnt.data() + w * KK;
+        // The worker's cells with N_wkl > 0: ln Gamma and psi of s Pi_mkl + N_wkl
+        // for every community, a table at a time.
+        std::size_t nnz = 0;
+        for (std::size_t kl = 0; kl < KK; ++kl)
+          if (nw[kl] > 0) used[nnz++] = kl;
+        for (std::size_t m = 0; m < M; ++m)
+          for (std::size_t j = 0; j < nnz; ++j) arg[m * nnz + j] = s * pi[m * KK + used[j]] + nw[used[j]];
+        detail::log_gamma_cells(arg.data(), lg.data(), M * nnz);
+        detail::digamma_cells(arg.data(), dg.data(), M * nnz);
         double mx = -INFINITY;
         for (std::size_t m = 0; m < M; ++m) {
-          const double* pm = pi.data() + m * KK;
           const double* lgm = lg_pi.data() + m * KK;
           double v = elh[m];
-          for (std::size_t kl = 0; kl < KK; ++kl)
-            if (nw[kl] > 0) v += detail::log_gamma(s * pm[kl] + nw[kl]) - lgm[kl];
+          for (std::size_t j = 0; j < nnz; ++j) v += lg[m * nnz + j] - lgm[used[j]];
           lr[m] = v;
           mx = std::max(mx, v);
         }
@@ -220,17 +228,18 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
         for (std::size_t m = 0; m < M; ++m) resp[w * M + m] = lr[m] / sum;
         double* ew = elv.data() + w * KK;
         std::fill(ew, ew + KK, 0.0);
+        // psi of every cell: the table's where N_wkl > 0, else psi(s Pi_mkl).
+        std::copy(dg_pi.begin(), dg_pi.end(), psi.begin());
+        for (std::size_t m = 0; m < M; ++m)
+          for (std::size_t j = 0; j < nnz; ++j) psi[m * KK + used[j]] = dg[m * nnz + j];
         for (std::size_t k = 0; k < K; ++k) {
           double nk = 0;
           for (std::size_t l = 0; l < K; ++l) nk += nw[k * K + l];
-          const double dn = detail::digamma(s + nk);
+          const double dn = detail::fast_digamma(s + nk);
           for (std::size_t m = 0; m < M; ++m) {
             const double q = resp[w * M + m];
             if (q == 0) continue;
-            for (std::size_t l = 0; l < K; ++l) {
-              const std::size_t i = m * KK + k * K + l;
-              ew[k * K + l] += q * ((nw[k * K + l] > 0 ? detail::digamma(s * pi[i] + nw[k * K + l]) : dg_pi[i]) - dn);
-            }
+            for (std::size_t l = 0; l < K; ++l) ew[k * K + l] += q * (psi[m * KK + k * K + l] - dn);
           }
         }
       }
@@ -239,7 +248,7 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t k = 0; k < K; ++k) nu[k] += z[t * K + k];
     const double nsum = std::accumulate(nu.begin(), nu.end(), 0.0);
-    for (std::size_t k = 0; k < K; ++k) eltau[k] = detail::digamma(nu[k]) - detail::digamma(nsum);
+    for (std::size_t k = 0; k < K; ++k) eltau[k] = detail::fast_digamma(nu[k]) - detail::fast_digamma(nsum);
     // Tasks in fixed blocks; the objective is summed block by block in block
     // order and the change is a max, so the thread count changes no bit.
     const std::size_t n_blocks = (T + detail::kBlockTasks - 1) / detail::kBlockTasks;

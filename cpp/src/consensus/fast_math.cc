@@ -5,10 +5,19 @@ namespace tagger::consensus::detail {
 // Cloned for AVX-512 and AVX2 (not under ThreadSanitizer: see minhash.cc, the
 // ifunc resolver runs too early there).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_THREAD__)
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define TAGGER_CELL_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define TAGGER_CELL_CLONES
 #endif
+
+TAGGER_CELL_CLONES
 void digamma_cells(const double* __restrict x, double* __restrict out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = fast_digamma(x[i]);
+}
+
+TAGGER_CELL_CLONES
+void log_gamma_cells(const double* __restrict x, double* __restrict out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = fast_log_gamma(x[i]);
 }
 
 }  // namespace tagger::consensus::detail
