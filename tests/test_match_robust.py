@@ -288,3 +288,40 @@ def test_queries_never_mix_two_fits_while_another_thread_refits():
     assert not errs
     # Each answer lists the categories of one fit (all 4 of the first, or all 3 of the second).
     assert seen and all(s in {frozenset(sets[0]), frozenset(sets[1])} for s in seen)
+
+
+def test_an_empty_batch_gets_an_empty_answer_with_the_dense_block():
+    # The dense block (the default) used to refuse a batch of no texts.
+    for idx in (topic_index(), topic_index(dense=False), m.CategoryIndex.default()):
+        assert idx.predict_proba([]).shape == (0, len(idx.categories))
+        assert list(idx.predict([])) == [] and idx.top_k_batch([]) == []
+        assert idx.predict_frame([]).empty
+
+
+def test_bad_thread_counts_and_abstain_values_are_named():
+    idx = topic_index(dense=False)
+    for bad in (-1, "2", 2.5, True):
+        with pytest.raises(errors.InvalidArgument, match="threads must be an int >= 0"):
+            idx.predict(["my pin"], threads=bad)
+    with pytest.raises(errors.InvalidArgument, match="threads must be an int >= 0"):
+        topic_index(threads=-2)
+    with pytest.raises(errors.InvalidArgument, match="abstain must be True, False or a probability"):
+        idx.predict(["my pin"], abstain="yes")
+    assert list(idx.predict(["my pin"], abstain=0.0)) == ["pin"]
+
+
+def test_catalog_entries_are_checked_field_by_field():
+    ok = m.Catalog([{"id": "a/b", "examples": ["a photo of a cat"]}, {"id": "c/d", "description": "stock prices"}])
+    assert ok["a/b"].description == "" and ok["a/b"].examples == ("a photo of a cat",)
+    cases = [
+        ([{"id": "a/b", "description": "x", "exampels": ["typo"]}], r"entry 0 has unknown field\(s\) \['exampels'\]"),
+        ([{"description": "no id"}], "entry 0 has no id"),
+        ([{"id": "a/b"}], "has neither a description nor examples"),
+        ([{"id": "a/b", "examples": "one string"}], "examples must be a list of strings, got a single str"),
+        ([{"id": "a/b", "examples": ["ok", 3]}], r"examples\[1\] must be a str, got int"),
+        ([{"id": "a/b", "description": 5}], "description must be a str, got int"),
+        ([{"id": "a/b", "description": "x"}, "c/d"], "catalog entry 1 must be a Category or a dict, got str"),
+    ]
+    for entries, message in cases:
+        with pytest.raises(errors.InvalidArgument, match=message):
+            m.Catalog(entries)

@@ -473,7 +473,17 @@ class Category:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
             raise InvalidArgument("a category needs a non-empty string id")
+        for name in ("description", "modality", "task"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidArgument(f"category {self.id!r}: {name} must be a str, got {type(getattr(self, name)).__name__}")
+        if isinstance(self.examples, (str, bytes)):  # tuple("abc") would be three one-letter examples
+            raise InvalidArgument(f"category {self.id!r}: examples must be a list of strings, got a single "
+                                  f"{type(self.examples).__name__}")
         object.__setattr__(self, "examples", tuple(self.examples))
+        bad = [i for i, e in enumerate(self.examples) if not isinstance(e, str)]
+        if bad:
+            raise InvalidArgument(f"category {self.id!r}: examples[{bad[0]}] must be a str, "
+                                  f"got {type(self.examples[bad[0]]).__name__}")
         if not self.modality and "/" in self.id:
             object.__setattr__(self, "modality", self.id.split("/", 1)[0])
         if not self.description.strip() and not self.examples:
@@ -482,6 +492,24 @@ class Category:
     def to_dict(self) -> dict:
         return {"id": self.id, "modality": self.modality, "task": self.task, "description": self.description,
                 "examples": list(self.examples)}
+
+
+_CATEGORY_FIELDS = ("id", "description", "examples", "modality", "task")
+
+
+def _category(c: Category | dict, i: int) -> Category:
+    """Entry ``i`` of a catalog as a :class:`Category` (a dict may leave out the description
+    when it has examples)."""
+    if isinstance(c, Category):
+        return c
+    if not isinstance(c, dict):
+        raise InvalidArgument(f"catalog entry {i} must be a Category or a dict, got {type(c).__name__}")
+    unknown = sorted(set(c) - set(_CATEGORY_FIELDS), key=str)
+    if unknown:
+        raise InvalidArgument(f"catalog entry {i} has unknown field(s) {unknown}; a category has {list(_CATEGORY_FIELDS)}")
+    if "id" not in c:
+        raise InvalidArgument(f"catalog entry {i} has no id")
+    return Category(**{"description": "", **c})
 
 
 class Catalog(Sequence[Category]):
@@ -494,7 +522,7 @@ class Catalog(Sequence[Category]):
     """
 
     def __init__(self, categories: Iterable[Category | dict] = ()) -> None:
-        cats = [c if isinstance(c, Category) else Category(**c) for c in categories]
+        cats = [_category(c, i) for i, c in enumerate(categories)]
         seen: set[str] = set()
         for c in cats:
             if c.id in seen:
@@ -559,9 +587,16 @@ class Catalog(Sequence[Category]):
 # ----------------------------------------------------------------------------- CategoryIndex
 
 
+def _threads(threads: Any) -> int:
+    """A thread count for the C++ core (0: every core), or InvalidArgument."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= 2**32 - 1:
+        raise InvalidArgument(f"threads must be an int >= 0 (0: every core), got {threads!r}")
+    return int(threads)
+
+
 def _train_config(epochs: int, learning_rate: float, l2: float, seed: int, threads: int) -> Any:
     t = _m.TrainConfig()
-    t.epochs, t.learning_rate, t.l2, t.seed, t.threads = int(epochs), float(learning_rate), float(l2), int(seed), int(threads)
+    t.epochs, t.learning_rate, t.l2, t.seed, t.threads = int(epochs), float(learning_rate), float(l2), int(seed), _threads(threads)
     return t
 
 
@@ -917,6 +952,7 @@ class CategoryIndex:
         with self._state_lock:
             core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
             temperature, categories = self._temperature, self._categories
+        threads = _threads(threads)
         if core is None and backend is None:
             raise NotFitted("this CategoryIndex is not fitted: fit it with idx.fit(texts, labels) (or use "
                             "idx = CategoryIndex.fit(texts, labels)), or take CategoryIndex.default() / "
@@ -1000,6 +1036,8 @@ class CategoryIndex:
     def _abstain_threshold(self, abstain: bool | float) -> float | None:
         if abstain is False or abstain is None:
             return None
+        if not isinstance(abstain, (bool, int, float, np.integer, np.floating)):
+            raise InvalidArgument(f"abstain must be True, False or a probability threshold in [0, 1], got {abstain!r}")
         if abstain is True:
             if self.threshold is None:
                 raise InvalidArgument("this index has no calibrated threshold (fit it with calibrate=True, or "

@@ -294,7 +294,8 @@ void LinearModel::predict_proba(const FeatureMatrix& x, float* out, unsigned thr
   if (!(temperature > 0.0f) || !std::isfinite(temperature))
     throw InvalidArgument("temperature must be a positive finite number");
   check_matrix(x, "features");
-  if (dense && (dense->first_col + dense->dim > impl_->cols || (dense->dim && !dense->values)))
+  // An empty batch has no dense values to point at (an empty vector's data() may be null).
+  if (dense && (dense->first_col + dense->dim > impl_->cols || (dense->dim && x.rows && !dense->values)))
     throw InvalidArgument("the dense block lies outside the model's columns");
   const int nc = impl_->n_classes;
   const float inv_t = 1.0f / temperature;
