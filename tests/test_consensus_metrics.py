@@ -57,6 +57,13 @@ def test_alpha_wikipedia_example_and_frame_form() -> None:
     for level in ("nominal", "ordinal", "interval", "ratio"):
         want = kr.alpha(reliability_data=data, level_of_measurement=level)
         assert abs(metrics.alpha_krippendorff(frame, level) - want) <= 1e-9
+    # The frame passed where the matrix goes used to be read as a 3-column matrix (a number
+    # that means nothing); the pivot of it is the matrix.
+    with pytest.raises(InvalidArgument, match="looks like answers .* use alpha_krippendorff"):
+        metrics.krippendorff_alpha(frame, level_of_measurement="nominal")
+    matrix = frame.pivot(index="worker", columns="task", values="label")
+    assert abs(metrics.krippendorff_alpha(matrix, level_of_measurement="nominal") -
+               kr.alpha(reliability_data=data, level_of_measurement="nominal")) <= 1e-9
 
 
 def test_alpha_on_a_shared_set() -> None:

@@ -85,6 +85,11 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
     if (reliability_data is None) == (value_counts is None):
         raise InvalidArgument("give either reliability_data or value_counts, not both and not neither")
     if value_counts is None:
+        if isinstance(reliability_data, pd.DataFrame) and {"task", "worker", "label"} <= set(reliability_data.columns):
+            # Read as a matrix, a long frame of answers gives a number that means nothing.
+            raise InvalidArgument("reliability_data looks like answers (columns task, worker, label): use "
+                                  "alpha_krippendorff(answers, distance=...), or pass the coders x units matrix "
+                                  "answers.pivot(index='worker', columns='task', values='label')")
         data = np.asarray(reliability_data)
         if data.ndim != 2:
             raise InvalidArgument(f"reliability_data must be 2-d (coders x units), got {data.ndim}-d")
