@@ -9,7 +9,8 @@ shared datasets); for 10M answers, DS at 20 iterations beside the bound
 
     python benchmarks/bench_consensus.py [--quick] [--threads N] [--repeat R] [--only shared,1m,10m]
 
-Times are medians of R runs (default 1; the machine may be shared, so use
+Times are medians of R runs (default 1; at least 5 for tagger), the two libraries' runs
+alternating (the machine may be shared, so use
 R >= 3 for numbers you report); tagger and crowd-kit run in the same process
 on the same data.
 """
@@ -108,13 +109,29 @@ def compare(name: str, df: pd.DataFrame, truth: pd.Series | None, methods, array
     for label, ours_fn, theirs_fn in methods:
         # Ours take milliseconds, where one VM hiccup doubles a single reading: the
         # median of at least 5 runs. crowd-kit's take seconds: --repeat runs (default 1).
-        ours, t_ours = timed(ours_fn, repeat=max(REPEAT, 5))
+        # The runs alternate (ours, theirs, ours, ...), so both medians sample the same
+        # stretch of time on a shared machine rather than ours a half-second of it.
+        n_ours = max(REPEAT, 5)
+        n_theirs = REPEAT if theirs_fn is not None and ck is not None else 0
+        times_ours: list[float] = []
+        times_theirs: list[float] = []
+        ours = theirs = None
+        for i in range(max(n_ours, n_theirs)):
+            if i < n_ours:
+                t0 = time.perf_counter()
+                ours = ours_fn()
+                times_ours.append(time.perf_counter() - t0)
+            if i < n_theirs:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    theirs = theirs_fn()
+                    times_theirs.append(time.perf_counter() - t0)
+        t_ours = float(np.median(times_ours))
         acc_o = float((ours.loc[truth.index] == truth).mean()) if truth is not None else None
-        theirs, t_ck, acc_c, agree = None, None, None, None
-        if theirs_fn is not None and ck is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                theirs, t_ck = timed(theirs_fn)
+        t_ck, acc_c, agree = None, None, None
+        if theirs is not None:
+            t_ck = float(np.median(times_theirs))
             acc_c = float((theirs.loc[truth.index] == truth).mean()) if truth is not None else None
             agree = float((theirs.loc[ours.index].to_numpy() == ours.to_numpy()).mean())
         row(name, label, fmt(t_ours, ".4f"), fmt(t_ck, ".3f"), fmt(t_ck / t_ours if t_ck else None, ".0f") + "x" if t_ck else "-",
