@@ -37,6 +37,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument, MissingColumn
+from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
     from .quality import LabelQuality
@@ -320,7 +321,7 @@ def _adopt_crowdkit_base() -> None:
         pass
 
 
-class BaseClassifier(_CrowdkitCompatible):
+class BaseClassifier(_CrowdkitCompatible, Serialized):
     """sklearn-style estimator over categorical answers (crowd-kit's API).
 
     After ``fit``: ``labels_`` (Series task -> label), ``probas_`` (DataFrame

@@ -15,13 +15,14 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import codes, frame, no_missing
+from ._serial import Serialized
 
 __all__ = ["BoxMajorityVote"]
 
 _COORDS = ("x_min", "y_min", "x_max", "y_max")
 
 
-class BoxMajorityVote:
+class BoxMajorityVote(Serialized):
     """Per task (and label), boxes are taken in order of decreasing total IoU
     with the other workers' boxes; each joins the cluster whose seed (first
     box) it overlaps most with IoU >= ``iou_threshold`` and that holds no box

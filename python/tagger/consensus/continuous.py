@@ -8,12 +8,13 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+from ._serial import Serialized
 from .base import factorize
 
 __all__ = ["Median", "TrimmedMean"]
 
 
-class _Continuous:
+class _Continuous(Serialized):
     _method = ""
 
     def __init__(self, *, on_duplicate: str = "keep_last", threads: int = 0) -> None:

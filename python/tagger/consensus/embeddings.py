@@ -20,6 +20,7 @@ from .. import _core
 from .._optional import require
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, codes, frame, no_missing
+from ._serial import Serialized
 
 __all__ = ["ClosestToAverage", "RASA", "HRRASA", "glue_similarity"]
 
@@ -114,7 +115,7 @@ def _series_of_rows(m: np.ndarray, index: pd.Index) -> "pd.Series[Any]":
     return pd.Series(list(m), index=index, dtype=object)
 
 
-class ClosestToAverage:
+class ClosestToAverage(Serialized):
     """Chooses each task's answer whose embedding is closest to the tasks's
     mean embedding (or to ``aggregated_embeddings`` when given). ``distance``
     is any callable ``(a, b) -> float`` as in crowd-kit, or a name
@@ -164,7 +165,7 @@ def _chi2_priors(worker: "pd.Series[Any]", alpha: float) -> "pd.Series[Any]":
     return pd.Series(chi2.isf(alpha / 2, counts.to_numpy()), index=counts.index, name=counts.name)
 
 
-class RASA:
+class RASA(Serialized):
     r"""Reliability Aware Sequence Aggregation (Li & Fukumoto 2019): aggregates
     :math:`\hat e_i = \sum_k \beta_k e_i^k / \sum_k \beta_k` and global
     reliabilities :math:`\beta_k = \chi^2_{\alpha/2, |V_k|} / \sum_i \|e_i^k - \hat e_i\|^2`

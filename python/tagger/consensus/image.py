@@ -19,6 +19,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, frame, no_missing
+from ._serial import Serialized
 
 __all__ = ["SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM"]
 
@@ -102,7 +103,7 @@ def _skill_weights(m: _Masks, skills: pd.Series, on_missing_skill: str, default_
     return m, w
 
 
-class SegmentationMajorityVote:
+class SegmentationMajorityVote(Serialized):
     """A pixel is on when the (skill-weighted) votes for it are at least half:
     ``2 * sum(skill * mask) - sum(skill) >= 0``. Fitted: ``segmentations_``,
     ``skills_`` (the skills used, or None)."""
@@ -127,7 +128,7 @@ class SegmentationMajorityVote:
         return f"SegmentationMajorityVote(default_skill={self.default_skill!r}, on_missing_skill={self.on_missing_skill!r})"
 
 
-class SegmentationRASA:
+class SegmentationRASA(Serialized):
     r"""RASA for masks (Li & Fukumoto 2019, crowd-kit's variant): workers are
     reweighted by :math:`\log(1 / (1 - \mathrm{IoU} + 10^{-5}) + 1)` against the
     current weighted vote (pixel on when the weighted vote is >= 0.5) until the
@@ -155,7 +156,7 @@ class SegmentationRASA:
         return f"SegmentationRASA(n_iter={self.n_iter!r}, tol={self.tol!r})"
 
 
-class SegmentationEM:
+class SegmentationEM(Serialized):
     r"""One-coin EM per image (Jung-Lin Lee, Das Sarma, Parameswaran 2018):
     E-step :math:`P(\text{pixel on}) \propto \pi \prod_k (e_k s_k + (1-e_k)(1-s_k))`,
     M-step :math:`e_k = 1 - (|S_k| + \sum q - 2 \sum_k s_k q) / |\text{region}|`,

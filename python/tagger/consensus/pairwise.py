@@ -26,6 +26,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, codes, frame, no_missing
+from ._serial import Serialized
 
 __all__ = ["BradleyTerry", "NoisyBradleyTerry", "NoisyBT"]
 
@@ -55,7 +56,7 @@ def _pairs(data: pd.DataFrame, owner: str, need_worker: bool) -> tuple[np.ndarra
     return left, right, is_left.astype(np.uint8), items, df
 
 
-class BradleyTerry:
+class BradleyTerry(Serialized):
     r"""Bradley-Terry scores by Hunter's MM algorithm:
     :math:`P(i \succ j) = p_i / (p_i + p_j)`, :math:`p_i \leftarrow w_i / \sum_j T_{ij} / (p_i + p_j)`
     normalised to sum 1 (Bradley & Terry 1952; Hunter, Ann. Statist. 2004).
@@ -88,7 +89,7 @@ class BradleyTerry:
         return f"BradleyTerry(n_iter={self.n_iter!r}, tol={self.tol!r})"
 
 
-class NoisyBradleyTerry:
+class NoisyBradleyTerry(Serialized):
     r"""Bradley-Terry with worker skill :math:`\gamma_w` and bias :math:`q_w`:
 
     .. math:: P(y) = \sigma(\gamma_w)\,\sigma(y(s_l - s_r)) + (1 - \sigma(\gamma_w))\,\sigma(y\,q_w),

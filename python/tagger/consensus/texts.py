@@ -17,12 +17,13 @@ from tqdm.auto import tqdm
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import frame, no_missing
+from ._serial import Serialized
 from .embeddings import HRRASA, RASA, glue_similarity
 
 __all__ = ["ROVER", "TextRASA", "TextHRRASA"]
 
 
-class ROVER:
+class ROVER(Serialized):
     """Recognizer Output Voting Error Reduction (Fiscus 1997): each task's
     tokenized texts are aligned one after the other into a word transition
     network by edit distance (unit costs), and every slot keeps its most
@@ -99,7 +100,7 @@ def _as_encoder(encoder: Any) -> Callable[[str], Any]:
     return encoder
 
 
-class _TextEmbeddings:
+class _TextEmbeddings(Serialized):
     """An embedding aggregator over encoded texts (crowd-kit's TextRASA/TextHRRASA)."""
 
     _owner = ""

@@ -1,0 +1,93 @@
+"""One consensus estimator shared by several threads: each call sees one whole fit.
+
+Before, two threads fitting the same estimator mixed their data: probas_ was built
+from one fit's arrays and another fit's index (ValueError), and fit_predict could
+return the other thread's labels. Calls on one instance now run one at a time
+(tagger/consensus/_serial.py); separate instances still run in parallel.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+
+C = tg.consensus
+
+
+def answers(n_tasks: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    task = np.repeat(np.arange(n_tasks), 3)
+    truth = rng.integers(0, 3, n_tasks)
+    label = np.where(rng.random(len(task)) < 0.7, truth[task], rng.integers(0, 3, len(task)))
+    return pd.DataFrame({"task": [f"s{seed}-{t}" for t in task], "worker": rng.integers(0, 40, len(task)),
+                         "label": label})
+
+
+def pairs(n_items: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    left, right = rng.integers(0, n_items, 600), rng.integers(0, n_items, 600)
+    keep = left != right
+    left, right = left[keep], right[keep]
+    label = np.where(rng.random(len(left)) < 0.8, np.maximum(left, right), np.minimum(left, right))
+    return pd.DataFrame({"worker": rng.integers(0, 20, len(left)), "left": [f"i{seed}-{v}" for v in left],
+                         "right": [f"i{seed}-{v}" for v in right], "label": [f"i{seed}-{v}" for v in label]})
+
+
+def hammer(est, datasets, reference, read):
+    """Four threads, each fitting its own dataset on the one estimator, eight times."""
+    errors: list[BaseException] = []
+    wrong: list[int] = []
+
+    def run(i: int) -> None:
+        try:
+            for _ in range(8):
+                got = est.fit_predict(datasets[i])
+                if not got.equals(reference[i]):
+                    wrong.append(i)
+                read(est)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datasets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:2]
+    assert not wrong
+
+
+@pytest.mark.parametrize("make", [C.DawidSkene, C.GLAD, lambda: C.MACE(n_restarts=2), C.MajorityVote, C.Wawa, C.BCC],
+                         ids=["DawidSkene", "GLAD", "MACE", "MajorityVote", "Wawa", "BCC"])
+def test_a_classifier_shared_by_threads_answers_each_its_own_fit(make):
+    datasets = [answers(400 + 150 * i, i) for i in range(4)]
+    reference = [make().fit_predict(d) for d in datasets]
+
+    def read(est):  # the lazy frames of whichever fit is the latest: whole, never mixed
+        probas = est.probas_
+        assert probas.shape[0] == len(est.labels_) and probas.index.equals(est.labels_.index)
+
+    hammer(make(), datasets, reference, read)
+
+
+def test_pairwise_shared_by_threads():
+    datasets = [pairs(30 + 10 * i, i) for i in range(4)]
+    reference = [C.BradleyTerry(n_iter=50).fit_predict(d) for d in datasets]
+    hammer(C.BradleyTerry(n_iter=50), datasets, reference, lambda est: est.scores_)
+
+
+def test_a_shared_estimator_still_copies_and_pickles():
+    est = C.DawidSkene(n_iter=20)
+    d = answers(300, 9)
+    labels = est.fit_predict(d)
+    clone = pickle.loads(pickle.dumps(est))
+    assert clone.labels_.equals(labels) and clone.probas_.equals(est.probas_)
+    twin = copy.copy(est)
+    assert twin.fit_predict(answers(200, 10)).index[0].startswith("s10-") and est.labels_.equals(labels)
