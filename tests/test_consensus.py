@@ -161,10 +161,12 @@ def test_dawid_skene_recovers_confusion_matrices() -> None:
     priors = np.array([0.5, 0.3, 0.2])
     df, truth = simulate(rng, 6000, n_workers, k, 5, conf, priors)
     ds = C.DawidSkene(n_iter=200, tol=1e-9).fit(df)
-    est = np.stack([ds.errors_.loc[w].to_numpy().T for w in range(n_workers)])  # [w, true, observed]
+    # errors_ and priors_ come in crowd-kit's order (first appearance): align them by label.
+    est = np.stack([ds.errors_.loc[w].reindex(index=range(k), columns=range(k)).to_numpy().T
+                    for w in range(n_workers)])  # [w, true, observed]
     # ~1500 answers per worker: each cell within 0.05 (measured max error 0.030).
     assert np.abs(est - conf).max() < 0.05
-    assert np.allclose(ds.priors_.to_numpy(), priors, atol=0.02)
+    assert np.allclose(ds.priors_.sort_index().to_numpy(), priors, atol=0.02)
     assert accuracy(ds.labels_, pd.Series(truth)) > accuracy(C.MajorityVote().fit_predict(df), pd.Series(truth))
 
 

@@ -92,10 +92,13 @@ def test_dawid_skene_family_equals_crowdkit(sets: dict[str, pd.DataFrame], name:
         assert agreement(ours.labels_, theirs.labels_) == 1.0
         # Same EM step for step: posteriors, priors, ELBO history and error table.
         assert list(ours.probas_.index) == list(theirs.probas_.index)
-        # crowd-kit's columns come in pandas value_counts order (count-descending, not
-        # a stable order); ours are the sorted labels: compared by name.
-        assert sorted(ours.probas_.columns) == list(ours.probas_.columns)
-        np.testing.assert_allclose(ours.probas_[theirs.probas_.columns].to_numpy(), theirs.probas_.to_numpy(), atol=1e-6)
+        # Columns, priors and the error table's rows and columns in crowd-kit's order: the
+        # labels' (and (worker, label) pairs') first appearance in the data.
+        assert list(ours.probas_.columns) == list(theirs.probas_.columns) == list(pd.unique(df["label"]))
+        assert list(ours.priors_.index) == list(theirs.priors_.index)
+        assert list(ours.errors_.index) == list(theirs.errors_.index)
+        assert list(ours.errors_.columns) == list(theirs.errors_.columns)
+        np.testing.assert_allclose(ours.probas_.to_numpy(), theirs.probas_.to_numpy(), atol=1e-6)
         np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-7)
         np.testing.assert_allclose(ours.priors_.loc[theirs.priors_.index], theirs.priors_, atol=1e-9)
         err = theirs.errors_
@@ -122,8 +125,11 @@ def test_voting_family_equals_crowdkit(sets: dict[str, pd.DataFrame], name: str)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mv, mv_ck = C.MajorityVote().fit(df), ck.MajorityVote().fit(df)
-        # crowd-kit's MV rows and columns follow pandas value_counts (count-descending) order and
-        # its ties go to the first such column; ours to the smallest label. Equal elsewhere.
+        # Rows and columns in crowd-kit's order (first appearance: its value_counts then unstack);
+        # its ties go to the first such column, ours to the smallest label. Equal elsewhere.
+        assert list(mv.probas_.index) == list(mv_ck.probas_.index) == list(mv.labels_.index)
+        assert list(mv.probas_.columns) == list(mv_ck.probas_.columns)
+        assert list(mv.skills_.index) == list(mv_ck.skills_.index)  # a sorting groupby
         p = mv_ck.probas_.loc[mv.probas_.index, mv.probas_.columns]
         np.testing.assert_allclose(mv.probas_.to_numpy(), p.fillna(0).to_numpy())
         top = np.sort(p.fillna(0).to_numpy(), axis=1)
@@ -482,3 +488,33 @@ def test_crowdkit_dawid_skene_is_the_same_on_any_number_of_threads():
             assert np.array_equal(one.probas_.to_numpy(), other.probas_.to_numpy())
             assert one.loss_history_ == other.loss_history_
             assert np.array_equal(one.errors_.to_numpy(), other.errors_.to_numpy(), equal_nan=True)
+
+
+def test_output_order_is_crowdkits_on_shuffled_rows(sets: dict[str, pd.DataFrame]) -> None:
+    # The shared sets list tasks in sorted order and their first labels happen to be sorted
+    # on some; shuffled, every ordering rule shows (sorted groupby vs first appearance).
+    ck = _ck()
+    df = sets["dog"].sample(frac=1.0, random_state=3)
+    skills = pd.Series(0.7, index=pd.unique(df["worker"]))
+    cases = {
+        "MajorityVote": lambda m: m.MajorityVote().fit(df),
+        "MajorityVote+skills": lambda m: m.MajorityVote().fit(df, skills),
+        "DawidSkene": lambda m: m.DawidSkene(n_iter=5).fit(df),
+        "OneCoinDawidSkene": lambda m: m.OneCoinDawidSkene(n_iter=3).fit(df),
+        "GLAD": lambda m: m.GLAD(n_iter=2).fit(df),
+        "MACE": lambda m: m.MACE(n_iter=5, n_restarts=1).fit(df),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, fit in cases.items():
+            ours, theirs = fit(C), fit(ck)
+            for attr in ("labels_", "probas_", "skills_", "priors_"):
+                a, b = getattr(ours, attr, None), getattr(theirs, attr, None)
+                if a is None or b is None or not len(b):
+                    continue
+                assert list(a.index) == list(b.index), (name, attr)
+                if isinstance(b, pd.DataFrame):
+                    assert list(a.columns) == list(b.columns), (name, attr)
+            if name in ("DawidSkene", "OneCoinDawidSkene"):
+                assert list(ours.errors_.index) == list(theirs.errors_.index), name
+                assert list(ours.errors_.columns) == list(theirs.errors_.columns), name

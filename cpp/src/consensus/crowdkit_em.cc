@@ -34,10 +34,11 @@ inline double mantissa_of(double x) {
 }
 constexpr double kLn2 = 0.69314718055994530942;
 constexpr std::int64_t kRescaleEvery = 8;  // factors >= ~1e-20 each: 8 of them stay far above DBL_MIN
-constexpr int kLogGroup = 16;
-constexpr std::size_t kPrefetchAhead = 16;  // answers ahead whose posterior row the M-step prefetches              // tasks whose likelihood mantissas share one log
+constexpr int kLogGroup = 16;               // tasks whose likelihood mantissas share one log
+constexpr std::size_t kPrefetchAhead = 16;  // answers ahead whose posterior row the M-step prefetches
 
-// K values: a fixed array when K is known at compile time (KC > 0), else on the heap.
+// N values (K or K * K): a fixed array when N is known at compile time (N > 0),
+// else on the heap.
 template <int KC>
 struct Vals {
   std::array<double, KC> a;
@@ -78,45 +79,23 @@ inline double rough_log(double x) {
 // true label. KC = K known at compile time, or 0.
 template <int KC = 0>
 void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run, double* e) {
-  if constexpr (KC > 0) {
-    // The same arithmetic over the flat table, so that the divisions run in
-    // vector lanes (a row of KC values alone fills them badly).
-    constexpr int KK = KC * KC;
-    double s[KC] = {};
-    for (int l = 0; l < KC; ++l) {
-      const double use = rows[l] ? 1.0 : 0.0;
-      for (int k = 0; k < KC; ++k) s[k] += use * std::max(v[l * KC + k], kEps);
-    }
-    double den[KK], keep[KK];
-    for (int l = 0; l < KC; ++l)
-      for (int k = 0; k < KC; ++k) {
-        den[l * KC + k] = s[k];
-        keep[l * KC + k] = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-      }
-    for (int i = 0; i < KK; ++i) e[i] = std::max(v[i], kEps) / den[i] + keep[i];
-    return;
-  }
-  const int K = KC > 0 ? KC : k_run;
-  double sum[64];
-  std::vector<double> big;
-  double* s = sum;
-  if (K > 64) { big.assign(K, 0.0); s = big.data(); }
-  std::fill(s, s + K, 0.0);
+  const int K = KC > 0 ? KC : k_run, KK = K * K;
+  Vals<KC> s(K);
+  Vals<KC * KC> den(KK), keep(KK);
+  for (int k = 0; k < K; ++k) s[k] = 0.0;
   for (int l = 0; l < K; ++l) {
     const double use = rows[l] ? 1.0 : 0.0;  // a product, not a branch: the loop vectorizes
     for (int k = 0; k < K; ++k) s[k] += use * std::max(v[l * K + k], kEps);
   }
-  for (int l = 0; l < K; ++l) {
-    const double keep = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    for (int k = 0; k < K; ++k) e[l * K + k] = std::max(v[l * K + k], kEps) / s[k] + keep;
-  }
+  // The divisions over the flat table, so that they run in vector lanes (a
+  // row of K values alone fills them badly).
+  for (int l = 0; l < K; ++l)
+    for (int k = 0; k < K; ++k) {
+      den[l * K + k] = s[k];
+      keep[l * K + k] = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+    }
+  for (int i = 0; i < KK; ++i) e[i] = std::max(v[i], kEps) / den[i] + keep[i];
 }
-void normalize(std::size_t W, std::int32_t K, const std::vector<double>& v, const std::vector<std::uint8_t>& rows,
-               std::vector<double>& err) {
-  const std::size_t KK = static_cast<std::size_t>(K) * K;
-  for (std::size_t w = 0; w < W; ++w) normalize_worker(&v[w * KK], &rows[w * K], K, &err[w * KK]);
-}
-
 // Runs fn.template operator()<KC>() with KC = K for K <= 8 (the loops over
 // classes unroll into registers), else KC = 0 (K at run time).
 template <class Fn>
@@ -131,6 +110,14 @@ decltype(auto) dispatch_k(std::int32_t K, Fn&& fn) {
     case 8: return fn.template operator()<8>();
     default: return fn.template operator()<0>();
   }
+}
+
+void normalize(std::size_t W, std::int32_t K, const std::vector<double>& v, const std::vector<std::uint8_t>& rows,
+               std::vector<double>& err) {
+  const std::size_t KK = static_cast<std::size_t>(K) * K;
+  dispatch_k(K, [&]<int KC>() {
+    for (std::size_t w = 0; w < W; ++w) normalize_worker<KC>(&v[w * KK], &rows[w * K], K, &err[w * KK]);
+  });
 }
 
 // What one block of tasks of an E-step adds to the iteration's sums. Blocks

@@ -362,7 +362,8 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
         self._first_label = used["label"].iloc[0] if len(used) else None
-        self._label_seen = pd.unique(used["label"]) if self._label_order == "appearance" else None
+        self._label_seen = (answers.label_names[first_appearance(answers.label, len(answers.label_names))]
+                            if "appearance" in (self._label_order, self._priors_order) else None)
         common: dict[str, Any] = dict(gold=gold_array(answers, true_labels),
                                       class_priors=priors_array(answers, self.class_priors), threads=self.threads)
         common.update(self._params())
@@ -430,28 +431,33 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         skills = out["skills"]
         has = len(skills) == len(workers) and len(skills) > 0
         self.skills_ = pd.Series(skills if has else [], index=workers if has else workers[:0], name="skill", dtype=float)
+        if self._worker_order == "sorted":
+            self.skills_ = _sorted_by_index(self.skills_)
         self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=cols if len(out["priors"]) else cols[:0],
                                  name="prior", dtype=float)
+        seen = getattr(self, "_label_seen", None)  # (fits that do not go through _fit have none)
+        if self._priors_order == "appearance" and seen is not None and len(seen) == len(self.priors_):
+            self.priors_ = self.priors_.reindex(pd.Index(seen, name="label"))
         self.n_iter_ = int(out["n_iter"])
         self.converged_ = bool(out["converged"])
         self.loss_history_ = list(out["objective_history"])
         self._extra(answers, out)
 
     # Row and column order of crowd-kit's outputs: "sorted" (its results come
-    # out of a sorting groupby/unstack) or "appearance" (first appearance in the data).
+    # out of a sorting groupby/unstack) or "appearance" (first appearance in the
+    # data: a groupby(sort=False), or pandas' value_counts then unstack). Tasks
+    # (labels_/probas_ rows), labels (probas_ columns), workers (skills_) and
+    # the labels of priors_ (only labels seen in the data are reordered).
     _task_order: str = "sorted"
     _label_order: str = "sorted"
+    _worker_order: str = "appearance"
+    _priors_order: str = "sorted"
 
     def _ck_order(self, obj: Any) -> Any:
         """``obj`` (Series by task, or DataFrame task x label) in crowd-kit's order."""
-        if self._task_order == "sorted" and len(obj.index) > 1:
-            try:
-                order = np.argsort(obj.index.to_numpy(), kind="stable")
-            except TypeError:  # ids of unorderable mixed types: left in appearance order
-                order = None
-            if order is not None and (order[1:] < order[:-1]).any():
-                obj = obj.iloc[order]
-        seen = getattr(self, "_label_seen", None)
+        if self._task_order == "sorted":
+            obj = _sorted_by_index(obj)
+        seen = getattr(self, "_label_seen", None) if self._label_order == "appearance" else None
         if isinstance(obj, pd.DataFrame) and seen is not None and len(seen) == obj.shape[1]:
             obj = obj[pd.Index(seen, name="label")]
         return obj
@@ -463,6 +469,27 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
         state = f" fitted on {self.answers_!r}" if hasattr(self, "answers_") else ""
         return f"{type(self).__name__}({args}){state}"
+
+
+def _sorted_by_index(obj: Any) -> Any:
+    """``obj`` with its rows sorted by index value (stable); as is when the ids cannot be ordered."""
+    if len(obj.index) < 2:
+        return obj
+    try:
+        order = np.argsort(obj.index.to_numpy(), kind="stable")
+    except TypeError:  # ids of unorderable mixed types: left in appearance order
+        return obj
+    return obj.iloc[order] if (order[1:] < order[:-1]).any() else obj
+
+
+def first_appearance(codes: np.ndarray, n: int) -> np.ndarray:
+    """The distinct codes of ``codes`` (values in [0, n)) in order of first appearance. Every
+    value usually shows up in the first rows, so those are looked at first."""
+    for head in (min(len(codes), 4096), len(codes)):
+        values, first = np.unique(codes[:head], return_index=True)
+        if len(values) == n or head == len(codes):
+            return values[np.argsort(first, kind="stable")]
+    return np.zeros(0, dtype=np.int64)  # unreachable
 
 
 def errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:

@@ -63,7 +63,8 @@ class DawidSkene(BaseClassifier):
     _iterative = True
     _errors: pd.DataFrame | None  # built on first use of errors_
 
-    _task_order = "appearance"
+    # crowd-kit's columns and priors follow the start's (MajorityVote's value_counts: first appearance).
+    _task_order = _label_order = _priors_order = "appearance"
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, initial_error_strategy: str | None = None,
                  smoothing: float = 0.0, *, variant: str | None = None, backend: str = "local",
@@ -181,8 +182,15 @@ class DawidSkene(BaseClassifier):
                 raise AttributeError(f"{type(self).__name__} is not fitted: errors_ is set by fit")
             err = self._out["errors"]
             errors = errors_frame(self.answers_, err) if err is not None else pd.DataFrame()
-            if err is not None and np.isnan(err).any():  # crowd-kit's frame has the (worker, label) rows in use only
-                errors = errors[errors.notna().all(axis=1)]
+            a = self.answers_  # (a streamed fit keeps no answers: its frame stays in label order)
+            if err is not None and len(a.worker) and (self.variant_ == "crowdkit" or np.isnan(err).any()):
+                # crowd-kit's frame: the (worker, label) rows in use only, in order of first
+                # appearance (its groupby(sort=False)), the columns in probas_'s order.
+                pairs = pd.unique(a.worker.astype(np.int64) * len(a.label_names) + a.label)
+                errors = errors.iloc[pairs]
+                seen = getattr(self, "_label_seen", None)
+                if seen is not None and len(seen) == errors.shape[1]:
+                    errors = errors[pd.Index(seen, name="label")]
             self._errors = errors
         return errors
 

@@ -210,6 +210,7 @@ class _Stream:
         seen = _SeenInts()
         seen_tasks = _SeenInts()  # integer task ids: the grouping check as a mask
         label_parts: list[np.ndarray] = []
+        label_first: dict[Any, int] = {}
         starts: list[np.ndarray] = []
         n, prev = 0, None
         for t, w, y in self._batches():
@@ -229,7 +230,12 @@ class _Stream:
                     seen_workers = seen_workers.append(pd.Index(new))
             if len(new):
                 workers.append(new)
-            label_parts.append(_distinct(y))
+            distinct = _distinct(y)
+            label_parts.append(distinct)
+            new_labels = [v for v in distinct.tolist() if v not in label_first]
+            if new_labels:  # the labels' order of first appearance (what in-memory fits report), found rarely
+                for v in sorted(new_labels, key=lambda v: int(np.argmax(y == v))):
+                    label_first[v] = len(label_first)
             change = np.empty(len(t), dtype=bool)
             change[0] = prev is None or t[0] != prev
             np.not_equal(t[1:], t[:-1], out=change[1:])
@@ -288,6 +294,7 @@ class _Stream:
                 names = pd.Index(allv)
         self.labels = _IdMap(names)
         self.n_labels = len(names)
+        self.labels_seen = pd.Index(list(label_first))
 
     def _chunks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
         """The coded chunks: from the source on the first complete pass, which
@@ -462,6 +469,7 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
         progress.close()
         stream.close()
     est.answers_ = answers
+    est._label_seen = stream.labels_seen  # columns and priors in the in-memory fit's order
     est._set(answers, out)
     est.passes_ = stream.passes + 1  # type: ignore[attr-defined]  # the coding pass included
     # Passes that decoded the source (the rest read the spill file).

@@ -60,9 +60,11 @@ class MajorityVote(BaseClassifier):
     with ``fit(data, skills)`` a weighted vote,
     :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`.
 
-    The label is the most voted one; **ties go to the smallest label** (labels
-    are ordered by sorting their values, which is crowd-kit's column order), so
-    the result is deterministic and independent of row order. ``skills_`` is
+    The label is the most voted one; **ties go to the smallest label** (by
+    sorted label value; crowd-kit gives them to the label that appears first),
+    so the result is deterministic and independent of row order. ``probas_``
+    rows and columns come in crowd-kit's order: first appearance in the data,
+    sorted for a weighted vote. ``skills_`` is
     each worker's agreement with the result. Workers without a skill follow
     ``on_missing_skill`` as in crowd-kit: ``"error"`` (InvalidArgument, a
     ValueError), ``"ignore"`` (their answers are dropped; an error if a task
@@ -84,10 +86,18 @@ class MajorityVote(BaseClassifier):
         self.default_skill, self.on_missing_skill = default_skill, on_missing_skill
         self.backend, self.n_shards = backend, n_shards
 
+    # crowd-kit 1.4 counts the votes with value_counts (rows and columns in order of first
+    # appearance) and a weighted vote with a sorting groupby; its skills_ come from a
+    # sorting groupby either way.
+    _task_order = _label_order = "appearance"
+    _worker_order = "sorted"
+
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> "MajorityVote":
         """Fits the vote; ``skills`` (Series worker -> weight) makes it weighted."""
         self._skills_in = skills
+        order = "appearance" if skills is None else "sorted"
+        self._task_order = self._label_order = order
         try:
             self._fit(data, true_labels)
         finally:
