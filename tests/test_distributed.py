@@ -211,6 +211,34 @@ def test_spill_checks_what_it_is_given(tmp_path) -> None:
         _core.consensus_shard.DsSpill(str(tmp_path / "missing"), 3, 2)
 
 
+def test_fit_parquet_string_ids_of_every_arrow_kind_equal_in_memory(tmp_path) -> None:
+    # String task, worker and label columns are dictionary-encoded in Arrow batch by batch
+    # (no Python string per row); plain, large and dictionary-typed string columns agree
+    # with the in-memory fit, and an ungrouped file names the task seen twice.
+    pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    import pyarrow as pa
+    df = _frame(seed=7, n_tasks=ALIGN + 300).rename(columns={"item": "task", "annotator": "worker", "answer": "label"})
+    df["task"] = "task-" + df["task"].astype(str)
+    mem = tg.consensus.DawidSkene(n_iter=20, variant="tagger").fit(df)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    kinds = {"string": table,
+             "large_string": table.cast(pa.schema([(n, pa.large_string()) for n in table.column_names])),
+             "dictionary": pa.table({n: table.column(n).dictionary_encode() for n in table.column_names})}
+    for kind, t in kinds.items():
+        path = tmp_path / f"{kind}.parquet"
+        pq.write_table(t, path, row_group_size=3000)
+        est = tg.consensus.fit_parquet(path, n_iter=20, batch_size=2500, chunk_answers=4000)
+        assert list(est.labels_.index) == list(mem.labels_.index), kind
+        np.testing.assert_array_equal(est.labels_.to_numpy(), mem.labels_.to_numpy())
+        assert list(est.probas_.columns) == list(mem.probas_.columns), kind
+        np.testing.assert_array_equal(est.probas_.to_numpy(), mem.probas_.to_numpy())
+        assert est.loss_history_ == mem.loss_history_
+    ungrouped = pd.concat([df, df[df["task"] == "task-3"].assign(worker="late")])
+    pq.write_table(pa.Table.from_pandas(ungrouped, preserve_index=False), tmp_path / "u.parquet")
+    with pytest.raises(InvalidArgument, match="task 'task-3' appears in more than one run"):
+        tg.consensus.fit_parquet(tmp_path / "u.parquet", batch_size=1000)
+
+
 def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
     import pyarrow as pa

@@ -93,6 +93,56 @@ def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterat
             c.execution_options.preserve_order = b
 
 
+class _Encoded:
+    """A string column of one batch as Arrow dictionary-encodes it: ``indices`` (int32, one per
+    row) into ``values`` (the distinct strings, in order of first appearance in the batch)."""
+
+    __slots__ = ("indices", "values")
+
+    def __init__(self, indices: np.ndarray, values: np.ndarray) -> None:
+        self.indices, self.values = indices, values
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _column(col: Any) -> Any:
+    """A batch's column for the coding passes: string columns dictionary-encoded in Arrow (C++,
+    no per-row Python object), anything else as a numpy array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):  # (Ray Data hands over tables)
+        col = col.combine_chunks()
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col, t = col.dictionary_decode(), t.value_type
+    is_view = getattr(pa.types, "is_string_view", lambda _: False)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or is_view(t):
+        enc = pc.dictionary_encode(col)
+        return _Encoded(enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False),
+                        enc.dictionary.to_numpy(zero_copy_only=False))
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _changes(col: Any, prev: Any) -> np.ndarray:
+    """Where the value differs from the one before (the first row against ``prev``, the last
+    value of the batch before; None: no batch before)."""
+    keys = col.indices if isinstance(col, _Encoded) else col
+    change = np.empty(len(keys), dtype=bool)
+    change[0] = prev is None or _at(col, 0) != prev
+    np.not_equal(keys[1:], keys[:-1], out=change[1:])
+    return change
+
+
+def _at(col: Any, i: int) -> Any:
+    return col.values[col.indices[i]] if isinstance(col, _Encoded) else col[i]
+
+
+def _take(col: Any, where: np.ndarray) -> np.ndarray:
+    return col.values[col.indices[where]] if isinstance(col, _Encoded) else col[where]
+
+
 class _IdMap:
     """Values -> codes: a lookup table for integers of a compact range, else
     a pandas Index."""
@@ -108,7 +158,9 @@ class _IdMap:
                 self.lut = np.full(hi - lo + 1, -1, dtype=np.int32)
                 self.lut[v.astype(np.int64) - lo] = np.arange(len(v), dtype=np.int32)
 
-    def codes(self, values: np.ndarray) -> np.ndarray:
+    def codes(self, values: Any) -> np.ndarray:
+        if isinstance(values, _Encoded):  # the batch's distinct strings looked up, then spread
+            return self.codes(values.values)[values.indices]
         if self.lut is not None and values.dtype.kind in "iu":
             idx = values.astype(np.int64, copy=False) - self.lo
             if len(idx) and (idx.min() < 0 or idx.max() >= len(self.lut)):
@@ -117,9 +169,11 @@ class _IdMap:
         return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
 
 
-def _distinct(v: np.ndarray) -> np.ndarray:
+def _distinct(v: Any) -> np.ndarray:
     """The distinct values of v (a set: sorted for small-range integers, else
     in order of first appearance)."""
+    if isinstance(v, _Encoded):
+        return v.values
     if v.dtype.kind in "iu" and len(v):
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < (1 << 16):
@@ -193,14 +247,16 @@ class _Stream:
         self.passes = 0
         self.checked = False
 
-    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _batches(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Each batch's task, worker and label columns: numpy arrays, or for string columns an
+        :class:`_Encoded` (Arrow's dictionary encoding: no Python string per row)."""
         for b in _record_batches(self.dataset, self.columns, self.batch_size):
             cols = []
             for name in self.columns:
                 col = b.column(name)
                 if col.null_count:
                     raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
-                cols.append(col.to_numpy(zero_copy_only=False))
+                cols.append(_column(col))
             yield cols[0], cols[1], cols[2]
 
     def _code_pass(self, labels: Sequence[Any] | None) -> None:
@@ -217,14 +273,14 @@ class _Stream:
             n += len(t)
             if not len(t):
                 continue
-            if seen.active and seen.fits(w):
+            if seen.active and not isinstance(w, _Encoded) and seen.fits(w):
                 new = seen.first_seen(w)  # integer ids of a compact range: a mask, no hashing
                 seen_workers = None
             else:
                 seen.active = False
                 if seen_workers is None:
                     seen_workers = pd.Index(np.concatenate(workers)) if workers else pd.Index([])
-                uw = pd.unique(w)
+                uw = _distinct(w) if isinstance(w, _Encoded) else pd.unique(w)
                 new = uw[seen_workers.get_indexer(pd.Index(uw)) < 0] if len(seen_workers) else uw
                 if len(new):
                     seen_workers = seen_workers.append(pd.Index(new))
@@ -234,14 +290,14 @@ class _Stream:
             label_parts.append(distinct)
             new_labels = [v for v in distinct.tolist() if v not in label_first]
             if new_labels:  # the labels' order of first appearance (what in-memory fits report), found rarely
-                for v in sorted(new_labels, key=lambda v: int(np.argmax(y == v))):
+                if not isinstance(y, _Encoded):  # (an encoded batch lists them in that order already)
+                    new_labels.sort(key=lambda v: int(np.argmax(y == v)))
+                for v in new_labels:
                     label_first[v] = len(label_first)
-            change = np.empty(len(t), dtype=bool)
-            change[0] = prev is None or t[0] != prev
-            np.not_equal(t[1:], t[:-1], out=change[1:])
-            runs = t[change]
+            change = _changes(t, prev)
+            runs = _take(t, change)
             starts.append(runs)
-            prev = t[-1]
+            prev = _at(t, -1)
             if seen_tasks.active and seen_tasks.fits(runs):
                 idx = runs.astype(np.int64) - seen_tasks.lo
                 again = seen_tasks.mask[idx]
@@ -270,9 +326,18 @@ class _Stream:
             del srt, same
             task_ids = pd.Index(ids, copy=False)
         else:
-            task_ids = pd.Index(ids)
-            if task_ids.has_duplicates:
-                dup = task_ids[task_ids.duplicated()][0]
+            # String ids: the duplicate check by the C++ string coder (GIL released; pandas'
+            # has_duplicates on 400k str ids took ~0.1 s).
+            coded = _core.consensus.factorize_strings(ids) if ids.dtype == object else None
+            if coded is not None:
+                codes, first = coded
+                if len(first) < len(ids):  # the first row whose id came before
+                    dup = ids[int(np.flatnonzero(first[codes] != np.arange(len(ids)))[0])]
+                task_ids = pd.Index(ids)
+            else:
+                task_ids = pd.Index(ids)
+                if task_ids.has_duplicates:
+                    dup = task_ids[task_ids.duplicated()][0]
         if dup is not None:
             raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
                                   f"task {dup!r} appears in more than one run of rows")
@@ -328,16 +393,14 @@ class _Stream:
         for t, w, y in self._batches():
             if not len(t):
                 continue
-            change = np.empty(len(t), dtype=bool)
-            change[0] = prev is None or t[0] != prev
-            np.not_equal(t[1:], t[:-1], out=change[1:])
-            prev = t[-1]
+            change = _changes(t, prev)
+            prev = _at(t, -1)
             tc = np.cumsum(change, dtype=np.int32)  # (an int64 cumsum of bools is 6x slower here)
             tc += np.int32(next_code - 1)
             next_code = int(tc[-1]) + 1
             wc, yc = self.workers.codes(w), self.labels.codes(y)
             if (yc < 0).any():
-                bad = y[yc < 0][0]
+                bad = _take(y, yc < 0)[0]
                 raise InvalidArgument(f"answer label {bad!r} is not in labels={list(self.labels.names)}")
             buf.append((tc, wc, yc))
             held += len(t)
