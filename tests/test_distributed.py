@@ -239,6 +239,27 @@ def test_fit_parquet_string_ids_of_every_arrow_kind_equal_in_memory(tmp_path) ->
         tg.consensus.fit_parquet(tmp_path / "u.parquet", batch_size=1000)
 
 
+def test_fit_parquet_names_unreadable_sources_and_bad_sizes(tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    import pyarrow as pa
+    (tmp_path / "garbage.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(InvalidArgument, match="cannot read .*garbage.parquet.* as Parquet"):
+        tg.consensus.fit_parquet(tmp_path / "garbage.parquet")
+    pq.write_table(pa.table({"task": [[1], [1]], "worker": ["a", "b"], "label": ["x", "y"]}), tmp_path / "l.parquet")
+    with pytest.raises(InvalidArgument, match="column 'task' holds list<"):
+        tg.consensus.fit_parquet(tmp_path / "l.parquet")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    pq.write_table(pa.table({"task": [1, 1], "worker": ["a", "b"], "label": ["x", "y"]}), mixed / "a.parquet")
+    pq.write_table(pa.table({"task": [2.5, 2.5], "worker": ["a", "b"], "label": ["x", "y"]}), mixed / "b.parquet")
+    with pytest.raises(InvalidArgument, match="reading the source failed"):
+        tg.consensus.fit_parquet(mixed)
+    for name in ("batch_size", "chunk_answers"):
+        for bad in (0, -1, 2.5):
+            with pytest.raises(InvalidArgument, match=f"{name} must be an int >= 1"):
+                tg.consensus.fit_parquet(mixed / "a.parquet", **{name: bad})
+
+
 def test_fit_parquet_rejects_bad_layouts(tmp_path) -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
     import pyarrow as pa

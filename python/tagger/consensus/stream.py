@@ -53,7 +53,11 @@ def _dataset(source: Any) -> Any:
     if isinstance(source, (str, os.PathLike)):
         if not os.path.exists(source):
             raise InvalidArgument(f"fit_parquet: no such file or directory: {os.fspath(source)!r}")
-        return ds.dataset(os.fspath(source), format="parquet")
+        import pyarrow as pa
+        try:
+            return ds.dataset(os.fspath(source), format="parquet")
+        except pa.ArrowException as e:  # not Parquet, or files whose schemas do not merge
+            raise InvalidArgument(f"fit_parquet: cannot read {os.fspath(source)!r} as Parquet: {e}") from e
     if isinstance(source, ds.Dataset):
         return source
     raise InvalidArgument(f"fit_parquet: expected a path, a pyarrow.dataset.Dataset or a ray.data.Dataset, "
@@ -250,12 +254,23 @@ class _Stream:
     def _batches(self) -> Iterator[tuple[Any, Any, Any]]:
         """Each batch's task, worker and label columns: numpy arrays, or for string columns an
         :class:`_Encoded` (Arrow's dictionary encoding: no Python string per row)."""
-        for b in _record_batches(self.dataset, self.columns, self.batch_size):
+        import pyarrow as pa
+        batches = _record_batches(self.dataset, self.columns, self.batch_size)
+        while True:
+            try:
+                b = next(batches)
+            except StopIteration:
+                return
+            except pa.ArrowException as e:  # a file of the directory that does not decode
+                raise InvalidArgument(f"fit_parquet: reading the source failed: {e}") from e
             cols = []
             for name in self.columns:
                 col = b.column(name)
                 if col.null_count:
                     raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
+                if pa.types.is_nested(col.type):
+                    raise InvalidArgument(f"fit_parquet: column {name!r} holds {col.type} values; ids and labels "
+                                          "must be numbers or strings")
                 cols.append(_column(col))
             yield cols[0], cols[1], cols[2]
 
@@ -515,6 +530,9 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     if method not in _METHODS:
         raise InvalidArgument(f"fit_parquet supports {list(_METHODS)}, not {method!r}")
     check_params({"n_iter": n_iter, "tol": tol, "smoothing": smoothing, "threads": threads}, "fit_parquet")
+    for name, v in (("batch_size", batch_size), ("chunk_answers", chunk_answers)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise InvalidArgument(f"fit_parquet: {name} must be an int >= 1, got {v!r}")
     est = get_method(method, n_iter=n_iter, tol=tol, smoothing=smoothing, threads=threads, labels=labels)
     stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads, spill_dir)
     empty = np.zeros(0, np.int32)
