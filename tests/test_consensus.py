@@ -279,6 +279,30 @@ def test_crowdlab_model_as_annotator_improves_consensus() -> None:
     assert cl2.labels_["unseen"] == "1"
 
 
+def test_crowdlab_refits_on_other_labels_and_names_bad_model_rows() -> None:
+    # fit used to store the model's columns in the estimator's labels option: a second fit
+    # on other labels failed ("answer label 'x' is not in labels=[...]").
+    df, gt = load("rte")
+    labels = sorted(df["label"].unique())
+    mp = pd.DataFrame(0.5, index=gt.index, columns=labels)
+    est = C.CROWDLAB()
+    est.fit(df, mp)
+    assert est.labels is None
+    other = pd.DataFrame({"task": ["t1", "t1", "t2"], "worker": ["u", "v", "u"], "label": ["x", "y", "y"]})
+    probs = pd.DataFrame([[0.9, 0.1], [0.2, 0.8]], index=["t1", "t2"], columns=["x", "y"])
+    assert est.fit(other, probs).labels_.tolist() == ["x", "y"]
+    with pytest.raises(InvalidArgument, match=r"no row for 2 answered task\(s\)"):
+        C.CROWDLAB().fit(df, mp.iloc[:-2])
+    holes = mp.copy()
+    holes.iloc[3, 1] = np.nan
+    with pytest.raises(InvalidArgument, match=r"NaN probabilities .* for 1 answered task"):
+        C.CROWDLAB().fit(df, holes)
+    # Labels of mixed types cannot be sorted: the model's column order is used (a TypeError before).
+    mixed = other.assign(label=[1, "a", "a"])
+    fitted = C.CROWDLAB().fit(mixed, probs.set_axis([1, "a"], axis=1))
+    assert fitted.labels_.tolist() == [1, "a"] and list(fitted.probas_.columns) == [1, "a"]
+
+
 def test_get_method_and_fast_path() -> None:
     for name, cls in C.METHODS.items():
         assert type(C.get_method(name)) is cls

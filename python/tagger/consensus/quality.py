@@ -85,17 +85,28 @@ class CROWDLAB(BaseClassifier):
             true_labels: pd.Series | None = None) -> "CROWDLAB":
         if not isinstance(model_probas, pd.DataFrame):
             raise InvalidArgument("CROWDLAB.fit needs model_probas: a DataFrame indexed by task, one column per label")
-        if self.labels is None:
-            self.labels = sorted(model_probas.columns)
         extra = model_probas.index.difference(pd.Index(data["task"].unique())) if "task" in data else pd.Index([])
         self._model_probas = model_probas
         self._extra_tasks = extra
-        return super().fit(data, true_labels)  # type: ignore[return-value]
+        given = self.labels
+        if given is None:  # this fit's labels are the model's columns (the estimator's option stays None)
+            try:
+                self.labels = sorted(model_probas.columns)
+            except TypeError:  # labels of unorderable mixed types: the columns' order
+                self.labels = list(model_probas.columns)
+        try:
+            return super().fit(data, true_labels)  # type: ignore[return-value]
+        finally:
+            self.labels = given
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         mp = self._model_probas.reindex(index=answers.task_names, columns=answers.label_names)
         if mp.isna().to_numpy().any():
-            raise InvalidArgument("model_probas must have a row for every answered task and a column for every label")
+            rows = answers.task_names.difference(self._model_probas.index)
+            if len(rows):
+                raise InvalidArgument(f"model_probas has no row for {len(rows)} answered task(s), first {rows[0]!r}")
+            raise InvalidArgument("model_probas has NaN probabilities (or lacks a label's column) for "
+                                  f"{int(mp.isna().any(axis=1).sum())} answered task(s), first {mp.index[mp.isna().any(axis=1)][0]!r}")
         common.pop("callback", None)
         return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)), **common)
 
