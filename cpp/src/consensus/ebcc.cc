@@ -10,6 +10,7 @@
 #include <string>
 
 #include "consensus/common.h"
+#include "consensus/fast_math.h"
 #include "tagger/errors.h"
 
 namespace tagger::consensus {
@@ -46,7 +47,7 @@ Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
       for (std::size_t m = 0; m < M; ++m) row[m] *= zt[k] / s;
     }
   }
-  std::vector<double> eta(KM), nu(K), elpi(KM), eltau(K), mu(W * KM * K), elv(W * KM * K), lg(KM), last(T * K);
+  std::vector<double> eta(KM), nu(K), elpi(KM), eltau(K), mu(W * KM * K), elv(W * KM * K), lg(KM), last(T * K), row_sum(W * KM), row_psi(W * KM);
   r.objective_history.clear();
   for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
     // Parameters' posteriors from the current assignments.
@@ -67,17 +68,21 @@ Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
     double nu_sum = 0;
     for (double v : nu) nu_sum += v;
     for (std::size_t k = 0; k < K; ++k) {
-      eltau[k] = detail::digamma(nu[k]) - detail::digamma(nu_sum);
+      eltau[k] = detail::fast_digamma(nu[k]) - detail::fast_digamma(nu_sum);
       double es = 0;
       for (std::size_t m = 0; m < M; ++m) es += eta[k * M + m];
-      for (std::size_t m = 0; m < M; ++m) elpi[k * M + m] = detail::digamma(eta[k * M + m]) - detail::digamma(es);
+      for (std::size_t m = 0; m < M; ++m) elpi[k * M + m] = detail::fast_digamma(eta[k * M + m]) - detail::fast_digamma(es);
     }
+    // E log v = psi(mu) - psi(row sum), the psi of the whole table in one vector loop.
     for (std::size_t row = 0; row < W * KM; ++row) {
       double s = 0;
       for (std::size_t l = 0; l < K; ++l) s += mu[row * K + l];
-      const double ds = detail::digamma(s);
-      for (std::size_t l = 0; l < K; ++l) elv[row * K + l] = detail::digamma(mu[row * K + l]) - ds;
+      row_sum[row] = s;
     }
+    detail::digamma_cells(mu.data(), elv.data(), W * KM * K);
+    detail::digamma_cells(row_sum.data(), row_psi.data(), W * KM);
+    for (std::size_t row = 0; row < W * KM; ++row)
+      for (std::size_t l = 0; l < K; ++l) elv[row * K + l] -= row_psi[row];
     // Assignments: q(z_t = k, g_t = m) ∝ exp(E log pi_km + E log tau_k + sum_j E log v_{w_j, k, m, y_j}).
     std::copy(z.begin(), z.end(), last.begin());
     double change = 0, objective = 0;
