@@ -190,7 +190,7 @@ class DawidSkene(BaseClassifier):
                 errors = errors.iloc[pairs]
                 seen = getattr(self, "_label_seen", None)
                 if seen is not None and len(seen) == errors.shape[1]:
-                    errors = errors[pd.Index(seen, name="label")]
+                    errors = errors.iloc[:, errors.columns.get_indexer(seen)]
             self._errors = errors
         return errors
 
