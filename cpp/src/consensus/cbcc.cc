@@ -115,34 +115,31 @@ Result cbcc(const AnswersView& a, const Options& opt, const CbccOptions& o) {
           }
           for (std::size_t l = 0; l < K; ++l) row[l] /= sum;
         }
-        // sum_w q(c_w = m) over members with answers of class k, and per
-        // observed class l over members with N_wkl > 0: the weight of the
-        // psi(s Pi_mkl) term, which is the same for every member.
+        // One scan of the members: sum_w q(c_w = m) over members with answers
+        // of class k; per observed class l, over members with N_wkl > 0, the
+        // weight of the psi(s Pi_mkl) term (the same for every member), and
+        // those members' counts and weights for the steps.
         double mass = 0;
         std::fill(held.begin(), held.end(), 0.0);
-        for (std::size_t w = 0; w < W; ++w) {
-          const double q = resp[w * M + m];
-          const double* nw = cnt.data() + w * KK + k * K;
-          double nk = 0;
-          for (std::size_t l = 0; l < K; ++l) {
-            nk += nw[l];
-            if (nw[l] > 0) held[l] += q;
-          }
-          if (nk > 0) mass += q;
-        }
         for (std::size_t l = 0; l < K; ++l) {
           n_of[l].clear();
           q_of[l].clear();
         }
         for (std::size_t w = 0; w < W; ++w) {
           const double q = resp[w * M + m];
-          if (q == 0) continue;
           const double* nw = cnt.data() + w * KK + k * K;
-          for (std::size_t l = 0; l < K; ++l)
+          double nk = 0;
+          for (std::size_t l = 0; l < K; ++l) {
+            nk += nw[l];
             if (nw[l] > 0) {
-              n_of[l].push_back(nw[l]);
-              q_of[l].push_back(q);
+              held[l] += q;
+              if (q != 0) {
+                n_of[l].push_back(nw[l]);
+                q_of[l].push_back(q);
+              }
             }
+          }
+          if (nk > 0) mass += q;
         }
         for (int step = 0; step < kMaxPiSteps && mass > 0; ++step) {
           // d_l = sum_w q psi(s Pi_mkl + N_wkl), added in worker order.

@@ -52,19 +52,9 @@ struct Vals<0> {
   double& operator[](int i) { return a[static_cast<std::size_t>(i)]; }
 };
 
-using detail::fast_log;  // the ELBO's ln e only (the E-step multiplies e itself): a few ulp are far below any tol
-
-// ln of a table of probabilities, cells that are not positive (NaN: a row the
-// worker never gave) -> 0. Cloned for AVX-512 and AVX2 so fast_log runs 8 or 4
-// lanes at a time where the CPU allows; the operations are elementwise with no
-// fused multiply-add (-ffp-contract=off), so every clone gives the same bits.
-// (Not under ThreadSanitizer: see minhash.cc, the ifunc resolver runs too early.)
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_THREAD__)
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#endif
-void log_cells(const double* __restrict e, double* __restrict ln, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) ln[i] = fast_log(e[i] > 0 ? e[i] : 1.0);
-}
+// The ELBO's ln e only (the E-step multiplies e itself): a few ulp are far below any tol.
+using detail::fast_log;
+using detail::log_cells;
 
 // ln x for a positive normal x within 5e-7 (exponent, then a least-squares
 // fit m P(m) of ln(1 + m), m in [0, 1), P of degree 6): for the entropy of posteriors clipped at 1e-10,

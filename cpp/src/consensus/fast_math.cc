@@ -16,6 +16,11 @@ void digamma_cells(const double* __restrict x, double* __restrict out, std::size
 }
 
 TAGGER_CELL_CLONES
+void log_cells(const double* __restrict e, double* __restrict ln, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) ln[i] = fast_log(e[i] > 0 ? e[i] : 1.0);
+}
+
+TAGGER_CELL_CLONES
 void log_gamma_cells(const double* __restrict x, double* __restrict out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = fast_log_gamma(x[i]);
 }

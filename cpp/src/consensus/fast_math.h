@@ -72,6 +72,9 @@ inline double fast_log_gamma(double x) {
 // out[i] = fast_digamma(x[i]) / fast_log_gamma(x[i]) over a table (vector
 // lanes where the CPU has them).
 void digamma_cells(const double* __restrict x, double* __restrict out, std::size_t n);
+// ln of a table of probabilities, cells that are not positive (NaN: a row a
+// worker never gave) -> 0.
+void log_cells(const double* __restrict e, double* __restrict ln, std::size_t n);
 void log_gamma_cells(const double* __restrict x, double* __restrict out, std::size_t n);
 
 }  // namespace tagger::consensus::detail

@@ -435,9 +435,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
             self.skills_ = _sorted_by_index(self.skills_)
         self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=cols if len(out["priors"]) else cols[:0],
                                  name="prior", dtype=float)
-        seen = getattr(self, "_label_seen", None)  # (fits that do not go through _fit have none)
-        if self._priors_order == "appearance" and seen is not None and len(seen) == len(self.priors_):
-            self.priors_ = self.priors_.iloc[self.priors_.index.get_indexer(seen)]  # (reindex costs 10x more)
+        if self._priors_order == "appearance":
+            pos = self._seen_positions(self.priors_.index)
+            if pos is not None:
+                self.priors_ = self.priors_.iloc[pos]
         self.n_iter_ = int(out["n_iter"])
         self.converged_ = bool(out["converged"])
         self.loss_history_ = list(out["objective_history"])
@@ -457,10 +458,20 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         """``obj`` (Series by task, or DataFrame task x label) in crowd-kit's order."""
         if self._task_order == "sorted":
             obj = _sorted_by_index(obj)
-        seen = getattr(self, "_label_seen", None) if self._label_order == "appearance" else None
-        if isinstance(obj, pd.DataFrame) and seen is not None and len(seen) == obj.shape[1]:
-            obj = obj.iloc[:, obj.columns.get_indexer(seen)]
+        if isinstance(obj, pd.DataFrame) and self._label_order == "appearance":
+            pos = self._seen_positions(obj.columns)
+            if pos is not None:
+                obj = obj.iloc[:, pos]
         return obj
+
+    def _seen_positions(self, labels: pd.Index) -> np.ndarray | None:
+        """Positions that put ``labels`` in their order of first appearance in the fitted data;
+        None when that order is unknown (a fit that kept none) or ``labels`` holds others
+        (declared with ``labels=`` but never answered). By position: reindex costs 10x more."""
+        seen = getattr(self, "_label_seen", None)
+        if seen is None or len(seen) != len(labels):
+            return None
+        return labels.get_indexer(seen)
 
     def _init_args(self) -> dict[str, Any]:
         return {}
@@ -485,11 +496,10 @@ def _sorted_by_index(obj: Any) -> Any:
 def first_appearance(codes: np.ndarray, n: int) -> np.ndarray:
     """The distinct codes of ``codes`` (values in [0, n)) in order of first appearance. Every
     value usually shows up in the first rows, so those are looked at first."""
-    for head in (min(len(codes), 4096), len(codes)):
-        values, first = np.unique(codes[:head], return_index=True)
-        if len(values) == n or head == len(codes):
-            return values[np.argsort(first, kind="stable")]
-    return np.zeros(0, dtype=np.int64)  # unreachable
+    values, first = np.unique(codes[:4096], return_index=True)
+    if len(values) < n and len(codes) > 4096:
+        values, first = np.unique(codes, return_index=True)
+    return values[np.argsort(first, kind="stable")]
 
 
 def errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:

@@ -188,9 +188,9 @@ class DawidSkene(BaseClassifier):
                 # appearance (its groupby(sort=False)), the columns in probas_'s order.
                 pairs = pd.unique(a.worker.astype(np.int64) * len(a.label_names) + a.label)
                 errors = errors.iloc[pairs]
-                seen = getattr(self, "_label_seen", None)
-                if seen is not None and len(seen) == errors.shape[1]:
-                    errors = errors.iloc[:, errors.columns.get_indexer(seen)]
+                pos = self._seen_positions(errors.columns)
+                if pos is not None:
+                    errors = errors.iloc[:, pos]
             self._errors = errors
         return errors
 

@@ -235,7 +235,7 @@ class _Stream:
         if missing:
             raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {names})")
         self.method, self.columns = method, list(columns)
-        self.batch_size, self.chunk_answers, self.threads = batch_size, max(1, chunk_answers), threads
+        self.batch_size, self.chunk_answers, self.threads = batch_size, chunk_answers, threads  # checked by fit_parquet
         self.align = int(_core.consensus_shard.TASK_ALIGN)
         self.spill_dir = tempfile.gettempdir() if spill_dir is None else os.fspath(spill_dir)
         if not os.path.isdir(self.spill_dir):
@@ -343,16 +343,14 @@ class _Stream:
         else:
             # String ids: the duplicate check by the C++ string coder (GIL released; pandas'
             # has_duplicates on 400k str ids took ~0.1 s).
+            task_ids = pd.Index(ids)
             coded = _core.consensus.factorize_strings(ids) if ids.dtype == object else None
             if coded is not None:
                 codes, first = coded
                 if len(first) < len(ids):  # the first row whose id came before
                     dup = ids[int(np.flatnonzero(first[codes] != np.arange(len(ids)))[0])]
-                task_ids = pd.Index(ids)
-            else:
-                task_ids = pd.Index(ids)
-                if task_ids.has_duplicates:
-                    dup = task_ids[task_ids.duplicated()][0]
+            elif task_ids.has_duplicates:
+                dup = task_ids[task_ids.duplicated()][0]
         if dup is not None:
             raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
                                   f"task {dup!r} appears in more than one run of rows")
