@@ -168,6 +168,39 @@ def test_collection_workflow_uploads_verify_seal_and_pay():
     conserved(net)
 
 
+BANK_PROMPTS = pd.Series({"arrival": "Your new card has not arrived.", "stolen": "Your card was stolen.",
+                          "rate": "You were charged a bad exchange rate.", "topup": "Your top-up failed."})
+BANK_DESCRIPTION = "Write a realistic message a bank customer might send to support about the situation in the prompt."
+
+
+def test_collection_prompts_are_the_relevance_examples_of_uploads(tmp_path):
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        w = net.create_account("w", fund=10 * tg.TAG)
+        task = net.publish_task(owner=owner, title="Customer messages for a banking assistant",
+                                description=BANK_DESCRIPTION, kind="collection", items=BANK_PROMPTS,
+                                budget=40 * tg.TAG, reward_policy=tg.rewards.Flat(per_answer=10 * tg.TAG))
+        assert list(task.verify_spec.examples) == list(BANK_PROMPTS)
+        genuine = {"arrival": "I ordered a new card two weeks ago and it still hasn't arrived. Can you check where it is?",
+                   "rate": "I paid in euros yesterday and the exchange rate you applied is much worse than the official one."}
+        for slot, text in genuine.items():  # both fell below the threshold with the description alone
+            up = task.upload(w, text.encode(), item_id=slot)
+            assert up.accepted, up.reasons
+        off = task.upload(w, b"The best recipe for banana bread uses very ripe bananas and walnuts.", item_id="topup")
+        assert off.status == "needs_review" and "off_topic" in off.reasons
+        task_id = task.id
+    with tg.Network.open(tmp_path / "m") as again:  # a reopened task checks uploads the same way
+        assert list(again.task(task_id).verify_spec.examples) == list(BANK_PROMPTS)
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    own = net.publish_task(owner=owner, title="t", description=BANK_DESCRIPTION, kind="collection",
+                           items=BANK_PROMPTS, budget=40 * tg.TAG, verify={"examples": ["Where is my card?"]})
+    assert list(own.verify_spec.examples) == ["Where is my card?"]  # the owner's examples win
+    slots = net.publish_task(owner=owner, title="t", description=BANK_DESCRIPTION, kind="collection", items=3,
+                             budget=30 * tg.TAG)
+    assert list(slots.verify_spec.examples) == []  # empty slots have no prompt
+
+
 def test_on_disk_workflow_reopens_and_verifies(tmp_path):
     rng = np.random.default_rng(3)
     truth = pd.Series(rng.choice(LABELS, len(TEXTS)))
