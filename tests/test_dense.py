@@ -81,6 +81,45 @@ def test_distillation_rebuilds_the_shipped_files_byte_for_byte():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+REFIT_CHECK = r"""
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("distill", sys.argv[1])
+d = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(d)
+rng = np.random.default_rng(0)
+V, S, D = 40, 400, 6                       # tokens, sentences, dims (the PCA basis: the identity)
+truth = rng.normal(size=(V, D))
+real = np.ones(V, bool)
+real[0] = False                            # a special token: stays a zero row
+truth[0] = 0
+ids = [list(rng.choice(np.arange(1, V), size=rng.integers(2, 8))) for _ in range(S)]
+sent = np.array([truth[i].mean(axis=0) for i in ids])
+sent = sent - sent.mean(axis=0)            # refit centres the targets: give it centred ones
+row_of, comps = np.arange(V), np.eye(D)
+prior = truth + rng.normal(scale=0.5, size=truth.shape)
+prior[0] = 0
+d.RIDGE = 1e-9                             # no pull to the prior: the sentences decide
+fit = d.refit(prior.copy(), real, row_of, comps, sent, ids)
+means = np.array([fit[i].mean(axis=0) for i in ids])
+c = (means * sent).sum() / (sent * sent).sum()
+assert np.abs(means - c * sent).max() < 1e-6 * np.abs(sent).max(), np.abs(means - c * sent).max()
+assert not fit[0].any()
+d.RIDGE = 1e9                              # all pull: the prior comes back
+assert np.abs(d.refit(prior.copy(), real, row_of, comps, sent, ids) - prior).max() < 1e-6
+print("ok")
+"""
+
+
+def test_refit_solves_the_ridge_regression_of_the_distillation():
+    # The refit step of `make embeddings` (scripts/distill_embeddings.py), on a small exact
+    # problem, in a subprocess: the script pins BLAS and torch kernels through the environment.
+    pytest.importorskip("scipy.sparse")
+    r = subprocess.run([sys.executable, "-c", REFIT_CHECK, str(REPO / "scripts" / "distill_embeddings.py")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
+
+
 def test_dense_index_helps_with_few_examples():
     if not BANKING.exists():
         pytest.skip(f"Banking77 not found at {BANKING}")
