@@ -23,16 +23,19 @@ def frame(data: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
     return data[list(columns)]
 
 
-def no_missing(data: pd.DataFrame, columns: Sequence[str], owner: str) -> None:
-    """InvalidArgument naming the first NaN/None in ``columns``."""
+def no_missing(data: pd.DataFrame, columns: Sequence[str], owner: str | None = None) -> None:
+    """InvalidArgument naming the first NaN/None/pd.NA in ``columns``."""
+    prefix = f"{owner}: " if owner else ""
     for c in columns:
         col = data[c]
-        if col.dtype.kind in "iub":
+        # Only plain numpy integer/bool columns cannot hold a missing value;
+        # pandas' nullable Int64/boolean columns report the same kind but can.
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
             continue
-        na = col.isna().to_numpy()
+        na = col.isna().to_numpy(dtype=bool)
         if na.any():
             row = int(np.flatnonzero(na)[0])
-            raise InvalidArgument(f"{owner}: column {c!r} has {int(na.sum())} missing value(s) (NaN/None), first at row {row}")
+            raise InvalidArgument(f"{prefix}column {c!r} has {int(na.sum())} missing value(s) (NaN/None/pd.NA), first at row {row}")
 
 
 def codes(values: pd.Series | np.ndarray, sort: bool = False) -> tuple[np.ndarray, pd.Index]:

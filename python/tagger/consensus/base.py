@@ -28,15 +28,17 @@ Documented rules for awkward input:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument, MissingColumn
+from ._checks import no_missing
 from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,13 +178,7 @@ def factorize(
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise MissingColumn(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
-    for c in cols:
-        if data[c].dtype.kind in "iub":  # numpy integer/bool columns cannot hold NaN
-            continue
-        na = data[c].isna().to_numpy()
-        if na.any():
-            row = int(np.flatnonzero(na)[0])
-            raise InvalidArgument(f"column {c!r} has {int(na.sum())} missing value(s) (NaN/None), first at row {row}")
+    no_missing(data, cols)
     if on_duplicate not in ("keep_last", "error"):
         raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
     (task, task_names), (worker, worker_names) = _id_codes(data["task"], data["worker"])
@@ -321,6 +317,19 @@ def _adopt_crowdkit_base() -> None:
         pass
 
 
+@contextlib.contextmanager
+def fit_transaction(estimator: Any) -> Iterator[None]:
+    """A fit that raises leaves ``estimator`` as it was (the previous fit's
+    attributes, or unfitted), never half-updated with the new data's ids."""
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
 class BaseClassifier(_CrowdkitCompatible, Serialized):
     """sklearn-style estimator over categorical answers (crowd-kit's API).
 
@@ -358,6 +367,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         return self._fit(data, true_labels)
 
     def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> "BaseClassifier":
+        with fit_transaction(self):
+            return self._fit_state(data, true_labels, **call)
+
+    def _fit_state(self, data: pd.DataFrame, true_labels: pd.Series | None, **call: Any) -> "BaseClassifier":
         check_params(vars(self), type(self).__name__)
         answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers

@@ -119,6 +119,13 @@ class MMSR(BaseClassifier):
         core = _core.consensus_crowdkit.mmsr(*answers.core_args(), n_iter=self.n_iter, tol=self.tol,
                                              seed=self.random_state)
         skills = core["skills"]
+        if not np.isfinite(skills).all() or not skills.any():
+            # Too few workers sharing tasks for a rank-one fit: every skill comes out
+            # 0 or NaN, and the weighted vote would label every task with the first label.
+            raise InvalidArgument(
+                f"MMSR could not estimate worker skills from these answers ({answers.n} answers, "
+                f"{len(answers.worker_names)} workers): the fit needs workers who share several tasks; "
+                "use DawidSkene or MajorityVote on data this sparse")
         labels, probas = _signed_vote(answers, skills)
         g = common.get("gold")
         if g is not None:  # gold tasks keep their gold label

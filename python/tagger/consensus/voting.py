@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier
+from .base import Answers, BaseClassifier, fit_transaction
 
 __all__ = ["MajorityVote", "WeightedMajorityVote", "GoldMajorityVote", "skills_array"]
 
@@ -95,13 +95,14 @@ class MajorityVote(BaseClassifier):
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> "MajorityVote":
         """Fits the vote; ``skills`` (Series worker -> weight) makes it weighted."""
-        self._skills_in = skills
-        order = "appearance" if skills is None else "sorted"
-        self._task_order = self._label_order = order
-        try:
-            self._fit(data, true_labels)
-        finally:
-            self._skills_in = None
+        with fit_transaction(self):
+            self._skills_in = skills
+            order = "appearance" if skills is None else "sorted"
+            self._task_order = self._label_order = order
+            try:
+                self._fit(data, true_labels)
+            finally:
+                self._skills_in = None
         return self
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:

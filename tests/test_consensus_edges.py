@@ -1,0 +1,81 @@
+"""tg.consensus off the happy path: pandas' nullable columns with pd.NA, a fit
+that raises leaves the estimator as it was, MMSR on data too sparse to fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.errors import InvalidArgument
+
+C = tg.consensus
+GOOD = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": [1, 2, 3, 1, 2, 3], "label": [0, 0, 1, 1, 1, 1]})
+
+
+@pytest.mark.parametrize("column", ["task", "worker", "label"])
+@pytest.mark.parametrize("dtype", ["Int64", "UInt16", "Float64"])
+def test_nullable_column_with_na_is_refused(column: str, dtype: str) -> None:
+    bad = GOOD.copy()
+    bad[column] = bad[column].astype(dtype)
+    bad.loc[4, column] = pd.NA
+    for est in (C.MajorityVote(), C.DawidSkene(), C.GLAD()):
+        with pytest.raises(InvalidArgument, match=f"column '{column}' has 1 missing value.*first at row 4"):
+            est.fit(bad)
+
+
+def test_nullable_columns_without_na_give_the_plain_results() -> None:
+    plain = C.DawidSkene().fit(GOOD)
+    nullable = C.DawidSkene().fit(GOOD.astype({"task": "Int64", "worker": "UInt8", "label": "Int32"}))
+    assert plain.labels_.to_dict() == nullable.labels_.to_dict()
+    np.testing.assert_array_equal(plain.probas_.to_numpy(), nullable.probas_.to_numpy())
+
+
+def test_boolean_labels_with_na_are_refused() -> None:
+    bad = GOOD.assign(label=pd.array([True, True, False, False, None, False], dtype="boolean"))
+    with pytest.raises(InvalidArgument, match="column 'label' has 1 missing value.*row 4"):
+        C.MajorityVote().fit(bad)
+    ok = GOOD.assign(label=pd.array([True, True, False, False, False, False], dtype="boolean"))
+    assert C.MajorityVote().fit_predict(ok).to_dict() == {1: True, 2: False}
+
+
+def _state(est) -> dict:
+    return {k: v for k, v in vars(est).items()}
+
+
+@pytest.mark.parametrize("make", [C.MajorityVote, C.DawidSkene, C.OneCoinDawidSkene, C.GLAD, C.MACE, C.Wawa,
+                                  C.EBCC, C.KOS])
+def test_a_fit_that_raises_keeps_the_previous_fit(make) -> None:
+    first = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": ["a", "b", "c"] * 2, "label": ["x", "x", "y", "y", "y", "y"]})
+    other = pd.DataFrame({"task": [7, 7, 7, 8, 8, 8], "worker": ["a", "b", "c"] * 2, "label": ["p", "q", "q", "p", "p", "p"]})
+    est = make().fit(first)
+    labels, probas = est.labels_.copy(), est.probas_.copy()
+    before = _state(est)
+    with pytest.raises(InvalidArgument, match="gold label 'zzz'"):
+        est.fit(other, true_labels=pd.Series({7: "zzz"}))  # fails after the answers were read
+    assert _state(est).keys() == before.keys()
+    assert all(_state(est)[k] is before[k] for k in before)
+    pd.testing.assert_series_equal(est.labels_, labels)
+    pd.testing.assert_frame_equal(est.probas_, probas)
+
+
+def test_a_first_fit_that_raises_leaves_the_estimator_unfitted() -> None:
+    est = C.MajorityVote()
+    with pytest.raises(InvalidArgument):
+        est.fit(GOOD, skills=pd.Series({1: 1.0}))  # workers 2 and 3 have no skill
+    assert not hasattr(est, "labels_") and not hasattr(est, "answers_")
+    with pytest.raises(AttributeError, match="not fitted"):
+        est.probas_
+
+
+@pytest.mark.parametrize("rows", [
+    [(1, "a", "x"), (1, "b", "x"), (2, "a", "y"), (2, "b", "y")],
+    [(1, "a", "x"), (1, "b", "x"), (1, "c", "y"), (2, "a", "y"), (2, "b", "y"), (2, "c", "y"), (3, "a", "x"),
+     (3, "b", "y"), (4, "c", "x")],
+])
+def test_mmsr_refuses_data_it_cannot_fit(rows) -> None:
+    # Without the check every skill came out 0 or NaN and every task got label 'x'.
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    with pytest.raises(InvalidArgument, match="MMSR could not estimate worker skills.*DawidSkene"):
+        C.MMSR().fit(df)
