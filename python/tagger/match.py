@@ -17,12 +17,14 @@ See docs/matching.md for the representation, the calibration, the catalog and th
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
+import numbers
 import sys
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec
@@ -74,10 +76,24 @@ def _check_utf8(text: str, what: str) -> None:
             raise InvalidArgument(f"{what} is not valid text: {e.reason} at position {e.start}") from None
 
 
-def _texts(texts: Any, what: str = "texts") -> list[str]:
+def _text_list(texts: Any, what: str) -> list[Any]:
+    """``texts`` as a list, refusing what would be read as something else: one string (its
+    characters), a DataFrame or a dict (their column names / keys), a 2-D array (its rows)."""
     if isinstance(texts, (str, bytes)):
         raise InvalidArgument(f"{what} must be a sequence of strings, got a single {type(texts).__name__}")
-    out = list(texts)
+    if isinstance(texts, Mapping) or hasattr(texts, "columns"):
+        raise InvalidArgument(f"{what} must be a sequence of strings, got a {type(texts).__name__} (iterating it "
+                              f"gives its keys or column names); pass one column, e.g. df['text']")
+    if getattr(texts, "ndim", 1) != 1:
+        raise InvalidArgument(f"{what} must be one-dimensional, got an array of shape {texts.shape}")
+    try:
+        return list(texts)
+    except TypeError:
+        raise InvalidArgument(f"{what} must be a sequence of strings, got {type(texts).__name__}") from None
+
+
+def _texts(texts: Any, what: str = "texts") -> list[str]:
+    out = _text_list(texts, what)
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise InvalidArgument(f"{what}[{i}] must be a str, got {type(t).__name__}")
@@ -96,9 +112,7 @@ def _texts_lenient(texts: Any, on_invalid: str, what: str = "texts") -> tuple[li
     first such position; ``"skip"`` answers it with nothing (None / a NaN row / no matches)."""
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
-    if isinstance(texts, (str, bytes)):
-        raise InvalidArgument(f"{what} must be a sequence of strings, got a single {type(texts).__name__}")
-    out = list(texts)
+    out = _text_list(texts, what)
     bad = np.zeros(len(out), dtype=bool)
     for i, t in enumerate(out):
         reason = None
@@ -342,7 +356,7 @@ class StaticEmbedding:
 
     def embed(self, texts: Iterable[str], threads: int = 0) -> np.ndarray:
         """float32 [n, dim], unit rows (all zeros for a text without a known token)."""
-        return self._core.embed_batch(_texts(texts), threads)
+        return self._core.embed_batch(_texts(texts), _threads(threads))
 
     __call__ = embed
 
@@ -595,12 +609,52 @@ def _threads(threads: Any) -> int:
 
 
 def _train_config(epochs: int, learning_rate: float, l2: float, seed: int, threads: int) -> Any:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or not 1 <= epochs <= 10_000:
+        raise InvalidArgument(f"epochs must be an int in [1, 10000], got {epochs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= 2**64 - 1:
+        raise InvalidArgument(f"seed must be an int in [0, 2**64 - 1], got {seed!r}")
+    for name, v, low in (("learning_rate", learning_rate, 0.0), ("l2", l2, 0.0)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)) or float(v) < low \
+                or (name == "learning_rate" and float(v) == 0.0):
+            raise InvalidArgument(f"{name} must be a finite number {'> 0' if name == 'learning_rate' else '>= 0'}, "
+                                  f"got {v!r}")
     t = _m.TrainConfig()
     t.epochs, t.learning_rate, t.l2, t.seed, t.threads = int(epochs), float(learning_rate), float(l2), int(seed), _threads(threads)
     return t
 
 
+def _category_names(labels: Any) -> list[str]:
+    """Category names of ``labels`` (each label as str), refusing what would silently merge or
+    invent categories: a missing label (None/NaN), a non-scalar one, and two different labels
+    with the same name (1 and "1")."""
+    if isinstance(labels, (str, bytes)):
+        raise InvalidArgument(f"labels must be a sequence with one label per text, got a single {type(labels).__name__}")
+    if isinstance(labels, Mapping) or hasattr(labels, "columns"):
+        raise InvalidArgument(f"labels must be a sequence with one label per text, got a {type(labels).__name__}; "
+                              "pass one column, e.g. df['label']")
+    if getattr(labels, "ndim", 1) != 1:
+        raise InvalidArgument(f"labels must be one-dimensional, got an array of shape {labels.shape}")
+    pandas = sys.modules.get("pandas")  # imported by whoever passes pandas objects
+    na = pandas.NA if pandas is not None else None
+    names: list[str] = []
+    first: dict[str, Any] = {}
+    for i, y in enumerate(labels):
+        if y is None or y is na or (isinstance(y, (float, np.floating)) and math.isnan(y)):
+            raise InvalidArgument(f"labels[{i}] is missing ({y!r}); drop that example or give it a category")
+        if isinstance(y, (list, tuple, set, dict, np.ndarray)):
+            raise InvalidArgument(f"labels[{i}] is a {type(y).__name__}; each label is one category name")
+        name = str(y)
+        seen = first.setdefault(name, y)
+        if seen is not y and not seen == y:  # 1 and np.int64(1) are one category; 1 and "1" are not
+            raise InvalidArgument(f"labels {seen!r} and {y!r} (at labels[{i}]) are different values with the same "
+                                  f"category name {name!r}; make the labels one type")
+        names.append(name)
+    return names
+
+
 def _backend_fn(backend: Any) -> Callable[[list[str]], np.ndarray]:
+    if isinstance(backend, StaticEmbedding):  # its encode() is the tokenizer's, one text at a time
+        return backend.embed
     if hasattr(backend, "encode"):  # sentence-transformers
         return lambda texts: np.asarray(backend.encode(texts, convert_to_numpy=True, normalize_embeddings=True,
                                                        show_progress_bar=False), dtype=np.float32)
@@ -618,6 +672,12 @@ CALIBRATION_HELD_OUT = 1500
 """Calibration scores the folds in order until at least this many held-out in-scope examples are
 collected (all ``folds`` on small data; on 15,000 examples one fold already holds out ~3,300):
 a temperature and a threshold need a few thousand held-out scores, not a refit per fold."""
+
+
+MIN_CALIBRATION_HELD_OUT = 20
+"""Fewer held-out in-scope examples than this (a fit on a few examples per category) leave the
+index uncalibrated (:attr:`CategoryIndex.calibration` says so): ``abstain=True`` then asks for a
+threshold, and :meth:`CategoryIndex.predict_proba` is the raw model's."""
 
 
 @dataclass(frozen=True)
@@ -831,14 +891,20 @@ class CategoryIndex:
         refitted in place.
         """
         texts_l, bad = _texts_lenient(texts, on_invalid)
-        labels_l = [str(y) for y in labels]
+        labels_l = _category_names(labels)
         if len(texts_l) != len(labels_l):
             raise InvalidArgument(f"fit got {len(texts_l)} texts and {len(labels_l)} labels")
         if on_invalid == "skip":
             keep = [i for i, t in enumerate(texts_l) if not bad[i] and t.strip()]
             texts_l, labels_l = [texts_l[i] for i in keep], [labels_l[i] for i in keep]
-        if not 0.0 < float(target_precision) <= 1.0:
-            raise InvalidArgument(f"target_precision must be in (0, 1], got {target_precision!r}")
+        if isinstance(target_precision, bool) or not isinstance(target_precision, numbers.Real) \
+                or not 0.0 < float(target_precision) <= 1.0:
+            raise InvalidArgument(f"target_precision must be a number in (0, 1], got {target_precision!r}")
+        unknown = set(embedder_options) - set(inspect.signature(_embedder_config).parameters)
+        if unknown:
+            raise InvalidArgument(f"CategoryIndex.fit got unknown option(s) {sorted(unknown)}; it takes the fit "
+                                  f"options of its signature and the Embedder options "
+                                  f"{list(inspect.signature(_embedder_config).parameters)}")
         if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
             raise InvalidArgument(f"folds must be an int >= 2, got {folds!r}")
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
@@ -908,8 +974,16 @@ class CategoryIndex:
                            oos: list[str] | None, target: float, folds: int, n_examples: int) -> None:
         """Temperature and abstention threshold from the folds' out-of-fold predictions (see
         :meth:`fit`)."""
-        if not jobs:
-            return  # too few examples to hold any out: the raw model stays uncalibrated
+        held_out = sum(len(r[0]) for r in results)
+        if held_out < MIN_CALIBRATION_HELD_OUT:
+            # A temperature fitted on a handful of scores runs to the end of its search range
+            # (T = 1/20 on one example) and the threshold to 1.0: an index that abstains on
+            # everything. The raw model stays uncalibrated and says why.
+            self.calibration = {"skipped": f"only {held_out} held-out example(s) of known categories; calibration "
+                                           f"needs at least {MIN_CALIBRATION_HELD_OUT} (about "
+                                           f"{MIN_CALIBRATION_HELD_OUT * folds // max(1, folds - 1)} labeled "
+                                           "examples)", "held_out_in_scope": held_out}
+            return
         hold_classes = jobs[0].hold_classes
         t = _fit_temperature([r[0] for r in results], [r[1] for r in results])
         self._set_temperature(t)
@@ -1040,8 +1114,10 @@ class CategoryIndex:
             raise InvalidArgument(f"abstain must be True, False or a probability threshold in [0, 1], got {abstain!r}")
         if abstain is True:
             if self.threshold is None:
-                raise InvalidArgument("this index has no calibrated threshold (fit it with calibrate=True, or "
-                                      "pass abstain=<probability>)")
+                why = self.calibration.get("skipped") if isinstance(self.calibration, dict) else None
+                raise InvalidArgument("this index has no calibrated threshold ("
+                                      + (f"calibration skipped: {why}" if why else "fit it with calibrate=True")
+                                      + "); pass abstain=<probability> to set one")
             return float(self.threshold)
         tau = float(abstain)
         if not 0.0 <= tau <= 1.0:

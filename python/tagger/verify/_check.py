@@ -144,6 +144,8 @@ class Check:
     def _interpret(self, out: Any) -> CheckResult:
         if isinstance(out, CheckResult):
             return out
+        if isinstance(out, np.bool_):  # numpy comparisons: np.bool_(False) is not False
+            out = bool(out)
         if out is None or out is True:
             return CheckResult(self.name, 1.0)
         if out is False:
@@ -285,7 +287,8 @@ class TextModel:
         and the threshold is lowered to ``ON_TOPIC_MARGIN`` times the median of those scores
         when that is lower (a task whose own examples look like generic text must not flag
         its typical upload). Cached per task."""
-        refs = [r for r in references if r]
+        refs = [r for r in references if r.strip()]
+        examples = [e for e in examples if e.strip()]  # a blank example's score of 0 would set the cut to 0
         key = (tuple(refs), tuple(examples))
         with self._cal_lock:
             hit = self._calibrated.get(key)
@@ -411,6 +414,8 @@ class Verifier:
 
     def check(self, data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True) -> Verdict:
         """Verify one upload; see :func:`tagger.verify.check`."""
+        if not isinstance(item_id, str):
+            raise InvalidArgument(f"item_id must be a str, got {type(item_id).__name__}")
         return self._check(data, kind, as_spec(task), item_id, register, None)
 
     def check_many(self, items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
@@ -424,8 +429,18 @@ class Verifier:
         # Every item is checked for its type before any is verified: a bad one must not leave the
         # uploads before it registered (a retry would find them as duplicates of themselves).
         items = [_upload_bytes(d, f"items[{i}]") for i, d in enumerate(items)]
-        if item_ids is not None and len(item_ids) != len(items):
-            raise InvalidArgument("item_ids must have one id per item")
+        from ..match import _threads  # match loads on first use (import tagger stays fast)
+
+        threads = _threads(threads)
+        if item_ids is not None:
+            if isinstance(item_ids, (str, bytes)):
+                raise InvalidArgument("item_ids must be a sequence of str, one per item, not a single str")
+            item_ids = list(item_ids)  # a generator is read once, here
+            if len(item_ids) != len(items):
+                raise InvalidArgument(f"item_ids must have one id per item: {len(item_ids)} ids for {len(items)} items")
+            bad = next((i for i, x in enumerate(item_ids) if not isinstance(x, str)), None)
+            if bad is not None:
+                raise InvalidArgument(f"item_ids[{bad}] must be a str, got {type(item_ids[bad]).__name__}")
         pre: list = [None] * len(items)
         model = self.text_model if kind == "text" and self._wants_model(spec) else None
         if model is not None:
@@ -534,8 +549,8 @@ class Verifier:
             run.fail("controls", "control_characters", f"{st.controls} control characters ({ctrl:.1%})", ctrl)
         latin = True
         if st.letters == 0:
-            if st.chars > 0 and st.spaces < st.chars:
-                run.fail("script", "no_letters", "no letters in any script")
+            if st.chars > 0:
+                run.fail("script", "no_letters", "only whitespace" if st.spaces >= st.chars else "no letters in any script")
             latin = False
         elif spec.text_scripts is not None:
             frac = st.script_fraction(list(spec.text_scripts))
@@ -726,7 +741,7 @@ def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", regist
     >>> v.status, v.reasons
     ('accepted', ())
     """
-    return _DEFAULT._check(data, kind, as_spec(task), item_id, register, None)
+    return _DEFAULT.check(data, kind, task, item_id=item_id, register=register)
 
 
 def check_many(items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,

@@ -4,8 +4,13 @@ user checks, the duplicate registry)."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import numbers
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
 
 from ..errors import InvalidArgument
 from ._reasons import IGNORE, REASONS, STATUSES
@@ -18,6 +23,36 @@ RELEVANCE_THRESHOLD_EXAMPLES = 0.22     # reference also holds >= 3 example item
 
 KINDS = ("text", "image", "audio", "json", "csv")
 _ALIASES = {"tabular": "csv", "wav": "audio", "jsonl": "json"}
+
+
+def _int_field(name: str, value: Any, low: int) -> int:
+    """``value`` as a Python int >= low (numpy integers welcome; bools and strings not)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise InvalidArgument(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if int(value) < low:
+        raise InvalidArgument(f"{name} must be >= {low}, got {int(value)}")
+    return int(value)
+
+
+def _real_field(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a finite float in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InvalidArgument(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    x = float(value)
+    if not math.isfinite(x) or not low <= x <= high:
+        bounds = f" in [{low:g}, {high:g}]" if math.isfinite(low) and math.isfinite(high) else (
+            f" >= {low:g}" if math.isfinite(low) else "")
+        raise InvalidArgument(f"{name} must be a finite number{bounds}, got {value!r}")
+    return x
+
+
+def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidArgument(f"{name} must be a sequence of str (e.g. ['Latin']), got {value!r}")
+    out = tuple(value)
+    if not all(isinstance(v, str) for v in out):
+        raise InvalidArgument(f"{name} must hold str only, got {out!r}")
+    return out
 
 
 def normalize_kind(kind: Any) -> str:
@@ -77,17 +112,81 @@ class VerifySpec:
     severity: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_bytes, int) or self.max_bytes < 0:
-            raise InvalidArgument(f"max_bytes must be a non-negative int, got {self.max_bytes!r}")
-        if self.text_min_chars < 0 or self.text_max_chars < self.text_min_chars:
-            raise InvalidArgument("need 0 <= text_min_chars <= text_max_chars")
+        """Every field checked here, so a wrong type is an InvalidArgument naming the
+        field when the spec is built, never a TypeError deep inside a check later."""
+        for name in ("task_id", "description", "category"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidArgument(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        self.max_bytes = _int_field("max_bytes", self.max_bytes, 0)
+        self.text_min_chars = _int_field("text_min_chars", self.text_min_chars, 0)
+        self.text_max_chars = _int_field("text_max_chars", self.text_max_chars, 0)
+        if self.text_max_chars < self.text_min_chars:
+            raise InvalidArgument(f"need text_min_chars <= text_max_chars, got {self.text_min_chars} > {self.text_max_chars}")
+        if self.text_scripts is not None:
+            self.text_scripts = _str_tuple("text_scripts", self.text_scripts)
+        for name in ("text_min_script_fraction", "text_max_control_fraction", "audio_max_silence", "audio_max_clipping"):
+            setattr(self, name, _real_field(name, getattr(self, name), 0.0, 1.0))
+        for name in ("gibberish_threshold", "gibberish_piece_threshold"):
+            if getattr(self, name) is not None:
+                setattr(self, name, _real_field(name, getattr(self, name)))
+        if isinstance(self.relevance_threshold, str):
+            if self.relevance_threshold != "auto":
+                raise InvalidArgument(f"relevance_threshold must be a float, 'auto' or None, got {self.relevance_threshold!r}")
+        elif self.relevance_threshold is not None:
+            # Relevance is a cosine similarity: a threshold above 1 would flag every upload.
+            self.relevance_threshold = _real_field("relevance_threshold", self.relevance_threshold, -1.0, 1.0)
+        if isinstance(self.examples, (str, bytes)):
+            raise InvalidArgument("examples must be a sequence of str (a list of example items), not one str")
+        try:
+            examples = tuple(self.examples)  # a generator is read once, here
+        except TypeError:
+            raise InvalidArgument(f"examples must be a sequence of str, got {type(self.examples).__name__}") from None
+        bad = next((i for i, e in enumerate(examples) if not isinstance(e, str)), None)
+        if bad is not None:
+            raise InvalidArgument(f"examples must be str; example {bad} is {type(examples[bad]).__name__}")
+        # Blank examples (empty cells of a sheet) say nothing about the topic, and one
+        # of them would drag the calibrated relevance threshold to 0.
+        self.examples = tuple(e for e in examples if e.strip())
+        self.image_formats = _str_tuple("image_formats", self.image_formats)
+        for name in ("image_min_size", "image_max_size"):
+            v = getattr(self, name)
+            if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or len(v) != 2:
+                raise InvalidArgument(f"{name} must be a (width, height) pair of ints, got {v!r}")
+            setattr(self, name, (_int_field(f"{name}[0]", v[0], 0), _int_field(f"{name}[1]", v[1], 0)))
+        self.image_max_pixels = _int_field("image_max_pixels", self.image_max_pixels, 0)
+        self.image_min_stddev = _real_field("image_min_stddev", self.image_min_stddev, 0.0)
+        self.audio_min_seconds = _real_field("audio_min_seconds", self.audio_min_seconds, 0.0)
+        self.audio_max_seconds = _real_field("audio_max_seconds", self.audio_max_seconds, 0.0)
+        if self.audio_max_seconds < self.audio_min_seconds:
+            raise InvalidArgument(f"need audio_min_seconds <= audio_max_seconds, got {self.audio_min_seconds} > {self.audio_max_seconds}")
+        if self.audio_sample_rates is not None:
+            if isinstance(self.audio_sample_rates, (str, bytes)) or not isinstance(self.audio_sample_rates, Iterable):
+                raise InvalidArgument(f"audio_sample_rates must be a sequence of ints or None, got {self.audio_sample_rates!r}")
+            self.audio_sample_rates = tuple(_int_field("audio_sample_rates", r, 1) for r in self.audio_sample_rates)
+        if not isinstance(self.schema_strict, (bool, np.bool_)):
+            raise InvalidArgument(f"schema_strict must be a bool, got {type(self.schema_strict).__name__}")
+        if not isinstance(self.csv_delimiter, str) or len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n':
+            raise InvalidArgument(f"csv_delimiter must be one character (not a quote or newline), got {self.csv_delimiter!r}")
+        if isinstance(self.checks, (str, bytes)) or not isinstance(self.checks, Iterable):
+            raise InvalidArgument(f"checks must be a sequence of callables, got {type(self.checks).__name__}")
+        self.checks = tuple(self.checks)
+        bad = next((i for i, c in enumerate(self.checks) if not callable(c)), None)
+        if bad is not None:
+            raise InvalidArgument(f"checks[{bad}] ({type(self.checks[bad]).__name__}) is not a callable or tg.verify.Check")
+        if not isinstance(self.severity, Mapping):
+            raise InvalidArgument(f"severity must be a mapping reason code -> severity, got {type(self.severity).__name__}")
         for code, sev in dict(self.severity).items():
             if sev not in (*STATUSES, IGNORE):
                 raise InvalidArgument(f"severity for {code!r} must be one of {(*STATUSES, IGNORE)}, got {sev!r}")
-        if isinstance(self.examples, str) or not all(isinstance(e, str) for e in self.examples):
-            raise InvalidArgument("examples must be a sequence of str")
-        if isinstance(self.relevance_threshold, str) and self.relevance_threshold != "auto":
-            raise InvalidArgument(f"relevance_threshold must be a float, 'auto' or None, got {self.relevance_threshold!r}")
+            if not isinstance(code, str):
+                raise InvalidArgument(f"severity keys are reason codes (str), got {code!r}")
+            if code not in REASONS:
+                # Custom checks may report codes of their own; a near miss of a built-in
+                # code is a typo that would silently leave that reason's severity alone.
+                near = difflib.get_close_matches(code, list(REASONS), n=1, cutoff=0.8)
+                if near:
+                    raise InvalidArgument(f"severity names unknown reason code {code!r}; did you mean {near[0]!r}? "
+                                          "(tg.verify.REASONS lists them)")
         if self.registry is not None and not hasattr(self.registry, "find_exact"):
             raise InvalidArgument(f"registry must be a tg.verify.DedupRegistry, got {type(self.registry).__name__}")
         if self.schema is not None:

@@ -1,0 +1,165 @@
+"""tg.match and tg.verify off the happy path: inputs that used to be read as something
+else (a DataFrame's column names, 1 and "1" as one category, blank examples), numpy
+results of user checks, option types refused by name, and calibration on too few examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger import errors
+from tagger import match as m
+
+from test_match_robust import TOPICS, topic_index
+
+T = ["my card has not arrived", "where is my card", "top up failed", "my top-up did not work"]
+CARD_EXAMPLES = ["I am still waiting on my card?", "What can I do if my card still hasn't arrived after 2 weeks?",
+                 "How long does a new card take to arrive?"]
+OFF_TOPIC = b"The best recipe for banana bread uses very ripe bananas and walnuts."
+
+
+@pytest.fixture(scope="module")
+def idx():
+    return topic_index()
+
+
+@pytest.mark.parametrize("texts", [pd.DataFrame({"text": ["my pin is blocked", "wire money abroad", "x"]}),
+                                   {"my pin is blocked": 1}, np.array([["my pin is blocked"], ["wire money"]])])
+def test_predict_refuses_containers_it_would_misread(idx, texts) -> None:
+    # A DataFrame iterates over its column names: one answer for "text" instead of three.
+    with pytest.raises(errors.InvalidArgument, match="texts must be"):
+        idx.predict(texts)
+    with pytest.raises(errors.InvalidArgument, match="texts must be"):
+        idx.predict_proba(texts)
+
+
+def test_predict_takes_a_column(idx) -> None:
+    df = pd.DataFrame({"text": ["my pin is blocked", "wire money abroad"]}, index=["a", "b"])
+    assert list(idx.predict(df["text"])) == ["pin", "transfer"]
+
+
+@pytest.mark.parametrize("labels, match", [
+    ([1, "1", 2, "2"], "labels 1 and '1'.*same category name '1'"),
+    (["card", np.nan, "topup", "topup"], r"labels\[1\] is missing"),
+    (["card", None, "topup", "topup"], r"labels\[1\] is missing"),
+    (pd.Series(["card", pd.NA, "topup", "topup"], dtype="string"), r"labels\[1\] is missing"),
+    ("abab", "single str"),
+    (np.array([["a"], ["a"], ["b"], ["b"]]), "one-dimensional"),
+    (pd.DataFrame({"label": ["a", "a", "b", "b"]}), r"df\['label'\]"),
+    ([["a"], ["a"], ["b"], ["b"]], r"labels\[0\] is a list"),
+])
+def test_fit_refuses_labels_that_would_merge_or_invent_categories(labels, match) -> None:
+    with pytest.raises(errors.InvalidArgument, match=match):
+        m.CategoryIndex.fit(T, labels)
+
+
+def test_equal_labels_of_different_int_types_are_one_category() -> None:
+    assert m.CategoryIndex.fit(T, [1, np.int64(1), 2, 2], calibrate=False).categories == ["1", "2"]
+
+
+def test_static_embedding_as_backend() -> None:
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    idx = m.CategoryIndex.fit(texts, labels, backend=m.StaticEmbedding.default(), epochs=20)
+    assert idx.predict(["i forgot my pin", "send money to my friend"]) == ["pin", "transfer"]
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"seed": -1}, "seed must be an int"), ({"seed": 2**64}, "seed must be an int"),
+    ({"epochs": 2**40}, "epochs must be an int"), ({"epochs": 0}, "epochs must be an int"),
+    ({"learning_rate": float("nan")}, "learning_rate"), ({"l2": -1.0}, "l2"),
+    ({"target_precision": "high"}, "target_precision must be a number"),
+    ({"epoch": 3}, r"unknown option\(s\) \['epoch'\]"), ({"threads": -1}, "threads must be an int"),
+])
+def test_fit_options_are_checked_by_name(kw, match) -> None:
+    with pytest.raises(errors.InvalidArgument, match=match):
+        m.CategoryIndex.fit(T, ["a", "a", "b", "b"], **kw)
+
+
+def test_thread_counts_are_checked_by_name() -> None:
+    with pytest.raises(errors.InvalidArgument, match="threads must be an int >= 0"):
+        m.StaticEmbedding.default().embed(["a"], threads=-1)
+    for threads in (-1, None, 1.5):
+        with pytest.raises(errors.InvalidArgument, match="threads must be an int >= 0"):
+            tg.verify.check_many([b"my card"], "text", threads=threads)
+
+
+def test_too_few_examples_leave_the_index_uncalibrated_and_say_why() -> None:
+    # Before: T ran to its search bound (1/20) on one held-out example and the threshold to 1.0.
+    idx = m.CategoryIndex.fit(T[:3], ["card", "card", "topup"])
+    assert idx.temperature == 1.0 and idx.threshold is None
+    assert "calibration needs at least" in idx.calibration["skipped"]
+    with pytest.raises(errors.InvalidArgument, match="calibration skipped: only 1 held-out"):
+        idx.predict(["my card is late"], abstain=True)
+    assert idx.predict(["my card is late"], abstain=0.2).abstained.shape == (1,)  # an explicit threshold works
+    assert topic_index().threshold is not None  # 32 examples calibrate
+
+
+# ---------------------------------------------------------------- verify
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\n\t"])
+def test_blank_examples_do_not_lower_the_relevance_threshold(blank) -> None:
+    plain = tg.verify.VerifySpec(description="Customer questions about card delivery", examples=CARD_EXAMPLES)
+    padded = plain.replace(examples=[*CARD_EXAMPLES, blank, blank, blank])
+    assert padded.examples == plain.examples
+    model = tg.verify.TextModel.default()
+    assert model.calibrate(plain.references, [*plain.examples, blank]) == model.calibrate(plain.references, plain.examples)
+    assert tg.verify.check(OFF_TOPIC, "text", padded).reasons == ("off_topic",)
+
+
+def test_examples_from_a_generator_are_kept() -> None:
+    spec = tg.verify.VerifySpec(description="card delivery", examples=(e for e in CARD_EXAMPLES))
+    assert spec.examples == tuple(CARD_EXAMPLES) and len(spec.references) == 1 + len(CARD_EXAMPLES)
+
+
+@pytest.mark.parametrize("data", [b" ", b"\n\n\n", b"\t \t", "\u3000".encode()])
+def test_whitespace_only_uploads_are_rejected(data) -> None:
+    v = tg.verify.check(data, "text", {"description": "Customer questions about card delivery"})
+    assert v.status == "rejected" and "no_letters" in v.reasons
+
+
+@pytest.mark.parametrize("result", [np.bool_(False), np.array(1.0) < 0.5])
+def test_a_numpy_false_from_a_check_fails_it(result) -> None:
+    v = tg.verify.check(b"my card has not arrived", "text", {"checks": [lambda item: result]})
+    assert v.status == "rejected", v
+    ok = tg.verify.check(b"my card has not arrived", "text", {"checks": [lambda item: np.bool_(True)]})
+    assert ok.status == "accepted"
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("description", None, "description must be a str"), ("description", b"cards", "description must be a str"),
+    ("category", None, "category must be a str"), ("text_min_chars", "3", "text_min_chars must be an int"),
+    ("text_min_chars", True, "text_min_chars must be an int"), ("relevance_threshold", float("nan"), "relevance_threshold"),
+    ("relevance_threshold", 2.0, r"relevance_threshold must be a finite number in \[-1, 1\]"),
+    ("csv_delimiter", ";;", "csv_delimiter must be one character"), ("text_scripts", "Latin", "text_scripts"),
+    ("image_min_size", 16, r"image_min_size must be a \(width, height\)"), ("checks", [1], r"checks\[0\] \(int\)"),
+    ("severity", {"off_topik": "ignore"}, "did you mean 'off_topic'"), ("audio_max_silence", 1.5, "audio_max_silence"),
+    ("examples", "card", "not one str"), ("examples", ["ok", 3], "example 1 is int"),
+])
+def test_spec_fields_are_checked_when_the_spec_is_built(field, value, match) -> None:
+    with pytest.raises(errors.InvalidArgument, match=match):
+        tg.verify.VerifySpec(**{field: value})
+    with pytest.raises(errors.InvalidArgument, match=match):
+        tg.verify.check(b"my card", "text", {field: value})
+
+
+def test_spec_takes_numpy_numbers_and_custom_reason_codes() -> None:
+    spec = tg.verify.VerifySpec(max_bytes=np.int64(100), text_min_chars=np.int32(2), relevance_threshold=np.float32(0.1),
+                                severity={"too_toxic": "needs_review"})
+    assert spec.max_bytes == 100 and type(spec.max_bytes) is int and spec.text_min_chars == 2
+    assert tg.verify.check(b"x" * 101, "text", spec).reasons[0] == "too_large"
+
+
+def test_item_ids_are_checked_and_may_come_from_a_generator() -> None:
+    out = tg.verify.check_many([b"my card is late", b"where is my card"], "text", item_ids=(f"i{k}" for k in range(2)),
+                               register=False)
+    assert len(out) == 2
+    with pytest.raises(errors.InvalidArgument, match="2 ids for 1 items"):
+        tg.verify.check_many([b"my card"], "text", item_ids=["a", "b"])
+    with pytest.raises(errors.InvalidArgument, match=r"item_ids\[0\] must be a str"):
+        tg.verify.check_many([b"my card"], "text", item_ids=[7])
+    with pytest.raises(errors.InvalidArgument, match="item_id must be a str"):
+        tg.verify.check(b"my card", "text", item_id=7)
