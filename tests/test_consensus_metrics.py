@@ -124,9 +124,13 @@ def test_uncertainty_and_consistency() -> None:
     assert per_task.loc["a"] == pytest.approx(h, abs=1e-12)
     assert per_task.loc["b"] == 0 and per_task.loc["c"] == 0
     assert metrics.uncertainty(df) == pytest.approx(h / 3, abs=1e-12)
-    # Skill weights: z weighs 2, so task a's distribution is 2/4, 2/4.
-    skills = pd.Series({"x": 1.0, "y": 1.0, "z": 2.0})
-    assert metrics.uncertainty(df, workers_skills=skills, aggregate=False).loc["a"] == pytest.approx(np.log(2))
+    # Skills as accuracies (crowd-kit): an answer puts s on its label and (1 - s)/(K - 1) on the
+    # others. Task a: x, y (s = 1) say 1, z (s = 0.5) says 0 -> (0.5, 2.5) / 3.
+    skills = pd.Series({"x": 1.0, "y": 1.0, "z": 0.5})
+    q = np.array([0.5, 2.5]) / 3
+    assert metrics.uncertainty(df, workers_skills=skills, aggregate=False).loc["a"] == pytest.approx(-(q * np.log(q)).sum())
+    with pytest.raises(InvalidArgument, match=r"accuracies in \[0, 1\]; worker 'z' has 2.0"):
+        metrics.uncertainty(df, workers_skills=skills.replace(0.5, 2.0))
     by_worker = metrics.uncertainty(df, compute_by="worker", aggregate=False)
     assert by_worker.loc["x"] == pytest.approx(-(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3)))
     cons = metrics.consistency(df, by_task=True)
@@ -165,3 +169,22 @@ def test_uncertainty_and_consistency() -> None:
 def test_bad_input_is_invalid_argument(call) -> None:
     with pytest.raises(InvalidArgument):
         call()
+
+
+@pytest.mark.filterwarnings("ignore:::crowdkit.*")  # crowd-kit's own pandas deprecations
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("compute_by", ["task", "worker"])
+def test_uncertainty_equals_crowdkit(seed: int, compute_by: str) -> None:
+    ckm = pytest.importorskip("crowdkit.metrics.data", reason="crowd-kit not installed (pip install 'tagger[test]')")
+    rng = np.random.default_rng(seed)
+    n = 300
+    df = pd.DataFrame({"task": rng.integers(40, size=n), "worker": [f"w{i}" for i in rng.integers(12, size=n)],
+                       "label": rng.choice(["a", "b", "c", "d"], size=n)}).drop_duplicates(["task", "worker"])
+    skills = pd.Series(rng.uniform(0, 1, 12), index=[f"w{i}" for i in range(12)])
+    for kw in ({}, {"workers_skills": skills}):
+        ours = metrics.uncertainty(df, compute_by=compute_by, aggregate=False, **kw)
+        theirs = ckm.uncertainty(df, compute_by=compute_by, aggregate=False, **kw)
+        assert list(ours.index) == list(theirs.index)
+        np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(dtype=float), rtol=0, atol=1e-12)
+        assert metrics.uncertainty(df, compute_by=compute_by, **kw) == pytest.approx(
+            ckm.uncertainty(df, compute_by=compute_by, **kw), abs=1e-12)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, factorize
+from .base import Answers, BaseClassifier, _sorted_by_index, factorize
 
 __all__ = ["krippendorff_alpha", "alpha_krippendorff", "fleiss_kappa", "uncertainty", "consistency",
            "accuracy_on_aggregates", "worker_consistency", "item_uncertainty", "LEVELS"]
@@ -158,24 +158,52 @@ def _skills(a: Answers, workers_skills: pd.Series | None, aggregator: BaseClassi
 def uncertainty(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
                 aggregator: BaseClassifier | None = None, compute_by: str = "task",
                 aggregate: bool = True) -> float | pd.Series:
-    """Entropy (nats) of the answers' label distribution, as crowd-kit's
-    ``uncertainty``: per task (each answer weighted by its worker's skill when
-    ``workers_skills`` is given, or the skills a given ``aggregator`` fits) or
-    per worker (``compute_by="worker"``: the spread of a worker's own labels).
-    ``aggregate=True`` returns the mean, else a Series."""
+    r"""Entropy (nats) of the label distribution of each task (``compute_by="task"``) or each
+    worker (``"worker"``), as crowd-kit's ``uncertainty``; ``aggregate=True`` returns the mean,
+    else a Series.
+
+    Without skills each answer counts once (the entropy of the answers' label shares). With
+    ``workers_skills`` (Series worker -> accuracy in [0, 1]), or the ``skills_`` a given
+    ``aggregator`` fits, an answer of a worker with skill :math:`s` puts :math:`s` on its label
+    and :math:`(1-s)/(K-1)` on each of the other :math:`K-1` labels of the data; the group's sums
+    are normalized and their entropy taken. Skills outside [0, 1] (e.g. MMSR's log-odds) are
+    refused: they would make negative "probabilities"."""
     if compute_by not in ("task", "worker"):
         raise InvalidArgument(f"compute_by must be 'task' or 'worker', not {compute_by!r}")
     a = _answers(answers)
-    if compute_by == "task":
-        w = _skills(a, workers_skills, aggregator, answers)
-        h = _core.consensus_metrics.answer_entropy(*a.core_args(), w)
-        out = pd.Series(h, index=a.task_names.rename("task"), name="uncertainty")
-    else:
-        t, wk, lb = a.task, a.worker, a.label
+    s = _skills(a, workers_skills, aggregator, answers)
+    by_task = compute_by == "task"
+    names = (a.task_names.rename("task") if by_task else a.worker_names.rename("worker"))
+    if s is None:
         nt, nw, nl = a.sizes
-        h = _core.consensus_metrics.answer_entropy(wk, t, lb, nw, nt, nl, None)
-        out = pd.Series(h, index=a.worker_names.rename("worker"), name="uncertainty")
+        h = (_core.consensus_metrics.answer_entropy(*a.core_args(), None) if by_task else
+             _core.consensus_metrics.answer_entropy(a.worker, a.task, a.label, nw, nt, nl, None))
+    else:
+        h = _spread_entropy(a, s, a.task if by_task else a.worker, len(names))
+    out = _sorted_by_index(pd.Series(h, index=names, name="uncertainty"))  # crowd-kit's sorting groupby
     return float(out.mean()) if aggregate else out
+
+
+def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """crowd-kit's skill-spread label distribution per group, and its entropy (see uncertainty)."""
+    bad = ~((skills >= 0) & (skills <= 1))
+    if bad.any():
+        w = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"uncertainty takes skills as accuracies in [0, 1]; worker {a.worker_names[w]!r} has "
+                              f"{float(skills[w])}")
+    k = len(a.label_names)
+    s = skills[a.worker]
+    # Every answer spreads (1 - s) / (K - 1) over all labels, then tops its own label up to s.
+    spread = (1.0 - s) / (k - 1) if k > 1 else np.zeros_like(s)
+    g = group.astype(np.int64)
+    p = np.repeat(np.bincount(g, weights=spread, minlength=n_groups)[:, None], k, axis=1)
+    p += np.bincount(g * k + a.label, weights=s - spread, minlength=n_groups * k).reshape(n_groups, k)
+    total = p.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = p / total
+        h = -np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0).sum(axis=1)
+    h[total[:, 0] <= 0] = np.nan  # every answer with skill 0 and one label: no distribution (crowd-kit: NaN)
+    return h
 
 
 def _fitted(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseClassifier:
