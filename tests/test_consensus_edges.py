@@ -79,3 +79,36 @@ def test_mmsr_refuses_data_it_cannot_fit(rows) -> None:
     df = pd.DataFrame(rows, columns=["task", "worker", "label"])
     with pytest.raises(InvalidArgument, match="MMSR could not estimate worker skills.*DawidSkene"):
         C.MMSR().fit(df)
+
+
+def test_numpy_numbers_are_accepted_as_options() -> None:
+    d = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]})
+    base = C.next_items(d, 1, smoothing=1.0)
+    pd.testing.assert_frame_equal(C.next_items(d, 1, smoothing=np.float32(1)), base)
+    pd.testing.assert_frame_equal(C.next_items(d, 1, smoothing=np.int64(1)), base)
+    boxes = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "x_min": [0, 1], "y_min": [0, 1], "x_max": [10, 11],
+                          "y_max": [10, 11]})
+    plain = C.BoxMajorityVote(min_support=0.5).fit_predict(boxes)
+    pd.testing.assert_frame_equal(C.BoxMajorityVote(min_support=np.float32(0.5)).fit_predict(boxes), plain)
+
+
+def test_clear_errors_for_options_that_cannot_work() -> None:
+    d = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]})
+    with pytest.raises(InvalidArgument, match="'gold_majority_vote'.*needs gold labels"):
+        C.next_items(d, 2, method="gold_majority_vote")
+    with pytest.raises(InvalidArgument, match="MajorityVote: skill of worker 'a' is -1.0"):
+        C.MajorityVote().fit(d, pd.Series({"a": -1.0, "b": 0.5}))
+    with pytest.raises(InvalidArgument, match="WeightedMajorityVote: skill of worker 'b' is nan|skill of worker 'b' is inf"):
+        C.WeightedMajorityVote(skills=pd.Series({"a": 1.0, "b": np.inf})).fit(d)
+    emb = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "output": [None, "q"],
+                        "embedding": [np.ones(3), np.zeros(3) + 0.5]})
+    with pytest.raises(InvalidArgument, match="HRRASA: column 'output' has 1 missing value"):
+        C.HRRASA().fit(emb)
+
+
+def test_accuracy_on_aggregates_scores_the_kept_answer_only() -> None:
+    # a answered task 1 twice; its last answer (y) replaced the first (x) in every aggregator.
+    dup = pd.DataFrame({"task": [1, 1, 1], "worker": ["a", "a", "b"], "label": ["x", "y", "y"]})
+    assert C.metrics.accuracy_on_aggregates(dup, by="worker").to_dict() == {"a": 1.0, "b": 1.0}
+    assert C.metrics.accuracy_on_aggregates(dup) == 1.0
+    assert C.metrics.worker_consistency(dup)["n_answers"].to_dict() == {"a": 1, "b": 1}

@@ -27,6 +27,8 @@ reach the full-overlap accuracy; docs/consensus.md has the curves.
 
 from __future__ import annotations
 
+import numbers
+
 from typing import Any
 
 import numpy as np
@@ -107,6 +109,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         raise InvalidArgument("next_items needs answers to rank the tasks by")
     if isinstance(method, str):
         est = get_method(method)
+        if est._method == "gold_majority_vote":
+            raise InvalidArgument("next_items cannot rank with 'gold_majority_vote': that method needs gold labels "
+                                  "(true_labels), which next_items does not take; use 'dawid_skene' or another method")
     elif isinstance(method, BaseClassifier):
         est = method
     else:
@@ -115,7 +120,8 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     skills: np.ndarray | None = None
     if isinstance(method, str) and est._method in _core.consensus.method_names():
         # The core fit with the method's defaults: posterior, confusion matrices and skills as arrays.
-        if not (isinstance(smoothing, (int, float)) and np.isfinite(smoothing) and smoothing >= 0):
+        if isinstance(smoothing, bool) or not (isinstance(smoothing, numbers.Real) and np.isfinite(smoothing)
+                                               and smoothing >= 0):
             raise InvalidArgument(f"smoothing must be a finite number >= 0, got {smoothing!r}")
         fit = _core.consensus.fit(est._method, *a.core_args(), smoothing=float(smoothing))
         p = np.asarray(fit["probas"], dtype=np.float64)

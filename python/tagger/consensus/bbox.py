@@ -9,6 +9,8 @@ and optionally ``label`` (boxes cluster only with boxes of the same label).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -43,7 +45,7 @@ class BoxMajorityVote(Serialized):
             raise InvalidArgument(f"BoxMajorityVote: aggregate must be 'mean' or 'median', not {self.aggregate!r}")
         for k in ("iou_threshold", "min_support"):
             v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
                 raise InvalidArgument(f"BoxMajorityVote: {k} must be a number, got {v!r}")
         has_label = isinstance(data, pd.DataFrame) and "label" in data.columns
         cols = ("task", "worker", *_COORDS) + (("label",) if has_label else ())

@@ -277,6 +277,7 @@ class HRRASA(RASA):
         if not callable(self.output_similarity):
             raise InvalidArgument("HRRASA: output_similarity must be a callable (str, str) -> float")
         full = _Emb(data, "HRRASA", ("task", "worker", "embedding", "output"))
+        no_missing(full.frame, ("output",), "HRRASA")  # output_similarity compares every pair of outputs
         full.fixed(true_embeddings, "HRRASA")  # checks
         counts = np.bincount(full.task, minlength=len(full.tasks))
         multi = counts[full.task] > 1

@@ -244,10 +244,16 @@ def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | N
                            aggregates: pd.Series | None = None, by: str | None = None) -> float | pd.Series:
     """Share of answers equal to the aggregated label (crowd-kit's name):
     overall, or per worker with ``by="worker"``. ``aggregates`` (Series task ->
-    label) skips fitting; else ``aggregator`` (default MajorityVote) is fit."""
+    label) skips fitting; else ``aggregator`` (default MajorityVote) is fit. A
+    worker's repeated answer to a task counts once, as its last answer (the one
+    the aggregators keep; crowd-kit scores both)."""
     if by not in (None, "worker"):
         raise InvalidArgument(f"by must be None or 'worker', not {by!r}")
-    _answers(answers)
+    # The answers the aggregate was fitted on: a worker's repeated answer to a task replaces the
+    # earlier one (on_duplicate="keep_last"), so the superseded one is not scored either.
+    a, answers = factorize(answers)
+    if a.n == 0:
+        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
     if aggregates is None:
         aggregates = (aggregator if aggregator is not None else _default()).fit_predict(answers)
     ref = answers["task"].map(aggregates)

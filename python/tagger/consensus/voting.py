@@ -46,6 +46,16 @@ def skills_array(answers: Answers, skills: Any, on_missing_skill: str, default_s
     return np.where(missing, 0.0, s), keep
 
 
+def weights_check(answers: Answers, s: np.ndarray, owner: str) -> None:
+    """InvalidArgument naming the first worker whose vote weight is negative or not finite
+    (the C++ vote refuses them too, but by an index the caller never saw)."""
+    bad = ~(np.isfinite(s) & (s >= 0))
+    if bad.any():
+        w = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"{owner}: skill of worker {answers.worker_names[w]!r} is {float(s[w])}; vote weights "
+                              "must be finite and >= 0")
+
+
 def agreement(answers: Answers, labels: np.ndarray) -> pd.Series:
     """Share of each worker's answers equal to ``labels[task]`` (crowd-kit's get_accuracy)."""
     hit = (answers.label == labels[answers.task]).astype(float)
@@ -109,6 +119,7 @@ class MajorityVote(BaseClassifier):
         skills = getattr(self, "_skills_in", None)
         if skills is not None:
             s, keep = skills_array(answers, skills, self.on_missing_skill, self.default_skill, "MajorityVote")
+            weights_check(answers, s, "MajorityVote")
             if keep is not None:  # 'ignore': the vote without those answers (and agreement over the rest)
                 answers = Answers(answers.task[keep], answers.worker[keep], answers.label[keep], answers.task_names,
                                   answers.worker_names, answers.label_names)
@@ -233,6 +244,7 @@ class WeightedMajorityVote(BaseClassifier):
                 missing = answers.worker_names[np.isnan(s)][0]
                 raise InvalidArgument(f"no skill for worker {missing!r} (pass default_skill= to use a default)")
             s = np.where(np.isnan(s), float(self.default_skill), s)
+        weights_check(answers, s, "WeightedMajorityVote")
         if sharded:
             return fit_answers("weighted_majority_vote", answers, backend=self.backend, n_shards=self.n_shards,
                                skills=s, **common)
