@@ -283,7 +283,21 @@ TAGGER_BIND_MODULE(match) {
       .def("categories", &mt::CategoryIndex::categories)
       .def("embedder", &mt::CategoryIndex::embedder)
       .def("model", &mt::CategoryIndex::model)
-      .def("has_dense", &mt::CategoryIndex::has_dense);
+      .def("has_dense", &mt::CategoryIndex::has_dense)
+      .def("serialize", [](const mt::CategoryIndex& ix) {
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          out = ix.serialize();
+        }
+        return py::bytes(out);
+      })
+      .def_static("deserialize", [](const py::bytes& data, mt::Tokenizer tok,
+                                    std::optional<std::shared_ptr<mt::StaticEmbedding>> dense) {
+        std::string bytes = data;
+        py::gil_scoped_release release;
+        return mt::CategoryIndex::deserialize(bytes, std::move(tok), dense ? std::move(*dense) : nullptr);
+      }, py::arg("data"), py::arg("tokenizer"), py::arg("dense") = py::none());
 
   m.def("assign", [](const Arr<std::int64_t>& indptr, const Arr<std::int32_t>& indices, const Arr<double>& suit,
                      std::size_t n_items, std::size_t n_workers, int overlap, const Arr<std::int64_t>& capacity,

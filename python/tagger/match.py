@@ -367,6 +367,12 @@ class StaticEmbedding:
     def encode(self, text: str) -> list[int]:
         return self._core.tokenizer().encode(_text_arg(text))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The shipped table by reference (it is in every install); any other by its bytes.
+        if isinstance(self._table, Path) and self._table == STATIC_EMBEDDING_PATH:
+            return (StaticEmbedding, ())
+        return (StaticEmbedding, (self._table if isinstance(self._table, bytes) else Path(self._table).read_bytes(),))
+
     def __repr__(self) -> str:
         return f"StaticEmbedding({self._core.tokenizer().vocab_size()} tokens x {self.dim}, {self._source})"
 
@@ -381,6 +387,13 @@ def _zero_shot_config() -> Any:
 
 DENSE_WEIGHT = 4.0
 """Default scale of the dense block against the unit sparse vector (chosen on Banking77 from {1, 2, 4})."""
+
+
+def _dense_table(dense: bool | StaticEmbedding | None) -> StaticEmbedding | None:
+    """The StaticEmbedding an index's ``dense`` option stands for (None: sparse only)."""
+    if dense is True:
+        return StaticEmbedding.default()
+    return dense if isinstance(dense, StaticEmbedding) else None
 
 
 def _dense(dense: bool | StaticEmbedding | None) -> Any:
@@ -798,6 +811,8 @@ class CategoryIndex:
         self._source = _source
         self._temperature = 1.0
         self._zero_shot: Any = None
+        self._dense: StaticEmbedding | None = None  # the table a fit used (recorded for save)
+        self._build: dict[str, Any] | None = None   # from_catalog's settings (a saved catalog index is rebuilt)
         self.catalog: Catalog | None = None
         self.threshold: float | None = None
         """Abstention threshold on the top probability (``predict(abstain=True)``); None until
@@ -836,10 +851,13 @@ class CategoryIndex:
         # ~6 texts per category in 5 epochs: every small step counts (a larger skip threshold
         # measured 0.255 instead of 0.29 top-1 on held-out phrasings).
         cfg.train.skip_grad = 1e-5
-        core = _m.CategoryIndex.from_catalog([(c.id, c.description, list(c.examples)) for c in cat],
-                                             _tokenizer(tokenizer)._core, cfg)
+        tok = _tokenizer(tokenizer)
+        core = _m.CategoryIndex.from_catalog([(c.id, c.description, list(c.examples)) for c in cat], tok._core, cfg)
         idx = cls(_core=core, _source="catalog")
         idx.catalog = cat
+        idx._build = {"tokenizer": tok.serialized_model(), "dense": _dense_table(dense), "epochs": int(epochs),
+                      "learning_rate": float(learning_rate), "l2": float(l2), "seed": int(seed),
+                      "dense_weight": float(dense_weight), "zero_shot": bool(zero_shot), **embedder_options}
         if zero_shot and dense is not None and dense is not False:
             emb = StaticEmbedding.default() if dense is True else dense
             order = {c: k for k, c in enumerate(idx._categories)}
@@ -923,6 +941,7 @@ class CategoryIndex:
                 texts_l, labels_l, tok, cfg,
                 [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
             idx_ = cls(_core=core, _source="fit")
+            idx_._dense = _dense_table(dense)
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
                 idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
@@ -1159,11 +1178,49 @@ class CategoryIndex:
     def __len__(self) -> int:
         return len(self._categories)
 
+    # -- persistence (tagger/_match_io.py)
+
+    def to_bytes(self) -> bytes:
+        """The fitted index as bytes (weights, IDF, calibration; never the training texts).
+        :meth:`from_bytes` gives back an index whose predictions equal this one's bit for bit.
+        An index fitted with a ``backend`` cannot be saved (InvalidArgument)."""
+        from . import _match_io
+
+        return _match_io.to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CategoryIndex:
+        """The index saved by :meth:`to_bytes`; DecodeError for damaged or foreign bytes."""
+        from . import _match_io
+
+        return _match_io.from_bytes(data)
+
+    def save(self, path: str | Path) -> None:
+        """Writes :meth:`to_bytes` to ``path`` atomically (a crash leaves the old file or the new)."""
+        from . import _match_io
+
+        _match_io.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CategoryIndex:
+        """The index :meth:`save` wrote to ``path``."""
+        from . import _match_io
+
+        return _match_io.load(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle (multiprocessing, Ray, joblib) goes through the saved form.
+        return (_index_from_bytes, (self.to_bytes(),))
+
     def __repr__(self) -> str:
         if self._core is None and self._backend is None:
             return "CategoryIndex(not fitted)"
         cal = f", T={self._temperature:.3g}, threshold={self.threshold:.3g}" if self.threshold is not None else ""
         return f"CategoryIndex({len(self)} categories, {self._source}{cal})"
+
+
+def _index_from_bytes(data: bytes) -> CategoryIndex:
+    return CategoryIndex.from_bytes(data)
 
 
 def _softmax_max(logp: np.ndarray, t: float) -> np.ndarray:

@@ -157,6 +157,11 @@ class Embedder {
   bool has_idf() const;
   const EmbedderConfig& config() const;
   const Tokenizer& tokenizer() const;
+  // The IDF table (dim() entries; null before fit_idf), and setting one read
+  // back from a saved index: InvalidArgument unless it has dim() entries, each
+  // finite and >= 1 (what fit_idf produces).
+  std::shared_ptr<const std::vector<float>> idf() const;
+  void set_idf(std::vector<float> idf);
 
   struct Impl;
 
@@ -227,6 +232,20 @@ class LinearModel {
   std::vector<float> predict_proba(const SparseVector& x) const;
   int n_classes() const;
   std::size_t n_features() const;  // distinct training features kept
+
+  // The fitted parameters, to save a model and read it back (CategoryIndex::
+  // serialize): feature f is input column feature_cols[f], with weights
+  // w[f * n_classes .. (f + 1) * n_classes).
+  struct Parameters {
+    int n_classes = 0;
+    std::size_t cols = 0;
+    std::vector<std::uint32_t> feature_cols;
+    std::vector<float> w, b;
+  };
+  Parameters parameters() const;
+  // InvalidArgument unless the parameters are consistent: sizes, distinct
+  // columns below cols, finite weights.
+  static LinearModel from_parameters(Parameters p);
 
   struct Impl;
 
@@ -308,6 +327,17 @@ class CategoryIndex {
   // Fitted on held-out folds by the Python layer; 1 = the raw model.
   float temperature() const { return temperature_; }
   void set_temperature(float t);
+
+  // The fitted index as canonical msgpack (index_io.cc): categories, embedder
+  // config and IDF, model parameters, dense weight, temperature. The tokenizer
+  // and the dense table are not included; deserialize takes them back (the
+  // caller records which they were) and checks they fit (dense or not, its
+  // dimension). Malformed bytes throw DecodeError, inconsistent ones
+  // InvalidArgument; the predictions of a read-back index equal the
+  // original's bit for bit.
+  std::string serialize() const;
+  static CategoryIndex deserialize(std::string_view data, Tokenizer tokenizer,
+                                   std::shared_ptr<const StaticEmbedding> dense);
 
  private:
   CategoryIndex(std::vector<std::string> categories, Embedder embedder, LinearModel model);

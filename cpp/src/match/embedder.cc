@@ -265,6 +265,15 @@ float Embedder::similarity(std::string_view a, std::string_view b) const { retur
 
 std::size_t Embedder::dim() const { return std::size_t{1} << impl_->config.hash_bits; }
 bool Embedder::has_idf() const { return impl_->idf.p.load() != nullptr; }
+std::shared_ptr<const std::vector<float>> Embedder::idf() const { return impl_->idf.p.load(); }
+
+void Embedder::set_idf(std::vector<float> idf) {
+  if (idf.size() != dim())
+    throw InvalidArgument("IDF table has " + std::to_string(idf.size()) + " entries, the embedder " + std::to_string(dim()));
+  for (float v : idf)
+    if (!std::isfinite(v) || v < 1.0f) throw InvalidArgument("IDF entries must be finite and >= 1");
+  impl_->idf.p.store(std::make_shared<const std::vector<float>>(std::move(idf)));
+}
 const EmbedderConfig& Embedder::config() const { return impl_->config; }
 const Tokenizer& Embedder::tokenizer() const { return impl_->tokenizer; }
 

@@ -324,6 +324,55 @@ std::vector<float> LinearModel::predict_proba(const SparseVector& v) const {
   return out;
 }
 
+LinearModel::Parameters LinearModel::parameters() const {
+  Parameters p;
+  p.n_classes = impl_->n_classes;
+  p.cols = impl_->cols;
+  p.feature_cols.assign(impl_->n_features, 0);
+  if (!impl_->col_table.empty()) {
+    for (std::size_t col = 0; col < impl_->col_table.size(); ++col)
+      if (impl_->col_table[col] >= 0) p.feature_cols[static_cast<std::size_t>(impl_->col_table[col])] = static_cast<std::uint32_t>(col);
+  } else {
+    for (const auto& [col, f] : impl_->col_hash) p.feature_cols[static_cast<std::size_t>(f)] = col;
+  }
+  p.w = impl_->w;
+  p.b = impl_->b;
+  return p;
+}
+
+LinearModel LinearModel::from_parameters(Parameters p) {
+  if (p.n_classes < 2) throw InvalidArgument("a saved model needs at least 2 classes");
+  const std::size_t nc = static_cast<std::size_t>(p.n_classes), nf = p.feature_cols.size();
+  if (p.cols == 0 || p.cols > (std::size_t{1} << 32)) throw InvalidArgument("a saved model has a bad column count");
+  if (p.b.size() != nc || p.w.size() / nc != nf || p.w.size() % nc != 0)
+    throw InvalidArgument("a saved model's weights do not match its " + std::to_string(nf) + " features and " +
+                          std::to_string(nc) + " classes");
+  for (float v : p.w)
+    if (!std::isfinite(v)) throw InvalidArgument("a saved model has a non-finite weight");
+  for (float v : p.b)
+    if (!std::isfinite(v)) throw InvalidArgument("a saved model has a non-finite bias");
+  auto impl = std::make_unique<Impl>();
+  impl->n_classes = p.n_classes;
+  impl->cols = p.cols;
+  impl->n_features = nf;
+  if (p.cols <= kDenseColTable) impl->col_table.assign(p.cols, -1);
+  for (std::size_t f = 0; f < nf; ++f) {
+    const std::uint32_t col = p.feature_cols[f];
+    if (col >= p.cols) throw InvalidArgument("a saved model names column " + std::to_string(col) + " of " + std::to_string(p.cols));
+    bool fresh;
+    if (!impl->col_table.empty()) {
+      fresh = impl->col_table[col] < 0;
+      impl->col_table[col] = static_cast<std::int32_t>(f);
+    } else {
+      fresh = impl->col_hash.try_emplace(col, static_cast<std::int32_t>(f)).second;
+    }
+    if (!fresh) throw InvalidArgument("a saved model names column " + std::to_string(col) + " twice");
+  }
+  impl->w = std::move(p.w);
+  impl->b = std::move(p.b);
+  return LinearModel(std::move(impl));
+}
+
 int LinearModel::n_classes() const { return impl_->n_classes; }
 std::size_t LinearModel::n_features() const { return impl_->n_features; }
 

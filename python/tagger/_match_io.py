@@ -1,0 +1,208 @@
+"""Saving and loading a fitted :class:`tagger.match.CategoryIndex` (``save``/``load``,
+``to_bytes``/``from_bytes``, pickle).
+
+File layout::
+
+    b"TGIX"  u32 version (1)  u32 header length  header (JSON, UTF-8)
+    blobs    the header's "blobs" in order: the C++ index (CategoryIndex::serialize),
+             then an embedded tokenizer and/or static embedding table when not the shipped ones
+    sha256   of everything above (a truncated or altered file is refused)
+
+The header records what the C++ bytes leave out: the calibration (threshold, what it
+measured), which tokenizer and dense table the index was fitted with (the shipped ones by
+their SHA-256, so a file does not carry 8 MB of table and a mismatched tagger release is
+caught; any other embedded), and for a catalog index the catalog and the settings to rebuild
+it. Training texts are never stored: a saved few-shot index holds weights and IDF only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _core
+from .errors import DecodeError, InvalidArgument
+
+if TYPE_CHECKING:
+    from .match import CategoryIndex, StaticEmbedding, Tokenizer
+
+MAGIC = b"TGIX"
+VERSION = 1
+_HEAD = struct.Struct("<4sII")
+_DIGEST = 32
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _tokenizer_ref(tok_bytes: bytes, blobs: list[bytes]) -> dict[str, Any]:
+    from .match import _tokenizer
+
+    if _sha(tok_bytes) == _sha(_tokenizer(None).serialized_model()):
+        return {"shipped": _sha(tok_bytes)}
+    blobs.append(tok_bytes)
+    return {"embedded": len(tok_bytes)}
+
+
+def _table_bytes(emb: StaticEmbedding) -> bytes:
+    table = emb._table
+    return table if isinstance(table, bytes) else Path(table).read_bytes()
+
+
+def _dense_ref(emb: StaticEmbedding | None, blobs: list[bytes]) -> dict[str, Any] | None:
+    from .match import STATIC_EMBEDDING_PATH
+
+    if emb is None:
+        return None
+    data = _table_bytes(emb)
+    if _sha(data) == _sha(STATIC_EMBEDDING_PATH.read_bytes()):
+        return {"shipped": _sha(data)}
+    blobs.append(data)
+    return {"embedded": len(data)}
+
+
+def to_bytes(index: CategoryIndex) -> bytes:
+    """The saved form of ``index`` (see the module docstring)."""
+    from .match import CategoryIndex
+
+    with index._state_lock:  # one consistent fit, as a query takes it
+        state = dict(index.__dict__)
+    blobs: list[bytes] = []
+    header: dict[str, Any] = {"tagger": _core.__version__, "source": state["_source"],
+                              "threshold": None if state["threshold"] is None else float(state["threshold"]),
+                              "calibration": state["calibration"],
+                              "temperature": state["_temperature"]}
+    if index is CategoryIndex._default:
+        header["kind"] = "default"
+    elif state["_backend"] is not None:
+        raise InvalidArgument("an index fitted with a backend cannot be saved: the backend is your own model, which "
+                              "tagger cannot store; save that model itself, or fit without backend= (the built-in "
+                              "dense + sparse features) to get a savable index")
+    elif state["_core"] is None:
+        raise InvalidArgument("this CategoryIndex is not fitted: there is nothing to save")
+    elif state.get("_build") is not None:  # a catalog index: rebuilt from its catalog on load
+        build = dict(state["_build"])
+        header["kind"] = "catalog"
+        header["catalog"] = [c.to_dict() for c in state["catalog"]]
+        header["tokenizer"] = _tokenizer_ref(build.pop("tokenizer"), blobs)
+        header["dense"] = _dense_ref(build.pop("dense"), blobs)
+        header["build"] = build
+    else:
+        core = state["_core"]
+        blobs.append(core.serialize())
+        header["kind"] = "fit"
+        header["tokenizer"] = _tokenizer_ref(core.embedder().tokenizer().serialized_model(), blobs)
+        header["dense"] = _dense_ref(state.get("_dense"), blobs)
+    header["blobs"] = [len(b) for b in blobs]
+    head = json.dumps(header, sort_keys=True, allow_nan=False).encode()
+    body = _HEAD.pack(MAGIC, VERSION, len(head)) + head + b"".join(blobs)
+    return body + hashlib.sha256(body).digest()
+
+
+def _read_tokenizer(ref: dict[str, Any], blobs: list[bytes]) -> Tokenizer:
+    from .match import Tokenizer, _tokenizer
+
+    if "shipped" in ref:
+        tok = _tokenizer(None)
+        if _sha(tok.serialized_model()) != ref["shipped"]:
+            raise InvalidArgument("this index was saved with another release's shipped tokenizer "
+                                  f"(sha256 {ref['shipped'][:12]}…); fit it again with this tagger")
+        return tok
+    return Tokenizer.from_bytes(blobs.pop(0))
+
+
+def _read_dense(ref: dict[str, Any] | None, blobs: list[bytes]) -> StaticEmbedding | None:
+    from .match import StaticEmbedding
+
+    if ref is None:
+        return None
+    if "shipped" in ref:
+        emb = StaticEmbedding.default()
+        if _sha(_table_bytes(emb)) != ref["shipped"]:
+            raise InvalidArgument("this index was saved with another release's shipped static embedding "
+                                  f"(sha256 {ref['shipped'][:12]}…); fit it again with this tagger")
+        return emb
+    return StaticEmbedding(blobs.pop(0))
+
+
+def from_bytes(data: bytes) -> CategoryIndex:
+    """The index saved by :func:`to_bytes`; DecodeError for bytes that are not one (or are damaged)."""
+    from .match import Catalog, CategoryIndex
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidArgument(f"expected the bytes of a saved CategoryIndex, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < _HEAD.size + _DIGEST or data[:4] != MAGIC:
+        raise DecodeError("not a saved tagger CategoryIndex (no TGIX header)")
+    body, digest = data[:-_DIGEST], data[-_DIGEST:]
+    if hashlib.sha256(body).digest() != digest:
+        raise DecodeError("the saved CategoryIndex is damaged or truncated (its SHA-256 does not match)")
+    _, version, head_len = _HEAD.unpack_from(body)
+    if version != VERSION:
+        raise DecodeError(f"saved CategoryIndex has format version {version}; this tagger reads version {VERSION}")
+    try:
+        header = json.loads(body[_HEAD.size:_HEAD.size + head_len])
+        sizes = [int(n) for n in header["blobs"]]
+        kind = header["kind"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise DecodeError(f"the saved CategoryIndex has a bad header: {e}") from None
+    at = _HEAD.size + head_len
+    if at + sum(sizes) != len(body) or any(n < 0 for n in sizes):
+        raise DecodeError("the saved CategoryIndex's parts do not add up to its size")
+    blobs = []
+    for n in sizes:
+        blobs.append(body[at:at + n])
+        at += n
+    if kind == "default":
+        idx = CategoryIndex.default()
+        return idx
+    if kind == "catalog":
+        tok = _read_tokenizer(header["tokenizer"], blobs)
+        dense = _read_dense(header["dense"], blobs)
+        idx = CategoryIndex.from_catalog(Catalog(header["catalog"]), tokenizer=tok,
+                                         dense=dense if dense is not None else False, **header["build"])
+    elif kind == "fit":
+        core_bytes = blobs.pop(0)
+        tok = _read_tokenizer(header["tokenizer"], blobs)
+        dense = _read_dense(header["dense"], blobs)
+        core = _core.match.CategoryIndex.deserialize(core_bytes, tok._core, dense._core if dense is not None else None)
+        idx = CategoryIndex(_core=core, _source=header["source"])
+        idx._dense = dense
+    else:
+        raise DecodeError(f"the saved CategoryIndex is of unknown kind {kind!r}")
+    idx._source = header["source"]
+    # The float64 the calibration found (the C++ index holds its float32, restored above).
+    idx._temperature = float(header["temperature"])
+    idx.threshold = header["threshold"]
+    idx.calibration = header["calibration"]
+    return idx
+
+
+def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
+    """Writes ``index`` to ``path`` atomically: a crash leaves the old file or the new one,
+    never a half-written file under that name."""
+    data = to_bytes(index)
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load(path: str | os.PathLike[str]) -> CategoryIndex:
+    return from_bytes(Path(path).read_bytes())

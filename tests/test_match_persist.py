@@ -1,0 +1,125 @@
+"""Saving, loading and pickling a fitted tg.match.CategoryIndex: the same predictions bit
+for bit, the calibration kept, no training text in the file, damaged files refused, an
+atomic save, and a clear refusal for what cannot be saved."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from tagger import errors
+from tagger import match as m
+
+from test_match_robust import ODD, TOPICS, topic_index
+
+QUERIES = ["my card never came", "wire money to my landlord", "why the extra charge", "pin locked", *ODD]
+
+
+def _same(a: m.CategoryIndex, b: m.CategoryIndex) -> None:
+    assert a.categories == b.categories
+    assert np.array_equal(a.predict_proba(QUERIES), b.predict_proba(QUERIES))
+    assert a.temperature == b.temperature and a.threshold == b.threshold and a.calibration == b.calibration
+    assert list(a.predict(QUERIES, abstain=True)) == list(b.predict(QUERIES, abstain=True))
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_save_and_load_predict_the_same(tmp_path, dense) -> None:
+    idx = topic_index(dense=dense)
+    idx.save(tmp_path / "topics.tgix")
+    back = m.CategoryIndex.load(tmp_path / "topics.tgix")
+    _same(idx, back)
+    assert back.threshold is not None
+    assert back.to_bytes() == idx.to_bytes()
+
+
+def test_pickle_works_for_every_kind_of_index() -> None:
+    idx = topic_index()
+    _same(idx, pickle.loads(pickle.dumps(idx)))
+    assert pickle.loads(pickle.dumps(m.CategoryIndex.default())) is m.CategoryIndex.default()
+    small = m.Catalog([{"id": "audio/transcription", "description": "write down what is said in recordings"},
+                       {"id": "image/boxes", "description": "draw boxes around objects in photos"}])
+    cat = m.CategoryIndex.from_catalog(small, epochs=7)
+    back = pickle.loads(pickle.dumps(cat))
+    assert np.array_equal(cat.predict_proba(QUERIES), back.predict_proba(QUERIES)) and back.catalog.ids == small.ids
+    emb = pickle.loads(pickle.dumps(m.StaticEmbedding.default()))
+    assert np.array_equal(emb.embed(QUERIES), m.StaticEmbedding.default().embed(QUERIES))
+
+
+def _predict_in_child(idx: m.CategoryIndex) -> list:
+    return list(idx.predict(["i forgot my pin", "send money to a friend"]))
+
+
+def test_an_index_goes_to_a_process_pool() -> None:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(_predict_in_child, (topic_index(),)) == ["pin", "transfer"]
+
+
+def test_the_file_holds_no_training_text() -> None:
+    data = topic_index().to_bytes()
+    for texts in TOPICS.values():
+        for t in texts:
+            assert t.encode() not in data
+
+
+def test_damaged_or_foreign_bytes_are_refused(tmp_path) -> None:
+    data = topic_index().to_bytes()
+    for bad in (data[:-1], data[:100], b"", b"TGIX" + b"\0" * 40, data[:50] + bytes([data[50] ^ 1]) + data[51:]):
+        with pytest.raises(errors.DecodeError):
+            m.CategoryIndex.from_bytes(bad)
+    with pytest.raises(errors.InvalidArgument, match="bytes of a saved CategoryIndex"):
+        m.CategoryIndex.from_bytes("TGIX")
+    (tmp_path / "x.tgix").write_bytes(b"not an index at all, just text")
+    with pytest.raises(errors.DecodeError, match="no TGIX header"):
+        m.CategoryIndex.load(tmp_path / "x.tgix")
+
+
+def _rewrite_header(data: bytes, change) -> bytes:
+    magic, version, n = struct.unpack_from("<4sII", data)
+    header = json.loads(data[12:12 + n])
+    change(header)
+    head = json.dumps(header).encode()
+    body = struct.pack("<4sII", magic, version, len(head)) + head + data[12 + n:-32]
+    return body + hashlib.sha256(body).digest()
+
+
+def test_an_index_saved_with_another_shipped_table_is_refused() -> None:
+    data = topic_index().to_bytes()
+    other = _rewrite_header(data, lambda h: h["dense"].update(shipped="00" * 32))
+    with pytest.raises(errors.InvalidArgument, match="another release's shipped static embedding"):
+        m.CategoryIndex.from_bytes(other)
+    newer = _rewrite_header(data, lambda h: None).replace(struct.pack("<4sII", b"TGIX", 1, 0)[:8], b"TGIX\x02\0\0\0", 1)
+    with pytest.raises(errors.DecodeError):
+        m.CategoryIndex.from_bytes(newer)
+
+
+def test_what_cannot_be_saved_says_why() -> None:
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    with_backend = m.CategoryIndex.fit(texts, labels, backend=m.StaticEmbedding.default(), calibrate=False)
+    with pytest.raises(errors.InvalidArgument, match="fitted with a backend cannot be saved"):
+        with_backend.to_bytes()
+    with pytest.raises(errors.InvalidArgument, match="not fitted"):
+        m.CategoryIndex().to_bytes()
+
+
+def test_save_is_atomic(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "idx.tgix"
+    first = topic_index()
+    first.save(path)
+    before = path.read_bytes()
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    import os
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        topic_index(dense=False).save(path)
+    assert path.read_bytes() == before  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["idx.tgix"]  # no temporary left behind
