@@ -123,3 +123,21 @@ def test_save_is_atomic(tmp_path, monkeypatch) -> None:
         topic_index(dense=False).save(path)
     assert path.read_bytes() == before  # the old file, whole
     assert [p.name for p in tmp_path.iterdir()] == ["idx.tgix"]  # no temporary left behind
+
+
+def test_text_model_and_a_used_verifier_pickle() -> None:
+    import tagger as tg
+
+    assert pickle.loads(pickle.dumps(tg.verify.TextModel.default())) is tg.verify.TextModel.default()
+    sparse = tg.verify.TextModel(m.TOKENIZER_PATH.read_bytes(), dense=False)
+    back = pickle.loads(pickle.dumps(sparse))
+    assert not back.dense and back.score("my card is late", ["card delivery"]).relevance == \
+        sparse.score("my card is late", ["card delivery"]).relevance
+    spec = tg.verify.VerifySpec(description="card delivery questions",
+                                examples=["where is my card", "my card has not arrived", "how long does delivery take"])
+    v = tg.verify.Verifier()
+    v.check(b"my card is late", "text", spec)  # loads its text model
+    assert pickle.loads(pickle.dumps(v)).check(OFF_TOPIC_TEXT, "text", spec).reasons == ("off_topic",)
+
+
+OFF_TOPIC_TEXT = b"The best recipe for banana bread uses very ripe bananas and walnuts."

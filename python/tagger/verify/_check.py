@@ -233,8 +233,9 @@ class TextModel:
     _background: Optional[list[str]] = None
 
     def __init__(self, model_bytes: bytes, dense: Any = True) -> None:
-        from ..match import _dense
+        from ..match import _dense, _dense_table
         core = _dense(dense)
+        self._source = (bytes(model_bytes), _dense_table(dense))  # what pickle rebuilds it from
         if core is None:
             self._m = _v.TextModel.from_bytes(model_bytes)
         else:
@@ -243,6 +244,13 @@ class TextModel:
         self.model_size = len(model_bytes)
         self._calibrated: dict[tuple, float] = {}
         self._cal_lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The shipped model by reference; any other from its bytes (its table pickles itself).
+        if self is TextModel._default:
+            return (_default_text_model, ())
+        model_bytes, table = self._source
+        return (TextModel, (model_bytes, table if table is not None else False))
 
     @classmethod
     def default(cls) -> "TextModel":
@@ -314,6 +322,10 @@ class TextModel:
 
     def __repr__(self) -> str:
         return f"TextModel(sentencepiece, {self.model_size} bytes{', dense' if self.dense else ''})"
+
+
+def _default_text_model() -> "TextModel":
+    return TextModel.default()
 
 
 # ---------------------------------------------------------------- pipeline
