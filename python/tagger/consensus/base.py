@@ -159,6 +159,11 @@ def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.
     return task_codes, result[0]
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (messages show 1, not np.int64(1))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def factorize(
     data: pd.DataFrame,
     labels: Sequence[Any] | None = None,
@@ -187,7 +192,7 @@ def factorize(
         if on_duplicate == "error":
             row = int(dup[0])
             raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at row {row} "
-                                  f"(task={data['task'].iloc[row]!r}, worker={data['worker'].iloc[row]!r})")
+                                  f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
         keep = np.ones(len(data), dtype=bool)
         keep[dup] = False
         # Coded again from the kept rows: ids and labels seen only in dropped
