@@ -136,13 +136,21 @@ class Check:
         if self.kinds is not None and item.kind not in self.kinds:
             return None
         try:
-            out = self.evaluate(item)
-        except Exception as e:  # a user's bug must not take down the upload loop
+            return self._interpret(self.evaluate(item))
+        except Exception as e:  # a user's bug (raised, or an unusable result) must not take down the upload loop
             return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW, f"{self.name}: {type(e).__name__}: {e}"[:300])
-        return self._interpret(out)
 
     def _interpret(self, out: Any) -> CheckResult:
         if isinstance(out, CheckResult):
+            # Checked here, not when a receipt is signed: a bad code or severity is the check's error.
+            if out.reason is not None and not _v.valid_reason_code(str(out.reason)):
+                return CheckResult(self.name, out.score, "custom_check_error", NEEDS_REVIEW,
+                                   f"{self.name} returned a bad reason {out.reason!r}")
+            if out.severity is not None and out.severity not in (NEEDS_REVIEW, REJECTED, ACCEPTED):
+                return CheckResult(self.name, out.score, "custom_check_error", NEEDS_REVIEW,
+                                   f"{self.name} returned a bad severity {out.severity!r}")
+            if out.score is not None and not isinstance(out.score, (int, float)):
+                raise TypeError(f"score {out.score!r} is not a number")
             return out
         if isinstance(out, np.bool_):  # numpy comparisons: np.bool_(False) is not False
             out = bool(out)
@@ -359,6 +367,14 @@ def _looks_like_text(data: bytes) -> bool:
     return "\x00" not in s
 
 
+def _plain_text(data: bytes) -> bool:
+    """UTF-8 (in the first 4 KiB) without control characters other than whitespace."""
+    if not _looks_like_text(data):
+        return False
+    head = data[:4096]
+    return not any(b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D) or b == 0x7F for b in head)
+
+
 class _Run:
     """Collects results for one item and knows the spec's severities."""
 
@@ -505,31 +521,42 @@ class Verifier:
             run.fail("size", "too_large", f"{len(data)} bytes > max_bytes {spec.max_bytes}", stop=True)
         else:
             self._type_check(data, kind, run)
+        claimed = False
         if not run.stopped and spec.registry is not None:
-            owner = spec.registry.find_exact(sha)
+            # Registering: look and hold the hash in one step, so a copy checked by another
+            # thread meanwhile is its duplicate (find-then-add let both be accepted).
+            owner = spec.registry.claim(sha, spec.task_id, item_id) if register else spec.registry.find_exact(sha)
+            claimed = register and owner is None
             if owner is not None:
                 run.exact_duplicate = True
                 same = owner[0] == spec.task_id
                 run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
                          f"same SHA-256 as item {owner[1]!r} of task {owner[0]!r}")
-        if not run.stopped:
-            getattr(self, f"_{kind}")(item, run, features, pre)
-        if not run.stopped:
-            for c in spec.checks:
-                chk = c if isinstance(c, Check) else Check(c)
-                r = chk(item)
-                if r is not None:
-                    run.add(r)
-        verdict = run.verdict(kind, sha, features)
-        if register and spec.registry is not None and verdict.status != REJECTED:
-            spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"))
+        try:
+            if not run.stopped:
+                getattr(self, f"_{kind}")(item, run, features, pre)
+            if not run.stopped:
+                for c in spec.checks:
+                    chk = c if isinstance(c, Check) else Check(c)
+                    r = chk(item)
+                    if r is not None:
+                        run.add(r)
+            verdict = run.verdict(kind, sha, features)
+            if claimed and verdict.status != REJECTED:
+                spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"))
+                claimed = False
+        finally:
+            if claimed:
+                spec.registry.release(sha)
         return verdict
 
     @staticmethod
     def _type_check(data: bytes, kind: str, run: _Run) -> None:
         s = sniff(data)
         if kind in ("text", "json", "csv"):
-            if s is not None:
+            # Some magics are plain words ("ID3 tags are...", "GIF89a specs", "%PDF-1.7 is..."):
+            # a file of that format has binary bytes after them; text that starts so is text.
+            if s is not None and not _plain_text(data):
                 run.fail("type", "wrong_type", f"declared {kind} but the bytes are {s[1]} ({s[0]})", stop=True)
         elif s is not None and s[0] != kind:
             run.fail("type", "wrong_type", f"declared {kind} but the bytes are {s[1]} ({s[0]})", stop=True)
@@ -541,7 +568,8 @@ class Verifier:
         if not st.valid_utf8:
             run.fail("utf8", "invalid_utf8", f"invalid UTF-8 at byte {st.invalid_offset}", stop=True)
             return None
-        item.text = item.data.decode("utf-8")
+        # A byte-order mark (Excel's "CSV UTF-8") is not part of the table or the JSON text.
+        item.text = item.data.decode("utf-8").removeprefix("\ufeff")
         return item.text
 
     def _text(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
@@ -616,6 +644,8 @@ class Verifier:
                 run.fail("decode", "image_corrupt", f"cannot identify the image: {e}"[:200], stop=True)
                 return
             fmt = (img.format or "").upper()
+            if fmt == "MPO":  # phone cameras' JPEG with multi-picture data (Pillow's name for it)
+                fmt = "JPEG"
             w, h = img.size
             run.score("width", w)
             run.score("height", h)

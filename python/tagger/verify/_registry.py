@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from typing import Optional
 
 from .._core import verify as _v
 from ..errors import InvalidArgument
+
+
+def shingle_text(text: str) -> str:
+    """The form of a text that near-duplicate sketches are taken of: NFKC (fullwidth and
+    compatibility letters as their plain forms) without format characters (zero-width
+    spaces and joiners, soft hyphens), so a copy padded with invisible characters or
+    retyped in fullwidth letters is still its original's near duplicate."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 class DedupRegistry:
@@ -35,6 +47,9 @@ class DedupRegistry:
         self._images = _v.HashIndex()
         self.image_distance = int(image_distance)
         self._exact: dict[bytes, tuple[str, str]] = {}
+        # Uploads being checked right now (claim() .. add()/release()): the same bytes
+        # checked from another thread meanwhile are its duplicate, not a second original.
+        self._pending: dict[bytes, tuple[str, str]] = {}
         self._text_owner: list[tuple[str, str]] = []
         self._image_owner: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -57,10 +72,28 @@ class DedupRegistry:
         with self._lock:
             return self._exact.get(bytes(sha256))
 
+    def claim(self, sha256: bytes, task_id: str = "", item_id: str = "") -> Optional[tuple[str, str]]:
+        """The owner of ``sha256`` if it is recorded or being checked by another caller;
+        else None, and the hash is held for this caller until :meth:`add` records it or
+        :meth:`release` lets it go. Check-then-add in one step: of several threads checking
+        the same bytes at once, exactly one gets None."""
+        key = bytes(sha256)
+        with self._lock:
+            owner = self._exact.get(key) or self._pending.get(key)
+            if owner is None:
+                self._pending[key] = (str(task_id), str(item_id) or key.hex())
+            return owner
+
+    def release(self, sha256: bytes) -> None:
+        """Lets go of a :meth:`claim` whose upload is not recorded (rejected, or only looked at)."""
+        with self._lock:
+            self._pending.pop(bytes(sha256), None)
+
     def find_text(self, text: str) -> list[tuple[str, str, float]]:
         """[(task_id, item_id, estimated Jaccard)] best first."""
+        key = shingle_text(text)
         with self._lock:
-            return [(*self._text_owner[i], j) for i, j in self._lsh.query(text)]
+            return [(*self._text_owner[i], j) for i, j in self._lsh.query(key)]
 
     def find_image(self, phash: int) -> list[tuple[str, str, int]]:
         """[(task_id, item_id, Hamming distance)] nearest first."""
@@ -72,11 +105,12 @@ class DedupRegistry:
         """Record one upload (its hash, and its text sketch or image hash)."""
         owner = (str(task_id), str(item_id) or bytes(sha256).hex())
         with self._lock:
+            self._pending.pop(bytes(sha256), None)
             if bytes(sha256) in self._exact:
                 return
             self._exact[bytes(sha256)] = owner
             if text is not None:
-                self._lsh.insert(text)
+                self._lsh.insert(shingle_text(text))
                 self._text_owner.append(owner)
             if phash is not None:
                 self._images.insert(int(phash))

@@ -187,7 +187,7 @@ class VerifySpec:
                 if near:
                     raise InvalidArgument(f"severity names unknown reason code {code!r}; did you mean {near[0]!r}? "
                                           "(tg.verify.REASONS lists them)")
-        if self.registry is not None and not hasattr(self.registry, "find_exact"):
+        if self.registry is not None and not (hasattr(self.registry, "find_exact") and hasattr(self.registry, "claim")):
             raise InvalidArgument(f"registry must be a tg.verify.DedupRegistry, got {type(self.registry).__name__}")
         if self.schema is not None:
             from ._tabular import parse_schema

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import threading
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import InvalidArgument
@@ -51,7 +52,12 @@ def _json_type_ok(v: Any, t: str) -> bool:
     if t == "int":
         return isinstance(v, int) and not isinstance(v, bool)
     if t == "float":
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        try:
+            return math.isfinite(v)
+        except OverflowError:  # an integer beyond float range is not a usable float
+            return False
     return isinstance(v, {"str": str, "bool": bool, "list": list, "dict": dict}[t])
 
 
@@ -68,7 +74,7 @@ def _cell_type_ok(cell: str, t: str) -> bool:
             return cell.strip().lower() in _BOOL_WORDS
         else:  # list / dict cells hold JSON
             return isinstance(json.loads(cell), list if t == "list" else dict)
-    except ValueError:
+    except (ValueError, OverflowError, RecursionError):  # a nesting too deep to parse is no value either
         return False
     return True
 
@@ -125,7 +131,15 @@ def json_records(value: Any) -> tuple[list, Finding | None]:
     return [], ("schema_type_mismatch", f"top-level JSON {type(value).__name__}, expected an object or an array of objects")
 
 
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
 def parse_csv(text: str, delimiter: str) -> tuple[list[dict[str, str]], list[str], Finding | None]:
+    # A cell may be as large as the upload (max_bytes bounds that), not the csv module's
+    # 131,072-character default; the limit is process-wide, so it is only ever raised.
+    with _FIELD_LIMIT_LOCK:
+        if csv.field_size_limit() < len(text) + 1:
+            csv.field_size_limit(len(text) + 1)
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as e:

@@ -1,0 +1,112 @@
+"""tg.verify off the happy path: the same upload from several threads at once, items that
+used to raise out of check_many (and cost the batch), Excel's BOM, big cells, phone JPEGs,
+text that starts like a file magic, and near-duplicates padded with invisible characters."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import tagger as tg
+
+V = tg.verify
+CARD = "I ordered a new card two weeks ago and it still has not arrived, can you tell me where it is?"
+
+
+@pytest.mark.parametrize("kind, data", [
+    ("json", json.dumps([{"label": i} for i in range(20000)]).encode()),
+    ("csv", ("id,label\n" + "".join(f"{i},{i % 3}\n" for i in range(20000))).encode()),
+    ("text", CARD.encode()),
+])
+def test_the_same_upload_from_eight_threads_is_accepted_once(kind, data) -> None:
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry(), description="card delivery questions")
+    barrier = threading.Barrier(8)
+
+    def upload(i: int):
+        barrier.wait()
+        return V.check(data, kind, spec, item_id=f"i{i}")
+
+    for _ in range(3):
+        spec.registry = V.DedupRegistry()
+        with ThreadPoolExecutor(8) as pool:
+            verdicts = list(pool.map(upload, range(8)))
+        assert Counter(v.reasons for v in verdicts)[("duplicate_in_task",)] == 7, [v.reasons for v in verdicts]
+        assert len(spec.registry) == 1
+
+
+def test_a_rejected_or_looked_at_upload_leaves_no_claim() -> None:
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t", registry=reg, text_min_chars=1000)
+    assert V.check(CARD.encode(), "text", spec).status == "rejected"  # too short: not recorded
+    assert V.check(CARD.encode(), "text", spec.replace(text_min_chars=1), register=False).status == "accepted"
+    assert V.check(CARD.encode(), "text", spec.replace(text_min_chars=1)).status == "accepted"  # still the first
+    assert len(reg) == 1
+
+    def boom(item):
+        raise KeyboardInterrupt  # not an Exception: escapes the check, and must release the hash
+
+    with pytest.raises(KeyboardInterrupt):
+        V.check(b"another upload about my card", "text", spec.replace(text_min_chars=1, checks=[boom]))
+    assert V.check(b"another upload about my card", "text", spec.replace(text_min_chars=1)).status == "accepted"
+
+
+def test_odd_items_fail_alone_in_a_batch() -> None:
+    spec = V.VerifySpec(registry=V.DedupRegistry(), schema={"score": "float"})
+    huge = b'{"score": 1' + b"0" * 400 + b"}"  # an int beyond float range
+    out = V.check_many([b'{"score": 1.5}', huge, b'{"score": -1' + b"0" * 400 + b"}", b'{"score": 2}'], "json", spec)
+    assert [v.reasons for v in out] == [(), ("schema_type_mismatch",), ("schema_type_mismatch",), ()]
+    deep = b'id,l\n1,"' + b"[" * 50000 + b"]" * 50000 + b'"\n'
+    assert V.check(deep, "csv", {"schema": {"id": "int", "l": "list"}}).reasons == ("schema_type_mismatch",)
+
+
+@pytest.mark.parametrize("result, detail", [
+    (("n/a", "bad"), "could not convert"),
+    (V.CheckResult("n", 0.1, "r", "bogus"), "bad severity 'bogus'"),
+    (V.CheckResult("n", 0.1, "BAD CODE!"), "bad reason 'BAD CODE!'"),
+    (V.CheckResult("n", "high", "r"), "not a number"),
+])
+def test_an_unusable_check_result_is_a_custom_check_error(result, detail) -> None:
+    out = V.check_many([b"my card is lost", b"where is my card"], "text", V.VerifySpec(checks=[lambda item: result]))
+    for v in out:
+        assert v.reasons == ("custom_check_error",) and detail in v.details["custom_check_error"]
+        v.receipt("i", b"\0" * 32, tg.crypto.SigningKey.generate())  # signable: the code is valid
+
+
+def test_excel_bom_and_big_cells() -> None:
+    assert V.check(b"\xef\xbb\xbfid,name\n1,a\n", "csv", {"schema": {"id": "int"}}).reasons == ()
+    assert V.check(b'\xef\xbb\xbf{"id": 1}', "json", {"schema": {"id": "int"}}).reasons == ()
+    big = b"id,note\n1," + b"a" * 200_000 + b"\n"  # over the csv module's 131,072 default
+    assert V.check(big, "csv", {"schema": {"id": "int", "note": "str"}}).reasons == ()
+
+
+def test_text_that_starts_like_a_file_magic_is_text() -> None:
+    for text in (b"ID3 tags are used in MP3 files to store metadata", b"GIF89a is the animated GIF version",
+                 b"OggS pages carry Vorbis audio", b"fLaC is the FLAC stream marker", b"%PDF-1.7 is the version of the portable document format standard"):
+        assert V.check(text, "text").reasons == (), text
+    assert V.check(b"ID3\x03\x00\x00\x00\x00\x0f\x76", "text").reasons == ("wrong_type",)  # a real MP3 header
+    assert V.check(b"GIF89a\x01\x00\x01\x00\x80\x00\x00", "text").reasons == ("wrong_type",)
+
+
+def test_a_phone_jpeg_with_multi_picture_data_is_a_jpeg() -> None:
+    Image = pytest.importorskip("PIL.Image", reason="Pillow not installed (pip install 'tagger[verify]')")
+    im = Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype("uint8"))
+    buf = io.BytesIO()
+    im.save(buf, "MPO", save_all=True, append_images=[im])
+    assert V.check(buf.getvalue(), "image").reasons == ()
+
+
+@pytest.mark.parametrize("disguise", [
+    lambda t: t.replace(" ", " \u200b"),                                                       # zero-width spaces
+    lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),              # fullwidth letters
+    lambda t: t.replace("a", "a\u00ad"),                                                       # soft hyphens
+])
+def test_invisible_characters_do_not_hide_a_near_duplicate(disguise) -> None:
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())
+    assert V.check(CARD.encode(), "text", spec).reasons == ()
+    assert "near_duplicate" in V.check(disguise(CARD).encode(), "text", spec).reasons
