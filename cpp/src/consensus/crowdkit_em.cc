@@ -631,10 +631,17 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   return r;
 }
 
-// Runs the fit on the engine where it applies (answers, no gold), else on Em.
+// Below this many answers the fit runs on Em, crowd-kit's arithmetic exactly:
+// there the engine's fixed-point counts (2^-30 per answer and class, coarser
+// than crowd-kit's 1e-10 clip) can grow over EM's iterations into other
+// labels (workers with a handful of answers, tables near the clip), and Em
+// costs milliseconds anyway (100k answers, 20 iterations: ~0.1 s).
+constexpr std::size_t kEngineMinAnswers = 200'000;
+
+// Runs the fit on the engine where it applies (many answers, no gold), else on Em.
 template <class First, class Fill>
 Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill) {
-  if (a.n > 0 && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
+  if (a.n >= kEngineMinAnswers && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
   Em em(a, opt);
   return em.run([&](std::vector<double>& cnt, const std::vector<std::uint8_t>& rows, std::vector<double>& err) {
     first_m_step(cnt, rows, err);
