@@ -134,3 +134,31 @@ def test_small_random_frames_equal_crowdkit(name: str) -> None:
         np.testing.assert_allclose(ours.probas_.sort_index().sort_index(axis=1).to_numpy(),
                                    theirs.probas_.sort_index().sort_index(axis=1).to_numpy(), rtol=0, atol=1e-9)
         assert len(ours.loss_history_) == len(theirs.loss_history_), seed
+
+
+def _dog() -> pd.DataFrame:
+    from conftest import shared_path
+
+    return pd.read_csv(shared_path("data", "crowd", "dog") / "answers.csv")
+
+
+def test_mmsr_predict_keeps_the_fitted_skills() -> None:
+    dog = _dog()
+    m = C.MMSR().fit(dog)
+    skills = m.skills_.copy()
+    part = m.predict(dog[dog.worker <= 20])
+    pd.testing.assert_series_equal(m.skills_, skills)  # before: only the 20 workers voted on were left
+    assert len(part) == dog[dog.worker <= 20].task.nunique()
+    assert m.predict(dog).equals(C.MMSR().fit(dog).labels_)
+
+
+def test_mmsr_scores_are_not_read_as_probabilities() -> None:
+    dog = _dog()
+    m = C.MMSR().fit(dog)
+    assert (m.scores_.to_numpy() < 0).any() or (m.scores_.to_numpy() > 1).any()  # why: signed skill sums
+    with pytest.raises(InvalidArgument, match="quality\\(\\) needs posterior probabilities"):
+        m.quality()
+    with pytest.raises(InvalidArgument, match="next_items needs posterior probabilities"):
+        C.next_items(dog, 10, method="mmsr")
+    with pytest.raises(InvalidArgument, match="posterior probabilities"):
+        C.metrics.item_uncertainty(dog, aggregator=C.MMSR())

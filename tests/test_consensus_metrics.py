@@ -14,6 +14,8 @@ import tagger as tg
 from tagger.consensus import metrics
 from tagger.errors import InvalidArgument
 
+C = tg.consensus
+
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "crowd"
 
 
@@ -133,8 +135,12 @@ def test_uncertainty_and_consistency() -> None:
         metrics.uncertainty(df, workers_skills=skills.replace(0.5, 2.0))
     by_worker = metrics.uncertainty(df, compute_by="worker", aggregate=False)
     assert by_worker.loc["x"] == pytest.approx(-(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3)))
+    # crowd-kit's one-coin posterior of the aggregated label: with MV's skills (x, y always agree
+    # with the vote: skill 1) task a is certain; with given skills P(1) = .9*.6*.7 / (that + .1*.4*.3).
     cons = metrics.consistency(df, by_task=True)
-    assert cons.loc["a"] == pytest.approx(2 / 3) and cons.loc["b"] == 1.0
+    assert cons.loc["a"] == 1.0 and cons.loc["b"] == 1.0
+    given = metrics.consistency(df, workers_skills=pd.Series({"x": 0.9, "y": 0.6, "z": 0.3}), by_task=True)
+    assert given.loc["a"] == pytest.approx(0.378 / 0.39, abs=1e-12)
     assert metrics.accuracy_on_aggregates(df) == pytest.approx(5 / 6)
     acc = metrics.accuracy_on_aggregates(df, by="worker")
     assert acc.loc["z"] == 0.0 and acc.loc["x"] == 1.0
@@ -188,3 +194,24 @@ def test_uncertainty_equals_crowdkit(seed: int, compute_by: str) -> None:
         np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(dtype=float), rtol=0, atol=1e-12)
         assert metrics.uncertainty(df, compute_by=compute_by, **kw) == pytest.approx(
             ckm.uncertainty(df, compute_by=compute_by, **kw), abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:::crowdkit.*")
+def test_consistency_equals_crowdkit() -> None:
+    ckm = pytest.importorskip("crowdkit.metrics.data", reason="crowd-kit not installed (pip install 'tagger[test]')")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"task": rng.integers(40, size=300), "worker": [f"w{i}" for i in rng.integers(12, size=300)],
+                       "label": rng.choice(["a", "b", "c", "d"], size=300)}).drop_duplicates(["task", "worker"])
+    skills = pd.Series(rng.uniform(0, 1, 12), index=[f"w{i}" for i in range(12)])
+    # The same aggregated labels on both sides (their majority votes break ties differently).
+    agg = C.DawidSkene().fit(df)
+    ours = metrics.consistency(df, workers_skills=skills, aggregator=agg, by_task=True)
+    fixed = type("Fixed", (), {"fit_predict": lambda self, data: agg.labels_})()
+    theirs = ckm.consistency(df, workers_skills=skills, aggregator=fixed, by_task=True)
+    assert list(ours.index) == list(theirs.index)
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(dtype=float), rtol=0, atol=1e-12)
+    # A task with 400 answers: crowd-kit's product underflows to 0 (consistency 0.0); ours does not.
+    long = pd.DataFrame({"task": 1, "worker": range(400), "label": ["x"] * 300 + ["y"] * 100})
+    assert metrics.consistency(long, workers_skills=pd.Series(0.6, index=range(400))) == 1.0
+    with pytest.raises(InvalidArgument, match="accuracies in \\[0, 1\\]"):
+        metrics.consistency(df, aggregator=C.MMSR())  # its skills_ are log-odds

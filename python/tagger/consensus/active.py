@@ -116,6 +116,7 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         est = method
     else:
         raise InvalidArgument(f"method must be a method name or a tg.consensus estimator, not {type(method).__name__}")
+    est._require_posteriors("next_items")
     errors: np.ndarray | None = None
     skills: np.ndarray | None = None
     if isinstance(method, str) and est._method in _core.consensus.method_names():

@@ -216,22 +216,53 @@ def _fitted(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseCla
 
 def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
                 aggregator: BaseClassifier | None = None, by_task: bool = False) -> float | pd.Series:
-    """How sure the aggregate is: per task the posterior probability of the
-    aggregated label under ``aggregator`` (default MajorityVote, i.e. the vote
-    share of the winning label; with ``workers_skills`` a skill-weighted vote).
-    The mean over tasks, or the per-task Series with ``by_task=True``."""
-    if workers_skills is not None and aggregator is None:
-        from .voting import WeightedMajorityVote
+    r"""Posterior probability of each task's aggregated label under a one-coin model of the
+    workers, as crowd-kit's ``consistency``: with skills :math:`s_w` (``workers_skills``, else
+    the ``skills_`` that ``aggregator``, default MajorityVote, fits; accuracies in [0, 1]),
 
-        a = _answers(answers)
-        skills = pd.Series(_skills(a, workers_skills, None, answers), index=a.worker_names)
-        est: BaseClassifier = WeightedMajorityVote(skills=skills)
-    else:
-        _answers(answers)
-        est = aggregator if aggregator is not None else _default()
-    probas = est.fit_predict_proba(answers)
-    out = pd.Series(probas.to_numpy().max(axis=1), index=probas.index, name="consistency")
-    return out if by_task else float(out.mean())
+    .. math:: P(z_t = \hat z_t) = rac{\prod_{j \in t} p_j(\hat z_t)}{\sum_k \prod_{j \in t} p_j(k)},
+              \quad p_j(k) = s_{w_j} 	ext{ if } y_j = k 	ext{ else } rac{1 - s_{w_j}}{K - 1}
+
+    over the K labels of the data, :math:`\hat z_t` the aggregator's label (0 where every
+    product is 0). The products are taken in log space, so a task with hundreds of answers does
+    not underflow to 0 as it does in crowd-kit. The mean over tasks, or the per-task Series with
+    ``by_task=True`` (sorted by task, as crowd-kit's)."""
+    a, answers = factorize(answers)
+    if a.n == 0:
+        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
+    est = aggregator if aggregator is not None else _default()
+    aggregated = est.fit_predict(answers)
+    if workers_skills is None:
+        workers_skills = getattr(est, "skills_", None)
+        if workers_skills is None:
+            raise InvalidArgument(f"{type(est).__name__} estimates no worker skills; pass workers_skills=")
+    s = _skills(a, workers_skills, None, answers)
+    assert s is not None
+    bad = ~((s >= 0) & (s <= 1))
+    if bad.any():
+        w = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"consistency takes skills as accuracies in [0, 1]; worker {a.worker_names[w]!r} has "
+                              f"{float(s[w])} (pass workers_skills= for an aggregator whose skills_ are weights)")
+    k, n_tasks = len(a.label_names), len(a.task_names)
+    sk = s[a.worker]
+    with np.errstate(divide="ignore"):
+        log_own = np.log(sk)
+        log_other = np.log((1.0 - sk) / (k - 1)) if k > 1 else np.full_like(sk, -np.inf)
+    # log prod_j p_j(k), column by column: an answer's own label gets log s, the others
+    # log (1 - s)/(K - 1); a skill of 0 or 1 gives -inf terms (a label ruled out), summed as such.
+    contrib = np.repeat(log_other[:, None], k, axis=1)
+    contrib[np.arange(a.n), a.label] = log_own
+    logp = np.zeros((n_tasks, k))
+    np.add.at(logp, a.task, contrib)
+    agg_code = a.label_names.get_indexer(aggregated.reindex(a.task_names).to_numpy())
+    top = logp.max(axis=1)
+    out = np.zeros(n_tasks)
+    ok = np.isfinite(top) & (agg_code >= 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.exp(logp[ok] - top[ok, None])
+        out[ok] = z[np.arange(int(ok.sum())), agg_code[ok]] / z.sum(axis=1)
+    series = _sorted_by_index(pd.Series(out, index=a.task_names.rename("task"), name="consistency"))
+    return series if by_task else float(series.mean())
 
 
 def _default() -> BaseClassifier:

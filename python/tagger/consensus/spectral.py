@@ -98,6 +98,7 @@ class MMSR(BaseClassifier):
 
     _method = "mmsr"
     _iterative = True
+    _posteriors = False  # probas_ = scores_, crowd-kit's signed vote shares
 
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10, random_state: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
@@ -150,9 +151,13 @@ class MMSR(BaseClassifier):
         answers, _ = factorize(data, self.labels, self.on_duplicate)
         s, _ = skills_array(answers, self.skills_, "error", None, "MMSR")
         labels, probas = _signed_vote(answers, s)
-        self.answers_ = answers
-        self._out = dict(self._out, labels=labels, probas=probas)
-        self._set(answers, dict(self._out, skills=s))
+        # labels_ and scores_ of the data voted on; the fitted skills_ stay as fit set them
+        # (crowd-kit's predict keeps them too), so a later predict can use every fitted worker.
+        tasks = answers.task_names.rename("task")
+        self.labels_ = self._ck_order(pd.Series(answers.label_names.to_numpy()[labels] if len(labels) else [],
+                                                index=tasks, name="agg_label",
+                                                dtype=answers.label_names.dtype if len(labels) else object))
+        self.probas_ = self._ck_order(pd.DataFrame(probas, index=tasks, columns=answers.label_names.rename("label")))
 
     def predict(self, data: pd.DataFrame) -> pd.Series:
         self._vote(data)
