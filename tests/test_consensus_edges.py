@@ -162,3 +162,41 @@ def test_mmsr_scores_are_not_read_as_probabilities() -> None:
         C.next_items(dog, 10, method="mmsr")
     with pytest.raises(InvalidArgument, match="posterior probabilities"):
         C.metrics.item_uncertainty(dog, aggregator=C.MMSR())
+
+
+def test_more_bad_input_named_clearly() -> None:
+    small = pd.DataFrame({"task": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "y", "y"]})
+    with pytest.raises(InvalidArgument, match=r"column\(s\) \['label'\] appear more than once"):
+        C.MajorityVote().fit(pd.concat([small, small[["label"]]], axis=1))
+    with pytest.raises(InvalidArgument, match="skills name worker 'a' more than once"):
+        C.MajorityVote().fit(small, pd.Series([1.0, 2.0], index=["a", "a"]))
+    with pytest.raises(InvalidArgument, match="task 1 different gold labels"):
+        C.OneCoinDawidSkene().fit(small, pd.Series(["x", "y"], index=[1, 1]))
+    agree = C.OneCoinDawidSkene().fit(small, pd.Series(["x", "x"], index=[1, 1]))  # repeats that agree are fine
+    assert agree.labels_[1] == "x"
+    with pytest.raises(InvalidArgument, match="class priors must be a sequence of numbers"):
+        C.DawidSkene(variant="tagger", class_priors=["a", "b"]).fit(small)
+    assert C.DawidSkene(variant="tagger", class_priors={"x": 0.25, "y": 0.75}).fit(small).priors_.to_dict() == \
+        {"x": 0.25, "y": 0.75}
+    with pytest.raises(InvalidArgument, match="tol must be a number \\(not NaN\\)"):
+        C.GLAD(tol=float("nan")).fit(small)
+    with pytest.raises(InvalidArgument, match="Wawa.predict: skill value is missing.*'zz'"):
+        C.Wawa().fit(small).predict(small.assign(worker=["a", "zz", "a"]))
+    with pytest.raises(InvalidArgument, match="n_shards must be an int"):
+        C.DawidSkene(backend="inprocess", n_shards=2.5).fit(small)
+
+
+@pytest.mark.parametrize("make", [lambda: C.MajorityVote(backend="inprocess"), lambda: C.DawidSkene(backend="inprocess"),
+                                  lambda: C.GLAD(backend="inprocess"), lambda: C.WeightedMajorityVote(backend="inprocess")])
+def test_sharded_backends_fit_an_empty_frame_to_empty_results(make) -> None:
+    est = make().fit(GOOD.iloc[:0])
+    assert est.labels_.empty and est.probas_.empty
+
+
+def test_fit_parquet_names_the_label_outside_labels(tmp_path) -> None:
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (pip install 'tagger[io]')")
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": [1, 2, 1, 2], "label": [0, 1, 2, 3]})
+    df.to_parquet(tmp_path / "a.parquet")
+    for labels in ([1, 2, 3], [1, 2, 3, 4, 5]):
+        with pytest.raises(InvalidArgument, match=r"answer label 0 is not in labels="):
+            C.fit_parquet(tmp_path / "a.parquet", labels=labels)

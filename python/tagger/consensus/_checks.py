@@ -18,9 +18,18 @@ def frame(data: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise MissingColumn(f"{owner}: data is missing column(s) {missing}; expected columns {list(columns)}")
+    no_repeated_columns(data, columns, owner)
     if len(data) == 0:
         raise InvalidArgument(f"{owner}: data is empty (no answers to aggregate)")
     return data[list(columns)]
+
+
+def no_repeated_columns(data: pd.DataFrame, columns: Sequence[str], owner: str | None = None) -> None:
+    """InvalidArgument when one of ``columns`` appears more than once (``data[c]`` would be a frame)."""
+    repeated = [c for c in columns if int((data.columns == c).sum()) > 1]
+    if repeated:
+        prefix = f"{owner}: " if owner else ""
+        raise InvalidArgument(f"{prefix}column(s) {repeated} appear more than once in the data; keep one of each")
 
 
 def no_missing(data: pd.DataFrame, columns: Sequence[str], owner: str | None = None) -> None:

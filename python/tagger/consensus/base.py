@@ -31,14 +31,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument, MissingColumn
-from ._checks import no_missing
+from ._checks import no_missing, no_repeated_columns
 from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -183,6 +183,7 @@ def factorize(
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise MissingColumn(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
+    no_repeated_columns(data, cols)
     no_missing(data, cols)
     if on_duplicate not in ("keep_last", "error"):
         raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
@@ -221,6 +222,15 @@ def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | 
     if not isinstance(true_labels, pd.Series):
         raise InvalidArgument("true_labels must be a pandas Series indexed by task")
     true_labels = true_labels.dropna()
+    if true_labels.index.has_duplicates:
+        # The same task twice: one gold label would silently win; refused unless the repeats agree.
+        repeats = true_labels[true_labels.index.duplicated(keep=False)]
+        conflict = repeats.groupby(level=0, sort=False).nunique()
+        if (conflict > 1).any():
+            task = conflict.index[(conflict > 1).to_numpy()][0]
+            raise InvalidArgument(f"true_labels gives task {_plain(task)!r} different gold labels "
+                                  f"{list(map(_plain, repeats.loc[[task]].unique()))}")
+        true_labels = true_labels[~true_labels.index.duplicated()]
     idx = answers.label_names.get_indexer(pd.Index(true_labels.to_numpy()))
     if (idx < 0).any():
         bad = true_labels.to_numpy()[idx < 0][0]
@@ -236,12 +246,23 @@ def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | 
 def priors_array(answers: Answers, priors: Any) -> np.ndarray | None:
     if priors is None:
         return None
+    if isinstance(priors, Mapping):  # {label: prior}, as a Series
+        priors = pd.Series(dict(priors))
     if isinstance(priors, pd.Series):
-        p = priors.reindex(answers.label_names).to_numpy(dtype=float)
+        if priors.index.has_duplicates:
+            raise InvalidArgument("class priors name a label more than once")
+        try:
+            p = priors.reindex(answers.label_names).to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"class priors must be numbers, got {list(priors.to_numpy()[:5])}") from None
         if np.isnan(p).any():
             raise InvalidArgument(f"class priors must give every label {list(answers.label_names)}")
         return p
-    p = np.asarray(priors, dtype=float)
+    try:
+        p = np.asarray(priors, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidArgument("class priors must be a sequence of numbers (one per label), a Series or a dict "
+                              f"label -> prior; got {type(priors).__name__}") from None
     if p.shape != (len(answers.label_names),):
         raise InvalidArgument(f"class priors must have {len(answers.label_names)} entries (one per label)")
     return p
@@ -290,8 +311,8 @@ def check_params(params: dict[str, Any], owner: str) -> None:
             if not lo <= int(v) <= hi:
                 raise InvalidArgument(f"{owner}: {k} must be in [{lo}, {hi}], got {int(v)}")
         elif k in _FLOAT_PARAMS:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise InvalidArgument(f"{owner}: {k} must be a number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v != v:
+                raise InvalidArgument(f"{owner}: {k} must be a number (not NaN), got {v!r}")
 
 
 class _Plain:

@@ -163,7 +163,7 @@ class DawidSkene(BaseClassifier):
             return out
         if init:
             raise InvalidArgument(f"{type(self).__name__}: initial_error is taken by variant='crowdkit' only")
-        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+        if self.backend != "local" and answers.n:  # sharded: same results (tagger.consensus.distributed)
             from .distributed import fit_answers
             return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
         fn = getattr(_core.consensus, self._method)

@@ -132,7 +132,7 @@ class GLAD(BaseClassifier):
                 class_priors=common["class_priors"], label_order=self._label_order_ck(answers),
                 alpha_prior=ap, beta_prior=bp, m_step_max_iter=self.m_step_max_iter, m_step_tol=self.m_step_tol,
                 threads=common["threads"])
-        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+        if self.backend != "local" and answers.n:  # sharded: same results (tagger.consensus.distributed)
             from .distributed import fit_answers
             return fit_answers("glad", answers, backend=self.backend, n_shards=self.n_shards,
                                m_steps=self.m_step_max_iter, m_tol=self.m_step_tol, alpha_prior=ap, beta_prior=bp,

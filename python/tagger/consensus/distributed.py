@@ -39,6 +39,8 @@ True
 
 from __future__ import annotations
 
+import numbers
+
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -457,6 +459,9 @@ def fit_answers(method: str, answers: Any, *, backend: str, n_shards: int | None
     cluster's CPU count on Ray."""
     if backend not in BACKENDS:
         raise InvalidArgument(f"backend must be 'local' or one of {list(BACKENDS)}, not {backend!r}")
+    if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, numbers.Integral)
+                                 or n_shards < 1):
+        raise InvalidArgument(f"n_shards must be an int >= 1 (or None for the default), got {n_shards!r}")
     if n_shards is None:
         n_shards = 2
         if backend == "ray":

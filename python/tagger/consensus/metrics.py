@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, _sorted_by_index, factorize
+from .base import Answers, BaseClassifier, _plain, _sorted_by_index, factorize
 
 __all__ = ["krippendorff_alpha", "alpha_krippendorff", "fleiss_kappa", "uncertainty", "consistency",
            "accuracy_on_aggregates", "worker_consistency", "item_uncertainty", "LEVELS"]
@@ -189,7 +189,7 @@ def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups:
     bad = ~((skills >= 0) & (skills <= 1))
     if bad.any():
         w = int(np.flatnonzero(bad)[0])
-        raise InvalidArgument(f"uncertainty takes skills as accuracies in [0, 1]; worker {a.worker_names[w]!r} has "
+        raise InvalidArgument(f"uncertainty takes skills as accuracies in [0, 1]; worker {_plain(a.worker_names[w])!r} has "
                               f"{float(skills[w])}")
     k = len(a.label_names)
     s = skills[a.worker]
@@ -241,7 +241,7 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     bad = ~((s >= 0) & (s <= 1))
     if bad.any():
         w = int(np.flatnonzero(bad)[0])
-        raise InvalidArgument(f"consistency takes skills as accuracies in [0, 1]; worker {a.worker_names[w]!r} has "
+        raise InvalidArgument(f"consistency takes skills as accuracies in [0, 1]; worker {_plain(a.worker_names[w])!r} has "
                               f"{float(s[w])} (pass workers_skills= for an aggregator whose skills_ are weights)")
     k, n_tasks = len(a.label_names), len(a.task_names)
     sk = s[a.worker]
@@ -254,7 +254,7 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     contrib[np.arange(a.n), a.label] = log_own
     logp = np.zeros((n_tasks, k))
     np.add.at(logp, a.task, contrib)
-    agg_code = a.label_names.get_indexer(aggregated.reindex(a.task_names).to_numpy())
+    agg_code = a.label_names.get_indexer(pd.Index(aggregated.reindex(a.task_names).to_numpy()))
     top = logp.max(axis=1)
     out = np.zeros(n_tasks)
     ok = np.isfinite(top) & (agg_code >= 0)

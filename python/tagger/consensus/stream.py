@@ -168,7 +168,12 @@ class _IdMap:
         if self.lut is not None and values.dtype.kind in "iu":
             idx = values.astype(np.int64, copy=False) - self.lo
             if len(idx) and (idx.min() < 0 or idx.max() >= len(self.lut)):
-                return np.full(len(values), -1, np.int32)
+                # Values outside the table's range are unknown (-1) one by one: an error must
+                # name one of them, not the batch's first value.
+                inside = (idx >= 0) & (idx < len(self.lut))
+                out = np.full(len(values), -1, np.int32)
+                out[inside] = self.lut[idx[inside]]
+                return out
             return self.lut[idx]
         return self.names.get_indexer(pd.Index(values)).astype(np.int32, copy=False)
 
@@ -414,6 +419,7 @@ class _Stream:
             wc, yc = self.workers.codes(w), self.labels.codes(y)
             if (yc < 0).any():
                 bad = _take(y, yc < 0)[0]
+                bad = bad.item() if isinstance(bad, np.generic) else bad
                 raise InvalidArgument(f"answer label {bad!r} is not in labels={list(self.labels.names)}")
             buf.append((tc, wc, yc))
             held += len(t)
@@ -513,8 +519,9 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     ``ray.data.Dataset`` (e.g. ``ray.data.read_parquet(...)``) without
     loading it: a first pass codes the ids, then one pass per EM iteration.
     Returns a fitted estimator (``labels_``, ``probas_``, ``skills_``,
-    ``errors_``, ``n_iter_``, ...) equal to ``DawidSkene(...).fit(df)`` on the
-    same rows.
+    ``errors_``, ``n_iter_``, ...) equal to ``DawidSkene(variant="tagger",
+    ...).fit(df)`` on the same rows (the ledger's engine; the default
+    ``variant="crowdkit"`` may differ from it by a label on near-tied tasks).
 
     ``columns``: the task, worker and label column names, in that order.
     Rows must be grouped by task; see the module docs for the rules.

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, fit_transaction
+from .base import Answers, BaseClassifier, _plain, fit_transaction
 
 __all__ = ["MajorityVote", "WeightedMajorityVote", "GoldMajorityVote", "skills_array"]
 
@@ -25,13 +25,20 @@ def skills_array(answers: Answers, skills: Any, on_missing_skill: str, default_s
         raise InvalidArgument(f'{owner}: default_skill is used but on_missing_skill is not "value"')
     if not isinstance(skills, pd.Series):
         raise InvalidArgument(f"{owner}: skills must be a pandas Series indexed by worker, got {type(skills).__name__}")
-    s = skills.reindex(answers.worker_names).to_numpy(dtype=float)
+    if skills.index.has_duplicates:
+        w = skills.index[skills.index.duplicated()][0]
+        raise InvalidArgument(f"{owner}: skills name worker {_plain(w)!r} "
+                              "more than once")
+    try:
+        s = skills.reindex(answers.worker_names).to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{owner}: skills must be numbers") from None
     missing = np.isnan(s)
     if not missing.any():
         return s, None
     n_missing = int(missing[answers.worker].sum())
     if on_missing_skill == "error":
-        first = answers.worker_names[missing][0]
+        first = _plain(answers.worker_names[missing][0])
         raise InvalidArgument(f"{owner}: skill value is missing in {n_missing} assignment(s) (first worker {first!r}); "
                               "give every worker a skill or use on_missing_skill='ignore' or 'value'")
     if on_missing_skill == "value":
@@ -52,7 +59,7 @@ def weights_check(answers: Answers, s: np.ndarray, owner: str) -> None:
     bad = ~(np.isfinite(s) & (s >= 0))
     if bad.any():
         w = int(np.flatnonzero(bad)[0])
-        raise InvalidArgument(f"{owner}: skill of worker {answers.worker_names[w]!r} is {float(s[w])}; vote weights "
+        raise InvalidArgument(f"{owner}: skill of worker {_plain(answers.worker_names[w])!r} is {float(s[w])}; vote weights "
                               "must be finite and >= 0")
 
 
@@ -118,13 +125,14 @@ class MajorityVote(BaseClassifier):
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         skills = getattr(self, "_skills_in", None)
         if skills is not None:
-            s, keep = skills_array(answers, skills, self.on_missing_skill, self.default_skill, "MajorityVote")
-            weights_check(answers, s, "MajorityVote")
+            owner = getattr(self, "_owner", "MajorityVote")  # a two-stage estimator's predict votes here
+            s, keep = skills_array(answers, skills, self.on_missing_skill, self.default_skill, owner)
+            weights_check(answers, s, owner)
             if keep is not None:  # 'ignore': the vote without those answers (and agreement over the rest)
                 answers = Answers(answers.task[keep], answers.worker[keep], answers.label[keep], answers.task_names,
                                   answers.worker_names, answers.label_names)
                 self.answers_ = answers
-            if self.backend != "local":
+            if self.backend != "local" and answers.n:
                 from .distributed import fit_answers
                 out = fit_answers("weighted_majority_vote", answers, backend=self.backend, n_shards=self.n_shards,
                                   skills=s, **common)
@@ -132,7 +140,7 @@ class MajorityVote(BaseClassifier):
                 out = _core.consensus.weighted_majority_vote(*answers.core_args(), skills=s, **common)
             out["skills"] = agreement(answers, out["labels"]).reindex(answers.worker_names).to_numpy()
             return out
-        if self.backend != "local":  # sharded: same results (tagger.consensus.distributed)
+        if self.backend != "local" and answers.n:  # sharded: same results (tagger.consensus.distributed)
             from .distributed import fit_answers
             return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
         return super()._core_call(answers, **common)
@@ -149,7 +157,9 @@ class _Predicting(BaseClassifier):
             from ..errors import ConsensusError
 
             raise ConsensusError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
-        mv = MajorityVote(labels=self.labels, on_duplicate=self.on_duplicate, threads=self.threads).fit(data, skills)
+        mv = MajorityVote(labels=self.labels, on_duplicate=self.on_duplicate, threads=self.threads)
+        mv._owner = f"{type(self).__name__}.predict"  # type: ignore[attr-defined]  # (messages only)
+        mv.fit(data, skills)
         self.labels_ = mv.labels_
         self.probas_ = mv.probas_
 
@@ -231,7 +241,7 @@ class WeightedMajorityVote(BaseClassifier):
         return {"default_skill": self.default_skill}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
-        sharded = self.backend != "local"  # same results (tagger.consensus.distributed)
+        sharded = self.backend != "local" and answers.n > 0  # same results (tagger.consensus.distributed)
         if sharded:
             from .distributed import fit_answers
         if self.skills is None:
