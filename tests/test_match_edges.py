@@ -163,3 +163,57 @@ def test_item_ids_are_checked_and_may_come_from_a_generator() -> None:
         tg.verify.check_many([b"my card"], "text", item_ids=[7])
     with pytest.raises(errors.InvalidArgument, match="item_id must be a str"):
         tg.verify.check(b"my card", "text", item_id=7)
+
+
+def test_equal_labels_with_different_names_are_refused() -> None:
+    with pytest.raises(errors.InvalidArgument, match="labels 1 and 1.0.*equal values with different category names"):
+        m.CategoryIndex.fit(T, [1, 1.0, 2, 2])
+
+
+def test_catalog_options_and_text_are_checked() -> None:
+    with pytest.raises(errors.InvalidArgument, match=r"from_catalog got unknown option\(s\) \['bogus'\]"):
+        m.CategoryIndex.from_catalog(m.Catalog.default(), bogus=1)
+    with pytest.raises(errors.InvalidArgument, match="category 'a': description is not valid text"):
+        m.CategoryIndex.from_catalog([{"id": "a", "description": "cats \ud800"}, {"id": "b", "description": "cars"}])
+    idx = m.CategoryIndex.from_catalog(m.Catalog.default(), hash_bits=np.int64(18))  # numpy options are saved as ints
+    assert m.CategoryIndex.from_bytes(idx.to_bytes()).categories == idx.categories
+    with pytest.raises(errors.InvalidArgument, match="dense_weight must be a number in"):
+        m.CategoryIndex.fit(T, ["a", "a", "b", "b"], dense_weight=-1.0)
+    cat = m.Catalog.default().replace({"id": "text/sentiment", "description": "how a review feels"})
+    assert cat["text/sentiment"].description == "how a review feels"
+
+
+def test_tokenizer_and_registry_arguments_are_named() -> None:
+    tok = m.Tokenizer()
+    for call, match in [(lambda: tok.decode([2**40]), "out of range"), (lambda: tok.decode([1.7]), "out of range"),
+                        (lambda: tok.id_to_piece(-1), "out of range"), (lambda: tok.piece_to_id(None), "piece must be"),
+                        (lambda: tok.encode_batch(["a"], threads=-1), "threads must be"),
+                        (lambda: tg.verify.DedupRegistry(seed=-1), "seed must be"),
+                        (lambda: tg.verify.DedupRegistry(image_distance=8.5), "image_distance must be an int"),
+                        (lambda: tg.verify.DedupRegistry(cutoff=float("nan")), "cutoff must be"),
+                        (lambda: tg.verify.DedupRegistry().add(5), "32-byte SHA-256")]:
+        with pytest.raises(errors.InvalidArgument, match=match):
+            call()
+    reg = tg.verify.DedupRegistry()
+    with pytest.raises(errors.InvalidArgument, match="not valid text"):
+        reg.add(b"\0" * 32, text="\ud800")
+    assert len(reg) == 0  # nothing half-recorded
+
+
+def test_make_subtasks_refuses_ids_that_would_repeat_an_item() -> None:
+    for call, match in [(lambda: m.make_subtasks(4, 4, [100, 100, 100], 0.5), "repeats the id 100"),
+                        (lambda: m.make_subtasks(4, 2, [0, 1], 0.5), "control item 0 is also a regular item"),
+                        (lambda: m.make_subtasks(["a", "b", "a"], 2), "repeats an item id"),
+                        (lambda: m.make_subtasks(["a", "b"], 2, ["b"], 0.3), "control item 'b' is also one of the regular"),
+                        (lambda: m.make_subtasks(10, 3, seed=-1), "seed must be"),
+                        (lambda: m.make_subtasks(10, 2.7), "batch_size must be an int"),
+                        (lambda: m.make_subtasks(True, 2), "not a bool")]:
+        with pytest.raises(errors.InvalidArgument, match=match):
+            call()
+    pairs = m.make_subtasks([(1, 2), (3, 4)], 1)  # tuple ids stay tuples
+    assert [list(s.items) for s in pairs] == [[(1, 2)], [(3, 4)]] or [list(s.items) for s in pairs] == [[(3, 4)], [(1, 2)]]
+
+
+def test_abstain_takes_numpy_bools(idx) -> None:
+    assert (idx.predict(["my pin is blocked"], abstain=np.True_).abstained ==
+            idx.predict(["my pin is blocked"], abstain=True).abstained).all()

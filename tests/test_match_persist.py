@@ -141,3 +141,36 @@ def test_text_model_and_a_used_verifier_pickle() -> None:
 
 
 OFF_TOPIC_TEXT = b"The best recipe for banana bread uses very ripe bananas and walnuts."
+
+
+def test_a_custom_table_is_saved_from_what_was_loaded(tmp_path) -> None:
+    import shutil
+
+    path = tmp_path / "table.bin"
+    shutil.copy(m.STATIC_EMBEDDING_PATH, path)
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    idx = m.CategoryIndex.fit(texts, labels, dense=m.StaticEmbedding(path), calibrate=False)
+    path.unlink()  # gone (or rewritten) after loading: the index still saves what it used
+    back = m.CategoryIndex.from_bytes(idx.to_bytes())
+    assert np.array_equal(idx.predict_proba(QUERIES), back.predict_proba(QUERIES))
+
+
+def test_save_keeps_permissions_and_refuses_a_directory(tmp_path) -> None:
+    import os
+    import stat
+
+    idx = topic_index(dense=False)
+    path = tmp_path / "idx.tgix"
+    old = os.umask(0o022)
+    try:
+        idx.save(path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
+    path.chmod(0o640)
+    idx.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    for bad, match in [(tmp_path, "is a directory"), ("", "is a directory"), (b"x.tgix", "str or os.PathLike")]:
+        with pytest.raises(errors.InvalidArgument, match=match):
+            idx.save(bad)

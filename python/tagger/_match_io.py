@@ -20,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import struct
-import tempfile
+import threading
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,21 +52,13 @@ def _tokenizer_ref(tok_bytes: bytes, blobs: list[bytes]) -> dict[str, Any]:
     return {"embedded": len(tok_bytes)}
 
 
-def _table_bytes(emb: StaticEmbedding) -> bytes:
-    table = emb._table
-    return table if isinstance(table, bytes) else Path(table).read_bytes()
-
-
 def _dense_ref(emb: StaticEmbedding | None, blobs: list[bytes]) -> dict[str, Any] | None:
-    from .match import STATIC_EMBEDDING_PATH
-
     if emb is None:
         return None
-    data = _table_bytes(emb)
-    if _sha(data) == _sha(STATIC_EMBEDDING_PATH.read_bytes()):
-        return {"shipped": _sha(data)}
-    blobs.append(data)
-    return {"embedded": len(data)}
+    if emb._bytes is None:  # the shipped table
+        return {"shipped": emb._sha256}
+    blobs.append(emb._bytes)
+    return {"embedded": len(emb._bytes)}
 
 
 def to_bytes(index: CategoryIndex) -> bytes:
@@ -124,7 +118,7 @@ def _read_dense(ref: dict[str, Any] | None, blobs: list[bytes]) -> StaticEmbeddi
         return None
     if "shipped" in ref:
         emb = StaticEmbedding.default()
-        if _sha(_table_bytes(emb)) != ref["shipped"]:
+        if emb._sha256 != ref["shipped"]:
             raise InvalidArgument("this index was saved with another release's shipped static embedding "
                                   f"(sha256 {ref['shipped'][:12]}…); fit it again with this tagger")
         return emb
@@ -184,14 +178,28 @@ def from_bytes(data: bytes) -> CategoryIndex:
     return idx
 
 
+def _target(path: Any) -> Path:
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgument(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    target = Path(path)
+    if str(path) == "" or target.is_dir():
+        raise InvalidArgument(f"path {str(path)!r} is a directory; give a file name (e.g. 'intents.tgix')")
+    return target
+
+
 def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
     """Writes ``index`` to ``path`` atomically: a crash leaves the old file or the new one,
-    never a half-written file under that name."""
+    never a half-written file under that name. A new file gets the usual permissions (0666 less
+    the umask); an existing one keeps its own."""
+    target = _target(path)
     data = to_bytes(index)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
+    folder = target.parent
+    tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            if target.exists():
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -202,7 +210,17 @@ def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
         except FileNotFoundError:
             pass
         raise
+    try:  # the rename itself survives a power cut once the folder is synced (POSIX)
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def load(path: str | os.PathLike[str]) -> CategoryIndex:
-    return from_bytes(Path(path).read_bytes())
+    return from_bytes(_target(path).read_bytes())

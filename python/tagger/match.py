@@ -17,6 +17,7 @@ See docs/matching.md for the representation, the calibration, the catalog and th
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import math
@@ -235,20 +236,25 @@ class Tokenizer:
         (an empty one to ``[]``); a non-str raises InvalidArgument naming its position, or with
         ``on_invalid="skip"`` gets ``[]``."""
         tl, _ = _texts_lenient(texts, on_invalid)
-        return self._core.encode_ids_batch(tl, threads)
+        return self._core.encode_ids_batch(tl, _threads(threads))
+
+    def _piece_id(self, id: Any) -> int:
+        if isinstance(id, (bool, np.bool_)) or not isinstance(id, numbers.Integral) or not 0 <= id < self.vocab_size:
+            raise InvalidArgument(f"piece id {id!r} is out of range: piece ids are ints in [0, {self.vocab_size})")
+        return int(id)
 
     def decode(self, ids: Iterable[int]) -> str:
-        return self._core.decode([int(i) for i in ids])
+        return self._core.decode([self._piece_id(i) for i in ids])
 
     def piece_score(self, id: int) -> float:
         """Unigram log-probability (natural log) of piece ``id``."""
-        return self._core.piece_score(int(id))
+        return self._core.piece_score(self._piece_id(id))
 
     def id_to_piece(self, id: int) -> str:
-        return self._core.id_to_piece(int(id))
+        return self._core.id_to_piece(self._piece_id(id))
 
     def piece_to_id(self, piece: str) -> int:
-        return self._core.piece_to_id(piece)
+        return self._core.piece_to_id(_text_arg(piece, "piece"))
 
     def mean_log_prob(self, text: str, unk_penalty: float = -20.0) -> float:
         r"""Mean per-piece log-probability :math:`\frac1n\sum_i \log p(x_i)` of the unigram
@@ -333,14 +339,18 @@ class StaticEmbedding:
 
     def __init__(self, path: str | Path | bytes | None = None) -> None:
         if isinstance(path, (bytes, bytearray)):
-            self._core = _m.StaticEmbedding.from_bytes(bytes(path))
+            data = bytes(path)
             self._source = "bytes"
-            self._table: Path | bytes = bytes(path)
         else:
             p = Path(path) if path is not None else STATIC_EMBEDDING_PATH
-            self._core = _m.StaticEmbedding.from_file(str(p))
+            data = p.read_bytes()
             self._source = p.name
-            self._table = p
+        self._core = _m.StaticEmbedding.from_bytes(data)
+        # What a saved index or a pickle records: the shipped table by this digest, any other
+        # table by the bytes loaded here (the file may change or go away afterwards).
+        self._sha256 = hashlib.sha256(data).hexdigest()
+        shipped = path is None or (not isinstance(path, (bytes, bytearray)) and Path(path) == STATIC_EMBEDDING_PATH)
+        self._bytes: bytes | None = None if shipped else data
 
     @classmethod
     def default(cls) -> StaticEmbedding:
@@ -369,9 +379,7 @@ class StaticEmbedding:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The shipped table by reference (it is in every install); any other by its bytes.
-        if isinstance(self._table, Path) and self._table == STATIC_EMBEDDING_PATH:
-            return (StaticEmbedding, ())
-        return (StaticEmbedding, (self._table if isinstance(self._table, bytes) else Path(self._table).read_bytes(),))
+        return (StaticEmbedding, ()) if self._bytes is None else (StaticEmbedding, (self._bytes,))
 
     def __repr__(self) -> str:
         return f"StaticEmbedding({self._core.tokenizer().vocab_size()} tokens x {self.dim}, {self._source})"
@@ -387,6 +395,13 @@ def _zero_shot_config() -> Any:
 
 DENSE_WEIGHT = 4.0
 """Default scale of the dense block against the unit sparse vector (chosen on Banking77 from {1, 2, 4})."""
+
+
+def _dense_weight(w: Any) -> float:
+    """The dense block's scale: a finite number in (0, 1000] (beyond, float32 features overflow)."""
+    if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real) or not 0 < float(w) <= 1000:
+        raise InvalidArgument(f"dense_weight must be a number in (0, 1000], got {w!r}")
+    return float(w)
 
 
 def _dense_table(dense: bool | StaticEmbedding | None) -> StaticEmbedding | None:
@@ -408,6 +423,35 @@ def _dense(dense: bool | StaticEmbedding | None) -> Any:
 
 
 # ----------------------------------------------------------------------------- Embedder
+
+
+def _embedder_options(owner: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The Embedder options of a fit as plain Python values (numpy numbers welcome; a saved
+    index records them as JSON), or InvalidArgument naming an unknown or mistyped one."""
+    known = list(inspect.signature(_embedder_config).parameters)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidArgument(f"{owner} got unknown option(s) {unknown}; it takes the options of its signature and "
+                              f"the Embedder options {known}")
+    out: dict[str, Any] = {}
+    for k, v in options.items():
+        if k == "hash_bits":
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+                raise InvalidArgument(f"hash_bits must be an int in [8, 30], got {v!r}")
+            out[k] = int(v)
+        elif k == "char_ngrams":
+            if v is None:
+                out[k] = None
+                continue
+            if isinstance(v, (str, bytes)) or not isinstance(v, (tuple, list)) or len(v) != 2 or not all(
+                    isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) for n in v):
+                raise InvalidArgument(f"char_ngrams must be a (min, max) pair of ints or None, got {v!r}")
+            out[k] = [int(v[0]), int(v[1])]
+        else:
+            if not isinstance(v, (bool, np.bool_)):
+                raise InvalidArgument(f"{k} must be a bool, got {v!r}")
+            out[k] = bool(v)
+    return out
 
 
 def _embedder_config(hash_bits: int = 20, char_ngrams: tuple[int, int] | None = (2, 5), piece_bigrams: bool = True,
@@ -511,6 +555,10 @@ class Category:
         if bad:
             raise InvalidArgument(f"category {self.id!r}: examples[{bad[0]}] must be a str, "
                                   f"got {type(self.examples[bad[0]]).__name__}")
+        _check_utf8(self.id, "category id")
+        _check_utf8(self.description, f"category {self.id!r}: description")
+        for i, e in enumerate(self.examples):
+            _check_utf8(e, f"category {self.id!r}: examples[{i}]")
         if not self.modality and "/" in self.id:
             object.__setattr__(self, "modality", self.id.split("/", 1)[0])
         if not self.description.strip() and not self.examples:
@@ -562,6 +610,9 @@ class Catalog(Sequence[Category]):
     def load(cls, path: str | Path | None = None) -> Catalog:
         p = Path(path) if path is not None else CATALOG_PATH
         data = json.loads(p.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "categories" not in data:
+            raise InvalidArgument(f"{p}: a catalog file is a list of categories or {{\"categories\": [...]}}; "
+                                  f"this one has keys {sorted(data)[:5]}")
         return cls(data["categories"] if isinstance(data, dict) else data)
 
     @classmethod
@@ -596,8 +647,9 @@ class Catalog(Sequence[Category]):
 
     __add__ = extend
 
-    def replace(self, category: Category) -> Catalog:
+    def replace(self, category: Category | dict) -> Catalog:
         """A new catalog with the category of the same id replaced (or appended)."""
+        category = _category(category, len(self._cats))
         if category.id not in self._by_id:
             return self.extend([category])
         return Catalog([category if c.id == category.id else c for c in self._cats])
@@ -651,6 +703,7 @@ def _category_names(labels: Any) -> list[str]:
     na = pandas.NA if pandas is not None else None
     names: list[str] = []
     first: dict[str, Any] = {}
+    name_of_value: dict[Any, str] = {}  # 1 and 1.0 are one value with two names
     for i, y in enumerate(labels):
         if y is None or y is na or (isinstance(y, (float, np.floating)) and math.isnan(y)):
             raise InvalidArgument(f"labels[{i}] is missing ({y!r}); drop that example or give it a category")
@@ -661,6 +714,13 @@ def _category_names(labels: Any) -> list[str]:
         if seen is not y and not seen == y:  # 1 and np.int64(1) are one category; 1 and "1" are not
             raise InvalidArgument(f"labels {seen!r} and {y!r} (at labels[{i}]) are different values with the same "
                                   f"category name {name!r}; make the labels one type")
+        try:
+            other = name_of_value.setdefault(y, name)
+        except TypeError:  # an unhashable label: its name alone identifies it
+            other = name
+        if other != name:
+            raise InvalidArgument(f"labels {first[other]!r} and {y!r} (at labels[{i}]) are equal values with "
+                                  f"different category names {other!r} and {name!r}; make the labels one type")
         names.append(name)
     return names
 
@@ -844,10 +904,11 @@ class CategoryIndex:
         cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
         if len(cat) == 0:
             raise InvalidArgument("the category catalog is empty")
+        embedder_options = _embedder_options("CategoryIndex.from_catalog", embedder_options)
         cfg = _m.IndexConfig()
         cfg.embedder = _embedder_config(**embedder_options)
         cfg.train = _train_config(epochs, learning_rate, l2, seed, threads)
-        cfg.dense, cfg.dense_weight = _dense(dense), float(dense_weight)
+        cfg.dense, cfg.dense_weight = _dense(dense), _dense_weight(dense_weight)
         # ~6 texts per category in 5 epochs: every small step counts (a larger skip threshold
         # measured 0.255 instead of 0.29 top-1 on held-out phrasings).
         cfg.train.skip_grad = 1e-5
@@ -857,7 +918,7 @@ class CategoryIndex:
         idx.catalog = cat
         idx._build = {"tokenizer": tok.serialized_model(), "dense": _dense_table(dense), "epochs": int(epochs),
                       "learning_rate": float(learning_rate), "l2": float(l2), "seed": int(seed),
-                      "dense_weight": float(dense_weight), "zero_shot": bool(zero_shot), **embedder_options}
+                      "dense_weight": _dense_weight(dense_weight), "zero_shot": bool(zero_shot), **embedder_options}
         if zero_shot and dense is not None and dense is not False:
             emb = StaticEmbedding.default() if dense is True else dense
             order = {c: k for k, c in enumerate(idx._categories)}
@@ -918,11 +979,7 @@ class CategoryIndex:
         if isinstance(target_precision, bool) or not isinstance(target_precision, numbers.Real) \
                 or not 0.0 < float(target_precision) <= 1.0:
             raise InvalidArgument(f"target_precision must be a number in (0, 1], got {target_precision!r}")
-        unknown = set(embedder_options) - set(inspect.signature(_embedder_config).parameters)
-        if unknown:
-            raise InvalidArgument(f"CategoryIndex.fit got unknown option(s) {sorted(unknown)}; it takes the fit "
-                                  f"options of its signature and the Embedder options "
-                                  f"{list(inspect.signature(_embedder_config).parameters)}")
+        embedder_options = _embedder_options("CategoryIndex.fit", embedder_options)
         if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
             raise InvalidArgument(f"folds must be an int >= 2, got {folds!r}")
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
@@ -932,7 +989,7 @@ class CategoryIndex:
             cfg.embedder = _embedder_config(**embedder_options)
             cfg.train = train
             cfg.require_latin = tokenizer is None
-            cfg.dense, cfg.dense_weight = _dense(dense), float(dense_weight)
+            cfg.dense, cfg.dense_weight = _dense(dense), _dense_weight(dense_weight)
             tok = _tokenizer(tokenizer)._core
             jobs = _fold_jobs(labels_l, oos is not None, int(folds), int(seed)) if calibrate else []
             # One C++ call fits the index and the fold models: the texts are featurized once
@@ -1127,6 +1184,8 @@ class CategoryIndex:
                             on_invalid=on_invalid).to_pandas()
 
     def _abstain_threshold(self, abstain: bool | float) -> float | None:
+        if isinstance(abstain, np.bool_):
+            abstain = bool(abstain)
         if abstain is False or abstain is None:
             return None
         if not isinstance(abstain, (bool, int, float, np.integer, np.floating)):
@@ -1493,16 +1552,56 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
     :math:`\rho` = ``control_share`` is the share of control items in a subtask. Deterministic for
     a seed. ``control_share=0`` gives plain batches."""
     ids = None
-    if isinstance(items, bool):  # an int to the type system, but no count (list(True) raised TypeError too)
-        raise TypeError("items must be a count or a sequence of item ids, not a bool")
-    if isinstance(items, (int, np.integer)):
+    if isinstance(items, (bool, np.bool_)):  # an int to the type system, but no count
+        raise InvalidArgument("items must be a count or a sequence of item ids, not a bool")
+    if isinstance(items, numbers.Integral):
         n = int(items)
+        if not 0 <= n <= 2**31 - 1:
+            raise InvalidArgument(f"items must be a count in [0, 2**31 - 1], got {n}")
     else:
-        ids = np.asarray(list(items), dtype=object)
+        if isinstance(items, (str, bytes)):
+            raise InvalidArgument("items must be a count or a sequence of item ids, not a single string")
+        listed = list(items)
+        ids = np.empty(len(listed), dtype=object)  # element by element: tuple ids stay tuples
+        for i, x in enumerate(listed):
+            ids[i] = x
         n = len(ids)
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or not 1 <= batch_size <= 2**31 - 1:
+        raise InvalidArgument(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= 2**64 - 1:
+        raise InvalidArgument(f"seed must be an int in [0, 2**64 - 1], got {seed!r}")
+    if isinstance(control_items, (str, bytes)):
+        raise InvalidArgument("control_items must be a sequence of item ids, not a single string")
     ctrl = list(control_items)
-    if ctrl and ids is None and not all(isinstance(c, (int, np.integer)) for c in ctrl):
+    if ctrl and ids is None and not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in ctrl):
         raise InvalidArgument("with a count of items, control_items must be int ids")
+    # Each control item is shown at most once per subtask, and never where a regular item is
+    # meant: a repeated or shared id would make the subtask ask the same item twice.
+    seen: set[Any] = set()
+    for c in ctrl:
+        try:
+            if c in seen:
+                raise InvalidArgument(f"control_items repeats the id {c!r}")
+            seen.add(c)
+        except TypeError:
+            raise InvalidArgument(f"control item ids must be hashable, got {type(c).__name__}") from None
+    if ids is None:
+        clash = next((c for c in ctrl if 0 <= int(c) < n), None)
+        if clash is not None:
+            raise InvalidArgument(f"control item {int(clash)} is also a regular item id (a count of {n} items means "
+                                  f"ids 0..{n - 1}); give control items other ids")
+    else:
+        try:
+            regular = set(ids.tolist())
+        except TypeError:
+            raise InvalidArgument("item ids must be hashable") from None
+        if len(regular) != n:
+            raise InvalidArgument("items repeats an item id; each item belongs to one subtask once")
+        clash = next((c for c in ctrl if c in regular), None)
+        if clash is not None:
+            raise InvalidArgument(f"control item {clash!r} is also one of the regular items")
+    if isinstance(control_share, (bool, np.bool_)) or not isinstance(control_share, numbers.Real):
+        raise InvalidArgument(f"control_share must be a number in [0, 1), got {control_share!r}")
     share = 0.0 if not ctrl and control_share == 0.1 else float(control_share)
     if not math.isfinite(share):
         raise InvalidArgument("control_share must be finite")

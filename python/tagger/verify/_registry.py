@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import threading
 import unicodedata
 from typing import Optional
@@ -40,8 +41,15 @@ class DedupRegistry:
 
     def __init__(self, text_threshold: float = 0.8, num_perm: int = 128, image_distance: int = 8,
                  cutoff: Optional[float] = None, seed: int = 1) -> None:
-        if not 0 <= image_distance <= 64:
-            raise InvalidArgument(f"image_distance must be in [0, 64], got {image_distance}")
+        if isinstance(image_distance, bool) or not isinstance(image_distance, numbers.Integral) \
+                or not 0 <= image_distance <= 64:
+            raise InvalidArgument(f"image_distance must be an int in [0, 64], got {image_distance!r}")
+        for name, v in (("num_perm", num_perm), ("seed", seed)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not (1 if name == "num_perm" else 0) <= v <= 2**32 - 1:
+                raise InvalidArgument(f"{name} must be an int in [{1 if name == 'num_perm' else 0}, 2**32 - 1], got {v!r}")
+        for name, v in (("text_threshold", text_threshold), ("cutoff", cutoff)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1):
+                raise InvalidArgument(f"{name} must be a number in [0, 1]{' or None' if name == 'cutoff' else ''}, got {v!r}")
         self._lsh = _v.MinHashLSH(num_perm=num_perm, threshold=text_threshold,
                                   cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
         self._images = _v.HashIndex()
@@ -103,6 +111,15 @@ class DedupRegistry:
     def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
             phash: Optional[int] = None) -> None:
         """Record one upload (its hash, and its text sketch or image hash)."""
+        if not isinstance(sha256, (bytes, bytearray, memoryview)) or len(bytes(sha256)) != 32:
+            raise InvalidArgument(f"sha256 must be the 32-byte SHA-256 of the upload, got {type(sha256).__name__}")
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidArgument(f"text must be a str, got {type(text).__name__}")
+            try:
+                text.encode("utf-8")  # checked before anything is recorded: no half-added entry
+            except UnicodeEncodeError as e:
+                raise InvalidArgument(f"text is not valid text: {e.reason} at position {e.start}") from None
         owner = (str(task_id), str(item_id) or bytes(sha256).hex())
         with self._lock:
             self._pending.pop(bytes(sha256), None)
