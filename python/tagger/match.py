@@ -239,7 +239,7 @@ class Tokenizer:
         return self._core.encode_ids_batch(tl, _threads(threads))
 
     def _piece_id(self, id: Any) -> int:
-        if isinstance(id, (bool, np.bool_)) or not isinstance(id, numbers.Integral) or not 0 <= id < self.vocab_size:
+        if isinstance(id, (bool, np.bool_)) or not isinstance(id, numbers.Integral) or not 0 <= int(id) < self.vocab_size:
             raise InvalidArgument(f"piece id {id!r} is out of range: piece ids are ints in [0, {self.vocab_size})")
         return int(id)
 
@@ -1561,7 +1561,7 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
     else:
         if isinstance(items, (str, bytes)):
             raise InvalidArgument("items must be a count or a sequence of item ids, not a single string")
-        listed = list(items)
+        listed = list(items)  # type: ignore[arg-type]  # (a numpy integer count was taken above)
         ids = np.empty(len(listed), dtype=object)  # element by element: tuple ids stay tuples
         for i, x in enumerate(listed):
             ids[i] = x

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numbers
 import threading
 import unicodedata
-from typing import Optional
+from typing import Any, Optional
 
 from .._core import verify as _v
 from ..errors import InvalidArgument
+
+
+def _check_int(name: str, v: Any, low: int, high: int = 2**32 - 1) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not low <= int(v) <= high:
+        raise InvalidArgument(f"{name} must be an int in [{low}, {'2**32 - 1' if high == 2**32 - 1 else high}], got {v!r}")
+
+
+def _check_unit(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
+        raise InvalidArgument(f"{name} must be a number in [0, 1], got {v!r}")
 
 
 def shingle_text(text: str) -> str:
@@ -41,15 +51,12 @@ class DedupRegistry:
 
     def __init__(self, text_threshold: float = 0.8, num_perm: int = 128, image_distance: int = 8,
                  cutoff: Optional[float] = None, seed: int = 1) -> None:
-        if isinstance(image_distance, bool) or not isinstance(image_distance, numbers.Integral) \
-                or not 0 <= image_distance <= 64:
-            raise InvalidArgument(f"image_distance must be an int in [0, 64], got {image_distance!r}")
-        for name, v in (("num_perm", num_perm), ("seed", seed)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not (1 if name == "num_perm" else 0) <= v <= 2**32 - 1:
-                raise InvalidArgument(f"{name} must be an int in [{1 if name == 'num_perm' else 0}, 2**32 - 1], got {v!r}")
-        for name, v in (("text_threshold", text_threshold), ("cutoff", cutoff)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1):
-                raise InvalidArgument(f"{name} must be a number in [0, 1]{' or None' if name == 'cutoff' else ''}, got {v!r}")
+        _check_int("image_distance", image_distance, 0, 64)
+        _check_int("num_perm", num_perm, 1)
+        _check_int("seed", seed, 0)
+        _check_unit("text_threshold", text_threshold)
+        if cutoff is not None:
+            _check_unit("cutoff", cutoff)
         self._lsh = _v.MinHashLSH(num_perm=num_perm, threshold=text_threshold,
                                   cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
         self._images = _v.HashIndex()
