@@ -217,3 +217,29 @@ def test_make_subtasks_refuses_ids_that_would_repeat_an_item() -> None:
 def test_abstain_takes_numpy_bools(idx) -> None:
     assert (idx.predict(["my pin is blocked"], abstain=np.True_).abstained ==
             idx.predict(["my pin is blocked"], abstain=True).abstained).all()
+
+
+def test_assignment_arguments_that_used_to_wrap_or_truncate() -> None:
+    s = np.random.default_rng(0).random((5, 4))
+    for kw, match in [({"capacity": 2.0**63}, "too large"), ({"overlap": 2**31 - 1}, "answer slots"),
+                      ({"exclude": [(0, 2**70)]}, "int indices"), ({"exclude": "ab"}, "got a string"),
+                      ({"exclude": [(0.7, 0)]}, "whole numbers")]:
+        args = {"overlap": 1, "capacity": 2, **kw}
+        with pytest.raises(errors.InvalidArgument, match=match):
+            m.assign(s, args.pop("overlap"), args.pop("capacity"), **args)
+    assert m.assign(s, 1, 2, exclude=[(1.0, 0)]).shape == (5, 1)  # whole floats are indices
+
+
+def test_a_backend_nan_names_the_text() -> None:
+    emb = m.StaticEmbedding.default()
+
+    def backend(texts):
+        v = emb.embed(texts)
+        v[[i for i, t in enumerate(texts) if t == "bad"], 0] = np.nan
+        return v
+
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    idx = m.CategoryIndex.fit(texts, labels, backend=backend, calibrate=False)
+    with pytest.raises(errors.InvalidArgument, match=r"NaN/inf for texts\[1\] \('bad'\)"):
+        idx.predict(["my pin is blocked", "bad"])

@@ -688,6 +688,17 @@ def _train_config(epochs: int, learning_rate: float, l2: float, seed: int, threa
     return t
 
 
+def _finite_rows(x: np.ndarray, positions: list[int], texts: list[str]) -> None:
+    """InvalidArgument naming the first text whose backend vector is not finite (the model
+    would refuse the whole batch without saying which)."""
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        t = texts[positions[r]]
+        raise InvalidArgument(f"the backend returned a vector with NaN/inf for texts[{positions[r]}] "
+                              f"({t[:40] + ('…' if len(t) > 40 else '')!r}): fix the backend or leave that text out")
+
+
 def _category_names(labels: Any) -> list[str]:
     """Category names of ``labels`` (each label as str), refusing what would silently merge or
     invent categories: a missing label (None/NaN), a non-scalar one, and two different labels
@@ -1013,6 +1024,7 @@ class CategoryIndex:
             x = np.ascontiguousarray(embed(texts_l), dtype=np.float32)
             if x.ndim != 2 or x.shape[0] != len(texts_l):
                 raise InvalidArgument(f"backend returned shape {x.shape} for {len(texts_l)} texts")
+            _finite_rows(x, list(range(len(texts_l))), texts_l)
             labels_a = np.array(labels_l)
 
             def dense_fit(rows: np.ndarray) -> tuple[Any, list[str]]:
@@ -1121,6 +1133,7 @@ class CategoryIndex:
                 x = np.ascontiguousarray(backend([tl[i] for i in ok]), dtype=np.float32)
                 if x.ndim != 2 or x.shape[0] != len(ok):
                     raise InvalidArgument(f"backend returned shape {x.shape} for {len(ok)} texts")
+                _finite_rows(x, [int(i) for i in ok], tl)
                 p[ok] = model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
                                             threads, temperature)
         codes = np.asarray(codes, dtype=np.uint8).copy()
@@ -1420,9 +1433,23 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
                 raise InvalidArgument(f"boolean exclude mask has shape {arr.shape}, suitability {(n, m)}")
             pairs = np.argwhere(arr)
         else:
-            pairs = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude, dtype=np.int64)
-            if pairs.size == 0:
+            if isinstance(exclude, (str, bytes)):
+                raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
+                                      "or a sparse matrix; got a string")
+            try:
+                raw = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
+            except (TypeError, ValueError) as e:
+                raise InvalidArgument(f"exclude must be (item, worker) pairs of ints: {e}") from None
+            if raw.size == 0:
                 return indptr, indices, data
+            # Pairs are indices: 0.7 must not quietly become item 0, nor 2**70 wrap around.
+            if raw.dtype.kind == "f" and not np.all(np.isfinite(raw) & (raw == np.round(raw))):
+                raise InvalidArgument("exclude pairs must be whole numbers (item and worker indices)")
+            if raw.dtype.kind not in "iuf" or raw.dtype == object:
+                raise InvalidArgument(f"exclude pairs must be int indices below n_items / n_workers, got {raw.dtype} values")
+            if raw.dtype.kind == "f" and np.any(np.abs(raw) >= 2.0**62):
+                raise InvalidArgument("exclude names an item or worker out of range")
+            pairs = raw.astype(np.int64)
             if pairs.ndim != 2 or pairs.shape[1] != 2:
                 raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
                                       "or a sparse matrix")
@@ -1450,6 +1477,8 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
     if not 0 <= int(overlap) <= 2**31 - 1:
         raise InvalidArgument(f"overlap must be in [0, 2**31 - 1], got {int(overlap)}")
     indptr, indices, data, n, m = _as_csr(suitability)
+    if n * int(overlap) > 2**31 - 1:
+        raise InvalidArgument(f"{n} items x overlap {int(overlap)} is more than 2**31 - 1 answer slots")
     if data.size and not np.isfinite(data).all():
         bad = np.flatnonzero(~np.isfinite(data))[0]
         item = int(np.searchsorted(indptr, bad, side="right") - 1)
@@ -1473,8 +1502,10 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
     if cap.size and (cap < 0).any():
         j = int(np.flatnonzero(cap < 0)[0])
         raise InvalidArgument(f"capacity of worker {j} is negative ({cap[j]})")
-    if cap.size and (cap > np.iinfo(np.int64).max).any():
-        j = int(np.flatnonzero(cap > np.iinfo(np.int64).max)[0])
+    # (As floats, 2**63 - 1 rounds to 2**63: the bound is >= 2**63 there, or the cast would wrap.)
+    too_big = cap >= 2.0**63 if cap.dtype.kind == "f" else cap > np.iinfo(np.int64).max
+    if cap.size and too_big.any():
+        j = int(np.flatnonzero(too_big)[0])
         raise InvalidArgument(f"capacity of worker {j} is too large ({cap[j]}; at most 2**63 - 1)")
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
