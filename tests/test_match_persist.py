@@ -174,3 +174,12 @@ def test_save_keeps_permissions_and_refuses_a_directory(tmp_path) -> None:
     for bad, match in [(tmp_path, "is a directory"), ("", "is a directory"), (b"x.tgix", "str or os.PathLike")]:
         with pytest.raises(errors.InvalidArgument, match=match):
             idx.save(bad)
+
+
+def test_an_embedder_pickles_with_its_idf() -> None:
+    e = m.Embedder(hash_bits=16).fit(["label images of cats", "transcribe audio", "translate product pages"])
+    back = pickle.loads(pickle.dumps(e))
+    assert back.fitted and back.dim == 2**16
+    assert (e.transform(QUERIES) != back.transform(QUERIES)).nnz == 0
+    fresh = pickle.loads(pickle.dumps(m.Embedder(char_ngrams=None)))
+    assert not fresh.fitted and "char_ngrams=None" in repr(fresh)

@@ -201,6 +201,12 @@ TAGGER_BIND_MODULE(match) {
            py::arg("a"), py::arg("b"))
       .def("dim", &mt::Embedder::dim)
       .def("has_idf", &mt::Embedder::has_idf)
+      .def("idf", [](const mt::Embedder& e) -> py::object {
+        auto table = e.idf();
+        if (!table) return py::none();
+        return to_np(std::vector<float>(*table));
+      })
+      .def("set_idf", [](mt::Embedder& e, std::vector<float> idf) { e.set_idf(std::move(idf)); }, py::arg("idf"))
       .def("config", &mt::Embedder::config)
       .def("tokenizer", &mt::Embedder::tokenizer);
 

@@ -464,6 +464,13 @@ def _embedder_config(hash_bits: int = 20, char_ngrams: tuple[int, int] | None = 
     return c
 
 
+def _embedder_from_state(tokenizer: bytes, options: dict[str, Any], idf: Any) -> Embedder:
+    e = Embedder(Tokenizer.from_bytes(tokenizer), **options)
+    if idf is not None:
+        e._core.set_idf(np.asarray(idf, dtype=np.float32))
+    return e
+
+
 class Embedder:
     r"""Text -> sparse unit vector in :math:`\mathbb{R}^{2^{b}}` (``b = hash_bits``).
 
@@ -489,8 +496,16 @@ class Embedder:
 
     def fit(self, corpus: Iterable[str], threads: int = 0) -> Embedder:
         """Learn document frequencies from ``corpus``; returns ``self``."""
-        self._core.fit_idf(_texts(corpus, "corpus"), threads)
+        self._core.fit_idf(_texts(corpus, "corpus"), _threads(threads))
         return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The tokenizer's model, the options and the learned IDF (training texts are not kept).
+        c = self._core.config()
+        options = {"hash_bits": c.hash_bits, "piece_bigrams": c.piece_bigrams, "word_unigrams": c.word_unigrams,
+                   "sublinear_tf": c.sublinear_tf,
+                   "char_ngrams": (c.char_ngram_min, c.char_ngram_max) if c.char_ngram_max else None}
+        return (_embedder_from_state, (self._core.tokenizer().serialized_model(), options, self._core.idf()))
 
     def transform(self, texts: Iterable[str], threads: int = 0, *, on_invalid: str = "raise") -> Any:
         """``scipy.sparse.csr_array`` [n_texts, dim] of unit rows (an all-zero row for a text
@@ -498,7 +513,7 @@ class Embedder:
         position, or with ``on_invalid="skip"`` gets an all-zero row."""
         sp = require("scipy.sparse", "Embedder.transform")
         texts, _ = _texts_lenient(texts, on_invalid)
-        indptr, indices, values = self._core.embed_batch(texts, threads)
+        indptr, indices, values = self._core.embed_batch(texts, _threads(threads))
         return sp.csr_array((values, indices, indptr), shape=(len(texts), self.dim))
 
     def embed(self, text: str) -> Any:
