@@ -110,3 +110,19 @@ def test_invisible_characters_do_not_hide_a_near_duplicate(disguise) -> None:
     spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())
     assert V.check(CARD.encode(), "text", spec).reasons == ()
     assert "near_duplicate" in V.check(disguise(CARD).encode(), "text", spec).reasons
+
+
+def test_a_wav_whose_riff_size_is_too_small_says_so() -> None:
+    import struct
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.sin(np.arange(16000) / 5) * 8000).astype("<i2").tobytes())
+    data = bytearray(buf.getvalue())
+    data[4:8] = struct.pack("<I", 1000)
+    v = V.check(bytes(data), "audio")
+    assert v.reasons == ("audio_truncated",) and "RIFF header says the file ends" in v.details["audio_truncated"]

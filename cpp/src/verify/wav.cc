@@ -69,9 +69,13 @@ WavInfo parse_wav(ByteView w) noexcept {
         info.duration_s = static_cast<double>(info.frames) / info.sample_rate;
         // Streaming writers put 0 or 0xFFFFFFFF in an unfinished header: that is
         // a malformed file, and so is a declared size beyond the end.
-        if (size > w.size() - body || body + size > riff_end)
+        if (size > w.size() - body)
           return fail(info, "audio_truncated", "data chunk declares " + std::to_string(size) + " bytes, " +
                                                    std::to_string(w.size() - body) + " present");
+        if (body + size > riff_end)
+          return fail(info, "audio_truncated", "data chunk declares " + std::to_string(size) + " bytes, but the RIFF "
+                                               "header says the file ends " + std::to_string(riff_end > body ? riff_end - body : 0) +
+                                               " bytes after the chunk starts");
         if (size % frame_bytes != 0) return fail(info, "audio_truncated", "data ends inside a frame");
         return info;
       }
