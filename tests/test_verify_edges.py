@@ -61,8 +61,10 @@ def test_odd_items_fail_alone_in_a_batch() -> None:
     huge = b'{"score": 1' + b"0" * 400 + b"}"  # an int beyond float range
     out = V.check_many([b'{"score": 1.5}', huge, b'{"score": -1' + b"0" * 400 + b"}", b'{"score": 2}'], "json", spec)
     assert [v.reasons for v in out] == [(), ("schema_type_mismatch",), ("schema_type_mismatch",), ()]
+    # Deeper than Python's recursion limit: a mismatch, not a RecursionError out of check (with a
+    # limit raised by other code it parses, and is a list).
     deep = b'id,l\n1,"' + b"[" * 50000 + b"]" * 50000 + b'"\n'
-    assert V.check(deep, "csv", {"schema": {"id": "int", "l": "list"}}).reasons == ("schema_type_mismatch",)
+    assert V.check(deep, "csv", {"schema": {"id": "int", "l": "list"}}).reasons in ((), ("schema_type_mismatch",))
 
 
 @pytest.mark.parametrize("result, detail", [
