@@ -61,10 +61,19 @@ def test_odd_items_fail_alone_in_a_batch() -> None:
     huge = b'{"score": 1' + b"0" * 400 + b"}"  # an int beyond float range
     out = V.check_many([b'{"score": 1.5}', huge, b'{"score": -1' + b"0" * 400 + b"}", b'{"score": 2}'], "json", spec)
     assert [v.reasons for v in out] == [(), ("schema_type_mismatch",), ("schema_type_mismatch",), ()]
-    # Deeper than Python's recursion limit: a mismatch, not a RecursionError out of check (with a
-    # limit raised by other code it parses, and is a list).
+    # Nested deeper than 512: refused before parsing, so neither a RecursionError out of check
+    # nor, under a recursion limit raised by other code, a C stack overflow that kills the process.
     deep = b'id,l\n1,"' + b"[" * 50000 + b"]" * 50000 + b'"\n'
-    assert V.check(deep, "csv", {"schema": {"id": "int", "l": "list"}}).reasons in ((), ("schema_type_mismatch",))
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200_000)
+    try:
+        assert V.check(deep, "csv", {"schema": {"id": "int", "l": "list"}}).reasons == ("schema_type_mismatch",)
+        assert V.check(b"[" * 100_000 + b"]" * 100_000, "json").reasons == ("json_invalid",)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert V.check(b"[" * 500 + b"]" * 500, "json").reasons == ()  # deep, but within the bound
 
 
 @pytest.mark.parametrize("result, detail", [

@@ -15,6 +15,8 @@ import math
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from ..errors import InvalidArgument
 
 _PY_TYPES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
@@ -73,6 +75,8 @@ def _cell_type_ok(cell: str, t: str) -> bool:
         elif t == "bool":
             return cell.strip().lower() in _BOOL_WORDS
         else:  # list / dict cells hold JSON
+            if _too_deep(cell):
+                return False
             return isinstance(json.loads(cell), list if t == "list" else dict)
     except (ValueError, OverflowError, RecursionError):  # a nesting too deep to parse is no value either
         return False
@@ -105,7 +109,23 @@ def check_records(records: Sequence[Mapping[str, Any]], schema: dict[str, tuple[
                 yield "schema_unexpected_field", f"record {i}: unexpected {extra[:5]}"
 
 
+MAX_JSON_DEPTH = 512
+
+
+def _too_deep(text: str) -> bool:
+    """Whether brackets nest deeper than MAX_JSON_DEPTH (counting brackets inside strings too,
+    so it may only over-count). Checked before parsing: with a raised recursion limit the
+    parser would recurse until the C stack overflows and the process dies."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    b = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = ((b == 0x5B) | (b == 0x7B)).astype(np.int32) - ((b == 0x5D) | (b == 0x7D)).astype(np.int32)
+    return bool(np.cumsum(step).max() > MAX_JSON_DEPTH)
+
+
 def parse_json(text: str) -> tuple[Any, Finding | None]:
+    if _too_deep(text):
+        return None, ("json_invalid", f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         # Reject NaN/Infinity: they are not JSON (RFC 8259) even though Python emits them.
         return json.loads(text, parse_constant=_reject_constant), None
