@@ -243,3 +243,16 @@ def test_a_backend_nan_names_the_text() -> None:
     idx = m.CategoryIndex.fit(texts, labels, backend=backend, calibrate=False)
     with pytest.raises(errors.InvalidArgument, match=r"NaN/inf for texts\[1\] \('bad'\)"):
         idx.predict(["my pin is blocked", "bad"])
+
+
+def test_a_separable_held_out_set_keeps_the_raw_scores() -> None:
+    # 32 examples of 4 distinct topics: every held-out example right with a wide margin, so the
+    # fitted temperature ran to its bound (1/20) and every text, out-of-scope ones too, scored ~1.
+    idx = topic_index()
+    assert idx.calibration["temperature_at_bound"] and idx.temperature == 1.0
+    ins = ["my card has not arrived", "why was i charged a fee", "i forgot my pin", "send money to my friend"]
+    oos = ["what is the capital of australia", "bake banana bread with walnuts", "the weather is sunny today",
+           "recommend a good science fiction novel", "how tall is mount everest"]
+    pred = idx.predict(ins + oos, abstain=True)
+    assert list(pred[:4]) == ["card_delivery", "fees", "pin", "transfer"]
+    assert sum(p is None for p in pred[4:]) >= 4, pred.scores

@@ -1089,6 +1089,12 @@ class CategoryIndex:
             return
         hold_classes = jobs[0].hold_classes
         t = _fit_temperature([r[0] for r in results], [r[1] for r in results])
+        bound = t <= _T_MIN * 1.01
+        if bound:
+            # Every held-out example right with a wide margin: the cross-entropy falls as T -> 0,
+            # so T says nothing but "sharper", and at the bound every text (out-of-scope ones too)
+            # would score ~1. The raw scores are kept instead.
+            t = 1.0
         self._set_temperature(t)
         conf_in = np.concatenate([_softmax_max(r[0], t) for r in results])
         correct = np.concatenate([_softmax_argmax(r[0], t) == r[1] for r in results])
@@ -1101,7 +1107,8 @@ class CategoryIndex:
         else:
             conf_oos = np.concatenate([_softmax_max(r[2], t) for r in results])
         self.threshold = _precision_threshold(conf_in, correct, conf_oos, target, in_weight)
-        self.calibration = {"temperature": t, "threshold": self.threshold, "target_precision": target,
+        self.calibration = {"temperature": t, "temperature_at_bound": bool(bound), "threshold": self.threshold,
+                            "target_precision": target,
                             "folds": folds, "folds_scored": len(jobs), "held_out_in_scope": int(len(conf_in)),
                             "held_out_oos": int(len(conf_oos)),
                             "oos_source": "oos_texts" if oos is not None else
@@ -1321,6 +1328,9 @@ def _softmax_argmax(logp: np.ndarray, t: float) -> np.ndarray:
     return logp.argmax(axis=1) if len(logp) else np.zeros(0, np.int64)
 
 
+_T_MIN = 1 / 20  # the temperature search range is [1/20, 20]
+
+
 def _fit_temperature(logps: list[np.ndarray], truths: list[np.ndarray]) -> float:
     """argmin_T of the mean held-out cross-entropy of softmax(log p / T): golden-section search on
     log T in [1/20, 20] (the loss is convex in 1/T). Deterministic (float64, fixed iterations)."""
@@ -1338,7 +1348,7 @@ def _fit_temperature(logps: list[np.ndarray], truths: list[np.ndarray]) -> float
             s += float((m + np.log(np.exp(z - m[:, None]).sum(axis=1)) - z[np.arange(len(tr)), tr]).sum())
         return s / total
 
-    lo, hi = math.log(1 / 20), math.log(20)
+    lo, hi = math.log(_T_MIN), math.log(1 / _T_MIN)
     g = (math.sqrt(5) - 1) / 2
     a, b = hi - g * (hi - lo), lo + g * (hi - lo)
     fa, fb = nll(a), nll(b)
