@@ -483,7 +483,9 @@ inline double dot4(const double* a, const double* b, std::size_t n) {
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4)
     for (std::size_t j = 0; j < 4; ++j) s[j] += a[i + j] * b[i + j];
-  for (std::size_t j = 0; i < n; ++i, ++j) s[j] += a[i] * b[i];
+  // At most 3 left (the loop above took every full group of 4); j < 4 says so to the compiler,
+  // which otherwise warns of an out-of-bounds 5th iteration once n is a known constant.
+  for (std::size_t j = 0; i < n && j < 4; ++i, ++j) s[j] += a[i] * b[i];
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
