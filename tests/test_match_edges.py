@@ -56,7 +56,7 @@ def test_fit_refuses_labels_that_would_merge_or_invent_categories(labels, match)
 
 
 def test_equal_labels_of_different_int_types_are_one_category() -> None:
-    assert m.CategoryIndex.fit(T, [1, np.int64(1), 2, 2], calibrate=False).categories == ["1", "2"]
+    assert m.CategoryIndex.fit(T, [1, np.int64(1), 2, 2], calibrate=False).categories == [1, 2]
 
 
 def test_static_embedding_as_backend() -> None:
@@ -256,3 +256,25 @@ def test_a_separable_held_out_set_keeps_the_raw_scores() -> None:
     pred = idx.predict(ins + oos, abstain=True)
     assert list(pred[:4]) == ["card_delivery", "fees", "pin", "transfer"]
     assert sum(p is None for p in pred[4:]) >= 4, pred.scores
+
+
+def test_integer_labels_come_back_as_integers_in_numeric_order() -> None:
+    # pd.factorize / LabelEncoder codes: before, predictions were the strings "0".."11" and the
+    # predict_proba columns in text order ("0", "1", "10", "11", "2", ...), so comparing either
+    # with the integer truth silently gave ~0 accuracy.
+    texts = [t for ts in TOPICS.values() for t in ts] * 3
+    names = [c for c, ts in TOPICS.items() for _ in ts] * 3
+    codes = {c: k for k, c in enumerate(sorted(TOPICS))}
+    remap = {0: 0, 1: 10, 2: 2, 3: 11}  # ints whose text order differs from their numeric order
+    y = np.array([remap[codes[c]] for c in names])
+    idx = m.CategoryIndex.fit(texts, y, epochs=20)
+    assert idx.categories == [0, 2, 10, 11]
+    pred = idx.predict(texts)
+    assert all(type(p) is int for p in pred) and np.mean(np.asarray(pred) == y) > 0.9
+    proba = idx.predict_proba(texts)
+    assert (np.asarray(idx.categories)[proba.argmax(1)] == np.asarray(pred)).all()
+    assert idx.predict_frame(texts[:2])["label"].tolist() == list(pred[:2])
+    assert isinstance(idx.top_k(texts[0], 1)[0][0], int)
+    back = m.CategoryIndex.from_bytes(idx.to_bytes())
+    assert back.categories == idx.categories and np.array_equal(back.predict_proba(texts), proba)
+    assert m.CategoryIndex.fit(texts, names, epochs=20).categories == sorted(TOPICS)  # names stay names

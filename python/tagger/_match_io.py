@@ -71,7 +71,7 @@ def to_bytes(index: CategoryIndex) -> bytes:
     header: dict[str, Any] = {"tagger": _core.__version__, "source": state["_source"],
                               "threshold": None if state["threshold"] is None else float(state["threshold"]),
                               "calibration": state["calibration"],
-                              "temperature": state["_temperature"]}
+                              "temperature": state["_temperature"], "int_labels": bool(state["_int_labels"])}
     if index is CategoryIndex._default:
         header["kind"] = "default"
     elif state["_backend"] is not None:
@@ -174,6 +174,8 @@ def from_bytes(data: bytes) -> CategoryIndex:
     # The float64 the calibration found (the C++ index holds its float32, restored above).
     idx._temperature = float(header["temperature"])
     idx.threshold = header["threshold"]
+    if header.get("int_labels"):
+        idx._use_int_labels()
     idx.calibration = header["calibration"]
     return idx
 

@@ -714,10 +714,10 @@ def _finite_rows(x: np.ndarray, positions: list[int], texts: list[str]) -> None:
                               f"({t[:40] + ('…' if len(t) > 40 else '')!r}): fix the backend or leave that text out")
 
 
-def _category_names(labels: Any) -> list[str]:
-    """Category names of ``labels`` (each label as str), refusing what would silently merge or
-    invent categories: a missing label (None/NaN), a non-scalar one, and two different labels
-    with the same name (1 and "1")."""
+def _category_names(labels: Any) -> tuple[list[str], bool]:
+    """Category names of ``labels`` (each label as str) and whether every label is an int,
+    refusing what would silently merge or invent categories: a missing label (None/NaN), a
+    non-scalar one, and two different labels with the same name (1 and "1")."""
     if isinstance(labels, (str, bytes)):
         raise InvalidArgument(f"labels must be a sequence with one label per text, got a single {type(labels).__name__}")
     if isinstance(labels, Mapping) or hasattr(labels, "columns"):
@@ -730,6 +730,7 @@ def _category_names(labels: Any) -> list[str]:
     names: list[str] = []
     first: dict[str, Any] = {}
     name_of_value: dict[Any, str] = {}  # 1 and 1.0 are one value with two names
+    all_int = True  # every label an int: predictions come back as ints (see CategoryIndex._int_labels)
     for i, y in enumerate(labels):
         if y is None or y is na or (isinstance(y, (float, np.floating)) and math.isnan(y)):
             raise InvalidArgument(f"labels[{i}] is missing ({y!r}); drop that example or give it a category")
@@ -748,7 +749,8 @@ def _category_names(labels: Any) -> list[str]:
             raise InvalidArgument(f"labels {first[other]!r} and {y!r} (at labels[{i}]) are equal values with "
                                   f"different category names {other!r} and {name!r}; make the labels one type")
         names.append(name)
-    return names
+        all_int = all_int and isinstance(y, numbers.Integral) and not isinstance(y, (bool, np.bool_))
+    return names, all_int and bool(names)
 
 
 def _backend_fn(backend: Any) -> Callable[[list[str]], np.ndarray]:
@@ -898,6 +900,10 @@ class CategoryIndex:
         self._temperature = 1.0
         self._zero_shot: Any = None
         self._dense: StaticEmbedding | None = None  # the table a fit used (recorded for save)
+        # Integer labels (pd.factorize, LabelEncoder) come back as ints, columns in numeric order:
+        # the core's categories are names ("0", "1", "10", ...) in text order.
+        self._int_labels = False
+        self._int_order: np.ndarray | None = None  # core column of each output column
         self._build: dict[str, Any] | None = None   # from_catalog's settings (a saved catalog index is rebuilt)
         self.catalog: Catalog | None = None
         self.threshold: float | None = None
@@ -996,7 +1002,7 @@ class CategoryIndex:
         refitted in place.
         """
         texts_l, bad = _texts_lenient(texts, on_invalid)
-        labels_l = _category_names(labels)
+        labels_l, int_labels = _category_names(labels)
         if len(texts_l) != len(labels_l):
             raise InvalidArgument(f"fit got {len(texts_l)} texts and {len(labels_l)} labels")
         if on_invalid == "skip":
@@ -1025,6 +1031,8 @@ class CategoryIndex:
                 [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
             idx_ = cls(_core=core, _source="fit")
             idx_._dense = _dense_table(dense)
+            if int_labels:
+                idx_._use_int_labels()
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
                 idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
@@ -1053,6 +1061,8 @@ class CategoryIndex:
             model, cats = dense_fit(np.arange(len(texts_l)))
             idx_ = cls(_backend=embed, _model=model, _categories=cats,
                        _source=f"fit, backend={type(backend).__name__}")
+            if int_labels:
+                idx_._use_int_labels()
             if calibrate:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -1127,15 +1137,30 @@ class CategoryIndex:
     # -- queries
 
     @property
-    def categories(self) -> list[str]:
-        return list(self._categories)
+    def categories(self) -> list[Any]:
+        """The categories, in the column order of :meth:`predict_proba`: names (str), or the ints
+        given as labels to :meth:`fit` (then in numeric order)."""
+        with self._state_lock:
+            return self._output_categories()
+
+    def _output_categories(self) -> list[Any]:
+        if not self._int_labels:
+            return list(self._categories)
+        assert self._int_order is not None
+        return [int(self._categories[j]) for j in self._int_order]
+
+    def _use_int_labels(self) -> None:
+        """Integer labels: outputs as ints in numeric order (see ``_int_labels``)."""
+        self._int_labels = True
+        self._int_order = np.argsort([int(c) for c in self._categories], kind="stable")
 
     def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(probabilities [n, C] with NaN rows for skipped entries, reason codes [n], the C
         categories they refer to), all from one fit."""
         with self._state_lock:
             core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
-            temperature, categories = self._temperature, self._categories
+            temperature, categories = self._temperature, self._output_categories()
+            int_order = self._int_order if self._int_labels else None
         threads = _threads(threads)
         if core is None and backend is None:
             raise NotFitted("this CategoryIndex is not fitted: fit it with idx.fit(texts, labels) (or use "
@@ -1159,6 +1184,8 @@ class CategoryIndex:
                 p[ok] = model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
                                             threads, temperature)
         codes = np.asarray(codes, dtype=np.uint8).copy()
+        if int_order is not None:
+            p = np.ascontiguousarray(p[:, int_order])
         if bad.any():
             p = np.array(p, dtype=np.float32, copy=True)
             p[bad] = np.nan
