@@ -278,3 +278,21 @@ def test_integer_labels_come_back_as_integers_in_numeric_order() -> None:
     back = m.CategoryIndex.from_bytes(idx.to_bytes())
     assert back.categories == idx.categories and np.array_equal(back.predict_proba(texts), proba)
     assert m.CategoryIndex.fit(texts, names, epochs=20).categories == sorted(TOPICS)  # names stay names
+
+
+def test_user_facing_messages_found_by_a_new_user(tmp_path) -> None:
+    pd_ = pytest.importorskip("pandas")
+    frame = m.CategoryIndex.default().predict_frame(pd_.Series(["translate these pages"]), abstain=0.999)
+    assert frame["label"].tolist() == [None] and frame["reason"].tolist() == [None]  # not NaN under pandas 3
+    with pytest.raises(errors.InvalidArgument, match="a catalog index .* is not calibrated"):
+        m.CategoryIndex.default().predict(["x"], abstain=True)
+    with pytest.raises(errors.InvalidArgument, match="the folder .* does not exist"):
+        topic_index(dense=False).save(tmp_path / "missing" / "x.tgix")
+    v = tg.verify.check(b"my card has not arrived", "text")
+    for bad in (32, "ab" * 16, None):  # bytes(32) would have signed 32 zero bytes
+        with pytest.raises(errors.InvalidArgument, match="ciphertext_hash must be"):
+            tg.verify.Receipt.create(v, "i", bad, tg.crypto.SigningKey.generate())
+    with pytest.raises(errors.InvalidArgument, match="item_ids repeats 'x'"):
+        tg.verify.check_many([b"a b c", b"d e f"], "text", item_ids=["x", "x"])
+    with pytest.raises(TypeError, match=r"DawidSkene\(\) got unexpected keyword argument\(s\) \['n_iters'\]"):
+        tg.consensus.DawidSkene(n_iters=10)

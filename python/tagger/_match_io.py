@@ -194,8 +194,10 @@ def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
     never a half-written file under that name. A new file gets the usual permissions (0666 less
     the umask); an existing one keeps its own."""
     target = _target(path)
-    data = to_bytes(index)
     folder = target.parent
+    if not folder.is_dir():
+        raise InvalidArgument(f"cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist")
+    data = to_bytes(index)
     tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:

@@ -177,8 +177,12 @@ class Predictions(list):
 
     def to_pandas(self) -> Any:
         import pandas as pd
-        return pd.DataFrame({"label": list(self), "score": self.scores, "abstained": self.abstained,
-                             "low_signal": self.low_signal, "reason": self.reasons}, index=self._index)
+        # object columns: pandas 3 would infer a str dtype and turn the None of an abstention
+        # (and of a reason-less row) into NaN.
+        return pd.DataFrame({"label": pd.Series(list(self), dtype=object), "score": self.scores,
+                             "abstained": self.abstained, "low_signal": self.low_signal,
+                             "reason": pd.Series(self.reasons, dtype=object)}).set_axis(
+                                 self._index if self._index is not None else pd.RangeIndex(len(self)))
 
 
 # ----------------------------------------------------------------------------- Tokenizer
@@ -1255,9 +1259,14 @@ class CategoryIndex:
         if abstain is True:
             if self.threshold is None:
                 why = self.calibration.get("skipped") if isinstance(self.calibration, dict) else None
-                raise InvalidArgument("this index has no calibrated threshold ("
-                                      + (f"calibration skipped: {why}" if why else "fit it with calibrate=True")
-                                      + "); pass abstain=<probability> to set one")
+                if why:
+                    reason = f"calibration skipped: {why}"
+                elif self._build is not None or self is CategoryIndex._default:
+                    reason = "a catalog index (CategoryIndex.default(), from_catalog) is not calibrated"
+                else:
+                    reason = "fit it with calibrate=True"
+                raise InvalidArgument(f"this index has no calibrated threshold ({reason}); pass abstain=<probability> "
+                                      "to set one")
             return float(self.threshold)
         tau = float(abstain)
         if not 0.0 <= tau <= 1.0:

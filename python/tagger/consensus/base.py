@@ -370,7 +370,16 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
-                 on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0) -> None:
+                 on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0,
+                 **unknown: Any) -> None:
+        if unknown:  # a typo reaches here through the subclass's **kw: name the class, not this base
+            import inspect
+
+            params = [p.name for c in type(self).__mro__ if "__init__" in vars(c)
+                      for p in inspect.signature(vars(c)["__init__"]).parameters.values()
+                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(unknown)}; "
+                            f"its parameters are {sorted(set(params))}")
         _adopt_crowdkit_base()
         self.labels = labels
         self.class_priors = class_priors

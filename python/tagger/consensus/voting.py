@@ -39,8 +39,13 @@ def skills_array(answers: Answers, skills: Any, on_missing_skill: str, default_s
     n_missing = int(missing[answers.worker].sum())
     if on_missing_skill == "error":
         first = _plain(answers.worker_names[missing][0])
+        fix = ("predict votes with the skills fit estimated, so every worker of its data needs one (a worker "
+               "with answers in fit's data" + (" on gold tasks" if owner.startswith("GoldMajorityVote") else "")
+               + "); fit on data that includes them, or leave their answers out"
+               if owner.endswith(".predict") else
+               "give every worker a skill or use on_missing_skill='ignore' or 'value'")
         raise InvalidArgument(f"{owner}: skill value is missing in {n_missing} assignment(s) (first worker {first!r}); "
-                              "give every worker a skill or use on_missing_skill='ignore' or 'value'")
+                              f"{fix}")
     if on_missing_skill == "value":
         if default_skill is None:
             raise InvalidArgument(f'{owner}: default_skill must be given when on_missing_skill="value"')

@@ -469,6 +469,11 @@ class Verifier:
             bad = next((i for i, x in enumerate(item_ids) if not isinstance(x, str)), None)
             if bad is not None:
                 raise InvalidArgument(f"item_ids[{bad}] must be a str, got {type(item_ids[bad]).__name__}")
+            seen: set[str] = set()
+            for x in item_ids:  # a registry records uploads under these ids
+                if x in seen:
+                    raise InvalidArgument(f"item_ids repeats {x!r}: each upload needs an id of its own")
+                seen.add(x)
         pre: list = [None] * len(items)
         model = self.text_model if kind == "text" and self._wants_model(spec) else None
         if model is not None:

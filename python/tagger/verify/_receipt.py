@@ -59,6 +59,10 @@ class Receipt:
         """Sign ``verdict`` (a :class:`Verdict`) for the sealed item with hash ``ciphertext_hash``."""
         if not isinstance(signing_key, SigningKey):
             raise InvalidKey(f"signing_key must be a tg.crypto.SigningKey (Ed25519), got {type(signing_key).__name__}")
+        # bytes-like only: bytes(32) would be 32 zero bytes, a receipt for no item at all.
+        if not isinstance(ciphertext_hash, (bytes, bytearray, memoryview)):
+            raise InvalidArgument(f"ciphertext_hash must be the 32-byte SHA-256 of the sealed item (bytes), got "
+                                  f"{type(ciphertext_hash).__name__}")
         ch = bytes(ciphertext_hash)
         if len(ch) != 32:
             raise InvalidArgument(f"ciphertext_hash must be 32 bytes (SHA-256), got {len(ch)}")
