@@ -137,3 +137,11 @@ def test_a_wav_whose_riff_size_is_too_small_says_so() -> None:
     data[4:8] = struct.pack("<I", 1000)
     v = V.check(bytes(data), "audio")
     assert v.reasons == ("audio_truncated",) and "RIFF header says the file ends" in v.details["audio_truncated"]
+
+
+def test_relevance_scores_show_their_parts_and_the_threshold() -> None:
+    v = V.check(b"What is the capital of Australia?", "text",
+                {"description": "questions a bank customer asks about card delivery"})
+    sc = v.scores
+    assert {"relevance", "relevance_sparse", "relevance_dense", "relevance_threshold"} <= set(sc)
+    assert sc["relevance"] == pytest.approx(0.5 * sc["relevance_sparse"] + 0.5 * sc["relevance_dense"], abs=1e-6)

@@ -623,6 +623,10 @@ class Verifier:
             cut = self._relevance_cutoff(spec, model)
             if spec.references and cut is not None:
                 run.score("relevance", sc.relevance)
+                if model.dense:  # its two parts, and the cut: how close an accepted upload came
+                    run.score("relevance_sparse", sc.relevance_sparse)
+                    run.score("relevance_dense", sc.relevance_dense)
+                run.score("relevance_threshold", cut)
                 if sc.relevance < cut:
                     run.fail("relevance", "off_topic", f"similarity {sc.relevance:.3f} to the task < {cut}", sc.relevance)
         features["text"] = text
