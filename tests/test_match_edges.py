@@ -296,3 +296,23 @@ def test_user_facing_messages_found_by_a_new_user(tmp_path) -> None:
         tg.verify.check_many([b"a b c", b"d e f"], "text", item_ids=["x", "x"])
     with pytest.raises(TypeError, match=r"DawidSkene\(\) got unexpected keyword argument\(s\) \['n_iters'\]"):
         tg.consensus.DawidSkene(n_iters=10)
+
+
+def test_oos_share_trades_the_mix_the_threshold_is_chosen_for() -> None:
+    # 12 word-list categories: held-out category groups stand in for out-of-scope texts, about a
+    # third of the calibration mix; saying 5 % are expected lowers the threshold (more answers).
+    rng = np.random.default_rng(0)
+    vocab = [f"w{c}x{j}" for c in range(12) for j in range(6)]
+    texts, labels = [], []
+    for c in range(12):
+        for _ in range(10):
+            words = [vocab[c * 6 + j] for j in rng.choice(6, 3, replace=False)] + [vocab[rng.integers(len(vocab))]]
+            texts.append(" ".join(words))
+            labels.append(f"cat{c:02d}")
+    plain = m.CategoryIndex.fit(texts, labels, epochs=15)
+    mixed = m.CategoryIndex.fit(texts, labels, epochs=15, oos_share=0.05)
+    assert plain.calibration["oos_source"] == "held-out categories" and mixed.calibration["oos_share"] == 0.05
+    assert mixed.threshold < plain.threshold and mixed.temperature == plain.temperature
+    for bad in (0, 1, 1.5, "0.1", True):
+        with pytest.raises(errors.InvalidArgument, match="oos_share must be"):
+            m.CategoryIndex.fit(texts, labels, oos_share=bad)

@@ -975,7 +975,7 @@ class CategoryIndex:
             seed: int = 0, threads: int = 0, dense: bool | StaticEmbedding | None = True, dense_weight: float = DENSE_WEIGHT,
             calibrate: bool = True, oos_texts: Iterable[str] | None = None,
             target_precision: float = 0.9, folds: int = 3, on_invalid: str = "raise",
-            **embedder_options: Any) -> CategoryIndex:
+            oos_share: float | None = None, **embedder_options: Any) -> CategoryIndex:
         """Few-shot index from labeled examples (labels are category names, any hashable -> str).
 
         ``dense``: append the :class:`StaticEmbedding` vector (times ``dense_weight``) to the
@@ -997,6 +997,11 @@ class CategoryIndex:
           group of categories in each fold (1/``folds`` of them: a category the model never
           saw is exactly an out-of-scope request).
 
+        ``oos_share``: the share of out-of-scope texts you expect among the queries (e.g. 0.1);
+        the calibration weighs its out-of-scope texts to make up that share of the mix. By
+        default they weigh as sampled (about a third with held-out categories), which makes
+        ``abstain=True`` give up on many in-scope texts to keep the precision target.
+
         ``on_invalid="skip"`` drops examples whose text is not a str (or is empty) instead of
         raising.
 
@@ -1016,6 +1021,10 @@ class CategoryIndex:
                 or not 0.0 < float(target_precision) <= 1.0:
             raise InvalidArgument(f"target_precision must be a number in (0, 1], got {target_precision!r}")
         embedder_options = _embedder_options("CategoryIndex.fit", embedder_options)
+        if oos_share is not None and (isinstance(oos_share, (bool, np.bool_)) or not isinstance(oos_share, numbers.Real)
+                                      or not 0.0 < float(oos_share) < 1.0):
+            raise InvalidArgument(f"oos_share must be a number in (0, 1) or None, got {oos_share!r}")
+        share = None if oos_share is None else float(oos_share)
         if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
             raise InvalidArgument(f"folds must be an int >= 2, got {folds!r}")
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
@@ -1039,7 +1048,7 @@ class CategoryIndex:
                 idx_._use_int_labels()
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
-                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l), share)
             return idx_
         else:
             if not texts_l:
@@ -1084,11 +1093,12 @@ class CategoryIndex:
                 # in fold order, so the calibration is the same for any thread count.
                 with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 4))) as ex:
                     results = list(ex.map(run, jobs))
-                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l))
+                idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l), share)
         return idx_
 
     def _apply_calibration(self, results: list[tuple[np.ndarray, np.ndarray, np.ndarray]], jobs: list[_FoldJob],
-                           oos: list[str] | None, target: float, folds: int, n_examples: int) -> None:
+                           oos: list[str] | None, target: float, folds: int, n_examples: int,
+                           oos_share: float | None = None) -> None:
         """Temperature and abstention threshold from the folds' out-of-fold predictions (see
         :meth:`fit`)."""
         held_out = sum(len(r[0]) for r in results)
@@ -1120,11 +1130,15 @@ class CategoryIndex:
             in_weight = n_examples / max(1, sum(len(j.in_eval) for j in jobs))
         else:
             conf_oos = np.concatenate([_softmax_max(r[2], t) for r in results])
+        if oos_share is not None and len(conf_oos) and len(conf_in):
+            # The traffic the user expects: out-of-scope texts weigh oos_share of the mix (the
+            # held-out category groups alone make it about a third, which costs coverage).
+            in_weight = len(conf_oos) / len(conf_in) * (1.0 - oos_share) / oos_share
         self.threshold = _precision_threshold(conf_in, correct, conf_oos, target, in_weight)
         self.calibration = {"temperature": t, "temperature_at_bound": bool(bound), "threshold": self.threshold,
                             "target_precision": target,
                             "folds": folds, "folds_scored": len(jobs), "held_out_in_scope": int(len(conf_in)),
-                            "held_out_oos": int(len(conf_oos)),
+                            "held_out_oos": int(len(conf_oos)), "oos_share": oos_share,
                             "oos_source": "oos_texts" if oos is not None else
                             ("held-out categories" if hold_classes else "none")}
 
