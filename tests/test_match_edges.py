@@ -12,7 +12,7 @@ import tagger as tg
 from tagger import errors
 from tagger import match as m
 
-from test_match_robust import TOPICS, topic_index
+from test_match_robust import TOPICS, topic_index, word_list_categories
 
 T = ["my card has not arrived", "where is my card", "top up failed", "my top-up did not work"]
 CARD_EXAMPLES = ["I am still waiting on my card?", "What can I do if my card still hasn't arrived after 2 weeks?",
@@ -301,14 +301,7 @@ def test_user_facing_messages_found_by_a_new_user(tmp_path) -> None:
 def test_oos_share_trades_the_mix_the_threshold_is_chosen_for() -> None:
     # 12 word-list categories: held-out category groups stand in for out-of-scope texts, about a
     # third of the calibration mix; saying 5 % are expected lowers the threshold (more answers).
-    rng = np.random.default_rng(0)
-    vocab = [f"w{c}x{j}" for c in range(12) for j in range(6)]
-    texts, labels = [], []
-    for c in range(12):
-        for _ in range(10):
-            words = [vocab[c * 6 + j] for j in rng.choice(6, 3, replace=False)] + [vocab[rng.integers(len(vocab))]]
-            texts.append(" ".join(words))
-            labels.append(f"cat{c:02d}")
+    texts, labels, _ = word_list_categories()
     plain = m.CategoryIndex.fit(texts, labels, epochs=15)
     mixed = m.CategoryIndex.fit(texts, labels, epochs=15, oos_share=0.05)
     assert plain.calibration["oos_source"] == "held-out categories" and mixed.calibration["oos_share"] == 0.05

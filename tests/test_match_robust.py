@@ -152,9 +152,10 @@ def test_abstains_on_synthetic_out_of_scope_texts():
         topic_index(calibrate=False).predict(ins, abstain=True)
 
 
-def test_calibration_with_oos_texts_is_deterministic_and_reaches_the_target():
-    # 12 synthetic categories of 10 texts: word lists per category, some shared words.
-    rng = np.random.default_rng(0)
+def word_list_categories(seed=0):
+    """12 synthetic categories of 10 texts (word lists per category, some shared words), and
+    the generator that drew them (to draw more from the same stream)."""
+    rng = np.random.default_rng(seed)
     vocab = [f"w{c}x{j}" for c in range(12) for j in range(6)]
     texts, labels = [], []
     for c in range(12):
@@ -162,6 +163,11 @@ def test_calibration_with_oos_texts_is_deterministic_and_reaches_the_target():
             words = [vocab[c * 6 + j] for j in rng.choice(6, 3, replace=False)] + [vocab[rng.integers(len(vocab))]]
             texts.append(" ".join(words))
             labels.append(f"cat{c:02d}")
+    return texts, labels, rng
+
+
+def test_calibration_with_oos_texts_is_deterministic_and_reaches_the_target():
+    texts, labels, rng = word_list_categories()
     oos = [" ".join(f"z{rng.integers(40)}q" for _ in range(4)) for _ in range(30)]
     a = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=oos, target_precision=0.95)
     b = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=oos, target_precision=0.95, threads=1)

@@ -77,20 +77,20 @@ def _check_utf8(text: str, what: str) -> None:
             raise InvalidArgument(f"{what} is not valid text: {e.reason} at position {e.start}") from None
 
 
-def _text_list(texts: Any, what: str) -> list[Any]:
+def _text_list(texts: Any, what: str, expected: str = "a sequence of strings", column: str = "text") -> list[Any]:
     """``texts`` as a list, refusing what would be read as something else: one string (its
     characters), a DataFrame or a dict (their column names / keys), a 2-D array (its rows)."""
     if isinstance(texts, (str, bytes)):
-        raise InvalidArgument(f"{what} must be a sequence of strings, got a single {type(texts).__name__}")
+        raise InvalidArgument(f"{what} must be {expected}, got a single {type(texts).__name__}")
     if isinstance(texts, Mapping) or hasattr(texts, "columns"):
-        raise InvalidArgument(f"{what} must be a sequence of strings, got a {type(texts).__name__} (iterating it "
-                              f"gives its keys or column names); pass one column, e.g. df['text']")
+        raise InvalidArgument(f"{what} must be {expected}, got a {type(texts).__name__} (iterating it gives its keys "
+                              f"or column names); pass one column, e.g. df['{column}']")
     if getattr(texts, "ndim", 1) != 1:
         raise InvalidArgument(f"{what} must be one-dimensional, got an array of shape {texts.shape}")
     try:
         return list(texts)
     except TypeError:
-        raise InvalidArgument(f"{what} must be a sequence of strings, got {type(texts).__name__}") from None
+        raise InvalidArgument(f"{what} must be {expected}, got {type(texts).__name__}") from None
 
 
 def _texts(texts: Any, what: str = "texts") -> list[str]:
@@ -417,13 +417,10 @@ def _dense_table(dense: bool | StaticEmbedding | None) -> StaticEmbedding | None
 
 def _dense(dense: bool | StaticEmbedding | None) -> Any:
     """The core StaticEmbedding for an index's ``dense`` option (None: sparse only)."""
-    if dense is None or dense is False:
-        return None
-    if dense is True:
-        return StaticEmbedding.default()._core
-    if isinstance(dense, StaticEmbedding):
-        return dense._core
-    raise InvalidArgument(f"dense must be a bool or a tg.match.StaticEmbedding, got {type(dense).__name__}")
+    if not (dense is None or isinstance(dense, (bool, StaticEmbedding))):
+        raise InvalidArgument(f"dense must be a bool or a tg.match.StaticEmbedding, got {type(dense).__name__}")
+    table = _dense_table(dense)
+    return table._core if table is not None else None
 
 
 # ----------------------------------------------------------------------------- Embedder
@@ -722,13 +719,7 @@ def _category_names(labels: Any) -> tuple[list[str], bool]:
     """Category names of ``labels`` (each label as str) and whether every label is an int,
     refusing what would silently merge or invent categories: a missing label (None/NaN), a
     non-scalar one, and two different labels with the same name (1 and "1")."""
-    if isinstance(labels, (str, bytes)):
-        raise InvalidArgument(f"labels must be a sequence with one label per text, got a single {type(labels).__name__}")
-    if isinstance(labels, Mapping) or hasattr(labels, "columns"):
-        raise InvalidArgument(f"labels must be a sequence with one label per text, got a {type(labels).__name__}; "
-                              "pass one column, e.g. df['label']")
-    if getattr(labels, "ndim", 1) != 1:
-        raise InvalidArgument(f"labels must be one-dimensional, got an array of shape {labels.shape}")
+    labels = _text_list(labels, "labels", "a sequence with one label per text", "label")
     pandas = sys.modules.get("pandas")  # imported by whoever passes pandas objects
     na = pandas.NA if pandas is not None else None
     names: list[str] = []

@@ -184,13 +184,18 @@ def uncertainty(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     return float(out.mean()) if aggregate else out
 
 
-def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """crowd-kit's skill-spread label distribution per group, and its entropy (see uncertainty)."""
+def _accuracies(a: Answers, skills: np.ndarray, what: str, hint: str = "") -> None:
+    """InvalidArgument naming the first worker whose skill is not an accuracy in [0, 1]."""
     bad = ~((skills >= 0) & (skills <= 1))
     if bad.any():
         w = int(np.flatnonzero(bad)[0])
-        raise InvalidArgument(f"uncertainty takes skills as accuracies in [0, 1]; worker {_plain(a.worker_names[w])!r} has "
-                              f"{float(skills[w])}")
+        raise InvalidArgument(f"{what} takes skills as accuracies in [0, 1]; worker {_plain(a.worker_names[w])!r} has "
+                              f"{float(skills[w])}{hint}")
+
+
+def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """crowd-kit's skill-spread label distribution per group, and its entropy (see uncertainty)."""
+    _accuracies(a, skills, "uncertainty")
     k = len(a.label_names)
     s = skills[a.worker]
     # Every answer spreads (1 - s) / (K - 1) over all labels, then tops its own label up to s.
@@ -220,8 +225,8 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     workers, as crowd-kit's ``consistency``: with skills :math:`s_w` (``workers_skills``, else
     the ``skills_`` that ``aggregator``, default MajorityVote, fits; accuracies in [0, 1]),
 
-    .. math:: P(z_t = \hat z_t) = rac{\prod_{j \in t} p_j(\hat z_t)}{\sum_k \prod_{j \in t} p_j(k)},
-              \quad p_j(k) = s_{w_j} 	ext{ if } y_j = k 	ext{ else } rac{1 - s_{w_j}}{K - 1}
+    .. math:: P(z_t = \hat z_t) = \frac{\prod_{j \in t} p_j(\hat z_t)}{\sum_k \prod_{j \in t} p_j(k)},
+              \quad p_j(k) = s_{w_j} \text{ if } y_j = k \text{ else } \frac{1 - s_{w_j}}{K - 1}
 
     over the K labels of the data, :math:`\hat z_t` the aggregator's label (0 where every
     product is 0). The products are taken in log space, so a task with hundreds of answers does
@@ -238,11 +243,7 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
             raise InvalidArgument(f"{type(est).__name__} estimates no worker skills; pass workers_skills=")
     s = _skills(a, workers_skills, None, answers)
     assert s is not None
-    bad = ~((s >= 0) & (s <= 1))
-    if bad.any():
-        w = int(np.flatnonzero(bad)[0])
-        raise InvalidArgument(f"consistency takes skills as accuracies in [0, 1]; worker {_plain(a.worker_names[w])!r} has "
-                              f"{float(s[w])} (pass workers_skills= for an aggregator whose skills_ are weights)")
+    _accuracies(a, s, "consistency", " (pass workers_skills= for an aggregator whose skills_ are weights)")
     k, n_tasks = len(a.label_names), len(a.task_names)
     sk = s[a.worker]
     with np.errstate(divide="ignore"):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, _Progress, check_params
+from .base import Answers, BaseClassifier, _plain, _Progress, check_params
 from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum
 
 __all__ = ["fit_parquet"]
@@ -418,8 +418,7 @@ class _Stream:
             next_code = int(tc[-1]) + 1
             wc, yc = self.workers.codes(w), self.labels.codes(y)
             if (yc < 0).any():
-                bad = _take(y, yc < 0)[0]
-                bad = bad.item() if isinstance(bad, np.generic) else bad
+                bad = _plain(_take(y, yc < 0)[0])
                 raise InvalidArgument(f"answer label {bad!r} is not in labels={list(self.labels.names)}")
             buf.append((tc, wc, yc))
             held += len(t)

@@ -27,8 +27,7 @@ def skills_array(answers: Answers, skills: Any, on_missing_skill: str, default_s
         raise InvalidArgument(f"{owner}: skills must be a pandas Series indexed by worker, got {type(skills).__name__}")
     if skills.index.has_duplicates:
         w = skills.index[skills.index.duplicated()][0]
-        raise InvalidArgument(f"{owner}: skills name worker {_plain(w)!r} "
-                              "more than once")
+        raise InvalidArgument(f"{owner}: skills name worker {_plain(w)!r} more than once")
     try:
         s = skills.reindex(answers.worker_names).to_numpy(dtype=float)
     except (TypeError, ValueError):

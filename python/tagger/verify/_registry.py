@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 import threading
 import unicodedata
-from typing import Any, Optional
+from typing import Optional
 
 from .._core import verify as _v
 from ..errors import InvalidArgument
-
-
-def _check_int(name: str, v: Any, low: int, high: int = 2**32 - 1) -> None:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not low <= int(v) <= high:
-        raise InvalidArgument(f"{name} must be an int in [{low}, {'2**32 - 1' if high == 2**32 - 1 else high}], got {v!r}")
-
-
-def _check_unit(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
-        raise InvalidArgument(f"{name} must be a number in [0, 1], got {v!r}")
+from ._spec import _int_field, _real_field
 
 
 def shingle_text(text: str) -> str:
@@ -51,12 +41,12 @@ class DedupRegistry:
 
     def __init__(self, text_threshold: float = 0.8, num_perm: int = 128, image_distance: int = 8,
                  cutoff: Optional[float] = None, seed: int = 1) -> None:
-        _check_int("image_distance", image_distance, 0, 64)
-        _check_int("num_perm", num_perm, 1)
-        _check_int("seed", seed, 0)
-        _check_unit("text_threshold", text_threshold)
+        _int_field("image_distance", image_distance, 0, 64)
+        _int_field("num_perm", num_perm, 1, 2**32 - 1)
+        _int_field("seed", seed, 0, 2**32 - 1)
+        _real_field("text_threshold", text_threshold, 0.0, 1.0)
         if cutoff is not None:
-            _check_unit("cutoff", cutoff)
+            _real_field("cutoff", cutoff, 0.0, 1.0)
         self._lsh = _v.MinHashLSH(num_perm=num_perm, threshold=text_threshold,
                                   cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
         self._images = _v.HashIndex()

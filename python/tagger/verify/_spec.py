@@ -25,12 +25,13 @@ KINDS = ("text", "image", "audio", "json", "csv")
 _ALIASES = {"tabular": "csv", "wav": "audio", "jsonl": "json"}
 
 
-def _int_field(name: str, value: Any, low: int) -> int:
-    """``value`` as a Python int >= low (numpy integers welcome; bools and strings not)."""
+def _int_field(name: str, value: Any, low: int, high: Optional[int] = None) -> int:
+    """``value`` as a Python int in [low, high] (numpy integers welcome; bools and strings not)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise InvalidArgument(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if int(value) < low:
-        raise InvalidArgument(f"{name} must be >= {low}, got {int(value)}")
+    if int(value) < low or (high is not None and int(value) > high):
+        raise InvalidArgument(f"{name} must be {f'in [{low}, {high}]' if high is not None else f'>= {low}'}, "
+                              f"got {int(value)}")
     return int(value)
 
 
