@@ -4,6 +4,8 @@ fixed seeds, the documented departures, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -481,3 +483,40 @@ def test_text_embeddings_accept_a_tagger_embedder(cls):
     emb = tg.match.Embedder(hash_bits=8).fit(df.text)
     out = cls(encoder=emb).fit_predict(df)
     assert out.name == "agg_text" and list(out) == ["the cat sat", "red car"]
+
+
+def _degenerate_embeddings():
+    """Task 1 has two zero embeddings (HRRASA's local skill is 0/0 there); task 2 is ordinary."""
+    return pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": [1, 2, 3, 1, 2, 3], "output": list("abcxyz"),
+                         "embedding": [np.zeros(2), np.zeros(2), np.array([1.0, 0]), np.array([1.0, 1]),
+                                       np.array([1.0, 1.1]), np.array([-5.0, 3])]})
+
+
+def test_hrrasa_one_degenerate_task_stays_in_its_task(ck_hrrasa):
+    """A NaN local skill used to turn every skill and every aggregate into NaN, and the
+    outputs into the first row of each task (so they followed the row order). Like
+    crowd-kit's pandas sums, the NaN is skipped in the skills and stays in its own task."""
+    df = _degenerate_embeddings()
+    ours = C.HRRASA().fit(df)
+    assert np.isfinite(ours.skills_.to_numpy(dtype=float)).all()
+    assert np.isnan(ours.aggregated_embeddings_.loc[1]).all() and np.isfinite(ours.aggregated_embeddings_.loc[2]).all()
+    assert C.HRRASA().fit_predict(df).loc[2, "output"] == "y"
+    assert C.HRRASA().fit_predict(df.iloc[::-1]).loc[2, "output"] == "y"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ck_hrrasa.HRRASA()
+        picked = theirs.fit_predict(df)
+    assert picked.loc[2, "output"] == "y"
+    assert list(ours.skills_.index) == list(theirs.skills_.index)
+    np.testing.assert_allclose(ours.skills_.to_numpy(dtype=float), theirs.skills_.to_numpy(dtype=float), rtol=1e-8)
+    np.testing.assert_allclose(ours.aggregated_embeddings_.loc[2], theirs.aggregated_embeddings_.loc[2], rtol=1e-9)
+
+
+def test_text_hrrasa_empty_texts_do_not_poison_the_fit():
+    enc = lambda s: np.array([s.count(c) for c in "abcde"], dtype=float)  # "" -> the zero vector
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": [1, 2, 3, 1, 2, 3],
+                       "text": ["", "", "abc", "aab", "aabb", "eeee"]})
+    est = C.TextHRRASA(encoder=enc)
+    out = est.fit_predict(df)
+    assert out.loc[2] in ("aab", "aabb")
+    assert np.isfinite(est.skills_.to_numpy(dtype=float)).all()

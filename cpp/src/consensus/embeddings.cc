@@ -49,7 +49,10 @@ EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t di
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t t = static_cast<std::size_t>(task[k]);
       const double w = skills[static_cast<std::size_t>(worker[k])] * aw(k);
-      wsum[t] += w;
+      // crowd-kit sums with pandas: a NaN weight (HRRASA's local skill of a zero embedding)
+      // is skipped in the weight total but poisons its own task's weighted sum; other
+      // tasks are untouched.
+      if (!std::isnan(w)) wsum[t] += w;
       for (std::size_t d = 0; d < D; ++d) agg[t * D + d] += w * emb[k * D + d];
     }
     for (std::size_t t = 0; t < T; ++t) {
@@ -67,7 +70,10 @@ EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t di
       const std::size_t t = static_cast<std::size_t>(task[k]);
       double s = 0;
       for (std::size_t d = 0; d < D; ++d) { const double e = emb[k * D + d] - agg[t * D + d]; s += e * e; }
-      dist[static_cast<std::size_t>(worker[k])] += s / aw(k);
+      // pandas' groupby sum skips NaN distances (answers of a task whose aggregate is NaN),
+      // so one degenerate task does not turn every skill, and then every task, into NaN.
+      const double term = s / aw(k);
+      if (!std::isnan(term)) dist[static_cast<std::size_t>(worker[k])] += term;
     }
     for (std::size_t w = 0; w < W; ++w) skills[w] = prior[w] / std::max(dist[w], 1e-5);
   };
