@@ -520,3 +520,42 @@ def test_text_hrrasa_empty_texts_do_not_poison_the_fit():
     out = est.fit_predict(df)
     assert out.loc[2] in ("aab", "aabb")
     assert np.isfinite(est.skills_.to_numpy(dtype=float)).all()
+
+
+@pytest.mark.parametrize("cls", [C.TextRASA, C.TextHRRASA])
+def test_text_aggregators_copy_and_parameters_are_independent(cls):
+    """A copy fitted on other data used to refit the original's shared inner estimator,
+    and a parameter set after construction was ignored."""
+    import copy
+
+    df = _texts(6)
+    df = df[df.text != ""]
+    first = cls(encoder=_char_encoder)
+    first.fit(df)
+    skills = first.skills_.copy()
+    other = copy.copy(first)
+    other.fit(df.assign(worker=df.worker + "-b"))
+    pd.testing.assert_series_equal(first.skills_, skills)
+    assert set(other.skills_.index).isdisjoint(skills.index)
+    one = cls(encoder=_char_encoder)
+    one.n_iter = 1
+    one.fit(df)
+    assert one.n_iter_ == 1 and "n_iter=1" in repr(one)
+
+
+@pytest.mark.parametrize("cls", [C.TextRASA, C.TextHRRASA])
+def test_text_aggregators_name_themselves_in_errors(cls):
+    df = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "text": [3, 4]})
+    with pytest.raises(InvalidArgument, match=f"{cls.__name__}: text at row 0 is int(64)?, not str"):
+        cls(encoder=_char_encoder).fit(df)
+    with pytest.raises(InvalidArgument, match=f"^{cls.__name__}: n_iter"):
+        cls(encoder=_char_encoder, n_iter=-1).fit(df.assign(text=["a", "b"]))
+    with pytest.raises(AttributeError, match=f"{cls.__name__} is not fitted"):
+        cls(encoder=_char_encoder).skills_
+
+
+def test_hrrasa_default_similarity_needs_str_outputs():
+    df = _degenerate_embeddings().assign(output=range(6))
+    with pytest.raises(InvalidArgument, match="HRRASA: output at row 0 is int(64)?, not str"):
+        C.HRRASA().fit(df)
+    C.HRRASA(output_similarity=lambda a, b: float(a == b)).fit(df)  # a user similarity takes any outputs

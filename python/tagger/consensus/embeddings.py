@@ -182,10 +182,17 @@ class RASA(Serialized):
         if not 0 < float(self.alpha) < 1:
             raise InvalidArgument(f"{owner}: alpha must be in (0, 1), got {self.alpha!r}")
 
+    # The name errors give: TextRASA/TextHRRASA fit an inner estimator under their own name.
+    _owner_name: str | None = None
+
+    def _owner(self) -> str:
+        return self._owner_name or type(self).__name__
+
     def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "RASA":
-        self._check("RASA")
-        e = _Emb(data, "RASA", ("task", "worker", "embedding"))
-        fixed, mask = e.fixed(true_embeddings, "RASA")
+        owner = self._owner()
+        self._check(owner)
+        e = _Emb(data, owner, ("task", "worker", "embedding"))
+        fixed, mask = e.fixed(true_embeddings, owner)
         prior = _chi2_priors(e.frame["worker"], float(self.alpha))
         out = _core.consensus_families.embeddings_rasa(
             e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
@@ -273,19 +280,26 @@ class HRRASA(RASA):
         return out
 
     def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "HRRASA":
-        self._check("HRRASA")
+        owner = self._owner()
+        self._check(owner)
         if not callable(self.output_similarity):
-            raise InvalidArgument("HRRASA: output_similarity must be a callable (str, str) -> float")
-        full = _Emb(data, "HRRASA", ("task", "worker", "embedding", "output"))
-        no_missing(full.frame, ("output",), "HRRASA")  # output_similarity compares every pair of outputs
-        full.fixed(true_embeddings, "HRRASA")  # checks
+            raise InvalidArgument(f"{owner}: output_similarity must be a callable (str, str) -> float")
+        full = _Emb(data, owner, ("task", "worker", "embedding", "output"))
+        no_missing(full.frame, ("output",), owner)  # output_similarity compares every pair of outputs
+        if self.output_similarity is glue_similarity:  # it splits outputs into words
+            bad = [i for i, o in enumerate(full.frame["output"].to_numpy()) if not isinstance(o, str)]
+            if bad:
+                raise InvalidArgument(f"{owner}: output at row {bad[0]} is {type(full.frame['output'].iloc[bad[0]]).__name__}, "
+                                      "not str; the default output_similarity (GLEU) compares texts: pass str outputs "
+                                      "or your own output_similarity")
+        full.fixed(true_embeddings, owner)  # checks
         counts = np.bincount(full.task, minlength=len(full.tasks))
         multi = counts[full.task] > 1
         single = full.frame[~multi]
         df = full.frame[multi]
         if len(df):
-            e = _Emb(df, "HRRASA", ("task", "worker", "embedding", "output"))
-            fixed, mask = e.fixed(true_embeddings, "HRRASA")
+            e = _Emb(df, owner, ("task", "worker", "embedding", "output"))
+            fixed, mask = e.fixed(true_embeddings, owner)
             local = self._local_skills(e)
             prior = _chi2_priors(e.frame["worker"], float(self.alpha))
             out = _core.consensus_families.embeddings_rasa(

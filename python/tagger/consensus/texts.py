@@ -101,7 +101,11 @@ def _as_encoder(encoder: Any) -> Callable[[str], Any]:
 
 
 class _TextEmbeddings(Serialized):
-    """An embedding aggregator over encoded texts (crowd-kit's TextRASA/TextHRRASA)."""
+    """An embedding aggregator over encoded texts (crowd-kit's TextRASA/TextHRRASA).
+
+    The parameters live on this object; each fit builds a fresh inner RASA/HRRASA
+    from them and keeps it, so a parameter set after construction takes effect, and a
+    ``copy.copy`` fitted on other data never changes the original's results."""
 
     _owner = ""
     _est: RASA
@@ -109,18 +113,37 @@ class _TextEmbeddings(Serialized):
     def __init__(self, encoder: Callable[[str], Any]) -> None:
         self.encoder = encoder
 
+    def _make(self) -> RASA:
+        raise NotImplementedError
+
     @property
     def loss_history_(self) -> list[float]:
-        return self._est.loss_history_
+        return self._fitted().loss_history_
+
+    def _fitted(self) -> RASA:
+        est = self.__dict__.get("_est")
+        if est is None:
+            raise AttributeError(f"{self._owner} is not fitted: call fit(data) first")
+        return est
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_est":
+        if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._est, name)
+        if name.endswith("_"):  # fitted attributes come from the inner estimator of the last fit
+            return getattr(self._fitted(), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _new_est(self) -> RASA:
+        est = self._make()
+        est._owner_name = self._owner
+        return est
 
     def _data(self, data: pd.DataFrame) -> pd.DataFrame:
         df = frame(data, ("task", "worker", "text"), self._owner)
         no_missing(df, ("task", "worker", "text"), self._owner)
+        bad = [i for i, t in enumerate(df["text"].to_numpy()) if not isinstance(t, str)]
+        if bad:
+            raise InvalidArgument(f"{self._owner}: text at row {bad[0]} is {type(df['text'].iloc[bad[0]]).__name__}, not str")
         out = df.rename(columns={"text": "output"})
         return out.assign(embedding=_encode(_as_encoder(self.encoder), out["output"], self._owner))
 
@@ -132,14 +155,23 @@ class _TextEmbeddings(Serialized):
         return _encode(_as_encoder(self.encoder), true_objects, self._owner)
 
     def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
-        self._est.fit(self._data(data), self._true(true_objects))
+        est = self._new_est()
+        est.fit(self._data(data), self._true(true_objects))
+        self._est = est
+        self.__dict__.pop("texts_", None)  # the previous fit's
         return self
 
     def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
-        return self._est.fit_predict_scores(self._data(data), self._true(true_objects))
+        est = self._new_est()
+        scores = est.fit_predict_scores(self._data(data), self._true(true_objects))
+        self._est = est
+        self.__dict__.pop("texts_", None)
+        return scores
 
     def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
-        res = self._est.fit_predict(self._data(data), self._true(true_objects))
+        est = self._new_est()
+        res = est.fit_predict(self._data(data), self._true(true_objects))
+        self._est = est
         self.texts_ = res["output"].rename("agg_text")
         return self.texts_
 
@@ -158,11 +190,13 @@ class TextRASA(_TextEmbeddings):
 
     def __init__(self, encoder: Callable[[str], Any], n_iter: int = 100, tol: float = 1e-5, alpha: float = 0.05) -> None:
         super().__init__(encoder)
-        self._est = RASA(n_iter, tol, alpha)
+        self.n_iter, self.tol, self.alpha = n_iter, tol, alpha
+
+    def _make(self) -> RASA:
+        return RASA(self.n_iter, self.tol, self.alpha)
 
     def __repr__(self) -> str:
-        r = self._est
-        return f"TextRASA(encoder={self.encoder!r}, n_iter={r.n_iter!r}, tol={r.tol!r}, alpha={r.alpha!r})"
+        return f"TextRASA(encoder={self.encoder!r}, n_iter={self.n_iter!r}, tol={self.tol!r}, alpha={self.alpha!r})"
 
 
 class TextHRRASA(_TextEmbeddings):
@@ -176,7 +210,12 @@ class TextHRRASA(_TextEmbeddings):
                  lambda_out: float = 0.5, alpha: float = 0.05, calculate_ranks: bool = False,
                  output_similarity: Callable[[str, Any], float] = glue_similarity) -> None:
         super().__init__(encoder)
-        self._est = HRRASA(n_iter, tol, lambda_emb, lambda_out, alpha, calculate_ranks, output_similarity)
+        self.n_iter, self.tol, self.lambda_emb, self.lambda_out = n_iter, tol, lambda_emb, lambda_out
+        self.alpha, self.calculate_ranks, self.output_similarity = alpha, calculate_ranks, output_similarity
+
+    def _make(self) -> HRRASA:
+        return HRRASA(self.n_iter, self.tol, self.lambda_emb, self.lambda_out, self.alpha, self.calculate_ranks,
+                      self.output_similarity)
 
     def __repr__(self) -> str:
-        return f"TextHRRASA(encoder={self.encoder!r}, {repr(self._est)[len('HRRASA('):]}"
+        return f"TextHRRASA(encoder={self.encoder!r}, {repr(self._make())[len('HRRASA('):]}"
