@@ -200,3 +200,26 @@ def test_fit_parquet_names_the_label_outside_labels(tmp_path) -> None:
     for labels in ([1, 2, 3], [1, 2, 3, 4, 5]):
         with pytest.raises(InvalidArgument, match=r"answer label 0 is not in labels="):
             C.fit_parquet(tmp_path / "a.parquet", labels=labels)
+
+
+def test_fit_parquet_takes_uint64_ids_above_int64(tmp_path) -> None:
+    """uint64 hash ids >= 2**63 raised OverflowError in the streamed fit (the in-memory fit took them)."""
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (pip install 'tagger[io]')")
+    big = np.uint64(2**63)
+    df = pd.DataFrame({"task": np.array([0, 0, 0, 1, 1, 1], dtype=np.uint64) + big,
+                       "worker": np.array([1, 2, 3] * 2, dtype=np.uint64) + big, "label": [0, 1, 1, 1, 1, 0]})
+    df.to_parquet(tmp_path / "u.parquet")
+    streamed = C.fit_parquet(tmp_path / "u.parquet")
+    memory = C.DawidSkene().fit(df)
+    pd.testing.assert_series_equal(streamed.labels_, memory.labels_)
+    assert streamed.skills_.index.dtype == np.uint64 and list(streamed.skills_.index) == list(memory.skills_.index)
+
+
+def test_quality_of_a_streamed_fit_is_refused(tmp_path) -> None:
+    """fit_parquet keeps no answers; quality() used to report every worker with 0 answers."""
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (pip install 'tagger[io]')")
+    GOOD.to_parquet(tmp_path / "g.parquet")
+    est = C.fit_parquet(tmp_path / "g.parquet")
+    with pytest.raises(InvalidArgument, match="fitted by fit_parquet, which keeps none in memory"):
+        est.quality()
+    assert len(est.fit(GOOD).quality().answers) == len(GOOD)  # an in-memory refit has them again

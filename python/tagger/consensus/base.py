@@ -409,6 +409,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         check_params(vars(self), type(self).__name__)
         answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
+        self._streamed = False
         self._first_label = used["label"].iloc[0] if len(used) else None
         self._label_seen = (answers.label_names[first_appearance(answers.label, len(answers.label_names))]
                             if "appearance" in (self._label_order, self._priors_order) else None)
@@ -438,6 +439,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
         self._check_fitted()
         self._require_posteriors("quality()")
+        if getattr(self, "_streamed", False):
+            raise InvalidArgument(f"quality() needs the answers, and this {type(self).__name__} was fitted by "
+                                  "fit_parquet, which keeps none in memory: fit it on a DataFrame (est.fit(df).quality()) "
+                                  "for the per-answer report")
         return LabelQuality.from_fit(self.answers_, self._out, confidence, self.threads)
 
     # -- helpers ----------------------------------------------------------

@@ -147,6 +147,9 @@ def _take(col: Any, where: np.ndarray) -> np.ndarray:
     return col.values[col.indices[where]] if isinstance(col, _Encoded) else col[where]
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 class _IdMap:
     """Values -> codes: a lookup table for integers of a compact range, else
     a pandas Index."""
@@ -157,7 +160,7 @@ class _IdMap:
         v = names.to_numpy()
         if len(v) and v.dtype.kind in "iu":
             lo, hi = int(v.min()), int(v.max())
-            if hi - lo <= 4 * len(v) + (1 << 20):
+            if hi - lo <= 4 * len(v) + (1 << 20) and hi <= _INT64_MAX:  # (the table's offsets are int64)
                 self.lo = lo
                 self.lut = np.full(hi - lo + 1, -1, dtype=np.int32)
                 self.lut[v.astype(np.int64) - lo] = np.arange(len(v), dtype=np.int32)
@@ -165,7 +168,8 @@ class _IdMap:
     def codes(self, values: Any) -> np.ndarray:
         if isinstance(values, _Encoded):  # the batch's distinct strings looked up, then spread
             return self.codes(values.values)[values.indices]
-        if self.lut is not None and values.dtype.kind in "iu":
+        if self.lut is not None and values.dtype.kind in "iu" and not (
+                values.dtype.kind == "u" and len(values) and int(values.max()) > _INT64_MAX):
             idx = values.astype(np.int64, copy=False) - self.lo
             if len(idx) and (idx.min() < 0 or idx.max() >= len(self.lut)):
                 # Values outside the table's range are unknown (-1) one by one: an error must
@@ -186,6 +190,10 @@ def _distinct(v: Any) -> np.ndarray:
     if v.dtype.kind in "iu" and len(v):
         lo, hi = int(v.min()), int(v.max())
         if hi - lo < (1 << 16):
+            if v.dtype.kind == "u":  # offsets in the column's own type: uint64 ids >= 2**63 do not fit int64
+                base = v.dtype.type(lo)
+                present = np.bincount((v - base).astype(np.intp), minlength=hi - lo + 1)
+                return np.flatnonzero(present).astype(v.dtype) + base
             present = np.bincount(v.astype(np.intp) - lo, minlength=hi - lo + 1)  # (int8 - lo could wrap)
             return (np.flatnonzero(present) + lo).astype(v.dtype)
     return pd.unique(v)
@@ -204,6 +212,8 @@ class _SeenInts:
         if not len(v):
             return True
         lo, hi = int(v.min()), int(v.max())
+        if hi > _INT64_MAX:  # uint64 ids >= 2**63: the mask's offsets are int64
+            return False
         if not len(self.mask):
             self.lo = lo
         new_lo, new_hi = min(lo, self.lo), max(hi, self.lo + len(self.mask) - 1)
@@ -554,6 +564,7 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
         progress.close()
         stream.close()
     est.answers_ = answers
+    est._streamed = True  # answers_ holds the ids only: what needs the answers refuses it
     est._label_seen = stream.labels_seen  # columns and priors in the in-memory fit's order
     est._set(answers, out)
     est.passes_ = stream.passes + 1  # type: ignore[attr-defined]  # the coding pass included
