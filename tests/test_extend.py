@@ -174,3 +174,60 @@ def test_replayed_on_rte_active_relabeling_needs_fewer_answers_than_random_order
     a60 = active.loc[active["fraction"] <= 0.6, "accuracy"].max()
     r60 = random.loc[random["fraction"] <= 0.6, "accuracy"].max()
     assert a60 >= target - 0.005 and a60 > r60, (a60, r60, target)
+
+
+def test_extend_never_buys_control_items(tmp_path):
+    """Control items with split answers used to rank as uncertain and were bought: budget
+    spent on labels the owner knows, and the control shown to one more worker."""
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=100 * tg.TAG)
+        ws = net.create_accounts(["a", "b", "c", "d", "e", "f"], fund=5 * tg.TAG)
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
+                                reward_policy=tg.rewards.Flat(per_answer=tg.TAG), gold={0: "y", 1: "n"})
+        asg = task.assign(ws[:4]).copy()
+        asg["label"] = "y"
+        split = asg["item_id"].isin([0, 1, 2, 3])
+        asg.loc[split & asg.duplicated("item_id"), "label"] = "n"
+        task.submit_many(asg[["item_id", "worker", "label"]])
+        new = task.extend(2 * tg.TAG, ws)
+        assert set(new["item_id"]) == {2, 3} and not new["control"].any()
+        refused(net, errors.InvalidArgument, lambda: task.extend(11 * tg.TAG, ws), match="control items are not extended")
+
+
+def test_next_items_exclude_and_the_methods_it_cannot_rank_with():
+    df = pd.DataFrame({"task": np.repeat(ITEMS, 2), "worker": ["a", "b"] * 12,
+                       "label": ["y", "n"] * 4 + ["y", "y"] * 8})
+    top = tg.consensus.next_items(df, 4, method="majority_vote", exclude=["q0", "q3", "unknown"])
+    assert list(top.index[:2]) == ["q1", "q2"] and not {"q0", "q3"} & set(top.index)
+    with pytest.raises(errors.InvalidArgument, match="exclude must be a collection"):
+        tg.consensus.next_items(df, 2, exclude="q0")
+    # KOS's probas_ are one-hot: every task would rank as certain, so the split ones could not come first.
+    for method in ("kos", tg.consensus.KOS()):
+        with pytest.raises(errors.InvalidArgument, match="one-hot"):
+            tg.consensus.next_items(df, 2, method=method)
+    for method in ("gold_majority_vote", tg.consensus.GoldMajorityVote()):
+        with pytest.raises(errors.InvalidArgument, match="needs gold labels"):
+            tg.consensus.next_items(df, 2, method=method)
+
+
+def test_capacity_is_one_int_or_one_per_worker(tmp_path):
+    """A list of the wrong length raised numpy's broadcast error (extend) or an IndexError
+    (assign), and floats were cut down to ints without a word."""
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=100 * tg.TAG)
+        ws = net.create_accounts(["a", "b", "c", "d"], fund=5 * tg.TAG)
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
+                                reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+        for cap, match in (([1, 2], "capacity has 2 values for 4 workers"), (2.7, "got 2.7"), ([6, 6, 6, 6.0], "got 6.0"),
+                           (-1, ">= 0"), ([[6, 6], [6, 6]], "2-d"), (True, "got True"), (2**63, ">= 0")):
+            refused(net, errors.InvalidArgument, lambda: task.assign(ws, capacity=cap), match=match)
+        asg = task.assign(ws, capacity=np.array([6, 6, 6, 6])).copy()
+        asg["label"] = np.where(asg["item_id"].isin([0, 1]) & asg.duplicated("item_id"), "n", "y")
+        task.submit_many(asg[["item_id", "worker", "label"]])
+        more = net.create_accounts(["e", "f"], fund=5 * tg.TAG)
+        refused(net, errors.InvalidArgument, lambda: task.extend(2 * tg.TAG, ws + more, capacity=[1, 2]),
+                match="extend: capacity has 2 values for 6 workers")
+        refused(net, errors.InvalidArgument, lambda: task.extend(2 * tg.TAG, ws + more, capacity=1.5), match="got 1.5")
+        assert len(task.extend(2 * tg.TAG, ws + more, capacity=[0, 0, 0, 0, 1, 1])) == 2

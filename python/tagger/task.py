@@ -368,19 +368,14 @@ class Task:
             raise InvalidArgument("assign: a worker is listed twice")
         if self.owner.address_bytes in {a.address_bytes for a in accts}:
             raise InvalidArgument("assign: the task owner cannot work on its own task")
+        given = _capacities(capacity, len(accts), "assign")
         keep = self._eligible(accts, "assign")
-        if capacity is not None and np.ndim(capacity):
-            capacity = [int(c) for c in np.asarray(capacity)[keep]]
         accts = [accts[j] for j in keep]
         # Adaptive overlap starts with one human per item; assign_next() adds more where needed.
         overlap = 1 if self.adaptive else self.overlap
         n, m = self.n_items, len(accts)
         demand = n * overlap
-        if capacity is None:
-            capacity = max(1, math.ceil(1.25 * demand / m))
-        cap = np.broadcast_to(np.asarray(capacity, dtype=np.int64), (m,)).copy()
-        if (cap < 0).any():
-            raise InvalidArgument("capacity must be >= 0 for every worker")
+        cap = given[keep] if given is not None else np.full(m, max(1, math.ceil(1.25 * demand / m)), dtype=np.int64)
         if overlap > m:
             raise InfeasibleAssignment(f"overlap {overlap} needs at least {overlap} workers, got {m}")
         s = self.suitability(accts)
@@ -462,6 +457,7 @@ class Task:
         accts = [self._net.account(w) for w in workers]
         if not accts:
             raise InvalidArgument("assign_next needs at least one worker")
+        given = _capacities(capacity, len(accts), "assign_next")
         keep = self._eligible(accts, "assign_next")
         accts = [accts[j] for j in keep]
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
@@ -469,8 +465,7 @@ class Task:
         for j, p in enumerate(pos):
             held[:, j] = (self._allowed[items] == p).any(axis=1)
         m = len(accts)
-        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * len(items) / m)),
-                                         dtype=np.int64), (m,)).copy()
+        cap = given[keep] if given is not None else np.full(m, max(1, math.ceil(1.25 * len(items) / m)), dtype=np.int64)
         canon = _canonical_order(accts)
         slots_c = solve(np.broadcast_to(self.suitability(accts)[canon], (len(items), m)), 1, cap[canon],
                         held[:, canon], partial=True)
@@ -572,6 +567,7 @@ class Task:
         accts = [self._net.account(w) for w in workers]
         if not accts:
             raise InvalidArgument("reassign needs at least one worker")
+        given = _capacities(capacity, len(accts), "reassign")
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         done = np.zeros((self.n_items, len(accts)), dtype=bool)
         if self._ans_chunks:
@@ -585,8 +581,7 @@ class Task:
         items = np.flatnonzero(need > 0)
         width = int(need.max())
         m = len(accts)
-        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * need.sum() / m)),
-                                         dtype=np.int64), (m,)).copy()
+        cap = given if given is not None else np.full(m, max(1, math.ceil(1.25 * need.sum() / m)), dtype=np.int64)
         s = self.suitability(accts)
         canon = _canonical_order(accts)
         # Items missing fewer than `width` slots block the extra columns by excluding
@@ -639,6 +634,7 @@ class Task:
         """Spend ``budget`` (base units) on one more answer for each of the items whose
         label is least certain (:func:`tagger.consensus.next_items` with the task's
         method and ``score``), each from a worker who has not answered or held it.
+        Control (gold) items are never chosen: their label is known.
 
         ``budget // (rate + policy_base)`` answers are bought; exactly their price is
         locked from the owner into the escrow by a signed ``extend`` transaction (the
@@ -670,12 +666,15 @@ class Task:
                                   if self._allowed is not None else
                                   "extend: the task has no assignment; call extend(budget) without workers")
         df = self._answer_frame()
+        # Control items are never bought: their label is known, and one more answer would only
+        # show them to one more worker.
         ranked = next_items(df[["task", "worker", "label"]], n_extra,
-                            method=self.method or "majority_vote", score=score, labels=self.labels)
+                            method=self.method or "majority_vote", score=score, labels=self.labels,
+                            exclude=self.gold.index)
         chosen = self._item_index.get_indexer(ranked.index)
         if len(chosen) < n_extra:
             raise InvalidArgument(f"extend: a budget for {n_extra} answers, but only {len(chosen)} answered items "
-                                  "to extend (one more answer each)")
+                                  "to extend (one more answer each; control items are not extended)")
         locked = n_extra * price
         gold_ids = set(self.gold.index)
         if self._allowed is None:
@@ -703,10 +702,8 @@ class Task:
         done[row_of[it[hit]], col[wp[hit]]] = True
         for j, p in enumerate(pos):
             done[:, j] |= (self._allowed[chosen] == p).any(axis=1)
-        cap = np.broadcast_to(np.asarray(capacity if capacity is not None else max(1, math.ceil(1.25 * n_extra / m)),
-                                         dtype=np.int64), (m,)).copy()
-        if (cap < 0).any():
-            raise InvalidArgument("capacity must be >= 0 for every worker")
+        given = _capacities(capacity, m, "extend")
+        cap = given if given is not None else np.full(m, max(1, math.ceil(1.25 * n_extra / m)), dtype=np.int64)
         s = self.suitability(accts)
         canon = _canonical_order(accts)
         # Exact and all or nothing (partial=False): an infeasible request changes nothing.
@@ -1354,6 +1351,24 @@ def _split_runs(keys: np.ndarray, values: np.ndarray) -> tuple[list, list]:
         return [], []
     cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     return [k[0] for k in np.split(keys, cut)], np.split(values, cut)
+
+
+def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
+    """``capacity`` as one int64 per worker of a list of ``m`` (None stays None: the
+    caller's default): one int for all, or exactly one int >= 0 per worker."""
+    if capacity is None:
+        return None
+    if np.ndim(capacity) > 1:
+        raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, not a {np.ndim(capacity)}-d array")
+    values = [capacity] if np.ndim(capacity) == 0 else list(capacity)
+    if np.ndim(capacity) == 1 and len(values) != m:
+        raise InvalidArgument(f"{verb}: capacity has {len(values)} values for {m} workers (give one int, or one per worker)")
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, got {v!r}")
+        if not 0 <= int(v) <= 2**63 - 1:
+            raise InvalidArgument(f"{verb}: capacity must be >= 0 for every worker, got {v!r}")
+    return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
 
 
 def _canonical_order(accts: Sequence[Account]) -> np.ndarray:

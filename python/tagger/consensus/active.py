@@ -28,7 +28,7 @@ reach the full-overlap accuracy; docs/consensus.md has the curves.
 from __future__ import annotations
 
 import numbers
-
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,8 @@ def _confusion(errors: np.ndarray | None, skills: np.ndarray | None, counts: np.
 
 
 def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier = "dawid_skene", *,
-               score: str = "margin", labels: Any = None, smoothing: float = 1.0) -> pd.DataFrame:
+               score: str = "margin", labels: Any = None, smoothing: float = 1.0,
+               exclude: Iterable[Any] | None = None) -> pd.DataFrame:
     """The ``budget`` tasks that most need one more answer, most uncertain first.
 
     ``answers``: a ``task, worker, label`` frame; ``method``: a consensus method
@@ -92,7 +93,8 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     because one worker's confusion matrix was fitted on a handful of answers;
     on the shared sets it reaches the full-overlap accuracy with fewer answers
     than 0 does (docs/consensus.md). An estimator passed as ``method`` ranks
-    with its own settings.
+    with its own settings. ``exclude``: tasks never returned (e.g. control
+    items, whose label is already known); their answers still inform the fit.
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
     ``margin``, ``entropy``, ``eig``, the current ``label`` and ``n_answers``;
@@ -109,13 +111,19 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         raise InvalidArgument("next_items needs answers to rank the tasks by")
     if isinstance(method, str):
         est = get_method(method)
-        if est._method == "gold_majority_vote":
-            raise InvalidArgument("next_items cannot rank with 'gold_majority_vote': that method needs gold labels "
-                                  "(true_labels), which next_items does not take; use 'dawid_skene' or another method")
     elif isinstance(method, BaseClassifier):
         est = method
     else:
         raise InvalidArgument(f"method must be a method name or a tg.consensus estimator, not {type(method).__name__}")
+    if est._method == "gold_majority_vote":
+        raise InvalidArgument("next_items cannot rank with GoldMajorityVote: that method needs gold labels "
+                              "(true_labels), which next_items does not take; use 'dawid_skene' or another method")
+    skip = np.zeros(len(a.task_names), dtype=bool)
+    if exclude is not None:
+        if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Iterable):
+            raise InvalidArgument(f"exclude must be a collection of task ids, not {type(exclude).__name__}")
+        pos = a.task_names.get_indexer(pd.Index(list(exclude)))
+        skip[pos[pos >= 0]] = True  # ids without answers are simply not candidates
     est._require_posteriors("next_items")
     errors: np.ndarray | None = None
     skills: np.ndarray | None = None
@@ -142,7 +150,8 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     chosen = {"eig": eig, "margin": 1.0 - margin, "entropy": entropy}[score]
     n_ans = np.bincount(a.task, minlength=len(a.task_names))
     # Highest score first; ties to fewer answers, then to the task's first appearance.
-    order = np.lexsort((np.arange(len(p)), n_ans, -np.round(chosen, 12)))[:int(budget)]
+    order = np.lexsort((np.arange(len(p)), n_ans, -np.round(chosen, 12)))
+    order = order[~skip[order]][:int(budget)]
     lab = p.argmax(axis=1)
     out = pd.DataFrame({"score": chosen[order], "margin": margin[order], "entropy": entropy[order], "eig": eig[order],
                         "label": np.asarray(a.label_names, dtype=object)[lab[order]], "n_answers": n_ans[order]},

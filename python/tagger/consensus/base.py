@@ -446,15 +446,15 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         return LabelQuality.from_fit(self.answers_, self._out, confidence, self.threads)
 
     # -- helpers ----------------------------------------------------------
-    # False where probas_ are scores rather than posteriors (MMSR: signed skill sums, some
-    # negative or above 1): what reads them as probabilities refuses the estimator.
+    # False where probas_ are not posteriors (MMSR: signed skill sums, some negative or above
+    # 1; KOS: one-hot): what reads them as probabilities refuses the estimator, saying why.
     _posteriors: bool = True
+    _probas_are: str = ""
 
     def _require_posteriors(self, what: str) -> None:
         if not self._posteriors:
-            raise InvalidArgument(f"{what} needs posterior probabilities; {type(self).__name__}'s probas_ are its "
-                                  "scores_ (signed skill sums, not probabilities): use DawidSkene, GLAD or another "
-                                  "probabilistic method")
+            raise InvalidArgument(f"{what} needs posterior probabilities; {type(self).__name__}'s probas_ are "
+                                  f"{self._probas_are}: use DawidSkene, GLAD or another probabilistic method")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_out"):

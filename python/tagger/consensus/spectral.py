@@ -32,6 +32,9 @@ class KOS(BaseClassifier):
 
     _method = "kos"
     _iterative = True
+    # Every task would score "certain" in next_items/quality: nothing to rank by.
+    _posteriors = False
+    _probas_are = "one-hot (KOS gives a label, no posterior)"
 
     def __init__(self, n_iter: int = 100, random_state: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
@@ -99,6 +102,7 @@ class MMSR(BaseClassifier):
     _method = "mmsr"
     _iterative = True
     _posteriors = False  # probas_ = scores_, crowd-kit's signed vote shares
+    _probas_are = "its scores_ (signed skill sums, not probabilities)"
 
     def __init__(self, n_iter: int = 10000, tol: float = 1e-10, random_state: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
