@@ -94,7 +94,7 @@ def test_numpy_numbers_are_accepted_as_options() -> None:
 
 def test_clear_errors_for_options_that_cannot_work() -> None:
     d = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]})
-    with pytest.raises(InvalidArgument, match="'gold_majority_vote'.*needs gold labels"):
+    with pytest.raises(InvalidArgument, match="GoldMajorityVote.*needs gold labels"):
         C.next_items(d, 2, method="gold_majority_vote")
     with pytest.raises(InvalidArgument, match="MajorityVote: skill of worker 'a' is -1.0"):
         C.MajorityVote().fit(d, pd.Series({"a": -1.0, "b": 0.5}))
@@ -223,3 +223,21 @@ def test_quality_of_a_streamed_fit_is_refused(tmp_path) -> None:
     with pytest.raises(InvalidArgument, match="fitted by fit_parquet, which keeps none in memory"):
         est.quality()
     assert len(est.fit(GOOD).quality().answers) == len(GOOD)  # an in-memory refit has them again
+
+
+@pytest.mark.parametrize("make", [C.MajorityVote, C.DawidSkene, C.GLAD, C.Wawa, C.MACE])
+def test_multiindex_columns_are_refused_by_name(make) -> None:
+    """data["task"] of 2-level columns is a frame: every classifier raised AttributeError 'dtype'."""
+    d = GOOD.copy()
+    d.columns = pd.MultiIndex.from_arrays([["task", "worker", "label"], ["a", "b", "c"]])
+    with pytest.raises(InvalidArgument, match="2-level \\(MultiIndex\\) columns"):
+        make().fit(d)
+    d.columns = d.columns.get_level_values(0)
+    assert make().fit(d).labels_.tolist() == make().fit(GOOD).labels_.tolist()
+
+
+def test_multiindex_columns_are_refused_by_the_families() -> None:
+    d = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "output": [1.0, 2.0]})
+    d.columns = pd.MultiIndex.from_arrays([list(d.columns), ["x"] * 3])
+    with pytest.raises(InvalidArgument, match="MultiIndex"):
+        C.Median().fit(d)

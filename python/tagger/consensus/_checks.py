@@ -15,20 +15,24 @@ def frame(data: Any, columns: Sequence[str], owner: str) -> pd.DataFrame:
     """``data[columns]``, or MissingColumn (a KeyError, as in crowd-kit) / InvalidArgument."""
     if not isinstance(data, pd.DataFrame):
         raise InvalidArgument(f"{owner}: expected a pandas DataFrame with columns {list(columns)}; got {type(data).__name__}")
+    no_repeated_columns(data, columns, owner)
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise MissingColumn(f"{owner}: data is missing column(s) {missing}; expected columns {list(columns)}")
-    no_repeated_columns(data, columns, owner)
     if len(data) == 0:
         raise InvalidArgument(f"{owner}: data is empty (no answers to aggregate)")
     return data[list(columns)]
 
 
 def no_repeated_columns(data: pd.DataFrame, columns: Sequence[str], owner: str | None = None) -> None:
-    """InvalidArgument when one of ``columns`` appears more than once (``data[c]`` would be a frame)."""
+    """InvalidArgument when one of ``columns`` appears more than once, or the columns have
+    several levels (either way ``data[c]`` would be a frame, not a column)."""
+    prefix = f"{owner}: " if owner else ""
+    if isinstance(data.columns, pd.MultiIndex):
+        raise InvalidArgument(f"{prefix}data has {data.columns.nlevels}-level (MultiIndex) columns; give one level "
+                              f"named {list(columns)} (e.g. data.columns = data.columns.get_level_values(0))")
     repeated = [c for c in columns if int((data.columns == c).sum()) > 1]
     if repeated:
-        prefix = f"{owner}: " if owner else ""
         raise InvalidArgument(f"{prefix}column(s) {repeated} appear more than once in the data; keep one of each")
 
 

@@ -180,10 +180,10 @@ def factorize(
     if not isinstance(data, pd.DataFrame):
         raise InvalidArgument(f"expected a pandas DataFrame with columns task, worker, {value_column}; got {type(data).__name__}")
     cols = ("task", "worker", value_column)
+    no_repeated_columns(data, cols)
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise MissingColumn(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
-    no_repeated_columns(data, cols)
     no_missing(data, cols)
     if on_duplicate not in ("keep_last", "error"):
         raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
