@@ -295,7 +295,7 @@ def test_crowdlab_refits_on_other_labels_and_names_bad_model_rows() -> None:
         C.CROWDLAB().fit(df, mp.iloc[:-2])
     holes = mp.copy()
     holes.iloc[3, 1] = np.nan
-    with pytest.raises(InvalidArgument, match=r"NaN probabilities .* for 1 answered task"):
+    with pytest.raises(InvalidArgument, match=rf"row of task {holes.index[3]!r} is not a distribution"):
         C.CROWDLAB().fit(df, holes)
     # Labels of mixed types cannot be sorted: the model's column order is used (a TypeError before).
     mixed = other.assign(label=[1, "a", "a"])
@@ -386,3 +386,22 @@ def test_bad_input() -> None:
         C.WeightedMajorityVote(skills=pd.Series({"a": 1.0})).fit(good)
     wmv = C.WeightedMajorityVote(skills=pd.Series({"a": 1.0}), default_skill=0.1).fit(good)
     assert wmv.labels_[1] == "x"
+
+
+def test_crowdlab_checks_the_model_rows_of_unanswered_tasks_too() -> None:
+    """Rows of tasks nobody answered become labels_ and probas_ rows: a row of -7 and inf
+    came back as probas, an all-NaN row raised pandas' 'all NA values' from idxmax."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3], "worker": ["u", "v", "u", "v", "u"], "label": ["a", "a", "b", "b", "a"]})
+    mp = pd.DataFrame({"a": [0.9, 0.2, 0.5, 0.7], "b": [0.1, 0.8, 0.5, 0.3]}, index=[1, 2, 3, 4])
+    assert C.CROWDLAB().fit(df, mp).labels_.loc[4] == "a"
+    for row in ([-7.0, np.inf], [np.nan, np.nan], [0.3, 0.3]):
+        bad = mp.copy()
+        bad.loc[4] = row
+        with pytest.raises(InvalidArgument, match="row of task 4 is not a distribution"):
+            C.CROWDLAB().fit(df, bad)
+    with pytest.raises(InvalidArgument, match="more than one row for task 2"):
+        C.CROWDLAB().fit(df, pd.concat([mp, mp.iloc[[1]]]))
+    with pytest.raises(InvalidArgument, match="must hold numbers"):
+        C.CROWDLAB().fit(df, mp.assign(a=["x"] * 4))
+    with pytest.raises(InvalidArgument, match="CROWDLAB: expected a pandas DataFrame"):
+        C.CROWDLAB().fit(df.to_dict("list"), mp)

@@ -55,6 +55,27 @@ def label_quality(estimator: BaseClassifier, confidence: float = 0.95) -> LabelQ
     return estimator.quality(confidence)
 
 
+def _check_model_probas(mp: pd.DataFrame) -> None:
+    """Every row, answered task or not (an unanswered one becomes its own label and
+    probas_ row), is a distribution: numbers >= 0 summing to 1 (within 1e-3, as the
+    core checks), one row per task."""
+    if not mp.index.is_unique:
+        dup = mp.index[mp.index.duplicated()].tolist()[0]  # (tolist: plain Python ids in the message)
+        raise InvalidArgument(f"model_probas has more than one row for task {dup!r}")
+    if mp.columns.has_duplicates:
+        raise InvalidArgument(f"model_probas has more than one column for label "
+                              f"{mp.columns[mp.columns.duplicated()].tolist()[0]!r}")
+    try:
+        v = mp.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidArgument("model_probas must hold numbers (probabilities)") from None
+    bad = ~(np.isfinite(v) & (v >= 0)).all(axis=1) | (np.abs(v.sum(axis=1) - 1) > 1e-3)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"model_probas row of task {mp.index.tolist()[i]!r} is not a distribution (values >= 0, finite, "
+                              f"summing to 1): {v[i].tolist()}")
+
+
 class CROWDLAB(BaseClassifier):
     r"""CROWDLAB: a classifier's predicted probabilities join the annotators.
 
@@ -83,8 +104,12 @@ class CROWDLAB(BaseClassifier):
 
     def fit(self, data: pd.DataFrame, model_probas: pd.DataFrame | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> "CROWDLAB":
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidArgument(f"CROWDLAB: expected a pandas DataFrame with columns task, worker, label; "
+                                  f"got {type(data).__name__}")
         if not isinstance(model_probas, pd.DataFrame):
             raise InvalidArgument("CROWDLAB.fit needs model_probas: a DataFrame indexed by task, one column per label")
+        _check_model_probas(model_probas)
         extra = model_probas.index.difference(pd.Index(data["task"].unique())) if "task" in data else pd.Index([])
         self._model_probas = model_probas
         self._extra_tasks = extra
