@@ -559,3 +559,26 @@ def test_hrrasa_default_similarity_needs_str_outputs():
     with pytest.raises(InvalidArgument, match="HRRASA: output at row 0 is int(64)?, not str"):
         C.HRRASA().fit(df)
     C.HRRASA(output_similarity=lambda a, b: float(a == b)).fit(df)  # a user similarity takes any outputs
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-300, 1e160, 1e300])
+def test_bbox_clusters_the_same_at_any_scale(scale):
+    """Areas of boxes at 1e160 overflowed to inf, so IoU was NaN and every box stood alone."""
+    df, truth = _boxes()
+    ref = C.BoxMajorityVote().fit_predict(df)
+    big = df.assign(**{c: df[c] * scale for c in ["x_min", "y_min", "x_max", "y_max"]})
+    out = C.BoxMajorityVote().fit_predict(big)
+    assert out["support"].tolist() == ref["support"].tolist()
+    coords = ["x_min", "y_min", "x_max", "y_max"]
+    np.testing.assert_allclose(out[coords].to_numpy() / scale, ref[coords].to_numpy(), rtol=1e-12)
+    huge = pd.DataFrame({"task": [1], "worker": [1], "x_min": [-1e308], "y_min": [0.0], "x_max": [1e308], "y_max": [1.0]})
+    with pytest.raises(InvalidArgument, match="wider or taller than a double can hold"):
+        C.BoxMajorityVote().fit(huge)
+
+
+def test_bbox_identical_zero_area_boxes_agree():
+    """Two workers' identical point boxes had IoU 0: two clusters of support 1 instead of one of 2."""
+    pts = pd.DataFrame({"task": [1, 1, 1], "worker": [1, 2, 3], "x_min": [1.0, 1.0, 5.0], "y_min": [1.0, 1.0, 5.0],
+                        "x_max": [1.0, 1.0, 5.0], "y_max": [1.0, 1.0, 9.0]})
+    out = C.BoxMajorityVote().fit_predict(pts)
+    assert out[["x_min", "y_min", "x_max", "y_max", "support"]].values.tolist() == [[1.0, 1.0, 1.0, 1.0, 2]]

@@ -16,17 +16,32 @@ namespace tagger::consensus {
 namespace {
 
 double iou(const double* a, const double* b) {
+  // Identical boxes agree fully, zero-area ones (a misclick's line or point) included.
+  if (a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3]) return 1.0;
   const double iw = std::min(a[2], b[2]) - std::max(a[0], b[0]), ih = std::min(a[3], b[3]) - std::max(a[1], b[1]);
   if (iw <= 0 || ih <= 0) return 0.0;
-  const double inter = iw * ih;
-  const double uni = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  // In units of the larger width and height, so areas of huge coordinates cannot
+  // overflow to inf (every side is finite: checked on input).
+  const double sw = std::max(a[2] - a[0], b[2] - b[0]), sh = std::max(a[3] - a[1], b[3] - b[1]);
+  const double inter = (iw / sw) * (ih / sh);
+  const double uni = ((a[2] - a[0]) / sw) * ((a[3] - a[1]) / sh) + ((b[2] - b[0]) / sw) * ((b[3] - b[1]) / sh) - inter;
   return uni > 0 ? inter / uni : 0.0;
 }
 
 double median_of(std::vector<double>& v) {
   std::sort(v.begin(), v.end());
   const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  if (v.size() % 2) return v[m];
+  const double mid = (v[m - 1] + v[m]) / 2;
+  return std::isfinite(mid) ? mid : v[m - 1] / 2 + v[m] / 2;  // (the sum of two huge coordinates overflows)
+}
+
+double mean_of(const std::vector<double>& v) {
+  const double n = static_cast<double>(v.size()), sum = std::accumulate(v.begin(), v.end(), 0.0);
+  if (std::isfinite(sum)) return sum / n;
+  double m = 0;  // huge coordinates: the sum overflowed, each term cannot
+  for (double x : v) m += x / n;
+  return m;
 }
 
 }  // namespace
@@ -46,6 +61,8 @@ BoxResult bbox_aggregate(std::span<const double> boxes, std::span<const std::int
       throw InvalidArgument("bbox: box at row " + std::to_string(k) + " has a NaN or infinite coordinate");
     if (b[2] < b[0] || b[3] < b[1])
       throw InvalidArgument("bbox: box at row " + std::to_string(k) + " has x_max < x_min or y_max < y_min");
+    if (!std::isfinite(b[2] - b[0]) || !std::isfinite(b[3] - b[1]))
+      throw InvalidArgument("bbox: box at row " + std::to_string(k) + " is wider or taller than a double can hold");
   }
   // Rows grouped by (task, label), stable.
   std::vector<std::size_t> order(n);
@@ -97,7 +114,7 @@ BoxResult bbox_aggregate(std::span<const double> boxes, std::span<const std::int
       for (int d = 0; d < 4; ++d) {
         std::vector<double> v;
         for (std::size_t x : c) v.push_back(boxes[4 * x + static_cast<std::size_t>(d)]);
-        r.boxes.push_back(median ? median_of(v) : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()));
+        r.boxes.push_back(median ? median_of(v) : mean_of(v));
       }
       r.task.push_back(static_cast<std::int32_t>(t));
       r.label.push_back(label[rows[0]]);
