@@ -215,3 +215,14 @@ def test_consistency_equals_crowdkit() -> None:
     assert metrics.consistency(long, workers_skills=pd.Series(0.6, index=range(400))) == 1.0
     with pytest.raises(InvalidArgument, match="accuracies in \\[0, 1\\]"):
         metrics.consistency(df, aggregator=C.MMSR())  # its skills_ are log-odds
+
+
+def test_alpha_refuses_a_value_domain_with_repeats() -> None:
+    """A repeated domain value counted each answer once per copy (0.4706 where the package, given
+    each value once, agrees with tagger's 0.5455)."""
+    data = [[1, 2, 3], [1, 3, 3]]
+    with pytest.raises(InvalidArgument, match="value_domain lists 2 more than once"):
+        metrics.krippendorff_alpha(data, value_domain=[1, 2, 2, 3], level_of_measurement="nominal")
+    with pytest.raises(InvalidArgument, match="1-d"):
+        metrics.krippendorff_alpha(data, value_domain=[[1, 2], [3, 4]], level_of_measurement="nominal")
+    assert metrics.krippendorff_alpha(data, value_domain=[1, 2, 3], level_of_measurement="nominal") == pytest.approx(6 / 11)

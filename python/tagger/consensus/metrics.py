@@ -114,6 +114,11 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         domain = np.arange(counts.shape[1]) if value_domain is None else np.asarray(value_domain)
         if len(domain) != counts.shape[1]:
             raise InvalidArgument(f"value_domain has {len(domain)} values for {counts.shape[1]} value_counts columns")
+    if domain.ndim != 1:
+        raise InvalidArgument(f"value_domain must be 1-d (the values, in order), got {domain.ndim}-d")
+    if len(np.unique(domain)) != len(domain):
+        _, first, seen = np.unique(domain, return_index=True, return_counts=True)
+        raise InvalidArgument(f"value_domain lists {domain[first[seen > 1][0]].tolist()!r} more than once; each value once")
     if level == "nominal" or domain.dtype.kind not in "iuf":
         if level in ("interval", "ratio"):
             raise InvalidArgument(f"{level} alpha needs a numeric value_domain")
