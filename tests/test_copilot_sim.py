@@ -194,3 +194,21 @@ def test_anchoring_copies_the_suggestion_only_where_it_is_shown():
     assert plain.stop_counts(0.5)[1].sum() <= half.stop_counts(0.5)[1].sum() <= stopped.sum()
     with pytest.raises(InvalidArgument, match="anchoring"):
         CopilotReplay(answers, truth, cop, overlap=4, anchoring=1.5)
+
+
+def test_replay_refuses_truth_it_cannot_score():
+    """truth of another type scored 0 (str labels) or NaN (str task ids); NaN truth counted as
+    wrong; mixed-type labels raised TypeError from sorted()."""
+    answers, truth = crowd(n_tasks=12)
+    cop = synthetic_copilot(truth, 0.8, labels=range(3), seed=1)
+    with pytest.raises(InvalidArgument, match="different types"):
+        CopilotReplay(answers, truth.astype(str), cop, overlap=3)
+    with pytest.raises(InvalidArgument, match="shares no task"):
+        CopilotReplay(answers, truth.set_axis(range(12)), cop, overlap=3)
+    with pytest.raises(InvalidArgument, match="no label .* for 1 replayed task"):
+        CopilotReplay(answers, truth.astype(float).where(truth.index != "t3"), cop, overlap=3)
+    with pytest.raises(InvalidArgument, match="must be a pandas Series"):
+        CopilotReplay(answers, truth.to_dict(), cop, overlap=3)
+    mixed = answers.assign(label=answers["label"].map({0: 0, 1: "b", 2: 2}))
+    r = CopilotReplay(mixed, truth, cop, overlap=3)
+    assert set(r.labels) == {0, 1, "b", 2} and 0 <= r.full().accuracy <= 1  # (the copilot says 1)

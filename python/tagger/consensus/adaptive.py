@@ -34,6 +34,7 @@ informative (or, permuted across items, uninformative) confidence;
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,30 @@ def simulate_crowd(truth: pd.Series, labels: Any, *, n_workers: int, per_item: i
                          "label": label_set[lab.ravel()]})
 
 
+def _kind(v: Any) -> str:
+    """Labels that could compare equal share a kind (1 == 1.0 == np.int64(1); "1" does not)."""
+    if isinstance(v, (numbers.Number, np.number)) and not isinstance(v, (bool, np.bool_)):
+        return "number"
+    return type(v).__name__
+
+
+def _checked_truth(truth: Any, tasks: pd.Index) -> pd.Series:
+    """``truth`` on the replayed tasks; refused when it is not a Series, has missing labels
+    there, or shares no task with the answers (every accuracy would be NaN or 0)."""
+    if not isinstance(truth, pd.Series):
+        raise InvalidArgument(f"truth must be a pandas Series task -> label, not {type(truth).__name__}")
+    if not truth.index.is_unique:
+        raise InvalidArgument(f"truth has more than one label for task {truth.index[truth.index.duplicated()].tolist()[0]!r}")
+    kept = truth[truth.index.isin(tasks)]
+    if kept.empty:
+        raise InvalidArgument(f"truth shares no task with the answers (truth e.g. {truth.index.tolist()[:1]}, answers "
+                              f"e.g. {tasks.tolist()[:1]}): are the ids of different types?")
+    if kept.isna().any():
+        raise InvalidArgument(f"truth has no label (NaN/None) for {int(kept.isna().sum())} replayed task(s), e.g. "
+                              f"{kept.index[kept.isna()].tolist()[0]!r}: drop them (truth.dropna()) to score the rest")
+    return kept
+
+
 class CopilotReplay:
     """The policies of the benchmark replayed on one random order of ``answers``
     (``task, worker, label``), scored against ``truth`` (Series task -> label).
@@ -222,8 +247,15 @@ class CopilotReplay:
                           if copied.any() else df)
         # Whether each answer (as given with the suggestion shown) equals the copilot's label.
         self._agrees = self._df_shown["label"].to_numpy(dtype=object) == self._cop_label[code]
-        self._truth = truth[truth.index.isin(self._tasks)]
-        self.labels = sorted(set(df["label"].tolist()) | set(cop["label"].tolist()))
+        self._truth = _checked_truth(truth, self._tasks)
+        seen = list(dict.fromkeys(df["label"].tolist() + cop["label"].tolist()))
+        try:
+            self.labels = sorted(seen)
+        except TypeError:  # labels of mixed types (1 and "b"): first appearance
+            self.labels = seen
+        if not {_kind(v) for v in self._truth.tolist()} & {_kind(v) for v in seen}:
+            raise InvalidArgument(f"truth labels and answer labels are of different types (truth e.g. "
+                                  f"{self._truth.iloc[0]!r}, answers e.g. {seen[0]!r}): no answer could ever be right")
 
     # ------------------------------------------------------------- helpers ---
     @property
