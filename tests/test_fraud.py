@@ -116,6 +116,21 @@ def test_bad_input_is_refused_with_the_reason():
         fraud_report(pd.concat([df, df.iloc[:1]]), consensus)
     with pytest.raises(errors.InvalidArgument, match="missing column"):
         fraud_report(df.drop(columns="label"), consensus)
+    # Types used to reach pybind ("incompatible function arguments"); text durations and
+    # heights were coerced to NaN, silently switching their rule off.
+    with pytest.raises(errors.InvalidArgument, match="min_shared is a count and must be an int, got 2.5"):
+        fraud_report(df, consensus, min_shared=2.5)
+    with pytest.raises(errors.InvalidArgument, match="alpha must be a number, got True"):
+        FraudRules(alpha=True)
+    text = df.assign(duration=df["duration"].astype(object))
+    text.loc[5, "duration"] = "fast"
+    with pytest.raises(errors.InvalidArgument, match="duration .* 'fast' at row 5 is not"):
+        fraud_report(text, consensus)
+    w = df["worker"].iloc[0]
+    with pytest.raises(errors.InvalidArgument, match=f"funding has more than one row for worker '{w}'"):
+        fraud_report(df, consensus, funding=pd.DataFrame({"funder": ["x", "y"], "height": [1, 2]}, index=[w, w]))
+    with pytest.raises(errors.InvalidArgument, match="funding height .* 'soon'"):
+        fraud_report(df, consensus, funding=pd.DataFrame({"funder": ["x"], "height": ["soon"]}, index=[w]))
 
 
 def test_sybil_accounts_funded_by_one_farmer_answering_one_task():

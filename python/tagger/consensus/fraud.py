@@ -48,7 +48,8 @@ the same flags bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import numbers
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -78,6 +79,18 @@ class FraudRules:
     min_answers: int = 8
     sybil_min_accounts: int = 4
     sybil_window: int = 100
+
+    def __post_init__(self) -> None:
+        # Types here (the core checks the ranges): 2.5 for a count used to surface as pybind's
+        # "incompatible function arguments".
+        for f in fields(self):
+            k, default, v = f.name, f.default, getattr(self, f.name)
+            if isinstance(v, (bool, np.bool_)):
+                raise InvalidArgument(f"FraudRules: {k} must be a number, got {v!r}")
+            if isinstance(default, int) and not isinstance(v, (int, np.integer)):
+                raise InvalidArgument(f"FraudRules: {k} is a count and must be an int, got {v!r}")
+            if not isinstance(v, numbers.Real):
+                raise InvalidArgument(f"FraudRules: {k} must be a number, got {v!r}")
 
     def _core(self) -> Any:
         o = _core.fraud.FraudOptions()
@@ -117,7 +130,7 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
     cons = _consensus_codes(consensus, answers, enc)
     duration = None
     if "duration" in used.columns:
-        duration = pd.to_numeric(used["duration"], errors="coerce").to_numpy(np.float64)
+        duration = _numbers(used["duration"], "duration (seconds)")
     gold_codes = None
     if gold is not None:
         g = pd.Series(gold, dtype=object) if not isinstance(gold, pd.Series) else gold
@@ -132,13 +145,28 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
         missing = {"funder", "height"} - set(funding.columns)
         if missing:
             raise InvalidArgument(f"funding needs columns funder and height; missing {sorted(missing)}")
+        if not funding.index.is_unique:
+            raise InvalidArgument(f"funding has more than one row for worker "
+                                  f"{funding.index[funding.index.duplicated()].tolist()[0]!r}")
         f = funding.reindex(enc.worker_names)
         funders = pd.Index(f["funder"].dropna().unique())
         funder = np.where(f["funder"].isna(), -1, funders.get_indexer(f["funder"].fillna(""))).astype(np.int32)
-        funded_at = pd.to_numeric(f["height"], errors="coerce").fillna(-1).to_numpy(np.int64)
+        heights = _numbers(f["height"], "funding height")
+        funded_at = np.where(np.isnan(heights), -1, heights).astype(np.int64)
     out = _core.fraud.screen(*enc.core_args(), cons, rules._core(), duration=duration, gold=gold_codes, funder=funder,
                              funded_at=funded_at)
     return _frame(out, enc, None if funder is None else funders)
+
+
+def _numbers(col: pd.Series, what: str) -> np.ndarray:
+    """``col`` as float64, NaN/None for unknown; a value that is not a number is refused
+    (coercing it to NaN would silently switch its rule off)."""
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(vals) & ~col.isna().to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"{what} must be numbers (NaN for unknown); {col.iloc[i]!r} at row {i} is not")
+    return vals
 
 
 def _consensus_codes(consensus: Any, answers: pd.DataFrame, enc: Any) -> np.ndarray:
