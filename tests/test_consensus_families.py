@@ -582,3 +582,50 @@ def test_bbox_identical_zero_area_boxes_agree():
                         "x_max": [1.0, 1.0, 5.0], "y_max": [1.0, 1.0, 9.0]})
     out = C.BoxMajorityVote().fit_predict(pts)
     assert out[["x_min", "y_min", "x_max", "y_max", "support"]].values.tolist() == [[1.0, 1.0, 1.0, 1.0, 2]]
+
+
+def test_repeated_index_arguments_are_named():
+    """Each used to fail inside pandas: "cannot reindex on an axis with duplicate labels"."""
+    seg = _segmentations(0)
+    with pytest.raises(InvalidArgument, match="skills has more than one skill for worker 'w0'"):
+        C.SegmentationMajorityVote().fit(seg, pd.Series([0.5, 0.6], index=["w0", "w0"]))
+    emb = _embeddings(0)
+    agg = C.RASA().fit(emb).aggregated_embeddings_
+    with pytest.raises(InvalidArgument, match="aggregated_embeddings has more than one row for task 't0'"):
+        C.ClosestToAverage("cosine").fit(emb, pd.concat([agg, agg.iloc[:1]]))
+    answers = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": [0, 1, 1, 1]})
+    with pytest.raises(InvalidArgument, match="workers_skills has more than one skill for worker 'a'"):
+        C.metrics.consistency(answers, workers_skills=pd.Series([0.9, 0.8, 0.7], index=["a", "a", "b"]))
+
+
+def test_user_callables_that_return_the_wrong_thing_are_named():
+    texts = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "text": ["a b", "a c"]})
+    with pytest.raises(InvalidArgument, match="ROVER: the tokenizer returned NoneType for row 0"):
+        C.ROVER(tokenizer=lambda s: None, detokenizer=" ".join).fit(texts)
+    emb = _embeddings(0)
+    with pytest.raises(InvalidArgument, match="distance returned an array of shape \\(5,\\) for row 0"):
+        C.ClosestToAverage(distance=lambda a, b: a - b).fit(emb)
+    with pytest.raises(MissingColumn, match="Median: data is missing the value column 'output'"):
+        C.Median().fit(pd.DataFrame({"task": [1], "worker": [1], "value": [1.0]}))
+
+
+def test_noisy_bt_objective_refuses_missing_parameters():
+    df, _ = _comparisons(seed=2, n=100)
+    est = C.NoisyBT(n_iter=5).fit(df)
+    assert np.isfinite(est.objective(df, est.scores_, est.biases_, est.skills_))
+    with pytest.raises(InvalidArgument, match="skills has no value for"):
+        est.objective(df, est.scores_, est.biases_, est.skills_.iloc[1:])
+
+
+def test_a_refit_drops_what_only_the_earlier_fit_set():
+    a, b = _embeddings(0), _embeddings(1).assign(task=lambda d: d.task + "-b")
+    r = C.RASA()
+    r.fit_predict(a)
+    r.fit(b)
+    assert not hasattr(r, "scores_") and not hasattr(r, "embeddings_and_outputs_")
+    h = C.HRRASA(calculate_ranks=True)
+    h.fit(a)
+    assert hasattr(h, "ranks_")
+    h.calculate_ranks = False
+    h.fit(b)
+    assert not hasattr(h, "ranks_")

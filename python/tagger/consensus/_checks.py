@@ -69,3 +69,10 @@ def check_n_iter(owner: str, **params: Any) -> None:
                 raise InvalidArgument(f"{owner}: n_iter must be an int in [1, 2**31 - 1], got {v!r}")
         elif isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(float(v)) or float(v) < 0:
             raise InvalidArgument(f"{owner}: {k} must be a finite number >= 0, got {v!r}")
+
+
+def one_row_each(index: pd.Index, what: str) -> None:
+    """InvalidArgument ``"{what} {id!r}"`` for the first id ``index`` repeats (a repeated
+    index fails later as pandas' "cannot reindex on an axis with duplicate labels")."""
+    if not index.is_unique:
+        raise InvalidArgument(f"{what} {index[index.duplicated()].tolist()[0]!r}")

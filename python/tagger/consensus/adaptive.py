@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..errors import InvalidArgument
 from .active import next_items
+from ._checks import one_row_each
 from .base import BaseClassifier
 
 __all__ = ["COPILOT", "ReplayResult", "CopilotReplay", "synthetic_copilot", "copilot_from_proba",
@@ -178,8 +179,7 @@ def _checked_truth(truth: Any, tasks: pd.Index) -> pd.Series:
     there, or shares no task with the answers (every accuracy would be NaN or 0)."""
     if not isinstance(truth, pd.Series):
         raise InvalidArgument(f"truth must be a pandas Series task -> label, not {type(truth).__name__}")
-    if not truth.index.is_unique:
-        raise InvalidArgument(f"truth has more than one label for task {truth.index[truth.index.duplicated()].tolist()[0]!r}")
+    one_row_each(truth.index, "truth has more than one label for task")
     kept = truth[truth.index.isin(tasks)]
     if kept.empty:
         raise InvalidArgument(f"truth shares no task with the answers (truth e.g. {truth.index.tolist()[:1]}, answers "

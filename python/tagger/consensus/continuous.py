@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .. import _core
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, MissingColumn
 from ._serial import Serialized
 from .base import factorize
 
@@ -28,6 +28,9 @@ class _Continuous(Serialized):
         from .base import check_params
         check_params(vars(self), type(self).__name__)
         col = "output" if isinstance(data, pd.DataFrame) and "output" in data.columns else "label"
+        if isinstance(data, pd.DataFrame) and col not in data.columns:
+            raise MissingColumn(f"{type(self).__name__}: data is missing the value column 'output' (crowd-kit's "
+                                "name; 'label' is taken too); expected columns ['task', 'worker', 'output']")
         answers, used = factorize(data, on_duplicate=self.on_duplicate, value_column=col)
         try:
             values = used[col].to_numpy(dtype=float)

@@ -19,7 +19,7 @@ import pandas as pd
 from .. import _core
 from .._optional import require
 from ..errors import InvalidArgument
-from ._checks import check_n_iter, codes, frame, no_missing
+from ._checks import check_n_iter, codes, frame, no_missing, one_row_each
 from ._serial import Serialized
 
 __all__ = ["ClosestToAverage", "RASA", "HRRASA", "glue_similarity"]
@@ -93,6 +93,16 @@ def _metric_of(distance: Any) -> int | None:
     return None
 
 
+def _distance_value(d: Any, row: int) -> float:
+    """A user distance's result as a float, or InvalidArgument naming the row."""
+    if np.ndim(d) != 0:
+        raise InvalidArgument(f"distance returned an array of shape {np.shape(d)} for row {row}; it must return one number")
+    try:
+        return float(d)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"distance returned {type(d).__name__} for row {row}, not a number") from None
+
+
 def _closest(e: _Emb, reference: np.ndarray, distance: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """scores_ (input row order) and embeddings_and_outputs_ (first minimum per task)."""
     metric = _metric_of(distance)
@@ -100,7 +110,7 @@ def _closest(e: _Emb, reference: np.ndarray, distance: Any) -> tuple[pd.DataFram
         score = _core.consensus_families.embedding_distances(e.matrix, e.task, reference.ravel(), len(e.tasks), metric)
     else:
         emb_col = e.frame["embedding"].to_numpy()
-        score = np.array([float(distance(emb_col[i], reference[e.task[i]])) for i in range(len(e.task))])
+        score = np.array([_distance_value(distance(emb_col[i], reference[e.task[i]]), i) for i in range(len(e.task))])
     df = e.frame
     scores = pd.DataFrame({"task": df["task"].to_numpy(), "output": df["output"].to_numpy(), "score": score,
                            "embedding": df["embedding"].to_numpy()}).set_index("task")
@@ -139,6 +149,7 @@ class ClosestToAverage(Serialized):
         else:
             if not isinstance(aggregated_embeddings, pd.Series):
                 raise InvalidArgument("ClosestToAverage: aggregated_embeddings must be a pandas Series indexed by task")
+            one_row_each(aggregated_embeddings.index, "ClosestToAverage: aggregated_embeddings has more than one row for task")
             missing = e.tasks.difference(aggregated_embeddings.index)
             if len(missing):
                 raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings has no row for task {missing[0]!r}")
@@ -188,6 +199,11 @@ class RASA(Serialized):
     def _owner(self) -> str:
         return self._owner_name or type(self).__name__
 
+    def _drop_stale(self, keep_ranks: bool = False) -> None:
+        """After a successful fit: what only an earlier fit (or its fit_predict) set goes."""
+        for name in ("scores_", "embeddings_and_outputs_") + (() if keep_ranks else ("ranks_",)):
+            self.__dict__.pop(name, None)
+
     def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "RASA":
         owner = self._owner()
         self._check(owner)
@@ -204,6 +220,7 @@ class RASA(Serialized):
         self.loss_history_: list[float] = [float(v) for v in out["loss_history"]]
         self.n_iter_ = int(out["n_iter"])
         self._fitted = e
+        self._drop_stale()
         return self
 
     def _apply(self, data: pd.DataFrame) -> None:
@@ -345,6 +362,7 @@ class HRRASA(RASA):
                                                                     "rank": np.nan})], ignore_index=True)
         self.prior_skills_, self.skills_, self.weights_ = prior, skills, weights
         self.aggregated_embeddings_ = agg
+        self._drop_stale(keep_ranks=bool(self.calculate_ranks))
         return self
 
     def __repr__(self) -> str:

@@ -57,6 +57,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+from ._checks import one_row_each
 from .base import factorize
 
 __all__ = ["FraudRules", "fraud_report", "FLAGS"]
@@ -145,9 +146,7 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
         missing = {"funder", "height"} - set(funding.columns)
         if missing:
             raise InvalidArgument(f"funding needs columns funder and height; missing {sorted(missing)}")
-        if not funding.index.is_unique:
-            raise InvalidArgument(f"funding has more than one row for worker "
-                                  f"{funding.index[funding.index.duplicated()].tolist()[0]!r}")
+        one_row_each(funding.index, "funding has more than one row for worker")
         f = funding.reindex(enc.worker_names)
         funders = pd.Index(f["funder"].dropna().unique())
         funder = np.where(f["funder"].isna(), -1, funders.get_indexer(f["funder"].fillna(""))).astype(np.int32)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from ._checks import check_n_iter, frame, no_missing
+from ._checks import check_n_iter, frame, no_missing, one_row_each
 from ._serial import Serialized
 
 __all__ = ["SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM"]
@@ -77,6 +77,7 @@ def _skill_weights(m: _Masks, skills: pd.Series, on_missing_skill: str, default_
     """crowd-kit's add_skills_to_data: per-answer weights, rows of unknown workers dropped for 'ignore'."""
     if not isinstance(skills, pd.Series):
         raise InvalidArgument(f"{owner}: skills must be a pandas Series indexed by worker")
+    one_row_each(skills.index, f"{owner}: skills has more than one skill for worker")
     if on_missing_skill != "value" and default_skill is not None:
         raise InvalidArgument(f'{owner}: default_skill is used but on_missing_skill is not "value"')
     if on_missing_skill not in ("error", "ignore", "value"):

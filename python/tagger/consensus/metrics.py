@@ -34,6 +34,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+from ._checks import one_row_each
 from .base import Answers, BaseClassifier, _plain, _sorted_by_index, factorize
 
 __all__ = ["krippendorff_alpha", "alpha_krippendorff", "fleiss_kappa", "uncertainty", "consistency",
@@ -154,6 +155,8 @@ def _skills(a: Answers, workers_skills: pd.Series | None, aggregator: BaseClassi
             raise InvalidArgument(f"{type(aggregator).__name__} estimates no worker skills to weight by")
     if workers_skills is None:
         return None
+    if isinstance(workers_skills, pd.Series):
+        one_row_each(workers_skills.index, "workers_skills has more than one skill for worker")
     w = pd.Series(workers_skills).reindex(a.worker_names)
     if w.isna().any():
         raise InvalidArgument(f"workers_skills lacks worker(s) {list(a.worker_names[w.isna().to_numpy()][:5])}")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from ._checks import check_n_iter, codes, frame, no_missing
+from ._checks import check_n_iter, codes, frame, no_missing, one_row_each
 from ._serial import Serialized
 
 __all__ = ["BradleyTerry", "NoisyBradleyTerry", "NoisyBT"]
@@ -142,11 +142,19 @@ class NoisyBradleyTerry(Serialized):
         (probabilities, as fitted), e.g. to compare with crowd-kit's optimum."""
         (left, right, won, worker, n_items, n_workers), items, workers = self._prepare(data)
 
-        def logit(s: pd.Series, idx: pd.Index) -> np.ndarray:
-            p = np.clip(s.reindex(idx).to_numpy(dtype=float), 1e-300, 1 - 1e-16)
+        def logit(s: pd.Series, idx: pd.Index, what: str) -> np.ndarray:
+            if not isinstance(s, pd.Series):
+                raise InvalidArgument(f"NoisyBradleyTerry.objective: {what} must be a pandas Series, not {type(s).__name__}")
+            one_row_each(s.index, f"NoisyBradleyTerry.objective: {what} has more than one value for")
+            v = s.reindex(idx).to_numpy(dtype=float)
+            if np.isnan(v).any():  # reindex's NaN for a missing id would make the objective NaN
+                raise InvalidArgument(f"NoisyBradleyTerry.objective: {what} has no value for "
+                                      f"{idx[np.isnan(v)].tolist()[0]!r}")
+            p = np.clip(v, 1e-300, 1 - 1e-16)
             return np.log(p) - np.log1p(-p)
 
-        x = np.concatenate([[x0], logit(scores, items), logit(biases, workers), logit(skills, workers)])
+        x = np.concatenate([[x0], logit(scores, items, "scores"), logit(biases, workers, "biases"),
+                            logit(skills, workers, "skills")])
         return float(_core.consensus_families.noisy_bradley_terry_objective(left, right, won, worker, n_items, n_workers, x,
                                                                                 float(self.regularization_ratio)))
 

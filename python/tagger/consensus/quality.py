@@ -9,6 +9,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+from ._checks import one_row_each
 from .base import Answers, BaseClassifier
 
 __all__ = ["LabelQuality", "CROWDLAB", "label_quality"]
@@ -59,12 +60,8 @@ def _check_model_probas(mp: pd.DataFrame) -> None:
     """Every row, answered task or not (an unanswered one becomes its own label and
     probas_ row), is a distribution: numbers >= 0 summing to 1 (within 1e-3, as the
     core checks), one row per task."""
-    if not mp.index.is_unique:
-        dup = mp.index[mp.index.duplicated()].tolist()[0]  # (tolist: plain Python ids in the message)
-        raise InvalidArgument(f"model_probas has more than one row for task {dup!r}")
-    if mp.columns.has_duplicates:
-        raise InvalidArgument(f"model_probas has more than one column for label "
-                              f"{mp.columns[mp.columns.duplicated()].tolist()[0]!r}")
+    one_row_each(mp.index, "model_probas has more than one row for task")
+    one_row_each(mp.columns, "model_probas has more than one column for label")
     try:
         v = mp.to_numpy(dtype=float)
     except (TypeError, ValueError):

@@ -8,6 +8,7 @@ a Series named ``agg_text`` indexed by ``task`` (sorted, as ``groupby``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import numpy as np
@@ -56,6 +57,9 @@ class ROVER(Serialized):
         rows: Any = order if self.silent else tqdm(order, desc="ROVER")
         for r in rows:
             toks = self.tokenizer(texts[r])
+            if isinstance(toks, str) or not isinstance(toks, Iterable):
+                raise InvalidArgument(f"ROVER: the tokenizer returned {type(toks).__name__} for row {int(r)}, "
+                                      "not a list of str tokens")
             for tok in toks:
                 if not isinstance(tok, str):
                     raise InvalidArgument(f"ROVER: the tokenizer returned {type(tok).__name__} for row {int(r)}, not str")
