@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, _plain, fit_transaction
+from .base import Answers, BaseClassifier, _plain, _sorted_by_index, fit_transaction
 
 __all__ = ["MajorityVote", "WeightedMajorityVote", "GoldMajorityVote", "skills_array"]
 
@@ -155,6 +155,8 @@ class _Predicting(BaseClassifier):
     ``predict``/``predict_proba`` run a weighted majority vote with them on
     any answers whose workers all have a skill (others: InvalidArgument)."""
 
+    _worker_order = "sorted"  # crowd-kit's skills_ come out of a sorting groupby (get_accuracy)
+
     def _apply(self, data: pd.DataFrame) -> None:
         skills = getattr(self, "skills_", None)
         if skills is None or "_out" not in self.__dict__:
@@ -213,7 +215,7 @@ class GoldMajorityVote(_Predicting):
         return _core.consensus.weighted_majority_vote(*answers.core_args(), skills=s, threads=common["threads"])
 
     def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
-        self.skills_ = self._gold_skills  # workers with a gold answer only, as crowd-kit
+        self.skills_ = _sorted_by_index(self._gold_skills)  # workers with a gold answer only, as crowd-kit
 
     def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:
         return self.fit(data, true_labels).predict(data)
