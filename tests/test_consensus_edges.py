@@ -241,3 +241,16 @@ def test_multiindex_columns_are_refused_by_the_families() -> None:
     d.columns = pd.MultiIndex.from_arrays([list(d.columns), ["x"] * 3])
     with pytest.raises(InvalidArgument, match="MultiIndex"):
         C.Median().fit(d)
+
+
+def test_categorical_labels_are_ordered_by_value_not_by_category() -> None:
+    """pd.Categorical labels were ordered by their categories: probas_ columns and the tie rule
+    ("the smallest label") followed the category order, and labels_ stayed categorical."""
+    d = GOOD.assign(label=pd.Categorical(GOOD["label"].map({0: "neg", 1: "pos"}), categories=["pos", "neg", "neu"]))
+    plain = GOOD.assign(label=GOOD["label"].map({0: "neg", 1: "pos"}))
+    for make in (C.GLAD, C.MajorityVote, C.DawidSkene, C.MACE):
+        ours, ref = make().fit(d), make().fit(plain)
+        assert list(ours.probas_.columns) == list(ref.probas_.columns) and "neu" not in ours.probas_.columns
+        assert ours.labels_.tolist() == ref.labels_.tolist() and ours.labels_.dtype == ref.labels_.dtype
+    tie = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": pd.Categorical(["pos", "neg"], categories=["pos", "neg"])})
+    assert C.MajorityVote().fit_predict(tie).tolist() == ["neg"]  # the smallest value, as for plain strings

@@ -211,7 +211,12 @@ def factorize(
             bad = data["label"].to_numpy()[label < 0][0]
             raise InvalidArgument(f"answer label {bad!r} is not in labels={list(label_names)}")
     else:
-        label, label_names = _codes(data["label"], sort=True)
+        col = data["label"]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            # crowd-kit orders and returns the values, not the categories (whose order would
+            # otherwise break ties and order probas_'s columns; unused ones would be labels).
+            col = col.astype(col.cat.categories.dtype)
+        label, label_names = _codes(col, sort=True)
     return Answers(task, worker, label, task_names, worker_names, label_names), data
 
 
