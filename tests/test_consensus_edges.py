@@ -254,3 +254,10 @@ def test_categorical_labels_are_ordered_by_value_not_by_category() -> None:
         assert ours.labels_.tolist() == ref.labels_.tolist() and ours.labels_.dtype == ref.labels_.dtype
     tie = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": pd.Categorical(["pos", "neg"], categories=["pos", "neg"])})
     assert C.MajorityVote().fit_predict(tie).tolist() == ["neg"]  # the smallest value, as for plain strings
+
+
+@pytest.mark.parametrize("make", [C.MACE, C.EBCC, C.BWA, C.CBCC])
+def test_core_option_errors_name_the_estimator(make) -> None:
+    """'consensus: tol must be >= 0' named no class, unlike every other parameter message."""
+    with pytest.raises(InvalidArgument, match=f"^{make.__name__}: tol must be >= 0"):
+        make(tol=-1).fit(GOOD)

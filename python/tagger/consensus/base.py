@@ -425,6 +425,12 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         progress = _Progress(bool(self.verbose) and self._iterative, type(self).__name__)
         try:
             out = self._core_call(answers, callback=progress, **common)
+        except InvalidArgument as e:
+            # The core's option checks say "consensus: tol must be >= 0": name the estimator.
+            msg = str(e)
+            if msg.startswith("consensus: "):
+                raise type(e)(f"{type(self).__name__}: {msg[len('consensus: '):]}") from None
+            raise
         finally:
             progress.close()
         self._set(answers, out)
