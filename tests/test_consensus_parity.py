@@ -408,7 +408,8 @@ def test_glad_and_mace_parameters(small: pd.DataFrame) -> None:
     assert C.GLAD(m_steps=7).m_step_max_iter == 7  # tagger's name stays an alias
     g.fit(small)
     assert list(g.alphas_.index) == ["a", "b", "c"] and g.alphas_.name == "alpha"
-    assert g.betas_.name == "beta" and g.probas_.columns.name == "label"
+    assert g.betas_.name == "beta" and g.probas_.columns.name == "variable"  # crowd-kit's (its probas_ are melted)
+    assert g.priors_.name is None and g.priors_.index.name is None
     with pytest.raises(InvalidArgument, match="one value for all"):
         C.GLAD(betas_priors_mean=pd.Series([1.0, 2.0, 3.0], index=["t1", "t2", "t3"])).fit(small)
     lp = C.GLAD(labels_priors=pd.Series({"x": 0.9, "y": 0.1})).fit(small)
@@ -426,7 +427,10 @@ def test_fitted_attribute_names(small: pd.DataFrame) -> None:
                 C.MACE(), C.KOS(), C.MMSR(), C.CBCC()):
         est.fit(small)
         assert est.labels_.name == "agg_label" and est.labels_.index.name == "task", type(est).__name__
-        assert est.probas_.index.name == "task" and est.probas_.columns.name == "label"
+        # crowd-kit's own name per class ("label"; GLAD's melted "variable"; MACE none):
+        # test_output_names_equal_crowdkits compares them with crowd-kit.
+        assert est.probas_.index.name == "task"
+        assert est.probas_.columns.name == {"GLAD": "variable", "MACE": None}.get(type(est).__name__, "label")
         assert est.skills_.name == "skill"
         assert isinstance(est.loss_history_, list)
     ds = C.DawidSkene().fit(small)
@@ -520,3 +524,21 @@ def test_output_order_is_crowdkits_on_shuffled_rows(sets: dict[str, pd.DataFrame
             if name in ("DawidSkene", "OneCoinDawidSkene"):
                 assert list(ours.errors_.index) == list(theirs.errors_.index), name
                 assert list(ours.errors_.columns) == list(theirs.errors_.columns), name
+
+
+def test_output_names_equal_crowdkits(small: pd.DataFrame) -> None:
+    """Names of every fitted attribute's axes, as crowd-kit sets them (GLAD's probas_ columns
+    'variable', its priors_ unnamed; MACE's probas_ columns and DS's errors_ columns unnamed)."""
+    ck = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit not installed")
+    for name in ("MajorityVote", "Wawa", "ZeroBasedSkill", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours, theirs = getattr(C, name)().fit(small), getattr(ck, name)().fit(small)
+        for attr in ("labels_", "probas_", "skills_", "priors_", "errors_", "alphas_", "betas_"):
+            a, b = getattr(ours, attr, None), getattr(theirs, attr, None)
+            if a is None or b is None:
+                continue
+            assert getattr(a, "name", None) == getattr(b, "name", None), (name, attr)
+            assert list(a.index.names) == list(b.index.names), (name, attr)
+            if isinstance(b, pd.DataFrame):
+                assert a.columns.name == b.columns.name, (name, attr)

@@ -483,7 +483,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
                 raise AttributeError(f"{type(self).__name__} is not fitted: probas_ is set by fit")
             a = self.answers_
             probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
-                                  columns=a.label_names.rename("label"), copy=False)
+                                  columns=a.label_names.rename(self._probas_columns_name), copy=False)
             self._probas = probas = self._ck_order(probas)
         return probas
 
@@ -508,8 +508,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         self.skills_ = pd.Series(skills if has else [], index=workers if has else workers[:0], name="skill", dtype=float)
         if self._worker_order == "sorted":
             self.skills_ = _sorted_by_index(self.skills_)
-        self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=cols if len(out["priors"]) else cols[:0],
-                                 name="prior", dtype=float)
+        prior_name, prior_index = self._priors_names
+        pcols = cols.rename(prior_index)
+        self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=pcols if len(out["priors"]) else pcols[:0],
+                                 name=prior_name, dtype=float)
         if self._priors_order == "appearance":
             pos = self._seen_positions(self.priors_.index)
             if pos is not None:
@@ -528,6 +530,9 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _label_order: str = "sorted"
     _worker_order: str = "appearance"
     _priors_order: str = "sorted"
+    # Names crowd-kit gives: probas_'s columns axis, and priors_'s (name, index name).
+    _probas_columns_name: str | None = "label"
+    _priors_names: tuple[str | None, str | None] = ("prior", "label")
 
     def _ck_order(self, obj: Any) -> Any:
         """``obj`` (Series by task, or DataFrame task x label) in crowd-kit's order."""

@@ -191,6 +191,7 @@ class DawidSkene(BaseClassifier):
                 pos = self._seen_positions(errors.columns)
                 if pos is not None:
                     errors = errors.iloc[:, pos]
+            errors = errors.rename_axis(None, axis=1)  # crowd-kit's columns axis has no name
             self._errors = errors
         return errors
 

@@ -63,6 +63,8 @@ class GLAD(BaseClassifier):
 
     _method = "glad"
     _priors_order = "appearance"  # crowd-kit's priors_ follow the labels' first appearance
+    _probas_columns_name = "variable"  # (its probas_ come out of a melt)
+    _priors_names = (None, None)
     _iterative = True
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, silent: bool = True, labels_priors: pd.Series | None = None,

@@ -37,6 +37,7 @@ class MACE(BaseClassifier):
     _iterative = True
     _task_order = "appearance"
     _label_order = "appearance"
+    _probas_columns_name = None
 
     def __init__(self, n_restarts: int = 10, n_iter: int = 50, method: str = "vb", smoothing: float = 0.1,
                  default_noise: float = 0.5, alpha: float = 0.5, beta: float = 0.5, random_state: int = 0,
