@@ -542,3 +542,20 @@ def test_output_names_equal_crowdkits(small: pd.DataFrame) -> None:
             assert list(a.index.names) == list(b.index.names), (name, attr)
             if isinstance(b, pd.DataFrame):
                 assert a.columns.name == b.columns.name, (name, attr)
+
+
+def test_mixed_int_and_str_task_ids_sort_as_crowdkits() -> None:
+    """Sorting estimators left mixed int/str ids in appearance order; pandas' sorting groupby
+    (crowd-kit's) puts the numbers first, then the strings."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"task": rng.integers(0, 30, 300), "worker": rng.integers(0, 8, 300),
+                       "label": rng.integers(0, 2, 300)}).drop_duplicates(["task", "worker"])
+    df["task"] = [int(t) if t % 2 else f"s{t}" for t in df["task"]]
+    ids = list(C.GLAD().fit(df).labels_.index)
+    n_int = sum(isinstance(t, int) for t in ids)
+    assert ids[:n_int] == sorted(t for t in ids if isinstance(t, int)) and ids[n_int:] == sorted(ids[n_int:])
+    ck = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit not installed")
+    for name in ("GLAD", "KOS"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert list(getattr(C, name)().fit(df).labels_.index) == list(getattr(ck, name)().fit(df).labels_.index), name

@@ -566,10 +566,18 @@ def _sorted_by_index(obj: Any) -> Any:
     """``obj`` with its rows sorted by index value (stable); as is when the ids cannot be ordered."""
     if len(obj.index) < 2:
         return obj
+    values = obj.index.to_numpy()
     try:
-        order = np.argsort(obj.index.to_numpy(), kind="stable")
-    except TypeError:  # ids of unorderable mixed types: left in appearance order
-        return obj
+        order = np.argsort(values, kind="stable")
+    except TypeError:
+        # Numbers and strings mixed: pandas' sorting groupby (crowd-kit's) puts the numbers
+        # first, then the strings, each sorted; other unorderable mixes stay in appearance order.
+        is_str = np.array([isinstance(v, str) for v in values])
+        try:
+            order = np.concatenate([np.flatnonzero(~is_str)[np.argsort(values[~is_str], kind="stable")],
+                                    np.flatnonzero(is_str)[np.argsort(values[is_str], kind="stable")]])
+        except TypeError:
+            return obj
     return obj.iloc[order] if (order[1:] < order[:-1]).any() else obj
 
 
