@@ -261,3 +261,18 @@ def test_core_option_errors_name_the_estimator(make) -> None:
     """'consensus: tol must be >= 0' named no class, unlike every other parameter message."""
     with pytest.raises(InvalidArgument, match=f"^{make.__name__}: tol must be >= 0"):
         make(tol=-1).fit(GOOD)
+
+
+def test_unfitted_attributes_and_a_streamed_fit_say_what_they_are(tmp_path) -> None:
+    with pytest.raises(AttributeError, match="DawidSkene has no attribute 'labels_': it is not fitted yet"):
+        C.DawidSkene().labels_
+    with pytest.raises(AttributeError, match="'MajorityVote' object has no attribute 'alphas_'"):
+        C.MajorityVote().fit(GOOD).alphas_  # fitted: an attribute it never has is not blamed on fit
+    with pytest.raises(InvalidArgument, match="MajorityVote\\(\\) got unexpected keyword argument"):
+        C.get_method("majority_vote", n_iter=3)
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (pip install 'tagger[io]')")
+    GOOD.to_parquet(tmp_path / "g.parquet")
+    # repr said "fitted on Answers(n=0, ...)", which reads as "nothing was read"
+    assert "fitted by fit_parquet on tasks=2, workers=3, labels=2 (answers streamed, not kept)" in repr(
+        C.fit_parquet(tmp_path / "g.parquet"))
+    assert "fitted on Answers(n=6" in repr(C.DawidSkene().fit(GOOD))

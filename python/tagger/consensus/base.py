@@ -558,8 +558,23 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
-        state = f" fitted on {self.answers_!r}" if hasattr(self, "answers_") else ""
+        state = ""
+        if "answers_" in self.__dict__:
+            a = self.answers_
+            if self.__dict__.get("_streamed"):  # n=0 would read as "nothing was read"
+                t, w, k = a.sizes
+                state = f" fitted by fit_parquet on tasks={t}, workers={w}, labels={k} (answers streamed, not kept)"
+            else:
+                state = f" fitted on {a!r}"
         return f"{type(self).__name__}({args}){state}"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the attribute is missing: a fitted attribute read before fit
+        # says so, as probas_ and errors_ do, instead of a bare AttributeError.
+        if name.endswith("_") and not name.startswith("_") and "_out" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}: it is not fitted yet "
+                                 "(fitted attributes are set by fit(data))")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def _sorted_by_index(obj: Any) -> Any:

@@ -40,9 +40,10 @@ METHODS: dict[str, type[BaseClassifier]] = {
 def get_method(name: str, **kwargs: Any) -> BaseClassifier:
     """An estimator by method name (``"dawid_skene"``) or class name
     (``"DawidSkene"``), constructed with ``kwargs``."""
-    if name in METHODS:
-        return METHODS[name](**kwargs)
-    for cls in METHODS.values():
-        if cls.__name__ == name:
-            return cls(**kwargs)
+    for key, cls in METHODS.items():
+        if name in (key, cls.__name__):
+            try:
+                return cls(**kwargs)
+            except TypeError as e:  # an option the method does not take: named by the class
+                raise InvalidArgument(str(e)) from None
     raise InvalidArgument(f"unknown consensus method {name!r}; known: {sorted(METHODS)}")
