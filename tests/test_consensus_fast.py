@@ -309,3 +309,14 @@ def test_dawid_skene_early_stop_reports_last_e_step() -> None:
     assert np.allclose(r.probas, post, atol=1e-7) and np.allclose(r.errors, e, atol=1e-7)
     full = C.dawid_skene(t, w, y, 4, n_tasks=T, n_workers=W, n_iter=3, tol=0.0)  # same 3 iterations, final pass
     assert np.array_equal(full.probas, r.probas) and np.array_equal(full.errors, r.errors)
+
+
+def test_numpy_fast_path_refuses_raw_ids_as_indices() -> None:
+    """An id of 2e9 read as an index allocated per id: MemoryError (std::bad_alloc)."""
+    big = np.array([2_000_000_000, 2_000_000_000])
+    with pytest.raises(InvalidArgument, match="these look like raw ids, not 0-based indices"):
+        tg.consensus.dawid_skene(big, np.array([0, 1]), np.array([0, 1]))
+    with pytest.raises(InvalidArgument, match="workers: the largest index"):
+        tg.consensus.majority_vote(np.array([0, 1]), big, np.array([0, 1]))
+    r = tg.consensus.majority_vote(np.array([0, 1]), np.array([5, 9]), np.array([0, 1]))  # small gaps are fine
+    assert r.labels.tolist() == [0, 1] and len(r.skills) == 10

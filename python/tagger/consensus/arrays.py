@@ -61,9 +61,18 @@ def _index(a: Any, what: str) -> np.ndarray:
 def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: int | None,
           n_workers: int | None) -> tuple[Any, ...]:
     t, w, l = _index(tasks, "tasks"), _index(workers, "workers"), _index(labels, "labels")
-    def size(v: np.ndarray, n: int | None) -> int:
-        return int(n) if n is not None else (int(v.max()) + 1 if len(v) else 0)
-    return t, w, l, size(t, n_tasks), size(w, n_workers), size(l, n_labels)
+
+    def size(v: np.ndarray, n: int | None, what: str) -> int:
+        if n is not None:
+            return int(n)
+        top = int(v.max()) + 1 if len(v) else 0
+        # Raw ids (2e9, a user id) read as indices would allocate per id: std::bad_alloc.
+        if top > 4 * len(v) + (1 << 20):
+            raise InvalidArgument(f"{what}: the largest index is {top - 1:,} for {len(v):,} answers; these look like raw "
+                                  "ids, not 0-based indices: code them first (pd.factorize), use the estimator "
+                                  f"classes on a DataFrame, or pass n_{what}= to mean it")
+        return top
+    return t, w, l, size(t, n_tasks, "tasks"), size(w, n_workers, "workers"), size(l, n_labels, "labels")
 
 
 def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
