@@ -309,3 +309,11 @@ def test_oos_share_trades_the_mix_the_threshold_is_chosen_for() -> None:
     for bad in (0, 1, 1.5, "0.1", True):
         with pytest.raises(errors.InvalidArgument, match="oos_share must be"):
             m.CategoryIndex.fit(texts, labels, oos_share=bad)
+
+
+def test_assign_names_the_bad_pair_and_ragged_rows():
+    s = np.ones((3, 2))
+    with pytest.raises(errors.InvalidArgument, match=r"exclude pair \(0, 9\) is out of range: items are 0..2, workers 0..1"):
+        tg.match.assign(s, overlap=1, capacity=3, exclude=[(0, 1), (0, 9)])
+    with pytest.raises(errors.InvalidArgument, match="rows have different lengths"):  # was numpy's "inhomogeneous shape"
+        tg.match.assign([[1.0, 2.0], [3.0]], overlap=1, capacity=1)

@@ -196,6 +196,19 @@ def test_sklearn_model_check():
     assert v.reasons == ("custom:not_spam",) and v.scores["not_spam"] < 0.5
 
 
+def test_model_check_positive_needs_classes():
+    """A model without classes_ given positive= said "not in the model's classes []"."""
+    class Probs:
+        def predict_proba(self, xs):
+            return np.array([[0.2, 0.8]] * len(xs))
+
+    v = check(b"my card has not arrived", "text",
+              VerifySpec(checks=[ModelCheck(Probs(), name="ok", positive=1)], gibberish_threshold=None))
+    assert "needs the model's classes_" in v.details["custom_check_error"]
+    assert check(b"my card has not arrived", "text",
+                 VerifySpec(checks=[ModelCheck(Probs(), name="ok")], gibberish_threshold=None)).accepted
+
+
 # ---------------------------------------------------------- bad input, misuse
 
 @pytest.mark.parametrize("kind", ["text", "image", "audio", "json", "csv"])

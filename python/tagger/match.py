@@ -1469,7 +1469,11 @@ def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
         s.sort_indices()
         n, m = s.shape
         return (s.indptr.astype(np.int64), s.indices.astype(np.int32), s.data.astype(np.float64, copy=False), n, m)
-    a = np.asarray(suitability)
+    try:
+        a = np.asarray(suitability)
+    except ValueError:  # numpy's "inhomogeneous shape": rows of different lengths
+        raise InvalidArgument("suitability must be a 2-D array [n_items, n_workers]; its rows have different "
+                              "lengths") from None
     if a.ndim != 2:
         raise InvalidArgument(f"suitability must be a 2-D array [n_items, n_workers], got shape {a.shape}")
     if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
@@ -1519,8 +1523,11 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
             if pairs.ndim != 2 or pairs.shape[1] != 2:
                 raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
                                       "or a sparse matrix")
-            if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= n).any() or (pairs[:, 1] < 0).any() or (pairs[:, 1] >= m).any():
-                raise InvalidArgument("exclude names an item or worker out of range")
+            bad = (pairs[:, 0] < 0) | (pairs[:, 0] >= n) | (pairs[:, 1] < 0) | (pairs[:, 1] >= m)
+            if bad.any():
+                i, j = pairs[int(np.flatnonzero(bad)[0])].tolist()
+                raise InvalidArgument(f"exclude pair ({i}, {j}) is out of range: items are 0..{n - 1}, "
+                                      f"workers 0..{m - 1}")
     if len(pairs) == 0:
         return indptr, indices, data
     row_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))

@@ -184,8 +184,10 @@ class ModelCheck(Check):
     text for text uploads), the score is the model's probability of the "good" class
     (scikit-learn ``predict_proba`` column of ``positive``, default the last column; a
     torch/any callable's output taken as that probability), failing below ``threshold``.
+    For example, with a fitted scikit-learn text pipeline ``pipe`` whose class 1 is "fine"::
 
-    >>> ModelCheck(sklearn_pipeline, name="toxicity_ok", threshold=0.5, positive=1)
+        ok = ModelCheck(pipe, name="toxicity_ok", threshold=0.5, positive=1)
+        tg.verify.check(b"thanks, that helped", "text", VerifySpec(checks=[ok]))
     """
 
     def __init__(self, model: Any, featurize: Optional[Callable[[Item], Any]] = None, name: Optional[str] = None, *,
@@ -203,7 +205,11 @@ class ModelCheck(Check):
             proba = np.asarray(self.model.predict_proba([x] if not isinstance(x, np.ndarray) or x.ndim == 1 else x))
             col = -1
             if self.positive is not None:
-                classes = list(getattr(self.model, "classes_", []))
+                if not hasattr(self.model, "classes_"):
+                    raise InvalidArgument(f"positive={self.positive!r} needs the model's classes_ (scikit-learn's), and "
+                                          f"{type(self.model).__name__} has none: leave positive unset to take the "
+                                          "last predict_proba column")
+                classes = list(self.model.classes_)
                 if self.positive not in classes:
                     raise InvalidArgument(f"positive class {self.positive!r} not in the model's classes {classes}")
                 col = classes.index(self.positive)

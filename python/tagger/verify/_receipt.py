@@ -40,8 +40,10 @@ class Receipt:
     signature Ed25519 over ``b"tagger/verify-receipt/v1" || the array without the
     signature`` (see docs/verification.md).
 
-    >>> r = Receipt.create(verdict, item_id="i1", ciphertext_hash=h, signing_key=sk)
-    >>> Receipt.decode(r.encode()).verify(sk.verify_key)
+    Given a verdict, the sealed item's ciphertext hash ``h`` and the verifier's key ``sk``::
+
+        r = Receipt.create(verdict, item_id="i1", ciphertext_hash=h, signing_key=sk)
+        Receipt.decode(r.encode()).verify(sk.verify_key)  # raises InvalidSignature if altered
     """
 
     task_id: str
