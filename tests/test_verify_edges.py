@@ -145,3 +145,59 @@ def test_relevance_scores_show_their_parts_and_the_threshold() -> None:
     sc = v.scores
     assert {"relevance", "relevance_sparse", "relevance_dense", "relevance_threshold"} <= set(sc)
     assert sc["relevance"] == pytest.approx(0.5 * sc["relevance_sparse"] + 0.5 * sc["relevance_dense"], abs=1e-6)
+
+
+def _blp_bad_encoding() -> bytes:
+    import struct
+
+    from PIL import Image
+    b = io.BytesIO()
+    Image.new("P", (32, 32)).save(b, "BLP")
+    d = bytearray(b.getvalue())
+    d[4:8] = struct.pack("<i", 7)  # an encoding the plugin does not know: BLPFormatError
+    return bytes(d)
+
+
+def _dds_unsupported() -> bytes:
+    import struct
+    return (struct.pack("<4sIIIIIII", b"DDS ", 124, 0x1007, 64, 64, 0, 0, 0) + b"\0" * 44
+            + struct.pack("<II4sIIIII", 32, 0x400000, b"\0" * 4, 0, 0, 0, 0, 0) + b"\0" * 4116)  # NotImplementedError
+
+
+def _progressive_jpeg(repeat_last_scan: int) -> bytes:
+    from PIL import Image
+    b = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)).save(b, "JPEG", progressive=True)
+    d = b.getvalue()
+    last = d.rfind(b"\xff\xda")
+    scan = d[last:-2]  # the last SOS segment and its entropy data, up to EOI
+    return d[:-2] + scan * repeat_last_scan + d[-2:]
+
+
+@pytest.mark.parametrize("make", [_blp_bad_encoding, _dds_unsupported])
+def test_hostile_image_headers_are_a_verdict_not_an_exception(make):
+    """Pillow's rarer plugins raised BLPFormatError / NotImplementedError out of check,
+    check_many (losing the batch) and Task.upload (no receipt)."""
+    pytest.importorskip("PIL", reason="Pillow not installed (pip install 'tagger[image]')")
+    v = tg.verify.check(make(), "image")
+    assert v.status == "rejected" and v.reasons[0] in ("image_corrupt", "image_format")
+    good = [_progressive_jpeg(0)] * 1
+    out = tg.verify.check_many(good + [make()] + good, "image")
+    assert [x.status for x in out] == ["accepted", "rejected", "accepted"]
+
+
+def test_a_disallowed_format_is_refused_from_its_header():
+    """A format the task refuses was decoded in full before the verdict (431 MB for a large TGA)."""
+    from PIL import Image
+    b = io.BytesIO()
+    Image.fromarray((np.random.default_rng(1).random((40, 40)) * 255).astype(np.uint8)).save(b, "GIF")
+    v = tg.verify.check(b.getvalue(), "image", tg.verify.VerifySpec(image_formats=["PNG"]))
+    assert v.reasons == ("image_format",) and "format GIF not in ['PNG']" in v.details["image_format"]
+
+
+def test_a_jpeg_repeating_its_scans_is_refused_before_decoding():
+    """Each scan is decoded in full: a 0.7 MB JPEG repeating one scan 2000 times took 70 s."""
+    pytest.importorskip("PIL", reason="Pillow not installed (pip install 'tagger[image]')")
+    assert tg.verify.check(_progressive_jpeg(0), "image").status == "accepted"
+    v = tg.verify.check(_progressive_jpeg(150), "image")
+    assert v.reasons == ("image_corrupt",) and "scans" in v.details["image_corrupt"]

@@ -419,6 +419,21 @@ class _Run:
         return Verdict(worst, tuple(reasons), dict(self.scores), details, kind, sha, tuple(self.results), features)
 
 
+# A real encoder writes one scan (baseline) or about ten (progressive); libjpeg decodes every
+# scan in full, so a 0.7 MB file repeating one scan thousands of times costs a minute of CPU.
+MAX_JPEG_SCANS = 100
+
+
+def _other_image_format(Image: Any, data: bytes) -> Optional[str]:
+    """The format of an image the task's formats could not read, when Pillow can name it from
+    the header (never decoded); None for bytes no plugin accepts."""
+    try:
+        with Image.open(io.BytesIO(data)) as other:
+            return (other.format or "").upper() or None
+    except Exception:  # a hostile header: whatever the plugin raises, it is not an allowed image
+        return None
+
+
 class Verifier:
     """Runs the checks and signs receipts. ``signing_key`` (a tg.crypto.SigningKey) is
     needed only for :meth:`receipt`; ``text_model`` defaults to the shipped model
@@ -648,14 +663,27 @@ class Verifier:
         UnidentifiedImageError = require("PIL", "checking images").UnidentifiedImageError
 
         spec = item.spec
+        allowed = {f.upper() for f in spec.image_formats}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Only the allowed formats' parsers read the bytes: Pillow's rarer plugins (BLP,
+            # DDS, ...) raise exceptions of their own on hostile headers and decode formats the
+            # task refuses anyway. (A phone camera's MPO is read by the JPEG plugin.)
+            Image.init()
+            pillow_formats = sorted(f for f in allowed if f in Image.OPEN)
             try:
-                img = Image.open(io.BytesIO(item.data))
+                img = Image.open(io.BytesIO(item.data), formats=pillow_formats)
             except Image.DecompressionBombError as e:
                 run.fail("image_size", "image_too_large", str(e)[:200], stop=True)
                 return
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            except UnidentifiedImageError:
+                other = _other_image_format(Image, item.data)
+                if other:
+                    run.fail("format", "image_format", f"format {other} not in {sorted(allowed)}", stop=True)
+                else:
+                    run.fail("decode", "image_corrupt", f"not a readable image in {sorted(allowed)}", stop=True)
+                return
+            except Exception as e:  # any parser failure on the header: the bytes are not an image
                 run.fail("decode", "image_corrupt", f"cannot identify the image: {e}"[:200], stop=True)
                 return
             fmt = (img.format or "").upper()
@@ -664,9 +692,15 @@ class Verifier:
             w, h = img.size
             run.score("width", w)
             run.score("height", h)
-            allowed = {f.upper() for f in spec.image_formats}
-            if fmt not in allowed:
-                run.fail("format", "image_format", f"format {fmt or 'unknown'} not in {sorted(allowed)}")
+            if fmt not in allowed:  # (not reached: only allowed parsers ran)
+                run.fail("format", "image_format", f"format {fmt or 'unknown'} not in {sorted(allowed)}", stop=True)
+                return
+            if fmt == "JPEG":
+                scans = item.data.count(b"\xff\xda")  # SOS markers: 0xFF is stuffed in entropy data
+                if scans > MAX_JPEG_SCANS:
+                    run.fail("decode", "image_corrupt", f"JPEG with {scans} scans (more than {MAX_JPEG_SCANS}: each is "
+                             "decoded in full, a decompression bomb)", stop=True)
+                    return
             (minw, minh), (maxw, maxh) = spec.image_min_size, spec.image_max_size
             if w < minw or h < minh:
                 run.fail("image_size", "image_too_small", f"{w}x{h} < minimum {minw}x{minh}")
@@ -682,8 +716,8 @@ class Verifier:
                 code = "image_truncated" if "truncat" in msg.lower() or "end of file" in msg.lower() else "image_corrupt"
                 run.fail("decode", code, msg[:200], stop=True)
                 return
-            except (ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as e:
-                run.fail("decode", "image_corrupt", str(e)[:200], stop=True)
+            except Exception as e:  # decoders raise what they like (EOFError, struct.error, RuntimeError...)
+                run.fail("decode", "image_corrupt", f"{type(e).__name__}: {e}"[:200], stop=True)
                 return
         item.image = img
         gray = item.gray = np.asarray(gray_img)
