@@ -168,6 +168,26 @@ def test_collection_workflow_uploads_verify_seal_and_pay():
     conserved(net)
 
 
+def test_a_copy_of_another_tasks_upload_names_that_task(tmp_path):
+    """Every collection task checked uploads with task_id "": a copy of another task's upload
+    read as duplicate_in_task of "item '0' of task ''" (slot ids repeat across tasks)."""
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        w = net.create_account("w", fund=10 * tg.TAG)
+        desc = "Write short questions a bank customer would ask about cards and transfers."
+        first, second = (net.publish_task(owner=owner, title=f"Collect customer questions {i}", description=desc,
+                                          kind="collection", items=2, budget=20 * tg.TAG, reward_policy=tg.rewards.Flat())
+                         for i in range(2))
+        text = b"Why was my card transfer declined yesterday?"
+        assert first.upload(w, text).accepted
+        copy = second.upload(w, text)
+        assert copy.reasons == ("duplicate_in_network",)
+        again = first.upload(w, text)
+        assert again.reasons == ("duplicate_in_task",)
+    with tg.Network.open(tmp_path / "m") as net:  # a reopened task checks under its own id too
+        assert net.task(first.id).verify_spec.task_id == first.id.hex()
+
+
 BANK_PROMPTS = pd.Series({"arrival": "Your new card has not arrived.", "stolen": "Your card was stolen.",
                           "rate": "You were charged a bad exchange rate.", "topup": "Your top-up failed."})
 BANK_DESCRIPTION = "Write a realistic message a bank customer might send to support about the situation in the prompt."

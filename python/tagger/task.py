@@ -11,7 +11,7 @@ transaction. The rules and formulas are in ``docs/workflow.md``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Mapping, ParamSpec, Sequence, TypeVar
 
 import numpy as np
@@ -1462,13 +1462,16 @@ MAX_PROMPT_EXAMPLES = 32
 
 
 def _collection_spec(net: "Network", description: str, cats: Sequence[tuple[str, float]], frame: pd.DataFrame,
-                     verify: Mapping[str, Any]) -> VerifySpec:
+                     verify: Mapping[str, Any], task_id: str = "") -> VerifySpec:
     """The upload check of a collection task: the description and best category, and, unless
     ``verify`` names its own ``examples``, the items' texts (the prompts the slots ask uploads
     about) as relevance examples. A description alone says little about what an upload reads
     like ("Write a message a customer might send ..."): with it alone, two of the four genuine
     messages of notebooks/02_marketplace.ipynb fell below the calibrated threshold, with the
     prompts as examples none did and the off-topic ones still do (docs/verification.md)."""
+    # task_id: the registry tells a copy within the task from one of another task by it (with
+    # "" for every task, a copy from another task read as duplicate_in_task of a slot id
+    # that every task has).
     opts: dict[str, Any] = {"description": description, "category": cats[0][0] if cats else "",
                             "registry": net.dedup}
     if "examples" not in verify:
@@ -1476,6 +1479,7 @@ def _collection_spec(net: "Network", description: str, cats: Sequence[tuple[str,
         if prompts:
             opts["examples"] = prompts[:MAX_PROMPT_EXAMPLES]
     opts.update(verify)
+    opts["task_id"] = task_id
     return VerifySpec(**opts)
 
 
@@ -1568,6 +1572,8 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
     params_hash = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     task_id = net.ledger.publish(acct, int(budget), terms, required_stake=int(stake), params_hash=params_hash,
                                  verifier=net.verifier if kind == "collection" else None)
+    if spec is not None:  # (checked above, before anything was written; the id exists only now)
+        spec = replace(spec, task_id=task_id.hex())
     task = Task(net, task_id=task_id, owner=acct, title=title, description=description, kind=kind, labels=labels,
                 items=frame, gold=gold_s, overlap=int(overlap), budget=int(budget), stake=int(stake),
                 reward_policy=reward_policy, categories=cats, data_kind=data_kind, batch_size=int(batch_size),
@@ -1726,7 +1732,8 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
         if cls is None or not (isinstance(cls, type) and issubclass(cls, rewards.RewardPolicy)):
             raise InvalidArgument(f"the task used the policy {policy[0]!r}: pass reward_policy= to reopen it")
         reward_policy = cls(**{k: v for k, v in policy[1]})
-    spec = _collection_spec(net, description, cats, frame, {k: v for k, v in opts}) if kind == "collection" else None
+    spec = (_collection_spec(net, description, cats, frame, {k: v for k, v in opts}, task_id=task_id.hex())
+            if kind == "collection" else None)
     expect = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     if expect != bytes(info["params_hash"]):
         raise VerificationFailed("the stored task record does not match the params_hash on the ledger "
