@@ -116,6 +116,10 @@ def test_a_phone_jpeg_with_multi_picture_data_is_a_jpeg() -> None:
     lambda t: t.replace(" ", " \u200b"),                                                       # zero-width spaces
     lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),              # fullwidth letters
     lambda t: t.replace("a", "a\u00ad"),                                                       # soft hyphens
+    lambda t: "\u034f".join(t),                                                                # combining grapheme joiner
+    lambda t: t.replace("e", "e\ufe0f").replace("o", "o\ufe00"),                               # variation selectors
+    lambda t: t.replace(" ", " \u2800"),                                                       # blank braille pattern
+    lambda t: t.replace("i", "i\u0336\u0335"),                                                 # combining strokes (zalgo)
 ])
 def test_invisible_characters_do_not_hide_a_near_duplicate(disguise) -> None:
     spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())

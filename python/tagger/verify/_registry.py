@@ -11,15 +11,24 @@ from ..errors import InvalidArgument
 from ._spec import _int_field, _real_field
 
 
+# Invisible characters no category test finds: Hangul fillers (Lo) and the blank braille
+# pattern (So), which render as nothing or as a space.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Format (zero-width spaces, joiners, soft hyphens, bidi controls), nonspacing and enclosing
+# marks (the combining grapheme joiner, variation selectors, "zalgo" stacks) and unassigned.
+_DROPPED = frozenset({"Cf", "Mn", "Me", "Cn"})
+
+
 def shingle_text(text: str) -> str:
     """The form of a text that near-duplicate sketches are taken of: NFKC (fullwidth and
-    compatibility letters as their plain forms) without format characters (zero-width
-    spaces and joiners, soft hyphens), so a copy padded with invisible characters or
-    retyped in fullwidth letters is still its original's near duplicate."""
+    compatibility letters as their plain forms, accents composed) without invisible
+    characters (format characters, combining marks, variation selectors, fillers), so a copy
+    padded with invisible characters or retyped in fullwidth letters is still its original's
+    near duplicate. (Look-alike letters of other scripts are not mapped.)"""
     text = unicodedata.normalize("NFKC", text)
     if text.isascii():
         return text
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED and ch not in _BLANK_LETTERS)
 
 
 class DedupRegistry:
