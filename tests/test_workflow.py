@@ -188,6 +188,36 @@ def test_a_copy_of_another_tasks_upload_names_that_task(tmp_path):
         assert net.task(first.id).verify_spec.task_id == first.id.hex()
 
 
+def test_a_reopened_market_still_refuses_a_copy_of_an_accepted_upload(tmp_path):
+    """The duplicate registry lived in memory only: after a reopen the same bytes were accepted
+    again and would have been paid twice."""
+    desc = "Write short questions a bank customer would ask about cards and transfers."
+    text = b"Why was my card transfer declined yesterday?"
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        w = net.create_account("w", fund=10 * tg.TAG)
+        task = net.publish_task(owner=owner, title="Collect customer questions", description=desc, kind="collection",
+                                items=3, budget=30 * tg.TAG, reward_policy=tg.rewards.Flat())
+        assert task.upload(w, text).accepted
+        assert task.upload(w, b"My card never came, where is it?").accepted
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        task = net.task(tid)
+        copy = task.upload("w", text)
+        assert copy.reasons == ("duplicate_in_task",) and copy.status == "rejected"
+        assert task.upload("w", b"How do I raise my card limit?").accepted
+        res = task.finalize()
+        assert int(res.payouts.sum()) == 3 * task.rate
+    # A journal line whose receipt never reached the ledger (a crash in between) is not a duplicate,
+    # and a torn last line is skipped.
+    import json as _json
+    with open(tmp_path / "m" / "dedup.jsonl", "ab") as f:
+        f.write(_json.dumps({"sha256": "00" * 32, "task": tid.hex(), "item": "9", "phash": None,
+                             "ciphertext": "11" * 32}).encode() + b"\n" + b'{"sha256": "ab')
+    with tg.Network.open(tmp_path / "m") as net:
+        assert len(net.dedup) == 3
+
+
 BANK_PROMPTS = pd.Series({"arrival": "Your new card has not arrived.", "stolen": "Your card was stolen.",
                           "rate": "You were charged a bad exchange rate.", "topup": "Your top-up failed."})
 BANK_DESCRIPTION = "Write a realistic message a bank customer might send to support about the situation in the prompt."

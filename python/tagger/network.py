@@ -34,11 +34,12 @@ from .verify import DedupRegistry, Verifier
 from ._core import ledger as _c
 from ._repr import format_tag, html_table
 from .errors import CorruptLedger, InvalidArgument, LedgerError, LedgerLocked, UnknownAccount
-from .ledger import (KIND_CODES, Account, AccountLike, Block, Contracts, address_str, decode_tx, to_address)
+from .ledger import (KIND_CODES, VERDICTS, Account, AccountLike, Block, Contracts, address_str, decode_tx, to_address)
 
 __all__ = ["Network"]
 
 _WALLET = "wallet.keystore"
+_DEDUP = "dedup.jsonl"  # the uploads the duplicate check must still know after a reopen
 _SKILL_SCALE = _c.SKILL_SCALE
 # What a market directory holds besides its log: finding any of these without
 # blocks.log means the log was lost, not that the directory is new.
@@ -562,12 +563,56 @@ class Network:
 
     @property
     def dedup(self) -> DedupRegistry:
-        """The network-wide duplicate registry used by upload verification."""
+        """The network-wide duplicate registry used by upload verification. On disk, the
+        exact hashes and image pHashes of the uploads the ledger accepted come back from
+        ``dedup.jsonl`` when the market is reopened (text sketches do not: near-duplicate
+        texts are caught within a session; docs/verification.md)."""
         if self._dedup is None:
             with self._lock:
                 if self._dedup is None:
-                    self._dedup = DedupRegistry()
+                    reg = DedupRegistry()
+                    if self._path is not None:
+                        self._restore_dedup(reg)
+                    self._dedup = reg
         return self._dedup
+
+    def _journal_upload(self, sha256: bytes, task_id: str, item_id: str, phash: int | None,
+                        ciphertext_hash: bytes) -> None:
+        """Appends an upload about to be receipted to ``dedup.jsonl`` (fsynced, before the
+        receipt's block): a reopened market still knows it. A line whose receipt never
+        reached the ledger (a crash in between) is ignored when read back."""
+        if self._path is None:
+            return
+        line = json.dumps({"sha256": bytes(sha256).hex(), "task": task_id, "item": item_id,
+                           "phash": None if phash is None else int(phash),
+                           "ciphertext": bytes(ciphertext_hash).hex()}, separators=(",", ":")) + "\n"
+        with self._lock:
+            fd = os.open(self._path / _DEDUP, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line.encode("ascii"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _restore_dedup(self, reg: DedupRegistry) -> None:
+        """The journal's uploads whose accepted receipt is on the ledger, into ``reg``."""
+        f = self._path / _DEDUP if self._path is not None else None
+        if f is None or not f.exists():
+            return
+        receipted: set[tuple[str, str]] = set()
+        for h in range(1, self.height + 1):
+            for tx in self.block(h).transactions:
+                if tx.kind == "upload_receipt" and tx.fields["verdict"] != VERDICTS["rejected"]:
+                    receipted.add((bytes(tx.fields["task"]).hex(), bytes(tx.fields["ciphertext_hash"]).hex()))
+        for raw in f.read_bytes().splitlines():
+            try:
+                r = json.loads(raw)
+                key = (r["task"], r["ciphertext"])
+                sha = bytes.fromhex(r["sha256"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash while it was written
+            if key in receipted and len(sha) == 32:
+                reg.add(sha, r["task"], r["item"], phash=r.get("phash"))
 
     @property
     def tasks(self) -> list:
