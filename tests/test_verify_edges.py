@@ -205,3 +205,28 @@ def test_a_jpeg_repeating_its_scans_is_refused_before_decoding():
     assert tg.verify.check(_progressive_jpeg(0), "image").status == "accepted"
     v = tg.verify.check(_progressive_jpeg(150), "image")
     assert v.reasons == ("image_corrupt",) and "scans" in v.details["image_corrupt"]
+
+
+_GIB = "mynbiqpmz jplsgqeje dtzirwzte dxcvk rdlnkt grpoqibz acxmwzv ejqzhx wqpkfmv zxqj"
+
+
+@pytest.mark.parametrize("pad", [
+    lambda t: "\u200b\u200b\u200b".join(t),      # zero-width spaces between letters
+    lambda t: t + "\U0001F600" * 500,            # an emoji tail
+    lambda t: t + "\u2800" * 1000,               # blank braille
+    lambda t: t + "." * 2000,                    # dots
+    lambda t: "\u034f".join(t),                  # combining grapheme joiners
+])
+def test_padding_does_not_dilute_gibberish_into_acceptance(pad):
+    """Cheap padding pieces lifted random letters' per-character likelihood from -6 to -0.6..-3.3
+    nats: accepted. The words alone are judged when padding is most of the text."""
+    spec = V.VerifySpec()
+    assert "gibberish" in V.check(_GIB.encode(), "text", spec).reasons
+    assert "gibberish" in V.check(pad(_GIB).encode(), "text", spec).reasons
+
+
+def test_real_messages_with_emoji_are_still_accepted():
+    spec = V.VerifySpec()
+    for t in ["Thanks so much!!! 😀😀😀 You guys are the best 🎉🎉🎉🎉",
+              "My card has not arrived yet, can you check? " + "🙏" * 40]:
+        assert V.check(t.encode(), "text", spec).accepted, t

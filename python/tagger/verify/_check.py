@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import math
+import re
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ..errors import InvalidArgument, InvalidKey, TaggerError
 from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
+from ._registry import shingle_text
 from ._spec import VerifySpec, as_spec, normalize_kind
 
 # ------------------------------------------------------------------ results
@@ -419,6 +421,21 @@ class _Run:
         return Verdict(worst, tuple(reasons), dict(self.scores), details, kind, sha, tuple(self.results), features)
 
 
+# Below this share of the text's code points in words, the gibberish check scores the words alone
+# (ordinary prose keeps ~0.95 of its characters in words and the spaces between them).
+WORDS_SHARE = 0.8
+# ... and only when that leaves at least this many code points out: a short "ok... ok... fine."
+# is judged whole (its words alone are too few to score fairly), padding that dilutes is long.
+MIN_PADDING = 32
+_WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+
+
+def _words_view(text: str) -> str:
+    """The words of ``text`` (letters and digits, with inner apostrophes, dots and hyphens)
+    joined by single spaces, after NFKC and without invisible characters and marks."""
+    return " ".join(_WORD.findall(shingle_text(text)))
+
+
 # A real encoder writes one scan (baseline) or about ten (progressive); libjpeg decodes every
 # scan in full, so a 0.7 MB file repeating one scan thousands of times costs a minute of CPU.
 MAX_JPEG_SCANS = 100
@@ -634,15 +651,22 @@ class Verifier:
         if model is not None and st.chars <= spec.text_max_chars:
             sc = pre if pre is not None else model.score(text, spec.references if spec.relevance_cutoff is not None else [])
             if latin and spec.gibberish_threshold is not None and sc.pieces:
-                run.score("log_prob_per_char", sc.log_prob_per_char)
-                run.score("log_prob_per_piece", sc.mean_log_prob)
+                g = sc
+                words = _words_view(text)
+                if words and len(words) < WORDS_SHARE * st.chars and st.chars - len(words) >= MIN_PADDING:
+                    # Mostly padding (emoji, dots, invisible or combining characters): its cheap
+                    # pieces diluted the per-character likelihood of random letters to an
+                    # accepted score; the words alone are what is judged.
+                    g = model.score(words, [])
+                run.score("log_prob_per_char", g.log_prob_per_char)
+                run.score("log_prob_per_piece", g.mean_log_prob)
                 pt = spec.gibberish_piece_threshold
-                if sc.log_prob_per_char < spec.gibberish_threshold:
-                    run.fail("gibberish", "gibberish", f"log-likelihood {sc.log_prob_per_char:.2f} nats/char < "
-                             f"{spec.gibberish_threshold}", sc.log_prob_per_char)
-                elif pt is not None and sc.mean_log_prob < pt:
-                    run.fail("gibberish", "gibberish", f"log-likelihood {sc.mean_log_prob:.2f} nats/piece < {pt}",
-                             sc.log_prob_per_char)
+                if g.log_prob_per_char < spec.gibberish_threshold:
+                    run.fail("gibberish", "gibberish", f"log-likelihood {g.log_prob_per_char:.2f} nats/char < "
+                             f"{spec.gibberish_threshold}", g.log_prob_per_char)
+                elif pt is not None and g.mean_log_prob < pt:
+                    run.fail("gibberish", "gibberish", f"log-likelihood {g.mean_log_prob:.2f} nats/piece < {pt}",
+                             g.log_prob_per_char)
             cut = self._relevance_cutoff(spec, model)
             if spec.references and cut is not None:
                 run.score("relevance", sc.relevance)
