@@ -230,3 +230,29 @@ def test_real_messages_with_emoji_are_still_accepted():
     for t in ["Thanks so much!!! 😀😀😀 You guys are the best 🎉🎉🎉🎉",
               "My card has not arrived yet, can you check? " + "🙏" * 40]:
         assert V.check(t.encode(), "text", spec).accepted, t
+
+
+@pytest.mark.parametrize("doc, detail", [
+    ('{"name": "a", "age": "x", "age": 1}', "duplicate key 'age'"),       # readers disagree on which value wins
+    ("[1e999]", "out of the range of a double"),                           # parsed to inf
+    ("[" + "1" * 5000 + "]", "an integer of 5000 digits"),                 # Python's digit limit, named
+])
+def test_json_that_readers_disagree_on_is_invalid(doc, detail):
+    v = V.check(doc.encode(), "json")
+    assert v.reasons == ("json_invalid",) and detail in v.details["json_invalid"]
+
+
+def test_brackets_inside_json_strings_are_not_nesting():
+    """{"name": "[[[...["} (600 brackets in a string) was refused as nested deeper than 512 levels."""
+    assert V.check(('{"name": "' + "[" * 600 + '"}').encode(), "json").accepted
+    assert "nested deeper" in V.check(("[" * 600 + "]" * 600).encode(), "json").details["json_invalid"]
+
+
+def test_csv_numbers_and_control_bytes():
+    """int()/float() took "1_000" and "١٢" as numbers; a CSV of control bytes was accepted."""
+    spec = V.VerifySpec(schema={"n": "int", "x": "float"})
+    for table in ("n,x\n1_000,1.5\n", "n,x\n\u0661\u0662,1.5\n", "n,x\n12,1_0.5\n"):
+        assert V.check(table.encode(), "csv", spec).reasons == ("schema_type_mismatch",), table
+    for table in ("n,x\n 12 ,1.5\n", "n,x\n-3,-.5e3\n"):
+        assert V.check(table.encode(), "csv", spec).accepted, table
+    assert V.check(b"\x01\x02\x03\n\x04\x05\x06\n", "csv").reasons == ("control_characters",)

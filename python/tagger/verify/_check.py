@@ -810,6 +810,12 @@ class Verifier:
         text = self._decode(item, run)
         if text is None:
             return
+        # JSON refuses raw control characters in its strings; a CSV takes any byte, so bytes
+        # like \x01\x02\x03 made a "table" that was accepted.
+        st = _v.text_stats(item.data)
+        ctrl = st.controls / max(1, st.chars)
+        if ctrl > item.spec.text_max_control_fraction:
+            run.fail("controls", "control_characters", f"{st.controls} control characters ({ctrl:.1%})", ctrl)
         records, header, bad = _tabular.parse_csv(text, item.spec.csv_delimiter)
         if bad is not None:
             run.fail("parse", *bad, stop=True)

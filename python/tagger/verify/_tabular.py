@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -63,21 +64,27 @@ def _json_type_ok(v: Any, t: str) -> bool:
     return isinstance(v, {"str": str, "bool": bool, "list": list, "dict": dict}[t])
 
 
+# What a CSV reader elsewhere parses as a number: ASCII digits, surrounding blanks allowed.
+# (Python's int()/float() also take "1_000" and other scripts' digits, "١٢".)
+_INT_CELL = re.compile(r"\s*[+-]?[0-9]+\s*")
+_FLOAT_CELL = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+
+
 def _cell_type_ok(cell: str, t: str) -> bool:
     if t in ("any", "str"):
         return True
     try:
         if t == "int":
-            int(cell)
+            return _INT_CELL.fullmatch(cell) is not None
         elif t == "float":
-            if not math.isfinite(float(cell)):
+            if _FLOAT_CELL.fullmatch(cell) is None or not math.isfinite(float(cell)):
                 return False
         elif t == "bool":
             return cell.strip().lower() in _BOOL_WORDS
         else:  # list / dict cells hold JSON
             if _too_deep(cell):
                 return False
-            return isinstance(json.loads(cell), list if t == "list" else dict)
+            return isinstance(_loads(cell), list if t == "list" else dict)
     except (ValueError, OverflowError, RecursionError):  # a nesting too deep to parse is no value either
         return False
     return True
@@ -112,15 +119,64 @@ def check_records(records: Sequence[Mapping[str, Any]], schema: dict[str, tuple[
 MAX_JSON_DEPTH = 512
 
 
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
 def _too_deep(text: str) -> bool:
-    """Whether brackets nest deeper than MAX_JSON_DEPTH (counting brackets inside strings too,
-    so it may only over-count). Checked before parsing: with a raised recursion limit the
-    parser would recurse until the C stack overflows and the process dies."""
+    """Whether brackets nest deeper than MAX_JSON_DEPTH outside strings. Checked before
+    parsing: with a raised recursion limit the parser would recurse until the C stack
+    overflows and the process dies."""
     if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
         return False
     b = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     step = ((b == 0x5B) | (b == 0x7B)).astype(np.int32) - ((b == 0x5D) | (b == 0x7D)).astype(np.int32)
-    return bool(np.cumsum(step).max() > MAX_JSON_DEPTH)
+    if np.cumsum(step).max() <= MAX_JSON_DEPTH:
+        return False
+    # Brackets inside strings count for nothing ({"name": "[[[...["} is shallow): counted
+    # again with the strings skipped whole (the regex runs in C).
+    depth = 0
+    for m in _STRING_OR_BRACKET.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif c in "]}":
+            depth -= 1
+    return False
+
+
+# Python's int() stops at 4,300 digits (a guard against quadratic conversion).
+MAX_INT_DIGITS = 4300
+
+
+def _int_or_refuse(s: str) -> int:
+    if len(s.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(s.lstrip('-'))} digits (more than {MAX_INT_DIGITS} are not accepted)")
+    return int(s)
+
+
+def _finite_float(s: str) -> float:
+    v = float(s)
+    if not math.isfinite(v):  # 1e999 parses to inf: a number no consumer can use
+        raise ValueError(f"number {s[:40]} is out of the range of a double")
+    return v
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):  # readers disagree on which value wins: last here, first elsewhere
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {dup[:40]!r} in an object")
+    return d
+
+
+def _loads(text: str) -> Any:
+    """json.loads refusing what RFC 8259 leaves to the reader: NaN/Infinity, numbers beyond a
+    double, duplicate keys (and integers past Python's digit limit, with a clear message)."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_int_or_refuse,
+                      object_pairs_hook=_unique_keys)
 
 
 def parse_json(text: str) -> tuple[Any, Finding | None]:
@@ -128,7 +184,7 @@ def parse_json(text: str) -> tuple[Any, Finding | None]:
         return None, ("json_invalid", f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         # Reject NaN/Infinity: they are not JSON (RFC 8259) even though Python emits them.
-        return json.loads(text, parse_constant=_reject_constant), None
+        return _loads(text), None
     except (ValueError, RecursionError) as e:
         return None, ("json_invalid", str(e)[:200])
 
