@@ -57,6 +57,14 @@ def wav(seconds: float = 1.0, rate: int = 16000, amp: float = 0.5, silent: float
     return buf.getvalue()
 
 
+def float_wav_with_nan(rate: int = 16000) -> bytes:
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype("<f4")
+    x[::100] = np.nan
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)  # IEEE float, mono
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", x.nbytes) + x.tobytes()
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 GOOD_TEXT = b"My new card still has not arrived after two weeks, can you tell me where it is?"
 SPEC = VerifySpec(description="Customer questions about card delivery and card arrival", category="banking/card_arrival")
 
@@ -103,6 +111,7 @@ CASES = {
     "audio_sample_rate": (wav(rate=8000), "audio", {"audio_sample_rates": [16000, 44100]}),
     "audio_silent": (wav(silent=0.99), "audio", {}),
     "audio_clipped": (wav(clip=True, amp=0.9), "audio", {}),
+    "audio_corrupt": (float_wav_with_nan(), "audio", {}),
     "json_invalid": (b'{"a": 1,', "json", {}),
     "csv_invalid": (b"a,b\n1,2,3\n", "csv", {}),
     "table_empty": (b"a,b\n", "csv", {}),

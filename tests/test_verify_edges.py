@@ -256,3 +256,22 @@ def test_csv_numbers_and_control_bytes():
     for table in ("n,x\n 12 ,1.5\n", "n,x\n-3,-.5e3\n"):
         assert V.check(table.encode(), "csv", spec).accepted, table
     assert V.check(b"\x01\x02\x03\n\x04\x05\x06\n", "csv").reasons == ("control_characters",)
+
+
+def _float_wav(x: np.ndarray, rate: int = 16000) -> bytes:
+    import struct
+    data = x.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)  # IEEE float, mono
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_float_audio_with_nan_or_infinite_samples_is_corrupt():
+    """NaN/Inf samples were counted as clipped: 0.5 % NaN passed as a usable recording."""
+    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    assert V.check(_float_wav(x), "audio").accepted
+    for bad in (np.nan, np.inf):
+        y = x.copy()
+        y[::200] = bad
+        v = V.check(_float_wav(y), "audio")
+        assert v.reasons == ("audio_corrupt",) and "80 float sample(s) are NaN or infinite" in v.details["audio_corrupt"]

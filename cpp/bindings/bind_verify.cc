@@ -182,7 +182,8 @@ TAGGER_BIND_MODULE(verify) {
       .def_readonly("frames", &v::WavInfo::frames).def_readonly("duration_s", &v::WavInfo::duration_s);
   py::class_<v::AudioStats>(m, "AudioStats")
       .def_readonly("silence_ratio", &v::AudioStats::silence_ratio).def_readonly("rms_dbfs", &v::AudioStats::rms_dbfs)
-      .def_readonly("peak_dbfs", &v::AudioStats::peak_dbfs).def_readonly("clipping_ratio", &v::AudioStats::clipping_ratio);
+      .def_readonly("peak_dbfs", &v::AudioStats::peak_dbfs).def_readonly("clipping_ratio", &v::AudioStats::clipping_ratio)
+      .def_readonly("nonfinite", &v::AudioStats::nonfinite);
   m.def("analyze_wav", [](const py::object& data, double window_ms, double silence_dbfs) {
     BytesArg b(data, "wav");
     py::gil_scoped_release release;

@@ -253,6 +253,7 @@ struct AudioStats {
   double rms_dbfs = -200;     // whole file
   double peak_dbfs = -200;
   double clipping_ratio = 0;  // share of samples at >= 0.999 full scale
+  std::uint64_t nonfinite = 0;  // float samples that are NaN or infinite (no sound: corrupt data)
 };
 AudioStats audio_stats(ByteView wav, const WavInfo& info, double window_ms = 20.0, double silence_dbfs = -50.0);
 

@@ -116,7 +116,7 @@ AudioStats audio_stats(ByteView w, const WavInfo& info, double window_ms, double
     double acc = 0;
     for (std::size_t i = f0 * ch; i < f1 * ch; ++i) {
       double v = sample(i);
-      if (!std::isfinite(v)) { ++clipped; continue; }
+      if (!std::isfinite(v)) { ++clipped; ++st.nonfinite; continue; }
       double a = std::fabs(v);
       if (a >= 0.999) ++clipped;
       peak = std::max(peak, a);

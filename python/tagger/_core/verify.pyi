@@ -159,6 +159,9 @@ class AudioStats:
     def clipping_ratio(self) -> float:
         ...
     @property
+    def nonfinite(self) -> int:
+        ...
+    @property
     def peak_dbfs(self) -> float:
         ...
     @property

@@ -43,6 +43,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "audio_sample_rate": (REJECTED, "sample rate not in audio_sample_rates"),
     "audio_silent": (REJECTED, "share of silent 20 ms windows above audio_max_silence"),
     "audio_clipped": (NEEDS_REVIEW, "share of samples at full scale above audio_max_clipping"),
+    "audio_corrupt": (REJECTED, "float samples that are NaN or infinite"),
     # json and csv
     "json_invalid": (REJECTED, "the text is not JSON (RFC 8259)"),
     "csv_invalid": (REJECTED, "the text is not a rectangular CSV table with a header row"),
