@@ -275,3 +275,10 @@ def test_float_audio_with_nan_or_infinite_samples_is_corrupt():
         y[::200] = bad
         v = V.check(_float_wav(y), "audio")
         assert v.reasons == ("audio_corrupt",) and "80 float sample(s) are NaN or infinite" in v.details["audio_corrupt"]
+
+
+def test_a_bad_json_lines_record_is_named_by_its_line():
+    """A 1,001-line JSON Lines upload with its last line bad said "Extra data: line 2 column 1"."""
+    doc = "\n".join(['{"a": %d}' % i for i in range(1000)] + ['{"a": oops}'])
+    v = V.check(doc.encode(), "json")
+    assert v.details["json_invalid"].startswith("line 1001: Expecting value")

@@ -790,10 +790,14 @@ class Verifier:
             return
         value, bad = _tabular.parse_json(text)
         if bad is not None and "\n" in text.strip():  # JSON Lines: one object per line
-            lines = [ln for ln in text.splitlines() if ln.strip()]
-            parsed = [_tabular.parse_json(ln) for ln in lines]
+            lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+            parsed = [_tabular.parse_json(ln) for _, ln in lines]
             if all(b is None for _, b in parsed):
                 value, bad = [v for v, _ in parsed], None
+            elif parsed[0][1] is None:  # JSON Lines with a bad line: name it (not "Extra data: line 2")
+                i = next(k for k, (_, b) in enumerate(parsed) if b is not None)
+                code, detail = parsed[i][1]  # type: ignore[misc]
+                bad = (code, f"line {lines[i][0]}: {detail}"[:200])
         if bad is not None:
             run.fail("parse", *bad, stop=True)
             return
