@@ -282,3 +282,14 @@ def test_a_bad_json_lines_record_is_named_by_its_line():
     doc = "\n".join(['{"a": %d}' % i for i in range(1000)] + ['{"a": oops}'])
     v = V.check(doc.encode(), "json")
     assert v.details["json_invalid"].startswith("line 1001: Expecting value")
+
+
+def test_16_bit_grey_images_are_scaled_not_clipped():
+    """convert("L") clipped 16-bit grey at 255: a 500..4000 depth map was blank (stddev 0), a full
+    range gradient's stddev fell from 74 to 16."""
+    from PIL import Image
+    for lo, hi, at_least in ((500, 4000, 3.0), (0, 65535, 70.0)):
+        b = io.BytesIO()
+        Image.fromarray(np.linspace(lo, hi, 64 * 64).reshape(64, 64).astype(np.uint16)).save(b, "PNG")
+        v = V.check(b.getvalue(), "image")
+        assert v.accepted and v.scores["stddev"] > at_least, (lo, hi, v)

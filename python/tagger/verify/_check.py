@@ -441,6 +441,17 @@ def _words_view(text: str) -> str:
 MAX_JPEG_SCANS = 100
 
 
+def _gray8(img: Any, Image: Any) -> Any:
+    """8-bit grey of ``img``. Pillow's convert("L") clips 16-bit and 32-bit grey (a depth map of
+    500..4000 became all 255: blank); those are scaled from their full range instead."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(np.nanmax(a)) if a.size else 0.0, 255.0)
+        a = np.nan_to_num(a, nan=0.0, posinf=top, neginf=0.0)
+        return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), mode="L")
+    return img.convert("L")
+
+
 def _other_image_format(Image: Any, data: bytes) -> Optional[str]:
     """The format of an image the task's formats could not read, when Pillow can name it from
     the header (never decoded); None for bytes no plugin accepts."""
@@ -736,7 +747,7 @@ class Verifier:
                 return  # never decode a decompression bomb
             try:
                 img.load()
-                gray_img = img.convert("L")
+                gray_img = _gray8(img, Image)
             except OSError as e:
                 msg = str(e)
                 code = "image_truncated" if "truncat" in msg.lower() or "end of file" in msg.lower() else "image_corrupt"
