@@ -293,3 +293,13 @@ def test_16_bit_grey_images_are_scaled_not_clipped():
         Image.fromarray(np.linspace(lo, hi, 64 * 64).reshape(64, 64).astype(np.uint16)).save(b, "PNG")
         v = V.check(b.getvalue(), "image")
         assert v.accepted and v.scores["stddev"] > at_least, (lo, hi, v)
+
+
+def test_a_fully_transparent_image_is_blank():
+    """convert("L") dropped alpha: transparent noise (an empty picture) was accepted as detailed."""
+    from PIL import Image
+    rgb = (np.random.default_rng(3).random((64, 64, 3)) * 255).astype(np.uint8)
+    for alpha, blank in ((0, True), (255, False)):
+        b = io.BytesIO()
+        Image.fromarray(np.dstack([rgb, np.full((64, 64), alpha, np.uint8)]), mode="RGBA").save(b, "PNG")
+        assert ("image_blank" in V.check(b.getvalue(), "image").reasons) == blank, alpha

@@ -442,13 +442,19 @@ MAX_JPEG_SCANS = 100
 
 
 def _gray8(img: Any, Image: Any) -> Any:
-    """8-bit grey of ``img``. Pillow's convert("L") clips 16-bit and 32-bit grey (a depth map of
-    500..4000 became all 255: blank); those are scaled from their full range instead."""
+    """8-bit grey of ``img`` as it is seen. Pillow's convert("L") clips 16-bit and 32-bit grey (a
+    depth map of 500..4000 became all 255: blank); those are scaled from their full range."""
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") else max(float(np.nanmax(a)) if a.size else 0.0, 255.0)
         a = np.nan_to_num(a, nan=0.0, posinf=top, neginf=0.0)
         return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), mode="L")
+    if "A" in img.getbands():
+        # What is seen: the pixels over a mid-grey ground. convert("L") drops alpha, so a fully
+        # transparent layer of noise (an empty picture) passed as a detailed one.
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float64) / 255.0
+        grey = np.asarray(img.convert("L"), dtype=np.float64)
+        return Image.fromarray(np.rint(grey * alpha + 128.0 * (1.0 - alpha)).astype(np.uint8), mode="L")
     return img.convert("L")
 
 
