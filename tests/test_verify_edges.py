@@ -303,3 +303,23 @@ def test_a_fully_transparent_image_is_blank():
         b = io.BytesIO()
         Image.fromarray(np.dstack([rgb, np.full((64, 64), alpha, np.uint8)]), mode="RGBA").save(b, "PNG")
         assert ("image_blank" in V.check(b.getvalue(), "image").reasons) == blank, alpha
+
+
+def _sine_wav() -> bytes:
+    return _float_wav(0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000))
+
+
+def test_a_reformatted_copy_is_a_duplicate():
+    """Only the bytes were compared: JSON re-spaced, a CSV with CRLF lines or quoted cells, a WAV
+    with bytes after its data were new uploads, paid again."""
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t", registry=reg)
+    for kind, first, copy in [("json", b'{"a": 1, "b": [1, 2]}', b'{"b":[1,2],"a":1}\n'),
+                              ("csv", b"a,b\n1,2\n3,4\n", b'a,b\r\n1,"2"\r\n3,4\r\n'),
+                              ("audio", _sine_wav(), _sine_wav() + b"\0\0")]:
+        assert V.check(first, kind, spec).accepted, kind
+        v = V.check(copy, kind, spec)
+        assert v.reasons == ("duplicate_in_task",) and "(reformatted)" in v.details["duplicate_in_task"], kind
+        assert V.check(copy, kind, V.VerifySpec(task_id="u", registry=reg)).reasons == ("duplicate_in_network",)
+    other = V.check(b'{"a": 2, "b": [1, 2]}', "json", spec)  # other content stays new
+    assert other.accepted

@@ -179,7 +179,8 @@ TAGGER_BIND_MODULE(verify) {
       .def_readonly("reason", &v::WavInfo::reason).def_readonly("detail", &v::WavInfo::detail)
       .def_readonly("format", &v::WavInfo::format).def_readonly("channels", &v::WavInfo::channels)
       .def_readonly("sample_rate", &v::WavInfo::sample_rate).def_readonly("bits_per_sample", &v::WavInfo::bits_per_sample)
-      .def_readonly("frames", &v::WavInfo::frames).def_readonly("duration_s", &v::WavInfo::duration_s);
+      .def_readonly("frames", &v::WavInfo::frames).def_readonly("duration_s", &v::WavInfo::duration_s)
+      .def_readonly("data_offset", &v::WavInfo::data_offset).def_readonly("data_bytes", &v::WavInfo::data_bytes);
   py::class_<v::AudioStats>(m, "AudioStats")
       .def_readonly("silence_ratio", &v::AudioStats::silence_ratio).def_readonly("rms_dbfs", &v::AudioStats::rms_dbfs)
       .def_readonly("peak_dbfs", &v::AudioStats::peak_dbfs).def_readonly("clipping_ratio", &v::AudioStats::clipping_ratio)

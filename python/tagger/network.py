@@ -577,7 +577,7 @@ class Network:
         return self._dedup
 
     def _journal_upload(self, sha256: bytes, task_id: str, item_id: str, phash: int | None,
-                        ciphertext_hash: bytes) -> None:
+                        ciphertext_hash: bytes, content: bytes | None = None) -> None:
         """Appends an upload about to be receipted to ``dedup.jsonl`` (fsynced, before the
         receipt's block): a reopened market still knows it. A line whose receipt never
         reached the ledger (a crash in between) is ignored when read back."""
@@ -585,7 +585,8 @@ class Network:
             return
         line = json.dumps({"sha256": bytes(sha256).hex(), "task": task_id, "item": item_id,
                            "phash": None if phash is None else int(phash),
-                           "ciphertext": bytes(ciphertext_hash).hex()}, separators=(",", ":")) + "\n"
+                           "ciphertext": bytes(ciphertext_hash).hex(),
+                           "content": None if content is None else bytes(content).hex()}, separators=(",", ":")) + "\n"
         with self._lock:
             fd = os.open(self._path / _DEDUP, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -609,10 +610,12 @@ class Network:
                 r = json.loads(raw)
                 key = (r["task"], r["ciphertext"])
                 sha = bytes.fromhex(r["sha256"])
+                content = bytes.fromhex(r["content"]) if r.get("content") else None
             except (ValueError, KeyError, TypeError):
                 continue  # a line torn by a crash while it was written
             if key in receipted and len(sha) == 32:
-                reg.add(sha, r["task"], r["item"], phash=r.get("phash"))
+                ok = content is not None and len(content) == 32 and content != sha
+                reg.add(sha, r["task"], r["item"], phash=r.get("phash"), content=content if ok else None)
 
     @property
     def tasks(self) -> list:

@@ -1000,7 +1000,8 @@ class Task:
         if verdict.status != "rejected":
             sealed = crypto.seal(bytes(data), [self.owner.public_key])
             h = self._net.store.put(sealed)
-            self._net._journal_upload(verdict.sha256, self.id_hex, iid, verdict.features.get("phash"), h)
+            self._net._journal_upload(verdict.sha256, self.id_hex, iid, verdict.features.get("phash"), h,
+                                      verdict.features.get("content"))
         receipt = self._net._verify_engine.receipt(verdict, iid, h or bytes(32), task_id=self.id_hex)
         txid = self._net.ledger.record_upload(self.id, verifier, acct, item, h or bytes(32), verdict.status,
                                               list(verdict.reasons))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+import json
 import math
 import re
 import threading
@@ -594,9 +595,22 @@ class Verifier:
                 same = owner[0] == spec.task_id
                 run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
                          f"same SHA-256 as item {owner[1]!r} of task {owner[0]!r}")
+        content_claimed: Optional[bytes] = None
         try:
             if not run.stopped:
                 getattr(self, f"_{kind}")(item, run, features, pre)
+            content = features.get("content")
+            if content is not None and content != sha and spec.registry is not None and not run.exact_duplicate:
+                # The same table, document or recording in other bytes (reformatted JSON, CRLF
+                # lines, a WAV with another header or bytes after its data): the same upload.
+                owner = spec.registry.claim(content, spec.task_id, item_id) if register else spec.registry.find_exact(content)
+                if owner is None and register:
+                    content_claimed = content
+                elif owner is not None:
+                    run.exact_duplicate = True
+                    same = owner[0] == spec.task_id
+                    run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
+                             f"the same {kind} content as item {owner[1]!r} of task {owner[0]!r} (reformatted)")
             if not run.stopped:
                 for c in spec.checks:
                     chk = c if isinstance(c, Check) else Check(c)
@@ -605,11 +619,15 @@ class Verifier:
                         run.add(r)
             verdict = run.verdict(kind, sha, features)
             if claimed and verdict.status != REJECTED:
-                spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"))
+                spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"),
+                                  content=content_claimed)
                 claimed = False
+                content_claimed = None
         finally:
             if claimed:
                 spec.registry.release(sha)
+            if content_claimed is not None:
+                spec.registry.release(content_claimed)
         return verdict
 
     @staticmethod
@@ -782,6 +800,8 @@ class Verifier:
         if info.reason:
             run.fail("wav", info.reason, info.detail, stop=True)
             return
+        fmt = f"{info.format}/{info.channels}/{info.sample_rate}/{info.bits_per_sample}:".encode()
+        features["content"] = crypto.sha256(fmt + item.data[info.data_offset:info.data_offset + info.data_bytes])
         run.score("duration_s", info.duration_s)
         run.score("sample_rate", info.sample_rate)
         run.score("silence_ratio", st.silence_ratio)
@@ -819,6 +839,8 @@ class Verifier:
             run.fail("parse", *bad, stop=True)
             return
         item.value = value
+        features["content"] = crypto.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                                       ensure_ascii=False).encode("utf-8", "surrogatepass"))
         if item.spec.schema is None:
             return
         records, bad = _tabular.json_records(value)
@@ -846,6 +868,10 @@ class Verifier:
             return
         item.records = records
         run.score("records", len(records))
+        # The table itself (cells, unit and record separators), whatever its line endings or quoting.
+        features["content"] = crypto.sha256("\x1e".join("\x1f".join(r) for r in
+                                                         [header, *([rec.get(h, "") for h in header] for rec in records)])
+                                            .encode("utf-8", "surrogatepass"))
         if item.spec.schema is not None:
             for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):
                 run.fail("schema", code, detail)

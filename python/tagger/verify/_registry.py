@@ -61,6 +61,7 @@ class DedupRegistry:
         self._images = _v.HashIndex()
         self.image_distance = int(image_distance)
         self._exact: dict[bytes, tuple[str, str]] = {}
+        self._aliases = 0  # content keys in _exact besides the uploads' own hashes
         # Uploads being checked right now (claim() .. add()/release()): the same bytes
         # checked from another thread meanwhile are its duplicate, not a second original.
         self._pending: dict[bytes, tuple[str, str]] = {}
@@ -115,8 +116,12 @@ class DedupRegistry:
             return [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
 
     def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
-            phash: Optional[int] = None) -> None:
-        """Record one upload (its hash, and its text sketch or image hash)."""
+            phash: Optional[int] = None, content: Optional[bytes] = None) -> None:
+        """Record one upload (its hash, and its text sketch or image hash). ``content``: the
+        SHA-256 of its content in a canonical form (the JSON value, the CSV cells, the WAV
+        samples), under which a reformatted copy is found too."""
+        if content is not None and (not isinstance(content, (bytes, bytearray, memoryview)) or len(bytes(content)) != 32):
+            raise InvalidArgument(f"content must be a 32-byte SHA-256, got {type(content).__name__}")
         if not isinstance(sha256, (bytes, bytearray, memoryview)) or len(bytes(sha256)) != 32:
             raise InvalidArgument(f"sha256 must be the 32-byte SHA-256 of the upload, got {type(sha256).__name__}")
         if text is not None:
@@ -129,9 +134,14 @@ class DedupRegistry:
         owner = (str(task_id), str(item_id) or bytes(sha256).hex())
         with self._lock:
             self._pending.pop(bytes(sha256), None)
+            if content is not None:
+                self._pending.pop(bytes(content), None)
             if bytes(sha256) in self._exact:
                 return
             self._exact[bytes(sha256)] = owner
+            if content is not None and bytes(content) not in self._exact:
+                self._exact[bytes(content)] = owner
+                self._aliases += 1
             if text is not None:
                 self._lsh.insert(shingle_text(text))
                 self._text_owner.append(owner)
@@ -140,7 +150,7 @@ class DedupRegistry:
                 self._image_owner.append(owner)
 
     def __len__(self) -> int:
-        return len(self._exact)
+        return len(self._exact) - self._aliases  # uploads, not keys
 
     def __repr__(self) -> str:
         b, r = self.lsh_params
