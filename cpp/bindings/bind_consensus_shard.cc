@@ -226,7 +226,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
         return stats_dict(std::move(st));
       })
       .def("e_step", [](cs::OneCoinShard& s, const F64& log_right, const F64& log_wrong, const F64& log_prior) {
-        cs::OneCoinParams p{vec(log_right), vec(log_wrong), vec(log_prior), {}};
+        cs::OneCoinParams p{vec(log_right), vec(log_wrong), vec(log_prior), {}, {}, {}, {}};
         InstanceLock lock(&s, true);
         cs::ShardStats st;
         { py::gil_scoped_release release; st = s.e_step(p); }
@@ -238,7 +238,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
         if (log_right || log_wrong || log_prior) {
           if (!(log_right && log_wrong && log_prior))
             throw InvalidArgument("posteriors: pass log_right, log_wrong and log_prior, or none");
-          p = cs::OneCoinParams{vec(*log_right), vec(*log_wrong), vec(*log_prior), {}};
+          p = cs::OneCoinParams{vec(*log_right), vec(*log_wrong), vec(*log_prior), {}, {}, {}, {}};
         }
         return shard_posteriors(s, p ? &*p : nullptr, n_labels);
       }, py::arg("n_labels"), py::arg("log_right") = py::none(), py::arg("log_wrong") = py::none(),
@@ -257,6 +257,9 @@ TAGGER_BIND_MODULE(consensus_shard) {
     d["log_wrong"] = take(std::move(p.log_wrong));
     d["log_prior"] = take(std::move(p.log_prior));
     d["skills"] = take(std::move(p.skills));
+    d["right"] = take(std::move(p.right));
+    d["wrong"] = take(std::move(p.wrong));
+    d["prior"] = take(std::move(p.prior));
     return d;
   }, py::arg("n_answers"), py::arg("right"), py::arg("prior"), py::arg("n_labels"), py::kw_only(),
      py::arg("smoothing") = 0.0, py::arg("class_priors") = py::none());

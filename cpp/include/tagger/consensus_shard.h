@@ -52,6 +52,10 @@ struct OneCoinParams {
   std::vector<double> log_right, log_wrong;  // [W]
   std::vector<double> log_prior;             // [K]
   std::vector<double> skills;                // [W] (before clamping), reported as skills
+  // exp of the three above, as the local fit reports them (errors_ and priors_): computed
+  // here so that a sharded fit's report is the local one's bits (numpy's exp may round
+  // otherwise).
+  std::vector<double> right, wrong, prior;
 };
 
 class DawidSkeneShard {

@@ -101,6 +101,22 @@ void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const deta
   m_step(static_cast<std::size_t>(c.n_labels), n_answers, right.raw(), prior.raw(), opt, prm, skills);
 }
 
+// The probabilities a fit reports (errors_: right on the diagonal, wrong off it; priors_),
+// from the log parameters. The local fit and one_coin_m_step (the sharded fit's) both take
+// them from here: the same bits either way.
+void reported(const Params& prm, std::size_t K, std::vector<double>& right, std::vector<double>& wrong,
+              std::vector<double>& prior) {
+  const std::size_t W = prm.log_right.size();
+  right.resize(W);
+  wrong.resize(W);
+  for (std::size_t w = 0; w < W; ++w) {
+    right[w] = std::exp(prm.log_right[w]);
+    wrong[w] = K > 1 ? std::exp(prm.log_wrong[w]) : 0.0;
+  }
+  prior.resize(K);
+  for (std::size_t k = 0; k < K; ++k) prior[k] = std::exp(prm.log_prior[k]);
+}
+
 }  // namespace
 
 Result one_coin_dawid_skene(const AnswersView& a, const Options& opt) {
@@ -138,14 +154,12 @@ Result one_coin_dawid_skene(const AnswersView& a, const Options& opt) {
   }
   if (opt.n_iter > 0) pass(c, prev, opt, false, r.probas.data(), nullptr, nullptr, ll);
   detail::finish_labels(r, c, opt);
-  r.priors.resize(K);
-  for (std::size_t k = 0; k < K; ++k) r.priors[k] = std::exp(prm.log_prior[k]);
+  std::vector<double> right, wrong;
+  reported(prm, K, right, wrong, r.priors);
   r.errors.resize(W * K * K);
-  for (std::size_t w = 0; w < W; ++w) {
-    const double s = std::exp(prm.log_right[w]), q = K > 1 ? std::exp(prm.log_wrong[w]) : 0.0;
+  for (std::size_t w = 0; w < W; ++w)
     for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t l = 0; l < K; ++l) r.errors[(w * K + k) * K + l] = k == l ? s : q;
-  }
+      for (std::size_t l = 0; l < K; ++l) r.errors[(w * K + k) * K + l] = k == l ? right[w] : wrong[w];
   return r;
 }
 
@@ -241,6 +255,7 @@ OneCoinParams one_coin_m_step(std::span<const std::int64_t> n_answers, std::span
   Params prm;
   OneCoinParams out;
   m_step(K, n_answers, right, prior, opt, prm, out.skills);
+  reported(prm, K, out.right, out.wrong, out.prior);
   out.log_right = std::move(prm.log_right);
   out.log_wrong = std::move(prm.log_wrong);
   out.log_prior = std::move(prm.log_prior);

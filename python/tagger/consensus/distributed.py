@@ -338,11 +338,12 @@ def _em_one_coin(shards: ShardSet, n_iter: int, tol: float, smoothing: float, cl
         if conv.update(it, _ordered_sum([x for s in stats for x in s["block_ll"]]) / max(shards.n, 1)):
             break
     post = shards.call("posteriors", {k: prev[k] for k in ("log_right", "log_wrong", "log_prior")} if n_iter > 0 else None)
-    s, q = np.exp(prm["log_right"]), (np.exp(prm["log_wrong"]) if K > 1 else np.zeros(len(prm["log_right"])))
+    # (the core's exp, as the local fit's report: numpy's rounds otherwise in the last bit)
+    s, q = np.asarray(prm["right"]), np.asarray(prm["wrong"])
     errors = np.repeat(q[:, None, None], K, axis=1).repeat(K, axis=2)
     idx = np.arange(K)
     errors[:, idx, idx] = s[:, None]
-    return _result(shards, post, np.exp(prm["log_prior"]), prm["skills"], errors, conv.history, conv.it_run, conv.converged)
+    return _result(shards, post, np.asarray(prm["prior"]), prm["skills"], errors, conv.history, conv.it_run, conv.converged)
 
 
 def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any], progress: Progress | None
