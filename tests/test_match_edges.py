@@ -317,3 +317,26 @@ def test_assign_names_the_bad_pair_and_ragged_rows():
         tg.match.assign(s, overlap=1, capacity=3, exclude=[(0, 1), (0, 9)])
     with pytest.raises(errors.InvalidArgument, match="rows have different lengths"):  # was numpy's "inhomogeneous shape"
         tg.match.assign([[1.0, 2.0], [3.0]], overlap=1, capacity=1)
+
+
+def test_threads_that_cannot_start_do_not_abort_the_process():
+    """A thread the OS refused (here: address space for 3,000 stacks) terminated the process
+    (SIGABRT, 'terminate called without an active exception'); the work now runs on the threads
+    that did start."""
+    import resource
+    import subprocess
+    import sys
+
+    code = ("import tagger as tg\n"
+            "idx = tg.match.CategoryIndex.fit(['where is my card', 'my card is late', 'top up failed', "
+            "'my top up did not work'], ['card', 'card', 'top_up', 'top_up'])\n"
+            "out = idx.predict(['a b'] * 100000, threads=3000)\n"
+            "e = tg.match.Embedder().fit(['a b', 'c d'], threads=1000)\n"
+            "print(len(out), e.transform(['a b'] * 1000, threads=3000).shape[0])\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
+
+    r = subprocess.run([sys.executable, "-c", code], preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["100000", "1000"]

@@ -25,7 +25,14 @@ namespace tagger::consensus::detail {
 class Team {
  public:
   explicit Team(unsigned n) {
-    for (unsigned s = 1; s < n; ++s) helpers_.emplace_back([this, s] { loop(s); });
+    // A helper that cannot start (a container's pids limit, no memory for its stack) leaves a
+    // smaller team: jobs claim their work dynamically, so fewer helpers give the same result.
+    // (Left to unwind, the started std::threads would terminate the process.)
+    try {
+      helpers_.reserve(n > 0 ? n - 1 : 0);
+      for (unsigned s = 1; s < n; ++s) helpers_.emplace_back([this, s] { loop(s); });
+    } catch (const std::exception&) {
+    }
   }
   ~Team() {
     {

@@ -130,7 +130,9 @@ Embedder::~Embedder() = default;
 void Embedder::fit_idf(const std::vector<std::string>& corpus, unsigned threads) {
   if (corpus.empty()) throw InvalidArgument("fit_idf needs at least one document");
   const std::size_t d = dim();
-  threads = util::resolve_threads(threads);
+  // At most one part per document: each part is a count table of dim() entries (4 MB at 2^20),
+  // so 200 threads on 2 documents took 846 MB.
+  threads = static_cast<unsigned>(std::min<std::size_t>(util::resolve_threads(threads), corpus.size()));
   std::vector<std::vector<std::uint32_t>> df_parts(threads);
   std::size_t chunk = (corpus.size() + threads - 1) / threads;
   util::parallel_for(threads, threads, 1, [&](std::size_t tb, std::size_t te) {

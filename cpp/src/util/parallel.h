@@ -32,17 +32,30 @@ void parallel_for(std::size_t n, unsigned threads, std::size_t min_chunk, Fn&& f
   std::exception_ptr error;
   std::mutex error_mutex;
   std::size_t chunk = (n + t - 1) / t;
-  for (std::size_t i = 0; i < t; ++i) {
-    std::size_t b = i * chunk, e = std::min(n, b + chunk);
-    if (b >= e) break;
-    pool.emplace_back([&, b, e] {
-      try {
-        fn(b, e);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
-    });
+  auto run = [&](std::size_t b, std::size_t e) {
+    try {
+      fn(b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  };
+  std::size_t i = 0;
+  try {
+    pool.reserve(t);
+    for (; i < t; ++i) {
+      std::size_t b = i * chunk, e = std::min(n, b + chunk);
+      if (b >= e) break;
+      pool.emplace_back([&run, b, e] { run(b, e); });
+    }
+  } catch (const std::exception&) {
+    // A thread that cannot start (a pids limit, no memory for its stack): the chunks left run
+    // here. Unwinding with started std::threads would terminate the process.
+    for (; i < t; ++i) {
+      std::size_t b = i * chunk, e = std::min(n, b + chunk);
+      if (b >= e) break;
+      run(b, e);
+    }
   }
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
