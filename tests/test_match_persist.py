@@ -4,6 +4,7 @@ atomic save, and a clear refusal for what cannot be saved."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import multiprocessing
@@ -41,7 +42,17 @@ def test_save_and_load_predict_the_same(tmp_path, dense) -> None:
 def test_pickle_works_for_every_kind_of_index() -> None:
     idx = topic_index()
     _same(idx, pickle.loads(pickle.dumps(idx)))
-    assert pickle.loads(pickle.dumps(m.CategoryIndex.default())) is m.CategoryIndex.default()
+    # A copy of its own, not the process-wide object (a threshold set on it used to change
+    # CategoryIndex.default() for everyone); it answers as the default does.
+    d = m.CategoryIndex.default()
+    loaded = pickle.loads(pickle.dumps(d))
+    assert loaded is not d and copy.deepcopy(d) is not d
+    q = ["Transcribe these podcast recordings", "label the sentiment of tweets"]
+    np.testing.assert_array_equal(loaded.predict_proba(q), d.predict_proba(q))
+    loaded.threshold = 0.42
+    assert d.threshold is None and pickle.loads(pickle.dumps(loaded)).threshold == 0.42
+    with pytest.raises(errors.InvalidArgument, match="shared by the whole process"):
+        d.threshold = 0.3
     small = m.Catalog([{"id": "audio/transcription", "description": "write down what is said in recordings"},
                        {"id": "image/boxes", "description": "draw boxes around objects in photos"}])
     cat = m.CategoryIndex.from_catalog(small, epochs=7)

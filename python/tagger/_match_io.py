@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import struct
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core
-from .errors import DecodeError, InvalidArgument
+from .errors import DecodeError, InvalidArgument, TaggerError
 
 if TYPE_CHECKING:
     from .match import CategoryIndex, StaticEmbedding, Tokenizer
@@ -69,7 +70,7 @@ def to_bytes(index: CategoryIndex) -> bytes:
         state = dict(index.__dict__)
     blobs: list[bytes] = []
     header: dict[str, Any] = {"tagger": _core.__version__, "source": state["_source"],
-                              "threshold": None if state["threshold"] is None else float(state["threshold"]),
+                              "threshold": None if state["_threshold"] is None else float(state["_threshold"]),
                               "calibration": state["calibration"],
                               "temperature": state["_temperature"], "int_labels": bool(state["_int_labels"])}
     if index is CategoryIndex._default:
@@ -127,8 +128,6 @@ def _read_dense(ref: dict[str, Any] | None, blobs: list[bytes]) -> StaticEmbeddi
 
 def from_bytes(data: bytes) -> CategoryIndex:
     """The index saved by :func:`to_bytes`; DecodeError for bytes that are not one (or are damaged)."""
-    from .match import Catalog, CategoryIndex
-
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidArgument(f"expected the bytes of a saved CategoryIndex, got {type(data).__name__}")
     data = bytes(data)
@@ -153,9 +152,21 @@ def from_bytes(data: bytes) -> CategoryIndex:
     for n in sizes:
         blobs.append(body[at:at + n])
         at += n
+    try:
+        return _rebuild(kind, header, blobs)
+    except (KeyError, TypeError, ValueError, IndexError) as e:  # a header edited by hand (its checksum redone)
+        if isinstance(e, TaggerError):  # already says what is wrong
+            raise
+        raise DecodeError(f"the saved CategoryIndex has a bad header: {type(e).__name__}: {e}") from None
+
+
+def _rebuild(kind: str, header: dict[str, Any], blobs: list[bytes]) -> CategoryIndex:
+    from .match import Catalog, CategoryIndex
+
     if kind == "default":
-        idx = CategoryIndex.default()
-        return idx
+        # A copy of its own (sharing the built model), not the process-wide object: a threshold
+        # set on a loaded, unpickled or deep-copied default index changed CategoryIndex.default().
+        return CategoryIndex.default()._shared_copy()
     if kind == "catalog":
         tok = _read_tokenizer(header["tokenizer"], blobs)
         dense = _read_dense(header["dense"], blobs)
@@ -172,7 +183,10 @@ def from_bytes(data: bytes) -> CategoryIndex:
         raise DecodeError(f"the saved CategoryIndex is of unknown kind {kind!r}")
     idx._source = header["source"]
     # The float64 the calibration found (the C++ index holds its float32, restored above).
-    idx._temperature = float(header["temperature"])
+    t = float(header["temperature"])
+    if not (math.isfinite(t) and t > 0):
+        raise DecodeError(f"the saved CategoryIndex has temperature {t}: a calibration gives a positive number")
+    idx._temperature = t
     idx.threshold = header["threshold"]
     if header.get("int_labels"):
         idx._use_int_labels()
@@ -190,14 +204,19 @@ def _target(path: Any) -> Path:
 
 
 def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
-    """Writes ``index`` to ``path`` atomically: a crash leaves the old file or the new one,
+    """Writes ``index`` to ``path`` atomically (see :func:`write_atomic`)."""
+    _target(path)  # checked before the (long) serialization
+    write_atomic(path, to_bytes(index))
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically: a crash leaves the old file or the new one,
     never a half-written file under that name. A new file gets the usual permissions (0666 less
     the umask); an existing one keeps its own."""
     target = _target(path)
     folder = target.parent
     if not folder.is_dir():
         raise InvalidArgument(f"cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist")
-    data = to_bytes(index)
     tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:

@@ -28,13 +28,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, Generic, ParamSpec
+from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec
 
 import numpy as np
 
 from . import _core
 from ._optional import require
-from .errors import InfeasibleAssignment, InvalidArgument, NotFitted
+from .errors import DecodeError, InfeasibleAssignment, InvalidArgument, NotFitted
 
 _m = _core.match
 
@@ -566,6 +566,9 @@ class Category:
         if isinstance(self.examples, (str, bytes)):  # tuple("abc") would be three one-letter examples
             raise InvalidArgument(f"category {self.id!r}: examples must be a list of strings, got a single "
                                   f"{type(self.examples).__name__}")
+        if not isinstance(self.examples, Iterable):
+            raise InvalidArgument(f"category {self.id!r}: examples must be a list of strings, got "
+                                  f"{type(self.examples).__name__}")
         object.__setattr__(self, "examples", tuple(self.examples))
         bad = [i for i, e in enumerate(self.examples) if not isinstance(e, str)]
         if bad:
@@ -613,6 +616,8 @@ class Catalog(Sequence[Category]):
     """
 
     def __init__(self, categories: Iterable[Category | dict] = ()) -> None:
+        if isinstance(categories, (str, bytes, dict)) or not isinstance(categories, Iterable):
+            raise InvalidArgument(f"a Catalog takes a list of categories (Category or dict), got {type(categories).__name__}")
         cats = [_category(c, i) for i, c in enumerate(categories)]
         seen: set[str] = set()
         for c in cats:
@@ -624,20 +629,36 @@ class Catalog(Sequence[Category]):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:
-        p = Path(path) if path is not None else CATALOG_PATH
-        data = json.loads(p.read_text(encoding="utf-8"))
+        """A catalog file (JSON: a list of categories or ``{"categories": [...]}``); DecodeError
+        for a file that is not JSON text, InvalidArgument for JSON of another shape."""
+        from ._match_io import _target
+
+        p = _target(path) if path is not None else CATALOG_PATH
+        raw = p.read_bytes()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            hint = " (a saved CategoryIndex: use CategoryIndex.load)" if raw[:4] == b"TGIX" else ""
+            raise DecodeError(f"{p}: not a catalog file: {type(e).__name__}: {str(e)[:120]}{hint}") from None
         if isinstance(data, dict) and "categories" not in data:
             raise InvalidArgument(f"{p}: a catalog file is a list of categories or {{\"categories\": [...]}}; "
                                   f"this one has keys {sorted(data)[:5]}")
-        return cls(data["categories"] if isinstance(data, dict) else data)
+        cats = data["categories"] if isinstance(data, dict) else data
+        if not isinstance(cats, list):
+            raise InvalidArgument(f"{p}: a catalog file holds a list of categories, got {type(cats).__name__}")
+        return cls(cats)
 
     @classmethod
     def default(cls) -> Catalog:
         return cls.load(CATALOG_PATH)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"categories": [c.to_dict() for c in self]}, indent=1, ensure_ascii=False)
-                              + "\n", encoding="utf-8")
+        """Writes the catalog as JSON, atomically (a crash or a concurrent save leaves one whole
+        file: a plain write let 13 of 50 concurrent saves end corrupt)."""
+        from ._match_io import write_atomic
+
+        write_atomic(path, (json.dumps({"categories": [c.to_dict() for c in self]}, indent=1, ensure_ascii=False)
+                            + "\n").encode("utf-8"))
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -672,7 +693,8 @@ class Catalog(Sequence[Category]):
 
     def to_pandas(self) -> Any:
         import pandas as pd
-        return pd.DataFrame([c.to_dict() for c in self._cats]).set_index("id")
+        columns = ["id", "modality", "task", "description", "examples"]  # (Category.to_dict's keys, also when empty)
+        return pd.DataFrame([c.to_dict() for c in self._cats], columns=columns).set_index("id")
 
     def __repr__(self) -> str:
         mods = sorted({c.modality for c in self._cats})
@@ -856,6 +878,13 @@ class _fit_in_place_or_new(Generic[_P]):
         return in_place
 
 
+class _AbstainState(NamedTuple):
+    """What predict(abstain=True) reads, taken in a query's snapshot."""
+    threshold: float | None
+    calibration: dict[str, Any]
+    catalog: bool  # a catalog index (default, from_catalog): never calibrated
+
+
 class CategoryIndex:
     r"""Scores texts against named categories.
 
@@ -901,11 +930,29 @@ class CategoryIndex:
         self._int_order: np.ndarray | None = None  # core column of each output column
         self._build: dict[str, Any] | None = None   # from_catalog's settings (a saved catalog index is rebuilt)
         self.catalog: Catalog | None = None
-        self.threshold: float | None = None
-        """Abstention threshold on the top probability (``predict(abstain=True)``); None until
-        calibrated by ``fit(calibrate=True)``; settable."""
+        self._threshold: float | None = None
         self.calibration: dict[str, Any] = {}
         """What the calibration measured (temperature, threshold, held-out counts)."""
+
+    @property
+    def threshold(self) -> float | None:
+        """Abstention threshold on the top probability (``predict(abstain=True)``); None until
+        calibrated by ``fit(calibrate=True)``; settable to a probability in [0, 1] or None."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        if value is not None:
+            # (NaN turned abstention off silently, inf broke save(), "0.5" broke repr)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+                    or not 0.0 <= float(value) <= 1.0:
+                raise InvalidArgument(f"threshold must be a probability in [0, 1] or None, got {value!r}")
+            value = float(value)
+        if self is CategoryIndex._default:
+            raise InvalidArgument("CategoryIndex.default() is shared by the whole process: set a threshold on "
+                                  "a copy (copy.copy(CategoryIndex.default())) or pass abstain=<probability>")
+        with self._state_lock:
+            self._threshold = value
 
     # -- construction
 
@@ -1037,6 +1084,7 @@ class CategoryIndex:
             idx_._dense = _dense_table(dense)
             if int_labels:
                 idx_._use_int_labels()
+            idx_._require_finite(texts_l, learning_rate, l2)
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
                 idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l), share)
@@ -1067,6 +1115,7 @@ class CategoryIndex:
                        _source=f"fit, backend={type(backend).__name__}")
             if int_labels:
                 idx_._use_int_labels()
+            idx_._require_finite(texts_l, learning_rate, l2)
             if calibrate:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -1133,6 +1182,24 @@ class CategoryIndex:
                             "oos_source": "oos_texts" if oos is not None else
                             ("held-out categories" if hold_classes else "none")}
 
+    def _shared_copy(self) -> CategoryIndex:
+        """A new index on this one's fitted state (the C++ model is shared: queries never change
+        it, and an in-place fit of either replaces its own state only)."""
+        new = CategoryIndex.__new__(CategoryIndex)
+        with self._state_lock:
+            new.__dict__.update(self.__dict__)
+        new.calibration = dict(self.calibration)
+        return new
+
+    def _require_finite(self, texts: list[str], learning_rate: float, l2: float) -> None:
+        """InvalidArgument when the weights left float32's range (learning_rate=1e38 or l2=1e39
+        passed the finite-number checks and every probability came out NaN: predict answered
+        the first category with score NaN and never abstained)."""
+        sample = texts[:: max(1, len(texts) // 64)][:64]
+        if sample and not np.isfinite(self.predict_proba(sample, threads=1)).all():
+            raise InvalidArgument(f"the fit diverged (weights out of float range) with learning_rate={learning_rate!r}, "
+                                  f"l2={l2!r}: use smaller values")
+
     def _set_temperature(self, t: float) -> None:
         if self._core is not None:
             self._core.set_temperature(float(t))
@@ -1163,13 +1230,16 @@ class CategoryIndex:
         self._int_labels = True
         self._int_order = np.argsort([int(c) for c in self._categories], kind="stable")
 
-    def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray, list[str], _AbstainState]:
         """(probabilities [n, C] with NaN rows for skipped entries, reason codes [n], the C
-        categories they refer to), all from one fit."""
+        categories they refer to, the threshold), all from one fit."""
         with self._state_lock:
             core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
             temperature, categories = self._temperature, self._output_categories()
             int_order = self._int_order if self._int_labels else None
+            # predict's abstention reads this fit's threshold (it was read after, outside the
+            # snapshot: an in-place refit in between mixed two fits)
+            state = _AbstainState(self._threshold, self.calibration, self._build is not None or self is CategoryIndex._default)
         threads = _threads(threads)
         if core is None and backend is None:
             raise NotFitted("this CategoryIndex is not fitted: fit it with idx.fit(texts, labels) (or use "
@@ -1199,7 +1269,7 @@ class CategoryIndex:
             p = np.array(p, dtype=np.float32, copy=True)
             p[bad] = np.nan
             codes[bad] = _INVALID
-        return p, codes, categories
+        return p, codes, categories, state
 
     def _replace_fit(self, fitted: CategoryIndex) -> None:
         """Takes the fitted state of ``fitted`` (an in-place ``fit``)."""
@@ -1232,13 +1302,14 @@ class CategoryIndex:
         ``abstain=True`` answers ``abstain_label`` (default None: "none of these categories")
         where the top probability is below the calibrated :attr:`threshold`; a float gives the
         threshold directly."""
-        p, codes, categories = self._score(texts, threads, on_invalid)
+        self._abstain_threshold(abstain, None)  # a bad abstain fails before the work
+        p, codes, categories, state = self._score(texts, threads, on_invalid)
         skipped = codes == _INVALID
         n = len(codes)
         best = np.where(skipped[:, None], 0.0, p).argmax(axis=1) if n else np.zeros(0, np.int64)
         scores = p[np.arange(n), best].astype(np.float64) if n else np.zeros(0)
         scores[skipped] = np.nan
-        tau = self._abstain_threshold(abstain)
+        tau = self._abstain_threshold(abstain, state)
         below = (scores < tau) if tau is not None else np.zeros(n, dtype=bool)
         abstained = below | skipped
         out = Predictions(abstain_label if abstained[i] else categories[j] for i, j in enumerate(best.tolist()))
@@ -1254,7 +1325,9 @@ class CategoryIndex:
         return self.predict(texts, threads, abstain=abstain, abstain_label=abstain_label,
                             on_invalid=on_invalid).to_pandas()
 
-    def _abstain_threshold(self, abstain: bool | float) -> float | None:
+    def _abstain_threshold(self, abstain: bool | float, state: _AbstainState | None) -> float | None:
+        """The threshold ``abstain`` asks for, from ``state`` (a query's snapshot); with None,
+        only ``abstain`` itself is checked."""
         if isinstance(abstain, np.bool_):
             abstain = bool(abstain)
         if abstain is False or abstain is None:
@@ -1262,17 +1335,19 @@ class CategoryIndex:
         if not isinstance(abstain, (bool, int, float, np.integer, np.floating)):
             raise InvalidArgument(f"abstain must be True, False or a probability threshold in [0, 1], got {abstain!r}")
         if abstain is True:
-            if self.threshold is None:
-                why = self.calibration.get("skipped") if isinstance(self.calibration, dict) else None
+            if state is None:
+                return None
+            if state.threshold is None:
+                why = state.calibration.get("skipped") if isinstance(state.calibration, dict) else None
                 if why:
                     reason = f"calibration skipped: {why}"
-                elif self._build is not None or self is CategoryIndex._default:
+                elif state.catalog:
                     reason = "a catalog index (CategoryIndex.default(), from_catalog) is not calibrated"
                 else:
                     reason = "fit it with calibrate=True"
                 raise InvalidArgument(f"this index has no calibrated threshold ({reason}); pass abstain=<probability> "
                                       "to set one")
-            return float(self.threshold)
+            return float(state.threshold)
         tau = float(abstain)
         if not 0.0 <= tau <= 1.0:
             raise InvalidArgument(f"abstain threshold must be in [0, 1], got {abstain!r}")
@@ -1284,7 +1359,7 @@ class CategoryIndex:
         (``on_invalid="skip"``: a non-str entry gets an empty answer, reason ``"invalid"``)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 2**31 - 1:
             raise InvalidArgument(f"k must be an int in [1, 2**31 - 1], got {k!r}")
-        p, codes, categories = self._score(texts, threads, on_invalid)
+        p, codes, categories, _ = self._score(texts, threads, on_invalid)
         kk = min(int(k), len(categories))
         order = np.argsort(-p, axis=1, kind="stable")[:, :kk]  # ties: category name order
         out = []
