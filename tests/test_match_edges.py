@@ -433,3 +433,14 @@ def test_catalog_files_save_atomically_and_load_with_clear_errors(tmp_path):
     with pytest.raises(errors.InvalidArgument, match="examples must be a list of strings, got NoneType"):
         m.Category("a/b", "x", None)
     assert list(m.Catalog([]).to_pandas().columns) == ["modality", "task", "description", "examples"]
+
+
+def test_unordered_texts_and_folder_paths_are_refused(tmp_path):
+    """A set was answered in an order that changes between runs; "newname/" saved a file
+    called newname."""
+    idx = topic_index()
+    with pytest.raises(errors.InvalidArgument, match="got a set"):
+        idx.predict({"a b", "c d"})
+    with pytest.raises(errors.InvalidArgument, match="is a directory"):
+        idx.save(str(tmp_path / "newname") + "/")
+    assert not (tmp_path / "newname").exists()

@@ -198,7 +198,8 @@ def _target(path: Any) -> Path:
     if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
         raise InvalidArgument(f"path must be a str or os.PathLike, got {type(path).__name__}")
     target = Path(path)
-    if str(path) == "" or target.is_dir():
+    if str(path) == "" or target.is_dir() or str(path).endswith(("/", os.sep)):
+        # (Path drops a trailing slash: "newname/" would have written a file called newname)
         raise InvalidArgument(f"path {str(path)!r} is a directory; give a file name (e.g. 'intents.tgix')")
     return target
 

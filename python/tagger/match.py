@@ -87,6 +87,9 @@ def _text_list(texts: Any, what: str, expected: str = "a sequence of strings", c
                               f"or column names); pass one column, e.g. df['{column}']")
     if getattr(texts, "ndim", 1) != 1:
         raise InvalidArgument(f"{what} must be one-dimensional, got an array of shape {texts.shape}")
+    if isinstance(texts, (set, frozenset)):  # answers come back by position: a set has none
+        raise InvalidArgument(f"{what} must be {expected} in an order, got a {type(texts).__name__} (its order "
+                              f"changes between runs); pass a list, e.g. sorted(...)")
     try:
         return list(texts)
     except TypeError:
