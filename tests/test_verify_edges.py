@@ -323,3 +323,28 @@ def test_a_reformatted_copy_is_a_duplicate():
         assert V.check(copy, kind, V.VerifySpec(task_id="u", registry=reg)).reasons == ("duplicate_in_network",)
     other = V.check(b'{"a": 2, "b": [1, 2]}', "json", spec)  # other content stays new
     assert other.accepted
+
+
+def test_near_copies_checked_at_the_same_moment_are_flagged_once_recorded():
+    """Near duplicates checked at the very same moment each missed the others (each looked
+    before any was recorded): all were accepted. The lookup at recording time catches them."""
+    base = ("My replacement card was supposed to arrive last week but it still has not come, "
+            "could you please check the delivery status for me?")
+    copies = [(base + "!" * (i + 1)).encode() for i in range(8)]
+    import time
+
+    def slow(item) -> float:  # a user check: it runs after the near-duplicate lookup, before recording
+        time.sleep(0.05)
+        return 1.0
+
+    for _ in range(3):
+        spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry(), checks=[slow])
+        barrier = threading.Barrier(len(copies))
+
+        def one(data: bytes) -> tuple[str, ...]:
+            barrier.wait()
+            return V.check(data, "text", spec).reasons
+
+        with ThreadPoolExecutor(len(copies)) as ex:
+            reasons = list(ex.map(one, copies))
+        assert sum("near_duplicate" not in r for r in reasons) == 1, reasons

@@ -619,10 +619,22 @@ class Verifier:
                         run.add(r)
             verdict = run.verdict(kind, sha, features)
             if claimed and verdict.status != REJECTED:
-                spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"), phash=features.get("phash"),
-                                  content=content_claimed)
+                text_near, image_near = spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"),
+                                                          phash=features.get("phash"), content=content_claimed)
                 claimed = False
                 content_claimed = None
+                # A near copy recorded by another thread since this check looked: the two were
+                # checked at the same moment, and this one comes second.
+                flagged = {r.reason for r in run.results}
+                if text_near and "near_duplicate" not in flagged:
+                    t, i, j = text_near[0]
+                    run.score("near_duplicate", j)
+                    run.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
+                if image_near and "near_duplicate_image" not in flagged:
+                    t, i, d = image_near[0]
+                    run.score("near_duplicate_image", d)
+                    run.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
+                verdict = run.verdict(kind, sha, features)
         finally:
             if claimed:
                 spec.registry.release(sha)

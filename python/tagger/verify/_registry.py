@@ -116,10 +116,16 @@ class DedupRegistry:
             return [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
 
     def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
-            phash: Optional[int] = None, content: Optional[bytes] = None) -> None:
+            phash: Optional[int] = None, content: Optional[bytes] = None
+            ) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, int]]]:
         """Record one upload (its hash, and its text sketch or image hash). ``content``: the
         SHA-256 of its content in a canonical form (the JSON value, the CSV cells, the WAV
-        samples), under which a reformatted copy is found too."""
+        samples), under which a reformatted copy is found too.
+
+        Returns the near duplicates (texts, images; as :meth:`find_text` / :meth:`find_image`)
+        recorded before this one, looked up in the same step as the insertion: a near copy
+        checked by another thread at the same moment is found here though neither check saw
+        the other."""
         if content is not None and (not isinstance(content, (bytes, bytearray, memoryview)) or len(bytes(content)) != 32):
             raise InvalidArgument(f"content must be a 32-byte SHA-256, got {type(content).__name__}")
         if not isinstance(sha256, (bytes, bytearray, memoryview)) or len(bytes(sha256)) != 32:
@@ -132,22 +138,28 @@ class DedupRegistry:
             except UnicodeEncodeError as e:
                 raise InvalidArgument(f"text is not valid text: {e.reason} at position {e.start}") from None
         owner = (str(task_id), str(item_id) or bytes(sha256).hex())
+        key = shingle_text(text) if text is not None else None
+        text_near: list[tuple[str, str, float]] = []
+        image_near: list[tuple[str, str, int]] = []
         with self._lock:
             self._pending.pop(bytes(sha256), None)
             if content is not None:
                 self._pending.pop(bytes(content), None)
             if bytes(sha256) in self._exact:
-                return
+                return text_near, image_near
             self._exact[bytes(sha256)] = owner
             if content is not None and bytes(content) not in self._exact:
                 self._exact[bytes(content)] = owner
                 self._aliases += 1
-            if text is not None:
-                self._lsh.insert(shingle_text(text))
+            if key is not None:
+                text_near = [(*self._text_owner[i], j) for i, j in self._lsh.query(key)]
+                self._lsh.insert(key)
                 self._text_owner.append(owner)
             if phash is not None:
+                image_near = [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
                 self._images.insert(int(phash))
                 self._image_owner.append(owner)
+        return text_near, image_near
 
     def __len__(self) -> int:
         return len(self._exact) - self._aliases  # uploads, not keys
