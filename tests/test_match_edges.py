@@ -444,3 +444,12 @@ def test_unordered_texts_and_folder_paths_are_refused(tmp_path):
     with pytest.raises(errors.InvalidArgument, match="is a directory"):
         idx.save(str(tmp_path / "newname") + "/")
     assert not (tmp_path / "newname").exists()
+
+
+def test_a_category_id_without_words_trains_on_its_texts():
+    """An id of separators only ("///") gave an empty training text: "text 0 is empty", naming no category."""
+    cat = m.Catalog([{"id": "///", "description": "", "examples": ["transcribe podcast audio"]},
+                     {"id": "image/cats", "description": "photos of cats"}])
+    assert m.CategoryIndex.from_catalog(cat).top_k("transcribe this audio", k=1)[0][0] == "///"
+    with pytest.raises(errors.InvalidArgument, match="category /// has neither a description nor examples"):
+        m.CategoryIndex.from_catalog(m.Catalog([{"id": "///", "examples": ["   "]}, {"id": "a/b", "description": "x"}]))

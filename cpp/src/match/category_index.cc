@@ -203,12 +203,15 @@ CategoryIndex CategoryIndex::from_catalog(const std::vector<Category>& catalog, 
   for (const auto& c : catalog) {
     if (c.id.empty()) throw InvalidArgument("a catalog category has an empty id");
     if (!seen.insert(c.id).second) throw InvalidArgument("duplicate category id in catalog: " + c.id);
-    std::size_t before = texts.size();
-    texts.push_back(id_words(c.id));
+    // An id of separators only ("///") has no words: its texts are the description and examples
+    // (an empty first text failed the fit as "text 0 is empty", naming no category).
+    const std::string words = id_words(c.id);
+    if (has_text(words)) texts.push_back(words);
+    const std::size_t before = texts.size();
     if (has_text(c.description)) texts.push_back(c.description);
     for (const auto& e : c.examples)
       if (has_text(e)) texts.push_back(e);
-    if (texts.size() - before < 2)
+    if (texts.size() == before)
       throw InvalidArgument("category " + c.id + " has neither a description nor examples");
     labels.resize(texts.size(), c.id);
   }
