@@ -433,3 +433,56 @@ def test_upload_many_and_verbose_finalize(capsys):
                       method_options={"n_iter": 30})
     t2.finalize("dawid_skene", n_iter=30, verbose=True)
     assert "settling 180 answers with dawid_skene" in capsys.readouterr().out
+
+
+def _collection(net, title="Collect customer questions", **kw):
+    try:
+        owner = net.account("owner")
+    except tg.errors.UnknownAccount:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    return net.publish_task(owner=owner, title=title, description="Write short questions a bank customer would ask "
+                            "about cards and transfers.", kind="collection", items=3, budget=30 * tg.TAG,
+                            reward_policy=tg.rewards.Flat(), **kw)
+
+
+def test_an_upload_the_ledger_refuses_or_a_dropped_batch_blocks_no_later_copy(tmp_path):
+    """The registry recorded an upload before the ledger's receipt: one the ledger refused (a
+    reputation floor) or whose batch was dropped blocked the same bytes everywhere for the rest
+    of the session, pointing at an upload that does not exist."""
+    text = b"Why was my card transfer declined yesterday?"
+    with tg.Network.open(tmp_path / "m") as net:
+        w = net.create_account("w", fund=10 * tg.TAG)
+        floor = _collection(net, min_reputation=0.6)
+        other = _collection(net, title="Collect more customer questions")
+        with pytest.raises(tg.errors.RuleViolation, match="reputation"):
+            floor.upload(w, text)
+        with pytest.raises(RuntimeError):
+            with net.batch():
+                assert other.upload(w, text).accepted
+                raise RuntimeError("dropped")
+        assert len(net.dedup) == 0
+        assert other.upload(w, text).accepted  # neither attempt blocks the real upload
+
+
+def test_a_lost_or_edited_journal_is_rebuilt_from_the_ledger(tmp_path):
+    """Deleting dedup.jsonl silently turned duplicate protection off (the same bytes were paid
+    twice); a hand-edited line made every collection task unloadable with a raw TypeError."""
+    import os
+    text = b"Why was my card transfer declined yesterday?"
+    with tg.Network.open(tmp_path / "m") as net:
+        w = net.create_account("w", fund=10 * tg.TAG)
+        task = _collection(net)
+        assert task.upload(w, text).accepted
+        tid = task.id
+    journal = tmp_path / "m" / "dedup.jsonl"
+    os.remove(journal)
+    with tg.Network.open(tmp_path / "m") as net:  # the owner's keys are here: re-read from the sealed blob
+        assert net.task(tid).upload("w", text).reasons == ("duplicate_in_task",)
+    journal.write_text('{"task": ["x"]}\n{"sha256": "zz", "task": "a", "item": "1", "ciphertext": "b", "phash": "zz"}\n')
+    with tg.Network.open(tmp_path / "m") as net:
+        assert net.task(tid).upload("w", text).reasons == ("duplicate_in_task",)
+    with tg.Network.open(tmp_path / "m", read_only=True) as net:
+        before = journal.read_bytes()
+        with pytest.raises(tg.errors.LedgerError, match="read-only"):
+            net.task(tid).upload("w", b"How do I raise my card limit?")
+        assert journal.read_bytes() == before  # a reader writes nothing into the market

@@ -111,6 +111,7 @@ class Network:
         """The dataset market: ``net.market.list(nft, price, kind)``, ``buy``, ``cancel``."""
         self._store: BlobStore | None = None
         self._dedup: DedupRegistry | None = None
+        self._read_only = False  # Network.open(read_only=True)
         self._verifier_engine: Verifier | None = None
         self._tasks: dict[bytes, Any] = {}
         self._task_refs: dict[bytes, bytes] = {}  # task id -> blob of its sealed record
@@ -167,6 +168,7 @@ class Network:
             try:
                 wallet = cls._load_wallet(p, passphrase)
                 net = cls(core, wallet, p, passphrase)
+                net._read_only = bool(read_only)
                 if "producer" in wallet:
                     core.set_producer(wallet["producer"].signing_key._k)
             except BaseException:
@@ -576,6 +578,10 @@ class Network:
                     self._dedup = reg
         return self._dedup
 
+    def _require_writable(self, what: str) -> None:
+        if self._read_only:
+            raise LedgerError(f"{what}: this market is open read-only (Network.open(..., read_only=True))")
+
     def _journal_upload(self, sha256: bytes, task_id: str, item_id: str, phash: int | None,
                         ciphertext_hash: bytes, content: bytes | None = None) -> None:
         """Appends an upload about to be receipted to ``dedup.jsonl`` (fsynced, before the
@@ -596,26 +602,55 @@ class Network:
                 os.close(fd)
 
     def _restore_dedup(self, reg: DedupRegistry) -> None:
-        """The journal's uploads whose accepted receipt is on the ledger, into ``reg``."""
-        f = self._path / _DEDUP if self._path is not None else None
-        if f is None or not f.exists():
+        """The journal's uploads whose accepted receipt is on the ledger, into ``reg``. An accepted
+        receipt with no journal line (the file deleted, emptied or cut) is re-read from its sealed
+        blob when its task's owner is in this wallet (the exact hash only); any left are named in
+        a warning, since copies of them would not be caught."""
+        if self._path is None:
             return
-        receipted: set[tuple[str, str]] = set()
+        receipted: dict[tuple[str, str], int] = {}
         for h in range(1, self.height + 1):
             for tx in self.block(h).transactions:
                 if tx.kind == "upload_receipt" and tx.fields["verdict"] != VERDICTS["rejected"]:
-                    receipted.add((bytes(tx.fields["task"]).hex(), bytes(tx.fields["ciphertext_hash"]).hex()))
-        for raw in f.read_bytes().splitlines():
+                    receipted[(bytes(tx.fields["task"]).hex(), bytes(tx.fields["ciphertext_hash"]).hex())] = \
+                        int(tx.fields["item"])
+        f = self._path / _DEDUP
+        covered: set[tuple[str, str]] = set()
+        for raw in (f.read_bytes().splitlines() if f.exists() else []):
             try:
                 r = json.loads(raw)
-                key = (r["task"], r["ciphertext"])
+                task, ct, item, phash = r["task"], r["ciphertext"], r["item"], r.get("phash")
+                if not (isinstance(task, str) and isinstance(ct, str) and isinstance(item, str)):
+                    raise TypeError("task, ciphertext and item are strings")
+                if phash is not None and not (isinstance(phash, int) and 0 <= phash < 2**64):
+                    raise TypeError("phash is a 64-bit hash")
                 sha = bytes.fromhex(r["sha256"])
                 content = bytes.fromhex(r["content"]) if r.get("content") else None
-            except (ValueError, KeyError, TypeError):
-                continue  # a line torn by a crash while it was written
-            if key in receipted and len(sha) == 32:
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line torn by a crash while it was written, or edited by hand
+            if (task, ct) in receipted and len(sha) == 32:
                 ok = content is not None and len(content) == 32 and content != sha
-                reg.add(sha, r["task"], r["item"], phash=r.get("phash"), content=content if ok else None)
+                reg.add(sha, task, item, phash=phash, content=content if ok else None)
+                covered.add((task, ct))
+        lost = 0
+        for (task, ct), item in receipted.items():
+            if (task, ct) in covered:
+                continue
+            info = self.ledger.task(bytes.fromhex(task))
+            owner = self._by_addr.get(bytes(info["owner"])) if info is not None else None
+            try:
+                plain = crypto.open_sealed(self.store.get(bytes.fromhex(ct)), owner.sealing_key) if owner else None
+            except Exception:  # a blob that is gone or not this owner's: counted below
+                plain = None
+            if plain is None:
+                lost += 1
+                continue
+            reg.add(crypto.sha256(plain), task, str(item))
+        if lost:
+            import warnings
+            warnings.warn(f"{lost} accepted upload(s) have no line in {f} and cannot be re-read here (their task "
+                          "owners' keys are not in this wallet): copies of them will not be caught as duplicates",
+                          stacklevel=3)
 
     @property
     def tasks(self) -> list:

@@ -995,16 +995,29 @@ class Task:
                 raise RuleViolation(f"item {item_id!r} already has an accepted upload")
         iid = str(self.items["item_id"].iloc[item])
         verifier = self._net.verifier
+        self._net._require_writable("upload")  # (a reader wrote its journal line before the ledger refused)
         verdict = self._net._verify_engine.check(bytes(data), self.data_kind, self.verify_spec, item_id=iid)
+        registry = self.verify_spec.registry if self.verify_spec is not None else None
+        recorded = verdict.status != "rejected"
         h = None
-        if verdict.status != "rejected":
-            sealed = crypto.seal(bytes(data), [self.owner.public_key])
-            h = self._net.store.put(sealed)
-            self._net._journal_upload(verdict.sha256, self.id_hex, iid, verdict.features.get("phash"), h,
-                                      verdict.features.get("content"))
-        receipt = self._net._verify_engine.receipt(verdict, iid, h or bytes(32), task_id=self.id_hex)
-        txid = self._net.ledger.record_upload(self.id, verifier, acct, item, h or bytes(32), verdict.status,
-                                              list(verdict.reasons))
+        try:
+            if verdict.status != "rejected":
+                sealed = crypto.seal(bytes(data), [self.owner.public_key])
+                h = self._net.store.put(sealed)
+                self._net._journal_upload(verdict.sha256, self.id_hex, iid, verdict.features.get("phash"), h,
+                                          verdict.features.get("content"))
+            receipt = self._net._verify_engine.receipt(verdict, iid, h or bytes(32), task_id=self.id_hex)
+            txid = self._net.ledger.record_upload(self.id, verifier, acct, item, h or bytes(32), verdict.status,
+                                                  list(verdict.reasons))
+        except BaseException:
+            # The ledger refused the upload (a reputation floor, a closed task...): it blocks no
+            # later copy (it used to, for the rest of the session, pointing at an upload that
+            # does not exist).
+            if recorded and registry is not None:
+                registry.forget(verdict.sha256)
+            raise
+        if recorded and registry is not None:  # a dropped batch drops the upload: it is no original either
+            self._net._on_batch_failure(lambda: registry.forget(verdict.sha256))
         up = Upload(iid, acct.name, verdict.status, tuple(verdict.reasons), h, receipt, txid)
         if verdict.status != "rejected":
             self._uploads[item] = up

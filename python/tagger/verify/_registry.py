@@ -65,8 +65,11 @@ class DedupRegistry:
         # Uploads being checked right now (claim() .. add()/release()): the same bytes
         # checked from another thread meanwhile are its duplicate, not a second original.
         self._pending: dict[bytes, tuple[str, str]] = {}
-        self._text_owner: list[tuple[str, str]] = []
-        self._image_owner: list[tuple[str, str]] = []
+        # Owners of the sketches by insertion index; None once forgotten (the LSH and the pHash
+        # index cannot delete, so a forgotten entry is skipped by every lookup).
+        self._text_owner: list[Optional[tuple[str, str]]] = []
+        self._image_owner: list[Optional[tuple[str, str]]] = []
+        self._sketches: dict[bytes, tuple[Optional[int], Optional[int], Optional[bytes]]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -108,12 +111,19 @@ class DedupRegistry:
         """[(task_id, item_id, estimated Jaccard)] best first."""
         key = shingle_text(text)
         with self._lock:
-            return [(*self._text_owner[i], j) for i, j in self._lsh.query(key)]
+            return self._texts_near(key)
+
+    def _texts_near(self, key: str) -> list[tuple[str, str, float]]:
+        return [(*o, j) for i, j in self._lsh.query(key) if (o := self._text_owner[i]) is not None]
+
+    def _images_near(self, phash: int) -> list[tuple[str, str, int]]:
+        return [(*o, d) for i, d in self._images.query(int(phash), self.image_distance)
+                if (o := self._image_owner[i]) is not None]
 
     def find_image(self, phash: int) -> list[tuple[str, str, int]]:
         """[(task_id, item_id, Hamming distance)] nearest first."""
         with self._lock:
-            return [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
+            return self._images_near(phash)
 
     def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
             phash: Optional[int] = None, content: Optional[bytes] = None
@@ -151,21 +161,43 @@ class DedupRegistry:
             if content is not None and bytes(content) not in self._exact:
                 self._exact[bytes(content)] = owner
                 self._aliases += 1
+            text_at = image_at = None
             if key is not None:
-                text_near = [(*self._text_owner[i], j) for i, j in self._lsh.query(key)]
+                text_near = self._texts_near(key)
                 self._lsh.insert(key)
+                text_at = len(self._text_owner)
                 self._text_owner.append(owner)
             if phash is not None:
-                image_near = [(*self._image_owner[i], d) for i, d in self._images.query(int(phash), self.image_distance)]
+                image_near = self._images_near(phash)
                 self._images.insert(int(phash))
+                image_at = len(self._image_owner)
                 self._image_owner.append(owner)
+            self._sketches[bytes(sha256)] = (text_at, image_at, bytes(content) if content is not None else None)
         return text_near, image_near
+
+    def forget(self, sha256: bytes) -> None:
+        """Undoes :meth:`add` of ``sha256`` (its content key and sketches too): for an upload
+        the ledger then refused, or whose batch was dropped, so that it blocks no later copy."""
+        key = bytes(sha256)
+        with self._lock:
+            self._pending.pop(key, None)
+            if self._exact.pop(key, None) is None:
+                return
+            text_at, image_at, content = self._sketches.pop(key, (None, None, None))
+            if content is not None and self._exact.pop(content, None) is not None:
+                self._aliases -= 1
+            if text_at is not None:
+                self._text_owner[text_at] = None
+            if image_at is not None:
+                self._image_owner[image_at] = None
 
     def __len__(self) -> int:
         return len(self._exact) - self._aliases  # uploads, not keys
 
     def __repr__(self) -> str:
         b, r = self.lsh_params
-        return (f"DedupRegistry({len(self)} items, {len(self._text_owner)} texts, {len(self._image_owner)} images; "
+        texts = sum(o is not None for o in self._text_owner)
+        images = sum(o is not None for o in self._image_owner)
+        return (f"DedupRegistry({len(self)} items, {texts} texts, {images} images; "
                 f"text J>={self.text_threshold} (cutoff {self.text_cutoff:.3f}, {b}x{r} LSH), "
                 f"image d<={self.image_distance})")
