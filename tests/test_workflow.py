@@ -460,8 +460,9 @@ def test_an_upload_the_ledger_refuses_or_a_dropped_batch_blocks_no_later_copy(tm
             with net.batch():
                 assert other.upload(w, text).accepted
                 raise RuntimeError("dropped")
-        assert len(net.dedup) == 0
+        assert len(net.dedup) == 0 and other.progress["answered"].sum() == 0  # the slot is free again
         assert other.upload(w, text).accepted  # neither attempt blocks the real upload
+        assert len(other.uploads()) == 1
 
 
 def test_a_lost_or_edited_journal_is_rebuilt_from_the_ledger(tmp_path):

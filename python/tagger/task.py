@@ -1019,11 +1019,25 @@ class Task:
         if recorded and registry is not None:  # a dropped batch drops the upload: it is no original either
             self._net._on_batch_failure(lambda: registry.forget(verdict.sha256))
         up = Upload(iid, acct.name, verdict.status, tuple(verdict.reasons), h, receipt, txid)
+        before = (self._uploads.get(item), self._upload_meta.get(item))
         if verdict.status != "rejected":
             self._uploads[item] = up
         if meta:
             self._upload_meta[item] = dict(meta)
+        # A dropped batch leaves the slot as it was: the upload it held used to stay counted,
+        # and a partial finalize then minted it into the dataset with no receipt on the ledger.
+        self._net._on_batch_failure(lambda: self._restore_slot(item, *before))
         return up
+
+    def _restore_slot(self, item: int, upload: Upload | None, meta: dict | None) -> None:
+        if upload is None:
+            self._uploads.pop(item, None)
+        else:
+            self._uploads[item] = upload
+        if meta is None:
+            self._upload_meta.pop(item, None)
+        else:
+            self._upload_meta[item] = meta
 
     def upload_many(self, uploads: Any, *, progress: bool = True) -> pd.DataFrame:
         """Upload many items: an iterable of ``(worker, data)`` or ``(worker, data, meta)``,
