@@ -487,3 +487,14 @@ def test_a_lost_or_edited_journal_is_rebuilt_from_the_ledger(tmp_path):
         with pytest.raises(tg.errors.LedgerError, match="read-only"):
             net.task(tid).upload("w", b"How do I raise my card limit?")
         assert journal.read_bytes() == before  # a reader writes nothing into the market
+
+
+def test_upload_many_checks_every_row_before_uploading_any():
+    net = tg.Network.memory()
+    w = net.create_account("w", fund=10 * tg.TAG)
+    task = _collection(net)
+    rows = [(w, b"Why was my card transfer declined yesterday?"), (w, "not bytes"), (w, b"How do I raise my limit?")]
+    height = net.height
+    with pytest.raises(tg.errors.InvalidArgument, match="row 1's data must be bytes, got str \\(nothing was uploaded\\)"):
+        task.upload_many(rows, progress=False)
+    assert net.height == height and len(task.uploads()) == 0

@@ -1052,6 +1052,12 @@ class Task:
             rows = list(zip(uploads["worker"], uploads["data"], meta))
         else:
             rows = [tuple(r) + (None,) * (3 - len(r)) for r in uploads]
+        # Every row's data is checked before any is uploaded: a str in row 7 used to raise after
+        # rows 0-6 were on the ledger, with no frame of what had been done.
+        for i, r in enumerate(rows):
+            if not isinstance(r[1], (bytes, bytearray, memoryview)):
+                raise InvalidArgument(f"upload_many: row {i}'s data must be bytes, got {type(r[1]).__name__} "
+                                      "(nothing was uploaded)")
         out = []
         for worker, data, meta in tqdm(rows, desc="uploads", unit="item", disable=not progress):
             u = self.upload(worker, data, meta)
