@@ -194,3 +194,11 @@ def test_an_embedder_pickles_with_its_idf() -> None:
     assert (e.transform(QUERIES) != back.transform(QUERIES)).nnz == 0
     fresh = pickle.loads(pickle.dumps(m.Embedder(char_ngrams=None)))
     assert not fresh.fitted and "char_ngrams=None" in repr(fresh)
+
+
+def test_an_unfitted_index_pickles_as_an_unfitted_one() -> None:
+    """Pickling or deep-copying CategoryIndex() raised 'not fitted'; scikit-learn's estimators pickle unfitted."""
+    for twin in (pickle.loads(pickle.dumps(m.CategoryIndex())), copy.deepcopy(m.CategoryIndex())):
+        assert repr(twin) == "CategoryIndex(not fitted)"
+        with pytest.raises(errors.NotFitted):
+            twin.predict(["a"])

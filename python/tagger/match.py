@@ -1422,7 +1422,12 @@ class CategoryIndex:
         return _match_io.load(path)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # pickle (multiprocessing, Ray, joblib) goes through the saved form.
+        # pickle (multiprocessing, Ray, joblib) goes through the saved form; an unfitted index
+        # pickles as a new unfitted one (as scikit-learn's estimators do), not as an error.
+        with self._state_lock:
+            unfitted = self._core is None and self._backend is None
+        if unfitted:
+            return (CategoryIndex, ())
         return (_index_from_bytes, (self.to_bytes(),))
 
     def __repr__(self) -> str:
