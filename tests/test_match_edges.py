@@ -453,3 +453,13 @@ def test_a_category_id_without_words_trains_on_its_texts():
     assert m.CategoryIndex.from_catalog(cat).top_k("transcribe this audio", k=1)[0][0] == "///"
     with pytest.raises(errors.InvalidArgument, match="category /// has neither a description nor examples"):
         m.CategoryIndex.from_catalog(m.Catalog([{"id": "///", "examples": ["   "]}, {"id": "a/b", "description": "x"}]))
+
+
+def test_utf8_bytes_are_answered_like_the_same_text():
+    """top_k(b"") applied the strict publish-time check without strict=True; top_k("") answered."""
+    d = m.CategoryIndex.default()
+    assert d.top_k(b"", k=1) == d.top_k("", k=1) and d.top_k(b"", k=1).low_signal
+    with pytest.raises(errors.InvalidArgument, match="not valid UTF-8"):
+        d.top_k(b"\xff", k=1)
+    with pytest.raises(errors.InvalidArgument, match="empty"):
+        d.top_k(b"", k=1, strict=True)

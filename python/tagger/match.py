@@ -1379,8 +1379,11 @@ class CategoryIndex:
         A non-string raises InvalidArgument. ``strict=True`` also raises for an empty or
         letterless text or one in a script the tokenizer does not cover (the check a task
         description gets at publish time) instead of answering it."""
-        if isinstance(text, bytes):
-            text = validate_text(text, "description")
+        if isinstance(text, bytes):  # UTF-8 bytes are read as text; strict checks only with strict=True
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InvalidArgument(f"description is not valid UTF-8 (byte {e.start})") from None
         if not isinstance(text, str):
             raise InvalidArgument(f"description must be a str, got {type(text).__name__}")
         _check_utf8(text, "description")
