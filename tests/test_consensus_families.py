@@ -629,3 +629,12 @@ def test_a_refit_drops_what_only_the_earlier_fit_set():
     h.calculate_ranks = False
     h.fit(b)
     assert not hasattr(h, "ranks_")
+
+
+def test_bbox_iou_equal_to_the_threshold_clusters():
+    """IoU 50/100 of pixel boxes came out 0.49999999999999994 in the scaled units and missed the
+    0.5 threshold ("IoU >= iou_threshold"): two boxes of support 1 instead of one of 2."""
+    df = pd.DataFrame({"task": ["t", "t"], "worker": ["w1", "w2"], "x_min": [15, 12], "y_min": [16, 19],
+                       "x_max": [25, 26], "y_max": [24, 24]})
+    out = C.BoxMajorityVote(iou_threshold=0.5).fit_predict(df)
+    assert out["support"].tolist() == [2]

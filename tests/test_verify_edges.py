@@ -348,3 +348,63 @@ def test_near_copies_checked_at_the_same_moment_are_flagged_once_recorded():
         with ThreadPoolExecutor(len(copies)) as ex:
             reasons = list(ex.map(one, copies))
         assert sum("near_duplicate" not in r for r in reasons) == 1, reasons
+
+
+def test_registry_forget_undoes_only_its_own_upload():
+    """add() recorded a content key another upload already named, and forget() then removed it;
+    forgetting a content key directly broke len()."""
+    import hashlib
+    a, b, c = (hashlib.sha256(x).digest() for x in (b"a", b"b", b"c"))
+    reg = V.DedupRegistry()
+    reg.add(a, "t", "a", content=c)
+    reg.add(b, "t", "b", content=c)
+    reg.forget(b)
+    assert reg.find_exact(c) == ("t", "a") and len(reg) == 1
+    reg.forget(c)  # a content key is not an upload: nothing to undo
+    assert reg.find_exact(c) == ("t", "a") and len(reg) == 1
+    reg.forget(a)
+    assert reg.find_exact(c) is None and len(reg) == 0
+
+
+def test_csv_content_keys_do_not_confuse_separator_characters():
+    """Cells were joined with \\x1f and rows with \\x1e unescaped: two different tables made one key."""
+    rest = "".join(f"row{i},value{i}\r\n" for i in range(50)).encode()
+    first = b'a,b\r\n"x\x1ey",z\r\n' + rest
+    second = b'a,"b\x1ex"\r\ny,z\r\n' + rest
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())
+    assert V.check(first, "csv", spec).accepted
+    assert V.check(second, "csv", spec).accepted
+
+
+def test_a_late_near_copy_made_rejected_leaves_nothing_registered():
+    """With severity near_duplicate=rejected, a near copy found only when recording was rejected
+    but stayed in the registry: a later exact copy pointed at an upload that was refused."""
+    import time
+
+    def slow(item) -> float:
+        time.sleep(0.05)
+        return 1.0
+
+    base = ("My replacement card was supposed to arrive last week but it still has not come, "
+            "could you please check the delivery status for me?")
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t", registry=reg, checks=[slow], severity={"near_duplicate": "rejected"})
+    copies = [(base + "!").encode(), (base + "!!").encode()]
+    barrier = threading.Barrier(2)
+
+    def one(data: bytes) -> str:
+        barrier.wait()
+        return V.check(data, "text", spec).status
+
+    with ThreadPoolExecutor(2) as ex:
+        statuses = list(ex.map(one, copies))
+    assert sorted(statuses) == ["accepted", "rejected"] and len(reg) == 1
+
+
+def test_the_json_depth_check_is_linear_on_unclosed_strings():
+    """An unclosed string full of \\" was rescanned from each quote to the end: 40 KB took 3.5 s."""
+    import time
+    doc = ('"' + '\\"' * 200_000 + "[" * 600).encode()  # 400 KB
+    t0 = time.perf_counter()
+    assert V.check(doc, "json").reasons == ("json_invalid",)
+    assert time.perf_counter() - t0 < 5.0

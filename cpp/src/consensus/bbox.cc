@@ -6,6 +6,7 @@
 // coordinate-wise mean (or median) of their boxes.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -20,8 +21,12 @@ double iou(const double* a, const double* b) {
   if (a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3]) return 1.0;
   const double iw = std::min(a[2], b[2]) - std::max(a[0], b[0]), ih = std::min(a[3], b[3]) - std::max(a[1], b[1]);
   if (iw <= 0 || ih <= 0) return 0.0;
-  // In units of the larger width and height, so areas of huge coordinates cannot
-  // overflow to inf (every side is finite: checked on input).
+  const double inter_raw = iw * ih;
+  const double uni_raw = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter_raw;
+  // The plain areas while they are normal doubles (exact for pixel boxes: IoU 50/100 is 0.5, a tie
+  // with the threshold); only areas that overflow or underflow (coordinates near 1e160 or 1e-160)
+  // are taken in units of the larger width and height (every side is finite: checked on input).
+  if (std::isfinite(uni_raw) && inter_raw >= std::numeric_limits<double>::min()) return inter_raw / uni_raw;
   const double sw = std::max(a[2] - a[0], b[2] - b[0]), sh = std::max(a[3] - a[1], b[3] - b[1]);
   const double inter = (iw / sw) * (ih / sh);
   const double uni = ((a[2] - a[0]) / sw) * ((a[3] - a[1]) / sh) + ((b[2] - b[0]) / sw) * ((b[3] - b[1]) / sh) - inter;

@@ -635,6 +635,8 @@ class Verifier:
                     run.score("near_duplicate_image", d)
                     run.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
                 verdict = run.verdict(kind, sha, features)
+                if verdict.status == REJECTED:  # (a severity override made the late near copy rejected)
+                    spec.registry.forget(sha)
         finally:
             if claimed:
                 spec.registry.release(sha)
@@ -880,9 +882,10 @@ class Verifier:
             return
         item.records = records
         run.score("records", len(records))
-        # The table itself (cells, unit and record separators), whatever its line endings or quoting.
-        features["content"] = crypto.sha256("\x1e".join("\x1f".join(r) for r in
-                                                         [header, *([rec.get(h, "") for h in header] for rec in records)])
+        # The table itself (its cells, as a JSON array of rows: separators inside cells cannot
+        # make two tables one), whatever its line endings or quoting.
+        features["content"] = crypto.sha256(json.dumps([header, *([rec.get(h, "") for h in header] for rec in records)],
+                                                       ensure_ascii=False, separators=(",", ":"))
                                             .encode("utf-8", "surrogatepass"))
         if item.spec.schema is not None:
             for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):

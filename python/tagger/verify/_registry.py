@@ -158,8 +158,10 @@ class DedupRegistry:
             if bytes(sha256) in self._exact:
                 return text_near, image_near
             self._exact[bytes(sha256)] = owner
+            alias = None  # the content key, when this upload is the one it now names
             if content is not None and bytes(content) not in self._exact:
-                self._exact[bytes(content)] = owner
+                alias = bytes(content)
+                self._exact[alias] = owner
                 self._aliases += 1
             text_at = image_at = None
             if key is not None:
@@ -172,7 +174,7 @@ class DedupRegistry:
                 self._images.insert(int(phash))
                 image_at = len(self._image_owner)
                 self._image_owner.append(owner)
-            self._sketches[bytes(sha256)] = (text_at, image_at, bytes(content) if content is not None else None)
+            self._sketches[bytes(sha256)] = (text_at, image_at, alias)
         return text_near, image_near
 
     def forget(self, sha256: bytes) -> None:
@@ -181,9 +183,10 @@ class DedupRegistry:
         key = bytes(sha256)
         with self._lock:
             self._pending.pop(key, None)
-            if self._exact.pop(key, None) is None:
+            if key not in self._sketches:  # not an upload recorded by add (or a content key): nothing to undo
                 return
-            text_at, image_at, content = self._sketches.pop(key, (None, None, None))
+            del self._exact[key]
+            text_at, image_at, content = self._sketches.pop(key)
             if content is not None and self._exact.pop(content, None) is not None:
                 self._aliases -= 1
             if text_at is not None:
