@@ -405,3 +405,65 @@ def test_crowdlab_checks_the_model_rows_of_unanswered_tasks_too() -> None:
         C.CROWDLAB().fit(df, mp.assign(a=["x"] * 4))
     with pytest.raises(InvalidArgument, match="CROWDLAB: expected a pandas DataFrame"):
         C.CROWDLAB().fit(df.to_dict("list"), mp)
+
+
+def _crowdlab_reference(df: pd.DataFrame, pm: np.ndarray, tasks: list, labels: list):
+    """cleanlab.multiannotator's CROWDLAB ensemble, written out from its definition: most-likely-
+    class and model errors over the tasks with 2+ answers, each annotator's agreement with the
+    others averaged over its tasks weighted by (answers - 1), no-overlap annotators at the mean."""
+    workers = sorted(df["worker"].unique())
+    K, ti, wi, li = len(labels), {t: i for i, t in enumerate(tasks)}, {w: i for i, w in enumerate(workers)}, \
+        {y: i for i, y in enumerate(labels)}
+    L = np.full((len(tasks), len(workers)), np.nan)
+    for t, w, y in df[["task", "worker", "label"]].itertuples(index=False):
+        L[ti[t], wi[w]] = li[y]
+    n = (~np.isnan(L)).sum(1)
+    cons = np.zeros(len(tasks), int)
+    for i in range(len(tasks)):
+        v = np.bincount(L[i][~np.isnan(L[i])].astype(int), minlength=K)
+        top = np.flatnonzero(v == v.max())
+        cons[i] = top[np.argmax(pm[i, top])]
+    multi = n != 1
+    P = np.mean([np.mean(L[i][~np.isnan(L[i])] == cons[i]) for i in np.flatnonzero(multi)])
+    err0 = max(np.mean(cons[multi] != np.argmax(np.bincount(cons[multi], minlength=K))), 1e-6)
+    agree = np.full(len(workers), np.nan)
+    for j in range(len(workers)):
+        rows = np.flatnonzero(~np.isnan(L[:, j]) & multi)
+        if len(rows):
+            per = [(np.sum(L[i][~np.isnan(L[i])] == L[i, j]) - 1) / (n[i] - 1) for i in rows]
+            agree[j] = np.average(per, weights=n[rows] - 1)
+    agree[np.isnan(agree)] = np.nanmean(agree)
+    w_ann = np.clip(1 - (1 - agree) / err0, 1e-6, None)
+    w_model = max(1 - np.mean(np.argmax(pm[multi], 1) != cons[multi]) / err0, 1e-6) * np.sqrt(n.mean())
+    off = (1 - P) / (K - 1)
+    post = np.zeros_like(pm)
+    for i in range(len(tasks)):
+        mask = ~np.isnan(L[i])
+        wts = np.concatenate(([w_model], w_ann[mask]))
+        for k in range(K):
+            post[i, k] = np.average([pm[i, k]] + [P if a == k else off for a in L[i][mask]], weights=wts)
+    return post, w_model, pd.Series(w_ann, index=workers)
+
+
+@pytest.mark.parametrize("keep", [1, 3])
+def test_crowdlab_equals_cleanlabs_definition_when_answer_counts_differ(keep: int) -> None:
+    """Errors over every task and a plain mean of agreements parted from cleanlab's weights when
+    tasks had different answer counts (rte with half its tasks cut to 1 answer: model weight 0.994
+    against 1.454, 13 labels different)."""
+    df, truth = load("rte")
+    rng = np.random.default_rng(0)
+    tasks = sorted(df["task"].unique())
+    cut = set(rng.choice(tasks, len(tasks) // 2, replace=False))
+    df = df.sample(frac=1, random_state=1)
+    df = df[~(df["task"].isin(cut) & (df.groupby("task").cumcount() >= keep))]
+    labels = sorted(df["label"].unique())
+    pm = np.full((len(tasks), len(labels)), 0.15 / (len(labels) - 1))
+    right = rng.random(len(tasks)) < 0.85
+    for i, t in enumerate(tasks):
+        y = labels.index(truth[t]) if right[i] else (labels.index(truth[t]) + 1) % len(labels)
+        pm[i, y] = 0.85
+    est = C.CROWDLAB().fit(df, pd.DataFrame(pm, index=tasks, columns=labels))
+    post, w_model, w_ann = _crowdlab_reference(df, pm, tasks, labels)
+    assert est.model_weight_ == pytest.approx(w_model, rel=1e-12)
+    np.testing.assert_allclose(est.skills_.reindex(w_ann.index).to_numpy(), w_ann.to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(est.probas_.reindex(index=tasks, columns=labels).to_numpy(), post, atol=1e-12)

@@ -57,19 +57,25 @@ Result crowdlab(const AnswersView& a, std::span<const double> model_probas, cons
     consensus[t] = static_cast<std::int32_t>(best);
   }
   // 2. Agreement statistics (integer counts: exact, order-free).
+  // As cleanlab: the errors of the most common class and of the model are taken over the
+  // tasks with 2 or more answers (its mask num_annotations != 1), and an annotator's agreement
+  // with the others is their mean over its tasks weighted by (answers - 1); over every task and
+  // unweighted, the weights parted from cleanlab's wherever tasks had different answer counts.
+  // (With no such task, every task counts: cleanlab's numbers are undefined there.)
   double agree_sum = 0;
   std::int64_t multi_tasks = 0, answers_total = 0, answered_tasks = 0;
   std::vector<double> ann_num(W, 0.0);
   std::vector<std::int64_t> ann_den(W, 0);
-  std::vector<std::int64_t> class_count(K, 0);
-  std::int64_t model_wrong = 0;
+  std::vector<std::int64_t> class_count(K, 0), class_count_multi(K, 0);
+  std::int64_t model_wrong = 0, model_wrong_multi = 0;
   for (std::size_t t = 0; t < T; ++t) {
     const std::int64_t n_t = c.count(static_cast<std::int32_t>(t));
     class_count[consensus[t]] += 1;
     std::size_t m_best = 0;
     for (std::size_t k = 1; k < K; ++k)
       if (model_probas[t * K + k] > model_probas[t * K + m_best]) m_best = k;
-    model_wrong += static_cast<std::int32_t>(m_best) != consensus[t];
+    const bool model_is_wrong = static_cast<std::int32_t>(m_best) != consensus[t];
+    model_wrong += model_is_wrong;
     if (n_t == 0) continue;
     answered_tasks += 1;
     answers_total += n_t;
@@ -77,16 +83,20 @@ Result crowdlab(const AnswersView& a, std::span<const double> model_probas, cons
     for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
     if (n_t < 2) continue;
     multi_tasks += 1;
+    class_count_multi[consensus[t]] += 1;
+    model_wrong_multi += model_is_wrong;
     agree_sum += votes[consensus[t]] / static_cast<double>(n_t);
     for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
-      ann_num[c.worker[p]] += (votes[c.label[p]] - 1) / static_cast<double>(n_t - 1);
-      ann_den[c.worker[p]] += 1;
+      ann_num[c.worker[p]] += votes[c.label[p]] - 1;  // = its agreement (votes - 1) / (n - 1), times n - 1
+      ann_den[c.worker[p]] += n_t - 1;
     }
   }
   const double likelihood = multi_tasks ? agree_sum / static_cast<double>(multi_tasks) : 1.0 / static_cast<double>(K);
-  std::int64_t top = *std::max_element(class_count.begin(), class_count.end());
-  const double err0 = std::max(1.0 - static_cast<double>(top) / static_cast<double>(T), kEps);
-  const double err_model = static_cast<double>(model_wrong) / static_cast<double>(T);
+  const auto& counted = multi_tasks ? class_count_multi : class_count;
+  const double n_counted = static_cast<double>(multi_tasks ? multi_tasks : static_cast<std::int64_t>(T));
+  const std::int64_t top = *std::max_element(counted.begin(), counted.end());
+  const double err0 = std::max(1.0 - static_cast<double>(top) / n_counted, kEps);
+  const double err_model = static_cast<double>(multi_tasks ? model_wrong_multi : model_wrong) / n_counted;
   const double mean_answers = answered_tasks ? static_cast<double>(answers_total) / static_cast<double>(answered_tasks) : 0.0;
   r.model_weight = std::max(1 - err_model / err0, kEps) * std::sqrt(std::max(mean_answers, 1.0));
   std::vector<double> weight(W);
