@@ -226,3 +226,25 @@ def test_alpha_refuses_a_value_domain_with_repeats() -> None:
     with pytest.raises(InvalidArgument, match="1-d"):
         metrics.krippendorff_alpha(data, value_domain=[[1, 2], [3, 4]], level_of_measurement="nominal")
     assert metrics.krippendorff_alpha(data, value_domain=[1, 2, 3], level_of_measurement="nominal") == pytest.approx(6 / 11)
+
+
+def test_metrics_leave_the_callers_estimator_as_it_was() -> None:
+    """item_uncertainty / worker_consistency / uncertainty / consistency refit the estimator passed
+    in: a DawidSkene fitted on 800 tasks kept 20 rows of probas_, a MajorityVote fitted with skills
+    was refitted without them, a fitted CROWDLAB raised 'needs model_probas'."""
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2, 3, 3, 3], "worker": list("abc") * 3,
+                       "label": [0, 0, 1, 1, 1, 0, 0, 1, 1]})
+    ds = tg.consensus.DawidSkene().fit(df)
+    probas = ds.probas_.copy()
+    sub = df[df["task"] != 3]
+    metrics.item_uncertainty(sub, aggregator=ds)
+    metrics.worker_consistency(sub, aggregator=ds)
+    metrics.uncertainty(sub, aggregator=ds)
+    metrics.consistency(sub, aggregator=ds)
+    pd.testing.assert_frame_equal(ds.probas_, probas)
+    skills = pd.Series({"a": 0.9, "b": 0.2, "c": 0.2})
+    mv = tg.consensus.MajorityVote().fit(df, skills)
+    # fitted on these very answers: used as fitted (its skills kept), not refitted without them
+    assert metrics.item_uncertainty(df, aggregator=mv)["entropy"].tolist() == mv.quality().tasks["entropy"].tolist()
+    cl = tg.consensus.CROWDLAB().fit(df, pd.DataFrame({0: [0.6, 0.4, 0.5], 1: [0.4, 0.6, 0.5]}, index=[1, 2, 3]))
+    assert len(metrics.worker_consistency(df, aggregator=cl)) == 3

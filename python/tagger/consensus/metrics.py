@@ -149,7 +149,7 @@ def fleiss_kappa(answers: pd.DataFrame) -> float:
 def _skills(a: Answers, workers_skills: pd.Series | None, aggregator: BaseClassifier | None,
             answers: pd.DataFrame) -> np.ndarray | None:
     if workers_skills is None and aggregator is not None:
-        aggregator.fit(answers)
+        aggregator = _aggregate(answers, aggregator)
         workers_skills = getattr(aggregator, "skills_", None)
         if workers_skills is None:
             raise InvalidArgument(f"{type(aggregator).__name__} estimates no worker skills to weight by")
@@ -219,12 +219,34 @@ def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups:
     return h
 
 
-def _fitted(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseClassifier:
+def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseClassifier:
+    """``aggregator`` fitted on ``answers``, without touching the caller's estimator: itself when
+    it is already fitted on these very answers (its own options, e.g. MajorityVote's skills or
+    CROWDLAB's model, kept), else a copy fitted here (MajorityVote when None). The metrics
+    used to refit the estimator passed in, replacing the caller's fit."""
+    import copy
+
     from .voting import MajorityVote
 
-    est = aggregator if aggregator is not None else MajorityVote()
-    est.fit(answers)
+    if aggregator is None:
+        return MajorityVote().fit(answers)
+    fitted = aggregator.__dict__.get("answers_")
+    if fitted is not None and "_out" in aggregator.__dict__ and _same_answers(fitted, answers):
+        return aggregator
+    est = copy.copy(aggregator)
+    est.fit_predict(answers)  # (the two-stage Wawa/ZBS: labels_ of the weighted vote, as crowd-kit's metrics)
     return est
+
+
+def _same_answers(fitted: Answers, answers: pd.DataFrame) -> bool:
+    try:
+        a, _ = factorize(answers, labels=list(fitted.label_names))
+    except InvalidArgument:
+        return False
+    return (a.n == fitted.n and a.task_names.equals(fitted.task_names) and a.worker_names.equals(fitted.worker_names)
+            and np.array_equal(a.task, fitted.task) and np.array_equal(a.worker, fitted.worker)
+            and np.array_equal(a.label, fitted.label))
+
 
 
 def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
@@ -243,8 +265,8 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     a, answers = factorize(answers)
     if a.n == 0:
         raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
-    est = aggregator if aggregator is not None else _default()
-    aggregated = est.fit_predict(answers)
+    est = _aggregate(answers, aggregator)
+    aggregated = est.labels_
     if workers_skills is None:
         workers_skills = getattr(est, "skills_", None)
         if workers_skills is None:
@@ -274,12 +296,6 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     return series if by_task else float(series.mean())
 
 
-def _default() -> BaseClassifier:
-    from .voting import MajorityVote
-
-    return MajorityVote()
-
-
 def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | None = None,
                            aggregates: pd.Series | None = None, by: str | None = None) -> float | pd.Series:
     """Share of answers equal to the aggregated label (crowd-kit's name):
@@ -295,7 +311,7 @@ def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | N
     if a.n == 0:
         raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
     if aggregates is None:
-        aggregates = (aggregator if aggregator is not None else _default()).fit_predict(answers)
+        aggregates = _aggregate(answers, aggregator).labels_
     ref = answers["task"].map(aggregates)
     if ref.isna().any():
         raise InvalidArgument("aggregates lacks task(s) "
@@ -312,7 +328,7 @@ def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None 
     consensus label of ``aggregator``, default MajorityVote), expected
     ``accuracy`` (mean posterior of the worker's labels) and its Wilson
     interval ``accuracy_low``/``accuracy_high`` at ``confidence``."""
-    est = _fitted(answers, aggregator)
+    est = _aggregate(answers, aggregator)
     q = est.quality(confidence=confidence)
     return q.workers[["n_answers", "agreement", "accuracy", "accuracy_low", "accuracy_high"]]
 
@@ -322,7 +338,7 @@ def item_uncertainty(answers: pd.DataFrame, aggregator: BaseClassifier | None = 
     posterior) and the answer-distribution entropy ``answer_entropy``, from
     ``aggregator`` (default MajorityVote)."""
     a = _answers(answers)
-    est = _fitted(answers, aggregator)
+    est = _aggregate(answers, aggregator)
     q = est.quality()
     h = _core.consensus_metrics.answer_entropy(*a.core_args(), None)
     out = q.tasks[["entropy", "margin"]].copy()
