@@ -276,3 +276,11 @@ def test_unfitted_attributes_and_a_streamed_fit_say_what_they_are(tmp_path) -> N
     assert "fitted by fit_parquet on tasks=2, workers=3, labels=2 (answers streamed, not kept)" in repr(
         C.fit_parquet(tmp_path / "g.parquet"))
     assert "fitted on Answers(n=6" in repr(C.DawidSkene().fit(GOOD))
+
+
+def test_quality_confidence_is_checked_by_name() -> None:
+    """quality(confidence="0.9") raised pybind's "incompatible function arguments" dump."""
+    est = C.MajorityVote().fit(GOOD)
+    for bad in ("0.9", 1.5, 0, True):
+        with pytest.raises(InvalidArgument, match="confidence must be a number in \\(0, 1\\)"):
+            est.quality(confidence=bad)

@@ -248,3 +248,14 @@ def test_metrics_leave_the_callers_estimator_as_it_was() -> None:
     assert metrics.item_uncertainty(df, aggregator=mv)["entropy"].tolist() == mv.quality().tasks["entropy"].tolist()
     cl = tg.consensus.CROWDLAB().fit(df, pd.DataFrame({0: [0.6, 0.4, 0.5], 1: [0.4, 0.6, 0.5]}, index=[1, 2, 3]))
     assert len(metrics.worker_consistency(df, aggregator=cl)) == 3
+
+
+def test_alpha_of_fractional_counts_is_computed_as_the_package_does() -> None:
+    """Units of 1.5 values were counted in the sums but made the "undefined" guard fire (it asked
+    for 2 pairable values, the sums need more than 1): the package gives 0.111."""
+    vc = [[1, 0.5], [0.5, 1]]
+    ours = metrics.krippendorff_alpha(value_counts=vc, level_of_measurement="nominal")
+    kr = pytest.importorskip("krippendorff", reason="krippendorff not installed")
+    assert ours == pytest.approx(kr.alpha(value_counts=vc, level_of_measurement="nominal"), abs=1e-12)
+    with pytest.raises(InvalidArgument, match="pairable values"):
+        metrics.krippendorff_alpha(value_counts=[[1, 0], [0, 1]], level_of_measurement="nominal")

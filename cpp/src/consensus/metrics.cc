@@ -68,7 +68,9 @@ double alpha_from_coincidences(const std::vector<double>& o, std::span<const dou
     for (std::size_t k = 0; k < V; ++k) nv[k] += o[c * V + k];
   double n = 0;
   for (double x : nv) n += x;
-  if (!(n >= 2)) bad("krippendorff_alpha: fewer than 2 pairable values (no unit has 2 or more values); alpha is undefined");
+  // n - 1 divides below: undefined at n <= 1 (fractional counts give n between 1 and 2, which the
+  // krippendorff package computes, as here).
+  if (!(n > 1)) bad("krippendorff_alpha: 1 or fewer pairable values (no unit has 2 or more values); alpha is undefined");
   // Prefix sums for the ordinal distance.
   std::vector<double> prefix(V + 1, 0.0);
   for (std::size_t g = 0; g < V; ++g) prefix[g + 1] = prefix[g] + nv[g];

@@ -450,6 +450,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
         self._check_fitted()
         self._require_posteriors("quality()")
+        import numbers
+        if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real) \
+                or not 0.0 < float(confidence) < 1.0:
+            raise InvalidArgument(f"quality(): confidence must be a number in (0, 1), got {confidence!r}")
         if getattr(self, "_streamed", False):
             raise InvalidArgument(f"quality() needs the answers, and this {type(self).__name__} was fitted by "
                                   "fit_parquet, which keeps none in memory: fit it on a DataFrame (est.fit(df).quality()) "
