@@ -259,3 +259,19 @@ def test_alpha_of_fractional_counts_is_computed_as_the_package_does() -> None:
     assert ours == pytest.approx(kr.alpha(value_counts=vc, level_of_measurement="nominal"), abs=1e-12)
     with pytest.raises(InvalidArgument, match="pairable values"):
         metrics.krippendorff_alpha(value_counts=[[1, 0], [0, 1]], level_of_measurement="nominal")
+
+
+def test_alpha_takes_the_pivot_its_error_message_suggests() -> None:
+    """For string labels answers.pivot(...) gives an object array with NaN, which was refused as
+    'not dtype object' right after the error message had suggested it."""
+    answers = pd.DataFrame({"task": [1, 1, 1, 2, 2, 3, 3, 3], "worker": list("abcabab") + ["c"],
+                            "label": ["x", "x", "y", "y", "y", "x", "y", "x"]})
+    piv = answers.pivot(index="worker", columns="task", values="label")
+    assert piv.to_numpy().dtype == object
+    ours = metrics.krippendorff_alpha(piv, level_of_measurement="nominal")
+    assert ours == pytest.approx(metrics.alpha_krippendorff(answers, "nominal"), abs=1e-12)
+    nullable = answers.assign(label=answers["label"].map({"x": 0, "y": 1}).astype("Int64"))
+    assert metrics.krippendorff_alpha(nullable.pivot(index="worker", columns="task", values="label"),
+                                      level_of_measurement="nominal") == pytest.approx(ours, abs=1e-12)
+    with pytest.raises(InvalidArgument, match="numbers or strings"):
+        metrics.krippendorff_alpha(np.array([[1, "a"], ["b", None]], dtype=object), level_of_measurement="nominal")

@@ -27,6 +27,7 @@ Where a metric is undefined (no task with two answers, no variation at all),
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,8 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         data = np.asarray(reliability_data)
         if data.ndim != 2:
             raise InvalidArgument(f"reliability_data must be 2-d (coders x units), got {data.ndim}-d")
+        if data.dtype == object:
+            data = _plain_matrix(data)
         if data.dtype.kind in "iuf":
             data = data.astype(np.float64)
             present = np.unique(data[~np.isnan(data)])
@@ -127,6 +130,21 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
     else:
         values = domain.astype(np.float64)
     return float(_core.consensus_metrics.krippendorff_alpha_counts(counts, values, level))
+
+
+def _plain_matrix(data: np.ndarray) -> np.ndarray:
+    """An object matrix (what ``answers.pivot(...)`` gives for string labels, or pandas' nullable
+    columns) as numbers with NaN, or as strings with "nan", for missing entries (None, NaN, pd.NA)."""
+    missing = pd.isna(data)
+    present = data[~missing]
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in present):
+        out = np.full(data.shape, np.nan)
+        out[~missing] = present.astype(np.float64)
+        return out
+    if all(isinstance(v, str) for v in present):
+        return np.where(missing, "nan", data).astype(str)
+    raise InvalidArgument("reliability_data must hold numbers or strings (None/NaN for missing), not a mix of "
+                          f"{sorted({type(v).__name__ for v in present})}")
 
 
 def alpha_krippendorff(answers: pd.DataFrame, distance: str = "nominal") -> float:
