@@ -158,25 +158,23 @@ class _TextEmbeddings(Serialized):
             raise InvalidArgument(f"{self._owner}: true_objects must be a pandas Series task -> text")
         return _encode(_as_encoder(self.encoder), true_objects, self._owner)
 
-    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
+    def _run(self, method: str, data: pd.DataFrame, true_objects: "pd.Series[Any] | None") -> Any:
+        """``method`` of a fresh inner estimator on the encoded ``data``; kept once it succeeded."""
         est = self._new_est()
-        est.fit(self._data(data), self._true(true_objects))
+        out = getattr(est, method)(self._data(data), self._true(true_objects))
         self._est = est
         self.__dict__.pop("texts_", None)  # the previous fit's
+        return out
+
+    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
+        self._run("fit", data, true_objects)
         return self
 
     def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
-        est = self._new_est()
-        scores = est.fit_predict_scores(self._data(data), self._true(true_objects))
-        self._est = est
-        self.__dict__.pop("texts_", None)
-        return scores
+        return self._run("fit_predict_scores", data, true_objects)
 
     def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
-        est = self._new_est()
-        res = est.fit_predict(self._data(data), self._true(true_objects))
-        self._est = est
-        self.texts_ = res["output"].rename("agg_text")
+        self.texts_ = self._run("fit_predict", data, true_objects)["output"].rename("agg_text")
         return self.texts_
 
 

@@ -393,6 +393,7 @@ class _Run:
         self.scores: dict[str, float] = {}
         self.stopped = False
         self.exact_duplicate = False  # then a near-duplicate finding would only repeat it
+        self.registry_seen: Optional[int] = None  # registry additions when the near copies were looked up
 
     def score(self, name: str, value: float) -> None:
         self.scores[name] = float(value)
@@ -400,6 +401,27 @@ class _Run:
     def fail(self, name: str, reason: str, detail: str, score: Optional[float] = None, stop: bool = False) -> None:
         self.results.append(CheckResult(name, score, reason, None, detail))
         self.stopped = self.stopped or stop
+
+    def duplicate(self, owner: tuple[str, str], task_id: str, same: str, note: str = "") -> None:
+        """An exact copy (``same``: the same bytes, or the same content) of ``owner``'s upload."""
+        self.exact_duplicate = True
+        self.fail("exact_duplicate", "duplicate_in_task" if owner[0] == task_id else "duplicate_in_network",
+                  f"{same} as item {owner[1]!r} of task {owner[0]!r}{note}")
+
+    def near_text(self, near: list[tuple[str, str, float]]) -> None:
+        if near and "near_duplicate" not in self.reasons():
+            t, i, j = near[0]
+            self.score("near_duplicate", j)
+            self.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
+
+    def near_image(self, near: list[tuple[str, str, int]]) -> None:
+        if near and "near_duplicate_image" not in self.reasons():
+            t, i, d = near[0]
+            self.score("near_duplicate_image", d)
+            self.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
+
+    def reasons(self) -> set[Optional[str]]:
+        return {r.reason for r in self.results}
 
     def add(self, r: CheckResult) -> None:
         self.results.append(r)
@@ -420,6 +442,15 @@ class _Run:
                 details[r.reason] = r.detail
             worst = max(worst, sev, key=rank.__getitem__)
         return Verdict(worst, tuple(reasons), dict(self.scores), details, kind, sha, tuple(self.results), features)
+
+
+def _claim(spec: VerifySpec, key: bytes, item_id: str, register: bool, run: _Run, same: str, note: str = "") -> bool:
+    """Looks ``key`` up in the registry (and, registering, holds it in the same step, so a copy
+    checked by another thread meanwhile is its duplicate); whether this caller now holds it."""
+    owner = spec.registry.claim(key, spec.task_id, item_id) if register else spec.registry.find_exact(key)
+    if owner is not None:
+        run.duplicate(owner, spec.task_id, same, note)
+    return register and owner is None
 
 
 # Below this share of the text's code points in words, the gibberish check scores the words alone
@@ -588,13 +619,7 @@ class Verifier:
         if not run.stopped and spec.registry is not None:
             # Registering: look and hold the hash in one step, so a copy checked by another
             # thread meanwhile is its duplicate (find-then-add let both be accepted).
-            owner = spec.registry.claim(sha, spec.task_id, item_id) if register else spec.registry.find_exact(sha)
-            claimed = register and owner is None
-            if owner is not None:
-                run.exact_duplicate = True
-                same = owner[0] == spec.task_id
-                run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
-                         f"same SHA-256 as item {owner[1]!r} of task {owner[0]!r}")
+            claimed = _claim(spec, sha, item_id, register, run, "same SHA-256")
         content_claimed: Optional[bytes] = None
         try:
             if not run.stopped:
@@ -603,14 +628,8 @@ class Verifier:
             if content is not None and content != sha and spec.registry is not None and not run.exact_duplicate:
                 # The same table, document or recording in other bytes (reformatted JSON, CRLF
                 # lines, a WAV with another header or bytes after its data): the same upload.
-                owner = spec.registry.claim(content, spec.task_id, item_id) if register else spec.registry.find_exact(content)
-                if owner is None and register:
+                if _claim(spec, content, item_id, register, run, f"the same {kind} content", " (reformatted)"):
                     content_claimed = content
-                elif owner is not None:
-                    run.exact_duplicate = True
-                    same = owner[0] == spec.task_id
-                    run.fail("exact_duplicate", "duplicate_in_task" if same else "duplicate_in_network",
-                             f"the same {kind} content as item {owner[1]!r} of task {owner[0]!r} (reformatted)")
             if not run.stopped:
                 for c in spec.checks:
                     chk = c if isinstance(c, Check) else Check(c)
@@ -620,20 +639,14 @@ class Verifier:
             verdict = run.verdict(kind, sha, features)
             if claimed and verdict.status != REJECTED:
                 text_near, image_near = spec.registry.add(sha, spec.task_id, item_id, text=features.get("text"),
-                                                          phash=features.get("phash"), content=content_claimed)
+                                                          phash=features.get("phash"), content=content_claimed,
+                                                          seen=run.registry_seen)
                 claimed = False
                 content_claimed = None
                 # A near copy recorded by another thread since this check looked: the two were
                 # checked at the same moment, and this one comes second.
-                flagged = {r.reason for r in run.results}
-                if text_near and "near_duplicate" not in flagged:
-                    t, i, j = text_near[0]
-                    run.score("near_duplicate", j)
-                    run.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
-                if image_near and "near_duplicate_image" not in flagged:
-                    t, i, d = image_near[0]
-                    run.score("near_duplicate_image", d)
-                    run.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
+                run.near_text(text_near)
+                run.near_image(image_near)
                 verdict = run.verdict(kind, sha, features)
                 if verdict.status == REJECTED:  # (a severity override made the late near copy rejected)
                     spec.registry.forget(sha)
@@ -727,11 +740,8 @@ class Verifier:
                     run.fail("relevance", "off_topic", f"similarity {sc.relevance:.3f} to the task < {cut}", sc.relevance)
         features["text"] = text
         if spec.registry is not None and st.chars > 0 and not run.exact_duplicate:
-            near = spec.registry.find_text(text)
-            if near:
-                t, i, j = near[0]
-                run.score("near_duplicate", j)
-                run.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
+            run.registry_seen = spec.registry.additions
+            run.near_text(spec.registry.find_text(text))
 
     def _image(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
         Image = require("PIL.Image", "checking images")
@@ -802,11 +812,8 @@ class Verifier:
         if hs.stddev < spec.image_min_stddev:
             run.fail("blank", "image_blank", f"pixel standard deviation {hs.stddev:.2f} < {spec.image_min_stddev}", hs.stddev)
         if spec.registry is not None and not run.exact_duplicate:
-            near = spec.registry.find_image(hs.phash)
-            if near:
-                t, i, d = near[0]
-                run.score("near_duplicate_image", d)
-                run.fail("near_duplicate", "near_duplicate_image", f"pHash {d} bits from item {i!r} of task {t!r}", d)
+            run.registry_seen = spec.registry.additions
+            run.near_image(spec.registry.find_image(hs.phash))
 
     def _audio(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
         spec = item.spec

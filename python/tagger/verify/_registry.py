@@ -70,6 +70,7 @@ class DedupRegistry:
         self._text_owner: list[Optional[tuple[str, str]]] = []
         self._image_owner: list[Optional[tuple[str, str]]] = []
         self._sketches: dict[bytes, tuple[Optional[int], Optional[int], Optional[bytes]]] = {}
+        self._additions = 0  # uploads added so far: a check that looked at n knows whether any came since
         self._lock = threading.Lock()
 
     @property
@@ -125,8 +126,14 @@ class DedupRegistry:
         with self._lock:
             return self._images_near(phash)
 
+    @property
+    def additions(self) -> int:
+        """How many uploads have been added: pass it as ``add(seen=...)`` when read before a
+        :meth:`find_text`/:meth:`find_image` lookup."""
+        return self._additions
+
     def add(self, sha256: bytes, task_id: str = "", item_id: str = "", *, text: Optional[str] = None,
-            phash: Optional[int] = None, content: Optional[bytes] = None
+            phash: Optional[int] = None, content: Optional[bytes] = None, seen: Optional[int] = None
             ) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, int]]]:
         """Record one upload (its hash, and its text sketch or image hash). ``content``: the
         SHA-256 of its content in a canonical form (the JSON value, the CSV cells, the WAV
@@ -135,7 +142,8 @@ class DedupRegistry:
         Returns the near duplicates (texts, images; as :meth:`find_text` / :meth:`find_image`)
         recorded before this one, looked up in the same step as the insertion: a near copy
         checked by another thread at the same moment is found here though neither check saw
-        the other."""
+        the other. With ``seen`` (:attr:`additions` read before the caller's own lookup) and no
+        upload added since, that lookup was complete and is not repeated."""
         if content is not None and (not isinstance(content, (bytes, bytearray, memoryview)) or len(bytes(content)) != 32):
             raise InvalidArgument(f"content must be a 32-byte SHA-256, got {type(content).__name__}")
         if not isinstance(sha256, (bytes, bytearray, memoryview)) or len(bytes(sha256)) != 32:
@@ -164,13 +172,15 @@ class DedupRegistry:
                 self._exact[alias] = owner
                 self._aliases += 1
             text_at = image_at = None
+            fresh = seen is None or seen != self._additions
+            self._additions += 1
             if key is not None:
-                text_near = self._texts_near(key)
+                text_near = self._texts_near(key) if fresh else []
                 self._lsh.insert(key)
                 text_at = len(self._text_owner)
                 self._text_owner.append(owner)
             if phash is not None:
-                image_near = self._images_near(phash)
+                image_near = self._images_near(phash) if fresh else []
                 self._images.insert(int(phash))
                 image_at = len(self._image_owner)
                 self._image_owner.append(owner)
