@@ -275,3 +275,47 @@ def test_alpha_takes_the_pivot_its_error_message_suggests() -> None:
                                       level_of_measurement="nominal") == pytest.approx(ours, abs=1e-12)
     with pytest.raises(InvalidArgument, match="numbers or strings"):
         metrics.krippendorff_alpha(np.array([[1, "a"], ["b", None]], dtype=object), level_of_measurement="nominal")
+
+
+def test_alpha_of_continuous_ratings_needs_no_values_squared_memory() -> None:
+    """A value per answer (slider ratings, scores) made the matrix form build units x coders x
+    values booleans (here 1e5 x 2 x 2e5 = 40 GB) and the frame form a values x values matrix. The
+    textbook form of interval alpha for pairs is the reference: each unit of two values a, b adds
+    2 (a - b)^2 to the observed sum; the expected one is 2 n sum (x - mean)^2 / (n - 1)."""
+    rng = np.random.default_rng(7)
+    truth = rng.normal(size=100_000)
+    data = truth + rng.normal(scale=0.5, size=(2, truth.size)) + 1e6  # far from 0: cancellation shows
+    x = data.ravel()
+    n = x.size
+    expected = 2 * n * ((x - x.mean()) ** 2).sum() / (n - 1)
+    observed = (2 * (data[0] - data[1]) ** 2).sum()
+    want = 1 - observed / expected
+    assert metrics.krippendorff_alpha(data, level_of_measurement="interval") == pytest.approx(want, abs=1e-9)
+    frame = pd.DataFrame({"task": np.tile(np.arange(truth.size), 2), "worker": np.repeat([0, 1], truth.size),
+                          "label": x})
+    assert metrics.alpha_krippendorff(frame, "interval") == pytest.approx(want, abs=1e-9)
+    # Ordinal and nominal on the same data: ordinal is interval alpha on midranks; nominal sees no
+    # two equal values (no agreement beyond chance).
+    assert 0.5 < metrics.krippendorff_alpha(data, level_of_measurement="ordinal") < 1
+    assert metrics.alpha_krippendorff(frame, "nominal") == pytest.approx(0, abs=1e-6)
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    small = data[:, :200]
+    for level in ("interval", "ordinal", "ratio"):
+        assert abs(metrics.krippendorff_alpha(small, level_of_measurement=level) -
+                   kr.alpha(reliability_data=small, level_of_measurement=level)) <= 1e-9, level
+
+
+def test_ordinal_alpha_orders_numeric_string_labels_as_numbers() -> None:
+    """Labels "1" .. "10" read from a CSV as text sorted "10" between "1" and "2": ordinal alpha
+    measured the distance on the text order."""
+    rng = np.random.default_rng(3)
+    truth = rng.integers(1, 11, size=300)
+    rows = [(t, w, int(np.clip(truth[t] + rng.integers(-1, 2), 1, 10))) for t in range(300) for w in range(3)]
+    numbers = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    text = numbers.assign(label=numbers["label"].astype(str))
+    want = metrics.alpha_krippendorff(numbers, "ordinal")
+    assert metrics.alpha_krippendorff(text, "ordinal") == pytest.approx(want, abs=1e-12)
+    assert want > 0.7
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    matrix = numbers.pivot(index="worker", columns="task", values="label").to_numpy(dtype=np.float64)
+    assert abs(want - kr.alpha(reliability_data=matrix, level_of_measurement="ordinal")) <= 1e-9

@@ -310,8 +310,10 @@ enum class AlphaLevel : std::uint8_t { Nominal = 0, Ordinal = 1, Interval = 2, R
 // Krippendorff's alpha = 1 - sum(o * d) / sum(e * d), with the coincidence
 // matrix o[c][k] = sum_u n_uc (n_uk - [c == k]) / (n_u - 1) over units with
 // n_u >= 2 values, n_c = sum_k o[c][k], n = sum_c n_c and the expected
-// coincidences e[c][k] = (n_c n_k - [c == k] n_c) / (n - 1); the same
-// arithmetic as the `krippendorff` package (0.9). `value_counts` is
+// coincidences e[c][k] = (n_c n_k - [c == k] n_c) / (n - 1), as the
+// `krippendorff` package (0.9) defines them, computed without the V x V
+// matrices (memory O(nonzero counts + V); time O(V^2) for ratio only, over
+// the values some pairable answer takes). `value_counts` is
 // [n_units * values.size()] row-major, finite and >= 0; `values` the ordered
 // value domain (its numbers are read by interval and ratio only).
 // InvalidArgument on a bad shape or count, a domain of fewer than 2 values,

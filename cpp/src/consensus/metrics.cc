@@ -60,48 +60,87 @@ void check_values(std::span<const double> values, AlphaLevel level) {
   }
 }
 
-// alpha from the coincidence matrix o [V * V].
-double alpha_from_coincidences(const std::vector<double>& o, std::span<const double> values, AlphaLevel level) {
+// Alpha from sparse per-unit value counts, in O(cells + V) memory: the coincidence matrix is never
+// formed (it is V x V, and continuous ratings have a value per answer: 50,000 distinct values made
+// 20 GB). Every distance but ratio is a squared difference of a position x_c (interval: the
+// value; ordinal: its midrank prefix[c] + n_c / 2, which is what the ordinal distance
+// (sum_{g=c..k} n_g - (n_c + n_k) / 2)^2 reduces to; nominal: 0/1), so both sums are variances,
+// sum_{c,k} w_c w_k (x_c - x_k)^2 = 2 W sum_c w_c (x_c - mean)^2, taken about the mean so large
+// values with a small spread keep their digits. Each unit divides by max(m, 2) - 1 as the
+// krippendorff package does (a unit of one value adds nothing; fractional counts are kept).
+double alpha_from_units(const TaskCounts& u, std::span<const double> values, AlphaLevel level) {
   const std::size_t V = values.size();
+  const std::size_t n_units = u.offset.size() - 1;
+  auto unit_total = [&](std::size_t t) {
+    double m = 0;
+    for (auto i = u.offset[t]; i < u.offset[t + 1]; ++i) m += u.cells[static_cast<std::size_t>(i)].second;
+    return m;
+  };
   std::vector<double> nv(V, 0.0);
-  for (std::size_t c = 0; c < V; ++c)
-    for (std::size_t k = 0; k < V; ++k) nv[k] += o[c * V + k];
+  for (std::size_t t = 0; t < n_units; ++t) {
+    const double m = unit_total(t), div = std::max(m, 2.0) - 1;
+    for (auto i = u.offset[t]; i < u.offset[t + 1]; ++i) {
+      const auto [c, nc] = u.cells[static_cast<std::size_t>(i)];
+      nv[static_cast<std::size_t>(c)] += nc * (m - 1) / div;
+    }
+  }
   double n = 0;
   for (double x : nv) n += x;
   // n - 1 divides below: undefined at n <= 1 (fractional counts give n between 1 and 2, which the
   // krippendorff package computes, as here).
   if (!(n > 1)) bad("krippendorff_alpha: 1 or fewer pairable values (no unit has 2 or more values); alpha is undefined");
-  // Prefix sums for the ordinal distance.
-  std::vector<double> prefix(V + 1, 0.0);
-  for (std::size_t g = 0; g < V; ++g) prefix[g + 1] = prefix[g] + nv[g];
-  auto dist = [&](std::size_t c, std::size_t k) -> double {
-    switch (level) {
-      case AlphaLevel::Nominal: return c == k ? 0.0 : 1.0;
-      case AlphaLevel::Ordinal: {
-        const std::size_t lo = std::min(c, k), hi = std::max(c, k);
-        const double s = (prefix[hi + 1] - prefix[lo]) - (nv[lo] + nv[hi]) / 2;
-        return s * s;
-      }
-      case AlphaLevel::Interval: {
-        const double d = values[c] - values[k];
-        return d * d;
-      }
-      case AlphaLevel::Ratio: {
-        const double sum = values[c] + values[k];
-        if (sum == 0) return 0.0;
-        const double d = (values[c] - values[k]) / sum;
-        return d * d;
-      }
-    }
-    return 0.0;
+  std::vector<double> x(V);
+  if (level == AlphaLevel::Ordinal) {
+    double below = 0;
+    for (std::size_t g = 0; g < V; ++g) { x[g] = below + nv[g] / 2; below += nv[g]; }
+  } else {
+    std::copy(values.begin(), values.end(), x.begin());
+  }
+  auto ratio = [&](std::size_t c, std::size_t k) {
+    const double sum = values[c] + values[k];
+    if (sum == 0) return 0.0;
+    const double d = (values[c] - values[k]) / sum;
+    return d * d;
   };
-  double observed = 0, expected = 0;
-  for (std::size_t c = 0; c < V; ++c)
-    for (std::size_t k = 0; k < V; ++k) {
-      const double d = dist(c, k);
-      observed += o[c * V + k] * d;
-      expected += (nv[c] * nv[k] - (c == k ? nv[c] : 0.0)) / (n - 1) * d;
+  // sum_{c,k} w_c w_k d(c, k) over the cells [b, e) of `w` (pairs of value index and weight).
+  auto spread = [&](auto cell, std::size_t b, std::size_t e) -> double {
+    double total = 0, squares = 0;
+    for (std::size_t i = b; i < e; ++i) { const auto [c, w] = cell(i); total += w; squares += w * w; }
+    if (level == AlphaLevel::Nominal) return total * total - squares;
+    if (level == AlphaLevel::Ratio) {
+      double s = 0;
+      for (std::size_t i = b; i < e; ++i)
+        for (std::size_t j = b; j < e; ++j) {
+          const auto [c, wc] = cell(i);
+          const auto [k, wk] = cell(j);
+          s += wc * wk * ratio(c, k);
+        }
+      return s;
     }
+    double mean = 0;
+    for (std::size_t i = b; i < e; ++i) { const auto [c, w] = cell(i); mean += w * x[c]; }
+    mean /= total;
+    double s = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      const auto [c, w] = cell(i);
+      s += w * (x[c] - mean) * (x[c] - mean);
+    }
+    return 2 * total * s;
+  };
+  double observed = 0;
+  for (std::size_t t = 0; t < n_units; ++t) {
+    const auto b = static_cast<std::size_t>(u.offset[t]), e = static_cast<std::size_t>(u.offset[t + 1]);
+    if (b == e) continue;
+    const double div = std::max(unit_total(t), 2.0) - 1;
+    observed += spread([&](std::size_t i) {
+      return std::pair<std::size_t, double>(static_cast<std::size_t>(u.cells[i].first), u.cells[i].second);
+    }, b, e) / div;
+  }
+  std::vector<std::size_t> used;  // values no pairable answer took add nothing (and cost V^2 for ratio)
+  for (std::size_t g = 0; g < V; ++g)
+    if (nv[g] != 0) used.push_back(g);
+  const double expected = spread([&](std::size_t i) { return std::pair<std::size_t, double>(used[i], nv[used[i]]); },
+                                 0, used.size()) / (n - 1);
   if (!(expected > 0))
     bad("krippendorff_alpha: every pairable value is the same (no expected disagreement); alpha is undefined");
   return 1 - observed / expected;
@@ -116,25 +155,16 @@ double krippendorff_alpha(std::span<const double> value_counts, std::size_t n_un
   if (value_counts.size() != n_units * V)
     bad("krippendorff_alpha: value_counts has " + std::to_string(value_counts.size()) + " cells, expected n_units x n_values = " +
         std::to_string(n_units) + " x " + std::to_string(V));
-  for (std::size_t i = 0; i < value_counts.size(); ++i)
+  TaskCounts units;
+  units.offset.assign(n_units + 1, 0);
+  for (std::size_t i = 0; i < value_counts.size(); ++i) {
     if (!std::isfinite(value_counts[i]) || value_counts[i] < 0)
       bad("krippendorff_alpha: value count at unit " + std::to_string(i / V) + ", value " + std::to_string(i % V) +
           " must be finite and >= 0");
-  std::vector<double> o(V * V, 0.0);
-  std::vector<std::size_t> nz;
-  for (std::size_t u = 0; u < n_units; ++u) {
-    const double* row = value_counts.data() + u * V;
-    double m = 0;
-    nz.clear();
-    for (std::size_t c = 0; c < V; ++c)
-      if (row[c] != 0) { m += row[c]; nz.push_back(c); }
-    // The package divides by max(n_u, 2) - 1; a unit with one value adds
-    // n (n - 1) = 0 for a count of 1, but a fractional count would not.
-    const double div = std::max(m, 2.0) - 1;
-    for (std::size_t c : nz)
-      for (std::size_t k : nz) o[c * V + k] += (row[c] * row[k] - (c == k ? row[c] : 0.0)) / div;
+    if (value_counts[i] != 0) units.cells.emplace_back(static_cast<std::int32_t>(i % V), value_counts[i]);
+    if ((i + 1) % V == 0) units.offset[(i + 1) / V] = static_cast<std::int64_t>(units.cells.size());
   }
-  return alpha_from_coincidences(o, values, level);
+  return alpha_from_units(units, values, level);
 }
 
 double krippendorff_alpha(const AnswersView& a, std::span<const double> values, AlphaLevel level) {
@@ -142,22 +172,7 @@ double krippendorff_alpha(const AnswersView& a, std::span<const double> values, 
   if (values.size() != static_cast<std::size_t>(a.n_labels))
     bad("krippendorff_alpha: " + std::to_string(values.size()) + " values for " + std::to_string(a.n_labels) + " labels");
   check_values(values, level);
-  TaskCounts tc = task_counts(a, {});
-  const std::size_t V = values.size();
-  std::vector<double> o(V * V, 0.0);
-  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
-    const auto b = tc.offset[static_cast<std::size_t>(t)], e = tc.offset[static_cast<std::size_t>(t) + 1];
-    double m = 0;
-    for (auto i = b; i < e; ++i) m += tc.cells[static_cast<std::size_t>(i)].second;
-    if (m < 2) continue;
-    for (auto i = b; i < e; ++i)
-      for (auto j = b; j < e; ++j) {
-        const auto [c, nc] = tc.cells[static_cast<std::size_t>(i)];
-        const auto [k, nk] = tc.cells[static_cast<std::size_t>(j)];
-        o[static_cast<std::size_t>(c) * V + static_cast<std::size_t>(k)] += (nc * nk - (c == k ? nc : 0.0)) / (m - 1);
-      }
-  }
-  return alpha_from_coincidences(o, values, level);
+  return alpha_from_units(task_counts(a, {}), values, level);
 }
 
 double fleiss_kappa(const AnswersView& a) {

@@ -67,8 +67,6 @@ def _numeric_values(names: pd.Index, level: str) -> np.ndarray:
         raise InvalidArgument(f"{level} alpha needs numeric labels; got {list(names[:5])!r}") from None
     if not np.all(np.isfinite(values)):
         raise InvalidArgument(f"{level} alpha needs finite labels")
-    if level == "ordinal":
-        return np.arange(len(names), dtype=np.float64)
     return values
 
 
@@ -109,7 +107,6 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         if value_domain is not None and not np.isin(present, domain).all():
             raise InvalidArgument("reliability_data holds values outside value_domain: "
                                   f"{list(present[~np.isin(present, domain)][:5])}")
-        counts = (data.T[..., np.newaxis] == domain[np.newaxis, np.newaxis, :]).sum(axis=1).astype(np.float64)
     else:
         counts = np.asarray(value_counts, dtype=np.float64)
         if counts.ndim != 2:
@@ -128,7 +125,17 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         values = np.arange(len(domain), dtype=np.float64)
     else:
         values = domain.astype(np.float64)
-    return float(_core.consensus_metrics.krippendorff_alpha_counts(counts, values, level))
+    if value_counts is not None:
+        return float(_core.consensus_metrics.krippendorff_alpha_counts(counts, values, level))
+    # The answers present, as (unit, coder, value index) triples: the package's units x coders x
+    # values comparison cube is 10^11 cells for 10,000 continuous ratings by 10 coders.
+    coder, unit = np.nonzero(data == data if data.dtype.kind == "f" else data != "nan")
+    cells = data[coder, unit]
+    order = np.argsort(domain, kind="stable")
+    index = order[np.searchsorted(domain[order], cells)]
+    return float(_core.consensus_metrics.krippendorff_alpha(
+        unit.astype(np.int32), coder.astype(np.int32), index.astype(np.int32), data.shape[1], data.shape[0],
+        len(domain), values, level))
 
 
 def _plain_matrix(data: np.ndarray) -> np.ndarray:
@@ -155,7 +162,13 @@ def alpha_krippendorff(answers: pd.DataFrame, distance: str = "nominal") -> floa
     level = _level(distance)
     a = _answers(answers)
     values = _numeric_values(a.label_names, level)
-    return float(_core.consensus_metrics.krippendorff_alpha(*a.core_args(), values, level))
+    task, worker, label, *sizes = a.core_args()
+    if level == "ordinal":
+        # The scale is the labels' numeric order where they are numbers ("10" after "9", not the
+        # text order the label index has), else their sorted order.
+        rank = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+        label, values = rank[label].astype(np.int32), np.arange(len(values), dtype=np.float64)
+    return float(_core.consensus_metrics.krippendorff_alpha(task, worker, label, *sizes, values, level))
 
 
 def fleiss_kappa(answers: pd.DataFrame) -> float:
