@@ -91,3 +91,81 @@ def test_a_shared_estimator_still_copies_and_pickles():
     assert clone.labels_.equals(labels) and clone.probas_.equals(est.probas_)
     twin = copy.copy(est)
     assert twin.fit_predict(answers(200, 10)).index[0].startswith("s10-") and est.labels_.equals(labels)
+
+
+class _HeldGLAD(C.GLAD):
+    """GLAD whose core call waits for the test: a fit held open in the middle."""
+
+    started: threading.Event
+    release: threading.Event
+
+    def _core_call(self, answers, **common):  # type: ignore[no-untyped-def]
+        if getattr(self, "hold", False):
+            type(self).started.set()
+            assert type(self).release.wait(30)
+        return super()._core_call(answers, **common)
+
+
+def _held_refit(before: pd.DataFrame, during: pd.DataFrame) -> tuple[_HeldGLAD, threading.Thread]:
+    _HeldGLAD.started, _HeldGLAD.release = threading.Event(), threading.Event()
+    est = _HeldGLAD().fit(before)
+    est.hold = True
+    fit = threading.Thread(target=est.fit, args=(during,))
+    fit.start()
+    assert _HeldGLAD.started.wait(30)
+    return est, fit
+
+
+def test_a_refit_in_progress_is_invisible_and_a_copy_waits_for_it() -> None:
+    """The fit set answers_ before the core ran and labels_/skills_ after it: a copy or pickle
+    taken meanwhile (and any plain read) paired the new answers with the old fit, and the copy's
+    probas_ raised a raw pandas shape error."""
+    a, b = answers(300, 1), answers(200, 2)
+    est, fit = _held_refit(a, b)
+    try:
+        assert len(est.answers_.task_names) == 300 and len(est.labels_) == 300  # the previous fit, whole
+        copies: dict[str, object] = {}
+        takers = [threading.Thread(target=lambda k=k, f=f: copies.__setitem__(k, f(est)))
+                  for k, f in (("copy", copy.copy), ("deepcopy", copy.deepcopy),
+                               ("pickle", lambda e: pickle.loads(pickle.dumps(e))))]
+        for t in takers:
+            t.start()
+        for t in takers:
+            t.join(0.3)
+        assert not copies, "a copy was taken in the middle of a fit"
+    finally:
+        _HeldGLAD.release.set()
+        fit.join()
+    for t in takers:
+        t.join()
+    want = C.GLAD().fit(b).probas_
+    for name, c in copies.items():
+        assert len(c.answers_.task_names) == 200, name  # type: ignore[attr-defined]
+        pd.testing.assert_frame_equal(c.probas_, want, check_exact=True)  # type: ignore[attr-defined]
+
+
+def test_metrics_of_an_aggregator_being_refitted_use_one_fit() -> None:
+    """accuracy_on_aggregates(b, aggregator=est) during est's refit on b read answers_ (b's) and
+    took the old labels_ as b's aggregates."""
+    a = answers(300, 3)
+    b = a.assign(label=(a["label"] + 1) % 3)  # same tasks and workers, every label moved
+    est, fit = _held_refit(a, b)
+    got: list[float] = []
+    reader = threading.Thread(target=lambda: got.append(C.metrics.accuracy_on_aggregates(b, aggregator=est)))
+    reader.start()
+    reader.join(0.3)
+    _HeldGLAD.release.set()
+    fit.join()
+    reader.join()
+    assert got == [C.metrics.accuracy_on_aggregates(b, aggregator=C.GLAD())]
+
+
+def test_next_items_leaves_the_estimator_passed_in_as_it_was() -> None:
+    """next_items refitted the caller's estimator on its answers (replacing the caller's fit), and
+    read skills_ after its lock was released: another thread's fit could change the ranking."""
+    a, b = answers(300, 4), answers(200, 5)
+    est = C.DawidSkene().fit(a)
+    labels = est.labels_
+    ranked = C.next_items(b, 20, method=est, score="eig")
+    assert est.labels_ is labels and len(est.answers_.task_names) == 300
+    assert ranked.index.tolist() == C.next_items(b, 20, method=C.DawidSkene(), score="eig").index.tolist()

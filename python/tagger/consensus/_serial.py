@@ -8,8 +8,11 @@ answered for the wrong tasks). Every estimator class that inherits
 :class:`Serialized` has its public ``fit*``/``predict*`` methods and the getters of
 its lazy fitted properties (names ending in ``_``) run under a lock of the
 instance: each call sees one whole fit, and ``fit_predict`` returns its own
-fit's labels. The lock is re-entrant (a ``fit_predict`` calls ``fit``) and is
-kept outside the instance, so estimators still pickle and copy. Threads that
+fit's labels; a pickle or copy waits for a running fit. The lock is re-entrant
+(a ``fit_predict`` calls ``fit``) and is kept outside the instance, so
+estimators still pickle and copy. Code that reads several fitted attributes
+of an estimator another thread may refit holds :func:`holding` around the
+reads. Threads that
 want to fit in parallel use one estimator each (``copy.copy(est)``).
 """
 
@@ -20,7 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
-__all__ = ["Serialized"]
+__all__ = ["Serialized", "holding"]
 
 _METHODS = frozenset({"fit", "fit_predict", "fit_predict_proba", "predict", "predict_proba", "predict_score",
                       "fit_predict_score", "fit_predict_scores", "fit_transform", "quality"})
@@ -37,6 +40,12 @@ def _lock_of(obj: Any) -> threading.RLock:
             lock = _locks[key] = threading.RLock()
             weakref.finalize(obj, _locks.pop, key, None)  # before the id can be reused
         return lock
+
+
+def holding(obj: Any) -> threading.RLock:
+    """The lock a :class:`Serialized` estimator's calls run under (``with holding(est):``):
+    a fit and the reads of what it set (``labels_`` then ``skills_``) see one fit."""
+    return _lock_of(obj)
 
 
 def _serialized(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,3 +69,10 @@ class Serialized:
             elif (isinstance(attr, property) and name.endswith("_") and not name.startswith("_")
                   and attr.fget is not None and not getattr(attr.fget, "_serialized", False)):
                 setattr(cls, name, property(_serialized(attr.fget), attr.fset, attr.fdel, attr.__doc__))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle, copy.copy and copy.deepcopy read the state here: a copy taken while another
+        # thread fits waits for that fit and holds one whole fit, not the new answers_ beside
+        # the old labels_.
+        with _lock_of(self):
+            return dict(self.__dict__)

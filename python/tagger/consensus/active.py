@@ -27,6 +27,7 @@ reach the full-overlap accuracy; docs/consensus.md has the curves.
 
 from __future__ import annotations
 
+import copy
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -93,7 +94,7 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     because one worker's confusion matrix was fitted on a handful of answers;
     on the shared sets it reaches the full-overlap accuracy with fewer answers
     than 0 does (docs/consensus.md). An estimator passed as ``method`` ranks
-    with its own settings. ``exclude``: tasks never returned (e.g. control
+    with its own settings (a copy of it is fitted; it is left as it was). ``exclude``: tasks never returned (e.g. control
     items, whose label is already known); their answers still inform the fit.
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
@@ -112,7 +113,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     if isinstance(method, str):
         est = get_method(method)
     elif isinstance(method, BaseClassifier):
-        est = method
+        # A copy ranks: the caller's fit stays as it was (it used to be refitted on these answers),
+        # and another thread refitting the same estimator cannot swap its skills_ in between.
+        est = copy.copy(method)
     else:
         raise InvalidArgument(f"method must be a method name or a tg.consensus estimator, not {type(method).__name__}")
     if est._method == "gold_majority_vote":

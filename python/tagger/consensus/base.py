@@ -349,16 +349,18 @@ def _adopt_crowdkit_base() -> None:
 
 
 @contextlib.contextmanager
-def fit_transaction(estimator: Any) -> Iterator[None]:
-    """A fit that raises leaves ``estimator`` as it was (the previous fit's
-    attributes, or unfitted), never half-updated with the new data's ids."""
-    saved = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
-        raise
+def fit_transaction(estimator: Any) -> Iterator[Any]:
+    """The fit runs on a shallow copy of ``estimator`` (yielded), whose attributes
+    replace the estimator's in one step when the fit succeeds. A fit that raises
+    leaves ``estimator`` as it was (the previous fit's attributes, or unfitted),
+    and a thread that reads the estimator's plain attributes while it is refitted
+    sees the previous fit whole, never the new ``answers_`` beside the old
+    ``labels_`` (the fit used to set ``answers_`` first and the rest after the
+    core returned)."""
+    work = object.__new__(type(estimator))
+    work.__dict__.update(estimator.__dict__)
+    yield work
+    estimator.__dict__.update(work.__dict__)  # one C call under the GIL: no thread sees half of it
 
 
 class BaseClassifier(_CrowdkitCompatible, Serialized):
@@ -407,8 +409,9 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         return self._fit(data, true_labels)
 
     def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> "BaseClassifier":
-        with fit_transaction(self):
-            return self._fit_state(data, true_labels, **call)
+        with fit_transaction(self) as work:
+            work._fit_state(data, true_labels, **call)
+        return self
 
     def _fit_state(self, data: pd.DataFrame, true_labels: pd.Series | None, **call: Any) -> "BaseClassifier":
         check_params(vars(self), type(self).__name__)

@@ -157,18 +157,19 @@ def _plain_matrix(data: np.ndarray) -> np.ndarray:
 def alpha_krippendorff(answers: pd.DataFrame, distance: str = "nominal") -> float:
     """Krippendorff's alpha of a ``task, worker, label`` frame (crowd-kit's
     name; crowd-kit's default binary distance is ``"nominal"``). For
-    ``"ordinal"`` the sorted labels are the scale; ``"interval"`` and
+    ``"ordinal"`` the labels' order is the scale (numeric order where they are numbers); ``"interval"`` and
     ``"ratio"`` read the labels as numbers."""
     level = _level(distance)
     a = _answers(answers)
     values = _numeric_values(a.label_names, level)
-    task, worker, label, *sizes = a.core_args()
+    task, worker, label, n_tasks, n_workers, n_labels = a.core_args()
     if level == "ordinal":
         # The scale is the labels' numeric order where they are numbers ("10" after "9", not the
         # text order the label index has), else their sorted order.
         rank = np.argsort(np.argsort(values, kind="stable"), kind="stable")
         label, values = rank[label].astype(np.int32), np.arange(len(values), dtype=np.float64)
-    return float(_core.consensus_metrics.krippendorff_alpha(task, worker, label, *sizes, values, level))
+    return float(_core.consensus_metrics.krippendorff_alpha(task, worker, label, n_tasks, n_workers, n_labels,
+                                                            values, level))
 
 
 def fleiss_kappa(answers: pd.DataFrame) -> float:
@@ -253,7 +254,7 @@ def _spread_entropy(a: Answers, skills: np.ndarray, group: np.ndarray, n_groups:
 def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> BaseClassifier:
     """``aggregator`` fitted on ``answers``, without touching the caller's estimator: itself when
     it is already fitted on these very answers (its own options, e.g. MajorityVote's skills or
-    CROWDLAB's model, kept), else a copy fitted here (MajorityVote when None). The metrics
+    CROWDLAB's model, kept; a copy of it), else a copy fitted here (MajorityVote when None). The metrics
     used to refit the estimator passed in, replacing the caller's fit."""
     import copy
 
@@ -261,10 +262,13 @@ def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> Base
 
     if aggregator is None:
         return MajorityVote().fit(answers)
-    fitted = aggregator.__dict__.get("answers_")
-    if fitted is not None and "_out" in aggregator.__dict__ and _same_answers(fitted, answers):
-        return aggregator
+    # A copy, taken under the estimator's lock, is one whole fit even while another thread refits
+    # the estimator (its answers_ then its labels_ and skills_ read from the live one could come
+    # from two fits: the metric of a fit on other answers).
     est = copy.copy(aggregator)
+    fitted = est.__dict__.get("answers_")
+    if fitted is not None and "_out" in est.__dict__ and _same_answers(fitted, answers):
+        return est
     est.fit_predict(answers)  # (the two-stage Wawa/ZBS: labels_ of the weighted vote, as crowd-kit's metrics)
     return est
 

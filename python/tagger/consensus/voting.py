@@ -116,14 +116,14 @@ class MajorityVote(BaseClassifier):
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> "MajorityVote":
         """Fits the vote; ``skills`` (Series worker -> weight) makes it weighted."""
-        with fit_transaction(self):
-            self._skills_in = skills
+        with fit_transaction(self) as work:
+            work._skills_in = skills
             order = "appearance" if skills is None else "sorted"
-            self._task_order = self._label_order = order
+            work._task_order = work._label_order = order
             try:
-                self._fit(data, true_labels)
+                work._fit(data, true_labels)
             finally:
-                self._skills_in = None
+                work._skills_in = None
         return self
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
