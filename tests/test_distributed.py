@@ -387,3 +387,26 @@ def test_sharded_one_coin_reports_the_local_fits_bits() -> None:
         sh = dist.fit_sharded("one_coin_dawid_skene", t, w, y, T, W, K, n_shards=n_shards, n_iter=20)
         for key in ("probas", "errors", "priors", "skills"):
             np.testing.assert_array_equal(one[key], sh[key], err_msg=key)
+
+
+def test_a_warm_shard_set_refits_glad_as_fresh_shards_do_also_from_two_threads() -> None:
+    """GLAD shards kept the previous fit's b and posteriors: a second fit on the same ShardSet
+    (documented as kept warm across fits) started from there and differed from a fresh fit; two
+    threads' fits interleaved their steps on the shared state and matched neither."""
+    import threading
+
+    t, w, l = answers(n_tasks=2 * ALIGN + 100, seed=5)
+    args = (t, w, l, int(t.max()) + 1, int(w.max()) + 1, 3)
+    opts = {"m_steps": 25, "m_tol": 1e-2, "alpha_prior": 1.0, "beta_prior": 1.0, "class_priors": None}
+    fresh = dist.fit_sharded("glad", *args, n_shards=2, threads=1)["probas"]
+    with dist.ShardSet("glad", *args, n_shards=2, threads=1, options=opts) as warm:
+        for _ in range(2):
+            assert np.array_equal(dist.fit_sharded("glad", *args, threads=1, shards=warm)["probas"], fresh)
+        results: list[np.ndarray] = []
+        fits = [threading.Thread(target=lambda: results.append(
+            dist.fit_sharded("glad", *args, threads=1, shards=warm)["probas"])) for _ in range(3)]
+        for f in fits:
+            f.start()
+        for f in fits:
+            f.join()
+    assert len(results) == 3 and all(np.array_equal(r, fresh) for r in results)

@@ -126,6 +126,10 @@ TAGGER_BIND_MODULE(consensus_shard) {
            py::arg("n_labels"), py::kw_only(), py::arg("gold") = py::none(), py::arg("class_priors") = py::none(),
            py::arg("m_steps") = 25, py::arg("m_tol") = 1e-2, py::arg("alpha_prior") = 1.0, py::arg("beta_prior") = 1.0,
            py::arg("threads") = 0)
+      .def("start", [](cs::GladShard& s) {
+        InstanceLock lock(&s, true);
+        s.start();
+      })
       .def("e_step", [](cs::GladShard& s, const F64& alpha) {
         InstanceLock lock(&s, true);
         py::gil_scoped_release release;

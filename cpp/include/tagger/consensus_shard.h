@@ -131,6 +131,9 @@ class GladShard {
   GladShard(const GladShard&) = delete;
   GladShard& operator=(const GladShard&) = delete;
 
+  // Back to glad()'s initial state (b, posteriors): each fit on a ShardSet kept warm across fits
+  // starts where a fresh shard does (it used to continue from the previous fit's b).
+  void start();
   // Posteriors (kept) and P(answer right) under alpha and the shard's b.
   void e_step(std::span<const double> alpha);
   // Continues grad[w], info[w] ([n_workers] each) over this shard's answers.

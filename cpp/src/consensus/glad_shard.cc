@@ -47,11 +47,16 @@ GladShard::GladShard(const AnswersView& a, std::span<const std::int32_t> gold, s
   m.g = g;
   detail::check_options(m.a, m.opt);
   m.c = detail::build_csr(m.a, true);
-  const std::size_t K = static_cast<std::size_t>(a.n_labels);
+  start();
+}
+
+void GladShard::start() {
+  Impl& m = *impl_;
+  const std::size_t K = static_cast<std::size_t>(m.a.n_labels);
   // As glad() initializes its state.
-  m.s.alpha.assign(static_cast<std::size_t>(a.n_workers), g.alpha_prior);
-  m.s.b.assign(static_cast<std::size_t>(a.n_tasks), g.beta_prior);
-  m.s.p_right.assign(a.n, 0.0);
+  m.s.alpha.assign(static_cast<std::size_t>(m.a.n_workers), m.g.alpha_prior);
+  m.s.b.assign(static_cast<std::size_t>(m.a.n_tasks), m.g.beta_prior);
+  m.s.p_right.assign(m.a.n, 0.0);
   m.s.log_prior.assign(K, 0.0);
   if (!m.class_priors.empty()) {
     double tot = 0;
@@ -60,7 +65,7 @@ GladShard::GladShard(const AnswersView& a, std::span<const std::int32_t> gold, s
   } else {
     for (std::size_t k = 0; k < K; ++k) m.s.log_prior[k] = -std::log(static_cast<double>(K));
   }
-  m.probas.assign(static_cast<std::size_t>(a.n_tasks) * K, 0.0);
+  m.probas.assign(static_cast<std::size_t>(m.a.n_tasks) * K, 0.0);
 }
 
 GladShard::~GladShard() = default;

@@ -40,6 +40,7 @@ True
 from __future__ import annotations
 
 import numbers
+import threading
 
 from typing import Any, Callable, Sequence
 
@@ -184,6 +185,9 @@ class ShardSet:
         if len(worker) != n or len(label) != n:
             raise InvalidArgument("task, worker and label must have the same length")
         self.method, self.backend = method, backend
+        # One fit at a time: a fit is a sequence of shard calls over state the shards keep (GLAD's
+        # b and posteriors), and two interleaved fits gave results matching neither.
+        self.fitting = threading.RLock()
         self.n, self.n_tasks, self.n_workers, self.n_labels = n, n_tasks, n_workers, n_labels
         self.ranges = partition(np.asarray(task), n_tasks, n_shards)
         parts = _split(task, worker, label, self.ranges)
@@ -359,6 +363,7 @@ def _em_glad(shards: ShardSet, n_iter: int, tol: float, options: dict[str, Any],
     def run(name: str, *args: Any) -> list[Any]:
         return shards.call("glad", name, *args)
 
+    run("start")  # a warm ShardSet's shards hold the previous fit's b and posteriors
     if n_iter == 0:
         run("e_step", alpha)
     conv = _Convergence(n_iter, tol, progress)
@@ -441,13 +446,14 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
         shards = ShardSet(method, task, worker, label, n_tasks, n_workers, n_labels, n_shards=n_shards, gold=gold,
                           backend=backend, threads=threads, options=options)
     try:
-        if method == "glad":
-            return _em_glad(shards, n_iter, tol, glad_opts, progress)
-        if method == "dawid_skene":
-            return _em_dawid_skene(shards, n_iter, tol, smoothing, class_priors, progress)
-        if method == "one_coin_dawid_skene":
-            return _em_one_coin(shards, n_iter, tol, smoothing, class_priors, progress)
-        return _votes(shards, method, skills)
+        with shards.fitting:
+            if method == "glad":
+                return _em_glad(shards, n_iter, tol, glad_opts, progress)
+            if method == "dawid_skene":
+                return _em_dawid_skene(shards, n_iter, tol, smoothing, class_priors, progress)
+            if method == "one_coin_dawid_skene":
+                return _em_one_coin(shards, n_iter, tol, smoothing, class_priors, progress)
+            return _votes(shards, method, skills)
     finally:
         if own:
             shards.close()
