@@ -372,3 +372,40 @@ def test_subtasks_hide_control_items():
         m.make_subtasks(10, 5, control_items=[], control_share=0.3)
     with pytest.raises(errors.InvalidArgument, match="batch_size"):
         m.make_subtasks(10, 0)
+
+
+def test_one_transform_uses_one_idf_table_while_another_thread_refits() -> None:
+    """embed_batch loaded the IDF table per text: during refits most transform() calls returned
+    some rows weighted by the old table and some by the new one."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)]
+    corpus_x = [" ".join(rng.choice(words[:300], 8)) for _ in range(2000)]
+    corpus_y = [" ".join(rng.choice(words[100:], 8)) for _ in range(2000)]
+    queries = [" ".join(rng.choice(words, 6)) for _ in range(3000)]
+    ref_x = m.Embedder(hash_bits=16).fit(corpus_x).transform(queries, threads=1)
+    ref_y = m.Embedder(hash_bits=16).fit(corpus_y).transform(queries, threads=1)
+    e = m.Embedder(hash_bits=16).fit(corpus_x)
+    stop = threading.Event()
+
+    def refit() -> None:
+        k = 0
+        while not stop.is_set():
+            e.fit(corpus_y if k % 2 == 0 else corpus_x, threads=1)
+            k += 1
+
+    refitter = threading.Thread(target=refit)
+    refitter.start()
+    mixed = calls = 0
+    try:
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            got = e.transform(queries, threads=2)
+            calls += 1
+            mixed += not (np.array_equal(got.data, ref_x.data) or np.array_equal(got.data, ref_y.data))
+    finally:
+        stop.set()
+        refitter.join()
+    assert calls > 3 and mixed == 0, f"{mixed} of {calls} calls mixed two fits"

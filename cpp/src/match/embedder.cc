@@ -245,9 +245,18 @@ std::vector<SparseVector> Embedder::fit_transform(const std::vector<std::string>
 }
 
 std::vector<SparseVector> Embedder::embed_batch(const std::vector<std::string>& texts, unsigned threads) const {
+  // One IDF table for the whole batch: loaded per text, a refit in another thread gave some rows
+  // the old weights and some the new.
+  const std::shared_ptr<const std::vector<float>> idf = impl_->idf.p.load();
+  const float* table = idf ? idf->data() : nullptr;
   std::vector<SparseVector> out(texts.size());
   util::parallel_for(texts.size(), threads, 128, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) out[i] = embed(texts[i]);
+    std::vector<std::uint32_t> feats;
+    for (std::size_t i = b; i < e; ++i) {
+      impl_->features(texts[i], feats);
+      std::sort(feats.begin(), feats.end());
+      out[i] = weigh_sorted(feats, table, impl_->config.sublinear_tf);
+    }
   });
   return out;
 }
@@ -263,7 +272,10 @@ float Embedder::similarity(const SparseVector& a, const SparseVector& b) {
   return static_cast<float>(dot);
 }
 
-float Embedder::similarity(std::string_view a, std::string_view b) const { return similarity(embed(a), embed(b)); }
+float Embedder::similarity(std::string_view a, std::string_view b) const {
+  const auto both = embed_batch({std::string(a), std::string(b)}, 1);  // both under one IDF table
+  return similarity(both[0], both[1]);
+}
 
 std::size_t Embedder::dim() const { return std::size_t{1} << impl_->config.hash_bits; }
 bool Embedder::has_idf() const { return impl_->idf.p.load() != nullptr; }
