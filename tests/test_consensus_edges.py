@@ -284,3 +284,24 @@ def test_quality_confidence_is_checked_by_name() -> None:
     for bad in ("0.9", 1.5, 0, True):
         with pytest.raises(InvalidArgument, match="confidence must be a number in \\(0, 1\\)"):
             est.quality(confidence=bad)
+
+
+def test_a_fit_owns_its_answers_and_probas_owns_its_values() -> None:
+    """int32 ids that already were codes were kept as the caller's column: editing the frame
+    after fit changed answers_ (quality() paired the edited labels with the old posteriors, and
+    accuracy_on_aggregates took the edited frame for the fitted one: 0.33 instead of 0.83).
+    probas_ was a view of the array quality() reads: editing it changed quality()."""
+    df = pd.DataFrame({"task": np.array([0, 0, 0, 1, 1, 1], dtype=np.int32),
+                       "worker": np.array([0, 1, 2, 0, 1, 2], dtype=np.int32),
+                       "label": np.array([0, 0, 1, 1, 1, 0], dtype=np.int32)})
+    est = C.MajorityVote().fit(df)
+    want = C.metrics.accuracy_on_aggregates(df, aggregator=C.MajorityVote())
+    df.loc[[0, 1], "label"] = 1
+    assert est.answers_.label.tolist() == [0, 0, 1, 1, 1, 0]
+    assert est.quality().answers["label"].tolist() == [0, 0, 1, 1, 1, 0]
+    edited = C.metrics.accuracy_on_aggregates(df, aggregator=est)
+    assert edited == C.metrics.accuracy_on_aggregates(df, aggregator=C.MajorityVote()) != want
+    ds = C.DawidSkene().fit(df)
+    before = ds.quality().tasks.copy()
+    ds.probas_.iloc[0, :] = 0.5
+    pd.testing.assert_frame_equal(ds.quality().tasks, before)

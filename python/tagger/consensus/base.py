@@ -110,6 +110,11 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     if arr is not None and arr.dtype != np.uint64:
         # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
         core_codes, core_names = _core.consensus.factorize(arr, sort)
+        if np.may_share_memory(core_codes, arr):
+            # int32 ids that already are codes come back as the caller's column itself: the fit's
+            # answers_ would change when the caller edits the frame (quality() read the edited
+            # labels beside the old posteriors, and the metrics took the edited frame for the fitted one).
+            core_codes = core_codes.copy()
         return core_codes, pd.Index(core_names.astype(arr.dtype, copy=False))
     parts = _string_parts(values) if len(values) else None
     coded = _core.consensus.factorize_strings(parts) if parts is not None else None
@@ -489,8 +494,9 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
             if "_out" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} is not fitted: probas_ is set by fit")
             a = self.answers_
+            # A copy: the frame is the caller's to edit, and quality() reads the fit's own array.
             probas = pd.DataFrame(self._out["probas"], index=a.task_names.rename("task"),
-                                  columns=a.label_names.rename(self._probas_columns_name), copy=False)
+                                  columns=a.label_names.rename(self._probas_columns_name), copy=True)
             self._probas = probas = self._ck_order(probas)
         return probas
 

@@ -149,6 +149,12 @@ class MajorityVote(BaseClassifier):
             return fit_answers(self._method, answers, backend=self.backend, n_shards=self.n_shards, **common)
         return super()._core_call(answers, **common)
 
+    def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        if getattr(self, "_skills_in", None) is not None and self.on_missing_skill == "ignore":
+            # The workers whose answers were ignored agree with nothing: crowd-kit's skills_ leaves
+            # them out (tagger listed them with NaN).
+            self.skills_ = self.skills_.dropna()
+
 
 class _Predicting(BaseClassifier):
     """crowd-kit's two-stage estimators: ``fit`` learns ``skills_``;
