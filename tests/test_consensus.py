@@ -364,7 +364,9 @@ def test_bad_input() -> None:
     with pytest.raises(InvalidArgument, match="DataFrame"):
         C.MajorityVote().fit([(1, "a", "x")])
     dup = pd.concat([good, pd.DataFrame({"task": [1], "worker": ["a"], "label": ["y"]})], ignore_index=True)
-    assert C.MajorityVote().fit(dup).probas_.loc[1, "y"] == 1.0  # keep last: a's answer is now y
+    with pytest.warns(UserWarning, match=r"1 repeated \(task, worker\) answer\(s\), first at row 0: only the last"):
+        assert C.MajorityVote().fit(dup).probas_.loc[1, "y"] == 1.0  # keep last: a's answer is now y
+    assert C.MajorityVote(on_duplicate="keep_all").fit(dup).probas_.loc[1, "y"] == pytest.approx(2 / 3)
     with pytest.raises(InvalidArgument, match="repeated"):
         C.MajorityVote(on_duplicate="error").fit(dup)
     one = good.assign(label="x")

@@ -106,6 +106,7 @@ def test_clear_errors_for_options_that_cannot_work() -> None:
         C.HRRASA().fit(emb)
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_accuracy_on_aggregates_scores_the_kept_answer_only() -> None:
     # a answered task 1 twice; its last answer (y) replaced the first (x) in every aggregator.
     dup = pd.DataFrame({"task": [1, 1, 1], "worker": ["a", "a", "b"], "label": ["x", "y", "y"]})

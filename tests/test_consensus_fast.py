@@ -50,6 +50,7 @@ def _frames(rng: np.random.Generator):
     yield pd.DataFrame({"task": [1, 1, 2, 1], "worker": [7, 7, 7, 7], "label": [9, 3, 4, 5]})  # 9 only in a dropped row
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_factorize_matches_pandas() -> None:
     rng = np.random.default_rng(11)
     for i, df in enumerate(_frames(rng)):
@@ -124,6 +125,7 @@ def test_string_ids_are_coded_as_pandas_codes_them() -> None:
         core.factorize_strings([(np.array([0, 2, 1], np.int32), np.zeros(3, np.uint8))])
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_large_string_frames_code_both_id_columns_in_parallel_like_pandas() -> None:
     """Above the parallel threshold the worker column is coded on a second
     thread; the result is the same as pandas', and an error there reaches the caller."""

@@ -282,6 +282,7 @@ def test_glad_crowdkit_refuses_bad_input(small: pd.DataFrame) -> None:
     assert C.GLAD(m_step_max_iter=0).fit(small).alphas_.eq(1.0).all()  # no CG step: the start
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_crowdkit_glad_is_the_same_on_any_number_of_threads():
     # More tasks and answers than one chunk of each pass (4,096 tasks, 16,384
     # answers, 65,536 frame rows per pairwise leaf), so the threads split them.
@@ -345,6 +346,7 @@ def test_majority_vote_skills_and_missing_skill_rules(small: pd.DataFrame) -> No
         C.MajorityVote(on_missing_skill="drop").fit(small, partial)
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_predict_with_fitted_skills(small: pd.DataFrame) -> None:
     for est in (C.Wawa(), C.ZeroBasedSkill()):
         with pytest.raises(tg.errors.ConsensusError):
@@ -483,6 +485,7 @@ def test_missing_column_is_a_key_error(small: pd.DataFrame) -> None:
             est.fit(small.drop(columns="label"))
 
 
+@pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")  # duplicates incidental to the data
 def test_crowdkit_dawid_skene_is_the_same_on_any_number_of_threads():
     # More tasks than one E-step chunk / ELBO block (8,192), so the threads split them.
     rng = np.random.default_rng(5)
@@ -562,3 +565,21 @@ def test_mixed_int_and_str_task_ids_sort_as_crowdkits() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert list(getattr(C, name)().fit(df).labels_.index) == list(getattr(ck, name)().fit(df).labels_.index), name
+
+
+def test_keep_all_counts_repeated_answers_as_crowdkit() -> None:
+    """crowd-kit counts every row of a worker who answered a task twice; tagger keeps the last
+    (and warns). on_duplicate="keep_all" is crowd-kit's rule: labels equal on dog with 15 % of
+    its answers repeated with a random label (keep_last agreed on 95-96 % of tasks)."""
+    ck = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit is the reference")
+    df, _ = load("dog")
+    rng = np.random.default_rng(0)
+    extra = df.sample(frac=0.15, random_state=1)
+    extra = extra.assign(label=rng.choice(sorted(df["label"].unique()), len(extra)))
+    data = pd.concat([df, extra], ignore_index=True)
+    for name in ("DawidSkene", "OneCoinDawidSkene", "GLAD"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = getattr(ck, name)().fit_predict(data)
+        got = getattr(C, name)(on_duplicate="keep_all").fit_predict(data)
+        pd.testing.assert_series_equal(got.reindex(want.index), want, check_names=False, check_dtype=False)

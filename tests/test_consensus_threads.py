@@ -19,6 +19,8 @@ import pytest
 import tagger as tg
 
 C = tg.consensus
+# answers() draws workers at random: some answer a task twice (the last answer counts, with a warning)
+pytestmark = pytest.mark.filterwarnings("ignore:.*repeated \\(task, worker\\) answer")
 
 
 def answers(n_tasks: int, seed: int) -> pd.DataFrame:

@@ -410,3 +410,23 @@ def test_a_warm_shard_set_refits_glad_as_fresh_shards_do_also_from_two_threads()
         for f in fits:
             f.join()
     assert len(results) == 3 and all(np.array_equal(r, fresh) for r in results)
+
+
+def test_fit_parquet_names_a_corrupt_file_and_a_missing_column(tmp_path) -> None:
+    """A corrupt compressed page raised the codec's raw OSError; a file of a directory without
+    the label column read as "column 'label' has 60 missing value(s)"."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the parquet extra) reads the files")
+    import pyarrow as pa
+
+    df = pd.DataFrame({"task": np.repeat(np.arange(40), 3), "worker": np.tile([0, 1, 2], 40),
+                       "label": np.arange(120) % 3})
+    df.to_parquet(tmp_path / "ok.parquet")
+    raw = (tmp_path / "ok.parquet").read_bytes()
+    (tmp_path / "corrupt.parquet").write_bytes(raw[:200] + bytes(300) + raw[500:])
+    with pytest.raises(InvalidArgument, match="fit_parquet: reading the source failed"):
+        tg.consensus.fit_parquet(tmp_path / "corrupt.parquet")
+    (tmp_path / "two").mkdir()
+    pq.write_table(pa.Table.from_pandas(df.iloc[:60], preserve_index=False), tmp_path / "two" / "a.parquet")
+    pq.write_table(pa.Table.from_pandas(df.iloc[60:, :2], preserve_index=False), tmp_path / "two" / "b.parquet")
+    with pytest.raises(InvalidArgument, match="60 missing value.*a file of the source without that column"):
+        tg.consensus.fit_parquet(tmp_path / "two")

@@ -18,7 +18,10 @@ Documented rules for awkward input:
 * a missing column, or NaN/None in ``task``, ``worker`` or ``label``, raises
   :class:`~tagger.errors.InvalidArgument` naming the column and the first row;
 * a worker answering the same task twice: ``on_duplicate="keep_last"`` (the
-  default) keeps the last row, ``"error"`` raises InvalidArgument;
+  default) keeps the last row and warns (a resubmission replaces the earlier
+  answer: counting every row would let a worker vote several times),
+  ``"keep_all"`` counts every row as crowd-kit does, ``"error"`` raises
+  InvalidArgument;
 * label indices follow the sorted label values (order of first appearance if
   the values cannot be sorted), so every tie goes to the smallest label;
 * gold labels (``true_labels``) must be labels seen in the answers or listed
@@ -169,6 +172,20 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _outside_tagger() -> int:
+    """The stacklevel of the first caller outside the tagger package (a warning names the
+    user's line, however deep inside tagger it was raised)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def factorize(
     data: pd.DataFrame,
     labels: Sequence[Any] | None = None,
@@ -190,15 +207,22 @@ def factorize(
     if missing:
         raise MissingColumn(f"answers are missing column(s) {missing}; expected columns {list(cols)}")
     no_missing(data, cols)
-    if on_duplicate not in ("keep_last", "error"):
-        raise InvalidArgument(f"on_duplicate must be 'keep_last' or 'error', not {on_duplicate!r}")
+    if on_duplicate not in ("keep_last", "keep_all", "error"):
+        raise InvalidArgument(f"on_duplicate must be 'keep_last', 'keep_all' or 'error', not {on_duplicate!r}")
     (task, task_names), (worker, worker_names) = _id_codes(data["task"], data["worker"])
-    dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
+    dup = (_core.consensus.superseded(task, worker, len(task_names), len(worker_names))
+           if on_duplicate != "keep_all" else np.zeros(0, dtype=np.int64))
     if len(dup):
         if on_duplicate == "error":
             row = int(dup[0])
             raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at row {row} "
                                   f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
+        import warnings
+
+        warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at row {int(dup[0])}: only the last answer "
+                      "of a worker on a task counts (a resubmission does not add a vote); crowd-kit counts every row, "
+                      "which on_duplicate='keep_all' does; on_duplicate='error' refuses them", UserWarning,
+                      stacklevel=_outside_tagger())
         keep = np.ones(len(data), dtype=bool)
         keep[dup] = False
         # Coded again from the kept rows: ids and labels seen only in dropped
@@ -214,7 +238,7 @@ def factorize(
         label = label_names.get_indexer(data["label"]).astype(np.int32)
         if (label < 0).any():
             bad = data["label"].to_numpy()[label < 0][0]
-            raise InvalidArgument(f"answer label {bad!r} is not in labels={list(label_names)}")
+            raise InvalidArgument(f"answer label {_plain(bad)!r} is not in labels={[_plain(v) for v in label_names]}")
     else:
         col = data["label"]
         if isinstance(col.dtype, pd.CategoricalDtype):
@@ -244,7 +268,7 @@ def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | 
     idx = answers.label_names.get_indexer(pd.Index(true_labels.to_numpy()))
     if (idx < 0).any():
         bad = true_labels.to_numpy()[idx < 0][0]
-        raise InvalidArgument(f"gold label {bad!r} is not in the label set {list(answers.label_names)} "
+        raise InvalidArgument(f"gold label {_plain(bad)!r} is not in the label set {[_plain(v) for v in answers.label_names]} "
                               "(pass labels=[...] to the estimator to declare labels no worker used)")
     gold = np.full(len(answers.task_names), -1, dtype=np.int32)
     pos = answers.task_names.get_indexer(true_labels.index)

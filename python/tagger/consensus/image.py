@@ -20,6 +20,7 @@ from .. import _core
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, frame, no_missing, one_row_each
 from ._serial import Serialized
+from .base import _plain
 
 __all__ = ["SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM"]
 
@@ -53,7 +54,7 @@ class _Masks:
             shape = seg[rows[0]].shape
             for r in rows[1:]:
                 if seg[r].shape != shape:
-                    raise InvalidArgument(f"{owner}: task {tasks[t]!r} has masks of shapes {shape} and {seg[r].shape} "
+                    raise InvalidArgument(f"{owner}: task {_plain(tasks[t])!r} has masks of shapes {shape} and {seg[r].shape} "
                                           f"(row {int(r)}); every mask of a task must have the same shape")
             self.shapes.append(shape)
         self.task_pixels = np.array([int(np.prod(s)) for s in self.shapes], dtype=np.int64)

@@ -276,13 +276,15 @@ class _Stream:
                 b = next(batches)
             except StopIteration:
                 return
-            except pa.ArrowException as e:  # a file of the directory that does not decode
+            except (pa.ArrowException, OSError) as e:  # a file of the directory that does not decode
+                # (a corrupt compressed page is an OSError from the codec, not an ArrowException)
                 raise InvalidArgument(f"fit_parquet: reading the source failed: {e}") from e
             cols = []
             for name in self.columns:
                 col = b.column(name)
                 if col.null_count:
-                    raise InvalidArgument(f"column {name!r} has {col.null_count} missing value(s)")
+                    raise InvalidArgument(f"fit_parquet: column {name!r} has {col.null_count} missing value(s) (nulls, "
+                                          "or a file of the source without that column)")
                 if pa.types.is_nested(col.type):
                     raise InvalidArgument(f"fit_parquet: column {name!r} holds {col.type} values; ids and labels "
                                           "must be numbers or strings")
@@ -333,7 +335,7 @@ class _Stream:
                 again = seen_tasks.mask[idx]
                 if again.any():
                     raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
-                                          f"task {runs[again][0]!r} appears in more than one run of rows")
+                                          f"task {_plain(runs[again][0])!r} appears in more than one run of rows")
                 seen_tasks.mask[idx] = True
                 seen_tasks.count += len(runs)
             else:
@@ -368,7 +370,7 @@ class _Stream:
                 dup = task_ids[task_ids.duplicated()][0]
         if dup is not None:
             raise InvalidArgument(f"fit_parquet: rows must be grouped by task (sort the data by task); "
-                                  f"task {dup!r} appears in more than one run of rows")
+                                  f"task {_plain(dup)!r} appears in more than one run of rows")
         self.task_names = task_ids
         self.n_tasks = len(task_ids)
         if seen_workers is None:
