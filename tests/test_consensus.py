@@ -469,3 +469,18 @@ def test_crowdlab_equals_cleanlabs_definition_when_answer_counts_differ(keep: in
     assert est.model_weight_ == pytest.approx(w_model, rel=1e-12)
     np.testing.assert_allclose(est.skills_.reindex(w_ann.index).to_numpy(), w_ann.to_numpy(), atol=1e-12)
     np.testing.assert_allclose(est.probas_.reindex(index=tasks, columns=labels).to_numpy(), post, atol=1e-12)
+
+
+def test_crowdlab_quality_reports_the_tasks_only_the_model_labeled() -> None:
+    """labels_ and probas_ hold the tasks no one answered (the model's label), but quality().tasks
+    left them out: a review queue built from it never saw the least-checked labels."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3], "worker": ["a", "b", "a", "b", "a", "b"],
+                       "label": [0, 0, 1, 1, 0, 1]})
+    model = pd.DataFrame({0: [0.6, 0.4, 0.5, 0.9, 0.5], 1: [0.4, 0.6, 0.5, 0.1, 0.5]}, index=[1, 2, 3, 4, 5])
+    est = C.CROWDLAB().fit(df, model)
+    tasks = est.quality().tasks
+    assert tasks.index.tolist() == est.labels_.index.tolist() == [1, 2, 3, 4, 5]
+    assert tasks.loc[4, "label"] == 0 and tasks.loc[4, "margin"] == pytest.approx(0.8)
+    assert tasks.loc[4, "entropy"] == pytest.approx(-(0.9 * np.log(0.9) + 0.1 * np.log(0.1)))
+    assert tasks.loc[5, "margin"] == 0 and tasks.loc[5, "entropy"] == pytest.approx(np.log(2))
+    assert len(est.quality().answers) == 6  # answers and workers are the annotators' only
