@@ -47,12 +47,28 @@ def _real_field(name: str, value: Any, low: float = -math.inf, high: float = mat
     return x
 
 
+def _unicode_text(name: str, value: str) -> None:
+    """InvalidArgument naming ``name`` when ``value`` cannot be written as UTF-8: a surrogate code
+    point (half of a UTF-16 pair, e.g. JSON from a client that cut an emoji in two) passed
+    every check of the spec and then raised UnicodeEncodeError out of every check of the task."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidArgument(f"{name} holds a lone surrogate U+{ord(value[e.start]):04X} at position {e.start} "
+                              "(half of a UTF-16 pair, e.g. an emoji cut in two): it is not text that can be "
+                              "written as UTF-8") from None
+
+
 def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidArgument(f"{name} must be a sequence of str (e.g. ['Latin']), got {value!r}")
     out = tuple(value)
     if not all(isinstance(v, str) for v in out):
         raise InvalidArgument(f"{name} must hold str only, got {out!r}")
+    for i, v in enumerate(out):
+        _unicode_text(f"{name}[{i}]", v)
     return out
 
 
@@ -118,6 +134,7 @@ class VerifySpec:
         for name in ("task_id", "description", "category"):
             if not isinstance(getattr(self, name), str):
                 raise InvalidArgument(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+            _unicode_text(name, getattr(self, name))
         self.max_bytes = _int_field("max_bytes", self.max_bytes, 0)
         self.text_min_chars = _int_field("text_min_chars", self.text_min_chars, 0)
         self.text_max_chars = _int_field("text_max_chars", self.text_max_chars, 0)
@@ -145,6 +162,8 @@ class VerifySpec:
         bad = next((i for i, e in enumerate(examples) if not isinstance(e, str)), None)
         if bad is not None:
             raise InvalidArgument(f"examples must be str; example {bad} is {type(examples[bad]).__name__}")
+        for i, e in enumerate(examples):
+            _unicode_text(f"examples[{i}]", e)
         # Blank examples (empty cells of a sheet) say nothing about the topic, and one
         # of them would drag the calibrated relevance threshold to 0.
         self.examples = tuple(e for e in examples if e.strip())
