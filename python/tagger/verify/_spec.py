@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .._core import verify as _v
 from ..errors import InvalidArgument
 from ._reasons import IGNORE, REASONS, STATUSES
 
@@ -59,6 +62,12 @@ def _unicode_text(name: str, value: str) -> None:
         raise InvalidArgument(f"{name} holds a lone surrogate U+{ord(value[e.start]):04X} at position {e.start} "
                               "(half of a UTF-16 pair, e.g. an emoji cut in two): it is not text that can be "
                               "written as UTF-8") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def has_letters(text: str) -> bool:
+    """Whether ``text`` has a letter of any script (what an upload without one is ``no_letters`` for)."""
+    return _v.text_stats(text.encode("utf-8")).letters > 0
 
 
 def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
@@ -165,8 +174,18 @@ class VerifySpec:
         for i, e in enumerate(examples):
             _unicode_text(f"examples[{i}]", e)
         # Blank examples (empty cells of a sheet) say nothing about the topic, and one
-        # of them would drag the calibrated relevance threshold to 0.
-        self.examples = tuple(e for e in examples if e.strip())
+        # of them would drag the calibrated relevance threshold to 0; nor do examples without
+        # a letter ("...", "🙂"), which as uploads would be rejected no_letters.
+        letterless = [i for i, e in enumerate(examples) if e.strip() and not has_letters(e)]
+        if letterless:
+            named = ", ".join(f"examples[{i}] ({examples[i][:20]!r})" for i in letterless[:5])
+            more = f" and {len(letterless) - 5} more" if len(letterless) > 5 else ""
+            one = len(letterless) == 1
+            warnings.warn(f"{named}{more} {'has' if one else 'have'} no letters: not used as "
+                          f"{'an example' if one else 'examples'} of the task (an upload like "
+                          f"{'it' if one else 'these'} is rejected no_letters)", UserWarning, stacklevel=3)
+        self.examples = tuple(e for e in examples if e.strip() and has_letters(e))
+        self._check_reference_letters()
         self.image_formats = _str_tuple("image_formats", self.image_formats)
         for name in ("image_min_size", "image_max_size"):
             v = getattr(self, name)
@@ -213,11 +232,31 @@ class VerifySpec:
             from ._tabular import parse_schema
             parse_schema(self.schema)  # raises InvalidArgument early for a bad schema
 
+    def _check_reference_letters(self) -> None:
+        """A description or category without letters ("...", "🙂🙂") is no reference to compare
+        uploads with: relevance to "..." flagged every on-topic upload, to "🙂🙂" none. It is left
+        out of the references with a warning when the spec has others (the other of the two, or
+        examples); when it has none, relevance could not work, and that is an InvalidArgument
+        (unless relevance_threshold is None: then no reference is used)."""
+        if self.relevance_threshold is None:
+            return
+        bad = [n for n in ("description", "category") if getattr(self, n).strip() and not has_letters(getattr(self, n))]
+        if not bad:
+            return
+        if self.references:
+            for n in bad:
+                warnings.warn(f"{n} {getattr(self, n)[:40]!r} has no letters: it is not used as a relevance reference "
+                              "(the task's other references are)", UserWarning, stacklevel=4)
+            return
+        raise InvalidArgument(f"{bad[0]} {getattr(self, bad[0])[:40]!r} has no letters, and no other field of the spec "
+                              "(description, category, examples) has: relevance compares uploads with the task's words. "
+                              "Describe the task in words, give examples, or set relevance_threshold=None")
+
     @property
     def reference(self) -> str:
-        """Description plus the category's words."""
+        """Description plus the category's words (either left out when it has no letters)."""
         cat = self.category.replace("/", " ").replace("_", " ").replace("-", " ")
-        return " ".join(p for p in (self.description.strip(), cat.strip()) if p)
+        return " ".join(p for p in (self.description.strip(), cat.strip()) if p and has_letters(p))
 
     @property
     def references(self) -> list[str]:
