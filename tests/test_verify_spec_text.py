@@ -73,3 +73,63 @@ def test_examples_without_letters_are_dropped_with_a_warning() -> None:
     with pytest.raises(InvalidArgument, match="has no letters"):  # nothing with letters left
         with pytest.warns(UserWarning, match=r"examples\[0\]"):
             V.VerifySpec(description="--", examples=["12", "..."])
+
+
+# ------------------------------------------------------- the task's language
+
+GERMAN = V.VerifySpec(description="Kundennachrichten zur Kartenlieferung",
+                      examples=["Wo ist meine Karte?", "Meine Karte ist noch nicht angekommen", "Wann kommt meine neue Karte?"])
+GERMAN_UPLOADS = ["Ich warte seit zwei Wochen auf meine Karte.", "Wann wird meine Karte geliefert?",
+                  "Wo bleibt meine Bankkarte?", "Meine neue Karte ist immer noch nicht da.",
+                  "Können Sie mir sagen, wann die Karte verschickt wurde?", "Die Karte ist nicht im Briefkasten angekommen.",
+                  *GERMAN.examples]
+ENGLISH = V.VerifySpec(description="Customer messages asking when their new card arrives",
+                       examples=["Where is my card?", "My card has not arrived yet", "When will my new card come?"])
+
+
+def _random_letters(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz    ") for _ in range(n)).strip()
+
+
+def _mash(rng: random.Random) -> str:
+    rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+    return " ".join("".join(rng.choice(rng.choice(rows)) for _ in range(rng.randint(4, 7))) for _ in range(4))
+
+
+GIBBERISH = ["asdkjh qwpoe zxmcn", "xqzv kwpq mfhr tlzxv bnqw jzkx qwpf", "sdfkj hsdkfj hsdfkjh sdf"]
+
+
+def test_genuine_uploads_in_the_tasks_language_are_not_gibberish() -> None:
+    """The English model rejected half of a German task's genuine uploads and two of its own three
+    examples; the task's own texts now move its threshold below them."""
+    vs = V.check_many([t.encode() for t in GERMAN_UPLOADS], "text", GERMAN)
+    assert [t for t, v in zip(GERMAN_UPLOADS, vs) if "gibberish" in v.reasons] == []
+    cut = vs[0].scores["gibberish_threshold"]
+    assert cut < V.VerifySpec().gibberish_threshold
+    # without the task's texts the English threshold is in force, as before
+    assert "gibberish" in V.check(b"Wann kommt meine neue Karte?", "text", V.VerifySpec()).reasons
+
+
+def test_gibberish_is_still_caught_for_a_task_in_another_language() -> None:
+    rng = random.Random(5)
+    junk = GIBBERISH + [_random_letters(rng, 40) for _ in range(20)] + [_mash(rng) for _ in range(20)]
+    vs = V.check_many([t.encode() for t in junk], "text", GERMAN)
+    caught = sum("gibberish" in v.reasons for v in vs)
+    assert caught >= 0.85 * len(junk), caught
+    v = vs[0]
+    assert "gibberish" in v.reasons and "(the task's own texts moved it from -3.85)" in v.details["gibberish"]
+
+
+def test_an_english_tasks_gibberish_threshold_is_unchanged() -> None:
+    rng = random.Random(6)
+    junk = GIBBERISH + [_random_letters(rng, 40) for _ in range(20)] + [_mash(rng) for _ in range(20)]
+    vs = V.check_many([t.encode() for t in junk], "text", ENGLISH.replace(relevance_threshold=None))
+    assert all("gibberish" in v.reasons for v in vs)
+    assert all("gibberish_threshold" not in v.scores for v in vs)
+    assert vs[0].details["gibberish"].endswith("< -3.85")
+    model = V.TextModel.default()
+    assert model.calibrate_gibberish(-3.85, ENGLISH.own_texts) == -3.85
+    assert model.calibrate_gibberish(-3.85, []) == -3.85
+    # the German texts move it down, never up; a fixed threshold moves by the same amount
+    german = model.calibrate_gibberish(-3.85, GERMAN.own_texts)
+    assert german < -3.85 and model.calibrate_gibberish(-3.0, GERMAN.own_texts) == pytest.approx(german + 0.85)

@@ -232,6 +232,11 @@ DENSE_SHARE = 0.5
 BACKGROUND_QUANTILE = 0.85   # the threshold sits at this quantile of generic text's relevance...
 ON_TOPIC_MARGIN = 0.9        # ...but at most this share of the examples' median leave-one-out score
 CALIBRATION_CACHE = 256      # calibrated tasks kept per TextModel
+# The median log-likelihood per character of the real English text the default gibberish threshold
+# was calibrated on (banking77 test, docs/verification.md "Calibration"): the threshold sits
+# 1.43 nats below it. A task's own texts that are typically less likely than this (another
+# language, a jargon) move the task's threshold down by the difference (TextModel.calibrate_gibberish).
+GIBBERISH_TYPICAL_ENGLISH = -2.42
 
 
 class TextModel:
@@ -331,6 +336,39 @@ class TextModel:
         if loo:
             cut = min(cut, ON_TOPIC_MARGIN * float(np.median(loo)))
         cut = round(cut, 4)
+        with self._cal_lock:
+            if len(self._calibrated) >= CALIBRATION_CACHE:
+                self._calibrated.pop(next(iter(self._calibrated)))
+            self._calibrated[key] = cut
+        return cut
+
+    def calibrate_gibberish(self, threshold: float, texts: Sequence[str]) -> float:
+        """The gibberish threshold (nats per character) for a task whose own texts (description and
+        examples, :attr:`VerifySpec.own_texts`) are ``texts``.
+
+        ``threshold`` is set for English: it sits ``GIBBERISH_TYPICAL_ENGLISH - threshold`` nats
+        below typical English text. The model is English, so a task's text in another language
+        (or a jargon) is less likely under it: German scores a median of -3.8 nats per character,
+        and the English threshold rejected half of the genuine uploads of a German task, two of its
+        own three examples included. The task's own texts say how likely its typical text is: when
+        their median score is below typical English, the threshold moves down by the difference
+        (the same distance below the task's typical text as below typical English). It is never
+        raised, and the texts the gibberish check would not judge (not mostly Latin) do not
+        count. Cached per task."""
+        key = ("gibberish", float(threshold), tuple(texts))
+        with self._cal_lock:
+            hit = self._calibrated.get(key)
+        if hit is not None:
+            return hit
+        scores = []
+        for t in texts:
+            st = _v.text_stats(t.encode("utf-8"))
+            if st.letters == 0 or st.script_fraction(["Latin"]) < 0.5:
+                continue
+            scores.append(self.score(_gibberish_view(t, st.chars) or t, []).log_prob_per_char)
+        cut = float(threshold)
+        if scores and min(scores) < cut:  # the English threshold would reject the task's own text
+            cut = round(cut + min(0.0, float(np.median(scores)) - GIBBERISH_TYPICAL_ENGLISH), 4)
         with self._cal_lock:
             if len(self._calibrated) >= CALIBRATION_CACHE:
                 self._calibrated.pop(next(iter(self._calibrated)))
@@ -468,6 +506,16 @@ def _words_view(text: str) -> str:
     return " ".join(_WORD.findall(shingle_text(text)))
 
 
+def _gibberish_view(text: str, chars: int) -> Optional[str]:
+    """The words alone when padding (emoji, dots, invisible or combining characters) is most of
+    ``text`` (``chars`` code points): its cheap pieces diluted the per-character likelihood of
+    random letters to an accepted score. None: the text is judged whole."""
+    words = _words_view(text)
+    if words and len(words) < WORDS_SHARE * chars and chars - len(words) >= MIN_PADDING:
+        return words
+    return None
+
+
 # A real encoder writes one scan (baseline) or about ten (progressive); libjpeg decodes every
 # scan in full, so a 0.7 MB file repeating one scan thousands of times costs a minute of CPU.
 MAX_JPEG_SCANS = 100
@@ -598,6 +646,14 @@ class Verifier:
         return spec.relevance_cutoff
 
     @staticmethod
+    def _gibberish_cutoff(spec: VerifySpec, model: TextModel) -> float:
+        """The spec's gibberish threshold, moved down when the task's own texts are less likely
+        than typical English (:meth:`TextModel.calibrate_gibberish`)."""
+        assert spec.gibberish_threshold is not None
+        texts = spec.own_texts
+        return model.calibrate_gibberish(spec.gibberish_threshold, texts) if texts else spec.gibberish_threshold
+
+    @staticmethod
     def _wants_model(spec: VerifySpec) -> bool:
         return spec.gibberish_threshold is not None or (spec.relevance_cutoff is not None and bool(spec.references))
 
@@ -714,18 +770,20 @@ class Verifier:
             sc = pre if pre is not None else model.score(text, spec.references if spec.relevance_cutoff is not None else [])
             if latin and spec.gibberish_threshold is not None and sc.pieces:
                 g = sc
-                words = _words_view(text)
-                if words and len(words) < WORDS_SHARE * st.chars and st.chars - len(words) >= MIN_PADDING:
-                    # Mostly padding (emoji, dots, invisible or combining characters): its cheap
-                    # pieces diluted the per-character likelihood of random letters to an
-                    # accepted score; the words alone are what is judged.
+                words = _gibberish_view(text, st.chars)
+                if words is not None:  # mostly padding: the words alone are what is judged
                     g = model.score(words, [])
                 run.score("log_prob_per_char", g.log_prob_per_char)
                 run.score("log_prob_per_piece", g.mean_log_prob)
                 pt = spec.gibberish_piece_threshold
-                if g.log_prob_per_char < spec.gibberish_threshold:
+                gcut = self._gibberish_cutoff(spec, model)
+                moved = ""
+                if gcut != spec.gibberish_threshold:  # the task's own texts moved it (another language)
+                    run.score("gibberish_threshold", gcut)
+                    moved = f" (the task's own texts moved it from {spec.gibberish_threshold})"
+                if g.log_prob_per_char < gcut:
                     run.fail("gibberish", "gibberish", f"log-likelihood {g.log_prob_per_char:.2f} nats/char < "
-                             f"{spec.gibberish_threshold}", g.log_prob_per_char)
+                             f"{gcut}{moved}", g.log_prob_per_char)
                 elif pt is not None and g.mean_log_prob < pt:
                     run.fail("gibberish", "gibberish", f"log-likelihood {g.mean_log_prob:.2f} nats/piece < {pt}",
                              g.log_prob_per_char)

@@ -259,6 +259,12 @@ class VerifySpec:
         return " ".join(p for p in (self.description.strip(), cat.strip()) if p and has_letters(p))
 
     @property
+    def own_texts(self) -> list[str]:
+        """The task's own texts in its language: the description and the examples (those with letters)."""
+        d = self.description.strip()
+        return ([d] if d and has_letters(d) else []) + list(self.examples)
+
+    @property
     def references(self) -> list[str]:
         """What relevance is the maximum similarity to: the reference and each example."""
         return [r for r in (self.reference, *self.examples) if r]
