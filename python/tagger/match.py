@@ -25,6 +25,7 @@ import numbers
 import sys
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -795,10 +796,41 @@ collected (all ``folds`` on small data; on 15,000 examples one fold already hold
 a temperature and a threshold need a few thousand held-out scores, not a refit per fold."""
 
 
+MIN_CALIBRATION_COVERAGE = 0.2
+"""A calibrated threshold that answers fewer than this share of the held-out in-scope examples
+(abstains on more than 80 % of them) is kept but warned about (``UserWarning``): at
+``target_precision=0.95`` on 10 examples per Banking77 intent it answered 5 % of them.
+:attr:`CategoryIndex.calibration` records the share as ``in_scope_coverage``."""
+
+
 MIN_CALIBRATION_HELD_OUT = 20
 """Fewer held-out in-scope examples than this (a fit on a few examples per category) leave the
 index uncalibrated (:attr:`CategoryIndex.calibration` says so): ``abstain=True`` then asks for a
 threshold, and :meth:`CategoryIndex.predict_proba` is the raw model's."""
+
+
+def _warn(message: str) -> None:
+    """A ``UserWarning`` from a fit, attributed to the caller's ``fit(...)`` line."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_oos_texts(oos: list[str], texts: list[str]) -> list[str] | None:
+    """The ``oos_texts`` a calibration uses: None (held-out category groups) for an empty list,
+    with a warning, as it is likely an empty file or filter; a warning when some are also
+    training texts (an out-of-scope text is one of no category: likely the wrong column)."""
+    if not oos:
+        _warn("oos_texts is empty: calibrating on held-out category groups as with oos_texts=None (pass None "
+              "to say so, or give out-of-scope texts)")
+        return None
+    train = set(texts)
+    shared = [t for t in oos if t in train]
+    if shared:
+        _warn(f"{len(shared)} of the {len(oos)} oos_texts are also training texts (e.g. {shared[0][:60]!r}): "
+              "out-of-scope texts belong to no category; is oos_texts the wrong column?")
+    return oos
 
 
 @dataclass(frozen=True)
@@ -1038,6 +1070,13 @@ class CategoryIndex:
           group of categories in each fold (1/``folds`` of them: a category the model never
           saw is exactly an out-of-scope request).
 
+        A ``UserWarning`` says when the calibration falls short: no cut reaches
+        ``target_precision`` (the best one is used), the threshold answers fewer than
+        :data:`MIN_CALIBRATION_COVERAGE` of the held-out in-scope texts, the temperature ends at
+        the upper end of its range, or ``oos_texts`` are also training texts; ``oos_texts=[]``
+        calibrates as None does (with a warning). :attr:`calibration` records ``target_met``,
+        ``precision`` and ``in_scope_coverage``.
+
         ``oos_share``: the share of out-of-scope texts you expect among the queries (e.g. 0.1);
         the calibration weighs its out-of-scope texts to make up that share of the mix. By
         default they weigh as sampled (about a third with held-out categories), which makes
@@ -1069,6 +1108,8 @@ class CategoryIndex:
         if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
             raise InvalidArgument(f"folds must be an int >= 2, got {folds!r}")
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
+        if calibrate and oos is not None:
+            oos = _check_oos_texts(oos, texts_l)
         train = _train_config(epochs, learning_rate, l2, seed, threads)
         if backend is None:
             cfg = _m.IndexConfig()
@@ -1156,12 +1197,20 @@ class CategoryIndex:
             return
         hold_classes = jobs[0].hold_classes
         t = _fit_temperature([r[0] for r in results], [r[1] for r in results])
-        bound = t <= _T_MIN * 1.01
-        if bound:
+        bound = "lower" if t <= _T_MIN * 1.01 else "upper" if t >= _T_MAX / 1.01 else None
+        if bound == "lower":
             # Every held-out example right with a wide margin: the cross-entropy falls as T -> 0,
             # so T says nothing but "sharper", and at the bound every text (out-of-scope ones too)
             # would score ~1. The raw scores are kept instead.
             t = 1.0
+        elif bound == "upper":
+            # The held-out predictions are no better than the prior (identical texts with
+            # different labels, a backend without information): T -> inf flattens every score to
+            # the uniform. Kept (it is the calibrated answer), but said.
+            _warn(f"calibration: the temperature reached the upper end of its search range (T = {t:.3g}): the "
+                  "held-out predictions are barely better than chance, so every score is flattened towards "
+                  "uniform; the examples do not tell the categories apart (more or more distinct examples, or "
+                  "another backend)")
         self._set_temperature(t)
         conf_in = np.concatenate([_softmax_max(r[0], t) for r in results])
         correct = np.concatenate([_softmax_argmax(r[0], t) == r[1] for r in results])
@@ -1177,9 +1226,21 @@ class CategoryIndex:
             # The traffic the user expects: out-of-scope texts weigh oos_share of the mix (the
             # held-out category groups alone make it about a third, which costs coverage).
             in_weight = len(conf_oos) / len(conf_in) * (1.0 - oos_share) / oos_share
-        self.threshold = _precision_threshold(conf_in, correct, conf_oos, target, in_weight)
-        self.calibration = {"temperature": t, "temperature_at_bound": bool(bound), "threshold": self.threshold,
-                            "target_precision": target,
+        tau, precision, met = _precision_cut(conf_in, correct, conf_oos, target, in_weight)
+        self.threshold = tau
+        coverage = float(np.mean(conf_in >= tau)) if len(conf_in) else 0.0
+        if not met:
+            hint = ("oos_texts may not be out-of-scope texts (the wrong column?), or " if oos is not None else "")
+            _warn(f"calibration: target_precision {target:g} is not reached on the held-out texts (best precision "
+                  f"{precision:.3f}, at threshold {tau:.3g}, which is used instead); {hint}lower target_precision")
+        if coverage < MIN_CALIBRATION_COVERAGE:
+            _warn(f"calibration: the threshold {tau:.3g} abstains on {1.0 - coverage:.0%} of the in-scope held-out "
+                  f"texts ({int(np.sum(conf_in >= tau))} of {len(conf_in)} answered) to keep target_precision "
+                  f"{target:g}; lower target_precision, or pass oos_share= (the share of out-of-scope queries you "
+                  "expect), to answer more")
+        self.calibration = {"temperature": t, "temperature_at_bound": bound is not None, "temperature_bound": bound,
+                            "threshold": self.threshold, "target_precision": target, "target_met": bool(met),
+                            "precision": precision, "in_scope_coverage": coverage,
                             "folds": folds, "folds_scored": len(jobs), "held_out_in_scope": int(len(conf_in)),
                             "held_out_oos": int(len(conf_oos)), "oos_share": oos_share,
                             "oos_source": "oos_texts" if oos is not None else
@@ -1456,6 +1517,7 @@ def _softmax_argmax(logp: np.ndarray, t: float) -> np.ndarray:
 
 
 _T_MIN = 1 / 20  # the temperature search range is [1/20, 20]
+_T_MAX = 1 / _T_MIN
 
 
 def _fit_temperature(logps: list[np.ndarray], truths: list[np.ndarray]) -> float:
@@ -1498,11 +1560,18 @@ def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.
     time; the threshold of the best precision when none reaches it. ``in_weight``: how many
     in-scope texts each held-out one stands for (when only some folds were scored, so that the mix
     with a fixed set of out-of-scope texts is the one of all the examples)."""
+    return _precision_cut(conf_in, correct, conf_oos, target, in_weight)[0]
+
+
+def _precision_cut(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray, target: float,
+                   in_weight: float = 1.0) -> tuple[float, float, bool]:
+    """(:func:`_precision_threshold`, the precision of the answers at it, whether it reaches
+    ``target``)."""
     conf = np.concatenate([conf_in, conf_oos])
     good = np.concatenate([correct.astype(np.float64), np.zeros(len(conf_oos))])
     weight = np.concatenate([np.full(len(conf_in), float(in_weight)), np.ones(len(conf_oos))])
     if not len(conf):
-        return 0.0
+        return 0.0, float("nan"), False
     order = np.argsort(-conf, kind="stable")
     c, g, w = conf[order], good[order] * weight[order], weight[order]
     prec = np.cumsum(g) / np.cumsum(w)
@@ -1510,7 +1579,7 @@ def _precision_threshold(conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.
     last = np.r_[c[1:] != c[:-1], True]
     ok = np.flatnonzero(last & (prec >= target))
     i = int(ok[-1]) if len(ok) else int(np.flatnonzero(last)[np.argmax(prec[last])])
-    return float(c[i])
+    return float(c[i]), float(prec[i]), bool(len(ok))
 
 
 # ----------------------------------------------------------------------------- Assignment

@@ -1,0 +1,88 @@
+"""tg.match findings of the 2026-12-07 audit: calibrations that failed silently (an unreachable
+target, a threshold that abstains on almost everything, oos_texts that are training texts or
+empty, the temperature's upper bound), blank training texts, label types that came back as
+strings, zero-shot answers without a known token, and raw errors from odd labels and backends."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tagger import errors
+from tagger import match as m
+
+from test_match_robust import TOPICS, topic_index, word_list_categories
+
+
+def banking77(shared, n_per=10):
+    import pandas as pd
+    df = pd.read_csv(shared("data", "nlp", "banking77") / "train.csv")
+    return df.sample(frac=1, random_state=0).groupby("label").head(n_per).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_a_calibration_that_meets_its_target_is_silent_and_records_it() -> None:
+    texts, labels, _ = word_list_categories()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        idx = m.CategoryIndex.fit(texts, labels, epochs=15)
+    c = idx.calibration
+    assert c["target_met"] is True and c["precision"] >= 0.9
+    assert c["in_scope_coverage"] == 1.0  # measured: every held-out in-scope example answered
+    assert c["temperature_bound"] == "lower" and c["temperature_at_bound"] is True  # well separated, no warning
+    assert m.CategoryIndex.from_bytes(idx.to_bytes()).calibration == c
+
+
+def test_oos_texts_that_are_the_training_texts_warn_and_the_missed_target_is_recorded() -> None:
+    # Before: the threshold fell silently to the best-precision cut (0.964 -> 0.287 on Banking77),
+    # nearly switching abstention off, with nothing in .calibration.
+    texts, labels, _ = word_list_categories()
+    with pytest.warns(UserWarning) as w:
+        idx = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=texts)
+    messages = [str(x.message) for x in w]
+    assert any(msg.startswith("120 of the 120 oos_texts are also training texts") and "wrong column" in msg
+               for msg in messages), messages
+    c = idx.calibration
+    assert any(msg.startswith("calibration: target_precision 0.9 is not reached on the held-out texts (best "
+                              f"precision {c['precision']:.3f}, at threshold {idx.threshold:.3g}, which is used "
+                              "instead)") for msg in messages), messages
+    assert c["target_met"] is False and c["precision"] < 0.9 and c["threshold"] == idx.threshold
+
+
+def test_a_threshold_that_abstains_on_most_in_scope_texts_warns(shared) -> None:
+    # Banking77, 10 per intent, target 0.95: threshold 0.999, 95 % of the test set abstained.
+    df = banking77(shared)
+    with pytest.warns(UserWarning, match=r"calibration: the threshold 0\.99\d* abstains on 9\d% of the in-scope "
+                                         r"held-out texts \(\d+ of \d+ answered\)"):
+        idx = m.CategoryIndex.fit(df.text, df.label, target_precision=0.95)
+    c = idx.calibration
+    assert c["target_met"] is True and c["in_scope_coverage"] < m.MIN_CALIBRATION_COVERAGE
+
+
+def test_empty_oos_texts_calibrate_as_none_and_say_so() -> None:
+    # Before: [] turned the held-out category groups off silently (threshold 0.964 -> 0.668).
+    texts, labels, _ = word_list_categories()
+    none = m.CategoryIndex.fit(texts, labels, epochs=15)
+    with pytest.warns(UserWarning, match=r"oos_texts is empty: calibrating on held-out category groups as with "
+                                         r"oos_texts=None"):
+        empty = m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=[])
+    assert empty.calibration == none.calibration and empty.threshold == none.threshold
+    assert empty.calibration["oos_source"] == "held-out categories"
+    m.CategoryIndex.fit(texts, labels, epochs=15, oos_texts=[], calibrate=False)  # no calibration: nothing to say
+
+
+def test_both_ends_of_the_temperature_search_are_flagged() -> None:
+    # Identical texts with alternating labels: T ran to 20 (every score ~uniform) with
+    # temperature_at_bound=False; only the lower end was checked.
+    with pytest.warns(UserWarning) as w:
+        idx = m.CategoryIndex.fit(["where is my card"] * 100, ["a", "b"] * 50)
+    assert any(str(x.message).startswith("calibration: the temperature reached the upper end of its search range "
+                                         "(T = 20)") for x in w), [str(x.message) for x in w]
+    assert idx.calibration["temperature_at_bound"] is True and idx.calibration["temperature_bound"] == "upper"
+    assert idx.temperature > 19
+    low = topic_index()  # well separated: the lower end, raw scores kept (no warning)
+    assert low.calibration["temperature_bound"] == "lower" and low.temperature == 1.0
