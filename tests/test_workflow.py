@@ -498,3 +498,23 @@ def test_upload_many_checks_every_row_before_uploading_any():
     with pytest.raises(tg.errors.InvalidArgument, match="row 1's data must be bytes, got str \\(nothing was uploaded\\)"):
         task.upload_many(rows, progress=False)
     assert net.height == height and len(task.uploads()) == 0
+
+
+def test_a_task_published_before_letterless_descriptions_were_refused_still_reopens(tmp_path, monkeypatch):
+    """Since 2026-12-07 a spec whose description has no letters, with no category and no text
+    prompts, is refused when built; a market holding such a task from before must still open
+    (with relevance off, as it was), not fail on the task's rebuilt spec."""
+    from tagger.verify._spec import VerifySpec
+
+    with monkeypatch.context() as m:  # the old rule: accepted at publication
+        m.setattr(VerifySpec, "_check_reference_letters", lambda self: None)
+        with tg.Network.open(tmp_path / "m") as net:
+            owner = net.create_account("owner", fund=1_000 * tg.TAG)
+            task = net.publish_task(owner=owner, title="Collect", description="🙂🙂", kind="collection",
+                                    items=2, budget=20 * tg.TAG, reward_policy=tg.rewards.Flat(), categories=0)
+    with pytest.raises(InvalidArgument, match="has no letters"):
+        VerifySpec(description="🙂🙂")
+    with pytest.warns(UserWarning, match="has no letters.*reopens with relevance_threshold=None"):
+        with tg.Network.open(tmp_path / "m") as net:
+            again = net.task(task.id)
+            assert again.verify_spec.relevance_threshold is None

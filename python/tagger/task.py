@@ -1496,6 +1496,23 @@ def _items_frame(items: Any, kind: str) -> pd.DataFrame:
 MAX_PROMPT_EXAMPLES = 32
 
 
+def _reopened_spec(net: "Network", description: str, cats: Sequence[tuple[str, float]], frame: pd.DataFrame,
+                   verify: dict[str, Any], task_id: str) -> VerifySpec:
+    """The upload check of a stored collection task. A spec refused since it was published
+    (a description without letters and no other reference: refused from 2026-12-07) must not
+    make the market unloadable: the task reopens with relevance off, as it effectively was."""
+    try:
+        return _collection_spec(net, description, cats, frame, verify, task_id=task_id)
+    except InvalidArgument as e:
+        if "has no letters" not in str(e):
+            raise
+        import warnings
+
+        warnings.warn(f"collection task {task_id[:12]}: {e}; it reopens with relevance_threshold=None", UserWarning,
+                      stacklevel=3)
+        return _collection_spec(net, description, cats, frame, {**verify, "relevance_threshold": None}, task_id=task_id)
+
+
 def _collection_spec(net: "Network", description: str, cats: Sequence[tuple[str, float]], frame: pd.DataFrame,
                      verify: Mapping[str, Any], task_id: str = "") -> VerifySpec:
     """The upload check of a collection task: the description and best category, and, unless
@@ -1767,8 +1784,7 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
         if cls is None or not (isinstance(cls, type) and issubclass(cls, rewards.RewardPolicy)):
             raise InvalidArgument(f"the task used the policy {policy[0]!r}: pass reward_policy= to reopen it")
         reward_policy = cls(**{k: v for k, v in policy[1]})
-    spec = (_collection_spec(net, description, cats, frame, {k: v for k, v in opts}, task_id=task_id.hex())
-            if kind == "collection" else None)
+    spec = _reopened_spec(net, description, cats, frame, dict(opts), task_id.hex()) if kind == "collection" else None
     expect = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     if expect != bytes(info["params_hash"]):
         raise VerificationFailed("the stored task record does not match the params_hash on the ledger "
