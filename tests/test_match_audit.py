@@ -5,6 +5,7 @@ strings, zero-shot answers without a known token, and raw errors from odd labels
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -86,3 +87,41 @@ def test_both_ends_of_the_temperature_search_are_flagged() -> None:
     assert idx.temperature > 19
     low = topic_index()  # well separated: the lower end, raw scores kept (no warning)
     assert low.calibration["temperature_bound"] == "lower" and low.temperature == 1.0
+
+
+# ---------------------------------------------------------------- blank training texts
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_training_text_is_named_with_the_option_that_drops_it(blank) -> None:
+    # Before: the core's "text 32 is empty" (no texts[32], no hint of on_invalid="skip").
+    texts = [t for ts in TOPICS.values() for t in ts] + [blank]
+    labels = [c for c, ts in TOPICS.items() for _ in ts] + ["pin"]
+    with pytest.raises(errors.InvalidArgument, match=re.escape(
+            f"texts[32] is empty ({blank!r}): an example needs a text (on_invalid='skip' drops the examples "
+            "without a text)")):
+        m.CategoryIndex.fit(texts, labels, calibrate=False)
+    idx = m.CategoryIndex.fit(texts, labels, on_invalid="skip", calibrate=False, epochs=20)
+    assert idx.predict(["forgot my pin"]) == ["pin"]
+    with pytest.raises(errors.InvalidArgument, match=re.escape(
+            "texts[32] must be a str, got NoneType (on_invalid='skip' drops the examples without a text)")):
+        m.CategoryIndex.fit(texts[:32] + [None], labels, calibrate=False)
+    for ok in ("\u200b", "?"):  # the core's rule: any character but ASCII white space is a text
+        m.CategoryIndex.fit(texts[:32] + [ok], labels, calibrate=False)
+    with pytest.raises(errors.InvalidArgument, match=re.escape("labels[32] is an empty string")):
+        m.CategoryIndex.fit(texts[:32] + ["forgot my pin"], labels[:32] + [""], calibrate=False)
+
+
+def test_skip_drops_a_blank_row_before_its_label_is_checked() -> None:
+    # A blank CSV row reads as text NaN + label NaN: "labels[32] is missing" even with skip.
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"text": [t for ts in TOPICS.values() for t in ts],
+                       "label": [c for c, ts in TOPICS.items() for _ in ts]})
+    df.loc[len(df)] = [np.nan, np.nan]
+    df.loc[len(df)] = ["   ", None]
+    idx = m.CategoryIndex.fit(df.text, df.label, on_invalid="skip", calibrate=False, epochs=20)
+    assert len(idx) == 4 and idx.predict(["forgot my pin"]) == ["pin"]
+    # a missing label on an example that has a text is still the caller's to fix, named by position
+    df.loc[len(df)] = ["my pin is blocked", np.nan]
+    with pytest.raises(errors.InvalidArgument, match=re.escape("labels[34] is missing (nan)")):
+        m.CategoryIndex.fit(df.text, df.label, on_invalid="skip", calibrate=False)

@@ -109,7 +109,8 @@ def _texts(texts: Any, what: str = "texts") -> list[str]:
 ON_INVALID = ("raise", "skip")
 
 
-def _texts_lenient(texts: Any, on_invalid: str, what: str = "texts") -> tuple[list[str], np.ndarray]:
+def _texts_lenient(texts: Any, on_invalid: str, what: str = "texts",
+                   skip_hint: str = "on_invalid='skip' answers the others and None for it") -> tuple[list[str], np.ndarray]:
     """(texts with "" in place of each invalid entry, mask of invalid entries).
 
     An entry is invalid when it is not a ``str`` (``None``, a number, NaN from pandas) or holds a
@@ -130,7 +131,7 @@ def _texts_lenient(texts: Any, on_invalid: str, what: str = "texts") -> tuple[li
                 reason = f"is not valid text: {e.reason} at position {e.start}"
         if reason is not None:
             if on_invalid == "raise":
-                raise InvalidArgument(f"{what}[{i}] {reason} (on_invalid='skip' answers the others and None for it)")
+                raise InvalidArgument(f"{what}[{i}] {reason} ({skip_hint})")
             bad[i] = True
             out[i] = ""
     return out, bad
@@ -741,23 +742,30 @@ def _finite_rows(x: np.ndarray, positions: list[int], texts: list[str]) -> None:
                               f"({t[:40] + ('…' if len(t) > 40 else '')!r}): fix the backend or leave that text out")
 
 
-def _category_names(labels: Any) -> tuple[list[str], bool]:
-    """Category names of ``labels`` (each label as str) and whether every label is an int,
-    refusing what would silently merge or invent categories: a missing label (None/NaN), a
-    non-scalar one, and two different labels with the same name (1 and "1")."""
-    labels = _text_list(labels, "labels", "a sequence with one label per text", "label")
+_FIT_SKIP_HINT = "on_invalid='skip' drops the examples without a text"
+_ASCII_SPACE = " \t\n\v\f\r"  # what the core reads as no text (C isspace)
+
+
+def _category_names(labels: list[Any], keep: list[int] | None = None) -> tuple[list[str], bool]:
+    """Category names of ``labels`` (each label as str; only the positions ``keep`` when given,
+    errors naming the position in ``labels``) and whether every label is an int, refusing what
+    would silently merge or invent categories: a missing label (None/NaN), a non-scalar one, and
+    two different labels with the same name (1 and "1")."""
     pandas = sys.modules.get("pandas")  # imported by whoever passes pandas objects
     na = pandas.NA if pandas is not None else None
     names: list[str] = []
     first: dict[str, Any] = {}
     name_of_value: dict[Any, str] = {}  # 1 and 1.0 are one value with two names
     all_int = True  # every label an int: predictions come back as ints (see CategoryIndex._int_labels)
-    for i, y in enumerate(labels):
+    for i in (range(len(labels)) if keep is None else keep):
+        y = labels[i]
         if y is None or y is na or (isinstance(y, (float, np.floating)) and math.isnan(y)):
             raise InvalidArgument(f"labels[{i}] is missing ({y!r}); drop that example or give it a category")
         if isinstance(y, (list, tuple, set, dict, np.ndarray)):
             raise InvalidArgument(f"labels[{i}] is a {type(y).__name__}; each label is one category name")
         name = str(y)
+        if name == "":  # (the core said "label 3 is empty")
+            raise InvalidArgument(f"labels[{i}] is an empty string; drop that example or give it a category")
         seen = first.setdefault(name, y)
         if seen is not y and not seen == y:  # 1 and np.int64(1) are one category; 1 and "1" are not
             raise InvalidArgument(f"labels {seen!r} and {y!r} (at labels[{i}]) are different values with the same "
@@ -1090,13 +1098,23 @@ class CategoryIndex:
         threads meanwhile finish on the previous fit. The shared :meth:`default` index cannot be
         refitted in place.
         """
-        texts_l, bad = _texts_lenient(texts, on_invalid)
-        labels_l, int_labels = _category_names(labels)
-        if len(texts_l) != len(labels_l):
-            raise InvalidArgument(f"fit got {len(texts_l)} texts and {len(labels_l)} labels")
+        texts_l, bad = _texts_lenient(texts, on_invalid, skip_hint=_FIT_SKIP_HINT)
+        labels_in = _text_list(labels, "labels", "a sequence with one label per text", "label")
+        if len(texts_l) != len(labels_in):
+            raise InvalidArgument(f"fit got {len(texts_l)} texts and {len(labels_in)} labels")
+        keep: list[int] | None = None
         if on_invalid == "skip":
+            # Examples without a text go before their labels are checked: a blank CSV row is a
+            # NaN text with a NaN label, and its label is not the caller's to fix.
             keep = [i for i, t in enumerate(texts_l) if not bad[i] and t.strip()]
-            texts_l, labels_l = [texts_l[i] for i in keep], [labels_l[i] for i in keep]
+            texts_l = [texts_l[i] for i in keep]
+        elif backend is None:
+            # (the core refused it as "text 500 is empty", naming neither texts[500] nor the option)
+            blank = next((i for i, t in enumerate(texts_l) if not t.strip(_ASCII_SPACE)), None)
+            if blank is not None:
+                raise InvalidArgument(f"texts[{blank}] is empty ({texts_l[blank]!r}): an example needs a text "
+                                      f"({_FIT_SKIP_HINT})")
+        labels_l, int_labels = _category_names(labels_in, keep)
         if isinstance(target_precision, bool) or not isinstance(target_precision, numbers.Real) \
                 or not 0.0 < float(target_precision) <= 1.0:
             raise InvalidArgument(f"target_precision must be a number in (0, 1], got {target_precision!r}")
