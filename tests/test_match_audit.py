@@ -5,6 +5,7 @@ strings, zero-shot answers without a known token, and raw errors from odd labels
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
 
@@ -125,3 +126,77 @@ def test_skip_drops_a_blank_row_before_its_label_is_checked() -> None:
     df.loc[len(df)] = ["my pin is blocked", np.nan]
     with pytest.raises(errors.InvalidArgument, match=re.escape("labels[34] is missing (nan)")):
         m.CategoryIndex.fit(df.text, df.label, on_invalid="skip", calibrate=False)
+
+
+# ---------------------------------------------------------------- label types
+
+
+def _check_labels_come_back(y, expect_categories, texts, tmp_path):
+    idx = m.CategoryIndex.fit(texts, y, epochs=20, calibrate=False)
+    assert idx.categories == expect_categories
+    assert [type(c) for c in idx.categories] == [type(c) for c in expect_categories]
+    pred = idx.predict(texts)
+    assert np.mean([a == b for a, b in zip(pred, y)]) > 0.9
+    proba = idx.predict_proba(texts)
+    assert [idx.categories[j] for j in proba.argmax(1)] == list(pred)
+    idx.save(tmp_path / "i.tgix")
+    for back in (m.CategoryIndex.load(tmp_path / "i.tgix"), pickle.loads(pickle.dumps(idx))):
+        assert back.categories == idx.categories and [type(c) for c in back.categories] == \
+            [type(c) for c in idx.categories]
+        assert list(back.predict(texts)) == list(pred) and np.array_equal(back.predict_proba(texts), proba)
+        assert back.to_bytes() == idx.to_bytes()
+    return idx
+
+
+def test_float_bool_and_bytes_labels_come_back_in_their_type(tmp_path) -> None:
+    # Before: '0.0', 'True', "b'card'" category names, so pred == y was all False.
+    texts = [t for ts in TOPICS.values() for t in ts]
+    names = [c for c, ts in TOPICS.items() for _ in ts]
+    code = {c: k for k, c in enumerate(sorted(TOPICS))}
+    floats = np.array([float([0, 10, 2, 11][code[c]]) for c in names])  # text order != numeric order
+    _check_labels_come_back(floats, [0.0, 2.0, 10.0, 11.0], texts, tmp_path)
+    _check_labels_come_back(list(floats.astype(np.float32) + np.float32(0.5)), [0.5, 2.5, 10.5, 11.5], texts, tmp_path)
+    halves = [np.float32(0.1) if c == "pin" else 3.25 for c in names]  # float32: the float of the same value
+    idx = _check_labels_come_back(halves, [float(np.float32(0.1)), 3.25], texts, tmp_path)
+    assert idx.predict(["forgot my pin"])[0] == np.float32(0.1)
+    _check_labels_come_back([np.bool_(c == "pin") for c in names], [False, True], texts, tmp_path)
+    _check_labels_come_back([c.encode() for c in names], [c.encode() for c in sorted(TOPICS)], texts, tmp_path)
+    _check_labels_come_back([np.bytes_(b"\xff" + c.encode()) for c in names],
+                            [b"\xff" + c.encode() for c in sorted(TOPICS)], texts, tmp_path)  # not UTF-8
+    mixed = [1 if c == "pin" else c for c in names]  # each category its own type, text order
+    _check_labels_come_back(mixed, [1, "card_delivery", "fees", "transfer"], texts, tmp_path)
+    ints = _check_labels_come_back([code[c] for c in names], [0, 1, 2, 3], texts, tmp_path)
+    assert b'"int_labels": true' in ints.to_bytes() and b"label_kinds" not in ints.to_bytes()  # as before
+
+
+def test_labels_of_other_types_are_refused_and_equal_floats_are_one_category() -> None:
+    from decimal import Decimal
+    from fractions import Fraction
+    for bad in (Decimal("1.5"), Fraction(1, 3), 1 + 2j):
+        with pytest.raises(errors.InvalidArgument, match=re.escape(
+                f"labels[1] is a {type(bad).__name__} ({bad!r}); labels must be str, int, float, bool or bytes")):
+            m.CategoryIndex.fit(T4, [0.5, bad, 0.5, 0.5], calibrate=False)
+    assert m.CategoryIndex.fit(T4, [0.0, -0.0, 1.5, 1.5], calibrate=False).categories == [0.0, 1.5]
+    with pytest.raises(errors.InvalidArgument, match="equal values with different category names"):
+        m.CategoryIndex.fit(T4, [True, 1, 0, 0], calibrate=False)
+    with pytest.raises(errors.InvalidArgument, match="different values with the same category name 'card'"):
+        m.CategoryIndex.fit(T4, [b"card", "card", "x", "x"], calibrate=False)
+
+
+T4 = ["my card has not arrived", "where is my card", "top up failed", "my top-up did not work"]
+
+
+def test_a_saved_index_with_bad_label_kinds_is_refused() -> None:
+    import hashlib
+    import json
+    import struct
+    idx = m.CategoryIndex.fit(T4, [0.5, 0.5, 1.5, 1.5], calibrate=False)
+    data = idx.to_bytes()
+    _, version, n = struct.unpack_from("<4sII", data)
+    header = json.loads(data[12:12 + n])
+    assert header["label_kinds"] == {"0.5": "float", "1.5": "float"}
+    header["label_kinds"] = {"0.5": "complex", "1.5": "float"}
+    head = json.dumps(header, sort_keys=True).encode()
+    body = struct.pack("<4sII", b"TGIX", version, len(head)) + head + data[12 + n:-32]
+    with pytest.raises(errors.DecodeError, match="bad label kinds"):
+        m.CategoryIndex.from_bytes(body + hashlib.sha256(body).digest())

@@ -12,7 +12,9 @@ The header records what the C++ bytes leave out: the calibration (threshold, wha
 measured), which tokenizer and dense table the index was fitted with (the shipped ones by
 their SHA-256, so a file does not carry 8 MB of table and a mismatched tagger release is
 caught; any other embedded), and for a catalog index the catalog and the settings to rebuild
-it. Training texts are never stored: a saved few-shot index holds weights and IDF only.
+it, and the type of labels that were not ``str`` (``int_labels``: all ints; else ``label_kinds``,
+match.LABEL_KINDS by category). Training texts are never stored: a saved few-shot index holds
+weights and IDF only.
 """
 
 from __future__ import annotations
@@ -72,7 +74,14 @@ def to_bytes(index: CategoryIndex) -> bytes:
     header: dict[str, Any] = {"tagger": _core.__version__, "source": state["_source"],
                               "threshold": None if state["_threshold"] is None else float(state["_threshold"]),
                               "calibration": state["calibration"],
-                              "temperature": state["_temperature"], "int_labels": bool(state["_int_labels"])}
+                              "temperature": state["_temperature"]}
+    # Labels that were not str (match.LABEL_KINDS): each such category's kind. "int_labels" (every
+    # category an int) is what a file of an earlier release recorded, and what it reads.
+    kinds = dict(state["_label_kinds"])
+    header["int_labels"] = bool(kinds) and len(kinds) == len(state["_categories"]) and \
+        all(k == "int" for k in kinds.values())
+    if kinds and not header["int_labels"]:
+        header["label_kinds"] = kinds
     if index is CategoryIndex._default:
         header["kind"] = "default"
     elif state["_backend"] is not None:
@@ -188,8 +197,14 @@ def _rebuild(kind: str, header: dict[str, Any], blobs: list[bytes]) -> CategoryI
         raise DecodeError(f"the saved CategoryIndex has temperature {t}: a calibration gives a positive number")
     idx._temperature = t
     idx.threshold = header["threshold"]
-    if header.get("int_labels"):
-        idx._use_int_labels()
+    kinds = header.get("label_kinds")
+    if kinds is None and header.get("int_labels"):  # (every category an int)
+        kinds = {c: "int" for c in idx._categories}
+    if kinds:
+        try:
+            idx._use_label_kinds(dict(kinds))
+        except (ValueError, TypeError) as e:
+            raise DecodeError(f"the saved CategoryIndex has bad label kinds: {e}") from None
     idx.calibration = header["calibration"]
     return idx
 

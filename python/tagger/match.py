@@ -162,8 +162,9 @@ class Matches(list):
 
 
 class Predictions(list):
-    """The answer of :meth:`CategoryIndex.predict`: one label per text (a plain list of
-    ``str``, or the abstain label where the index abstained), with per-text arrays
+    """The answer of :meth:`CategoryIndex.predict`: one label per text (a plain list of the
+    categories — ``str``, or the type of the labels :meth:`CategoryIndex.fit` was given — or the
+    abstain label where the index abstained), with per-text arrays
 
     - ``scores``: the (calibrated) probability of the predicted category (NaN where skipped);
     - ``abstained``: True where the score fell below the threshold and the label was replaced;
@@ -746,24 +747,65 @@ _FIT_SKIP_HINT = "on_invalid='skip' drops the examples without a text"
 _ASCII_SPACE = " \t\n\v\f\r"  # what the core reads as no text (C isspace)
 
 
-def _category_names(labels: list[Any], keep: list[int] | None = None) -> tuple[list[str], bool]:
-    """Category names of ``labels`` (each label as str; only the positions ``keep`` when given,
-    errors naming the position in ``labels``) and whether every label is an int, refusing what
-    would silently merge or invent categories: a missing label (None/NaN), a non-scalar one, and
-    two different labels with the same name (1 and "1")."""
+LABEL_KINDS = ("int", "float", "bool", "bytes")
+"""The label types other than ``str`` that :meth:`CategoryIndex.fit` gives back in their own type
+(numpy scalars as the Python ones: ``np.int64`` as ``int``, ``np.float32`` as the ``float`` of the
+same value, ``np.bool_`` as ``bool``, ``np.bytes_`` as ``bytes``); a saved index records them."""
+
+
+def _label_name(y: Any, i: int) -> tuple[str, str]:
+    """(the category name the core knows label ``y`` by, its kind: "str" or one of
+    :data:`LABEL_KINDS`); InvalidArgument for a type a saved index could not give back."""
+    if isinstance(y, str):
+        return str(y), "str"
+    if isinstance(y, (bool, np.bool_)):
+        return str(bool(y)), "bool"
+    if isinstance(y, numbers.Integral):
+        return str(int(y)), "int"
+    if isinstance(y, (float, np.floating)):
+        return repr(float(y) + 0.0), "float"  # (+ 0.0: -0.0 is the category 0.0)
+    if isinstance(y, bytes):
+        return bytes(y).decode("latin-1"), "bytes"  # one character per byte: any bytes, same order
+    raise InvalidArgument(f"labels[{i}] is a {type(y).__name__} ({y!r}); labels must be str, int, float, bool or "
+                          "bytes (the types an index gives back as they were): convert them, e.g. with str")
+
+
+def _label_value(name: str, kind: str | None) -> Any:
+    """The label a category name of kind ``kind`` stands for (None or "str": the name)."""
+    if kind is None or kind == "str":
+        return name
+    if kind == "int":
+        return int(name)
+    if kind == "float":
+        return float(name)
+    if kind == "bool":
+        if name not in ("True", "False"):
+            raise ValueError(f"{name!r} is not a bool category")
+        return name == "True"
+    if kind == "bytes":
+        return name.encode("latin-1")
+    raise ValueError(f"unknown label kind {kind!r}")
+
+
+def _category_names(labels: list[Any], keep: list[int] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Category names of ``labels`` (only the positions ``keep`` when given, errors naming the
+    position in ``labels``) and the kind of each category whose labels are not ``str`` (see
+    :data:`LABEL_KINDS`: predictions give them back in their type), refusing what would silently
+    merge or invent categories: a missing label (None/NaN), a non-scalar one, two different labels
+    with the same name (1 and "1"), and a type that could not be given back."""
     pandas = sys.modules.get("pandas")  # imported by whoever passes pandas objects
     na = pandas.NA if pandas is not None else None
     names: list[str] = []
     first: dict[str, Any] = {}
     name_of_value: dict[Any, str] = {}  # 1 and 1.0 are one value with two names
-    all_int = True  # every label an int: predictions come back as ints (see CategoryIndex._int_labels)
+    kinds: dict[str, str] = {}
     for i in (range(len(labels)) if keep is None else keep):
         y = labels[i]
         if y is None or y is na or (isinstance(y, (float, np.floating)) and math.isnan(y)):
             raise InvalidArgument(f"labels[{i}] is missing ({y!r}); drop that example or give it a category")
         if isinstance(y, (list, tuple, set, dict, np.ndarray)):
             raise InvalidArgument(f"labels[{i}] is a {type(y).__name__}; each label is one category name")
-        name = str(y)
+        name, kind = _label_name(y, i)
         if name == "":  # (the core said "label 3 is empty")
             raise InvalidArgument(f"labels[{i}] is an empty string; drop that example or give it a category")
         seen = first.setdefault(name, y)
@@ -778,8 +820,9 @@ def _category_names(labels: list[Any], keep: list[int] | None = None) -> tuple[l
             raise InvalidArgument(f"labels {first[other]!r} and {y!r} (at labels[{i}]) are equal values with "
                                   f"different category names {other!r} and {name!r}; make the labels one type")
         names.append(name)
-        all_int = all_int and isinstance(y, numbers.Integral) and not isinstance(y, (bool, np.bool_))
-    return names, all_int and bool(names)
+        if kind != "str":
+            kinds[name] = kind
+    return names, kinds
 
 
 def _backend_fn(backend: Any) -> Callable[[list[str]], np.ndarray]:
@@ -967,10 +1010,11 @@ class CategoryIndex:
         self._temperature = 1.0
         self._zero_shot: Any = None
         self._dense: StaticEmbedding | None = None  # the table a fit used (recorded for save)
-        # Integer labels (pd.factorize, LabelEncoder) come back as ints, columns in numeric order:
-        # the core's categories are names ("0", "1", "10", ...) in text order.
-        self._int_labels = False
-        self._int_order: np.ndarray | None = None  # core column of each output column
+        # Labels that are not str (LABEL_KINDS) come back in their type: the core's categories
+        # are names ("0", "1", "10", ...) in text order; numbers come back in numeric order.
+        self._label_kinds: dict[str, str] = {}  # core name -> kind, for the categories not str
+        self._label_values: list[Any] = []  # the label of each core column
+        self._label_order: np.ndarray | None = None  # core column of each output column
         self._build: dict[str, Any] | None = None   # from_catalog's settings (a saved catalog index is rebuilt)
         self.catalog: Catalog | None = None
         self._threshold: float | None = None
@@ -1057,7 +1101,9 @@ class CategoryIndex:
             calibrate: bool = True, oos_texts: Iterable[str] | None = None,
             target_precision: float = 0.9, folds: int = 3, on_invalid: str = "raise",
             oos_share: float | None = None, **embedder_options: Any) -> CategoryIndex:
-        """Few-shot index from labeled examples (labels are category names, any hashable -> str).
+        """Few-shot index from labeled examples. Labels are category names (``str``) or ints,
+        floats, bools or bytes (numpy's too), which predictions give back in their own type
+        (:data:`LABEL_KINDS`); other types are refused.
 
         ``dense``: append the :class:`StaticEmbedding` vector (times ``dense_weight``) to the
         sparse features (default on; ``False`` for the sparse model alone).
@@ -1114,7 +1160,7 @@ class CategoryIndex:
             if blank is not None:
                 raise InvalidArgument(f"texts[{blank}] is empty ({texts_l[blank]!r}): an example needs a text "
                                       f"({_FIT_SKIP_HINT})")
-        labels_l, int_labels = _category_names(labels_in, keep)
+        labels_l, label_kinds = _category_names(labels_in, keep)
         if isinstance(target_precision, bool) or not isinstance(target_precision, numbers.Real) \
                 or not 0.0 < float(target_precision) <= 1.0:
             raise InvalidArgument(f"target_precision must be a number in (0, 1], got {target_precision!r}")
@@ -1144,8 +1190,7 @@ class CategoryIndex:
                 [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
             idx_ = cls(_core=core, _source="fit")
             idx_._dense = _dense_table(dense)
-            if int_labels:
-                idx_._use_int_labels()
+            idx_._use_label_kinds(label_kinds)
             idx_._require_finite(texts_l, learning_rate, l2)
             if calibrate:
                 results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
@@ -1175,8 +1220,7 @@ class CategoryIndex:
             model, cats = dense_fit(np.arange(len(texts_l)))
             idx_ = cls(_backend=embed, _model=model, _categories=cats,
                        _source=f"fit, backend={type(backend).__name__}")
-            if int_labels:
-                idx_._use_int_labels()
+            idx_._use_label_kinds(label_kinds)
             idx_._require_finite(texts_l, learning_rate, l2)
             if calibrate:
                 from concurrent.futures import ThreadPoolExecutor
@@ -1296,21 +1340,30 @@ class CategoryIndex:
 
     @property
     def categories(self) -> list[Any]:
-        """The categories, in the column order of :meth:`predict_proba`: names (str), or the ints
-        given as labels to :meth:`fit` (then in numeric order)."""
+        """The categories, in the column order of :meth:`predict_proba`: names (str), or the labels
+        given to :meth:`fit` in their type (:data:`LABEL_KINDS`; numbers in numeric order)."""
         with self._state_lock:
             return self._output_categories()
 
     def _output_categories(self) -> list[Any]:
-        if not self._int_labels:
+        if not self._label_kinds:
             return list(self._categories)
-        assert self._int_order is not None
-        return [int(self._categories[j]) for j in self._int_order]
+        order = self._label_order if self._label_order is not None else range(len(self._label_values))
+        return [self._label_values[j] for j in order]
 
-    def _use_int_labels(self) -> None:
-        """Integer labels: outputs as ints in numeric order (see ``_int_labels``)."""
-        self._int_labels = True
-        self._int_order = np.argsort([int(c) for c in self._categories], kind="stable")
+    def _use_label_kinds(self, kinds: dict[str, str]) -> None:
+        """Categories whose labels were not str come back in their type (``_label_kinds``);
+        when all are numbers (int, float, bool), in numeric order."""
+        if not kinds:
+            return
+        unknown = sorted(set(kinds) - set(self._categories))
+        if unknown or not set(kinds.values()) <= set(LABEL_KINDS):
+            raise ValueError(f"label kinds {kinds!r} do not fit the categories")
+        values = [_label_value(c, kinds.get(c)) for c in self._categories]
+        self._label_kinds, self._label_values = dict(kinds), values
+        numeric = all(kinds.get(c) in ("int", "float", "bool") for c in self._categories)
+        self._label_order = (np.array(sorted(range(len(values)), key=values.__getitem__), dtype=np.int64)
+                             if numeric else None)
 
     def _score(self, texts: Any, threads: int, on_invalid: str) -> tuple[np.ndarray, np.ndarray, list[str], _AbstainState]:
         """(probabilities [n, C] with NaN rows for skipped entries, reason codes [n], the C
@@ -1318,7 +1371,7 @@ class CategoryIndex:
         with self._state_lock:
             core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
             temperature, categories = self._temperature, self._output_categories()
-            int_order = self._int_order if self._int_labels else None
+            label_order = self._label_order if self._label_kinds else None
             # predict's abstention reads this fit's threshold (it was read after, outside the
             # snapshot: an in-place refit in between mixed two fits)
             state = _AbstainState(self._threshold, self.calibration, self._build is not None or self is CategoryIndex._default)
@@ -1345,8 +1398,8 @@ class CategoryIndex:
                 p[ok] = model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
                                             threads, temperature)
         codes = np.asarray(codes, dtype=np.uint8).copy()
-        if int_order is not None:
-            p = np.ascontiguousarray(p[:, int_order])
+        if label_order is not None:
+            p = np.ascontiguousarray(p[:, label_order])
         if bad.any():
             p = np.array(p, dtype=np.float32, copy=True)
             p[bad] = np.nan
