@@ -200,3 +200,26 @@ def test_a_saved_index_with_bad_label_kinds_is_refused() -> None:
     body = struct.pack("<4sII", b"TGIX", version, len(head)) + head + data[12 + n:-32]
     with pytest.raises(errors.DecodeError, match="bad label kinds"):
         m.CategoryIndex.from_bytes(body + hashlib.sha256(body).digest())
+
+
+# ---------------------------------------------------------------- zero-shot: no known token
+
+
+BLOB = ("dGhpcyBpcyBhIGJhc2U2NCBlbmNvZGVkIHN0cmluZyB0aGF0IGlzIHF1aXRlIGxvbmcgYW5kIGhhcyBubyBzcGFjZXMgaW4gaXQgYXQgYWxs"
+        "IG9rYXk")
+
+
+def test_zero_shot_flags_a_text_without_a_known_token() -> None:
+    # Before: "x" * 1000 or a base64 blob got the uniform answer (1/153) with reason None and
+    # low_signal False, while an emoji (the same uniform answer) was flagged 'no_letters'.
+    idx = m.CategoryIndex.default()
+    texts = ["x" * 1000, BLOB, "🙂", "label images of cats", None, "zzqx"]
+    pred = idx.predict(texts, on_invalid="skip")
+    assert pred.reasons == ["unseen", "unseen", "no_letters", None, "invalid", None]
+    assert pred.low_signal.tolist() == [True, True, True, False, True, False]
+    p = idx.predict_proba(texts[:2])
+    assert np.allclose(p, 1 / len(idx))  # the uniform answer the reason explains
+    assert idx.top_k("x" * 1000).reason == "unseen" and idx.top_k("label images of cats").reason is None
+    assert pickle.loads(pickle.dumps(idx)).predict([BLOB]).reasons == ["unseen"]
+    cat = m.CategoryIndex.from_catalog(m.Catalog.default()[:20])
+    assert cat.predict(["x" * 1000]).reasons == ["unseen"]

@@ -141,8 +141,10 @@ SIGNALS: tuple[str, ...] = tuple(_m.text_signal_names()) + ("invalid",)
 """Reason codes of :attr:`Predictions.reasons`, by code: ``ok`` (0) and the low-signal ones —
 ``empty``, ``no_letters`` (digits, punctuation, emoji only), ``unsupported_script``,
 ``invalid_utf8``, ``unseen`` (no feature of the text occurred in training: the answer is the
-class prior) and ``invalid`` (not a str, skipped with ``on_invalid="skip"``)."""
+class prior; for a zero-shot catalog index, no token of the text is in the static table: the
+answer is uniform) and ``invalid`` (not a str, skipped with ``on_invalid="skip"``)."""
 _INVALID = len(SIGNALS) - 1
+_UNSEEN = SIGNALS.index("unseen")
 
 
 def _reasons(codes: np.ndarray) -> list[str | None]:
@@ -1370,6 +1372,8 @@ class CategoryIndex:
         categories they refer to, the threshold), all from one fit."""
         with self._state_lock:
             core, zero_shot, backend, model = self._core, self._zero_shot, self._backend, self._model
+            # the static table the zero-shot scorer reads (its tokens are the scorer's features)
+            zs_table = self._build.get("dense") if zero_shot is not None and self._build is not None else None
             temperature, categories = self._temperature, self._output_categories()
             label_order = self._label_order if self._label_kinds else None
             # predict's abstention reads this fit's threshold (it was read after, outside the
@@ -1398,6 +1402,14 @@ class CategoryIndex:
                 p[ok] = model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, x, x.shape[0], x.shape[1],
                                             threads, temperature)
         codes = np.asarray(codes, dtype=np.uint8).copy()
+        if zs_table is not None:
+            # The zero-shot scorer answers a text without a token of its table (a long "word", a
+            # base64 blob) with the uniform distribution; the core's signal saw its character
+            # n-grams and called it ordinary. Its sentence vector is then all zeros.
+            ok = np.flatnonzero((codes == 0) & ~bad)
+            if len(ok):
+                v = zs_table._core.embed_batch([tl[i] for i in ok], threads)
+                codes[ok[~np.asarray(v).any(axis=1)]] = _UNSEEN
         if label_order is not None:
             p = np.ascontiguousarray(p[:, label_order])
         if bad.any():
