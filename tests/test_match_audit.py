@@ -223,3 +223,42 @@ def test_zero_shot_flags_a_text_without_a_known_token() -> None:
     assert pickle.loads(pickle.dumps(idx)).predict([BLOB]).reasons == ["unseen"]
     cat = m.CategoryIndex.from_catalog(m.Catalog.default()[:20])
     assert cat.predict(["x" * 1000]).reasons == ["unseen"]
+
+
+# ---------------------------------------------------------------- raw errors
+
+
+def test_odd_labels_and_backends_raise_invalid_argument_with_the_reason() -> None:
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    # before: pybind11's "fit_with_folds(): incompatible function arguments" dump
+    with pytest.raises(errors.InvalidArgument, match=re.escape(
+            "labels[3] is not valid text: surrogates not allowed at position 1")):
+        m.CategoryIndex.fit(texts, labels[:3] + ["x\udc80"] + labels[4:])
+    # before: numpy's "could not convert string to float: np.str_('a')"
+    with pytest.raises(errors.InvalidArgument, match=re.escape(
+            "the backend returned an array of dtype <U1, not numbers: a backend returns one vector of numbers per "
+            "text, an array [n_texts, dim] (ValueError: could not convert string to float")):
+        m.CategoryIndex.fit(texts, labels, backend=lambda t: np.array([["a"]] * len(t)))
+    with pytest.raises(errors.InvalidArgument, match=re.escape("the backend returned a list, not numbers")):
+        m.CategoryIndex.fit(texts, labels, backend=lambda t: [[1.0, 2.0]] + [[1.0]] * (len(t) - 1))
+    # before: TypeError "<lambda>() got an unexpected keyword argument 'convert_to_numpy'"
+    bare = type("M", (), {"encode": lambda self, t: np.ones((len(t), 3))})()
+    with pytest.raises(errors.InvalidArgument, match=re.escape(
+            "backend.encode takes no keyword argument(s) ['convert_to_numpy', 'normalize_embeddings', "
+            "'show_progress_bar']: a backend with .encode is called as sentence-transformers' encode(texts, "
+            "convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False); pass a callable instead, "
+            "e.g. backend=lambda texts: model.encode(texts)")):
+        m.CategoryIndex.fit(texts, labels, backend=bare)
+    emb = m.StaticEmbedding.default()
+    st_like = type("ST", (), {"encode": lambda self, t, **kw: emb.embed(t)})()  # sentence-transformers' shape
+    idx = m.CategoryIndex.fit(texts, labels, backend=st_like, epochs=20, calibrate=False)
+    assert idx.predict(["forgot my pin"]) == ["pin"]
+    flaky = {"ok": True}
+
+    def later_strings(t):  # a backend that turns bad at predict time is named there too
+        return emb.embed(t) if flaky["ok"] else np.array([["a"]] * len(t))
+    idx = m.CategoryIndex.fit(texts, labels, backend=later_strings, calibrate=False)
+    flaky["ok"] = False
+    with pytest.raises(errors.InvalidArgument, match=re.escape("the backend returned an array of dtype <U1")):
+        idx.predict(["forgot my pin"])

@@ -759,6 +759,7 @@ def _label_name(y: Any, i: int) -> tuple[str, str]:
     """(the category name the core knows label ``y`` by, its kind: "str" or one of
     :data:`LABEL_KINDS`); InvalidArgument for a type a saved index could not give back."""
     if isinstance(y, str):
+        _check_utf8(y, f"labels[{i}]")  # (a lone surrogate: the core's signature in a TypeError)
         return str(y), "str"
     if isinstance(y, (bool, np.bool_)):
         return str(bool(y)), "bool"
@@ -827,14 +828,38 @@ def _category_names(labels: list[Any], keep: list[int] | None = None) -> tuple[l
     return names, kinds
 
 
+_ENCODE_OPTIONS = {"convert_to_numpy": True, "normalize_embeddings": True, "show_progress_bar": False}
+"""What a sentence-transformers backend's ``encode`` is called with."""
+
+
+def _backend_vectors(out: Any) -> np.ndarray:
+    """A backend's answer as float32, or InvalidArgument saying what it returned instead."""
+    try:
+        return np.asarray(out, dtype=np.float32)
+    except (TypeError, ValueError) as e:  # strings, ragged rows, objects
+        got = f"an array of dtype {out.dtype}" if hasattr(out, "dtype") else f"a {type(out).__name__}"
+        raise InvalidArgument(f"the backend returned {got}, not numbers: a backend returns one vector of numbers "
+                              f"per text, an array [n_texts, dim] ({type(e).__name__}: {e})") from None
+
+
 def _backend_fn(backend: Any) -> Callable[[list[str]], np.ndarray]:
     if isinstance(backend, StaticEmbedding):  # its encode() is the tokenizer's, one text at a time
         return backend.embed
     if hasattr(backend, "encode"):  # sentence-transformers
-        return lambda texts: np.asarray(backend.encode(texts, convert_to_numpy=True, normalize_embeddings=True,
-                                                       show_progress_bar=False), dtype=np.float32)
+        try:
+            params: Mapping[str, inspect.Parameter] | None = inspect.signature(backend.encode).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: called as it is
+            params = None
+        if params is not None and not any(q.kind is q.VAR_KEYWORD for q in params.values()):
+            missing = [k for k in _ENCODE_OPTIONS if k not in params]
+            if missing:
+                raise InvalidArgument(f"backend.encode takes no keyword argument(s) {missing}: a backend with .encode "
+                                      "is called as sentence-transformers' encode(texts, convert_to_numpy=True, "
+                                      "normalize_embeddings=True, show_progress_bar=False); pass a callable "
+                                      "instead, e.g. backend=lambda texts: model.encode(texts)")
+        return lambda texts: _backend_vectors(backend.encode(texts, **_ENCODE_OPTIONS))
     if callable(backend):
-        return lambda texts: np.asarray(backend(texts), dtype=np.float32)
+        return lambda texts: _backend_vectors(backend(texts))
     raise InvalidArgument("backend must be a callable returning vectors or an object with .encode (sentence-transformers)")
 
 
