@@ -125,3 +125,18 @@ def test_bcc_bad_input() -> None:
     with pytest.raises(InvalidArgument):
         tg.consensus.BCC().fit(df.assign(label=[1, None, 1]))
     assert tg.consensus.BCC().fit(df.iloc[0:0]).labels_.empty  # crowd-kit's convention: empty in, empty out
+
+
+def test_zero_rounds_report_the_start_and_huge_priors_are_refused() -> None:
+    """EBCC/BCC with n_iter=0 reported NaN priors (0/0); priors of 1e80 gave NaN posteriors and
+    label 0 everywhere (the digamma is exact to 1e40): refused above 1e30, numpy numbers taken."""
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": ["a", "b", "c"] * 2, "label": [0, 0, 1, 1, 1, 0]})
+    for est in (tg.consensus.EBCC(n_iter=0), tg.consensus.BCC(n_iter=0)):
+        assert est.fit(df).priors_.to_numpy() == pytest.approx([0.5, 0.5])
+    for make in (lambda: tg.consensus.BCC(a_v=1e80), lambda: tg.consensus.EBCC(a_pi=1e80),
+                 lambda: tg.consensus.CBCC(strength=1e80), lambda: tg.consensus.BWA(a=float("inf"))):
+        with pytest.raises(InvalidArgument, match=r"must be a number in \(0, 1e\+30\]"):
+            make().fit(df)
+    assert tg.consensus.EBCC(n_groups=np.int64(2), a_pi=np.float32(0.1)).fit(df).labels_.tolist() == \
+        tg.consensus.EBCC(n_groups=2, a_pi=float(np.float32(0.1))).fit(df).labels_.tolist()
+    tg.consensus.BWA(a=np.int64(2)).fit(df)

@@ -255,3 +255,24 @@ def test_first_fundings_match_each_accounts_history_in_one_pass():
         first = h[(h["kind"] == "transfer") & ~h["outgoing"]].iloc[0]
         assert (got.loc[s.name, "funder"], got.loc[s.name, "height"]) == (first["sender"], first["height"])
     assert "s4" not in got.index and "farmer" not in got.index  # minted, never sent a transfer
+
+
+def test_sybil_rule_leaves_out_unknown_funding_heights_and_refuses_impossible_ones():
+    """NaN heights (documented "unknown") were read as block -1, so four accounts of one funder
+    with unknown heights fell in one window and were flagged; inf became INT64_MIN."""
+    rng = np.random.default_rng(0)
+    workers = [f"w{i}" for i in range(12)]
+    df = pd.DataFrame([(t, w, int(rng.random() < 0.8)) for t in range(60) for w in rng.choice(workers, 5, replace=False)],
+                      columns=["task", "worker", "label"])
+
+    def funding(heights):
+        h = list(heights) + [float(i * 10_000) for i in range(len(workers) - 4)]
+        return pd.DataFrame({"funder": ["F"] * 4 + [f"G{i}" for i in range(len(workers) - 4)], "height": h},
+                            index=workers)
+
+    assert tg.consensus.fraud_report(df, funding=funding([np.nan] * 4))["sybil"].sum() == 0
+    assert tg.consensus.fraud_report(df, funding=funding([0, 10, np.nan, 20]))["sybil"].sum() == 0
+    assert tg.consensus.fraud_report(df, funding=funding([0, 10, 30, 20]))["sybil"].sum() == 4
+    for bad in (np.inf, -5, 2.5):
+        with pytest.raises(tg.errors.InvalidArgument, match=f"funding height of worker 'w3' is {float(bad)!r}"):
+            tg.consensus.fraud_report(df, funding=funding([0, 10, 20, bad]))

@@ -49,6 +49,11 @@ Result ebcc(const AnswersView& a, const Options& opt, const EbccOptions& e) {
   }
   std::vector<double> eta(KM), nu(K), elpi(KM), eltau(K), mu(W * KM * K), elv(W * KM * K), lg(KM), last(T * K), row_sum(W * KM), row_psi(W * KM);
   r.objective_history.clear();
+  // nu as the first round sets it, so that n_iter = 0 reports E[tau] of the start (it was 0 / 0:
+  // NaN priors after a fit that said it succeeded).
+  std::fill(nu.begin(), nu.end(), e.alpha);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t k = 0; k < K; ++k) nu[k] += z[t * K + k];
   for (std::int32_t it = 1; it <= opt.n_iter; ++it) {
     // Parameters' posteriors from the current assignments.
     std::fill(eta.begin(), eta.end(), e.a_pi / static_cast<double>(M));

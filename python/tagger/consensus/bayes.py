@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,20 @@ class BWA(BaseClassifier):
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         for name in ("a", "b", "lambda0"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise InvalidArgument(f"BWA: {name} must be a number > 0, got {v!r}")
+            _pseudo_count("BWA", name, getattr(self, name))
         return _core.consensus.bwa(*answers.core_args(), a=float(self.a), b=float(self.b),
                                    lambda0=float(self.lambda0), n_iter=self.n_iter, tol=self.tol, **common)
+
+
+# Dirichlet and gamma prior parameters are pseudo-counts: beyond this the answers cannot move the
+# posterior at all, and the digamma of the variational updates (exact to 1e40) turned 1e80 into NaN
+# posteriors and label 0 for every task.
+MAX_PSEUDO_COUNT = 1e30
+
+
+def _pseudo_count(owner: str, name: str, v: Any) -> None:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not (0 < v <= MAX_PSEUDO_COUNT):
+        raise InvalidArgument(f"{owner}: {name} must be a number in (0, {MAX_PSEUDO_COUNT:g}], got {v!r}")
 
 
 class EBCC(BaseClassifier):
@@ -87,15 +97,14 @@ class EBCC(BaseClassifier):
         return {"n_iter": self.n_iter, "n_groups": self.n_groups, "seed": self.seed}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
-        if isinstance(self.n_groups, bool) or not isinstance(self.n_groups, int) or not 1 <= self.n_groups <= 1000:
-            raise InvalidArgument(f"EBCC: n_groups must be an int in [1, 1000], got {self.n_groups!r}")
+        g = self.n_groups
+        if isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or not 1 <= g <= 1000:
+            raise InvalidArgument(f"EBCC: n_groups must be an int in [1, 1000], got {g!r}")
         for name in ("a_pi", "alpha", "a_v", "b_v"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise InvalidArgument(f"EBCC: {name} must be a number > 0, got {v!r}")
+            _pseudo_count("EBCC", name, getattr(self, name))
         if common.get("class_priors") is not None:
             raise InvalidArgument("EBCC infers the class prior; class_priors are not taken")
-        return _core.consensus.ebcc(*answers.core_args(), n_groups=self.n_groups, a_pi=float(self.a_pi),
+        return _core.consensus.ebcc(*answers.core_args(), n_groups=int(g), a_pi=float(self.a_pi),
                                     alpha=float(self.alpha), a_v=float(self.a_v), b_v=float(self.b_v),
                                     n_iter=self.n_iter, tol=self.tol, seed=self.seed, **common)
 
@@ -201,9 +210,7 @@ class CBCC(BaseClassifier):
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= 1000:
             raise InvalidArgument(f"CBCC: n_communities must be an int in [1, 1000], got {m!r}")
         for name in ("strength", "alpha", "gamma", "a_v", "b_v"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and np.isfinite(v)):
-                raise InvalidArgument(f"CBCC: {name} must be a finite number > 0, got {v!r}")
+            _pseudo_count("CBCC", name, getattr(self, name))
         if common.get("class_priors") is not None:
             raise InvalidArgument("CBCC infers the class prior; class_priors are not taken")
         return _core.consensus.cbcc(*answers.core_args(), n_communities=int(m), strength=float(self.strength),

@@ -58,7 +58,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import one_row_each
-from .base import factorize
+from .base import _plain, factorize
 
 __all__ = ["FraudRules", "fraud_report", "FLAGS"]
 
@@ -149,9 +149,19 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
         one_row_each(funding.index, "funding has more than one row for worker")
         f = funding.reindex(enc.worker_names)
         funders = pd.Index(f["funder"].dropna().unique())
-        funder = np.where(f["funder"].isna(), -1, funders.get_indexer(f["funder"].fillna(""))).astype(np.int32)
         heights = _numbers(f["height"], "funding height")
-        funded_at = np.where(np.isnan(heights), -1, heights).astype(np.int64)
+        known = ~np.isnan(heights)
+        bad = known & ~((heights >= 0) & (heights < 2.0 ** 62) & (heights == np.floor(heights)))
+        if bad.any():
+            w = int(np.flatnonzero(bad)[0])
+            raise InvalidArgument(f"funding height of worker {_plain(enc.worker_names[w])!r} is {float(heights[w])!r}: a block "
+                                  "height is a whole number >= 0 (NaN for unknown)")
+        # An account whose funding height is unknown cannot be placed in a funding window: the rule
+        # leaves it out, as one with no known funder (NaN heights read as block -1 put unknown
+        # accounts of one funder in one window, and flagged them).
+        funder = np.where(f["funder"].isna().to_numpy() | ~known, -1,
+                          funders.get_indexer(f["funder"].fillna(""))).astype(np.int32)
+        funded_at = np.where(known, heights, 0).astype(np.int64)
     out = _core.fraud.screen(*enc.core_args(), cons, rules._core(), duration=duration, gold=gold_codes, funder=funder,
                              funded_at=funded_at)
     return _frame(out, enc, None if funder is None else funders)
