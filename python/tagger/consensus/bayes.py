@@ -59,7 +59,7 @@ MAX_PSEUDO_COUNT = 1e30
 
 
 def _pseudo_count(owner: str, name: str, v: Any) -> None:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not (0 < v <= MAX_PSEUDO_COUNT):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not (0 < float(v) <= MAX_PSEUDO_COUNT):
         raise InvalidArgument(f"{owner}: {name} must be a number in (0, {MAX_PSEUDO_COUNT:g}], got {v!r}")
 
 
