@@ -319,3 +319,15 @@ def test_ordinal_alpha_orders_numeric_string_labels_as_numbers() -> None:
     kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
     matrix = numbers.pivot(index="worker", columns="task", values="label").to_numpy(dtype=np.float64)
     assert abs(want - kr.alpha(reliability_data=matrix, level_of_measurement="ordinal")) <= 1e-9
+
+
+def test_a_label_that_is_the_text_nan_is_a_label_in_the_pivot() -> None:
+    """The object pivot marked missing cells with the text "nan": a real label "nan" (a CSV's
+    "not applicable" answer, say) was dropped as missing (-0.109 instead of -0.048)."""
+    answers = pd.DataFrame({"task": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4], "worker": list("abcab") + list("abcab"),
+                            "label": ["x", "nan", "y", "nan", "nan", "x", "y", "x", "nan", "y"]})
+    want = metrics.alpha_krippendorff(answers, "nominal")
+    piv = answers.pivot(index="worker", columns="task", values="label")
+    assert metrics.krippendorff_alpha(piv, level_of_measurement="nominal") == pytest.approx(want, abs=1e-12)
+    renamed = answers.assign(label=answers["label"].replace("nan", "q"))
+    assert metrics.alpha_krippendorff(renamed, "nominal") == pytest.approx(want, abs=1e-12)

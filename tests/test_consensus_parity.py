@@ -335,6 +335,12 @@ def test_majority_vote_skills_and_missing_skill_rules(small: pd.DataFrame) -> No
     assert ignoring.labels_["t1"] == "x"
     # b's answers were ignored: b is not in skills_ (crowd-kit's); it was listed with NaN
     assert ignoring.skills_.to_dict() == pytest.approx({"a": 1.0, "c": 1 / 3})
+    # answers_ holds every answer given: quality() counts b's 2 answers (it listed b with 0), and a
+    # metric knows the fit by its answers (it refitted a copy without the skills: other labels)
+    assert ignoring.quality().workers.loc["b", "n_answers"] == 2
+    by_worker = C.metrics.accuracy_on_aggregates(small, aggregator=ignoring, by="worker")
+    want = (small["label"] == small["task"].map(ignoring.labels_)).groupby(small["worker"]).mean()
+    assert by_worker.to_dict() == want.to_dict()
     assert C.MajorityVote(default_skill=5.0, on_missing_skill="value").fit_predict(small, partial)["t1"] == "x"
     with pytest.raises(InvalidArgument, match="default_skill is used"):
         C.MajorityVote(default_skill=1.0).fit(small, partial)

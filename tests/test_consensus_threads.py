@@ -171,3 +171,16 @@ def test_next_items_leaves_the_estimator_passed_in_as_it_was() -> None:
     ranked = C.next_items(b, 20, method=est, score="eig")
     assert est.labels_ is labels and len(est.answers_.task_names) == 300
     assert ranked.index.tolist() == C.next_items(b, 20, method=C.DawidSkene(), score="eig").index.tolist()
+
+
+def test_next_items_ranks_with_the_fit_of_an_estimator_fitted_on_these_answers() -> None:
+    """next_items refitted a copy without the fit's arguments: a fitted CROWDLAB raised 'needs
+    model_probas' and a skill-weighted vote ranked with the unweighted labels."""
+    df = pd.DataFrame({"task": [0, 0, 1, 1, 1, 2, 2], "worker": ["a", "b", "a", "b", "c", "b", "c"],
+                       "label": ["x", "x", "y", "x", "y", "y", "y"]})
+    mp = pd.DataFrame([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6]], index=[0, 1, 2], columns=["x", "y"])
+    cl = C.CROWDLAB().fit(df, model_probas=mp)
+    assert C.next_items(df, 3, method=cl)["label"].to_dict() == cl.labels_.to_dict()
+    mv = C.MajorityVote().fit(df, pd.Series({"a": 1.0, "b": 5.0, "c": 1.0}))
+    assert mv.labels_[1] == "x" != C.MajorityVote().fit_predict(df)[1]
+    assert C.next_items(df, 3, method=mv)["label"].to_dict() == mv.labels_.to_dict()

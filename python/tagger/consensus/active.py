@@ -27,7 +27,6 @@ reach the full-overlap accuracy; docs/consensus.md has the curves.
 
 from __future__ import annotations
 
-import copy
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -94,7 +93,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     because one worker's confusion matrix was fitted on a handful of answers;
     on the shared sets it reaches the full-overlap accuracy with fewer answers
     than 0 does (docs/consensus.md). An estimator passed as ``method`` ranks
-    with its own settings (a copy of it is fitted; it is left as it was). ``exclude``: tasks never returned (e.g. control
+    with its own settings: as fitted when it was fitted on these very answers
+    (a weighted vote's skills, CROWDLAB's model kept), else a copy fitted here;
+    the estimator is left as it was. ``exclude``: tasks never returned (e.g. control
     items, whose label is already known); their answers still inform the fit.
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
@@ -113,9 +114,9 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     if isinstance(method, str):
         est = get_method(method)
     elif isinstance(method, BaseClassifier):
-        # A copy ranks: the caller's fit stays as it was (it used to be refitted on these answers),
-        # and another thread refitting the same estimator cannot swap its skills_ in between.
-        est = copy.copy(method)
+        # A copy ranks (below): the caller's fit stays as it was (it used to be refitted on these
+        # answers), and another thread refitting the same estimator cannot swap its skills_ in between.
+        est = method
     else:
         raise InvalidArgument(f"method must be a method name or a tg.consensus estimator, not {type(method).__name__}")
     if est._method == "gold_majority_vote":
@@ -139,7 +140,12 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         p = np.asarray(fit["probas"], dtype=np.float64)
         errors, skills = fit["errors"], np.asarray(fit["skills"], dtype=np.float64)
     else:
-        probas_df = est.fit_predict_proba(used).reindex(index=a.task_names, columns=a.label_names).fillna(0.0)
+        from .metrics import _aggregate
+
+        # An estimator already fitted on these answers ranks with that fit (a weighted vote's skills,
+        # CROWDLAB's model); any other, a copy fitted here (a refit dropped the fit's arguments).
+        est = _aggregate(used, est)
+        probas_df = est.probas_.reindex(index=a.task_names, columns=a.label_names).fillna(0.0)
         p = probas_df.to_numpy(dtype=np.float64)
         sk = getattr(est, "skills_", None)
         if sk is not None:

@@ -92,13 +92,17 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         data = np.asarray(reliability_data)
         if data.ndim != 2:
             raise InvalidArgument(f"reliability_data must be 2-d (coders x units), got {data.ndim}-d")
+        missing: np.ndarray | None = None
         if data.dtype == object:
-            data = _plain_matrix(data)
+            data, missing = _plain_matrix(data)
         if data.dtype.kind in "iuf":
             data = data.astype(np.float64)
-            present = np.unique(data[~np.isnan(data)])
+            missing = np.isnan(data)
+            present = np.unique(data[~missing])
         elif data.dtype.kind in "US":
-            present = np.unique(data[data != "nan"])
+            if missing is None:  # a str array: NaN became the text "nan" when it was built
+                missing = data == "nan"
+            present = np.unique(data[~missing])
             if value_domain is None and level != "nominal":
                 raise InvalidArgument("string reliability data needs an ordered value_domain unless the level is nominal")
         else:
@@ -129,7 +133,8 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         return float(_core.consensus_metrics.krippendorff_alpha_counts(counts, values, level))
     # The answers present, as (unit, coder, value index) triples: the package's units x coders x
     # values comparison cube is 10^11 cells for 10,000 continuous ratings by 10 coders.
-    coder, unit = np.nonzero(data == data if data.dtype.kind == "f" else data != "nan")
+    assert missing is not None
+    coder, unit = np.nonzero(~missing)
     cells = data[coder, unit]
     order = np.argsort(domain, kind="stable")
     index = order[np.searchsorted(domain[order], cells)]
@@ -138,18 +143,19 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
         len(domain), values, level))
 
 
-def _plain_matrix(data: np.ndarray) -> np.ndarray:
+def _plain_matrix(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An object matrix (what ``answers.pivot(...)`` gives for string labels, or pandas' nullable
-    columns) as numbers with NaN, or as strings with "nan", for missing entries (None, NaN, pd.NA)."""
-    missing = pd.isna(data)
+    columns) as numbers or strings, and the mask of its missing entries (None, NaN, pd.NA): a
+    label that is the text "nan" is a label (it was read as missing)."""
+    missing = np.asarray(pd.isna(data), dtype=bool)
     present = data[~missing]
     kind = pd.api.types.infer_dtype(present, skipna=True)  # one pass in C, not a Python loop per cell
     if kind in ("integer", "floating", "mixed-integer-float", "decimal", "empty"):
         out = np.full(data.shape, np.nan)
         out[~missing] = present.astype(np.float64)
-        return out
+        return out, missing
     if kind == "string":
-        return np.where(missing, "nan", data).astype(str)
+        return np.where(missing, "", data).astype(str), missing
     raise InvalidArgument("reliability_data must hold numbers or strings (None/NaN for missing), not a mix of "
                           f"{sorted({type(v).__name__ for v in present[:1000]})}")
 

@@ -133,9 +133,11 @@ class MajorityVote(BaseClassifier):
             s, keep = skills_array(answers, skills, self.on_missing_skill, self.default_skill, owner)
             weights_check(answers, s, owner)
             if keep is not None:  # 'ignore': the vote without those answers (and agreement over the rest)
+                # answers_ stays every answer given: quality() counts the ignored worker's answers, and
+                # the metrics know this fit by its answers (with the kept ones only they did not, and
+                # scored a refit without the skills).
                 answers = Answers(answers.task[keep], answers.worker[keep], answers.label[keep], answers.task_names,
                                   answers.worker_names, answers.label_names)
-                self.answers_ = answers
             if self.backend != "local" and answers.n:
                 from .distributed import fit_answers
                 out = fit_answers("weighted_majority_vote", answers, backend=self.backend, n_shards=self.n_shards,
