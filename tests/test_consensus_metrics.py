@@ -331,3 +331,18 @@ def test_a_label_that_is_the_text_nan_is_a_label_in_the_pivot() -> None:
     assert metrics.krippendorff_alpha(piv, level_of_measurement="nominal") == pytest.approx(want, abs=1e-12)
     renamed = answers.assign(label=answers["label"].replace("nan", "q"))
     assert metrics.alpha_krippendorff(renamed, "nominal") == pytest.approx(want, abs=1e-12)
+
+
+def test_metric_refusals_name_the_metric_and_a_vote_prints_its_options() -> None:
+    """item_uncertainty/worker_consistency refused MMSR saying 'quality() needs ...', a function the
+    user did not call; MajorityVote(on_missing_skill='value', default_skill=0.5) printed as
+    MajorityVote()."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"task": np.repeat(np.arange(20), 3), "worker": np.tile(["a", "b", "c"], 20),
+                       "label": rng.choice(["x", "y"], 60)})
+    for name in ("item_uncertainty", "worker_consistency"):
+        with pytest.raises(InvalidArgument, match=f"^{name} needs posterior probabilities; MMSR"):
+            getattr(metrics, name)(df, aggregator=tg.consensus.MMSR())
+    assert repr(tg.consensus.MajorityVote(on_missing_skill="value", default_skill=0.5)) == \
+        "MajorityVote(default_skill=0.5, on_missing_skill='value')"
+    assert repr(tg.consensus.MajorityVote()) == "MajorityVote()"

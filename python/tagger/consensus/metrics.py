@@ -341,7 +341,9 @@ def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | N
                            aggregates: pd.Series | None = None, by: str | None = None) -> float | pd.Series:
     """Share of answers equal to the aggregated label (crowd-kit's name):
     overall, or per worker with ``by="worker"``. ``aggregates`` (Series task ->
-    label) skips fitting; else ``aggregator`` (default MajorityVote) is fit. A
+    label) skips fitting; else ``aggregator`` (default MajorityVote) gives them: as
+    fitted when it was fitted on these answers, else a copy fitted here (the
+    estimator passed in is left as it was). A
     worker's repeated answer to a task counts once, as its last answer (the one
     the aggregators keep; crowd-kit scores both)."""
     if by not in (None, "worker"):
@@ -369,6 +371,8 @@ def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None 
     consensus label of ``aggregator``, default MajorityVote), expected
     ``accuracy`` (mean posterior of the worker's labels) and its Wilson
     interval ``accuracy_low``/``accuracy_high`` at ``confidence``."""
+    if isinstance(aggregator, BaseClassifier):  # before any fit, naming this function (not quality())
+        aggregator._require_posteriors("worker_consistency")
     est = _aggregate(answers, aggregator)
     q = est.quality(confidence=confidence)
     return q.workers[["n_answers", "agreement", "accuracy", "accuracy_low", "accuracy_high"]]
@@ -379,6 +383,8 @@ def item_uncertainty(answers: pd.DataFrame, aggregator: BaseClassifier | None = 
     posterior) and the answer-distribution entropy ``answer_entropy``, from
     ``aggregator`` (default MajorityVote)."""
     a = _answers(answers)
+    if isinstance(aggregator, BaseClassifier):
+        aggregator._require_posteriors("item_uncertainty")
     est = _aggregate(answers, aggregator)
     q = est.quality()
     h = _core.consensus_metrics.answer_entropy(*a.core_args(), None)

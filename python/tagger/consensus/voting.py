@@ -107,6 +107,12 @@ class MajorityVote(BaseClassifier):
         self.default_skill, self.on_missing_skill = default_skill, on_missing_skill
         self.backend, self.n_shards = backend, n_shards
 
+    def _init_args(self) -> dict[str, Any]:
+        # Only what differs from the defaults: MajorityVote(on_missing_skill="value",
+        # default_skill=0.5) printed as MajorityVote().
+        args = {"default_skill": self.default_skill, "on_missing_skill": self.on_missing_skill}
+        return {k: v for k, v in args.items() if v != {"default_skill": None, "on_missing_skill": "error"}[k]}
+
     # crowd-kit 1.4 counts the votes with value_counts (rows and columns in order of first
     # appearance) and a weighted vote with a sorting groupby; its skills_ come from a
     # sorting groupby either way.
