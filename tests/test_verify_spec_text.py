@@ -133,3 +133,20 @@ def test_an_english_tasks_gibberish_threshold_is_unchanged() -> None:
     # the German texts move it down, never up; a fixed threshold moves by the same amount
     german = model.calibrate_gibberish(-3.85, GERMAN.own_texts)
     assert german < -3.85 and model.calibrate_gibberish(-3.0, GERMAN.own_texts) == pytest.approx(german + 0.85)
+
+
+def test_the_letterless_warning_points_at_the_callers_line() -> None:
+    """publish_task(kind="collection", description="...") warned twice, at tagger-internal lines
+    (task.py and dataclasses.py: a replace() re-runs the checks), so the default filter showed both."""
+    import warnings
+
+    import tagger as tg
+
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        net.publish_task(owner=alice, title="Reviews", description="...", kind="collection", items=5,
+                         budget=10 * tg.TAG)
+    letterless = [w for w in seen if "has no letters" in str(w.message)]
+    assert letterless and {w.filename for w in letterless} == {__file__}

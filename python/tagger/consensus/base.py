@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
 from ._checks import no_missing, no_repeated_columns
 from ._serial import Serialized
@@ -172,20 +173,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _outside_tagger() -> int:
-    """The stacklevel of the first caller outside the tagger package (a warning names the
-    user's line, however deep inside tagger it was raised)."""
-    import os
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame: Any = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def factorize(
     data: pd.DataFrame,
     labels: Sequence[Any] | None = None,
@@ -222,7 +209,7 @@ def factorize(
         warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at row {int(dup[0])}: only the last answer "
                       "of a worker on a task counts (a resubmission does not add a vote); crowd-kit counts every row, "
                       "which on_duplicate='keep_all' does; on_duplicate='error' refuses them", UserWarning,
-                      stacklevel=_outside_tagger())
+                      stacklevel=outside_tagger())
         keep = np.ones(len(data), dtype=bool)
         keep[dup] = False
         # Coded again from the kept rows: ids and labels seen only in dropped

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .._stack import outside_tagger
 from .._core import verify as _v
 from ..errors import InvalidArgument
 from ._reasons import IGNORE, REASONS, STATUSES
@@ -183,7 +184,7 @@ class VerifySpec:
             one = len(letterless) == 1
             warnings.warn(f"{named}{more} {'has' if one else 'have'} no letters: not used as "
                           f"{'an example' if one else 'examples'} of the task (an upload like "
-                          f"{'it' if one else 'these'} is rejected no_letters)", UserWarning, stacklevel=3)
+                          f"{'it' if one else 'these'} is rejected no_letters)", UserWarning, stacklevel=outside_tagger())
         self.examples = tuple(e for e in examples if e.strip() and has_letters(e))
         self._check_reference_letters()
         self.image_formats = _str_tuple("image_formats", self.image_formats)
@@ -246,7 +247,7 @@ class VerifySpec:
         if self.references:
             for n in bad:
                 warnings.warn(f"{n} {getattr(self, n)[:40]!r} has no letters: it is not used as a relevance reference "
-                              "(the task's other references are)", UserWarning, stacklevel=4)
+                              "(the task's other references are)", UserWarning, stacklevel=outside_tagger())
             return
         raise InvalidArgument(f"{bad[0]} {getattr(self, bad[0])[:40]!r} has no letters, and no other field of the spec "
                               "(description, category, examples) has: relevance compares uploads with the task's words. "
