@@ -271,7 +271,7 @@ def test_crowdlab_model_as_annotator_improves_consensus() -> None:
     mp = pd.DataFrame(probs, index=gt.index, columns=labels)
     cl = C.CROWDLAB().fit(df, model_probas=mp)
     mv = accuracy(C.MajorityVote().fit_predict(df), gt)
-    assert accuracy(cl.labels_, gt) > mv  # measured 0.9313 vs 0.8966
+    assert accuracy(cl.labels_, gt) > mv  # measured 0.9168 vs 0.8966
     assert cl.model_weight_ > 0
     # Tasks only the model saw are labelled by it.
     extra = pd.DataFrame([[0.2, 0.8]], index=["unseen"], columns=labels)
