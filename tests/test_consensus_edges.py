@@ -179,7 +179,7 @@ def test_more_bad_input_named_clearly() -> None:
         C.DawidSkene(variant="tagger", class_priors=["a", "b"]).fit(small)
     assert C.DawidSkene(variant="tagger", class_priors={"x": 0.25, "y": 0.75}).fit(small).priors_.to_dict() == \
         {"x": 0.25, "y": 0.75}
-    with pytest.raises(InvalidArgument, match="tol must be a number \\(not NaN\\)"):
+    with pytest.raises(InvalidArgument, match="tol must be a finite number"):
         C.GLAD(tol=float("nan")).fit(small)
     with pytest.raises(InvalidArgument, match="Wawa.predict: skill value is missing.*'zz'"):
         C.Wawa().fit(small).predict(small.assign(worker=["a", "zz", "a"]))
@@ -306,3 +306,38 @@ def test_a_fit_owns_its_answers_and_probas_owns_its_values() -> None:
     before = ds.quality().tasks.copy()
     ds.probas_.iloc[0, :] = 0.5
     pd.testing.assert_frame_equal(ds.quality().tasks, before)
+
+
+def test_class_priors_are_refused_where_they_would_change_nothing() -> None:
+    """MajorityVote, WeightedMajorityVote, Wawa, ZeroBasedSkill, GoldMajorityVote and MACE accepted
+    class_priors and returned exactly the same probas_ (MACE reported uniform priors_)."""
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": ["a", "b", "c"] * 2, "label": [0, 0, 1, 1, 1, 0]})
+    for cls in (C.MajorityVote, C.WeightedMajorityVote, C.Wawa, C.ZeroBasedSkill, C.GoldMajorityVote, C.MACE):
+        with pytest.raises(InvalidArgument, match=f"^{cls.__name__} takes no class_priors"):
+            cls(class_priors=[0.9, 0.1]).fit(df, *([pd.Series({1: 0})] if cls is C.GoldMajorityVote else []))
+    for cls in (C.DawidSkene, C.OneCoinDawidSkene, C.GLAD, C.BWA):
+        cls(class_priors=[0.9, 0.1]).fit(df)
+
+
+def test_options_are_checked_alike_across_estimators_and_the_numpy_path() -> None:
+    """ZeroBasedSkill(lr_init=inf) gave NaN skills; MMSR(tol=-1) ran; TrimmedMean(trim=None) raised a
+    raw TypeError and trim="0.1" was read as 0.1; the numpy path ran n_labels=3.9 as 3 and
+    True as 1, and an unknown keyword raised pybind11's 'incompatible function arguments'."""
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": ["a", "b", "c"] * 2, "label": [0, 0, 1, 1, 1, 0]})
+    with pytest.raises(InvalidArgument, match="lr_init must be a finite number, got inf"):
+        C.ZeroBasedSkill(lr_init=float("inf")).fit(df)
+    with pytest.raises(InvalidArgument, match="MMSR: tol must be >= 0"):
+        C.MMSR(tol=-1).fit(df)
+    values = df.rename(columns={"label": "output"})
+    for trim in (None, "0.1", 0.5, -0.1, True):
+        with pytest.raises(InvalidArgument, match=r"TrimmedMean: trim must be a number in \[0, 0.5\)"):
+            C.TrimmedMean(trim=trim).fit(values)
+    t, w, lab = np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([0, 1, 1])
+    for n in (3.9, True):
+        with pytest.raises(InvalidArgument, match="n_labels must be an int"):
+            C.arrays.dawid_skene(t, w, lab, n)
+    with pytest.raises(InvalidArgument, match="label index 1 at answer 1 is outside"):
+        C.arrays.dawid_skene(t, w, lab, 1)
+    with pytest.raises(InvalidArgument, match=r"dawid_skene: unknown option\(s\) \['smoothingg'\]; its options are"):
+        C.arrays.dawid_skene(t, w, lab, smoothingg=1.0)
+    assert C.arrays.dawid_skene(t, w, lab, np.int64(3)).probas.shape == (2, 3)

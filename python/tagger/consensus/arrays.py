@@ -8,6 +8,8 @@ other integer arrays are converted once. Each function returns a
 
 from __future__ import annotations
 
+import numbers
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -64,6 +66,9 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
 
     def size(v: np.ndarray, n: int | None, what: str) -> int:
         if n is not None:
+            # (3.9 labels ran as 3, True as 1: a size is a whole count; the core names an index beyond it)
+            if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+                raise InvalidArgument(f"n_{what} must be an int, got {n!r}")
             return int(n)
         top = int(v.max()) + 1 if len(v) else 0
         # Raw ids (2e9, a user id) read as indices would allocate per id: std::bad_alloc.
@@ -80,7 +85,18 @@ def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
            n_workers: int | None = None, **kw: Any) -> ConsensusResult:
         from .base import check_params
         check_params(kw, method)
-        out = getattr(_core.consensus, method)(*_args(tasks, workers, labels, n_labels, n_tasks, n_workers), **kw)
+        args = _args(tasks, workers, labels, n_labels, n_tasks, n_workers)
+        core = getattr(_core.consensus, method)
+        try:
+            out = core(*args, **kw)
+        except TypeError as e:
+            if "incompatible function arguments" not in str(e):
+                raise
+            known = [p.split(":")[0].strip() for p in str(e).split("*,", 1)[-1].split(")")[0].split(",")]
+            unknown = sorted(set(kw) - set(known))
+            raise InvalidArgument(f"{method}: " + (f"unknown option(s) {unknown}" if unknown else
+                                                   f"an option of the wrong type among {sorted(kw)}")
+                                  + f"; its options are {known}") from None
         return ConsensusResult.from_core(out)
     fn.__name__ = fn.__qualname__ = method
     fn.__doc__ = (f"{doc}\n\nKeywords: n_iter, tol, smoothing, gold (int32 [n_tasks], -1 = none), class_priors, "

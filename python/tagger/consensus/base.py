@@ -332,8 +332,9 @@ def check_params(params: dict[str, Any], owner: str) -> None:
             if not lo <= int(v) <= hi:
                 raise InvalidArgument(f"{owner}: {k} must be in [{lo}, {hi}], got {int(v)}")
         elif k in _FLOAT_PARAMS:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v != v:
-                raise InvalidArgument(f"{owner}: {k} must be a number (not NaN), got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not abs(float(v)) < float("inf"):
+                # (inf passed the old NaN check: ZeroBasedSkill(lr_init=inf) gave NaN skills)
+                raise InvalidArgument(f"{owner}: {k} must be a finite number, got {v!r}")
 
 
 class _Plain:
@@ -390,6 +391,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
     _method: str = ""
     _iterative: bool = False
+    _takes_class_priors: bool = True  # False: the method has no class prior to fix (refused, not ignored)
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
@@ -431,6 +433,9 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
     def _fit_state(self, data: pd.DataFrame, true_labels: pd.Series | None, **call: Any) -> "BaseClassifier":
         check_params(vars(self), type(self).__name__)
+        if self.class_priors is not None and not self._takes_class_priors:
+            raise InvalidArgument(f"{type(self).__name__} takes no class_priors: it has no class prior to fix (they "
+                                  "were accepted and changed nothing); the Dawid-Skene family, GLAD and BWA take them")
         answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
         self._streamed = False

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import _core
@@ -66,7 +68,11 @@ class TrimmedMean(_Continuous):
         self.trim = trim
 
     def _trim(self) -> float:
-        return float(self.trim)
+        t = self.trim
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real) or not 0 <= float(t) < 0.5:
+            # (trim=None raised a raw TypeError; trim="0.1", a string, was read as 0.1)
+            raise InvalidArgument(f"TrimmedMean: trim must be a number in [0, 0.5), got {t!r}")
+        return float(t)
 
     def __repr__(self) -> str:
         return f"TrimmedMean(trim={self.trim!r})"

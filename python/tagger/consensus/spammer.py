@@ -33,6 +33,8 @@ class MACE(BaseClassifier):
     with MACE", NAACL-HLT 2013.
     """
 
+    _takes_class_priors = False
+
     _method = "mace"
     _iterative = True
     _task_order = "appearance"

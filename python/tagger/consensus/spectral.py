@@ -119,6 +119,8 @@ class MMSR(BaseClassifier):
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         if common.get("class_priors") is not None:
             raise InvalidArgument("MMSR takes no class_priors")
+        if not float(self.tol) >= 0:  # (type and finiteness: check_params)
+            raise InvalidArgument(f"MMSR: tol must be >= 0, got {self.tol!r}")
         if len(answers.label_names) < 2:
             raise InvalidArgument("MMSR needs at least two labels (its weights divide by K - 1)")
         core = _core.consensus_crowdkit.mmsr(*answers.core_args(), n_iter=self.n_iter, tol=self.tol,

@@ -99,6 +99,8 @@ class MajorityVote(BaseClassifier):
     ['x']
     """
 
+    _takes_class_priors = False
+
     _method = "majority_vote"
 
     def __init__(self, default_skill: float | None = None, on_missing_skill: str = "error", *, backend: str = "local",
@@ -168,6 +170,8 @@ class _Predicting(BaseClassifier):
     """crowd-kit's two-stage estimators: ``fit`` learns ``skills_``;
     ``predict``/``predict_proba`` run a weighted majority vote with them on
     any answers whose workers all have a skill (others: InvalidArgument)."""
+
+    _takes_class_priors = False
 
     _worker_order = "sorted"  # crowd-kit's skills_ come out of a sorting groupby (get_accuracy)
 
@@ -247,6 +251,8 @@ class WeightedMajorityVote(BaseClassifier):
     Ties as in :class:`MajorityVote`. Littlestone & Warmuth, "The Weighted
     Majority Algorithm", Information and Computation 108(2), 1994.
     """
+
+    _takes_class_priors = False
 
     _method = "weighted_majority_vote"
 
