@@ -281,3 +281,36 @@ def test_the_adaptive_rule_is_the_ledgers_function():
     assert cl.settled_early(800_000, sugg, conf, item, label).tolist() == [True, False, False, False]
     with pytest.raises(errors.InvalidArgument, match="outside the 4 items"):
         cl.settled_early(800_000, sugg, conf, np.array([7], np.int32), np.array([0], np.int32))
+
+
+def test_the_replay_and_its_helpers_refuse_bad_settings_with_the_reason():
+    """numpy's and pandas' own errors (a negative seed, 'x' as anchoring, a Beta of (0, 1), an
+    object frame of probabilities), and confidences in percent that settled every item at
+    threshold 0.99, now name the setting; adaptive_budget refuses a negative or fractional budget
+    as even_counts does."""
+    from tagger.consensus import adaptive as A
+
+    truth = pd.Series([0, 1, 0, 1, 1, 0] * 5, index=[f"t{i}" for i in range(30)])
+    answers = A.simulate_crowd(truth, [0, 1], n_workers=6, per_item=3, seed=1)
+    cop = A.synthetic_copilot(truth, 0.9)
+    bad = {
+        "seed must be an int >= 0": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, seed=-1),
+        "seed must be an int >= 0, got 1.5": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, seed=1.5),
+        "anchoring must be a probability": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, anchoring="x"),
+        "copilot confidence of task 't0' is 'high'": lambda: A.CopilotReplay(
+            answers, truth, cop.assign(confidence="high"), overlap=3),
+        r"copilot confidence of task 't0' is \d+\.\d+: confidences are probabilities": lambda: A.CopilotReplay(
+            answers, truth, cop.assign(confidence=cop["confidence"] * 100), overlap=3),
+        "correct must be the \\(a, b\\) of a Beta": lambda: A.synthetic_copilot(truth, 0.9, correct=5),
+        "skill must be the \\(a, b\\) of a Beta": lambda: A.simulate_crowd(truth, [0, 1], n_workers=5, per_item=3,
+                                                                            skill=(0, 1)),
+        "proba must hold numbers": lambda: A.copilot_from_proba(pd.DataFrame([["a", "b"]], index=["t"], columns=[0, 1])),
+    }
+    for message, call in bad.items():
+        with pytest.raises(errors.InvalidArgument, match=message):
+            call()
+    replay = A.CopilotReplay(answers, truth, cop, overlap=3)
+    for budget in (-5, 2.7):
+        with pytest.raises(errors.InvalidArgument, match="budget must be an integer >= 0"):
+            replay.adaptive_budget(0.9, budget)
+    assert tg.consensus.get_method("CommunityBCC").__class__ is tg.consensus.CBCC

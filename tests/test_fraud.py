@@ -276,3 +276,17 @@ def test_sybil_rule_leaves_out_unknown_funding_heights_and_refuses_impossible_on
     for bad in (np.inf, -5, 2.5):
         with pytest.raises(tg.errors.InvalidArgument, match=f"funding height of worker 'w3' is {float(bad)!r}"):
             tg.consensus.fraud_report(df, funding=funding([0, 10, 20, bad]))
+
+
+def test_fraud_report_names_a_bad_consensus_or_rules_argument():
+    """A consensus Series with a task twice gave pandas' reindex error; rules={...} an
+    AttributeError; min_shared=2**31 pybind11's 'incompatible function arguments'."""
+    df = pd.DataFrame({"task": np.repeat(np.arange(10), 3), "worker": np.tile(["a", "b", "c"], 10),
+                       "label": np.arange(30) % 2})
+    mv = tg.consensus.MajorityVote().fit_predict(df)
+    with pytest.raises(errors.InvalidArgument, match="consensus has more than one label for task 0"):
+        fraud_report(df, pd.concat([mv, mv.iloc[:1]]))
+    with pytest.raises(errors.InvalidArgument, match="rules must be a FraudRules"):
+        fraud_report(df, mv, rules={"alpha": 0.05})
+    with pytest.raises(errors.InvalidArgument, match=r"min_shared must be in \[0, 2\^31\)"):
+        fraud_report(df, mv, min_shared=2**31)

@@ -44,7 +44,7 @@ import pandas as pd
 from ..errors import InvalidArgument
 from .active import next_items
 from ._checks import one_row_each
-from .base import BaseClassifier
+from .base import BaseClassifier, _plain
 
 __all__ = ["COPILOT", "ReplayResult", "CopilotReplay", "synthetic_copilot", "copilot_from_proba",
            "uninformative", "simulate_crowd", "CONFIDENCE_CORRECT", "CONFIDENCE_WRONG"]
@@ -81,8 +81,7 @@ def synthetic_copilot(truth: pd.Series, accuracy: float, *, labels: Any = None, 
     if not 0.0 <= float(accuracy) <= 1.0:
         raise InvalidArgument(f"accuracy must be in [0, 1], got {accuracy!r}")
     for name, ab in (("correct", correct), ("wrong", wrong)):
-        if len(ab) != 2 or not all(np.isfinite(v) and v > 0 for v in ab):
-            raise InvalidArgument(f"{name} must be the (a, b) of a Beta distribution, both > 0; got {ab!r}")
+        _beta_params(name, ab)
     label_set = np.asarray(sorted(set(truth.tolist()) if labels is None else set(labels)), dtype=object)
     if len(label_set) < 2:
         raise InvalidArgument("synthetic_copilot needs at least 2 labels (a wrong label must exist)")
@@ -102,6 +101,15 @@ def synthetic_copilot(truth: pd.Series, accuracy: float, *, labels: Any = None, 
     return pd.DataFrame({"label": label_set[lab], "confidence": conf, "correct": ok}, index=truth.index.rename("task"))
 
 
+def _beta_params(name: str, ab: Any) -> None:
+    """(a, b) of a Beta distribution, both finite and > 0 (5 raised len()'s TypeError, (0, 1)
+    numpy's "a <= 0")."""
+    ok = isinstance(ab, (tuple, list)) and len(ab) == 2 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v) and v > 0 for v in ab)
+    if not ok:
+        raise InvalidArgument(f"{name} must be the (a, b) of a Beta distribution, both finite and > 0; got {ab!r}")
+
+
 def uninformative(copilot: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """The same copilot with its confidences permuted across items: the same
     values (so as many items pass a threshold), no longer telling right from wrong."""
@@ -113,7 +121,10 @@ def uninformative(copilot: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def copilot_from_proba(proba: pd.DataFrame, truth: pd.Series | None = None) -> pd.DataFrame:
     """A model's class probabilities (DataFrame task x label) as a copilot: its
     top label and top probability as the confidence (``correct`` when ``truth`` is given)."""
-    p = proba.to_numpy(dtype=np.float64)
+    try:
+        p = proba.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument("proba must hold numbers (class probabilities), task x label") from None
     if p.ndim != 2 or p.shape[1] == 0 or not np.isfinite(p).all():
         raise InvalidArgument("proba must be a non-empty task x label frame of finite probabilities")
     top = p.argmax(axis=1)
@@ -138,6 +149,7 @@ def simulate_crowd(truth: pd.Series, labels: Any, *, n_workers: int, per_item: i
     k, n = len(label_set), len(truth)
     if k < 2:
         raise InvalidArgument("simulate_crowd needs at least 2 labels")
+    _beta_params("skill", skill)
     if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
         raise InvalidArgument(f"n_workers must be an integer >= 1, got {n_workers!r}")
     if isinstance(per_item, bool) or not isinstance(per_item, (int, np.integer)) or not 1 <= per_item <= n_workers:
@@ -225,8 +237,19 @@ class CopilotReplay:
         absent = pd.Index(tasks)[~pd.Index(tasks).isin(copilot.index)]
         if len(absent):
             raise InvalidArgument(f"the copilot has no answer for {len(absent)} task(s), e.g. {absent[0]!r}")
-        if not 0.0 <= float(anchoring) <= 1.0:
+        if isinstance(anchoring, (bool, np.bool_)) or not isinstance(anchoring, numbers.Real) \
+                or not 0.0 <= float(anchoring) <= 1.0:
             raise InvalidArgument(f"anchoring must be a probability in [0, 1], got {anchoring!r}")
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InvalidArgument(f"seed must be an int >= 0, got {seed!r}")
+        conf = pd.to_numeric(copilot["confidence"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~((conf >= 0) & (conf <= 1))
+        if bad.any():
+            # (confidences in percent settled every item at threshold 0.99; a text raised numpy's error)
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidArgument(f"copilot confidence of task {_plain(copilot.index[i])!r} is "
+                                  f"{_plain(copilot['confidence'].iloc[i])!r}: "
+                                  "confidences are probabilities in [0, 1]")
         self.overlap, self.method, self.anchoring = int(overlap), method, float(anchoring)
         rng = np.random.default_rng(seed)
         self._rng_seed = int(rng.integers(2**63))
@@ -326,6 +349,10 @@ class CopilotReplay:
         answers used can stay below ``budget`` when the replay has no more."""
         if not 0 < step <= 1:
             raise InvalidArgument(f"step must be in (0, 1], got {step}")
+        if budget is not None and (isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer))
+                                   or budget < 0):
+            # (as even_counts: -5 and 2.7 were taken as int(budget))
+            raise InvalidArgument(f"budget must be an integer >= 0 (human answers), got {budget!r}")
         counts, stopped = self.stop_counts(threshold)
         budget = int(self.full_counts().sum()) if budget is None else int(budget)
         batch = max(1, int(round(step * self.n_tasks)))

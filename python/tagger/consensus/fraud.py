@@ -92,6 +92,8 @@ class FraudRules:
                 raise InvalidArgument(f"FraudRules: {k} is a count and must be an int, got {v!r}")
             if not isinstance(v, numbers.Real):
                 raise InvalidArgument(f"FraudRules: {k} must be a number, got {v!r}")
+            if isinstance(default, int) and not 0 <= int(v) < 2**31:  # the core's int32 options
+                raise InvalidArgument(f"FraudRules: {k} must be in [0, 2^31), got {v!r}")
 
     def _core(self) -> Any:
         o = _core.fraud.FraudOptions()
@@ -126,6 +128,9 @@ def fraud_report(answers: pd.DataFrame, consensus: Any = None, *, gold: Optional
             raise InvalidArgument(f"fraud_report: {e}; the thresholds are {list(asdict(FraudRules()))}") from None
     elif thresholds:
         raise InvalidArgument("fraud_report: pass the thresholds either as rules= or as keywords, not both")
+    elif not isinstance(rules, FraudRules):
+        raise InvalidArgument(f"fraud_report: rules must be a FraudRules (e.g. FraudRules(alpha=0.05)) or None, "
+                              f"not {type(rules).__name__}")
     enc, used = factorize(answers, on_duplicate="error")
     names = enc.label_names
     cons = _consensus_codes(consensus, answers, enc)
@@ -188,6 +193,7 @@ def _consensus_codes(consensus: Any, answers: pd.DataFrame, enc: Any) -> np.ndar
     if not isinstance(consensus, pd.Series):
         raise InvalidArgument(f"consensus must be a Series task -> label or an estimator with fit_predict, "
                               f"not {type(consensus).__name__}")
+    one_row_each(consensus.index, "consensus has more than one label for task")
     aligned = consensus.reindex(enc.task_names)
     if aligned.isna().any():
         missing = enc.task_names[aligned.isna().to_numpy()][:5]

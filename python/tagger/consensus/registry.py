@@ -39,7 +39,9 @@ METHODS: dict[str, type[BaseClassifier]] = {
 
 def get_method(name: str, **kwargs: Any) -> BaseClassifier:
     """An estimator by method name (``"dawid_skene"``) or class name
-    (``"DawidSkene"``), constructed with ``kwargs``."""
+    (``"DawidSkene"``, ``"CommunityBCC"``), constructed with ``kwargs``."""
+    aliases = {"CommunityBCC": "cbcc"}  # the public alias of CBCC
+    name = aliases.get(name, name) if isinstance(name, str) else name
     for key, cls in METHODS.items():
         if name in (key, cls.__name__):
             try:
