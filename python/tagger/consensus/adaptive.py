@@ -105,7 +105,8 @@ def _beta_params(name: str, ab: Any) -> None:
     """(a, b) of a Beta distribution, both finite and > 0 (5 raised len()'s TypeError, (0, 1)
     numpy's "a <= 0")."""
     ok = isinstance(ab, (tuple, list)) and len(ab) == 2 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v) and v > 0 for v in ab)
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and 0 < float(v) < float("inf")
+        for v in ab)
     if not ok:
         raise InvalidArgument(f"{name} must be the (a, b) of a Beta distribution, both finite and > 0; got {ab!r}")
 
@@ -237,7 +238,7 @@ class CopilotReplay:
         absent = pd.Index(tasks)[~pd.Index(tasks).isin(copilot.index)]
         if len(absent):
             raise InvalidArgument(f"the copilot has no answer for {len(absent)} task(s), e.g. {absent[0]!r}")
-        if isinstance(anchoring, (bool, np.bool_)) or not isinstance(anchoring, numbers.Real) \
+        if isinstance(anchoring, (bool, np.bool_)) or not isinstance(anchoring, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= float(anchoring) <= 1.0:
             raise InvalidArgument(f"anchoring must be a probability in [0, 1], got {anchoring!r}")
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:

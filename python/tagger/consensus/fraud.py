@@ -92,7 +92,7 @@ class FraudRules:
                 raise InvalidArgument(f"FraudRules: {k} is a count and must be an int, got {v!r}")
             if not isinstance(v, numbers.Real):
                 raise InvalidArgument(f"FraudRules: {k} must be a number, got {v!r}")
-            if isinstance(default, int) and not 0 <= int(v) < 2**31:  # the core's int32 options
+            if isinstance(default, int) and not 0 <= float(v) < 2**31:  # the core's int32 options
                 raise InvalidArgument(f"FraudRules: {k} must be in [0, 2^31), got {v!r}")
 
     def _core(self) -> Any:
