@@ -77,6 +77,11 @@ def test_plots(finished):
     fig2 = net.plot_flows()
     assert len(fig2.axes) == 2
     import matplotlib.pyplot as plt
+    _, three = plt.subplots(1, 3)
+    assert res.plot(ax=three) is three[0].figure
+    _, one = plt.subplots()
+    with pytest.raises(tg.errors.InvalidArgument, match="three panels: pass ax= three Axes"):
+        res.plot(ax=one)  # (numpy's IndexError, after drawing the first panel)
     plt.close("all")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._optional import require
+from .errors import InvalidArgument
 
 __all__ = ["plot_result", "plot_flows"]
 
@@ -28,6 +29,9 @@ def plot_result(result: Any, ax: Any = None):
     else:
         fig = np.ravel(ax)[0].figure
     a = np.ravel(ax)
+    if len(a) != 3:  # (one Axes raised numpy's IndexError at the second panel, after drawing the first)
+        raise InvalidArgument(f"plot draws three panels: pass ax= three Axes (e.g. plt.subplots(1, 3)[1]), "
+                              f"not {len(a)}")
     wq = result.worker_quality
     a[0].scatter(wq["agreement"], wq["skill"], s=10 + 2 * wq["n_answers"] / max(1, wq["n_answers"].max()) * 40,
                  alpha=0.7, c=np.where(wq["slashed"] > 0, "tab:red", "tab:blue"))

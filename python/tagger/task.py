@@ -116,7 +116,9 @@ class TaskResult:
         return self.stats.get("answer_accuracy_on_controls")
 
     def plot(self, ax=None):
-        """Worker quality, the payouts by quality and (for DS) a confusion matrix."""
+        """Three panels (matplotlib): worker skill against agreement with the consensus, the payouts
+        by skill, and the distribution of the consensus confidence (a collection task: its accepted
+        uploads). ``ax``: three Axes to draw on (default: a new figure)."""
         from .plot import plot_result
         return plot_result(self, ax=ax)
 
