@@ -463,3 +463,27 @@ def test_utf8_bytes_are_answered_like_the_same_text():
         d.top_k(b"\xff", k=1)
     with pytest.raises(errors.InvalidArgument, match="empty"):
         d.top_k(b"", k=1, strict=True)
+
+
+def test_assignment_off_the_happy_path() -> None:
+    """solve_assignment without partial returned the strict pass that stopped at the shortfall
+    (objective 0 instead of 10); a sparse input was rewritten in place (duplicates summed,
+    indices sorted); 1e308 gave a false InfeasibleAssignment; overlap 10**8 on one item allocated
+    0.4 GB before saying it was infeasible; partial='no' was taken as True."""
+    sp = pytest.importorskip("scipy.sparse", reason="scipy (the sparse extra) builds the sparse input")
+    r = m.solve_assignment([[0], [10]], overlap=1, capacity=1)
+    assert r.workers.ravel().tolist() == [-1, 0] and r.objective == 10 and r.shortfall == 1
+    with pytest.raises(errors.InfeasibleAssignment):
+        m.assign([[0], [10]], overlap=1, capacity=1)
+    data, indices, indptr = np.array([3.0, 1.0, 2.0]), np.array([1, 0, 1]), np.array([0, 3, 3])
+    s = sp.csr_matrix((data, indices, indptr), shape=(2, 2))
+    m.assign(s, overlap=1, capacity=2, partial=True)
+    assert s.nnz == 3 and s.indices.tolist() == [1, 0, 1] and data.tolist() == [3.0, 1.0, 2.0]
+    with pytest.raises(errors.InvalidArgument, match=r"suitability 1e\+308 at item 0, worker 0 is beyond \+-1e\+150"):
+        m.assign([[1e308, -1e308]], overlap=2, capacity=1)
+    short = m.solve_assignment([[1.0, 2.0]], overlap=1000, capacity=1)
+    assert short.shortfall == 998 and short.workers[0, :3].tolist() == [0, 1, -1] and short.objective == 3
+    with pytest.raises(errors.InfeasibleAssignment, match="99999998 slot"):
+        m.assign([[1.0, 2.0]], overlap=10**8, capacity=1)
+    with pytest.raises(errors.InvalidArgument, match="partial must be True or False"):
+        m.assign([[1.0, 2.0]], overlap=1, capacity=1, partial="no")

@@ -1727,9 +1727,14 @@ def _scipy_sparse(x: Any) -> Any:
 def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     sp = _scipy_sparse(suitability)
     if sp is not None:
-        s = sp.csr_array(suitability)
+        # A copy: csr_array() of a CSR shares its arrays, and summing duplicates and sorting the
+        # indices rewrote the caller's matrix. (scipy's DIA conversions drop stored zeros: pass
+        # allowed pairs of suitability 0 as COO, CSR, LIL or DOK.)
+        s = sp.csr_array(suitability, copy=True)
         s.sum_duplicates()
         s.sort_indices()
+        if np.iscomplexobj(s.data):
+            raise InvalidArgument(f"suitability must be real numbers, got dtype {s.data.dtype}")
         n, m = s.shape
         return (s.indptr.astype(np.int64), s.indices.astype(np.int32), s.data.astype(np.float64, copy=False), n, m)
     try:
@@ -1803,11 +1808,24 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
     return new_ptr, np.ascontiguousarray(indices[keep]), np.ascontiguousarray(data[keep])
 
 
+MAX_SUITABILITY = 1e150
+"""Largest |suitability| :func:`assign` takes (the solver's costs are sums of differences)."""
+
+
 def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *,
                      partial: bool = False) -> Assignment:
     r"""Maximum-suitability assignment, with its objective and shortfall (see :func:`assign`).
 
-    Never raises for infeasibility: ``shortfall > 0`` says the demand cannot be met."""
+    Never raises for infeasibility: ``shortfall > 0`` says the demand cannot be met, and
+    ``workers`` is then the best assignment of as many slots as can be filled (with ``partial``
+    or without: before 2026-12-07, without it, a feasible but not the best one)."""
+    return _solve(suitability, overlap, capacity, exclude, partial=partial, _best=True)
+
+
+def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, partial: bool,
+           _best: bool) -> Assignment:
+    """``_best``: the best partial assignment when the demand cannot be met (``assign`` without
+    ``partial`` only needs the shortfall it raises)."""
     if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)):
         raise InvalidArgument(f"overlap must be an int, got {type(overlap).__name__}")
     if not 0 <= int(overlap) <= 2**31 - 1:
@@ -1819,6 +1837,13 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
         bad = np.flatnonzero(~np.isfinite(data))[0]
         item = int(np.searchsorted(indptr, bad, side="right") - 1)
         raise InvalidArgument(f"suitability has a non-finite value ({data[bad]}) at item {item}, worker {int(indices[bad])}")
+    if data.size and np.abs(data).max() > MAX_SUITABILITY:
+        # The solver's reduced costs (max - s, and slots x range for a partial solve) overflowed
+        # to inf near 1e305: a false InfeasibleAssignment, a partial answer missing the best pair.
+        bad = int(np.argmax(np.abs(data)))
+        item = int(np.searchsorted(indptr, bad, side="right") - 1)
+        raise InvalidArgument(f"suitability {float(data[bad])!r} at item {item}, worker {int(indices[bad])} is beyond "
+                              f"+-{MAX_SUITABILITY:g}: rescale the scores")
     cap = np.asarray(capacity)
     if cap.dtype == object:
         # Python ints beyond 64 bits (or non-numbers) land here.
@@ -1844,9 +1869,26 @@ def solve_assignment(suitability: Any, overlap: int, capacity: Any, exclude: Any
         j = int(np.flatnonzero(too_big)[0])
         raise InvalidArgument(f"capacity of worker {j} is too large ({cap[j]}; at most 2**63 - 1)")
     cap = np.ascontiguousarray(cap, dtype=np.int64)
+    if isinstance(partial, (bool, np.bool_)) is False:
+        raise InvalidArgument(f"partial must be True or False, got {partial!r}")
     indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
-    workers, objective, shortfall, item_short, aug = _m.assign(indptr, indices, data, n, m, int(overlap), cap,
-                                                              bool(partial))
+    if int(overlap) > m and not partial and not _best:
+        # No item can get more distinct workers than there are: infeasible before any search
+        # (the solver allocated n x overlap slots first: 0.4 GB for overlap 10**8 on one item).
+        short = np.full(n, int(overlap) - m, dtype=np.int64)
+        return Assignment(np.full((n, 0), -1, np.int32), 0.0, int(short.sum()), short, 0)
+    # The solver needs no more slots per item than there are workers; the rest stay empty (-1).
+    solve_overlap = min(int(overlap), m)
+    # Without partial, the solve stops at the first pass when the demand cannot be met: a
+    # feasible assignment, not the best one (items served in index order). Returned as the
+    # result, that pass is replaced by the best assignment of the most slots.
+    workers, objective, shortfall, item_short, aug = _m.assign(indptr, indices, data, n, m, solve_overlap, cap,
+                                                              bool(partial) or _best)
+    if solve_overlap < int(overlap):
+        extra = int(overlap) - solve_overlap
+        workers = np.hstack([workers, np.full((n, extra), -1, np.int32)])
+        item_short = np.asarray(item_short) + extra
+        shortfall = int(shortfall) + n * extra
     return Assignment(workers, float(objective), int(shortfall), item_short, int(aug))
 
 
@@ -1859,7 +1901,8 @@ def assign(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *
 
     solved exactly as a min-cost flow by successive shortest paths with potentials (see
     docs/matching.md). ``suitability``: dense array [n_items, n_workers] (every pair allowed) or
-    ``scipy.sparse`` (only stored entries allowed; a stored 0 is an allowed pair). ``capacity``:
+    ``scipy.sparse`` (only stored entries allowed; a stored 0 is an allowed pair, except in DIA,
+    whose conversion drops them); |values| at most :data:`MAX_SUITABILITY`. ``capacity``:
     int or one int per worker. ``exclude``: (item, worker) pairs, a boolean mask, or a sparse
     matrix of pairs that must not be assigned (e.g. the item's uploader, earlier labelers).
 
@@ -1872,7 +1915,7 @@ def assign(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *
     >>> assign([[3, 1], [2, 2]], overlap=1, capacity=1).ravel().tolist()
     [0, 1]
     """
-    r = solve_assignment(suitability, overlap, capacity, exclude, partial=partial)
+    r = _solve(suitability, overlap, capacity, exclude, partial=partial, _best=False)
     if r.shortfall and not partial:
         items = r.short_items
         shown = ", ".join(map(str, items[:10])) + (", ..." if len(items) > 10 else "")
