@@ -487,3 +487,30 @@ def test_assignment_off_the_happy_path() -> None:
         m.assign([[1.0, 2.0]], overlap=10**8, capacity=1)
     with pytest.raises(errors.InvalidArgument, match="partial must be True or False"):
         m.assign([[1.0, 2.0]], overlap=1, capacity=1, partial="no")
+
+
+def test_more_of_the_match_surface_refuses_bad_input_by_name() -> None:
+    """Raw TypeError/ValueError/FileNotFoundError from Embedder options (hash_bits=20.9 ran as 20),
+    Tokenizer.decode(None)/from_bytes(str), StaticEmbedding(5)/(missing path), Catalog + None,
+    make_subtasks(None, 1); control ids that are tuples crashed make_subtasks; an exclude
+    DataFrame of (item, worker) rows was read as its column names."""
+    bad = {
+        "hash_bits must be an int": lambda: m.Embedder(hash_bits=20.9),
+        "char_ngrams must be a \\(min, max\\) pair": lambda: m.Embedder(char_ngrams="ab"),
+        "piece_bigrams must be a bool": lambda: m.Embedder(piece_bigrams="no"),
+        "decode takes a sequence of piece ids": lambda: m.Tokenizer().decode(None),
+        "from_bytes takes the model's bytes": lambda: m.Tokenizer.from_bytes("abc"),
+        "StaticEmbedding takes a path or the table's bytes": lambda: m.StaticEmbedding(5),
+        "cannot read the static embedding table": lambda: m.StaticEmbedding("/nonexistent/table"),
+        "extend takes a catalog or a list of categories": lambda: m.Catalog.default() + None,
+        "items must be a count or a sequence of item ids, not NoneType": lambda: m.make_subtasks(None, 1),
+    }
+    for message, call in bad.items():
+        with pytest.raises(errors.InvalidArgument, match=message):
+            call()
+    subtasks = m.make_subtasks([("a", 1), ("b", 2), ("c", 3)], 2, control_items=[("gold", 0), ("gold", 1)],
+                               control_share=0.3)
+    got = [x for st in subtasks for x in st.items.tolist()]
+    assert ("gold", 0) in got and all(isinstance(x, tuple) for x in got)
+    pairs = pd.DataFrame({"item": [0], "worker": [1]})
+    assert m.assign([[1.0, 2.0], [1.0, 2.0]], overlap=1, capacity=1, exclude=pairs).ravel().tolist() == [0, 1]

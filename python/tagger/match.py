@@ -223,6 +223,8 @@ class Tokenizer:
 
     @classmethod
     def from_bytes(cls, model: bytes) -> Tokenizer:
+        if not isinstance(model, (bytes, bytearray, memoryview)):  # (bytes("abc") raised a raw TypeError)
+            raise InvalidArgument(f"Tokenizer.from_bytes takes the model's bytes, not {type(model).__name__}")
         return cls(bytes(model))
 
     @classmethod
@@ -256,6 +258,8 @@ class Tokenizer:
         return int(id)
 
     def decode(self, ids: Iterable[int]) -> str:
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise InvalidArgument(f"decode takes a sequence of piece ids, not {type(ids).__name__}")
         return self._core.decode([self._piece_id(i) for i in ids])
 
     def piece_score(self, id: int) -> float:
@@ -354,8 +358,13 @@ class StaticEmbedding:
             data = bytes(path)
             self._source = "bytes"
         else:
+            if path is not None and not isinstance(path, (str, Path)):
+                raise InvalidArgument(f"StaticEmbedding takes a path or the table's bytes, not {type(path).__name__}")
             p = Path(path) if path is not None else STATIC_EMBEDDING_PATH
-            data = p.read_bytes()
+            try:
+                data = p.read_bytes()
+            except OSError as e:  # (as Tokenizer: a typed error, not FileNotFoundError)
+                raise InvalidArgument(f"cannot read the static embedding table {str(p)!r}: {e.strerror}") from None
             self._source = p.name
         self._core = _m.StaticEmbedding.from_bytes(data)
         # What a saved index or a pickle records: the shipped table by this digest, any other
@@ -500,8 +509,11 @@ class Embedder:
         if _core is not None:
             self._core = _core
         else:
-            cfg = _embedder_config(hash_bits, char_ngrams, piece_bigrams, word_unigrams, sublinear_tf)
-            self._core = _m.Embedder(_tokenizer(tokenizer)._core, cfg)
+            # The checks fits use (hash_bits=None, char_ngrams="ab" raised raw errors; 20.9 ran as 20)
+            opts = _embedder_options("Embedder", {"hash_bits": hash_bits, "char_ngrams": char_ngrams,
+                                                  "piece_bigrams": piece_bigrams, "word_unigrams": word_unigrams,
+                                                  "sublinear_tf": sublinear_tf})
+            self._core = _m.Embedder(_tokenizer(tokenizer)._core, _embedder_config(**opts))
 
     def fit(self, corpus: Iterable[str], threads: int = 0) -> Embedder:
         """Learn document frequencies from ``corpus``; returns ``self``."""
@@ -688,6 +700,9 @@ class Catalog(Sequence[Category]):
 
     def extend(self, more: Iterable[Category | dict]) -> Catalog:
         """A new catalog with ``more`` appended (ids must stay unique)."""
+        if isinstance(more, (str, bytes, Category, dict)) or not isinstance(more, Iterable):
+            raise InvalidArgument(f"extend takes a catalog or a list of categories, not {type(more).__name__}"
+                                  + (" (wrap one category in a list)" if isinstance(more, (Category, dict)) else ""))
         return Catalog([*self._cats, *more])
 
     __add__ = extend
@@ -1774,6 +1789,11 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
             if isinstance(exclude, (str, bytes)):
                 raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
                                       "or a sparse matrix; got a string")
+            pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
+            if pd is not None and isinstance(exclude, pd.DataFrame):  # (item, worker) rows: list(frame) gave its column names
+                if exclude.shape[1] != 2:
+                    raise InvalidArgument(f"an exclude frame holds (item, worker) rows in 2 columns, got {exclude.shape[1]}")
+                exclude = exclude.to_numpy()
             try:
                 raw = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
             except (TypeError, ValueError) as e:
@@ -1969,9 +1989,9 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
         if not 0 <= n <= 2**31 - 1:
             raise InvalidArgument(f"items must be a count in [0, 2**31 - 1], got {n}")
     else:
-        if isinstance(items, (str, bytes)):
-            raise InvalidArgument("items must be a count or a sequence of item ids, not a single string")
-        listed = list(items)  # type: ignore[arg-type]  # (a numpy integer count was taken above)
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise InvalidArgument(f"items must be a count or a sequence of item ids, not {type(items).__name__}")
+        listed = list(items)
         ids = np.empty(len(listed), dtype=object)  # element by element: tuple ids stay tuples
         for i, x in enumerate(listed):
             ids[i] = x
@@ -2026,7 +2046,8 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
             mapped = np.empty(len(it), dtype=object)
             reg = ~flag
             mapped[reg] = ids[it[reg]] if ids is not None else it[reg]
-            mapped[flag] = [ctrl[k] for k in it[flag]]
+            for pos, k in zip(np.flatnonzero(flag), it[flag]):  # one by one: tuple ids stay tuples
+                mapped[pos] = ctrl[k]  # (a list of tuples assigned at once became a 2-D array: TypeError)
             if ids is None:
                 mapped = mapped.astype(np.int64)
         out.append(Subtask(mapped, flag))
