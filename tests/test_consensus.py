@@ -484,3 +484,16 @@ def test_crowdlab_quality_reports_the_tasks_only_the_model_labeled() -> None:
     assert tasks.loc[4, "entropy"] == pytest.approx(-(0.9 * np.log(0.9) + 0.1 * np.log(0.1)))
     assert tasks.loc[5, "margin"] == 0 and tasks.loc[5, "entropy"] == pytest.approx(np.log(2))
     assert len(est.quality().answers) == 6  # answers and workers are the annotators' only
+
+
+def test_crowdlab_quality_after_a_refit_that_raised() -> None:
+    """A refit whose model_probas lacked answered tasks raised (as it should) but left its model
+    and extra tasks on the estimator: quality() then read them against the kept fit (KeyError)."""
+    df = pd.DataFrame({"task": np.repeat(np.arange(30), 3), "worker": np.tile(["a", "b", "c"], 30),
+                       "label": np.arange(90) % 2})
+    full = pd.DataFrame({0: np.full(35, 0.7), 1: np.full(35, 0.3)}, index=np.arange(35))
+    est = C.CROWDLAB().fit(df, full)
+    before = est.quality().tasks.copy()
+    with pytest.raises(InvalidArgument, match="model_probas has no row for 5 answered task"):
+        est.fit(df, pd.concat([full.drop(index=[0, 1, 2, 3, 4]), full.iloc[:5].rename(index=lambda t: t + 100)]))
+    pd.testing.assert_frame_equal(est.quality().tasks, before)

@@ -314,3 +314,36 @@ def test_the_replay_and_its_helpers_refuse_bad_settings_with_the_reason():
         with pytest.raises(errors.InvalidArgument, match="budget must be an integer >= 0"):
             replay.adaptive_budget(0.9, budget)
     assert tg.consensus.get_method("CommunityBCC").__class__ is tg.consensus.CBCC
+
+
+def test_replays_decide_repeated_answers_once_and_take_numpys_seeds():
+    """CopilotReplay and replay_curve refitted the shuffled replay many times, each refit warning
+    about the same repeated answers (25-31 warnings per replay_curve call) with the replay's row
+    numbers; the checks added on 2026-12-07 refused numpy arrays as Beta parameters, seed=None or
+    a Generator, and a Fraction as anchoring, which had worked."""
+    import warnings
+    from fractions import Fraction
+
+    from tagger.consensus import adaptive as A
+    from tagger.consensus.active import replay_curve
+
+    truth = pd.Series(np.arange(60) % 2, index=[f"t{i}" for i in range(60)])
+    answers = A.simulate_crowd(truth, [0, 1], n_workers=6, per_item=4, skill=np.array([7.0, 3.0]))
+    answers = pd.concat([answers, answers.iloc[:5]], ignore_index=True)
+    cop = A.synthetic_copilot(truth, 0.8, correct=np.array([8.0, 2.0]))
+    for run in (lambda: _replay_all(A.CopilotReplay(answers, truth, cop, overlap=4)),
+                lambda: replay_curve(answers, truth, step=0.2)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            run()
+        repeated = [w for w in seen if "repeated (task, worker)" in str(w.message)]
+        assert len(repeated) == 1 and repeated[0].filename == __file__
+    for seed in (None, np.random.default_rng(1)):
+        A.CopilotReplay(answers.iloc[:-5], truth, cop, overlap=4, seed=seed)
+    A.CopilotReplay(answers.iloc[:-5], truth, cop, overlap=4, anchoring=Fraction(1, 5))
+
+
+def _replay_all(replay):
+    replay.full()
+    replay.adaptive(0.9)
+    replay.adaptive_budget(0.9)

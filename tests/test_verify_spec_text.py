@@ -150,3 +150,15 @@ def test_the_letterless_warning_points_at_the_callers_line() -> None:
                          budget=10 * tg.TAG)
     letterless = [w for w in seen if "has no letters" in str(w.message)]
     assert letterless and {w.filename for w in letterless} == {__file__}
+
+
+def test_a_warning_from_python_c_names_its_line_not_sys() -> None:
+    """outside_tagger() skipped every '<string>' frame, so code run by `python -c` or exec() (whose
+    file is '<string>', like a dataclass's generated __init__) got its warnings as 'sys:1'."""
+    import subprocess
+    import sys
+
+    code = "from tagger.verify import VerifySpec\n\nVerifySpec(description='Reviews', examples=['...'])\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "<string>:3: UserWarning: examples[0]" in out.stderr, out.stderr

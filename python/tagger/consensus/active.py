@@ -186,7 +186,11 @@ def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_s
     from .registry import get_method
 
     rng = np.random.default_rng(seed)
-    df = answers.reset_index(drop=True)
+    # A worker's repeated answers to a task: the last one counts, decided once here in the caller's
+    # row order (with one warning naming the caller's row); each round's refit on the shuffled
+    # replay warned again, with the replay's row numbers, and kept whichever came last there.
+    _, used = factorize(answers[["task", "worker", "label"]])
+    df = used.reset_index(drop=True)
     order = rng.permutation(len(df))
     df = df.iloc[order].reset_index(drop=True)
     df["_rank"] = df.groupby("task", sort=False).cumcount()

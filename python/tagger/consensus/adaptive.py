@@ -44,7 +44,7 @@ import pandas as pd
 from ..errors import InvalidArgument
 from .active import next_items
 from ._checks import one_row_each
-from .base import BaseClassifier, _plain
+from .base import BaseClassifier, _plain, factorize
 
 __all__ = ["COPILOT", "ReplayResult", "CopilotReplay", "synthetic_copilot", "copilot_from_proba",
            "uninformative", "simulate_crowd", "CONFIDENCE_CORRECT", "CONFIDENCE_WRONG"]
@@ -104,9 +104,9 @@ def synthetic_copilot(truth: pd.Series, accuracy: float, *, labels: Any = None, 
 def _beta_params(name: str, ab: Any) -> None:
     """(a, b) of a Beta distribution, both finite and > 0 (5 raised len()'s TypeError, (0, 1)
     numpy's "a <= 0")."""
-    ok = isinstance(ab, (tuple, list)) and len(ab) == 2 and all(
+    ok = not isinstance(ab, (str, bytes)) and np.ndim(ab) == 1 and len(ab) == 2 and all(
         isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and 0 < float(v) < float("inf")
-        for v in ab)
+        for v in ab)  # a tuple, a list or a numpy array of two numbers
     if not ok:
         raise InvalidArgument(f"{name} must be the (a, b) of a Beta distribution, both finite and > 0; got {ab!r}")
 
@@ -238,11 +238,13 @@ class CopilotReplay:
         absent = pd.Index(tasks)[~pd.Index(tasks).isin(copilot.index)]
         if len(absent):
             raise InvalidArgument(f"the copilot has no answer for {len(absent)} task(s), e.g. {absent[0]!r}")
-        if isinstance(anchoring, (bool, np.bool_)) or not isinstance(anchoring, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= float(anchoring) <= 1.0:
+        share: Any = anchoring  # (typed float: mypy reads float as no numbers.Real)
+        if isinstance(share, (bool, np.bool_)) or not isinstance(share, numbers.Real) or not 0.0 <= float(share) <= 1.0:
             raise InvalidArgument(f"anchoring must be a probability in [0, 1], got {anchoring!r}")
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InvalidArgument(f"seed must be an int >= 0, got {seed!r}")
+        try:  # what numpy takes as a seed (an int >= 0, None, a Generator ...), refused in its words
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument(f"seed must be an int >= 0 (or None, or a numpy Generator), got {seed!r}: {e}") from None
         conf = pd.to_numeric(copilot["confidence"], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~((conf >= 0) & (conf <= 1))
         if bad.any():
@@ -252,7 +254,9 @@ class CopilotReplay:
                                   f"{_plain(copilot['confidence'].iloc[i])!r}: "
                                   "confidences are probabilities in [0, 1]")
         self.overlap, self.method, self.anchoring = int(overlap), method, float(anchoring)
-        rng = np.random.default_rng(seed)
+        # Repeated answers of a worker to a task: the last counts, decided once here in the
+        # caller's order (one warning, the caller's row); every policy's refit warned again.
+        _, answers = factorize(answers[["task", "worker", "label"]])
         self._rng_seed = int(rng.integers(2**63))
         df = answers[["task", "worker", "label"]].iloc[rng.permutation(len(answers))].reset_index(drop=True)
         code = pd.Index(tasks).get_indexer(pd.Index(df["task"]))

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import one_row_each
-from .base import Answers, BaseClassifier
+from .base import Answers, BaseClassifier, _plain, fit_transaction
 
 __all__ = ["LabelQuality", "CROWDLAB", "label_quality"]
 
@@ -108,25 +108,29 @@ class CROWDLAB(BaseClassifier):
             raise InvalidArgument("CROWDLAB.fit needs model_probas: a DataFrame indexed by task, one column per label")
         _check_model_probas(model_probas)
         extra = model_probas.index.difference(pd.Index(data["task"].unique())) if "task" in data else pd.Index([])
-        self._model_probas = model_probas
-        self._extra_tasks = extra
-        given = self.labels
-        if given is None:  # this fit's labels are the model's columns (the estimator's option stays None)
+        # On the fit's copy: a refit that raises leaves the model and its extra tasks of the fit
+        # in place (quality() read a failed refit's extra tasks against the kept probas_: KeyError).
+        with fit_transaction(self) as work:
+            work._model_probas = model_probas
+            work._extra_tasks = extra
+            given = work.labels
+            if given is None:  # this fit's labels are the model's columns (the estimator's option stays None)
+                try:
+                    work.labels = sorted(model_probas.columns)
+                except TypeError:  # labels of unorderable mixed types: the columns' order
+                    work.labels = list(model_probas.columns)
             try:
-                self.labels = sorted(model_probas.columns)
-            except TypeError:  # labels of unorderable mixed types: the columns' order
-                self.labels = list(model_probas.columns)
-        try:
-            return super().fit(data, true_labels)  # type: ignore[return-value]
-        finally:
-            self.labels = given
+                work._fit(data, true_labels)
+            finally:
+                work.labels = given
+        return self
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
         mp = self._model_probas.reindex(index=answers.task_names, columns=answers.label_names)
         if mp.isna().to_numpy().any():
             rows = answers.task_names.difference(self._model_probas.index)
             if len(rows):
-                raise InvalidArgument(f"model_probas has no row for {len(rows)} answered task(s), first {rows[0]!r}")
+                raise InvalidArgument(f"model_probas has no row for {len(rows)} answered task(s), first {_plain(rows[0])!r}")
             raise InvalidArgument("model_probas has NaN probabilities (or lacks a label's column) for "
                                   f"{int(mp.isna().any(axis=1).sum())} answered task(s), first {mp.index[mp.isna().any(axis=1)][0]!r}")
         common.pop("callback", None)
