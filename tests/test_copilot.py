@@ -295,7 +295,8 @@ def test_the_replay_and_its_helpers_refuse_bad_settings_with_the_reason():
     cop = A.synthetic_copilot(truth, 0.9)
     bad = {
         "seed must be an int >= 0": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, seed=-1),
-        r"seed must be an int >= 0 \(or None, or a numpy Generator\), got 1.5": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, seed=1.5),
+        r"seed must be an int >= 0 \(or None, or a numpy Generator\), got 1.5": lambda: A.CopilotReplay(
+            answers, truth, cop, overlap=3, seed=1.5),
         "anchoring must be a probability": lambda: A.CopilotReplay(answers, truth, cop, overlap=3, anchoring="x"),
         "copilot confidence of task 't0' is 'high'": lambda: A.CopilotReplay(
             answers, truth, cop.assign(confidence="high"), overlap=3),
