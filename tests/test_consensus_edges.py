@@ -341,3 +341,50 @@ def test_options_are_checked_alike_across_estimators_and_the_numpy_path() -> Non
     with pytest.raises(InvalidArgument, match=r"dawid_skene: unknown option\(s\) \['smoothingg'\]; its options are"):
         C.arrays.dawid_skene(t, w, lab, smoothingg=1.0)
     assert C.arrays.dawid_skene(t, w, lab, np.int64(3)).probas.shape == (2, 3)
+
+
+def test_tables_beyond_memory_are_refused_before_allocating(monkeypatch) -> None:
+    """The Dawid-Skene family keeps workers x labels^2 tables: 100k workers x 22,000 labels wrapped
+    the engine's int32 row index (a segfault); 10k workers x 300 labels (27 GB) raised a bare
+    'std::bad_alloc', or, with overcommit, the process was killed on first touch."""
+    from tagger.consensus import base
+
+    many = pd.DataFrame({"task": np.arange(100_000) % 1000, "worker": np.arange(100_000),
+                         "label": np.arange(100_000) % 22_000})
+    monkeypatch.setattr(base, "_physical_memory", lambda: 0)  # unknown RAM: the engine's own check
+    with pytest.raises(InvalidArgument, match="DawidSkene: 100000 workers x 22000 labels is beyond this engine"):
+        C.DawidSkene(n_iter=2).fit(many)
+    monkeypatch.setattr(base, "_physical_memory", lambda: 2**30)
+    wide = pd.DataFrame({"task": np.arange(20_000) % 2000, "worker": np.arange(20_000) // 10,
+                         "label": np.arange(20_000) % 300})
+    with pytest.raises(InvalidArgument, match=r"DawidSkene on 2,000 workers x 300 labels needs about 5 GB .* 1 GB"):
+        C.DawidSkene().fit(wide)
+    with pytest.raises(InvalidArgument, match="EBCC on 2,000 workers x 300 labels needs about 28 GB"):
+        C.EBCC().fit(wide)
+    C.MajorityVote().fit(wide)  # no such tables
+
+    def out_of_memory(self, answers, **common):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(C.GLAD, "_core_call", out_of_memory)
+    with pytest.raises(MemoryError, match=r"GLAD ran out of memory on 2,000 tasks, 2,000 workers and 300 labels \(std::bad_alloc\)"):
+        C.GLAD().fit(wide)
+
+
+def test_next_items_skips_the_costly_eig_column_unless_asked(monkeypatch) -> None:
+    """The eig column (tasks x labels^2) was computed for every score: 45 s and 4.7 GB at 10,000
+    labels for a margin ranking. Beyond EIG_ALWAYS_CELLS it is NaN unless score='eig'."""
+    from tagger.consensus import active
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"task": np.repeat(np.arange(50), 3), "worker": rng.integers(0, 20, 150),
+                       "label": rng.integers(0, 4, 150)}).drop_duplicates(["task", "worker"])
+    full = C.next_items(df, 10, method="majority_vote")
+    assert full["eig"].notna().all()
+    monkeypatch.setattr(active, "EIG_ALWAYS_CELLS", 0)
+    cheap = C.next_items(df, 10, method="majority_vote")
+    assert cheap["eig"].isna().all()
+    pd.testing.assert_frame_equal(cheap.drop(columns="eig"), full.drop(columns="eig"))
+    asked = C.next_items(df, 10, method="majority_vote", score="eig")
+    pd.testing.assert_frame_equal(asked, C.next_items(df, 10, method="majority_vote", score="eig").copy())
+    assert asked["eig"].notna().all()

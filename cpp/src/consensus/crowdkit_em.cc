@@ -154,6 +154,14 @@ struct Em {
 
   Em(const AnswersView& a_, const Options& o) : a(a_), opt(o), c(detail::build_csr(a_, false)), K(a_.n_labels) {
     const std::size_t W = static_cast<std::size_t>(a.n_workers);
+    // The row index (worker * K + label) is int32, read per answer in the E-step; beyond int32 it
+    // wrapped negative and the constructor wrote out of bounds (a segfault at 100k workers x
+    // 22,000 labels). Tables of workers x labels^2 cells that large cannot be held anyway.
+    constexpr std::size_t kMaxIndex = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+    if (W * static_cast<std::size_t>(K) > kMaxIndex || static_cast<std::size_t>(K) * static_cast<std::size_t>(K) > kMaxIndex)
+      throw InvalidArgument("consensus: " + std::to_string(W) + " workers x " + std::to_string(K) + " labels is beyond "
+                            "this engine's error tables (workers x labels^2 cells, and workers x labels < 2^31); "
+                            "MajorityVote, Wawa or GLAD(variant='tagger') scale with the answers");
     row.assign(c.n + kPrefetchAhead, 0);  // padded: the E-step reads ahead
     present.assign(W * K, 0);
     w_offset.assign(W + 1, 0);

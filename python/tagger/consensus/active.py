@@ -78,6 +78,10 @@ def _confusion(errors: np.ndarray | None, skills: np.ndarray | None, counts: np.
     return pi
 
 
+EIG_ALWAYS_CELLS = 50_000_000
+"""``next_items`` fills its ``eig`` column for another score only up to this many tasks x labels^2."""
+
+
 def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier = "dawid_skene", *,
                score: str = "margin", labels: Any = None, smoothing: float = 1.0,
                exclude: Iterable[Any] | None = None) -> pd.DataFrame:
@@ -99,7 +103,8 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     items, whose label is already known); their answers still inform the fit.
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
-    ``margin``, ``entropy``, ``eig``, the current ``label`` and ``n_answers``;
+    ``margin``, ``entropy``, ``eig`` (NaN when another score ranks and tasks x
+    labels^2 exceeds :data:`EIG_ALWAYS_CELLS`), the current ``label`` and ``n_answers``;
     at most ``budget`` rows (fewer when there are fewer tasks).
     """
     from .registry import get_method
@@ -155,7 +160,12 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     margin = srt[:, -1] - (srt[:, -2] if K > 1 else 0.0)
     entropy = _entropy_rows(p)
     counts = np.bincount(a.worker, minlength=len(a.worker_names))
-    eig = eig_scores(p, _confusion(errors, skills, counts, K)) if K > 1 else np.zeros(len(p))
+    if K > 1 and (score == "eig" or len(p) * K * K <= EIG_ALWAYS_CELLS):
+        eig = eig_scores(p, _confusion(errors, skills, counts, K))
+    else:
+        # Not asked for and costly: tasks x labels^2 (10,000 labels: 45 s and 4.7 GB for a
+        # margin ranking that needs none of it). Its column is NaN then.
+        eig = np.zeros(len(p)) if K <= 1 else np.full(len(p), np.nan)
     chosen = {"eig": eig, "margin": 1.0 - margin, "entropy": entropy}[score]
     n_ans = np.bincount(a.task, minlength=len(a.task_names))
     # Highest score first; ties to fewer answers, then to the task's first appearance.

@@ -321,6 +321,32 @@ _INT_PARAMS = {"n_iter": (0, 2**31 - 1), "n_restarts": (1, 2**31 - 1), "m_steps"
 _FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "m_step_tol", "lr_init", "lr_reduce_factor", "eps")
 
 
+def _physical_memory() -> int:
+    """Bytes of RAM on this machine (0 when the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _fits_in_memory(est: Any, answers: "Answers") -> None:
+    """InvalidArgument before a fit whose workers x labels^2 tables cannot fit in this machine's
+    RAM: the allocation could succeed (Linux overcommits) and the process be killed on first touch
+    (4 tables of 7.2 GB for 10,000 workers x 300 labels), never reaching a MemoryError."""
+    tables = est._confusion_tables()
+    if not tables:
+        return
+    _, w, k = answers.sizes
+    need = tables * 8 * w * k * k
+    ram = _physical_memory()
+    if ram and need > ram:
+        raise InvalidArgument(f"{type(est).__name__} on {w:,} workers x {k:,} labels needs about {need / 2**30:,.0f} GB "
+                              f"for its workers x labels^2 tables, more than this machine's {ram / 2**30:,.0f} GB; "
+                              "MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers only")
+
+
 def check_params(params: dict[str, Any], owner: str) -> None:
     """InvalidArgument naming the first option out of its type or range."""
     import numbers
@@ -392,6 +418,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _method: str = ""
     _iterative: bool = False
     _takes_class_priors: bool = True  # False: the method has no class prior to fix (refused, not ignored)
+
+    def _confusion_tables(self) -> int:
+        """How many workers x labels x labels float64 tables the fit holds at once (0: none)."""
+        return 0
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
@@ -447,8 +477,15 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         common.update(self._params())
         common.update(call)
         progress = _Progress(bool(self.verbose) and self._iterative, type(self).__name__)
+        _fits_in_memory(self, answers)
         try:
             out = self._core_call(answers, callback=progress, **common)
+        except MemoryError as e:  # the core's std::bad_alloc said nothing else
+            t, w, k = answers.sizes
+            raise MemoryError(f"{type(self).__name__} ran out of memory on {t:,} tasks, {w:,} workers and {k:,} labels "
+                              f"({e}); its tables grow with workers x labels^2 for the Dawid-Skene family and the "
+                              "Bayesian methods: MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers "
+                              "only") from None
         except InvalidArgument as e:
             # The core's option checks say "consensus: tol must be >= 0": name the estimator.
             msg = str(e)

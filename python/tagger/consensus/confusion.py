@@ -66,6 +66,9 @@ class DawidSkene(BaseClassifier):
     # crowd-kit's columns and priors follow the start's (MajorityVote's value_counts: first appearance).
     _task_order = _label_order = _priors_order = "appearance"
 
+    def _confusion_tables(self) -> int:
+        return 4  # expected counts, errors, their logs and the reported errors (crowd-kit's engine)
+
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, initial_error_strategy: str | None = None,
                  smoothing: float = 0.0, *, variant: str | None = None, backend: str = "local",
                  n_shards: int | None = None, **kw: Any) -> None:
