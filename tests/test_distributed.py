@@ -430,3 +430,19 @@ def test_fit_parquet_names_a_corrupt_file_and_a_missing_column(tmp_path) -> None
     pq.write_table(pa.Table.from_pandas(df.iloc[60:, :2], preserve_index=False), tmp_path / "two" / "b.parquet")
     with pytest.raises(InvalidArgument, match="60 missing value.*a file of the source without that column"):
         tg.consensus.fit_parquet(tmp_path / "two")
+
+
+def test_fit_parquet_refuses_tables_beyond_memory_before_its_passes(tmp_path, monkeypatch) -> None:
+    """A one-coin fit_parquet on 10,000 workers x 1,000 labels ran every EM pass, then failed to
+    allocate its 75 GB errors table; the size is known after the coding pass."""
+    pytest.importorskip("pyarrow", reason="pyarrow (the parquet extra) writes the file")
+    from tagger.consensus import base
+
+    df = pd.DataFrame({"task": np.repeat(np.arange(100), 3), "worker": np.tile([0, 1, 2], 100),
+                       "label": np.arange(300) % 50})
+    df.to_parquet(tmp_path / "a.parquet")
+    monkeypatch.setattr(base, "_physical_memory", lambda: 1000)
+    with pytest.raises(InvalidArgument, match="OneCoinDawidSkene on 3 workers x 50 labels needs about"):
+        tg.consensus.fit_parquet(tmp_path / "a.parquet", "one_coin_dawid_skene")
+    monkeypatch.setattr(base, "_physical_memory", lambda: 0)
+    tg.consensus.fit_parquet(tmp_path / "a.parquet", "one_coin_dawid_skene")

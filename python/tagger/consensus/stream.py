@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, _plain, _Progress, check_params
+from .base import Answers, BaseClassifier, _fits_in_memory, _plain, _Progress, check_params
 from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum
 
 __all__ = ["fit_parquet"]
@@ -553,6 +553,11 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     stream = _Stream(method, source, columns, labels, batch_size, chunk_answers, threads, spill_dir)
     empty = np.zeros(0, np.int32)
     answers = Answers(empty, empty, empty, stream.task_names, stream.workers.names, stream.labels.names)
+    try:  # before the EM passes: a one-coin fit's errors failed to allocate only after all of them
+        _fits_in_memory(est, answers)
+    except InvalidArgument:
+        stream.close()
+        raise
     priors = None
     if class_priors is not None:
         from .base import priors_array
