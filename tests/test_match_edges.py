@@ -514,3 +514,28 @@ def test_more_of_the_match_surface_refuses_bad_input_by_name() -> None:
     assert ("gold", 0) in got and all(isinstance(x, tuple) for x in got)
     pairs = pd.DataFrame({"item": [0], "worker": [1]})
     assert m.assign([[1.0, 2.0], [1.0, 2.0]], overlap=1, capacity=1, exclude=pairs).ravel().tolist() == [0, 1]
+
+
+def test_outputs_and_fits_beyond_memory_say_so(monkeypatch) -> None:
+    """A predict_proba batch larger than RAM filled its output with zeros after embedding every
+    text (a bare std::bad_alloc, or the process killed); a fit or an assignment out of memory
+    raised a bare std::bad_alloc."""
+    from tagger.consensus import base
+
+    idx = m.CategoryIndex.fit(["where is my card", "top up my account", "card not here", "add money"],
+                              ["card", "top_up", "card", "top_up"], calibrate=False)
+    monkeypatch.setattr(base, "_physical_memory", lambda: 10)
+    with pytest.raises(errors.InvalidArgument, match="3 texts x 2 categories of scores need about 0 GB.*in batches"):
+        idx.predict_proba(["a card", "money", "x"])
+    monkeypatch.setattr(base, "_physical_memory", lambda: 0)
+    assert idx.predict_proba(["a card"]).shape == (1, 2)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(m._m, "assign", no_memory)
+    with pytest.raises(MemoryError, match=r"assign ran out of memory on 2 items x 2 workers \(4 allowed pairs"):
+        m.assign([[1.0, 2.0], [2.0, 1.0]], overlap=1, capacity=1)
+    monkeypatch.setattr(m._m.CategoryIndex, "fit_with_folds", no_memory)
+    with pytest.raises(MemoryError, match="CategoryIndex.fit ran out of memory on 4 texts and 2 categories"):
+        m.CategoryIndex.fit(["a b", "c d", "a c", "b d"], ["x", "y", "x", "y"], calibrate=False)

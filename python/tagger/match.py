@@ -902,6 +902,20 @@ index uncalibrated (:attr:`CategoryIndex.calibration` says so): ``abstain=True``
 threshold, and :meth:`CategoryIndex.predict_proba` is the raw model's."""
 
 
+def _output_fits(n_texts: int, n_categories: int) -> None:
+    """InvalidArgument before scoring a batch whose texts x categories float32 scores (held twice
+    on the way out) exceed this machine's RAM: the core's zero-filled output touched every page (a
+    bare std::bad_alloc after embedding every text, or the process killed)."""
+    need = 2 * 4 * n_texts * n_categories
+    from .consensus.base import _physical_memory
+
+    ram = _physical_memory()
+    if ram and need > ram:
+        raise InvalidArgument(f"{n_texts:,} texts x {n_categories:,} categories of scores need about "
+                              f"{need / 2**30:,.0f} GB, more than this machine's {ram / 2**30:,.0f} GB: score the "
+                              "texts in batches (or use top_k_batch on a batch)")
+
+
 def _warn(message: str) -> None:
     """A ``UserWarning`` from a fit, attributed to the caller's ``fit(...)`` line."""
     frame, level = sys._getframe(1), 2
@@ -1227,9 +1241,16 @@ class CategoryIndex:
             jobs = _fold_jobs(labels_l, oos is not None, int(folds), int(seed)) if calibrate else []
             # One C++ call fits the index and the fold models: the texts are featurized once
             # and the models train side by side (docs/matching.md, "Calibration").
-            core, scored = _m.CategoryIndex.fit_with_folds(
-                texts_l, labels_l, tok, cfg,
-                [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
+            try:
+                core, scored = _m.CategoryIndex.fit_with_folds(
+                    texts_l, labels_l, tok, cfg,
+                    [(j.train.tolist(), np.concatenate([j.in_eval, j.oos_eval]).tolist()) for j in jobs])
+            except MemoryError as e:  # the core's bare std::bad_alloc
+                raise MemoryError(
+                    f"CategoryIndex.fit ran out of memory on {len(texts_l):,} texts and {len(set(labels_l)):,} "
+                    f"categories ({e}): training keeps two floats per (feature, category) for the model and "
+                    f"{len(jobs)} calibration fold model(s); fewer categories, calibrate=False, dense=False or a "
+                    "smaller hash_bits need less") from None
             idx_ = cls(_core=core, _source="fit")
             idx_._dense = _dense_table(dense)
             idx_._use_label_kinds(label_kinds)
@@ -1425,6 +1446,7 @@ class CategoryIndex:
                             "idx = CategoryIndex.fit(texts, labels)), or take CategoryIndex.default() / "
                             "CategoryIndex.from_catalog(catalog)")
         tl, bad = _texts_lenient(texts, on_invalid)
+        _output_fits(len(tl), len(categories))
         if core is not None:
             p, codes = core.predict_proba(tl, threads)
             if zero_shot is not None:
@@ -1902,8 +1924,13 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
     # Without partial, the solve stops at the first pass when the demand cannot be met: a
     # feasible assignment, not the best one (items served in index order). Returned as the
     # result, that pass is replaced by the best assignment of the most slots.
-    workers, objective, shortfall, item_short, aug = _m.assign(indptr, indices, data, n, m, solve_overlap, cap,
-                                                              bool(partial) or _best)
+    try:
+        workers, objective, shortfall, item_short, aug = _m.assign(indptr, indices, data, n, m, solve_overlap, cap,
+                                                                  bool(partial) or _best)
+    except MemoryError as e:  # the core's bare std::bad_alloc
+        raise MemoryError(f"assign ran out of memory on {n:,} items x {m:,} workers ({len(data):,} allowed pairs; {e}): "
+                          "the solver keeps about 20 bytes per pair; a sparse suitability with only the candidate "
+                          "pairs (scipy.sparse) needs less") from None
     if solve_overlap < int(overlap):
         extra = int(overlap) - solve_overlap
         workers = np.hstack([workers, np.full((n, extra), -1, np.int32)])
