@@ -539,3 +539,20 @@ def test_outputs_and_fits_beyond_memory_say_so(monkeypatch) -> None:
     monkeypatch.setattr(m._m.CategoryIndex, "fit_with_folds", no_memory)
     with pytest.raises(MemoryError, match="CategoryIndex.fit ran out of memory on 4 texts and 2 categories"):
         m.CategoryIndex.fit(["a b", "c d", "a c", "b d"], ["x", "y", "x", "y"], calibrate=False)
+
+
+def test_top_k_order_equals_a_stable_full_sort_in_blocks(monkeypatch) -> None:
+    """top_k_batch sorted every row in full (15 s for 20,000 texts x 10,000 categories at k = 5);
+    the partitioned, blocked ranking gives the very same order, ties included."""
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(m, "_TOP_K_BLOCK", 64)  # blocks of a few rows
+    for trial in range(200):
+        n, c = int(rng.integers(1, 30)), int(rng.integers(1, 200))
+        kk = int(rng.integers(1, c + 1))
+        if trial % 2:
+            p = rng.choice(np.array([0, 0.1, 0.2, 0.5, -0.0, 1e-8], dtype=np.float32), size=(n, c))
+        else:
+            p = rng.random((n, c)).astype(np.float32)
+        if trial % 7 == 0:
+            p[0] = np.nan  # a skipped entry
+        assert np.array_equal(m._top_k_order(p, kk), np.argsort(-p, axis=1, kind="stable")[:, :kk]), (n, c, kk)

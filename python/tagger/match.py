@@ -902,6 +902,31 @@ index uncalibrated (:attr:`CategoryIndex.calibration` says so): ``abstain=True``
 threshold, and :meth:`CategoryIndex.predict_proba` is the raw model's."""
 
 
+_TOP_K_BLOCK = 1 << 22  # score cells ranked at once by top_k_batch
+
+
+def _top_k_order(p: np.ndarray, kk: int) -> np.ndarray:
+    """``np.argsort(-p, axis=1, kind="stable")[:, :kk]`` (best first, ties to the lower column),
+    a block of rows at a time, each row partitioned before the k best are sorted: the full sort of
+    every row took 15 s and 3 GB for 20,000 texts x 10,000 categories at k = 5."""
+    n, c = p.shape
+    out = np.empty((n, kk), dtype=np.int64)
+    step = max(1, _TOP_K_BLOCK // max(1, c))
+    for a in range(0, n, step):
+        neg = -p[a:a + step]
+        if kk * 4 >= c or not np.isfinite(neg).all():  # a small catalog, or skipped (NaN) rows
+            out[a:a + step] = np.argsort(neg, axis=1, kind="stable")[:, :kk]
+            continue
+        kth = np.partition(neg, kk - 1, axis=1)[:, kk - 1:kk]
+        better, tied = neg < kth, neg == kth
+        # the tied columns that make up k, lowest first (a stable sort's choice)
+        keep = better | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= kk - better.sum(axis=1, keepdims=True)))
+        cols = np.nonzero(keep)[1].reshape(len(neg), kk)
+        inner = np.argsort(np.take_along_axis(neg, cols, axis=1), axis=1, kind="stable")
+        out[a:a + step] = np.take_along_axis(cols, inner, axis=1)
+    return out
+
+
 def _output_fits(n_texts: int, n_categories: int) -> None:
     """InvalidArgument before scoring a batch whose texts x categories float32 scores (held twice
     on the way out) exceed this machine's RAM: the core's zero-filled output touched every page (a
@@ -1570,7 +1595,7 @@ class CategoryIndex:
             raise InvalidArgument(f"k must be an int in [1, 2**31 - 1], got {k!r}")
         p, codes, categories, _ = self._score(texts, threads, on_invalid)
         kk = min(int(k), len(categories))
-        order = np.argsort(-p, axis=1, kind="stable")[:, :kk]  # ties: category name order
+        order = _top_k_order(p, kk)  # ties: category name order
         out = []
         for i, row in enumerate(order):
             mm = Matches([] if codes[i] == _INVALID else [(categories[j], float(p[i, j])) for j in row])
