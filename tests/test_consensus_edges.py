@@ -347,14 +347,14 @@ def test_tables_beyond_memory_are_refused_before_allocating(monkeypatch) -> None
     """The Dawid-Skene family keeps workers x labels^2 tables: 100k workers x 22,000 labels wrapped
     the engine's int32 row index (a segfault); 10k workers x 300 labels (27 GB) raised a bare
     'std::bad_alloc', or, with overcommit, the process was killed on first touch."""
-    from tagger.consensus import base
+    from tagger import _system
 
     many = pd.DataFrame({"task": np.arange(100_000) % 1000, "worker": np.arange(100_000),
                          "label": np.arange(100_000) % 22_000})
-    monkeypatch.setattr(base, "_physical_memory", lambda: 0)  # unknown RAM: the engine's own check
+    monkeypatch.setattr(_system, "physical_memory", lambda: 0)  # unknown RAM: the engine's own check
     with pytest.raises(InvalidArgument, match="DawidSkene: 100000 workers x 22000 labels is beyond this engine"):
         C.DawidSkene(n_iter=2).fit(many)
-    monkeypatch.setattr(base, "_physical_memory", lambda: 2**30)
+    monkeypatch.setattr(_system, "physical_memory", lambda: 2**30)
     wide = pd.DataFrame({"task": np.arange(20_000) % 2000, "worker": np.arange(20_000) // 10,
                          "label": np.arange(20_000) % 300})
     with pytest.raises(InvalidArgument, match=r"DawidSkene on 2,000 workers x 300 labels needs about 5 GB .* 1 GB"):

@@ -436,13 +436,13 @@ def test_fit_parquet_refuses_tables_beyond_memory_before_its_passes(tmp_path, mo
     """A one-coin fit_parquet on 10,000 workers x 1,000 labels ran every EM pass, then failed to
     allocate its 75 GB errors table; the size is known after the coding pass."""
     pytest.importorskip("pyarrow", reason="pyarrow (the parquet extra) writes the file")
-    from tagger.consensus import base
+    from tagger import _system
 
     df = pd.DataFrame({"task": np.repeat(np.arange(100), 3), "worker": np.tile([0, 1, 2], 100),
                        "label": np.arange(300) % 50})
     df.to_parquet(tmp_path / "a.parquet")
-    monkeypatch.setattr(base, "_physical_memory", lambda: 1000)
+    monkeypatch.setattr(_system, "physical_memory", lambda: 1000)
     with pytest.raises(InvalidArgument, match="OneCoinDawidSkene on 3 workers x 50 labels needs about"):
         tg.consensus.fit_parquet(tmp_path / "a.parquet", "one_coin_dawid_skene")
-    monkeypatch.setattr(base, "_physical_memory", lambda: 0)
+    monkeypatch.setattr(_system, "physical_memory", lambda: 0)
     tg.consensus.fit_parquet(tmp_path / "a.parquet", "one_coin_dawid_skene")

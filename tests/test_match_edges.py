@@ -520,14 +520,14 @@ def test_outputs_and_fits_beyond_memory_say_so(monkeypatch) -> None:
     """A predict_proba batch larger than RAM filled its output with zeros after embedding every
     text (a bare std::bad_alloc, or the process killed); a fit or an assignment out of memory
     raised a bare std::bad_alloc."""
-    from tagger.consensus import base
+    from tagger import _system
 
     idx = m.CategoryIndex.fit(["where is my card", "top up my account", "card not here", "add money"],
                               ["card", "top_up", "card", "top_up"], calibrate=False)
-    monkeypatch.setattr(base, "_physical_memory", lambda: 10)
+    monkeypatch.setattr(_system, "physical_memory", lambda: 10)
     with pytest.raises(errors.InvalidArgument, match="3 texts x 2 categories of scores need about 0 GB.*in batches"):
         idx.predict_proba(["a card", "money", "x"])
-    monkeypatch.setattr(base, "_physical_memory", lambda: 0)
+    monkeypatch.setattr(_system, "physical_memory", lambda: 0)
     assert idx.predict_proba(["a card"]).shape == (1, 2)
 
     def no_memory(*args, **kwargs):

@@ -33,8 +33,9 @@ from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec
 
 import numpy as np
 
-from . import _core
+from . import _core, _system
 from ._optional import require
+from ._stack import outside_tagger
 from .errors import DecodeError, InfeasibleAssignment, InvalidArgument, NotFitted
 
 _m = _core.match
@@ -932,9 +933,7 @@ def _output_fits(n_texts: int, n_categories: int) -> None:
     on the way out) exceed this machine's RAM: the core's zero-filled output touched every page (a
     bare std::bad_alloc after embedding every text, or the process killed)."""
     need = 2 * 4 * n_texts * n_categories
-    from .consensus.base import _physical_memory
-
-    ram = _physical_memory()
+    ram = _system.physical_memory()
     if ram and need > ram:
         raise InvalidArgument(f"{n_texts:,} texts x {n_categories:,} categories of scores need about "
                               f"{need / 2**30:,.0f} GB, more than this machine's {ram / 2**30:,.0f} GB: score the "
@@ -943,10 +942,7 @@ def _output_fits(n_texts: int, n_categories: int) -> None:
 
 def _warn(message: str) -> None:
     """A ``UserWarning`` from a fit, attributed to the caller's ``fit(...)`` line."""
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
-    warnings.warn(message, UserWarning, stacklevel=level)
+    warnings.warn(message, UserWarning, stacklevel=outside_tagger())
 
 
 def _check_oos_texts(oos: list[str], texts: list[str]) -> list[str] | None:
@@ -1936,7 +1932,7 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
         j = int(np.flatnonzero(too_big)[0])
         raise InvalidArgument(f"capacity of worker {j} is too large ({cap[j]}; at most 2**63 - 1)")
     cap = np.ascontiguousarray(cap, dtype=np.int64)
-    if isinstance(partial, (bool, np.bool_)) is False:
+    if not isinstance(partial, (bool, np.bool_)):
         raise InvalidArgument(f"partial must be True or False, got {partial!r}")
     indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
     if int(overlap) > m and not partial and not _best:

@@ -11,6 +11,7 @@ transaction. The rules and formulas are in ``docs/workflow.md``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Mapping, ParamSpec, Sequence, TypeVar
 
@@ -27,6 +28,7 @@ from .market import mint_dataset_nft
 from .match import assign as solve
 from .verify import VerifySpec
 from ._repr import format_tag, html_table
+from ._stack import outside_tagger
 from .errors import (CorruptLedger, IncompleteTask, InfeasibleAssignment, InsufficientFunds, InvalidArgument,
                      NotAuthorized, RuleViolation, TaskStateError, UnknownAccount, VerificationFailed)
 from .ledger import VERDICTS as VERDICT_CODES
@@ -1508,10 +1510,8 @@ def _reopened_spec(net: "Network", description: str, cats: Sequence[tuple[str, f
     except InvalidArgument as e:
         if "has no letters" not in str(e):
             raise
-        import warnings
-
         warnings.warn(f"collection task {task_id[:12]}: {e}; it reopens with relevance_threshold=None", UserWarning,
-                      stacklevel=3)
+                      stacklevel=outside_tagger())
         return _collection_spec(net, description, cats, frame, {**verify, "relevance_threshold": None}, task_id=task_id)
 
 

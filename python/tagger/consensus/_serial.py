@@ -10,10 +10,8 @@ its lazy fitted properties (names ending in ``_``) run under a lock of the
 instance: each call sees one whole fit, and ``fit_predict`` returns its own
 fit's labels; a pickle or copy waits for a running fit. The lock is re-entrant
 (a ``fit_predict`` calls ``fit``) and is kept outside the instance, so
-estimators still pickle and copy. Code that reads several fitted attributes
-of an estimator another thread may refit holds :func:`holding` around the
-reads. Threads that
-want to fit in parallel use one estimator each (``copy.copy(est)``).
+estimators still pickle and copy. Threads that want to fit in parallel use
+one estimator each (``copy.copy(est)``).
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
-__all__ = ["Serialized", "holding"]
+__all__ = ["Serialized"]
 
 _METHODS = frozenset({"fit", "fit_predict", "fit_predict_proba", "predict", "predict_proba", "predict_score",
                       "fit_predict_score", "fit_predict_scores", "fit_transform", "quality"})
@@ -40,12 +38,6 @@ def _lock_of(obj: Any) -> threading.RLock:
             lock = _locks[key] = threading.RLock()
             weakref.finalize(obj, _locks.pop, key, None)  # before the id can be reused
         return lock
-
-
-def holding(obj: Any) -> threading.RLock:
-    """The lock a :class:`Serialized` estimator's calls run under (``with holding(est):``):
-    a fit and the reads of what it set (``labels_`` then ``skills_``) see one fit."""
-    return _lock_of(obj)
 
 
 def _serialized(fn: Callable[..., Any]) -> Callable[..., Any]:

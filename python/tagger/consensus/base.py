@@ -34,12 +34,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .. import _core
+from .. import _core, _system
 from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
 from ._checks import no_missing, no_repeated_columns
@@ -204,8 +205,6 @@ def factorize(
             row = int(dup[0])
             raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at row {row} "
                                   f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
-        import warnings
-
         warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at row {int(dup[0])}: only the last answer "
                       "of a worker on a task counts (a resubmission does not add a vote); crowd-kit counts every row, "
                       "which on_duplicate='keep_all' does; on_duplicate='error' refuses them", UserWarning,
@@ -321,14 +320,7 @@ _INT_PARAMS = {"n_iter": (0, 2**31 - 1), "n_restarts": (1, 2**31 - 1), "m_steps"
 _FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "m_step_tol", "lr_init", "lr_reduce_factor", "eps")
 
 
-def _physical_memory() -> int:
-    """Bytes of RAM on this machine (0 when the system does not say)."""
-    import os
-
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return 0
+_ANSWER_SIZED = "MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers only"
 
 
 def _fits_in_memory(est: Any, answers: "Answers") -> None:
@@ -340,11 +332,11 @@ def _fits_in_memory(est: Any, answers: "Answers") -> None:
         return
     _, w, k = answers.sizes
     need = tables * 8 * w * k * k
-    ram = _physical_memory()
+    ram = _system.physical_memory()
     if ram and need > ram:
         raise InvalidArgument(f"{type(est).__name__} on {w:,} workers x {k:,} labels needs about {need / 2**30:,.0f} GB "
                               f"for its workers x labels^2 tables, more than this machine's {ram / 2**30:,.0f} GB; "
-                              "MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers only")
+                              f"{_ANSWER_SIZED}")
 
 
 def check_params(params: dict[str, Any], owner: str) -> None:
@@ -418,11 +410,11 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _method: str = ""
     _iterative: bool = False
     _takes_class_priors: bool = True  # False: the method has no class prior to fix (refused, not ignored)
+    _probas: pd.DataFrame | None  # built on first use of probas_
 
     def _confusion_tables(self) -> int:
         """How many workers x labels x labels float64 tables the fit holds at once (0: none)."""
         return 0
-    _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init__(self, *, labels: Sequence[Any] | None = None, class_priors: Any = None,
                  on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0,
@@ -484,8 +476,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
             t, w, k = answers.sizes
             raise MemoryError(f"{type(self).__name__} ran out of memory on {t:,} tasks, {w:,} workers and {k:,} labels "
                               f"({e}); its tables grow with workers x labels^2 for the Dawid-Skene family and the "
-                              "Bayesian methods: MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers "
-                              "only") from None
+                              f"Bayesian methods: {_ANSWER_SIZED}") from None
         except InvalidArgument as e:
             # The core's option checks say "consensus: tol must be >= 0": name the estimator.
             msg = str(e)
@@ -519,7 +510,11 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
             raise InvalidArgument(f"quality() needs the answers, and this {type(self).__name__} was fitted by "
                                   "fit_parquet, which keeps none in memory: fit it on a DataFrame (est.fit(df).quality()) "
                                   "for the per-answer report")
-        return LabelQuality.from_fit(self.answers_, self._out, confidence, self.threads)
+        return LabelQuality.from_fit(*self._quality_fit(), confidence, self.threads)
+
+    def _quality_fit(self) -> tuple[Answers, dict[str, Any]]:
+        """The answers and core result :meth:`quality` reports on."""
+        return self.answers_, self._out
 
     # -- helpers ----------------------------------------------------------
     # False where probas_ are not posteriors (MMSR: signed skill sums, some negative or above

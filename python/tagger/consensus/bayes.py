@@ -88,7 +88,7 @@ class EBCC(BaseClassifier):
     _iterative = True
 
     def _confusion_tables(self) -> int:
-        g = self.n_groups if isinstance(self.n_groups, int) and self.n_groups > 0 else 1
+        g = int(self.n_groups) if isinstance(self.n_groups, (int, np.integer)) and self.n_groups > 0 else 1
         return 2 * g + 1  # mu and E log v per subtype, and the reported errors
 
     def __init__(self, n_iter: int = 500, tol: float = 1e-3, n_groups: int = 10, a_pi: float = 0.1, alpha: float = 1.0,

@@ -136,21 +136,18 @@ class CROWDLAB(BaseClassifier):
         common.pop("callback", None)
         return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)), **common)
 
-    def quality(self, confidence: float = 0.95) -> LabelQuality:
-        """:meth:`BaseClassifier.quality`; ``tasks`` also has the tasks only the model labeled
-        (in ``labels_`` and ``probas_`` too), their entropy and margin the model's."""
-        q = super().quality(confidence)
-        if len(self._extra_tasks):
-            p = self.probas_.loc[self._extra_tasks].to_numpy(dtype=np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                entropy = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
-            top = np.sort(p, axis=1)
-            margin = top[:, -1] - (top[:, -2] if p.shape[1] > 1 else 0.0)
-            extra = pd.DataFrame({"label": self.labels_.loc[self._extra_tasks].to_numpy(dtype=object),
-                                  "entropy": entropy, "margin": margin}, index=q.tasks.index[:0].append(
-                                      pd.Index(self._extra_tasks)).rename("task"))
-            q.tasks = pd.concat([q.tasks, extra])
-        return q
+    def _quality_fit(self) -> tuple[Answers, dict[str, Any]]:
+        # quality().tasks also lists the tasks only the model labeled (in labels_ and probas_
+        # too): tasks without answers, whose posterior is the model's row.
+        a, out = self.answers_, self._out
+        if not len(self._extra_tasks):
+            return a, out
+        extra = self.probas_.loc[self._extra_tasks, list(a.label_names)].to_numpy(dtype=np.float64)
+        tasks = a.task_names.append(pd.Index(self._extra_tasks))
+        return (Answers(a.task, a.worker, a.label, tasks, a.worker_names, a.label_names),
+                {"probas": np.concatenate([out["probas"], extra]),
+                 "labels": np.concatenate([out["labels"], a.label_names.get_indexer(
+                     self.labels_.loc[self._extra_tasks])]).astype(np.int32)})
 
     def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
         self.model_weight_ = float(out["model_weight"])

@@ -112,8 +112,12 @@ class MajorityVote(BaseClassifier):
     def _init_args(self) -> dict[str, Any]:
         # Only what differs from the defaults: MajorityVote(on_missing_skill="value",
         # default_skill=0.5) printed as MajorityVote().
-        args = {"default_skill": self.default_skill, "on_missing_skill": self.on_missing_skill}
-        return {k: v for k, v in args.items() if v != {"default_skill": None, "on_missing_skill": "error"}[k]}
+        args: dict[str, Any] = {}
+        if self.default_skill is not None:
+            args["default_skill"] = self.default_skill
+        if self.on_missing_skill != "error":
+            args["on_missing_skill"] = self.on_missing_skill
+        return args
 
     # crowd-kit 1.4 counts the votes with value_counts (rows and columns in order of first
     # appearance) and a weighted vote with a sorting groupby; its skills_ come from a
