@@ -287,6 +287,87 @@ def test_reassign_after_the_deadline_gives_missing_slots_to_others(labeled):
     assert len(res.labels) == len(TEXTS) and task.progress["missing"].sum() == 0
 
 
+def _past_deadline(net, alice, task):
+    while net.height + 1 < task.deadline:
+        net.transfer(alice, "w7", 1)
+
+
+def test_the_owner_cannot_slash_a_published_tasks_stakes_at_will(labeled):
+    # Only the published rules slash: a discretionary `slash` let the owner move a
+    # worker's whole stake into the escrow and take it back as the refund.
+    net, alice, ws, task, answers = labeled
+    task.submit_many(answers)
+    stake = net.ledger.stake_of("w5", task.id)["amount"]
+    refused(net, errors.RuleViolation, lambda: net.ledger.slash(task.id, alice, "w5", stake),
+            match="published with its rules")
+    res = task.finalize()
+    assert net.ledger.stake_of("w5", task.id) is None and res.slashed.get("w5", 0) == 0
+
+
+def test_a_slot_granted_after_the_deadline_never_expires(labeled):
+    # The owner extends a fully answered task after the deadline, gives the new slot to a
+    # worker who did all its work, and takes it back in the next block, again and again:
+    # before, each take-back slashed 10 % of that worker's stake into the owner's refund.
+    net, alice, ws, task, answers = labeled
+    task.submit_many(answers)
+    _past_deadline(net, alice, task)
+    item = int(task.items["item_id"].iloc[12])
+    victim = next(w for w in ("w2", "w3", "w4", "w5", "w6", "w7")
+                  if w not in set(answers.loc[answers["item_id"] == item, "worker"]))
+    stake = net.ledger.stake_of(victim, task.id)["amount"]
+    net.ledger.extend_task(task.id, alice, {item: 1}, task.terms["rate"] + task.terms["policy_base"])
+    for _ in range(3):
+        net.ledger.assign_slots(task.id, alice, {victim: [item]})
+        net.ledger.assign_slots(task.id, alice, {}, revokes={victim: [item]})
+    st = net.ledger.stake_of(victim, task.id)
+    assert st["amount"] == stake and st["slashed"] == 0
+    assert net.verify()["blocks"] == net.height + 1
+
+
+def test_expired_slots_slash_their_holder_once(labeled, tmp_path):
+    # Revoking a late worker's expired slots in two transactions slashed it twice; slots it
+    # was given after the deadline (held beside the expired ones) are taken back for free.
+    net, alice, ws, task, answers = labeled
+    late = answers[answers["worker"] == "w3"]
+    task.submit_many(answers[answers["worker"] != "w3"])
+    _past_deadline(net, alice, task)
+    items = sorted(int(i) for i in late["item_id"])
+    stake = net.ledger.stake_of("w3", task.id)["amount"]
+    net.ledger.assign_slots(task.id, alice, {}, revokes={"w3": items[:1]})
+    assert net.ledger.stake_of("w3", task.id)["amount"] == stake - stake // 10
+    free = next(int(i) for i in task.items["item_id"] if int(i) not in items
+                and "w3" not in set(answers.loc[answers["item_id"] == i, "worker"]))
+    net.ledger.extend_task(task.id, alice, {free: 1}, task.terms["rate"] + task.terms["policy_base"])
+    net.ledger.assign_slots(task.id, alice, {"w3": [free]})
+    net.ledger.assign_slots(task.id, alice, {}, revokes={"w3": items[1:] + [free]})
+    assert net.ledger.stake_of("w3", task.id)["amount"] == stake - stake // 10
+
+
+def test_late_slots_survive_a_reopen(tmp_path):
+    # The late-slot marks are state: a market reopened from disk (snapshot or replay)
+    # reaches the same root and still takes them back without a slash.
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=100 * tg.TAG)
+        ws = net.create_accounts(["x", "y", "z"], fund=10 * tg.TAG)
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=[0, 1, 2, 3], overlap=1, budget=4 * tg.TAG, stake=tg.TAG, deadline=4,
+                                expiry_slash_bps=5_000)
+        task.assign(ws[:2])
+        held = task.assignment[task.assignment.worker == "x"]["item_id"].tolist()
+        task.submit_many(pd.DataFrame({"item_id": held, "worker": "x", "label": "y"}))
+        while net.height + 1 < task.deadline:
+            net.transfer(alice, "x", 1)
+        y_items = task.assignment[task.assignment.worker == "y"]["item_id"].tolist()
+        net.ledger.stake("z", tg.TAG, task_id=task.id)
+        net.ledger.assign_slots(task.id, alice, {"z": y_items}, revokes={"y": y_items})
+        root, task_id = net.state_root(), task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        assert net.state_root() == root and net.verify()["blocks"] == net.height + 1
+        stake = net.ledger.stake_of("z", task_id)["amount"]
+        net.ledger.assign_slots(task_id, "alice", {}, revokes={"z": y_items})
+        assert net.ledger.stake_of("z", task_id)["amount"] == stake
+
+
 def test_equally_suited_workers_share_the_load_whatever_their_order():
     net = tg.Network.memory()
     alice = net.create_account("alice", fund=100 * tg.TAG)

@@ -619,7 +619,9 @@ class Contracts:
         return 0 if st is None else st["amount"]
 
     def slash(self, task_id: bytes, by: AccountLike, staker: AccountLike, amount: int, reason: str = "") -> bytes:
-        """Move part of a task-bound stake into the task's escrow (owner or verifier, task open)."""
+        """Move part of a task-bound stake into the task's escrow (owner or verifier, task open).
+        Only for ``escrow_lock`` tasks: a published task's stakes are slashed by its rules alone
+        (its finalize, expired slots), so this raises ``RuleViolation`` for one."""
         return self._send(by, "slash", [_h32(task_id, "task_id"), self._addr(staker), _amount(amount, "amount"), reason])
 
     # ---- NFTs ----

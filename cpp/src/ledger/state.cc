@@ -286,16 +286,39 @@ void decode_value(Reader& r, ItemCounts& v) {
   }
 }
 
+namespace {
+Bytes be32_list(const std::vector<std::uint32_t>& v) {
+  Bytes b(v.size() * 4);
+  for (std::size_t i = 0; i < v.size(); ++i) detail::put_be32(&b[4 * i], v[i]);
+  return b;
+}
+std::vector<std::uint32_t> read_be32_list(ByteView b, const char* what) {
+  if (b.size() % 4 != 0) throw DecodeError(std::string(what) + ": length is not a multiple of 4");
+  std::vector<std::uint32_t> v(b.size() / 4);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = detail::get_be32(&b[4 * i]);
+  return v;
+}
+}  // namespace
+
 void encode_value(Writer& w, const ItemList& v) {
-  Bytes b(v.items.size() * 4);
-  for (std::size_t i = 0; i < v.items.size(); ++i) detail::put_be32(&b[4 * i], v.items[i]);
-  w.bin(b);
+  if (!v.late.empty()) w.array_header(2);
+  w.bin(be32_list(v.items));
+  if (!v.late.empty()) w.bin(be32_list(v.late));
 }
 void decode_value(Reader& r, ItemList& v) {
-  ByteView b = r.bin();
-  if (b.size() % 4 != 0) throw DecodeError("item list: length is not a multiple of 4");
-  v.items.resize(b.size() / 4);
-  for (std::size_t i = 0; i < v.items.size(); ++i) v.items[i] = detail::get_be32(&b[4 * i]);
+  v.late.clear();
+  if (r.peek() != Reader::Type::Array) {
+    v.items = read_be32_list(r.bin(), "item list");
+    return;
+  }
+  r.expect_array(2);
+  v.items = read_be32_list(r.bin(), "item list");
+  v.late = read_be32_list(r.bin(), "late items");
+  // Canonical: the late list is written only when non-empty, sorted, unique and a subset of the items.
+  if (v.late.empty()) throw DecodeError("item list: an empty late list is written as the items alone");
+  for (std::size_t i = 0; i < v.late.size(); ++i)
+    if ((i > 0 && v.late[i] <= v.late[i - 1]) || !std::binary_search(v.items.begin(), v.items.end(), v.late[i]))
+      throw DecodeError("item list: the late items are not a sorted subset of the items");
 }
 
 // ---------------------------------------------------------------- state root

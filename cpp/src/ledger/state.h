@@ -68,6 +68,12 @@ struct ItemCounts {
 // Encoded as bin of BE32 items.
 struct ItemList {
   std::vector<std::uint32_t> items;
+  // The items of `items` granted from the task's deadline on, in a task that slashes
+  // expired slots. They never expired, so taking them back slashes nothing (an owner
+  // could otherwise grant a slot after the deadline and revoke it in the next block,
+  // slashing a worker who did all its work). Sorted; encoded only when non-empty, so
+  // every other entry keeps its bytes: array(2) [items bin, late bin] instead of the bin.
+  std::vector<std::uint32_t> late;
 };
 
 // Value encodings (canonical msgpack arrays; docs/ledger.md, "State entries").

@@ -203,6 +203,7 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
   TaskInfo& t = task_mut(s, p.task);
   if (tx.sender != t.owner) throw NotOwner("assign: only the task owner assigns its slots");
   if (t.status != TaskStatus::Open) throw RuleViolation("assign: task " + short_hex(p.task) + " is closed");
+  const std::uint64_t height = c.height;  // `c` is shadowed by the item counts below
   if (!p.revokes.empty() && (terms->deadline_height == 0 || c.height < terms->deadline_height))
     throw RuleViolation(terms->deadline_height == 0
                             ? std::string("assign: the task has no deadline, so no slot can expire")
@@ -213,6 +214,7 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
   Address owner = t.owner;
   for (auto& [worker, items] : p.revokes) {
     ItemList* held = s.assigned.edit(key52(task_id, worker));
+    bool expired = false;  // held since before the deadline, unanswered
     for (std::uint64_t item : items) {
       auto it = held ? std::lower_bound(held->items.begin(), held->items.end(), item) : std::vector<std::uint32_t>::iterator{};
       if (held == nullptr || it == held->items.end() || *it != item)
@@ -220,12 +222,18 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
       if (answered(s, task_id, worker, static_cast<std::uint32_t>(item)))
         throw RuleViolation("assign: " + who(s, worker) + " answered item " + std::to_string(item) + "; it cannot be revoked");
       held->items.erase(it);
+      auto late = std::lower_bound(held->late.begin(), held->late.end(), static_cast<std::uint32_t>(item));
+      if (late != held->late.end() && *late == item) held->late.erase(late);
+      else expired = true;
       counts.assigned -= 1;
       counts.n[item] -= 1;
     }
-    // A worker who let its slots expire loses the task's share of its stake.
+    // A worker who let its slots expire loses the task's share of its stake, once: the
+    // task has one deadline. A stake bound to a published task is slashed by nothing
+    // else while the task is open (`slash` is refused for it), so `slashed` > 0 means
+    // this worker already paid for its expiry.
     const StakeInfo* st = s.stakes.find(key52(task_id, worker));
-    if (terms->expiry_slash_bps > 0 && st != nullptr) {
+    if (expired && terms->expiry_slash_bps > 0 && st != nullptr && st->slashed == 0) {
       std::uint64_t cut = static_cast<std::uint64_t>(static_cast<unsigned __int128>(st->amount) * terms->expiry_slash_bps / kMaxBps);
       if (cut > 0) slash_stake(s, task_id, worker, cut);
     }
@@ -263,6 +271,12 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
       ++c.n[item];
     }
     c.assigned += add.size();
+    if (terms->expiry_slash_bps > 0 && terms->deadline_height != 0 && height >= terms->deadline_height) {
+      std::vector<std::uint32_t> late;
+      late.reserve(list.late.size() + add.size());
+      std::merge(list.late.begin(), list.late.end(), add.begin(), add.end(), std::back_inserter(late));
+      list.late = std::move(late);
+    }
     s.assigned.put(k, std::move(list));
   }
 }

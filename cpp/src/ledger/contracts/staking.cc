@@ -1,7 +1,9 @@
 // Stakes: tokens locked by an account, optionally bound to a task. Only the
 // rule that created a stake may slash it: a stake bound to task T can be
 // slashed by T's owner or verifier (Slash, or the slashes of T's Finalize)
-// while T is open, and by nothing else; an unbound stake is never slashable.
+// while T is open, and by nothing else; a task published with its rules only by
+// them (re-executed finalize slashes, expired slots: Slash is refused); an
+// unbound stake is never slashable.
 // A stake unlocks at its unlock height, and a task-bound one only once the
 // task is no longer open.
 #include "ledger/contracts/contracts.h"
@@ -66,6 +68,13 @@ void apply(State& s, const TxView& tx, const ApplyContext&, const SlashP& p) {
   if (tx.sender != t.owner && tx.sender != t.verifier)
     throw NotAuthorized("slash: only the owner or verifier of the task that bound the stake may slash it");
   if (t.status != TaskStatus::Open) throw RuleViolation("slash: task " + short_hex(p.task) + " is closed");
+  // A published task's stakes answer to its published rules only: the slashes its
+  // finalize re-executes and the expiry of held slots. A discretionary slash would let
+  // the owner take any worker's stake into the escrow, and back at the refund.
+  if (s.terms.find(p.task) != nullptr)
+    throw RuleViolation("slash: task " + short_hex(p.task) +
+                        " was published with its rules; its stakes are slashed only by them (the finalize's "
+                        "re-executed slashes, expired slots)");
   slash_stake(s, p.task, p.staker, p.amount);
 }
 
