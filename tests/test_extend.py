@@ -231,3 +231,54 @@ def test_capacity_is_one_int_or_one_per_worker(tmp_path):
                 match="extend: capacity has 2 values for 6 workers")
         refused(net, errors.InvalidArgument, lambda: task.extend(2 * tg.TAG, ws + more, capacity=1.5), match="got 1.5")
         assert len(task.extend(2 * tg.TAG, ws + more, capacity=[0, 0, 0, 0, 1, 1])) == 2
+
+
+def test_extend_again_before_the_answers_arrive_buys_other_items():
+    # The bought slots are open until answered: ranking only the answers in hand chose the
+    # same most uncertain item at every call (five calls bought five answers for q0).
+    net = tg.Network.memory()
+    alice, ws, task, _ = _answered_task(net)
+    more = net.create_accounts(["e", "f", "g"], fund=5 * tg.TAG)
+    bought = [task.extend(tg.TAG, more)["item_id"].item() for _ in range(4)]
+    assert sorted(bought) == [0, 1, 2, 3]
+    assert task.progress.set_index("item_id").loc[[0, 1, 2, 3], "missing"].tolist() == [1, 1, 1, 1]
+    assert task.budget == 28 * tg.TAG == net.ledger.task(task.id)["budget"]  # the repr showed 24 TAG
+    with pytest.raises(errors.InvalidArgument, match="still open"):
+        task.extend(9 * tg.TAG, more)
+
+
+def test_extend_refuses_workers_it_cannot_ask(tmp_path):
+    net = tg.Network.memory()
+    alice, ws, task, _ = _answered_task(net)
+    net.create_accounts(["b2", "cd"], fund=5 * tg.TAG)
+    # One name as a str was read letter by letter ("cd": the workers c and d).
+    refused(net, errors.InvalidArgument, lambda: task.extend(tg.TAG, "cd"), match=r"write \['cd'\]")
+    # Only the labelers of the most uncertain item: the error names the item, not the row
+    # number 0 of the chosen list.
+    answers = task.answers().rename(columns={"item_id": "task"})
+    top = tg.consensus.next_items(answers, 1, method=task.method, labels=task.labels).index[0]
+    labelers = answers.loc[answers["task"] == top, "worker"].tolist()
+    refused(net, errors.InfeasibleAssignment, lambda: task.extend(tg.TAG, labelers), match=rf"\(items {top}\)")
+
+
+def test_the_copilot_holds_no_extend_slot():
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    ws = net.create_accounts(["a", "b", "c"], fund=5 * tg.TAG)
+    task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG, copilot=True,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+    asg = task.assign(ws[:2]).copy()
+    asg["label"] = np.where(asg["item_id"].isin(ITEMS[:2]) & asg.duplicated("item_id"), "n", "y")
+    task.submit_many(asg[["item_id", "worker", "label"]])
+    refused(net, errors.InvalidArgument, lambda: task.extend(tg.TAG, [ws[2], task.copilot]), match="copilot")
+
+
+def test_the_ledger_extend_takes_int_items_and_counts_only():
+    net = tg.Network.memory()
+    alice, ws, task, _ = _answered_task(net, assign=False)
+    for bad in ({0.7: 1}, {0: 1.9}, {"3": 1}, {True: 1}, {0: True}):
+        refused(net, errors.InvalidArgument, lambda: net.ledger.extend_task(task.id, alice, bad, tg.TAG), match="must be an int")
+    many = {i: 1 for i in range(100_001)}
+    refused(net, errors.InvalidArgument, lambda: net.ledger.extend_task(task.id, alice, many, 100_001 * tg.TAG),
+            match="several extends")

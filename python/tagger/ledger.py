@@ -17,6 +17,7 @@ in C++ (``tagger._core.ledger``). The byte formats and contract rules are in
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TypeGuard, Union
 
 from . import codec, crypto
@@ -254,7 +255,6 @@ def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
 
 def _index(i: Any, n: int, what: str) -> int:
     """An int in [0, n), else InvalidArgument naming it (not a pybind11 TypeError)."""
-    import numbers
     if isinstance(i, bool) or not isinstance(i, numbers.Integral):
         raise InvalidArgument(f"{what} must be an int, got {i!r}")
     if not 0 <= int(i) < n:
@@ -477,7 +477,14 @@ class Contracts:
         ``items`` maps item number -> extra answers wanted; ``amount`` is locked from
         the owner into the escrow and must be exactly their price,
         ``(rate + policy_base) * sum(items.values())``, or the ledger refuses it."""
-        rows = sorted((int(i), int(n)) for i, n in items.items())
+        def count(v: Any, what: str) -> int:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise InvalidArgument(f"extend_task: {what} must be an int, got {v!r}")
+            return int(v)
+        rows = sorted((count(i, "an item number"), count(n, f"the extra answers of item {i!r}")) for i, n in items.items())
+        if len(rows) > _c.MAX_ANSWERS_PER_TX:
+            raise InvalidArgument(f"extend_task: {len(rows):,} items in one extend, at most {_c.MAX_ANSWERS_PER_TX:,} "
+                                  "(the ledger's list limit); buy them in several extends")
         return self._send(owner, "extend", [_h32(task_id, "task_id"), _amount(amount, "amount"), [list(r) for r in rows]])
 
     def item_extra(self, task_id: bytes) -> Any:

@@ -337,6 +337,26 @@ class Task:
             self._worker_pos[acct.address_bytes] = pos
         return pos
 
+    def _worker_list(self, workers: Any, what: str) -> list[Account]:
+        """``workers`` as accounts, refused clearly when it cannot be a list of this task's
+        workers: one name given as a str (read letter by letter: "bob" was b, o, b), an
+        empty list, a worker twice, the owner, or the task's copilot (it answers outside
+        the slots)."""
+        if isinstance(workers, (str, bytes, Account)):
+            raise InvalidArgument(f"{what}: workers must be a list of accounts or names, got one {type(workers).__name__} "
+                                  f"{getattr(workers, 'name', workers)!r} (write [{getattr(workers, 'name', workers)!r}])")
+        accts = [self._net.account(w) for w in workers]
+        if not accts:
+            raise InvalidArgument(f"{what} needs at least one worker")
+        if len({a.address_bytes for a in accts}) != len(accts):
+            raise InvalidArgument(f"{what}: a worker is listed twice")
+        if self.owner.address_bytes in {a.address_bytes for a in accts}:
+            raise InvalidArgument(f"{what}: the task owner cannot work on its own task")
+        cp = self.copilot
+        if cp is not None and cp.address_bytes in {a.address_bytes for a in accts}:
+            raise InvalidArgument(f"{what}: {cp.name} is the task's copilot; it answers outside the slots and holds none")
+        return accts
+
     # ---------------------------------------------------------------- assignment
     def suitability(self, workers: Sequence[AccountLike]) -> np.ndarray:
         """Per-worker suitability for this task: skill in its best-matching category
@@ -365,13 +385,7 @@ class Task:
         if self._allowed is not None:
             raise TaskStateError("assign: the task already has its assignment on the ledger; after the deadline "
                                  "task.reassign(workers) gives missing slots to others")
-        if not workers:
-            raise InvalidArgument("assign needs at least one worker")
-        accts = [self._net.account(w) for w in workers]
-        if len({a.address_bytes for a in accts}) != len(accts):
-            raise InvalidArgument("assign: a worker is listed twice")
-        if self.owner.address_bytes in {a.address_bytes for a in accts}:
-            raise InvalidArgument("assign: the task owner cannot work on its own task")
+        accts = self._worker_list(workers, "assign")
         given = _capacities(capacity, len(accts), "assign")
         keep = self._eligible(accts, "assign")
         accts = [accts[j] for j in keep]
@@ -458,9 +472,7 @@ class Task:
         items = np.flatnonzero(want)
         if len(items) == 0:
             return self.assignment.iloc[0:0]
-        accts = [self._net.account(w) for w in workers]
-        if not accts:
-            raise InvalidArgument("assign_next needs at least one worker")
+        accts = self._worker_list(workers, "assign_next")
         given = _capacities(capacity, len(accts), "assign_next")
         keep = self._eligible(accts, "assign_next")
         accts = [accts[j] for j in keep]
@@ -568,9 +580,7 @@ class Task:
         need = prog["missing"].to_numpy()
         if need.sum() == 0:
             return self.assignment.iloc[0:0]
-        accts = [self._net.account(w) for w in workers]
-        if not accts:
-            raise InvalidArgument("reassign needs at least one worker")
+        accts = self._worker_list(workers, "reassign")
         given = _capacities(capacity, len(accts), "reassign")
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         done = np.zeros((self.n_items, len(accts)), dtype=bool)
@@ -671,28 +681,28 @@ class Task:
                                   "extend: the task has no assignment; call extend(budget) without workers")
         df = self._answer_frame()
         # Control items are never bought: their label is known, and one more answer would only
-        # show them to one more worker.
+        # show them to one more worker. Nor are items with slots still open (bought or held,
+        # not yet answered): their answers are on the way, and ranking only the answers in
+        # hand bought the same uncertain item again at every call until they came.
+        ids = self.items["item_id"]
+        pending = ids[self.progress["missing"].to_numpy() > 0]
         ranked = next_items(df[["task", "worker", "label"]], n_extra,
                             method=self.method or "majority_vote", score=score, labels=self.labels,
-                            exclude=self.gold.index)
+                            exclude=pd.Index(self.gold.index).append(pd.Index(pending)))
         chosen = self._item_index.get_indexer(ranked.index)
         if len(chosen) < n_extra:
             raise InvalidArgument(f"extend: a budget for {n_extra} answers, but only {len(chosen)} answered items "
-                                  "to extend (one more answer each; control items are not extended)")
+                                  f"to extend (one more answer each; control items are not extended, nor the "
+                                  f"{len(pending)} item(s) whose slots are still open)")
         locked = n_extra * price
         gold_ids = set(self.gold.index)
         if self._allowed is None:
             self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
+            self.budget += locked
             return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[chosen],
                                  "control": [i in gold_ids for i in self.items["item_id"].to_numpy()[chosen]]})
         assert workers is not None
-        accts = [self._net.account(w) for w in workers]
-        if not accts:
-            raise InvalidArgument("extend needs at least one worker")
-        if len({a.address_bytes for a in accts}) != len(accts):
-            raise InvalidArgument("extend: a worker is listed twice")
-        if self.owner.address_bytes in {a.address_bytes for a in accts}:
-            raise InvalidArgument("extend: the task owner cannot work on its own task")
+        accts = self._worker_list(workers, "extend")
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         m = len(accts)
         # Earlier labelers and current holders of an item are excluded from it.
@@ -711,7 +721,15 @@ class Task:
         s = self.suitability(accts)
         canon = _canonical_order(accts)
         # Exact and all or nothing (partial=False): an infeasible request changes nothing.
-        slots_c = solve(np.broadcast_to(s[canon], (len(chosen), m)), 1, cap[canon], done[:, canon], partial=False)
+        try:
+            slots_c = solve(np.broadcast_to(s[canon], (len(chosen), m)), 1, cap[canon], done[:, canon], partial=False)
+        except InfeasibleAssignment as e:  # the solver numbers the chosen rows; name the items
+            short = [self.items["item_id"].iloc[chosen[r]] for r in getattr(e, "items", [])]
+            shown = ", ".join(repr(_plain(x)) for x in short[:10]) + (", ..." if len(short) > 10 else "")
+            raise InfeasibleAssignment(
+                f"extend: the workers cannot take {getattr(e, 'shortfall', '?')} of the {n_extra} new slot(s) (items "
+                f"{shown}): a worker who answered or holds an item is not asked again, and each takes at most its "
+                "capacity; list more workers or raise capacity") from e
         got = canon[slots_c[:, 0]]
         grants: dict[AccountLike, list[int]] = {}
         for i, j in zip(chosen.tolist(), got.tolist()):
@@ -720,6 +738,7 @@ class Task:
             self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
             self._ensure_stakes([accts[j] for j in np.unique(got)], stake)
             self._net.ledger.assign_slots(self.id, self.owner, grants)
+        self.budget += locked
         grown = np.concatenate([self._allowed, np.full((self.n_items, 1), -1, dtype=np.int32)], axis=1)
         for i, j in zip(chosen.tolist(), got.tolist()):
             free = np.flatnonzero(grown[i] < 0)
