@@ -518,3 +518,53 @@ def test_a_task_published_before_letterless_descriptions_were_refused_still_reop
         with tg.Network.open(tmp_path / "m") as net:
             again = net.task(task.id)
             assert again.verify_spec.relevance_threshold is None
+
+
+def test_a_reopened_collection_task_checks_uploads_with_its_own_verify_options(tmp_path):
+    # The task record kept only str, int and str-list options: after a reopen the schema,
+    # severities, float thresholds and relevance=None were gone, and an upload refused before
+    # the restart was accepted and paid after it.
+    verify = {"schema": {"name": "str", "age": "int"}, "severity": {"off_topic": "rejected"},
+              "relevance_threshold": 0.5, "gibberish_threshold": -3.0, "text_min_script_fraction": 0.75,
+              "examples": np.array(["a person record"]), "image_min_size": (8, 8)}
+    bad = b'{"nickname": "bob"}'
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        w = net.create_account("w", fund=10 * tg.TAG)
+        task = net.publish_task(owner=owner, title="People", description="Collect person records as JSON.",
+                                kind="collection", items=4, budget=40 * tg.TAG, data_kind="json", verify=verify,
+                                reward_policy=tg.rewards.Flat(per_answer=10 * tg.TAG))
+        before = task.verify_spec
+        assert task.upload(w, bad, item_id=0).status == "rejected"
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        after = net.task(tid).verify_spec
+        for name in ("schema", "severity", "relevance_threshold", "gibberish_threshold", "text_min_script_fraction",
+                     "examples", "image_min_size"):
+            assert getattr(after, name) == getattr(before, name), name
+        up = net.task(tid).upload(net.account("w"), bad, item_id=1)
+        assert up.status == "rejected" and "schema_missing_field" in up.reasons
+
+
+def test_a_collection_task_with_relevance_off_reopens_with_relevance_off(tmp_path):
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        task = net.publish_task(owner=owner, title="Anything", description="Write any sentence.", kind="collection",
+                                items=2, budget=2 * tg.TAG, verify={"relevance_threshold": None})
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        assert net.task(tid).verify_spec.relevance_threshold is None  # was "auto" after a reopen
+
+
+def test_a_reopened_collection_task_says_which_verify_options_it_could_not_keep(tmp_path):
+    def no_links(data):
+        return None
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        task = net.publish_task(owner=owner, title="Anything", description="Write any sentence.", kind="collection",
+                                items=2, budget=2 * tg.TAG, verify={"checks": [no_links], "relevance_threshold": 0.2})
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        with pytest.warns(UserWarning, match="'checks'"):
+            spec = net.task(tid).verify_spec
+        assert spec.checks == () and spec.relevance_threshold == 0.2

@@ -1754,6 +1754,71 @@ def _params_hash(title, description, kind, labels, frame, overlap, stake, reward
 
 
 _RECORD_TAG = "tagger/task-record/v1"
+# v2 stores the collection task's verify options typed (below); v1 kept only the str, int
+# and str-list ones, so a reopened task lost its thresholds, schema and severities and
+# checked uploads with the defaults.
+_RECORD_TAG_V2 = "tagger/task-record/v2"
+
+
+def _typed(v: Any) -> Any:
+    """A verify option as a canonical-codec value that gives it back exactly (floats as
+    their hex text, tuples and dicts tagged), or None when it cannot be stored (code:
+    custom checks, a registry object)."""
+    if v is None:
+        return ["none"]
+    if isinstance(v, (bool, np.bool_)):
+        return ["bool", int(bool(v))]
+    if isinstance(v, (int, np.integer)):
+        return ["int", int(v)]
+    if isinstance(v, (float, np.floating)):
+        return ["float", float(v).hex()]
+    if isinstance(v, str):
+        return ["str", v]
+    if isinstance(v, bytes):
+        return ["bytes", v]
+    if isinstance(v, (np.ndarray, pd.Series, pd.Index)):
+        return _typed(v.tolist())
+    if isinstance(v, Mapping):
+        pairs = [(_typed(k), _typed(x)) for k, x in v.items()]
+        return None if any(k is None or x is None for k, x in pairs) else ["dict", [list(kx) for kx in pairs]]
+    if isinstance(v, (list, tuple)):
+        items = [_typed(x) for x in v]
+        return None if any(x is None for x in items) else ["tuple" if isinstance(v, tuple) else "list", items]
+    return None
+
+
+def _untyped(t: Any) -> Any:
+    kind = t[0]
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return bool(t[1])
+    if kind == "float":
+        return float.fromhex(t[1])
+    if kind in ("int", "str"):
+        return t[1]
+    if kind == "bytes":
+        return bytes(t[1])
+    if kind == "dict":
+        return {_untyped(k): _untyped(x) for k, x in t[1]}
+    if kind in ("list", "tuple"):
+        items = [_untyped(x) for x in t[1]]
+        return tuple(items) if kind == "tuple" else items
+    raise VerificationFailed(f"task record: unknown verify option type {kind!r}")
+
+
+def _verify_options(verify: Any) -> list[list[Any]]:
+    """[[name, typed value or None], ...]: None marks an option that could not be stored."""
+    return [[str(k), _typed(v)] for k, v in sorted(dict(verify or {}).items())]
+
+
+def _reopened_options(opts: list[list[Any]], task_id: str) -> dict[str, Any]:
+    lost = [k for k, t in opts if t is None]
+    if lost:
+        warnings.warn(f"collection task {task_id[:12]}: the verify option(s) {', '.join(map(repr, lost))} hold code or "
+                      "objects a task record cannot store; its uploads are checked without them in this session",
+                      UserWarning, stacklevel=outside_tagger())
+    return {k: _untyped(t) for k, t in opts if t is not None}
 
 
 def _plain(v: Any) -> Any:
@@ -1771,16 +1836,13 @@ def _task_record(task: Task, verify: Any) -> bytes:
         params = [[k, v] for k, v in sorted(vars(task.reward_policy).items())
                   if isinstance(v, int) or v is None]
         policy = [type(task.reward_policy).__name__, params]
-    opts = [[k, [str(x) for x in v] if isinstance(v, (list, tuple)) else v]
-            for k, v in sorted(dict(verify or {}).items())
-            if isinstance(v, (str, int)) or (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))]
     return codec.encode([
-        _RECORD_TAG, task.title, task.description, task.kind,
+        _RECORD_TAG_V2, task.title, task.description, task.kind,
         None if task.labels is None else [_plain(x) for x in task.labels],
         [_plain(x) for x in task.items["item_id"]], [_plain(x) for x in task.items["data"]],
         [[_plain(k), _plain(v)] for k, v in task.gold.items()], task.overlap, task.budget, task.stake,
         policy, [[c, str(sc)] for c, sc in task.categories], task.data_kind, task.batch_size,
-        str(task.control_share), task.seed, opts, task.method,
+        str(task.control_share), task.seed, _verify_options(verify), task.method,
         [[k, str(v)] for k, v in sorted(task.method_options.items())],
         None if task.slashing is None else [task.slashing.threshold_bps, task.slashing.share_bps,
                                             task.slashing.min_control],
@@ -1794,7 +1856,7 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
     info = _onchain(net, task_id)
     (tag, title, description, kind, labels, item_ids, item_data, gold, overlap, budget, stake, policy, cats,
      data_kind, batch_size, control_share, seed, opts, method, method_opts, slash, salt, deadline) = codec.decode(record)
-    if tag != _RECORD_TAG:
+    if tag not in (_RECORD_TAG, _RECORD_TAG_V2):
         raise VerificationFailed("not a task record")
     frame = pd.DataFrame({"item_id": pd.Series(item_ids, dtype=object), "data": pd.Series(item_data, dtype=object)})
     if all(isinstance(x, int) for x in item_ids):
@@ -1805,7 +1867,8 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
         if cls is None or not (isinstance(cls, type) and issubclass(cls, rewards.RewardPolicy)):
             raise InvalidArgument(f"the task used the policy {policy[0]!r}: pass reward_policy= to reopen it")
         reward_policy = cls(**{k: v for k, v in policy[1]})
-    spec = _reopened_spec(net, description, cats, frame, dict(opts), task_id.hex()) if kind == "collection" else None
+    verify = dict(opts) if tag == _RECORD_TAG else _reopened_options(opts, task_id.hex())
+    spec = _reopened_spec(net, description, cats, frame, verify, task_id.hex()) if kind == "collection" else None
     expect = _params_hash(title, description, kind, labels, frame, overlap, stake, reward_policy, data_kind, gold_s)
     if expect != bytes(info["params_hash"]):
         raise VerificationFailed("the stored task record does not match the params_hash on the ledger "
