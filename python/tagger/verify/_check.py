@@ -22,7 +22,7 @@ from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
 from ._registry import shingle_text
-from ._spec import VerifySpec, as_spec, normalize_kind
+from ._spec import VerifySpec, as_spec, has_letters, normalize_kind
 
 # ------------------------------------------------------------------ results
 
@@ -482,6 +482,63 @@ class _Run:
         return Verdict(worst, tuple(reasons), dict(self.scores), details, kind, sha, tuple(self.results), features)
 
 
+# Shingle sets of tasks' own texts, for the check that an upload does not copy one of them.
+TASK_TEXT_CACHE = 256
+_task_text_sets: dict[tuple[str, ...], list[tuple[str, frozenset]]] = {}
+_task_text_lock = threading.Lock()
+
+
+def _shingles(text: str) -> frozenset:
+    """The character 5-gram hashes a near-duplicate sketch is taken of (after :func:`shingle_text`)."""
+    return frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist())
+
+
+def _task_texts(spec: VerifySpec) -> list[tuple[str, frozenset]]:
+    """The task's own texts (its description and examples; a collection task's item prompts are
+    its examples) as (what it is, its shingles), cached per task."""
+    d = spec.description.strip()
+    desc = bool(d) and has_letters(d)
+    key = ((d,) if desc else ("",)) + tuple(spec.examples)  # "" first: no description
+    if len(key) == 1 and not desc:
+        return []
+    with _task_text_lock:
+        hit = _task_text_sets.get(key)
+    if hit is not None:
+        return hit
+    out = [("the task's description", _shingles(d))] if desc else []
+    out += [(f"the task's example {i} ({e[:40]!r})", _shingles(e)) for i, e in enumerate(spec.examples)]
+    with _task_text_lock:
+        if len(_task_text_sets) >= TASK_TEXT_CACHE:
+            _task_text_sets.pop(next(iter(_task_text_sets)))
+        _task_text_sets[key] = out
+    return out
+
+
+def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
+    """``near_duplicate``, rejected, when ``text`` is a copy or near copy of the task's own
+    description or of an example (relevance scored such a copy at or near 1.0: it was accepted
+    and paid). The rule of near-duplicate uploads: the same normalisation and character 5-grams,
+    Jaccard >= the registry's ``text_threshold`` (0.8 without a registry). A task has few texts,
+    so the Jaccard is exact (the registry's lower LSH cutoff allows for MinHash's estimation error)."""
+    own = _task_texts(spec)
+    if not own:
+        return
+    threshold = float(getattr(spec.registry, "text_threshold", 0.8))
+    up = _shingles(text)
+    best, j = None, 0.0
+    for name, sh in own:
+        small, large = sorted((len(up), len(sh)))
+        if not large or small < threshold * large:  # J <= small / large
+            continue
+        x = len(up & sh) / len(up | sh)
+        if x >= threshold and x > j:
+            best, j = name, x
+    if best is not None:
+        run.score("task_text_jaccard", j)
+        run.results.append(CheckResult("task_text", j, "near_duplicate", REJECTED,
+                                       f"a copy of {best}: Jaccard {j:.2f} (the task's own text is no upload)"))
+
+
 def _claim(spec: VerifySpec, key: bytes, item_id: str, register: bool, run: _Run, same: str, note: str = "") -> bool:
     """Looks ``key`` up in the registry (and, registering, holds it in the same step, so a copy
     checked by another thread meanwhile is its duplicate); whether this caller now holds it."""
@@ -797,6 +854,8 @@ class Verifier:
                 if sc.relevance < cut:
                     run.fail("relevance", "off_topic", f"similarity {sc.relevance:.3f} to the task < {cut}", sc.relevance)
         features["text"] = text
+        if st.letters > 0 and not run.exact_duplicate:
+            _task_text_copy(spec, text, run)
         if spec.registry is not None and st.chars > 0 and not run.exact_duplicate:
             run.registry_seen = spec.registry.additions
             run.near_text(spec.registry.find_text(text))

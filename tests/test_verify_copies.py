@@ -1,0 +1,97 @@
+"""tg.verify: copies of the task's own texts, JSON numbers in content keys, numpy uploads,
+receipt ids and spec fields refused when the spec is built."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tagger as tg
+from tagger.errors import InvalidArgument
+
+V = tg.verify
+D = "Customer questions about card delivery"
+EX = ["When will my new card arrive?", "My card still has not been delivered", "How long does card delivery take?"]
+
+
+# ------------------------------------------------ 1. copies of the task's own texts
+
+
+@pytest.mark.parametrize("copy", [EX[0], EX[1], D, EX[2].upper(), "  " + EX[0].replace(" ", "\n") + "  ",
+                                  EX[0].replace(" ", "\u00a0"), "\u200b".join(EX[1])])
+def test_a_copy_of_an_example_or_the_description_is_rejected(copy):
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t1", description=D, category="banking/card_arrival", examples=EX, registry=reg)
+    v = V.check(copy.encode(), "text", spec, item_id="a")
+    assert v.status == "rejected" and v.reasons == ("near_duplicate",), v
+    assert "the task's" in v.details["near_duplicate"] and v.scores["task_text_jaccard"] >= 0.8
+    assert len(reg) == 0  # not recorded: it blocks no later upload
+
+
+def test_a_copy_is_caught_without_a_registry_and_only_for_text_uploads():
+    spec = V.VerifySpec(description=D, examples=EX)
+    assert V.check(EX[0].encode(), "text", spec).status == "rejected"
+    # JSON and CSV uploads are checked by their schema, not compared with the examples' texts
+    assert V.check(json.dumps(EX[0]).encode(), "json", spec).accepted
+    assert V.check(b"text\n" + EX[0].encode() + b"\n", "csv", spec).accepted
+
+
+def test_genuine_uploads_near_the_examples_are_accepted():
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t1", description=D, examples=EX, registry=reg)
+    for i, text in enumerate(["I ordered a replacement card three weeks ago and it still has not shown up",
+                              "When will my new card arrive? I ordered it on the 3rd and need it for a trip",
+                              "Why was my card payment declined today?"]):
+        v = V.check(text.encode(), "text", spec, item_id=str(i))
+        assert v.accepted, (text, v.details)
+    # the same rule as uploads among themselves: Jaccard >= the registry's text_threshold
+    strict = V.VerifySpec(description=D, examples=["Why was my card payment declined?"],
+                          registry=V.DedupRegistry(text_threshold=0.7))
+    v = V.check(b"Why was my card payment declined today?", "text", strict)
+    assert v.reasons == ("near_duplicate",) and 0.7 <= v.scores["task_text_jaccard"] < 0.8
+
+
+def test_a_short_example_does_not_make_every_upload_containing_it_a_copy():
+    spec = V.VerifySpec(description=D, examples=["card", "Card late"], relevance_threshold=None)
+    for text in ["My card has not arrived yet", "Card late again, where is it?", "cards", "my card"]:
+        assert "near_duplicate" not in V.check(text.encode(), "text", spec, register=False).reasons, text
+    assert V.check(b"Card late.", "text", spec).reasons == ("near_duplicate",)  # but a copy of it is one
+    assert V.check(b"CARD", "text", spec).reasons == ("near_duplicate",)
+
+
+def test_the_severity_of_near_duplicate_applies_to_copies_too():
+    spec = V.VerifySpec(description=D, examples=EX, severity={"near_duplicate": "needs_review"})
+    assert V.check(EX[0].encode(), "text", spec).status == "needs_review"
+    spec = V.VerifySpec(description=D, examples=EX, severity={"near_duplicate": "ignore"})
+    assert V.check(EX[0].encode(), "text", spec).accepted
+
+
+def test_check_many_rejects_copies_like_check():
+    spec = V.VerifySpec(description=D, examples=EX, registry=V.DedupRegistry())
+    out = V.check_many([EX[0].encode(), b"My replacement card never came in the post", D.lower().encode()], "text", spec,
+                       item_ids=["a", "b", "c"])
+    assert [v.status for v in out] == ["rejected", "accepted", "rejected"]
+
+
+def test_a_collection_task_does_not_pay_for_its_own_prompts():
+    prompts = pd.Series({"arrival": "Your new card has not arrived.", "stolen": "Your card was stolen.",
+                         "rate": "You were charged a bad exchange rate.", "topup": "Your top-up failed."})
+    desc = "Write a realistic message a bank customer might send to support about the situation in the prompt."
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    w = net.create_account("cheat", fund=10 * tg.TAG)
+    task = net.publish_task(owner=owner, title="Customer messages", description=desc, kind="collection",
+                            items=prompts, budget=40 * tg.TAG, reward_policy=tg.rewards.Flat(per_answer=10 * tg.TAG))
+    for slot, text in [("arrival", prompts["arrival"]), ("stolen", prompts["rate"]), ("rate", prompts["rate"].upper()),
+                       ("topup", desc)]:
+        up = task.upload(w, text.encode(), item_id=slot)
+        assert up.status == "rejected" and up.reasons == ("near_duplicate",), (slot, up)
+    ok = task.upload(w, b"Hi, I ordered a new debit card two weeks ago and it still has not arrived. Can you check?",
+                     item_id="arrival")
+    assert ok.status == "accepted"
+    assert dict(task.finalize(partial=True).payouts) == {"cheat": 10 * tg.TAG}
