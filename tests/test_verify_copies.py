@@ -95,3 +95,28 @@ def test_a_collection_task_does_not_pay_for_its_own_prompts():
                      item_id="arrival")
     assert ok.status == "accepted"
     assert dict(task.finalize(partial=True).payouts) == {"cheat": 10 * tg.TAG}
+
+
+# ----------------------------------------------------- 2. JSON numbers in content keys
+
+
+def test_json_numbers_written_differently_are_the_same_content():
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())
+    assert V.check(b'{"price": 10, "qty": 2}', "json", spec, item_id="i0").accepted
+    for i, b in enumerate([b'{"price": 10.0, "qty": 2}', b'{"price": 1e1, "qty": 2.0}', b'{"qty":20e-1,"price":100E-1}']):
+        assert V.check(b, "json", spec, item_id=f"i{i + 1}").reasons == ("duplicate_in_task",), b
+    assert V.check(b'[-0.0, 1e22, 1.5]', "json", spec, item_id="z").accepted
+    assert V.check(b'[0, 10000000000000000000000, 15e-1]', "json", spec, item_id="z2").reasons == ("duplicate_in_task",)
+    # different numbers stay different content
+    for i, b in enumerate([b'{"price": 10.5, "qty": 2}', b'{"price": 12345678901234567890, "qty": 2}',
+                           b'{"price": 1.2345678901234567e19, "qty": 2}', b'{"price": "10", "qty": 2}']):
+        assert V.check(b, "json", spec, item_id=f"d{i}").accepted, b
+
+
+def test_canonical_json_keeps_the_old_key_of_integers_and_fractions():
+    from tagger.verify._check import _canonical_json
+    v = {"b": [1, -2, 0.5, 1e-07, 12345678901234567890, "x.0 e+ 10000000000000000"], "a": {"é": None, "t": True}}
+    assert _canonical_json(v) == json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert _canonical_json([1e300, -1e300, 1e16, 123.0]) == "[1e300,-1e300,1e16,123]"
+    deep = "[" * 500 + "1.0" + "]" * 500  # nesting needs no recursion
+    assert _canonical_json(json.loads(deep)) == deep.replace("1.0", "1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import importlib.resources
 import io
 import json
@@ -977,8 +978,7 @@ class Verifier:
             run.fail("parse", *bad, stop=True)
             return
         item.value = value
-        features["content"] = crypto.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"),
-                                                       ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        features["content"] = crypto.sha256(_canonical_json(value).encode("utf-8", "surrogatepass"))
         if item.spec.schema is None:
             return
         records, bad = _tabular.json_records(value)
@@ -1014,6 +1014,92 @@ class Verifier:
         if item.spec.schema is not None:
             for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):
                 run.fail("schema", code, detail)
+
+
+# An integral number with more trailing zeros than this is written as <digits>e<zeros> in the
+# content key: 1e300 written out would be 301 characters from a 5-byte token.
+_PLAIN_ZEROS = 15
+_END = object()
+
+
+def _json_number(x: Any) -> str:
+    """A JSON number as its content key writes it: equal numbers alike, whether they were written
+    as integers, with a fraction or an exponent (10, 10.0, 1e1, 100E-1 -> "10"; 1e22 and
+    10000000000000000000000 -> "1e22"; -0.0 -> "0"). Integers, and fractions (the shortest repr
+    of the double a reader sees), are written as json.dumps wrote them, so the keys of uploads
+    recorded before stay valid unless they hold integral floats or 16+ trailing zeros."""
+    if type(x) is int:
+        if -10**16 < x < 10**16:
+            return int.__repr__(x)
+        sign, digits, exp = "-" if x < 0 else "", str(abs(x)), 0
+    else:
+        r = float.__repr__(x)
+        if not x.is_integer():  # a fraction (nan and inf are not JSON: parse_json refuses them)
+            return r
+        if x == 0:
+            return "0"
+        t = decimal.Decimal(r).as_tuple()  # the decimal the double reads as, not its binary expansion
+        sign, digits, exp = "-" if t.sign else "", "".join(map(str, t.digits)), int(t.exponent)
+    mantissa = digits.rstrip("0")
+    zeros = exp + len(digits) - len(mantissa)  # >= 0: the value is an integer
+    if zeros <= _PLAIN_ZEROS:
+        return sign + mantissa + "0" * zeros
+    return f"{sign}{mantissa}e{zeros}"
+
+
+# What json.dumps writes for a number that _json_number writes otherwise: an integral float
+# ("10.0", "-0.0", "1e+16") or an integer with 16 trailing zeros. (A match inside a string only
+# costs the slower writer.)
+_INTEGRAL_FLOAT = re.compile(r"\.0(?![0-9])")
+
+
+def _canonical_json(value: Any) -> str:
+    """The parsed JSON ``value`` written canonically: sorted keys, no spaces, numbers by value
+    (:func:`_json_number`); otherwise what ``json.dumps(value, sort_keys=True, separators=(",",
+    ":"), ensure_ascii=False)`` writes (and json.dumps it is, when it wrote every number so)."""
+    fast = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if "e+" not in fast and "0" * 16 not in fast and _INTEGRAL_FLOAT.search(fast) is None:
+        return fast
+    enc = json.encoder.encode_basestring
+    out: list[str] = []
+    stack: list[list[Any]] = []  # [iterator, closing bracket, is an object, first]
+    v = value
+    while True:
+        if isinstance(v, dict):
+            out.append("{")
+            stack.append([iter(sorted(v.items(), key=lambda kv: kv[0])), "}", True, True])
+        elif isinstance(v, list):
+            out.append("[")
+            stack.append([iter(v), "]", False, True])
+        elif isinstance(v, str):
+            out.append(enc(v))
+        elif v is True or v is False:
+            out.append("true" if v else "false")
+        elif v is None:
+            out.append("null")
+        elif isinstance(v, (int, float)):
+            out.append(_json_number(v))
+        else:  # (not produced by parse_json)
+            raise TypeError(f"{type(v).__name__} is not a JSON value")
+        while stack:
+            top = stack[-1]
+            nxt: Any = next(top[0], _END)
+            if nxt is _END:
+                out.append(top[1])
+                stack.pop()
+                continue
+            if not top[3]:
+                out.append(",")
+            top[3] = False
+            if top[2]:
+                out.append(enc(nxt[0]))
+                out.append(":")
+                v = nxt[1]
+            else:
+                v = nxt
+            break
+        else:
+            return "".join(out)
 
 
 def _upload_bytes(data: Any, what: str) -> bytes:
