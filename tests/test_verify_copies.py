@@ -120,3 +120,34 @@ def test_canonical_json_keeps_the_old_key_of_integers_and_fractions():
     assert _canonical_json([1e300, -1e300, 1e16, 123.0]) == "[1e300,-1e300,1e16,123]"
     deep = "[" * 500 + "1.0" + "]" * 500  # nesting needs no recursion
     assert _canonical_json(json.loads(deep)) == deep.replace("1.0", "1")
+
+
+# ------------------------------------------------------------- 3. numpy uploads
+
+
+@pytest.mark.parametrize("data", [np.int64(5), np.float64("nan"), np.bool_(True), np.array("My card has not arrived"),
+                                  np.array([1.5, np.nan]), np.array([1, 2], dtype=np.uint16), np.array(7, dtype=np.uint8),
+                                  np.array(["a"], dtype=object)])
+def test_numpy_scalars_and_non_byte_arrays_are_refused(data):
+    with pytest.raises(InvalidArgument, match="^data must be bytes-like"):
+        V.check(data, "text")
+    reg = V.DedupRegistry()
+    with pytest.raises(InvalidArgument, match=r"^items\[1\] must be bytes-like"):
+        V.check_many([b"My card has not arrived", data], "text", {"registry": reg})
+    assert len(reg) == 0
+
+
+def test_byte_buffers_still_work():
+    text = b"My card has not arrived yet"
+    for data in (bytearray(text), memoryview(text), np.frombuffer(text, np.uint8), np.frombuffer(text, np.uint8)[::1]):
+        assert V.check(data, "text").accepted
+    assert V.check(np.frombuffer(b"xx" + text, np.uint8)[2:], "text").accepted
+
+
+def test_check_many_refuses_a_dataframe_or_a_mapping():
+    df = pd.DataFrame({"text": [b"My card is late"]})
+    with pytest.raises(InvalidArgument, match=r"DataFrame.*df\['data'\]"):
+        V.check_many(df, "text")
+    assert V.check_many(df["text"], "text", register=False)[0].accepted
+    with pytest.raises(InvalidArgument, match="mapping"):
+        V.check_many({"i1": b"My card is late"}, "text")

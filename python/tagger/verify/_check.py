@@ -647,6 +647,12 @@ class Verifier:
         if isinstance(items, (bytes, bytearray, memoryview, str)):
             raise InvalidArgument(f"items must be a sequence of uploads, got a single {type(items).__name__} "
                                   "(use check() for one upload)")
+        if hasattr(items, "columns") and hasattr(items, "iloc"):  # iterating a DataFrame gives its column names
+            raise InvalidArgument(f"items must be a sequence of uploads, got a DataFrame (columns "
+                                  f"{list(items.columns)[:5]}): pass the column of uploads, e.g. df['data']")
+        if isinstance(items, Mapping):  # iterating gives the keys
+            raise InvalidArgument("items must be a sequence of uploads, got a mapping: pass its values "
+                                  "(and its keys as item_ids)")
         # Every item is checked for its type before any is verified: a bad one must not leave the
         # uploads before it registered (a retry would find them as duplicates of themselves).
         items = [_upload_bytes(d, f"items[{i}]") for i, d in enumerate(items)]
@@ -1103,16 +1109,26 @@ def _canonical_json(value: Any) -> str:
 
 
 def _upload_bytes(data: Any, what: str) -> bytes:
-    """The bytes of an upload: bytes, bytearray, memoryview or another buffer. A str, an int
-    (``bytes(5)`` would be five zero bytes) or None is a caller's mistake, named by ``what``."""
+    """The bytes of an upload: bytes, bytearray, memoryview or another buffer of bytes (a uint8
+    array). A str, an int (``bytes(5)`` would be five zero bytes), None, a numpy scalar or an
+    array of anything but bytes (its raw memory: np.int64(5) was 8 bytes of binary, a numpy str
+    array UTF-32) is a caller's mistake, named by ``what``."""
     if isinstance(data, bytes):
         return data
     if isinstance(data, str):
-        raise InvalidArgument(f"{what} must be bytes (encode text as UTF-8), got str")
+        raise InvalidArgument(f"{what} must be bytes (encode text as UTF-8), got {type(data).__name__}")
+    if isinstance(data, np.generic):
+        raise InvalidArgument(f"{what} must be bytes-like, got a numpy scalar {type(data).__name__} ({data!r})")
     try:
-        return bytes(memoryview(data))
-    except TypeError:
+        view = memoryview(data)
+    except (TypeError, ValueError):  # (numpy raises ValueError for an object array)
         raise InvalidArgument(f"{what} must be bytes-like, got {type(data).__name__}") from None
+    if view.itemsize != 1 or view.format not in ("B", "b", "c") or view.ndim == 0:
+        dtype = getattr(data, "dtype", None)
+        raise InvalidArgument(f"{what} must be bytes-like (bytes, bytearray, a uint8 array), got "
+                              f"{type(data).__name__} of {dtype if dtype is not None else repr(view.format)}"
+                              f"{' (0-d)' if view.ndim == 0 else ''}: encode text as UTF-8, numbers are no upload")
+    return view.tobytes()
 
 
 def _decode_or_none(data: Any) -> Optional[str]:
