@@ -151,3 +151,42 @@ def test_check_many_refuses_a_dataframe_or_a_mapping():
     assert V.check_many(df["text"], "text", register=False)[0].accepted
     with pytest.raises(InvalidArgument, match="mapping"):
         V.check_many({"i1": b"My card is late"}, "text")
+
+
+# ------------------------------------------------------------------ 4. receipt ids
+
+
+@pytest.fixture()
+def signed():
+    ver = V.Verifier(signing_key=tg.crypto.SigningKey.generate())
+    return ver, ver.check(b"When will my card arrive?", "text", {"description": "card delivery questions"})
+
+
+@pytest.mark.parametrize("kw, msg", [(dict(item_id=None), "item_id must be a str"), (dict(item_id=5), "item_id must be a str"),
+                                     (dict(item_id="i1", task_id=None), "task_id must be a str"),
+                                     (dict(item_id="i1", task_id=b"t1"), "32-byte task id"),
+                                     (dict(item_id="cut emoji \ud83d"), "item_id holds a lone surrogate"),
+                                     (dict(item_id="i1", task_id="t\udc80"), "task_id holds a lone surrogate")])
+def test_receipt_ids_are_not_coerced(signed, kw, msg):
+    ver, v = signed
+    h = hashlib.sha256(b"ciphertext").digest()
+    with pytest.raises(InvalidArgument, match=msg):
+        ver.receipt(v, ciphertext_hash=h, **kw)
+    with pytest.raises(InvalidArgument, match=msg):
+        V.Receipt.create(v, signing_key=ver.signing_key, ciphertext_hash=h, **kw)
+
+
+def test_receipt_takes_a_ledger_task_id_as_hex_and_str_ids(signed):
+    ver, v = signed
+    h, tid = hashlib.sha256(b"ciphertext").digest(), hashlib.sha256(b"task").digest()
+    r = ver.receipt(v, np.str_("i1"), h, task_id=tid)
+    assert (r.item_id, r.task_id) == ("i1", tid.hex()) and type(r.item_id) is str
+    V.Receipt.decode(r.encode()).verify(ver.verify_key)
+    assert ver.receipt(v, "i1", h, task_id=tid.hex()).signed_message() == r.signed_message()
+
+
+def test_check_refuses_an_item_id_no_receipt_can_sign():
+    with pytest.raises(InvalidArgument, match="item_id holds a lone surrogate"):
+        V.check(b"When will my card arrive?", "text", item_id="a\ud83d")
+    with pytest.raises(InvalidArgument, match=r"item_ids\[1\] holds a lone surrogate"):
+        V.check_many([b"a b c", b"d e f"], "text", item_ids=["a", "b\ud83d"])

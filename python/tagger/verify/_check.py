@@ -23,7 +23,7 @@ from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
 from ._registry import shingle_text
-from ._spec import VerifySpec, as_spec, has_letters, normalize_kind
+from ._spec import VerifySpec, _unicode_text, as_spec, has_letters, normalize_kind
 
 # ------------------------------------------------------------------ results
 
@@ -637,6 +637,7 @@ class Verifier:
         """Verify one upload; see :func:`tagger.verify.check`."""
         if not isinstance(item_id, str):
             raise InvalidArgument(f"item_id must be a str, got {type(item_id).__name__}")
+        _unicode_text("item_id", item_id)  # (its receipt could not be signed)
         return self._check(data, kind, as_spec(task), item_id, register, None)
 
     def check_many(self, items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
@@ -668,6 +669,8 @@ class Verifier:
             bad = next((i for i, x in enumerate(item_ids) if not isinstance(x, str)), None)
             if bad is not None:
                 raise InvalidArgument(f"item_ids[{bad}] must be a str, got {type(item_ids[bad]).__name__}")
+            for i, x in enumerate(item_ids):
+                _unicode_text(f"item_ids[{i}]", x)
             seen: set[str] = set()
             for x in item_ids:  # a registry records uploads under these ids
                 if x in seen:

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Optional, Union
 from .._core import verify as _v
 from ..crypto import SigningKey, VerifyKey
 from ..errors import InvalidArgument, InvalidKey
+from ._spec import _unicode_text
 
 _INT64 = (1 << 63) - 1
 _BAD = re.compile(r"[^a-z0-9_.:-]")
@@ -31,6 +32,23 @@ def scores_to_micro(scores: Mapping[str, float]) -> list[tuple[str, int]]:
         v = _INT64 if x == math.inf else -_INT64 if x == -math.inf else int(round(x * 1e6))
         out[score_name(k)] = max(-_INT64, min(_INT64, v))
     return sorted(out.items())
+
+
+def receipt_id(name: str, value: Any, ledger_bytes: bool = False) -> str:
+    """``value`` as the id a receipt signs: a str that can be written as UTF-8 (with
+    ``ledger_bytes``, 32 bytes too: a ledger task id, signed as hex as Task.upload signs it).
+    Anything else is an InvalidArgument naming ``name``: str() signed None as "None", 5 as "5"
+    and b"t1" as "b't1'"; a lone surrogate raised a bare TypeError from the encoder."""
+    if ledger_bytes and isinstance(value, (bytes, bytearray)):
+        if len(value) != 32:
+            raise InvalidArgument(f"{name} must be a str, or the ledger's 32-byte task id (signed as hex), got "
+                                  f"{len(value)} bytes ({bytes(value)!r:.40}): pass text ids as str")
+        return bytes(value).hex()
+    if not isinstance(value, str):
+        kinds = "a str (or the ledger's 32-byte task id)" if ledger_bytes else "a str"
+        raise InvalidArgument(f"{name} must be {kinds}, got {type(value).__name__} ({value!r:.40})")
+    _unicode_text(name, value)
+    return str(value)  # (a str subclass such as numpy's str_ as a plain str)
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,9 @@ class Receipt:
     @classmethod
     def create(cls, verdict: Any, item_id: str, ciphertext_hash: bytes, signing_key: SigningKey,
                task_id: str = "") -> "Receipt":
-        """Sign ``verdict`` (a :class:`Verdict`) for the sealed item with hash ``ciphertext_hash``."""
+        """Sign ``verdict`` (a :class:`Verdict`) for the sealed item with hash ``ciphertext_hash``.
+        ``item_id`` and ``task_id`` are str (a bytes ``task_id``, the ledger's, is signed as hex);
+        anything else is an InvalidArgument."""
         if not isinstance(signing_key, SigningKey):
             raise InvalidKey(f"signing_key must be a tg.crypto.SigningKey (Ed25519), got {type(signing_key).__name__}")
         # bytes-like only: bytes(32) would be 32 zero bytes, a receipt for no item at all.
@@ -68,8 +88,9 @@ class Receipt:
         ch = bytes(ciphertext_hash)
         if len(ch) != 32:
             raise InvalidArgument(f"ciphertext_hash must be 32 bytes (SHA-256), got {len(ch)}")
+        task_id, item_id = receipt_id("task_id", task_id, ledger_bytes=True), receipt_id("item_id", item_id)
         vk = bytes(signing_key.verify_key)
-        fields = (str(task_id), str(item_id), ch, verdict.status, list(verdict.reasons),
+        fields = (task_id, item_id, ch, verdict.status, list(verdict.reasons),
                   scores_to_micro(verdict.scores), vk)
         msg = _v.receipt_signed_message(*fields)
         return cls(fields[0], fields[1], ch, verdict.status, tuple(verdict.reasons), tuple(fields[5]), vk,
