@@ -190,3 +190,36 @@ def test_check_refuses_an_item_id_no_receipt_can_sign():
         V.check(b"When will my card arrive?", "text", item_id="a\ud83d")
     with pytest.raises(InvalidArgument, match=r"item_ids\[1\] holds a lone surrogate"):
         V.check_many([b"a b c", b"d e f"], "text", item_ids=["a", "b\ud83d"])
+
+
+# ------------------------------------------------------------------- 5. spec fields
+
+
+def test_text_scripts_are_checked_when_the_spec_is_built():
+    assert V.VerifySpec(text_scripts=["latin", "CYRILLIC"]).text_scripts == ("Latin", "Cyrillic")
+    with pytest.raises(InvalidArgument, match=r"text_scripts\[0\] 'Latn' is not a script name; did you mean 'Latin'"):
+        V.VerifySpec(text_scripts=["Latn"])
+    with pytest.raises(InvalidArgument, match="names no script"):
+        V.VerifySpec(text_scripts=[])
+    spec = V.VerifySpec(description=D, text_scripts=["latin"])
+    assert [v.status for v in V.check_many([b"When will my card arrive?", "Где моя карта?".encode()], "text", spec,
+                                           register=False)] == ["accepted", "rejected"]
+
+
+def test_examples_dataframe_or_mapping_is_refused():
+    df = pd.DataFrame({"text": EX})
+    with pytest.raises(InvalidArgument, match=r"DataFrame.*df\['text'\]"):
+        V.VerifySpec(examples=df)
+    with pytest.raises(InvalidArgument, match="mapping"):
+        V.VerifySpec(examples={"a": EX[0]})
+    assert V.VerifySpec(examples=df["text"]).examples == tuple(EX)
+
+
+def test_empty_cells_of_an_examples_column_are_dropped():
+    col = pd.read_csv(io.StringIO("ex\nWhen will my card arrive?\n\nCard late\n"), skip_blank_lines=False)["ex"]
+    assert V.VerifySpec(examples=col).examples == ("When will my card arrive?", "Card late")
+    for cells in (["When will my card arrive?", None, "Card late"], ["When will my card arrive?", np.nan, pd.NA, "Card late"]):
+        spec = V.VerifySpec(examples=pd.Series(cells, dtype=object))
+        assert spec.examples == ("When will my card arrive?", "Card late") and all(type(e) is str for e in spec.examples)
+    with pytest.raises(InvalidArgument, match=r"example 1 is float \(2\.5\)"):
+        V.VerifySpec(examples=["When will my card arrive?", 2.5])

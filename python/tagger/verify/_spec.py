@@ -8,6 +8,7 @@ import difflib
 import functools
 import math
 import numbers
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -65,6 +66,15 @@ def _unicode_text(name: str, value: str) -> None:
                               "written as UTF-8") from None
 
 
+def _missing(value: Any) -> bool:
+    """None, a float NaN or pandas' NA/NaT: an empty cell of a sheet."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 @functools.lru_cache(maxsize=1024)
 def has_letters(text: str) -> bool:
     """Whether ``text`` has a letter of any script (what an upload without one is ``no_letters`` for)."""
@@ -80,6 +90,42 @@ def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
     for i, v in enumerate(out):
         _unicode_text(f"{name}[{i}]", v)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def known_scripts() -> tuple[str, ...]:
+    """The script names text_stats counts letters by (Latin, Greek, ..., Other), as the C++ core names them."""
+    try:
+        _v.text_stats(b"").script_fraction(["?"])
+    except InvalidArgument as e:
+        m = re.search(r"\(known: ([^)]*)\)", str(e))
+        if m:
+            return tuple(n.strip() for n in m.group(1).split(","))
+    return ()
+
+
+def _scripts(value: Any) -> tuple[str, ...]:
+    """``text_scripts`` checked when the spec is built: known script names (in any case: "latin"
+    is Latin), at least one. An unknown name passed the spec and raised out of every check of
+    the task (a whole check_many batch lost); [] rejected every upload script_mismatch."""
+    names = _str_tuple("text_scripts", value)
+    if not names:
+        raise InvalidArgument("text_scripts names no script: every upload would be script_mismatch "
+                              "(give e.g. ['Latin'], or None for any script)")
+    known = known_scripts()
+    by_lower = {k.lower(): k for k in known}
+    out = []
+    for i, n in enumerate(names):
+        canon = by_lower.get(n.strip().lower())
+        if canon is None:
+            if known:
+                near = difflib.get_close_matches(n.lower(), list(by_lower), n=1, cutoff=0.6)
+                hint = f"; did you mean {by_lower[near[0]]!r}?" if near else ""
+                raise InvalidArgument(f"text_scripts[{i}] {n!r} is not a script name{hint} (known: {', '.join(known)})")
+            _v.text_stats(b"").script_fraction([n])  # the core's own message
+            canon = n
+        out.append(canon)
+    return tuple(out)
 
 
 def normalize_kind(kind: Any) -> str:
@@ -151,7 +197,7 @@ class VerifySpec:
         if self.text_max_chars < self.text_min_chars:
             raise InvalidArgument(f"need text_min_chars <= text_max_chars, got {self.text_min_chars} > {self.text_max_chars}")
         if self.text_scripts is not None:
-            self.text_scripts = _str_tuple("text_scripts", self.text_scripts)
+            self.text_scripts = _scripts(self.text_scripts)
         for name in ("text_min_script_fraction", "text_max_control_fraction", "audio_max_silence", "audio_max_clipping"):
             setattr(self, name, _real_field(name, getattr(self, name), 0.0, 1.0))
         for name in ("gibberish_threshold", "gibberish_piece_threshold"):
@@ -165,13 +211,22 @@ class VerifySpec:
             self.relevance_threshold = _real_field("relevance_threshold", self.relevance_threshold, -1.0, 1.0)
         if isinstance(self.examples, (str, bytes)):
             raise InvalidArgument("examples must be a sequence of str (a list of example items), not one str")
+        if hasattr(self.examples, "columns") and hasattr(self.examples, "iloc"):  # iterating gives column names
+            raise InvalidArgument(f"examples must be a sequence of str, got a DataFrame (columns "
+                                  f"{list(self.examples.columns)[:5]}): pass its column of examples, e.g. df['text']")
+        if isinstance(self.examples, Mapping):  # iterating gives the keys
+            raise InvalidArgument("examples must be a sequence of str, got a mapping: pass its values "
+                                  "(list(d.values())) or keys explicitly")
         try:
             examples = tuple(self.examples)  # a generator is read once, here
         except TypeError:
             raise InvalidArgument(f"examples must be a sequence of str, got {type(self.examples).__name__}") from None
-        bad = next((i for i, e in enumerate(examples) if not isinstance(e, str)), None)
+        # Empty cells of a sheet as pandas reads them (None, NaN, pd.NA) are blank examples.
+        bad = next((i for i, e in enumerate(examples) if not isinstance(e, str) and not _missing(e)), None)
         if bad is not None:
-            raise InvalidArgument(f"examples must be str; example {bad} is {type(examples[bad]).__name__}")
+            raise InvalidArgument(f"examples must be str; example {bad} is {type(examples[bad]).__name__} "
+                                  f"({examples[bad]!r:.40})")
+        examples = tuple(str(e) for e in examples if not _missing(e))
         for i, e in enumerate(examples):
             _unicode_text(f"examples[{i}]", e)
         # Blank examples (empty cells of a sheet) say nothing about the topic, and one
