@@ -282,3 +282,21 @@ def test_the_ledger_extend_takes_int_items_and_counts_only():
     many = {i: 1 for i in range(100_001)}
     refused(net, errors.InvalidArgument, lambda: net.ledger.extend_task(task.id, alice, many, 100_001 * tg.TAG),
             match="several extends")
+
+
+def test_the_owners_task_sees_answers_sent_from_the_workers_own_clients():
+    # Answers a worker signs and sends itself reach the ledger, not the owner's Task object:
+    # progress showed them missing, finalize refused ("held by e") and extend ranked the
+    # answers it had. The Task now reads the blocks it has not seen.
+    net = tg.Network.memory()
+    alice, ws, task, asg = _answered_task(net)
+    more = net.create_accounts(["e", "f"], fund=5 * tg.TAG)
+    new = task.extend(2 * tg.TAG, more)
+    for w, g in new.groupby("worker"):
+        net.ledger.submit_answers(task.id, w, [(int(i), 0) for i in g["item_id"]])
+    assert task.progress["missing"].sum() == 0 and len(task.answers()) == len(asg) + 2
+    refused(net, errors.RuleViolation, lambda: task.submit(new["worker"].iloc[0], new["item_id"].iloc[0], "y"),
+            match="already answered")
+    res = task.finalize()
+    assert res.payouts.sum() == 26 * tg.TAG and set(new["worker"]) <= set(res.payouts.index)
+    assert len(task.answers()) == len(asg) + 2  # its own answers are not read twice

@@ -33,7 +33,7 @@ from .errors import (CorruptLedger, IncompleteTask, InfeasibleAssignment, Insuff
                      NotAuthorized, RuleViolation, TaskStateError, UnknownAccount, VerificationFailed)
 from .ledger import VERDICTS as VERDICT_CODES
 from ._terms import (gold_commitment, method_name, method_terms, new_gold_salt, policy_terms, slashing_terms)
-from .ledger import Account, AccountLike, address_str
+from .ledger import Account, AccountLike, address_str, decode_tx
 
 if TYPE_CHECKING:  # pragma: no cover
     from .market import DatasetNFT
@@ -195,6 +195,11 @@ class Task:
         self._uploads: dict[int, Upload] = {}
         self._upload_meta: dict[int, dict] = {}
         self._free_cursor = 0  # collection without assignment: the lowest slot that may be free
+        # The ledger height this view has read answers and uploads up to, and the ids of the
+        # transactions this object recorded itself (already in its chunks): answers a worker
+        # sends from its own client are read from the blocks after it (_sync).
+        self._synced = net.height
+        self._own_txids: set[bytes] = set()
 
     # ---------------------------------------------------------------- state
     @property
@@ -280,6 +285,7 @@ class Task:
     def progress(self) -> pd.DataFrame:
         """One row per item: ``assigned`` slots, ``answered`` (answers, or accepted uploads),
         ``missing`` (assigned but not answered) and ``holders`` (workers holding missing slots)."""
+        self._sync()
         n = self.n_items
         answered = np.zeros(n, dtype=np.int64)
         done_pairs: set[tuple[int, int]] = set()
@@ -817,6 +823,7 @@ class Task:
         not answered before, a duration in [0, 1 day]); nothing is recorded if one
         fails. Returns the transaction ids."""
         self._require_open("submit answers")
+        self._sync()  # a duplicate of an answer sent from another client is refused here, not by the ledger
         if self.kind != "classification":
             raise TaskStateError("answers go to classification tasks; collection tasks take uploads")
         if not isinstance(answers, pd.DataFrame):
@@ -876,6 +883,7 @@ class Task:
             txs = _cl.make_answers_txs(signers, nonces, np.asarray(offsets, dtype=np.int64), it32, lb32, self.id,
                                        self._net.chain_id, duration_ms=None if durations is None else durations[order])
             txids = self._net.submit_many(txs)
+        self._own_txids.update(txids)
         self._ans_chunks.append((items.astype(np.int32), wpos.astype(np.int32), labels.astype(np.int32)))
         self._dur_chunks.append(durations if durations is not None else np.full(len(items), NO_DURATION, np.uint32))
         return txids
@@ -931,14 +939,35 @@ class Task:
 
     def _replay_ledger(self) -> None:
         """Answers and accepted uploads of this task, read back from its transactions."""
+        self._synced = 0
+        self._read_blocks()
+        if _onchain(self._net, self.id)["status"] != "open":
+            self.result = None  # settled on the ledger in an earlier session
+
+    def _sync(self) -> None:
+        """Read the answers and uploads other clients recorded since this view last looked (a
+        worker answering from its own client, ``net.ledger.submit_answers``, a pre-signed
+        transaction): before, the owner's Task never saw them, so ``progress`` showed them
+        missing, ``finalize`` refused ("held by e") and ``extend`` ranked stale answers."""
+        with self._net._lock:
+            if self._net.height > self._synced:
+                self._read_blocks()
+
+    def _read_blocks(self) -> None:
         items: list[int] = []
         workers: list[int] = []
         labels: list[int] = []
         durations: list[int] = []
         cp = self.terms.get("copilot")
         copilot = address_str(bytes(cp)) if cp else None
-        for h in range(1, self._net.height + 1):
-            for tx in self._net.block(h).transactions:
+        top = self._net.height
+        for h in range(self._synced + 1, top + 1):
+            for record in self._net.block(h).records:
+                txid = _cl.tx_id(record)
+                if txid in self._own_txids:  # recorded by this object, already in its chunks
+                    self._own_txids.discard(txid)
+                    continue
+                tx = decode_tx(record)
                 f = tx.fields
                 if tx.kind not in ("answers", "upload_receipt") or bytes(f["task"]) != self.id:
                     continue
@@ -963,13 +992,13 @@ class Task:
             self._ans_chunks.append((np.asarray(items, np.int32), np.asarray(workers, np.int32),
                                      np.asarray(labels, np.int32)))
             self._dur_chunks.append(np.asarray(durations, np.uint32))
-        if _onchain(self._net, self.id)["status"] != "open":
-            self.result = None  # settled on the ledger in an earlier session
+        self._synced = top
 
     def answers(self) -> pd.DataFrame:
         """Every recorded human answer: item_id, worker (name), label, and ``duration``
         (seconds, NaN where not given) once some answer carries one. The copilot's answers
         are in :attr:`suggestions`."""
+        self._sync()
         if not self._ans_chunks:
             return pd.DataFrame({"item_id": pd.Series([], dtype=object), "worker": pd.Series([], dtype=object),
                                  "label": pd.Series([], dtype=object)})
@@ -998,6 +1027,7 @@ class Task:
         on the ledger. A rejected upload is receipted but not stored. Returns an
         :class:`Upload`; a bad upload never raises (its verdict says why)."""
         self._require_open("upload")
+        self._sync()
         if self.kind != "collection":
             raise TaskStateError("uploads go to collection tasks; classification tasks take answers")
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -1032,6 +1062,7 @@ class Task:
             receipt = self._net._verify_engine.receipt(verdict, iid, h or bytes(32), task_id=self.id_hex)
             txid = self._net.ledger.record_upload(self.id, verifier, acct, item, h or bytes(32), verdict.status,
                                                   list(verdict.reasons))
+            self._own_txids.add(txid)
         except BaseException:
             # The ledger refused the upload (a reputation floor, a closed task...): it blocks no
             # later copy (it used to, for the rest of the session, pointing at an upload that
@@ -1100,6 +1131,7 @@ class Task:
 
     def uploads(self) -> pd.DataFrame:
         """Accepted (and needs-review) uploads: item_id, worker, status, reasons, ciphertext hash."""
+        self._sync()
         rows = [{"item_id": u.item_id, "worker": u.worker, "status": u.status, "reasons": list(u.reasons),
                  "ciphertext_hash": u.ciphertext_hash.hex() if u.ciphertext_hash is not None else None}
                 for _, u in sorted(self._uploads.items())]
