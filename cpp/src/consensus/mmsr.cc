@@ -28,9 +28,11 @@ std::pair<std::size_t, std::size_t> py_slice(std::int64_t start, std::int64_t st
   return {static_cast<std::size_t>(b), static_cast<std::size_t>(std::max(b, e))};
 }
 
-// crowd-kit's _remove_largest_and_smallest_F_value.
+// crowd-kit's _remove_largest_and_smallest_F_value. y holds |C| / u, which is NaN (0 / 0) where a
+// worker's u or v has reached 0; np.sort puts NaN last, and std::sort needs a strict weak order
+// (a plain < with NaN is undefined behaviour), so NaN sorts after every number, as in numpy.
 std::vector<double> trim(std::vector<double> y, std::int64_t F, double a, std::int32_t n_tasks) {
-  std::sort(y.begin(), y.end());
+  std::sort(y.begin(), y.end(), [](double l, double r) { return l < r || (std::isnan(r) && !std::isnan(l)); });
   const auto below = std::count_if(y.begin(), y.end(), [a](double x) { return x < a; });
   if (below < F) {
     y.erase(std::remove_if(y.begin(), y.end(), [a](double x) { return !(x >= a); }), y.end());
