@@ -90,3 +90,105 @@ def test_mmsr_equals_crowdkit_on_small_random_frames():
         _mmsr_same(df, exact_signs=False, fitted=fitted)
         compared += 1
     assert compared >= 20
+
+
+# ---------------------------------------------------------------- HRRASA: a worker answering a task twice
+
+
+@pytest.fixture
+def ck_hrrasa(monkeypatch):
+    """crowd-kit's HRRASA with its pandas-3 failure patched (as in test_consensus_families.py):
+    _aggregate_embeddings without its cast of a Series of arrays to float64."""
+    ck = _ck()
+    from crowdkit.aggregation.embeddings import hrrasa
+
+    def aggregate(data, weights, true_embeddings=None):
+        data = data.join(weights, on=["task", "worker"])
+        data["weighted_embedding"] = data.weight * data.embedding
+        group = data.groupby("task", group_keys=False)
+        agg = group.weighted_embedding.apply(np.sum) / group.weight.sum()
+        if true_embeddings is not None:
+            agg.update(true_embeddings)
+        return agg
+
+    monkeypatch.setattr(hrrasa.HRRASA, "_aggregate_embeddings", staticmethod(aggregate))
+    return ck
+
+
+def _emb(*v):
+    return np.array(v, dtype=float)
+
+
+def _hrrasa_repeated() -> pd.DataFrame:
+    """Worker a answers task 1 twice."""
+    return pd.DataFrame({
+        "task": [1, 1, 1, 2, 2, 3, 3], "worker": ["a", "a", "c", "a", "b", "c", "b"],
+        "output": ["x y", "x z", "q", "p", "p q", "r", "r s"],
+        "embedding": [_emb(1, 0), _emb(0.9, 0.1), _emb(0, 1), _emb(1, 1), _emb(1, 0.8), _emb(0.3, 0.3), _emb(0.2, 0.4)]})
+
+
+def _hrrasa_random_repeated(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(10):
+        center = rng.normal(size=4)
+        for w in range(5):
+            for _ in range(1 + int(rng.random() < 0.3) + int(rng.random() < 0.1)):  # some answer twice or three times
+                rows.append((f"t{t}", f"w{w}", f"a {t} b{w} {len(rows)}",
+                             center + rng.normal(scale=0.1 + 0.8 * (w == 0), size=4)))
+    df = pd.DataFrame(rows, columns=["task", "worker", "output", "embedding"])
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _hrrasa_same(ours, theirs, df):
+    out_ours, out_theirs = ours.fit_predict(df), theirs.fit_predict(df)
+    assert list(out_ours.index) == list(out_theirs.index)
+    assert list(out_ours["output"]) == list(out_theirs["output"])
+    assert list(ours.skills_.index) == list(theirs.skills_.index)
+    np.testing.assert_allclose(ours.skills_.to_numpy(dtype=float), theirs.skills_.to_numpy(dtype=float), rtol=1e-8)
+    assert list(ours.aggregated_embeddings_.index) == list(theirs.aggregated_embeddings_.index)
+    np.testing.assert_allclose(np.stack(ours.aggregated_embeddings_), np.stack(theirs.aggregated_embeddings_), rtol=1e-9)
+    assert list(ours.weights_.index) == list(theirs.weights_.index)
+    np.testing.assert_allclose(ours.weights_["weight"].to_numpy(), theirs.weights_["weight"].to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-6)
+
+
+def test_hrrasa_repeated_answers_equal_crowdkit(ck_hrrasa):
+    """crowd-kit gives each of a worker's rows on a task the local skill of its first row, and its
+    aggregate's join on (task, worker) counts each of those k rows k times; before 2026-12-08
+    tagger computed one local skill per row and counted each row once (another output on task 1,
+    skills 300x apart)."""
+    _hrrasa_same(C.HRRASA(), ck_hrrasa.HRRASA(), _hrrasa_repeated())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hrrasa_random_repeated_answers_equal_crowdkit(ck_hrrasa, seed):
+    df = _hrrasa_random_repeated(seed)
+    assert df.duplicated(["task", "worker"]).any()
+    _hrrasa_same(C.HRRASA(), ck_hrrasa.HRRASA(), df)
+    if seed == 1:  # with a true embedding for one task
+        true = pd.Series([np.ones(4)], index=["t3"])
+        ours, theirs = C.HRRASA().fit(df, true), ck_hrrasa.HRRASA().fit(df, true)
+        np.testing.assert_allclose(ours.skills_.to_numpy(dtype=float), theirs.skills_.to_numpy(dtype=float), rtol=1e-8)
+        np.testing.assert_allclose(np.stack(ours.aggregated_embeddings_), np.stack(theirs.aggregated_embeddings_),
+                                   rtol=1e-9)
+
+
+def test_hrrasa_repeated_loop_is_the_cores_loop():
+    """Without repeated answers the numpy loop used for them gives the core's numbers."""
+    from tagger import _core
+    from tagger.consensus.embeddings import _Emb, _chi2_priors, _rasa_repeated
+
+    df = _hrrasa_random_repeated(2).drop_duplicates(["task", "worker"]).reset_index(drop=True)
+    est = C.HRRASA()
+    e = _Emb(df, "HRRASA", ("task", "worker", "embedding", "output"))
+    local = est._local_skills(e)
+    prior = _chi2_priors(e.frame["worker"], 0.05).reindex(e.workers).to_numpy(dtype=float)
+    fixed, mask = np.zeros(0), np.zeros(0, dtype=np.uint8)
+    core = _core.consensus_families.embeddings_rasa(e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior,
+                                                    local, fixed, mask, 100, 1e-9)
+    mine = _rasa_repeated(e, prior, local, np.ones(len(df)), fixed, mask, 100, 1e-9)
+    assert mine["n_iter"] == core["n_iter"]
+    np.testing.assert_allclose(mine["skills"], core["skills"], rtol=1e-10)
+    np.testing.assert_allclose(mine["aggregated"], core["aggregated"], rtol=1e-10)
+    np.testing.assert_allclose(mine["loss_history"], core["loss_history"], rtol=1e-8)

@@ -271,6 +271,38 @@ def _pairwise_sq_dist(m: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rasa_repeated(e: _Emb, prior: np.ndarray, local: np.ndarray, repeats: np.ndarray, fixed: np.ndarray,
+                   mask: np.ndarray, n_iter: int, tol: float) -> dict[str, Any]:
+    """The core's RASA loop (``embeddings_rasa`` with HRRASA's local weights) for answers where a
+    worker answered a task more than once, as crowd-kit's HRRASA computes it: its aggregate joins
+    the answers with weights indexed by (task, worker), so each of a worker's k rows on a task
+    counts k times in the weighted mean (``repeats``), while the skill update counts it once."""
+    T, W, D = len(e.tasks), len(e.workers), e.matrix.shape[1]
+    fixed_rows = fixed.reshape(T, D) if len(mask) else np.zeros((T, D))
+    fixed_mask = mask.astype(bool) if len(mask) else np.zeros(T, dtype=bool)
+    skills = np.ones(W)
+    last: np.ndarray | None = None
+    loss_history: list[float] = []
+    it = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for it in range(1, n_iter + 1):
+            w = skills[e.worker] * local * repeats
+            agg = np.zeros((T, D))
+            np.add.at(agg, e.task, w[:, None] * e.matrix)  # row order, as the core (a NaN weight poisons its task)
+            agg /= np.bincount(e.task, weights=np.where(np.isnan(w), 0.0, w), minlength=T)[:, None]
+            agg[fixed_mask] = fixed_rows[fixed_mask]
+            term = ((e.matrix - agg[e.task]) ** 2).sum(axis=1) / local
+            dist = np.bincount(e.worker, weights=np.where(np.isnan(term), 0.0, term), minlength=W)  # NaN skipped
+            skills = prior / np.maximum(dist, 1e-5)
+            if last is not None:
+                loss = float(((agg - last) ** 2).sum() / (agg ** 2).sum())
+                loss_history.append(loss)
+                if loss < tol:
+                    break
+            last = agg
+    return {"aggregated": agg, "skills": skills, "loss_history": loss_history, "n_iter": it}
+
+
 class HRRASA(RASA):
     r"""Hybrid Reliability and Representation Aware Sequence Aggregation
     (Li, SIGIR 2020): RASA whose answers are also weighted by a *local*
@@ -308,7 +340,11 @@ class HRRASA(RASA):
             emb = np.where(other, k, 0.0).sum(axis=1) / (len(rows) - 1)
             seq = np.array([sum(float(sim(outputs[i], outputs[j])) for jj, j in enumerate(rows) if other[ii, jj])
                             for ii, i in enumerate(rows)]) / (len(rows) - 1)
-            out[rows] = self.lambda_emb * emb + self.lambda_out * seq
+            local = self.lambda_emb * emb + self.lambda_out * seq
+            # A worker answering the task more than once: every such row takes the local skill of
+            # the worker's first row, as crowd-kit's _get_local_skills (one value per (task, worker)).
+            first = np.argmax(~other, axis=1)  # each row's first row of the same worker (itself if none)
+            out[rows] = local[first]
         return out
 
     def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "HRRASA":
@@ -334,9 +370,16 @@ class HRRASA(RASA):
             fixed, mask = e.fixed(true_embeddings, owner)
             local = self._local_skills(e)
             prior = _chi2_priors(e.frame["worker"], float(self.alpha))
-            out = _core.consensus_families.embeddings_rasa(
-                e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
-                local, fixed, mask, int(self.n_iter), float(self.tol))
+            prior_w = prior.reindex(e.workers).to_numpy(dtype=float)
+            pair = e.task.astype(np.int64) * len(e.workers) + e.worker
+            _, pair_of, pair_rows = np.unique(pair, return_inverse=True, return_counts=True)
+            if (pair_rows > 1).any():  # a worker answered a task more than once
+                out = _rasa_repeated(e, prior_w, local, pair_rows[pair_of].astype(np.float64), fixed, mask,
+                                     int(self.n_iter), float(self.tol))
+            else:
+                out = _core.consensus_families.embeddings_rasa(
+                    e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior_w,
+                    local, fixed, mask, int(self.n_iter), float(self.tol))
             skills = pd.Series(out["skills"], index=e.workers)
             skills = skills.reindex((prior / skills).index)
             agg = _series_of_rows(out["aggregated"], e.tasks)
