@@ -526,12 +526,14 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         return
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
     up = _shingles(text)
+    n = len(up)
     best, j = None, 0.0
     for name, sh in own:
-        small, large = sorted((len(up), len(sh)))
-        if not large or small < threshold * large:  # J <= small / large
+        m = len(sh)
+        if n < threshold * m or m < threshold * n:  # J <= min / max
             continue
-        x = len(up & sh) / len(up | sh)
+        inter = len(up & sh)
+        x = inter / (n + m - inter)
         if x >= threshold and x > j:
             best, j = name, x
     if best is not None:
