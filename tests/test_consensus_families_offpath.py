@@ -192,3 +192,39 @@ def test_hrrasa_repeated_loop_is_the_cores_loop():
     np.testing.assert_allclose(mine["skills"], core["skills"], rtol=1e-10)
     np.testing.assert_allclose(mine["aggregated"], core["aggregated"], rtol=1e-10)
     np.testing.assert_allclose(mine["loss_history"], core["loss_history"], rtol=1e-8)
+
+
+# ---------------------------------------------------------------- ClosestToAverage: NaN distances
+
+
+def _two_tasks() -> pd.DataFrame:
+    return pd.DataFrame({"task": [1, 1, 1, 2, 2], "worker": ["a", "b", "c", "a", "b"], "output": list("xyzuv"),
+                         "embedding": [_emb(1, 0), _emb(0, 1), _emb(2, 2), _emb(1, 1), _emb(0, 3)]})
+
+
+def test_closest_to_average_all_nan_distances_raise_naming_the_task():
+    """crowd-kit raises ValueError (idxmin of all-NaN scores); before 2026-12-08 tagger read NaN
+    as infinity and silently returned each task's first row."""
+    from tagger.errors import InvalidArgument
+
+    df = _two_tasks()
+    with pytest.raises(InvalidArgument, match=r"^ClosestToAverage: the distance is NaN for every answer of task 1\b"):
+        C.ClosestToAverage(lambda a, b: np.nan).fit(df)
+    with pytest.raises(ValueError, match="task 2;"):  # InvalidArgument is a ValueError, as crowd-kit's
+        C.ClosestToAverage(lambda a, b: np.nan if b[1] == 2.0 else 1.0).fit(df)  # task 2's mean is (0.5, 2)
+
+
+def test_closest_to_average_some_nan_distances_skipped_as_crowdkit():
+    """A NaN score is skipped, after an infinite one (pandas' idxmin with skipna)."""
+    ck = _ck()
+    df = _two_tasks()
+    values = {(1, 0): np.nan, (0, 1): np.inf, (2, 2): 5.0, (1, 1): np.nan, (0, 3): np.inf}
+    dist_inf_first = dict(values)
+    dist_inf_first[(2, 2)] = np.nan  # task 1: NaN, inf, NaN -> the inf row
+    for table in (values, dist_inf_first):
+        f = lambda a, b, table=table: table[(a[0], a[1])]  # noqa: E731
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = ck.ClosestToAverage(distance=f).fit_predict(df)
+        ours = C.ClosestToAverage(distance=f).fit_predict(df)
+        assert list(ours["output"]) == list(theirs["output"])

@@ -21,6 +21,7 @@ from .._optional import require
 from ..errors import InvalidArgument
 from ._checks import check_n_iter, codes, frame, no_missing, one_row_each
 from ._serial import Serialized
+from .base import _plain
 
 __all__ = ["ClosestToAverage", "RASA", "HRRASA", "glue_similarity"]
 
@@ -103,8 +104,9 @@ def _distance_value(d: Any, row: int) -> float:
         raise InvalidArgument(f"distance returned {type(d).__name__} for row {row}, not a number") from None
 
 
-def _closest(e: _Emb, reference: np.ndarray, distance: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """scores_ (input row order) and embeddings_and_outputs_ (first minimum per task)."""
+def _closest(e: _Emb, reference: np.ndarray, distance: Any, nan_raises: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """scores_ (input row order) and embeddings_and_outputs_ (first minimum per task, NaN scores
+    skipped; a task of NaN scores only keeps its first row, or raises with ``nan_raises``)."""
     metric = _metric_of(distance)
     if metric is not None:
         score = _core.consensus_families.embedding_distances(e.matrix, e.task, reference.ravel(), len(e.tasks), metric)
@@ -114,8 +116,17 @@ def _closest(e: _Emb, reference: np.ndarray, distance: Any) -> tuple[pd.DataFram
     df = e.frame
     scores = pd.DataFrame({"task": df["task"].to_numpy(), "output": df["output"].to_numpy(), "score": score,
                            "embedding": df["embedding"].to_numpy()}).set_index("task")
-    order = np.lexsort((np.arange(len(score)), np.where(np.isnan(score), np.inf, score), e.task))
+    # crowd-kit's idxmin skips NaN scores (a NaN sorts after every number, inf included), and its
+    # ClosestToAverage raises ValueError for a task whose scores are all NaN. RASA/HRRASA keep the
+    # first row of a task whose aggregate is NaN (HRRASA's zero embeddings).
+    nan = np.isnan(score)
+    order = np.lexsort((np.arange(len(score)), np.where(nan, np.inf, score), nan, e.task))
     first = order[np.r_[True, e.task[order][1:] != e.task[order][:-1]]]
+    if nan_raises and nan[first].any():
+        t = e.tasks[e.task[first[np.flatnonzero(nan[first])[0]]]]
+        n_all = int(nan[first].sum())
+        raise InvalidArgument(f"ClosestToAverage: the distance is NaN for every answer of task {_plain(t)!r}"
+                              f"{f' (and {n_all - 1} other task(s))' if n_all > 1 else ''}; it must return a number")
     best = pd.DataFrame({"output": df["output"].to_numpy()[first], "embedding": df["embedding"].to_numpy()[first]},
                         index=e.tasks)
     return scores, best
@@ -156,7 +167,7 @@ class ClosestToAverage(Serialized):
             ref = _stack(aggregated_embeddings.reindex(e.tasks), "ClosestToAverage", "aggregated_embeddings")
             if ref.shape[1] != D:
                 raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings have dimension {ref.shape[1]}, answers {D}")
-        self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, self.distance)
+        self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, self.distance, nan_raises=True)
         return self
 
     def fit_predict_scores(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
