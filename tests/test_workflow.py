@@ -520,6 +520,23 @@ def test_a_task_published_before_letterless_descriptions_were_refused_still_reop
             assert again.verify_spec.relevance_threshold is None
 
 
+def test_a_task_published_with_text_scripts_refused_since_still_reopens(tmp_path, monkeypatch):
+    """text_scripts=[] (every upload script_mismatch) or an unknown name was accepted at
+    publication before 2026-12-07; such a stored task reopens with the default scripts."""
+    from tagger.verify import _spec
+
+    with monkeypatch.context() as m:  # the old rule: any list of str
+        m.setattr(_spec, "_scripts", lambda value: tuple(value))
+        with tg.Network.open(tmp_path / "m") as net:
+            owner = net.create_account("owner", fund=1_000 * tg.TAG)
+            task = net.publish_task(owner=owner, title="Collect", description="Write a sentence about the sea.",
+                                    kind="collection", items=2, budget=20 * tg.TAG, reward_policy=tg.rewards.Flat(),
+                                    verify={"text_scripts": []})
+    with pytest.warns(UserWarning, match="names no script.*reopens with the default text_scripts"):
+        with tg.Network.open(tmp_path / "m") as net:
+            assert net.task(task.id).verify_spec.text_scripts == ("Latin",)
+
+
 def test_a_reopened_collection_task_checks_uploads_with_its_own_verify_options(tmp_path):
     # The task record kept only str, int and str-list options: after a reopen the schema,
     # severities, float thresholds and relevance=None were gone, and an upload refused before

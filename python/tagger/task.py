@@ -1559,6 +1559,13 @@ def _reopened_spec(net: "Network", description: str, cats: Sequence[tuple[str, f
     try:
         return _collection_spec(net, description, cats, frame, verify, task_id=task_id)
     except InvalidArgument as e:
+        if "text_scripts" in str(e) and "text_scripts" in verify:
+            # Refused when built since 2026-12-07 (an empty list or an unknown name raised out
+            # of every check instead): the task reopens with the default scripts.
+            warnings.warn(f"collection task {task_id[:12]}: {e}; it reopens with the default text_scripts",
+                          UserWarning, stacklevel=outside_tagger())
+            rest = {k: v for k, v in verify.items() if k != "text_scripts"}
+            return _reopened_spec(net, description, cats, frame, rest, task_id)
         if "has no letters" not in str(e):
             raise
         warnings.warn(f"collection task {task_id[:12]}: {e}; it reopens with relevance_threshold=None", UserWarning,
