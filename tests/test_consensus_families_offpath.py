@@ -228,3 +228,100 @@ def test_closest_to_average_some_nan_distances_skipped_as_crowdkit():
             theirs = ck.ClosestToAverage(distance=f).fit_predict(df)
         ours = C.ClosestToAverage(distance=f).fit_predict(df)
         assert list(ours["output"]) == list(theirs["output"])
+
+
+# ---------------------------------------------------------------- messages: the class, the id, the value
+
+
+def _masks(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": list("abcabc"),
+                         "segmentation": [rng.random((4, 5)) < 0.5 for _ in range(6)]})
+
+
+def test_segmentation_non_numeric_skill_names_worker():
+    from tagger.errors import InvalidArgument
+
+    df = _masks()
+    with pytest.raises(InvalidArgument, match=r"^SegmentationMajorityVote: the skill of worker 'b' is 'y'; skills must be"):
+        C.SegmentationMajorityVote().fit(df, skills=pd.Series({"a": 1.0, "b": "y", "c": 2.0}))
+    with pytest.raises(InvalidArgument, match=r"skill of worker 3 is 'x'"):
+        C.SegmentationMajorityVote().fit(df.assign(worker=[3, 4, 5, 3, 4, 5]), skills=pd.Series({3: "x", 4: 1.0, 5: 1.0}))
+
+
+def test_ids_in_messages_are_plain_values():
+    """Messages showed task ids as np.int64(2)."""
+    from tagger.errors import InvalidArgument
+
+    df = _masks().assign(task=[1, 1, 1, 2, 2, 2])
+    with pytest.raises(InvalidArgument, match=r"no worker with a known skill, e\.g\. 2$"):
+        C.SegmentationMajorityVote(on_missing_skill="ignore").fit(df.iloc[[0, 1, 3]], skills=pd.Series({"b": 1.0}))
+    with pytest.raises(InvalidArgument, match=r"skill value is missing in 2 assignment\(s\), first for worker 7;"):
+        C.SegmentationMajorityVote().fit(df.assign(worker=[7, 8, 9, 7, 8, 9]), skills=pd.Series({8: 1.0, 9: 1.0}))
+    e = pd.DataFrame({"task": [1, 1, 3], "worker": ["a", "b", "a"], "output": list("xyz"), "embedding": [np.ones(2)] * 3})
+    with pytest.raises(InvalidArgument, match=r"^ClosestToAverage: aggregated_embeddings has no row for task 3$"):
+        C.ClosestToAverage("cosine").fit(e, pd.Series({1: np.ones(2)}))
+
+
+def test_closest_to_average_distance_errors_name_the_class():
+    from tagger.errors import InvalidArgument
+
+    e = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "output": list("xy"), "embedding": [np.ones(2)] * 2})
+    with pytest.raises(InvalidArgument, match=r"^ClosestToAverage: distance must be a callable or one of .*'manhattan'"):
+        C.ClosestToAverage("manhattan").fit(e)
+    with pytest.raises(InvalidArgument, match=r"^ClosestToAverage: distance must be a callable"):
+        C.ClosestToAverage(3).fit(e)
+    with pytest.raises(InvalidArgument, match=r"^ClosestToAverage: distance returned str for row 0, not a number"):
+        C.ClosestToAverage(lambda a, b: "far").fit(e)
+
+
+def test_box_majority_vote_core_errors_name_the_class():
+    """The core's errors began with its function's name, 'bbox:'."""
+    from tagger.errors import InvalidArgument
+
+    b = pd.DataFrame({"task": [1], "worker": ["a"], "x_min": [5], "y_min": [0], "x_max": [1], "y_max": [1]})
+    with pytest.raises(InvalidArgument, match=r"^BoxMajorityVote: box at row 0 has x_max < x_min or y_max < y_min$"):
+        C.BoxMajorityVote().fit(b)
+    with pytest.raises(InvalidArgument, match=r"^BoxMajorityVote: iou_threshold must be in \(0, 1\]$"):
+        C.BoxMajorityVote(iou_threshold=2).fit(b.assign(x_min=0))
+    with pytest.raises(InvalidArgument, match=r"^BoxMajorityVote: min_support must be in \[0, 1\]$"):
+        C.BoxMajorityVote(min_support=-1).fit(b.assign(x_min=0))
+
+
+@pytest.mark.parametrize("cls", ["SegmentationMajorityVote", "SegmentationRASA", "SegmentationEM"])
+def test_segmentation_float_masks_of_zeros_and_ones(cls):
+    """crowd-kit's majority vote and EM take float masks of 0.0/1.0; they were refused
+    ('must be boolean (or 0/1)'). They give the boolean masks' results."""
+    df = _masks(3)
+    as_float = df.assign(segmentation=[m.astype(np.float64) for m in df.segmentation])
+    as_f32 = df.assign(segmentation=[m.astype(np.float32) for m in df.segmentation])
+    ref = getattr(C, cls)().fit_predict(df)
+    for frame in (as_float, as_f32):
+        out = getattr(C, cls)().fit_predict(frame)
+        assert all(np.array_equal(a, b) for a, b in zip(out, ref)) and all(a.dtype == np.bool_ for a in out)
+    if cls == "SegmentationRASA":  # crowd-kit's RASA computes masks & votes: it fails on float masks
+        return
+    ck = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = getattr(ck, cls)().fit_predict(as_float)
+    assert all(np.array_equal(a, b) for a, b in zip(out, theirs))
+
+
+def test_segmentation_other_mask_values_refused_clearly():
+    from tagger.errors import InvalidArgument
+
+    df = _masks(3)
+    half = df.assign(segmentation=[m.astype(float) * 0.5 for m in df.segmentation])
+    with pytest.raises(InvalidArgument, match=r"^SegmentationEM: segmentation at row 0 has the value 0\.5 \(dtype "
+                                              r"float64\); a mask holds booleans, or only 0 and 1"):
+        C.SegmentationEM().fit(half)
+    twos = df.assign(segmentation=[m.astype(int) * 2 for m in df.segmentation])
+    with pytest.raises(InvalidArgument, match=r"has the value 2 \(dtype int64\)"):
+        C.SegmentationRASA().fit(twos)
+    nan = df.assign(segmentation=[np.full((4, 5), np.nan)] + list(df.segmentation[1:]))
+    with pytest.raises(InvalidArgument, match=r"at row 0 has the value nan"):
+        C.SegmentationMajorityVote().fit(nan)
+    strs = df.assign(segmentation=[np.full((4, 5), "1")] + list(df.segmentation[1:]))
+    with pytest.raises(InvalidArgument, match=r"at row 0 must be a boolean mask \(or of 0 and 1\), got dtype <U1"):
+        C.SegmentationMajorityVote().fit(strs)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, TaggerError
 from ._checks import codes, frame, no_missing
 from ._serial import Serialized
 
@@ -58,8 +58,15 @@ class BoxMajorityVote(Serialized):
         task, tasks = codes(df["task"], sort=True)
         worker, _ = codes(df["worker"])
         label, labels = codes(df["label"], sort=True) if has_label else (np.zeros(len(df), dtype=np.int32), pd.Index([None]))
-        out = _core.consensus_families.bbox(np.ascontiguousarray(boxes).ravel(), task, worker, label, len(tasks),
-                                            float(self.iou_threshold), float(self.min_support), self.aggregate == "median")
+        try:
+            out = _core.consensus_families.bbox(np.ascontiguousarray(boxes).ravel(), task, worker, label, len(tasks),
+                                                float(self.iou_threshold), float(self.min_support),
+                                                self.aggregate == "median")
+        except TaggerError as e:  # the core names its function ("bbox: ..."); the user knows the class
+            msg = str(e)
+            if not msg.startswith("bbox: "):
+                raise
+            raise type(e)("BoxMajorityVote: " + msg[len("bbox: "):]) from None
         b = out["boxes"]
         self.boxes_ = pd.DataFrame({"task": tasks[out["task"]], "label": labels[out["label"]],
                                     "x_min": b[:, 0], "y_min": b[:, 1], "x_max": b[:, 2], "y_max": b[:, 3],

@@ -85,10 +85,12 @@ def _metric_of(distance: Any) -> int | None:
     """C++ metric code for a name or for scipy's own function; None for any other callable."""
     if isinstance(distance, str):
         if distance not in _METRICS:
-            raise InvalidArgument(f"distance must be a callable or one of {sorted(_METRICS)}, not {distance!r}")
+            raise InvalidArgument(f"ClosestToAverage: distance must be a callable or one of {sorted(_METRICS)}, "
+                                  f"not {distance!r}")
         return _METRICS[distance]
     if not callable(distance):
-        raise InvalidArgument(f"distance must be a callable or one of {sorted(_METRICS)}, got {type(distance).__name__}")
+        raise InvalidArgument(f"ClosestToAverage: distance must be a callable or one of {sorted(_METRICS)}, "
+                              f"got {type(distance).__name__}")
     if getattr(distance, "__module__", "") == "scipy.spatial.distance" and distance.__name__ in _METRICS:
         return _METRICS[distance.__name__]
     return None
@@ -97,11 +99,12 @@ def _metric_of(distance: Any) -> int | None:
 def _distance_value(d: Any, row: int) -> float:
     """A user distance's result as a float, or InvalidArgument naming the row."""
     if np.ndim(d) != 0:
-        raise InvalidArgument(f"distance returned an array of shape {np.shape(d)} for row {row}; it must return one number")
+        raise InvalidArgument(f"ClosestToAverage: distance returned an array of shape {np.shape(d)} for row {row}; "
+                              "it must return one number")
     try:
         return float(d)
     except (TypeError, ValueError):
-        raise InvalidArgument(f"distance returned {type(d).__name__} for row {row}, not a number") from None
+        raise InvalidArgument(f"ClosestToAverage: distance returned {type(d).__name__} for row {row}, not a number") from None
 
 
 def _closest(e: _Emb, reference: np.ndarray, distance: Any, nan_raises: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,7 +166,7 @@ class ClosestToAverage(Serialized):
             one_row_each(aggregated_embeddings.index, "ClosestToAverage: aggregated_embeddings has more than one row for task")
             missing = e.tasks.difference(aggregated_embeddings.index)
             if len(missing):
-                raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings has no row for task {missing[0]!r}")
+                raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings has no row for task {_plain(missing[0])!r}")
             ref = _stack(aggregated_embeddings.reindex(e.tasks), "ClosestToAverage", "aggregated_embeddings")
             if ref.shape[1] != D:
                 raise InvalidArgument(f"ClosestToAverage: aggregated_embeddings have dimension {ref.shape[1]}, answers {D}")

@@ -3,10 +3,10 @@
 classes with a C++ core.
 
 Input: a DataFrame with columns ``task, worker, segmentation``, each
-segmentation a boolean (or 0/1) numpy array; all masks of one task have the
-same shape (tasks may differ). Output: ``segmentations_``, a Series named
-``agg_segmentation`` indexed by ``task`` (sorted, as ``groupby``) of boolean
-masks of the task's shape.
+segmentation a boolean numpy array (or one of 0 and 1, ints or floats); all
+masks of one task have the same shape (tasks may differ). Output:
+``segmentations_``, a Series named ``agg_segmentation`` indexed by ``task``
+(sorted, as ``groupby``) of boolean masks of the task's shape.
 """
 
 from __future__ import annotations
@@ -37,8 +37,15 @@ class _Masks:
         for i, m in enumerate(seg):
             if not isinstance(m, np.ndarray):
                 raise InvalidArgument(f"{owner}: segmentation at row {i} is {type(m).__name__}, not a numpy array")
-            if m.dtype != np.bool_ and not (m.dtype.kind in "iu" and ((m == 0) | (m == 1)).all()):
-                raise InvalidArgument(f"{owner}: segmentation at row {i} must be boolean (or 0/1), got dtype {m.dtype}")
+            if m.dtype == np.bool_:
+                continue
+            if m.dtype.kind not in "iuf":
+                raise InvalidArgument(f"{owner}: segmentation at row {i} must be a boolean mask (or of 0 and 1), "
+                                      f"got dtype {m.dtype}")
+            off = (m != 0) & (m != 1)
+            if off.any():  # crowd-kit takes 0/1 ints and 0.0/1.0 floats as masks; any other value is not one
+                raise InvalidArgument(f"{owner}: segmentation at row {i} has the value {_plain(m[off].flat[0])!r} "
+                                      f"(dtype {m.dtype}); a mask holds booleans, or only 0 and 1 (ints or floats)")
         try:
             task_codes, tasks = pd.factorize(df["task"], sort=True)
         except TypeError as e:
@@ -84,12 +91,22 @@ def _skill_weights(m: _Masks, skills: pd.Series, on_missing_skill: str, default_
     if on_missing_skill not in ("error", "ignore", "value"):
         raise InvalidArgument(f"{owner}: unknown option {on_missing_skill!r} of on_missing_skill "
                               "('error', 'ignore' or 'value')")
+    try:
+        skills.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        for worker, value in skills.items():
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InvalidArgument(f"{owner}: the skill of worker {_plain(worker)!r} is {_plain(value)!r}; "
+                                      "skills must be numbers") from None
+        raise InvalidArgument(f"{owner}: skills must be numbers") from None
     w = np.array(skills.reindex(pd.Index(m.workers)).to_numpy(dtype=float))
     missing = np.isnan(w)
     if missing.any():
         if on_missing_skill == "error":
             raise InvalidArgument(f"{owner}: skill value is missing in {int(missing.sum())} assignment(s), first for worker "
-                                  f"{m.workers[np.flatnonzero(missing)[0]]!r}; give every worker a skill or set on_missing_skill")
+                                  f"{_plain(m.workers[np.flatnonzero(missing)[0]])!r}; give every worker a skill or set on_missing_skill")
         if on_missing_skill == "value":
             if default_skill is None:
                 raise InvalidArgument(f'{owner}: default_skill must be given when on_missing_skill="value"')
@@ -99,7 +116,7 @@ def _skill_weights(m: _Masks, skills: pd.Series, on_missing_skill: str, default_
             kept = m.frame.iloc[np.sort(keep_rows)]
             lost = m.tasks.difference(pd.Index(kept["task"].unique()))
             if len(lost):
-                raise InvalidArgument(f"{owner}: {len(lost)} task(s) have no worker with a known skill, e.g. {lost[0]!r}")
+                raise InvalidArgument(f"{owner}: {len(lost)} task(s) have no worker with a known skill, e.g. {_plain(lost[0])!r}")
             m2 = _Masks(kept, owner)
             return m2, skills.reindex(pd.Index(m2.workers)).to_numpy(dtype=float)
     return m, w
