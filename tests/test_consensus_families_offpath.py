@@ -325,3 +325,35 @@ def test_segmentation_other_mask_values_refused_clearly():
     strs = df.assign(segmentation=[np.full((4, 5), "1")] + list(df.segmentation[1:]))
     with pytest.raises(InvalidArgument, match=r"at row 0 must be a boolean mask \(or of 0 and 1\), got dtype <U1"):
         C.SegmentationMajorityVote().fit(strs)
+
+
+# ---------------------------------------------------------------- ROVER: the worker column
+
+
+def _rover_texts() -> pd.DataFrame:
+    return pd.DataFrame({"task": [2, 2, 2, 1, 1], "worker": ["a", "b", "c", "a", "b"],
+                         "text": ["the cat sat", "a cat sat", "the cat sa", "red car", "red bar"]})
+
+
+def test_rover_runs_without_a_worker_column_as_crowdkit():
+    """ROVER never reads `worker`; it required the column (MissingColumn) where crowd-kit runs."""
+    ck = _ck()
+    df = _rover_texts().drop(columns="worker")
+    ours = C.ROVER(str.split, " ".join).fit_predict(df)
+    theirs = ck.ROVER(str.split, " ".join).fit_predict(df)
+    pd.testing.assert_series_equal(ours, theirs, check_names=False)
+    assert ours.name == "agg_text" and ours.index.name == "task"
+    pd.testing.assert_series_equal(ours, C.ROVER(str.split, " ".join).fit_predict(_rover_texts()))
+
+
+def test_rover_refuses_missing_worker_ids_when_the_column_is_there():
+    """The docs say NaN ids raise; ROVER took None/NaN worker ids."""
+    from tagger.errors import InvalidArgument, MissingColumn
+
+    df = _rover_texts()
+    for missing in (None, np.nan):
+        bad = df.assign(worker=pd.Series(["a", missing, "c", "a", "b"], dtype=object))
+        with pytest.raises(InvalidArgument, match=r"^ROVER: column 'worker' has 1 missing value\(s\).*first at row 1"):
+            C.ROVER(str.split, " ".join).fit(bad)
+    with pytest.raises(MissingColumn, match=r"\['text'\]"):
+        C.ROVER(str.split, " ".join).fit(df.drop(columns="text"))

@@ -30,8 +30,9 @@ class ROVER(Serialized):
     network by edit distance (unit costs), and every slot keeps its most
     voted token (ties: the longer token, then the larger string); empty slots
     are dropped before ``detokenizer``. ``tokenizer``/``detokenizer`` are
-    required, as in crowd-kit (e.g. ``str.split`` and ``" ".join``).
-    Fitted: ``texts_``."""
+    required, as in crowd-kit (e.g. ``str.split`` and ``" ".join``). The
+    ``worker`` column is optional (ROVER does not read it; NaN ids are
+    refused when it is there). Fitted: ``texts_``."""
 
     def __init__(self, tokenizer: Callable[[str], list[str]], detokenizer: Callable[[list[str]], str],
                  silent: bool = True) -> None:
@@ -40,8 +41,11 @@ class ROVER(Serialized):
     def fit(self, data: pd.DataFrame) -> "ROVER":
         if not callable(self.tokenizer) or not callable(self.detokenizer):
             raise InvalidArgument("ROVER: tokenizer and detokenizer must be callables")
-        df = frame(data, ("task", "worker", "text"), "ROVER")
-        no_missing(df, ("task", "text"), "ROVER")
+        # crowd-kit's ROVER never reads `worker`: it may be absent; when given, its ids are checked.
+        has_worker = isinstance(data, pd.DataFrame) and "worker" in data.columns
+        cols = ("task", "worker", "text") if has_worker else ("task", "text")
+        df = frame(data, cols, "ROVER")
+        no_missing(df, cols, "ROVER")
         texts = df["text"].to_numpy()
         for i, t in enumerate(texts):
             if not isinstance(t, str):
