@@ -97,6 +97,29 @@ def test_a_collection_task_does_not_pay_for_its_own_prompts():
     assert dict(task.finalize(partial=True).payouts) == {"cheat": 10 * tg.TAG}
 
 
+@pytest.mark.parametrize("own_examples", [False, True])
+def test_a_copy_of_a_later_slots_prompt_is_rejected_too(own_examples):
+    # Only the first 32 prompts are the spec's examples (none when verify= names its own):
+    # a copy of prompt 35 into its slot was accepted and paid.
+    prompts = [f"Case {i}: the customer's {what} after {i} days." for i, what in
+               ((i, ["card never arrived", "transfer is still pending", "top-up failed"][i % 3]) for i in range(40))]
+    desc = "Write a realistic message a bank customer might send to support about the situation in the prompt."
+    net = tg.Network.memory()
+    owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    w = net.create_account("cheat", fund=10 * tg.TAG)
+    verify = {"examples": ["Where is my card? It should have arrived by now."]} if own_examples else None
+    task = net.publish_task(owner=owner, title="Customer messages", description=desc, kind="collection",
+                            items=prompts, budget=40 * tg.TAG, verify=verify,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+    assert len(task.verify_spec.examples) <= 32
+    up = task.upload(w, prompts[35].encode(), item_id=35)
+    assert up.status == "rejected" and up.reasons == ("near_duplicate",), up
+    assert "the slot's prompt" in V.check(prompts[35].encode(), "text", task.verify_spec, prompt=prompts[35],
+                                          register=False).details["near_duplicate"]
+    with pytest.raises(InvalidArgument, match="prompt must be a str"):
+        V.check(b"text", "text", task.verify_spec, prompt=35)
+
+
 # ----------------------------------------------------- 2. JSON numbers in content keys
 
 

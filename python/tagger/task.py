@@ -1049,7 +1049,11 @@ class Task:
         iid = str(self.items["item_id"].iloc[item])
         verifier = self._net.verifier
         self._net._require_writable("upload")  # (a reader wrote its journal line before the ledger refused)
-        verdict = self._net._verify_engine.check(bytes(data), self.data_kind, self.verify_spec, item_id=iid)
+        # The slot's prompt too: only the first MAX_PROMPT_EXAMPLES prompts are the spec's examples,
+        # and none when verify= names its own, so a copy of a later prompt was accepted and paid.
+        slot_text = self.items["data"].iloc[item]
+        verdict = self._net._verify_engine.check(bytes(data), self.data_kind, self.verify_spec, item_id=iid,
+                                                 prompt=slot_text if isinstance(slot_text, str) else "")
         registry = self.verify_spec.registry if self.verify_spec is not None else None
         recorded = verdict.status != "rejected"
         h = None

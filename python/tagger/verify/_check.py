@@ -433,6 +433,7 @@ class _Run:
         self.stopped = False
         self.exact_duplicate = False  # then a near-duplicate finding would only repeat it
         self.registry_seen: Optional[int] = None  # registry additions when the near copies were looked up
+        self.prompt = ""  # the slot's own prompt (check(prompt=)): a copy of it is no upload either
 
     def score(self, name: str, value: float) -> None:
         self.scores[name] = float(value)
@@ -522,6 +523,9 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     Jaccard >= the registry's ``text_threshold`` (0.8 without a registry). A task has few texts,
     so the Jaccard is exact (the registry's lower LSH cutoff allows for MinHash's estimation error)."""
     own = _task_texts(spec)
+    p = run.prompt.strip()
+    if p and has_letters(p) and p not in spec.examples:
+        own = own + [("the slot's prompt", _shingles(p))]
     if not own:
         return
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
@@ -635,12 +639,15 @@ class Verifier:
 
     # -------------------------------------------------------------- public
 
-    def check(self, data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True) -> Verdict:
+    def check(self, data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True,
+              prompt: str = "") -> Verdict:
         """Verify one upload; see :func:`tagger.verify.check`."""
         if not isinstance(item_id, str):
             raise InvalidArgument(f"item_id must be a str, got {type(item_id).__name__}")
+        if not isinstance(prompt, str):
+            raise InvalidArgument(f"prompt must be a str, got {type(prompt).__name__}")
         _unicode_text("item_id", item_id)  # (its receipt could not be signed)
-        return self._check(data, kind, as_spec(task), item_id, register, None)
+        return self._check(data, kind, as_spec(task), item_id, register, None, prompt)
 
     def check_many(self, items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
                    register: bool = True, threads: int = 0) -> list[Verdict]:
@@ -726,10 +733,12 @@ class Verifier:
     def _wants_model(spec: VerifySpec) -> bool:
         return spec.gibberish_threshold is not None or (spec.relevance_cutoff is not None and bool(spec.references))
 
-    def _check(self, data: Any, kind: str, spec: VerifySpec, item_id: str, register: bool, pre: Any) -> Verdict:
+    def _check(self, data: Any, kind: str, spec: VerifySpec, item_id: str, register: bool, pre: Any,
+               prompt: str = "") -> Verdict:
         kind = normalize_kind(kind)
         data = _upload_bytes(data, "data")
         run = _Run(spec)
+        run.prompt = prompt
         sha = crypto.sha256(data)
         features: dict[str, Any] = {}
         item = Item(data, kind, spec)
@@ -1146,7 +1155,8 @@ def _decode_or_none(data: Any) -> Optional[str]:
 _DEFAULT = Verifier()
 
 
-def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True) -> Verdict:
+def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", register: bool = True,
+          prompt: str = "") -> Verdict:
     """Verify one upload of the declared ``kind`` (``"text"``, ``"image"``, ``"audio"``,
     ``"json"``, ``"csv"``; ``"tabular"`` = csv) against ``task`` (a :class:`VerifySpec`,
     a dict of its fields, an object with ``.verify_spec``, or None for defaults).
@@ -1154,13 +1164,15 @@ def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", regist
     Bad data never raises: it yields a :class:`Verdict` with reasons. API misuse does
     raise: an unknown kind or non-bytes data (InvalidArgument), a bad spec. When the spec
     has a registry, an upload that is not rejected is recorded in it under ``item_id``
-    (``register=False`` to only look).
+    (``register=False`` to only look). ``prompt``: the text the upload's slot asks about (a
+    collection task's item prompt); a copy of it is ``near_duplicate`` like a copy of the task's
+    description or examples.
 
     >>> v = check(b"My card has not arrived yet", "text", {"description": "card delivery questions"})
     >>> v.status, v.reasons
     ('accepted', ())
     """
-    return _DEFAULT.check(data, kind, task, item_id=item_id, register=register)
+    return _DEFAULT.check(data, kind, task, item_id=item_id, register=register, prompt=prompt)
 
 
 def check_many(items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
