@@ -118,6 +118,9 @@ CASES = {
     "schema_missing_field": (b'{"a": 1}', "json", {"schema": {"a": "int", "b": "str"}}),
     "schema_type_mismatch": (b"a\nnot-a-number\n", "csv", {"schema": {"a": "int"}}),
     "schema_unexpected_field": (b'{"a": 1, "z": 2}', "json", {"schema": {"a": "int"}, "schema_strict": True}),
+    "copies_task_text": (b"Where is my card? It has not arrived yet.", "text",
+                         {"description": "Customer questions about card delivery",
+                          "examples": ["Where is my card? It has not arrived yet."]}),
 }
 
 

@@ -28,8 +28,8 @@ def test_a_copy_of_an_example_or_the_description_is_rejected(copy):
     reg = V.DedupRegistry()
     spec = V.VerifySpec(task_id="t1", description=D, category="banking/card_arrival", examples=EX, registry=reg)
     v = V.check(copy.encode(), "text", spec, item_id="a")
-    assert v.status == "rejected" and v.reasons == ("near_duplicate",), v
-    assert "the task's" in v.details["near_duplicate"] and v.scores["task_text_jaccard"] >= 0.8
+    assert v.status == "rejected" and v.reasons == ("copies_task_text",), v
+    assert "the task's" in v.details["copies_task_text"] and v.scores["task_text_jaccard"] >= 0.8
     assert len(reg) == 0  # not recorded: it blocks no later upload
 
 
@@ -53,22 +53,28 @@ def test_genuine_uploads_near_the_examples_are_accepted():
     strict = V.VerifySpec(description=D, examples=["Why was my card payment declined?"],
                           registry=V.DedupRegistry(text_threshold=0.7))
     v = V.check(b"Why was my card payment declined today?", "text", strict)
-    assert v.reasons == ("near_duplicate",) and 0.7 <= v.scores["task_text_jaccard"] < 0.8
+    assert v.reasons == ("copies_task_text",) and 0.7 <= v.scores["task_text_jaccard"] < 0.8
 
 
 def test_a_short_example_does_not_make_every_upload_containing_it_a_copy():
     spec = V.VerifySpec(description=D, examples=["card", "Card late"], relevance_threshold=None)
     for text in ["My card has not arrived yet", "Card late again, where is it?", "cards", "my card"]:
-        assert "near_duplicate" not in V.check(text.encode(), "text", spec, register=False).reasons, text
-    assert V.check(b"Card late.", "text", spec).reasons == ("near_duplicate",)  # but a copy of it is one
-    assert V.check(b"CARD", "text", spec).reasons == ("near_duplicate",)
+        assert "copies_task_text" not in V.check(text.encode(), "text", spec, register=False).reasons, text
+    assert V.check(b"Card late.", "text", spec).reasons == ("copies_task_text",)  # but a copy of it is one
+    assert V.check(b"CARD", "text", spec).reasons == ("copies_task_text",)
 
 
-def test_the_severity_of_near_duplicate_applies_to_copies_too():
-    spec = V.VerifySpec(description=D, examples=EX, severity={"near_duplicate": "needs_review"})
+def test_copies_of_the_task_text_have_their_own_severity():
+    spec = V.VerifySpec(description=D, examples=EX, severity={"copies_task_text": "needs_review"})
     assert V.check(EX[0].encode(), "text", spec).status == "needs_review"
-    spec = V.VerifySpec(description=D, examples=EX, severity={"near_duplicate": "ignore"})
-    assert V.check(EX[0].encode(), "text", spec).accepted
+    # A correction task whose uploads stay close to their prompts turns the copy check off and
+    # keeps the check of copies of other workers' uploads (with near_duplicate's severity it
+    # could only drop both).
+    fix = V.VerifySpec(task_id="t", description="Fix the spelling of the customer's message.",
+                       examples=["wich day will my card arive"], registry=V.DedupRegistry(),
+                       severity={"copies_task_text": "ignore"})
+    assert V.check(b"which day will my card arrive", "text", fix, item_id="a").accepted
+    assert V.check(b"Which day will my card arrive?", "text", fix, item_id="b").reasons == ("near_duplicate",)
 
 
 def test_check_many_rejects_copies_like_check():
@@ -90,7 +96,7 @@ def test_a_collection_task_does_not_pay_for_its_own_prompts():
     for slot, text in [("arrival", prompts["arrival"]), ("stolen", prompts["rate"]), ("rate", prompts["rate"].upper()),
                        ("topup", desc)]:
         up = task.upload(w, text.encode(), item_id=slot)
-        assert up.status == "rejected" and up.reasons == ("near_duplicate",), (slot, up)
+        assert up.status == "rejected" and up.reasons == ("copies_task_text",), (slot, up)
     ok = task.upload(w, b"Hi, I ordered a new debit card two weeks ago and it still has not arrived. Can you check?",
                      item_id="arrival")
     assert ok.status == "accepted"
@@ -113,9 +119,9 @@ def test_a_copy_of_a_later_slots_prompt_is_rejected_too(own_examples):
                             reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
     assert len(task.verify_spec.examples) <= 32
     up = task.upload(w, prompts[35].encode(), item_id=35)
-    assert up.status == "rejected" and up.reasons == ("near_duplicate",), up
+    assert up.status == "rejected" and up.reasons == ("copies_task_text",), up
     assert "the slot's prompt" in V.check(prompts[35].encode(), "text", task.verify_spec, prompt=prompts[35],
-                                          register=False).details["near_duplicate"]
+                                          register=False).details["copies_task_text"]
     with pytest.raises(InvalidArgument, match="prompt must be a str"):
         V.check(b"text", "text", task.verify_spec, prompt=35)
 

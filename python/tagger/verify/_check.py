@@ -517,7 +517,7 @@ def _task_texts(spec: VerifySpec) -> list[tuple[str, frozenset]]:
 
 
 def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
-    """``near_duplicate``, rejected, when ``text`` is a copy or near copy of the task's own
+    """``copies_task_text`` (rejected) when ``text`` is a copy or near copy of the task's own
     description or of an example (relevance scored such a copy at or near 1.0: it was accepted
     and paid). The rule of near-duplicate uploads: the same normalisation and character 5-grams,
     Jaccard >= the registry's ``text_threshold`` (0.8 without a registry). A task has few texts,
@@ -542,7 +542,10 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
             best, j = name, x
     if best is not None:
         run.score("task_text_jaccard", j)
-        run.results.append(CheckResult("task_text", j, "near_duplicate", REJECTED,
+        # Its own code, so that a task whose uploads should stay close to their prompts (spelling
+        # correction, transcription) can set it to "ignore" and keep the check of copies of other
+        # workers' uploads (near_duplicate).
+        run.results.append(CheckResult("task_text", j, "copies_task_text", None,
                                        f"a copy of {best}: Jaccard {j:.2f} (the task's own text is no upload)"))
 
 
@@ -1165,7 +1168,7 @@ def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", regist
     raise: an unknown kind or non-bytes data (InvalidArgument), a bad spec. When the spec
     has a registry, an upload that is not rejected is recorded in it under ``item_id``
     (``register=False`` to only look). ``prompt``: the text the upload's slot asks about (a
-    collection task's item prompt); a copy of it is ``near_duplicate`` like a copy of the task's
+    collection task's item prompt); a copy of it is ``copies_task_text`` like a copy of the task's
     description or examples.
 
     >>> v = check(b"My card has not arrived yet", "text", {"description": "card delivery questions"})

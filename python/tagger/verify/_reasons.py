@@ -26,6 +26,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "gibberish": (REJECTED, "log-likelihood per character under the language model below the threshold"),
     "off_topic": (NEEDS_REVIEW, "similarity to the task's description and category below the threshold"),
     "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold"),
+    "copies_task_text": (REJECTED, "a copy or near copy of the task's description, an example or the slot's prompt"),
     # image
     "image_corrupt": (REJECTED, "the image cannot be decoded"),
     "image_truncated": (REJECTED, "the image data ends early"),
