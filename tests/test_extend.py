@@ -300,3 +300,22 @@ def test_the_owners_task_sees_answers_sent_from_the_workers_own_clients():
     res = task.finalize()
     assert res.payouts.sum() == 26 * tg.TAG and set(new["worker"]) <= set(res.payouts.index)
     assert len(task.answers()) == len(asg) + 2  # its own answers are not read twice
+
+
+def test_extend_ranks_answers_that_came_only_from_the_workers_clients(tmp_path):
+    # extend refused "no answers yet" when every answer came from the workers' own clients
+    # (it looked before reading the new blocks); after a reopen the budget counted no extend.
+    with tg.Network.open(tmp_path / "m") as net:
+        alice = net.create_account("alice", fund=100 * tg.TAG)
+        ws = net.create_accounts(["a", "b", "c", "d"], fund=5 * tg.TAG)
+        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                                items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
+                                reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+        asg = task.assign(ws[:2])
+        for w, g in asg.groupby("worker"):
+            net.ledger.submit_answers(task.id, w, [(int(i), int(i < 4 and w == "b")) for i in g["item_id"]])
+        new = task.extend(2 * tg.TAG, ws[2:])
+        assert len(new) == 2 and set(new["item_id"]) <= {0, 1, 2, 3}
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        assert net.task(tid).budget == 26 * tg.TAG == net.ledger.task(tid)["budget"]

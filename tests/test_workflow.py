@@ -563,6 +563,24 @@ def test_a_reopened_collection_task_checks_uploads_with_its_own_verify_options(t
         assert up.status == "rejected" and "schema_missing_field" in up.reasons
 
 
+def test_a_schema_of_python_types_and_a_set_of_scripts_survive_a_reopen(tmp_path):
+    # Python types in a schema and sets were "objects a record cannot store": the reopened
+    # task lost its schema (an upload it refused was accepted and paid) and its scripts.
+    with tg.Network.open(tmp_path / "m") as net:
+        owner = net.create_account("owner", fund=1_000 * tg.TAG)
+        w = net.create_account("w", fund=10 * tg.TAG)
+        task = net.publish_task(owner=owner, title="People", description="Collect person records as JSON.",
+                                kind="collection", items=4, budget=40 * tg.TAG, data_kind="json",
+                                verify={"schema": {"age": int}, "schema_strict": True, "text_scripts": {"Latin", "Greek"}},
+                                reward_policy=tg.rewards.Flat(per_answer=10 * tg.TAG))
+        assert task.upload(w, b'{"age": "old"}', item_id=0).status == "rejected"
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        again = net.task(tid)
+        assert again.verify_spec.text_scripts == ("Greek", "Latin")
+        assert again.upload(net.account("w"), b'{"age": "old"}', item_id=1).status == "rejected"
+
+
 def test_a_collection_task_with_relevance_off_reopens_with_relevance_off(tmp_path):
     with tg.Network.open(tmp_path / "m") as net:
         owner = net.create_account("owner", fund=1_000 * tg.TAG)

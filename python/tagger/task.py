@@ -243,6 +243,7 @@ class Task:
     @property
     def suggestions(self) -> pd.DataFrame:
         """The copilot's pre-annotations: item_id, suggestion, confidence (items it answered)."""
+        self._sync()
         done = np.flatnonzero(self._suggestion >= 0)
         labels = np.asarray(self.labels if self.labels is not None else [], dtype=object)
         return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[done],
@@ -667,6 +668,7 @@ class Task:
         (item_id, worker, control), or for an unassigned task the chosen items.
         """
         self._require_open("extend")
+        self._sync()
         if self.kind != "classification":
             raise TaskStateError("extend: only labeling tasks take more answers per item")
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
@@ -1821,6 +1823,11 @@ def _typed(v: Any) -> Any:
         return ["bytes", v]
     if isinstance(v, (np.ndarray, pd.Series, pd.Index)):
         return _typed(v.tolist())
+    if isinstance(v, type):  # a schema's Python type: stored as the type name the schema also takes
+        from .verify._tabular import _PY_TYPES
+        return ["str", _PY_TYPES[v]] if v in _PY_TYPES else None
+    if isinstance(v, (set, frozenset)):  # e.g. text_scripts={"Cyrillic"}: its order means nothing
+        return _typed(sorted(v, key=repr))
     if isinstance(v, Mapping):
         pairs = [(_typed(k), _typed(x)) for k, x in v.items()]
         return None if any(k is None or x is None for k, x in pairs) else ["dict", [list(kx) for kx in pairs]]
@@ -1918,7 +1925,9 @@ def load_task(net: "Network", task_id: bytes, record: bytes, reward_policy: Any 
                                  "(a different reward_policy than at publication?)")
     owner = net.account(address_str(info["owner"]))
     task = Task(net, task_id=task_id, owner=owner, title=title, description=description, kind=kind, labels=labels,
-                items=frame, gold=gold_s, overlap=overlap, budget=budget, stake=stake, reward_policy=reward_policy,
+                # The ledger's budget: the record's is the one at publication, before any extend.
+                items=frame, gold=gold_s, overlap=overlap, budget=int(info["budget"]), stake=stake,
+                reward_policy=reward_policy,
                 categories=[(c, float(x)) for c, x in cats], data_kind=data_kind, batch_size=batch_size,
                 control_share=float(control_share), verify_spec=spec, params_hash=expect, seed=seed, method=method,
                 method_options={k: (float(v) if k == "tol" else int(v)) for k, v in method_opts},
