@@ -31,8 +31,7 @@ class ROVER(Serialized):
     voted token (ties: the longer token, then the larger string); empty slots
     are dropped before ``detokenizer``. ``tokenizer``/``detokenizer`` are
     required, as in crowd-kit (e.g. ``str.split`` and ``" ".join``). The
-    ``worker`` column is optional (ROVER does not read it; NaN ids are
-    refused when it is there). Fitted: ``texts_``."""
+    ``worker`` column is optional and not read (as in crowd-kit). Fitted: ``texts_``."""
 
     def __init__(self, tokenizer: Callable[[str], list[str]], detokenizer: Callable[[list[str]], str],
                  silent: bool = True) -> None:
@@ -41,11 +40,10 @@ class ROVER(Serialized):
     def fit(self, data: pd.DataFrame) -> "ROVER":
         if not callable(self.tokenizer) or not callable(self.detokenizer):
             raise InvalidArgument("ROVER: tokenizer and detokenizer must be callables")
-        # crowd-kit's ROVER never reads `worker`: it may be absent; when given, its ids are checked.
-        has_worker = isinstance(data, pd.DataFrame) and "worker" in data.columns
-        cols = ("task", "worker", "text") if has_worker else ("task", "text")
-        df = frame(data, cols, "ROVER")
-        no_missing(df, cols, "ROVER")
+        # crowd-kit's ROVER never reads `worker`: it may be absent, and its ids (NaN included) are
+        # not checked, so a frame crowd-kit aggregates is aggregated here too.
+        df = frame(data, ("task", "text"), "ROVER")
+        no_missing(df, ("task", "text"), "ROVER")
         texts = df["text"].to_numpy()
         for i, t in enumerate(texts):
             if not isinstance(t, str):
