@@ -58,6 +58,17 @@ def test_mixed_batch_answers_every_text_and_flags_the_odd_ones():
     assert [idx.predict([t])[0] for t in batch] == list(pred)
 
 
+def test_unseen_is_flagged_with_the_dense_block_too():
+    # The dense columns always had rows in the model, so every text counted as known and the
+    # default index (dense=True) never said `unseen`, even for a text whose answer is the prior.
+    idx = topic_index()
+    pred = idx.predict(["x" * 1000, "", "my card has still not arrived"])
+    assert pred.reasons == ["unseen", "empty", None] and pred.low_signal.tolist() == [True, True, False]
+    p = idx.predict_proba(["x" * 1000, ""])
+    assert np.array_equal(p[0], p[1])  # the prior
+    assert idx.top_k("x" * 1000, 1).reason == "unseen"
+
+
 def test_top_k_answers_odd_texts_with_a_reason_and_strict_raises():
     idx = topic_index()
     r = idx.top_k("10-4", 2)

@@ -123,15 +123,20 @@ bool LinearModel::Impl::logits(const FeatureMatrix& x, std::size_t r, float* z, 
     rows.push_back(row_of(col));
     vals.push_back(v);
   });
+  // Known: a sparse feature seen in training, or a non-zero dense vector. The dense columns
+  // always have rows, so counting them called every text known and the `unseen` reason was
+  // never given with dense features on (a text whose vector is zero gets the prior).
+  bool known = std::any_of(rows.begin(), rows.end(), [](std::int32_t f) { return f >= 0; });
   if (dense) {
     for (std::size_t j = 0; j < dense->dim; ++j) {
       rows.push_back(row_of(dense->first_col + static_cast<std::uint32_t>(j)));
       // scale * value, rounded to float as it was when the block was a CSR entry
       vals.push_back(dense->scale * dense->values[r * dense->dim + j]);
+      known = known || (vals.back() != 0.0f && rows.back() >= 0);
     }
   }
   axpy_rows(rows.data(), vals.data(), rows.size(), w.data(), nc, z);
-  return std::any_of(rows.begin(), rows.end(), [](std::int32_t f) { return f >= 0; });
+  return known;
 }
 
 FeatureMatrix FeatureMatrix::from_sparse(const std::vector<SparseVector>& rows, std::size_t cols,
