@@ -342,3 +342,33 @@ def test_catalog_entries_are_checked_field_by_field():
     for entries, message in cases:
         with pytest.raises(errors.InvalidArgument, match=message):
             m.Catalog(entries)
+
+
+def test_one_giant_word_costs_memory_in_proportion_not_the_batch():
+    # sentencepiece's lattice (~190 bytes per input byte) and four character n-grams per byte of
+    # a base64 blob: 8 MB of one "word" took +1.8 GB, 40 MB lost the batch to std::bad_alloc.
+    import subprocess
+    import sys
+    code = """
+import base64, os, resource
+import tagger as tg
+idx = tg.match.CategoryIndex.default()
+idx.predict(["warm up the index"])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pred = idx.predict([base64.b64encode(os.urandom(1_500_000)).decode(), "my card has not arrived"])
+assert len(pred) == 2
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) < 200, out.stdout  # MB for a 2 MB text (was 446)
+
+
+def test_a_long_text_is_tokenized_in_parts_cut_at_spaces():
+    tok = m.Tokenizer()
+    words = ["card", "delivery", "pin", "transfer", "exchange", "rate", "statement"]
+    text = " ".join(words[i % 7] for i in range(120_000))  # ~800 KB: four parts
+    ids = list(tok.encode_batch([text])[0])
+    # every word alone encodes to the same pieces as in the whole text: no word is cut
+    alone = {w: list(tok.encode_batch([w])[0]) for w in words}
+    assert ids == [i for k in range(120_000) for i in alone[words[k % 7]]]

@@ -65,6 +65,8 @@ inline std::uint64_t hash_bytes(std::uint64_t seed, const char* p, std::size_t n
 
 }  // namespace
 
+constexpr std::size_t kMaxGramBytes = 1024;
+
 void Embedder::Impl::features(std::string_view text, std::vector<std::uint32_t>& out) const {
   out.clear();
   const std::uint32_t mask = dim_mask();
@@ -83,9 +85,13 @@ void Embedder::Impl::features(std::string_view text, std::vector<std::uint32_t>&
     if (word.size() > 1) {
       word.push_back('>');
       if (config.word_unigrams) out.push_back(static_cast<std::uint32_t>(hash_bytes(kWord, word.data(), word.size())) & mask);
+      // Character n-grams of a word's first kMaxGramBytes bytes only: a base64 blob or a long
+      // run of one letter is one "word", and its n-grams (four per byte) cost more memory
+      // than the rest of a batch (no word of any language is this long).
+      const std::size_t span = std::min(word.size(), kMaxGramBytes);
       for (int n = config.char_ngram_min; n <= config.char_ngram_max; ++n) {
-        if (static_cast<std::size_t>(n) > word.size()) break;
-        for (std::size_t s = 0; s + n <= word.size(); ++s)
+        if (static_cast<std::size_t>(n) > span) break;
+        for (std::size_t s = 0; s + n <= span; ++s)
           out.push_back(static_cast<std::uint32_t>(hash_bytes(kCharGram + n, word.data() + s, n)) & mask);
       }
     }

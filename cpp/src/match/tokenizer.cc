@@ -44,10 +44,44 @@ Tokenizer Tokenizer::from_bytes(std::string_view model_bytes) {
   return Tokenizer(load(std::string(model_bytes), std::to_string(model_bytes.size()) + " bytes"));
 }
 
+namespace {
+
+// sentencepiece's encoder takes ~190 bytes of memory per input byte (its lattice): one 40 MB
+// text (a base64 blob pasted as a query) ran a whole batch out of memory. Longer texts are
+// encoded a part at a time, cut before a space where the window has one: the next
+// part then starts with that space, which the normalizer drops before adding the word's
+// "▁" as the whole text's encoding does, so the pieces are the same; a part without whitespace
+// (one giant "word") is cut at a UTF-8 boundary and its next part starts a new word.
+constexpr std::size_t kEncodePart = std::size_t{1} << 18;
+
+std::size_t part_end(std::string_view text, std::size_t begin) {
+  std::size_t end = begin + kEncodePart;
+  if (end >= text.size()) return text.size();
+  for (std::size_t i = end; i > begin + kEncodePart / 2; --i) {
+    const char c = text[i];
+    if (c == ' ') return i;
+  }
+  while (end > begin + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return end;
+}
+
+}  // namespace
+
 std::vector<int> Tokenizer::encode_ids(std::string_view text) const {
   std::vector<int> ids;
-  auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &ids);
-  if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
+  if (text.size() <= kEncodePart) {
+    auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &ids);
+    if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
+    return ids;
+  }
+  std::vector<int> part;
+  for (std::size_t begin = 0; begin < text.size();) {
+    const std::size_t end = part_end(text, begin);
+    auto status = impl_->sp.Encode(absl::string_view(text.data() + begin, end - begin), &part);
+    if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
+    ids.insert(ids.end(), part.begin(), part.end());
+    begin = end;
+  }
   return ids;
 }
 
