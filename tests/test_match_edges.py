@@ -567,3 +567,10 @@ def test_a_huge_folds_count_does_not_hang() -> None:
     big = m.CategoryIndex.fit(texts, labels, epochs=5, folds=2**40)
     assert time.perf_counter() - t0 < 30
     assert big.calibration.get("folds_scored", 0) <= len(texts)
+
+
+def test_blank_oos_texts_are_refused_like_blank_training_texts() -> None:
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    with pytest.raises(errors.InvalidArgument, match=r"oos_texts\[1\] is empty"):
+        m.CategoryIndex.fit(texts, labels, epochs=5, oos_texts=["what is the capital of australia", "   "])

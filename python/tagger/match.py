@@ -953,6 +953,11 @@ def _check_oos_texts(oos: list[str], texts: list[str]) -> list[str] | None:
         _warn("oos_texts is empty: calibrating on held-out category groups as with oos_texts=None (pass None "
               "to say so, or give out-of-scope texts)")
         return None
+    # A blank out-of-scope text scores the class prior, which pulled the threshold down (to 0.09
+    # with ["", "   "]); training refuses blank texts the same way.
+    blank = next((i for i, t in enumerate(oos) if not t.strip()), None)
+    if blank is not None:
+        raise InvalidArgument(f"oos_texts[{blank}] is empty ({oos[blank]!r}): an out-of-scope example needs a text")
     train = set(texts)
     shared = [t for t in oos if t in train]
     if shared:
