@@ -35,3 +35,27 @@ def shared_path(*parts: str) -> Path:
 def shared() -> type:
     """``shared("data", "crowd", "dog")`` -> Path, skipping when ../shared is missing."""
     return shared_path
+
+
+@pytest.fixture
+def ck_hrrasa(monkeypatch):
+    """crowd-kit's aggregation module with its HRRASA's one pandas-3 failure patched: its
+    _aggregate_embeddings casts a Series of arrays to float64, which pandas >= 3 rejects, so
+    every crowd-kit HRRASA fit raises there. The patch is that function without the cast.
+    Skips when crowd-kit is absent."""
+    import numpy as np
+
+    ck = pytest.importorskip("crowdkit.aggregation", reason="crowd-kit not installed (pip install 'tagger[test]')")
+    from crowdkit.aggregation.embeddings import hrrasa
+
+    def aggregate(data, weights, true_embeddings=None):
+        data = data.join(weights, on=["task", "worker"])
+        data["weighted_embedding"] = data.weight * data.embedding
+        group = data.groupby("task", group_keys=False)
+        agg = group.weighted_embedding.apply(np.sum) / group.weight.sum()
+        if true_embeddings is not None:
+            agg.update(true_embeddings)
+        return agg
+
+    monkeypatch.setattr(hrrasa.HRRASA, "_aggregate_embeddings", staticmethod(aggregate))
+    return ck

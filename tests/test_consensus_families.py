@@ -407,28 +407,6 @@ def test_bbox_bad_input():
     assert len(C.BoxMajorityVote().fit_predict(one)) == len(one)
 
 
-@pytest.fixture
-def ck_hrrasa(monkeypatch):
-    """crowd-kit's HRRASA with its one pandas-3 failure patched: its
-    _aggregate_embeddings casts a Series of arrays to float64, which pandas >= 3
-    rejects, so every crowd-kit HRRASA fit raises there. The patch is that
-    function without the cast."""
-    ck = _ck()
-    from crowdkit.aggregation.embeddings import hrrasa
-
-    def aggregate(data, weights, true_embeddings=None):
-        data = data.join(weights, on=["task", "worker"])
-        data["weighted_embedding"] = data.weight * data.embedding
-        group = data.groupby("task", group_keys=False)
-        agg = group.weighted_embedding.apply(np.sum) / group.weight.sum()
-        if true_embeddings is not None:
-            agg.update(true_embeddings)
-        return agg
-
-    monkeypatch.setattr(hrrasa.HRRASA, "_aggregate_embeddings", staticmethod(aggregate))
-    return ck
-
-
 def _with_single(df):
     extra = pd.DataFrame([("lone", "w9", "lone-out", np.arange(1.0, 6.0))], columns=df.columns)
     return pd.concat([df, extra], ignore_index=True)

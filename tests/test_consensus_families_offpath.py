@@ -95,26 +95,6 @@ def test_mmsr_equals_crowdkit_on_small_random_frames():
 # ---------------------------------------------------------------- HRRASA: a worker answering a task twice
 
 
-@pytest.fixture
-def ck_hrrasa(monkeypatch):
-    """crowd-kit's HRRASA with its pandas-3 failure patched (as in test_consensus_families.py):
-    _aggregate_embeddings without its cast of a Series of arrays to float64."""
-    ck = _ck()
-    from crowdkit.aggregation.embeddings import hrrasa
-
-    def aggregate(data, weights, true_embeddings=None):
-        data = data.join(weights, on=["task", "worker"])
-        data["weighted_embedding"] = data.weight * data.embedding
-        group = data.groupby("task", group_keys=False)
-        agg = group.weighted_embedding.apply(np.sum) / group.weight.sum()
-        if true_embeddings is not None:
-            agg.update(true_embeddings)
-        return agg
-
-    monkeypatch.setattr(hrrasa.HRRASA, "_aggregate_embeddings", staticmethod(aggregate))
-    return ck
-
-
 def _emb(*v):
     return np.array(v, dtype=float)
 

@@ -23,13 +23,19 @@ def refused(net, exc, fn, match=None):
     assert (net.height, net.state_root(), net.supply()) == before, "a refused operation changed the ledger"
 
 
-def _answered_task(net, *, assign=True):
-    """12 yes/no items, overlap 2, 1 TAG per answer (flat); items q0..q3 get split answers."""
+def _published(net):
+    """alice's task of 12 yes/no items, overlap 2, 1 TAG per answer (flat), and workers a..d."""
     alice = net.create_account("alice", fund=100 * tg.TAG)
     ws = net.create_accounts(["a", "b", "c", "d"], fund=5 * tg.TAG)
     task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
                             items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
                             reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+    return alice, ws, task
+
+
+def _answered_task(net, *, assign=True):
+    """_published's task; items q0..q3 get split answers."""
+    alice, ws, task = _published(net)
     if assign:
         asg = task.assign(ws).copy()
     else:
@@ -215,11 +221,7 @@ def test_capacity_is_one_int_or_one_per_worker(tmp_path):
     """A list of the wrong length raised numpy's broadcast error (extend) or an IndexError
     (assign), and floats were cut down to ints without a word."""
     with tg.Network.open(tmp_path / "m") as net:
-        alice = net.create_account("alice", fund=100 * tg.TAG)
-        ws = net.create_accounts(["a", "b", "c", "d"], fund=5 * tg.TAG)
-        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
-                                items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
-                                reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+        alice, ws, task = _published(net)
         for cap, match in (([1, 2], "capacity has 2 values for 4 workers"), (2.7, "got 2.7"), ([6, 6, 6, 6.0], "got 6.0"),
                            (-1, ">= 0"), ([[6, 6], [6, 6]], "2-d"), (True, "got True"), (2**63, ">= 0")):
             refused(net, errors.InvalidArgument, lambda: task.assign(ws, capacity=cap), match=match)
@@ -306,11 +308,7 @@ def test_extend_ranks_answers_that_came_only_from_the_workers_clients(tmp_path):
     # extend refused "no answers yet" when every answer came from the workers' own clients
     # (it looked before reading the new blocks); after a reopen the budget counted no extend.
     with tg.Network.open(tmp_path / "m") as net:
-        alice = net.create_account("alice", fund=100 * tg.TAG)
-        ws = net.create_accounts(["a", "b", "c", "d"], fund=5 * tg.TAG)
-        task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
-                                items=ITEMS, overlap=2, budget=24 * tg.TAG, stake=tg.TAG,
-                                reward_policy=tg.rewards.Flat(per_answer=tg.TAG))
+        alice, ws, task = _published(net)
         asg = task.assign(ws[:2])
         for w, g in asg.groupby("worker"):
             net.ledger.submit_answers(task.id, w, [(int(i), int(i < 4 and w == "b")) for i in g["item_id"]])
