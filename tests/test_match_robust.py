@@ -372,3 +372,11 @@ def test_a_long_text_is_tokenized_in_parts_cut_at_spaces():
     # every word alone encodes to the same pieces as in the whole text: no word is cut
     alone = {w: list(tok.encode_batch([w])[0]) for w in words}
     assert ids == [i for k in range(120_000) for i in alone[words[k % 7]]]
+
+
+def test_fullwidth_and_mathematical_latin_are_letters_and_other_scripts_are_named():
+    # NFKC makes them plain letters (they scored like the text they spell) but they were
+    # reported no_letters, as were the letters of scripts the table did not list.
+    idx = topic_index()
+    pred = idx.predict(["ｗｈｅｒｅ ｉｓ ｍｙ ｃａｒｄ", "𝐰𝐡𝐞𝐫𝐞 𝐢𝐬 𝐦𝐲 𝐜𝐚𝐫𝐝", "ሰላም ለዓለም", "ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ", "🙂🙂"])
+    assert pred.reasons == [None, None, "unsupported_script", "unsupported_script", "no_letters"]

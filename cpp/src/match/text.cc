@@ -21,11 +21,21 @@ constexpr Script kScripts[] = {
     {0x0900, 0x097F, "Devanagari"}, {0x0980, 0x0DFF, "Indic"},      {0x0E00, 0x0E7F, "Thai"},
     {0x10A0, 0x10FF, "Georgian"},   {0x1100, 0x11FF, "Hangul"},     {0x3040, 0x30FF, "Japanese kana"},
     {0x3400, 0x4DBF, "CJK"},        {0x4E00, 0x9FFF, "CJK"},        {0xAC00, 0xD7AF, "Hangul"},
+    // (2026-12-07) scripts whose letters were counted as no letters at all
+    {0x0E80, 0x0EFF, "Lao"},        {0x0F00, 0x0FFF, "Tibetan"},    {0x1000, 0x109F, "Myanmar"},
+    {0x1200, 0x139F, "Ethiopic"},   {0x13A0, 0x13FF, "Cherokee"},   {0x1400, 0x167F, "Canadian syllabics"},
+    {0x1780, 0x17FF, "Khmer"},      {0x1800, 0x18AF, "Mongolian"},  {0xA000, 0xA4CF, "Yi"},
+    {0xA4D0, 0xA4FF, "Lisu"},       {0x10330, 0x1034F, "Gothic"},   {0x12000, 0x123FF, "Cuneiform"},
+    {0x20000, 0x2EBEF, "CJK"},
 };
 
+// Latin letters, including the fullwidth forms (U+FF21..) and the mathematical alphanumerics
+// (U+1D400..): NFKC, which the tokenizer applies, makes them plain letters, and they were
+// reported as no_letters while they scored like the text they spell.
 bool is_latin_letter(char32_t c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) ||
-         (c >= 0x1E00 && c <= 0x1EFF);
+         (c >= 0x1E00 && c <= 0x1EFF) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A) ||
+         (c >= 0x1D400 && c <= 0x1D6A3);
 }
 
 const char* other_script(char32_t c) {
