@@ -70,11 +70,21 @@ def test_copies_of_the_task_text_have_their_own_severity():
     # A correction task whose uploads stay close to their prompts turns the copy check off and
     # keeps the check of copies of other workers' uploads (with near_duplicate's severity it
     # could only drop both).
-    fix = V.VerifySpec(task_id="t", description="Fix the spelling of the customer's message.",
-                       examples=["wich day will my card arive"], registry=V.DedupRegistry(),
-                       severity={"copies_task_text": "ignore"})
-    assert V.check(b"which day will my card arrive", "text", fix, item_id="a").accepted
-    assert V.check(b"Which day will my card arrive?", "text", fix, item_id="b").reasons == ("near_duplicate",)
+    prompt, fixed = "Where is my card? It has not arived yet.", b"Where is my card? It has not arrived yet."
+    strict = V.VerifySpec(description="Fix the spelling of the customer's message about card delivery.")
+    assert "copies_task_text" in V.check(fixed, "text", strict, prompt=prompt, register=False).reasons
+    fix = V.VerifySpec(task_id="t", description="Fix the spelling of the customer's message about card delivery.",
+                       registry=V.DedupRegistry(), severity={"copies_task_text": "ignore", "off_topic": "ignore"})
+    assert V.check(fixed, "text", fix, item_id="a", prompt=prompt).accepted
+    again = V.check(b"Where is my card?  It has not arrived yet!", "text", fix, item_id="b", prompt=prompt)
+    assert again.reasons == ("near_duplicate",)  # a copy of another worker's fix is still caught
+    # check_many takes one prompt per item, as check takes one
+    many = V.check_many([fixed], "text", strict, prompts=[prompt], register=False)
+    assert "copies_task_text" in many[0].reasons
+    with pytest.raises(InvalidArgument, match=r"prompts\[0\] holds a lone surrogate"):
+        V.check_many([fixed], "text", strict, prompts=["\ud800"])
+    with pytest.raises(InvalidArgument, match="one prompt per item"):
+        V.check_many([fixed, fixed], "text", strict, prompts=[prompt])
 
 
 def test_check_many_rejects_copies_like_check():

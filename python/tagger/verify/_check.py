@@ -516,6 +516,13 @@ def _task_texts(spec: VerifySpec) -> list[tuple[str, frozenset]]:
     return out
 
 
+def _prompt_text(what: str, prompt: Any) -> None:
+    """A ``prompt`` is a str that can be encoded (a lone surrogate raised out of the shingling)."""
+    if not isinstance(prompt, str):
+        raise InvalidArgument(f"{what} must be a str, got {type(prompt).__name__}")
+    _unicode_text(what, prompt)
+
+
 def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     """``copies_task_text`` (rejected) when ``text`` is a copy or near copy of the task's own
     description or of an example (relevance scored such a copy at or near 1.0: it was accepted
@@ -647,15 +654,15 @@ class Verifier:
         """Verify one upload; see :func:`tagger.verify.check`."""
         if not isinstance(item_id, str):
             raise InvalidArgument(f"item_id must be a str, got {type(item_id).__name__}")
-        if not isinstance(prompt, str):
-            raise InvalidArgument(f"prompt must be a str, got {type(prompt).__name__}")
+        _prompt_text("prompt", prompt)
         _unicode_text("item_id", item_id)  # (its receipt could not be signed)
         return self._check(data, kind, as_spec(task), item_id, register, None, prompt)
 
     def check_many(self, items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
-                   register: bool = True, threads: int = 0) -> list[Verdict]:
+                   register: bool = True, threads: int = 0, prompts: Optional[Sequence[str]] = None) -> list[Verdict]:
         """Verify many uploads of one kind; text model scores are computed in one
-        multi-threaded C++ call (GIL released)."""
+        multi-threaded C++ call (GIL released). ``prompts``: one per item, as :meth:`check`'s
+        ``prompt``."""
         spec, kind = as_spec(task), normalize_kind(kind)
         if isinstance(items, (bytes, bytearray, memoryview, str)):
             raise InvalidArgument(f"items must be a sequence of uploads, got a single {type(items).__name__} "
@@ -688,6 +695,14 @@ class Verifier:
                 if x in seen:
                     raise InvalidArgument(f"item_ids repeats {x!r}: each upload needs an id of its own")
                 seen.add(x)
+        if prompts is not None:
+            if isinstance(prompts, (str, bytes)):
+                raise InvalidArgument("prompts must be a sequence of str, one per item, not a single str")
+            prompts = list(prompts)
+            if len(prompts) != len(items):
+                raise InvalidArgument(f"prompts must have one prompt per item: {len(prompts)} for {len(items)} items")
+            for i, x in enumerate(prompts):
+                _prompt_text(f"prompts[{i}]", x)
         pre: list = [None] * len(items)
         model = self.text_model if kind == "text" and self._wants_model(spec) else None
         if model is not None:
@@ -701,7 +716,8 @@ class Verifier:
                     where.append(i)
             for i, s in zip(where, model.score_many(texts, spec.references if spec.relevance_cutoff is not None else [], threads)):
                 pre[i] = s
-        return [self._check(d, kind, spec, item_ids[i] if item_ids is not None else "", register, pre[i])
+        return [self._check(d, kind, spec, item_ids[i] if item_ids is not None else "", register, pre[i],
+                            prompts[i] if prompts is not None else "")
                 for i, d in enumerate(items)]
 
     def receipt(self, verdict: Verdict, item_id: str, ciphertext_hash: bytes, task_id: str = "") -> Receipt:
@@ -1179,6 +1195,8 @@ def check(data: bytes, kind: str, task: Any = None, *, item_id: str = "", regist
 
 
 def check_many(items: Sequence[bytes], kind: str, task: Any = None, *, item_ids: Optional[Sequence[str]] = None,
-               register: bool = True, threads: int = 0) -> list[Verdict]:
-    """:func:`check` over many uploads of one kind (text model scoring batched in C++)."""
-    return _DEFAULT.check_many(items, kind, task, item_ids=item_ids, register=register, threads=threads)
+               register: bool = True, threads: int = 0, prompts: Optional[Sequence[str]] = None) -> list[Verdict]:
+    """:func:`check` over many uploads of one kind (text model scoring batched in C++);
+    ``prompts``, one per item, as :func:`check`'s ``prompt``."""
+    return _DEFAULT.check_many(items, kind, task, item_ids=item_ids, register=register, threads=threads,
+                               prompts=prompts)
