@@ -367,11 +367,13 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 def test_a_long_text_is_tokenized_in_parts_cut_at_spaces():
     tok = m.Tokenizer()
     words = ["card", "delivery", "pin", "transfer", "exchange", "rate", "statement"]
-    text = " ".join(words[i % 7] for i in range(120_000))  # ~800 KB: four parts
-    ids = list(tok.encode_batch([text])[0])
-    # every word alone encodes to the same pieces as in the whole text: no word is cut
     alone = {w: list(tok.encode_batch([w])[0]) for w in words}
-    assert ids == [i for k in range(120_000) for i in alone[words[k % 7]]]
+    for sep in (" ", "\n", "\t"):  # a TSV or a list of lines is cut at its whitespace too
+        text = sep.join(words[i % 7] for i in range(120_000))  # ~800 KB: four parts
+        ids = list(tok.encode_batch([text])[0])
+        # every word alone encodes to the same pieces as in the whole text: no word is cut
+        assert ids == [i for k in range(120_000) for i in alone[words[k % 7]]], repr(sep)
+    assert len(tok.encode(text, out_type=str)) == len(ids)  # the pieces path is cut the same way
 
 
 def test_fullwidth_and_mathematical_latin_are_letters_and_other_scripts_are_named():

@@ -141,8 +141,8 @@ def _texts_lenient(texts: Any, on_invalid: str, what: str = "texts",
 SIGNALS: tuple[str, ...] = tuple(_m.text_signal_names()) + ("invalid",)
 """Reason codes of :attr:`Predictions.reasons`, by code: ``ok`` (0) and the low-signal ones —
 ``empty``, ``no_letters`` (digits, punctuation, emoji only), ``unsupported_script``,
-``invalid_utf8``, ``unseen`` (no feature of the text occurred in training: the answer is the
-class prior; for a zero-shot catalog index, no token of the text is in the static table: the
+``invalid_utf8``, ``unseen`` (no feature of the text occurred in training and its dense vector
+is zero: the answer is the class prior; for a zero-shot catalog index, no token of the text is in the static table: the
 answer is uniform) and ``invalid`` (not a str, skipped with ``on_invalid="skip"``)."""
 _INVALID = len(SIGNALS) - 1
 _UNSEEN = SIGNALS.index("unseen")
@@ -1253,8 +1253,8 @@ class CategoryIndex:
                                       or not 0.0 < float(oos_share) < 1.0):
             raise InvalidArgument(f"oos_share must be a number in (0, 1) or None, got {oos_share!r}")
         share = None if oos_share is None else float(oos_share)
-        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
-            raise InvalidArgument(f"folds must be an int >= 2, got {folds!r}")
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= 2**62:
+            raise InvalidArgument(f"folds must be an int in [2, 2**62], got {folds!r}")
 
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
         if calibrate and oos is not None:

@@ -85,10 +85,11 @@ void Embedder::Impl::features(std::string_view text, std::vector<std::uint32_t>&
     if (word.size() > 1) {
       word.push_back('>');
       if (config.word_unigrams) out.push_back(static_cast<std::uint32_t>(hash_bytes(kWord, word.data(), word.size())) & mask);
-      // Character n-grams of a word's first kMaxGramBytes bytes only: a base64 blob or a long
-      // run of one letter is one "word", and its n-grams (four per byte) cost more memory
-      // than the rest of a batch (no word of any language is this long).
-      const std::size_t span = std::min(word.size(), kMaxGramBytes);
+      // Character n-grams of a word's first kMaxGramBytes bytes only (and its "<" marker; a
+      // word of at most that many bytes keeps all its n-grams): a base64 blob or a long run of
+      // one letter is one "word", and its n-grams (four per byte) cost more memory than the
+      // rest of a batch (no word of any language is this long).
+      const std::size_t span = std::min(word.size(), kMaxGramBytes + 2);
       for (int n = config.char_ngram_min; n <= config.char_ngram_max; ++n) {
         if (static_cast<std::size_t>(n) > span) break;
         for (std::size_t s = 0; s + n <= span; ++s)

@@ -21,12 +21,13 @@ constexpr Script kScripts[] = {
     {0x0900, 0x097F, "Devanagari"}, {0x0980, 0x0DFF, "Indic"},      {0x0E00, 0x0E7F, "Thai"},
     {0x10A0, 0x10FF, "Georgian"},   {0x1100, 0x11FF, "Hangul"},     {0x3040, 0x30FF, "Japanese kana"},
     {0x3400, 0x4DBF, "CJK"},        {0x4E00, 0x9FFF, "CJK"},        {0xAC00, 0xD7AF, "Hangul"},
-    // (2026-12-07) scripts whose letters were counted as no letters at all
-    {0x0E80, 0x0EFF, "Lao"},        {0x0F00, 0x0FFF, "Tibetan"},    {0x1000, 0x109F, "Myanmar"},
-    {0x1200, 0x139F, "Ethiopic"},   {0x13A0, 0x13FF, "Cherokee"},   {0x1400, 0x167F, "Canadian syllabics"},
-    {0x1780, 0x17FF, "Khmer"},      {0x1800, 0x18AF, "Mongolian"},  {0xA000, 0xA4CF, "Yi"},
-    {0xA4D0, 0xA4FF, "Lisu"},       {0x10330, 0x1034F, "Gothic"},   {0x12000, 0x123FF, "Cuneiform"},
-    {0x20000, 0x2EBEF, "CJK"},
+    // (2026-12-07) scripts whose letters were counted as no letters at all: their letter
+    // ranges, not the digits and punctuation of their blocks
+    {0x0E81, 0x0EC6, "Lao"},        {0x0F40, 0x0F6C, "Tibetan"},    {0x1000, 0x102A, "Myanmar"},
+    {0x1200, 0x135A, "Ethiopic"},   {0x1380, 0x138F, "Ethiopic"},   {0x13A0, 0x13F5, "Cherokee"},
+    {0x1401, 0x166C, "Canadian syllabics"}, {0x1780, 0x17B3, "Khmer"}, {0x1820, 0x1878, "Mongolian"},
+    {0xA000, 0xA48C, "Yi"},         {0xA4D0, 0xA4FD, "Lisu"},       {0x10330, 0x1034A, "Gothic"},
+    {0x12000, 0x12399, "Cuneiform"}, {0x20000, 0x2EBEF, "CJK"},
 };
 
 // Latin letters, including the fullwidth forms (U+FF21..) and the mathematical alphanumerics

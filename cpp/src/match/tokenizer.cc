@@ -48,10 +48,11 @@ namespace {
 
 // sentencepiece's encoder takes ~190 bytes of memory per input byte (its lattice): one 40 MB
 // text (a base64 blob pasted as a query) ran a whole batch out of memory. Longer texts are
-// encoded a part at a time, cut before a space where the window has one: the next
-// part then starts with that space, which the normalizer drops before adding the word's
-// "▁" as the whole text's encoding does, so the pieces are the same; a part without whitespace
-// (one giant "word") is cut at a UTF-8 boundary and its next part starts a new word.
+// encoded a part at a time, cut before an ASCII whitespace byte where the last half of the part
+// has one: the next part then starts with that whitespace, which the normalizer drops before
+// adding the word's "▁" as the whole text's encoding does, so each word's pieces are those of
+// the word alone; a part without whitespace (one giant "word") is cut at a UTF-8 boundary and
+// its next part starts a new word (decode then shows a space there).
 constexpr std::size_t kEncodePart = std::size_t{1} << 18;
 
 std::size_t part_end(std::string_view text, std::size_t begin) {
@@ -59,37 +60,41 @@ std::size_t part_end(std::string_view text, std::size_t begin) {
   if (end >= text.size()) return text.size();
   for (std::size_t i = end; i > begin + kEncodePart / 2; --i) {
     const char c = text[i];
-    if (c == ' ') return i;
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v') return i;
   }
   while (end > begin + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
   return end;
 }
 
-}  // namespace
-
-std::vector<int> Tokenizer::encode_ids(std::string_view text) const {
-  std::vector<int> ids;
-  if (text.size() <= kEncodePart) {
-    auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &ids);
-    if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
-    return ids;
-  }
-  std::vector<int> part;
-  for (std::size_t begin = 0; begin < text.size();) {
-    const std::size_t end = part_end(text, begin);
-    auto status = impl_->sp.Encode(absl::string_view(text.data() + begin, end - begin), &part);
-    if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
-    ids.insert(ids.end(), part.begin(), part.end());
-    begin = end;
-  }
-  return ids;
+template <class Piece>
+void encode_into(const sentencepiece::SentencePieceProcessor& sp, std::string_view text, std::vector<Piece>& out) {
+  auto status = sp.Encode(absl::string_view(text.data(), text.size()), &out);
+  if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
 }
 
+template <class Piece>
+std::vector<Piece> encode_in_parts(const sentencepiece::SentencePieceProcessor& sp, std::string_view text) {
+  std::vector<Piece> out;
+  if (text.size() <= kEncodePart) {
+    encode_into(sp, text, out);
+    return out;
+  }
+  std::vector<Piece> part;
+  for (std::size_t begin = 0; begin < text.size();) {
+    const std::size_t end = part_end(text, begin);
+    encode_into(sp, text.substr(begin, end - begin), part);
+    out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    begin = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> Tokenizer::encode_ids(std::string_view text) const { return encode_in_parts<int>(impl_->sp, text); }
+
 std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
-  std::vector<std::string> pieces;
-  auto status = impl_->sp.Encode(absl::string_view(text.data(), text.size()), &pieces);
-  if (!status.ok()) throw InvalidArgument("sentencepiece encode failed: " + status.ToString());
-  return pieces;
+  return encode_in_parts<std::string>(impl_->sp, text);
 }
 
 std::vector<std::vector<int>> Tokenizer::encode_ids_batch(const std::vector<std::string>& texts,
