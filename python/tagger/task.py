@@ -965,6 +965,8 @@ class Task:
         top = self._net.height
         for h in range(self._synced + 1, top + 1):
             for record in self._net.block(h).records:
+                if self.id not in record:  # (a byte search: other tasks' transactions are not decoded)
+                    continue
                 txid = _cl.tx_id(record)
                 if txid in self._own_txids:  # recorded by this object, already in its chunks
                     self._own_txids.discard(txid)
