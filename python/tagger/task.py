@@ -27,6 +27,7 @@ from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve
 from .verify import VerifySpec
+from .verify._tabular import _PY_TYPES as _SCHEMA_TYPE_NAMES
 from ._repr import format_tag, html_table
 from ._stack import outside_tagger
 from .errors import (CorruptLedger, IncompleteTask, InfeasibleAssignment, InsufficientFunds, InvalidArgument,
@@ -1826,8 +1827,7 @@ def _typed(v: Any) -> Any:
     if isinstance(v, (np.ndarray, pd.Series, pd.Index)):
         return _typed(v.tolist())
     if isinstance(v, type):  # a schema's Python type: stored as the type name the schema also takes
-        from .verify._tabular import _PY_TYPES
-        return ["str", _PY_TYPES[v]] if v in _PY_TYPES else None
+        return ["str", _SCHEMA_TYPE_NAMES[v]] if v in _SCHEMA_TYPE_NAMES else None
     if isinstance(v, (set, frozenset)):  # e.g. text_scripts={"Cyrillic"}: its order means nothing
         return _typed(sorted(v, key=repr))
     if isinstance(v, Mapping):
