@@ -155,9 +155,10 @@ def test_hrrasa_random_repeated_answers_equal_crowdkit(ck_hrrasa, seed):
 
 
 def test_hrrasa_repeated_loop_is_the_cores_loop():
-    """Without repeated answers the numpy loop used for them gives the core's numbers."""
+    """Without repeated answers the core's average weighted by the repeats (all 1) gives the
+    numbers of its plain loop."""
     from tagger import _core
-    from tagger.consensus.embeddings import _Emb, _chi2_priors, _rasa_repeated
+    from tagger.consensus.embeddings import _Emb, _chi2_priors
 
     df = _hrrasa_random_repeated(2).drop_duplicates(["task", "worker"]).reset_index(drop=True)
     est = C.HRRASA()
@@ -165,9 +166,10 @@ def test_hrrasa_repeated_loop_is_the_cores_loop():
     local = est._local_skills(e)
     prior = _chi2_priors(e.frame["worker"], 0.05).reindex(e.workers).to_numpy(dtype=float)
     fixed, mask = np.zeros(0), np.zeros(0, dtype=np.uint8)
-    core = _core.consensus_families.embeddings_rasa(e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior,
-                                                    local, fixed, mask, 100, 1e-9)
-    mine = _rasa_repeated(e, prior, local, np.ones(len(df)), fixed, mask, 100, 1e-9)
+    rasa = _core.consensus_families.embeddings_rasa
+    core = rasa(e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior, local, np.zeros(0), fixed, mask, 100, 1e-9)
+    mine = rasa(e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior, local, np.ones(len(df)), fixed, mask,
+                100, 1e-9)
     assert mine["n_iter"] == core["n_iter"]
     np.testing.assert_allclose(mine["skills"], core["skills"], rtol=1e-10)
     np.testing.assert_allclose(mine["aggregated"], core["aggregated"], rtol=1e-10)

@@ -74,13 +74,14 @@ TAGGER_BIND_MODULE(consensus_families) {
   }, py::arg("method"), py::arg("pixels"), py::arg("task_start"), py::arg("task_pixels"), py::arg("weights"),
      py::arg("n_iter") = 10, py::arg("tol") = 1e-5, py::arg("eps") = 1e-15);
   m.def("embeddings_rasa", [](const F64& emb, const I32& task, const I32& worker, std::int32_t n_tasks, std::int32_t n_workers,
-                              const F64& prior, const F64& answer_weight, const F64& fixed, const U8& fixed_mask,
-                              std::int32_t n_iter, double tol) {
+                              const F64& prior, const F64& answer_weight, const F64& mean_weight, const F64& fixed,
+                              const U8& fixed_mask, std::int32_t n_iter, double tol) {
     if (emb.ndim() != 2) throw InvalidArgument("rasa: embeddings must be a 2-d [n_answers, dim] array");
     const std::int64_t dim = emb.shape(1);
     cs::EmbeddingRasaResult out;
     { py::gil_scoped_release g; out = cs::embeddings_rasa(sp(emb), dim, sp(task), sp(worker), n_tasks, n_workers, sp(prior),
-                                                          sp(answer_weight), sp(fixed), sp(fixed_mask), n_iter, tol); }
+                                                          sp(answer_weight), sp(mean_weight), sp(fixed), sp(fixed_mask),
+                                                          n_iter, tol); }
     py::dict d;
     d["aggregated"] = take(std::move(out.aggregated), {n_tasks, static_cast<py::ssize_t>(dim)});
     d["skills"] = take(std::move(out.skills));
@@ -88,7 +89,8 @@ TAGGER_BIND_MODULE(consensus_families) {
     d["n_iter"] = out.n_iter;
     return d;
   }, py::arg("embeddings"), py::arg("task"), py::arg("worker"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("prior"),
-     py::arg("answer_weight"), py::arg("fixed"), py::arg("fixed_mask"), py::arg("n_iter"), py::arg("tol"));
+     py::arg("answer_weight"), py::arg("mean_weight"), py::arg("fixed"), py::arg("fixed_mask"), py::arg("n_iter"),
+     py::arg("tol"));
   m.def("embedding_distances", [](const F64& emb, const I32& task, const F64& reference, std::int32_t n_tasks, int metric) {
     if (emb.ndim() != 2) throw InvalidArgument("embedding_distances: embeddings must be a 2-d [n_answers, dim] array");
     std::vector<double> out;

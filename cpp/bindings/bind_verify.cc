@@ -59,6 +59,11 @@ TAGGER_BIND_MODULE(verify) {
         for (const auto& n : names) allowed.push_back(v::script_from_name(n));
         return s.script_fraction(allowed);
       }, py::arg("scripts"));
+  m.def("script_names", [] {
+    py::list names;
+    for (std::size_t i = 0; i < v::kScriptCount; ++i) names.append(v::script_name(static_cast<v::Script>(i)));
+    return names;
+  });
   m.def("text_stats", [](const py::object& data) {
     BytesArg b(data, "text");
     auto view = b.view();

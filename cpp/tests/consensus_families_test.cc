@@ -127,10 +127,10 @@ TEST(ConsensusFamilies, RasaDownweightsTheOutlier) {
   std::vector<std::int32_t> task{0, 0, 0, 1, 1, 1}, worker{0, 1, 2, 0, 1, 2};
   std::vector<double> prior{1, 1, 1}, none;
   std::vector<std::uint8_t> no_mask;
-  const auto r = cs::embeddings_rasa(emb, 2, task, worker, 2, 3, prior, none, none, no_mask, 100, 1e-12);
+  const auto r = cs::embeddings_rasa(emb, 2, task, worker, 2, 3, prior, none, none, none, no_mask, 100, 1e-12);
   EXPECT_LT(r.skills[2] * 100, r.skills[0]);
   EXPECT_NEAR(r.aggregated[0], 1.05, 0.05);
-  EXPECT_THROW(cs::embeddings_rasa(emb, 3, task, worker, 2, 3, prior, none, none, no_mask, 100, 1e-12), tagger::InvalidArgument);
+  EXPECT_THROW(cs::embeddings_rasa(emb, 3, task, worker, 2, 3, prior, none, none, none, no_mask, 100, 1e-12), tagger::InvalidArgument);
 }
 
 TEST(ConsensusFamilies, BoxesClusterByIou) {

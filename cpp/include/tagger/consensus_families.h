@@ -80,13 +80,16 @@ struct EmbeddingRasaResult {
 // answers of t; b_w = prior_w / max(eps, sum ||e - aggregated||^2) over w's
 // answers, until the relative squared change of the aggregates is < tol.
 // `answer_weight` (HRRASA's local skills; empty = 1) multiplies b_w in the
-// average and divides the distances. Rows of `fixed` (true embeddings) with
+// average and divides the distances. `mean_weight` (empty = 1) multiplies an
+// answer's weight in the average only: crowd-kit's HRRASA joins its weights on
+// (task, worker), so each of a worker's k answers to one task counts k times in
+// the average and once in the distances. Rows of `fixed` (true embeddings) with
 // fixed_mask[t] = 1 replace the aggregate of task t.
 EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t dim, std::span<const std::int32_t> task,
                                     std::span<const std::int32_t> worker, std::int32_t n_tasks, std::int32_t n_workers,
                                     std::span<const double> prior, std::span<const double> answer_weight,
-                                    std::span<const double> fixed, std::span<const std::uint8_t> fixed_mask,
-                                    std::int32_t n_iter, double tol);
+                                    std::span<const double> mean_weight, std::span<const double> fixed,
+                                    std::span<const std::uint8_t> fixed_mask, std::int32_t n_iter, double tol);
 
 // Per answer: the distance between its embedding and its task's reference row
 // ("cosine": 1 - cos, inf when either vector is all zeros; "euclidean";

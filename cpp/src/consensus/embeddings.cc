@@ -27,8 +27,8 @@ void check_rows(std::span<const double> emb, std::int64_t dim, std::span<const s
 EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t dim, std::span<const std::int32_t> task,
                                     std::span<const std::int32_t> worker, std::int32_t n_tasks, std::int32_t n_workers,
                                     std::span<const double> prior, std::span<const double> answer_weight,
-                                    std::span<const double> fixed, std::span<const std::uint8_t> fixed_mask,
-                                    std::int32_t n_iter, double tol) {
+                                    std::span<const double> mean_weight, std::span<const double> fixed,
+                                    std::span<const std::uint8_t> fixed_mask, std::int32_t n_iter, double tol) {
   check_rows(emb, dim, task, n_tasks, "rasa");
   const std::size_t n = task.size(), D = static_cast<std::size_t>(dim), T = static_cast<std::size_t>(n_tasks),
                     W = static_cast<std::size_t>(n_workers);
@@ -37,6 +37,7 @@ EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t di
     if (worker[k] < 0 || worker[k] >= n_workers) throw InvalidArgument("rasa: worker code out of range at row " + std::to_string(k));
   if (prior.size() != W) throw InvalidArgument("rasa: prior must have one value per worker");
   if (!answer_weight.empty() && answer_weight.size() != n) throw InvalidArgument("rasa: answer_weight must have one value per answer");
+  if (!mean_weight.empty() && mean_weight.size() != n) throw InvalidArgument("rasa: mean_weight must have one value per answer");
   if (!fixed_mask.empty() && (fixed_mask.size() != T || fixed.size() != T * D))
     throw InvalidArgument("rasa: true embeddings must be an [n_tasks, dim] matrix with a mask per task");
   if (n_iter < 0) throw InvalidArgument("rasa: n_iter must be >= 0");
@@ -48,7 +49,7 @@ EmbeddingRasaResult embeddings_rasa(std::span<const double> emb, std::int64_t di
     std::fill(wsum.begin(), wsum.end(), 0.0);
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t t = static_cast<std::size_t>(task[k]);
-      const double w = skills[static_cast<std::size_t>(worker[k])] * aw(k);
+      const double w = skills[static_cast<std::size_t>(worker[k])] * aw(k) * (mean_weight.empty() ? 1.0 : mean_weight[k]);
       // crowd-kit sums with pandas: a NaN weight (HRRASA's local skill of a zero embedding)
       // is skipped in the weight total but poisons its own task's weighted sum; other
       // tasks are untouched.

@@ -4,7 +4,7 @@ import numpy
 import numpy.typing
 import tagger._core.match
 import typing
-__all__: list[str] = ['AudioStats', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'shingle_hashes', 'text_stats', 'valid_reason_code']
+__all__: list[str] = ['AudioStats', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'script_names', 'shingle_hashes', 'text_stats', 'valid_reason_code']
 class TextStats:
     def script_fraction(self, scripts: collections.abc.Sequence[str]) -> float:
         ...
@@ -195,6 +195,8 @@ def receipt_encode(arg0: str, arg1: str, arg2: typing.Any, arg3: str, arg4: coll
 def receipt_signed_message(arg0: str, arg1: str, arg2: typing.Any, arg3: str, arg4: collections.abc.Sequence[str], arg5: collections.abc.Sequence[tuple[str, typing.SupportsInt | typing.SupportsIndex]], arg6: typing.Any) -> bytes:
     ...
 def receipt_verify(data: typing.Any, expected: typing.Any = None) -> None:
+    ...
+def script_names() -> list:
     ...
 def shingle_hashes(text: str, k: typing.SupportsInt | typing.SupportsIndex = 5) -> numpy.typing.NDArray[numpy.uint64]:
     ...

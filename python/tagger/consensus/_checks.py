@@ -76,3 +76,10 @@ def one_row_each(index: pd.Index, what: str) -> None:
     index fails later as pandas' "cannot reindex on an axis with duplicate labels")."""
     if not index.is_unique:
         raise InvalidArgument(f"{what} {index[index.duplicated()].tolist()[0]!r}")
+
+
+def renamed(error: Exception, prefix: str, owner: str) -> Exception | None:
+    """``error`` from the core, which names its C++ function (``prefix``, e.g. "bbox: "), as the
+    same error naming the class the user called; None when it does not start with ``prefix``."""
+    msg = str(error)
+    return type(error)(f"{owner}: {msg[len(prefix):]}") if msg.startswith(prefix) else None

@@ -43,7 +43,7 @@ import pandas as pd
 from .. import _core, _system
 from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
-from ._checks import no_missing, no_repeated_columns
+from ._checks import no_missing, no_repeated_columns, renamed
 from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -479,10 +479,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
                               f"Bayesian methods: {_ANSWER_SIZED}") from None
         except InvalidArgument as e:
             # The core's option checks say "consensus: tol must be >= 0": name the estimator.
-            msg = str(e)
-            if msg.startswith("consensus: "):
-                raise type(e)(f"{type(self).__name__}: {msg[len('consensus: '):]}") from None
-            raise
+            named = renamed(e, "consensus: ", type(self).__name__)
+            if named is None:
+                raise
+            raise named from None
         finally:
             progress.close()
         self._set(answers, out)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument, TaggerError
-from ._checks import codes, frame, no_missing
+from ._checks import codes, frame, no_missing, renamed
 from ._serial import Serialized
 
 __all__ = ["BoxMajorityVote"]
@@ -63,10 +63,10 @@ class BoxMajorityVote(Serialized):
                                                 float(self.iou_threshold), float(self.min_support),
                                                 self.aggregate == "median")
         except TaggerError as e:  # the core names its function ("bbox: ..."); the user knows the class
-            msg = str(e)
-            if not msg.startswith("bbox: "):
+            named = renamed(e, "bbox: ", "BoxMajorityVote")
+            if named is None:
                 raise
-            raise type(e)("BoxMajorityVote: " + msg[len("bbox: "):]) from None
+            raise named from None
         b = out["boxes"]
         self.boxes_ = pd.DataFrame({"task": tasks[out["task"]], "label": labels[out["label"]],
                                     "x_min": b[:, 0], "y_min": b[:, 1], "x_max": b[:, 2], "y_max": b[:, 3],

@@ -226,7 +226,7 @@ class RASA(Serialized):
         prior = _chi2_priors(e.frame["worker"], float(self.alpha))
         out = _core.consensus_families.embeddings_rasa(
             e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
-            np.zeros(0), fixed, mask, int(self.n_iter), float(self.tol))
+            np.zeros(0), np.zeros(0), fixed, mask, int(self.n_iter), float(self.tol))
         skills = pd.Series(out["skills"], index=e.workers)
         self.prior_skills_ = prior
         self.skills_ = skills.reindex((prior / skills).index)  # crowd-kit's order: that of prior / distances
@@ -283,38 +283,6 @@ def _pairwise_sq_dist(m: np.ndarray) -> np.ndarray:
     for a in range(0, n, step):
         out[a:a + step] = ((m[a:a + step, None, :] - m[None, :, :]) ** 2).sum(axis=2)
     return out
-
-
-def _rasa_repeated(e: _Emb, prior: np.ndarray, local: np.ndarray, repeats: np.ndarray, fixed: np.ndarray,
-                   mask: np.ndarray, n_iter: int, tol: float) -> dict[str, Any]:
-    """The core's RASA loop (``embeddings_rasa`` with HRRASA's local weights) for answers where a
-    worker answered a task more than once, as crowd-kit's HRRASA computes it: its aggregate joins
-    the answers with weights indexed by (task, worker), so each of a worker's k rows on a task
-    counts k times in the weighted mean (``repeats``), while the skill update counts it once."""
-    T, W, D = len(e.tasks), len(e.workers), e.matrix.shape[1]
-    fixed_rows = fixed.reshape(T, D) if len(mask) else np.zeros((T, D))
-    fixed_mask = mask.astype(bool) if len(mask) else np.zeros(T, dtype=bool)
-    skills = np.ones(W)
-    last: np.ndarray | None = None
-    loss_history: list[float] = []
-    it = 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for it in range(1, n_iter + 1):
-            w = skills[e.worker] * local * repeats
-            agg = np.zeros((T, D))
-            np.add.at(agg, e.task, w[:, None] * e.matrix)  # row order, as the core (a NaN weight poisons its task)
-            agg /= np.bincount(e.task, weights=np.where(np.isnan(w), 0.0, w), minlength=T)[:, None]
-            agg[fixed_mask] = fixed_rows[fixed_mask]
-            term = ((e.matrix - agg[e.task]) ** 2).sum(axis=1) / local
-            dist = np.bincount(e.worker, weights=np.where(np.isnan(term), 0.0, term), minlength=W)  # NaN skipped
-            skills = prior / np.maximum(dist, 1e-5)
-            if last is not None:
-                loss = float(((agg - last) ** 2).sum() / (agg ** 2).sum())
-                loss_history.append(loss)
-                if loss < tol:
-                    break
-            last = agg
-    return {"aggregated": agg, "skills": skills, "loss_history": loss_history, "n_iter": it}
 
 
 class HRRASA(RASA):
@@ -384,16 +352,14 @@ class HRRASA(RASA):
             fixed, mask = e.fixed(true_embeddings, owner)
             local = self._local_skills(e)
             prior = _chi2_priors(e.frame["worker"], float(self.alpha))
-            prior_w = prior.reindex(e.workers).to_numpy(dtype=float)
+            # A worker's k answers to one task count k times in the average (crowd-kit joins its
+            # weights on (task, worker)) and once in the distances.
             pair = e.task.astype(np.int64) * len(e.workers) + e.worker
             _, pair_of, pair_rows = np.unique(pair, return_inverse=True, return_counts=True)
-            if (pair_rows > 1).any():  # a worker answered a task more than once
-                out = _rasa_repeated(e, prior_w, local, pair_rows[pair_of].astype(np.float64), fixed, mask,
-                                     int(self.n_iter), float(self.tol))
-            else:
-                out = _core.consensus_families.embeddings_rasa(
-                    e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior_w,
-                    local, fixed, mask, int(self.n_iter), float(self.tol))
+            repeats = pair_rows[pair_of].astype(np.float64) if (pair_rows > 1).any() else np.zeros(0)
+            out = _core.consensus_families.embeddings_rasa(
+                e.matrix, e.task, e.worker, len(e.tasks), len(e.workers), prior.reindex(e.workers).to_numpy(dtype=float),
+                local, repeats, fixed, mask, int(self.n_iter), float(self.tol))
             skills = pd.Series(out["skills"], index=e.workers)
             skills = skills.reindex((prior / skills).index)
             agg = _series_of_rows(out["aggregated"], e.tasks)

@@ -8,7 +8,6 @@ import difflib
 import functools
 import math
 import numbers
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -95,13 +94,7 @@ def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def known_scripts() -> tuple[str, ...]:
     """The script names text_stats counts letters by (Latin, Greek, ..., Other), as the C++ core names them."""
-    try:
-        _v.text_stats(b"").script_fraction(["?"])
-    except InvalidArgument as e:
-        m = re.search(r"\(known: ([^)]*)\)", str(e))
-        if m:
-            return tuple(n.strip() for n in m.group(1).split(","))
-    return ()
+    return tuple(_v.script_names())
 
 
 def _scripts(value: Any) -> tuple[str, ...]:
@@ -118,12 +111,9 @@ def _scripts(value: Any) -> tuple[str, ...]:
     for i, n in enumerate(names):
         canon = by_lower.get(n.strip().lower())
         if canon is None:
-            if known:
-                near = difflib.get_close_matches(n.lower(), list(by_lower), n=1, cutoff=0.6)
-                hint = f"; did you mean {by_lower[near[0]]!r}?" if near else ""
-                raise InvalidArgument(f"text_scripts[{i}] {n!r} is not a script name{hint} (known: {', '.join(known)})")
-            _v.text_stats(b"").script_fraction([n])  # the core's own message
-            canon = n
+            near = difflib.get_close_matches(n.lower(), list(by_lower), n=1, cutoff=0.6)
+            hint = f"; did you mean {by_lower[near[0]]!r}?" if near else ""
+            raise InvalidArgument(f"text_scripts[{i}] {n!r} is not a script name{hint} (known: {', '.join(known)})")
         out.append(canon)
     return tuple(out)
 
