@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tagger/consensus.h"
+#include "util/det_math.h"
 #include "util/parallel.h"
 
 namespace tagger::consensus::detail {
@@ -138,28 +139,16 @@ inline double digamma(double x) {
     x += 1;
   }
   const double f = 1 / (x * x);
-  return r + std::log(x) - 0.5 / x -
+  return r + util::det::log(x) - 0.5 / x -
          f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
 }
 
-// ln Gamma(x) without touching the global `signgam` that std::lgamma writes:
-// that write is a data race when several threads evaluate it (ThreadSanitizer
-// reports it), though every thread stores the same sign.
-inline double log_gamma(double x) {
-#if defined(__GLIBC__) || defined(__APPLE__)
-  int sign;
-  return ::lgamma_r(x, &sign);
-#else
-  return std::lgamma(x);
-#endif
-}
-
 inline double log_sigmoid(double x) {  // log(1 / (1 + e^-x)), stable
-  return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
+  return x >= 0 ? -util::det::log1p(util::det::exp(-x)) : x - util::det::log1p(util::det::exp(x));
 }
 inline double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  double e = std::exp(x);
+  if (x >= 0) return 1.0 / (1.0 + util::det::exp(-x));
+  double e = util::det::exp(x);
   return e / (1.0 + e);
 }
 

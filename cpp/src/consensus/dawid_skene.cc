@@ -50,6 +50,7 @@
 #include "consensus/team.h"
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 namespace {
@@ -390,10 +391,10 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
             mant *= mantissa_of(s);
             expo += exponent_of(s) + scale;
           } else {  // cannot happen with the rescaling above; kept exact anyway
-            ll += std::log(s) + scale * kLn2;
+            ll += util::det::log(s) + scale * kLn2;
           }
           if (++in_group == kLogGroup) {
-            ll += std::log(mant) + static_cast<double>(expo) * kLn2;
+            ll += util::det::log(mant) + static_cast<double>(expo) * kLn2;
             mant = 1;
             expo = 0;
             in_group = 0;
@@ -415,7 +416,7 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
         for (std::int64_t p = p0; p < p1; ++p) fix.add_to(tab + static_cast<std::size_t>(code[p]) * R + K);
       }
     }
-    if constexpr (M == Mode::kEm) block_ll[b] = ll + std::log(mant) + static_cast<double>(expo) * kLn2;
+    if constexpr (M == Mode::kEm) block_ll[b] = ll + util::det::log(mant) + static_cast<double>(expo) * kLn2;
   }
   if constexpr (M != Mode::kPosteriors) {
     std::int64_t pc[K];
@@ -491,10 +492,10 @@ void pass_blocks_any(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slo
             mant *= mantissa_of(s);
             expo += exponent_of(s) + scale;
           } else {
-            ll += std::log(s) + scale * kLn2;
+            ll += util::det::log(s) + scale * kLn2;
           }
           if (++in_group == kLogGroup) {
-            ll += std::log(mant) + static_cast<double>(expo) * kLn2;
+            ll += util::det::log(mant) + static_cast<double>(expo) * kLn2;
             mant = 1;
             expo = 0;
             in_group = 0;
@@ -519,7 +520,7 @@ void pass_blocks_any(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slo
         }
       }
     }
-    if constexpr (M == Mode::kEm) block_ll[b] = ll + std::log(mant) + static_cast<double>(expo) * kLn2;
+    if constexpr (M == Mode::kEm) block_ll[b] = ll + util::det::log(mant) + static_cast<double>(expo) * kLn2;
   }
   if constexpr (M != Mode::kPosteriors)
     for (int k = 0; k < K; ++k) sh.slots[slot].prior[static_cast<std::size_t>(k)] += pcount[k];

@@ -11,6 +11,7 @@
 
 #include "consensus/common.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 namespace {
@@ -18,8 +19,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double log_pmf(std::int64_t i, std::int64_t n, double lp, double lq) {
-  return detail::log_gamma(static_cast<double>(n) + 1) - detail::log_gamma(static_cast<double>(i) + 1) -
-         detail::log_gamma(static_cast<double>(n - i) + 1) + static_cast<double>(i) * lp +
+  return util::det::lgamma(static_cast<double>(n) + 1) - util::det::lgamma(static_cast<double>(i) + 1) -
+         util::det::lgamma(static_cast<double>(n - i) + 1) + static_cast<double>(i) * lp +
          static_cast<double>(n - i) * lq;
 }
 
@@ -352,9 +353,9 @@ double binomial_upper(std::int64_t k, std::int64_t n, double p) {
   if (k > n) return 0;
   if (p == 0) return 0;
   if (p == 1) return 1;
-  const double lp = std::log(p), lq = std::log1p(-p);
+  const double lp = util::det::log(p), lq = util::det::log1p(-p);
   double s = 0;
-  for (std::int64_t i = k; i <= n; ++i) s += std::exp(log_pmf(i, n, lp, lq));
+  for (std::int64_t i = k; i <= n; ++i) s += util::det::exp(log_pmf(i, n, lp, lq));
   return std::min(s, 1.0);
 }
 
@@ -364,9 +365,9 @@ double binomial_lower(std::int64_t k, std::int64_t n, double p) {
   if (k >= n) return 1;
   if (p == 0) return 1;
   if (p == 1) return 0;
-  const double lp = std::log(p), lq = std::log1p(-p);
+  const double lp = util::det::log(p), lq = util::det::log1p(-p);
   double s = 0;
-  for (std::int64_t i = 0; i <= k; ++i) s += std::exp(log_pmf(i, n, lp, lq));
+  for (std::int64_t i = 0; i <= k; ++i) s += util::det::exp(log_pmf(i, n, lp, lq));
   return std::min(s, 1.0);
 }
 

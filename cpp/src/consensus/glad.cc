@@ -14,6 +14,7 @@
 #include "consensus/common.h"
 #include "consensus/glad_kernels.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 namespace detail::glad {
@@ -22,7 +23,7 @@ constexpr double kMaxStep = 2.0;  // Fisher steps are clipped: far from the opti
 
 void e_step(const Csr& c, const Options& opt, State& s, double* probas) {
   const int K = c.n_labels;
-  const double log_km1 = K > 1 ? std::log(static_cast<double>(K - 1)) : 0.0;
+  const double log_km1 = K > 1 ? util::det::log(static_cast<double>(K - 1)) : 0.0;
   util::parallel_for(static_cast<std::size_t>(c.n_tasks), opt.threads, 1024, [&](std::size_t b0, std::size_t b1) {
     std::vector<double> acc(K);
     for (std::size_t t = b0; t < b1; ++t) {
@@ -32,9 +33,9 @@ void e_step(const Csr& c, const Options& opt, State& s, double* probas) {
       if (is_gold) {
         detail::one_hot(row, K, g);
       } else if (c.count(static_cast<std::int32_t>(t)) == 0) {
-        for (int k = 0; k < K; ++k) row[k] = std::exp(s.log_prior[k]);
+        for (int k = 0; k < K; ++k) row[k] = util::det::exp(s.log_prior[k]);
       } else {
-        const double beta = std::exp(s.b[t]);
+        const double beta = util::det::exp(s.b[t]);
         double base = 0;
         for (int k = 0; k < K; ++k) acc[k] = s.log_prior[k];
         for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
@@ -46,7 +47,7 @@ void e_step(const Csr& c, const Options& opt, State& s, double* probas) {
         double m = -std::numeric_limits<double>::infinity();
         for (int k = 0; k < K; ++k) { acc[k] += base; m = std::max(m, acc[k]); }
         double z = 0;
-        for (int k = 0; k < K; ++k) { row[k] = std::exp(acc[k] - m); z += row[k]; }
+        for (int k = 0; k < K; ++k) { row[k] = util::det::exp(acc[k] - m); z += row[k]; }
         for (int k = 0; k < K; ++k) row[k] /= z;
       }
       for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) s.p_right[p] = row[c.label[p]];
@@ -60,7 +61,7 @@ void alpha_sums(const Csr& c, const Options& opt, const State& s, double* grad_i
       double grad = grad_io[w], info = info_io[w];
       for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
         const std::int64_t p = c.by_worker[i];
-        const double beta = std::exp(s.b[c.task_of[p]]);
+        const double beta = util::det::exp(s.b[c.task_of[p]]);
         const double sg = detail::sigmoid(s.alpha[w] * beta);
         grad += (s.p_right[p] - sg) * beta;
         info += sg * (1 - sg) * beta * beta;
@@ -85,7 +86,7 @@ double b_step(const Csr& c, const Options& opt, const GladOptions& g, State& s) 
   std::vector<double> moved_t(static_cast<std::size_t>(c.n_tasks), 0.0);
   util::parallel_for(static_cast<std::size_t>(c.n_tasks), opt.threads, 1024, [&](std::size_t b0, std::size_t b1) {
     for (std::size_t t = b0; t < b1; ++t) {
-      const double beta = std::exp(s.b[t]);
+      const double beta = util::det::exp(s.b[t]);
       double grad = -(s.b[t] - g.beta_prior), info = 1.0;
       for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
         const double ab = s.alpha[c.worker[p]] * beta;
@@ -105,13 +106,13 @@ double b_step(const Csr& c, const Options& opt, const GladOptions& g, State& s) 
 
 std::vector<double> q_blocks(const Csr& c, const Options& opt, const GladOptions& g, const State& s) {
   const int K = c.n_labels;
-  const double log_km1 = K > 1 ? std::log(static_cast<double>(K - 1)) : 0.0;
+  const double log_km1 = K > 1 ? util::det::log(static_cast<double>(K - 1)) : 0.0;
   const std::size_t T = static_cast<std::size_t>(c.n_tasks);
   std::vector<double> part((T + detail::kBlockTasks - 1) / detail::kBlockTasks, 0.0);
   detail::for_blocks(T, detail::kBlockTasks, opt.threads, [&](std::size_t blk, std::size_t b0, std::size_t b1) {
     double q = 0;
     for (std::size_t t = b0; t < b1; ++t) {
-      const double beta = std::exp(s.b[t]);
+      const double beta = util::det::exp(s.b[t]);
       for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
         const double x = s.alpha[c.worker[p]] * beta;
         q += s.p_right[p] * detail::log_sigmoid(x) + (1 - s.p_right[p]) * (detail::log_sigmoid(-x) - log_km1);
@@ -135,7 +136,7 @@ void skill_sums(const Csr& c, const State& s, double* sums) {
     double sum = sums[w];
     for (std::int64_t i = c.worker_offset[w]; i < c.worker_offset[w + 1]; ++i) {
       const std::int64_t p = c.by_worker[i];
-      sum += detail::sigmoid(s.alpha[w] * std::exp(s.b[c.task_of[p]]));
+      sum += detail::sigmoid(s.alpha[w] * util::det::exp(s.b[c.task_of[p]]));
     }
     sums[w] = sum;
   }
@@ -182,9 +183,9 @@ Result glad(const AnswersView& a, const Options& opt, const GladOptions& g) {
   if (!opt.class_priors.empty()) {
     double tot = 0;
     for (double p : opt.class_priors) tot += p;
-    for (std::size_t k = 0; k < K; ++k) s.log_prior[k] = std::log(opt.class_priors[k] / tot);
+    for (std::size_t k = 0; k < K; ++k) s.log_prior[k] = util::det::log(opt.class_priors[k] / tot);
   } else {
-    for (std::size_t k = 0; k < K; ++k) s.log_prior[k] = -std::log(static_cast<double>(K));
+    for (std::size_t k = 0; k < K; ++k) s.log_prior[k] = -util::det::log(static_cast<double>(K));
   }
   const double n_ans = static_cast<double>(std::max<std::size_t>(a.n, 1));
   detail::glad::e_step(c, opt, s, r.probas.data());
@@ -203,10 +204,10 @@ Result glad(const AnswersView& a, const Options& opt, const GladOptions& g) {
   }
   detail::finish_labels(r, c, opt);
   r.priors.resize(K);
-  for (std::size_t k = 0; k < K; ++k) r.priors[k] = std::exp(s.log_prior[k]);
+  for (std::size_t k = 0; k < K; ++k) r.priors[k] = util::det::exp(s.log_prior[k]);
   r.abilities = s.alpha;
   r.difficulties.resize(s.b.size());
-  for (std::size_t t = 0; t < s.b.size(); ++t) r.difficulties[t] = std::exp(s.b[t]);
+  for (std::size_t t = 0; t < s.b.size(); ++t) r.difficulties[t] = util::det::exp(s.b[t]);
   std::vector<double> sums(static_cast<std::size_t>(a.n_workers), 0.0);
   detail::glad::skill_sums(c, s, sums.data());
   r.skills.assign(static_cast<std::size_t>(a.n_workers), std::numeric_limits<double>::quiet_NaN());

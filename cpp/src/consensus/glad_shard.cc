@@ -7,6 +7,7 @@
 #include "consensus/glad_kernels.h"
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 
@@ -61,9 +62,9 @@ void GladShard::start() {
   if (!m.class_priors.empty()) {
     double tot = 0;
     for (double p : m.class_priors) tot += p;
-    for (std::size_t k = 0; k < K; ++k) m.s.log_prior[k] = std::log(m.class_priors[k] / tot);
+    for (std::size_t k = 0; k < K; ++k) m.s.log_prior[k] = util::det::log(m.class_priors[k] / tot);
   } else {
-    for (std::size_t k = 0; k < K; ++k) m.s.log_prior[k] = -std::log(static_cast<double>(K));
+    for (std::size_t k = 0; k < K; ++k) m.s.log_prior[k] = -util::det::log(static_cast<double>(K));
   }
   m.probas.assign(static_cast<std::size_t>(m.a.n_tasks) * K, 0.0);
 }
@@ -109,7 +110,7 @@ std::vector<std::int64_t> GladShard::answers_per_worker() const {
 
 std::vector<double> GladShard::priors() const {
   std::vector<double> p(impl_->s.log_prior.size());
-  for (std::size_t k = 0; k < p.size(); ++k) p[k] = std::exp(impl_->s.log_prior[k]);
+  for (std::size_t k = 0; k < p.size(); ++k) p[k] = util::det::exp(impl_->s.log_prior[k]);
   return p;
 }
 
@@ -123,7 +124,7 @@ void GladShard::posteriors(double* probas, std::int32_t* labels, double* difficu
   detail::finish_labels(r, m.c, m.opt);
   std::copy(r.probas.begin(), r.probas.end(), probas);
   std::copy(r.labels.begin(), r.labels.end(), labels);
-  for (std::size_t t = 0; t < m.s.b.size(); ++t) difficulties[t] = std::exp(m.s.b[t]);
+  for (std::size_t t = 0; t < m.s.b.size(); ++t) difficulties[t] = util::det::exp(m.s.b[t]);
 }
 
 std::int32_t GladShard::n_tasks() const { return impl_->a.n_tasks; }

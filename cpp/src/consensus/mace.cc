@@ -10,6 +10,7 @@
 
 #include "consensus/common.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 namespace {
@@ -43,7 +44,7 @@ struct Params {
 double e_step(const Csr& c, const Options& opt, const Params& prm, double* probas, double* spam_post) {
   const int K = c.n_labels;
   const std::size_t T = static_cast<std::size_t>(c.n_tasks);
-  const double log_k = std::log(static_cast<double>(K));
+  const double log_k = util::det::log(static_cast<double>(K));
   std::vector<double> part((T + detail::kBlockTasks - 1) / detail::kBlockTasks, 0.0);
   detail::for_blocks(T, detail::kBlockTasks, opt.threads, [&](std::size_t blk, std::size_t b0, std::size_t b1) {
     std::vector<double> lm(K);
@@ -63,15 +64,15 @@ double e_step(const Csr& c, const Options& opt, const Params& prm, double* proba
       for (std::int64_t p = p0; p < p1; ++p) {
         const std::size_t w = static_cast<std::size_t>(c.worker[p]);
         const double sp = prm.spam[w] * prm.theta[w * K + c.label[p]];
-        const double l_spam = std::log(sp), l_both = std::log(sp + prm.know[w]);
+        const double l_spam = util::det::log(sp), l_both = util::det::log(sp + prm.know[w]);
         base += l_spam;
         lm[c.label[p]] += l_both - l_spam;
       }
       double m = -std::numeric_limits<double>::infinity();
       for (int k = 0; k < K; ++k) { lm[k] += base; m = std::max(m, lm[k]); }
       double z = 0;
-      for (int k = 0; k < K; ++k) { row[k] = std::exp(lm[k] - m); z += row[k]; }
-      ll += m + std::log(z);
+      for (int k = 0; k < K; ++k) { row[k] = util::det::exp(lm[k] - m); z += row[k]; }
+      ll += m + util::det::log(z);
       for (int k = 0; k < K; ++k) row[k] /= z;
       if (is_gold) detail::one_hot(row, K, g);
       for (std::int64_t p = p0; p < p1; ++p) {
@@ -102,13 +103,13 @@ void m_step(const Csr& c, const Options& opt, const MaceOptions& mo, double smoo
       }
       double* th = prm.theta.data() + w * K;
       if (mo.variational) {
-        const double norm = std::exp(digamma(spam + know + mo.alpha + mo.beta));
-        prm.spam[w] = std::exp(digamma(spam + mo.alpha)) / norm;
-        prm.know[w] = std::exp(digamma(know + mo.beta)) / norm;
+        const double norm = util::det::exp(digamma(spam + know + mo.alpha + mo.beta));
+        prm.spam[w] = util::det::exp(digamma(spam + mo.alpha)) / norm;
+        prm.know[w] = util::det::exp(digamma(know + mo.beta)) / norm;
         double tot = 0;
         for (int k = 0; k < K; ++k) tot += strat[k] + mo.strategy_prior;
-        const double tnorm = std::exp(digamma(tot));
-        for (int k = 0; k < K; ++k) th[k] = std::exp(digamma(strat[k] + mo.strategy_prior)) / tnorm;
+        const double tnorm = util::det::exp(digamma(tot));
+        for (int k = 0; k < K; ++k) th[k] = util::det::exp(digamma(strat[k] + mo.strategy_prior)) / tnorm;
       } else {
         prm.spam[w] = (spam + smoothing) / (spam + know + 2 * smoothing);
         prm.know[w] = 1 - prm.spam[w];

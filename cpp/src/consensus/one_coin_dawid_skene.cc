@@ -8,6 +8,7 @@
 #include "consensus/common.h"
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
+#include "util/det_math.h"
 
 namespace tagger::consensus {
 namespace {
@@ -38,7 +39,7 @@ void pass(const Csr& c, const Params& prm, const Options& opt, bool init_mv, dou
         if (p0 == p1) {
           if (probas) {
             if (is_gold) detail::one_hot(probas + t * K, K, g);
-            else for (int k = 0; k < K; ++k) probas[t * K + k] = std::exp(prm.log_prior[k]);
+            else for (int k = 0; k < K; ++k) probas[t * K + k] = util::det::exp(prm.log_prior[k]);
           }
           continue;
         }
@@ -55,8 +56,8 @@ void pass(const Csr& c, const Params& prm, const Options& opt, bool init_mv, dou
           double m = -std::numeric_limits<double>::infinity();
           for (int k = 0; k < K; ++k) { post[k] += base; m = std::max(m, post[k]); }
           double s = 0;
-          for (int k = 0; k < K; ++k) { post[k] = std::exp(post[k] - m); s += post[k]; }
-          ll += m + std::log(s);
+          for (int k = 0; k < K; ++k) { post[k] = util::det::exp(post[k] - m); s += post[k]; }
+          ll += m + util::det::log(s);
           for (int k = 0; k < K; ++k) post[k] /= s;
         }
         if (is_gold) detail::one_hot(post.data(), K, g);
@@ -85,15 +86,15 @@ void m_step(std::size_t K, std::span<const std::int64_t> n_answers, std::span<co
                             : 1.0 / static_cast<double>(K);
     skills[w] = s;
     s = std::clamp(s, detail::kProbFloor, 1 - detail::kProbFloor);
-    prm.log_right[w] = std::log(s);
-    prm.log_wrong[w] = K > 1 ? std::log(std::max((1 - s) / static_cast<double>(K - 1), detail::kProbFloor)) : 0.0;
+    prm.log_right[w] = util::det::log(s);
+    prm.log_wrong[w] = K > 1 ? util::det::log(std::max((1 - s) / static_cast<double>(K - 1), detail::kProbFloor)) : 0.0;
   }
   prm.log_prior.resize(K);
   double total = 0;
   for (std::size_t k = 0; k < K; ++k) total += opt.class_priors.empty() ? detail::from_fix(prior[k]) + opt.smoothing : opt.class_priors[k];
   for (std::size_t k = 0; k < K; ++k) {
     double p = opt.class_priors.empty() ? detail::from_fix(prior[k]) + opt.smoothing : opt.class_priors[k];
-    prm.log_prior[k] = std::log(std::max(p / total, detail::kProbFloor));
+    prm.log_prior[k] = util::det::log(std::max(p / total, detail::kProbFloor));
   }
 }
 void m_step(const Csr& c, const std::vector<std::int64_t>& n_answers, const detail::FixAccumulator& right,
@@ -110,11 +111,11 @@ void reported(const Params& prm, std::size_t K, std::vector<double>& right, std:
   right.resize(W);
   wrong.resize(W);
   for (std::size_t w = 0; w < W; ++w) {
-    right[w] = std::exp(prm.log_right[w]);
-    wrong[w] = K > 1 ? std::exp(prm.log_wrong[w]) : 0.0;
+    right[w] = util::det::exp(prm.log_right[w]);
+    wrong[w] = K > 1 ? util::det::exp(prm.log_wrong[w]) : 0.0;
   }
   prior.resize(K);
-  for (std::size_t k = 0; k < K; ++k) prior[k] = std::exp(prm.log_prior[k]);
+  for (std::size_t k = 0; k < K; ++k) prior[k] = util::det::exp(prm.log_prior[k]);
 }
 
 }  // namespace
@@ -127,7 +128,7 @@ Result one_coin_dawid_skene(const AnswersView& a, const Options& opt) {
   std::vector<std::int64_t> n_answers(W, 0);
   for (std::size_t i = 0; i < a.n; ++i) ++n_answers[a.worker[i]];
   Params prm, prev;
-  prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  prm.log_prior.assign(K, K ? -util::det::log(static_cast<double>(K)) : 0.0);
   std::vector<double> ll;
   {
     detail::FixAccumulator right(W), prior(K);
@@ -211,7 +212,7 @@ ShardStats OneCoinShard::start() {
   Impl& m = *impl_;
   const std::size_t K = static_cast<std::size_t>(m.a.n_labels);
   Params prm;
-  prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  prm.log_prior.assign(K, K ? -util::det::log(static_cast<double>(K)) : 0.0);
   ShardStats st = m.pass_stats(prm, true);
   st.n_answers.assign(static_cast<std::size_t>(m.a.n_workers), 0);
   for (std::size_t i = 0; i < m.a.n; ++i) ++st.n_answers[static_cast<std::size_t>(m.a.worker[i])];
@@ -229,7 +230,7 @@ void OneCoinShard::posteriors(const OneCoinParams* p, double* probas, std::int32
   const std::size_t K = static_cast<std::size_t>(m.a.n_labels);
   Params prm;
   if (p) prm = Impl::params(*p, static_cast<std::size_t>(m.a.n_workers), K);
-  else prm.log_prior.assign(K, K ? -std::log(static_cast<double>(K)) : 0.0);
+  else prm.log_prior.assign(K, K ? -util::det::log(static_cast<double>(K)) : 0.0);
   std::vector<double> ll;
   pass(m.c, prm, m.opt, p == nullptr, probas, nullptr, nullptr, ll);
   // Labels as finish_labels() writes them into a Result.

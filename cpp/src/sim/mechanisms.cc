@@ -9,6 +9,7 @@
 
 #include "tagger/errors.h"
 #include "tagger/sim.h"
+#include "util/det_math.h"
 
 namespace tagger::sim {
 namespace {
@@ -141,7 +142,8 @@ Scores dmi(const AnswersView& a, const ByTask& g) {
   std::stable_sort(recs.begin(), recs.end(), [](const Rec& u, const Rec& v) {
     return u.w != v.w ? u.w < v.w : u.p != v.p ? u.p < v.p : u.t < v.t;
   });
-  const double scale = std::pow(static_cast<double>(L), 2.0 * static_cast<double>(L));
+  double scale = 1.0;  // L^(2L) by products, not std::pow: the ledger re-executes this (util/det_math.h)
+  for (std::size_t i = 0; i < 2 * L; ++i) scale *= static_cast<double>(L);
   std::vector<double> m1(L * L), m2(L * L);
   for (std::size_t b = 0; b < recs.size();) {
     std::size_t e = b;
@@ -183,7 +185,7 @@ Scores bts(const AnswersView& a, const ByTask& g, const MechanismInputs& in) {
     for (std::size_t x = b; x < e; ++x) {
       std::size_t i = g.order[x];
       cnt[static_cast<std::size_t>(a.label[i])] += 1.0;
-      for (std::size_t k = 0; k < L; ++k) logy[k] += std::log(std::max(in.predictions[i * L + k], in.eps));
+      for (std::size_t k = 0; k < L; ++k) logy[k] += util::det::log(std::max(in.predictions[i * L + k], in.eps));
     }
     for (std::size_t k = 0; k < L; ++k) {
       xbar[k] = cnt[k] / static_cast<double>(n);
@@ -192,10 +194,10 @@ Scores bts(const AnswersView& a, const ByTask& g, const MechanismInputs& in) {
     for (std::size_t x = b; x < e; ++x) {
       std::size_t i = g.order[x];
       auto k = static_cast<std::size_t>(a.label[i]);
-      double info = std::log(xbar[k]) - logy[k];
+      double info = util::det::log(xbar[k]) - logy[k];
       double pred = 0;
       for (std::size_t j = 0; j < L; ++j)
-        if (xbar[j] > 0) pred += xbar[j] * (std::log(std::max(in.predictions[i * L + j], in.eps)) - std::log(xbar[j]));
+        if (xbar[j] > 0) pred += xbar[j] * (util::det::log(std::max(in.predictions[i * L + j], in.eps)) - util::det::log(xbar[j]));
       auto w = static_cast<std::size_t>(a.worker[i]);
       s.score[w] += info + in.bts_alpha * pred;
       ++s.n_scored[w];
@@ -293,7 +295,7 @@ Scores score(Mechanism m, const AnswersView& a, const MechanismInputs& in) {
         for (std::size_t j = 0; j < L; ++j) sq += model[i * L + j] * model[i * L + j];
         for (std::size_t j = 0; j < L; ++j)
           table[i * L + j] = in.scoring_rule == ScoringRule::kQuadratic ? 2.0 * model[i * L + j] - sq
-                                                                         : std::log(std::max(model[i * L + j], in.eps));
+                                                                         : util::det::log(std::max(model[i * L + j], in.eps));
       }
       peer_pass(a, g, s, [&](std::size_t i, std::size_t j, double& v) {
         v = table[static_cast<std::size_t>(a.label[i]) * L + a.label[j]];
