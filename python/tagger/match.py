@@ -1819,10 +1819,11 @@ def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
     return indptr, indices, data, n, m
 
 
-def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, m: int,
-                   exclude: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
+    """``exclude`` (pairs, a boolean mask or a sparse matrix, see :func:`assign`) as an int64
+    array [k, 2] of (item, worker) pairs, each checked to lie in [0, n) x [0, m)."""
     if exclude is None:
-        return indptr, indices, data
+        return np.zeros((0, 2), np.int64)
     sp = _scipy_sparse(exclude)
     if sp is not None:
         e = sp.coo_array(exclude)
@@ -1850,7 +1851,7 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
             except (TypeError, ValueError) as e:
                 raise InvalidArgument(f"exclude must be (item, worker) pairs of ints: {e}") from None
             if raw.size == 0:
-                return indptr, indices, data
+                return np.zeros((0, 2), np.int64)
             # Pairs are indices: 0.7 must not quietly become item 0, nor 2**70 wrap around.
             if raw.dtype.kind == "f" and not np.all(np.isfinite(raw) & (raw == np.round(raw))):
                 raise InvalidArgument("exclude pairs must be whole numbers (item and worker indices)")
@@ -1867,6 +1868,12 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
                 i, j = pairs[int(np.flatnonzero(bad)[0])].tolist()
                 raise InvalidArgument(f"exclude pair ({i}, {j}) is out of range: items are 0..{n - 1}, "
                                       f"workers 0..{m - 1}")
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, m: int,
+                   exclude: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pairs = _exclude_pairs(exclude, n, m)
     if len(pairs) == 0:
         return indptr, indices, data
     row_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))

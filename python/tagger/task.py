@@ -386,7 +386,10 @@ class Task:
         (:meth:`suitability`) under each worker's ``capacity`` (default: an even share
         plus 25 %). Workers must hold the task's stake: with ``stake=True`` those who do
         not yet stake it now from their balance (all in one block, all or nothing).
-        Collection tasks assign upload slots the same way. Returns (and keeps in
+        Collection tasks assign upload slots the same way. ``exclude``: pairs that must not
+        be assigned, as (item position, worker index) pairs, a boolean mask
+        [n_items, len(workers)] or a sparse matrix of that shape; rows follow
+        ``task.items`` and columns the ``workers`` list as given. Returns (and keeps in
         ``task.assignment``) a DataFrame item_id, worker, control (also kept on the ledger).
         """
         self._require_open("assign")
@@ -395,6 +398,7 @@ class Task:
                                  "task.reassign(workers) gives missing slots to others")
         accts = self._worker_list(workers, "assign")
         given = _capacities(capacity, len(accts), "assign")
+        banned = _exclusion_mask(exclude, self.n_items, len(accts))
         keep = self._eligible(accts, "assign")
         accts = [accts[j] for j in keep]
         # Adaptive overlap starts with one human per item; assign_next() adds more where needed.
@@ -408,20 +412,17 @@ class Task:
         # Solve in (name, address) order, so who gets work never depends on the order of the
         # list, and a rerun with the same names (new keys) gets the same assignment.
         canon = _canonical_order(accts)
-        if exclude is None:
-            # Suitability depends on the worker only: the linear-time rule is exact.
-            slots_c = _rank_one_assignment(s[canon], overlap, cap[canon], n, partial=partial)
-        else:
-            ex = exclude
-            if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
-                ex = exclude[:, canon]
-            elif exclude is not None and hasattr(exclude, "tocsc"):
-                ex = exclude.tocsc()[:, canon]
-            slots_c = solve(np.broadcast_to(s[canon], (n, m)), overlap, cap[canon], ex, partial=partial)
-        slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         # Rows are solved in presentation order (controls spread evenly among shuffled
         # regular items), so each worker's share holds its share of control items.
         order = self._presentation_order()
+        if banned is None:
+            # Suitability depends on the worker only: the linear-time rule is exact.
+            slots_c = _rank_one_assignment(s[canon], overlap, cap[canon], n, partial=partial)
+        else:
+            # The mask is in the caller's item and worker order: permute it like the solve.
+            ex = banned[:, keep][order][:, canon]
+            slots_c = solve(np.broadcast_to(s[canon], (n, m)), overlap, cap[canon], ex, partial=partial)
+        slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         unpermuted = np.empty_like(slots)
         unpermuted[order] = slots
         slots = unpermuted
@@ -1468,6 +1469,18 @@ def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
         if not 0 <= int(v) <= 2**63 - 1:
             raise InvalidArgument(f"{verb}: capacity must be >= 0 for every worker, got {v!r}")
     return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
+
+
+def _exclusion_mask(exclude: Any, n_items: int, m: int) -> np.ndarray | None:
+    """``exclude`` (pairs, a boolean mask or a sparse matrix; see :func:`tagger.match.assign`)
+    as a boolean mask [n_items, m] whose rows are item positions and columns the workers
+    in the order the caller listed them; None when nothing is excluded."""
+    if exclude is None:
+        return None
+    pairs = match._exclude_pairs(exclude, n_items, m)
+    mask = np.zeros((n_items, m), dtype=bool)
+    mask[pairs[:, 0], pairs[:, 1]] = True
+    return mask
 
 
 def _canonical_order(accts: Sequence[Account]) -> np.ndarray:

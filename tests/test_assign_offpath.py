@@ -1,0 +1,54 @@
+"""Task-level assignment off the happy path: exclusions read in the caller's item and
+worker order, ties shared with or without exclusions, the detail of InfeasibleAssignment,
+reassign granting every slot it can, and suitability from the best-matching category."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tagger as tg
+from tagger import errors
+
+NAMES = ["zed", "amy", "bob", "cat"]  # not in name order: list order and name order differ
+ITEMS = [f"review number {i}: the product was fine" for i in range(8)]
+
+
+@pytest.fixture()
+def net():
+    return tg.Network.memory()
+
+
+def _publish(net, owner, seed=0, items=ITEMS, overlap=1, **kw):
+    return net.publish_task(owner=owner, title="Review sentiment",
+                            description="Label product reviews as positive or negative", kind="classification",
+                            labels=["pos", "neg"], items=items, overlap=overlap, budget=100 * tg.TAG, seed=seed, **kw)
+
+
+def _setup(net):
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in NAMES]
+    return alice, ws
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exclude_mask_rows_are_items_and_columns_the_workers_as_listed(net, seed) -> None:
+    # Rows used to be read in the shuffled presentation order: item 0 went to an excluded worker.
+    alice, ws = _setup(net)
+    ex = np.zeros((len(ITEMS), 4), bool)
+    ex[0, :3] = True
+    ex[5, 1:] = True
+    a = _publish(net, alice, seed).assign(ws, capacity=2, exclude=ex)
+    assert a[a.item_id == 0].worker.tolist() == ["cat"]
+    assert a[a.item_id == 5].worker.tolist() == ["zed"]
+    assert not any(ex[int(r.item_id), NAMES.index(r.worker)] for r in a.itertuples())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exclude_pairs_name_workers_by_their_place_in_the_list(net, seed) -> None:
+    # The worker index was read in name order: (i, 0) excluded "amy", not workers[0] = "zed".
+    alice, ws = _setup(net)
+    with pytest.warns(UserWarning, match="got no item.*zed"):
+        a = _publish(net, alice, seed).assign(ws, capacity=3, exclude=[(i, 0) for i in range(len(ITEMS))])
+    assert "zed" not in set(a.worker)
+    assert len(a) == len(ITEMS)
