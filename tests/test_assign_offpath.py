@@ -52,3 +52,30 @@ def test_exclude_pairs_name_workers_by_their_place_in_the_list(net, seed) -> Non
         a = _publish(net, alice, seed).assign(ws, capacity=3, exclude=[(i, 0) for i in range(len(ITEMS))])
     assert "zed" not in set(a.worker)
     assert len(a) == len(ITEMS)
+
+
+@pytest.mark.parametrize("capacity", [3, 8])
+def test_an_exclude_that_excludes_nothing_shares_ties_like_no_exclude(net, capacity) -> None:
+    # With any exclude the min-cost-flow solver broke ties arbitrarily: one worker took all 8.
+    alice, ws = _setup(net)
+    plain = _publish(net, alice, 1).assign(ws, capacity=capacity)
+    masked = _publish(net, alice, 1).assign(ws, capacity=capacity, exclude=np.zeros((len(ITEMS), 4), bool))
+    assert plain.worker.value_counts().to_dict() == masked.worker.value_counts().to_dict() == dict.fromkeys(NAMES, 2)
+
+
+def test_exclusions_keep_the_optimum_and_spread_equal_workers(net) -> None:
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in NAMES]
+    ws.append(net.create_account("eve", fund=100 * tg.TAG, skills={"text/sentiment": 0.9}))
+    items = [f"review number {i}: the product was fine" for i in range(12)]
+    ex = np.zeros((12, 5), bool)
+    ex[1:, 0] = True   # zed may take item 0 only
+    ex[:6, 4] = True   # eve, the best worker, may not take items 0-5
+    t = _publish(net, alice, 2, items=items, overlap=2)
+    a = t.assign(ws, capacity=6, exclude=ex)
+    counts = a.worker.value_counts()
+    assert not any(ex[int(r.item_id), [*NAMES, "eve"].index(r.worker)] for r in a.itertuples())
+    assert counts["eve"] == 6  # the optimum: the best worker takes every item it may
+    assert counts["zed"] == 1
+    # The 24 - 6 - 1 = 17 other slots go to the three equal workers as evenly as possible.
+    assert sorted(counts[["amy", "bob", "cat"]]) == [5, 6, 6]

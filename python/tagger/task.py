@@ -25,7 +25,7 @@ from .consensus.active import next_items
 from ._copilot import model_probabilities, suggestion_codes
 from ._core import ledger as _cl
 from .market import mint_dataset_nft
-from .match import assign as solve
+from .match import assign as solve, solve_assignment
 from .verify import VerifySpec
 from .verify._tabular import _PY_TYPES as _SCHEMA_TYPE_NAMES
 from ._repr import format_tag, html_table
@@ -421,7 +421,7 @@ class Task:
         else:
             # The mask is in the caller's item and worker order: permute it like the solve.
             ex = banned[:, keep][order][:, canon]
-            slots_c = solve(np.broadcast_to(s[canon], (n, m)), overlap, cap[canon], ex, partial=partial)
+            slots_c = _balanced_assignment(s[canon], overlap, cap[canon], ex, partial=partial)
         slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         unpermuted = np.empty_like(slots)
         unpermuted[order] = slots
@@ -1501,6 +1501,21 @@ def _rank_one_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, n_items: 
     demand = n_items * overlap
     if cap.sum() < demand and not partial:
         raise InfeasibleAssignment(f"demand exceeds what the workers can cover by {demand - int(cap.sum())} slot(s)")
+    load = _water_fill(s, demand, cap)
+    order = np.argsort(-s, kind="stable")
+    # Workers in order of suitability, each a consecutive run.
+    seq = np.repeat(order, load[order]).astype(np.int32)
+    out = np.full(demand, -1, dtype=np.int32)
+    # Slot k goes to item k % n_items, position k // n_items: a worker's run of length
+    # <= n_items covers distinct items.
+    out[:len(seq)] = seq
+    return out.reshape(overlap, n_items).T.copy()
+
+
+def _water_fill(s: np.ndarray, demand: int, cap: np.ndarray) -> np.ndarray:
+    """Per-worker loads that cover ``demand`` slots (or all of ``cap`` when it is less) best
+    workers first, equally suitable workers evenly: the level L of a tie group is the
+    smallest with sum(min(cap, L)) >= what is left; any remainder one slot each, in order."""
     order = np.argsort(-s, kind="stable")
     load = np.zeros_like(cap)
     rem = demand
@@ -1531,13 +1546,49 @@ def _rank_one_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, n_items: 
             load[group] = base
             rem = 0
         start = end
-    # Workers in order of suitability, each a consecutive run.
-    seq = np.repeat(order, load[order]).astype(np.int32)
-    out = np.full(demand, -1, dtype=np.int32)
-    # Slot k goes to item k % n_items, position k // n_items: a worker's run of length
-    # <= n_items covers distinct items.
-    out[:len(seq)] = seq
-    return out.reshape(overlap, n_items).T.copy()
+    return load
+
+
+def _balanced_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, ex: np.ndarray, *,
+                         partial: bool) -> np.ndarray:
+    """The exact min-cost-flow optimum with exclusions ``ex`` [n_items, n_workers] for a
+    suitability ``s`` that depends on the worker only, with ties shared as in
+    :func:`_rank_one_assignment`. The solver alone breaks ties arbitrarily (one of four equal
+    workers took all 8 items), so capacities are first cut to the water-filled loads (each
+    worker's room being the items it may take): when that still reaches the optimum, which
+    is then also the optimum without exclusions, the loads are exactly those of the rule
+    without exclusions. Otherwise the cut is loosened by the least slack d (a power of two,
+    then bisected) that keeps the optimum's filled slots and suitability: no worker then
+    exceeds its even share by more than d."""
+    n, m = ex.shape
+    suit = np.broadcast_to(s, (n, m))
+    best = solve_assignment(suit, overlap, cap, ex, partial=True)
+    if best.shortfall and not partial:
+        solve(suit, overlap, cap, ex)  # raises InfeasibleAssignment with the shortfall
+    room = np.minimum(cap, n - ex.sum(axis=0)).astype(np.int64)
+    even = _water_fill(s, n * overlap, room)
+    tol = 1e-9 * max(1.0, abs(best.objective))
+
+    def attempt(slack: int) -> np.ndarray | None:
+        r = solve_assignment(suit, overlap, np.minimum(cap, even + slack), ex, partial=True)
+        ok = r.shortfall == best.shortfall and r.objective >= best.objective - tol
+        return r.workers if ok else None
+
+    slack, got = 0, attempt(0)
+    while got is None and slack < n:
+        slack = max(1, 2 * slack)
+        got = attempt(slack)
+    if got is None:
+        return best.workers
+    lo = slack // 2  # attempt(lo) failed (or lo is 0, tried first)
+    while slack - lo > 1:
+        mid = (lo + slack) // 2
+        w = attempt(mid)
+        if w is None:
+            lo = mid
+        else:
+            slack, got = mid, w
+    return got
 
 
 def _items_frame(items: Any, kind: str) -> pd.DataFrame:
