@@ -79,3 +79,42 @@ def test_exclusions_keep_the_optimum_and_spread_equal_workers(net) -> None:
     assert counts["zed"] == 1
     # The 24 - 6 - 1 = 17 other slots go to the three equal workers as evenly as possible.
     assert sorted(counts[["amy", "bob", "cat"]]) == [5, 6, 6]
+
+
+def _three_workers(net, n_items=40, overlap=3, seed=0):
+    alice = net.create_account("alice", fund=10**6 * tg.TAG)
+    ws = [net.create_account(f"w{i:02d}", fund=100 * tg.TAG) for i in range(3)]
+    t = _publish(net, alice, seed, items=[f"review {i} good" for i in range(n_items)], overlap=overlap)
+    return t, ws
+
+
+@pytest.mark.parametrize("exclude", [None, "mask"])
+def test_infeasible_assign_names_the_exact_shortfall_and_item_positions(net, exclude) -> None:
+    # Without exclude the error had no .shortfall / .items; with it .items were shuffled rows.
+    t, ws = _three_workers(net)
+    ex = None
+    if exclude == "mask":
+        ex = np.zeros((40, 3), bool)
+        ex[[3, 17], :] = True  # two items nobody may take: both must be among the short items
+    with pytest.raises(errors.InfeasibleAssignment, match="by 90 slot") as info:
+        t.assign(ws, capacity=10, exclude=ex)
+    e = info.value
+    assert e.shortfall == 90 == e.item_shortfall.sum()
+    assert e.item_shortfall.shape == (40,)
+    assert list(e.items) == list(np.flatnonzero(e.item_shortfall))
+    if exclude == "mask":
+        assert e.item_shortfall[3] == e.item_shortfall[17] == 3
+    assert t.assignment is None  # nothing was staked or recorded
+
+
+@pytest.mark.parametrize("exclude", [None, "mask"])
+def test_partial_assign_with_more_overlap_than_workers_fills_what_it_can(net, exclude) -> None:
+    # partial=True used to be ignored: overlap 3 with 2 workers raised at once.
+    t, ws = _three_workers(net, n_items=6)
+    ex = np.zeros((6, 2), bool) if exclude else None
+    with pytest.raises(errors.InfeasibleAssignment, match="by 6 slot.*needs at least 3 workers") as info:
+        t.assign(ws[:2], capacity=6, exclude=ex)
+    assert info.value.shortfall == 6
+    a = t.assign(ws[:2], capacity=6, exclude=ex, partial=True)
+    assert len(a) == 12
+    assert (a.groupby("item_id").worker.nunique() == 2).all()

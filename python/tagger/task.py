@@ -391,6 +391,10 @@ class Task:
         [n_items, len(workers)] or a sparse matrix of that shape; rows follow
         ``task.items`` and columns the ``workers`` list as given. Returns (and keeps in
         ``task.assignment``) a DataFrame item_id, worker, control (also kept on the ledger).
+        When the demand cannot be met, raises :class:`~tagger.errors.InfeasibleAssignment`
+        (``shortfall``: the exact number of unfillable slots; ``items``: positions in
+        ``task.items`` of the items left short; ``item_shortfall``: per item), before anything
+        is staked; with ``partial=True`` it assigns as many slots as can be filled instead.
         """
         self._require_open("assign")
         if self._allowed is not None:
@@ -406,8 +410,6 @@ class Task:
         n, m = self.n_items, len(accts)
         demand = n * overlap
         cap = given[keep] if given is not None else np.full(m, max(1, math.ceil(1.25 * demand / m)), dtype=np.int64)
-        if overlap > m:
-            raise InfeasibleAssignment(f"overlap {overlap} needs at least {overlap} workers, got {m}")
         s = self.suitability(accts)
         # Solve in (name, address) order, so who gets work never depends on the order of the
         # list, and a rerun with the same names (new keys) gets the same assignment.
@@ -417,15 +419,19 @@ class Task:
         order = self._presentation_order()
         if banned is None:
             # Suitability depends on the worker only: the linear-time rule is exact.
-            slots_c = _rank_one_assignment(s[canon], overlap, cap[canon], n, partial=partial)
+            slots_c = _rank_one_assignment(s[canon], overlap, cap[canon], n, partial=True)
         else:
             # The mask is in the caller's item and worker order: permute it like the solve.
             ex = banned[:, keep][order][:, canon]
-            slots_c = _balanced_assignment(s[canon], overlap, cap[canon], ex, partial=partial)
+            slots_c = _balanced_assignment(s[canon], overlap, cap[canon], ex)
         slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1).astype(np.int32)
         unpermuted = np.empty_like(slots)
         unpermuted[order] = slots
         slots = unpermuted
+        if not partial and (slots < 0).any():
+            # Both solves fill a maximum number of slots, so the count left empty is exact.
+            raise _shortfall_error("assign", (slots < 0).sum(axis=1), self.items["item_id"],
+                                   "" if m >= overlap else f"; overlap {overlap} needs at least {overlap} workers, got {m}")
         # Only workers who actually got items must hold the stake; staking happens
         # after the solve so an infeasible assignment changes nothing on the ledger.
         used = np.zeros(m, dtype=bool)
@@ -1471,6 +1477,22 @@ def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
     return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
 
 
+def _shortfall_error(verb: str, item_shortfall: np.ndarray, item_ids: pd.Series, why: str = "") -> InfeasibleAssignment:
+    """InfeasibleAssignment with ``shortfall`` (slots no assignment can fill), ``items``
+    (positions in ``task.items`` of the items left short) and ``item_shortfall`` (per item)."""
+    short = np.flatnonzero(item_shortfall)
+    ids = item_ids.to_numpy()[short[:10]].tolist()
+    shown = ", ".join(map(repr, ids)) + (", ..." if len(short) > 10 else "")
+    total = int(item_shortfall.sum())
+    err = InfeasibleAssignment(f"{verb}: demand exceeds what the workers can cover by {total} slot(s) "
+                               f"({len(short)} item(s) short, item_id {shown}){why}; partial=True assigns the "
+                               "slots that can be filled")
+    err.shortfall = total
+    err.items = short
+    err.item_shortfall = np.asarray(item_shortfall, dtype=np.int64)
+    return err
+
+
 def _exclusion_mask(exclude: Any, n_items: int, m: int) -> np.ndarray | None:
     """``exclude`` (pairs, a boolean mask or a sparse matrix; see :func:`tagger.match.assign`)
     as a boolean mask [n_items, m] whose rows are item positions and columns the workers
@@ -1549,8 +1571,7 @@ def _water_fill(s: np.ndarray, demand: int, cap: np.ndarray) -> np.ndarray:
     return load
 
 
-def _balanced_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, ex: np.ndarray, *,
-                         partial: bool) -> np.ndarray:
+def _balanced_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, ex: np.ndarray) -> np.ndarray:
     """The exact min-cost-flow optimum with exclusions ``ex`` [n_items, n_workers] for a
     suitability ``s`` that depends on the worker only, with ties shared as in
     :func:`_rank_one_assignment`. The solver alone breaks ties arbitrarily (one of four equal
@@ -1559,12 +1580,10 @@ def _balanced_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, ex: np.nd
     is then also the optimum without exclusions, the loads are exactly those of the rule
     without exclusions. Otherwise the cut is loosened by the least slack d (a power of two,
     then bisected) that keeps the optimum's filled slots and suitability: no worker then
-    exceeds its even share by more than d."""
+    exceeds its even share by more than d. Slots no assignment can fill are -1."""
     n, m = ex.shape
     suit = np.broadcast_to(s, (n, m))
     best = solve_assignment(suit, overlap, cap, ex, partial=True)
-    if best.shortfall and not partial:
-        solve(suit, overlap, cap, ex)  # raises InfeasibleAssignment with the shortfall
     room = np.minimum(cap, n - ex.sum(axis=0)).astype(np.int64)
     even = _water_fill(s, n * overlap, room)
     tol = 1e-9 * max(1.0, abs(best.objective))
