@@ -118,3 +118,37 @@ def test_partial_assign_with_more_overlap_than_workers_fills_what_it_can(net, ex
     a = t.assign(ws[:2], capacity=6, exclude=ex, partial=True)
     assert len(a) == 12
     assert (a.groupby("item_id").worker.nunique() == 2).all()
+
+
+def _expired_task(net, n_items, seed=0):
+    """Overlap 3 past its deadline: item 0 unanswered (3 missing), the others answered twice."""
+    alice = net.create_account("alice", fund=10**6 * tg.TAG)
+    old = net.create_accounts(["o1", "o2", "o3"], fund=100 * tg.TAG)
+    t = _publish(net, alice, seed, items=[f"item {i}" for i in range(n_items)], overlap=3, deadline=2)
+    t.assign(old)
+    for i in range(1, n_items):
+        for w in ("o1", "o2"):
+            t.submit(w, i, "pos")
+    while net.height + 1 < t.deadline:
+        net.transfer(alice, "o1", 1)
+    return t
+
+
+@pytest.mark.parametrize("n_items", [3, 4, 6])
+def test_reassign_grants_every_missing_slot_that_capacity_covers(net, n_items) -> None:
+    # Solved at the widest need and cut per item, it granted 4 of 5, 4 of 6, 5 of 8.
+    t = _expired_task(net, n_items)
+    need = 3 + (n_items - 1)
+    new = net.create_accounts([f"n{k}" for k in range(need)], fund=100 * tg.TAG)
+    r = t.reassign(new, capacity=1)
+    assert len(r) == need
+    assert r.groupby("item_id").size().to_dict() == {0: 3, **{i: 1 for i in range(1, n_items)}}
+    assert not r.duplicated(["item_id", "worker"]).any()
+
+
+def test_reassign_warns_when_capacity_cannot_cover_the_missing_slots(net) -> None:
+    t = _expired_task(net, 4)
+    new = net.create_accounts(["n0", "n1"], fund=100 * tg.TAG)
+    with pytest.warns(UserWarning, match=r"granted 2 of 6 missing slot"):
+        r = t.reassign(new, capacity=1)
+    assert len(r) == 2

@@ -583,7 +583,8 @@ class Task:
                  stake: bool = True) -> pd.DataFrame:
         """After the deadline, give every missing answer slot to other ``workers`` (never one
         who already answered or holds that item), with the same exact solver as
-        :meth:`assign`. Workers who let their slots expire lose them. Returns the new
+        :meth:`assign`, as many as the workers' capacities allow (a warning says how many
+        could not be granted). Workers who let their slots expire lose them. Returns the new
         rows of the assignment (item_id, worker, control)."""
         self._require_open("reassign")
         if self._allowed is None or self.assignment is None:  # set together by _set_allowed
@@ -613,11 +614,15 @@ class Task:
         cap = given if given is not None else np.full(m, max(1, math.ceil(1.25 * need.sum() / m)), dtype=np.int64)
         s = self.suitability(accts)
         canon = _canonical_order(accts)
-        # Items missing fewer than `width` slots block the extra columns by excluding
-        # every worker there (the solver fills each item to the same overlap).
-        ex = done[items][:, canon]
-        slots_c = solve(np.broadcast_to(s[canon], (len(items), m)), width, cap[canon], ex, partial=True)
+        slots_c = _per_item_assignment(s[canon], need[items], cap[canon], done[items][:, canon])
         slots = np.where(slots_c >= 0, canon[np.clip(slots_c, 0, None)], -1)
+        granted = int((slots >= 0).sum())
+        if granted < int(need.sum()):
+            left = items[(slots >= 0).sum(axis=1) < need[items]]
+            shown = ", ".join(map(repr, self.items["item_id"].to_numpy()[left[:10]].tolist()))
+            warnings.warn(f"reassign: granted {granted} of {int(need.sum())} missing slot(s); {len(left)} item(s) "
+                          f"still miss answers (item_id {shown}{', ...' if len(left) > 10 else ''}): the workers' "
+                          "capacity is spent, or they answered or hold those items", stacklevel=3)
         # Expired holders lose the slots they did not fill.
         answered: set[tuple[int, int]] = set()
         if self._ans_chunks:
@@ -1475,6 +1480,27 @@ def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
         if not 0 <= int(v) <= 2**63 - 1:
             raise InvalidArgument(f"{verb}: capacity must be >= 0 for every worker, got {v!r}")
     return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
+
+
+def _per_item_assignment(s: np.ndarray, need: np.ndarray, cap: np.ndarray, ex: np.ndarray) -> np.ndarray:
+    """Item i gets at most ``need[i]`` distinct workers (those ``ex`` allows), filling as many
+    slots as capacities allow, best suitability ``s`` (one per worker) among those; int
+    [n_items, max(need)] worker indices, -1 where empty.
+
+    The solver fills every item to one overlap. Solving all at the widest need and cutting
+    rows to ``need[i]`` spent capacity on slots that were then thrown away (4 of 5 slots
+    granted where 5 could be). Instead item i is padded by width - need[i] filler columns,
+    allowed on it alone and more suitable than any worker: a maximum assignment of best
+    suitability uses them all (swapping a worker for a free filler never lowers either), so
+    the workers fill exactly the most slots the needs allow."""
+    n, m = ex.shape
+    width = int(need.max())
+    pad = width - 1
+    fill_ok = np.arange(pad)[None, :] < (width - need)[:, None]
+    suit = np.hstack([np.broadcast_to(s, (n, m)), np.full((n, pad), float(s.max(initial=0.0)) + 1.0)])
+    r = solve_assignment(suit, width, np.concatenate([cap, np.full(pad, n, dtype=np.int64)]),
+                         np.hstack([ex, ~fill_ok]), partial=True)
+    return np.where(r.workers < m, r.workers, -1)
 
 
 def _shortfall_error(verb: str, item_shortfall: np.ndarray, item_ids: pd.Series, why: str = "") -> InfeasibleAssignment:
