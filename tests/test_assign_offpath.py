@@ -152,3 +152,22 @@ def test_reassign_warns_when_capacity_cannot_cover_the_missing_slots(net) -> Non
     with pytest.warns(UserWarning, match=r"granted 2 of 6 missing slot"):
         r = t.reassign(new, capacity=1)
     assert len(r) == 2
+
+
+def test_suitability_reads_the_skill_of_the_best_matching_category_only(net) -> None:
+    # The max over the top 3 let a sarcasm skill (matched at 0.07 %) outrank a sentiment expert.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    t = _publish(net, alice)
+    best, _, third = (c for c, _ in t.categories)
+    assert t.categories[0][1] > 0.5 > t.categories[2][1]
+    expert = net.create_account("expert", skills={best: 0.9})
+    elsewhere = net.create_account("elsewhere", skills={third: 0.95})
+    weak = net.create_account("weak", skills={best: 0.3})
+    none = net.create_account("none")
+    mixed = net.create_account("mixed", skills={best: 0.1, third: 1.0})
+    wild = net.create_account("wild", skills={"*": 0.8, third: 1.0})
+    s = dict(zip(["expert", "elsewhere", "weak", "none", "mixed", "wild"],
+                 t.suitability([expert, elsewhere, weak, none, mixed, wild]) * 2))  # reputation 1/2 each
+    assert s == pytest.approx({"expert": 0.9, "elsewhere": 0.5, "weak": 0.3, "none": 0.5, "mixed": 0.1, "wild": 0.8})
+    # Documented on purpose: a skill declared below the neutral 0.5 ranks below declaring none.
+    assert s["weak"] < s["none"] == s["elsewhere"] < s["expert"]

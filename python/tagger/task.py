@@ -367,14 +367,18 @@ class Task:
 
     # ---------------------------------------------------------------- assignment
     def suitability(self, workers: Sequence[AccountLike]) -> np.ndarray:
-        """Per-worker suitability for this task: skill in its best-matching category
-        (0.5 when the worker declared none) × reputation, the Beta posterior mean
-        (alpha+1)/(alpha+beta+2) of the worker's on-ledger record."""
-        cats = [c for c, _ in self.categories] or []
+        """Per-worker suitability for this task: skill in its best-matching category (the
+        first of :attr:`categories`; else the worker's ``"*"`` skill; else 0.5) × reputation,
+        the Beta posterior mean (alpha+1)/(alpha+beta+2) of the worker's on-ledger record.
+        A declared skill is an accuracy, 0.5 the neutral prior: one declared below 0.5 in
+        that category ranks below declaring nothing."""
+        # Only the best category counts: the runners-up may be matched at 0.1 % (a declared
+        # sarcasm skill outranked a sentiment expert on a sentiment task).
+        best = self.categories[0][0] if self.categories else None
         out = np.empty(len(workers))
         for j, w in enumerate(workers):
             skills = self._net.skills(w)
-            skill = max((skills[c] for c in cats if c in skills), default=skills.get("*", 0.5))
+            skill = skills[best] if best in skills else skills.get("*", 0.5)
             a, b = self._net.reputation(w)
             out[j] = skill * (a + 1) / (a + b + 2)
         return out
