@@ -5,6 +5,7 @@ reassign granting every slot it can, and suitability from the best-matching cate
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tagger as tg
@@ -171,3 +172,43 @@ def test_suitability_reads_the_skill_of_the_best_matching_category_only(net) -> 
     assert s == pytest.approx({"expert": 0.9, "elsewhere": 0.5, "weak": 0.3, "none": 0.5, "mixed": 0.1, "wild": 0.8})
     # Documented on purpose: a skill declared below the neutral 0.5 ranks below declaring none.
     assert s["weak"] < s["none"] == s["elsewhere"] < s["expert"]
+
+
+# ---------------------------------------------------------------- tg.match.assign inputs
+
+S3 = np.array([[5., 1, 1], [1, 1, 1]])
+
+
+def test_a_capacity_series_is_matched_to_the_frame_columns_by_label() -> None:
+    # Read by position, worker "a" (capacity 0) got both items.
+    frame = pd.DataFrame(S3, columns=list("abc"))
+    got = tg.match.assign(frame, 1, pd.Series({"b": 5, "c": 5, "a": 0}))
+    assert 0 not in got
+    r = tg.match.solve_assignment(frame, 1, pd.Series({"c": 0, "b": 0, "a": 2}))
+    assert r.workers.ravel().tolist() == [0, 0]
+    with pytest.raises(errors.InvalidArgument, match=r"missing \['c'\]; unknown \['d'\]"):
+        tg.match.assign(frame, 1, pd.Series({"a": 1, "b": 1, "d": 1}))
+    with pytest.raises(errors.InvalidArgument, match="no worker labels"):
+        tg.match.assign(S3, 1, pd.Series([0, 5, 5], index=["c", "a", "b"]))
+    assert tg.match.assign(S3, 1, pd.Series([0, 5, 5])).ravel().tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("frame", [pd.DataFrame({"worker": [0], "item": [1]}), pd.DataFrame({"item": [1], "worker": [0]})])
+def test_an_exclude_frame_is_read_by_column_name(frame) -> None:
+    # Columns (worker, item) were read as (item, worker) rows.
+    assert tg.match.assign(np.array([[5., 1, 1], [5, 1, 1]]), 1, 5, exclude=frame).ravel().tolist() == [0, 1]
+
+
+def test_an_exclude_frame_without_item_and_worker_columns_is_refused() -> None:
+    with pytest.raises(errors.InvalidArgument, match="columns 'item' and 'worker'"):
+        tg.match.assign(S3, 1, 5, exclude=pd.DataFrame({"i": [0], "w": [0]}))
+
+
+def test_an_int_array_of_the_suitability_shape_is_refused_as_ambiguous() -> None:
+    # A 0/1 int mask with 2 workers was read as a list of pairs.
+    s = np.array([[5., 1], [1, 5], [3, 3], [3, 3]])
+    mask = np.array([[1, 0], [0, 1], [0, 0], [0, 0]])
+    with pytest.raises(errors.InvalidArgument, match="boolean mask.*list of"):
+        tg.match.assign(s, 1, 4, exclude=mask)
+    assert tg.match.assign(s, 1, 4, exclude=mask.astype(bool)).ravel().tolist() == [1, 0, 0, 0]
+    assert tg.match.assign(s, 1, 4, exclude=[(0, 0), (1, 1)]).ravel().tolist() == [1, 0, 0, 0]

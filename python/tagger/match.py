@@ -1842,10 +1842,16 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
                 raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
                                       "or a sparse matrix; got a string")
             pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
-            if pd is not None and isinstance(exclude, pd.DataFrame):  # (item, worker) rows: list(frame) gave its column names
-                if exclude.shape[1] != 2:
-                    raise InvalidArgument(f"an exclude frame holds (item, worker) rows in 2 columns, got {exclude.shape[1]}")
-                exclude = exclude.to_numpy()
+            if pd is not None and isinstance(exclude, pd.DataFrame):  # list(frame) gave its column names
+                # By name: a frame with columns worker, item was read as (item, worker) rows.
+                if sorted(map(str, exclude.columns)) != ["item", "worker"]:
+                    raise InvalidArgument("an exclude frame needs exactly the columns 'item' and 'worker', got "
+                                          f"{list(exclude.columns)}")
+                exclude = exclude[["item", "worker"]].to_numpy()
+            elif isinstance(exclude, np.ndarray) and exclude.shape == (n, m):
+                # An int 0/1 mask of n rows and 2 workers was silently read as n pairs.
+                raise InvalidArgument(f"exclude is a {exclude.dtype} array of the suitability's shape {(n, m)}: "
+                                      "pass a boolean mask (exclude.astype(bool)) or a list of (item, worker) pairs")
             try:
                 raw = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
             except (TypeError, ValueError) as e:
@@ -1886,6 +1892,30 @@ def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n:
     return new_ptr, np.ascontiguousarray(indices[keep]), np.ascontiguousarray(data[keep])
 
 
+def _capacity_by_label(capacity: Any, suitability: Any, m: int) -> Any:
+    """A pandas Series capacity in the order of the suitability frame's columns, matched by
+    label (position order gave worker "a" of capacity 0 two items); other inputs unchanged."""
+    pd = sys.modules.get("pandas")  # (a Series means the caller imported pandas)
+    if pd is None or not isinstance(capacity, pd.Series):
+        return capacity
+    if isinstance(suitability, pd.DataFrame):
+        labels = suitability.columns
+    else:
+        labels = pd.RangeIndex(m)
+    if not capacity.index.is_unique:
+        raise InvalidArgument(f"capacity repeats a worker label: {capacity.index[capacity.index.duplicated()][0]!r}")
+    missing = labels.difference(capacity.index, sort=False)
+    extra = capacity.index.difference(labels, sort=False)
+    if len(missing) or len(extra):
+        where = "the suitability frame's columns" if isinstance(suitability, pd.DataFrame) else \
+            f"worker positions 0..{m - 1} (suitability has no worker labels)"
+        raise InvalidArgument(f"capacity is a Series matched by label to {where}: "
+                              + (f"missing {list(missing[:5])}" if len(missing) else "")
+                              + ("; " if len(missing) and len(extra) else "")
+                              + (f"unknown {list(extra[:5])}" if len(extra) else ""))
+    return capacity.reindex(labels).to_numpy()
+
+
 MAX_SUITABILITY = 1e150
 """Largest |suitability| :func:`assign` takes (the solver's costs are sums of differences)."""
 
@@ -1922,7 +1952,7 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
         item = int(np.searchsorted(indptr, bad, side="right") - 1)
         raise InvalidArgument(f"suitability {float(data[bad])!r} at item {item}, worker {int(indices[bad])} is beyond "
                               f"+-{MAX_SUITABILITY:g}: rescale the scores")
-    cap = np.asarray(capacity)
+    cap = np.asarray(_capacity_by_label(capacity, suitability, m))
     if cap.dtype == object:
         # Python ints beyond 64 bits (or non-numbers) land here.
         try:
@@ -1986,8 +2016,11 @@ def assign(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *
     docs/matching.md). ``suitability``: dense array [n_items, n_workers] (every pair allowed) or
     ``scipy.sparse`` (only stored entries allowed; a stored 0 is an allowed pair, except in DIA,
     whose conversion drops them); |values| at most :data:`MAX_SUITABILITY`. ``capacity``:
-    int or one int per worker. ``exclude``: (item, worker) pairs, a boolean mask, or a sparse
-    matrix of pairs that must not be assigned (e.g. the item's uploader, earlier labelers).
+    int or one int per worker (a pandas Series is matched by label to the columns of a suitability
+    DataFrame, or to worker positions). ``exclude``: (item, worker) pairs of positions (a
+    DataFrame with columns ``item`` and ``worker``), a boolean mask, or a sparse matrix of pairs
+    that must not be assigned (e.g. the item's uploader, earlier labelers); a non-boolean array of
+    the suitability's shape is refused as ambiguous.
 
     Returns int32 [n_items, overlap] worker indices, each row ascending. If the demand cannot be
     met, raises :class:`~tagger.errors.InfeasibleAssignment` whose ``shortfall`` attribute is the
