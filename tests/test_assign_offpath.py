@@ -212,3 +212,22 @@ def test_an_int_array_of_the_suitability_shape_is_refused_as_ambiguous() -> None
         tg.match.assign(s, 1, 4, exclude=mask)
     assert tg.match.assign(s, 1, 4, exclude=mask.astype(bool)).ravel().tolist() == [1, 0, 0, 0]
     assert tg.match.assign(s, 1, 4, exclude=[(0, 0), (1, 1)]).ravel().tolist() == [1, 0, 0, 0]
+
+
+def test_no_workers_leaves_every_slot_short_instead_of_refusing_the_overlap() -> None:
+    # The core was asked for overlap min(overlap, 0 workers) = 0: "overlap must be >= 1, got 0".
+    r = tg.match.solve_assignment(np.zeros((3, 0)), 1, 1)
+    assert r.shortfall == 3 and r.workers.shape == (3, 1) and (r.workers == -1).all()
+    assert r.item_shortfall.tolist() == [1, 1, 1]
+    assert (tg.match.assign(np.zeros((3, 0)), 2, 1, partial=True) == -1).all()
+    with pytest.raises(errors.InfeasibleAssignment) as info:
+        tg.match.assign(np.zeros((3, 0)), 2, 1)
+    assert info.value.shortfall == 6
+    assert tg.match.assign(np.zeros((0, 0)), 1, 1).shape == (0, 1)
+    assert tg.match.assign(np.zeros((0, 2)), 3, 1).shape == (0, 3)
+
+
+@pytest.mark.parametrize("overlap", [0, -1])
+def test_an_overlap_below_one_is_refused_in_one_voice(overlap) -> None:
+    with pytest.raises(errors.InvalidArgument, match=rf"overlap must be in \[1, 2\*\*31 - 1\], got {overlap}"):
+        tg.match.assign(np.ones((2, 2)), overlap, 1)

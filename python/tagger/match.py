@@ -1936,8 +1936,8 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
     ``partial`` only needs the shortfall it raises)."""
     if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)):
         raise InvalidArgument(f"overlap must be an int, got {type(overlap).__name__}")
-    if not 0 <= int(overlap) <= 2**31 - 1:
-        raise InvalidArgument(f"overlap must be in [0, 2**31 - 1], got {int(overlap)}")
+    if not 1 <= int(overlap) <= 2**31 - 1:
+        raise InvalidArgument(f"overlap must be in [1, 2**31 - 1], got {int(overlap)}")
     indptr, indices, data, n, m = _as_csr(suitability)
     if n * int(overlap) > 2**31 - 1:
         raise InvalidArgument(f"{n} items x overlap {int(overlap)} is more than 2**31 - 1 answer slots")
@@ -1980,13 +1980,18 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
     if not isinstance(partial, (bool, np.bool_)):
         raise InvalidArgument(f"partial must be True or False, got {partial!r}")
     indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
-    if int(overlap) > m and not partial and not _best:
+    if int(overlap) > m and n and not partial and not _best:
         # No item can get more distinct workers than there are: infeasible before any search
         # (the solver allocated n x overlap slots first: 0.4 GB for overlap 10**8 on one item).
         short = np.full(n, int(overlap) - m, dtype=np.int64)
         return Assignment(np.full((n, 0), -1, np.int32), 0.0, int(short.sum()), short, 0)
     # The solver needs no more slots per item than there are workers; the rest stay empty (-1).
     solve_overlap = min(int(overlap), m)
+    if solve_overlap == 0:
+        # No workers: every slot is short. (The core, asked for overlap 0, refused an overlap
+        # the caller never passed.)
+        short = np.full(n, int(overlap), dtype=np.int64)
+        return Assignment(np.full((n, int(overlap)), -1, np.int32), 0.0, int(short.sum()), short, 0)
     # Without partial, the solve stops at the first pass when the demand cannot be met: a
     # feasible assignment, not the best one (items served in index order). Returned as the
     # result, that pass is replaced by the best assignment of the most slots.
