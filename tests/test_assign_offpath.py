@@ -231,3 +231,17 @@ def test_no_workers_leaves_every_slot_short_instead_of_refusing_the_overlap() ->
 def test_an_overlap_below_one_is_refused_in_one_voice(overlap) -> None:
     with pytest.raises(errors.InvalidArgument, match=rf"overlap must be in \[1, 2\*\*31 - 1\], got {overlap}"):
         tg.match.assign(np.ones((2, 2)), overlap, 1)
+
+
+# ---------------------------------------------------------------- publish_task matching
+
+def test_an_english_title_publishes_with_a_description_in_another_script(net) -> None:
+    # The strict check ran on title + description together and called it the description.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    t = net.publish_task(owner=alice, title="Review sentiment",
+                         description="Разметьте отзывы покупателей по тональности, пожалуйста", kind="classification",
+                         labels=["pos", "neg"], items=["a", "b"], overlap=1, budget=10 * tg.TAG)
+    assert t.categories[0][0] in {"text/sentiment", "text/aspect_sentiment"}
+    with pytest.raises(errors.InvalidArgument, match="title with the description is written in an unsupported script"):
+        net.publish_task(owner=alice, title="Разметка отзывов", description="Разметьте отзывы покупателей",
+                         kind="classification", labels=["pos", "neg"], items=["a", "b"], overlap=1, budget=10 * tg.TAG)

@@ -1717,6 +1717,28 @@ def _collection_spec(net: "Network", description: str, cats: Sequence[tuple[str,
     return VerifySpec(**opts)
 
 
+def _task_categories(title: str, description: str, k: int) -> list[tuple[str, float]]:
+    """The ``k`` best categories of the task, matched on ``"{title}. {description}"``; when
+    that text fails the strict check (no letters, mostly another script) but the title alone
+    passes, matched on the title, so a task whose title has words publishes with any
+    description (docs/matching.md). Raises when neither can be matched."""
+    if not k:
+        return []
+    index = match.CategoryIndex.default()
+    both = f"{title}. {description}"
+    try:
+        match.validate_text(both, "the title with the description")
+    except InvalidArgument as e:
+        # An English title with a long Russian description was refused as a "description
+        # in an unsupported script", against the documented promise.
+        try:
+            match.validate_text(title, "title")
+        except InvalidArgument:
+            raise e from None
+        return list(index.top_k(title, k=k))
+    return list(index.top_k(both, k=k))
+
+
 def default_policy(kind: str):
     """ConsensusAccuracy for labeling; Flat (per accepted upload) for collection,
     which has no consensus posterior to pay by."""
@@ -1771,7 +1793,7 @@ def build_task(net: "Network", owner: AccountLike, title: str, description: str,
                 raise InvalidArgument(f"gold label(s) {list(bad.unique()[:5])} not in the label set {labels}")
     if net.balance(acct) < budget:
         raise InsufficientFunds(f"{acct.name} has {format_tag(net.balance(acct))}, the budget is {format_tag(budget)}")
-    cats = match.CategoryIndex.default().top_k(f"{title}. {description}", k=n_categories, strict=True) if n_categories else []
+    cats = _task_categories(title, description, n_categories)
     spec = _collection_spec(net, description, cats, frame, dict(verify or {})) if kind == "collection" else None
     method = method_name(method) if kind == "classification" else ""
     mterms = method_terms(method_options) if kind == "classification" else method_terms(None)
