@@ -581,6 +581,9 @@ class Category:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
             raise InvalidArgument("a category needs a non-empty string id")
+        if self.id != self.id.strip():
+            # Kept, " text/x" and "text/x" were two categories, and the modality "  text".
+            raise InvalidArgument(f"category id {self.id!r} has leading or trailing whitespace")
         for name in ("description", "modality", "task"):
             if not isinstance(getattr(self, name), str):
                 raise InvalidArgument(f"category {self.id!r}: {name} must be a str, got {type(getattr(self, name)).__name__}")
@@ -601,8 +604,10 @@ class Category:
             _check_utf8(e, f"category {self.id!r}: examples[{i}]")
         if not self.modality and "/" in self.id:
             object.__setattr__(self, "modality", self.id.split("/", 1)[0])
-        if not self.description.strip() and not self.examples:
-            raise InvalidArgument(f"category {self.id!r} has neither a description nor examples")
+        if not self.description.strip() and not any(e.strip() for e in self.examples):
+            # Blank examples passed here and were refused only by CategoryIndex.from_catalog.
+            raise InvalidArgument(f"category {self.id!r} has neither a description nor examples "
+                                  "(blank ones do not count)")
 
     def to_dict(self) -> dict:
         return {"id": self.id, "modality": self.modality, "task": self.task, "description": self.description,
@@ -640,11 +645,11 @@ class Catalog(Sequence[Category]):
         if isinstance(categories, (str, bytes, dict)) or not isinstance(categories, Iterable):
             raise InvalidArgument(f"a Catalog takes a list of categories (Category or dict), got {type(categories).__name__}")
         cats = [_category(c, i) for i, c in enumerate(categories)]
-        seen: set[str] = set()
-        for c in cats:
+        seen: dict[str, int] = {}
+        for i, c in enumerate(cats):
             if c.id in seen:
-                raise InvalidArgument(f"duplicate category id {c.id!r}")
-            seen.add(c.id)
+                raise InvalidArgument(f"duplicate category id {c.id!r} (entries {seen[c.id]} and {i})")
+            seen[c.id] = i
         self._cats = cats
         self._by_id = {c.id: c for c in cats}
 
@@ -654,10 +659,13 @@ class Catalog(Sequence[Category]):
         for a file that is not JSON text, InvalidArgument for JSON of another shape."""
         from ._match_io import _target
 
+        if path is not None and Path(path).is_dir():
+            raise InvalidArgument(f"path {str(path)!r} is a directory; give a catalog file name (e.g. 'catalog.json')")
         p = _target(path) if path is not None else CATALOG_PATH
         raw = p.read_bytes()
         try:
-            data = json.loads(raw.decode("utf-8"))
+            # utf-8-sig: editors on Windows save JSON with a byte-order mark.
+            data = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError) as e:
             hint = " (a saved CategoryIndex: use CategoryIndex.load)" if raw[:4] == b"TGIX" else ""
             raise DecodeError(f"{p}: not a catalog file: {type(e).__name__}: {str(e)[:120]}{hint}") from None
@@ -667,7 +675,10 @@ class Catalog(Sequence[Category]):
         cats = data["categories"] if isinstance(data, dict) else data
         if not isinstance(cats, list):
             raise InvalidArgument(f"{p}: a catalog file holds a list of categories, got {type(cats).__name__}")
-        return cls(cats)
+        try:
+            return cls(cats)
+        except InvalidArgument as e:
+            raise InvalidArgument(f"{p}: {e}") from None
 
     @classmethod
     def default(cls) -> Catalog:
@@ -678,6 +689,8 @@ class Catalog(Sequence[Category]):
         file: a plain write let 13 of 50 concurrent saves end corrupt)."""
         from ._match_io import write_atomic
 
+        if Path(path).is_dir():
+            raise InvalidArgument(f"path {str(path)!r} is a directory; give a catalog file name (e.g. 'catalog.json')")
         write_atomic(path, (json.dumps({"categories": [c.to_dict() for c in self]}, indent=1, ensure_ascii=False)
                             + "\n").encode("utf-8"))
 
