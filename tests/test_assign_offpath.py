@@ -245,3 +245,20 @@ def test_an_english_title_publishes_with_a_description_in_another_script(net) ->
     with pytest.raises(errors.InvalidArgument, match="title with the description is written in an unsupported script"):
         net.publish_task(owner=alice, title="Разметка отзывов", description="Разметьте отзывы покупателей",
                          kind="classification", labels=["pos", "neg"], items=["a", "b"], overlap=1, budget=10 * tg.TAG)
+
+
+@pytest.mark.parametrize("k", [-1, 200, True, 2.0])
+def test_publish_names_categories_when_refusing_it(net, k) -> None:
+    # -1 was refused as "k must be ...", 200 quietly stored all 153 categories.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    with pytest.raises(errors.InvalidArgument, match=r"categories must be an int in \[0, \d+\]"):
+        _publish(net, alice, categories=k)
+
+
+def test_a_capacity_beyond_64_bits_is_called_too_large_not_negative(net) -> None:
+    alice, ws = _setup(net)
+    t = _publish(net, alice)
+    with pytest.raises(errors.InvalidArgument, match=r"capacity must be at most 2\*\*63 - 1, got 18446744073709551616"):
+        t.assign(ws, capacity=2**64)
+    with pytest.raises(errors.InvalidArgument, match=r">= 0 for every worker, got -1 \(workers\[1\]\)"):
+        t.assign(ws, capacity=[8, -1, 8, 8])

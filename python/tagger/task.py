@@ -1478,11 +1478,14 @@ def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
     values = [capacity] if np.ndim(capacity) == 0 else list(capacity)
     if np.ndim(capacity) == 1 and len(values) != m:
         raise InvalidArgument(f"{verb}: capacity has {len(values)} values for {m} workers (give one int, or one per worker)")
-    for v in values:
+    for j, v in enumerate(values):
+        at = f" (workers[{j}])" if np.ndim(capacity) == 1 else ""
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, got {v!r}")
-        if not 0 <= int(v) <= 2**63 - 1:
-            raise InvalidArgument(f"{verb}: capacity must be >= 0 for every worker, got {v!r}")
+            raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, got {v!r}{at}")
+        if int(v) < 0:
+            raise InvalidArgument(f"{verb}: capacity must be >= 0 for every worker, got {v!r}{at}")
+        if int(v) > 2**63 - 1:
+            raise InvalidArgument(f"{verb}: capacity must be at most 2**63 - 1, got {v!r}{at}")
     return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
 
 
@@ -1717,14 +1720,21 @@ def _collection_spec(net: "Network", description: str, cats: Sequence[tuple[str,
     return VerifySpec(**opts)
 
 
-def _task_categories(title: str, description: str, k: int) -> list[tuple[str, float]]:
+def _task_categories(title: str, description: str, k: Any) -> list[tuple[str, float]]:
     """The ``k`` best categories of the task, matched on ``"{title}. {description}"``; when
     that text fails the strict check (no letters, mostly another script) but the title alone
     passes, matched on the title, so a task whose title has words publishes with any
     description (docs/matching.md). Raises when neither can be matched."""
-    if not k:
+    if k is None:
         return []
     index = match.CategoryIndex.default()
+    n = len(index)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        # Checked here: top_k named its own argument ("k must be ..."), and a k above the
+        # catalog's size quietly stored every category.
+        raise InvalidArgument(f"categories must be an int in [0, {n}] (the catalog has {n} categories), got {k!r}")
+    if not k:
+        return []
     both = f"{title}. {description}"
     try:
         match.validate_text(both, "the title with the description")
