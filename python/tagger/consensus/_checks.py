@@ -83,3 +83,43 @@ def renamed(error: Exception, prefix: str, owner: str) -> Exception | None:
     same error naming the class the user called; None when it does not start with ``prefix``."""
     msg = str(error)
     return type(error)(f"{owner}: {msg[len(prefix):]}") if msg.startswith(prefix) else None
+
+
+def _id_kind(index: pd.Index) -> str | None:
+    """"number" or "string" when every id of ``index`` is one of them, else None."""
+    kind = pd.api.types.infer_dtype(index, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "number"
+    if kind == "string":
+        return "string"
+    return None
+
+
+def ids_of_the_data(given: pd.Index, known: pd.Index, what: str, positions: np.ndarray) -> None:
+    """InvalidArgument when none of ``given`` (ids the caller names, ``positions`` their
+    places in ``known``) is an id of the data and the mistake is plain: the ids are
+    numbers where the data's are strings or the other way round (``truth.csv`` and
+    ``answers.csv`` read with different dtypes). Ids that are merely absent (a control
+    item not answered yet) stay allowed."""
+    if len(given) == 0 or (positions >= 0).any():
+        return
+    g, k = _id_kind(given), _id_kind(known)
+    if g is not None and k is not None and g != k:
+        raise InvalidArgument(f"{what}: none of its {len(given)} task id(s) is a task of the answers: they are "
+                              f"{g}s ({given[:3].tolist()}) and the answers' task ids are {k}s "
+                              f"({known[:3].tolist()}); convert one to the other's type")
+
+
+def labels_that_print_alike(names: pd.Index, what: str = "label") -> None:
+    """InvalidArgument when two distinct labels print alike (1 and "1"): a column read
+    partly as numbers and partly as text, which would silently double the classes."""
+    if names.dtype != object or len(names) < 2:
+        return
+    seen: dict[str, Any] = {}
+    for v in names:
+        s = str(v)
+        if s in seen:
+            raise InvalidArgument(f"{what}s {seen[s]!r} and {v!r} are different values that print alike (a number and "
+                                  f"a string?); they would be two classes: give the {what} column one type, "
+                                  f"e.g. data['{what}'].astype(str)")
+        seen[s] = v

@@ -36,6 +36,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
+from ._checks import ids_of_the_data
 from .base import BaseClassifier, factorize
 
 __all__ = ["next_items", "SCORES", "eig_scores", "replay_curve"]
@@ -83,7 +84,7 @@ EIG_ALWAYS_CELLS = 50_000_000
 
 
 def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier = "dawid_skene", *,
-               score: str = "margin", labels: Any = None, smoothing: float = 1.0,
+               score: str = "margin", labels: Any = None, smoothing: float | None = None,
                exclude: Iterable[Any] | None = None) -> pd.DataFrame:
     """The ``budget`` tasks that most need one more answer, most uncertain first.
 
@@ -92,7 +93,8 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     ``"margin"`` or ``"entropy"`` (formulas in the module docstring);
     ``labels``: the full label set when some label has no answer yet;
     ``smoothing``: the Laplace pseudo-count of the ranking fit when ``method``
-    is a name (Dawid-Skene family; ignored by the others). The default 1 keeps
+    is a name (Dawid-Skene family; ignored by the others; refused with an
+    estimator, which ranks with its own settings). The default (None) is 1, which keeps
     the posterior of a task with one or two answers from sounding certain
     because one worker's confusion matrix was fitted on a handful of answers;
     on the shared sets it reaches the full-overlap accuracy with fewer answers
@@ -124,6 +126,12 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         est = method
     else:
         raise InvalidArgument(f"method must be a method name or a tg.consensus estimator, not {type(method).__name__}")
+    if smoothing is not None and not isinstance(method, str):
+        # It was ignored: the ranking is the estimator's own fit.
+        raise InvalidArgument(f"smoothing applies to a method name; the {type(method).__name__} passed as method "
+                              "ranks with its own settings (set them on the estimator, e.g. DawidSkene(smoothing=...))")
+    if smoothing is None:
+        smoothing = 1.0
     if est._method == "gold_majority_vote":
         raise InvalidArgument("next_items cannot rank with GoldMajorityVote: that method needs gold labels "
                               "(true_labels), which next_items does not take; use 'dawid_skene' or another method")
@@ -131,7 +139,17 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     if exclude is not None:
         if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Iterable):
             raise InvalidArgument(f"exclude must be a collection of task ids, not {type(exclude).__name__}")
-        pos = a.task_names.get_indexer(pd.Index(list(exclude)))
+        if isinstance(exclude, pd.Series) and not isinstance(exclude.index, pd.RangeIndex) \
+                and (a.task_names.get_indexer(exclude.index) >= 0).all() \
+                and set(exclude.index) != set(exclude.to_numpy()):
+            # Iterating a Series gives its values: a task -> label Series (true_labels' shape)
+            # excluded the tasks named by its labels, silently.
+            raise InvalidArgument("exclude is a Series whose index holds tasks of the answers and whose values are "
+                                  f"other ids ({exclude.to_numpy()[:3].tolist()}); pass series.index to exclude the "
+                                  "index's tasks, or list(series) for its values")
+        given = pd.Index(list(exclude))
+        pos = a.task_names.get_indexer(given)
+        ids_of_the_data(given, a.task_names, "exclude", pos)
         skip[pos[pos >= 0]] = True  # ids without answers are simply not candidates
     est._require_posteriors("next_items")
     errors: np.ndarray | None = None
@@ -223,8 +241,9 @@ def replay_curve(answers: pd.DataFrame, truth: pd.Series, method: str = "dawid_s
         if policy == "random":
             pick = rng.choice(np.asarray(open_tasks, dtype=object), size=min(batch, len(open_tasks)), replace=False)
         else:
-            ranked = next_items(cur[["task", "worker", "label"]], len(n_total), method=select if select is not None else method,
-                                score=score, labels=labels, smoothing=smoothing)
+            ranker = select if select is not None else method
+            ranked = next_items(cur[["task", "worker", "label"]], len(n_total), method=ranker, score=score,
+                                labels=labels, smoothing=smoothing if isinstance(ranker, str) else None)
             pick = np.asarray(ranked.index[ranked.index.isin(open_tasks)][:batch], dtype=object)
         revealed.loc[pick] += 1
     return pd.DataFrame(rows, columns=["answers", "fraction", "accuracy"])

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+import importlib.abc
+import inspect
+import sys
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
@@ -43,7 +46,7 @@ import pandas as pd
 from .. import _core, _system
 from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
-from ._checks import no_missing, no_repeated_columns, renamed
+from ._checks import ids_of_the_data, labels_that_print_alike, no_missing, no_repeated_columns, renamed
 from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,6 +235,7 @@ def factorize(
             # otherwise break ties and order probas_'s columns; unused ones would be labels).
             col = col.astype(col.cat.categories.dtype)
         label, label_names = _codes(col, sort=True)
+        labels_that_print_alike(label_names)
     return Answers(task, worker, label, task_names, worker_names, label_names), data
 
 
@@ -258,6 +262,7 @@ def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | 
                               "(pass labels=[...] to the estimator to declare labels no worker used)")
     gold = np.full(len(answers.task_names), -1, dtype=np.int32)
     pos = answers.task_names.get_indexer(true_labels.index)
+    ids_of_the_data(true_labels.index, answers.task_names, "true_labels", pos)
     keep = pos >= 0  # gold for tasks without answers is ignored
     gold[pos[keep]] = idx[keep]
     return gold
@@ -372,15 +377,78 @@ def _adopt_crowdkit_base() -> None:
     """Once crowd-kit is imported, tagger's classifiers become subclasses of its
     ``BaseClassificationAggregator``, so its meta-estimators (BinaryRelevance)
     accept them; crowd-kit itself is never imported here."""
-    import sys
-
     mod = sys.modules.get("crowdkit.aggregation.base")
     if mod is None or _CrowdkitCompatible.__bases__ != (_Plain,):
         return
     try:
         _CrowdkitCompatible.__bases__ = (mod.BaseClassificationAggregator,)
     except TypeError:  # an incompatible crowd-kit release: left unrelated
-        pass
+        return
+    pending = [BaseClassifier]
+    while pending:
+        cls = pending.pop()
+        _give_attrs_fields(cls)
+        pending.extend(cls.__subclasses__())
+
+
+def _give_attrs_fields(cls: type) -> None:
+    """crowd-kit's base is an attrs class, so ``attrs.fields`` of a tagger
+    classifier listed only the inherited ``labels_`` and ``attrs.evolve(est, n_iter=3)``
+    built the class from the change alone, every other parameter back at its default.
+    Its fields are the constructor's parameters (tagger's aliases included: each is
+    read back as the value in force)."""
+    import attr
+
+    seen: set[str] = set()
+    fields = []
+    for c in cls.__mro__:
+        init = vars(c).get("__init__")
+        if init is None or not c.__module__.startswith("tagger."):
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if (p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen
+                    or p.name in getattr(cls, "_fixed_params", ())):
+                continue
+            seen.add(p.name)
+            fields.append(attr.Attribute(name=p.name, default=attr.NOTHING if p.default is p.empty else p.default,
+                                         validator=None, repr=True, cmp=None, hash=None, init=True, inherited=False,
+                                         kw_only=True, alias=p.name))
+    cls.__attrs_attrs__ = tuple(fields)  # type: ignore[attr-defined]
+
+
+class _AdoptingLoader(importlib.abc.Loader):
+    """crowd-kit's base module's own loader, adopting its base class right after the
+    module runs: an estimator built before ``import crowdkit`` (a notebook's later cell)
+    is then already a ``BaseClassificationAggregator`` for BinaryRelevance."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def create_module(self, spec: Any) -> Any:
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._inner.exec_module(module)
+        _adopt_crowdkit_base()
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ... (tracebacks, inspect)
+        return getattr(self._inner, name)
+
+
+class _CrowdkitImportWatcher(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "crowdkit.aggregation.base":
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _AdoptingLoader(spec.loader)
+                return spec
+        return None
 
 
 @contextlib.contextmanager
@@ -408,9 +476,18 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     """
 
     _method: str = ""
+    _fixed_params: tuple[str, ...] = ()  # a parent's parameters this class sets itself (not its own)
+    # False: the method estimates no worker skills and has no skills_ (as crowd-kit's class has
+    # none): an empty skills_ read as "supported" by crowd-kit's metrics, which then gave NaN skills.
+    _has_skills: bool = True
     _iterative: bool = False
     _takes_class_priors: bool = True  # False: the method has no class prior to fix (refused, not ignored)
     _probas: pd.DataFrame | None  # built on first use of probas_
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if _CrowdkitCompatible.__bases__ != (_Plain,):  # crowd-kit's base already adopted
+            _give_attrs_fields(cls)
 
     def _confusion_tables(self) -> int:
         """How many workers x labels x labels float64 tables the fit holds at once (0: none)."""
@@ -420,8 +497,6 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
                  on_duplicate: str = "keep_last", verbose: bool | int = False, threads: int = 0,
                  **unknown: Any) -> None:
         if unknown:  # a typo reaches here through the subclass's **kw: name the class, not this base
-            import inspect
-
             params = [p.name for c in type(self).__mro__ if "__init__" in vars(c)
                       for p in inspect.signature(vars(c)["__init__"]).parameters.values()
                       if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -564,11 +639,13 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
                            name="agg_label", dtype=answers.label_names.dtype if len(lab) else object)
         self.labels_ = self._ck_order(labels) if self._task_order == "sorted" else labels
         # Set (possibly empty) after every fit, as crowd-kit's attributes are.
-        skills = out["skills"]
-        has = len(skills) == len(workers) and len(skills) > 0
-        self.skills_ = pd.Series(skills if has else [], index=workers if has else workers[:0], name="skill", dtype=float)
-        if self._worker_order == "sorted":
-            self.skills_ = _sorted_by_index(self.skills_)
+        if self._has_skills:
+            skills = out["skills"]
+            has = len(skills) == len(workers) and len(skills) > 0
+            self.skills_ = pd.Series(skills if has else [], index=workers if has else workers[:0], name="skill",
+                                     dtype=float)
+            if self._worker_order == "sorted":
+                self.skills_ = _sorted_by_index(self.skills_)
         prior_name, prior_index = self._priors_names
         pcols = cols.rename(prior_index)
         self.priors_ = pd.Series(out["priors"] if len(out["priors"]) else [], index=pcols if len(out["priors"]) else pcols[:0],
@@ -677,3 +754,9 @@ def errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:
 
 
 RunFn = Callable[..., dict]
+
+
+if "crowdkit.aggregation.base" in sys.modules:
+    _adopt_crowdkit_base()
+elif not any(isinstance(f, _CrowdkitImportWatcher) for f in sys.meta_path):
+    sys.meta_path.insert(0, _CrowdkitImportWatcher())

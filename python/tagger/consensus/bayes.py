@@ -135,6 +135,8 @@ class BCC(EBCC):
 
     _method = "bcc"
 
+    _fixed_params = ("n_groups",)  # one subtype per class: that is what BCC is
+
     def __init__(self, n_iter: int = 500, tol: float = 1e-3, alpha: float = 1.0, a_v: float = 4.0, b_v: float = 1.0,
                  **kw: Any) -> None:
         super().__init__(n_iter=n_iter, tol=tol, n_groups=1, alpha=alpha, a_v=a_v, b_v=b_v, **kw)

@@ -78,7 +78,7 @@ class GLAD(BaseClassifier):
             kw["class_priors"] = labels_priors
         kw.setdefault("verbose", not silent)
         super().__init__(**kw)
-        self.n_iter, self.tol, self.silent, self.labels_priors = n_iter, tol, silent, labels_priors
+        self.n_iter, self.tol = n_iter, tol  # silent and labels_priors are views of verbose and class_priors
         # crowd-kit's names; tagger's (m_steps, m_tol, alpha_prior, beta_prior) stay as aliases.
         self.m_step_max_iter = m_steps if m_step_max_iter is None else m_step_max_iter
         self.m_step_tol = m_tol if m_step_tol is None else m_step_tol
@@ -98,6 +98,24 @@ class GLAD(BaseClassifier):
             raise InvalidArgument(f"GLAD: backend={self.backend!r} runs on tagger's engine (the one the ledger "
                                   "re-executes); use variant='tagger' (or None) with it")
         return v
+
+    # crowd-kit's names for verbose and class_priors, as views: a copy kept beside them went stale
+    # when one was set after construction (g.labels_priors = p was ignored by the fit).
+    @property
+    def silent(self) -> bool:
+        return not self.verbose
+
+    @silent.setter
+    def silent(self, value: bool) -> None:
+        self.verbose = not value
+
+    @property
+    def labels_priors(self) -> Any:
+        return self.class_priors
+
+    @labels_priors.setter
+    def labels_priors(self, value: Any) -> None:
+        self.class_priors = value
 
     @property
     def m_steps(self) -> int:

@@ -32,6 +32,7 @@ class KOS(BaseClassifier):
 
     _method = "kos"
     _iterative = True
+    _has_skills = False
     # Every task would score "certain" in next_items/quality: nothing to rank by.
     _posteriors = False
     _probas_are = "one-hot (KOS gives a label, no posterior)"

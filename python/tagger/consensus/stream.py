@@ -448,13 +448,20 @@ class _Stream:
             tt, ww, yy = (np.concatenate(c) for c in zip(*buf)) if buf else (np.zeros(0, np.int32),) * 3
             yield t0, self.n_tasks, tt - t0, ww, yy
 
+    def _no_repeats(self, t0: int, t1: int, t: np.ndarray, w: np.ndarray) -> None:
+        dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
+        if len(dup):
+            # Named by the caller's ids (the chunk's task range is an internal coding).
+            r = int(dup[0])
+            task, worker = self.task_names[t0 + int(t[r])], self.workers.names[int(w[r])]
+            raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s), the first "
+                                  f"task={_plain(task)!r}, worker={_plain(worker)!r}; keep one answer per "
+                                  "(task, worker) before streaming")
+
     def _shard(self, t0: int, t1: int, t: np.ndarray, w: np.ndarray, y: np.ndarray) -> Any:
         cs = _core.consensus_shard
         if not self.checked:
-            dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
-            if len(dup):
-                raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s) in tasks "
-                                      f"[{t0}, {t1}); keep one answer per (task, worker) before streaming")
+            self._no_repeats(t0, t1, t, w)
         cls = cs.DawidSkeneShard if self.method == "dawid_skene" else cs.OneCoinShard
         return cls(t.astype(np.int32, copy=False), w, y, t1 - t0, self.n_workers, self.n_labels, threads=self.threads)
 
@@ -465,10 +472,7 @@ class _Stream:
         spill = _core.consensus_shard.DsSpill(self.spill_dir, self.n_workers, self.n_labels, threads=self.threads)
         try:
             for t0, t1, t, w, y in self._source_chunks():
-                dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
-                if len(dup):
-                    raise InvalidArgument(f"fit_parquet: {len(dup)} repeated (task, worker) answer(s) in tasks "
-                                          f"[{t0}, {t1}); keep one answer per (task, worker) before streaming")
+                self._no_repeats(t0, t1, t, w)
                 spill.append(t.astype(np.int32, copy=False), w, y, t1 - t0)
         except BaseException:
             del spill  # closes (and so deletes) the file now, not at the next collection
