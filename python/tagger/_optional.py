@@ -8,6 +8,10 @@ import importlib.util
 import sys
 from types import ModuleType
 
+from .errors import MissingExtra
+
+__all__ = ["EXTRAS", "MissingExtra", "require"]
+
 # module -> (what the user installs, the tagger extra that brings it)
 EXTRAS = {
     "matplotlib": ("matplotlib", "plot"),
@@ -21,11 +25,6 @@ EXTRAS = {
     "eth_tester": ("eth-tester[py-evm]", "evm"),
     "ray": ("ray", "ray"),
 }
-
-
-class MissingExtra(ImportError):
-    """An optional package a feature needs is not installed; the message says
-    which ``pip install 'tagger[extra]'`` brings it."""
 
 
 def require(module: str, feature: str) -> ModuleType:

@@ -18,7 +18,7 @@ __all__ = [
     "TransactionRejected", "BadNonce", "WrongChain", "InsufficientFunds", "AmountOverflow",
     "NotOwner", "NotAuthorized", "UnknownAccount", "RuleViolation", "InvalidTransaction", "VerificationFailed",
     "InfeasibleAssignment", "ConsensusError", "TaskStateError", "IncompleteTask", "ContractReverted",
-    "ReplayedReceipt", "MissingColumn", "NotFitted",
+    "ReplayedReceipt", "MissingColumn", "NotFitted", "MissingExtra",
 ]
 
 
@@ -150,3 +150,8 @@ class ContractReverted(TransactionRejected):
 
 class ReplayedReceipt(RuleViolation):
     """A bridge receipt (a ledger deposit, an EVM withdrawal, an NFT export) was already used."""
+
+
+class MissingExtra(TaggerError, ImportError):
+    """An optional package a feature needs is not installed; the message says
+    which ``pip install 'tagger[extra]'`` brings it."""
