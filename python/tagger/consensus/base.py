@@ -399,6 +399,7 @@ def _give_attrs_fields(cls: type) -> None:
     read back as the value in force)."""
     import attr
 
+    field: Any = attr.Attribute  # (its typed signature hides the constructor's keywords)
     seen: set[str] = set()
     fields = []
     for c in cls.__mro__:
@@ -410,9 +411,9 @@ def _give_attrs_fields(cls: type) -> None:
                     or p.name in getattr(cls, "_fixed_params", ())):
                 continue
             seen.add(p.name)
-            fields.append(attr.Attribute(name=p.name, default=attr.NOTHING if p.default is p.empty else p.default,
-                                         validator=None, repr=True, cmp=None, hash=None, init=True, inherited=False,
-                                         kw_only=True, alias=p.name))
+            fields.append(field(name=p.name, default=attr.NOTHING if p.default is p.empty else p.default,
+                                validator=None, repr=True, cmp=None, hash=None, init=True, inherited=False,
+                                kw_only=True, alias=p.name))
     cls.__attrs_attrs__ = tuple(fields)  # type: ignore[attr-defined]
 
 
