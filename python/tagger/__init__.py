@@ -8,10 +8,16 @@ Submodules are imported on first use, so ``import tagger`` stays fast.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from ._core import __version__
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, visible to type checkers (tg.consensus was Any)
+    from . import codec, consensus, crypto, dataset, evm, ledger, market, match, plot, rewards, sim, store, task, verify
+    from .ledger import Account
+    from .market import verify_proof
+    from .network import Network
 
 TAG: int = 10**6
 """Base units per TAG token. Every amount in tagger is an int in base units."""

@@ -130,7 +130,8 @@ def run(directory: str | None = None) -> int:
             kind="classification", labels=labels, items=test.text, overlap=5, budget=2_000 * TAG,
             reward_policy=tg.rewards.ConsensusAccuracy(), stake=20 * TAG, gold=gold, batch_size=20)
         print(f"   {task}")
-        _check(net.ledger.task(task.id)["escrow"] == 2_000 * TAG, "the budget is locked in escrow")
+        record = net.ledger.task(task.id)
+        _check(record is not None and record["escrow"] == 2_000 * TAG, "the budget is locked in escrow")
 
     with _Step("4. Assignment (min-cost flow on skill × reputation) and stakes"):
         import warnings
