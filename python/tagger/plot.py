@@ -23,6 +23,11 @@ def _plt():
 def plot_result(result: Any, ax: Any = None):
     """Three panels: estimated worker skill vs agreement with consensus (size = answers),
     payout by skill, and the distribution of the consensus confidence."""
+    if not all(hasattr(result, k) for k in ("worker_quality", "probas", "labels", "method")):
+        # Checked before a figure is made: a fitted consensus estimator raised AttributeError
+        # after an empty figure was already drawn.
+        raise InvalidArgument(f"plot_result draws a finished task's TaskResult (task.finalize()), not a "
+                              f"{type(result).__name__}; for a fitted tg.consensus estimator see its quality()")
     plt = _plt()
     if ax is None:
         fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
