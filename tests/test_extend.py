@@ -286,6 +286,17 @@ def test_the_ledger_extend_takes_int_items_and_counts_only():
             match="several extends")
 
 
+def test_the_ledger_assigns_int_items_only():
+    # int() truncated a float to another item (1.9 granted item 1) and read "3" as item 3.
+    net = tg.Network.memory()
+    alice, ws, task = _published(net)
+    net.ledger.stake(ws[0], tg.TAG, task_id=task.id, lock_blocks=0)
+    for bad in ([1.9], ["3"], [True], [np.float64(2.0)]):
+        refused(net, errors.InvalidArgument, lambda: net.ledger.assign_slots(task.id, alice, {ws[0]: bad}),
+                match="items must be ints")
+    net.ledger.assign_slots(task.id, alice, {ws[0]: [np.int64(1)]})
+
+
 def test_the_owners_task_sees_answers_sent_from_the_workers_own_clients():
     # Answers a worker signs and sends itself reach the ledger, not the owner's Task object:
     # progress showed them missing, finalize refused ("held by e") and extend ranked the

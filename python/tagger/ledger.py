@@ -450,8 +450,14 @@ class Contracts:
         items (only a slot's holder may then fill it); ``revokes`` (after the deadline) take
         back slots their holders left unanswered, slashing ``expiry_slash_bps`` of their
         stake. Split into transactions of at most 100,000 items, all in one block."""
+        def item(i: Any, w: Any) -> int:
+            # int() truncated 1.9 to item 1 and read "3" as item 3: a slot the owner never meant.
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+                raise InvalidArgument(f"assign_slots: items must be ints (item numbers), got {i!r} for worker {w!r}")
+            return int(i)
+
         def rows(m):
-            out = sorted((self._addr(w), sorted(int(i) for i in items)) for w, items in (m or {}).items())
+            out = sorted((self._addr(w), sorted(item(i, w) for i in items)) for w, items in (m or {}).items())
             return [(a, its) for a, its in out if its]
         g, r = rows(grants), rows(revokes)
         cap = _c.MAX_ANSWERS_PER_TX
