@@ -38,7 +38,7 @@ class ConsensusResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_core(cls, out: dict[str, Any]) -> "ConsensusResult":
+    def from_core(cls, out: dict[str, Any]) -> ConsensusResult:
         keys = ("labels", "probas", "skills", "priors", "errors", "n_iter", "converged")
         return cls(labels=out["labels"], probas=out["probas"], skills=out["skills"], priors=out["priors"],
                    errors=out["errors"], n_iter=out["n_iter"], converged=out["converged"],

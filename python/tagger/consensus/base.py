@@ -328,7 +328,7 @@ _FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "m_step_tol", "lr_init", "lr_reduc
 _ANSWER_SIZED = "MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers only"
 
 
-def _fits_in_memory(est: Any, answers: "Answers") -> None:
+def _fits_in_memory(est: Any, answers: Answers) -> None:
     """InvalidArgument before a fit whose workers x labels^2 tables cannot fit in this machine's
     RAM: the allocation could succeed (Linux overcommits) and the process be killed on first touch
     (4 tables of 7.2 GB for 10,000 workers x 300 labels), never reaching a MemoryError."""
@@ -521,15 +521,15 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         """Sets method-specific fitted attributes."""
 
     # -- API --------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "BaseClassifier":
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> BaseClassifier:
         return self._fit(data, true_labels)
 
-    def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> "BaseClassifier":
+    def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> BaseClassifier:
         with fit_transaction(self) as work:
             work._fit_state(data, true_labels, **call)
         return self
 
-    def _fit_state(self, data: pd.DataFrame, true_labels: pd.Series | None, **call: Any) -> "BaseClassifier":
+    def _fit_state(self, data: pd.DataFrame, true_labels: pd.Series | None, **call: Any) -> BaseClassifier:
         check_params(vars(self), type(self).__name__)
         if self.class_priors is not None and not self._takes_class_priors:
             raise InvalidArgument(f"{type(self).__name__} takes no class_priors: it has no class prior to fix (they "
@@ -572,7 +572,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         """``fit`` with the same arguments, then ``probas_``."""
         return self.fit(data, *args, **kwargs).probas_
 
-    def quality(self, confidence: float = 0.95) -> "LabelQuality":
+    def quality(self, confidence: float = 0.95) -> LabelQuality:
         """Label-quality detection from this fit; see :class:`LabelQuality`."""
         from .quality import LabelQuality
 

@@ -40,7 +40,7 @@ class BoxMajorityVote(Serialized):
     def __init__(self, iou_threshold: float = 0.5, min_support: float = 0.5, aggregate: str = "mean") -> None:
         self.iou_threshold, self.min_support, self.aggregate = iou_threshold, min_support, aggregate
 
-    def fit(self, data: pd.DataFrame) -> "BoxMajorityVote":
+    def fit(self, data: pd.DataFrame) -> BoxMajorityVote:
         if self.aggregate not in ("mean", "median"):
             raise InvalidArgument(f"BoxMajorityVote: aggregate must be 'mean' or 'median', not {self.aggregate!r}")
         for k in ("iou_threshold", "min_support"):

@@ -101,7 +101,7 @@ class DawidSkene(BaseClassifier):
         return v
 
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None,
-            initial_error: pd.DataFrame | None = None) -> "DawidSkene":
+            initial_error: pd.DataFrame | None = None) -> DawidSkene:
         """EM on ``data``; ``true_labels`` clamps gold tasks; ``initial_error``
         (a frame indexed by (worker, label), a column per true label) seeds the
         first M-step by ``initial_error_strategy``."""

@@ -25,7 +25,7 @@ class _Continuous(Serialized):
     def _trim(self) -> float:
         return 0.0
 
-    def fit(self, data: pd.DataFrame) -> "_Continuous":
+    def fit(self, data: pd.DataFrame) -> _Continuous:
         """``data``: columns ``task, worker, output`` (crowd-kit) or ``task, worker, label`` with numbers."""
         from .base import check_params
         check_params(vars(self), type(self).__name__)

@@ -235,7 +235,7 @@ class ShardSet:
                 self._ray.kill(s)
         self._shards = []
 
-    def __enter__(self) -> "ShardSet":
+    def __enter__(self) -> ShardSet:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -40,7 +40,7 @@ class _Emb:
         self.tasks = self.tasks.rename("task")
         self.frame = df
 
-    def fixed(self, true_embeddings: "pd.Series[Any] | None", owner: str) -> tuple[np.ndarray, np.ndarray]:
+    def fixed(self, true_embeddings: pd.Series[Any] | None, owner: str) -> tuple[np.ndarray, np.ndarray]:
         T, D = len(self.tasks), self.matrix.shape[1]
         if true_embeddings is None:
             return np.zeros(0), np.zeros(0, dtype=np.uint8)
@@ -61,7 +61,7 @@ class _Emb:
         return fixed.ravel(), mask
 
 
-def _stack(col: "pd.Series[Any]", owner: str, what: str) -> np.ndarray:
+def _stack(col: pd.Series[Any], owner: str, what: str) -> np.ndarray:
     vals = col.to_numpy()
     dims = set()
     for i, v in enumerate(vals):
@@ -135,7 +135,7 @@ def _closest(e: _Emb, reference: np.ndarray, distance: Any, nan_raises: bool = F
     return scores, best
 
 
-def _series_of_rows(m: np.ndarray, index: pd.Index) -> "pd.Series[Any]":
+def _series_of_rows(m: np.ndarray, index: pd.Index) -> pd.Series[Any]:
     return pd.Series(list(m), index=index, dtype=object)
 
 
@@ -149,8 +149,8 @@ class ClosestToAverage(Serialized):
     def __init__(self, distance: Callable[[np.ndarray, np.ndarray], float] | str) -> None:
         self.distance = distance
 
-    def fit(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None,
-            true_embeddings: "pd.Series[Any] | None" = None) -> "ClosestToAverage":
+    def fit(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None,
+            true_embeddings: pd.Series[Any] | None = None) -> ClosestToAverage:
         e = _Emb(data, "ClosestToAverage")
         fixed, mask = e.fixed(true_embeddings, "ClosestToAverage")
         T, D = len(e.tasks), e.matrix.shape[1]
@@ -173,17 +173,17 @@ class ClosestToAverage(Serialized):
         self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, self.distance, nan_raises=True)
         return self
 
-    def fit_predict_scores(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+    def fit_predict_scores(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
         return self.fit(data, aggregated_embeddings).scores_
 
-    def fit_predict(self, data: pd.DataFrame, aggregated_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+    def fit_predict(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
         return self.fit(data, aggregated_embeddings).embeddings_and_outputs_
 
     def __repr__(self) -> str:
         return f"ClosestToAverage(distance={self.distance!r})"
 
 
-def _chi2_priors(worker: "pd.Series[Any]", alpha: float) -> "pd.Series[Any]":
+def _chi2_priors(worker: pd.Series[Any], alpha: float) -> pd.Series[Any]:
     """crowd-kit's prior skills: chi2.isf(alpha / 2, answers of the worker), in value_counts order."""
     chi2 = require("scipy.stats", "RASA / HRRASA").chi2
     counts = worker.value_counts()
@@ -218,7 +218,7 @@ class RASA(Serialized):
         for name in ("scores_", "embeddings_and_outputs_") + (() if keep_ranks else ("ranks_",)):
             self.__dict__.pop(name, None)
 
-    def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "RASA":
+    def fit(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> RASA:
         owner = self._owner()
         self._check(owner)
         e = _Emb(data, owner, ("task", "worker", "embedding"))
@@ -242,11 +242,11 @@ class RASA(Serialized):
         ref = np.stack(list(self.aggregated_embeddings_.reindex(e.tasks)))
         self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, "cosine")
 
-    def fit_predict_scores(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+    def fit_predict_scores(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
         self.fit(data, true_embeddings)._apply(data)
         return self.scores_
 
-    def fit_predict(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+    def fit_predict(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
         self.fit(data, true_embeddings)._apply(data)
         return self.embeddings_and_outputs_
 
@@ -254,7 +254,7 @@ class RASA(Serialized):
         return f"RASA(n_iter={self.n_iter!r}, tol={self.tol!r}, alpha={self.alpha!r})"
 
 
-def _everygrams(seq: Sequence[Hashable], n_max: int = 4) -> "Counter[tuple[Hashable, ...]]":
+def _everygrams(seq: Sequence[Hashable], n_max: int = 4) -> Counter[tuple[Hashable, ...]]:
     return Counter(tuple(seq[i:i + n]) for i in range(len(seq)) for n in range(1, n_max + 1) if i + n <= len(seq))
 
 
@@ -329,7 +329,7 @@ class HRRASA(RASA):
             out[rows] = local[first]
         return out
 
-    def fit(self, data: pd.DataFrame, true_embeddings: "pd.Series[Any] | None" = None) -> "HRRASA":
+    def fit(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> HRRASA:
         owner = self._owner()
         self._check(owner)
         if not callable(self.output_similarity):

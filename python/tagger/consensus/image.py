@@ -69,7 +69,7 @@ class _Masks:
         self.workers = df["worker"].to_numpy()[order]
         self.frame = df
 
-    def unpack(self, flat: np.ndarray) -> "pd.Series[Any]":
+    def unpack(self, flat: np.ndarray) -> pd.Series[Any]:
         ends = np.cumsum(self.task_pixels)
         masks = [m.astype(bool).reshape(s) for m, s in zip(np.split(flat, ends[:-1]), self.shapes)]
         return pd.Series(masks, index=self.tasks, name="agg_segmentation", dtype=object)
@@ -130,7 +130,7 @@ class SegmentationMajorityVote(Serialized):
     def __init__(self, default_skill: float | None = None, on_missing_skill: str = "error") -> None:
         self.default_skill, self.on_missing_skill = default_skill, on_missing_skill
 
-    def fit(self, data: pd.DataFrame, skills: "pd.Series[Any] | None" = None) -> "SegmentationMajorityVote":
+    def fit(self, data: pd.DataFrame, skills: pd.Series[Any] | None = None) -> SegmentationMajorityVote:
         m = _Masks(data, "SegmentationMajorityVote")
         weights = None
         if skills is not None:
@@ -140,7 +140,7 @@ class SegmentationMajorityVote(Serialized):
         self.skills_ = None if skills is None else skills.rename("skill")
         return self
 
-    def fit_predict(self, data: pd.DataFrame, skills: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame, skills: pd.Series[Any] | None = None) -> pd.Series[Any]:
         return self.fit(data, skills).segmentations_
 
     def __repr__(self) -> str:
@@ -158,7 +158,7 @@ class SegmentationRASA(Serialized):
     def __init__(self, n_iter: int = 10, tol: float = 1e-5) -> None:
         self.n_iter, self.tol = n_iter, tol
 
-    def fit(self, data: pd.DataFrame) -> "SegmentationRASA":
+    def fit(self, data: pd.DataFrame) -> SegmentationRASA:
         check_n_iter("SegmentationRASA", n_iter=self.n_iter, tol=self.tol)
         m = _Masks(data, "SegmentationRASA")
         out = _run(m, "rasa", n_iter=int(self.n_iter), tol=float(self.tol))
@@ -168,7 +168,7 @@ class SegmentationRASA(Serialized):
         self.loss_history_: list[float] = [float(v) for v in out["loss_history"]]
         return self
 
-    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
         return self.fit(data).segmentations_
 
     def __repr__(self) -> str:
@@ -187,7 +187,7 @@ class SegmentationEM(Serialized):
     def __init__(self, n_iter: int = 10, tol: float = 1e-5, eps: float = 1e-15) -> None:
         self.n_iter, self.tol, self.eps = n_iter, tol, eps
 
-    def fit(self, data: pd.DataFrame) -> "SegmentationEM":
+    def fit(self, data: pd.DataFrame) -> SegmentationEM:
         check_n_iter("SegmentationEM", n_iter=self.n_iter, tol=self.tol, eps=self.eps)
         m = _Masks(data, "SegmentationEM")
         out = _run(m, "em", n_iter=int(self.n_iter), tol=float(self.tol), eps=float(self.eps))
@@ -197,7 +197,7 @@ class SegmentationEM(Serialized):
         self.loss_history_: list[float] = [float(v) for v in out["loss_history"]]
         return self
 
-    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
         return self.fit(data).segmentations_
 
     def __repr__(self) -> str:

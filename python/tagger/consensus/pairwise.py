@@ -70,9 +70,9 @@ class BradleyTerry(Serialized):
     def __init__(self, n_iter: int, tol: float = 1e-5) -> None:
         self.n_iter, self.tol = n_iter, tol
 
-    scores_: "pd.Series[Any]"
+    scores_: pd.Series[Any]
 
-    def fit(self, data: pd.DataFrame) -> "BradleyTerry":
+    def fit(self, data: pd.DataFrame) -> BradleyTerry:
         """``data``: columns ``left, right, label`` (``worker`` is not used)."""
         check_n_iter("BradleyTerry", n_iter=self.n_iter, tol=self.tol)
         left, right, won, items, _ = _pairs(data, "BradleyTerry", need_worker=False)
@@ -82,7 +82,7 @@ class BradleyTerry(Serialized):
         self.n_iter_, self.converged_ = int(out["n_iter"]), bool(out["converged"])
         return self
 
-    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
         return self.fit(data).scores_
 
     def __repr__(self) -> str:
@@ -113,11 +113,11 @@ class NoisyBradleyTerry(Serialized):
         worker, workers = codes(df["worker"], sort=True)
         return (left, right, won, worker, len(items), len(workers)), items, workers
 
-    scores_: "pd.Series[Any]"
-    skills_: "pd.Series[Any]"
-    biases_: "pd.Series[Any]"
+    scores_: pd.Series[Any]
+    skills_: pd.Series[Any]
+    biases_: pd.Series[Any]
 
-    def fit(self, data: pd.DataFrame) -> "NoisyBradleyTerry":
+    def fit(self, data: pd.DataFrame) -> NoisyBradleyTerry:
         """``data``: columns ``worker, left, right, label``."""
         import numbers
         if isinstance(self.random_state, bool) or not isinstance(self.random_state, numbers.Integral) \
@@ -134,7 +134,7 @@ class NoisyBradleyTerry(Serialized):
         self.n_iter_, self.converged_ = int(out["n_iter"]), bool(out["converged"])
         return self
 
-    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
         return self.fit(data).scores_
 
     def objective(self, data: pd.DataFrame, scores: pd.Series, biases: pd.Series, skills: pd.Series, x0: float = 0.0) -> float:

@@ -31,7 +31,7 @@ class LabelQuality:
         self.tasks, self.answers, self.workers, self.confidence = tasks, answers, workers, confidence
 
     @classmethod
-    def from_fit(cls, a: Answers, out: dict[str, Any], confidence: float = 0.95, threads: int = 0) -> "LabelQuality":
+    def from_fit(cls, a: Answers, out: dict[str, Any], confidence: float = 0.95, threads: int = 0) -> LabelQuality:
         d = _core.consensus.detect(*a.core_args(), probas=out["probas"], labels=out["labels"],
                                    confidence=confidence, threads=threads)
         lab = out["labels"]
@@ -100,7 +100,7 @@ class CROWDLAB(BaseClassifier):
     _method = "crowdlab"
 
     def fit(self, data: pd.DataFrame, model_probas: pd.DataFrame | None = None,  # type: ignore[override]
-            true_labels: pd.Series | None = None) -> "CROWDLAB":
+            true_labels: pd.Series | None = None) -> CROWDLAB:
         if not isinstance(data, pd.DataFrame):
             raise InvalidArgument(f"CROWDLAB: expected a pandas DataFrame with columns task, worker, label; "
                                   f"got {type(data).__name__}")

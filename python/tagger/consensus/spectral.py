@@ -44,7 +44,7 @@ class KOS(BaseClassifier):
     def _init_args(self) -> dict[str, Any]:
         return {"n_iter": self.n_iter, "random_state": self.random_state}
 
-    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "KOS":
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> KOS:
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("KOS: data is empty (no answers to aggregate)")
         return self._fit(data, true_labels)  # type: ignore[return-value]
@@ -112,7 +112,7 @@ class MMSR(BaseClassifier):
     def _init_args(self) -> dict[str, Any]:
         return {"n_iter": self.n_iter, "tol": self.tol, "random_state": self.random_state}
 
-    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> "MMSR":
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> MMSR:
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("MMSR: data is empty (no answers to aggregate)")
         return self._fit(data, true_labels)  # type: ignore[return-value]

@@ -37,7 +37,7 @@ class ROVER(Serialized):
                  silent: bool = True) -> None:
         self.tokenizer, self.detokenizer, self.silent = tokenizer, detokenizer, silent
 
-    def fit(self, data: pd.DataFrame) -> "ROVER":
+    def fit(self, data: pd.DataFrame) -> ROVER:
         if not callable(self.tokenizer) or not callable(self.detokenizer):
             raise InvalidArgument("ROVER: tokenizer and detokenizer must be callables")
         # crowd-kit's ROVER never reads `worker`: it may be absent, and its ids (NaN included) are
@@ -80,14 +80,14 @@ class ROVER(Serialized):
         self.texts_ = pd.Series(result, index=pd.Index(tasks, name="task"), name="agg_text")
         return self
 
-    def fit_predict(self, data: pd.DataFrame) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
         return self.fit(data).texts_
 
     def __repr__(self) -> str:
         return f"ROVER(tokenizer={self.tokenizer!r}, detokenizer={self.detokenizer!r}, silent={self.silent!r})"
 
 
-def _encode(encoder: Callable[[str], Any], texts: "pd.Series[Any]", owner: str) -> "pd.Series[Any]":
+def _encode(encoder: Callable[[str], Any], texts: pd.Series[Any], owner: str) -> pd.Series[Any]:
     if not callable(encoder):
         raise InvalidArgument(f"{owner}: encoder must be a callable text -> 1-d numpy array")
     return pd.Series([np.asarray(encoder(t), dtype=np.float64).ravel() for t in texts], index=texts.index, dtype=object)
@@ -153,14 +153,14 @@ class _TextEmbeddings(Serialized):
         out = df.rename(columns={"text": "output"})
         return out.assign(embedding=_encode(_as_encoder(self.encoder), out["output"], self._owner))
 
-    def _true(self, true_objects: "pd.Series[Any] | None") -> "pd.Series[Any] | None":
+    def _true(self, true_objects: pd.Series[Any] | None) -> pd.Series[Any] | None:
         if true_objects is None:
             return None
         if not isinstance(true_objects, pd.Series):
             raise InvalidArgument(f"{self._owner}: true_objects must be a pandas Series task -> text")
         return _encode(_as_encoder(self.encoder), true_objects, self._owner)
 
-    def _run(self, method: str, data: pd.DataFrame, true_objects: "pd.Series[Any] | None") -> Any:
+    def _run(self, method: str, data: pd.DataFrame, true_objects: pd.Series[Any] | None) -> Any:
         """``method`` of a fresh inner estimator on the encoded ``data``; kept once it succeeded."""
         est = self._new_est()
         out = getattr(est, method)(self._data(data), self._true(true_objects))
@@ -168,14 +168,14 @@ class _TextEmbeddings(Serialized):
         self.__dict__.pop("texts_", None)  # the previous fit's
         return out
 
-    def fit(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> Any:
+    def fit(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> Any:
         self._run("fit", data, true_objects)
         return self
 
-    def fit_predict_scores(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> pd.DataFrame:
+    def fit_predict_scores(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> pd.DataFrame:
         return self._run("fit_predict_scores", data, true_objects)
 
-    def fit_predict(self, data: pd.DataFrame, true_objects: "pd.Series[Any] | None" = None) -> "pd.Series[Any]":
+    def fit_predict(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> pd.Series[Any]:
         self.texts_ = self._run("fit_predict", data, true_objects)["output"].rename("agg_text")
         return self.texts_
 

@@ -126,7 +126,7 @@ class MajorityVote(BaseClassifier):
     _worker_order = "sorted"
 
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None,  # type: ignore[override]
-            true_labels: pd.Series | None = None) -> "MajorityVote":
+            true_labels: pd.Series | None = None) -> MajorityVote:
         """Fits the vote; ``skills`` (Series worker -> weight) makes it weighted."""
         with fit_transaction(self) as work:
             work._skills_in = skills
@@ -213,7 +213,7 @@ class GoldMajorityVote(_Predicting):
 
     _method = "gold_majority_vote"
 
-    def fit(self, data: pd.DataFrame, true_labels: pd.Series) -> "GoldMajorityVote":  # type: ignore[override]
+    def fit(self, data: pd.DataFrame, true_labels: pd.Series) -> GoldMajorityVote:  # type: ignore[override]
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("GoldMajorityVote: data is empty (no answers to aggregate)")
         if true_labels is None:
