@@ -39,6 +39,9 @@ class ConsensusResult:
 
     @classmethod
     def from_core(cls, out: dict[str, Any]) -> ConsensusResult:
+        """A result from the core's output dict: its ``labels``, ``probas``,
+        ``skills``, ``priors``, ``errors``, ``n_iter`` and ``converged``, and
+        every other key in ``extra``."""
         keys = ("labels", "probas", "skills", "priors", "errors", "n_iter", "converged")
         return cls(labels=out["labels"], probas=out["probas"], skills=out["skills"], priors=out["priors"],
                    errors=out["errors"], n_iter=out["n_iter"], converged=out["converged"],

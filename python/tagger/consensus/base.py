@@ -77,6 +77,8 @@ class Answers:
         return len(self.task_names), len(self.worker_names), len(self.label_names)
 
     def core_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+        """``(task, worker, label, n_tasks, n_workers, n_labels)``: the leading
+        arguments of the ``_core.consensus`` functions."""
         return (self.task, self.worker, self.label, *self.sizes)
 
     def __repr__(self) -> str:
@@ -486,6 +488,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _probas: pd.DataFrame | None  # built on first use of probas_
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        _mirror_fit(cls)  # before Serialized wraps the class's fit* methods: the copies run under its lock too
         super().__init_subclass__(**kwargs)
         if _CrowdkitCompatible.__bases__ != (_Plain,):  # crowd-kit's base already adopted
             _give_attrs_fields(cls)
@@ -522,6 +525,24 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
     # -- API --------------------------------------------------------------
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> BaseClassifier:
+        """Fits the model to the answers in ``data`` and returns the estimator itself.
+
+        ``data``: a DataFrame with columns ``task``, ``worker``, ``label`` (one
+        row per answer; any hashable ids and labels). A missing column raises
+        :class:`~tagger.errors.MissingColumn`, NaN/None in one of them
+        :class:`~tagger.errors.InvalidArgument`; a worker answering a task twice
+        follows ``on_duplicate``; an empty frame fits to empty results.
+
+        ``true_labels``: optional gold labels, a Series task -> label; those
+        tasks get one-hot posteriors. Each must be a label seen in the answers
+        or listed in ``labels=``; gold for tasks without answers is ignored.
+
+        Sets ``labels_`` (Series task -> label, ``agg_label``), ``probas_``
+        (DataFrame task x label), ``skills_`` (Series worker -> skill, where the
+        method estimates skills), ``priors_``, ``n_iter_``, ``converged_``,
+        ``loss_history_``, ``answers_`` and the method's own fitted attributes
+        (see the class). A fit that raises leaves the estimator as it was.
+        """
         return self._fit(data, true_labels)
 
     def _fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None, **call: Any) -> BaseClassifier:
@@ -564,6 +585,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         self._set(answers, out)
         return self
 
+    # Shown with fit's parameters: _mirror_fit below.
     def fit_predict(self, data: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.Series:
         """``fit`` with the same arguments, then ``labels_``."""
         return self.fit(data, *args, **kwargs).labels_
@@ -752,6 +774,53 @@ def errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:
     flat = errors.transpose(0, 2, 1).reshape(w * k, k)
     idx = pd.MultiIndex.from_product([answers.worker_names, answers.label_names], names=["worker", "label"])
     return pd.DataFrame(flat, index=idx, columns=answers.label_names.rename("label"))
+
+
+# fit_predict and fit_predict_proba pass everything to fit (true_labels, skills, initial_error,
+# model_probas: each class's fit takes its own), so BaseClassifier's are (data, *args, **kwargs),
+# and that is all help() and inspect.signature showed of them. Every class that defines fit (and
+# BaseClassifier, for the classes that inherit its fit) gets thin copies that call the same
+# generic method, with fit's parameters as their __signature__: the call is unchanged, only what
+# introspection shows. A class's own fit_predict (GoldMajorityVote's) is kept.
+_FIT_THEN: dict[str, tuple[Callable[..., Any], str, str]] = {
+    "fit_predict": (BaseClassifier.fit_predict, "pd.Series",
+                    "``labels_``: a Series task -> label, named ``agg_label``"),
+    "fit_predict_proba": (BaseClassifier.fit_predict_proba, "pd.DataFrame",
+                          "``probas_``: a DataFrame indexed by task, one column per label, of {probas}"),
+}
+
+
+def _mirror_fit(cls: type, replace: bool = False) -> None:
+    """Gives ``cls`` its own fit_predict/fit_predict_proba, shown with the parameters of ``cls.fit``
+    (one it defines itself is kept unless ``replace``)."""
+    fit = vars(cls).get("fit")
+    if fit is None:
+        return
+    sig = inspect.signature(fit)
+    args = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                     for p in list(sig.parameters.values())[1:])
+    probas = getattr(cls, "_probas_are", "") or "posterior probabilities P(z_t = k)"
+    for name, (generic, returns, result) in _FIT_THEN.items():
+        if name in vars(cls) and not replace:
+            continue
+        method = _calling(generic)
+        method.__name__ = name
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        method.__module__ = cls.__module__
+        method.__doc__ = (f"Fits as ``fit({args})`` does (same arguments, see :meth:`fit`) and returns "
+                          f"{result.format(probas=probas)}.")
+        method.__signature__ = sig.replace(return_annotation=returns)  # type: ignore[attr-defined]
+        method.__annotations__ = {**getattr(fit, "__annotations__", {}), "return": returns}
+        setattr(cls, name, method)
+
+
+def _calling(generic: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return generic(self, *args, **kwargs)
+    return method
+
+
+_mirror_fit(BaseClassifier, replace=True)
 
 
 RunFn = Callable[..., dict]

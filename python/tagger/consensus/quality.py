@@ -32,6 +32,10 @@ class LabelQuality:
 
     @classmethod
     def from_fit(cls, a: Answers, out: dict[str, Any], confidence: float = 0.95, threads: int = 0) -> LabelQuality:
+        """The report of a fit: ``a`` its answers, ``out`` the core's result
+        (``probas`` [tasks, labels] and ``labels`` [tasks]); Wilson intervals at
+        ``confidence``, computed in C++ on ``threads`` threads (0: all cores).
+        Estimators build it through ``est.quality(confidence)``."""
         d = _core.consensus.detect(*a.core_args(), probas=out["probas"], labels=out["labels"],
                                    confidence=confidence, threads=threads)
         lab = out["labels"]
@@ -101,6 +105,22 @@ class CROWDLAB(BaseClassifier):
 
     def fit(self, data: pd.DataFrame, model_probas: pd.DataFrame | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> CROWDLAB:
+        """Fits the consensus of the annotators in ``data`` and the model's
+        ``model_probas``; returns the estimator itself.
+
+        ``data``: columns ``task``, ``worker``, ``label``, as for every classifier.
+        ``model_probas`` (required, although it defaults to None: without a
+        DataFrame :class:`~tagger.errors.InvalidArgument` is raised): a DataFrame
+        indexed by task, one column per label, each row a distribution
+        (numbers >= 0 summing to 1), one row per task; every answered task needs
+        a row, and rows of tasks nobody answered add those tasks with the
+        model's label. Without ``labels=`` the labels are the model's columns.
+        ``true_labels``: optional gold labels, a Series task -> label.
+
+        Sets ``labels_``, ``probas_`` (both including the model-only tasks),
+        ``skills_`` (annotator weights), ``model_weight_``, ``priors_``,
+        ``n_iter_``, ``converged_``, ``loss_history_`` and ``answers_``.
+        """
         if not isinstance(data, pd.DataFrame):
             raise InvalidArgument(f"CROWDLAB: expected a pandas DataFrame with columns task, worker, label; "
                                   f"got {type(data).__name__}")

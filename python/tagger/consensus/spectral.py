@@ -45,6 +45,16 @@ class KOS(BaseClassifier):
         return {"n_iter": self.n_iter, "random_state": self.random_state}
 
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> KOS:
+        """Runs the message passing on ``data``; returns the estimator itself.
+
+        ``data``: columns ``task``, ``worker``, ``label`` with exactly two
+        distinct labels (else :class:`~tagger.errors.InvalidArgument`, as for
+        an empty frame). ``true_labels``: optional Series task -> gold label;
+        those tasks keep their gold label.
+
+        Sets ``labels_``, ``probas_`` (one-hot), ``priors_``, ``n_iter_``,
+        ``converged_``, ``loss_history_`` and ``answers_``; no ``skills_``.
+        """
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("KOS: data is empty (no answers to aggregate)")
         return self._fit(data, true_labels)  # type: ignore[return-value]
@@ -113,6 +123,19 @@ class MMSR(BaseClassifier):
         return {"n_iter": self.n_iter, "tol": self.tol, "random_state": self.random_state}
 
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> MMSR:
+        """Estimates the workers' skills from ``data`` and votes with them; returns the estimator itself.
+
+        ``data``: columns ``task``, ``worker``, ``label``, at least two labels
+        (an empty frame, or one label, raises
+        :class:`~tagger.errors.InvalidArgument`; so does data too sparse for
+        the rank-one fit, where every skill comes out 0 or NaN).
+        ``true_labels``: optional Series task -> gold label; those tasks keep
+        their gold label.
+
+        Sets ``skills_`` (Series worker -> log-odds weight, may be negative),
+        ``labels_``, ``scores_`` (= ``probas_``, signed vote shares),
+        ``n_iter_``, ``converged_``, ``loss_history_`` and ``answers_``.
+        """
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("MMSR: data is empty (no answers to aggregate)")
         return self._fit(data, true_labels)  # type: ignore[return-value]
@@ -167,12 +190,23 @@ class MMSR(BaseClassifier):
         self.probas_ = self._ck_order(pd.DataFrame(probas, index=tasks, columns=answers.label_names.rename("label")))
 
     def predict(self, data: pd.DataFrame) -> pd.Series:
+        """Labels of ``data``'s tasks (columns ``task``, ``worker``, ``label``) by
+        the vote weighted with the fitted ``skills_``: a Series task -> label.
+
+        Every worker of ``data`` needs a fitted skill (else
+        :class:`~tagger.errors.InvalidArgument`). Sets ``labels_`` and
+        ``scores_`` of ``data``; ``skills_`` stay as ``fit`` set them.
+        """
         self._vote(data)
         return self.labels_
 
     def predict_score(self, data: pd.DataFrame) -> pd.DataFrame:
+        """As :meth:`predict`, but returns ``scores_``: a DataFrame task x label
+        of the skill sums over the row sum (signed, not probabilities)."""
         self._vote(data)
         return self.scores_
 
     def fit_predict_score(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``fit(data)``, then ``scores_``: a DataFrame task x label of the signed
+        vote shares of the fitted data."""
         return self.fit(data).scores_

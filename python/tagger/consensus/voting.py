@@ -214,6 +214,17 @@ class GoldMajorityVote(_Predicting):
     _method = "gold_majority_vote"
 
     def fit(self, data: pd.DataFrame, true_labels: pd.Series) -> GoldMajorityVote:  # type: ignore[override]
+        """Learns each worker's skill, their accuracy on the gold tasks; returns the estimator itself.
+
+        ``data``: columns ``task``, ``worker``, ``label``. ``true_labels``
+        (required): a Series task -> gold label; at least one task of ``data``
+        needs one, and an empty ``data`` raises
+        :class:`~tagger.errors.InvalidArgument`.
+
+        Sets ``skills_`` (Series worker -> accuracy, sorted, only workers with
+        a gold answer, as crowd-kit), and ``labels_``/``probas_`` of the vote of
+        those workers on ``data`` (crowd-kit's fit sets none).
+        """
         if isinstance(data, pd.DataFrame) and len(data) == 0:
             raise InvalidArgument("GoldMajorityVote: data is empty (no answers to aggregate)")
         if true_labels is None:
@@ -240,9 +251,13 @@ class GoldMajorityVote(_Predicting):
         self.skills_ = _sorted_by_index(self._gold_skills)  # workers with a gold answer only, as crowd-kit
 
     def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:
+        """``fit(data, true_labels)``, then ``predict(data)``: a Series task -> label,
+        every worker of ``data`` voting with their gold accuracy."""
         return self.fit(data, true_labels).predict(data)
 
     def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.DataFrame:
+        """``fit(data, true_labels)``, then ``predict_proba(data)``: a DataFrame task x
+        label of the vote weighted by the workers' gold accuracy."""
         return self.fit(data, true_labels).predict_proba(data)
 
 
