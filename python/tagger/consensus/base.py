@@ -70,10 +70,12 @@ class Answers:
 
     @property
     def n(self) -> int:
+        """Number of answers."""
         return len(self.task)
 
     @property
     def sizes(self) -> tuple[int, int, int]:
+        """``(n_tasks, n_workers, n_labels)``."""
         return len(self.task_names), len(self.worker_names), len(self.label_names)
 
     def core_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:

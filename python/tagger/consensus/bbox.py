@@ -41,6 +41,15 @@ class BoxMajorityVote(Serialized):
         self.iou_threshold, self.min_support, self.aggregate = iou_threshold, min_support, aggregate
 
     def fit(self, data: pd.DataFrame) -> BoxMajorityVote:
+        """Clusters each task's boxes and keeps the supported clusters; returns the estimator itself.
+
+        ``data``: columns ``task, worker, x_min, y_min, x_max, y_max`` (numbers)
+        and optionally ``label`` (boxes cluster only with boxes of the same
+        label). Inverted or NaN boxes raise
+        :class:`~tagger.errors.InvalidArgument`. Sets ``boxes_`` (DataFrame
+        ``task, label, x_min, y_min, x_max, y_max, support``) and ``clusters_``
+        (Series per input row: its row in ``boxes_``, -1 when dropped).
+        """
         if self.aggregate not in ("mean", "median"):
             raise InvalidArgument(f"BoxMajorityVote: aggregate must be 'mean' or 'median', not {self.aggregate!r}")
         for k in ("iou_threshold", "min_support"):
@@ -75,6 +84,8 @@ class BoxMajorityVote(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``fit(data)``, then ``boxes_``: the aggregated boxes, a DataFrame
+        ``task, label, x_min, y_min, x_max, y_max, support``."""
         return self.fit(data).boxes_
 
     def __repr__(self) -> str:

@@ -26,7 +26,15 @@ class _Continuous(Serialized):
         return 0.0
 
     def fit(self, data: pd.DataFrame) -> _Continuous:
-        """``data``: columns ``task, worker, output`` (crowd-kit) or ``task, worker, label`` with numbers."""
+        """Aggregates each task's numeric answers; returns the estimator itself.
+
+        ``data``: columns ``task, worker, output`` (crowd-kit) or ``task, worker,
+        label`` with numbers (``output`` is read when both are present). A
+        missing column raises :class:`~tagger.errors.MissingColumn`, a value
+        that is not a number :class:`~tagger.errors.InvalidArgument`; a worker
+        answering a task twice follows ``on_duplicate``. Sets ``labels_``: a
+        Series task -> aggregated value, named ``agg_output``.
+        """
         from .base import check_params
         check_params(vars(self), type(self).__name__)
         col = "output" if isinstance(data, pd.DataFrame) and "output" in data.columns else "label"
@@ -45,6 +53,7 @@ class _Continuous(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series:
+        """``fit(data)``, then ``labels_``: a Series task -> aggregated value, named ``agg_output``."""
         return self.fit(data).labels_
 
     def __repr__(self) -> str:

@@ -103,6 +103,7 @@ class GLAD(BaseClassifier):
     # when one was set after construction (g.labels_priors = p was ignored by the fit).
     @property
     def silent(self) -> bool:
+        """crowd-kit's name: ``not verbose`` (setting it sets ``verbose``)."""
         return not self.verbose
 
     @silent.setter
@@ -111,6 +112,7 @@ class GLAD(BaseClassifier):
 
     @property
     def labels_priors(self) -> Any:
+        """crowd-kit's name for ``class_priors`` (setting it sets ``class_priors``)."""
         return self.class_priors
 
     @labels_priors.setter
@@ -119,10 +121,12 @@ class GLAD(BaseClassifier):
 
     @property
     def m_steps(self) -> int:
+        """tagger's older name for ``m_step_max_iter`` (read only)."""
         return self.m_step_max_iter
 
     @property
     def m_tol(self) -> float:
+        """tagger's older name for ``m_step_tol`` (read only)."""
         return self.m_step_tol
 
     def _init_args(self) -> dict[str, Any]:

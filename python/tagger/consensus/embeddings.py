@@ -151,6 +151,19 @@ class ClosestToAverage(Serialized):
 
     def fit(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None,
             true_embeddings: pd.Series[Any] | None = None) -> ClosestToAverage:
+        """Picks each task's answer closest to its reference embedding; returns the estimator itself.
+
+        ``data``: columns ``task, worker, output, embedding``, each embedding a
+        1-d numeric array, one dimension throughout. The reference is the
+        task's mean embedding, or ``aggregated_embeddings`` (Series task ->
+        vector, a row for every task) when given; ``true_embeddings`` (Series
+        task -> vector) replaces the mean of those tasks (not used with
+        ``aggregated_embeddings``). A task whose distances are all NaN raises
+        :class:`~tagger.errors.InvalidArgument`. Sets ``scores_`` (DataFrame
+        indexed by task: every answer's ``output``, ``score`` = distance,
+        ``embedding``) and ``embeddings_and_outputs_`` (DataFrame indexed by
+        task: the chosen ``output`` and ``embedding``).
+        """
         e = _Emb(data, "ClosestToAverage")
         fixed, mask = e.fixed(true_embeddings, "ClosestToAverage")
         T, D = len(e.tasks), e.matrix.shape[1]
@@ -174,9 +187,13 @@ class ClosestToAverage(Serialized):
         return self
 
     def fit_predict_scores(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
+        """``fit(data, aggregated_embeddings)``, then ``scores_``: every answer's
+        distance to its task's reference (DataFrame indexed by task)."""
         return self.fit(data, aggregated_embeddings).scores_
 
     def fit_predict(self, data: pd.DataFrame, aggregated_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
+        """``fit(data, aggregated_embeddings)``, then ``embeddings_and_outputs_``:
+        each task's chosen ``output`` and ``embedding`` (DataFrame indexed by task)."""
         return self.fit(data, aggregated_embeddings).embeddings_and_outputs_
 
     def __repr__(self) -> str:
@@ -219,6 +236,17 @@ class RASA(Serialized):
             self.__dict__.pop(name, None)
 
     def fit(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> RASA:
+        """Fits the workers' reliabilities and the tasks' aggregate embeddings; returns the estimator itself.
+
+        ``data``: columns ``task, worker, embedding`` (each a 1-d numeric
+        array, one dimension throughout; ``fit_predict`` also needs
+        ``output``). ``true_embeddings``: optional Series task -> vector, the
+        fixed aggregate of those tasks. Needs scipy (extra ``sparse``) for the
+        chi-squared priors. Sets ``skills_``, ``prior_skills_``,
+        ``aggregated_embeddings_`` (Series task -> vector), ``loss_history_``
+        and ``n_iter_``; drops the ``scores_`` and ``embeddings_and_outputs_``
+        of an earlier ``fit_predict``.
+        """
         owner = self._owner()
         self._check(owner)
         e = _Emb(data, owner, ("task", "worker", "embedding"))
@@ -243,10 +271,18 @@ class RASA(Serialized):
         self.scores_, self.embeddings_and_outputs_ = _closest(e, ref, "cosine")
 
     def fit_predict_scores(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
+        """``fit(data, true_embeddings)``, then each answer's cosine distance to
+        its task's aggregate: ``scores_`` (DataFrame indexed by task: ``output``,
+        ``score``, ``embedding``). ``data`` needs the ``output`` column too.
+        Also sets ``embeddings_and_outputs_``."""
         self.fit(data, true_embeddings)._apply(data)
         return self.scores_
 
     def fit_predict(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> pd.DataFrame:
+        """``fit(data, true_embeddings)``, then each task's answer closest (cosine)
+        to its aggregate: ``embeddings_and_outputs_`` (DataFrame indexed by
+        task: ``output``, ``embedding``). ``data`` needs the ``output`` column
+        too. Also sets ``scores_``."""
         self.fit(data, true_embeddings)._apply(data)
         return self.embeddings_and_outputs_
 
@@ -330,6 +366,17 @@ class HRRASA(RASA):
         return out
 
     def fit(self, data: pd.DataFrame, true_embeddings: pd.Series[Any] | None = None) -> HRRASA:
+        """Fits as :meth:`RASA.fit`, with each answer also weighted by its local
+        reliability; returns the estimator itself.
+
+        ``data``: columns ``task, worker, embedding, output`` (embeddings 1-d
+        numeric arrays of one dimension; outputs str for the default
+        ``output_similarity``). ``true_embeddings``: optional Series task ->
+        vector, the fixed aggregate of those tasks. A task with one answer
+        keeps it (new workers there get NaN skills). Sets RASA's attributes,
+        ``weights_`` (DataFrame by (task, worker), column ``weight``) and, with
+        ``calculate_ranks``, ``ranks_`` (``task, output, rank``).
+        """
         owner = self._owner()
         self._check(owner)
         if not callable(self.output_similarity):

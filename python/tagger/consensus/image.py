@@ -131,6 +131,16 @@ class SegmentationMajorityVote(Serialized):
         self.default_skill, self.on_missing_skill = default_skill, on_missing_skill
 
     def fit(self, data: pd.DataFrame, skills: pd.Series[Any] | None = None) -> SegmentationMajorityVote:
+        """Votes each task's pixels; returns the estimator itself.
+
+        ``data``: columns ``task, worker, segmentation``, each segmentation a
+        numpy mask (booleans, or only 0 and 1), one shape per task.
+        ``skills``: optional Series worker -> vote weight; workers missing from
+        it follow ``on_missing_skill`` (``"error"``, ``"ignore"``: their
+        answers are dropped, ``"value"``: ``default_skill``). Without it every
+        vote counts 1. Sets ``segmentations_`` (Series task -> bool mask,
+        ``agg_segmentation``) and ``skills_`` (the skills given, or None).
+        """
         m = _Masks(data, "SegmentationMajorityVote")
         weights = None
         if skills is not None:
@@ -141,6 +151,7 @@ class SegmentationMajorityVote(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame, skills: pd.Series[Any] | None = None) -> pd.Series[Any]:
+        """``fit(data, skills)``, then ``segmentations_``: a Series task -> bool mask."""
         return self.fit(data, skills).segmentations_
 
     def __repr__(self) -> str:
@@ -159,6 +170,14 @@ class SegmentationRASA(Serialized):
         self.n_iter, self.tol = n_iter, tol
 
     def fit(self, data: pd.DataFrame) -> SegmentationRASA:
+        """Aggregates each task's masks by reweighting its workers; returns the estimator itself.
+
+        ``data``: columns ``task, worker, segmentation``, each segmentation a
+        numpy mask (booleans, or only 0 and 1), one shape per task. Sets
+        ``segmentations_`` (Series task -> bool mask, ``agg_segmentation``),
+        ``weights_`` (Series by (task, worker)) and ``loss_history_`` (of the
+        last task).
+        """
         check_n_iter("SegmentationRASA", n_iter=self.n_iter, tol=self.tol)
         m = _Masks(data, "SegmentationRASA")
         out = _run(m, "rasa", n_iter=int(self.n_iter), tol=float(self.tol))
@@ -169,6 +188,7 @@ class SegmentationRASA(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
+        """``fit(data)``, then ``segmentations_``: a Series task -> bool mask."""
         return self.fit(data).segmentations_
 
     def __repr__(self) -> str:
@@ -188,6 +208,14 @@ class SegmentationEM(Serialized):
         self.n_iter, self.tol, self.eps = n_iter, tol, eps
 
     def fit(self, data: pd.DataFrame) -> SegmentationEM:
+        """Runs the one-coin EM on each task's masks; returns the estimator itself.
+
+        ``data``: columns ``task, worker, segmentation``, each segmentation a
+        numpy mask (booleans, or only 0 and 1), one shape per task. Sets
+        ``segmentations_`` (Series task -> bool mask, ``agg_segmentation``),
+        ``errors_`` (Series by (task, worker)) and ``loss_history_`` (of the
+        last task).
+        """
         check_n_iter("SegmentationEM", n_iter=self.n_iter, tol=self.tol, eps=self.eps)
         m = _Masks(data, "SegmentationEM")
         out = _run(m, "em", n_iter=int(self.n_iter), tol=float(self.tol), eps=float(self.eps))
@@ -198,6 +226,7 @@ class SegmentationEM(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
+        """``fit(data)``, then ``segmentations_``: a Series task -> bool mask."""
         return self.fit(data).segmentations_
 
     def __repr__(self) -> str:

@@ -73,7 +73,13 @@ class BradleyTerry(Serialized):
     scores_: pd.Series[Any]
 
     def fit(self, data: pd.DataFrame) -> BradleyTerry:
-        """``data``: columns ``left, right, label`` (``worker`` is not used)."""
+        """Fits the item scores to the comparisons in ``data``; returns the estimator itself.
+
+        ``data``: columns ``left, right, label`` (``worker`` is not used), one
+        row per comparison, ``label`` the winner (equal to ``left`` or
+        ``right``). Sets ``scores_`` (Series item -> score, ``agg_score``,
+        items sorted), ``loss_history_``, ``n_iter_`` and ``converged_``.
+        """
         check_n_iter("BradleyTerry", n_iter=self.n_iter, tol=self.tol)
         left, right, won, items, _ = _pairs(data, "BradleyTerry", need_worker=False)
         out = _core.consensus_families.bradley_terry(left, right, won, len(items), int(self.n_iter), float(self.tol))
@@ -83,6 +89,7 @@ class BradleyTerry(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
+        """``fit(data)``, then ``scores_``: a Series item -> score, named ``agg_score``."""
         return self.fit(data).scores_
 
     def __repr__(self) -> str:
@@ -118,7 +125,14 @@ class NoisyBradleyTerry(Serialized):
     biases_: pd.Series[Any]
 
     def fit(self, data: pd.DataFrame) -> NoisyBradleyTerry:
-        """``data``: columns ``worker, left, right, label``."""
+        """Fits item scores and worker skills and biases to ``data``; returns the estimator itself.
+
+        ``data``: columns ``worker, left, right, label``, one row per
+        comparison, ``label`` the winner (equal to ``left`` or ``right``).
+        Sets ``scores_`` (Series item -> score, ``agg_score``, index named
+        ``label``), ``skills_`` and ``biases_`` (Series by worker),
+        ``loss_history_``, ``n_iter_`` and ``converged_``.
+        """
         import numbers
         if isinstance(self.random_state, bool) or not isinstance(self.random_state, numbers.Integral) \
                 or not 0 <= self.random_state < 2**32:
@@ -135,6 +149,7 @@ class NoisyBradleyTerry(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
+        """``fit(data)``, then ``scores_``: a Series item -> score, named ``agg_score``."""
         return self.fit(data).scores_
 
     def objective(self, data: pd.DataFrame, scores: pd.Series, biases: pd.Series, skills: pd.Series, x0: float = 0.0) -> float:

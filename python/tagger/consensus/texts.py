@@ -38,6 +38,12 @@ class ROVER(Serialized):
         self.tokenizer, self.detokenizer, self.silent = tokenizer, detokenizer, silent
 
     def fit(self, data: pd.DataFrame) -> ROVER:
+        """Aligns and votes each task's texts; returns the estimator itself.
+
+        ``data``: columns ``task, text`` (str texts; a ``worker`` column may be
+        there and is not read). Sets ``texts_``: a Series task -> text, named
+        ``agg_text``, tasks sorted.
+        """
         if not callable(self.tokenizer) or not callable(self.detokenizer):
             raise InvalidArgument("ROVER: tokenizer and detokenizer must be callables")
         # crowd-kit's ROVER never reads `worker`: it may be absent, and its ids (NaN included) are
@@ -81,6 +87,7 @@ class ROVER(Serialized):
         return self
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series[Any]:
+        """``fit(data)``, then ``texts_``: a Series task -> text, named ``agg_text``."""
         return self.fit(data).texts_
 
     def __repr__(self) -> str:
@@ -124,6 +131,7 @@ class _TextEmbeddings(Serialized):
 
     @property
     def loss_history_(self) -> list[float]:
+        """The inner RASA/HRRASA's ``loss_history_`` of the last fit."""
         return self._fitted().loss_history_
 
     def _fitted(self) -> RASA:
@@ -169,13 +177,26 @@ class _TextEmbeddings(Serialized):
         return out
 
     def fit(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> Any:
+        """Encodes the texts and fits a fresh inner RASA/HRRASA on them; returns the estimator itself.
+
+        ``data``: columns ``task, worker, text`` (str texts). ``true_objects``:
+        optional Series task -> true text, encoded and fixed as those tasks'
+        aggregates. The fitted attributes (``skills_``, ``loss_history_``,
+        ``aggregated_embeddings_`` ...) are the inner estimator's; ``texts_``
+        of an earlier fit is dropped (``fit_predict`` sets it).
+        """
         self._run("fit", data, true_objects)
         return self
 
     def fit_predict_scores(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> pd.DataFrame:
+        """``fit(data, true_objects)``, then every answer's distance to its task's
+        aggregate: a DataFrame indexed by task (``output`` = the text, ``score``,
+        ``embedding``)."""
         return self._run("fit_predict_scores", data, true_objects)
 
     def fit_predict(self, data: pd.DataFrame, true_objects: pd.Series[Any] | None = None) -> pd.Series[Any]:
+        """``fit(data, true_objects)``, then each task's text closest to its
+        aggregate: ``texts_``, a Series task -> text named ``agg_text``."""
         self.texts_ = self._run("fit_predict", data, true_objects)["output"].rename("agg_text")
         return self.texts_
 
