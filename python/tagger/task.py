@@ -1733,6 +1733,7 @@ def _task_categories(title: str, description: str, k: Any) -> list[tuple[str, fl
         # Checked here: top_k named its own argument ("k must be ..."), and a k above the
         # catalog's size quietly stored every category.
         raise InvalidArgument(f"categories must be an int in [0, {n}] (the catalog has {n} categories), got {k!r}")
+    k = int(k)
     if not k:
         return []
     both = f"{title}. {description}"
