@@ -262,3 +262,14 @@ def test_a_capacity_beyond_64_bits_is_called_too_large_not_negative(net) -> None
         t.assign(ws, capacity=2**64)
     with pytest.raises(errors.InvalidArgument, match=r">= 0 for every worker, got -1 \(workers\[1\]\)"):
         t.assign(ws, capacity=[8, -1, 8, 8])
+
+
+def test_declared_skills_are_checked_by_name() -> None:
+    net = tg.Network.memory()
+    for bad, msg in (("text/sentiment", r"skills must be a dict of category -> score.*not str"),
+                     ({"text/sentiment": "high"}, r"skill 'text/sentiment' must be a number in \[0, 1\], got 'high'"),
+                     ({"text/sentiment": True}, r"must be a number in \[0, 1\], got True"),
+                     ({"text/sentiment": 1.5}, r"must be in \[0, 1\], got 1.5")):
+        with pytest.raises(errors.InvalidArgument, match=msg):
+            net.create_account("w", skills=bad)
+    net.create_account("w", skills={"text/sentiment": 0.9})  # the refused calls left no account "w" behind

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import threading
 from pathlib import Path
@@ -278,8 +279,14 @@ class Network:
         return acct
 
     def _register(self, acct: Account, name: str, skills: Mapping[str, float] | None) -> None:
+        if skills is not None and not isinstance(skills, Mapping):
+            # skills="text/sentiment" raised AttributeError: 'str' object has no attribute 'items'
+            raise InvalidArgument(f"skills must be a dict of category -> score in [0, 1] (e.g. "
+                                  f"{{'text/sentiment': 0.9}}), not {type(skills).__name__}")
         sk = []
         for cat, v in sorted((skills or {}).items()):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise InvalidArgument(f"skill {cat!r} must be a number in [0, 1], got {v!r}")
             v = float(v)
             if not 0.0 <= v <= 1.0:
                 raise InvalidArgument(f"skill {cat!r} must be in [0, 1], got {v}")
