@@ -283,7 +283,7 @@ class Network:
             # skills="text/sentiment" raised AttributeError: 'str' object has no attribute 'items'
             raise InvalidArgument(f"skills must be a dict of category -> score in [0, 1] (e.g. "
                                   f"{{'text/sentiment': 0.9}}), not {type(skills).__name__}")
-        sk = []
+        sk: list[list[Any]] = []
         for cat, v in sorted((skills or {}).items()):
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise InvalidArgument(f"skill {cat!r} must be a number in [0, 1], got {v!r}")
