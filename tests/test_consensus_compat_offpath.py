@@ -34,6 +34,12 @@ def small() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "worker", "label"])
 
 
+def test_declared_labels_that_print_alike_are_refused() -> None:
+    d = small()
+    with pytest.raises(InvalidArgument, match="labels 1 and '1' are different values that print alike"):
+        tc.DawidSkene(labels=[0, 1, "1"]).fit(d)
+
+
 def test_labels_that_print_alike_are_refused_not_two_classes() -> None:
     d = small()
     d["label"] = d["label"].astype(object)
@@ -60,11 +66,13 @@ def test_gold_ids_of_the_other_type_are_refused_absent_ones_allowed() -> None:
 def test_next_items_exclude_reads_ids_and_says_when_it_cannot() -> None:
     d = small()
     top = tc.next_items(d, 5)
-    truth = pd.Series(0, index=top.index)  # a task -> label Series: its values are not task ids
+    truth = pd.Series("y", index=top.index)  # a task -> label Series: its values are not task ids
     with pytest.raises(InvalidArgument, match=r"exclude is a Series whose index holds tasks.*pass series.index"):
         tc.next_items(d, 5, exclude=truth)
-    with pytest.raises(InvalidArgument, match=r"exclude is a Series whose index holds tasks"):
-        tc.next_items(d, 5, exclude=pd.Series(["a"] * 5, index=top.index))
+    # A column cut out of the answers: its row numbers may all be task ids too, its values are tasks.
+    rows = d.loc[d["task"].isin(top.index[:2]), "task"]
+    rows.index = [t for t in range(40) if t not in set(top.index[:2])][:len(rows)]  # row numbers that are tasks
+    assert not set(tc.next_items(d, 5, exclude=rows).index) & set(top.index[:2])
     with pytest.raises(InvalidArgument, match=r"exclude: none of its 5 task id\(s\).*strings"):
         tc.next_items(d, 5, exclude=[str(t) for t in top.index])
     for exclude in (top.index, pd.Series(top.index), list(top.index), dict.fromkeys(top.index, 1), truth.index):
@@ -136,6 +144,19 @@ def test_attrs_evolve_keeps_every_other_parameter() -> None:
     assert (e.n_iter, e.tol, e.initial_error_strategy) == (3, 0.5, "addition")
     e = attrs.evolve(tc.GLAD(n_iter=7, m_step_max_iter=3, labels_priors=pd.Series({0: 0.5, 1: 0.5})), tol=0.1)
     assert (e.n_iter, e.tol, e.m_step_max_iter, e.labels_priors.to_dict()) == (7, 0.1, 3, {0: 0.5, 1: 0.5})
+    # GLAD's tagger-side aliases are not fields: passed back beside their crowd-kit name they
+    # made the old value win (silent) or clash; a change under either name now counts or is refused.
+    g = tc.GLAD(m_steps=4, labels_priors=pd.Series({0: 0.5, 1: 0.5}))
+    assert not attrs.evolve(g, silent=False).silent
+    assert attrs.evolve(g, labels_priors=pd.Series({0: 0.3, 1: 0.7})).labels_priors[1] == 0.7
+    assert attrs.evolve(g, m_step_max_iter=7).m_step_max_iter == 7
+    with pytest.raises(InvalidArgument, match="give m_step_max_iter or m_steps"):
+        attrs.evolve(g, m_steps=2)
+    from crowdkit.aggregation.utils import clone_aggregator
+
+    assert repr(clone_aggregator(tc.BCC(n_iter=3))) == repr(tc.BCC(n_iter=3))  # n_groups passed back: taken
+    with pytest.raises(InvalidArgument, match="one subtype per class"):
+        tc.BCC(n_groups=2)
     classes = [c for c in vars(tc).values() if isinstance(c, type) and issubclass(c, tc.base.BaseClassifier)]
     assert len(classes) > 10
     for cls in classes:
@@ -158,4 +179,18 @@ def test_an_estimator_built_before_crowdkit_is_imported_is_a_crowdkit_aggregator
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_an_estimator_built_while_crowdkit_is_being_imported_is_built() -> None:
+    # Another thread running crowd-kit's base module: the class is not in it yet (AttributeError
+    # "partially initialized module"); adoption waits for the module to finish.
+    code = textwrap.dedent("""
+        import sys, types
+        sys.modules["crowdkit.aggregation.base"] = types.ModuleType("crowdkit.aggregation.base")
+        import tagger.consensus as tc
+        tc.DawidSkene()
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -139,16 +139,16 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     if exclude is not None:
         if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Iterable):
             raise InvalidArgument(f"exclude must be a collection of task ids, not {type(exclude).__name__}")
-        if isinstance(exclude, pd.Series) and not isinstance(exclude.index, pd.RangeIndex) \
-                and (a.task_names.get_indexer(exclude.index) >= 0).all() \
-                and set(exclude.index) != set(exclude.to_numpy()):
-            # Iterating a Series gives its values: a task -> label Series (true_labels' shape)
-            # excluded the tasks named by its labels, silently.
-            raise InvalidArgument("exclude is a Series whose index holds tasks of the answers and whose values are "
-                                  f"other ids ({exclude.to_numpy()[:3].tolist()}); pass series.index to exclude the "
-                                  "index's tasks, or list(series) for its values")
         given = pd.Index(list(exclude))
         pos = a.task_names.get_indexer(given)
+        if isinstance(exclude, pd.Series) and not isinstance(exclude.index, pd.RangeIndex) and (pos < 0).any() \
+                and (a.task_names.get_indexer(exclude.index) >= 0).all():
+            # Iterating a Series gives its values: a task -> label Series (true_labels' shape)
+            # excluded the tasks its labels happened to name, silently. (A column cut out of the
+            # answers, whose row numbers may be task ids too, holds tasks: it passes.)
+            raise InvalidArgument("exclude is a Series whose index holds tasks of the answers and whose values are "
+                                  f"not all tasks ({exclude.to_numpy()[:3].tolist()}); pass series.index to exclude "
+                                  "the index's tasks, or list(series) for its values")
         ids_of_the_data(given, a.task_names, "exclude", pos)
         skip[pos[pos >= 0]] = True  # ids without answers are simply not candidates
     est._require_posteriors("next_items")

@@ -228,6 +228,7 @@ def factorize(
         label_names = pd.Index(list(labels))
         if label_names.has_duplicates:
             raise InvalidArgument("labels= lists a label more than once")
+        labels_that_print_alike(label_names)
         label = label_names.get_indexer(data["label"]).astype(np.int32)
         if (label < 0).any():
             bad = data["label"].to_numpy()[label < 0][0]
@@ -382,10 +383,13 @@ def _adopt_crowdkit_base() -> None:
     ``BaseClassificationAggregator``, so its meta-estimators (BinaryRelevance)
     accept them; crowd-kit itself is never imported here."""
     mod = sys.modules.get("crowdkit.aggregation.base")
-    if mod is None or _CrowdkitCompatible.__bases__ != (_Plain,):
+    # (another thread may be running that module: the class is not there yet, and the
+    # import hook adopts it when the module is done)
+    base = getattr(mod, "BaseClassificationAggregator", None)
+    if base is None or _CrowdkitCompatible.__bases__ != (_Plain,):
         return
     try:
-        _CrowdkitCompatible.__bases__ = (mod.BaseClassificationAggregator,)
+        _CrowdkitCompatible.__bases__ = (base,)
     except TypeError:  # an incompatible crowd-kit release: left unrelated
         return
     pending = [BaseClassifier]
@@ -404,20 +408,22 @@ def _give_attrs_fields(cls: type) -> None:
     import attr
 
     field: Any = attr.Attribute  # (its typed signature hides the constructor's keywords)
-    seen: set[str] = set()
+    seen: set[str] = set(getattr(cls, "_not_attrs_fields", ()))
     fields = []
     for c in cls.__mro__:
         init = vars(c).get("__init__")
         if init is None or not c.__module__.startswith("tagger."):
             continue
         for p in inspect.signature(init).parameters.values():
-            if (p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen
-                    or p.name in getattr(cls, "_fixed_params", ())):
+            if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen:
                 continue
             seen.add(p.name)
-            fields.append(field(name=p.name, default=attr.NOTHING if p.default is p.empty else p.default,
-                                validator=None, repr=True, cmp=None, hash=None, init=True, inherited=False,
-                                kw_only=True, alias=p.name))
+            kw = dict(name=p.name, default=attr.NOTHING if p.default is p.empty else p.default, validator=None,
+                      repr=True, cmp=None, hash=None, init=True, inherited=False, kw_only=True)
+            try:
+                fields.append(field(**kw, alias=p.name))
+            except TypeError:  # attrs < 22.2 (crowd-kit 1.4 allows it): no alias, the name is the init name
+                fields.append(field(**kw))
     cls.__attrs_attrs__ = tuple(fields)  # type: ignore[attr-defined]
 
 
@@ -481,7 +487,10 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     """
 
     _method: str = ""
-    _fixed_params: tuple[str, ...] = ()  # a parent's parameters this class sets itself (not its own)
+    # Constructor parameters that are not attrs fields: aliases whose value another parameter
+    # carries. attrs.evolve passes every field back, so an alias beside its target made the
+    # old value win over the change (evolve(glad, silent=True) kept verbose) or clash.
+    _not_attrs_fields: tuple[str, ...] = ()
     # False: the method estimates no worker skills and has no skills_ (as crowd-kit's class has
     # none): an empty skills_ read as "supported" by crowd-kit's metrics, which then gave NaN skills.
     _has_skills: bool = True

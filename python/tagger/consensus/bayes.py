@@ -135,10 +135,13 @@ class BCC(EBCC):
 
     _method = "bcc"
 
-    _fixed_params = ("n_groups",)  # one subtype per class: that is what BCC is
-
     def __init__(self, n_iter: int = 500, tol: float = 1e-3, alpha: float = 1.0, a_v: float = 4.0, b_v: float = 1.0,
-                 **kw: Any) -> None:
+                 n_groups: int = 1, **kw: Any) -> None:
+        # n_groups is taken (and must be 1) so that code rebuilding an estimator from its
+        # attributes (crowd-kit's clone_aggregator, attrs.evolve) can pass it back.
+        if isinstance(n_groups, bool) or n_groups != 1:
+            raise InvalidArgument(f"BCC has one subtype per class (n_groups=1), got n_groups={n_groups!r}; "
+                                  "EBCC takes more")
         super().__init__(n_iter=n_iter, tol=tol, n_groups=1, alpha=alpha, a_v=a_v, b_v=b_v, **kw)
 
     def _init_args(self) -> dict[str, Any]:

@@ -62,14 +62,18 @@ class GLAD(BaseClassifier):
     """
 
     _method = "glad"
+    # tagger's names whose value a crowd-kit parameter carries (class_priors: labels_priors,
+    # verbose: silent, m_steps: m_step_max_iter, m_tol: m_step_tol)
+    _not_attrs_fields = ("class_priors", "verbose", "m_steps", "m_tol")
     _priors_order = "appearance"  # crowd-kit's priors_ follow the labels' first appearance
     _probas_columns_name = "variable"  # (its probas_ come out of a melt)
     _priors_names = (None, None)
     _iterative = True
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, silent: bool = True, labels_priors: pd.Series | None = None,
-                 alphas_priors_mean: Any = None, betas_priors_mean: Any = None, m_step_max_iter: int | None = None,
-                 m_step_tol: float | None = None, *, m_steps: int = 25, m_tol: float = 1e-2, alpha_prior: float = 1.0,
+                 alphas_priors_mean: Any = None, betas_priors_mean: Any = None, m_step_max_iter: int = 25,
+                 m_step_tol: float = 1e-2, *, m_steps: int | None = None, m_tol: float | None = None,
+                 alpha_prior: float = 1.0,
                  beta_prior: float = 1.0, variant: str | None = None, backend: str = "local",
                  n_shards: int | None = None, **kw: Any) -> None:
         if labels_priors is not None:
@@ -79,12 +83,22 @@ class GLAD(BaseClassifier):
         kw.setdefault("verbose", not silent)
         super().__init__(**kw)
         self.n_iter, self.tol = n_iter, tol  # silent and labels_priors are views of verbose and class_priors
-        # crowd-kit's names; tagger's (m_steps, m_tol, alpha_prior, beta_prior) stay as aliases.
-        self.m_step_max_iter = m_steps if m_step_max_iter is None else m_step_max_iter
-        self.m_step_tol = m_tol if m_step_tol is None else m_step_tol
+        # crowd-kit's names (and defaults); tagger's (m_steps, m_tol, alpha_prior, beta_prior) stay as
+        # aliases. An alias and its name both moved from the default to different values is refused:
+        # one of them would be dropped without a word (attrs.evolve(glad, m_steps=2) passes both).
+        self.m_step_max_iter = self._alias("m_step_max_iter", m_step_max_iter, 25, "m_steps", m_steps)
+        self.m_step_tol = self._alias("m_step_tol", m_step_tol, 1e-2, "m_tol", m_tol)
         self.alphas_priors_mean, self.betas_priors_mean = alphas_priors_mean, betas_priors_mean
         self.alpha_prior, self.beta_prior = alpha_prior, beta_prior
         self.variant, self.backend, self.n_shards = variant, backend, n_shards
+
+    @staticmethod
+    def _alias(name: str, value: Any, default: Any, alias: str, alias_value: Any) -> Any:
+        if alias_value is None:
+            return value
+        if value != default and value != alias_value:
+            raise InvalidArgument(f"GLAD: give {name} or {alias} (its alias), not both ({value!r} and {alias_value!r})")
+        return alias_value
 
     @property
     def variant_(self) -> str:
