@@ -115,6 +115,10 @@ TEST(DetMath, LgammaOfCounts) {
   EXPECT_EQ(lgamma(1.0), 0.0);
   EXPECT_EQ(lgamma(2.0), 0.0);
   EXPECT_TRUE(std::isnan(lgamma(0.5)));
+  EXPECT_TRUE(std::isnan(lgamma(2.5)));  // fractions are refused: the series is for counts
+  EXPECT_TRUE(std::isnan(lgamma(1e6 + 0.5)));
+  EXPECT_EQ(lgamma(std::numeric_limits<double>::infinity()), std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isfinite(lgamma(1e300)));
 }
 
 // The bits themselves: a fixed sweep hashed. Every build .ci/run makes

@@ -111,17 +111,22 @@ double log1p(double x) {
   return log(u) * (x / (u - 1.0));
 }
 
-// ln Gamma(x) for x >= 1 (the log-factorials of counts). For an integer x up
-// to 23, ln (x - 1)!, the factorial being exact in double. Otherwise
-// ln Gamma(x + 8) by Stirling's series to its z^-15 term (the next is below
-// 2e-17 at z = 9), minus ln(x (x + 1) ... (x + 7)) taken as one product below
-// 1e36 (x < 1e4) and as a sum of logs above. Within a few ulp for integers from
-// 24 on (the two parts cancel little); the Stirling path's cancellation costs
-// up to ~25 ulp between 1 and 24 (relative error ~5e-15).
+// ln Gamma(x) = ln (x - 1)! for a whole number x >= 1 (the log-factorials of
+// counts), NaN for any other x, inf for inf. Up to 23, the log of the factorial,
+// which is exact in double. From 24 on, ln Gamma(x + 8) by Stirling's series to
+// its z^-15 term (the next is below 2e-17 at z = 32), minus ln(x (x + 1) ...
+// (x + 7)) taken as one product below 1e36 (x < 1e4) and as a sum of logs
+// above: the two parts cancel little there, within about 3 ulp. (Not for
+// fractions: the same series loses thousands of ulp between 1 and 3.)
 double lgamma(double x) {
   if (x != x) return x;
+  if (x == std::numeric_limits<double>::infinity()) return x;
   if (x < 1.0) return std::numeric_limits<double>::quiet_NaN();
-  if (x <= 23.0 && static_cast<double>(static_cast<int>(x)) == x) {
+  // A fraction is NaN (doubles from 2^52 on are all whole numbers).
+  if (x < 4503599627370496.0 && x != static_cast<double>(static_cast<std::int64_t>(x))) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (x <= 23.0) {
     double factorial = 1.0;
     for (int j = 2; j < static_cast<int>(x); ++j) factorial *= j;
     return log(factorial);

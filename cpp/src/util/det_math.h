@@ -29,7 +29,8 @@ double exp(double x);
 double log(double x);
 // ln(1 + x) for x >= -1, within 3 ulp.
 double log1p(double x);
-// ln Gamma(x) for x >= 1 (log-factorials of counts); NaN below 1.
+// ln Gamma(x) = ln (x - 1)! for a whole number x >= 1 (log-factorials of
+// counts), within about 3 ulp; NaN for fractions and below 1, inf for inf.
 double lgamma(double x);
 
 }  // namespace tagger::util::det
