@@ -214,6 +214,7 @@ def test_make_subtasks_refuses_ids_that_would_repeat_an_item() -> None:
     assert [list(s.items) for s in pairs] == [[(1, 2)], [(3, 4)]] or [list(s.items) for s in pairs] == [[(3, 4)], [(1, 2)]]
 
 
+@pytest.mark.filterwarnings("ignore:abstain=True. this index's threshold saw no out-of-scope text")
 def test_abstain_takes_numpy_bools(idx) -> None:
     assert (idx.predict(["my pin is blocked"], abstain=np.True_).abstained ==
             idx.predict(["my pin is blocked"], abstain=True).abstained).all()
@@ -245,6 +246,7 @@ def test_a_backend_nan_names_the_text() -> None:
         idx.predict(["my pin is blocked", "bad"])
 
 
+@pytest.mark.filterwarnings("ignore:abstain=True. this index's threshold saw no out-of-scope text")
 def test_a_separable_held_out_set_keeps_the_raw_scores() -> None:
     # 32 examples of 4 distinct topics: every held-out example right with a wide margin, so the
     # fitted temperature ran to its bound (1/20) and every text, out-of-scope ones too, scored ~1.

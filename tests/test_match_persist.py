@@ -29,6 +29,7 @@ def _same(a: m.CategoryIndex, b: m.CategoryIndex) -> None:
     assert list(a.predict(QUERIES, abstain=True)) == list(b.predict(QUERIES, abstain=True))
 
 
+@pytest.mark.filterwarnings("ignore:abstain=True. this index's threshold saw no out-of-scope text")
 @pytest.mark.parametrize("dense", [True, False])
 def test_save_and_load_predict_the_same(tmp_path, dense) -> None:
     idx = topic_index(dense=dense)
@@ -39,6 +40,7 @@ def test_save_and_load_predict_the_same(tmp_path, dense) -> None:
     assert back.to_bytes() == idx.to_bytes()
 
 
+@pytest.mark.filterwarnings("ignore:abstain=True. this index's threshold saw no out-of-scope text")
 def test_pickle_works_for_every_kind_of_index() -> None:
     idx = topic_index()
     _same(idx, pickle.loads(pickle.dumps(idx)))

@@ -145,6 +145,9 @@ def test_abstains_on_synthetic_out_of_scope_texts():
     idx = topic_index()
     assert idx.threshold is not None and 0 < idx.threshold < 1 and idx.temperature > 0
     assert idx.calibration["oos_source"] == "none"  # 4 categories: too few to hold a group out
+    # Asking such an index to abstain says what it cannot do (it answers most out-of-scope texts).
+    with pytest.warns(UserWarning, match=r"abstain=True: this index's threshold saw no out-of-scope text.*oos_texts="):
+        idx.predict(["what is the capital of australia"], abstain=True)
     generic = ["the cat sat on the mat", "a recipe for tomato soup", "who won the football match",
                "the train leaves at noon", "paint the fence green", "my favourite song is playing",
                "plant the seeds in spring", "the museum opens on sunday"]

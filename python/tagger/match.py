@@ -1598,6 +1598,12 @@ class CategoryIndex:
                     reason = "fit it with calibrate=True"
                 raise InvalidArgument(f"this index has no calibrated threshold ({reason}); pass abstain=<probability> "
                                       "to set one")
+            if isinstance(state.calibration, dict) and state.calibration.get("oos_source") == "none":
+                # Documented, but a user asking for abstention expects "none of these" to be caught:
+                # with 2-5 categories and no oos_texts, 42-60 % of out-of-scope queries were answered.
+                _warn("abstain=True: this index's threshold saw no out-of-scope text (fewer than 2 x folds "
+                      "categories and no oos_texts), so it abstains on low-confidence texts only and answers many "
+                      "out-of-scope ones; fit with oos_texts= (examples of requests that fit no category)")
             return float(state.threshold)
         tau = float(abstain)
         if not 0.0 <= tau <= 1.0:
