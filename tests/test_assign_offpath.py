@@ -4,12 +4,15 @@ reassign granting every slot it can, and suitability from the best-matching cate
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import tagger as tg
 from tagger import errors
+from tagger import task as task_module
 
 NAMES = ["zed", "amy", "bob", "cat"]  # not in name order: list order and name order differ
 ITEMS = [f"review number {i}: the product was fine" for i in range(8)]
@@ -80,6 +83,82 @@ def test_exclusions_keep_the_optimum_and_spread_equal_workers(net) -> None:
     assert counts["zed"] == 1
     # The 24 - 6 - 1 = 17 other slots go to the three equal workers as evenly as possible.
     assert sorted(counts[["amy", "bob", "cat"]]) == [5, 6, 6]
+
+
+def test_a_worker_forced_above_its_share_leaves_no_equal_worker_idle(net) -> None:
+    # Capacities cut to even share + one uniform slack let bob take all the unforced items:
+    # amy 4, bob 4, cat 0, dan 0, and an idle-worker warning.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    names = ["amy", "bob", "cat", "dan"]
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in names]
+    ex = np.zeros((8, 4), bool)
+    ex[:4, 1:] = True  # items 0-3: amy only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "got no item" warning
+        a = _publish(net, alice).assign(ws, capacity=8, exclude=ex)
+    counts = a.worker.value_counts().reindex(names, fill_value=0)
+    assert counts["amy"] == 4
+    assert sorted(counts[["bob", "cat", "dan"]]) == [1, 1, 2]
+
+
+def test_assign_with_exclude_solves_once(net, monkeypatch) -> None:
+    # The search for the least slack ran up to 22 solves (1.7 s where one takes 0.01 s).
+    calls = []
+    real = task_module.solve_assignment
+    monkeypatch.setattr(task_module, "solve_assignment", lambda *a, **k: calls.append(1) or real(*a, **k))
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(f"w{j}", fund=100 * tg.TAG) for j in range(6)]
+    ex = np.zeros((30, 6), bool)
+    ex[:10, 1:] = True  # the first third: w0 only
+    a = _publish(net, alice, items=[f"review {i} good" for i in range(30)]).assign(ws, capacity=30, exclude=ex)
+    assert len(calls) == 1
+    assert a.worker.value_counts().reindex([f"w{j}" for j in range(6)]).tolist() == [10, 4, 4, 4, 4, 4]
+
+
+def _lp_optimum(s, overlap, cap, ex):
+    """(most slots, best suitability among those) of the assignment LP (integral: a flow)."""
+    linprog = pytest.importorskip("scipy.optimize").linprog
+    n, m = ex.shape
+    rows = [np.kron(np.eye(n)[i], np.ones(m)) for i in range(n)] + [np.tile(np.eye(m)[j], n) for j in range(m)]
+    r = linprog(-(np.broadcast_to(s, (n, m)).ravel() + 1e4), A_ub=np.array(rows), b_ub=[overlap] * n + list(cap),
+                bounds=[(0, 0 if e else 1) for e in ex.ravel()], method="highs")
+    x = r.x.reshape(n, m)
+    return round(x.sum()), float((x * s).sum())
+
+
+def test_shared_ties_keep_the_optimum_and_leave_no_move_between_equal_workers() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n, m = int(rng.integers(1, 11)), int(rng.integers(1, 7))
+        overlap = int(rng.integers(1, min(m, 3) + 1))
+        s = rng.choice([0.25, 0.5, 0.7], size=m)
+        cap = rng.integers(0, n + 2, size=m).astype(np.int64)
+        ex = rng.random((n, m)) < rng.choice([0.0, 0.1, 0.3, 0.6])
+        w = task_module._balanced_assignment(s, overlap, cap, ex)
+        filled = w >= 0
+        load = np.bincount(w[filled], minlength=m)
+        assert (load <= cap).all()
+        for i in range(n):
+            row = w[i][w[i] >= 0]
+            assert len(set(row.tolist())) == len(row) and not ex[i, row].any()
+        slots, best = _lp_optimum(s, overlap, cap, ex)
+        assert filled.sum() == slots
+        assert s[w[filled]].sum() == pytest.approx(best, abs=1e-9)
+        for a in range(m):
+            for b in range(m):
+                if s[a] == s[b] and load[a] >= load[b] + 2 and load[b] < cap[b]:
+                    # a could hand b an item: only when every item of a is one b holds or may not take
+                    assert not any(a in w[i] and b not in w[i] and not ex[i, b] for i in range(n))
+
+
+def test_ties_are_shared_along_a_chain_when_no_direct_move_exists() -> None:
+    # a holds items 0-2 (b may not take them), c holds 3-4, b holds 5: a -> c -> b evens them.
+    ex = np.zeros((6, 3), bool)
+    ex[:3, 1] = True
+    w = np.array([[0], [0], [0], [2], [2], [1]], dtype=np.int32)
+    task_module._share_ties(w, np.full(3, 0.5), np.full(3, 6, dtype=np.int64), ex)
+    assert np.bincount(w.ravel(), minlength=3).tolist() == [2, 2, 2]
+    assert not ex[np.arange(6), w[:, 0]].any()
 
 
 def _three_workers(net, n_items=40, overlap=3, seed=0):

@@ -1606,41 +1606,99 @@ def _water_fill(s: np.ndarray, demand: int, cap: np.ndarray) -> np.ndarray:
 
 def _balanced_assignment(s: np.ndarray, overlap: int, cap: np.ndarray, ex: np.ndarray) -> np.ndarray:
     """The exact min-cost-flow optimum with exclusions ``ex`` [n_items, n_workers] for a
-    suitability ``s`` that depends on the worker only, with ties shared as in
-    :func:`_rank_one_assignment`. The solver alone breaks ties arbitrarily (one of four equal
-    workers took all 8 items), so capacities are first cut to the water-filled loads (each
-    worker's room being the items it may take): when that still reaches the optimum, which
-    is then also the optimum without exclusions, the loads are exactly those of the rule
-    without exclusions. Otherwise the cut is loosened by the least slack d (a power of two,
-    then bisected) that keeps the optimum's filled slots and suitability: no worker then
-    exceeds its even share by more than d. Slots no assignment can fill are -1."""
+    suitability ``s`` that depends on the worker only, with ties shared (:func:`_share_ties`).
+    Slots no assignment can fill are -1."""
     n, m = ex.shape
-    suit = np.broadcast_to(s, (n, m))
-    best = solve_assignment(suit, overlap, cap, ex, partial=True)
-    room = np.minimum(cap, n - ex.sum(axis=0)).astype(np.int64)
-    even = _water_fill(s, n * overlap, room)
-    tol = 1e-9 * max(1.0, abs(best.objective))
+    best = solve_assignment(np.broadcast_to(s, (n, m)), overlap, cap, ex, partial=True)
+    w = np.array(best.workers, dtype=np.int32)
+    _share_ties(w, s, cap, ex)
+    return w
 
-    def attempt(slack: int) -> np.ndarray | None:
-        r = solve_assignment(suit, overlap, np.minimum(cap, even + slack), ex, partial=True)
-        ok = r.shortfall == best.shortfall and r.objective >= best.objective - tol
-        return r.workers if ok else None
 
-    slack, got = 0, attempt(0)
-    while got is None and slack < n:
-        slack = max(1, 2 * slack)
-        got = attempt(slack)
-    if got is None:
-        return best.workers
-    lo = slack // 2  # attempt(lo) failed (or lo is 0, tried first)
-    while slack - lo > 1:
-        mid = (lo + slack) // 2
-        w = attempt(mid)
-        if w is None:
-            lo = mid
-        else:
-            slack, got = mid, w
-    return got
+def _share_ties(w: np.ndarray, s: np.ndarray, cap: np.ndarray, ex: np.ndarray) -> None:
+    """Even out, in place, the loads of equally suitable workers in the assignment ``w``
+    [n_items, overlap] (worker indices, -1 empty) without changing what it fills or its
+    suitability.
+
+    The solver breaks ties arbitrarily: one of four equal workers took all 8 items, or took
+    everything the one worker forced to work more did not. Handing an item from a worker to
+    one exactly as suitable keeps the objective, so within each group of equal ``s`` items are
+    passed along a chain A -> ... -> B (each link: an item its giver holds and its taker may
+    take and does not hold; the workers between give one and take one) while load(A) -
+    load(B) >= 2 and B has capacity left. Each step lowers the sum of squared loads, so it
+    ends, and when it does no such chain is left: no equal worker could take work off a
+    busier one. Everything runs in a fixed order, so the result depends on the input only."""
+    order = np.argsort(-s, kind="stable")
+    cut = np.flatnonzero(s[order][1:] != s[order][:-1]) + 1
+    for group in np.split(order, cut):
+        if len(group) > 1:
+            _balance_group(w, np.sort(group), cap, ex)
+
+
+def _balance_group(w: np.ndarray, group: np.ndarray, cap: np.ndarray, ex: np.ndarray) -> None:
+    n, m = ex.shape
+    k = len(group)
+    col = np.full(m + 1, -1, dtype=np.int64)  # the last entry answers the -1 of an empty slot
+    col[group] = np.arange(k)
+    held = np.zeros((n, k), dtype=bool)
+    r, c = np.nonzero(col[w] >= 0)
+    held[r, col[w[r, c]]] = True
+    may = ~ex[:, group]
+
+    def links(rows: np.ndarray) -> np.ndarray:
+        # links[x, y]: how many of these items x holds and y may take and does not hold.
+        h = held[rows].astype(np.float64)
+        return h.T @ ((~held[rows]) & may[rows]).astype(np.float64)
+
+    count = links(np.arange(n))
+    load = held.sum(axis=0).astype(np.int64)
+    room = cap[group].astype(np.int64) - load
+    while True:
+        path = _tie_chain(count, load, room)
+        if path is None:
+            return
+        a, b = path[0], path[-1]
+        d = min((int(load[a]) - int(load[b])) // 2, int(room[b]),
+                min(int(count[x, y]) for x, y in zip(path, path[1:])))
+        for x, y in zip(path, path[1:]):
+            rows = np.flatnonzero(held[:, x] & ~held[:, y] & may[:, y])[:d]
+            count -= links(rows)
+            held[rows, x] = False
+            held[rows, y] = True
+            count += links(rows)
+            hit = w[rows] == group[x]
+            w[rows] = np.where(hit, group[y], w[rows])
+        load[a] -= d
+        load[b] += d
+        room[a] += d
+        room[b] -= d
+
+
+def _tie_chain(count: np.ndarray, load: np.ndarray, room: np.ndarray) -> list[int] | None:
+    """The chain A -> ... -> B of :func:`_share_ties` from the busiest worker that has one, to
+    the least loaded worker it reaches (fewest links, then the first in order); None if none."""
+    k = len(load)
+    for a in np.argsort(-load, kind="stable").tolist():
+        parent = np.full(k, -1, dtype=np.int64)
+        parent[a] = a
+        frontier = [a]
+        reached: list[int] = []
+        while frontier:
+            nxt = []
+            for x in frontier:
+                new = np.flatnonzero((count[x] > 0) & (parent < 0))
+                parent[new] = x
+                nxt.extend(new.tolist())
+            reached.extend(nxt)
+            frontier = nxt
+        ok = [y for y in reached if room[y] > 0 and load[y] <= load[a] - 2]
+        if ok:
+            b = min(ok, key=lambda y: load[y])  # min keeps the first of equal loads: BFS order
+            path = [b]
+            while path[-1] != a:
+                path.append(int(parent[path[-1]]))
+            return path[::-1]
+    return None
 
 
 def _items_frame(items: Any, kind: str) -> pd.DataFrame:
