@@ -50,3 +50,20 @@ def test_a_directory_as_a_catalog_path_suggests_a_catalog_file_name(tmp_path) ->
 
 def test_the_shipped_catalog_still_builds() -> None:
     assert len(Catalog.default()) == len(CategoryIndex.default().categories)
+
+
+@pytest.mark.parametrize("path", [123, b"/tmp/catalog.json", None, 1.5])
+def test_a_catalog_path_of_another_type_is_refused_by_name(path) -> None:
+    # The directory check ran first: Path(123) raised a bare TypeError.
+    catalog = Catalog([Category(id="a/b", description="x")])
+    with pytest.raises(errors.InvalidArgument, match=f"path must be a str or os.PathLike, got {type(path).__name__}"):
+        catalog.save(path)
+    if path is not None:  # load(None) is the shipped catalog
+        with pytest.raises(errors.InvalidArgument, match="path must be a str or os.PathLike"):
+            Catalog.load(path)
+
+
+def test_a_catalog_saves_and_loads_through_a_pathlike_and_a_str(tmp_path) -> None:
+    catalog = Catalog([Category(id="a/b", description="x")])
+    catalog.save(tmp_path / "c.json")
+    assert Catalog.load(str(tmp_path / "c.json")).ids == ["a/b"]

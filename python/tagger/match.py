@@ -22,6 +22,7 @@ import inspect
 import json
 import math
 import numbers
+import os
 import sys
 import re
 import threading
@@ -632,6 +633,17 @@ def _category(c: Category | dict, i: int) -> Category:
     return Category(**{"description": "", **c})
 
 
+def _catalog_file(path: Any) -> Path:
+    """``path`` as a catalog file's path, else InvalidArgument."""
+    # The type first: Path(123) or Path(b"x") raises a bare TypeError.
+    raw = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(raw, str):
+        raise InvalidArgument(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if raw == "" or raw.endswith(("/", os.sep)) or Path(raw).is_dir():
+        raise InvalidArgument(f"path {raw!r} is a directory; give a catalog file name (e.g. 'catalog.json')")
+    return Path(raw)
+
+
 class Catalog(Sequence[Category]):
     """An ordered collection of :class:`Category` with unique ids.
 
@@ -657,11 +669,7 @@ class Catalog(Sequence[Category]):
     def load(cls, path: str | Path | None = None) -> Catalog:
         """A catalog file (JSON: a list of categories or ``{"categories": [...]}``); DecodeError
         for a file that is not JSON text, InvalidArgument for JSON of another shape."""
-        from ._match_io import _target
-
-        if path is not None and Path(path).is_dir():
-            raise InvalidArgument(f"path {str(path)!r} is a directory; give a catalog file name (e.g. 'catalog.json')")
-        p = _target(path) if path is not None else CATALOG_PATH
+        p = _catalog_file(path) if path is not None else CATALOG_PATH
         raw = p.read_bytes()
         try:
             # utf-8-sig: editors on Windows save JSON with a byte-order mark.
@@ -689,9 +697,7 @@ class Catalog(Sequence[Category]):
         file: a plain write let 13 of 50 concurrent saves end corrupt)."""
         from ._match_io import write_atomic
 
-        if Path(path).is_dir():
-            raise InvalidArgument(f"path {str(path)!r} is a directory; give a catalog file name (e.g. 'catalog.json')")
-        write_atomic(path, (json.dumps({"categories": [c.to_dict() for c in self]}, indent=1, ensure_ascii=False)
+        write_atomic(_catalog_file(path), (json.dumps({"categories": [c.to_dict() for c in self]}, indent=1, ensure_ascii=False)
                             + "\n").encode("utf-8"))
 
     def __getitem__(self, key: Any) -> Any:
