@@ -4,11 +4,13 @@ and a directory given as a catalog path."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 
 import pytest
 
-from tagger import errors
+from tagger import _match_io, errors
 from tagger.match import Catalog, Category, CategoryIndex
 
 
@@ -67,3 +69,38 @@ def test_a_catalog_saves_and_loads_through_a_pathlike_and_a_str(tmp_path) -> Non
     catalog = Catalog([Category(id="a/b", description="x")])
     catalog.save(tmp_path / "c.json")
     assert Catalog.load(str(tmp_path / "c.json")).ids == ["a/b"]
+
+
+def _saved_before_the_whitespace_check(ids) -> bytes:
+    """A saved catalog index whose category ids are ``ids``, as a release that accepted ids
+    with surrounding whitespace wrote it (the header rewritten, its checksum redone)."""
+    cats = [{"id": cid.strip(), "description": d}
+            for cid, d in zip(ids, ["positive or negative opinion of a product review", "unsolicited bulk email advertising"])]
+    data = CategoryIndex.from_catalog(Catalog(cats)).to_bytes()
+    magic, version, size = _match_io._HEAD.unpack_from(data)
+    header = json.loads(data[_match_io._HEAD.size:_match_io._HEAD.size + size])
+    for entry, cid in zip(header["catalog"], ids):
+        entry["id"] = cid
+    head = json.dumps(header).encode()
+    body = _match_io._HEAD.pack(magic, version, len(head)) + head + data[_match_io._HEAD.size + size:-_match_io._DIGEST]
+    return body + hashlib.sha256(body).digest()
+
+
+def test_an_index_saved_with_a_whitespace_id_before_it_was_refused_still_opens(tmp_path) -> None:
+    # CategoryIndex.load raised "category id 'text/spam ' has leading or trailing whitespace".
+    data = _saved_before_the_whitespace_check(["text/sentiment", "text/spam "])
+    (tmp_path / "old.tgix").write_bytes(data)
+    for idx in (CategoryIndex.load(tmp_path / "old.tgix"), CategoryIndex.from_bytes(data)):
+        assert idx.categories == ["text/sentiment", "text/spam "]
+        assert idx.top_k("buy cheap pills now", k=1)[0][0] == "text/spam "
+        assert pickle.loads(pickle.dumps(idx)).categories == idx.categories
+    with pytest.raises(errors.InvalidArgument, match="leading or trailing whitespace"):
+        Category(id="text/spam ", description="d")  # a new category is still refused
+
+
+def test_a_catalog_file_saved_with_a_whitespace_id_still_loads(tmp_path) -> None:
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps({"categories": [{"id": " text/x", "description": "x", "modality": " text"}]}))
+    assert Catalog.load(p).ids == [" text/x"]
+    with pytest.raises(errors.InvalidArgument, match="leading or trailing whitespace"):
+        Catalog([{"id": " text/x", "description": "x"}])

@@ -16,6 +16,7 @@ See docs/matching.md for the representation, the calibration, the catalog and th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -568,6 +569,21 @@ class Embedder:
 # ----------------------------------------------------------------------------- Catalog
 
 
+_READING_SAVED = threading.local()
+
+
+@contextlib.contextmanager
+def _reading_saved() -> Iterator[None]:
+    """While a saved catalog or index is read (in this thread), categories keep the ids they
+    were saved with, even ones refused today (surrounding whitespace)."""
+    before = getattr(_READING_SAVED, "on", False)
+    _READING_SAVED.on = True
+    try:
+        yield
+    finally:
+        _READING_SAVED.on = before
+
+
 @dataclass(frozen=True)
 class Category:
     """One data category: ``id`` like ``"text/sentiment"`` (modality/task), a description and
@@ -582,8 +598,9 @@ class Category:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
             raise InvalidArgument("a category needs a non-empty string id")
-        if self.id != self.id.strip():
+        if self.id != self.id.strip() and not getattr(_READING_SAVED, "on", False):
             # Kept, " text/x" and "text/x" were two categories, and the modality "  text".
+            # Files written before this check must still open: only new categories are refused.
             raise InvalidArgument(f"category id {self.id!r} has leading or trailing whitespace")
         for name in ("description", "modality", "task"):
             if not isinstance(getattr(self, name), str):
@@ -684,7 +701,8 @@ class Catalog(Sequence[Category]):
         if not isinstance(cats, list):
             raise InvalidArgument(f"{p}: a catalog file holds a list of categories, got {type(cats).__name__}")
         try:
-            return cls(cats)
+            with _reading_saved():
+                return cls(cats)
         except InvalidArgument as e:
             raise InvalidArgument(f"{p}: {e}") from None
 
@@ -1669,7 +1687,8 @@ class CategoryIndex:
         """The index saved by :meth:`to_bytes`; DecodeError for damaged or foreign bytes."""
         from . import _match_io
 
-        return _match_io.from_bytes(data)
+        with _reading_saved():
+            return _match_io.from_bytes(data)
 
     def save(self, path: str | Path) -> None:
         """Writes :meth:`to_bytes` to ``path`` atomically (a crash leaves the old file or the new)."""
@@ -1682,7 +1701,8 @@ class CategoryIndex:
         """The index :meth:`save` wrote to ``path``."""
         from . import _match_io
 
-        return _match_io.load(path)
+        with _reading_saved():
+            return _match_io.load(path)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickle (multiprocessing, Ray, joblib) goes through the saved form; an unfitted index
