@@ -287,10 +287,36 @@ def test_an_int_array_of_the_suitability_shape_is_refused_as_ambiguous() -> None
     # A 0/1 int mask with 2 workers was read as a list of pairs.
     s = np.array([[5., 1], [1, 5], [3, 3], [3, 3]])
     mask = np.array([[1, 0], [0, 1], [0, 0], [0, 0]])
-    with pytest.raises(errors.InvalidArgument, match="boolean mask.*list of"):
+    with pytest.raises(errors.InvalidArgument, match=r"\(items, workers\) = \(4, 2\).*boolean mask.*DataFrame"):
         tg.match.assign(s, 1, 4, exclude=mask)
     assert tg.match.assign(s, 1, 4, exclude=mask.astype(bool)).ravel().tolist() == [1, 0, 0, 0]
     assert tg.match.assign(s, 1, 4, exclude=[(0, 0), (1, 1)]).ravel().tolist() == [1, 0, 0, 0]
+
+
+S32 = np.array([[1., 2], [2, 1], [1, 1]])
+
+
+@pytest.mark.parametrize("wrap", [np.array, lambda x: x], ids=["array", "list"])
+def test_a_nested_list_and_its_array_are_read_alike(wrap) -> None:
+    # The array was refused as ambiguous and the same nested list read as pairs.
+    with pytest.raises(errors.InvalidArgument, match="as a mask and as \\(item, worker\\) pairs"):
+        tg.match.assign(S32, 1, 3, exclude=wrap([[1, 0], [0, 1], [0, 0]]))
+    # Pairs of the suitability's shape that cannot be a 0/1 mask (item 2) are pairs.
+    assert tg.match.assign(S32, 1, 3, exclude=wrap([[2, 0], [1, 1], [0, 1]])).ravel().tolist() == [0, 0, 1]
+    # Nested bools of that shape are a mask.
+    got = tg.match.assign(S32, 1, 3, exclude=wrap([[False, True], [True, False], [False, False]])).ravel()
+    assert got[:2].tolist() == [0, 1]  # the better worker of items 0 and 1 is the excluded one
+
+
+@pytest.mark.parametrize("wrap", [np.array, lambda x: x], ids=["array", "list"])
+def test_pairs_that_read_the_same_as_a_mask_are_taken(net, wrap) -> None:
+    # 2 items x 2 workers: np.array([[0, 1], [1, 0]]) was refused while the nested list passed;
+    # as a mask or as pairs it excludes the same two pairs.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in ["amy", "bob"]]
+    t = _publish(net, alice, items=["item 0 ok", "item 1 ok"])
+    a = t.assign(ws, capacity=2, exclude=wrap([[0, 1], [1, 0]]))
+    assert a.set_index("item_id").worker.to_dict() == {0: "amy", 1: "bob"}
 
 
 def test_no_workers_leaves_every_slot_short_instead_of_refusing_the_overlap() -> None:
@@ -352,3 +378,4 @@ def test_declared_skills_are_checked_by_name() -> None:
         with pytest.raises(errors.InvalidArgument, match=msg):
             net.create_account("w", skills=bad)
     net.create_account("w", skills={"text/sentiment": 0.9})  # the refused calls left no account "w" behind
+

@@ -1875,51 +1875,57 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
         if e.shape != (n, m):
             raise InvalidArgument(f"exclude has shape {e.shape}, suitability {(n, m)}")
         mask = e.data != 0
-        pairs = np.stack([e.row[mask], e.col[mask]], axis=1)
-    else:
-        arr = np.asarray(exclude)
-        if arr.dtype == bool:
-            if arr.shape != (n, m):
-                raise InvalidArgument(f"boolean exclude mask has shape {arr.shape}, suitability {(n, m)}")
-            pairs = np.argwhere(arr)
+        return np.stack([e.row[mask], e.col[mask]], axis=1).astype(np.int64).reshape(-1, 2)
+    if isinstance(exclude, (str, bytes)):
+        raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
+                              "or a sparse matrix; got a string")
+    pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
+    if pd is not None and isinstance(exclude, pd.DataFrame):  # list(frame) gave its column names
+        if len(exclude.columns) and all(t == bool for t in exclude.dtypes):
+            exclude = exclude.to_numpy()
         else:
-            if isinstance(exclude, (str, bytes)):
-                raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
-                                      "or a sparse matrix; got a string")
-            pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
-            if pd is not None and isinstance(exclude, pd.DataFrame):  # list(frame) gave its column names
-                # By name: a frame with columns worker, item was read as (item, worker) rows.
-                if sorted(map(str, exclude.columns)) != ["item", "worker"]:
-                    raise InvalidArgument("an exclude frame needs exactly the columns 'item' and 'worker', got "
-                                          f"{list(exclude.columns)}")
-                exclude = exclude[["item", "worker"]].to_numpy()
-            elif isinstance(exclude, np.ndarray) and exclude.shape == (n, m):
-                # An int 0/1 mask of n rows and 2 workers was silently read as n pairs.
-                raise InvalidArgument(f"exclude is a {exclude.dtype} array of the suitability's shape {(n, m)}: "
-                                      "pass a boolean mask (exclude.astype(bool)) or a list of (item, worker) pairs")
-            try:
-                raw = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
-            except (TypeError, ValueError) as e:
-                raise InvalidArgument(f"exclude must be (item, worker) pairs of ints: {e}") from None
-            if raw.size == 0:
-                return np.zeros((0, 2), np.int64)
-            # Pairs are indices: 0.7 must not quietly become item 0, nor 2**70 wrap around.
-            if raw.dtype.kind == "f" and not np.all(np.isfinite(raw) & (raw == np.round(raw))):
-                raise InvalidArgument("exclude pairs must be whole numbers (item and worker indices)")
-            if raw.dtype.kind not in "iuf" or raw.dtype == object:
-                raise InvalidArgument(f"exclude pairs must be int indices below n_items / n_workers, got {raw.dtype} values")
-            if raw.dtype.kind == "f" and np.any(np.abs(raw) >= 2.0**62):
-                raise InvalidArgument("exclude names an item or worker out of range")
-            pairs = raw.astype(np.int64)
-            if pairs.ndim != 2 or pairs.shape[1] != 2:
-                raise InvalidArgument("exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
-                                      "or a sparse matrix")
-            bad = (pairs[:, 0] < 0) | (pairs[:, 0] >= n) | (pairs[:, 1] < 0) | (pairs[:, 1] >= m)
-            if bad.any():
-                i, j = pairs[int(np.flatnonzero(bad)[0])].tolist()
-                raise InvalidArgument(f"exclude pair ({i}, {j}) is out of range: items are 0..{n - 1}, "
-                                      f"workers 0..{m - 1}")
-    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+            # By name: a frame with columns worker, item was read as (item, worker) rows.
+            if sorted(map(str, exclude.columns)) != ["item", "worker"]:
+                raise InvalidArgument("an exclude frame needs exactly the columns 'item' and 'worker', got "
+                                      f"{list(exclude.columns)}")
+            exclude = exclude[["item", "worker"]].to_numpy()
+    try:
+        # A nested list and the array made of it are read alike (only an array was refused as
+        # ambiguous, so the same 0/1 rows meant a mask or pairs by container).
+        raw = exclude if isinstance(exclude, np.ndarray) else np.asarray(list(exclude))
+    except (TypeError, ValueError) as e:
+        raise InvalidArgument(f"exclude must be (item, worker) pairs of ints: {e}") from None
+    if raw.dtype == bool:
+        if raw.shape != (n, m):
+            raise InvalidArgument(f"boolean exclude mask has shape {raw.shape}, suitability {(n, m)}")
+        return np.argwhere(raw).astype(np.int64).reshape(-1, 2)
+    if raw.size == 0:
+        return np.zeros((0, 2), np.int64)
+    # Pairs are indices: 0.7 must not quietly become item 0, nor 2**70 wrap around.
+    if raw.dtype.kind == "f" and not np.all(np.isfinite(raw) & (raw == np.round(raw))):
+        raise InvalidArgument("exclude pairs must be whole numbers (item and worker indices)")
+    if raw.dtype.kind not in "iuf" or raw.dtype == object:
+        raise InvalidArgument(f"exclude pairs must be int indices below n_items / n_workers, got {raw.dtype} values")
+    if raw.dtype.kind == "f" and np.any(np.abs(raw) >= 2.0**62):
+        raise InvalidArgument("exclude names an item or worker out of range")
+    pairs = raw.astype(np.int64)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        hint = (" (a mask of that shape must be boolean: exclude.astype(bool))" if pairs.shape == (n, m) else "")
+        raise InvalidArgument(f"exclude must be (item, worker) pairs, a boolean [n_items, n_workers] mask, "
+                              f"or a sparse matrix; got {raw.dtype} values of shape {raw.shape}{hint}")
+    if m == 2 and pairs.shape == (n, m) and np.isin(pairs, (0, 1)).all():
+        # With two workers, 0/1 rows of (items, workers) shape read both as a mask and as pairs.
+        as_mask = {tuple(p) for p in np.argwhere(pairs).tolist()}
+        if as_mask != {tuple(p) for p in pairs.tolist()}:
+            raise InvalidArgument(f"exclude holds only 0 and 1 in the shape (items, workers) = {(n, m)}: as a mask "
+                                  "and as (item, worker) pairs it excludes different pairs; pass a boolean mask "
+                                  "(exclude.astype(bool)) or a DataFrame with columns 'item' and 'worker'")
+    bad = (pairs[:, 0] < 0) | (pairs[:, 0] >= n) | (pairs[:, 1] < 0) | (pairs[:, 1] >= m)
+    if bad.any():
+        i, j = pairs[int(np.flatnonzero(bad)[0])].tolist()
+        raise InvalidArgument(f"exclude pair ({i}, {j}) is out of range: items are 0..{n - 1}, "
+                              f"workers 0..{m - 1}")
+    return pairs
 
 
 def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, m: int,
@@ -2068,9 +2074,10 @@ def assign(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *
     whose conversion drops them); |values| at most :data:`MAX_SUITABILITY`. ``capacity``:
     int or one int per worker (a pandas Series is matched by label to the columns of a suitability
     DataFrame, or to worker positions). ``exclude``: (item, worker) pairs of positions (a
-    DataFrame with columns ``item`` and ``worker``), a boolean mask, or a sparse matrix of pairs
-    that must not be assigned (e.g. the item's uploader, earlier labelers); a non-boolean array of
-    the suitability's shape is refused as ambiguous.
+    DataFrame with columns ``item`` and ``worker``), a boolean mask [n_items, n_workers], or a
+    sparse matrix of pairs that must not be assigned (e.g. the item's uploader, earlier labelers);
+    with two workers, 0/1 numbers of the shape (items, workers) that mean other pairs as a mask
+    than as pairs are refused as ambiguous. A nested list is read like its array.
 
     Returns int32 [n_items, overlap] worker indices, each row ascending. If the demand cannot be
     met, raises :class:`~tagger.errors.InfeasibleAssignment` whose ``shortfall`` attribute is the
