@@ -319,6 +319,13 @@ def test_pairs_that_read_the_same_as_a_mask_are_taken(net, wrap) -> None:
     assert a.set_index("item_id").worker.to_dict() == {0: "amy", 1: "bob"}
 
 
+def test_a_wrong_mask_shape_at_task_level_names_items_and_workers(net) -> None:
+    # "suitability (6, 3)": a Task.assign caller has no suitability matrix.
+    alice, ws = _setup(net)
+    with pytest.raises(errors.InvalidArgument, match=r"shape \(8, 2\).*\(items, workers\) = \(8, 4\)"):
+        _publish(net, alice).assign(ws, capacity=4, exclude=np.zeros((8, 2), bool))
+
+
 def test_no_workers_leaves_every_slot_short_instead_of_refusing_the_overlap() -> None:
     # The core was asked for overlap min(overlap, 0 workers) = 0: "overlap must be >= 1, got 0".
     r = tg.match.solve_assignment(np.zeros((3, 0)), 1, 1)

@@ -1873,7 +1873,7 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
     if sp is not None:
         e = sp.coo_array(exclude)
         if e.shape != (n, m):
-            raise InvalidArgument(f"exclude has shape {e.shape}, suitability {(n, m)}")
+            raise InvalidArgument(f"exclude has shape {e.shape}; it needs (items, workers) = {(n, m)}")
         mask = e.data != 0
         return np.stack([e.row[mask], e.col[mask]], axis=1).astype(np.int64).reshape(-1, 2)
     if isinstance(exclude, (str, bytes)):
@@ -1897,7 +1897,8 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
         raise InvalidArgument(f"exclude must be (item, worker) pairs of ints: {e}") from None
     if raw.dtype == bool:
         if raw.shape != (n, m):
-            raise InvalidArgument(f"boolean exclude mask has shape {raw.shape}, suitability {(n, m)}")
+            raise InvalidArgument(f"boolean exclude mask has shape {raw.shape}; it needs one row per item and one "
+                                  f"column per worker: (items, workers) = {(n, m)}")
         return np.argwhere(raw).astype(np.int64).reshape(-1, 2)
     if raw.size == 0:
         return np.zeros((0, 2), np.int64)
