@@ -278,6 +278,47 @@ def test_an_exclude_frame_is_read_by_column_name(frame) -> None:
     assert tg.match.assign(np.array([[5., 1, 1], [5, 1, 1]]), 1, 5, exclude=frame).ravel().tolist() == [0, 1]
 
 
+S_LABELLED = pd.DataFrame([[3., 1, 2], [1, 3, 2], [2, 1, 3]], columns=[2, 0, 1])  # worker labels not positions
+
+
+def test_an_exclude_frame_names_workers_and_items_by_the_suitability_labels() -> None:
+    # The worker column was read as positions: worker label 2 (position 0) was not the one excluded.
+    assert tg.match.assign(S_LABELLED, 1, 1, exclude=pd.DataFrame({"item": [0], "worker": [0]})).ravel().tolist() \
+        == [0, 1, 2]  # label 0 is position 1: item 0 still gets position 0
+    got = tg.match.assign(S_LABELLED, 1, 1, exclude=pd.DataFrame({"item": [0], "worker": [2]})).ravel()
+    assert got[0] != 0
+    named = pd.DataFrame([[1., 2], [2, 1]], columns=["a", "b"], index=["x", "y"])
+    assert tg.match.assign(named, 1, 2, exclude=pd.DataFrame({"worker": ["b"], "item": ["x"]})).ravel().tolist() == [0, 0]
+    with pytest.raises(errors.InvalidArgument, match="names worker 'c', which is not a worker label"):
+        tg.match.assign(named, 1, 2, exclude=pd.DataFrame({"item": ["x"], "worker": ["c"]}))
+    with pytest.raises(errors.InvalidArgument, match="names item 0, which is not an item label"):
+        tg.match.assign(named, 1, 2, exclude=pd.DataFrame({"item": [0], "worker": ["a"]}))
+    with pytest.raises(errors.InvalidArgument, match="suitability has no worker labels"):
+        tg.match.assign(named.to_numpy(), 1, 2, exclude=pd.DataFrame({"item": [0], "worker": ["a"]}))
+    with pytest.raises(errors.InvalidArgument, match="row 1 has a missing item or worker"):
+        tg.match.assign(S_LABELLED, 1, 1, exclude=pd.DataFrame({"item": pd.array([0, None], "Int64"), "worker": [0, 1]}))
+
+
+def test_a_boolean_exclude_frame_is_aligned_by_labels() -> None:
+    # Its columns were read by position: np.eye labelled 0, 1, 2 excluded positions 0, 1, 2.
+    mask = pd.DataFrame(np.eye(3, dtype=bool), columns=[0, 1, 2])  # excludes label j from item j
+    assert tg.match.assign(S_LABELLED, 1, 1, exclude=mask).ravel().tolist() == [0, 1, 2]
+    shuffled = pd.DataFrame(np.eye(3, dtype=bool), columns=[2, 0, 1], index=[2, 1, 0])
+    got = tg.match.assign(S_LABELLED, 1, 1, exclude=shuffled).ravel().tolist()
+    assert all(not (S_LABELLED.index[i] == j_item and S_LABELLED.columns[w] == lab)
+               for i, w in enumerate(got) for j_item, lab in [(2, 2), (1, 0), (0, 1)])
+    with pytest.raises(errors.InvalidArgument, match=r"columns are matched by label.*missing \[2\]; unknown \[3\]"):
+        tg.match.assign(S_LABELLED, 1, 1, exclude=pd.DataFrame(np.eye(3, dtype=bool), columns=[0, 1, 3]))
+    with pytest.raises(errors.InvalidArgument, match=r"rows are matched by label to item positions"):
+        tg.match.assign(S_LABELLED.to_numpy(), 1, 1, exclude=pd.DataFrame(np.eye(3, dtype=bool), index=[5, 6, 7]))
+
+
+def test_a_suitability_frame_with_a_repeated_worker_label_is_refused() -> None:
+    # Its capacity Series and exclude frame named two workers with one label.
+    with pytest.raises(errors.InvalidArgument, match="repeats the worker label 'a'"):
+        tg.match.assign(pd.DataFrame([[3., 1, 2], [1, 3, 2]], columns=["a", "a", "b"]), 1, 1)
+
+
 def test_an_exclude_frame_without_item_and_worker_columns_is_refused() -> None:
     with pytest.raises(errors.InvalidArgument, match="columns 'item' and 'worker'"):
         tg.match.assign(S3, 1, 5, exclude=pd.DataFrame({"i": [0], "w": [0]}))

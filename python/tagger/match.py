@@ -1864,9 +1864,10 @@ def _as_csr(suitability: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
     return indptr, indices, data, n, m
 
 
-def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
+def _exclude_pairs(exclude: Any, n: int, m: int, suitability: Any = None) -> np.ndarray:
     """``exclude`` (pairs, a boolean mask or a sparse matrix, see :func:`assign`) as an int64
-    array [k, 2] of (item, worker) pairs, each checked to lie in [0, n) x [0, m)."""
+    array [k, 2] of (item, worker) pairs, each checked to lie in [0, n) x [0, m). A DataFrame
+    is read by its labels: those of ``suitability`` when it is a DataFrame, else positions."""
     if exclude is None:
         return np.zeros((0, 2), np.int64)
     sp = _scipy_sparse(exclude)
@@ -1881,14 +1882,10 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
                               "or a sparse matrix; got a string")
     pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
     if pd is not None and isinstance(exclude, pd.DataFrame):  # list(frame) gave its column names
-        if len(exclude.columns) and all(t == bool for t in exclude.dtypes):
-            exclude = exclude.to_numpy()
-        else:
-            # By name: a frame with columns worker, item was read as (item, worker) rows.
-            if sorted(map(str, exclude.columns)) != ["item", "worker"]:
-                raise InvalidArgument("an exclude frame needs exactly the columns 'item' and 'worker', got "
-                                      f"{list(exclude.columns)}")
-            exclude = exclude[["item", "worker"]].to_numpy()
+        mask_or_pairs = _exclude_frame(exclude, n, m, suitability, pd)
+        if mask_or_pairs.dtype == bool:
+            return np.argwhere(mask_or_pairs).astype(np.int64).reshape(-1, 2)
+        exclude = mask_or_pairs
     try:
         # A nested list and the array made of it are read alike (only an array was refused as
         # ambiguous, so the same 0/1 rows meant a mask or pairs by container).
@@ -1929,9 +1926,71 @@ def _exclude_pairs(exclude: Any, n: int, m: int) -> np.ndarray:
     return pairs
 
 
+def _exclude_frame(frame: Any, n: int, m: int, suitability: Any, pd: Any) -> np.ndarray:
+    """An exclude DataFrame as a boolean mask [n, m] (boolean columns, aligned by labels) or as
+    an array of (item, worker) pairs (columns ``item`` and ``worker``, labels made positions)."""
+    labelled = isinstance(suitability, pd.DataFrame)
+    rows = suitability.index if labelled else pd.RangeIndex(n)
+    cols = suitability.columns if labelled else pd.RangeIndex(m)
+    names = list(frame.columns)
+    if sorted(map(str, names)) == ["item", "worker"] and {"item", "worker"} <= set(names):
+        # By name: a frame with columns worker, item was read as (item, worker) rows.
+        part = frame[["item", "worker"]]
+        if part.isna().to_numpy().any():
+            at = int(np.flatnonzero(part.isna().to_numpy().any(axis=1))[0])
+            raise InvalidArgument(f"exclude frame row {at} has a missing item or worker")
+        return np.stack([_positions(part["item"], rows, "item", pd), _positions(part["worker"], cols, "worker", pd)],
+                        axis=1)
+    if len(names) and all(pd.api.types.is_bool_dtype(t) for t in frame.dtypes):
+        if frame.isna().to_numpy().any():
+            raise InvalidArgument("boolean exclude frame has missing values")
+        # By label, like a capacity Series: a frame whose columns are the workers in another
+        # order (or whose rows are the items in another order) was read by position.
+        for what, mine, theirs in (("rows", frame.index, rows), ("columns", frame.columns, cols)):
+            whose = "item" if what == "rows" else "worker"
+            if not mine.is_unique:
+                raise InvalidArgument(f"boolean exclude frame repeats a{'n' if whose == 'item' else ''} {whose} "
+                                      f"label: {mine[mine.duplicated()][0]!r}")
+            missing = theirs.difference(mine, sort=False)
+            extra = mine.difference(theirs, sort=False)
+            if len(missing) or len(extra):
+                where = (f"the suitability frame's {'index' if what == 'rows' else 'columns'}" if labelled
+                         else f"{whose} positions 0..{len(theirs) - 1} (suitability has no {whose} labels)")
+                raise InvalidArgument(f"boolean exclude frame's {what} are matched by label to {where}: "
+                                      + (f"missing {list(missing[:5])}" if len(missing) else "")
+                                      + ("; " if len(missing) and len(extra) else "")
+                                      + (f"unknown {list(extra[:5])}" if len(extra) else ""))
+        return frame.reindex(index=rows, columns=cols).to_numpy(dtype=bool)
+    raise InvalidArgument("an exclude frame needs exactly the columns 'item' and 'worker' (pairs) or boolean "
+                          f"columns (a mask, aligned by labels), got {names}")
+
+
+def _positions(values: Any, labels: Any, what: str, pd: Any) -> np.ndarray:
+    """An exclude frame's ``item`` or ``worker`` column as positions: looked up in ``labels``
+    (the suitability frame's), or kept as given where those are the positions themselves."""
+    if isinstance(labels, pd.RangeIndex) and labels.equals(pd.RangeIndex(len(labels))):
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            v = values.iloc[0] if len(values) else None
+            raise InvalidArgument(f"exclude frame's {what} column holds {values.dtype} values ({v!r}); the "
+                                  f"suitability has no {what} labels, so give {what} positions (or pass the "
+                                  f"suitability as a DataFrame labelled by {what})")
+        return values.to_numpy(dtype=np.float64 if values.dtype.kind == "f" else np.int64)
+    if not labels.is_unique:
+        raise InvalidArgument(f"the suitability frame repeats the {what} label {labels[labels.duplicated()][0]!r}: "
+                              f"an exclude frame cannot name one {what}")
+    at = labels.get_indexer(values)
+    if (at < 0).any():
+        v = values.iloc[int(np.flatnonzero(at < 0)[0])]
+        v = v.item() if isinstance(v, np.generic) else v
+        raise InvalidArgument(f"exclude frame names {what} {v!r}, which is not a{'n' if what == 'item' else ''} {what} "
+                              f"label of the suitability frame ({'index' if what == 'item' else 'columns'} "
+                              f"{list(labels[:5])}{', ...' if len(labels) > 5 else ''})")
+    return at.astype(np.int64)
+
+
 def _apply_exclude(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, m: int,
-                   exclude: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pairs = _exclude_pairs(exclude, n, m)
+                   exclude: Any, suitability: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pairs = _exclude_pairs(exclude, n, m, suitability)
     if len(pairs) == 0:
         return indptr, indices, data
     row_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -1990,6 +2049,12 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
         raise InvalidArgument(f"overlap must be an int, got {type(overlap).__name__}")
     if not 1 <= int(overlap) <= 2**31 - 1:
         raise InvalidArgument(f"overlap must be in [1, 2**31 - 1], got {int(overlap)}")
+    pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
+    if pd is not None and isinstance(suitability, pd.DataFrame) and not suitability.columns.is_unique:
+        # A capacity Series or an exclude frame names workers by these labels: one label, two workers.
+        dup = suitability.columns[suitability.columns.duplicated()][0]
+        raise InvalidArgument(f"the suitability frame repeats the worker label {dup!r}: each column must name "
+                              "one worker")
     indptr, indices, data, n, m = _as_csr(suitability)
     if n * int(overlap) > 2**31 - 1:
         raise InvalidArgument(f"{n} items x overlap {int(overlap)} is more than 2**31 - 1 answer slots")
@@ -2031,7 +2096,7 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     if not isinstance(partial, (bool, np.bool_)):
         raise InvalidArgument(f"partial must be True or False, got {partial!r}")
-    indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude)
+    indptr, indices, data = _apply_exclude(indptr, indices, data, n, m, exclude, suitability)
     if int(overlap) > m and n and not partial and not _best:
         # No item can get more distinct workers than there are: infeasible before any search
         # (the solver allocated n x overlap slots first: 0.4 GB for overlap 10**8 on one item).
@@ -2074,8 +2139,9 @@ def assign(suitability: Any, overlap: int, capacity: Any, exclude: Any = None, *
     ``scipy.sparse`` (only stored entries allowed; a stored 0 is an allowed pair, except in DIA,
     whose conversion drops them); |values| at most :data:`MAX_SUITABILITY`. ``capacity``:
     int or one int per worker (a pandas Series is matched by label to the columns of a suitability
-    DataFrame, or to worker positions). ``exclude``: (item, worker) pairs of positions (a
-    DataFrame with columns ``item`` and ``worker``), a boolean mask [n_items, n_workers], or a
+    DataFrame, or to worker positions). ``exclude``: (item, worker) pairs of positions (or a
+    DataFrame with columns ``item`` and ``worker``, read as the labels of a suitability DataFrame),
+    a boolean mask [n_items, n_workers] (or a DataFrame of booleans, aligned by those labels), or a
     sparse matrix of pairs that must not be assigned (e.g. the item's uploader, earlier labelers);
     with two workers, 0/1 numbers of the shape (items, workers) that mean other pairs as a mask
     than as pairs are refused as ambiguous. A nested list is read like its array.
