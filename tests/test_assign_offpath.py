@@ -427,3 +427,16 @@ def test_declared_skills_are_checked_by_name() -> None:
             net.create_account("w", skills=bad)
     net.create_account("w", skills={"text/sentiment": 0.9})  # the refused calls left no account "w" behind
 
+
+@pytest.mark.parametrize("wrap", [pd.Series, dict], ids=["series", "dict"])
+def test_task_assign_reads_a_capacity_series_by_worker_name(net, wrap) -> None:
+    # Read by position, {"cat": 0, "amy": 3, "bob": 3} gave the first listed worker (amy) 0.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in ["amy", "bob", "cat"]]
+    t = _publish(net, alice, items=[f"item {i} ok" for i in range(6)])
+    with pytest.raises(errors.InvalidArgument, match=r"capacity by worker name misses \['cat'\]; names workers not "
+                                                     r"in the list \['dan'\]"):
+        t.assign(ws, capacity=wrap({"amy": 3, "bob": 3, "dan": 3}))
+    with pytest.warns(UserWarning, match="got no item.*: cat"):
+        a = t.assign(ws, capacity=wrap({"cat": 0, "amy": 3, "bob": 3}))
+    assert a.worker.value_counts().to_dict() == {"amy": 3, "bob": 3}

@@ -388,7 +388,8 @@ class Task:
                exclude: Any = None, stake: bool = True, partial: bool = False) -> pd.DataFrame:
         """Assign every item to ``overlap`` distinct workers, maximizing total suitability
         (:meth:`suitability`) under each worker's ``capacity`` (default: an even share
-        plus 25 %). Workers must hold the task's stake: with ``stake=True`` those who do
+        plus 25 %; one int for all, one per worker in list order, or a Series or dict by
+        worker name). Workers must hold the task's stake: with ``stake=True`` those who do
         not yet stake it now from their balance (all in one block, all or nothing).
         Collection tasks assign upload slots the same way. ``exclude``: pairs that must not
         be assigned, as (item position, worker index) pairs, a boolean mask
@@ -405,7 +406,7 @@ class Task:
             raise TaskStateError("assign: the task already has its assignment on the ledger; after the deadline "
                                  "task.reassign(workers) gives missing slots to others")
         accts = self._worker_list(workers, "assign")
-        given = _capacities(capacity, len(accts), "assign")
+        given = _capacities(capacity, accts, "assign")
         banned = _exclusion_mask(exclude, self.n_items, len(accts))
         keep = self._eligible(accts, "assign")
         accts = [accts[j] for j in keep]
@@ -492,7 +493,7 @@ class Task:
         if len(items) == 0:
             return self.assignment.iloc[0:0]
         accts = self._worker_list(workers, "assign_next")
-        given = _capacities(capacity, len(accts), "assign_next")
+        given = _capacities(capacity, accts, "assign_next")
         keep = self._eligible(accts, "assign_next")
         accts = [accts[j] for j in keep]
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
@@ -601,7 +602,7 @@ class Task:
         if need.sum() == 0:
             return self.assignment.iloc[0:0]
         accts = self._worker_list(workers, "reassign")
-        given = _capacities(capacity, len(accts), "reassign")
+        given = _capacities(capacity, accts, "reassign")
         pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
         done = np.zeros((self.n_items, len(accts)), dtype=bool)
         if self._ans_chunks:
@@ -741,7 +742,7 @@ class Task:
         done[row_of[it[hit]], col[wp[hit]]] = True
         for j, p in enumerate(pos):
             done[:, j] |= (self._allowed[chosen] == p).any(axis=1)
-        given = _capacities(capacity, m, "extend")
+        given = _capacities(capacity, accts, "extend")
         cap = given if given is not None else np.full(m, max(1, math.ceil(1.25 * n_extra / m)), dtype=np.int64)
         s = self.suitability(accts)
         canon = _canonical_order(accts)
@@ -1468,11 +1469,31 @@ def _split_runs(keys: np.ndarray, values: np.ndarray) -> tuple[list, list]:
     return [k[0] for k in np.split(keys, cut)], np.split(values, cut)
 
 
-def _capacities(capacity: Any, m: int, verb: str) -> np.ndarray | None:
-    """``capacity`` as one int64 per worker of a list of ``m`` (None stays None: the
-    caller's default): one int for all, or exactly one int >= 0 per worker."""
+def _capacities(capacity: Any, accts: Sequence[Account], verb: str) -> np.ndarray | None:
+    """``capacity`` as one int64 per worker of ``accts`` (None stays None: the caller's
+    default): one int for all, exactly one int >= 0 per worker in list order, or a pandas
+    Series or a dict of them by worker name."""
     if capacity is None:
         return None
+    m = len(accts)
+    if isinstance(capacity, (pd.Series, Mapping)):
+        # By name, as tg.match.assign reads a Series by label: read by position, a Series
+        # {"cat": 0, "amy": 3, "bob": 3} gave amy's 0 to the first worker listed.
+        by_name = capacity if isinstance(capacity, pd.Series) else pd.Series(dict(capacity), dtype=object)
+        if not by_name.index.is_unique:
+            raise InvalidArgument(f"{verb}: capacity repeats the worker {by_name.index[by_name.index.duplicated()][0]!r}")
+        names = pd.Index([a.name for a in accts])
+        if not names.is_unique:
+            raise InvalidArgument(f"{verb}: capacity by worker name needs distinct names; two workers are called "
+                                  f"{names[names.duplicated()][0]!r} (give one int per worker, in list order)")
+        missing = names.difference(by_name.index, sort=False)
+        extra = by_name.index.difference(names, sort=False)
+        if len(missing) or len(extra):
+            raise InvalidArgument(f"{verb}: capacity by worker name "
+                                  + (f"misses {list(missing[:5])}" if len(missing) else "")
+                                  + ("; " if len(missing) and len(extra) else "")
+                                  + (f"names workers not in the list {list(extra[:5])}" if len(extra) else ""))
+        capacity = by_name.reindex(names).tolist()
     if np.ndim(capacity) > 1:
         raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, not a {np.ndim(capacity)}-d array")
     values = [capacity] if np.ndim(capacity) == 0 else list(capacity)
