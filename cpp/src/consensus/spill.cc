@@ -101,7 +101,9 @@ DsSpill::DsSpill(const std::string& dir, std::int32_t n_workers, std::int32_t n_
   std::string path = dir + "/tagger-spill-XXXXXX";
   std::vector<char> buf(path.begin(), path.end());
   buf.push_back('\0');
-  const int fd = ::mkstemp(buf.data());
+  // O_CLOEXEC: a child a thread starts during the fit (os.system, subprocess) would inherit the
+  // descriptor and keep the deleted file's disk space until it exits.
+  const int fd = ::mkostemp(buf.data(), O_CLOEXEC);
   if (fd < 0) throw InvalidArgument("consensus spill: cannot create a temporary file in " + dir + ": " + std::strerror(errno));
   ::unlink(buf.data());  // the file lives as long as the descriptor: no leftover on any exit
   impl_->fd = fd;

@@ -363,6 +363,9 @@ def check_params(params: dict[str, Any], owner: str) -> None:
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not abs(float(v)) < float("inf"):
                 # (inf passed the old NaN check: ZeroBasedSkill(lr_init=inf) gave NaN skills)
                 raise InvalidArgument(f"{owner}: {k} must be a finite number, got {v!r}")
+    if params.get("n_shards") is not None and params.get("backend", "local") == "local":
+        # (it was ignored: a local fit has no shards)
+        raise InvalidArgument(f"{owner}: n_shards applies to backend='inprocess' or 'ray', not to a local fit")
 
 
 class _Plain:

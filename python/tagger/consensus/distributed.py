@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import threading
 
@@ -84,6 +85,31 @@ def partition(task: np.ndarray, n_tasks: int, n_shards: int) -> list[tuple[int, 
         bounds.append(b)
     bounds.append(n_blocks)
     return [(b0 * align, min(b1 * align, n_tasks)) for b0, b1 in zip(bounds[:-1], bounds[1:])]
+
+
+def _codes(values: Any, name: str, size: int) -> np.ndarray:
+    """``values`` as int32 codes in [0, size), or InvalidArgument as the core gives it: ids from
+    ``size`` on fell past the last shard's range and were dropped without a word."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "iu" and len(a):
+        raise InvalidArgument(f"{name} must hold integer codes, got dtype {a.dtype}")
+    if len(a):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise InvalidArgument(f"{name} index {bad} at row {int(np.flatnonzero(a == bad)[0])} is outside "
+                                  f"[0, {size}) (n_{name}s = {size})")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _fingerprint(task: np.ndarray, worker: np.ndarray, label: np.ndarray) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for a in (task, worker, label):
+        h.update(np.ascontiguousarray(a, dtype=np.int32).data)
+    return h.digest()
+
+
+_VOTES = ("majority_vote", "weighted_majority_vote", "wawa")
 
 
 def _split(task: np.ndarray, worker: np.ndarray, label: np.ndarray, ranges: Sequence[tuple[int, int]]
@@ -184,7 +210,14 @@ class ShardSet:
         n = len(task)
         if len(worker) != n or len(label) != n:
             raise InvalidArgument("task, worker and label must have the same length")
+        task, worker, label = (_codes(a, name, size) for a, name, size in
+                               ((task, "task", n_tasks), (worker, "worker", n_workers), (label, "label", n_labels)))
+        if gold is not None and len(gold) != n_tasks:
+            raise InvalidArgument(f"gold must have n_tasks = {n_tasks} entries (-1: no gold), got {len(gold)}")
         self.method, self.backend = method, backend
+        self.closed = False
+        # What fit_sharded(..., shards=self) checks the answers it is given against (they were ignored).
+        self.fingerprint = _fingerprint(task, worker, label)
         # One fit at a time: a fit is a sequence of shard calls over state the shards keep (GLAD's
         # b and posteriors), and two interleaved fits gave results matching neither.
         self.fitting = threading.RLock()
@@ -208,7 +241,12 @@ class ShardSet:
                                          None if g is None else ray.put(g), threads, options)
                             for p, (t0, t1), g in zip(parts, self.ranges, golds)]
 
+    def _open(self) -> None:
+        if self.closed:
+            raise InvalidArgument("this ShardSet is closed; build a new one")
+
     def call(self, name: str, *args: Any) -> list[Any]:
+        self._open()
         if self._ray is None:
             return [getattr(s, name)(*args) for s in self._shards]
         ray = self._ray
@@ -220,6 +258,7 @@ class ShardSet:
         result the next one's carry (the last ``len(carry)`` arguments); returns
         the last result. Sums continued this way are added in the order of the
         single-process fit."""
+        self._open()
         *fixed, carry = args
         for s in self._shards:
             if self._ray is None:
@@ -234,6 +273,7 @@ class ShardSet:
             for s in self._shards:
                 self._ray.kill(s)
         self._shards = []
+        self.closed = True
 
     def __enter__(self) -> ShardSet:
         return self
@@ -437,6 +477,18 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
     ``shards``: an existing :class:`ShardSet` of these answers (kept warm
     across fits, e.g. for several ``tol`` values); it is not closed here."""
     own = shards is None
+    if shards is not None:
+        # An existing ShardSet fits the answers it was built on: different answers, sizes or a
+        # method it was not built for were ignored or failed deep inside a shard.
+        same_kind = shards.method == method or (shards.method in _VOTES and method in _VOTES)
+        if not same_kind:
+            raise InvalidArgument(f"this ShardSet was built for {shards.method!r}; build one for {method!r}")
+        if (n_tasks, n_workers, n_labels) != (shards.n_tasks, shards.n_workers, shards.n_labels):
+            raise InvalidArgument(f"this ShardSet holds n_tasks, n_workers, n_labels = "
+                                  f"{(shards.n_tasks, shards.n_workers, shards.n_labels)}, not "
+                                  f"{(n_tasks, n_workers, n_labels)}")
+        if len(task) != shards.n or _fingerprint(task, worker, label) != shards.fingerprint:
+            raise InvalidArgument("these answers are not the ones the ShardSet was built on; build a ShardSet of them")
     glad_opts = {"m_steps": m_steps, "m_tol": m_tol, "alpha_prior": alpha_prior, "beta_prior": beta_prior}
     if shards is None:
         options = None

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, TaggerError
 from .base import Answers, BaseClassifier, _fits_in_memory, _plain, _Progress, check_params
 from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum
 
@@ -242,8 +242,9 @@ class _Stream:
 
     def __init__(self, method: str, source: Any, columns: Sequence[str], labels: Sequence[Any] | None,
                  batch_size: int, chunk_answers: int, threads: int, spill_dir: Any = None) -> None:
-        if len(columns) != 3:
-            raise InvalidArgument("columns must name the task, worker and label columns (3 names)")
+        if isinstance(columns, str) or len(columns) != 3 or len(set(columns)) != 3:
+            raise InvalidArgument(f"fit_parquet: columns must name the task, worker and label columns (3 different "
+                                  f"names), got {columns!r}")
         self.dataset = _dataset(source)
         names = _column_names(self.dataset)
         missing = [c for c in columns if c not in names]
@@ -255,6 +256,10 @@ class _Stream:
         self.spill_dir = tempfile.gettempdir() if spill_dir is None else os.fspath(spill_dir)
         if not os.path.isdir(self.spill_dir):
             raise InvalidArgument(f"fit_parquet: spill_dir {self.spill_dir!r} is not a directory")
+        if not os.access(self.spill_dir, os.W_OK | os.X_OK):
+            # (found only after the whole coding pass, as a raw OSError for the one-coin cache)
+            raise InvalidArgument(f"fit_parquet: spill_dir {self.spill_dir!r} is not writable; pass spill_dir= a "
+                                  "directory this process may write")
         self.spill: Any = None  # Dawid-Skene: the C++ spill file
         self.cache: Any = None  # one-coin: the coded chunks' file
         self.cache_index: list[tuple[int, int, int]] = []
@@ -381,6 +386,8 @@ class _Stream:
             names = pd.Index(list(labels))
             if names.has_duplicates:
                 raise InvalidArgument("labels= lists a label more than once")
+            if not len(names):  # (the shard's "n_labels >= 1 required" came instead)
+                raise InvalidArgument("fit_parquet: labels= is empty; list every label, or leave it None")
         else:
             allv = pd.unique(np.concatenate(label_parts)) if label_parts else np.zeros(0)
             try:
@@ -407,8 +414,11 @@ class _Stream:
         try:
             index = []
             for t0, t1, t, w, y in self._source_chunks():
-                for a in (t, w, y):
-                    np.ascontiguousarray(a, dtype=np.int32).tofile(f)
+                try:
+                    for a in (t, w, y):
+                        np.ascontiguousarray(a, dtype=np.int32).tofile(f)
+                except OSError as e:
+                    raise self._disk_full(e, f.tell(), 12) from e
                 index.append((t0, t1, len(t)))
                 yield t0, t1, t, w, y
         except BaseException:
@@ -448,6 +458,13 @@ class _Stream:
             tt, ww, yy = (np.concatenate(c) for c in zip(*buf)) if buf else (np.zeros(0, np.int32),) * 3
             yield t0, self.n_tasks, tt - t0, ww, yy
 
+    def _disk_full(self, e: Exception, written: int, per_answer: int) -> OSError:
+        """The error of a failed write to the spill or cache file, naming where and how far it got
+        (it said "write failed: No space left on device", or "1269760 requested and 524288 written")."""
+        return OSError(f"fit_parquet: writing the temporary copy of the answers in {self.spill_dir!r} failed after "
+                       f"{written:,} bytes ({e}); free space there or pass spill_dir= a directory with room "
+                       f"(about {per_answer} bytes per answer: {per_answer * self.n:,} for these {self.n:,})")
+
     def _no_repeats(self, t0: int, t1: int, t: np.ndarray, w: np.ndarray) -> None:
         dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
         if len(dup):
@@ -473,7 +490,12 @@ class _Stream:
         try:
             for t0, t1, t, w, y in self._source_chunks():
                 self._no_repeats(t0, t1, t, w)
-                spill.append(t.astype(np.int32, copy=False), w, y, t1 - t0)
+                try:
+                    spill.append(t.astype(np.int32, copy=False), w, y, t1 - t0)
+                except TaggerError as e:
+                    if "write failed" not in str(e):
+                        raise
+                    raise self._disk_full(e, int(spill.bytes), 4) from e
         except BaseException:
             del spill  # closes (and so deletes) the file now, not at the next collection
             raise
