@@ -163,6 +163,7 @@ class Matches(list):
 
     @property
     def low_signal(self) -> bool:
+        """True when the text was answered on little evidence (``reason`` is set)."""
         return self.reason is not None
 
 
@@ -184,9 +185,12 @@ class Predictions(list):
 
     @property
     def low_signal(self) -> np.ndarray:
+        """bool [n]: True where a text was answered on little evidence (its reason is set)."""
         return np.array([r is not None for r in self.reasons], dtype=bool)
 
     def to_pandas(self) -> Any:
+        """A DataFrame with columns ``label``, ``score``, ``abstained``, ``low_signal`` and ``reason``,
+        indexed like the input Series (else 0..n-1)."""
         import pandas as pd
         # object columns: pandas 3 would infer a str dtype and turn the None of an abstention
         # (and of a reason-less row) into NaN.
@@ -242,9 +246,11 @@ class Tokenizer:
         return self._core.encode_pieces(text) if out_type is str else self._core.encode_ids(text)
 
     def encode_ids(self, text: str) -> list[int]:
+        """Piece ids of ``text`` (``encode(text)``)."""
         return self._core.encode_ids(_text_arg(text))
 
     def encode_pieces(self, text: str) -> list[str]:
+        """Pieces of ``text`` as strings (``encode(text, out_type=str)``)."""
         return self._core.encode_pieces(_text_arg(text))
 
     def encode_batch(self, texts: Iterable[str], threads: int = 0, *,
@@ -261,6 +267,7 @@ class Tokenizer:
         return int(id)
 
     def decode(self, ids: Iterable[int]) -> str:
+        """The text of a sequence of piece ids; an id outside ``[0, vocab_size)`` is InvalidArgument."""
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
             raise InvalidArgument(f"decode takes a sequence of piece ids, not {type(ids).__name__}")
         return self._core.decode([self._piece_id(i) for i in ids])
@@ -270,9 +277,11 @@ class Tokenizer:
         return self._core.piece_score(self._piece_id(id))
 
     def id_to_piece(self, id: int) -> str:
+        """The piece (string) with id ``id``."""
         return self._core.id_to_piece(self._piece_id(id))
 
     def piece_to_id(self, piece: str) -> int:
+        """The id of ``piece``, or :attr:`unk_id` when the model has no such piece."""
         return self._core.piece_to_id(_text_arg(piece, "piece"))
 
     def mean_log_prob(self, text: str, unk_penalty: float = -20.0) -> float:
@@ -287,19 +296,23 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Number of pieces in the model."""
         return self._core.vocab_size()
 
     @property
     def unk_id(self) -> int:
+        """The id of the unknown piece."""
         return self._core.unk_id()
 
     def __len__(self) -> int:
         return self.vocab_size
 
     def serialized_model(self) -> bytes:
+        """The sentencepiece model as bytes (what :meth:`save` writes and ``Tokenizer(bytes)`` reads)."""
         return self._core.serialized_model()
 
     def save(self, path: str | Path) -> None:
+        """Writes the sentencepiece model to ``path``."""
         Path(path).write_bytes(self.serialized_model())
 
     def __getstate__(self) -> dict:
@@ -386,6 +399,7 @@ class StaticEmbedding:
 
     @property
     def dim(self) -> int:
+        """Length of the vectors this returns."""
         return self._core.dim()
 
     def embed(self, texts: Iterable[str], threads: int = 0) -> np.ndarray:
@@ -399,6 +413,7 @@ class StaticEmbedding:
         return self._core.tokenizer().tokenize(_text_arg(text))
 
     def encode(self, text: str) -> list[int]:
+        """WordPiece token ids of ``text`` (the rows of the table its vector sums)."""
         return self._core.tokenizer().encode(_text_arg(text))
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -550,14 +565,17 @@ class Embedder:
 
     @property
     def dim(self) -> int:
+        """Length of the vectors this returns."""
         return self._core.dim()
 
     @property
     def fitted(self) -> bool:
+        """True once :meth:`fit_idf` has learned the IDF weights."""
         return self._core.has_idf()
 
     @property
     def tokenizer(self) -> Tokenizer:
+        """The sentencepiece :class:`Tokenizer` this embedder cuts texts with."""
         return Tokenizer._wrap(self._core.tokenizer(), "embedder")
 
     def __repr__(self) -> str:
@@ -628,6 +646,7 @@ class Category:
                                   "(blank ones do not count)")
 
     def to_dict(self) -> dict:
+        """The category as a dict of ``id``, ``modality``, ``task``, ``description`` and ``examples``."""
         return {"id": self.id, "modality": self.modality, "task": self.task, "description": self.description,
                 "examples": list(self.examples)}
 
@@ -734,6 +753,7 @@ class Catalog(Sequence[Category]):
 
     @property
     def ids(self) -> list[str]:
+        """The category ids, in catalog order."""
         return [c.id for c in self._cats]
 
     def extend(self, more: Iterable[Category | dict]) -> Catalog:
@@ -753,6 +773,8 @@ class Catalog(Sequence[Category]):
         return Catalog([category if c.id == category.id else c for c in self._cats])
 
     def to_pandas(self) -> Any:
+        """A DataFrame indexed by id with the columns ``modality``, ``task``, ``description`` and
+        ``examples`` (a tuple of texts per row)."""
         import pandas as pd
         columns = ["id", "modality", "task", "description", "examples"]  # (Category.to_dict's keys, also when empty)
         return pd.DataFrame([c.to_dict() for c in self._cats], columns=columns).set_index("id")
@@ -1820,6 +1842,7 @@ class Assignment:
 
     @property
     def short_items(self) -> np.ndarray:
+        """Positions of the items that got fewer than ``overlap`` workers."""
         return np.flatnonzero(self.item_shortfall)
 
     def __repr__(self) -> str:
@@ -2181,10 +2204,12 @@ class Subtask:
 
     @property
     def regular(self) -> np.ndarray:
+        """The batch's items that are not control items, in presentation order."""
         return self.items[~self.is_control]
 
     @property
     def controls(self) -> np.ndarray:
+        """The batch's control items, in presentation order."""
         return self.items[self.is_control]
 
     def __len__(self) -> int:
