@@ -61,6 +61,25 @@ def test_a_shard_set_fits_only_the_answers_it_was_built_on(codes) -> None:
                               dist.fit_sharded("wawa", t, w, y, T, W, K)["labels"])
 
 
+def test_a_shard_set_holds_its_gold_and_glad_options(codes) -> None:
+    t, w, y = codes
+    gold = np.full(T, -1, np.int32)
+    gold[:100] = y[:300:3]
+    with dist.ShardSet("dawid_skene", t, w, y, T, W, K) as ss:  # built without gold: gold passed later was ignored
+        with pytest.raises(InvalidArgument, match="holds its gold"):
+            dist.fit_sharded("dawid_skene", t, w, y, T, W, K, shards=ss, gold=gold)
+        # codes past 2**32 wrapped onto the same int32 fingerprint
+        with pytest.raises(InvalidArgument, match="not the ones the ShardSet was built on"):
+            dist.fit_sharded("dawid_skene", t.astype(np.int64) + 2**32, w, y, T, W, K, shards=ss)
+    with dist.ShardSet("dawid_skene", t, w, y, T, W, K, gold=gold) as ss:
+        assert np.array_equal(dist.fit_sharded("dawid_skene", t, w, y, T, W, K, shards=ss, gold=gold)["probas"],
+                              dist.fit_sharded("dawid_skene", t, w, y, T, W, K, gold=gold)["probas"])
+    with dist.ShardSet("glad", t, w, y, T, W, K) as ss:  # built with the defaults
+        dist.fit_sharded("glad", t, w, y, T, W, K, shards=ss, n_iter=2)
+        with pytest.raises(InvalidArgument, match="holds GLAD's shard options"):
+            dist.fit_sharded("glad", t, w, y, T, W, K, shards=ss, n_iter=2, class_priors=np.array([0.5, 0.3, 0.2]))
+
+
 def test_n_shards_without_a_sharded_backend_is_refused() -> None:
     df = pd.DataFrame({"task": [0, 0, 1, 1], "worker": [0, 1, 0, 1], "label": [0, 1, 1, 1]})
     for est in (tc.DawidSkene(n_shards=4), tc.GLAD(n_shards=2), tc.MajorityVote(n_shards=2)):

@@ -102,14 +102,26 @@ def _codes(values: Any, name: str, size: int) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
-def _fingerprint(task: np.ndarray, worker: np.ndarray, label: np.ndarray) -> bytes:
+def _fingerprint(*arrays: np.ndarray) -> bytes:
     h = hashlib.blake2b(digest_size=16)
-    for a in (task, worker, label):
-        h.update(np.ascontiguousarray(a, dtype=np.int32).data)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=np.int64).data)  # (int64: codes past 2**32 must not wrap)
+    return h.digest()
+
+
+def _options_fingerprint(options: dict[str, Any] | None) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for k, v in sorted((options or {}).items()):
+        h.update(k.encode())
+        h.update(b"none" if v is None else np.ascontiguousarray(v, dtype=np.float64).data)
     return h.digest()
 
 
 _VOTES = ("majority_vote", "weighted_majority_vote", "wawa")
+# fit_sharded's defaults for the options a GLAD shard is built with (a ShardSet built without
+# options holds these).
+_GLAD_SHARD_DEFAULTS: dict[str, Any] = {"m_steps": 25, "m_tol": 1e-2, "alpha_prior": 1.0, "beta_prior": 1.0,
+                                        "class_priors": None}
 
 
 def _split(task: np.ndarray, worker: np.ndarray, label: np.ndarray, ranges: Sequence[tuple[int, int]]
@@ -216,8 +228,12 @@ class ShardSet:
             raise InvalidArgument(f"gold must have n_tasks = {n_tasks} entries (-1: no gold), got {len(gold)}")
         self.method, self.backend = method, backend
         self.closed = False
-        # What fit_sharded(..., shards=self) checks the answers it is given against (they were ignored).
+        # What fit_sharded(..., shards=self) checks the answers, gold and shard options it is given
+        # against: the shards hold them, so other ones passed there were ignored.
         self.fingerprint = _fingerprint(task, worker, label)
+        self.gold_fingerprint = None if gold is None else _fingerprint(np.asarray(gold))
+        self.options_fingerprint = _options_fingerprint(
+            dict(_GLAD_SHARD_DEFAULTS, **(options or {})) if method == "glad" else options)
         # One fit at a time: a fit is a sequence of shard calls over state the shards keep (GLAD's
         # b and posteriors), and two interleaved fits gave results matching neither.
         self.fitting = threading.RLock()
@@ -489,6 +505,9 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
                                   f"{(n_tasks, n_workers, n_labels)}")
         if len(task) != shards.n or _fingerprint(task, worker, label) != shards.fingerprint:
             raise InvalidArgument("these answers are not the ones the ShardSet was built on; build a ShardSet of them")
+        if (None if gold is None else _fingerprint(np.asarray(gold))) != shards.gold_fingerprint:
+            raise InvalidArgument("the ShardSet holds its gold (given when it was built); this gold differs from it: "
+                                  "build a ShardSet with gold=")
     glad_opts = {"m_steps": m_steps, "m_tol": m_tol, "alpha_prior": alpha_prior, "beta_prior": beta_prior}
     if shards is None:
         options = None
@@ -497,6 +516,11 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
                            else np.ascontiguousarray(class_priors, dtype=np.float64))
         shards = ShardSet(method, task, worker, label, n_tasks, n_workers, n_labels, n_shards=n_shards, gold=gold,
                           backend=backend, threads=threads, options=options)
+    elif method == "glad" and _options_fingerprint(
+            dict(glad_opts, class_priors=None if class_priors is None
+                 else np.ascontiguousarray(class_priors, dtype=np.float64))) != shards.options_fingerprint:
+        raise InvalidArgument("the ShardSet holds GLAD's shard options (m_steps, m_tol, priors, class_priors, given "
+                              "when it was built); these differ: build a ShardSet with options= of them")
     try:
         with shards.fitting:
             if method == "glad":

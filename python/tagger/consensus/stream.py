@@ -418,7 +418,7 @@ class _Stream:
                     for a in (t, w, y):
                         np.ascontiguousarray(a, dtype=np.int32).tofile(f)
                 except OSError as e:
-                    raise self._disk_full(e, f.tell(), 12) from e
+                    raise self._disk_full(e, f.tell(), 12 * self.n, "12 per answer") from e
                 index.append((t0, t1, len(t)))
                 yield t0, t1, t, w, y
         except BaseException:
@@ -458,12 +458,13 @@ class _Stream:
             tt, ww, yy = (np.concatenate(c) for c in zip(*buf)) if buf else (np.zeros(0, np.int32),) * 3
             yield t0, self.n_tasks, tt - t0, ww, yy
 
-    def _disk_full(self, e: Exception, written: int, per_answer: int) -> OSError:
-        """The error of a failed write to the spill or cache file, naming where and how far it got
-        (it said "write failed: No space left on device", or "1269760 requested and 524288 written")."""
-        return OSError(f"fit_parquet: writing the temporary copy of the answers in {self.spill_dir!r} failed after "
-                       f"{written:,} bytes ({e}); free space there or pass spill_dir= a directory with room "
-                       f"(about {per_answer} bytes per answer: {per_answer * self.n:,} for these {self.n:,})")
+    def _disk_full(self, e: Exception, written: int, need: int, rule: str) -> OSError:
+        """The error of a failed write to the spill or cache file, naming where, how far it got and
+        the room the fit needs (it said "write failed: No space left on device", or "1269760
+        requested and 524288 written")."""
+        return OSError(f"fit_parquet: writing the temporary copy of the answers in {self.spill_dir!r} failed with "
+                       f"{written:,} bytes written ({e}); it needs about {need:,} bytes ({rule}): free space there "
+                       f"or pass spill_dir= a directory with room")
 
     def _no_repeats(self, t0: int, t1: int, t: np.ndarray, w: np.ndarray) -> None:
         dup = _core.consensus.superseded(t, w, t1 - t0, self.n_workers)
@@ -495,7 +496,8 @@ class _Stream:
                 except TaggerError as e:
                     if "write failed" not in str(e):
                         raise
-                    raise self._disk_full(e, int(spill.bytes), 4) from e
+                    raise self._disk_full(e, int(spill.bytes), 4 * (self.n + self.n_tasks),
+                                          "4 per answer and 4 per task") from e
         except BaseException:
             del spill  # closes (and so deletes) the file now, not at the next collection
             raise
