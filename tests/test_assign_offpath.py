@@ -313,10 +313,14 @@ def test_a_boolean_exclude_frame_is_aligned_by_labels() -> None:
         tg.match.assign(S_LABELLED.to_numpy(), 1, 1, exclude=pd.DataFrame(np.eye(3, dtype=bool), index=[5, 6, 7]))
 
 
-def test_a_suitability_frame_with_a_repeated_worker_label_is_refused() -> None:
-    # Its capacity Series and exclude frame named two workers with one label.
+def test_a_suitability_frame_with_a_repeated_worker_label_is_refused_where_labels_are_read() -> None:
+    # Its capacity Series and exclude frame named two workers with one label; nothing else reads labels.
+    frame = pd.DataFrame([[3., 1, 2], [1, 3, 2]], columns=["a", "a", "b"])
     with pytest.raises(errors.InvalidArgument, match="repeats the worker label 'a'"):
-        tg.match.assign(pd.DataFrame([[3., 1, 2], [1, 3, 2]], columns=["a", "a", "b"]), 1, 1)
+        tg.match.assign(frame, 1, pd.Series({"a": 1, "b": 1}))
+    with pytest.raises(errors.InvalidArgument, match="repeats the worker label 'a'"):
+        tg.match.assign(frame, 1, 1, exclude=pd.DataFrame({"item": [0], "worker": ["b"]}))
+    assert tg.match.assign(frame, 1, 1).tolist() == [[0], [1]]
 
 
 def test_an_exclude_frame_without_item_and_worker_columns_is_refused() -> None:
@@ -434,9 +438,49 @@ def test_task_assign_reads_a_capacity_series_by_worker_name(net, wrap) -> None:
     alice = net.create_account("alice", fund=10_000 * tg.TAG)
     ws = [net.create_account(n, fund=100 * tg.TAG) for n in ["amy", "bob", "cat"]]
     t = _publish(net, alice, items=[f"item {i} ok" for i in range(6)])
-    with pytest.raises(errors.InvalidArgument, match=r"capacity by worker name misses \['cat'\]; names workers not "
-                                                     r"in the list \['dan'\]"):
+    with pytest.raises(errors.InvalidArgument, match=r"capacity names 'dan', which is not one of the listed workers"):
         t.assign(ws, capacity=wrap({"amy": 3, "bob": 3, "dan": 3}))
+    with pytest.raises(errors.InvalidArgument, match=r"capacity by worker misses \['cat'\]"):
+        t.assign(ws, capacity=wrap({"amy": 3, "bob": 3}))
     with pytest.warns(UserWarning, match="got no item.*: cat"):
         a = t.assign(ws, capacity=wrap({"cat": 0, "amy": 3, "bob": 3}))
     assert a.worker.value_counts().to_dict() == {"amy": 3, "bob": 3}
+
+
+def test_task_capacity_keys_are_what_workers_takes_and_an_unlabelled_series_is_positional(net) -> None:
+    # Keyed by Account or address it was refused ("names workers not in the list [Account(...)]"),
+    # and a plain Series (RangeIndex), positional in tg.match.assign, was refused too.
+    alice = net.create_account("alice", fund=10_000 * tg.TAG)
+    ws = [net.create_account(n, fund=100 * tg.TAG) for n in ["amy", "bob", "cat"]]
+    for cap in ({ws[2]: 0, ws[0]: 3, ws[1]: 3}, {ws[2].address: 0, ws[0].address: 3, ws[1].address: 3},
+                pd.Series([3, 3, 0])):
+        t = _publish(net, alice, items=[f"item {i} ok" for i in range(6)])
+        with pytest.warns(UserWarning, match="got no item.*: cat"):
+            a = t.assign(ws, capacity=cap)
+        assert a.worker.value_counts().to_dict() == {"amy": 3, "bob": 3}
+
+
+def test_task_exclude_frames_name_workers_as_workers_does(net) -> None:
+    # tg.match reads a frame by the suitability frame's labels; a task has none, so frames of
+    # worker names were refused ("pass the suitability as a DataFrame labelled by worker").
+    alice, ws = _setup(net)
+    ex = np.zeros((len(ITEMS), 4), bool)
+    ex[0, :3] = True  # item 0: only cat (the last listed)
+    for frame in (pd.DataFrame({"item": [0, 0, 0], "worker": ["zed", "amy", "bob"]}),
+                  pd.DataFrame({"item": [0, 0, 0], "worker": [ws[0].address, ws[1], "bob"]}),
+                  pd.DataFrame(ex[:, [3, 0, 2, 1]], columns=["cat", "zed", "bob", "amy"])):
+        a = _publish(net, alice).assign(ws, capacity=2, exclude=frame)
+        assert a[a.item_id == 0].worker.tolist() == ["cat"]
+    with pytest.raises(errors.InvalidArgument, match="exclude names 'dan', which is not one of the listed workers"):
+        _publish(net, alice).assign(ws, capacity=2, exclude=pd.DataFrame({"item": [0], "worker": ["dan"]}))
+
+
+@pytest.mark.parametrize("nothing", [[], np.zeros((len(ITEMS), 4), bool)], ids=["empty-list", "all-false"])
+def test_an_exclude_of_nothing_takes_the_linear_rule_not_the_solver(net, monkeypatch, nothing) -> None:
+    # (the solver took 113 s at 20,000 x 50 where the rule without exclusions is linear)
+    calls = []
+    real = task_module.solve_assignment
+    monkeypatch.setattr(task_module, "solve_assignment", lambda *a, **k: calls.append(1) or real(*a, **k))
+    alice, ws = _setup(net)
+    _publish(net, alice).assign(ws, capacity=2, exclude=nothing)
+    assert calls == []

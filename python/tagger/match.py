@@ -2073,7 +2073,8 @@ def _solve(suitability: Any, overlap: int, capacity: Any, exclude: Any, *, parti
     if not 1 <= int(overlap) <= 2**31 - 1:
         raise InvalidArgument(f"overlap must be in [1, 2**31 - 1], got {int(overlap)}")
     pd = sys.modules.get("pandas")  # (a frame means the caller imported pandas)
-    if pd is not None and isinstance(suitability, pd.DataFrame) and not suitability.columns.is_unique:
+    if pd is not None and isinstance(suitability, pd.DataFrame) and not suitability.columns.is_unique \
+            and (isinstance(capacity, pd.Series) or isinstance(exclude, pd.DataFrame)):
         # A capacity Series or an exclude frame names workers by these labels: one label, two workers.
         dup = suitability.columns[suitability.columns.duplicated()][0]
         raise InvalidArgument(f"the suitability frame repeats the worker label {dup!r}: each column must name "

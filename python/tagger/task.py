@@ -407,7 +407,7 @@ class Task:
                                  "task.reassign(workers) gives missing slots to others")
         accts = self._worker_list(workers, "assign")
         given = _capacities(capacity, accts, "assign")
-        banned = _exclusion_mask(exclude, self.n_items, len(accts))
+        banned = _exclusion_mask(exclude, self.n_items, accts, "assign")
         keep = self._eligible(accts, "assign")
         accts = [accts[j] for j in keep]
         # Adaptive overlap starts with one human per item; assign_next() adds more where needed.
@@ -1476,24 +1476,22 @@ def _capacities(capacity: Any, accts: Sequence[Account], verb: str) -> np.ndarra
     if capacity is None:
         return None
     m = len(accts)
-    if isinstance(capacity, (pd.Series, Mapping)):
-        # By name, as tg.match.assign reads a Series by label: read by position, a Series
-        # {"cat": 0, "amy": 3, "bob": 3} gave amy's 0 to the first worker listed.
-        by_name = capacity if isinstance(capacity, pd.Series) else pd.Series(dict(capacity), dtype=object)
-        if not by_name.index.is_unique:
-            raise InvalidArgument(f"{verb}: capacity repeats the worker {by_name.index[by_name.index.duplicated()][0]!r}")
-        names = pd.Index([a.name for a in accts])
-        if not names.is_unique:
-            raise InvalidArgument(f"{verb}: capacity by worker name needs distinct names; two workers are called "
-                                  f"{names[names.duplicated()][0]!r} (give one int per worker, in list order)")
-        missing = names.difference(by_name.index, sort=False)
-        extra = by_name.index.difference(names, sort=False)
-        if len(missing) or len(extra):
-            raise InvalidArgument(f"{verb}: capacity by worker name "
-                                  + (f"misses {list(missing[:5])}" if len(missing) else "")
-                                  + ("; " if len(missing) and len(extra) else "")
-                                  + (f"names workers not in the list {list(extra[:5])}" if len(extra) else ""))
-        capacity = by_name.reindex(names).tolist()
+    if isinstance(capacity, pd.Series) and isinstance(capacity.index, pd.RangeIndex):
+        capacity = capacity.tolist()  # unlabelled: in list order, as tg.match.assign reads it
+    elif isinstance(capacity, (pd.Series, Mapping)):
+        # By worker, as tg.match.assign reads a Series by label: read by position, a Series
+        # {"cat": 0, "amy": 3, "bob": 3} gave amy's 0 to the first worker listed. A key is
+        # what workers= takes: a name, an address or the Account itself.
+        keys = list(capacity.index) if isinstance(capacity, pd.Series) else list(capacity.keys())
+        values = list(capacity.to_numpy()) if isinstance(capacity, pd.Series) else list(capacity.values())
+        where = _worker_positions(keys, accts, verb, "capacity")
+        if len(set(where)) < len(where):
+            j = next(j for j in where if where.count(j) > 1)
+            raise InvalidArgument(f"{verb}: capacity gives worker {accts[j].name!r} more than one value")
+        if len(where) < m:
+            missing = [a.name for j, a in enumerate(accts) if j not in set(where)]
+            raise InvalidArgument(f"{verb}: capacity by worker misses {missing[:5]}")
+        capacity = [values[where.index(j)] for j in range(m)]
     if np.ndim(capacity) > 1:
         raise InvalidArgument(f"{verb}: capacity must be an int or one int per worker, not a {np.ndim(capacity)}-d array")
     values = [capacity] if np.ndim(capacity) == 0 else list(capacity)
@@ -1508,6 +1506,31 @@ def _capacities(capacity: Any, accts: Sequence[Account], verb: str) -> np.ndarra
         if int(v) > 2**63 - 1:
             raise InvalidArgument(f"{verb}: capacity must be at most 2**63 - 1, got {v!r}{at}")
     return np.broadcast_to(np.array([int(v) for v in values], dtype=np.int64), (m,)).copy()
+
+
+def _worker_positions(keys: Sequence[Any], accts: Sequence[Account], verb: str, what: str) -> list[int]:
+    """Positions in ``accts`` of ``keys`` (an Account, its name or its address); InvalidArgument
+    naming a key that is none of the listed workers, or a name two of them share."""
+    by_key: dict[Any, int] = {}
+    shared: set[str] = set()
+    for j, a in enumerate(accts):
+        if a.name in by_key:
+            shared.add(a.name)
+        by_key[a.name] = j
+        by_key[a.address] = j
+        by_key[a.address_bytes] = j
+    out = []
+    for k in keys:
+        key = k.address if isinstance(k, Account) else k
+        if isinstance(key, str) and key in shared:
+            raise InvalidArgument(f"{verb}: {what} names {key!r}, but two listed workers have that name; key it by "
+                                  "address or Account")
+        try:
+            out.append(by_key[key])
+        except (KeyError, TypeError):
+            raise InvalidArgument(f"{verb}: {what} names {k!r}, which is not one of the listed workers "
+                                  f"({[a.name for a in accts[:5]]}{', ...' if len(accts) > 5 else ''})") from None
+    return out
 
 
 def _per_item_assignment(s: np.ndarray, need: np.ndarray, cap: np.ndarray, ex: np.ndarray) -> np.ndarray:
@@ -1547,16 +1570,46 @@ def _shortfall_error(verb: str, item_shortfall: np.ndarray, item_ids: pd.Series,
     return err
 
 
-def _exclusion_mask(exclude: Any, n_items: int, m: int) -> np.ndarray | None:
+def _exclusion_mask(exclude: Any, n_items: int, accts: Sequence[Account], verb: str) -> np.ndarray | None:
     """``exclude`` (pairs, a boolean mask or a sparse matrix; see :func:`tagger.match.assign`)
     as a boolean mask [n_items, m] whose rows are item positions and columns the workers
-    in the order the caller listed them; None when nothing is excluded."""
+    in the order the caller listed them; None when nothing is excluded (an empty list or an
+    all-False mask too: the exact rule without exclusions is linear, the solver is not)."""
     if exclude is None:
         return None
+    m = len(accts)
+    if isinstance(exclude, pd.DataFrame):
+        exclude = _exclude_frame_by_worker(exclude, n_items, accts, verb)
     pairs = match._exclude_pairs(exclude, n_items, m)
+    if not len(pairs):
+        return None
     mask = np.zeros((n_items, m), dtype=bool)
     mask[pairs[:, 0], pairs[:, 1]] = True
     return mask
+
+
+def _exclude_frame_by_worker(frame: pd.DataFrame, n_items: int, accts: Sequence[Account], verb: str) -> Any:
+    """A task's exclude frame with its workers named as workers= names them (a name, an address
+    or an Account) made positional: tg.match reads a frame by the suitability frame's labels,
+    and a task has no suitability frame, so a frame of worker names was refused. Items are
+    positions in ``task.items``; a frame of positions passes as it is."""
+    cols = list(frame.columns)
+    if sorted(map(str, cols)) == ["item", "worker"] and {"item", "worker"} <= set(cols):
+        w = frame["worker"]
+        if pd.api.types.is_numeric_dtype(w.dtype) and not pd.api.types.is_bool_dtype(w.dtype):
+            return frame
+        return pd.DataFrame({"item": frame["item"].to_numpy(),
+                             "worker": _worker_positions(w.tolist(), accts, verb, "exclude")})
+    if len(cols) and all(pd.api.types.is_bool_dtype(t) for t in frame.dtypes) \
+            and not isinstance(frame.columns, pd.RangeIndex):
+        where = _worker_positions(cols, accts, verb, "exclude")
+        if sorted(where) != list(range(len(accts))):
+            missing = [a.name for j, a in enumerate(accts) if j not in set(where)]
+            raise InvalidArgument(f"{verb}: a boolean exclude frame needs one column per listed worker; "
+                                  f"missing {missing[:5]}")
+        order = np.argsort(where)
+        return pd.DataFrame(frame.to_numpy(dtype=bool)[:, order])
+    return frame
 
 
 def _canonical_order(accts: Sequence[Account]) -> np.ndarray:
