@@ -4,6 +4,7 @@ direct formula, uncertainty and consistency, and the bad-input errors."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +347,109 @@ def test_metric_refusals_name_the_metric_and_a_vote_prints_its_options() -> None
     assert repr(tg.consensus.MajorityVote(on_missing_skill="value", default_skill=0.5)) == \
         "MajorityVote(default_skill=0.5, on_missing_skill='value')"
     assert repr(tg.consensus.MajorityVote()) == "MajorityVote()"
+
+
+@pytest.mark.parametrize("offset", [1e12, 1e15])
+def test_interval_alpha_keeps_its_digits_under_a_large_offset(offset: float) -> None:
+    """The interval distances were taken about a mean summed from the raw values: with values
+    1e15 + N(0, 1) (microsecond timestamps) alpha came out -0.035 for -0.065."""
+    kr = pytest.importorskip("krippendorff", reason="the krippendorff package (test extra) is the reference")
+    data = np.random.default_rng(1).normal(size=(3, 50)) + offset
+    want = kr.alpha(reliability_data=data - offset, level_of_measurement="interval")  # exact: shifts change nothing
+    assert abs(metrics.krippendorff_alpha(data) - want) <= 1e-9
+    frame = pd.DataFrame({"task": np.tile(np.arange(50), 3), "worker": np.repeat(["a", "b", "c"], 50),
+                          "label": data.ravel()})
+    assert abs(metrics.alpha_krippendorff(frame, "interval") - want) <= 1e-9
+
+
+@pytest.mark.parametrize("level", ["ordinal", "interval", "ratio"])
+def test_numbers_written_as_text_take_their_numeric_order(level: str) -> None:
+    """interval and ratio refused labels "9", "10", "2" ("domain must be strictly increasing"): the
+    label index is in text order. They are the numbers they read as, as ordinal already took them."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3, 4, 4], "worker": ["a", "b"] * 4,
+                       "label": ["9", "10", "2", "2", "10", "10", "-1", "2"]})
+    want = metrics.alpha_krippendorff(df.assign(label=df["label"].astype(int)), level)
+    assert metrics.alpha_krippendorff(df, level) == pytest.approx(want, abs=1e-12)
+    with pytest.raises(InvalidArgument, match=r"labels '2' and '2.0' are the same number \(2\)"):
+        metrics.alpha_krippendorff(df.assign(label=["9", "10", "2", "2.0", "10", "10", "-1", "2"]), level)
+
+
+def test_ordinal_alpha_takes_an_ordered_categoricals_order() -> None:
+    """An ordered Categorical is how a frame declares low < mid < high; it was read alphabetically
+    (high < low < mid): 0.708 for 0.148."""
+    df = pd.DataFrame({"task": list("aabbccdd"), "worker": ["w1", "w2"] * 4,
+                       "label": ["low", "high", "mid", "mid", "low", "mid", "high", "high"]})
+    scale = pd.Categorical(df["label"], ["low", "mid", "high"], ordered=True)
+    codes = pd.Series(scale.codes, dtype=np.float64).to_numpy().reshape(4, 2).T  # coders x units
+    want = metrics.krippendorff_alpha(codes, level_of_measurement="ordinal")
+    assert want == pytest.approx(0.1483333333, abs=1e-9)
+    assert metrics.alpha_krippendorff(df.assign(label=scale), "ordinal") == pytest.approx(want, abs=1e-12)
+    # Unordered: the sorted values, as before.
+    unordered = metrics.alpha_krippendorff(df.assign(label=pd.Categorical(df["label"], ["low", "mid", "high"])), "ordinal")
+    assert unordered == pytest.approx(metrics.alpha_krippendorff(df, "ordinal"), abs=1e-12)
+
+
+def test_accuracy_on_aggregates_scores_a_gold_subset_with_weights() -> None:
+    """As crowd-kit's: answers to tasks the aggregates do not label are left out (a gold subset
+    was refused, "aggregates lacks task(s)"), a weight column weights each answer (it was
+    ignored), and by="worker" is indexed by "worker" and unnamed."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3], "worker": ["a", "b", "a", "b", "a"],
+                       "label": ["x", "y", "y", "y", "x"], "weight": [1.0, 3.0, 2.0, 1.0, 5.0]})
+    gold = pd.Series({1: "x", 2: "y"})
+    assert metrics.accuracy_on_aggregates(df.drop(columns="weight"), aggregates=gold) == pytest.approx(3 / 4)
+    assert metrics.accuracy_on_aggregates(df, aggregates=gold) == pytest.approx((1 + 2 + 1) / 7)
+    by = metrics.accuracy_on_aggregates(df, aggregates=gold, by="worker")
+    assert by.to_dict() == {"a": 1.0, "b": pytest.approx(1 / 4)} and by.index.name == "worker" and by.name is None
+    with pytest.raises(InvalidArgument, match="labels none of the answers' tasks.*same values and type"):
+        metrics.accuracy_on_aggregates(df, aggregates=pd.Series({"1": "x"}))
+    with pytest.raises(InvalidArgument, match="more than one label for task"):
+        metrics.accuracy_on_aggregates(df, aggregates=pd.Series(["x", "y"], index=[1, 1]))
+    with pytest.raises(InvalidArgument, match="'weight' must hold finite numbers >= 0"):
+        metrics.accuracy_on_aggregates(df.assign(weight=[1, 1, np.nan, 1, 1]), aggregates=gold)
+    ck = pytest.importorskip("crowdkit.metrics.workers", reason="crowd-kit (bench extra) is the reference")
+    path = SHARED / "rte"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    rte = pd.read_csv(path / "answers.csv")
+    truth = pd.read_csv(path / "truth.csv").set_index("task")["truth"].iloc[:100]
+    rte = rte.assign(weight=np.random.default_rng(0).random(len(rte)))
+    with warnings.catch_warnings():  # crowd-kit's own pandas deprecations
+        warnings.simplefilter("ignore")
+        theirs_all = ck.accuracy_on_aggregates(rte, aggregates=truth)
+        theirs = ck.accuracy_on_aggregates(rte, aggregates=truth, by="worker")
+    assert metrics.accuracy_on_aggregates(rte, aggregates=truth) == pytest.approx(theirs_all, abs=1e-12)
+    ours = metrics.accuracy_on_aggregates(rte, aggregates=truth, by="worker")
+    pd.testing.assert_series_equal(ours, theirs, check_exact=False, atol=1e-12)
+
+
+def test_metric_series_are_named_as_crowd_kits() -> None:
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]})
+    for s in (metrics.uncertainty(df, aggregate=False), metrics.consistency(df, by_task=True)):
+        assert s.name is None and s.index.name == "task"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda df: metrics.consistency(df, aggregator="ds"), "aggregator must be an estimator instance.*not 'ds'"),
+    (lambda df: metrics.uncertainty(df, aggregator=C.MajorityVote), "not the class MajorityVote"),
+    (lambda df: metrics.uncertainty(df, workers_skills=pd.Series({"a": 0.5, "b": np.nan})), r"no value \(NaN\) for worker\(s\) \['b'\]"),
+    (lambda df: metrics.uncertainty(df, workers_skills=np.array([0.5, 0.5])), "must be a pandas Series.*not ndarray"),
+    (lambda df: metrics.worker_consistency(df, confidence=1), "worker_consistency: confidence must be"),
+    (lambda df: metrics.item_uncertainty(df.assign(label=[1.0, 2, 3, 4]), aggregator=C.Median()), "Median is not one"),
+    (lambda df: metrics.worker_consistency(df.iloc[:0]), "answers are empty: the metric needs at least one answer"),
+    (lambda df: metrics.uncertainty(df.iloc[:0]), "needs at least one answer"),
+    (lambda df: metrics.krippendorff_alpha(value_counts=[["a", "b"]]), "value_counts must hold numbers"),
+    (lambda df: metrics.krippendorff_alpha(np.array([[True, False], [True, None]], dtype=object)), "not bool values"),
+    (lambda df: metrics.krippendorff_alpha([[1, 2], [1, 2]], dtype="int"), "dtype must be a floating type"),
+    (lambda df: C.DawidSkene().fit(df.assign(label=[[1]] * 4)), "column 'label' holds list values"),
+])
+def test_metric_errors_give_the_reason(call, message: str) -> None:
+    """Each was a bare AttributeError/TypeError/ValueError, or an InvalidArgument giving another
+    reason (a NaN skill "lacks" the worker; confidence=1 blamed quality())."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]})
+    with pytest.raises(InvalidArgument, match=message):
+        call(df)
+
+
+def test_krippendorff_alpha_takes_the_packages_dtype_argument() -> None:
+    data = [[1, 2, 3, 3], [1, 2, 4, 3]]
+    assert metrics.krippendorff_alpha(data, dtype=np.float32) == metrics.krippendorff_alpha(data)

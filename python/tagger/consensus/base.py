@@ -38,6 +38,7 @@ import inspect
 import sys
 import threading
 import warnings
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -144,7 +145,12 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     try:
         codes, names = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mixed, unorderable types
-        codes, names = pd.factorize(values, sort=False)
+        try:
+            codes, names = pd.factorize(values, sort=False)
+        except TypeError:  # lists, dicts, arrays: numpy's "unhashable type" said nothing of the column
+            kind = next((type(v).__name__ for v in values if not isinstance(v, Hashable)), "unhashable")
+            raise InvalidArgument(f"column {values.name!r} holds {kind} values, which cannot be ids or labels: "
+                                  "use hashable scalars such as str or int (a tuple for a composite label)") from None
     return codes.astype(np.int32, copy=False), pd.Index(names)
 
 

@@ -49,11 +49,39 @@ def _level(level: Any) -> str:
     return str(level)
 
 
-def _answers(answers: pd.DataFrame) -> Answers:
+def _answers(answers: pd.DataFrame, needs: str = "at least one task with 2 answers") -> Answers:
     a, _ = factorize(answers)
     if a.n == 0:
-        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
+        raise InvalidArgument(f"answers are empty: the metric needs {needs}")
     return a
+
+
+def _scale(a: Answers, column: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """The label codes and the increasing values the alpha of ``level`` takes: the label index
+    itself for nominal; else the labels renumbered in the scale's order, with their numbers
+    (interval, ratio) or ranks (ordinal). The order is an ordered Categorical's for ordinal (a
+    declared "low" < "mid" < "high" was read alphabetically), else the numeric one where the
+    labels are numbers, also as text ("10" after "9"; interval and ratio refused such labels,
+    whose text order is not increasing), else the sorted one."""
+    if level == "nominal":
+        return a.label, np.arange(len(a.label_names), dtype=np.float64)
+    dtype = column.dtype
+    if level == "ordinal" and isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+        values = dtype.categories.get_indexer(a.label_names).astype(np.float64)
+    else:
+        values = _numeric_values(a.label_names, level)
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(same):
+        i, j = order[same[0]], order[same[0] + 1]
+        raise InvalidArgument(f"{level} alpha: labels {_plain(a.label_names[i])!r} and {_plain(a.label_names[j])!r} are "
+                              f"the same number ({ranked[same[0]]:g}); write each value one way")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    if level == "ordinal":
+        ranked = np.arange(len(order), dtype=np.float64)
+    return rank[a.label], ranked
 
 
 def _numeric_values(names: pd.Index, level: str) -> np.ndarray:
@@ -64,23 +92,30 @@ def _numeric_values(names: pd.Index, level: str) -> np.ndarray:
     except (TypeError, ValueError):
         if level == "ordinal":  # ordered labels that are not numbers: their sorted order is the scale
             return np.arange(len(names), dtype=np.float64)
-        raise InvalidArgument(f"{level} alpha needs numeric labels; got {list(names[:5])!r}") from None
+        raise InvalidArgument(f"{level} alpha needs numeric labels; got {[_plain(v) for v in names[:5]]!r}") from None
     if not np.all(np.isfinite(values)):
         raise InvalidArgument(f"{level} alpha needs finite labels")
     return values
 
 
 def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, value_domain: Any = None,
-                       level_of_measurement: str = "interval") -> float:
+                       level_of_measurement: str = "interval", dtype: Any = np.float64) -> float:
     """Krippendorff's alpha with the ``krippendorff`` package's arguments.
 
     ``reliability_data``: (coders x units) array, NaN = missing; or
     ``value_counts``: (units x values) counts. ``value_domain``: the ordered
     values (default: the sorted values present, or ``range(V)`` for counts).
     ``level_of_measurement``: ``"nominal"``, ``"ordinal"``, ``"interval"``
-    (the default, as the package) or ``"ratio"``.
+    (the default, as the package) or ``"ratio"``. ``dtype``: taken for the package's signature;
+    a floating type, and the sums always run in float64.
     """
     level = _level(level_of_measurement)
+    try:
+        floating = np.issubdtype(np.dtype(dtype), np.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise InvalidArgument(f"dtype must be a floating type (the sums run in float64), not {dtype!r}")
     if (reliability_data is None) == (value_counts is None):
         raise InvalidArgument("give either reliability_data or value_counts, not both and not neither")
     if value_counts is None:
@@ -112,7 +147,11 @@ def krippendorff_alpha(reliability_data: Any = None, value_counts: Any = None, v
             raise InvalidArgument("reliability_data holds values outside value_domain: "
                                   f"{list(present[~np.isin(present, domain)][:5])}")
     else:
-        counts = np.asarray(value_counts, dtype=np.float64)
+        try:
+            counts = np.asarray(value_counts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgument("value_counts must hold numbers (counts per unit and value), not "
+                                  f"{np.asarray(value_counts).dtype} values") from None
         if counts.ndim != 2:
             raise InvalidArgument(f"value_counts must be 2-d (units x values), got {counts.ndim}-d")
         domain = np.arange(counts.shape[1]) if value_domain is None else np.asarray(value_domain)
@@ -156,24 +195,21 @@ def _plain_matrix(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return out, missing
     if kind == "string":
         return np.where(missing, "", data).astype(str), missing
-    raise InvalidArgument("reliability_data must hold numbers or strings (None/NaN for missing), not a mix of "
-                          f"{sorted({type(v).__name__ for v in present[:1000]})}")
+    kinds = sorted({type(v).__name__ for v in present[:1000]})
+    raise InvalidArgument("reliability_data must hold numbers or strings (None/NaN for missing), not "
+                          f"{'a mix of ' if len(kinds) > 1 else ''}{', '.join(kinds)} values")
 
 
 def alpha_krippendorff(answers: pd.DataFrame, distance: str = "nominal") -> float:
     """Krippendorff's alpha of a ``task, worker, label`` frame (crowd-kit's
     name; crowd-kit's default binary distance is ``"nominal"``). For
     ``"ordinal"`` the labels' order is the scale (numeric order where they are numbers); ``"interval"`` and
-    ``"ratio"`` read the labels as numbers."""
+    ``"ratio"`` read the labels as numbers (also when they are text, ``"10"``). An ordered
+    pandas Categorical label column gives the ordinal scale its categories' order."""
     level = _level(distance)
     a = _answers(answers)
-    values = _numeric_values(a.label_names, level)
-    task, worker, label, n_tasks, n_workers, n_labels = a.core_args()
-    if level == "ordinal":
-        # The scale is the labels' numeric order where they are numbers ("10" after "9", not the
-        # text order the label index has), else their sorted order.
-        rank = np.argsort(np.argsort(values, kind="stable"), kind="stable")
-        label, values = rank[label].astype(np.int32), np.arange(len(values), dtype=np.float64)
+    task, worker, _, n_tasks, n_workers, n_labels = a.core_args()
+    label, values = _scale(a, answers["label"], level)
     return float(_core.consensus_metrics.krippendorff_alpha(task, worker, label, n_tasks, n_workers, n_labels,
                                                             values, level))
 
@@ -193,11 +229,19 @@ def _skills(a: Answers, workers_skills: pd.Series | None, aggregator: BaseClassi
             raise InvalidArgument(f"{type(aggregator).__name__} estimates no worker skills to weight by")
     if workers_skills is None:
         return None
+    if not isinstance(workers_skills, (pd.Series, dict)):
+        raise InvalidArgument("workers_skills must be a pandas Series (or dict) indexed by worker, not "
+                              f"{type(workers_skills).__name__}: an array has no worker names to match")
     if isinstance(workers_skills, pd.Series):
         one_row_each(workers_skills.index, "workers_skills has more than one skill for worker")
-    w = pd.Series(workers_skills).reindex(a.worker_names)
+    given = pd.Series(workers_skills)
+    w = given.reindex(a.worker_names)
     if w.isna().any():
-        raise InvalidArgument(f"workers_skills lacks worker(s) {list(a.worker_names[w.isna().to_numpy()][:5])}")
+        gone = a.worker_names[w.isna().to_numpy()]
+        listed = gone.isin(given.index)
+        if listed.any():
+            raise InvalidArgument(f"workers_skills has no value (NaN) for worker(s) {[_plain(v) for v in gone[listed][:5]]}")
+        raise InvalidArgument(f"workers_skills lacks worker(s) {[_plain(v) for v in gone[:5]]}")
     return w.to_numpy(dtype=np.float64)
 
 
@@ -216,7 +260,7 @@ def uncertainty(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     refused: they would make negative "probabilities"."""
     if compute_by not in ("task", "worker"):
         raise InvalidArgument(f"compute_by must be 'task' or 'worker', not {compute_by!r}")
-    a = _answers(answers)
+    a = _answers(answers, "at least one answer")
     s = _skills(a, workers_skills, aggregator, answers)
     by_task = compute_by == "task"
     names = (a.task_names.rename("task") if by_task else a.worker_names.rename("worker"))
@@ -226,7 +270,7 @@ def uncertainty(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
              _core.consensus_metrics.answer_entropy(a.worker, a.task, a.label, nw, nt, nl, None))
     else:
         h = _spread_entropy(a, s, a.task if by_task else a.worker, len(names))
-    out = _sorted_by_index(pd.Series(h, index=names, name="uncertainty"))  # crowd-kit's sorting groupby
+    out = _sorted_by_index(pd.Series(h, index=names))  # crowd-kit's sorting groupby; unnamed, as its Series
     return float(out.mean()) if aggregate else out
 
 
@@ -268,6 +312,7 @@ def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> Base
 
     if aggregator is None:
         return MajorityVote().fit(answers)
+    check_aggregator(aggregator)
     # A copy, taken under the estimator's lock, is one whole fit even while another thread refits
     # the estimator (its answers_ then its labels_ and skills_ read from the live one could come
     # from two fits: the metric of a fit on other answers).
@@ -277,6 +322,21 @@ def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> Base
         return est
     est.fit_predict(answers)  # (the two-stage Wawa/ZBS: labels_ of the weighted vote, as crowd-kit's metrics)
     return est
+
+
+def check_aggregator(aggregator: Any, needs_posteriors: str = "") -> None:
+    """InvalidArgument unless ``aggregator`` is an estimator instance (any with ``fit_predict``,
+    crowd-kit's too) and, where ``needs_posteriors`` names the caller, a tagger classifier whose
+    ``quality()`` gives the posteriors it reads."""
+    if isinstance(aggregator, type) or not callable(getattr(aggregator, "fit_predict", None)):
+        what = f"the class {aggregator.__name__}" if isinstance(aggregator, type) else repr(aggregator)[:60]
+        raise InvalidArgument(f"aggregator must be an estimator instance such as MajorityVote() or DawidSkene(), "
+                              f"not {what}")
+    if needs_posteriors:
+        if not isinstance(aggregator, BaseClassifier):
+            raise InvalidArgument(f"{needs_posteriors} needs a classification aggregator of tagger.consensus (its "
+                                  f"posteriors per label); {type(aggregator).__name__} is not one")
+        aggregator._require_posteriors(needs_posteriors)
 
 
 def _same_answers(fitted: Answers, answers: pd.DataFrame) -> bool:
@@ -305,7 +365,7 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     ``by_task=True`` (sorted by task, as crowd-kit's)."""
     a, answers = factorize(answers)
     if a.n == 0:
-        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
+        raise InvalidArgument("answers are empty: the metric needs at least one answer")
     est = _aggregate(answers, aggregator)
     aggregated = est.labels_
     if workers_skills is None:
@@ -333,36 +393,55 @@ def consistency(answers: pd.DataFrame, workers_skills: pd.Series | None = None,
     with np.errstate(over="ignore", invalid="ignore"):
         z = np.exp(logp[ok] - top[ok, None])
         out[ok] = z[np.arange(int(ok.sum())), agg_code[ok]] / z.sum(axis=1)
-    series = _sorted_by_index(pd.Series(out, index=a.task_names.rename("task"), name="consistency"))
+    series = _sorted_by_index(pd.Series(out, index=a.task_names.rename("task")))  # unnamed, as crowd-kit's
     return series if by_task else float(series.mean())
 
 
 def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | None = None,
                            aggregates: pd.Series | None = None, by: str | None = None) -> float | pd.Series:
     """Share of answers equal to the aggregated label (crowd-kit's name):
-    overall, or per worker with ``by="worker"``. ``aggregates`` (Series task ->
-    label) skips fitting; else ``aggregator`` (default MajorityVote) gives them: as
-    fitted when it was fitted on these answers, else a copy fitted here (the
-    estimator passed in is left as it was). A
-    worker's repeated answer to a task counts once, as its last answer (the one
-    the aggregators keep; crowd-kit scores both)."""
+    overall, or per worker with ``by="worker"`` (a Series indexed by worker, sorted). ``aggregates``
+    (Series task -> label) skips fitting; as crowd-kit, only the answers to tasks it labels are
+    scored (a gold subset), and a ``weight`` column of the answers weights each one. Else
+    ``aggregator`` (default MajorityVote) gives them: as fitted when it was fitted on these
+    answers, else a copy fitted here (the estimator passed in is left as it was). A worker's
+    repeated answer to a task counts once, as its last answer (the one the aggregators keep;
+    crowd-kit scores both)."""
     if by not in (None, "worker"):
         raise InvalidArgument(f"by must be None or 'worker', not {by!r}")
     # The answers the aggregate was fitted on: a worker's repeated answer to a task replaces the
     # earlier one (on_duplicate="keep_last"), so the superseded one is not scored either.
     a, answers = factorize(answers)
     if a.n == 0:
-        raise InvalidArgument("answers are empty: the metric needs at least one task with 2 answers")
+        raise InvalidArgument("answers are empty: the metric needs at least one answer")
     if aggregates is None:
         aggregates = _aggregate(answers, aggregator).labels_
+    elif not isinstance(aggregates, (pd.Series, dict)):
+        raise InvalidArgument(f"aggregates must be a pandas Series indexed by task, not {type(aggregates).__name__}")
+    aggregates = pd.Series(aggregates)
+    one_row_each(aggregates.index, "aggregates has more than one label for task")
     ref = answers["task"].map(aggregates)
-    if ref.isna().any():
-        raise InvalidArgument("aggregates lacks task(s) "
-                              f"{list(answers['task'][ref.isna()].unique()[:5])}")
-    right = (answers["label"].to_numpy() == ref.to_numpy())
+    scored = ref.notna().to_numpy()
+    if not scored.any():
+        sample = aggregates.index[:1].tolist()
+        raise InvalidArgument("aggregates labels none of the answers' tasks (first task "
+                              f"{_plain(answers['task'].iloc[0])!r}, first of aggregates {[_plain(v) for v in sample]}): "
+                              "the task ids must be the same values and type")
+    weight = np.ones(len(answers))
+    if "weight" in answers.columns:
+        weight = pd.to_numeric(answers["weight"], errors="coerce").to_numpy(dtype=np.float64)
+        if not (np.isfinite(weight) & (weight >= 0)).all():
+            raise InvalidArgument("column 'weight' must hold finite numbers >= 0")
+    right = np.where(scored, answers["label"].to_numpy() == ref.to_numpy(), False) * weight
+    weight = np.where(scored, weight, 0.0)
     if by is None:
-        return float(right.mean())
-    return pd.Series(right, index=answers.index).groupby(answers["worker"].to_numpy()).mean().rename("accuracy")
+        if not weight.sum() > 0:
+            raise InvalidArgument("the scored answers' weights sum to 0: no accuracy to give")
+        return float(right.sum() / weight.sum())
+    workers = answers["worker"].to_numpy()[scored]
+    score = pd.DataFrame({"score": right[scored], "weight": weight[scored]}).groupby(workers).sum()
+    out = score["score"] / score["weight"]  # (a worker whose weights sum to 0: NaN, as crowd-kit's)
+    return out.rename(None).rename_axis("worker")
 
 
 def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None = None,
@@ -371,8 +450,14 @@ def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None 
     consensus label of ``aggregator``, default MajorityVote), expected
     ``accuracy`` (mean posterior of the worker's labels) and its Wilson
     interval ``accuracy_low``/``accuracy_high`` at ``confidence``."""
-    if isinstance(aggregator, BaseClassifier):  # before any fit, naming this function (not quality())
-        aggregator._require_posteriors("worker_consistency")
+    import numbers
+
+    if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real) \
+            or not 0.0 < float(confidence) < 1.0:  # checked here: quality()'s message named quality()
+        raise InvalidArgument(f"worker_consistency: confidence must be a number in (0, 1), got {confidence!r}")
+    if aggregator is not None:  # before any fit, naming this function (not quality())
+        check_aggregator(aggregator, "worker_consistency")
+    _answers(answers, "at least one answer")
     est = _aggregate(answers, aggregator)
     q = est.quality(confidence=confidence)
     return q.workers[["n_answers", "agreement", "accuracy", "accuracy_low", "accuracy_high"]]
@@ -382,9 +467,9 @@ def item_uncertainty(answers: pd.DataFrame, aggregator: BaseClassifier | None = 
     """Per task: posterior ``entropy`` (nats), ``margin`` (top-1 minus top-2
     posterior) and the answer-distribution entropy ``answer_entropy``, from
     ``aggregator`` (default MajorityVote)."""
-    a = _answers(answers)
-    if isinstance(aggregator, BaseClassifier):
-        aggregator._require_posteriors("item_uncertainty")
+    if aggregator is not None:
+        check_aggregator(aggregator, "item_uncertainty")
+    a = _answers(answers, "at least one answer")
     est = _aggregate(answers, aggregator)
     q = est.quality()
     h = _core.consensus_metrics.answer_entropy(*a.core_args(), None)
