@@ -453,3 +453,27 @@ def test_metric_errors_give_the_reason(call, message: str) -> None:
 def test_krippendorff_alpha_takes_the_packages_dtype_argument() -> None:
     data = [[1, 2, 3, 3], [1, 2, 4, 3]]
     assert metrics.krippendorff_alpha(data, dtype=np.float32) == metrics.krippendorff_alpha(data)
+
+
+def test_quality_answers_keep_the_fitted_frames_row_labels() -> None:
+    """quality().answers had a fresh 0..n-1 index: df.assign(error=q.answers["error"]) on a
+    shuffled or filtered frame put each error on another answer, silently. tasks' label kept
+    int labels as objects."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3, 3], "worker": ["a", "b", "a", "b", "a", "b", "a"],
+                       "label": [0, 1, 1, 1, 0, 0, 1]}, index=[10, 11, 12, 13, 14, 15, 16])
+    df = df.sample(frac=1, random_state=0)
+    with pytest.warns(UserWarning, match="repeated"):  # rows 14 and 16: same task and worker, the later one kept
+        est = C.DawidSkene().fit(df)
+    q = est.quality()
+    superseded = [i for i in df.index if i in (14, 16)][0]
+    assert list(q.answers.index) == [i for i in df.index if i != superseded]
+    mine = df.loc[q.answers.index, ["task", "worker", "label"]]
+    pd.testing.assert_frame_equal(mine, q.answers[["task", "worker", "label"]], check_dtype=False)
+    assert q.tasks["label"].dtype == np.int64
+
+
+def test_crowdlab_names_a_missing_label_column() -> None:
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "z", "z"]})
+    mp = pd.DataFrame({"x": [0.5, 0.5], "y": [0.5, 0.5]}, index=[1, 2])
+    with pytest.raises(InvalidArgument, match=r"no column for label\(s\) \['z'\]"):
+        C.CROWDLAB(labels=["x", "y", "z"]).fit(df, model_probas=mp)

@@ -68,6 +68,10 @@ class Answers:
     task_names: pd.Index
     worker_names: pd.Index
     label_names: pd.Index
+    # The row labels of the frame the answers came from, in their order (None: 0..n-1), so that
+    # per-answer results line up with the caller's frame (quality().answers had a fresh 0..n-1
+    # index: df.assign(error=...) on a filtered or shuffled frame matched other rows silently).
+    rows: pd.Index | None = None
 
     @property
     def n(self) -> int:
@@ -247,7 +251,7 @@ def factorize(
             col = col.astype(col.cat.categories.dtype)
         label, label_names = _codes(col, sort=True)
         labels_that_print_alike(label_names)
-    return Answers(task, worker, label, task_names, worker_names, label_names), data
+    return Answers(task, worker, label, task_names, worker_names, label_names, data.index), data
 
 
 def gold_array(answers: Answers, true_labels: pd.Series | None) -> np.ndarray | None:

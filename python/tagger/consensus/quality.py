@@ -40,11 +40,14 @@ class LabelQuality:
                                    confidence=confidence, threads=threads)
         lab = out["labels"]
         names = a.label_names.to_numpy()
-        tasks = pd.DataFrame({"label": pd.Series(names[np.maximum(lab, 0)], dtype=object).where(lab >= 0).to_numpy(),
-                              "entropy": d["task_entropy"], "margin": d["task_margin"]},
+        # The labels' own dtype (int labels came out as objects) unless a task has none.
+        label = (a.label_names.take(lab) if (lab >= 0).all() else
+                 pd.Series(names[np.maximum(lab, 0)], dtype=object).where(lab >= 0))
+        tasks = pd.DataFrame({"label": np.asarray(label), "entropy": d["task_entropy"], "margin": d["task_margin"]},
                              index=a.task_names.rename("task"))
+        rows = a.rows if a.rows is not None and len(a.rows) == a.n else None
         answers = pd.DataFrame({"task": a.task_names.to_numpy()[a.task], "worker": a.worker_names.to_numpy()[a.worker],
-                                "label": names[a.label], "error": d["answer_error"]})
+                                "label": names[a.label], "error": d["answer_error"]}, index=rows)
         workers = pd.DataFrame({"n_answers": d["worker_n_answers"], "agreement": d["worker_agreement"],
                                 "accuracy": d["worker_accuracy"], "accuracy_low": d["worker_accuracy_low"],
                                 "accuracy_high": d["worker_accuracy_high"]}, index=a.worker_names.rename("worker"))
@@ -98,7 +101,10 @@ class CROWDLAB(BaseClassifier):
     ``fit(data, model_probas)``: ``model_probas`` is a DataFrame indexed by
     task with a column per label (rows sum to 1); its tasks may include tasks
     with no answers. ``model_weight_`` is the fitted model weight; ``skills_``
-    the annotator weights.
+    the annotator weights. The weights and ``probas_`` are cleanlab's
+    ``get_label_quality_multiannotator(..., consensus_method="majority_vote")``
+    ones; its default ``"best_quality"`` recomputes them once more against the
+    argmax consensus (``labels_``), which is not done here (docs/consensus.md).
     """
 
     _method = "crowdlab"
@@ -151,8 +157,13 @@ class CROWDLAB(BaseClassifier):
             rows = answers.task_names.difference(self._model_probas.index)
             if len(rows):
                 raise InvalidArgument(f"model_probas has no row for {len(rows)} answered task(s), first {_plain(rows[0])!r}")
-            raise InvalidArgument("model_probas has NaN probabilities (or lacks a label's column) for "
-                                  f"{int(mp.isna().any(axis=1).sum())} answered task(s), first {mp.index[mp.isna().any(axis=1)][0]!r}")
+            cols = answers.label_names.difference(self._model_probas.columns)
+            if len(cols):
+                raise InvalidArgument(f"model_probas has no column for label(s) {[_plain(v) for v in cols[:5]]} "
+                                      f"(its columns: {[_plain(v) for v in self._model_probas.columns[:10]]})")
+            raise InvalidArgument("model_probas has NaN probabilities for "
+                                  f"{int(mp.isna().any(axis=1).sum())} answered task(s), first "
+                                  f"{_plain(mp.index[mp.isna().any(axis=1)][0])!r}")
         common.pop("callback", None)
         return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)), **common)
 
@@ -164,7 +175,7 @@ class CROWDLAB(BaseClassifier):
             return a, out
         extra = self.probas_.loc[self._extra_tasks, list(a.label_names)].to_numpy(dtype=np.float64)
         tasks = a.task_names.append(pd.Index(self._extra_tasks))
-        return (Answers(a.task, a.worker, a.label, tasks, a.worker_names, a.label_names),
+        return (Answers(a.task, a.worker, a.label, tasks, a.worker_names, a.label_names, a.rows),
                 {"probas": np.concatenate([out["probas"], extra]),
                  "labels": np.concatenate([out["labels"], a.label_names.get_indexer(
                      self.labels_.loc[self._extra_tasks])]).astype(np.int32)})
