@@ -117,7 +117,7 @@ def test_what_cannot_be_saved_says_why() -> None:
     with_backend = m.CategoryIndex.fit(texts, labels, backend=m.StaticEmbedding.default(), calibrate=False)
     with pytest.raises(errors.InvalidArgument, match="fitted with a backend cannot be saved"):
         with_backend.to_bytes()
-    with pytest.raises(errors.InvalidArgument, match="not fitted"):
+    with pytest.raises(errors.NotFitted, match="not fitted"):  # as predict says it (InvalidArgument before 2026-12-07)
         m.CategoryIndex().to_bytes()
 
 

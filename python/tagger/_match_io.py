@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core
-from .errors import DecodeError, InvalidArgument, TaggerError
+from .errors import DecodeError, InvalidArgument, NotFitted, TaggerError
 
 if TYPE_CHECKING:
     from .match import CategoryIndex, StaticEmbedding, Tokenizer
@@ -89,7 +89,7 @@ def to_bytes(index: CategoryIndex) -> bytes:
                               "tagger cannot store; save that model itself, or fit without backend= (the built-in "
                               "dense + sparse features) to get a savable index")
     elif state["_core"] is None:
-        raise InvalidArgument("this CategoryIndex is not fitted: there is nothing to save")
+        raise NotFitted("this CategoryIndex is not fitted: there is nothing to save (fit it with idx.fit(texts, labels))")
     elif state.get("_build") is not None:  # a catalog index: rebuilt from its catalog on load
         build = dict(state["_build"])
         header["kind"] = "catalog"

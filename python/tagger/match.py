@@ -94,6 +94,10 @@ def _text_list(texts: Any, what: str, expected: str = "a sequence of strings", c
     if isinstance(texts, (set, frozenset)):  # answers come back by position: a set has none
         raise InvalidArgument(f"{what} must be {expected} in an order, got a {type(texts).__name__} (its order "
                               f"changes between runs); pass a list, e.g. sorted(...)")
+    if type(texts).__module__.startswith("pyarrow") and callable(getattr(texts, "to_pylist", None)):
+        # A pyarrow Array / ChunkedArray iterates as pyarrow scalars, which were refused one by one
+        # ("got StringScalar"), and on_invalid="skip" then answered None for every text.
+        return list(texts.to_pylist())
     try:
         return list(texts)
     except TypeError:
@@ -910,7 +914,14 @@ _ENCODE_OPTIONS = {"convert_to_numpy": True, "normalize_embeddings": True, "show
 def _backend_vectors(out: Any) -> np.ndarray:
     """A backend's answer as float32, or InvalidArgument saying what it returned instead."""
     try:
-        return np.asarray(out, dtype=np.float32)
+        wide = np.asarray(out)
+        if wide.dtype.kind == "f" and wide.dtype.itemsize > 4 and wide.size:
+            big = np.abs(wide[np.isfinite(wide)])
+            if big.size and big.max() > np.finfo(np.float32).max:
+                raise InvalidArgument(f"the backend returned values up to {big.max():.3g}, beyond float32's range "
+                                      f"({np.finfo(np.float32).max:.3g}), in which the index keeps its vectors: "
+                                      "scale or normalize them")
+        return np.asarray(wide, dtype=np.float32)
     except (TypeError, ValueError) as e:  # strings, ragged rows, objects
         got = f"an array of dtype {out.dtype}" if hasattr(out, "dtype") else f"a {type(out).__name__}"
         raise InvalidArgument(f"the backend returned {got}, not numbers: a backend returns one vector of numbers "
@@ -1041,6 +1052,11 @@ def _fold_jobs(labels: list[str], have_oos: bool, folds: int, seed: int) -> list
     y = np.array(labels)
     cats, y_code = np.unique(y, return_inverse=True)
     n, n_cat = len(y), len(cats)
+    if n_cat and np.bincount(y_code).max() < 2:
+        # A held-out example is scored only when its category is also in the fold's training
+        # part: with one example per category none is, and each fold model trained for nothing
+        # (23 s of a 10,000-category fit, to skip the calibration after).
+        return []
     rng = np.random.default_rng(seed)
     fold = np.empty(n, dtype=np.int64)
     for c in range(n_cat):
@@ -1280,7 +1296,7 @@ class CategoryIndex:
         ``abstain=True`` give up on many in-scope texts to keep the precision target.
 
         ``on_invalid="skip"`` drops examples whose text is not a str (or is empty) instead of
-        raising.
+        raising; it applies to ``texts`` only (``oos_texts`` must all be str).
 
         ``CategoryIndex.fit(...)`` returns a new fitted index; ``idx.fit(...)`` on an index
         fits that index in place and returns it (scikit-learn's way). Queries running in other
@@ -1314,6 +1330,17 @@ class CategoryIndex:
         share = None if oos_share is None else float(oos_share)
         if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= 2**62:
             raise InvalidArgument(f"folds must be an int in [2, 2**62], got {folds!r}")
+        if not isinstance(calibrate, (bool, np.bool_)):  # "no" calibrated, as any non-empty string is true
+            raise InvalidArgument(f"calibrate must be True or False, got {calibrate!r}")
+        if backend is not None:
+            # Options of the built-in features, which a backend replaces: they were accepted and
+            # did nothing.
+            unused = [name for name, given in (("tokenizer", tokenizer is not None), ("dense", dense is not True),
+                                               ("dense_weight", dense_weight != DENSE_WEIGHT))
+                      if given] + sorted(embedder_options)
+            if unused:
+                raise InvalidArgument(f"{', '.join(unused)} set(s) the built-in features, which backend= replaces: "
+                                      "they would change nothing; drop them, or drop backend=")
 
         oos = _texts(oos_texts, "oos_texts") if oos_texts is not None else None
         if calibrate and oos is not None:
@@ -1725,6 +1752,15 @@ class CategoryIndex:
 
         with _reading_saved():
             return _match_io.load(path)
+
+    def __copy__(self) -> CategoryIndex:
+        # The fitted model is never changed by a query, and an in-place fit replaces the state
+        # rather than editing it: a copy shares it. (copy went through the saved form, which an
+        # index fitted with a backend has not: copy.copy and deepcopy raised.)
+        return self._shared_copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CategoryIndex:
+        return self._shared_copy()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickle (multiprocessing, Ray, joblib) goes through the saved form; an unfitted index
