@@ -214,8 +214,11 @@ TAGGER_BIND_MODULE(match) {
       .def_static("fit", [](const I64& ip, const U32& ix, const F32& vals, const F32& dense, std::size_t rows, std::size_t cols, const Arr<std::int32_t>& y, int n_classes,
                             const mt::TrainConfig& cfg) {
         auto x = view(ip, ix, vals, dense, rows, cols);
-        py::gil_scoped_release release;
-        return mt::LinearModel::fit(x, {y.data(), static_cast<std::size_t>(y.size())}, n_classes, cfg);
+        return run_interruptible([&](const std::atomic<bool>* stop) {
+          mt::TrainConfig c = cfg;
+          c.stop = stop;
+          return mt::LinearModel::fit(x, {y.data(), static_cast<std::size_t>(y.size())}, n_classes, c);
+        });
       }, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("dense"), py::arg("rows"), py::arg("cols"),
          py::arg("labels"), py::arg("n_classes"), py::arg("config"))
       .def("predict_proba", [](const mt::LinearModel& lm, const I64& ip, const U32& ix, const F32& vals, const F32& dense, std::size_t rows, std::size_t cols,
@@ -236,8 +239,11 @@ TAGGER_BIND_MODULE(match) {
                                      mt::Tokenizer tok, const mt::IndexConfig& cfg) {
         std::vector<mt::Category> c;
         for (auto& [id, d, ex] : cat) c.push_back({id, d, ex});
-        py::gil_scoped_release release;
-        return mt::CategoryIndex::from_catalog(c, std::move(tok), cfg);
+        return run_interruptible([&](const std::atomic<bool>* stop) {
+          mt::IndexConfig with_stop = cfg;
+          with_stop.train.stop = stop;
+          return mt::CategoryIndex::from_catalog(c, std::move(tok), with_stop);
+        });
       }, py::arg("catalog"), py::arg("tokenizer"), py::arg("config"))
       .def_static("fit", &mt::CategoryIndex::fit, py::arg("texts"), py::arg("labels"), py::arg("tokenizer"),
                   py::arg("config"), py::call_guard<py::gil_scoped_release>())
@@ -247,11 +253,11 @@ TAGGER_BIND_MODULE(match) {
         std::vector<mt::CategoryIndex::Fold> f;
         for (const auto& [train, eval] : folds) f.push_back({train, eval});
         std::vector<mt::CategoryIndex::FoldScores> scores;
-        std::optional<mt::CategoryIndex> index;
-        {
-          py::gil_scoped_release release;
-          index.emplace(mt::CategoryIndex::fit_with_folds(texts, labels, std::move(tok), cfg, f, &scores));
-        }
+        std::optional<mt::CategoryIndex> index = run_interruptible([&](const std::atomic<bool>* stop) {
+          mt::IndexConfig with_stop = cfg;
+          with_stop.train.stop = stop;
+          return std::optional<mt::CategoryIndex>(mt::CategoryIndex::fit_with_folds(texts, labels, std::move(tok), with_stop, f, &scores));
+        });
         py::list out;
         for (std::size_t k = 0; k < scores.size(); ++k) {
           const std::size_t n = f[k].eval.size(), c = scores[k].categories.size();

@@ -9,9 +9,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tagger/bytes.h"
@@ -75,6 +82,54 @@ class InstanceLock {
   bool exclusive_;
   std::shared_ptr<std::shared_mutex> mu_;
 };
+
+// Runs fn(stop) on a worker thread with the GIL released, while the calling thread checks for
+// Python signals every 50 ms: on Ctrl-C (or any signal handler that raises) it sets `stop`,
+// waits for fn to return or throw (a fit reading stop throws FitStopped within a few hundred
+// examples), and raises the Python error (KeyboardInterrupt). A long fit was otherwise
+// uninterruptible: its C++ loop never returns to the interpreter that runs signal handlers.
+template <class Fn>
+auto run_interruptible(Fn&& fn) -> decltype(fn(static_cast<const std::atomic<bool>*>(nullptr))) {
+  using R = decltype(fn(static_cast<const std::atomic<bool>*>(nullptr)));
+  std::atomic<bool> stop{false};
+  std::optional<R> result;
+  std::exception_ptr failure;
+  std::optional<py::error_already_set> interrupted;
+  {
+    py::gil_scoped_release release;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread worker([&] {
+      try {
+        result.emplace(fn(&stop));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
+      if (interrupted) continue;  // stop is set: wait for the worker to see it
+      lock.unlock();
+      {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) {
+          interrupted.emplace();  // takes the pending Python error
+          stop.store(true, std::memory_order_relaxed);
+        }
+      }
+      lock.lock();
+    }
+    lock.unlock();
+    worker.join();
+  }
+  if (interrupted) throw std::move(*interrupted);
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*result);
+}
 
 inline py::bytes to_py(ByteView b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }
 

@@ -13,10 +13,12 @@
 // behind a pointer. All const methods are safe to call from several threads.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -197,6 +199,15 @@ struct TrainConfig {
   // fit: the main reason a fit is fast). Small data sets that need every
   // step (a catalog of ~6 texts per category) pass a smaller value.
   float skip_grad = 5e-3f;
+  // Set by another thread (the bindings', on Ctrl-C): a fit reading it true stops within a few
+  // hundred examples by throwing FitStopped. Not part of what is saved or compared.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Thrown by a fit whose TrainConfig::stop was set; whoever set it reports why.
+class FitStopped : public std::runtime_error {
+ public:
+  FitStopped() : std::runtime_error("the fit was stopped") {}
 };
 
 // Multinomial logistic regression p(c|x) = softmax(W x + b)_c, minimizing the

@@ -225,6 +225,9 @@ LinearModel LinearModel::fit(const FeatureMatrix& x, std::span<const std::int32_
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     for (std::size_t oi = 0; oi < order.size(); ++oi) {
+      // A relaxed load every 256 examples: free beside an example's update, and a 10,000-category
+      // fit (seconds per thousand examples) stops within a fraction of a second.
+      if ((oi & 255) == 0 && config.stop != nullptr && config.stop->load(std::memory_order_relaxed)) throw FitStopped();
       const std::size_t r = order[oi];
       // Training is memory-bound: the rows of W and of the accumulators an
       // example touches lie far apart. Fetch the next example's W rows, and
