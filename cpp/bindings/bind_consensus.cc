@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.h"
+#include "iteration_hook.h"
 #include "tagger/consensus.h"
 
 namespace tagger::bindings {
@@ -29,27 +30,15 @@ struct Opts {
   cs::Options o;
   std::optional<I32> gold;
   std::optional<F64> priors;
-  std::shared_ptr<std::optional<py::error_already_set>> error = std::make_shared<std::optional<py::error_already_set>>();
+  PendingError error;
   Opts(std::int32_t n_iter, double tol, double smoothing, const py::object& gold_, const py::object& priors_,
        unsigned threads, std::uint64_t seed, const py::object& callback) {
     o.n_iter = n_iter; o.tol = tol; o.smoothing = smoothing; o.threads = threads; o.seed = seed;
     if (!gold_.is_none()) { gold = gold_.cast<I32>(); o.gold = {gold->data(), static_cast<std::size_t>(gold->size())}; }
     if (!priors_.is_none()) { priors = priors_.cast<F64>(); o.class_priors = {priors->data(), static_cast<std::size_t>(priors->size())}; }
-    auto err = error;
-    py::object cb = callback;
-    o.on_iteration = [cb, err](const cs::IterationInfo& i) {
-      py::gil_scoped_acquire gil;
-      try {
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        if (!cb.is_none() && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
-        return true;
-      } catch (py::error_already_set& e) {
-        err->emplace(std::move(e));
-        return false;
-      }
-    };
+    error = hook_iterations(o, callback);
   }
-  void rethrow() { if (*error) { py::error_already_set e = std::move(**error); error->reset(); throw e; } }
+  void rethrow() { rethrow_pending(error); }
 };
 
 static py::dict to_dict(cs::Result&& r) {

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "common.h"
+#include "iteration_hook.h"
 #include "tagger/consensus_crowdkit.h"
 
 namespace tagger::bindings {
@@ -39,23 +40,29 @@ py::dict to_dict(cs::Result&& r) {
   return d;
 }
 
-// Options with the gold array they point into.
+// Options with the gold array they point into, and the per-iteration hook (progress callback,
+// Ctrl-C): these fits took none, so verbose=True showed an empty bar and Ctrl-C waited for the
+// end of an M-MSR or one-coin fit of minutes.
 struct Opts {
   cs::Options o;
   std::optional<I32> gold;
-  Opts(std::int32_t n_iter, double tol, const py::object& gold_, std::uint64_t seed, unsigned threads = 1) {
+  PendingError error;
+  Opts(std::int32_t n_iter, double tol, const py::object& gold_, std::uint64_t seed, unsigned threads,
+       const py::object& callback) {
     o.n_iter = n_iter; o.tol = tol; o.seed = seed; o.threads = threads;
     if (!gold_.is_none()) { gold = gold_.cast<I32>(); o.gold = {gold->data(), static_cast<std::size_t>(gold->size())}; }
+    error = hook_iterations(o, callback);
   }
 };
 
 template <class Fn>
-py::dict run(const cs::AnswersView& a, Fn&& fn) {
+py::dict run(const cs::AnswersView& a, Opts& o, Fn&& fn) {
   cs::Result r;
   {
     py::gil_scoped_release release;
     r = fn(a);
   }
+  rethrow_pending(o.error);
   return to_dict(std::move(r));
 }
 }  // namespace
@@ -65,8 +72,9 @@ py::dict run(const cs::AnswersView& a, Fn&& fn) {
 
 TAGGER_BIND_MODULE(consensus_crowdkit) {
   m.def("dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, std::int32_t strategy,
-                          const py::object& initial_error, const py::object& given, unsigned threads) {
-    Opts o(n_iter, tol, gold, 0, threads);
+                          const py::object& initial_error, const py::object& given, unsigned threads,
+                          const py::object& callback) {
+    Opts o(n_iter, tol, gold, 0, threads, callback);
     cs::InitialError init;
     std::optional<F64> values;
     std::optional<U8> rows;
@@ -78,18 +86,20 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
       init.values = {values->data(), static_cast<std::size_t>(values->size())};
       init.given = {rows->data(), static_cast<std::size_t>(rows->size())};
     }
-    return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::dawid_skene_crowdkit(a, o.o, init); });
+    return run(view(t, w, l, nt, nw, nl), o, [&](const cs::AnswersView& a) { return cs::dawid_skene_crowdkit(a, o.o, init); });
   }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
-     py::arg("strategy") = 0, py::arg("initial_error") = py::none(), py::arg("given") = py::none(), py::arg("threads") = 0);
-  m.def("one_coin_dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, unsigned threads) {
-    Opts o(n_iter, tol, gold, 0, threads);
-    return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::one_coin_dawid_skene_crowdkit(a, o.o); });
+     py::arg("strategy") = 0, py::arg("initial_error") = py::none(), py::arg("given") = py::none(), py::arg("threads") = 0,
+     py::arg("callback") = py::none());
+  m.def("one_coin_dawid_skene", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, unsigned threads,
+                                   const py::object& callback) {
+    Opts o(n_iter, tol, gold, 0, threads, callback);
+    return run(view(t, w, l, nt, nw, nl), o, [&](const cs::AnswersView& a) { return cs::one_coin_dawid_skene_crowdkit(a, o.o); });
   }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
-     py::arg("threads") = 0);
+     py::arg("threads") = 0, py::arg("callback") = py::none());
   m.def("glad", [](SIG, std::int32_t n_iter, double tol, const py::object& gold, const py::object& class_priors,
                    const py::object& label_order, double alpha_prior, double beta_prior, std::int32_t m_step_max_iter,
-                   double m_step_tol, unsigned threads) {
-    Opts o(n_iter, tol, gold, 0, threads);
+                   double m_step_tol, unsigned threads, const py::object& callback) {
+    Opts o(n_iter, tol, gold, 0, threads, callback);
     std::optional<F64> priors;
     std::optional<I32> order;
     if (!class_priors.is_none()) {
@@ -103,29 +113,32 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     }
     g.alpha_prior = alpha_prior; g.beta_prior = beta_prior;
     g.m_step_max_iter = m_step_max_iter; g.m_step_tol = m_step_tol;
-    return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::glad_crowdkit(a, o.o, g); });
+    return run(view(t, w, l, nt, nw, nl), o, [&](const cs::AnswersView& a) { return cs::glad_crowdkit(a, o.o, g); });
   }, ANSWERS, py::kw_only(), py::arg("n_iter") = 100, py::arg("tol") = 1e-5, py::arg("gold") = py::none(),
      py::arg("class_priors") = py::none(), py::arg("label_order") = py::none(), py::arg("alpha_prior") = 1.0,
      py::arg("beta_prior") = 1.0, py::arg("m_step_max_iter") = 25, py::arg("m_step_tol") = 1e-2,
-     py::arg("threads") = 0);
-  m.def("kos", [](SIG, std::int32_t positive, std::int32_t n_iter, std::uint64_t seed) {
-    Opts o(n_iter, 0.0, py::none(), seed);
-    return run(view(t, w, l, nt, nw, nl), [&](const cs::AnswersView& a) { return cs::kos(a, positive, o.o); });
-  }, ANSWERS, py::kw_only(), py::arg("positive") = 0, py::arg("n_iter") = 100, py::arg("seed") = 0);
-  m.def("mmsr", [](SIG, std::int32_t n_iter, double tol, std::uint64_t seed) {
-    Opts o(n_iter, tol, py::none(), seed);
+     py::arg("threads") = 0, py::arg("callback") = py::none());
+  m.def("kos", [](SIG, std::int32_t positive, std::int32_t n_iter, std::uint64_t seed, const py::object& callback) {
+    Opts o(n_iter, 0.0, py::none(), seed, 1, callback);
+    return run(view(t, w, l, nt, nw, nl), o, [&](const cs::AnswersView& a) { return cs::kos(a, positive, o.o); });
+  }, ANSWERS, py::kw_only(), py::arg("positive") = 0, py::arg("n_iter") = 100, py::arg("seed") = 0,
+     py::arg("callback") = py::none());
+  m.def("mmsr", [](SIG, std::int32_t n_iter, double tol, std::uint64_t seed, const py::object& callback) {
+    Opts o(n_iter, tol, py::none(), seed, 1, callback);
     cs::AnswersView a = view(t, w, l, nt, nw, nl);
     cs::MmsrResult r;
     {
       py::gil_scoped_release release;
       r = cs::mmsr(a, o.o);
     }
+    rethrow_pending(o.error);
     py::dict d;
     d["skills"] = take(std::move(r.skills));
     d["loss_history"] = take(std::move(r.loss_history));
     d["n_iter"] = r.n_iter;
     return d;
-  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 10000, py::arg("tol") = 1e-10, py::arg("seed") = 0);
+  }, ANSWERS, py::kw_only(), py::arg("n_iter") = 10000, py::arg("tol") = 1e-10, py::arg("seed") = 0,
+     py::arg("callback") = py::none());
 }
 
 #undef ANSWERS

@@ -159,7 +159,7 @@ class DawidSkene(BaseClassifier):
         if variant == "crowdkit":
             fn = getattr(_core.consensus_crowdkit, self._method)
             out = fn(*answers.core_args(), n_iter=common["n_iter"], tol=common["tol"], gold=common["gold"],
-                     threads=common["threads"], **init)
+                     threads=common["threads"], callback=common.get("callback"), **init)
             if out["errors"] is not None and not len(out["skills"]):
                 diag = np.nan_to_num(np.diagonal(out["errors"], axis1=1, axis2=2))
                 out["skills"] = diag @ out["priors"]

@@ -169,7 +169,7 @@ class GLAD(BaseClassifier):
                 *answers.core_args(), n_iter=self.n_iter, tol=self.tol, gold=common["gold"],
                 class_priors=common["class_priors"], label_order=self._label_order_ck(answers),
                 alpha_prior=ap, beta_prior=bp, m_step_max_iter=self.m_step_max_iter, m_step_tol=self.m_step_tol,
-                threads=common["threads"])
+                threads=common["threads"], callback=common.get("callback"))
         if self.backend != "local" and answers.n:  # sharded: same results (tagger.consensus.distributed)
             from .distributed import fit_answers
             return fit_answers("glad", answers, backend=self.backend, n_shards=self.n_shards,

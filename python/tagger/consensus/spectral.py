@@ -69,7 +69,7 @@ class KOS(BaseClassifier):
             raise InvalidArgument("KOS takes no class_priors")
         positive = int(answers.label_names.get_indexer(pd.Index([self._first_label]))[0])
         out = _core.consensus_crowdkit.kos(*answers.core_args(), positive=positive, n_iter=self.n_iter,
-                                           seed=self.random_state)
+                                           seed=self.random_state, callback=common.get("callback"))
         if common.get("gold") is not None:  # gold tasks keep their gold label
             g = common["gold"]
             lab = out["labels"]
@@ -148,7 +148,7 @@ class MMSR(BaseClassifier):
         if len(answers.label_names) < 2:
             raise InvalidArgument("MMSR needs at least two labels (its weights divide by K - 1)")
         core = _core.consensus_crowdkit.mmsr(*answers.core_args(), n_iter=self.n_iter, tol=self.tol,
-                                             seed=self.random_state)
+                                             seed=self.random_state, callback=common.get("callback"))
         skills = core["skills"]
         if not np.isfinite(skills).all() or not skills.any():
             # Too few workers sharing tasks for a rank-one fit: every skill comes out
