@@ -140,3 +140,21 @@ def test_zero_rounds_report_the_start_and_huge_priors_are_refused() -> None:
     assert tg.consensus.EBCC(n_groups=np.int64(2), a_pi=np.float32(0.1)).fit(df).labels_.tolist() == \
         tg.consensus.EBCC(n_groups=2, a_pi=float(np.float32(0.1))).fit(df).labels_.tolist()
     tg.consensus.BWA(a=np.int64(2)).fit(df)
+
+
+def test_repr_shows_every_hyperparameter_and_errors_name_the_class() -> None:
+    """EBCC(a_v=100, b_v=50, tol=.5) printed as the default EBCC(n_iter=500, n_groups=10,
+    seed=1234) in experiment logs; BCC's errors said "EBCC: ..."; ZeroBasedSkill's said
+    "zero_based_skill: ..."."""
+    C = tg.consensus
+    assert repr(C.EBCC(a_v=100, b_v=50, tol=0.5)) == \
+        "EBCC(n_iter=500, tol=0.5, n_groups=10, a_pi=0.1, alpha=1.0, a_v=100, b_v=50, seed=1234)"
+    assert "alpha=2.0" in repr(C.CBCC(alpha=2.0)) and "tol=0.1" in repr(C.BWA(tol=0.1))
+    assert "b_v=3.0" in repr(C.BCC(b_v=3.0))
+    df = pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]})
+    with pytest.raises(InvalidArgument, match=r"^BCC: alpha must be"):
+        C.BCC(alpha=0).fit(df)
+    with pytest.raises(InvalidArgument, match="^BCC infers the class prior"):
+        C.BCC(class_priors=[0.5, 0.5]).fit(df)
+    with pytest.raises(InvalidArgument, match="^ZeroBasedSkill: lr_init"):
+        C.ZeroBasedSkill(lr_init=0).fit(df)

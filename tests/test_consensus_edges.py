@@ -361,6 +361,9 @@ def test_tables_beyond_memory_are_refused_before_allocating(monkeypatch) -> None
         C.DawidSkene().fit(wide)
     with pytest.raises(InvalidArgument, match="EBCC on 2,000 workers x 300 labels needs about 28 GB"):
         C.EBCC().fit(wide)
+    # CBCC's three tables were not counted: it allocated past the RAM (3.9 GB at 1,000 x 400).
+    with pytest.raises(InvalidArgument, match="CBCC on 2,000 workers x 300 labels needs about 4 GB"):
+        C.CBCC().fit(wide)
     C.MajorityVote().fit(wide)  # no such tables
 
     def out_of_memory(self, answers, **common):

@@ -11,7 +11,7 @@ namespace tagger::consensus {
 Result zero_based_skill(const AnswersView& a, const Options& opt, const ZeroBasedSkillOptions& z) {
   detail::check_options(a, opt);
   if (!(z.lr_init > 0) || z.lr_steps_to_reduce < 1 || !(z.lr_reduce_factor > 0) || !(z.eps >= 0))
-    throw InvalidArgument("zero_based_skill: lr_init, lr_reduce_factor > 0, lr_steps_to_reduce >= 1, eps >= 0 required");
+    throw InvalidArgument("consensus: lr_init, lr_reduce_factor > 0, lr_steps_to_reduce >= 1, eps >= 0 required");
   detail::Csr c = detail::build_csr(a, false);
   std::vector<double> skills(static_cast<std::size_t>(a.n_workers), 1.0 / std::max(1, a.n_labels) + z.eps);
   double lr = z.lr_init;

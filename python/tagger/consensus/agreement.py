@@ -15,7 +15,11 @@ class Wawa(_Predicting):
     r"""Worker agreement with aggregate: majority vote, then
     :math:`s_w` = share of the worker's answers equal to the MV label, then a
     weighted vote :math:`P(z_t = k) \propto \sum_{j \in t: y_j = k} s_{w_j}`.
-    ``skills_`` = :math:`s_w`. (Appen/Figure Eight's "WAWA"; as in crowd-kit.)
+    ``skills_`` = :math:`s_w`. (Appen/Figure Eight's "WAWA", as crowd-kit has it:
+    D. Ustalov, N. Pavlichenko, B. Tseitlin, "Learning from Crowds with
+    Crowd-Kit", JOSS 2024.) The first vote breaks ties as :class:`MajorityVote`
+    does (to the smallest label), which crowd-kit's does not: on sets with
+    tied tasks the skills, and a few labels, differ from crowd-kit's.
     ``predict(data)``/``predict_proba(data)`` vote with the fitted skills on
     other answers (every worker needs a skill).
     """
@@ -32,6 +36,8 @@ class ZeroBasedSkill(_Predicting):
     skill moves more than ``eps`` (crowd-kit always runs ``n_iter``; the skills
     left to move are below ``eps``, so the labels are the same).
     ``predict(data)``/``predict_proba(data)`` vote with the fitted skills.
+    (crowd-kit's method: D. Ustalov, N. Pavlichenko, B. Tseitlin, "Learning from
+    Crowds with Crowd-Kit", JOSS 2024.)
     """
 
     _method = "zero_based_skill"

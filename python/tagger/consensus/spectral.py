@@ -99,7 +99,16 @@ class MMSR(BaseClassifier):
     by mean-subsequence-reduced updates (``n_iter`` rounds until the change of
     :math:`u v^T` is below ``tol``, from numpy's ``RandomState(random_state)``
     draws), signs from the smallest eigenvector of the signed worker graph, and
-    a vote weighted by :math:`\log\frac{(K-1)s_w}{1-s_w}`. As crowd-kit 1.4, in
+    crowd-kit's vote with weights :math:`\log\frac{(K-1)s_w}{1-s_w}`: per task the
+    per-label sums of the weights divided by their row sum (``scores_``), and
+    the label of the largest share. Where a row sum is negative (workers
+    with negative weights outvote the rest) that is the label of the
+    *smallest* weighted sum, not the largest: kept, as crowd-kit's labels, and
+    measured both ways: on rte 240 of 800 tasks have such rows, and the
+    shares' labels score 0.8575 against 0.66 for the largest weighted sum (on
+    dog no row sum is negative: the same labels, 0.8278); on synthetic binary
+    data with 20 % / 40 % adversarial workers the largest weighted sum scored
+    0.885 / 0.894 against 0.797 / 0.595. As crowd-kit 1.4, in
     C++ (cpp/src/consensus/mmsr.cc), except that the sign eigenvector comes from
     a dense symmetric solver instead of ARPACK (the same vector up to sign,
     which the method normalizes). ``fit`` sets ``skills_`` (log-odds, may be

@@ -209,6 +209,8 @@ class GoldMajorityVote(_Predicting):
     (ties to the smallest label). Every worker in ``predict``'s data needs a
     gold answer in ``fit``'s (as crowd-kit: else InvalidArgument, a ValueError).
     ``fit_predict(data, true_labels)`` = ``fit`` then ``predict`` on the same data.
+    (crowd-kit's method: D. Ustalov, N. Pavlichenko, B. Tseitlin, "Learning from
+    Crowds with Crowd-Kit", JOSS 2024.)
     """
 
     _method = "gold_majority_vote"
