@@ -129,10 +129,13 @@ TAGGER_BIND_MODULE(consensus) {
     return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) { return cs::cbcc(a, op, co); });
   }, ANSWERS, py::arg("n_communities") = 3, py::arg("strength") = 5.0, py::arg("alpha") = 1.0, py::arg("gamma") = 1.0,
      py::arg("a_v") = 4.0, py::arg("b_v") = 1.0, OPTIONS);
-  m.def("crowdlab", [](SIG, const F64& model, OPT_SIG) {
+  m.def("crowdlab", [](SIG, const F64& model, const std::string& consensus_method, OPT_SIG) {
+    if (consensus_method != "best_quality" && consensus_method != "majority_vote")
+      throw InvalidArgument("consensus: consensus_method must be 'best_quality' or 'majority_vote', not '" + consensus_method + "'");
+    const auto method = consensus_method == "best_quality" ? cs::CrowdlabConsensus::kBestQuality : cs::CrowdlabConsensus::kMajorityVote;
     MAKE_OPTS; return run(t, w, l, nt, nw, nl, o, [&](auto& a, auto& op) {
-      return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op); });
-  }, ANSWERS, py::arg("model_probas"), OPTIONS);
+      return cs::crowdlab(a, {model.data(), static_cast<std::size_t>(model.size())}, op, method); });
+  }, ANSWERS, py::arg("model_probas"), py::arg("consensus_method") = "best_quality", OPTIONS);
   m.def("continuous", [](const std::string& method, const I32& t, const I32& w, const F64& v, std::int32_t nt, std::int32_t nw, double trim, unsigned threads) {
     if (t.ndim() != 1 || t.size() != w.size() || t.size() != v.size()) throw InvalidArgument("consensus: task, worker and value must be 1-d arrays of the same length");
     cs::ContinuousView a{t.data(), w.data(), v.data(), static_cast<std::size_t>(t.size()), nt, nw};

@@ -165,7 +165,13 @@ Result zero_based_skill(const AnswersView& a, const Options& opt = {}, const Zer
 // probabilities [n_tasks * n_labels] act as one more annotator, weighted by its
 // accuracy against the MV consensus relative to always guessing the majority
 // class, alongside the workers weighted the same way. model_weight is set.
-Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt = {});
+// The consensus is cleanlab's consensus_method: kBestQuality (its default) labels
+// each task by the ensemble's argmax (a tie to the majority vote) and computes the
+// weights and the ensemble once more against those labels; kMajorityVote keeps the
+// majority vote as the labels and the first weights and ensemble.
+enum class CrowdlabConsensus { kBestQuality, kMajorityVote };
+Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt = {},
+                CrowdlabConsensus method = CrowdlabConsensus::kBestQuality);
 
 // Runs a method by name: "majority_vote", "weighted_majority_vote" (skills
 // estimated), "dawid_skene", "one_coin_dawid_skene", "glad", "mace", "wawa",

@@ -19,10 +19,112 @@
 
 #include "consensus/common.h"
 #include "tagger/errors.h"
+#include "util/parallel.h"
 
 namespace tagger::consensus {
 
-Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt) {
+namespace {
+
+constexpr double kEps = 1e-6;  // cleanlab's CLIPPING_LOWER_BOUND
+
+// What the ensemble takes from a consensus: the mean agreement P with it, and the weights.
+struct Weights {
+  double likelihood = 0, model_weight = 0;
+  std::vector<double> annotator;
+  std::vector<double> class_share;  // [K] of the consensus over every task (the priors)
+};
+
+std::size_t model_top(std::span<const double> model_probas, std::size_t t, std::size_t K) {
+  std::size_t m_best = 0;
+  for (std::size_t k = 1; k < K; ++k)
+    if (model_probas[t * K + k] > model_probas[t * K + m_best]) m_best = k;
+  return m_best;
+}
+
+// Agreement statistics against `consensus` (integer counts: exact, order-free).
+// As cleanlab: the errors of the most common class and of the model are taken over the
+// tasks with 2 or more answers (its mask num_annotations != 1), and an annotator's agreement
+// with the others is their mean over its tasks weighted by (answers - 1); over every task and
+// unweighted, the weights parted from cleanlab's wherever tasks had different answer counts.
+// (With no such task, every task counts: cleanlab's numbers are undefined there.)
+Weights weights_for(const detail::Csr& c, std::span<const double> model_probas, const std::vector<std::int32_t>& consensus,
+                    std::size_t T, std::size_t W, std::size_t K) {
+  std::vector<double> votes(K);
+  double agree_sum = 0;
+  std::int64_t multi_tasks = 0, answers_total = 0, answered_tasks = 0;
+  std::vector<double> ann_num(W, 0.0);
+  std::vector<std::int64_t> ann_den(W, 0);
+  std::vector<std::int64_t> class_count(K, 0), class_count_multi(K, 0);
+  std::int64_t model_wrong = 0, model_wrong_multi = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    const std::int64_t n_t = c.count(static_cast<std::int32_t>(t));
+    class_count[consensus[t]] += 1;
+    const bool model_is_wrong = static_cast<std::int32_t>(model_top(model_probas, t, K)) != consensus[t];
+    model_wrong += model_is_wrong;
+    if (n_t == 0) continue;
+    answered_tasks += 1;
+    answers_total += n_t;
+    std::fill(votes.begin(), votes.end(), 0.0);
+    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
+    if (n_t < 2) continue;
+    multi_tasks += 1;
+    class_count_multi[consensus[t]] += 1;
+    model_wrong_multi += model_is_wrong;
+    agree_sum += votes[consensus[t]] / static_cast<double>(n_t);
+    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+      ann_num[c.worker[p]] += votes[c.label[p]] - 1;  // = its agreement (votes - 1) / (n - 1), times n - 1
+      ann_den[c.worker[p]] += n_t - 1;
+    }
+  }
+  Weights out;
+  out.likelihood = multi_tasks ? agree_sum / static_cast<double>(multi_tasks) : 1.0 / static_cast<double>(K);
+  const auto& counted = multi_tasks ? class_count_multi : class_count;
+  const double n_counted = static_cast<double>(multi_tasks ? multi_tasks : static_cast<std::int64_t>(T));
+  const std::int64_t top = *std::max_element(counted.begin(), counted.end());
+  const double err0 = std::max(1.0 - static_cast<double>(top) / n_counted, kEps);
+  const double err_model = static_cast<double>(multi_tasks ? model_wrong_multi : model_wrong) / n_counted;
+  const double mean_answers = answered_tasks ? static_cast<double>(answers_total) / static_cast<double>(answered_tasks) : 0.0;
+  out.model_weight = std::max(1 - err_model / err0, kEps) * std::sqrt(std::max(mean_answers, 1.0));
+  out.annotator.resize(W);
+  double mean_agree = 0;
+  std::int64_t n_rated = 0;
+  for (std::size_t w = 0; w < W; ++w)
+    if (ann_den[w]) { mean_agree += ann_num[w] / static_cast<double>(ann_den[w]); ++n_rated; }
+  mean_agree = n_rated ? mean_agree / static_cast<double>(n_rated) : out.likelihood;
+  for (std::size_t w = 0; w < W; ++w) {
+    // An annotator never seen beside another gets the mean agreement.
+    const double agree = ann_den[w] ? ann_num[w] / static_cast<double>(ann_den[w]) : mean_agree;
+    out.annotator[w] = std::max(1 - (1 - agree) / err0, kEps);
+  }
+  out.class_share.resize(K);
+  for (std::size_t k = 0; k < K; ++k) out.class_share[k] = static_cast<double>(class_count[k]) / static_cast<double>(T);
+  return out;
+}
+
+// The weighted ensemble into probas [T * K] (gold tasks one-hot).
+void ensemble(const detail::Csr& c, std::span<const double> model_probas, const Weights& wt, const Options& opt,
+              std::size_t T, std::size_t K, std::vector<double>& probas) {
+  const double off = K > 1 ? (1 - wt.likelihood) / static_cast<double>(K - 1) : 0.0;
+  util::parallel_for(T, opt.threads, 1 << 12, [&](std::size_t b, std::size_t e) {
+    for (std::size_t t = b; t < e; ++t) {
+      double* row = probas.data() + t * K;
+      std::int32_t g = -1;
+      if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { detail::one_hot(row, static_cast<std::int32_t>(K), g); continue; }
+      double total = wt.model_weight;
+      for (std::size_t k = 0; k < K; ++k) row[k] = wt.model_weight * model_probas[t * K + k];
+      for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+        const double wgt = wt.annotator[c.worker[p]];
+        total += wgt;
+        for (std::size_t k = 0; k < K; ++k) row[k] += wgt * (static_cast<std::int32_t>(k) == c.label[p] ? wt.likelihood : off);
+      }
+      for (std::size_t k = 0; k < K; ++k) row[k] /= total;
+    }
+  });
+}
+
+}  // namespace
+
+Result crowdlab(const AnswersView& a, std::span<const double> model_probas, const Options& opt, CrowdlabConsensus method) {
   detail::check_options(a, opt);
   const std::size_t T = static_cast<std::size_t>(a.n_tasks), W = static_cast<std::size_t>(a.n_workers);
   const std::size_t K = static_cast<std::size_t>(a.n_labels);
@@ -38,7 +140,6 @@ Result crowdlab(const AnswersView& a, std::span<const double> model_probas, cons
     }
     if (std::abs(s - 1) > 1e-3) throw InvalidArgument("crowdlab: model probabilities of task " + std::to_string(t) + " sum to " + std::to_string(s) + ", not 1");
   }
-  constexpr double kEps = 1e-6;  // cleanlab's CLIPPING_LOWER_BOUND
   detail::Csr c = detail::build_csr(a, false);
   Result r = detail::make_result(a);
   if (T == 0) { r.converged = true; return r; }
@@ -56,90 +157,32 @@ Result crowdlab(const AnswersView& a, std::span<const double> model_probas, cons
       if (votes[k] > votes[best] || (votes[k] == votes[best] && model_probas[t * K + k] > model_probas[t * K + best])) best = k;
     consensus[t] = static_cast<std::int32_t>(best);
   }
-  // 2. Agreement statistics (integer counts: exact, order-free).
-  // As cleanlab: the errors of the most common class and of the model are taken over the
-  // tasks with 2 or more answers (its mask num_annotations != 1), and an annotator's agreement
-  // with the others is their mean over its tasks weighted by (answers - 1); over every task and
-  // unweighted, the weights parted from cleanlab's wherever tasks had different answer counts.
-  // (With no such task, every task counts: cleanlab's numbers are undefined there.)
-  double agree_sum = 0;
-  std::int64_t multi_tasks = 0, answers_total = 0, answered_tasks = 0;
-  std::vector<double> ann_num(W, 0.0);
-  std::vector<std::int64_t> ann_den(W, 0);
-  std::vector<std::int64_t> class_count(K, 0), class_count_multi(K, 0);
-  std::int64_t model_wrong = 0, model_wrong_multi = 0;
-  for (std::size_t t = 0; t < T; ++t) {
-    const std::int64_t n_t = c.count(static_cast<std::int32_t>(t));
-    class_count[consensus[t]] += 1;
-    std::size_t m_best = 0;
-    for (std::size_t k = 1; k < K; ++k)
-      if (model_probas[t * K + k] > model_probas[t * K + m_best]) m_best = k;
-    const bool model_is_wrong = static_cast<std::int32_t>(m_best) != consensus[t];
-    model_wrong += model_is_wrong;
-    if (n_t == 0) continue;
-    answered_tasks += 1;
-    answers_total += n_t;
-    std::fill(votes.begin(), votes.end(), 0.0);
-    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
-    if (n_t < 2) continue;
-    multi_tasks += 1;
-    class_count_multi[consensus[t]] += 1;
-    model_wrong_multi += model_is_wrong;
-    agree_sum += votes[consensus[t]] / static_cast<double>(n_t);
-    for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
-      ann_num[c.worker[p]] += votes[c.label[p]] - 1;  // = its agreement (votes - 1) / (n - 1), times n - 1
-      ann_den[c.worker[p]] += n_t - 1;
-    }
-  }
-  const double likelihood = multi_tasks ? agree_sum / static_cast<double>(multi_tasks) : 1.0 / static_cast<double>(K);
-  const auto& counted = multi_tasks ? class_count_multi : class_count;
-  const double n_counted = static_cast<double>(multi_tasks ? multi_tasks : static_cast<std::int64_t>(T));
-  const std::int64_t top = *std::max_element(counted.begin(), counted.end());
-  const double err0 = std::max(1.0 - static_cast<double>(top) / n_counted, kEps);
-  const double err_model = static_cast<double>(multi_tasks ? model_wrong_multi : model_wrong) / n_counted;
-  const double mean_answers = answered_tasks ? static_cast<double>(answers_total) / static_cast<double>(answered_tasks) : 0.0;
-  r.model_weight = std::max(1 - err_model / err0, kEps) * std::sqrt(std::max(mean_answers, 1.0));
-  std::vector<double> weight(W);
-  double mean_agree = 0;
-  std::int64_t n_rated = 0;
-  for (std::size_t w = 0; w < W; ++w)
-    if (ann_den[w]) { mean_agree += ann_num[w] / static_cast<double>(ann_den[w]); ++n_rated; }
-  mean_agree = n_rated ? mean_agree / static_cast<double>(n_rated) : likelihood;
-  for (std::size_t w = 0; w < W; ++w) {
-    // An annotator never seen beside another gets the mean agreement.
-    const double agree = ann_den[w] ? ann_num[w] / static_cast<double>(ann_den[w]) : mean_agree;
-    weight[w] = std::max(1 - (1 - agree) / err0, kEps);
-  }
-  // 3. The weighted ensemble.
-  const double off = K > 1 ? (1 - likelihood) / static_cast<double>(K - 1) : 0.0;
-  util::parallel_for(T, opt.threads, 1 << 12, [&](std::size_t b, std::size_t e) {
-    for (std::size_t t = b; t < e; ++t) {
-      double* row = r.probas.data() + t * K;
-      std::int32_t g = -1;
-      if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { detail::one_hot(row, static_cast<std::int32_t>(K), g); continue; }
-      double total = r.model_weight;
-      for (std::size_t k = 0; k < K; ++k) row[k] = r.model_weight * model_probas[t * K + k];
-      for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
-        const double wgt = weight[c.worker[p]];
-        total += wgt;
-        for (std::size_t k = 0; k < K; ++k) row[k] += wgt * (static_cast<std::int32_t>(k) == c.label[p] ? likelihood : off);
-      }
-      for (std::size_t k = 0; k < K; ++k) row[k] /= total;
-    }
-  });
-  // Every task has the model's vote, so none is left unlabelled.
+  // 2. Weights against that consensus, 3. the ensemble.
+  Weights wt = weights_for(c, model_probas, consensus, T, W, K);
+  ensemble(c, model_probas, wt, opt, T, K, r.probas);
+  // Labels: the ensemble's argmax, a tie going to the majority vote (cleanlab's best_quality
+  // consensus; every task has the model's vote, so none is left unlabelled).
   for (std::size_t t = 0; t < T; ++t) {
     std::int32_t g = -1;
     if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { r.labels[t] = g; continue; }
     const double* row = r.probas.data() + t * K;
-    std::int32_t best = 0;
-    for (std::size_t k = 1; k < K; ++k)
-      if (row[k] > row[best]) best = static_cast<std::int32_t>(k);
-    r.labels[t] = best;
+    std::size_t best = 0, n_best = 1;
+    for (std::size_t k = 1; k < K; ++k) {
+      if (row[k] > row[best]) { best = k; n_best = 1; }
+      else if (row[k] == row[best]) ++n_best;
+    }
+    r.labels[t] = n_best == 1 ? static_cast<std::int32_t>(best) : consensus[t];
   }
-  r.skills = std::move(weight);
-  r.priors.assign(K, 0.0);
-  for (std::size_t k = 0; k < K; ++k) r.priors[k] = static_cast<double>(class_count[k]) / static_cast<double>(T);
+  if (method == CrowdlabConsensus::kBestQuality) {
+    // cleanlab's default: the weights and the ensemble once more, against those labels.
+    wt = weights_for(c, model_probas, r.labels, T, W, K);
+    ensemble(c, model_probas, wt, opt, T, K, r.probas);
+  } else {
+    for (std::size_t t = 0; t < T; ++t) r.labels[t] = consensus[t];  // cleanlab's majority_vote consensus
+  }
+  r.model_weight = wt.model_weight;
+  r.skills = std::move(wt.annotator);
+  r.priors = std::move(wt.class_share);
   r.converged = true;
   return r;
 }

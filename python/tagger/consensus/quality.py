@@ -101,13 +101,25 @@ class CROWDLAB(BaseClassifier):
     ``fit(data, model_probas)``: ``model_probas`` is a DataFrame indexed by
     task with a column per label (rows sum to 1); its tasks may include tasks
     with no answers. ``model_weight_`` is the fitted model weight; ``skills_``
-    the annotator weights. The weights and ``probas_`` are cleanlab's
-    ``get_label_quality_multiannotator(..., consensus_method="majority_vote")``
-    ones; its default ``"best_quality"`` recomputes them once more against the
-    argmax consensus (``labels_``), which is not done here (docs/consensus.md).
+    the annotator weights.
+
+    ``consensus_method`` is cleanlab's (``get_label_quality_multiannotator``):
+    ``"best_quality"`` (its default, and this one's) labels each task by the
+    ensemble's argmax (a tie goes to the majority vote), then computes the
+    weights and the ensemble once more against those labels, which give
+    ``probas_``, ``skills_`` and ``model_weight_``; ``"majority_vote"`` keeps the
+    majority vote (ties broken by the model) as ``labels_`` and the first
+    weights and ensemble.
     """
 
     _method = "crowdlab"
+
+    def __init__(self, consensus_method: str = "best_quality", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.consensus_method = consensus_method
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"consensus_method": self.consensus_method}
 
     def fit(self, data: pd.DataFrame, model_probas: pd.DataFrame | None = None,  # type: ignore[override]
             true_labels: pd.Series | None = None) -> CROWDLAB:
@@ -165,7 +177,11 @@ class CROWDLAB(BaseClassifier):
                                   f"{int(mp.isna().any(axis=1).sum())} answered task(s), first "
                                   f"{_plain(mp.index[mp.isna().any(axis=1)][0])!r}")
         common.pop("callback", None)
-        return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)), **common)
+        if self.consensus_method not in ("best_quality", "majority_vote"):
+            raise InvalidArgument(f"CROWDLAB: consensus_method must be 'best_quality' or 'majority_vote', "
+                                  f"not {self.consensus_method!r}")
+        return _core.consensus.crowdlab(*answers.core_args(), model_probas=np.ascontiguousarray(mp.to_numpy(dtype=float)),
+                                        consensus_method=self.consensus_method, **common)
 
     def _quality_fit(self) -> tuple[Answers, dict[str, Any]]:
         # quality().tasks also lists the tasks only the model labeled (in labels_ and probas_
