@@ -83,6 +83,17 @@ class InstanceLock {
   std::shared_ptr<std::shared_mutex> mu_;
 };
 
+// True once the interpreter is shutting down; readable without the GIL. A thread that asks
+// for the GIL then is ended by pthread_exit, whose forced unwind aborts the process where it
+// meets a joinable std::thread or a noexcept frame: such code must not ask.
+inline bool python_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
 // Runs fn(stop) on a worker thread with the GIL released, while the calling thread checks for
 // Python signals every 50 ms: on Ctrl-C (or any signal handler that raises) it sets `stop`,
 // waits for fn to return or throw (a fit reading stop throws FitStopped within a few hundred
@@ -110,9 +121,22 @@ auto run_interruptible(Fn&& fn) -> decltype(fn(static_cast<const std::atomic<boo
       done = true;
       cv.notify_one();
     });
+    // However this frame is left (a forced unwind included), the worker is stopped and joined
+    // first: a joinable std::thread's destructor calls std::terminate.
+    struct Joined {
+      std::thread& t;
+      std::atomic<bool>& stop;
+      ~Joined() {
+        if (t.joinable()) {
+          stop.store(true, std::memory_order_relaxed);
+          t.join();
+        }
+      }
+    } joined{worker, stop};
     std::unique_lock<std::mutex> lock(mu);
     while (!cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
       if (interrupted) continue;  // stop is set: wait for the worker to see it
+      if (python_finalizing()) continue;  // no GIL to ask for; the fit goes on until the process exits
       lock.unlock();
       {
         py::gil_scoped_acquire gil;

@@ -4,6 +4,7 @@
 // otherwise wait for its end). A Python error raised there is kept until the fit returns.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -16,14 +17,29 @@ using PendingError = std::shared_ptr<std::optional<py::error_already_set>>;
 
 // Sets o.on_iteration: callback(iteration, n_iter, objective, change) where given (returning
 // False stops the fit), and a signal check. Returns where a raised Python error is kept.
+//
+// `callback` is held as a handle, not an object: the cores copy their Options with the GIL
+// released, and a captured py::object would be reference-counted there. The caller's object
+// outlives the fit (it is an argument of the binding call). Without a callback the GIL is taken
+// only to check for signals, at most every 100 ms: every iteration, it cost a switch interval
+// (~5 ms) per iteration beside a busy Python thread. Once the interpreter is finalizing the
+// GIL is not taken at all (a thread asking for it then is ended by pthread_exit, whose unwind
+// through the core aborts the process) and the fit goes on, as it did without a hook, until
+// the process exits (stopping it early only brought the thread to the GIL sooner).
 inline PendingError hook_iterations(consensus::Options& o, const py::object& callback) {
   PendingError error = std::make_shared<std::optional<py::error_already_set>>();
-  py::object cb = callback;
-  o.on_iteration = [cb, error](const consensus::IterationInfo& i) {
+  const py::handle cb = callback;
+  const bool call = !callback.is_none();
+  auto last_check = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  o.on_iteration = [cb, call, error, last_check](const consensus::IterationInfo& i) {
+    if (python_finalizing()) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (!call && now - *last_check < std::chrono::milliseconds(100)) return true;
+    *last_check = now;
     py::gil_scoped_acquire gil;
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (!cb.is_none() && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
+      if (call && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
       return true;
     } catch (py::error_already_set& e) {
       error->emplace(std::move(e));
