@@ -430,8 +430,11 @@ def accuracy_on_aggregates(answers: pd.DataFrame, aggregator: BaseClassifier | N
     weight = np.ones(len(answers))
     if "weight" in answers.columns:
         weight = pd.to_numeric(answers["weight"], errors="coerce").to_numpy(dtype=np.float64)
-        if not (np.isfinite(weight) & (weight >= 0)).all():
-            raise InvalidArgument("column 'weight' must hold finite numbers >= 0")
+        bad = scored & ~(np.isfinite(weight) & (weight >= 0))  # (rows not scored are not read, as crowd-kit)
+        if bad.any():
+            raise InvalidArgument(f"column 'weight' must hold finite numbers >= 0; row {int(np.flatnonzero(bad)[0])} "
+                                  f"holds {_plain(answers['weight'].iloc[int(np.flatnonzero(bad)[0])])!r}")
+        weight = np.where(scored, weight, 0.0)
     right = np.where(scored, answers["label"].to_numpy() == ref.to_numpy(), False) * weight
     weight = np.where(scored, weight, 0.0)
     if by is None:
