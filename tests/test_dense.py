@@ -69,6 +69,31 @@ def test_wordpiece_matches_the_reference_tokenizer():
     assert not bad, bad[:3]
 
 
+def test_wordpiece_folds_every_letter_of_its_blocks_as_the_reference() -> None:
+    """Greek and Cyrillic were only lowercased (capitals), never stripped of accents: "й", "ё",
+    "ά" and so every Greek word with a tonos and most Russian sentences were [UNK], where BERT's
+    tokenizer folds them to "и", "е", "α". Each character of the folded blocks, alone and inside
+    a word, against the tokenizers package."""
+    import unicodedata
+
+    tokenizers = pytest.importorskip("tokenizers", reason="the tokenizers package (tagger[test]) is not installed")
+    vocab = {t: i for i, t in enumerate(shipped_vocab())}
+    ref = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True, strip_accents=None, clean_text=True,
+                                            handle_chinese_chars=True)
+    emb = m.StaticEmbedding.default()
+    bad = []
+    for lo, hi in [(0x80, 0x250), (0x370, 0x530), (0x1E00, 0x2000)]:
+        for cp in range(lo, hi):
+            if unicodedata.category(chr(cp)) in ("Cn", "Cs"):
+                continue
+            text = f"a{chr(cp)}b {chr(cp)}"
+            if emb.tokenize(text) != ref.encode(text, add_special_tokens=False).tokens:
+                bad.append(hex(cp))
+    assert not bad, bad[:10]
+    assert emb.tokenize("Какой баланс? Ёлка") == ["к", "##а", "##к", "##о", "##и", "б", "##а", "##л", "##ан", "##с",
+                                                  "?", "е", "##л", "##ка"]
+
+
 @pytest.mark.skipif(os.environ.get("TAGGER_TEST_EMBEDDINGS") != "1",
                     reason="the distillation takes minutes: set TAGGER_TEST_EMBEDDINGS=1 (or run `make embeddings`)")
 def test_distillation_rebuilds_the_shipped_files_byte_for_byte():

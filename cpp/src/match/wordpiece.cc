@@ -1,12 +1,16 @@
 // WordPiece: BERT's uncased tokenizer, written to give the same ids as the
 // Hugging Face one on the text the static embedding meets (English, Latin
-// script). Lowercasing and accent stripping cover ASCII, Latin-1, Latin
-// Extended-A, Greek and Cyrillic and combining marks (U+0300..U+036F) by table
-// instead of a full Unicode database: outside those ranges a character passes
-// through unchanged, which only ever costs an [UNK].
+// script). Lowercasing and accent stripping cover ASCII, Latin-1 and Latin
+// Extended-A by code, Latin Extended-B, Greek, Cyrillic, Latin Extended
+// Additional and Greek Extended by a generated table (match/fold_table.h), and
+// the combining marks of those blocks, instead of a full Unicode database:
+// outside those ranges a character passes through unchanged, which only ever
+// costs an [UNK].
 #include <algorithm>
+#include <iterator>
 #include <unordered_map>
 
+#include "match/fold_table.h"
 #include "tagger/errors.h"
 #include "tagger/static_embedding.h"
 
@@ -107,9 +111,15 @@ char32_t fold(char32_t c) {
       if (c >= r.lo && c <= r.hi) return static_cast<char32_t>(r.base);
     return c;
   }
-  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 0x20;  // Greek capitals
-  if (c >= 0x410 && c <= 0x42F) return c + 0x20;                // Cyrillic capitals
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c < 0x2000) {
+    // Latin Extended-B, Greek, Cyrillic, Latin Extended Additional, Greek Extended: the generated
+    // table (only capitals were lowered before, and no accent was stripped: "й", "ё", "ά" and
+    // every Greek word with a tonos were [UNK], where BERT folds them to "и", "е", "α").
+    const auto* end = std::end(detail::kFoldTable);
+    const auto* it = std::lower_bound(std::begin(detail::kFoldTable), end, c,
+                                      [](const detail::FoldPair& p, char32_t x) { return p.from < x; });
+    if (it != end && it->from == c) return it->to;
+  }
   return c;
 }
 
