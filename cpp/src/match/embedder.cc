@@ -137,9 +137,14 @@ Embedder::~Embedder() = default;
 void Embedder::fit_idf(const std::vector<std::string>& corpus, unsigned threads) {
   if (corpus.empty()) throw InvalidArgument("fit_idf needs at least one document");
   const std::size_t d = dim();
-  // At most one part per document: each part is a count table of dim() entries (4 MB at 2^20),
-  // so 200 threads on 2 documents took 846 MB.
-  threads = static_cast<unsigned>(std::min<std::size_t>(util::resolve_threads(threads), corpus.size()));
+  // Each part is a count table of dim() entries (4 MB at 2^20, 4 GB at 2^30): at most one per
+  // document, per core, and as many as fit in 256 MB together (at least one). 200 threads on 2
+  // documents took 846 MB; threads=300 on 2,000 took 1.2 GB, and hash_bits=26 on 16 threads
+  // 4.4 GB, for counts that are the same integers however the work is split.
+  const std::size_t table_bytes = d * sizeof(std::uint32_t);
+  threads = static_cast<unsigned>(std::min<std::size_t>(
+      {util::resolve_threads(threads), util::resolve_threads(0), corpus.size(),
+       std::max<std::size_t>(1, (std::size_t{256} << 20) / std::max<std::size_t>(1, table_bytes))}));
   std::vector<std::vector<std::uint32_t>> df_parts(threads);
   std::size_t chunk = (corpus.size() + threads - 1) / threads;
   util::parallel_for(threads, threads, 1, [&](std::size_t tb, std::size_t te) {

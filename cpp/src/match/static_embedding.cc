@@ -67,7 +67,11 @@ StaticEmbedding StaticEmbedding::from_bytes(std::string_view data) {
   for (std::size_t i = 0; i < v; ++i) {
     float s;
     std::memcpy(&s, scales + 4 * i, 4);
-    if (!std::isfinite(s)) throw InvalidArgument("static embedding row " + std::to_string(i) + " has a non-finite scale");
+    // Beyond 1e30 a sum of a long text's rows (1e8 tokens) could leave float's range and the
+    // normalized vector come out NaN (a scale of 3e38 loaded, and "hello world" embedded to NaN).
+    if (!(std::fabs(s) <= 1e30f))
+      throw InvalidArgument("static embedding row " + std::to_string(i) + " has a scale that is not a finite number "
+                            "of magnitude <= 1e30");
     s /= 127.0f;
     for (std::size_t j = 0; j < d; ++j) impl->table[i * d + j] = s * static_cast<float>(q[i * d + j]);
   }
