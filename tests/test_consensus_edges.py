@@ -391,3 +391,38 @@ def test_next_items_skips_the_costly_eig_column_unless_asked(monkeypatch) -> Non
     asked = C.next_items(df, 10, method="majority_vote", score="eig")
     pd.testing.assert_frame_equal(asked, C.next_items(df, 10, method="majority_vote", score="eig").copy())
     assert asked["eig"].notna().all()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, gold=np.array([True, False, False, False])), "gold must be a 1-d integer array.*bool"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, gold=np.array([1.9, -1, -1, -1])), "gold must be a 1-d integer array.*float64"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, gold=np.array([2**32 + 1, -1, -1, -1])), r"gold\[0\] = 4294967297 is not a label index"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, gold=np.array([-1, -1])), "gold has 2 entries for 4 tasks"),
+    (lambda A, t, w, l: A.crowdlab(t, w, l, 2, model_probas=np.full((2, 4), 0.5)), r"model_probas has shape \(2, 4\), expected \(4, 2\)"),
+    (lambda A, t, w, l: A.crowdlab(t, w, l, 2), r"crowdlab needs model_probas= \(an array of shape \[n_tasks, n_labels\]\)"),
+    (lambda A, t, w, l: A.weighted_majority_vote(t, w, l, 2), r"needs skills= \(an array of shape \[n_workers\]\)"),
+    (lambda A, t, w, l: A.mace(t, w, l, 2, class_priors=[0.5, 0.5]), "mace takes no class_priors"),
+    (lambda A, t, w, l: A.glad(t, w, l, 2, alpha_prior="x"), r"wrong type among \['alpha_prior'\]; its options are \['m_steps', 'm_tol', 'alpha_prior'"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2**31), r"n_labels must be in \[0, 2\^31\)"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, tol=-1), "^dawid_skene: tol must be >= 0"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, callback=5), "callback must be callable"),
+    (lambda A, t, w, l: A.dawid_skene(t, w, l, 2, class_priors="abc"), "class_priors must be an array of numbers"),
+])
+def test_the_numpy_path_checks_what_it_was_cast(call, message: str) -> None:
+    """gold was cast to int32 unchecked (False became gold 0 on every task, 1.9 gold 1, 2**32 + 1
+    wrapped to 1); a transposed model_probas was read as [tasks, labels]; class_priors the
+    estimators refuse were taken and ignored; a wrong-type option was "unknown" and the method's
+    own options were missing from the list; core errors said "consensus:"."""
+    t, w, l = np.array([0, 1, 2, 3]), np.array([0, 1, 0, 1]), np.array([0, 0, 0, 1])
+    with pytest.raises(InvalidArgument, match=message):
+        call(C.arrays, t, w, l)
+    assert C.arrays.dawid_skene(t, w, l, 2, gold=np.array([0, -1, -1, 1], dtype=np.int64)).labels.tolist() == [0, 0, 0, 1]
+
+
+def test_mace_says_its_smoothing_changes_nothing() -> None:
+    """MACE(smoothing=5.0) gave the very same fit as the default, silently (crowd-kit 1.4 also
+    ignores it and smooths by 0.01 / n_labels)."""
+    df = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3], "worker": ["a", "b", "a", "b", "a", "b"], "label": [0, 1, 1, 1, 0, 0]})
+    with pytest.warns(UserWarning, match=r"smoothing=5.0 has no effect \(as in crowd-kit 1.4\)"):
+        est = C.MACE(smoothing=5.0).fit(df)
+    assert est.smoothing_ == pytest.approx(0.005)

@@ -72,6 +72,8 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
             # (3.9 labels ran as 3, True as 1: a size is a whole count; the core names an index beyond it)
             if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
                 raise InvalidArgument(f"n_{what} must be an int, got {n!r}")
+            if not 0 <= int(n) < 2**31:  # (2**31 was "an option of the wrong type among []")
+                raise InvalidArgument(f"n_{what} must be in [0, 2^31), got {int(n)}")
             return int(n)
         top = int(v.max()) + 1 if len(v) else 0
         # Raw ids (2e9, a user id) read as indices would allocate per id: std::bad_alloc.
@@ -83,29 +85,120 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
     return t, w, l, size(t, n_tasks, "tasks"), size(w, n_workers, "workers"), size(l, n_labels, "labels")
 
 
+# The methods whose model has no class prior to fix: refused, as their estimator classes refuse it
+# (the arrays took it and changed nothing).
+_NO_CLASS_PRIORS = {"majority_vote", "weighted_majority_vote", "wawa", "zero_based_skill", "mace"}
+# Per-method arrays, with the shape each must have (t: n_tasks, w: n_workers, k: n_labels).
+_ARRAYS = {"weighted_majority_vote": {"skills": "w"}, "crowdlab": {"model_probas": "tk"}}
+# The methods whose estimator has a memory check (workers x labels^2 tables) to run first.
+_ESTIMATOR = {"dawid_skene", "one_coin_dawid_skene"}
+
+
+def _core_options(core: Any) -> tuple[list[str], list[str]]:
+    """(required, optional) keyword names of a core function after its six answer arguments,
+    read from its pybind11 signature line."""
+    sig = (core.__doc__ or "").splitlines()[0]
+    inner = sig[sig.index("(") + 1:sig.rindex(")")]
+    names: list[tuple[str, bool]] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(inner + ","):
+        depth += ch in "[(" and 1 or (-1 if ch in "])" else 0)
+        if ch == "," and depth == 0:
+            part = inner[start:i].strip()
+            start = i + 1
+            if part and part != "*":
+                names.append((part.split(":")[0].strip(), "=" in part))
+    rest = names[6:]
+    return [n for n, d in rest if not d], [n for n, d in rest if d]
+
+
+def _float_array(v: Any, what: str, method: str) -> np.ndarray:
+    try:
+        arr = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{method}: {what} must be an array of numbers, got {type(v).__name__}") from None
+    return arr
+
+
+def _checked_arrays(method: str, kw: dict[str, Any], t: int, w: int, k: int) -> None:
+    """gold, class_priors, callback and the method's arrays, checked (and converted) in place."""
+    if kw.get("gold") is not None:
+        g = np.asarray(kw["gold"])
+        # (bools, floats and wide ints were cast: False became gold 0 on every task, 1.9 gold 1, 2**32+1 gold 1)
+        if g.dtype == np.bool_ or not np.issubdtype(g.dtype, np.integer) or g.ndim != 1:
+            raise InvalidArgument(f"{method}: gold must be a 1-d integer array (-1 = no gold), got "
+                                  f"{'a bool' if g.dtype == np.bool_ else str(g.ndim) + '-d ' + str(g.dtype)} array")
+        if len(g) != t:
+            raise InvalidArgument(f"{method}: gold has {len(g)} entries for {t} tasks")
+        bad = (g < -1) | (g >= k)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidArgument(f"{method}: gold[{i}] = {int(g[i])} is not a label index in [0, {k}) or -1")
+        kw["gold"] = np.ascontiguousarray(g, dtype=np.int32)
+    if kw.get("class_priors") is not None:
+        if method in _NO_CLASS_PRIORS:
+            raise InvalidArgument(f"{method} takes no class_priors: its model has no class prior to fix")
+        kw["class_priors"] = _float_array(kw["class_priors"], "class_priors", method)
+    cb = kw.get("callback")
+    if cb is not None and not callable(cb):
+        raise InvalidArgument(f"{method}: callback must be callable (iteration, n_iter, objective, change) -> bool, "
+                              f"not {type(cb).__name__}")
+    for name, dims in _ARRAYS.get(method, {}).items():
+        if kw.get(name) is None:
+            shape = ", ".join({"t": "n_tasks", "w": "n_workers", "k": "n_labels"}[d] for d in dims)
+            raise InvalidArgument(f"{method} needs {name}= (an array of shape [{shape}])")
+        arr = _float_array(kw[name], name, method)
+        want = tuple({"t": t, "w": w, "k": k}[d] for d in dims)
+        if arr.shape != want:  # (a transposed model_probas was read as if it were [tasks, labels])
+            raise InvalidArgument(f"{method}: {name} has shape {arr.shape}, expected {want}")
+        kw[name] = np.ascontiguousarray(arr)
+
+
 def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
     def fn(tasks: Any, workers: Any, labels: Any, n_labels: int | None = None, *, n_tasks: int | None = None,
            n_workers: int | None = None, **kw: Any) -> ConsensusResult:
-        from .base import check_params
+        from . import registry
+        from ._checks import renamed
+        from .base import Answers, _fits_in_memory, check_params
         check_params(kw, method)
-        args = _args(tasks, workers, labels, n_labels, n_tasks, n_workers)
         core = getattr(_core.consensus, method)
+        required, optional = _core_options(core)
+        known = required + optional
+        unknown = sorted(set(kw) - set(known))
+        if unknown:
+            raise InvalidArgument(f"{method}: unknown option(s) {unknown}; its options are {known}")
+        args = _args(tasks, workers, labels, n_labels, n_tasks, n_workers)
+        nt, nw, nk = args[3:]
+        _checked_arrays(method, kw, nt, nw, nk)
+        if method in _ESTIMATOR:  # the estimator's check: workers x labels^2 tables beyond this machine's RAM
+            empty = np.zeros(0, np.int32)
+            sizes = Answers(empty, empty, empty, *(_range_index(n) for n in (nt, nw, nk)))
+            _fits_in_memory(registry.get_method(method), sizes)
         try:
             out = core(*args, **kw)
         except TypeError as e:
             if "incompatible function arguments" not in str(e):
                 raise
-            known = [p.split(":")[0].strip() for p in str(e).split("*,", 1)[-1].split(")")[0].split(",")]
-            unknown = sorted(set(kw) - set(known))
-            raise InvalidArgument(f"{method}: " + (f"unknown option(s) {unknown}" if unknown else
-                                                   f"an option of the wrong type among {sorted(kw)}")
-                                  + f"; its options are {known}") from None
+            raise InvalidArgument(f"{method}: an option of the wrong type among {sorted(kw)}; its options are "
+                                  f"{known}") from None
+        except InvalidArgument as e:  # the core says "consensus: tol must be >= 0"
+            named = renamed(e, "consensus: ", method)
+            if named is None:
+                raise
+            raise named from None
         return ConsensusResult.from_core(out)
     fn.__name__ = fn.__qualname__ = method
-    fn.__doc__ = (f"{doc}\n\nKeywords: n_iter, tol, smoothing, gold (int32 [n_tasks], -1 = none), class_priors, "
+    fn.__doc__ = (f"{doc}\n\nKeywords: n_iter, tol, smoothing, gold (int [n_tasks], -1 = none), class_priors, "
                   "threads, seed, callback(iteration, n_iter, objective, change) -> bool, and the method's own options "
                   f"(see the estimator class). Sizes default to max index + 1.")
     return fn
+
+
+def _range_index(n: int) -> Any:
+    """A RangeIndex of ``n``: the sizes an Answers needs for the memory check."""
+    import pandas as pd
+
+    return pd.RangeIndex(n)
 
 
 majority_vote = _make("majority_vote", "Majority vote (ties to the smallest label index).")

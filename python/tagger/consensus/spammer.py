@@ -27,7 +27,12 @@ class MACE(BaseClassifier):
     result, n_restarts times faster); ``variant="tagger"`` runs ``n_restarts``
     distinct seeds. ``verbose`` (0, 1, 2 as crowd-kit) shows progress.
     ``probas_`` columns follow the labels' first appearance, as crowd-kit's. Fitted: ``spamming_`` (Series worker -> P(spam)),
-    ``thetas_`` (DataFrame worker x label), ``skills_`` = 1 - spamming.
+    ``thetas_`` (DataFrame worker x label), ``skills_`` = 1 - spamming, ``smoothing_``.
+
+    ``smoothing`` is taken for crowd-kit's signature and, as in crowd-kit 1.4,
+    not used: the EM M-step adds ``smoothing_`` = 0.01 / n_labels to its
+    fractional counts (crowd-kit sets and uses ``smoothing_`` the same way), and
+    the VB M-step uses the priors instead. A value other than the default warns.
 
     D. Hovy, T. Berg-Kirkpatrick, A. Vaswani, E. Hovy, "Learning Whom to Trust
     with MACE", NAACL-HLT 2013.
@@ -61,6 +66,14 @@ class MACE(BaseClassifier):
         return {"n_restarts": self.n_restarts, "n_iter": self.n_iter, "method": self.method}
 
     def _core_call(self, answers: Answers, **common: Any) -> dict[str, Any]:
+        if self.smoothing != 0.1:
+            import warnings
+
+            from .._stack import outside_tagger
+
+            # Silently ignored before (as crowd-kit ignores it): a user tuning it saw no effect.
+            warnings.warn(f"MACE: smoothing={self.smoothing!r} has no effect (as in crowd-kit 1.4): the M-step "
+                          f"smooths by 0.01 / n_labels (smoothing_)", UserWarning, stacklevel=outside_tagger())
         # crowd-kit 1.4 restarts from the same seed every time, so its result is one restart's.
         restarts = 1 if self.variant == "crowdkit" else self.n_restarts
         return _core.consensus.mace(*answers.core_args(), n_restarts=restarts, variational=self.method == "vb",
@@ -68,6 +81,7 @@ class MACE(BaseClassifier):
                                     n_iter=self.n_iter, tol=self.tol, seed=self.random_state, **common)
 
     def _extra(self, answers: Answers, out: dict[str, Any]) -> None:
+        self.smoothing_ = 0.01 / max(1, len(answers.label_names))
         workers = answers.worker_names.rename("worker")
         self.spamming_ = pd.Series(out["spamming"], index=workers, name="spamming")
         self.thetas_ = pd.DataFrame(out["strategies"], index=workers, columns=answers.label_names.rename("label"))
