@@ -98,3 +98,29 @@ def test_a_table_whose_scale_would_overflow_is_refused() -> None:
     struct.pack_into("<f", data, 20 + vb, 1e29)
     x = m.StaticEmbedding(bytes(data)).embed(["hello world", "[PAD] hello"])
     assert np.isfinite(x).all()
+
+
+def test_odd_arguments_of_the_text_classes_are_refused(tok) -> None:
+    """out_type="str" silently gave ids; a dict or set was decoded in its keys' order; Tokenizer(5)
+    looked for a file named "5"."""
+    with pytest.raises(errors.InvalidArgument, match="out_type must be int or str"):
+        tok.encode("card", out_type="str")
+    assert tok.encode("card", out_type=str) == tok.encode_pieces("card")
+    ids = tok.encode("my card")
+    for bad in ({i: 0 for i in ids}, set(ids), np.array([ids, ids])):
+        with pytest.raises(errors.InvalidArgument, match="decode takes a sequence of piece ids in order"):
+            tok.decode(bad)
+    assert tok.decode(np.array(ids)) == tok.decode(ids)
+    with pytest.raises(errors.InvalidArgument, match="takes a model path or the model's bytes, not int"):
+        m.Tokenizer(5)
+
+
+def test_static_embedding_takes_a_memoryview_and_knows_its_shipped_file(tmp_path, monkeypatch) -> None:
+    import os
+    import pickle
+
+    data = m.STATIC_EMBEDDING_PATH.read_bytes()
+    assert m.StaticEmbedding(memoryview(data)).embed(["card"]).shape == (1, 256)
+    monkeypatch.chdir(m.STATIC_EMBEDDING_PATH.parent)
+    relative = m.StaticEmbedding(os.path.relpath(m.STATIC_EMBEDDING_PATH))
+    assert len(pickle.dumps(relative)) < 100_000  # a reference, not the 7.9 MB table

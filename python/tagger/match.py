@@ -225,6 +225,8 @@ class Tokenizer:
             self._core = _m.Tokenizer.from_bytes(model)
             self._source = f"<{len(model)} bytes>"
         else:
+            if not isinstance(model, (str, os.PathLike)):  # (Tokenizer(5) looked for a file named "5")
+                raise InvalidArgument(f"Tokenizer takes a model path or the model's bytes, not {type(model).__name__}")
             self._core = _m.Tokenizer.from_file(str(model))
             self._source = str(model)
 
@@ -252,6 +254,8 @@ class Tokenizer:
     def encode(self, text: str, out_type: type = int) -> list[int] | list[str]:
         """Pieces of ``text`` as ids (``out_type=int``) or strings (``out_type=str``)."""
         text = _text_arg(text)
+        if out_type is not int and out_type is not str:  # ("str", a string, silently gave ids)
+            raise InvalidArgument(f"out_type must be int or str (the types), got {out_type!r}")
         return self._core.encode_pieces(text) if out_type is str else self._core.encode_ids(text)
 
     def encode_ids(self, text: str) -> list[int]:
@@ -277,8 +281,10 @@ class Tokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of a sequence of piece ids; an id outside ``[0, vocab_size)`` is InvalidArgument."""
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-            raise InvalidArgument(f"decode takes a sequence of piece ids, not {type(ids).__name__}")
+        if isinstance(ids, (str, bytes, Mapping, set, frozenset)) or not isinstance(ids, Iterable) \
+                or getattr(ids, "ndim", 1) != 1:  # (a dict or set gave its keys in no set order; a 2-d array "out of range")
+            raise InvalidArgument(f"decode takes a sequence of piece ids in order, not "
+                                  f"{type(ids).__name__}{' of shape ' + str(ids.shape) if hasattr(ids, 'shape') else ''}")
         return self._core.decode([self._piece_id(i) for i in ids])
 
     def piece_score(self, id: int) -> float:
@@ -393,11 +399,11 @@ class StaticEmbedding:
     _lock = threading.Lock()
 
     def __init__(self, path: str | Path | bytes | None = None) -> None:
-        if isinstance(path, (bytes, bytearray)):
+        if isinstance(path, (bytes, bytearray, memoryview)):  # (memoryview, as Tokenizer takes, was refused)
             data = bytes(path)
             self._source = "bytes"
         else:
-            if path is not None and not isinstance(path, (str, Path)):
+            if path is not None and not isinstance(path, (str, os.PathLike)):
                 raise InvalidArgument(f"StaticEmbedding takes a path or the table's bytes, not {type(path).__name__}")
             p = Path(path) if path is not None else STATIC_EMBEDDING_PATH
             try:
@@ -409,7 +415,9 @@ class StaticEmbedding:
         # What a saved index or a pickle records: the shipped table by this digest, any other
         # table by the bytes loaded here (the file may change or go away afterwards).
         self._sha256 = hashlib.sha256(data).hexdigest()
-        shipped = path is None or (not isinstance(path, (bytes, bytearray)) and Path(path) == STATIC_EMBEDDING_PATH)
+        # (a relative path to the shipped file pickled the whole 7.9 MB table: resolved before comparing)
+        shipped = path is None or (not isinstance(path, (bytes, bytearray, memoryview))
+                                   and Path(path).resolve() == STATIC_EMBEDDING_PATH.resolve())
         self._bytes: bytes | None = None if shipped else data
 
     @classmethod
