@@ -50,10 +50,14 @@ def test_genuine_uploads_near_the_examples_are_accepted():
         v = V.check(text.encode(), "text", spec, item_id=str(i))
         assert v.accepted, (text, v.details)
     # the same rule as uploads among themselves: Jaccard >= the registry's text_threshold
+    # (the 5-grams of its letters and digits: an example with one word added is 0.82 of a copy)
     strict = V.VerifySpec(description=D, examples=["Why was my card payment declined?"],
-                          registry=V.DedupRegistry(text_threshold=0.7))
+                          registry=V.DedupRegistry(text_threshold=0.75))
     v = V.check(b"Why was my card payment declined today?", "text", strict)
-    assert v.reasons == ("copies_task_text",) and 0.7 <= v.scores["task_text_jaccard"] < 0.8
+    assert v.reasons == ("copies_task_text",) and 0.75 <= v.scores["task_text_jaccard"] < 0.85
+    lax = V.VerifySpec(description=D, examples=["Why was my card payment declined?"],
+                       registry=V.DedupRegistry(text_threshold=0.85))
+    assert V.check(b"Why was my card payment declined today?", "text", lax).accepted
 
 
 def test_a_short_example_does_not_make_every_upload_containing_it_a_copy():
@@ -262,3 +266,37 @@ def test_empty_cells_of_an_examples_column_are_dropped():
         assert spec.examples == ("When will my card arrive?", "Card late") and all(type(e) is str for e in spec.examples)
     with pytest.raises(InvalidArgument, match=r"example 1 is float \(2\.5\)"):
         V.VerifySpec(examples=["When will my card arrive?", 2.5])
+
+
+@pytest.mark.parametrize("disguise", [lambda t: t.replace(" ", "\u2800"), lambda t: t.replace(" ", "\u3164"),
+                                      lambda t: t.replace(" ", "\u200b"), lambda t: t.replace(" ", "-"),
+                                      lambda t: t.replace(" ", ", ")])
+def test_copies_whose_spaces_were_replaced_are_copies(disguise) -> None:
+    """Blank or invisible characters in place of the spaces (the text reads the same) merged the
+    words: every 5-gram across a word boundary changed, and the copy of an example, of the
+    description, or of another worker's upload was accepted and paid."""
+    reg = V.DedupRegistry()
+    spec = V.VerifySpec(task_id="t1", description=D, examples=EX, registry=reg)
+    assert V.check(disguise(EX[1]).encode(), "text", spec, register=False).reasons == ("copies_task_text",)
+    other = "I ordered a replacement card three weeks ago and it still has not shown up"
+    assert V.check(other.encode(), "text", spec, item_id="a").accepted
+    assert "near_duplicate" in V.check(disguise(other).encode(), "text", spec, item_id="b").reasons
+
+
+def test_upper_case_copies_of_non_latin_text_are_copies() -> None:
+    """Only A-Z were lowered: an upper-case copy of a Russian example scored relevance 1.0 and was
+    accepted."""
+    ru = ["Когда придёт моя новая карта?", "Почему мой перевод ещё не дошёл до получателя?"]
+    with pytest.warns(UserWarning, match="mostly in a script other than Latin: the 'auto' relevance threshold"):
+        spec = V.VerifySpec(description="Вопросы клиентов банка о картах и переводах", examples=ru,
+                            text_scripts=("Cyrillic",), registry=V.DedupRegistry())
+    V.VerifySpec(description="Вопросы клиентов банка", examples=ru, relevance_threshold=0.3)  # (set: no warning)
+    assert V.check(ru[1].upper().encode(), "text", spec, register=False).reasons == ("copies_task_text",)
+
+
+def test_fillers_only_never_lose_a_batch() -> None:
+    """An upload and a task text that both reduce to no 5-gram (Hangul fillers) divided by zero:
+    ZeroDivisionError lost every verdict of the check_many batch."""
+    spec = V.VerifySpec(description=D, examples=EX + ["\u3164"], relevance_threshold=None)
+    out = V.check_many([b"When is my card coming?", "\u3164".encode()], "text", spec, prompts=["", "\u3164"])
+    assert len(out) == 2 and out[0].accepted

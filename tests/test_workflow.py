@@ -420,7 +420,8 @@ def test_upload_many_and_verbose_finalize(capsys):
     task = net.publish_task(owner=owner, title="Collect card questions", kind="collection", items=4,
                             description="Questions a bank customer asks about card payments.", budget=8 * tg.TAG,
                             verify={"examples": ["Why was my card payment declined?"]})
-    out = task.upload_many([(ws[0], b"Why was my card payment declined today?", {"src": "chat"}),
+    # (not the example with one word added: that is a copy of it, copies_task_text, since 2026-12-07)
+    out = task.upload_many([(ws[0], b"My card payment was declined at the shop today, why?", {"src": "chat"}),
                             (ws[1], b"Can I get a refund for a duplicate card payment?")], progress=False)
     assert list(out["status"]) == ["accepted", "accepted"] and out["ciphertext_hash"].notna().all()
     with pytest.raises(InvalidArgument, match="worker and data"):

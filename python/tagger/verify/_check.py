@@ -22,7 +22,7 @@ from ..errors import InvalidArgument, InvalidKey, TaggerError
 from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
-from ._registry import shingle_text
+from ._registry import shingle_text, sketch_text
 from ._spec import VerifySpec, _unicode_text, as_spec, has_letters, normalize_kind
 
 # ------------------------------------------------------------------ results
@@ -490,12 +490,17 @@ _task_text_sets: dict[tuple[str, ...], list[tuple[str, frozenset]]] = {}
 _task_text_lock = threading.Lock()
 
 
-def _shingles(text: str) -> frozenset:
-    """The character 5-gram hashes a near-duplicate sketch is taken of (after :func:`shingle_text`)."""
-    return frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist())
+def _shingles(text: str) -> tuple[frozenset, frozenset]:
+    """The character 5-gram hashes of ``text`` in two forms: of its letters and digits alone
+    (:func:`sketch_text`: a copy whose spaces were replaced by blank, invisible or punctuation
+    characters is found) and with its spaces (:func:`shingle_text`: a one-letter edit of a short
+    text changes fewer of them, half of such copies of Banking77 questions were found against
+    37 % by the letters alone). A copy by either form is a copy."""
+    return (frozenset(_v.shingle_hashes(sketch_text(text), 5).tolist()),
+            frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist()))
 
 
-def _task_texts(spec: VerifySpec) -> list[tuple[str, frozenset]]:
+def _task_texts(spec: VerifySpec) -> list[tuple[str, tuple[frozenset, frozenset]]]:
     """The task's own texts (its description and examples; a collection task's item prompts are
     its examples) as (what it is, its shingles), cached per task."""
     d = spec.description.strip()
@@ -536,17 +541,19 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     if not own:
         return
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
-    up = _shingles(text)
-    n = len(up)
+    ups = _shingles(text)
     best, j = None, 0.0
-    for name, sh in own:
-        m = len(sh)
-        if n < threshold * m or m < threshold * n:  # J <= min / max
-            continue
-        inter = len(up & sh)
-        x = inter / (n + m - inter)
-        if x >= threshold and x > j:
-            best, j = name, x
+    for name, shs in own:
+        for up, sh in zip(ups, shs):
+            n, m = len(up), len(sh)
+            if n < threshold * m or m < threshold * n:  # J <= min / max
+                continue
+            inter = len(up & sh)
+            if n + m - inter == 0:  # both without a 5-gram (fillers only): nothing to compare (ZeroDivisionError lost the batch)
+                continue
+            x = inter / (n + m - inter)
+            if x >= threshold and x > j:
+                best, j = name, x
     if best is not None:
         run.score("task_text_jaccard", j)
         # Its own code, so that a task whose uploads should stay close to their prompts (spelling

@@ -31,6 +31,16 @@ def shingle_text(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED and ch not in _BLANK_LETTERS)
 
 
+def sketch_text(text: str) -> str:
+    """What near-duplicate sketches (character 5-grams) are taken of: :func:`shingle_text`,
+    case-folded, with its letters and digits only. Spaces and punctuation are not kept, so a
+    copy whose spaces were replaced by blank or invisible characters (U+2800, U+3164, U+200B:
+    it reads the same) or by "-" or ", " keeps its 5-grams; case-folding is Unicode's, so an
+    upper-case copy of a Russian or Greek text is its original's copy (only A-Z were lowered)."""
+    return "".join(ch for ch in shingle_text(text).casefold()
+                   if unicodedata.category(ch)[0] in "LN" and ch not in _BLANK_LETTERS)
+
+
 class DedupRegistry:
     """What has been uploaded, for duplicate checks. The caller keeps one per network
     (``VerifySpec(registry=...)``) and :func:`check` consults and updates it.
@@ -110,7 +120,7 @@ class DedupRegistry:
 
     def find_text(self, text: str) -> list[tuple[str, str, float]]:
         """[(task_id, item_id, estimated Jaccard)] best first."""
-        key = shingle_text(text)
+        key = sketch_text(text)
         with self._lock:
             return self._texts_near(key)
 
@@ -156,7 +166,7 @@ class DedupRegistry:
             except UnicodeEncodeError as e:
                 raise InvalidArgument(f"text is not valid text: {e.reason} at position {e.start}") from None
         owner = (str(task_id), str(item_id) or bytes(sha256).hex())
-        key = shingle_text(text) if text is not None else None
+        key = sketch_text(text) if text is not None else None
         text_near: list[tuple[str, str, float]] = []
         image_near: list[tuple[str, str, int]] = []
         with self._lock:

@@ -8,6 +8,7 @@ import difflib
 import functools
 import math
 import numbers
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -232,6 +233,7 @@ class VerifySpec:
                           f"{'it' if one else 'these'} is rejected no_letters)", UserWarning, stacklevel=outside_tagger())
         self.examples = tuple(e for e in examples if e.strip() and has_letters(e))
         self._check_reference_letters()
+        self._warn_unchecked_script()
         self.image_formats = _str_tuple("image_formats", self.image_formats)
         for name in ("image_min_size", "image_max_size"):
             v = getattr(self, name)
@@ -277,6 +279,26 @@ class VerifySpec:
         if self.schema is not None:
             from ._tabular import parse_schema
             parse_schema(self.schema)  # raises InvalidArgument early for a bad schema
+
+    def _warn_unchecked_script(self) -> None:
+        """A UserWarning when the task's texts are mostly letters of a script other than Latin and
+        relevance is "auto": that threshold is calibrated against English background text and the
+        gibberish check reads Latin text only, so such a task's checks flag little (a sweep had 50
+        of 50 random Cyrillic strings and 8 of 8 off-topic Russian sentences accepted)."""
+        if self.relevance_threshold != "auto":
+            return
+        letters = latin = 0
+        for text in (self.description, self.category, *self.examples):
+            for ch in text:
+                if ch.isalpha():
+                    letters += 1
+                    latin += unicodedata.name(ch, "").startswith("LATIN")
+        if letters and latin < letters / 2:
+            warnings.warn("the task's description and examples are mostly in a script other than Latin: the 'auto' "
+                          "relevance threshold is calibrated on English text and the gibberish check reads Latin "
+                          "text only, so off-topic or random uploads in that script mostly pass; set "
+                          "relevance_threshold= from your own on- and off-topic examples, or review the uploads "
+                          "(docs/verification.md, 'Tasks in other scripts')", UserWarning, stacklevel=outside_tagger())
 
     def _check_reference_letters(self) -> None:
         """A description or category without letters ("...", "🙂🙂") is no reference to compare
