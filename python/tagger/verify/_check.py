@@ -486,7 +486,7 @@ class _Run:
 
 # Shingle sets of tasks' own texts, for the check that an upload does not copy one of them.
 TASK_TEXT_CACHE = 256
-_task_text_sets: dict[tuple[str, ...], list[tuple[str, frozenset]]] = {}
+_task_text_sets: dict[tuple[str, ...], list[tuple[str, tuple[frozenset, frozenset]]]] = {}
 _task_text_lock = threading.Lock()
 
 
