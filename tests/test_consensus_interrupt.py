@@ -93,18 +93,31 @@ fits = {"mmsr": lambda: C.MMSR(n_iter=10**6, tol=0).fit(df),
         "ds": lambda: C.DawidSkene(n_iter=10**6, tol=-1).fit(df),
         "ds_tagger": lambda: C.DawidSkene(n_iter=10**6, tol=0, variant="tagger").fit(df),
         "index": lambda: m.CategoryIndex.fit(texts, [f"c{i % 1500}" for i in range(6000)], epochs=15,
-                                             calibrate=False, dense=False)}
+                                             calibrate=False, dense=False),
+        # Fits that end while the interpreter finalizes (slowed by the __del__ below)
+        "ds_short": lambda: C.DawidSkene(n_iter=300, tol=-1).fit(df),
+        "index_short": lambda: m.CategoryIndex.fit(texts[:2000], [f"c{i % 300}" for i in range(2000)], epochs=3,
+                                                   calibrate=False, dense=False)}
+
+
+class SlowExit:
+    def __del__(self):
+        time.sleep(2.0)
+
+
+slow = SlowExit()
 threading.Thread(target=fits[sys.argv[2]], daemon=True).start()
-time.sleep(0.5)
+time.sleep(0.05)
 print("main exits", flush=True)
 """
 
 
-@pytest.mark.parametrize("fit", ["mmsr", "ds", "ds_tagger", "index"])
+@pytest.mark.parametrize("fit", ["mmsr", "ds", "ds_tagger", "index", "ds_short", "index_short"])
 def test_a_fit_in_a_daemon_thread_lets_the_process_exit(fit: str) -> None:
     """With the Ctrl-C hooks the fitting thread asked for the GIL during interpreter shutdown:
     Python ends such a thread with pthread_exit, whose unwind met a joinable std::thread (or a
-    frame that cannot unwind) and aborted the process ("terminate called", exit status 134)."""
+    frame that cannot unwind) and aborted the process ("terminate called", exit status 134). A
+    fit that ended during shutdown did the same when it took the GIL back: it is parked."""
     path = SHARED / "dog" / "answers.csv"
     if not path.exists():
         pytest.skip(f"shared data not found at {path}")

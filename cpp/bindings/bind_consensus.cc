@@ -73,6 +73,7 @@ static py::dict run(const I32& t, const I32& w, const I32& l, std::int32_t nt, s
   {
     py::gil_scoped_release release;
     r = fn(a, o.o);
+    park_if_finalizing();
   }
   o.rethrow();
   return to_dict(std::move(r));

@@ -61,6 +61,7 @@ py::dict run(const cs::AnswersView& a, Opts& o, Fn&& fn) {
   {
     py::gil_scoped_release release;
     r = fn(a);
+    park_if_finalizing();
   }
   rethrow_pending(o.error);
   return to_dict(std::move(r));
@@ -130,6 +131,7 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     {
       py::gil_scoped_release release;
       r = cs::mmsr(a, o.o);
+      park_if_finalizing();
     }
     rethrow_pending(o.error);
     py::dict d;

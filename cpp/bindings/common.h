@@ -94,6 +94,15 @@ inline bool python_finalizing() {
 #endif
 }
 
+// Called with the GIL released, before taking it back: a thread that asks for the GIL while the
+// interpreter is finalizing is ended by pthread_exit, which from gil_scoped_release's destructor
+// (it cannot unwind) aborts the process ("terminate called", exit status 134) when a fit in a
+// daemon thread ends during shutdown. Such a thread is parked instead, as it would have been had
+// the fit still been running when the process exited.
+inline void park_if_finalizing() {
+  while (python_finalizing()) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
 // Runs fn(stop) on a worker thread with the GIL released, while the calling thread checks for
 // Python signals every 50 ms: on Ctrl-C (or any signal handler that raises) it sets `stop`,
 // waits for fn to return or throw (a fit reading stop throws FitStopped within a few hundred
@@ -149,6 +158,7 @@ auto run_interruptible(Fn&& fn) -> decltype(fn(static_cast<const std::atomic<boo
     }
     lock.unlock();
     worker.join();
+    park_if_finalizing();
   }
   if (interrupted) throw std::move(*interrupted);
   if (failure) std::rethrow_exception(failure);
