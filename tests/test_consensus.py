@@ -485,6 +485,20 @@ def test_crowdlab_equals_cleanlabs_definition_when_answer_counts_differ(keep: in
         assert est.labels_.reindex(tasks).tolist() == [labels[c] for c in cons]
 
 
+def test_crowdlab_breaks_vote_ties_as_cleanlab() -> None:
+    """A 1-1 tie with a uniform model row went to the smallest label; cleanlab's tie-breaks go on
+    to the label least given overall, then to the annotators agreeing most with the untied
+    consensus (cleanlab 2.9.0 on this data: labels [0, 0, 1, 1], model weight 0.7071 under both
+    methods; tagger gave [0, 0, 1, 0] and 1.4142)."""
+    df = pd.DataFrame({"task": [0, 0, 1, 1, 2, 2, 3, 3], "worker": [0, 1, 0, 1, 0, 1, 0, 1],
+                       "label": [0, 0, 0, 0, 1, 1, 0, 1]})
+    mp = pd.DataFrame([[0.8, 0.2], [0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
+    for method in ("majority_vote", "best_quality"):
+        est = C.CROWDLAB(consensus_method=method).fit(df, mp)
+        assert est.labels_.tolist() == [0, 0, 1, 1], method
+        assert est.model_weight_ == pytest.approx(np.sqrt(0.5), abs=1e-12), method
+
+
 def test_crowdlab_best_quality_is_cleanlabs_default_second_round() -> None:
     """The weights and probas_ were those of cleanlab's consensus_method="majority_vote" while
     labels_ were its default "best_quality"'s: cleanlab's default returned other weights (model

@@ -416,7 +416,13 @@ def test_the_numpy_path_checks_what_it_was_cast(call, message: str) -> None:
     t, w, l = np.array([0, 1, 2, 3]), np.array([0, 1, 0, 1]), np.array([0, 0, 0, 1])
     with pytest.raises(InvalidArgument, match=message):
         call(C.arrays, t, w, l)
-    assert C.arrays.dawid_skene(t, w, l, 2, gold=np.array([0, -1, -1, 1], dtype=np.int64)).labels.tolist() == [0, 0, 0, 1]
+    assert C.arrays.dawid_skene(t, w, l, 2).labels.tolist() == [0, 0, 0, 1]
+    assert C.arrays.dawid_skene(t, w, l, 2, gold=np.array([1, -1, -1, -1], dtype=np.int64)).labels[0] == 1
+    empty = np.zeros(0, np.int32)
+    assert len(C.arrays.dawid_skene(empty, empty, empty, 2, gold=[]).labels) == 0
+    with pytest.raises(InvalidArgument, match="CROWDLAB takes no class_priors"):
+        C.CROWDLAB(class_priors=[0.99, 0.01]).fit(pd.DataFrame({"task": [1, 1], "worker": [1, 2], "label": [0, 1]}),
+                                                  pd.DataFrame({0: [0.5], 1: [0.5]}, index=[1]))
 
 
 def test_mace_says_its_smoothing_changes_nothing() -> None:

@@ -124,3 +124,10 @@ def test_static_embedding_takes_a_memoryview_and_knows_its_shipped_file(tmp_path
     monkeypatch.chdir(m.STATIC_EMBEDDING_PATH.parent)
     relative = m.StaticEmbedding(os.path.relpath(m.STATIC_EMBEDDING_PATH))
     assert len(pickle.dumps(relative)) < 100_000  # a reference, not the 7.9 MB table
+
+
+def test_an_embedder_pickled_before_the_char_ngram_bound_still_loads() -> None:
+    e = m.Embedder().fit(["a card", "a pin"])
+    _, (tok, opts, idf) = e.__reduce__()
+    old = m._embedder_from_state(tok, dict(opts, char_ngrams=[1, 40]), idf)
+    assert old._core.config().char_ngram_max == 40 and old.similarity("a card", "a card") == 1.0

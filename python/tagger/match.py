@@ -541,7 +541,14 @@ def _embedder_config(hash_bits: int = 20, char_ngrams: tuple[int, int] | None = 
 
 
 def _embedder_from_state(tokenizer: bytes, options: dict[str, Any], idf: Any) -> Embedder:
-    e = Embedder(Tokenizer.from_bytes(tokenizer), **options)
+    ngrams = options.get("char_ngrams")
+    if ngrams and ngrams[1] > MAX_CHAR_NGRAM:
+        # Pickled before the bound on char_ngrams (2026-12-07): rebuilt as it was, not refused.
+        opts = dict(options, char_ngrams=None)
+        e = Embedder(Tokenizer.from_bytes(tokenizer), **opts)
+        e._core = _m.Embedder(e._core.tokenizer(), _embedder_config(**dict(options, char_ngrams=tuple(ngrams))))
+    else:
+        e = Embedder(Tokenizer.from_bytes(tokenizer), **options)
     if idf is not None:
         e._core.set_idf(np.asarray(idf, dtype=np.float32))
     return e

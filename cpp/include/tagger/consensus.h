@@ -163,8 +163,10 @@ Result zero_based_skill(const AnswersView& a, const Options& opt = {}, const Zer
 
 // CROWDLAB (Goh, Tkachenko & Mueller, 2022): the model's predicted class
 // probabilities [n_tasks * n_labels] act as one more annotator, weighted by its
-// accuracy against the MV consensus relative to always guessing the majority
-// class, alongside the workers weighted the same way. model_weight is set.
+// accuracy against the round's consensus relative to always guessing the majority
+// class, alongside the workers weighted the same way. model_weight is set. The
+// majority vote breaks ties as cleanlab's get_majority_vote_label (model, least
+// given label, annotators' agreement, then the smallest index where it draws).
 // The consensus is cleanlab's consensus_method: kBestQuality (its default) labels
 // each task by the ensemble's argmax (a tie to the majority vote) and computes the
 // weights and the ensemble once more against those labels; kMajorityVote keeps the

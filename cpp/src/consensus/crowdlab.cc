@@ -144,18 +144,65 @@ Result crowdlab(const AnswersView& a, std::span<const double> model_probas, cons
   Result r = detail::make_result(a);
   if (T == 0) { r.converged = true; return r; }
 
-  // 1. Majority-vote consensus, ties broken by the model, then the smallest index.
+  // 1. Majority-vote consensus with cleanlab's tie-breaks (get_majority_vote_label): the
+  //    labels the model gives the highest probability; then the label least given over all the
+  //    answers; then the label whose annotators agree most with the consensus of the untied
+  //    tasks; then (cleanlab: at random) the smallest index.
   std::vector<std::int32_t> consensus(T, -1);
-  std::vector<double> votes(K);
+  std::vector<double> votes(K), class_freq(K, 0.0);
+  for (std::size_t p = 0; p < c.n; ++p) class_freq[static_cast<std::size_t>(c.label[p])] += 1;
+  std::vector<std::vector<std::int32_t>> tied(T);
+  std::vector<std::uint8_t> untied(T, 0);  // one label has the most votes (before any tie-break)
+  auto keep_best = [](std::vector<std::int32_t>& cand, auto&& score, bool highest) {
+    double best = score(cand[0]);
+    for (auto k : cand) best = highest ? std::max(best, score(k)) : std::min(best, score(k));
+    std::erase_if(cand, [&](std::int32_t k) { return score(k) != best; });
+  };
   for (std::size_t t = 0; t < T; ++t) {
     std::int32_t g = -1;
     if (detail::gold_of(opt, static_cast<std::int32_t>(t), &g)) { consensus[t] = g; continue; }
     std::fill(votes.begin(), votes.end(), 0.0);
     for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) votes[c.label[p]] += 1;
-    std::size_t best = 0;
-    for (std::size_t k = 1; k < K; ++k)
-      if (votes[k] > votes[best] || (votes[k] == votes[best] && model_probas[t * K + k] > model_probas[t * K + best])) best = k;
-    consensus[t] = static_cast<std::int32_t>(best);
+    const double top = *std::max_element(votes.begin(), votes.end());
+    std::vector<std::int32_t> cand;
+    for (std::size_t k = 0; k < K; ++k)
+      if (votes[k] == top) cand.push_back(static_cast<std::int32_t>(k));
+    untied[t] = cand.size() == 1;
+    if (cand.size() > 1) keep_best(cand, [&](std::int32_t k) { return model_probas[t * K + static_cast<std::size_t>(k)]; }, true);
+    if (cand.size() > 1) keep_best(cand, [&](std::int32_t k) { return class_freq[static_cast<std::size_t>(k)]; }, false);
+    consensus[t] = cand[0];
+    if (cand.size() > 1) tied[t] = std::move(cand);
+  }
+  bool any_tied = false;
+  for (const auto& cand : tied) any_tied |= !cand.empty();
+  if (any_tied) {
+    // Each annotator's agreement with the consensus of the untied tasks (the mean over the
+    // annotators that have some for those without).
+    std::vector<double> agree_num(W, 0.0), agree_den(W, 0.0);
+    for (std::size_t t = 0; t < T; ++t)
+      if (untied[t])
+        for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p) {
+          agree_den[c.worker[p]] += 1;
+          agree_num[c.worker[p]] += c.label[p] == consensus[t];
+        }
+    double mean = 0;
+    std::size_t rated = 0;
+    for (std::size_t w = 0; w < W; ++w)
+      if (agree_den[w] > 0) { mean += agree_num[w] / agree_den[w]; ++rated; }
+    mean = rated ? mean / static_cast<double>(rated) : 0.0;
+    std::vector<double> agreement(W);
+    for (std::size_t w = 0; w < W; ++w) agreement[w] = agree_den[w] > 0 ? agree_num[w] / agree_den[w] : mean;
+    for (std::size_t t = 0; t < T; ++t) {
+      auto& cand = tied[t];
+      if (cand.empty()) continue;
+      keep_best(cand, [&](std::int32_t k) {
+        double sum = 0, n = 0;
+        for (std::int64_t p = c.task_offset[t]; p < c.task_offset[t + 1]; ++p)
+          if (c.label[p] == k) { sum += agreement[c.worker[p]]; n += 1; }
+        return n > 0 ? sum / n : -1.0;
+      }, true);
+      consensus[t] = cand[0];
+    }
   }
   // 2. Weights against that consensus, 3. the ensemble.
   Weights wt = weights_for(c, model_probas, consensus, T, W, K);

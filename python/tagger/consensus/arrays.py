@@ -87,7 +87,7 @@ def _args(tasks: Any, workers: Any, labels: Any, n_labels: int | None, n_tasks: 
 
 # The methods whose model has no class prior to fix: refused, as their estimator classes refuse it
 # (the arrays took it and changed nothing).
-_NO_CLASS_PRIORS = {"majority_vote", "weighted_majority_vote", "wawa", "zero_based_skill", "mace"}
+_NO_CLASS_PRIORS = {"majority_vote", "weighted_majority_vote", "wawa", "zero_based_skill", "mace", "crowdlab"}
 # Per-method arrays, with the shape each must have (t: n_tasks, w: n_workers, k: n_labels).
 _ARRAYS = {"weighted_majority_vote": {"skills": "w"}, "crowdlab": {"model_probas": "tk"}}
 # The methods whose estimator has a memory check (workers x labels^2 tables) to run first.
@@ -124,6 +124,8 @@ def _checked_arrays(method: str, kw: dict[str, Any], t: int, w: int, k: int) -> 
     """gold, class_priors, callback and the method's arrays, checked (and converted) in place."""
     if kw.get("gold") is not None:
         g = np.asarray(kw["gold"])
+        if g.size == 0 and g.ndim == 1:  # ([] is a float array: no gold of no task)
+            g = g.astype(np.int64)
         # (bools, floats and wide ints were cast: False became gold 0 on every task, 1.9 gold 1, 2**32+1 gold 1)
         if g.dtype == np.bool_ or not np.issubdtype(g.dtype, np.integer) or g.ndim != 1:
             raise InvalidArgument(f"{method}: gold must be a 1-d integer array (-1 = no gold), got "

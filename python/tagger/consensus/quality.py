@@ -108,11 +108,17 @@ class CROWDLAB(BaseClassifier):
     ensemble's argmax (a tie goes to the majority vote), then computes the
     weights and the ensemble once more against those labels, which give
     ``probas_``, ``skills_`` and ``model_weight_``; ``"majority_vote"`` keeps the
-    majority vote (ties broken by the model) as ``labels_`` and the first
-    weights and ensemble.
+    majority vote as ``labels_`` and the first weights and ensemble. The majority
+    vote breaks ties as cleanlab's: the labels the model scores highest, then the
+    label least given over all answers, then the one whose annotators agree most
+    with the untied tasks' votes, then (cleanlab: at random) the smallest. With
+    ``"best_quality"``, ``labels_`` is not always the argmax of ``probas_`` (the
+    second ensemble's), as in cleanlab; ``err_M`` and ``err_0`` above are taken
+    against the consensus of the round.
     """
 
     _method = "crowdlab"
+    _takes_class_priors = False  # (taken and ignored before 2026-12-07: the ensemble has no class prior)
 
     def __init__(self, consensus_method: str = "best_quality", **kw: Any) -> None:
         super().__init__(**kw)
