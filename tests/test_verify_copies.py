@@ -300,3 +300,19 @@ def test_fillers_only_never_lose_a_batch() -> None:
     spec = V.VerifySpec(description=D, examples=EX + ["\u3164"], relevance_threshold=None)
     out = V.check_many([b"When is my card coming?", "\u3164".encode()], "text", spec, prompts=["", "\u3164"])
     assert len(out) == 2 and out[0].accepted
+
+
+@pytest.mark.parametrize("text", ["I tried to get $100 but I just got $20", "I was charged 45.99 twice on 12/03.",
+                                  "my reading is 13452"])
+def test_numbers_do_not_make_an_honest_text_gibberish(text: str) -> None:
+    """The tokenizer's model finds digits unlikely: 3.1 % of the Banking77 questions with a number
+    were rejected as gibberish (0.2 % of the others)."""
+    spec = V.VerifySpec(description="Questions a bank customer asks about card payments", relevance_threshold=None)
+    assert "gibberish" not in V.check(text.encode(), "text", spec, register=False).reasons
+
+
+@pytest.mark.parametrize("text", ["xq7 zzk 9981 qpl 7781 vvz", "card 1234 5678 9012 3456 7890 1234 5678",
+                                  "qzx vbnm 42 kjhgf wrtp 17 zzxq plmk"])
+def test_numbers_do_not_hide_gibberish(text: str) -> None:
+    spec = V.VerifySpec(description="Questions a bank customer asks about card payments", relevance_threshold=None)
+    assert "gibberish" in V.check(text.encode(), "text", spec, register=False).reasons

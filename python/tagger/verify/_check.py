@@ -597,6 +597,27 @@ def _gibberish_view(text: str, chars: int) -> Optional[str]:
     return None
 
 
+_NUMBER = re.compile(r"[$£€¥#+\-]?\d[\d.,:/\-]*%?")
+NUMBERS_MAX_SHARE = 0.5
+"""The gibberish check judges a text without its numbers while they are at most this share of
+its non-space characters (and at least 8 letters remain)."""
+
+
+def _numbers_view(text: str) -> Optional[str]:
+    """``text`` without its numbers (amounts, dates, codes: "$100", "45.99", "12/03"), for the
+    gibberish check: the tokenizer's unigram model gives digits low likelihood, and 3.1 % of the
+    Banking77 questions with a number were rejected as gibberish (0.2 % of those without; none
+    of them with the numbers out, and shuffled or random text was still all flagged). None: no
+    number, or numbers are most of the text (judged whole)."""
+    if not any(ch.isdigit() for ch in text):
+        return None
+    digits = sum(ch.isdigit() for ch in text)
+    if digits > NUMBERS_MAX_SHARE * sum(not ch.isspace() for ch in text):
+        return None
+    view = " ".join(_NUMBER.sub(" ", text).split())
+    return view if sum(ch.isalpha() for ch in view) >= 8 else None
+
+
 # A real encoder writes one scan (baseline) or about ten (progressive); libjpeg decodes every
 # scan in full, so a 0.7 MB file repeating one scan thousands of times costs a minute of CPU.
 MAX_JPEG_SCANS = 100
@@ -875,6 +896,9 @@ class Verifier:
             if latin and spec.gibberish_threshold is not None and sc.pieces:
                 g = sc
                 words = _gibberish_view(text, st.chars)
+                plain = _numbers_view(words if words is not None else text)
+                if plain is not None:  # numbers out: the shipped model finds them unlikely
+                    words = plain
                 if words is not None:  # mostly padding: the words alone are what is judged
                     g = model.score(words, [])
                 run.score("log_prob_per_char", g.log_prob_per_char)
