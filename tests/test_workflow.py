@@ -604,3 +604,33 @@ def test_a_reopened_collection_task_says_which_verify_options_it_could_not_keep(
         with pytest.warns(UserWarning, match="'checks'"):
             spec = net.task(tid).verify_spec
         assert spec.checks == () and spec.relevance_threshold == 0.2
+
+
+def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_dataset(tmp_path) -> None:
+    """The ledger counts accepted uploads only, but the task read a needs_review upload as
+    accepted: progress showed the item answered, another upload to it was refused ("already has
+    an accepted upload"), finalize named no item, and a partial finalize left the item unpaid
+    while mint_nft put it into the dataset labelled 'needs_review'."""
+    net = tg.Network.open(tmp_path / "m")
+    owner = net.create_account("own", fund=100 * tg.TAG)
+    w = net.create_account("w", fund=10 * tg.TAG)
+    task = net.publish_task(owner=owner, title="Collect card delivery questions", kind="collection", items=2,
+                            overlap=1, budget=4 * tg.TAG, reward_policy=tg.rewards.Flat(),
+                            description="Write customer questions about when a new bank card will arrive.",
+                            verify={"examples": ["When will my card arrive?", "My new card has not come yet",
+                                                 "How long does card delivery take?"]})
+    task.assign([w])
+    assert task.upload(w, b"My card still has not arrived, where is it?").accepted
+    off = task.upload(w, b"I like turtles and the weather in Spain is nice today.")
+    assert off.status == "needs_review" and not off.accepted
+    assert task.progress["missing"].tolist() == [0, 1]
+    with pytest.raises(tg.errors.IncompleteTask, match=r"1 of them hold an upload that needs review \(item\(s\) \['1'\]"):
+        task.finalize()
+    assert task.uploads()["status"].tolist() == ["accepted", "needs_review"]  # the owner can read it
+    reopened = tg.Network.open(tmp_path / "m", read_only=True).task(task.id)  # the same view from the ledger
+    assert reopened.progress["missing"].tolist() == [0, 1] and reopened.uploads()["status"].tolist() == \
+        ["accepted", "needs_review"]
+    assert task.upload(w, b"When does my card come?", item_id=1).accepted  # the slot takes another upload
+    res = task.finalize()
+    assert res.labels.tolist() == ["accepted", "accepted"]
+    assert task.dataset_frame()["label"].tolist() == ["accepted", "accepted"]

@@ -83,7 +83,10 @@ class Upload:
 
     @property
     def accepted(self) -> bool:
-        return self.status != "rejected"
+        """Whether the verifier accepted it: it fills its slot, is paid and goes into the dataset.
+        A ``needs_review`` upload does none of that (the ledger records it, as it does a rejected
+        one, without counting it; it was read as accepted here, and jammed its slot)."""
+        return self.status == "accepted"
 
     def __repr__(self) -> str:
         h = self.ciphertext_hash.hex()[:12] + "…" if self.ciphertext_hash else "-"
@@ -193,7 +196,10 @@ class Task:
         # The copilot's answer per item: label code (-1: none) and confidence in ppm.
         self._suggestion = np.full(len(items), -1, dtype=np.int32)
         self._confidence = np.zeros(len(items), dtype=np.uint32)
-        self._uploads: dict[int, Upload] = {}
+        self._uploads: dict[int, Upload] = {}  # accepted uploads: each fills its slot
+        # needs_review uploads of slots no accepted upload fills: the owner's to look at (sealed to
+        # it and stored); the ledger does not count them, so the slot stays open.
+        self._review: dict[int, Upload] = {}
         self._upload_meta: dict[int, dict] = {}
         self._free_cursor = 0  # collection without assignment: the lowest slot that may be free
         # The ledger height this view has read answers and uploads up to, and the ids of the
@@ -1008,8 +1014,9 @@ class Task:
                     acct = self._net.account(address_str(f["worker"]))
                     self._worker_position(acct, add=True)
                     status = next(k for k, v in VERDICT_CODES.items() if v == f["verdict"])
-                    self._uploads[item] = Upload(str(self.items["item_id"].iloc[item]), acct.name, status,
-                                                 tuple(f["reasons"]), bytes(f["ciphertext_hash"]), None, tx.txid)
+                    up = Upload(str(self.items["item_id"].iloc[item]), acct.name, status,
+                                tuple(f["reasons"]), bytes(f["ciphertext_hash"]), None, tx.txid)
+                    self._keep_upload(item, up)
         if items:
             self._ans_chunks.append((np.asarray(items, np.int32), np.asarray(workers, np.int32),
                                      np.asarray(labels, np.int32)))
@@ -1066,7 +1073,7 @@ class Task:
                 raise InvalidArgument(f"unknown item id {item_id!r}")
             if self._allowed is not None and wpos not in self._allowed[item]:
                 raise NotAuthorized(f"{acct.name} is not assigned item {item_id!r}")
-            if item in self._uploads and self._uploads[item].accepted:
+            if item in self._uploads:
                 raise RuleViolation(f"item {item_id!r} already has an accepted upload")
         iid = str(self.items["item_id"].iloc[item])
         verifier = self._net.verifier
@@ -1099,17 +1106,30 @@ class Task:
         if recorded and registry is not None:  # a dropped batch drops the upload: it is no original either
             self._net._on_batch_failure(lambda: registry.forget(verdict.sha256))
         up = Upload(iid, acct.name, verdict.status, tuple(verdict.reasons), h, receipt, txid)
-        before = (self._uploads.get(item), self._upload_meta.get(item))
-        if verdict.status != "rejected":
-            self._uploads[item] = up
-        if meta:
+        before = (self._uploads.get(item), self._upload_meta.get(item), self._review.get(item))
+        self._keep_upload(item, up)
+        if meta and up.accepted:  # (the dataset's meta column is the accepted upload's)
             self._upload_meta[item] = dict(meta)
         # A dropped batch leaves the slot as it was: the upload it held used to stay counted,
         # and a partial finalize then minted it into the dataset with no receipt on the ledger.
         self._net._on_batch_failure(lambda: self._restore_slot(item, *before))
         return up
 
-    def _restore_slot(self, item: int, upload: Upload | None, meta: dict | None) -> None:
+    def _keep_upload(self, item: int, up: Upload) -> None:
+        """An accepted upload fills its slot; a needs_review one waits in the review list of a slot
+        that no accepted upload fills (the ledger counts only accepted uploads); a rejected one is
+        not kept."""
+        if up.accepted:
+            self._uploads[item] = up
+            self._review.pop(item, None)
+        elif up.status == "needs_review" and item not in self._uploads:
+            self._review[item] = up
+
+    def _restore_slot(self, item: int, upload: Upload | None, meta: dict | None, review: Upload | None = None) -> None:
+        if review is None:
+            self._review.pop(item, None)
+        else:
+            self._review[item] = review
         if upload is None:
             self._uploads.pop(item, None)
         else:
@@ -1155,12 +1175,20 @@ class Task:
                 return int(i)
         return -1
 
-    def uploads(self) -> pd.DataFrame:
-        """Accepted (and needs-review) uploads: item_id, worker, status, reasons, ciphertext hash."""
+    def uploads(self, *, review: bool = True) -> pd.DataFrame:
+        """Uploads: item_id, worker, status, reasons, ciphertext hash. The accepted ones (which
+        fill their slots, are paid and make the dataset) and, unless ``review=False``, the
+        ``needs_review`` ones of slots still open: sealed to the owner and stored, for the owner
+        to read (``tg.crypto.open_sealed(net.store.get(...))``); they are not paid and not in
+        the dataset, and the slot takes another upload (reassign it, or let the worker upload
+        again)."""
         self._sync()
+        kept = dict(self._uploads)
+        if review:
+            kept.update(self._review)
         rows = [{"item_id": u.item_id, "worker": u.worker, "status": u.status, "reasons": list(u.reasons),
                  "ciphertext_hash": u.ciphertext_hash.hex() if u.ciphertext_hash is not None else None}
-                for _, u in sorted(self._uploads.items())]
+                for _, u in sorted(kept.items())]
         return pd.DataFrame(rows, columns=["item_id", "worker", "status", "reasons", "ciphertext_hash"])
 
     # ---------------------------------------------------------------- finalize
@@ -1197,8 +1225,12 @@ class Task:
             miss = prog[prog["missing"] > 0]
             holders = pd.Series([h for row in miss["holders"] for h in row], dtype=object).value_counts()
             who = ", ".join(f"{w} ({n})" for w, n in holders.head(8).items()) or "no one (unassigned)"
+            review = sorted(self._review)
+            waiting = (f"; {len(review)} of them hold an upload that needs review (item(s) "
+                       f"{[str(self.items['item_id'].iloc[i]) for i in review[:5]]}: task.uploads() lists it, unpaid "
+                       "and outside the dataset; the slot takes another upload)") if review else ""
             raise IncompleteTask(f"cannot finalize: {len(miss)} of {self.n_items} items miss "
-                                 f"{int(miss['missing'].sum())} answer slot(s), held by {who}; wait for them, "
+                                 f"{int(miss['missing'].sum())} answer slot(s), held by {who}{waiting}; wait for them, "
                                  f"task.reassign() after the deadline, or finalize(partial=True)")
         if partial and self.deadline and self._net.height + 1 < self.deadline:
             raise TaskStateError(f"a partial finalize waits for the deadline at block {self.deadline} "
@@ -1295,7 +1327,7 @@ class Task:
         """Answers (or accepted uploads) as the columns task, worker, label."""
         if self.kind == "classification":
             return self.answers().rename(columns={"item_id": "task"})
-        ups = self.uploads()
+        ups = self.uploads(review=False)
         return pd.DataFrame({"task": ups["item_id"], "worker": ups["worker"], "label": ups["status"]})
 
     def _labels_from(self, settlement: Mapping[str, Any]) -> tuple[pd.Series, pd.DataFrame | None]:
@@ -1394,7 +1426,7 @@ class Task:
                                  "data": rows["data"].to_numpy(),
                                  "label": lab.astype(object).to_numpy(),
                                  "confidence": conf})
-        ups = self.uploads()
+        ups = self.uploads(review=False)  # (a needs_review upload went into the dataset, labelled so, unpaid)
         data = [crypto.open_sealed(self._net.store.get(bytes.fromhex(h)), self.owner.sealing_key)
                 for h in ups["ciphertext_hash"]]
         import json
