@@ -340,3 +340,31 @@ def test_rover_does_not_read_worker_ids():
                                        ck.ROVER(str.split, " ".join).fit_predict(odd), check_names=False)
     with pytest.raises(MissingColumn, match=r"\['text'\]"):
         C.ROVER(str.split, " ".join).fit(df.drop(columns="text"))
+
+
+def test_closest_to_average_cosine_of_zero_vectors_is_undefined_as_scipys() -> None:
+    """The built-in cosine (also what scipy's own cosine is routed to) gave a zero-norm vector
+    the distance inf, not scipy's NaN: a task of such vectors kept its first answer silently,
+    where a callable cosine raised as the docs say, and scores_ differed from crowd-kit's."""
+    import scipy.spatial.distance as sd
+
+    v = lambda *a: np.array(a, float)  # noqa: E731
+    df = pd.DataFrame([[1, "a", "x", v(1, 0)], [1, "b", "y", v(-1, 0)], [2, "a", "z", v(1, 1)], [2, "b", "w", v(0, 0)]],
+                      columns=["task", "worker", "output", "embedding"])
+    for d in ("cosine", sd.cosine, lambda a, b: sd.cosine(a, b)):
+        with pytest.raises(tg.errors.InvalidArgument, match="the distance is NaN for every answer of task 1"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's own division by a zero norm
+            C.ClosestToAverage(d).fit(df)
+    scores = C.ClosestToAverage("cosine").fit(df[df["task"] == 2]).scores_["score"].tolist()
+    assert scores[0] == 0.0 and np.isnan(scores[1])
+
+
+def test_true_embeddings_and_encoders_of_the_wrong_kind_are_named() -> None:
+    v = lambda *a: np.array(a, float)  # noqa: E731
+    df = pd.DataFrame([[1, "a", "x", v(1, 0)], [1, "b", "y", v(0.9, 0.1)]], columns=["task", "worker", "output", "embedding"])
+    with pytest.raises(tg.errors.InvalidArgument, match="true_embeddings: none of its 1 task id.*strings"):
+        C.RASA().fit(df, true_embeddings=pd.Series({"1": v(1, 0)}))
+    texts = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "text": ["hi there", "hello"]})
+    with pytest.raises(tg.errors.InvalidArgument, match="encoder returned str for the text of row 0"):
+        C.TextRASA(encoder=lambda s: "abc").fit(texts)

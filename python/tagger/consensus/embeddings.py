@@ -19,7 +19,7 @@ import pandas as pd
 from .. import _core
 from .._optional import require
 from ..errors import InvalidArgument
-from ._checks import check_n_iter, codes, frame, no_missing, one_row_each
+from ._checks import check_n_iter, codes, frame, ids_of_the_data, no_missing, one_row_each
 from ._serial import Serialized
 from .base import _plain
 
@@ -48,6 +48,9 @@ class _Emb:
             raise InvalidArgument(f"{owner}: true_embeddings must be a pandas Series indexed by task")
         if not true_embeddings.index.is_unique:
             raise InvalidArgument(f"{owner}: incorrect data in true_embeddings: multiple true embeddings for a single task are not supported")
+        # (ids of the other type, "1" for 1, matched nothing and were ignored silently)
+        ids_of_the_data(true_embeddings.index, self.tasks, f"{owner}: true_embeddings",
+                        self.tasks.get_indexer(true_embeddings.index))
         known = true_embeddings[true_embeddings.index.isin(self.tasks)]
         fixed = np.zeros((T, D))
         mask = np.zeros(T, dtype=np.uint8)
@@ -113,6 +116,11 @@ def _closest(e: _Emb, reference: np.ndarray, distance: Any, nan_raises: bool = F
     metric = _metric_of(distance)
     if metric is not None:
         score = _core.consensus_families.embedding_distances(e.matrix, e.task, reference.ravel(), len(e.tasks), metric)
+        if nan_raises and metric == _METRICS["cosine"]:
+            # ClosestToAverage: a zero vector's cosine is NaN, as scipy's cosine (crowd-kit's) gives
+            # it; the engine's inf (RASA's convention) made a task of zero vectors keep its first
+            # answer silently where the docs say it raises, and scores_ differ from crowd-kit's.
+            score = np.where(np.isinf(score), np.nan, score)
     else:
         emb_col = e.frame["embedding"].to_numpy()
         score = np.array([_distance_value(distance(emb_col[i], reference[e.task[i]]), i) for i in range(len(e.task))])

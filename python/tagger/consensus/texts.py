@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import frame, no_missing
+from .base import _plain
 from ._serial import Serialized
 from .embeddings import HRRASA, RASA, glue_similarity
 
@@ -97,7 +98,15 @@ class ROVER(Serialized):
 def _encode(encoder: Callable[[str], Any], texts: pd.Series[Any], owner: str) -> pd.Series[Any]:
     if not callable(encoder):
         raise InvalidArgument(f"{owner}: encoder must be a callable text -> 1-d numpy array")
-    return pd.Series([np.asarray(encoder(t), dtype=np.float64).ravel() for t in texts], index=texts.index, dtype=object)
+    out = []
+    for row, t in zip(texts.index, texts):
+        v = encoder(t)
+        try:
+            out.append(np.asarray(v, dtype=np.float64).ravel())
+        except (TypeError, ValueError):  # (a bare "could not convert string to float" named no row)
+            raise InvalidArgument(f"{owner}: encoder returned {type(v).__name__} for the text of row {_plain(row)!r}, "
+                                  "not a vector of numbers") from None
+    return pd.Series(out, index=texts.index, dtype=object)
 
 
 def _as_encoder(encoder: Any) -> Callable[[str], Any]:
