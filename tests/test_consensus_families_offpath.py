@@ -368,3 +368,14 @@ def test_true_embeddings_and_encoders_of_the_wrong_kind_are_named() -> None:
     texts = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "text": ["hi there", "hello"]})
     with pytest.raises(tg.errors.InvalidArgument, match="encoder returned str for the text of row 0"):
         C.TextRASA(encoder=lambda s: "abc").fit(texts)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -1.0, np.nan])
+def test_segmentation_skills_are_finite_weights(bad: float) -> None:
+    """An inf skill made every pixel of its tasks False (inf - inf is NaN), silently."""
+    masks = [np.array([[True, False], [True, True]]), np.array([[True, False], [False, True]])]
+    df = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "segmentation": masks})
+    ok = C.SegmentationMajorityVote().fit(df, skills=pd.Series({"a": 1.0, "b": 0.5}))
+    assert ok.segmentations_.loc[1].tolist() == [[True, False], [True, True]]
+    with pytest.raises(tg.errors.InvalidArgument, match="the skill of worker 'b' is .*finite numbers >= 0|skill value is missing"):
+        C.SegmentationMajorityVote().fit(df, skills=pd.Series({"a": 1.0, "b": bad}))

@@ -118,8 +118,19 @@ def _skill_weights(m: _Masks, skills: pd.Series, on_missing_skill: str, default_
             if len(lost):
                 raise InvalidArgument(f"{owner}: {len(lost)} task(s) have no worker with a known skill, e.g. {_plain(lost[0])!r}")
             m2 = _Masks(kept, owner)
-            return m2, skills.reindex(pd.Index(m2.workers)).to_numpy(dtype=float)
-    return m, w
+            return m2, _finite_skills(skills.reindex(pd.Index(m2.workers)).to_numpy(dtype=float), m2.workers, owner)
+    return m, _finite_skills(w, m.workers, owner)
+
+
+def _finite_skills(w: np.ndarray, workers: Any, owner: str) -> np.ndarray:
+    """The weights of a vote are finite numbers >= 0: an inf skill made every pixel of its tasks
+    False (inf - inf is NaN), and a negative one voted against its own mask."""
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidArgument(f"{owner}: the skill of worker {_plain(workers[i])!r} is {float(w[i])}; skills are "
+                              "vote weights, finite numbers >= 0")
+    return w
 
 
 class SegmentationMajorityVote(Serialized):
