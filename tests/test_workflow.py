@@ -634,3 +634,24 @@ def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_datas
     res = task.finalize()
     assert res.labels.tolist() == ["accepted", "accepted"]
     assert task.dataset_frame()["label"].tolist() == ["accepted", "accepted"]
+
+
+def test_a_partial_finalize_mints_the_accepted_uploads_only(tmp_path) -> None:
+    """A needs_review upload left in its slot was unpaid by the partial finalize but minted into
+    the dataset, labelled 'needs_review' (and the demo checked that it was)."""
+    net = tg.Network.open(tmp_path / "m")
+    owner = net.create_account("own", fund=100 * tg.TAG)
+    w = net.create_account("w", fund=10 * tg.TAG)
+    task = net.publish_task(owner=owner, title="Collect card delivery questions", kind="collection", items=2,
+                            overlap=1, budget=4 * tg.TAG, reward_policy=tg.rewards.Flat(),
+                            description="Write customer questions about when a new bank card will arrive.",
+                            verify={"examples": ["When will my card arrive?", "My new card has not come yet",
+                                                 "How long does card delivery take?"]})
+    task.assign([w])
+    assert task.upload(w, b"My card still has not arrived, where is it?").accepted
+    assert task.upload(w, b"I like turtles and the weather in Spain is nice today.").status == "needs_review"
+    res = task.finalize(partial=True)
+    assert [str(i) for i in res.labels.index] == ["0"] and int(res.payouts.sum()) == task.rate
+    nft = task.mint_nft()
+    rows = net.dataset(nft, as_account=owner).to_pandas()
+    assert rows["item_id"].tolist() == ["0"] and rows["label"].tolist() == ["accepted"]

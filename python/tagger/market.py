@@ -48,7 +48,9 @@ def _item_commitments(task: "Task", salt: bytes, frame: pd.DataFrame) -> bytes:
     upload's hash (collection) or SHA-256(salt ‖ item data) (labeling), hashed in
     C++ over the whole column (str items as UTF-8, bytes as they are)."""
     if task.kind == "collection":
-        return bytes.fromhex("".join(task.uploads()["ciphertext_hash"]))
+        # The dataset's own rows (accepted uploads): task.uploads() also lists the needs_review
+        # ones, which are not in the dataset.
+        return bytes.fromhex("".join(frame["ciphertext_hash"]))
     data = frame["data"].to_numpy()
     if pd.api.types.infer_dtype(data, skipna=False) in ("string", "bytes"):
         return _cl.salted_sha256(salt, data.tolist())
