@@ -606,11 +606,8 @@ def test_a_reopened_collection_task_says_which_verify_options_it_could_not_keep(
         assert spec.checks == () and spec.relevance_threshold == 0.2
 
 
-def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_dataset(tmp_path) -> None:
-    """The ledger counts accepted uploads only, but the task read a needs_review upload as
-    accepted: progress showed the item answered, another upload to it was refused ("already has
-    an accepted upload"), finalize named no item, and a partial finalize left the item unpaid
-    while mint_nft put it into the dataset labelled 'needs_review'."""
+def _card_questions(tmp_path):
+    """An on-disk network with a 2-item card-question collection task assigned to worker w."""
     net = tg.Network.open(tmp_path / "m")
     owner = net.create_account("own", fund=100 * tg.TAG)
     w = net.create_account("w", fund=10 * tg.TAG)
@@ -620,6 +617,15 @@ def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_datas
                             verify={"examples": ["When will my card arrive?", "My new card has not come yet",
                                                  "How long does card delivery take?"]})
     task.assign([w])
+    return net, owner, w, task
+
+
+def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_dataset(tmp_path) -> None:
+    """The ledger counts accepted uploads only, but the task read a needs_review upload as
+    accepted: progress showed the item answered, another upload to it was refused ("already has
+    an accepted upload"), finalize named no item, and a partial finalize left the item unpaid
+    while mint_nft put it into the dataset labelled 'needs_review'."""
+    net, owner, w, task = _card_questions(tmp_path)
     assert task.upload(w, b"My card still has not arrived, where is it?").accepted
     off = task.upload(w, b"I like turtles and the weather in Spain is nice today.")
     assert off.status == "needs_review" and not off.accepted
@@ -639,15 +645,7 @@ def test_an_upload_that_needs_review_neither_fills_its_slot_nor_enters_the_datas
 def test_a_partial_finalize_mints_the_accepted_uploads_only(tmp_path) -> None:
     """A needs_review upload left in its slot was unpaid by the partial finalize but minted into
     the dataset, labelled 'needs_review' (and the demo checked that it was)."""
-    net = tg.Network.open(tmp_path / "m")
-    owner = net.create_account("own", fund=100 * tg.TAG)
-    w = net.create_account("w", fund=10 * tg.TAG)
-    task = net.publish_task(owner=owner, title="Collect card delivery questions", kind="collection", items=2,
-                            overlap=1, budget=4 * tg.TAG, reward_policy=tg.rewards.Flat(),
-                            description="Write customer questions about when a new bank card will arrive.",
-                            verify={"examples": ["When will my card arrive?", "My new card has not come yet",
-                                                 "How long does card delivery take?"]})
-    task.assign([w])
+    net, owner, w, task = _card_questions(tmp_path)
     assert task.upload(w, b"My card still has not arrived, where is it?").accepted
     assert task.upload(w, b"I like turtles and the weather in Spain is nice today.").status == "needs_review"
     res = task.finalize(partial=True)
