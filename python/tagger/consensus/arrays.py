@@ -157,15 +157,16 @@ def _checked_arrays(method: str, kw: dict[str, Any], t: int, w: int, k: int) -> 
 
 
 def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
+    core = getattr(_core.consensus, method)
+    required, optional = _core_options(core)  # read once, from the binding's signature
+    known = required + optional
+
     def fn(tasks: Any, workers: Any, labels: Any, n_labels: int | None = None, *, n_tasks: int | None = None,
            n_workers: int | None = None, **kw: Any) -> ConsensusResult:
         from . import registry
         from ._checks import renamed
-        from .base import Answers, _fits_in_memory, check_params
+        from .base import _fits_in_memory, check_params
         check_params(kw, method)
-        core = getattr(_core.consensus, method)
-        required, optional = _core_options(core)
-        known = required + optional
         unknown = sorted(set(kw) - set(known))
         if unknown:
             raise InvalidArgument(f"{method}: unknown option(s) {unknown}; its options are {known}")
@@ -173,9 +174,7 @@ def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
         nt, nw, nk = args[3:]
         _checked_arrays(method, kw, nt, nw, nk)
         if method in _ESTIMATOR:  # the estimator's check: workers x labels^2 tables beyond this machine's RAM
-            empty = np.zeros(0, np.int32)
-            sizes = Answers(empty, empty, empty, *(_range_index(n) for n in (nt, nw, nk)))
-            _fits_in_memory(registry.get_method(method), sizes)
+            _fits_in_memory(registry.get_method(method), nw, nk)
         try:
             out = core(*args, **kw)
         except TypeError as e:
@@ -194,13 +193,6 @@ def _make(method: str, doc: str) -> Callable[..., ConsensusResult]:
                   "threads, seed, callback(iteration, n_iter, objective, change) -> bool, and the method's own options "
                   f"(see the estimator class). Sizes default to max index + 1.")
     return fn
-
-
-def _range_index(n: int) -> Any:
-    """A RangeIndex of ``n``: the sizes an Answers needs for the memory check."""
-    import pandas as pd
-
-    return pd.RangeIndex(n)
 
 
 majority_vote = _make("majority_vote", "Majority vote (ties to the smallest label index).")

@@ -343,14 +343,14 @@ _FLOAT_PARAMS = ("tol", "smoothing", "m_tol", "m_step_tol", "lr_init", "lr_reduc
 _ANSWER_SIZED = "MajorityVote, Wawa or GLAD(variant='tagger') grow with the answers only"
 
 
-def _fits_in_memory(est: Any, answers: Answers) -> None:
+def _fits_in_memory(est: Any, n_workers: int, n_labels: int) -> None:
     """InvalidArgument before a fit whose workers x labels^2 tables cannot fit in this machine's
     RAM: the allocation could succeed (Linux overcommits) and the process be killed on first touch
     (4 tables of 7.2 GB for 10,000 workers x 300 labels), never reaching a MemoryError."""
     tables = est._confusion_tables()
     if not tables:
         return
-    _, w, k = answers.sizes
+    w, k = n_workers, n_labels
     need = tables * 8 * w * k * k
     ram = _system.physical_memory()
     if ram and need > ram:
@@ -590,7 +590,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
         common.update(self._params())
         common.update(call)
         progress = _Progress(bool(self.verbose) and self._iterative, type(self).__name__)
-        _fits_in_memory(self, answers)
+        _fits_in_memory(self, *answers.sizes[1:])
         try:
             # No callback without a bar: the core then takes the GIL only to check for Ctrl-C, at
             # most every 100 ms (per iteration it cost 7 ms each beside a busy Python thread).

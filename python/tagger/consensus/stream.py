@@ -582,7 +582,7 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     empty = np.zeros(0, np.int32)
     answers = Answers(empty, empty, empty, stream.task_names, stream.workers.names, stream.labels.names)
     try:  # before the EM passes: a one-coin fit's errors failed to allocate only after all of them
-        _fits_in_memory(est, answers)
+        _fits_in_memory(est, *answers.sizes[1:])
     except InvalidArgument:
         stream.close()
         raise
