@@ -359,6 +359,14 @@ def _fits_in_memory(est: Any, n_workers: int, n_labels: int) -> None:
                               f"{_ANSWER_SIZED}")
 
 
+def check_confidence(confidence: Any, owner: str) -> None:
+    """InvalidArgument, naming ``owner``, unless ``confidence`` is a number in (0, 1)."""
+    import numbers
+    if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real) \
+            or not 0.0 < float(confidence) < 1.0:
+        raise InvalidArgument(f"{owner}: confidence must be a number in (0, 1), got {confidence!r}")
+
+
 def check_params(params: dict[str, Any], owner: str) -> None:
     """InvalidArgument naming the first option out of its type or range."""
     import numbers
@@ -626,10 +634,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
 
         self._check_fitted()
         self._require_posteriors("quality()")
-        import numbers
-        if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real) \
-                or not 0.0 < float(confidence) < 1.0:
-            raise InvalidArgument(f"quality(): confidence must be a number in (0, 1), got {confidence!r}")
+        check_confidence(confidence, "quality()")
         if getattr(self, "_streamed", False):
             raise InvalidArgument(f"quality() needs the answers, and this {type(self).__name__} was fitted by "
                                   "fit_parquet, which keeps none in memory: fit it on a DataFrame (est.fit(df).quality()) "

@@ -35,7 +35,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument
 from ._checks import one_row_each
-from .base import Answers, BaseClassifier, _plain, _sorted_by_index, factorize
+from .base import Answers, BaseClassifier, _plain, _sorted_by_index, check_confidence, factorize
 
 __all__ = ["krippendorff_alpha", "alpha_krippendorff", "fleiss_kappa", "uncertainty", "consistency",
            "accuracy_on_aggregates", "worker_consistency", "item_uncertainty", "LEVELS"]
@@ -453,11 +453,7 @@ def worker_consistency(answers: pd.DataFrame, aggregator: BaseClassifier | None 
     consensus label of ``aggregator``, default MajorityVote), expected
     ``accuracy`` (mean posterior of the worker's labels) and its Wilson
     interval ``accuracy_low``/``accuracy_high`` at ``confidence``."""
-    import numbers
-
-    if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real) \
-            or not 0.0 < float(confidence) < 1.0:  # checked here: quality()'s message named quality()
-        raise InvalidArgument(f"worker_consistency: confidence must be a number in (0, 1), got {confidence!r}")
+    check_confidence(confidence, "worker_consistency")  # here: quality()'s message named quality()
     if aggregator is not None:  # before any fit, naming this function (not quality())
         check_aggregator(aggregator, "worker_consistency")
     _answers(answers, "at least one answer")
