@@ -169,6 +169,44 @@ TEST(ConsensusShard, SwappingEStepEqualsEStepOnAnyThreadCount) {
   EXPECT_EQ(ok.e.size(), static_cast<std::size_t>(d.W * d.K * d.K));
 }
 
+// The floor crowd-kit's fit needs (its ELBO clips the posteriors at 1e-10) is
+// applied as the posteriors are written: max(p, floor) on answered tasks,
+// the same labels, unanswered tasks untouched; K <= 8 and the any-K pass alike.
+TEST(ConsensusShard, PosteriorFloorClipsAnsweredRowsAsWritten) {
+  for (std::int32_t K : {3, 11}) {
+    Data d = make(400, 40, K, 5);
+    cs::AnswersView all = all_of(d);
+    all.n_tasks = d.T + 3;  // three tasks without answers
+    const cs::Options opt = iterations(8);
+    cs::DawidSkeneShard plain(all, {}, 2), floored(all, {}, 2);
+    cs::ShardStats st = plain.start();
+    floored.start();
+    cs::DsParams p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, K, opt);
+    for (int it = 0; it < 6; ++it) {  // sharpen: some posteriors fall below the floor
+      st = plain.e_step(p);
+      p = cs::dawid_skene_m_step(st.counts, st.prior, d.W, K, opt);
+    }
+    const std::size_t T = static_cast<std::size_t>(all.n_tasks), KK = static_cast<std::size_t>(K);
+    std::vector<double> raw(T * KK, -1.0), clipped(T * KK, -1.0);
+    std::vector<std::int32_t> raw_labels(T), clipped_labels(T);
+    const double floor = 1e-3;
+    plain.posteriors(&p, raw.data(), raw_labels.data());
+    floored.set_posterior_floor(floor);
+    floored.posteriors(&p, clipped.data(), clipped_labels.data());
+    EXPECT_EQ(raw_labels, clipped_labels);
+    std::size_t raised = 0;
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t k = 0; k < KK; ++k) {
+        const double want = raw_labels[t] < 0 ? raw[t * KK + k] : std::max(raw[t * KK + k], floor);
+        EXPECT_EQ(clipped[t * KK + k], want) << "task " << t << " class " << k;
+        raised += raw_labels[t] >= 0 && raw[t * KK + k] < floor;
+      }
+    EXPECT_GT(raised, 0u) << "K = " << K << ": no posterior fell below the floor, the test saw nothing";
+    EXPECT_THROW(floored.set_posterior_floor(-0.1), tagger::InvalidArgument);
+    EXPECT_THROW(floored.set_posterior_floor(1.0), tagger::InvalidArgument);
+  }
+}
+
 TEST(ConsensusShard, SpillRejectsUngroupedChunks) {
   cs::DsSpill spill(std::filesystem::temp_directory_path().string(), 2, 2, 1);
   std::vector<std::int32_t> t{1, 0}, w{0, 1}, l{0, 1};

@@ -84,6 +84,11 @@ class DawidSkeneShard {
   void e_step_swap(DsParams& p, ShardStats& into, const WorkerChunkFn& per_workers = {}, double* probas = nullptr,
                    std::int32_t* labels = nullptr);
   void posteriors_current(double* probas, std::int32_t* labels);
+  // Posteriors written from now on for tasks with answers are max(p, floor)
+  // (crowd-kit clips them at 1e-10 after its fit; 0, the default, leaves them):
+  // in the pass that writes them, not a second pass over [n_tasks * K].
+  // The labels are the unclipped argmax, which the clip cannot move.
+  void set_posterior_floor(double floor);
   // Posteriors [n_tasks * K] and labels [n_tasks] under p; p == nullptr: the
   // start (vote shares), as dawid_skene() with n_iter = 0.
   void posteriors(const DsParams* p, double* probas, std::int32_t* labels);

@@ -474,11 +474,13 @@ struct Em {
   }
 };
 
+// Everything but the answers' index ranges, which cost a pass over the
+// answers each: the engine's layout checks them as it builds (run_em), Em's
+// path and the callers that index by them first call validate.
 void check(const AnswersView& a, const Options& opt) {
-  validate(a);
   Options checked = opt;
   checked.tol = 0.0;  // crowd-kit takes any tol (a negative one runs all n_iter iterations)
-  detail::check_options(a, checked);
+  detail::check_options_except_indices(a, checked);
   if (!opt.class_priors.empty())
     throw InvalidArgument("consensus: crowd-kit's Dawid-Skene estimates the class priors; class_priors are not taken");
 }
@@ -572,6 +574,7 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   std::int32_t it = 0;
   bool have_posteriors = false;  // written by the last E-step
   r.converged = false;
+  shard.set_posterior_floor(kEps);  // crowd-kit's ELBO clips the posteriors in place
   while (it < opt.n_iter) {
     std::vector<double> lnpr_old(K);
     for (std::size_t k = 0; k < K; ++k) {
@@ -619,19 +622,19 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
     if (change < opt.tol) { r.converged = true; break; }
     loss = next;
   }
-  // The posteriors of the last E-step (the majority-vote shares before any).
-  if (it == 0) shard.posteriors(nullptr, r.probas.data(), r.labels.data());
-  else if (!have_posteriors) shard.posteriors_current(r.probas.data(), r.labels.data());
-  for (auto& v : priors) v = std::max(v, kEps);
-  // The engine labels tasks without answers -1; they get the priors. Clipping
-  // cannot move an argmax (the largest posterior is >= 1/K), so the engine's
-  // labels stand.
-  for (std::int32_t t = 0; t < a.n_tasks; ++t) {
-    double* row = &r.probas[static_cast<std::size_t>(t) * K];
-    if (r.labels[static_cast<std::size_t>(t)] < 0) std::copy(priors.begin(), priors.end(), row);
-    else if (it > 0)  // crowd-kit's ELBO clips the posteriors in place
-      for (std::int32_t k = 0; k < k32; ++k) row[k] = std::max(row[k], kEps);
+  // The posteriors of the last E-step, clipped as they were written (the
+  // majority-vote shares, unclipped, before any).
+  if (it == 0) {
+    shard.set_posterior_floor(0.0);
+    shard.posteriors(nullptr, r.probas.data(), r.labels.data());
+  } else if (!have_posteriors) {
+    shard.posteriors_current(r.probas.data(), r.labels.data());
   }
+  for (auto& v : priors) v = std::max(v, kEps);
+  // The engine labels tasks without answers -1; they get the priors.
+  for (std::int32_t t = 0; t < a.n_tasks; ++t)
+    if (r.labels[static_cast<std::size_t>(t)] < 0)
+      std::copy(priors.begin(), priors.end(), r.probas.begin() + static_cast<std::ptrdiff_t>(t) * k32);
   r.n_iter = it;
   r.priors = priors;
   r.errors.assign(W * KK, 0.0);
@@ -652,6 +655,7 @@ constexpr std::size_t kEngineMinAnswers = 200'000;
 template <class First, class Fill>
 Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill) {
   if (a.n >= kEngineMinAnswers && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
+  validate(a);
   Em em(a, opt);
   return em.run([&](std::vector<double>& cnt, const std::vector<std::uint8_t>& rows, std::vector<double>& err) {
     first_m_step(cnt, rows, err);
@@ -717,6 +721,7 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
 
 Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt) {
   check(a, opt);
+  validate(a);  // rows_of indexes by worker and label
   const Rows rows = rows_of(a);
   const std::int32_t K = a.n_labels;
   std::vector<double> skills(static_cast<std::size_t>(a.n_workers), std::numeric_limits<double>::quiet_NaN());

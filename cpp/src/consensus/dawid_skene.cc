@@ -118,6 +118,7 @@ struct Shared {
   std::vector<Slot> slots;    // one per team slot
   detail::Team* team = nullptr;
   std::int32_t* labels = nullptr;  // [T] written (argmax, gold, -1) wherever probas are
+  double floor = 0;  // posteriors written for answered tasks are at least this (set_posterior_floor)
 };
 
 // Binary exponent of a positive normal double (floor(log2 x)).
@@ -408,7 +409,9 @@ TAGGER_INLINE void pass_blocks_fixed(Shared& sh, std::size_t b0, std::size_t b1,
       }
       if (probas) {
         v.to_array(tmp);
-        stream_out(probas + t * K, tmp, K, sh.labels + t, is_gold ? g : argmax(tmp, K));
+        const std::int32_t label = is_gold ? g : argmax(tmp, K);
+        for (int k = 0; k < K; ++k) tmp[k] = std::max(tmp[k], sh.floor);  // the largest is >= 1/K: label stands
+        stream_out(probas + t * K, tmp, K, sh.labels + t, label);
       }
       if constexpr (M != Mode::kPosteriors) {
         const Ints<K> fix = v.fix();
@@ -506,8 +509,8 @@ void pass_blocks_any(Shared& sh, std::size_t b0, std::size_t b1, std::size_t slo
       }
       if (is_gold) detail::one_hot(v.data(), K, g);
       if (probas) {
-        std::copy(v.begin(), v.end(), probas + t * K);
         sh.labels[t] = is_gold ? g : argmax(v.data(), K);
+        for (int k = 0; k < K; ++k) probas[t * K + static_cast<std::size_t>(k)] = std::max(v[k], sh.floor);
       }
       if constexpr (M != Mode::kPosteriors) {
         for (int k = 0; k < K; ++k) {
@@ -991,6 +994,11 @@ void DawidSkeneShard::e_step_swap(DsParams& p, ShardStats& into, const WorkerChu
   run_pass<Mode::kEm>(m.sh, probas, &block_ll);
   m.sh.labels = nullptr;
   m.collect_into(&block_ll, into, per_workers);
+}
+
+void DawidSkeneShard::set_posterior_floor(double floor) {
+  if (!(floor >= 0 && floor < 1)) throw InvalidArgument("dawid_skene shard: posterior floor must be in [0, 1)");
+  impl_->sh.floor = floor;
 }
 
 void DawidSkeneShard::posteriors_current(double* probas, std::int32_t* labels) {
