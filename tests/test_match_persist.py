@@ -204,3 +204,135 @@ def test_an_unfitted_index_pickles_as_an_unfitted_one() -> None:
         assert repr(twin) == "CategoryIndex(not fitted)"
         with pytest.raises(errors.NotFitted):
             twin.predict(["a"])
+
+
+def test_tokenizer_save_is_atomic_and_checks_its_path(tmp_path, monkeypatch) -> None:
+    """Tokenizer.save wrote in place: 28 of 30 saves killed midway left an empty model file."""
+    import os
+
+    tok = m.Tokenizer()
+    path = tmp_path / "tok.model"
+    tok.save(path)
+    before = path.read_bytes()
+    assert before == tok.serialized_model()
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        tok.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["tok.model"]
+    # "newname/" wrote a file called newname; a missing folder raised FileNotFoundError
+    for bad, match in [(f"{tmp_path}/newname/", "is a directory"), (tmp_path / "no" / "t.model", "does not exist")]:
+        with pytest.raises(errors.InvalidArgument, match=match):
+            tok.save(bad)
+    assert not (tmp_path / "newname").exists()
+
+
+def test_save_follows_a_link_and_refuses_what_is_not_a_file(tmp_path) -> None:
+    """The rename replaced a symbolic link (and, as root, /dev/null) with a regular file."""
+    import os
+
+    idx = topic_index(dense=False)
+    real = tmp_path / "v1.tgix"
+    real.write_bytes(b"old")
+    link = tmp_path / "current.tgix"
+    link.symlink_to(real.name)
+    idx.save(link)
+    assert link.is_symlink() and real.read_bytes() == idx.to_bytes()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(errors.InvalidArgument, match="not a regular file"):
+        idx.save(fifo)
+    with pytest.raises(errors.InvalidArgument, match="not a regular file"):
+        m.Tokenizer().save(fifo)
+    assert not fifo.is_file()
+
+
+def _proto_fields(data: bytes) -> list[tuple[int, int]]:
+    """(field number, end offset) of each top-level field of a protobuf message (length-delimited
+    fields only, as a sentencepiece ModelProto has)."""
+    out, at = [], 0
+
+    def varint() -> int:
+        nonlocal at
+        v, shift = 0, 0
+        while True:
+            b = data[at]
+            at += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+
+    while at < len(data):
+        tag = varint()
+        assert tag & 7 == 2
+        n = varint()
+        at += n
+        out.append((tag >> 3, at))
+    return out
+
+
+def test_a_damaged_tokenizer_model_is_refused_with_a_tagger_error() -> None:
+    model = m.Tokenizer().serialized_model()
+    # A model cut right after its trainer settings is a valid protobuf: it loaded, and tokenized
+    # without NFKC or lower-casing ("How" became an unknown byte and "ow").
+    end_of_trainer = max(end for number, end in _proto_fields(model) if number == 2)
+    with pytest.raises(errors.InvalidArgument, match="no normalizer settings"):
+        m.Tokenizer(model[:end_of_trainer])
+    # An error quoting a damaged piece's bytes (not UTF-8) came out as UnicodeDecodeError, which no
+    # `except TaggerError` caught; the bytes are now shown escaped.
+    seen = 0
+    for at in range(0, min(len(model), 20_000), 7):
+        damaged = bytearray(model)
+        damaged[at] ^= 0x80
+        try:
+            m.Tokenizer(bytes(damaged))
+        except errors.TaggerError as e:
+            seen += "\\x" in str(e)
+    assert seen, "no flip produced a message quoting raw bytes: the test saw nothing"
+
+
+def test_odd_headers_and_damaged_files_are_decode_errors_naming_the_file(tmp_path) -> None:
+    data = topic_index(dense=False).to_bytes()
+    magic, version, n = struct.unpack_from("<4sII", data)
+    head = b"[" * 100_000 + b"]" * 100_000  # nesting too deep to parse: RecursionError before
+    body = struct.pack("<4sII", magic, version, len(head)) + head + data[12 + n:-32]
+    with pytest.raises(errors.DecodeError, match="bad header"):
+        m.CategoryIndex.from_bytes(body + hashlib.sha256(body).digest())
+    (tmp_path / "nested.json").write_bytes(head)
+    with pytest.raises(errors.DecodeError, match="not a catalog file"):
+        m.Catalog.load(tmp_path / "nested.json")
+    (tmp_path / "cut.tgix").write_bytes(data[:-5])
+    with pytest.raises(errors.DecodeError, match="cut.tgix: the saved CategoryIndex is damaged"):
+        m.CategoryIndex.load(tmp_path / "cut.tgix")
+
+
+def test_a_crafted_feature_count_is_refused_before_its_table_is_allocated() -> None:
+    """A 2.5 KB file claiming hash_bits=30 allocated the 4 GiB IDF table before the model's column
+    count showed that it did not match."""
+    import resource
+
+    import msgpack
+
+    texts = [t for ts in TOPICS.values() for t in ts]
+    labels = [c for c, ts in TOPICS.items() for _ in ts]
+    data = m.CategoryIndex.fit(texts, labels, dense=False, hash_bits=8, char_ngrams=None, calibrate=False).to_bytes()
+    magic, version, n = struct.unpack_from("<4sII", data)
+    header = json.loads(data[12:12 + n])
+    old_len = header["blobs"][0]
+    core = msgpack.unpackb(data[12 + n:12 + n + old_len], raw=False)
+    core[3][0] = 30  # hash_bits; the model still reads 2^8 columns
+    blob = msgpack.packb(core, use_bin_type=True)
+    header["blobs"] = [len(blob), *header["blobs"][1:]]
+    head = json.dumps(header).encode()
+    body = struct.pack("<4sII", magic, version, len(head)) + head + blob + data[12 + n + old_len:-32]
+    with open("/proc/self/statm") as f:
+        rss_before = int(f.read().split()[1]) * resource.getpagesize()
+    with pytest.raises(errors.InvalidArgument, match="columns"):
+        m.CategoryIndex.from_bytes(body + hashlib.sha256(body).digest())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert peak < rss_before + (1 << 30), (rss_before, peak)

@@ -1,4 +1,6 @@
 // Maps every tagger::Error onto the class of the same name in tagger.errors.
+#include <string_view>
+
 #include "common.h"
 
 namespace tagger::bindings {
@@ -10,7 +12,17 @@ void bind_errors(py::module_& m) {
     } catch (const tagger::Error& e) {
       py::object errors = py::module_::import("tagger.errors");
       py::object cls = py::getattr(errors, e.kind(), errors.attr("TaggerError"));
-      PyErr_SetString(cls.ptr(), e.what());
+      // A message may quote the input's bytes (a damaged tokenizer model's piece): PyErr_SetString
+      // decodes strictly and raised UnicodeDecodeError instead, outside tagger.errors.
+      const std::string_view msg = e.what();
+      PyObject* text = PyUnicode_DecodeUTF8(msg.data(), static_cast<Py_ssize_t>(msg.size()), "backslashreplace");
+      if (text == nullptr) {
+        PyErr_Clear();
+        PyErr_SetString(cls.ptr(), e.kind());
+        return;
+      }
+      PyErr_SetObject(cls.ptr(), text);
+      Py_DECREF(text);
     }
   });
   // The C++ kinds, so a test can check every one has its Python class.

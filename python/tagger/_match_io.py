@@ -152,7 +152,7 @@ def from_bytes(data: bytes) -> CategoryIndex:
         header = json.loads(body[_HEAD.size:_HEAD.size + head_len])
         sizes = [int(n) for n in header["blobs"]]
         kind = header["kind"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # (RecursionError: nesting too deep)
         raise DecodeError(f"the saved CategoryIndex has a bad header: {e}") from None
     at = _HEAD.size + head_len
     if at + sum(sizes) != len(body) or any(n < 0 for n in sizes):
@@ -163,6 +163,10 @@ def from_bytes(data: bytes) -> CategoryIndex:
         at += n
     try:
         return _rebuild(kind, header, blobs)
+    except MemoryError:  # the core's bare std::bad_alloc
+        raise MemoryError("loading the saved CategoryIndex ran out of memory: an index holds 4 x 2^hash_bits bytes "
+                          "of IDF (up to 4 GiB at hash_bits=30) beside its weights, and a catalog index is trained "
+                          "again; load it where more memory is free, or fit it again with a smaller hash_bits") from None
     except (KeyError, TypeError, ValueError, IndexError) as e:  # a header edited by hand (its checksum redone)
         if isinstance(e, TaggerError):  # already says what is wrong
             raise
@@ -228,13 +232,24 @@ def save(index: CategoryIndex, path: str | os.PathLike[str]) -> None:
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically: a crash leaves the old file or the new one,
     never a half-written file under that name. A new file gets the usual permissions (0666 less
-    the umask); an existing one keeps its own."""
+    the umask); an existing one keeps its own. A symbolic link is followed (the file it points
+    to is replaced, the link stays); a path that is a device, FIFO or socket is refused (the
+    rename replaced ``/dev/null`` itself with a regular file when run as root)."""
     target = _target(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.exists() and not target.is_file():
+        raise InvalidArgument(f"cannot save to {str(path)!r}: it is not a regular file (a device, FIFO or socket), "
+                              "which a save would replace; give the path of a file")
     folder = target.parent
     if not folder.is_dir():
         raise InvalidArgument(f"cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist")
     tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:  # (the message named the hidden temporary file, not what was being saved)
+        raise InvalidArgument(f"cannot save to {str(path)!r}: cannot create a file in {str(folder)!r} "
+                              f"({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             if target.exists():
@@ -262,4 +277,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> CategoryIndex:
-    return from_bytes(_target(path).read_bytes())
+    data = _target(path).read_bytes()
+    try:
+        return from_bytes(data)
+    except DecodeError as e:  # which file, when a program loads several
+        raise DecodeError(f"{str(path)}: {e}") from None

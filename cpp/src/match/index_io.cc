@@ -144,22 +144,27 @@ CategoryIndex CategoryIndex::deserialize(std::string_view data, Tokenizer tokeni
   ec.word_unigrams = r.boolean();
   ec.sublinear_tf = r.boolean();
   Embedder embedder(std::move(tokenizer), ec);  // checks the n-gram range
+  // The IDF is stored sparsely but held densely (2^hash_bits floats, up to 4 GiB): it is
+  // expanded only once the whole file has been read and checked, so that a small damaged or
+  // crafted file is refused before that allocation, not after it.
+  bool has_idf = false;
+  std::uint32_t idf_fill = 0;
+  std::vector<std::uint32_t> idf_at;
+  std::vector<float> idf_val;
   if (r.peek() == codec::Reader::Type::Nil) {
     r.nil();
   } else {
     r.expect_array(3);
     const std::uint64_t fill = r.uint();
     if (fill > 0xffffffffu) throw DecodeError("saved index: IDF fill value out of range");
-    auto at = get_array<std::uint32_t>(r, "IDF positions");
-    auto val = get_array<float>(r, "IDF values");
-    if (at.size() != val.size()) throw InvalidArgument("saved index: IDF positions and values differ in count");
-    std::vector<float> idf(embedder.dim(), std::bit_cast<float>(static_cast<std::uint32_t>(fill)));
-    for (std::size_t i = 0; i < at.size(); ++i) {
-      if (at[i] >= idf.size() || (i && at[i] <= at[i - 1]))
-        throw InvalidArgument("saved index: IDF positions must be increasing and below " + std::to_string(idf.size()));
-      idf[at[i]] = val[i];
-    }
-    embedder.set_idf(std::move(idf));
+    idf_fill = static_cast<std::uint32_t>(fill);
+    idf_at = get_array<std::uint32_t>(r, "IDF positions");
+    idf_val = get_array<float>(r, "IDF values");
+    if (idf_at.size() != idf_val.size()) throw InvalidArgument("saved index: IDF positions and values differ in count");
+    for (std::size_t i = 0; i < idf_at.size(); ++i)
+      if (idf_at[i] >= embedder.dim() || (i && idf_at[i] <= idf_at[i - 1]))
+        throw InvalidArgument("saved index: IDF positions must be increasing and below " + std::to_string(embedder.dim()));
+    has_idf = true;
   }
   std::size_t dense_dim = 0;
   float dense_weight = 1.0f;
@@ -194,6 +199,11 @@ CategoryIndex CategoryIndex::deserialize(std::string_view data, Tokenizer tokeni
   if (p.cols != embedder.dim() + dense_dim)
     throw InvalidArgument("saved index: the model reads " + std::to_string(p.cols) + " columns, the features have " +
                           std::to_string(embedder.dim() + dense_dim));
+  if (has_idf) {
+    std::vector<float> idf(embedder.dim(), std::bit_cast<float>(idf_fill));
+    for (std::size_t i = 0; i < idf_at.size(); ++i) idf[idf_at[i]] = idf_val[i];
+    embedder.set_idf(std::move(idf));
+  }
   CategoryIndex index(std::move(categories), std::move(embedder), LinearModel::from_parameters(std::move(p)));
   index.require_latin_ = require_latin;
   index.dense_ = std::move(dense);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "tagger/errors.h"
 #include "tagger/match.h"
@@ -19,12 +20,45 @@ struct Tokenizer::Impl {
 
 namespace {
 
+// Whether the serialized ModelProto has a top-level field `number` (protobuf wire format:
+// varint tag = number << 3 | wire type). A model cut right after its trainer settings is
+// still a valid proto, and sentencepiece loaded it with default normalization: no NFKC, no
+// lower-casing, every capital an unknown byte. The trainer always writes normalizer_spec (3).
+bool has_field(std::string_view proto, std::uint64_t number) {
+  std::size_t at = 0;
+  auto varint = [&](std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && at < proto.size(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(proto[at++]);
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  };
+  while (at < proto.size()) {
+    std::uint64_t tag, n;
+    if (!varint(tag)) return false;
+    if ((tag >> 3) == number) return true;
+    switch (tag & 7) {
+      case 0: if (!varint(n)) return false; break;
+      case 1: at += 8; break;
+      case 2: if (!varint(n) || n > proto.size() - at) return false; at += n; break;
+      case 5: at += 4; break;
+      default: return false;
+    }
+  }
+  return false;
+}
+
 std::shared_ptr<const Tokenizer::Impl> load(std::string bytes, const std::string& origin) {
   auto impl = std::make_shared<Tokenizer::Impl>();
   auto status = impl->sp.LoadFromSerializedProto(bytes);
   if (!status.ok())
     throw InvalidArgument("not a sentencepiece model (" + origin + "): " + status.ToString());
   if (impl->sp.GetPieceSize() <= 0) throw InvalidArgument("sentencepiece model has no pieces (" + origin + ")");
+  if (!has_field(bytes, 3))
+    throw InvalidArgument("sentencepiece model has no normalizer settings (" + origin + "): the file is cut short "
+                          "or not a whole model written by sentencepiece's trainer");
   impl->serialized = std::move(bytes);
   return impl;
 }
