@@ -6,7 +6,9 @@
 2. MinHash LSH near-duplicate detection vs datasketch, same data, same (bands, rows)
    and cutoff, so recall is equal by construction (both printed);
 3. pHash/dHash vs imagehash on the same decoded grayscale images;
-4. text verification throughput (documents/s), per call and batched.
+4. text verification throughput (documents/s), per call and batched;
+5. copies of a task's examples with a few letters changed, caught by the Jaccard rule alone
+   and with the edit-distance rule, against Banking77's test questions as honest uploads.
 
 Run: PYTHONPATH=<build>/stage python benchmarks/bench_verify.py
 """
@@ -258,6 +260,44 @@ def throughput() -> None:
     print(f"check_many() on {len(data)} documents:              {len(data) / t_batch:8.0f} docs/s")
 
 
+def edited_copies() -> None:
+    print("\n== 5. copies of the task's examples with letters changed (copies_task_text) ==")
+    from tagger.verify import _check
+
+    train, train_labels = load("train.csv")
+    test, test_labels = load("test.csv")
+    rng = random.Random(0)
+    tasks = []  # (examples, honest test questions of the intent)
+    for cat in sorted(set(train_labels)):
+        pool = [t for t, l in zip(train, train_labels) if l == cat]
+        tasks.append((rng.sample(pool, 5), [t for t, l in zip(test, test_labels) if l == cat]))
+
+    def edit(text: str, k: int) -> str:
+        for _ in range(k):  # substitute a letter (another one)
+            at = rng.choice([i for i, c in enumerate(text) if c.isalpha()])
+            text = text[:at] + rng.choice([c for c in string.ascii_lowercase if c != text[at].lower()]) + text[at + 1:]
+        return text
+
+    edited = {k: [(i, edit(e, k)) for i, (ex, _) in enumerate(tasks) for e in ex] for k in (1, 2, 3)}
+
+    def flagged(i: int, text: str) -> bool:
+        spec = tg.verify.VerifySpec(description="Questions a bank customer asks", examples=tasks[i][0],
+                                    relevance_threshold=None)
+        return "copies_task_text" in tg.verify.check(text.encode(), "text", spec, register=False).reasons
+
+    share, letters = _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS
+    print(f"{len(tasks)} tasks (5 training questions each as examples); {sum(len(h) for _, h in tasks)} honest test questions")
+    print(f"{'rule':28s} {'1 letter':>9s} {'2 letters':>10s} {'3 letters':>10s} {'honest flagged':>15s}")
+    for name, (sh, ml) in (("Jaccard >= 0.8 only", (0.0, 10**9)), (f"+ edits <= {share:.0%} of letters", (share, letters))):
+        _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS = sh, ml
+        try:
+            caught = [np.mean([flagged(i, t) for i, t in edited[k]]) for k in (1, 2, 3)]
+            honest = np.mean([flagged(i, h) for i, (_, hs) in enumerate(tasks) for h in hs])
+        finally:
+            _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS = share, letters
+        print(f"{name:28s} {caught[0]:9.1%} {caught[1]:10.1%} {caught[2]:10.1%} {honest:15.2%}")
+
+
 if __name__ == "__main__":
     if not DATA.exists():
         sys.exit(f"banking77 not found at {DATA}")
@@ -265,3 +305,4 @@ if __name__ == "__main__":
     near_duplicates()
     perceptual_hashes()
     throughput()
+    edited_copies()

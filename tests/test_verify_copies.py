@@ -60,6 +60,30 @@ def test_genuine_uploads_near_the_examples_are_accepted():
     assert V.check(b"Why was my card payment declined today?", "text", lax).accepted
 
 
+@pytest.mark.parametrize("edited", ["When will my new cart arrive?", "When wil my new card arrive?",
+                                    "How long does card delivery tkae?", "My card still has not been delivered yet"])
+def test_an_example_with_a_letter_or_two_changed_is_a_copy(edited):
+    """One edit changes up to five 5-grams of a short question: half of such copies passed the
+    Jaccard rule and were paid. Within 10 % of an example's letters and digits in edits is a copy."""
+    spec = V.VerifySpec(description=D, examples=EX)
+    v = V.check(edited.encode(), "text", spec, register=False)
+    assert v.status == "rejected" and v.reasons == ("copies_task_text",), v
+    detail = v.details["copies_task_text"]
+    assert "the task's example" in detail and ("letters and digits changed" in detail or "Jaccard" in detail)
+
+
+def test_questions_near_an_example_but_not_its_copy_are_accepted():
+    spec = V.VerifySpec(description=D, examples=EX)
+    for text in ["When will my new debit card arrive?", "Has my card been delivered?", "How long does delivery take?",
+                 "When will my card arrive?"]:
+        assert "copies_task_text" not in V.check(text.encode(), "text", spec, register=False).reasons, text
+    # Examples of fewer than 10 letters and digits: only their exact copy (a word of 4 letters
+    # is one edit from many words)
+    tiny = V.VerifySpec(description=D, examples=["card late"], relevance_threshold=None)
+    assert "copies_task_text" not in V.check(b"card lame", "text", tiny, register=False).reasons
+    assert V.check(b"Card late!", "text", tiny, register=False).reasons == ("copies_task_text",)
+
+
 def test_a_short_example_does_not_make_every_upload_containing_it_a_copy():
     spec = V.VerifySpec(description=D, examples=["card", "Card late"], relevance_threshold=None)
     for text in ["My card has not arrived yet", "Card late again, where is it?", "cards", "my card"]:

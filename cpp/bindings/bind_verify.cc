@@ -73,6 +73,7 @@ TAGGER_BIND_MODULE(verify) {
     auto h = v::shingle_hashes(text, {k, true});
     return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(h.size()), h.data());
   }, py::arg("text"), py::arg("k") = 5);
+  m.def("bounded_edit_distance", &v::bounded_edit_distance, py::arg("a"), py::arg("b"), py::arg("cap"));
   m.def("jaccard", [](std::string_view a, std::string_view b, int k) {
     return v::jaccard(v::shingle_hashes(a, {k, true}), v::shingle_hashes(b, {k, true}));
   }, py::arg("a"), py::arg("b"), py::arg("k") = 5);

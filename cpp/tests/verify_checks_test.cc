@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <random>
 #include <set>
 
@@ -191,4 +194,39 @@ TEST(VerifyReceipt, SignEncodeDecodeVerify) {
   bad = r;
   bad.scores_micro = {{"b", 1}, {"a", 2}};
   EXPECT_THROW(bad.encode(), InvalidArgument);
+}
+
+// The banded distance against the full Levenshtein table on random short texts over a small
+// alphabet (many near matches), with multi-byte letters and an invalid byte among them.
+TEST(VerifyEditDistance, BandedEqualsFullTableUpToTheCap) {
+  const std::vector<std::string> units{"a", "b", "c", "\xc3\xa9", "\xe2\x82\xac", "\xff"};
+  std::mt19937 rng(7);
+  auto random_text = [&](std::size_t len) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < len; ++i) out.push_back(units[rng() % units.size()]);
+    return out;
+  };
+  auto full = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+      for (std::size_t j = 1; j <= b.size(); ++j)
+        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+    return d[a.size()][b.size()];
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& u : v) s += u;
+    return s;
+  };
+  for (int trial = 0; trial < 3000; ++trial) {
+    const auto a = random_text(rng() % 12), b = random_text(rng() % 12);
+    const std::size_t want = full(a, b), cap = rng() % 7;
+    EXPECT_EQ(tagger::verify::bounded_edit_distance(join(a), join(b), cap), std::min(want, cap + 1))
+        << "cap " << cap << " '" << join(a) << "' '" << join(b) << "'";
+  }
+  EXPECT_EQ(tagger::verify::bounded_edit_distance("where is my card", "where is my cart", 1), 1u);
+  EXPECT_EQ(tagger::verify::bounded_edit_distance("", "abc", 5), 3u);
+  EXPECT_EQ(tagger::verify::bounded_edit_distance("abcdef", "a", 2), 3u);
 }

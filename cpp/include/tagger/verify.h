@@ -108,6 +108,10 @@ struct ShingleOptions {
 std::vector<std::uint64_t> shingle_hashes(std::string_view text, const ShingleOptions& opt = {});
 // Exact Jaccard |A ∩ B| / |A ∪ B| of two sorted unique sets (1.0 for two empty sets).
 double jaccard(const std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b) noexcept;
+// Levenshtein distance between the code points of two UTF-8 texts (insertions, deletions and
+// substitutions of one code point each; an invalid byte is a unit of its own) when it is at
+// most `cap`, else cap + 1: O(length * cap), for telling a text from a near copy of a short one.
+std::size_t bounded_edit_distance(std::string_view a, std::string_view b, std::size_t cap);
 
 // Classic MinHash (Broder 1997) with num_perm hash functions from the strongly
 // universal multiply-add-shift family h_i(x) = ((a_i x + b_i) mod 2^64) >> 32

@@ -486,7 +486,8 @@ class _Run:
 
 # Shingle sets of tasks' own texts, for the check that an upload does not copy one of them.
 TASK_TEXT_CACHE = 256
-_task_text_sets: dict[tuple[str, ...], list[tuple[str, tuple[frozenset, frozenset]]]] = {}
+_OwnText = tuple[str, tuple[frozenset, frozenset], str]  # what it is, its shingles, its sketch_text
+_task_text_sets: dict[tuple[str, ...], list[_OwnText]] = {}
 _task_text_lock = threading.Lock()
 
 
@@ -500,9 +501,13 @@ def _shingles(text: str) -> tuple[frozenset, frozenset]:
             frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist()))
 
 
-def _task_texts(spec: VerifySpec) -> list[tuple[str, tuple[frozenset, frozenset]]]:
+def _own_text(name: str, text: str) -> _OwnText:
+    return name, _shingles(text), sketch_text(text)
+
+
+def _task_texts(spec: VerifySpec) -> list[_OwnText]:
     """The task's own texts (its description and examples; a collection task's item prompts are
-    its examples) as (what it is, its shingles), cached per task."""
+    its examples) as (what it is, its shingles, its sketch), cached per task."""
     d = spec.description.strip()
     desc = bool(d) and has_letters(d)
     key = ((d,) if desc else ("",)) + tuple(spec.examples)  # "" first: no description
@@ -512,8 +517,8 @@ def _task_texts(spec: VerifySpec) -> list[tuple[str, tuple[frozenset, frozenset]
         hit = _task_text_sets.get(key)
     if hit is not None:
         return hit
-    out = [("the task's description", _shingles(d))] if desc else []
-    out += [(f"the task's example {i} ({e[:40]!r})", _shingles(e)) for i, e in enumerate(spec.examples)]
+    out = [_own_text("the task's description", d)] if desc else []
+    out += [_own_text(f"the task's example {i} ({e[:40]!r})", e) for i, e in enumerate(spec.examples)]
     with _task_text_lock:
         if len(_task_text_sets) >= TASK_TEXT_CACHE:
             _task_text_sets.pop(next(iter(_task_text_sets)))
@@ -537,13 +542,13 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     own = _task_texts(spec)
     p = run.prompt.strip()
     if p and has_letters(p) and p not in spec.examples:
-        own = own + [("the slot's prompt", _shingles(p))]
+        own = own + [_own_text("the slot's prompt", p)]
     if not own:
         return
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
     ups = _shingles(text)
     best, j = None, 0.0
-    for name, shs in own:
+    for name, shs, _ in own:
         for up, sh in zip(ups, shs):
             n, m = len(up), len(sh)
             if n < threshold * m or m < threshold * n:  # J <= min / max
@@ -561,6 +566,40 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         # workers' uploads (near_duplicate).
         run.results.append(CheckResult("task_text", j, "copies_task_text", None,
                                        f"a copy of {best}: Jaccard {j:.2f} (the task's own text is no upload)"))
+        return
+    _edited_copy(own, text, run)
+
+
+# A text within this share of a task text's letters and digits in edits (at least one, for task
+# texts of at least EDIT_MIN_LETTERS of them) is a copy of it.
+EDIT_SHARE = 0.1
+EDIT_MIN_LETTERS = 10
+
+
+def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
+    """``copies_task_text`` for a task text with a few letters changed, added or removed. One
+    edit changes up to five of the 5-grams of a 20-letter question: half of the one-letter edits
+    of Banking77 questions passed the Jaccard rule and were paid. Measured (benchmarks/bench_verify.py
+    part 5: 5 examples per intent, Banking77's 3,080 test questions as honest uploads): 100 % of
+    one-letter, 96 % of two-letter and 74 % of three-letter edits of the examples are caught (57 %,
+    15 % and 7.5 % by the Jaccard rule alone), and 0.39 % of the honest questions are flagged
+    (0.29 % by the Jaccard rule alone) — each within a word of an example ("Can my friends send me
+    money?" for "Can my friend send me money?")."""
+    up = sketch_text(text)
+    best, best_share, edits, letters = None, 2.0, 0, 0
+    for name, _, own_sketch in own:
+        n = len(own_sketch)
+        cap = max(1, int(EDIT_SHARE * n)) if n >= EDIT_MIN_LETTERS else 0
+        if not n or abs(len(up) - n) > cap:
+            continue
+        d = _v.bounded_edit_distance(up, own_sketch, cap)
+        if d <= cap and d / n < best_share:
+            best, best_share, edits, letters = name, d / n, d, n
+    if best is not None:
+        run.score("task_text_edits", edits)
+        run.results.append(CheckResult("task_text", 1.0 - best_share, "copies_task_text", None,
+                                       f"a copy of {best} with {edits} of its {letters} letters and digits "
+                                       "changed (the task's own text is no upload)"))
 
 
 def _claim(spec: VerifySpec, key: bytes, item_id: str, register: bool, run: _Run, same: str, note: str = "") -> bool:
