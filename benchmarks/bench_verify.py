@@ -7,8 +7,9 @@
    and cutoff, so recall is equal by construction (both printed);
 3. pHash/dHash vs imagehash on the same decoded grayscale images;
 4. text verification throughput (documents/s), per call and batched;
-5. copies of a task's examples with a few letters changed, caught by the Jaccard rule alone
-   and with the edit-distance rule, against Banking77's test questions as honest uploads.
+5. copies of a task's examples with a few letters changed or their words shuffled, caught by
+   the Jaccard rule alone, with the edit-distance rule and with the word-overlap rule, against
+   Banking77's test questions as honest uploads.
 
 Run: PYTHONPATH=<build>/stage python benchmarks/bench_verify.py
 """
@@ -278,24 +279,33 @@ def edited_copies() -> None:
             text = text[:at] + rng.choice([c for c in string.ascii_lowercase if c != text[at].lower()]) + text[at + 1:]
         return text
 
-    edited = {k: [(i, edit(e, k)) for i, (ex, _) in enumerate(tasks) for e in ex] for k in (1, 2, 3)}
+    def shuffle(text: str) -> str:
+        words = text.split()
+        rng.shuffle(words)
+        return " ".join(words)
+
+    edited: dict[object, list[tuple[int, str]]] = {k: [(i, edit(e, k)) for i, (ex, _) in enumerate(tasks) for e in ex]
+                                                   for k in (1, 2, 3)}
+    edited["shuffled"] = [(i, shuffle(e)) for i, (ex, _) in enumerate(tasks) for e in ex]
 
     def flagged(i: int, text: str) -> bool:
         spec = tg.verify.VerifySpec(description="Questions a bank customer asks", examples=tasks[i][0],
                                     relevance_threshold=None)
         return "copies_task_text" in tg.verify.check(text.encode(), "text", spec, register=False).reasons
 
-    share, letters = _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS
+    share, letters, overlap = _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP
     print(f"{len(tasks)} tasks (5 training questions each as examples); {sum(len(h) for _, h in tasks)} honest test questions")
-    print(f"{'rule':28s} {'1 letter':>9s} {'2 letters':>10s} {'3 letters':>10s} {'honest flagged':>15s}")
-    for name, (sh, ml) in (("Jaccard >= 0.8 only", (0.0, 10**9)), (f"+ edits <= {share:.0%} of letters", (share, letters))):
-        _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS = sh, ml
+    print(f"{'rule':34s} {'1 letter':>9s} {'2 letters':>10s} {'3 letters':>10s} {'shuffled':>9s} {'honest flagged':>15s}")
+    rules = (("Jaccard >= 0.8 only", (0.0, 10**9, 2.0)), (f"+ edits <= {share:.0%} of letters", (share, letters, 2.0)),
+             (f"+ {overlap:.0%} of the words shared", (share, letters, overlap)))
+    for name, (sh, ml, ov) in rules:
+        _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP = sh, ml, ov
         try:
-            caught = [np.mean([flagged(i, t) for i, t in edited[k]]) for k in (1, 2, 3)]
+            caught = [np.mean([flagged(i, t) for i, t in edited[k]]) for k in (1, 2, 3, "shuffled")]
             honest = np.mean([flagged(i, h) for i, (_, hs) in enumerate(tasks) for h in hs])
         finally:
-            _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS = share, letters
-        print(f"{name:28s} {caught[0]:9.1%} {caught[1]:10.1%} {caught[2]:10.1%} {honest:15.2%}")
+            _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP = share, letters, overlap
+        print(f"{name:34s} {caught[0]:9.1%} {caught[1]:10.1%} {caught[2]:10.1%} {caught[3]:9.1%} {honest:15.2%}")
 
 
 if __name__ == "__main__":

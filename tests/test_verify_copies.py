@@ -72,10 +72,19 @@ def test_an_example_with_a_letter_or_two_changed_is_a_copy(edited):
     assert "the task's example" in detail and ("letters and digits changed" in detail or "Jaccard" in detail)
 
 
+@pytest.mark.parametrize("shuffled", ["arrive my card new When will?", "delivered been not has still card my",
+                                      "card new my arrive will when card new arrive"])
+def test_an_example_with_its_words_reordered_or_repeated_is_a_copy(shuffled):
+    spec = V.VerifySpec(description=D, examples=EX)
+    v = V.check(shuffled.encode(), "text", spec, register=False)
+    assert v.status == "rejected" and v.reasons == ("copies_task_text",), v
+    assert "words reordered" in v.details["copies_task_text"] and v.scores["task_text_words"] >= 0.9
+
+
 def test_questions_near_an_example_but_not_its_copy_are_accepted():
     spec = V.VerifySpec(description=D, examples=EX)
     for text in ["When will my new debit card arrive?", "Has my card been delivered?", "How long does delivery take?",
-                 "When will my card arrive?"]:
+                 "When will my card arrive?", "My new card: when will it arrive here?"]:
         assert "copies_task_text" not in V.check(text.encode(), "text", spec, register=False).reasons, text
     # Examples of fewer than 10 letters and digits: only their exact copy (a word of 4 letters
     # is one edit from many words)

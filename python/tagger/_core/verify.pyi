@@ -4,7 +4,7 @@ import numpy
 import numpy.typing
 import tagger._core.match
 import typing
-__all__: list[str] = ['AudioStats', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'script_names', 'shingle_hashes', 'text_stats', 'valid_reason_code']
+__all__: list[str] = ['AudioStats', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'bounded_edit_distance', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'script_names', 'shingle_hashes', 'text_stats', 'valid_reason_code']
 class TextStats:
     def script_fraction(self, scripts: collections.abc.Sequence[str]) -> float:
         ...
@@ -179,6 +179,8 @@ class AudioStats:
 def analyze_wav(data: typing.Any, window_ms: typing.SupportsFloat | typing.SupportsIndex = 20.0, silence_dbfs: typing.SupportsFloat | typing.SupportsIndex = -50.0) -> tuple[WavInfo, AudioStats]:
     ...
 def area_resize(gray: numpy.ndarray, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+def bounded_edit_distance(a: str, b: str, cap: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
 def hamming(a: typing.SupportsInt | typing.SupportsIndex, b: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...

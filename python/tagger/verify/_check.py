@@ -11,7 +11,7 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -486,7 +486,15 @@ class _Run:
 
 # Shingle sets of tasks' own texts, for the check that an upload does not copy one of them.
 TASK_TEXT_CACHE = 256
-_OwnText = tuple[str, tuple[frozenset, frozenset], str]  # what it is, its shingles, its sketch_text
+class _OwnText(NamedTuple):
+    """One of the task's own texts, in the forms the copy rules compare."""
+
+    name: str  # what it is ("the task's example 0 (...)")
+    shingles: tuple[frozenset, frozenset]  # _shingles
+    sketch: str  # sketch_text
+    words: frozenset[str]  # _words
+
+
 _task_text_sets: dict[tuple[str, ...], list[_OwnText]] = {}
 _task_text_lock = threading.Lock()
 
@@ -501,8 +509,17 @@ def _shingles(text: str) -> tuple[frozenset, frozenset]:
             frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist()))
 
 
+def _words(text: str) -> frozenset[str]:
+    """The distinct words of ``text``: runs of letters and digits of its :func:`shingle_text`,
+    case-folded."""
+    return frozenset(_WORD.findall(shingle_text(text).casefold()))
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
 def _own_text(name: str, text: str) -> _OwnText:
-    return name, _shingles(text), sketch_text(text)
+    return _OwnText(name, _shingles(text), sketch_text(text), _words(text))
 
 
 def _task_texts(spec: VerifySpec) -> list[_OwnText]:
@@ -548,7 +565,7 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
     ups = _shingles(text)
     best, j = None, 0.0
-    for name, shs, _ in own:
+    for name, shs, _, _ in own:
         for up, sh in zip(ups, shs):
             n, m = len(up), len(sh)
             if n < threshold * m or m < threshold * n:  # J <= min / max
@@ -587,7 +604,7 @@ def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
     money?" for "Can my friend send me money?")."""
     up = sketch_text(text)
     best, best_share, edits, letters = None, 2.0, 0, 0
-    for name, _, own_sketch in own:
+    for name, _, own_sketch, _ in own:
         n = len(own_sketch)
         cap = max(1, int(EDIT_SHARE * n)) if n >= EDIT_MIN_LETTERS else 0
         if not n or abs(len(up) - n) > cap:
@@ -595,11 +612,43 @@ def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
         d = _v.bounded_edit_distance(up, own_sketch, cap)
         if d <= cap and d / n < best_share:
             best, best_share, edits, letters = name, d / n, d, n
+    if best is None:
+        _reordered_copy(own, text, run)
+        return
+    run.score("task_text_edits", edits)
+    run.results.append(CheckResult("task_text", 1.0 - best_share, "copies_task_text", None,
+                                   f"a copy of {best} with {edits} of its {letters} letters and digits "
+                                   "changed (the task's own text is no upload)"))
+
+
+# Word overlap (Jaccard of the distinct words) from which a text is a task text's words reordered.
+WORD_OVERLAP = 0.9
+
+
+def _reordered_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
+    """``copies_task_text`` for a task text's words in another order, give or take a word, or
+    repeated ("arrive my card new When will?"): it changes most 5-grams and edits, and was accepted
+    and paid. Word overlap (the Jaccard of the distinct words) >= ``WORD_OVERLAP``. Measured as
+    ``_edited_copy``: every word-shuffled example is caught; 2 of the 3,080 honest questions
+    (0.06 %) share 90 % of an example's words, 23 share 80 %."""
+    up = _words(text)
+    n_up = len(up)
+    if not n_up:
+        return
+    best, overlap = None, 0.0
+    for name, _, _, words in own:
+        n = len(words)
+        if not n or min(n, n_up) < WORD_OVERLAP * max(n, n_up):  # J <= min / max
+            continue
+        inter = len(up & words)
+        x = inter / (n + n_up - inter)
+        if x >= WORD_OVERLAP and x > overlap:
+            best, overlap = name, x
     if best is not None:
-        run.score("task_text_edits", edits)
-        run.results.append(CheckResult("task_text", 1.0 - best_share, "copies_task_text", None,
-                                       f"a copy of {best} with {edits} of its {letters} letters and digits "
-                                       "changed (the task's own text is no upload)"))
+        run.score("task_text_words", overlap)
+        run.results.append(CheckResult("task_text", overlap, "copies_task_text", None,
+                                       f"a copy of {best} with its words reordered: {overlap:.0%} of the words "
+                                       "shared (the task's own text is no upload)"))
 
 
 def _claim(spec: VerifySpec, key: bytes, item_id: str, register: bool, run: _Run, same: str, note: str = "") -> bool:
