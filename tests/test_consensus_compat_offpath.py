@@ -77,6 +77,13 @@ def test_next_items_exclude_reads_ids_and_says_when_it_cannot() -> None:
         tc.next_items(d, 5, exclude=[str(t) for t in top.index])
     for exclude in (top.index, pd.Series(top.index), list(top.index), dict.fromkeys(top.index, 1), truth.index):
         assert not set(tc.next_items(d, 5, exclude=exclude).index) & set(top.index)
+    # Gold as true_labels takes it, {task: label}: its values are labels. Labels of another type
+    # than the tasks were answered with advice to convert them; labels that are task ids too (0/1
+    # labels, integer tasks) excluded those tasks silently.
+    with pytest.raises(InvalidArgument, match=r"exclude is a Series whose index holds tasks.*pass series.index"):
+        tc.next_items(d, 5, exclude=pd.Series({0: "x", 1: "y"}))
+    with pytest.raises(InvalidArgument, match=r"values are tasks too, so which to exclude is unclear"):
+        tc.next_items(d, 5, exclude=pd.Series({int(top.index[0]): 1, int(top.index[2]): 1}))
     # Ids of the right type that have no answers yet (control items not answered) stay allowed.
     assert list(tc.next_items(d, 5, exclude=[998, 999]).index) == list(top.index)
 

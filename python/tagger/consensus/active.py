@@ -141,14 +141,21 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
             raise InvalidArgument(f"exclude must be a collection of task ids, not {type(exclude).__name__}")
         given = pd.Index(list(exclude))
         pos = a.task_names.get_indexer(given)
-        if isinstance(exclude, pd.Series) and not isinstance(exclude.index, pd.RangeIndex) and (pos < 0).any() \
+        if isinstance(exclude, pd.Series) and exclude.name != "task" and len(exclude) \
                 and (a.task_names.get_indexer(exclude.index) >= 0).all():
             # Iterating a Series gives its values: a task -> label Series (true_labels' shape)
-            # excluded the tasks its labels happened to name, silently. (A column cut out of the
-            # answers, whose row numbers may be task ids too, holds tasks: it passes.)
-            raise InvalidArgument("exclude is a Series whose index holds tasks of the answers and whose values are "
-                                  f"not all tasks ({exclude.to_numpy()[:3].tolist()}); pass series.index to exclude "
-                                  "the index's tasks, or list(series) for its values")
+            # excluded the tasks its labels happened to name, silently, and labels of another type
+            # than the tasks got advice to convert them. A column cut out of the answers (named
+            # "task", its row numbers maybe task ids too) and a Series built from a list of ids
+            # (rows 0..n-1) hold tasks: they pass.
+            rows = exclude.index
+            plain_rows = isinstance(rows, pd.RangeIndex) and rows.start == 0 and rows.step == 1
+            if (pos < 0).all() or not plain_rows:
+                what = "are tasks too, so which to exclude is unclear" if (pos >= 0).all() else \
+                    f"are not all tasks ({exclude.to_numpy()[:3].tolist()})"
+                raise InvalidArgument(f"exclude is a Series whose index holds tasks of the answers and whose values "
+                                      f"{what}; pass series.index to exclude the index's tasks (a task -> label "
+                                      "Series such as true_labels), or list(series) for its values")
         ids_of_the_data(given, a.task_names, "exclude", pos)
         skip[pos[pos >= 0]] = True  # ids without answers are simply not candidates
     est._require_posteriors("next_items")
