@@ -323,7 +323,14 @@ def test_upper_case_copies_of_non_latin_text_are_copies() -> None:
     with pytest.warns(UserWarning, match="mostly in a script other than Latin: the 'auto' relevance threshold"):
         spec = V.VerifySpec(description="Вопросы клиентов банка о картах и переводах", examples=ru,
                             text_scripts=("Cyrillic",), registry=V.DedupRegistry())
-    V.VerifySpec(description="Вопросы клиентов банка", examples=ru, relevance_threshold=0.3)  # (set: no warning)
+    V.VerifySpec(description="Вопросы клиентов банка", examples=ru, relevance_threshold=0.3,
+                 text_scripts=("Cyrillic",))  # (set: no warning)
+    # With the default text_scripts (Latin) every Russian upload is script_mismatch: the warning
+    # said such uploads "mostly pass"
+    with pytest.warns(UserWarning, match=r"mostly in Cyrillic script, which text_scripts=\('Latin',\) does not "
+                                         r"allow.*set text_scripts=\('Cyrillic',\)"):
+        latin_only = V.VerifySpec(description="Вопросы клиентов банка", examples=ru, relevance_threshold=0.3)
+    assert V.check("Где моя карта?".encode(), "text", latin_only, register=False).reasons == ("script_mismatch",)
     assert V.check(ru[1].upper().encode(), "text", spec, register=False).reasons == ("copies_task_text",)
 
 

@@ -281,19 +281,29 @@ class VerifySpec:
             parse_schema(self.schema)  # raises InvalidArgument early for a bad schema
 
     def _warn_unchecked_script(self) -> None:
-        """A UserWarning when the task's texts are mostly letters of a script other than Latin and
-        relevance is "auto": that threshold is calibrated against English background text and the
+        """A UserWarning when the task's texts are mostly letters of a script other than Latin:
+        that ``text_scripts`` does not allow it, when so (every upload would be script_mismatch),
+        else, when relevance is "auto", that the "auto" threshold is calibrated against English background text and the
         gibberish check reads Latin text only, so such a task's checks flag little (a sweep had 50
         of 50 random Cyrillic strings and 8 of 8 off-topic Russian sentences accepted)."""
-        if self.relevance_threshold != "auto":
-            return
         letters = latin = 0
         for text in (self.description, self.category, *self.examples):
             for ch in text:
                 if ch.isalpha():
                     letters += 1
                     latin += unicodedata.name(ch, "").startswith("LATIN")
-        if letters and latin < letters / 2:
+        if not letters or latin >= letters / 2:
+            return
+        joined = " ".join((self.description, self.category, *self.examples)).encode("utf-8", "replace")
+        stats = _v.text_stats(joined)
+        main = max(_v.script_names()[:-1], key=lambda name: stats.script_fraction([name]))
+        if self.text_scripts is not None and main not in self.text_scripts:
+            # (the warning below told such a task that uploads "mostly pass": every one was rejected)
+            warnings.warn(f"the task's description and examples are mostly in {main} script, which text_scripts="
+                          f"{tuple(self.text_scripts)} does not allow: every upload in {main} will be rejected as "
+                          f"script_mismatch; set text_scripts=({main!r},) (or add it to the scripts you allow)",
+                          UserWarning, stacklevel=outside_tagger())
+        elif self.relevance_threshold == "auto":
             warnings.warn("the task's description and examples are mostly in a script other than Latin: the 'auto' "
                           "relevance threshold is calibrated on English text and the gibberish check reads Latin "
                           "text only, so off-topic or random uploads in that script mostly pass; set "
