@@ -25,6 +25,20 @@ def test_nullable_column_with_na_is_refused(column: str, dtype: str) -> None:
             est.fit(bad)
 
 
+def test_rows_are_named_by_position_and_by_index_label() -> None:
+    """"first at row 4" of a frame indexed from 100 sent users to df.loc[4], a KeyError."""
+    bad = GOOD.copy().astype({"label": "float64"})
+    bad.index = bad.index + 100
+    bad.iloc[4, bad.columns.get_loc("label")] = np.nan
+    with pytest.raises(InvalidArgument, match=r"first at row 4 \(index label 104\)$"):
+        C.DawidSkene().fit(bad)
+    twice = pd.concat([GOOD.iloc[:3], GOOD.iloc[:1]]).set_axis(["a", "b", "c", "d"])
+    with pytest.warns(UserWarning, match=r"first at row 0 \(index label 'a'\): only the last"):
+        C.MajorityVote().fit(twice)
+    with pytest.raises(InvalidArgument, match=r"first at row 0 \(index label 'a'\) \(task="):
+        C.factorize(twice, on_duplicate="error")
+
+
 def test_nullable_columns_without_na_give_the_plain_results() -> None:
     plain = C.DawidSkene().fit(GOOD)
     nullable = C.DawidSkene().fit(GOOD.astype({"task": "Int64", "worker": "UInt8", "label": "Int32"}))

@@ -48,7 +48,17 @@ def no_missing(data: pd.DataFrame, columns: Sequence[str], owner: str | None = N
         na = col.isna().to_numpy(dtype=bool)
         if na.any():
             row = int(np.flatnonzero(na)[0])
-            raise InvalidArgument(f"{prefix}column {c!r} has {int(na.sum())} missing value(s) (NaN/None/pd.NA), first at row {row}")
+            raise InvalidArgument(f"{prefix}column {c!r} has {int(na.sum())} missing value(s) (NaN/None/pd.NA), "
+                                  f"first at {row_ref(data.index, row)}")
+
+
+def row_ref(index: pd.Index, position: int) -> str:
+    """``row 4``, or ``row 4 (index label 104)`` where the frame's label of that row differs
+    from its position: "row 4" of a filtered frame sent users to ``df.loc[4]``, a KeyError."""
+    label = index[position]
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and int(label) == position:
+        return f"row {position}"
+    return f"row {position} (index label {label.item() if isinstance(label, np.generic) else label!r})"
 
 
 def codes(values: pd.Series | np.ndarray, sort: bool = False) -> tuple[np.ndarray, pd.Index]:

@@ -47,7 +47,7 @@ import pandas as pd
 from .. import _core, _system
 from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
-from ._checks import ids_of_the_data, labels_that_print_alike, no_missing, no_repeated_columns, renamed
+from ._checks import ids_of_the_data, labels_that_print_alike, no_missing, no_repeated_columns, renamed, row_ref
 from ._serial import Serialized
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,9 +220,10 @@ def factorize(
     if len(dup):
         if on_duplicate == "error":
             row = int(dup[0])
-            raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at row {row} "
+            raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, row)} "
                                   f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
-        warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at row {int(dup[0])}: only the last answer "
+        warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, int(dup[0]))}: "
+                      "only the last answer "
                       "of a worker on a task counts (a resubmission does not add a vote); crowd-kit counts every row, "
                       "which on_duplicate='keep_all' does; on_duplicate='error' refuses them", UserWarning,
                       stacklevel=outside_tagger())
