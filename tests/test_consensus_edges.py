@@ -461,3 +461,14 @@ def test_mmsr_scores_agree_with_its_gold_labels() -> None:
     est = C.MMSR().fit(df, true_labels=gold)
     assert (est.labels_ == est.scores_.idxmax(axis=1)).all()
     assert (est.scores_.loc[gold.index].max(axis=1) == 1.0).all()
+
+
+def test_gold_majority_vote_fit_predict_warns_of_repeats_once() -> None:
+    df = pd.DataFrame({"task": ["t1", "t1", "t2", "t2", "t1"], "worker": ["a", "b", "a", "b", "a"],
+                       "label": ["x", "y", "x", "x", "y"]})
+    for call in (C.GoldMajorityVote().fit_predict, C.GoldMajorityVote().fit_predict_proba):
+        with pytest.warns(UserWarning, match="repeated") as seen:
+            call(df, pd.Series({"t1": "x"}))
+        assert len([w for w in seen if "repeated" in str(w.message)]) == 1
+    with pytest.warns(UserWarning, match="repeated"):  # predict alone still says it
+        C.GoldMajorityVote().fit(df.iloc[:4], pd.Series({"t1": "x"})).predict(df)

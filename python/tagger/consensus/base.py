@@ -160,6 +160,22 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
 
 _PARALLEL_IDS = 200_000  # below this the thread hand-off costs more than it saves
 
+# Set by a caller that factorizes data it has just factorized (and warned about) once more.
+_warned = threading.local()
+
+
+@contextlib.contextmanager
+def repeats_already_warned() -> Iterator[None]:
+    """Inside, :func:`factorize` drops repeated answers without its warning, in this thread
+    only: ``GoldMajorityVote.fit_predict`` votes on the data its ``fit`` has just read, and the
+    same warning came twice."""
+    before = getattr(_warned, "repeats", False)
+    _warned.repeats = True
+    try:
+        yield
+    finally:
+        _warned.repeats = before
+
 
 def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.Index], tuple[np.ndarray, pd.Index]]:
     """Codes of the task and worker columns; two large string columns are
@@ -222,11 +238,11 @@ def factorize(
             row = int(dup[0])
             raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, row)} "
                                   f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
-        warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, int(dup[0]))}: "
-                      "only the last answer "
-                      "of a worker on a task counts (a resubmission does not add a vote); crowd-kit counts every row, "
-                      "which on_duplicate='keep_all' does; on_duplicate='error' refuses them", UserWarning,
-                      stacklevel=outside_tagger())
+        if not getattr(_warned, "repeats", False):
+            warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, int(dup[0]))}: "
+                          "only the last answer of a worker on a task counts (a resubmission does not add a vote); "
+                          "crowd-kit counts every row, which on_duplicate='keep_all' does; on_duplicate='error' "
+                          "refuses them", UserWarning, stacklevel=outside_tagger())
         keep = np.ones(len(data), dtype=bool)
         keep[dup] = False
         # Coded again from the kept rows: ids and labels seen only in dropped

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from .base import Answers, BaseClassifier, _plain, _sorted_by_index, fit_transaction
+from .base import Answers, BaseClassifier, _plain, _sorted_by_index, fit_transaction, repeats_already_warned
 
 __all__ = ["MajorityVote", "WeightedMajorityVote", "GoldMajorityVote", "skills_array"]
 
@@ -255,12 +255,16 @@ class GoldMajorityVote(_Predicting):
     def fit_predict(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.Series:
         """``fit(data, true_labels)``, then ``predict(data)``: a Series task -> label,
         every worker of ``data`` voting with their gold accuracy."""
-        return self.fit(data, true_labels).predict(data)
+        self.fit(data, true_labels)
+        with repeats_already_warned():  # (fit has said it of this very data)
+            return self.predict(data)
 
     def fit_predict_proba(self, data: pd.DataFrame, true_labels: pd.Series) -> pd.DataFrame:
         """``fit(data, true_labels)``, then ``predict_proba(data)``: a DataFrame task x
         label of the vote weighted by the workers' gold accuracy."""
-        return self.fit(data, true_labels).predict_proba(data)
+        self.fit(data, true_labels)
+        with repeats_already_warned():
+            return self.predict_proba(data)
 
 
 class WeightedMajorityVote(BaseClassifier):
