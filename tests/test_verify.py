@@ -192,6 +192,14 @@ def test_custom_checks_callables_thresholds_and_errors():
         Check(42)
     with pytest.raises(InvalidArgument):
         Check(shouty, reason="Bad Code")
+    # A callable without a name of its own is named after its place in the list (a lambda was
+    # reported as custom:s_lambda_)
+    import functools
+
+    v = check(b"hello there my card", "text", VerifySpec(checks=[shouty, lambda it: False,
+                                                                 functools.partial(lambda it, n: len(it.text) > n, n=99)],
+                                                         gibberish_threshold=None, relevance_threshold=None))
+    assert v.reasons == ("custom:check_1", "custom:check_2") and v.details["custom:check_1"] == "check_1 failed"
 
 
 def test_sklearn_model_check():

@@ -111,6 +111,14 @@ class Item:
         return f"Item(kind={self.kind!r}, {len(self.data)} bytes)"
 
 
+def _plain_check(fn: Callable[[Item], Any], position: int) -> "Check":
+    """A callable given as it is in ``VerifySpec(checks=)``, named after itself, or ``check_<i>``
+    after its place in the list when it has no name of its own (a lambda was reported as
+    ``custom:s_lambda_``, a functools.partial as ``custom:partial``)."""
+    named = getattr(fn, "__name__", None)
+    return Check(fn, named if named and named != "<lambda>" else f"check_{position}")
+
+
 class Check:
     """A user check around any callable ``fn(item) -> result``, where result is:
     ``None``/``True`` (pass), ``False`` (fail), a number (the score; fails below
@@ -900,8 +908,8 @@ class Verifier:
                 if _claim(spec, content, item_id, register, run, f"the same {kind} content", " (reformatted)"):
                     content_claimed = content
             if not run.stopped:
-                for c in spec.checks:
-                    chk = c if isinstance(c, Check) else Check(c)
+                for i, c in enumerate(spec.checks):
+                    chk = c if isinstance(c, Check) else _plain_check(c, i)
                     r = chk(item)
                     if r is not None:
                         run.add(r)
