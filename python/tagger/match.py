@@ -1345,7 +1345,8 @@ class CategoryIndex:
         raising; it applies to ``texts`` only (``oos_texts`` must all be str).
 
         ``CategoryIndex.fit(...)`` returns a new fitted index; ``idx.fit(...)`` on an index
-        fits that index in place and returns it (scikit-learn's way). Queries running in other
+        fits that index in place and returns it (as scikit-learn estimators do; it has no
+        ``get_params``, so scikit-learn's ``clone`` and ``Pipeline`` do not take it). Queries running in other
         threads meanwhile finish on the previous fit. The shared :meth:`default` index cannot be
         refitted in place.
         """
