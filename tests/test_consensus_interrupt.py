@@ -161,3 +161,37 @@ def test_a_fit_without_a_callback_runs_beside_a_busy_python_thread() -> None:
         th.join()
         sys.setswitchinterval(interval)
     assert loaded < 20 * idle + 3.0, (idle, loaded)  # 300 switch intervals would be >= 15 s
+
+
+_VERBOSE_DAEMON = r"""
+import sys, threading, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np, pandas as pd
+import tagger.consensus as C
+rng = np.random.default_rng(0)
+n = 20000
+df = pd.DataFrame({"task": np.repeat(np.arange(n), 5), "worker": rng.integers(300, size=5 * n),
+                   "label": rng.integers(2, size=5 * n)})
+
+
+def run():
+    while True:
+        C.MMSR(n_iter=3000, tol=0, verbose=True).fit(df)
+
+
+threading.Thread(target=run, daemon=True).start()
+time.sleep(float(sys.argv[1]))
+sys.exit(3)
+"""
+
+
+def test_a_verbose_fit_in_a_daemon_thread_lets_the_process_exit() -> None:
+    """A verbose fit takes the GIL every iteration for its progress bar, so its thread is often
+    already waiting for the GIL when the interpreter starts to shut down. Python 3.11 then ends it
+    with pthread_exit inside take_gil, whose unwind aborted the process at gil_scoped_release's
+    noexcept destructor (4 of 20 exits: "terminate called", status 134). The thread is parked
+    instead (common.h, take_gil_or_park)."""
+    for delay in (0.3, 0.7, 1.1, 1.5, 1.9, 2.3):
+        out = subprocess.run([sys.executable, "-c", _VERBOSE_DAEMON, str(delay)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 3, (delay, out.returncode, out.stderr[-300:])

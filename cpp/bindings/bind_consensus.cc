@@ -71,7 +71,7 @@ static py::dict run(const I32& t, const I32& w, const I32& l, std::int32_t nt, s
   cs::AnswersView a = view(t, w, l, nt, nw, nl);
   cs::Result r;
   {
-    py::gil_scoped_release release;
+    NoGil release;
     r = fn(a, o.o);
     park_if_finalizing();
   }
@@ -143,7 +143,7 @@ TAGGER_BIND_MODULE(consensus) {
     cs::Options op; op.threads = threads;
     if (method != "median" && method != "trimmed_mean") throw InvalidArgument("consensus: unknown continuous method '" + method + "'");
     cs::ContinuousResult r;
-    { py::gil_scoped_release release; r = method == "median" ? cs::median(a, op) : cs::trimmed_mean(a, trim, op); }
+    { NoGil release; r = method == "median" ? cs::median(a, op) : cs::trimmed_mean(a, trim, op); }
     return take(std::move(r.values));
   }, py::arg("method"), py::arg("task"), py::arg("worker"), py::arg("value"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("trim") = 0.1, py::arg("threads") = 0);
   m.def("factorize", [](const py::array& values, bool sorted) {
@@ -156,7 +156,7 @@ TAGGER_BIND_MODULE(consensus) {
     if ((i32 ? in32.ndim() : in64.ndim()) != 1) throw InvalidArgument("consensus: factorize needs a 1-d integer array");
     cs::Codes c;
     {
-      py::gil_scoped_release release;
+      NoGil release;
       c = i32 ? cs::factorize(std::span<const std::int32_t>(in32.data(), static_cast<std::size_t>(n)), sorted)
               : cs::factorize(std::span<const std::int64_t>(in64.data(), static_cast<std::size_t>(n)), sorted);
     }
@@ -215,7 +215,7 @@ TAGGER_BIND_MODULE(consensus) {
       }
     }
     cs::StringCodes c;
-    { py::gil_scoped_release release; c = cs::factorize(std::span<const std::string_view>(views)); }
+    { NoGil release; c = cs::factorize(std::span<const std::string_view>(views)); }
     std::int32_t* raw = c.codes.release();
     py::capsule owner(raw, [](void* p) { std::unique_ptr<std::int32_t[]> drop(static_cast<std::int32_t*>(p)); });
     return py::make_tuple(py::array_t<std::int32_t>({static_cast<py::ssize_t>(views.size())}, raw, owner), take(std::move(c.first_rows)));
@@ -225,7 +225,7 @@ TAGGER_BIND_MODULE(consensus) {
       throw InvalidArgument("consensus: task and worker must be 1-d arrays of the same length");
     cs::AnswersView a{t.data(), w.data(), nullptr, static_cast<std::size_t>(t.size()), nt, nw, 0};
     std::vector<std::int64_t> rows;
-    { py::gil_scoped_release release; rows = cs::superseded_answers(a); }
+    { NoGil release; rows = cs::superseded_answers(a); }
     return take(std::move(rows));
   }, py::arg("task"), py::arg("worker"), py::arg("n_tasks"), py::arg("n_workers"));
   m.def("detect", [](SIG, const F64& probas, const I32& labels, double confidence, unsigned threads) {
@@ -234,7 +234,7 @@ TAGGER_BIND_MODULE(consensus) {
     r.probas.assign(probas.data(), probas.data() + probas.size());
     r.labels.assign(labels.data(), labels.data() + labels.size());
     cs::Detection d;
-    { py::gil_scoped_release release; d = cs::detect(a, r, confidence, threads); }
+    { NoGil release; d = cs::detect(a, r, confidence, threads); }
     py::dict out;
     out["task_entropy"] = take(std::move(d.task_entropy)); out["task_margin"] = take(std::move(d.task_margin));
     out["answer_error"] = take(std::move(d.answer_error)); out["worker_n_answers"] = take(std::move(d.worker_n_answers));

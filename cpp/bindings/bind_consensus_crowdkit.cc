@@ -59,7 +59,7 @@ template <class Fn>
 py::dict run(const cs::AnswersView& a, Opts& o, Fn&& fn) {
   cs::Result r;
   {
-    py::gil_scoped_release release;
+    NoGil release;
     r = fn(a);
     park_if_finalizing();
   }
@@ -129,7 +129,7 @@ TAGGER_BIND_MODULE(consensus_crowdkit) {
     cs::AnswersView a = view(t, w, l, nt, nw, nl);
     cs::MmsrResult r;
     {
-      py::gil_scoped_release release;
+      NoGil release;
       r = cs::mmsr(a, o.o);
       park_if_finalizing();
     }

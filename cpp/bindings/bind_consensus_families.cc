@@ -43,13 +43,13 @@ py::dict segmentation_dict(cs::SegmentationResult&& r) {
 TAGGER_BIND_MODULE(consensus_families) {
   m.def("bradley_terry", [](const I32& l, const I32& r, const U8& won, std::int32_t n_items, std::int32_t n_iter, double tol) {
     cs::PairwiseResult out;
-    { py::gil_scoped_release g; out = cs::bradley_terry(sp(l), sp(r), sp(won), n_items, n_iter, tol); }
+    { NoGil g; out = cs::bradley_terry(sp(l), sp(r), sp(won), n_items, n_iter, tol); }
     return pairwise_dict(std::move(out));
   }, py::arg("left"), py::arg("right"), py::arg("left_won"), py::arg("n_items"), py::arg("n_iter"), py::arg("tol"));
   m.def("noisy_bradley_terry", [](const I32& l, const I32& r, const U8& won, const I32& w, std::int32_t n_items,
                                   std::int32_t n_workers, const F64& x0, std::int32_t n_iter, double tol, double reg) {
     cs::PairwiseResult out;
-    { py::gil_scoped_release g; out = cs::noisy_bradley_terry(sp(l), sp(r), sp(won), sp(w), n_items, n_workers, sp(x0), n_iter, tol, reg); }
+    { NoGil g; out = cs::noisy_bradley_terry(sp(l), sp(r), sp(won), sp(w), n_items, n_workers, sp(x0), n_iter, tol, reg); }
     return pairwise_dict(std::move(out));
   }, py::arg("left"), py::arg("right"), py::arg("left_won"), py::arg("worker"), py::arg("n_items"), py::arg("n_workers"),
      py::arg("x0"), py::arg("n_iter"), py::arg("tol"), py::arg("regularization"));
@@ -65,7 +65,7 @@ TAGGER_BIND_MODULE(consensus_families) {
       throw InvalidArgument("segmentation: method must be 'majority_vote', 'rasa' or 'em'");
     cs::SegmentationResult out;
     {
-      py::gil_scoped_release g;
+      NoGil g;
       out = method == "majority_vote" ? cs::segmentation_majority_vote(b, sp(weights))
           : method == "rasa"          ? cs::segmentation_rasa(b, n_iter, tol)
                                       : cs::segmentation_em(b, n_iter, tol, eps);
@@ -79,7 +79,7 @@ TAGGER_BIND_MODULE(consensus_families) {
     if (emb.ndim() != 2) throw InvalidArgument("rasa: embeddings must be a 2-d [n_answers, dim] array");
     const std::int64_t dim = emb.shape(1);
     cs::EmbeddingRasaResult out;
-    { py::gil_scoped_release g; out = cs::embeddings_rasa(sp(emb), dim, sp(task), sp(worker), n_tasks, n_workers, sp(prior),
+    { NoGil g; out = cs::embeddings_rasa(sp(emb), dim, sp(task), sp(worker), n_tasks, n_workers, sp(prior),
                                                           sp(answer_weight), sp(mean_weight), sp(fixed), sp(fixed_mask),
                                                           n_iter, tol); }
     py::dict d;
@@ -94,18 +94,18 @@ TAGGER_BIND_MODULE(consensus_families) {
   m.def("embedding_distances", [](const F64& emb, const I32& task, const F64& reference, std::int32_t n_tasks, int metric) {
     if (emb.ndim() != 2) throw InvalidArgument("embedding_distances: embeddings must be a 2-d [n_answers, dim] array");
     std::vector<double> out;
-    { py::gil_scoped_release g; out = cs::embedding_distances(sp(emb), emb.shape(1), sp(task), sp(reference), n_tasks, metric); }
+    { NoGil g; out = cs::embedding_distances(sp(emb), emb.shape(1), sp(task), sp(reference), n_tasks, metric); }
     return take(std::move(out));
   }, py::arg("embeddings"), py::arg("task"), py::arg("reference"), py::arg("n_tasks"), py::arg("metric"));
   m.def("rover", [](const I32& tokens, const I64& hyp_start, const I64& task_start, const I64& rank) {
     cs::RoverResult out;
-    { py::gil_scoped_release g; out = cs::rover(sp(tokens), sp(hyp_start), sp(task_start), sp(rank)); }
+    { NoGil g; out = cs::rover(sp(tokens), sp(hyp_start), sp(task_start), sp(rank)); }
     return py::make_tuple(take(std::move(out.tokens)), take(std::move(out.out_start)));
   }, py::arg("tokens"), py::arg("hyp_start"), py::arg("task_start"), py::arg("rank"));
   m.def("bbox", [](const F64& boxes, const I32& task, const I32& worker, const I32& label, std::int32_t n_tasks,
                    double iou_threshold, double min_support, bool median) {
     cs::BoxResult out;
-    { py::gil_scoped_release g; out = cs::bbox_aggregate(sp(boxes), sp(task), sp(worker), sp(label), n_tasks, iou_threshold, min_support, median); }
+    { NoGil g; out = cs::bbox_aggregate(sp(boxes), sp(task), sp(worker), sp(label), n_tasks, iou_threshold, min_support, median); }
     const auto n = static_cast<py::ssize_t>(out.task.size());
     py::dict d;
     d["boxes"] = take(std::move(out.boxes), {n, 4});

@@ -39,7 +39,7 @@ TAGGER_BIND_MODULE(consensus_metrics) {
       throw InvalidArgument("krippendorff_alpha: value_counts has " + std::to_string(counts.shape(1)) + " columns for " +
                             std::to_string(v.size()) + " values in the domain");
     std::span<const double> c{counts.data(), static_cast<std::size_t>(counts.size())};
-    py::gil_scoped_release release;
+    NoGil release;
     return cs::krippendorff_alpha(c, static_cast<std::size_t>(counts.shape(0)), v, lv);
   }, py::arg("value_counts"), py::arg("values"), py::arg("level"));
   m.def("krippendorff_alpha", [](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
@@ -47,13 +47,13 @@ TAGGER_BIND_MODULE(consensus_metrics) {
     cs::AnswersView a = answers(t, w, l, nt, nw, nl);
     cs::AlphaLevel lv = level_of(level);
     std::span<const double> v = span1(values, "values");
-    py::gil_scoped_release release;
+    NoGil release;
     return cs::krippendorff_alpha(a, v, lv);
   }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("n_labels"),
      py::arg("values"), py::arg("level"));
   m.def("fleiss_kappa", [](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl) {
     cs::AnswersView a = answers(t, w, l, nt, nw, nl);
-    py::gil_scoped_release release;
+    NoGil release;
     return cs::fleiss_kappa(a);
   }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("n_labels"));
   m.def("answer_entropy", [](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
@@ -62,7 +62,7 @@ TAGGER_BIND_MODULE(consensus_metrics) {
     F64 wa = weights.is_none() ? F64(0) : weights.cast<F64>();
     std::span<const double> ws = weights.is_none() ? std::span<const double>{} : span1(wa, "weights");
     std::vector<double> h;
-    { py::gil_scoped_release release; h = cs::answer_entropy(a, ws); }
+    { NoGil release; h = cs::answer_entropy(a, ws); }
     return take(std::move(h));
   }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("n_labels"),
      py::arg("weights") = py::none());

@@ -51,7 +51,7 @@ static py::tuple shard_posteriors(Shard& s, const Params* p, std::int32_t n_labe
   std::int32_t* lp = labels.mutable_data();
   InstanceLock lock(&s, true);
   {
-    py::gil_scoped_release release;
+    NoGil release;
     s.posteriors(p, pp, lp);
   }
   return py::make_tuple(probas, labels);
@@ -64,14 +64,14 @@ void bind_ds_passes(py::class_<Shard>& cls) {
   cls.def("start", [](Shard& s) {
         InstanceLock lock(&s, true);
         cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.start(); }
+        { NoGil release; st = s.start(); }
         return stats_dict(std::move(st));
       })
       .def("e_step", [](Shard& s, const F64& e, const F64& prior) {
         cs::DsParams p{vec(e), vec(prior)};
         InstanceLock lock(&s, true);
         cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.e_step(p); }
+        { NoGil release; st = s.e_step(p); }
         return stats_dict(std::move(st));
       }, py::arg("e"), py::arg("prior"))
       .def("posteriors", [](Shard& s, std::int32_t n_labels, std::optional<F64> e, std::optional<F64> prior) {
@@ -91,7 +91,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
   ds_shard.def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
                        std::optional<I32> gold, unsigned threads) {
              cs::AnswersView a = shard_view(t, w, l, nt, nw, nl);
-             py::gil_scoped_release release;
+             NoGil release;
              return std::make_unique<cs::DawidSkeneShard>(a, gold_span(gold), threads);
            }),
            py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
@@ -119,7 +119,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
              g.beta_prior = beta_prior;
              std::span<const double> pri;
              if (class_priors) pri = {class_priors->data(), static_cast<std::size_t>(class_priors->size())};
-             py::gil_scoped_release release;
+             NoGil release;
              return std::make_unique<cs::GladShard>(a, gold_span(gold), pri, g, threads);
            }),
            py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
@@ -132,7 +132,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
       })
       .def("e_step", [](cs::GladShard& s, const F64& alpha) {
         InstanceLock lock(&s, true);
-        py::gil_scoped_release release;
+        NoGil release;
         s.e_step({alpha.data(), static_cast<std::size_t>(alpha.size())});
       }, py::arg("alpha"))
       .def("alpha_sums", [](cs::GladShard& s, const F64& alpha, const F64& grad, const F64& info) {
@@ -141,21 +141,21 @@ TAGGER_BIND_MODULE(consensus_shard) {
         std::vector<double> g = vec(grad), i = vec(info);
         {
           InstanceLock lock(&s, true);
-          py::gil_scoped_release release;
+          NoGil release;
           s.alpha_sums({alpha.data(), static_cast<std::size_t>(alpha.size())}, g.data(), i.data());
         }
         return py::make_tuple(take(std::move(g)), take(std::move(i)));
       }, py::arg("alpha"), py::arg("grad"), py::arg("info"))
       .def("b_step", [](cs::GladShard& s, const F64& alpha) {
         InstanceLock lock(&s, true);
-        py::gil_scoped_release release;
+        NoGil release;
         return s.b_step({alpha.data(), static_cast<std::size_t>(alpha.size())});
       }, py::arg("alpha"))
       .def("q_blocks", [](cs::GladShard& s, const F64& alpha) {
         std::vector<double> q;
         {
           InstanceLock lock(&s, true);
-          py::gil_scoped_release release;
+          NoGil release;
           q = s.q_blocks({alpha.data(), static_cast<std::size_t>(alpha.size())});
         }
         return take(std::move(q));
@@ -165,7 +165,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
         std::vector<double> out = vec(sums);
         {
           InstanceLock lock(&s, true);
-          py::gil_scoped_release release;
+          NoGil release;
           s.skill_sums({alpha.data(), static_cast<std::size_t>(alpha.size())}, out.data());
         }
         return take(std::move(out));
@@ -182,7 +182,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
         double* dp = difficulties.mutable_data();
         InstanceLock lock(&s, true);
         {
-          py::gil_scoped_release release;
+          NoGil release;
           s.posteriors(pp, lp, dp);
         }
         return py::make_tuple(probas, labels, difficulties);
@@ -207,7 +207,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
       .def("append", [](cs::DsSpill& s, const I32& t, const I32& w, const I32& l, std::int32_t nt) {
         cs::AnswersView a = shard_view(t, w, l, nt, 0, 0);  // (worker and label ranges: the spill's own)
         InstanceLock lock(&s, true);
-        py::gil_scoped_release release;
+        NoGil release;
         s.append(a);
       }, py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"));
   bind_ds_passes(spill);
@@ -218,7 +218,7 @@ TAGGER_BIND_MODULE(consensus_shard) {
       .def(py::init([](const I32& t, const I32& w, const I32& l, std::int32_t nt, std::int32_t nw, std::int32_t nl,
                        std::optional<I32> gold, unsigned threads) {
              cs::AnswersView a = shard_view(t, w, l, nt, nw, nl);
-             py::gil_scoped_release release;
+             NoGil release;
              return std::make_unique<cs::OneCoinShard>(a, gold_span(gold), threads);
            }),
            py::arg("task"), py::arg("worker"), py::arg("label"), py::arg("n_tasks"), py::arg("n_workers"),
@@ -226,14 +226,14 @@ TAGGER_BIND_MODULE(consensus_shard) {
       .def("start", [](cs::OneCoinShard& s) {
         InstanceLock lock(&s, true);
         cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.start(); }
+        { NoGil release; st = s.start(); }
         return stats_dict(std::move(st));
       })
       .def("e_step", [](cs::OneCoinShard& s, const F64& log_right, const F64& log_wrong, const F64& log_prior) {
         cs::OneCoinParams p{vec(log_right), vec(log_wrong), vec(log_prior), {}, {}, {}, {}};
         InstanceLock lock(&s, true);
         cs::ShardStats st;
-        { py::gil_scoped_release release; st = s.e_step(p); }
+        { NoGil release; st = s.e_step(p); }
         return stats_dict(std::move(st));
       }, py::arg("log_right"), py::arg("log_wrong"), py::arg("log_prior"))
       .def("posteriors", [](cs::OneCoinShard& s, std::int32_t n_labels, std::optional<F64> log_right,

@@ -23,7 +23,7 @@ static py::bytes aead_call(bool encrypt, const std::string& alg, const py::objec
   py::bytes out(nullptr, out_len);
   auto* buf = reinterpret_cast<std::uint8_t*>(PyBytes_AS_STRING(out.ptr()));
   {
-    std::optional<py::gil_scoped_release> release;
+    std::optional<NoGil> release;
     if (d.size() >= kReleaseGilBytes) release.emplace();
     if (encrypt) c::aead_encrypt_into(a, k.view(), n.view(), d.view(), ad.view(), buf);
     else c::aead_decrypt_into(a, k.view(), n.view(), d.view(), ad.view(), buf);
@@ -42,7 +42,7 @@ TAGGER_BIND_MODULE(crypto) {
   m.def("random_bytes", [](std::size_t n) { return to_py(c::random_bytes(n)); }, py::arg("n"));
   m.def("sha256", [](const py::object& data) {
     BytesArg d(data, "data");
-    std::optional<py::gil_scoped_release> release;
+    std::optional<NoGil> release;
     if (d.size() >= kReleaseGilBytes) release.emplace();
     Hash32 h = c::sha256(d.view());
     release.reset();
@@ -52,7 +52,7 @@ TAGGER_BIND_MODULE(crypto) {
       .def(py::init<>())
       .def("update", [](c::Sha256& s, const py::object& data) {
         BytesArg d(data, "data");
-        std::optional<py::gil_scoped_release> release;
+        std::optional<NoGil> release;
         if (d.size() >= kReleaseGilBytes) release.emplace();
         s.update(d.view());
       }, py::arg("data"))
@@ -105,7 +105,7 @@ TAGGER_BIND_MODULE(crypto) {
     }
     std::vector<std::uint8_t> ok;
     {
-      py::gil_scoped_release release;
+      NoGil release;
       ok = c::verify_batch(mv, sv, kv, threads);
     }
     py::array_t<bool> out(static_cast<py::ssize_t>(n));

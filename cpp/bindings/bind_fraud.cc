@@ -49,7 +49,7 @@ TAGGER_BIND_MODULE(fraud) {
     in.funder = span_of<std::int32_t>(funder);
     in.funded_at = span_of<std::int64_t>(funded_at);
     cs::FraudReport r;
-    { py::gil_scoped_release release; r = cs::screen_fraud(in, opt); }
+    { NoGil release; r = cs::screen_fraud(in, opt); }
     py::dict out;
     out["n_answers"] = take(std::move(r.n_answers));
     out["n_timed"] = take(std::move(r.n_timed));

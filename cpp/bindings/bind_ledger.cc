@@ -6,7 +6,7 @@
 
 namespace tagger::bindings {
 namespace L = tagger::ledger;
-using GIL = py::gil_scoped_release;
+using GIL = NoGil;
 using namespace pybind11::literals;
 
 static std::optional<L::Id> opt_id(const py::object& o) {

@@ -11,7 +11,7 @@
 
 namespace tagger::bindings {
 namespace L = tagger::ledger;
-using GIL = py::gil_scoped_release;
+using GIL = NoGil;
 using namespace pybind11::literals;
 using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 using U32 = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>;

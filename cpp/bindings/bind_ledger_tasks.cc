@@ -7,7 +7,7 @@
 
 namespace tagger::bindings {
 namespace L = tagger::ledger;
-using GIL = py::gil_scoped_release;
+using GIL = NoGil;
 using namespace pybind11::literals;
 
 py::dict terms_dict(const L::TaskTerms& t) {

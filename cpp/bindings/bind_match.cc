@@ -56,7 +56,7 @@ TAGGER_BIND_MODULE(match) {
   m.def("text_signals", [](const std::vector<std::string>& texts, bool latin_only) {
     std::vector<std::uint8_t> out(texts.size());
     {
-      py::gil_scoped_release release;
+      NoGil release;
       for (std::size_t i = 0; i < texts.size(); ++i) out[i] = static_cast<std::uint8_t>(mt::text_signal(texts[i], latin_only));
     }
     return to_np(std::move(out));
@@ -77,7 +77,7 @@ TAGGER_BIND_MODULE(match) {
       .def("encode_ids", &mt::Tokenizer::encode_ids, py::arg("text"))
       .def("encode_pieces", &mt::Tokenizer::encode_pieces, py::arg("text"))
       .def("encode_ids_batch", &mt::Tokenizer::encode_ids_batch, py::arg("texts"), py::arg("threads") = 0,
-           py::call_guard<py::gil_scoped_release>())
+           py::call_guard<NoGil>())
       .def("decode", [](const mt::Tokenizer& t, const std::vector<int>& ids) { return t.decode(ids); }, py::arg("ids"))
       .def("piece_score", &mt::Tokenizer::piece_score, py::arg("id"))
       .def("id_to_piece", &mt::Tokenizer::id_to_piece, py::arg("id"))
@@ -128,7 +128,7 @@ TAGGER_BIND_MODULE(match) {
       .def("embed_batch", [](const mt::StaticEmbedding& e, const std::vector<std::string>& texts, unsigned threads) {
         std::vector<float> out;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           out = e.embed_batch(texts, threads);
         }
         return to_np(std::move(out)).reshape({texts.size(), e.dim()});
@@ -148,7 +148,7 @@ TAGGER_BIND_MODULE(match) {
       .def_static("build", [](std::shared_ptr<mt::StaticEmbedding> e, const std::vector<std::string>& texts,
                               const std::vector<int>& labels, int n_categories, const mt::ZeroShotConfig& cfg,
                               unsigned threads) {
-        py::gil_scoped_release release;
+        NoGil release;
         return mt::ZeroShotScorer::build(std::move(e), texts, labels, n_categories, cfg, threads);
       }, py::arg("embedding"), py::arg("texts"), py::arg("labels"), py::arg("n_categories"), py::arg("config"),
          py::arg("threads") = 0)
@@ -157,7 +157,7 @@ TAGGER_BIND_MODULE(match) {
       .def("scores", [](const mt::ZeroShotScorer& z, const std::vector<std::string>& texts, unsigned threads) {
         std::vector<double> s;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           s = z.scores(texts, threads);
         }
         return to_np(std::move(s)).reshape({texts.size(), static_cast<std::size_t>(z.n_categories())});
@@ -166,7 +166,7 @@ TAGGER_BIND_MODULE(match) {
                                unsigned threads) {
         std::vector<float> p;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           p = z.predict_proba(texts, temperature, threads);
         }
         return to_np(std::move(p)).reshape({texts.size(), static_cast<std::size_t>(z.n_categories())});
@@ -184,7 +184,7 @@ TAGGER_BIND_MODULE(match) {
   py::class_<mt::Embedder>(m, "Embedder")
       .def(py::init<mt::Tokenizer, mt::EmbedderConfig>(), py::arg("tokenizer"), py::arg("config"))
       .def("fit_idf", &mt::Embedder::fit_idf, py::arg("corpus"), py::arg("threads") = 0,
-           py::call_guard<py::gil_scoped_release>())
+           py::call_guard<NoGil>())
       .def("embed", [](const mt::Embedder& e, std::string_view t) {
         auto v = e.embed(t);
         return py::make_tuple(to_np(std::move(v.index)), to_np(std::move(v.value)));
@@ -192,7 +192,7 @@ TAGGER_BIND_MODULE(match) {
       .def("embed_batch", [](const mt::Embedder& e, const std::vector<std::string>& texts, unsigned threads) {
         std::vector<mt::SparseVector> rows;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           rows = e.embed_batch(texts, threads);
         }
         return csr(rows);
@@ -226,7 +226,7 @@ TAGGER_BIND_MODULE(match) {
         auto x = view(ip, ix, vals, dense, rows, cols);
         py::array_t<float> out({rows, static_cast<std::size_t>(lm.n_classes())});
         float* o = out.mutable_data();
-        py::gil_scoped_release release;
+        NoGil release;
         lm.predict_proba(x, o, threads, temperature);
         return out;
       }, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("dense"), py::arg("rows"), py::arg("cols"),
@@ -246,7 +246,7 @@ TAGGER_BIND_MODULE(match) {
         });
       }, py::arg("catalog"), py::arg("tokenizer"), py::arg("config"))
       .def_static("fit", &mt::CategoryIndex::fit, py::arg("texts"), py::arg("labels"), py::arg("tokenizer"),
-                  py::arg("config"), py::call_guard<py::gil_scoped_release>())
+                  py::arg("config"), py::call_guard<NoGil>())
       .def_static("fit_with_folds", [](const std::vector<std::string>& texts, const std::vector<std::string>& labels,
                                        mt::Tokenizer tok, const mt::IndexConfig& cfg,
                                        const std::vector<std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>>& folds) {
@@ -268,7 +268,7 @@ TAGGER_BIND_MODULE(match) {
       .def("top_k_batch", [](const mt::CategoryIndex& ix, const std::vector<std::string>& texts, int k, unsigned threads) {
         std::vector<std::vector<mt::Match>> r;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           r = ix.top_k_batch(texts, k, threads);
         }
         py::list out;
@@ -283,7 +283,7 @@ TAGGER_BIND_MODULE(match) {
         std::vector<float> p;
         std::vector<mt::TextSignal> sig;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           p = ix.predict_proba(texts, threads, &sig);
         }
         std::vector<std::uint8_t> codes(sig.size());
@@ -299,7 +299,7 @@ TAGGER_BIND_MODULE(match) {
       .def("serialize", [](const mt::CategoryIndex& ix) {
         std::string out;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           out = ix.serialize();
         }
         return py::bytes(out);
@@ -307,7 +307,7 @@ TAGGER_BIND_MODULE(match) {
       .def_static("deserialize", [](const py::bytes& data, mt::Tokenizer tok,
                                     std::optional<std::shared_ptr<mt::StaticEmbedding>> dense) {
         std::string bytes = data;
-        py::gil_scoped_release release;
+        NoGil release;
         return mt::CategoryIndex::deserialize(bytes, std::move(tok), dense ? std::move(*dense) : nullptr);
       }, py::arg("data"), py::arg("tokenizer"), py::arg("dense") = py::none());
 
@@ -324,7 +324,7 @@ TAGGER_BIND_MODULE(match) {
     p.capacity = {capacity.data(), static_cast<std::size_t>(capacity.size())};
     mt::AssignmentResult r;
     {
-      py::gil_scoped_release release;
+      NoGil release;
       r = mt::assign(p, partial);
     }
     return py::make_tuple(to_np(std::move(r.workers)).reshape({static_cast<py::ssize_t>(n_items), static_cast<py::ssize_t>(overlap)}),

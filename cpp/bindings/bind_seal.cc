@@ -88,7 +88,7 @@ TAGGER_BIND_MODULE(seal) {
         BytesArg d(data, "data");
         std::uint8_t* buf;
         py::bytes out = new_bytes(d.size(), buf);  // written in place: no second buffer, no copy
-        py::gil_scoped_release release;
+        NoGil release;
         self.encrypt_into(d.view(), buf, threads);
         return out;
       }, py::arg("data"), py::arg("threads") = 1)
@@ -96,7 +96,7 @@ TAGGER_BIND_MODULE(seal) {
         BytesArg d(data, "data");
         std::uint8_t* buf;
         py::bytes out = new_bytes(d.size(), buf);
-        py::gil_scoped_release release;
+        NoGil release;
         self.decrypt_into(d.view(), buf, threads);
         return out;
       }, py::arg("data"), py::arg("threads") = 1)
@@ -104,7 +104,7 @@ TAGGER_BIND_MODULE(seal) {
                               unsigned threads) {
         BytesArg d(data, "data");
         OutBuffer o(out, d.size(), d.view(), true);
-        py::gil_scoped_release release;
+        NoGil release;
         self.encrypt_into(d.view(), o.data(), threads);
         return d.size();
       }, py::arg("data"), py::arg("out"), py::arg("threads") = 1)
@@ -112,7 +112,7 @@ TAGGER_BIND_MODULE(seal) {
                               unsigned threads) {
         BytesArg d(data, "data");
         OutBuffer o(out, d.size(), d.view(), true);
-        py::gil_scoped_release release;
+        NoGil release;
         self.decrypt_into(d.view(), o.data(), threads);
         return d.size();
       }, py::arg("data"), py::arg("out"), py::arg("threads") = 1)
@@ -134,7 +134,7 @@ TAGGER_BIND_MODULE(seal) {
         py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(words));
         std::uint64_t* buf = out.mutable_data();
         {
-          py::gil_scoped_release release;
+          NoGil release;
           self.keystream_into(chunk, words, buf);
         }
         return out;
@@ -146,7 +146,7 @@ TAGGER_BIND_MODULE(seal) {
     auto keys = to_keys(recipients);
     std::uint8_t* buf;
     py::bytes out = new_bytes(c::sealed_size(d.size(), keys.size()), buf);
-    py::gil_scoped_release release;
+    NoGil release;
     c::seal_into(d.view(), keys, buf, threads);
     return out;
   }, py::arg("data"), py::arg("recipients"), py::arg("threads") = 0);
@@ -154,7 +154,7 @@ TAGGER_BIND_MODULE(seal) {
     BytesArg s(sealed, "sealed");
     std::uint8_t* buf;
     py::bytes out = new_bytes(c::opened_size(s.view()), buf);
-    py::gil_scoped_release release;
+    NoGil release;
     c::open_sealed_into(s.view(), key, buf, threads);
     return out;
   }, py::arg("sealed"), py::arg("private_key"), py::arg("threads") = 0);
@@ -164,7 +164,7 @@ TAGGER_BIND_MODULE(seal) {
     auto keys = to_keys(recipients);
     std::size_t n = c::sealed_size(d.size(), keys.size());
     OutBuffer o(out, n, d.view(), false);
-    py::gil_scoped_release release;
+    NoGil release;
     c::seal_into(d.view(), keys, o.data(), threads);
     return n;
   }, py::arg("data"), py::arg("recipients"), py::arg("out"), py::arg("threads") = 0);
@@ -173,7 +173,7 @@ TAGGER_BIND_MODULE(seal) {
     BytesArg s(sealed, "sealed");
     std::size_t n = c::opened_size(s.view());
     OutBuffer o(out, n, s.view(), false);
-    py::gil_scoped_release release;
+    NoGil release;
     c::open_sealed_into(s.view(), key, o.data(), threads);
     return n;
   }, py::arg("sealed"), py::arg("private_key"), py::arg("out"), py::arg("threads") = 0);
@@ -207,7 +207,7 @@ TAGGER_BIND_MODULE(seal) {
         BytesArg d(chunk, "chunk");
         std::uint8_t* buf;
         py::bytes out = new_bytes(d.size() + c::kAeadTagBytes, buf);
-        py::gil_scoped_release release;
+        NoGil release;
         w.seal_chunk(d.view(), last, buf);
         return out;
       }, py::arg("chunk"), py::arg("last"));
@@ -220,7 +220,7 @@ TAGGER_BIND_MODULE(seal) {
         BytesArg d(chunk, "chunk");
         if (d.size() < c::kAeadTagBytes) throw DecryptionFailed("sealed chunk shorter than its tag");
         Bytes scratch(d.size() - c::kAeadTagBytes);
-        py::gil_scoped_release release;
+        NoGil release;
         r.verify_chunk(index, d.view(), last, scratch.data());
       }, py::arg("index"), py::arg("chunk"), py::arg("last"))
       .def("open_chunk", [](const c::SealReader& r, std::uint64_t index, const py::object& chunk, bool last) {
@@ -228,18 +228,18 @@ TAGGER_BIND_MODULE(seal) {
         if (d.size() < c::kAeadTagBytes) throw DecryptionFailed("sealed chunk shorter than its tag");
         std::uint8_t* buf;
         py::bytes out = new_bytes(d.size() - c::kAeadTagBytes, buf);
-        py::gil_scoped_release release;
+        NoGil release;
         r.open_chunk(index, d.view(), last, buf);
         return out;
       }, py::arg("index"), py::arg("chunk"), py::arg("last"));
 
   m.def("seal_file", [](const std::string& src, const std::string& dst, const py::sequence& recipients) {
     auto keys = to_keys(recipients);
-    py::gil_scoped_release release;
+    NoGil release;
     c::seal_file(src, dst, keys);
   }, py::arg("src"), py::arg("dst"), py::arg("recipients"));
   m.def("open_sealed_file", [](const std::string& src, const std::string& dst, const c::PrivateKey& key) {
-    py::gil_scoped_release release;
+    NoGil release;
     c::open_sealed_file(src, dst, key);
   }, py::arg("src"), py::arg("dst"), py::arg("private_key"));
 }

@@ -48,7 +48,7 @@ TAGGER_BIND_MODULE(sim) {
     auto v = view_of(t, w, l, n_tasks, n_workers, n_labels);
     s::Scores r;
     {
-      py::gil_scoped_release release;
+      NoGil release;
       r = s::score(mm, v, in);
     }
     return py::make_tuple(to_np(r.score), to_np(r.n_scored), to_np(r.n_answers));
@@ -128,7 +128,7 @@ TAGGER_BIND_MODULE(sim) {
            py::arg("flip"), py::arg("group"), py::arg("confusion") = py::none())
       .def("generate", [](s::Simulator& sim) {
         InstanceLock lk(&sim, true);
-        { py::gil_scoped_release r; sim.generate(); }
+        { NoGil r; sim.generate(); }
         const auto& d = sim.data();
         py::dict out;
         out["task"] = to_np(d.task); out["worker"] = to_np(d.worker); out["label"] = to_np(d.label);
@@ -138,7 +138,7 @@ TAGGER_BIND_MODULE(sim) {
       })
       .def("infer", [](s::Simulator& sim) {
         InstanceLock lk(&sim, true);
-        py::gil_scoped_release r;
+        NoGil r;
         sim.infer();
       })
       .def("set_posterior", [](s::Simulator& sim, const Arr<double>& p) {
@@ -147,12 +147,12 @@ TAGGER_BIND_MODULE(sim) {
       }, py::arg("posterior"))
       .def("settle", [](s::Simulator& sim) {
         InstanceLock lk(&sim, true);
-        py::gil_scoped_release r;
+        NoGil r;
         return sim.settle();
       })
       .def("step", [](s::Simulator& sim) {
         InstanceLock lk(&sim, true);
-        py::gil_scoped_release r;
+        NoGil r;
         return sim.step();
       })
       .def_property_readonly("round", [](const s::Simulator& sim) { InstanceLock lk(&sim, false); return sim.round(); })

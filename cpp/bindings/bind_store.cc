@@ -21,7 +21,7 @@ TAGGER_BIND_MODULE(store) {
         BytesArg d(sealed, "sealed");
         Hash32 h;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           h = st.put(d.view());
         }
         return to_py(h);
@@ -29,7 +29,7 @@ TAGGER_BIND_MODULE(store) {
       .def("put_file", [](s::BlobStore& st, const std::string& path) {
         Hash32 h;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           h = st.put_file(path);
         }
         return to_py(h);
@@ -38,7 +38,7 @@ TAGGER_BIND_MODULE(store) {
         Hash32 h = to_hash(hash);
         std::optional<Bytes> b;
         {
-          py::gil_scoped_release release;
+          NoGil release;
           b = st.get(h);
         }
         if (!b) return py::none();

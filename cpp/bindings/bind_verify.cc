@@ -104,7 +104,7 @@ TAGGER_BIND_MODULE(verify) {
         std::vector<py::object> keep;
         auto views = text_views(texts, keep);
         auto rviews = text_views(refs, keep);
-        py::gil_scoped_release release;
+        NoGil release;
         return tm.score_many(views, rviews, threads);
       }, py::arg("texts"), py::arg("references") = py::list(), py::arg("threads") = 0);
 
@@ -117,7 +117,7 @@ TAGGER_BIND_MODULE(verify) {
         auto views = text_views(texts, keep);
         py::array_t<std::uint32_t> out({static_cast<py::ssize_t>(views.size()), static_cast<py::ssize_t>(h.num_perm())});
         std::uint32_t* p = out.mutable_data();
-        py::gil_scoped_release release;
+        NoGil release;
         h.text_signatures(views, p, threads);
         return out;
       }, py::arg("texts"), py::arg("threads") = 0);
@@ -138,7 +138,7 @@ TAGGER_BIND_MODULE(verify) {
         auto views = text_views(texts, keep);
         std::vector<std::uint32_t> ids;
         InstanceLock lk(&l, true);
-        { py::gil_scoped_release release; ids = l.insert_many(views, threads); }
+        { NoGil release; ids = l.insert_many(views, threads); }
         return py::array_t<std::uint32_t>(static_cast<py::ssize_t>(ids.size()), ids.data());
       }, py::arg("texts"), py::arg("threads") = 0)
       .def("query_many", [](const v::MinHashLSH& l, const py::sequence& texts, unsigned threads) {
@@ -146,7 +146,7 @@ TAGGER_BIND_MODULE(verify) {
         auto views = text_views(texts, keep);
         std::vector<std::vector<v::MinHashLSH::Match>> res;
         InstanceLock lk(&l, false);
-        { py::gil_scoped_release release; res = l.query_many(views, threads); }
+        { NoGil release; res = l.query_many(views, threads); }
         py::list out;
         for (const auto& r : res) out.append(matches_to_py(r));
         return out;
@@ -157,7 +157,7 @@ TAGGER_BIND_MODULE(verify) {
       .def_readonly("mean", &v::ImageHashes::mean).def_readonly("stddev", &v::ImageHashes::stddev);
   m.def("image_hashes", [](const py::array& a) {
     auto g = gray_view(a);
-    py::gil_scoped_release release;
+    NoGil release;
     return v::image_hashes(g);
   }, py::arg("gray"));
   m.def("phash_coefficients", [](const py::array& a) {
@@ -193,7 +193,7 @@ TAGGER_BIND_MODULE(verify) {
       .def_readonly("nonfinite", &v::AudioStats::nonfinite);
   m.def("analyze_wav", [](const py::object& data, double window_ms, double silence_dbfs) {
     BytesArg b(data, "wav");
-    py::gil_scoped_release release;
+    NoGil release;
     auto info = v::parse_wav(b.view());
     auto stats = v::audio_stats(b.view(), info, window_ms, silence_dbfs);
     return std::make_pair(info, stats);

@@ -21,6 +21,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
+
 #include "tagger/bytes.h"
 #include "tagger/errors.h"
 
@@ -94,13 +98,58 @@ inline bool python_finalizing() {
 #endif
 }
 
+[[noreturn]] inline void park_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
 // Called with the GIL released, before taking it back: a thread that asks for the GIL while the
 // interpreter is finalizing is ended by pthread_exit, which from gil_scoped_release's destructor
 // (it cannot unwind) aborts the process ("terminate called", exit status 134) when a fit in a
 // daemon thread ends during shutdown. Such a thread is parked instead, as it would have been had
 // the fit still been running when the process exited.
 inline void park_if_finalizing() {
-  while (python_finalizing()) std::this_thread::sleep_for(std::chrono::hours(1));
+  if (python_finalizing()) park_forever();
+}
+
+// Runs take (which takes the GIL back) and parks the thread if CPython ends it meanwhile. Checking
+// python_finalizing() first is not enough: a thread already waiting for the GIL when shutdown
+// begins is ended by pthread_exit from inside take_gil, and that forced unwind aborted the
+// process at the first noexcept frame (gil_scoped_release's destructor: 13 of 20 exits with a
+// verbose fit in a daemon thread), or would have run destructors of Python objects without the
+// GIL. Caught here and never rethrown, it leaves the thread asleep until the process exits, as a
+// thread still busy in C++ at exit is.
+template <class Take>
+void take_gil_or_park(Take&& take) noexcept {
+#if defined(__GLIBCXX__)
+  try {
+    take();
+  } catch (abi::__forced_unwind&) {
+    park_forever();
+  }
+#else
+  take();
+#endif
+}
+
+// The GIL released for a scope, as py::gil_scoped_release (also as a py::call_guard), taken
+// back through take_gil_or_park: every binding uses it, since any call may run in a daemon thread.
+class NoGil {
+ public:
+  NoGil() : state_(PyEval_SaveThread()) {}
+  ~NoGil() {
+    PyThreadState* state = state_;
+    take_gil_or_park([state] { PyEval_RestoreThread(state); });
+  }
+  NoGil(const NoGil&) = delete;
+  NoGil& operator=(const NoGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
+// py::gil_scoped_acquire into `gil`, through take_gil_or_park.
+inline void acquire_gil(std::optional<py::gil_scoped_acquire>& gil) noexcept {
+  take_gil_or_park([&gil] { gil.emplace(); });
 }
 
 // Runs fn(stop) on a worker thread with the GIL released, while the calling thread checks for
@@ -116,7 +165,7 @@ auto run_interruptible(Fn&& fn) -> decltype(fn(static_cast<const std::atomic<boo
   std::exception_ptr failure;
   std::optional<py::error_already_set> interrupted;
   {
-    py::gil_scoped_release release;
+    NoGil release;
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
@@ -148,7 +197,8 @@ auto run_interruptible(Fn&& fn) -> decltype(fn(static_cast<const std::atomic<boo
       if (python_finalizing()) continue;  // no GIL to ask for; the fit goes on until the process exits
       lock.unlock();
       {
-        py::gil_scoped_acquire gil;
+        std::optional<py::gil_scoped_acquire> gil;
+        acquire_gil(gil);
         if (PyErr_CheckSignals() != 0) {
           interrupted.emplace();  // takes the pending Python error
           stop.store(true, std::memory_order_relaxed);

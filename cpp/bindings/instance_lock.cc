@@ -1,17 +1,29 @@
+#include <pthread.h>
+
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "common.h"
 
 namespace tagger::bindings {
 namespace {
+using Registry = std::unordered_map<const void*, std::shared_ptr<std::shared_mutex>>;
 std::mutex registry_mu;
 // Entries live while some call holds or waits for them: objects come and go,
 // and a recycled address simply gets a fresh entry.
-std::unordered_map<const void*, std::shared_ptr<std::shared_mutex>>& registry() {
-  static auto* r = new std::unordered_map<const void*, std::shared_ptr<std::shared_mutex>>();
-  return *r;
+Registry* current = new Registry();
+Registry& registry() { return *current; }
+
+// In a child of fork() the threads that held these locks do not exist, and a lock one of them
+// held (a Simulator stepping in another thread) blocked the child's every call on that object:
+// the child starts with none held. The parent's entries are left behind (their holders' unlocks
+// never run in the child), and so is the registry's mutex, which a thread may have held too.
+void renew_in_child() {
+  new (&registry_mu) std::mutex();
+  current = new Registry();
 }
+[[maybe_unused]] const int at_fork = pthread_atfork(nullptr, nullptr, renew_in_child);
 }  // namespace
 
 InstanceLock::InstanceLock(const void* obj, bool exclusive) : obj_(obj), exclusive_(exclusive) {
@@ -23,7 +35,7 @@ InstanceLock::InstanceLock(const void* obj, bool exclusive) : obj_(obj), exclusi
   }
   bool got = exclusive ? mu_->try_lock() : mu_->try_lock_shared();
   if (!got) {
-    py::gil_scoped_release release;
+    NoGil release;
     if (exclusive) mu_->lock();
     else mu_->lock_shared();
   }

@@ -36,7 +36,8 @@ inline PendingError hook_iterations(consensus::Options& o, const py::object& cal
     const auto now = std::chrono::steady_clock::now();
     if (!call && now - *last_check < std::chrono::milliseconds(100)) return true;
     *last_check = now;
-    py::gil_scoped_acquire gil;
+    std::optional<py::gil_scoped_acquire> gil;
+    acquire_gil(gil);
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       if (call && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
