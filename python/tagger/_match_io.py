@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core
+from ._json_depth import MAX_JSON_DEPTH, too_deep
 from .errors import DecodeError, InvalidArgument, NotFitted, TaggerError
 
 if TYPE_CHECKING:
@@ -149,7 +150,10 @@ def from_bytes(data: bytes) -> CategoryIndex:
     if version != VERSION:
         raise DecodeError(f"saved CategoryIndex has format version {version}; this tagger reads version {VERSION}")
     try:
-        header = json.loads(body[_HEAD.size:_HEAD.size + head_len])
+        text = body[_HEAD.size:_HEAD.size + head_len].decode("utf-8")
+        if too_deep(text):  # (json.loads under a raised recursion limit overflowed the C stack: a crash)
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        header = json.loads(text)
         sizes = [int(n) for n in header["blobs"]]
         kind = header["kind"]
     except (ValueError, KeyError, TypeError, RecursionError) as e:  # (RecursionError: nesting too deep)

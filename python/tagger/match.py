@@ -36,6 +36,8 @@ from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec
 import numpy as np
 
 from . import _core, _system
+from ._fork import renew_after_fork
+from ._json_depth import MAX_JSON_DEPTH, too_deep
 from ._optional import require
 from ._stack import outside_tagger
 from .errors import DecodeError, InfeasibleAssignment, InvalidArgument, NotFitted
@@ -334,6 +336,8 @@ class Tokenizer:
         leaves the old file or the new one: a plain write left 28 of 30 killed saves an empty file)."""
         from ._match_io import write_atomic
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgument(f"Tokenizer.save takes a path (str or PathLike), not {type(path).__name__}")
         write_atomic(path, self.serialized_model())
 
     def __getstate__(self) -> dict:
@@ -759,7 +763,10 @@ class Catalog(Sequence[Category]):
         raw = p.read_bytes()
         try:
             # utf-8-sig: editors on Windows save JSON with a byte-order mark.
-            data = json.loads(raw.decode("utf-8-sig"))
+            text = raw.decode("utf-8-sig")
+            if too_deep(text):  # (json.loads under a raised recursion limit overflowed the C stack: a crash)
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            data = json.loads(text)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
             hint = " (a saved CategoryIndex: use CategoryIndex.load)" if raw[:4] == b"TGIX" else ""
             raise DecodeError(f"{p}: not a catalog file: {type(e).__name__}: {str(e)[:120]}{hint}") from None
@@ -2381,3 +2388,9 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
                 mapped = mapped.astype(np.int64)
         out.append(Subtask(mapped, flag))
     return out
+
+
+# Class-wide locks a forked child must not inherit held (tagger/_fork.py).
+renew_after_fork(StaticEmbedding, "_lock")
+renew_after_fork(CategoryIndex, "_default_lock")
+renew_after_fork(CategoryIndex, "_state_lock")

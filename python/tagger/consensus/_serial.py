@@ -17,6 +17,7 @@ one estimator each (``copy.copy(est)``).
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import weakref
 from typing import Any, Callable
@@ -28,6 +29,19 @@ _METHODS = frozenset({"fit", "fit_predict", "fit_predict_proba", "predict", "pre
 
 _locks: dict[int, threading.RLock] = {}
 _locks_guard = threading.Lock()
+
+
+def _renew_in_child() -> None:
+    """A lock held by another thread when the process forked stays held in the child, where that
+    thread does not exist: every serialized call on that estimator there waited forever."""
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    for key in list(_locks):
+        _locks[key] = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):  # (POSIX)
+    os.register_at_fork(after_in_child=_renew_in_child)
 
 
 def _lock_of(obj: Any) -> threading.RLock:

@@ -48,6 +48,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import _core
+from .._fork import renew_after_fork
 from ..errors import InvalidArgument
 
 __all__ = ["SHARDED_METHODS", "partition", "fit_sharded", "ShardSet", "bytes_per_iteration"]
@@ -237,6 +238,7 @@ class ShardSet:
         # One fit at a time: a fit is a sequence of shard calls over state the shards keep (GLAD's
         # b and posteriors), and two interleaved fits gave results matching neither.
         self.fitting = threading.RLock()
+        renew_after_fork(self, "fitting", threading.RLock)  # (tagger/_fork.py)
         self.n, self.n_tasks, self.n_workers, self.n_labels = n, n_tasks, n_workers, n_labels
         self.ranges = partition(np.asarray(task), n_tasks, n_shards)
         parts = _split(task, worker, label, self.ranges)

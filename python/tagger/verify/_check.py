@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Seque
 import numpy as np
 
 from .. import crypto
+from .._fork import renew_after_fork
 from .._optional import require
 from .._core import verify as _v
 from ..errors import InvalidArgument, InvalidKey, TaggerError
@@ -275,6 +277,7 @@ class TextModel:
         self.model_size = len(model_bytes)
         self._calibrated: dict[tuple, float] = {}
         self._cal_lock = threading.Lock()
+        renew_after_fork(self, "_cal_lock")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The shipped model by reference; any other from its bytes (its table pickles itself).
@@ -505,6 +508,7 @@ class _OwnText(NamedTuple):
 
 _task_text_sets: dict[tuple[str, ...], list[_OwnText]] = {}
 _task_text_lock = threading.Lock()
+renew_after_fork(sys.modules[__name__], "_task_text_lock")
 
 
 def _shingles(text: str) -> tuple[frozenset, frozenset]:
@@ -1327,3 +1331,6 @@ def check_many(items: Sequence[bytes], kind: str, task: Any = None, *, item_ids:
     ``prompts``, one per item, as :func:`check`'s ``prompt``."""
     return _DEFAULT.check_many(items, kind, task, item_ids=item_ids, register=register, threads=threads,
                                prompts=prompts)
+
+
+renew_after_fork(TextModel, "_lock")  # (tagger/_fork.py)

@@ -7,6 +7,7 @@ import unicodedata
 from typing import Optional
 
 from .._core import verify as _v
+from .._fork import renew_after_fork
 from ..errors import InvalidArgument
 from ._spec import _int_field, _real_field
 
@@ -82,6 +83,7 @@ class DedupRegistry:
         self._sketches: dict[bytes, tuple[Optional[int], Optional[int], Optional[bytes]]] = {}
         self._additions = 0  # uploads added so far: a check that looked at n knows whether any came since
         self._lock = threading.Lock()
+        renew_after_fork(self, "_lock")  # (tagger/_fork.py)
 
     @property
     def text_threshold(self) -> float:

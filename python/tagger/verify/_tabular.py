@@ -13,11 +13,15 @@ import io
 import json
 import math
 import re
+import sys
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .._fork import renew_after_fork
+from .._json_depth import MAX_JSON_DEPTH
+from .._json_depth import too_deep as _too_deep
 from ..errors import InvalidArgument
 
 _PY_TYPES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
@@ -116,39 +120,6 @@ def check_records(records: Sequence[Mapping[str, Any]], schema: dict[str, tuple[
                 yield "schema_unexpected_field", f"record {i}: unexpected {extra[:5]}"
 
 
-MAX_JSON_DEPTH = 512
-
-
-# A string is skipped in one pass, closed or not (the closing quote is optional, so a match that
-# started never fails and is never retried): with a required closing quote, an unterminated
-# string full of \" was rescanned from each quote to the end, quadratic (40 KB took 3.5 s).
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
-
-
-def _too_deep(text: str) -> bool:
-    """Whether brackets nest deeper than MAX_JSON_DEPTH outside strings. Checked before
-    parsing: with a raised recursion limit the parser would recurse until the C stack
-    overflows and the process dies."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return False
-    b = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    step = ((b == 0x5B) | (b == 0x7B)).astype(np.int32) - ((b == 0x5D) | (b == 0x7D)).astype(np.int32)
-    if np.cumsum(step).max() <= MAX_JSON_DEPTH:
-        return False
-    # Brackets inside strings count for nothing ({"name": "[[[...["} is shallow): counted
-    # again with the strings skipped whole (the regex runs in C).
-    depth = 0
-    for m in _STRING_OR_BRACKET.finditer(text):
-        c = m.group()
-        if c in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return True
-        elif c in "]}":
-            depth -= 1
-    return False
-
-
 # Python's int() stops at 4,300 digits (a guard against quadratic conversion).
 MAX_INT_DIGITS = 4300
 
@@ -211,6 +182,7 @@ def json_records(value: Any) -> tuple[list, Finding | None]:
 
 
 _FIELD_LIMIT_LOCK = threading.Lock()
+renew_after_fork(sys.modules[__name__], "_FIELD_LIMIT_LOCK")  # (tagger/_fork.py)
 
 
 def parse_csv(text: str, delimiter: str) -> tuple[list[dict[str, str]], list[str], Finding | None]:
