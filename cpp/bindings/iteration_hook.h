@@ -34,12 +34,14 @@ inline PendingError hook_iterations(consensus::Options& o, const py::object& cal
   o.on_iteration = [cb, call, error, last_check](const consensus::IterationInfo& i) {
     if (python_finalizing()) return true;
     const auto now = std::chrono::steady_clock::now();
-    if (!call && now - *last_check < std::chrono::milliseconds(100)) return true;
+    // A check inside an iteration is for Ctrl-C only: the callback reports whole iterations.
+    if ((!call || i.within) && now - *last_check < std::chrono::milliseconds(100)) return true;
     *last_check = now;
     std::optional<py::gil_scoped_acquire> gil;
     acquire_gil(gil);
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (i.within) return true;
       if (call && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
       return true;
     } catch (py::error_already_set& e) {

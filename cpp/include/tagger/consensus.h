@@ -63,6 +63,10 @@ struct IterationInfo {
   std::int32_t n_iter = 0;     // the maximum
   double objective = 0.0;      // method's objective per answer (log-likelihood or ELBO), higher is better
   double change = 0.0;         // |objective - previous objective|
+  // True for a check inside an iteration (detail::checkpoint): whether to stop, with no progress
+  // to report (iteration, objective and change are those of the last iteration). A method whose
+  // iterations take seconds (crowd-kit's GLAD M-step) asks it between the steps of one.
+  bool within = false;
 };
 
 // Returns false to stop early (the Result then has converged == false). It is

@@ -225,6 +225,13 @@ bool report(const Options& opt, std::int32_t iteration, double objective, double
   return opt.on_iteration(IterationInfo{iteration, opt.n_iter, objective, change});
 }
 
+bool checkpoint(const Options& opt, std::int32_t iteration) {
+  if (!opt.on_iteration) return true;
+  IterationInfo info{iteration, opt.n_iter, 0.0, 0.0};
+  info.within = true;
+  return opt.on_iteration(info);
+}
+
 void weighted_vote(const Csr& c, const double* weights, const Options& opt, Result& r) {
   const std::int32_t K = c.n_labels;
   util::parallel_for(static_cast<std::size_t>(c.n_tasks), opt.threads, 1 << 12, [&](std::size_t b, std::size_t e) {

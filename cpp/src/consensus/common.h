@@ -104,6 +104,8 @@ void for_blocks(std::size_t n, std::size_t block, unsigned threads, Fn&& fn) {
 
 // Calls the progress hook; returns false when the caller asked to stop.
 bool report(const Options& opt, std::int32_t iteration, double objective, double change);
+// Whether to go on, asked inside a long iteration (IterationInfo::within): false to stop.
+bool checkpoint(const Options& opt, std::int32_t iteration);
 
 // Weighted vote over the CSR: probas = normalized weighted counts (uniform row
 // if the weights sum to 0), labels by the MV tie rule, gold clamped. weights
