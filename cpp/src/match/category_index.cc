@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <optional>
 #include <unordered_map>
@@ -54,6 +55,35 @@ struct Featurized {
   std::vector<float> dense;  // n * d, empty without a dense model
   std::size_t d = 0;
 };
+
+// The texts' hashed features and dense vectors, a block of texts at a time so that a stop
+// request (Ctrl-C) is seen between blocks: the fit read it only once training began, and
+// featurizing 60,000 texts kept Ctrl-C waiting for up to 5 s.
+Featurized featurize(const Embedder& embedder, const IndexConfig& config, const std::vector<std::string>& texts,
+                     unsigned threads) {
+  constexpr std::size_t kBlock = 4096;
+  Featurized f;
+  f.features.reserve(texts.size());
+  if (config.dense) {
+    f.d = config.dense->dim();
+    f.dense.reserve(texts.size() * f.d);
+  }
+  const std::atomic<bool>* stop = config.train.stop;
+  for (std::size_t b = 0; b < texts.size(); b += kBlock) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) throw FitStopped();
+    const std::size_t e = std::min(texts.size(), b + kBlock);
+    const std::vector<std::string> block(texts.begin() + static_cast<std::ptrdiff_t>(b),
+                                         texts.begin() + static_cast<std::ptrdiff_t>(e));
+    auto features = embedder.features_batch(block, threads);
+    std::move(features.begin(), features.end(), std::back_inserter(f.features));
+    if (config.dense) {
+      const std::vector<float> dense = config.dense->embed_batch(block, threads);
+      f.dense.insert(f.dense.end(), dense.begin(), dense.end());
+    }
+  }
+  if (stop != nullptr && stop->load(std::memory_order_relaxed)) throw FitStopped();
+  return f;
+}
 
 // Rows `rows` of the featurized texts weighed by `embedder`'s IDF, with the
 // dense block when `dense_weight` is given (training), as CSR arrays.
@@ -133,12 +163,7 @@ CategoryIndex CategoryIndex::fit_with_folds(const std::vector<std::string>& text
 
   const unsigned threads = util::resolve_threads(config.train.threads);
   Embedder embedder(std::move(tokenizer), config.embedder);
-  Featurized f;
-  f.features = embedder.features_batch(texts, threads);
-  if (config.dense) {
-    f.d = config.dense->dim();
-    f.dense = config.dense->embed_batch(texts, threads);
-  }
+  Featurized f = featurize(embedder, config, texts, threads);
   // Task 0 is the full model, task k + 1 fold k; with several tasks each runs
   // on one thread and the tasks run side by side.
   const std::size_t n_tasks = 1 + folds.size();
