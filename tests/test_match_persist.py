@@ -111,6 +111,16 @@ def test_an_index_saved_with_another_shipped_table_is_refused() -> None:
         m.CategoryIndex.from_bytes(newer)
 
 
+@pytest.mark.parametrize("field, value, match", [("temperature", 1e308, r"temperature 1e\+308: a calibration gives one in"),
+                                                 ("temperature", 1e-6, "temperature 1e-06"),
+                                                 ("calibration", "x", "calibration 'x'")])
+def test_a_header_edited_out_of_range_is_refused(field, value, match) -> None:
+    """A temperature of 1e308 loaded, made every probability uniform and every query abstain."""
+    data = topic_index().to_bytes()
+    with pytest.raises(errors.DecodeError, match=match):
+        m.CategoryIndex.from_bytes(_rewrite_header(data, lambda h: h.update({field: value})))
+
+
 def test_what_cannot_be_saved_says_why() -> None:
     texts = [t for ts in TOPICS.values() for t in ts]
     labels = [c for c, ts in TOPICS.items() for _ in ts]

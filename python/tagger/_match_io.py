@@ -203,6 +203,14 @@ def _rebuild(kind: str, header: dict[str, Any], blobs: list[bytes]) -> CategoryI
     t = float(header["temperature"])
     if not (math.isfinite(t) and t > 0):
         raise DecodeError(f"the saved CategoryIndex has temperature {t}: a calibration gives a positive number")
+    from .match import _T_MAX, _T_MIN
+
+    if not _T_MIN * (1 - 1e-9) <= t <= _T_MAX * (1 + 1e-9):  # (1e308 loaded: every score uniform, every query abstained)
+        raise DecodeError(f"the saved CategoryIndex has temperature {t}: a calibration gives one in "
+                          f"[{_T_MIN:g}, {_T_MAX:g}] (1 for an uncalibrated index)")
+    if not isinstance(header["calibration"], dict):
+        raise DecodeError(f"the saved CategoryIndex has calibration {header['calibration']!r}: a dict of what the "
+                          "calibration measured (empty for an uncalibrated index)")
     idx._temperature = t
     idx.threshold = header["threshold"]
     kinds = header.get("label_kinds")
