@@ -38,6 +38,7 @@ import numpy as np
 from . import _core, _system
 from ._fork import renew_after_fork
 from ._json_depth import MAX_JSON_DEPTH, too_deep
+from ._local import ThreadFlag
 from ._optional import require
 from ._stack import outside_tagger
 from .errors import DecodeError, InfeasibleAssignment, InvalidArgument, NotFitted
@@ -641,19 +642,13 @@ class Embedder:
 # ----------------------------------------------------------------------------- Catalog
 
 
-_READING_SAVED = threading.local()
+_READING_SAVED = ThreadFlag()
 
 
-@contextlib.contextmanager
-def _reading_saved() -> Iterator[None]:
+def _reading_saved() -> contextlib.AbstractContextManager[None]:
     """While a saved catalog or index is read (in this thread), categories keep the ids they
     were saved with, even ones refused today (surrounding whitespace)."""
-    before = getattr(_READING_SAVED, "on", False)
-    _READING_SAVED.on = True
-    try:
-        yield
-    finally:
-        _READING_SAVED.on = before
+    return _READING_SAVED.raised()
 
 
 @dataclass(frozen=True)
@@ -670,7 +665,7 @@ class Category:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
             raise InvalidArgument("a category needs a non-empty string id")
-        if self.id != self.id.strip() and not getattr(_READING_SAVED, "on", False):
+        if self.id != self.id.strip() and not _READING_SAVED:
             # Kept, " text/x" and "text/x" were two categories, and the modality "  text".
             # Files written before this check must still open: only new categories are refused.
             raise InvalidArgument(f"category id {self.id!r} has leading or trailing whitespace")

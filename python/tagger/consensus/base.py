@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core, _system
+from .._local import ThreadFlag
 from .._stack import outside_tagger
 from ..errors import InvalidArgument, MissingColumn
 from ._checks import ids_of_the_data, labels_that_print_alike, no_missing, no_repeated_columns, renamed, row_ref
@@ -160,21 +161,15 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
 
 _PARALLEL_IDS = 200_000  # below this the thread hand-off costs more than it saves
 
-# Set by a caller that factorizes data it has just factorized (and warned about) once more.
-_warned = threading.local()
+# Raised by a caller that factorizes data it has just factorized (and warned about) once more.
+_repeats_warned = ThreadFlag()
 
 
-@contextlib.contextmanager
-def repeats_already_warned() -> Iterator[None]:
+def repeats_already_warned() -> contextlib.AbstractContextManager[None]:
     """Inside, :func:`factorize` drops repeated answers without its warning, in this thread
     only: ``GoldMajorityVote.fit_predict`` votes on the data its ``fit`` has just read, and the
     same warning came twice."""
-    before = getattr(_warned, "repeats", False)
-    _warned.repeats = True
-    try:
-        yield
-    finally:
-        _warned.repeats = before
+    return _repeats_warned.raised()
 
 
 def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.Index], tuple[np.ndarray, pd.Index]]:
@@ -238,7 +233,7 @@ def factorize(
             row = int(dup[0])
             raise InvalidArgument(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, row)} "
                                   f"(task={_plain(data['task'].iloc[row])!r}, worker={_plain(data['worker'].iloc[row])!r})")
-        if not getattr(_warned, "repeats", False):
+        if not _repeats_warned:
             warnings.warn(f"{len(dup)} repeated (task, worker) answer(s), first at {row_ref(data.index, int(dup[0]))}: "
                           "only the last answer of a worker on a task counts (a resubmission does not add a vote); "
                           "crowd-kit counts every row, which on_duplicate='keep_all' does; on_duplicate='error' "

@@ -562,6 +562,23 @@ def _prompt_text(what: str, prompt: Any) -> None:
     _unicode_text(what, prompt)
 
 
+def _closest(pairs: Iterable[tuple[str, frozenset, frozenset]], threshold: float) -> tuple[Optional[str], float]:
+    """The name of the (name, upload's set, task text's set) whose Jaccard is the highest, at
+    least ``threshold``, and that Jaccard; (None, 0.0) when none reaches it."""
+    best, j = None, 0.0
+    for name, up, own in pairs:
+        n, m = len(up), len(own)
+        if n < threshold * m or m < threshold * n:  # J <= min / max
+            continue
+        inter = len(up & own)
+        if n + m - inter == 0:  # both empty (fillers only): nothing to compare (ZeroDivisionError lost the batch)
+            continue
+        x = inter / (n + m - inter)
+        if x >= threshold and x > j:
+            best, j = name, x
+    return best, j
+
+
 def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
     """``copies_task_text`` (rejected) when ``text`` is a copy or near copy of the task's own
     description or of an example (relevance scored such a copy at or near 1.0: it was accepted
@@ -576,18 +593,7 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         return
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
     ups = _shingles(text)
-    best, j = None, 0.0
-    for name, shs, _, _ in own:
-        for up, sh in zip(ups, shs):
-            n, m = len(up), len(sh)
-            if n < threshold * m or m < threshold * n:  # J <= min / max
-                continue
-            inter = len(up & sh)
-            if n + m - inter == 0:  # both without a 5-gram (fillers only): nothing to compare (ZeroDivisionError lost the batch)
-                continue
-            x = inter / (n + m - inter)
-            if x >= threshold and x > j:
-                best, j = name, x
+    best, j = _closest(((o.name, up, sh) for o in own for up, sh in zip(ups, o.shingles)), threshold)
     if best is not None:
         run.score("task_text_jaccard", j)
         # Its own code, so that a task whose uploads should stay close to their prompts (spelling
@@ -644,18 +650,7 @@ def _reordered_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
     ``_edited_copy``: every word-shuffled example is caught; 2 of the 3,080 honest questions
     (0.06 %) share 90 % of an example's words, 23 share 80 %."""
     up = _words(text)
-    n_up = len(up)
-    if not n_up:
-        return
-    best, overlap = None, 0.0
-    for name, _, _, words in own:
-        n = len(words)
-        if not n or min(n, n_up) < WORD_OVERLAP * max(n, n_up):  # J <= min / max
-            continue
-        inter = len(up & words)
-        x = inter / (n + n_up - inter)
-        if x >= WORD_OVERLAP and x > overlap:
-            best, overlap = name, x
+    best, overlap = _closest(((o.name, up, o.words) for o in own), WORD_OVERLAP)
     if best is not None:
         run.score("task_text_words", overlap)
         run.results.append(CheckResult("task_text", overlap, "copies_task_text", None,
