@@ -84,6 +84,10 @@ def test_next_items_exclude_reads_ids_and_says_when_it_cannot() -> None:
         tc.next_items(d, 5, exclude=pd.Series({0: "x", 1: "y"}))
     with pytest.raises(InvalidArgument, match=r"values are tasks too, so which to exclude is unclear"):
         tc.next_items(d, 5, exclude=pd.Series({int(top.index[0]): 1, int(top.index[2]): 1}))
+    # Where both readings agree, or the values are ids without answers yet, it passes
+    ids = [int(t) for t in top.index[:3]]
+    assert not set(tc.next_items(d, 5, exclude=pd.Series(ids, index=ids)).index) & set(ids)
+    assert list(tc.next_items(d, 5, exclude=pd.Series([998, 999])).index) == list(top.index)
     # Ids of the right type that have no answers yet (control items not answered) stay allowed.
     assert list(tc.next_items(d, 5, exclude=[998, 999]).index) == list(top.index)
 

@@ -259,6 +259,10 @@ def test_save_follows_a_link_and_refuses_what_is_not_a_file(tmp_path) -> None:
     with pytest.raises(errors.InvalidArgument, match="not a regular file"):
         m.Tokenizer().save(fifo)
     assert not fifo.is_file()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "to_d").symlink_to("d")
+    with pytest.raises(errors.InvalidArgument, match="directory"):
+        idx.save(tmp_path / "to_d")
 
 
 def _proto_fields(data: bytes) -> list[tuple[int, int]]:
@@ -328,6 +332,10 @@ def test_odd_headers_and_damaged_files_are_decode_errors_naming_the_file(tmp_pat
     (tmp_path / "cut.tgix").write_bytes(data[:-5])
     with pytest.raises(errors.DecodeError, match="cut.tgix: the saved CategoryIndex is damaged"):
         m.CategoryIndex.load(tmp_path / "cut.tgix")
+    hot = _rewrite_header(data, lambda h: h.update(threshold=7.0))  # (InvalidArgument from the threshold's setter)
+    (tmp_path / "hot.tgix").write_bytes(hot)
+    with pytest.raises(errors.TaggerError, match="hot.tgix: "):
+        m.CategoryIndex.load(tmp_path / "hot.tgix")
 
 
 def test_a_crafted_feature_count_is_refused_before_its_table_is_allocated() -> None:

@@ -201,6 +201,13 @@ def test_custom_checks_callables_thresholds_and_errors():
                                                          gibberish_threshold=None, relevance_threshold=None))
     assert v.reasons == ("custom:check_1", "custom:check_2") and v.details["custom:check_1"] == "check_1 failed"
 
+    class MinLength:  # a check object keeps its class's name, as Check(MinLength()) gives it
+        def __call__(self, item):
+            return len(item.text) > 99
+
+    assert check(b"hello there my card", "text", VerifySpec(checks=[MinLength()], gibberish_threshold=None,
+                                                            relevance_threshold=None)).reasons == ("custom:minlength",)
+
 
 def test_sklearn_model_check():
     sklearn = pytest.importorskip("sklearn.pipeline")

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 #include <random>
@@ -229,4 +230,7 @@ TEST(VerifyEditDistance, BandedEqualsFullTableUpToTheCap) {
   EXPECT_EQ(tagger::verify::bounded_edit_distance("where is my card", "where is my cart", 1), 1u);
   EXPECT_EQ(tagger::verify::bounded_edit_distance("", "abc", 5), 3u);
   EXPECT_EQ(tagger::verify::bounded_edit_distance("abcdef", "a", 2), 3u);
+  // A cap beyond any distance (SIZE_MAX from Python): cap + 1 wrapped to 0 and said "identical".
+  EXPECT_EQ(tagger::verify::bounded_edit_distance("abc", "xyz", std::numeric_limits<std::size_t>::max()), 3u);
+  EXPECT_EQ(tagger::verify::bounded_edit_distance("abc", "abd", std::numeric_limits<std::size_t>::max() - 1), 1u);
 }

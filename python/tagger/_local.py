@@ -10,8 +10,8 @@ __all__ = ["ThreadFlag"]
 
 
 class ThreadFlag:
-    """``with flag:`` raises it in this thread for the block (nested blocks too); ``bool(flag)``
-    says whether it is raised in the calling thread."""
+    """``with flag.raised():`` raises it in this thread for the block (nested blocks too);
+    ``bool(flag)`` says whether it is raised in the calling thread."""
 
     def __init__(self) -> None:
         self._local = threading.local()

@@ -250,6 +250,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     target = _target(path)
     if target.is_symlink():
         target = Path(os.path.realpath(target))
+        if target.is_dir():
+            raise InvalidArgument(f"path {str(path)!r} is a link to a directory; give a file name (e.g. 'intents.tgix')")
     if target.exists() and not target.is_file():
         raise InvalidArgument(f"cannot save to {str(path)!r}: it is not a regular file (a device, FIFO or socket), "
                               "which a save would replace; give the path of a file")
@@ -259,9 +261,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as e:  # (the message named the hidden temporary file, not what was being saved)
-        raise InvalidArgument(f"cannot save to {str(path)!r}: cannot create a file in {str(folder)!r} "
-                              f"({e.strerror or e})") from None
+    except OSError as e:  # the same OSError, but naming what was saved, not the hidden temporary file
+        raise type(e)(e.errno, f"cannot save to {str(path)!r}: cannot create a file in {str(folder)!r} "
+                      f"({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             if target.exists():
@@ -292,5 +294,5 @@ def load(path: str | os.PathLike[str]) -> CategoryIndex:
     data = _target(path).read_bytes()
     try:
         return from_bytes(data)
-    except DecodeError as e:  # which file, when a program loads several
-        raise DecodeError(f"{str(path)}: {e}") from None
+    except (DecodeError, InvalidArgument) as e:  # which file, when a program loads several
+        raise type(e)(f"{str(path)}: {e}") from None

@@ -63,9 +63,10 @@ struct IterationInfo {
   std::int32_t n_iter = 0;     // the maximum
   double objective = 0.0;      // method's objective per answer (log-likelihood or ELBO), higher is better
   double change = 0.0;         // |objective - previous objective|
-  // True for a check inside an iteration (detail::checkpoint): whether to stop, with no progress
-  // to report (iteration, objective and change are those of the last iteration). A method whose
-  // iterations take seconds (crowd-kit's GLAD M-step) asks it between the steps of one.
+  // True for a check inside an iteration (detail::checkpoint): only whether to cancel, with no
+  // progress to report (iteration is the last finished one; objective and change are 0). A
+  // method whose iterations take seconds (crowd-kit's GLAD M-step) asks it between the steps of
+  // one; a hook that stops on its own convergence test must return true for these calls.
   bool within = false;
 };
 

@@ -27,7 +27,9 @@ std::vector<char32_t> code_points(std::string_view s) {
 
 std::size_t bounded_edit_distance(std::string_view a_text, std::string_view b_text, std::size_t cap) {
   const std::vector<char32_t> a = code_points(a_text), b = code_points(b_text);
-  const std::size_t n = a.size(), m = b.size(), over = cap + 1;
+  const std::size_t n = a.size(), m = b.size();
+  cap = std::min(cap, std::max(n, m));  // never exceeded; and cap + 1, i + cap cannot wrap
+  const std::size_t over = cap + 1;
   if ((n > m ? n - m : m - n) > cap) return over;
   if (n == 0 || m == 0) return std::max(n, m);
   // row[j] = distance of a[0, i) to b[0, j), only for |i - j| <= cap; cells outside the band

@@ -36,7 +36,7 @@ import pandas as pd
 
 from .. import _core
 from ..errors import InvalidArgument
-from ._checks import ids_of_the_data
+from ._checks import _id_kind, ids_of_the_data
 from .base import BaseClassifier, factorize
 
 __all__ = ["next_items", "SCORES", "eig_scores", "replay_curve"]
@@ -102,7 +102,10 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
     with its own settings: as fitted when it was fitted on these very answers
     (a weighted vote's skills, CROWDLAB's model kept), else a copy fitted here;
     the estimator is left as it was. ``exclude``: tasks never returned (e.g. control
-    items, whose label is already known); their answers still inform the fit.
+    items, whose label is already known); their answers still inform the fit. It is read as
+    a collection of task ids: for gold labels pass ``gold.index``, not the Series (a Series
+    whose index and values could both be the tasks is refused, but one indexed 0..n-1 whose
+    labels are task ids too reads as those ids).
 
     Returns a frame indexed by task with ``score`` (higher = more useful),
     ``margin``, ``entropy``, ``eig`` (NaN when another score ranks and tasks x
@@ -142,17 +145,26 @@ def next_items(answers: pd.DataFrame, budget: int, method: str | BaseClassifier 
         given = pd.Index(list(exclude))
         pos = a.task_names.get_indexer(given)
         if isinstance(exclude, pd.Series) and exclude.name != "task" and len(exclude) \
-                and (a.task_names.get_indexer(exclude.index) >= 0).all():
+                and (a.task_names.get_indexer(exclude.index) >= 0).all() \
+                and not exclude.index.equals(pd.Index(exclude.to_numpy())):
             # Iterating a Series gives its values: a task -> label Series (true_labels' shape)
             # excluded the tasks its labels happened to name, silently, and labels of another type
-            # than the tasks got advice to convert them. A column cut out of the answers (named
-            # "task", its row numbers maybe task ids too) and a Series built from a list of ids
-            # (rows 0..n-1) hold tasks: they pass.
+            # than the tasks got advice to convert them. Where both readings agree (index ==
+            # values), for a column cut out of the answers (named "task") and for a Series built
+            # from a list of ids (rows 0..n-1) the values are the tasks. A task -> label Series
+            # indexed 0..n-1 whose labels are task ids too cannot be told from such a list.
             rows = exclude.index
             plain_rows = isinstance(rows, pd.RangeIndex) and rows.start == 0 and rows.step == 1
-            if (pos < 0).all() or not plain_rows:
-                what = "are tasks too, so which to exclude is unclear" if (pos >= 0).all() else \
-                    f"are not all tasks ({exclude.to_numpy()[:3].tolist()})"
+            other_type = _id_kind(given) is not None and _id_kind(given) != _id_kind(a.task_names)
+            if (pos < 0).all() and other_type:
+                what = f"are not tasks ({exclude.to_numpy()[:3].tolist()}: labels?)"
+            elif (pos >= 0).all() and not plain_rows:
+                what = "are tasks too, so which to exclude is unclear"
+            elif (pos < 0).any() and not plain_rows:
+                what = f"are not all tasks ({exclude.to_numpy()[:3].tolist()})"
+            else:
+                what = ""
+            if what:
                 raise InvalidArgument(f"exclude is a Series whose index holds tasks of the answers and whose values "
                                       f"{what}; pass series.index to exclude the index's tasks (a task -> label "
                                       "Series such as true_labels), or list(series) for its values")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import functools
 import importlib.resources
 import io
 import json
@@ -114,11 +115,12 @@ class Item:
 
 
 def _plain_check(fn: Callable[[Item], Any], position: int) -> "Check":
-    """A callable given as it is in ``VerifySpec(checks=)``, named after itself, or ``check_<i>``
-    after its place in the list when it has no name of its own (a lambda was reported as
-    ``custom:s_lambda_``, a functools.partial as ``custom:partial``)."""
-    named = getattr(fn, "__name__", None)
-    return Check(fn, named if named and named != "<lambda>" else f"check_{position}")
+    """A callable given as it is in ``VerifySpec(checks=)``, named as :class:`Check` names it, but
+    a lambda or functools.partial ``check_<i>`` after its place in the list (a lambda was reported
+    as ``custom:s_lambda_``, a partial as ``custom:partial``)."""
+    if getattr(fn, "__name__", None) == "<lambda>" or isinstance(fn, functools.partial):
+        return Check(fn, f"check_{position}")
+    return Check(fn)  # its own name, or its class's (a check object's reason code stays as it was)
 
 
 class Check:
@@ -524,10 +526,12 @@ def _shingles(text: str) -> tuple[frozenset, frozenset]:
 def _words(text: str) -> frozenset[str]:
     """The distinct words of ``text``: runs of letters and digits of its :func:`shingle_text`,
     case-folded."""
-    return frozenset(_WORD.findall(shingle_text(text).casefold()))
+    return frozenset(_LETTER_RUN.findall(shingle_text(text).casefold()))
 
 
-_WORD = re.compile(r"[^\W_]+")
+# (Not _WORD below, which keeps "arrive-my-card" one word: shuffled words joined by "-" or "."
+# passed the word rule.)
+_LETTER_RUN = re.compile(r"[^\W_]+")
 
 
 def _own_text(name: str, text: str) -> _OwnText:
