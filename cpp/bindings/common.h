@@ -124,6 +124,8 @@ void take_gil_or_park(Take&& take) noexcept {
   try {
     take();
   } catch (abi::__forced_unwind&) {
+    // Never leave this handler: ending it without rethrowing makes glibc abort ("exception not
+    // rethrown"), and rethrowing brings back the unwind this catch exists to stop.
     park_forever();
   }
 #else

@@ -652,10 +652,11 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
 constexpr std::size_t kEngineMinAnswers = 200'000;
 
 // Runs the fit on the engine where it applies (many answers, no gold), else on Em.
+// `validated`: the caller has range-checked the answers already.
 template <class First, class Fill>
-Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill) {
+Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fill&& fill, bool validated = false) {
   if (a.n >= kEngineMinAnswers && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
-  validate(a);
+  if (!validated) validate(a);
   Em em(a, opt);
   return em.run([&](std::vector<double>& cnt, const std::vector<std::uint8_t>& rows, std::vector<double>& err) {
     first_m_step(cnt, rows, err);
@@ -740,7 +741,7 @@ Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt) {
   const std::size_t KK = static_cast<std::size_t>(K) * K;
   Result r = run_em(a, opt, [&](std::vector<double>& cnt, const std::vector<std::uint8_t>&, std::vector<double>& err) {
     for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w) fill.template operator()<0>(w, &cnt[w * KK], &err[w * KK]);
-  }, fill);
+  }, fill, /*validated=*/true);
   r.skills = std::move(skills);
   return r;
 }
