@@ -186,4 +186,4 @@ def test_ctrl_c_stops_a_fit_while_it_featurizes_its_texts() -> None:
     out = subprocess.run([sys.executable, "-c", _INTERRUPTED_FEATURES], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     what, seconds = out.stdout.split()
-    assert what == "interrupted" and float(seconds) < 0.3 + 1.0, out.stdout
+    assert what == "interrupted" and float(seconds) < 0.3 + 2.0, out.stdout  # (5.1 s before, 0.1-0.6 s now)
