@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
-__all__ = ["renew_after_fork"]
+__all__ = ["renew_after_fork", "in_forked_child"]
 
 _guard = threading.Lock()
 _owners: weakref.WeakKeyDictionary[Any, dict[str, Callable[[], Any]]] = weakref.WeakKeyDictionary()
@@ -28,6 +28,12 @@ def renew_after_fork(owner: Any, name: str, factory: Callable[[], Any] = threadi
         _owners.setdefault(owner, {})[name] = factory
 
 
+def in_forked_child(fn: Callable[[], None]) -> None:
+    """Runs ``fn()`` in a forked child (locks kept elsewhere than an attribute, e.g. in a dict)."""
+    if hasattr(os, "register_at_fork"):  # (POSIX)
+        os.register_at_fork(after_in_child=fn)
+
+
 def _renew_in_child() -> None:
     global _guard
     _guard = threading.Lock()
@@ -36,5 +42,4 @@ def _renew_in_child() -> None:
             setattr(owner, name, factory())
 
 
-if hasattr(os, "register_at_fork"):  # (POSIX)
-    os.register_at_fork(after_in_child=_renew_in_child)
+in_forked_child(_renew_in_child)

@@ -145,7 +145,7 @@ class Embedder {
   // under several IDFs (CategoryIndex::fit_with_folds): each text's hashed
   // features (sorted, repeats kept), the IDF of the rows `rows` of them (all
   // rows when null), and one text's features weighed by the current IDF.
-  std::vector<std::vector<std::uint32_t>> features_batch(const std::vector<std::string>& texts,
+  std::vector<std::vector<std::uint32_t>> features_batch(std::span<const std::string> texts,
                                                          unsigned threads = 0) const;
   void fit_idf_features(const std::vector<std::vector<std::uint32_t>>& features,
                         const std::vector<std::uint32_t>* rows = nullptr);

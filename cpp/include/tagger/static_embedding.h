@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,7 @@ class StaticEmbedding {
   std::size_t embed_into(std::string_view text, float* out) const;
   std::vector<float> embed(std::string_view text) const;
   // rows * dim floats, row-major; threads = 0 uses every core.
-  std::vector<float> embed_batch(const std::vector<std::string>& texts, unsigned threads = 0) const;
+  std::vector<float> embed_batch(std::span<const std::string> texts, unsigned threads = 0) const;
   std::vector<float> embed_batch(const std::vector<std::string_view>& texts, unsigned threads = 0) const;
 
   struct Impl;

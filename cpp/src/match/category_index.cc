@@ -7,6 +7,7 @@
 #include <iterator>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -72,8 +73,7 @@ Featurized featurize(const Embedder& embedder, const IndexConfig& config, const 
   for (std::size_t b = 0; b < texts.size(); b += kBlock) {
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) throw FitStopped();
     const std::size_t e = std::min(texts.size(), b + kBlock);
-    const std::vector<std::string> block(texts.begin() + static_cast<std::ptrdiff_t>(b),
-                                         texts.begin() + static_cast<std::ptrdiff_t>(e));
+    const std::span<const std::string> block = std::span(texts).subspan(b, e - b);
     auto features = embedder.features_batch(block, threads);
     std::move(features.begin(), features.end(), std::back_inserter(f.features));
     if (config.dense) {

@@ -204,7 +204,7 @@ SparseVector Embedder::embed(std::string_view text) const {
   return weigh(feats);
 }
 
-std::vector<std::vector<std::uint32_t>> Embedder::features_batch(const std::vector<std::string>& texts,
+std::vector<std::vector<std::uint32_t>> Embedder::features_batch(std::span<const std::string> texts,
                                                                  unsigned threads) const {
   std::vector<std::vector<std::uint32_t>> feats(texts.size());
   util::parallel_for(texts.size(), threads, 128, [&](std::size_t b, std::size_t e) {

@@ -131,7 +131,7 @@ std::vector<float> embed_all(const StaticEmbedding& e, const Texts& texts, unsig
 
 }  // namespace
 
-std::vector<float> StaticEmbedding::embed_batch(const std::vector<std::string>& texts, unsigned threads) const {
+std::vector<float> StaticEmbedding::embed_batch(std::span<const std::string> texts, unsigned threads) const {
   return embed_all(*this, texts, threads);
 }
 

@@ -17,10 +17,11 @@ one estimator each (``copy.copy(est)``).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import weakref
 from typing import Any, Callable
+
+from .._fork import in_forked_child
 
 __all__ = ["Serialized"]
 
@@ -40,8 +41,7 @@ def _renew_in_child() -> None:
         _locks[key] = threading.RLock()
 
 
-if hasattr(os, "register_at_fork"):  # (POSIX)
-    os.register_at_fork(after_in_child=_renew_in_child)
+in_forked_child(_renew_in_child)
 
 
 def _lock_of(obj: Any) -> threading.RLock:

@@ -25,7 +25,7 @@ from ..errors import InvalidArgument, InvalidKey, TaggerError
 from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
-from ._registry import shingle_text, sketch_text
+from ._registry import shingle_text, sketch_of
 from ._spec import VerifySpec, _unicode_text, as_spec, has_letters, normalize_kind
 
 # ------------------------------------------------------------------ results
@@ -499,13 +499,16 @@ class _Run:
 
 # Shingle sets of tasks' own texts, for the check that an upload does not copy one of them.
 TASK_TEXT_CACHE = 256
+
+
 class _OwnText(NamedTuple):
-    """One of the task's own texts, in the forms the copy rules compare."""
+    """One of the task's own texts (or the upload compared with them), in the forms the copy
+    rules compare (:func:`_own_text`)."""
 
     name: str  # what it is ("the task's example 0 (...)")
-    shingles: tuple[frozenset, frozenset]  # _shingles
+    shingles: tuple[frozenset, frozenset]  # 5-grams of its sketch and of its shingle_text (_own_text)
     sketch: str  # sketch_text
-    words: frozenset[str]  # _words
+    words: frozenset[str]  # distinct words
 
 
 _task_text_sets: dict[tuple[str, ...], list[_OwnText]] = {}
@@ -513,29 +516,23 @@ _task_text_lock = threading.Lock()
 renew_after_fork(sys.modules[__name__], "_task_text_lock")
 
 
-def _shingles(text: str) -> tuple[frozenset, frozenset]:
-    """The character 5-gram hashes of ``text`` in two forms: of its letters and digits alone
-    (:func:`sketch_text`: a copy whose spaces were replaced by blank, invisible or punctuation
-    characters is found) and with its spaces (:func:`shingle_text`: a one-letter edit of a short
-    text changes fewer of them, half of such copies of Banking77 questions were found against
-    37 % by the letters alone). A copy by either form is a copy."""
-    return (frozenset(_v.shingle_hashes(sketch_text(text), 5).tolist()),
-            frozenset(_v.shingle_hashes(shingle_text(text), 5).tolist()))
-
-
-def _words(text: str) -> frozenset[str]:
-    """The distinct words of ``text``: runs of letters and digits of its :func:`shingle_text`,
-    case-folded."""
-    return frozenset(_LETTER_RUN.findall(shingle_text(text).casefold()))
-
-
-# (Not _WORD below, which keeps "arrive-my-card" one word: shuffled words joined by "-" or "."
-# passed the word rule.)
-_LETTER_RUN = re.compile(r"[^\W_]+")
-
-
 def _own_text(name: str, text: str) -> _OwnText:
-    return _OwnText(name, _shingles(text), sketch_text(text), _words(text))
+    """``text`` in the forms the copy rules compare, normalised once (:func:`shingle_text`).
+
+    Its character 5-gram hashes in two forms: of its letters and digits alone (:func:`sketch_text`:
+    a copy whose spaces were replaced by blank, invisible or punctuation characters is found) and
+    with its spaces (a one-letter edit of a short text changes fewer of them, half of such copies
+    of Banking77 questions were found against 37 % by the letters alone); a copy by either form is
+    a copy. Its distinct words: runs of letters and digits, case-folded."""
+    plain = shingle_text(text)
+    sketch = sketch_of(plain)
+    shingles = (frozenset(_v.shingle_hashes(sketch, 5).tolist()), frozenset(_v.shingle_hashes(plain, 5).tolist()))
+    # (Not _WORD below, which keeps "arrive-my-card" one word: shuffled words joined by "-" or "."
+    # passed the word rule.)
+    return _OwnText(name, shingles, sketch, frozenset(_LETTER_RUN.findall(plain.casefold())))
+
+
+_LETTER_RUN = re.compile(r"[^\W_]+")
 
 
 def _task_texts(spec: VerifySpec) -> list[_OwnText]:
@@ -595,9 +592,9 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         own = own + [_own_text("the slot's prompt", p)]
     if not own:
         return
+    up = _own_text("the upload", text)
     threshold = float(getattr(spec.registry, "text_threshold", 0.8))
-    ups = _shingles(text)
-    best, j = _closest(((o.name, up, sh) for o in own for up, sh in zip(ups, o.shingles)), threshold)
+    best, j = _closest(((o.name, u, sh) for o in own for u, sh in zip(up.shingles, o.shingles)), threshold)
     if best is not None:
         run.score("task_text_jaccard", j)
         # Its own code, so that a task whose uploads should stay close to their prompts (spelling
@@ -605,8 +602,8 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         # workers' uploads (near_duplicate).
         run.results.append(CheckResult("task_text", j, "copies_task_text", None,
                                        f"a copy of {best}: Jaccard {j:.2f} (the task's own text is no upload)"))
-        return
-    _edited_copy(own, text, run)
+    elif not _edited_copy(own, up, run):
+        _reordered_copy(own, up, run)
 
 
 # A text within this share of a task text's letters and digits in edits (at least one, for task
@@ -615,7 +612,7 @@ EDIT_SHARE = 0.1
 EDIT_MIN_LETTERS = 10
 
 
-def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
+def _edited_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> bool:
     """``copies_task_text`` for a task text with a few letters changed, added or removed. One
     edit changes up to five of the 5-grams of a 20-letter question: half of the one-letter edits
     of Banking77 questions passed the Jaccard rule and were paid. Measured (benchmarks/bench_verify.py
@@ -624,7 +621,7 @@ def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
     15 % and 7.5 % by the Jaccard rule alone), and 0.39 % of the honest questions are flagged
     (0.29 % by the Jaccard rule alone) — each within a word of an example ("Can my friends send me
     money?" for "Can my friend send me money?")."""
-    up = sketch_text(text)
+    up = upload.sketch
     best, best_share, edits, letters = None, 2.0, 0, 0
     for name, _, own_sketch, _ in own:
         n = len(own_sketch)
@@ -635,26 +632,25 @@ def _edited_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
         if d <= cap and d / n < best_share:
             best, best_share, edits, letters = name, d / n, d, n
     if best is None:
-        _reordered_copy(own, text, run)
-        return
+        return False
     run.score("task_text_edits", edits)
     run.results.append(CheckResult("task_text", 1.0 - best_share, "copies_task_text", None,
                                    f"a copy of {best} with {edits} of its {letters} letters and digits "
                                    "changed (the task's own text is no upload)"))
+    return True
 
 
 # Word overlap (Jaccard of the distinct words) from which a text is a task text's words reordered.
 WORD_OVERLAP = 0.9
 
 
-def _reordered_copy(own: list[_OwnText], text: str, run: "_Run") -> None:
+def _reordered_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> None:
     """``copies_task_text`` for a task text's words in another order, give or take a word, or
     repeated ("arrive my card new When will?"): it changes most 5-grams and edits, and was accepted
     and paid. Word overlap (the Jaccard of the distinct words) >= ``WORD_OVERLAP``. Measured as
     ``_edited_copy``: every word-shuffled example is caught; 2 of the 3,080 honest questions
     (0.06 %) share 90 % of an example's words, 23 share 80 %."""
-    up = _words(text)
-    best, overlap = _closest(((o.name, up, o.words) for o in own), WORD_OVERLAP)
+    best, overlap = _closest(((o.name, upload.words, o.words) for o in own), WORD_OVERLAP)
     if best is not None:
         run.score("task_text_words", overlap)
         run.results.append(CheckResult("task_text", overlap, "copies_task_text", None,

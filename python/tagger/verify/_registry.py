@@ -38,8 +38,12 @@ def sketch_text(text: str) -> str:
     copy whose spaces were replaced by blank or invisible characters (U+2800, U+3164, U+200B:
     it reads the same) or by "-" or ", " keeps its 5-grams; case-folding is Unicode's, so an
     upper-case copy of a Russian or Greek text is its original's copy (only A-Z were lowered)."""
-    return "".join(ch for ch in shingle_text(text).casefold()
-                   if unicodedata.category(ch)[0] in "LN" and ch not in _BLANK_LETTERS)
+    return sketch_of(shingle_text(text))
+
+
+def sketch_of(shingled: str) -> str:
+    """:func:`sketch_text` of a text already in its :func:`shingle_text` form."""
+    return "".join(ch for ch in shingled.casefold() if unicodedata.category(ch)[0] in "LN" and ch not in _BLANK_LETTERS)
 
 
 class DedupRegistry:

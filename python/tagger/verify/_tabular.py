@@ -20,8 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._fork import renew_after_fork
-from .._json_depth import MAX_JSON_DEPTH
-from .._json_depth import too_deep as _too_deep
+from .._json_depth import MAX_JSON_DEPTH, too_deep as _too_deep
 from ..errors import InvalidArgument
 
 _PY_TYPES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
