@@ -308,6 +308,62 @@ def edited_copies() -> None:
         print(f"{name:34s} {caught[0]:9.1%} {caught[1]:10.1%} {caught[2]:10.1%} {caught[3]:9.1%} {honest:15.2%}")
 
 
+def copies_of_uploads() -> None:
+    print("\n== 6. copies of other workers' uploads (DedupRegistry: near_duplicate) ==")
+    train, _ = load("train.csv")
+    test, _ = load("test.csv")
+    rng = random.Random(0)
+    originals = rng.sample(range(len(train)), 1000)
+
+    def substitute(text: str, k: int) -> str:
+        for _ in range(k):
+            at = rng.choice([i for i, c in enumerate(text) if c.isalpha()])
+            text = text[:at] + rng.choice([c for c in string.ascii_lowercase if c != text[at].lower()]) + text[at + 1:]
+        return text
+
+    def swap(text: str) -> str:  # two neighbouring letters of a word
+        at = rng.choice([i for i in range(len(text) - 1) if text[i].isalpha() and text[i + 1].isalpha()] or [0])
+        return text[:at] + text[at + 1] + text[at] + text[at + 2:]
+
+    def shuffle(text: str) -> str:
+        words = text.split()
+        rng.shuffle(words)
+        return " ".join(words)
+
+    def drop_word(text: str) -> str:
+        words = text.split()
+        del words[rng.randrange(len(words))]
+        return " ".join(words)
+
+    looks = dict(zip("aeocpxyiATMHPIBK", "аеосрхуіАТМНРІВК"))  # Cyrillic letters drawn like Latin ones
+
+    def look_alike(text: str, k: int = 3) -> str:
+        spots = [i for i, c in enumerate(text) if c in looks]
+        for at in rng.sample(spots, min(k, len(spots))):
+            text = text[:at] + looks.get(text[at], text[at]) + text[at + 1:]
+        return text
+
+    attacks = {"1 letter": lambda t: substitute(t, 1), "2 letters": lambda t: substitute(t, 2),
+               "3 letters": lambda t: substitute(t, 3), "2 swapped": swap, "shuffled": shuffle, "word dropped": drop_word,
+               "3 look-alike": look_alike}
+    copies = {name: [(i, f(train[i])) for i in originals] for name, f in attacks.items()}
+    print(f"{len(train)} Banking77 training questions stored; copies of {len(originals)} of them; "
+          f"its {len(test)} test questions as honest uploads")
+    print(f"{'rules':24s} " + " ".join(f"{n:>12s}" for n in attacks) + f" {'honest':>8s} {'us/check':>9s}")
+    for name, kw in (("Jaccard >= 0.8 only", {"text_edit_share": None, "text_word_sets": False}),
+                     ("+ edits <= 10 %", {"text_word_sets": False}), ("+ the same words", {})):
+        reg = tg.verify.DedupRegistry(**kw)
+        for i, t in enumerate(train):
+            reg.add(tg.crypto.sha256(t.encode()), "train", str(i), text=t)
+        caught = [np.mean([any(c.item_id == str(i) for c in reg.find_copies(t)) for i, t in copies[a]]) for a in attacks]
+        t0 = time.perf_counter()
+        honest = np.mean([bool(reg.find_copies(t)) for t in test])
+        us = 1e6 * (time.perf_counter() - t0) / len(test)
+        print(f"{name:24s} " + " ".join(f"{c:12.1%}" for c in caught) + f" {honest:8.2%} {us:9.0f}")
+    print("(honest: share of the test questions with a near copy among the training questions; Banking77 holds "
+          "many near-identical questions)")
+
+
 if __name__ == "__main__":
     if not DATA.exists():
         sys.exit(f"banking77 not found at {DATA}")
@@ -316,3 +372,4 @@ if __name__ == "__main__":
     perceptual_hashes()
     throughput()
     edited_copies()
+    copies_of_uploads()

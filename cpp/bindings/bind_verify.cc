@@ -152,6 +152,27 @@ TAGGER_BIND_MODULE(verify) {
         return out;
       }, py::arg("texts"), py::arg("threads") = 0);
 
+  py::class_<v::EditIndex>(m, "EditIndex")
+      .def(py::init<double, std::size_t, std::size_t, std::uint64_t>(), py::arg("share") = 0.05,
+           py::arg("min_length") = 10, py::arg("max_length") = 256, py::arg("seed") = 1)
+      .def_property_readonly("share", &v::EditIndex::share)
+      .def_property_readonly("min_length", &v::EditIndex::min_length)
+      .def_property_readonly("max_length", &v::EditIndex::max_length)
+      .def("cap", &v::EditIndex::cap, py::arg("length"))
+      .def("__len__", [](const v::EditIndex& x) { InstanceLock lk(&x, false); return x.size(); })
+      .def("insert", [](v::EditIndex& x, std::string_view t) { InstanceLock lk(&x, true); return x.insert(t); }, py::arg("text"))
+      .def("query", [](const v::EditIndex& x, std::string_view t, std::size_t limit) {
+        std::vector<v::EditIndex::Match> ms;
+        {
+          InstanceLock lk(&x, false);
+          NoGil release;
+          ms = x.query(t, limit);
+        }
+        py::list out;
+        for (const auto& mm : ms) out.append(py::make_tuple(mm.id, mm.edits, mm.length));
+        return out;
+      }, py::arg("text"), py::arg("limit") = 16);
+
   py::class_<v::ImageHashes>(m, "ImageHashes")
       .def_readonly("phash", &v::ImageHashes::phash).def_readonly("dhash", &v::ImageHashes::dhash)
       .def_readonly("mean", &v::ImageHashes::mean).def_readonly("stddev", &v::ImageHashes::stddev);

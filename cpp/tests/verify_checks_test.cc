@@ -234,3 +234,86 @@ TEST(VerifyEditDistance, BandedEqualsFullTableUpToTheCap) {
   EXPECT_EQ(tagger::verify::bounded_edit_distance("abc", "xyz", std::numeric_limits<std::size_t>::max()), 3u);
   EXPECT_EQ(tagger::verify::bounded_edit_distance("abc", "abd", std::numeric_limits<std::size_t>::max() - 1), 1u);
 }
+
+// EditIndex: every one-edit copy is found; a reported bound is never below the true distance
+// and never above the cap; texts far apart, too short or too long are not found.
+TEST(VerifyEditIndex, FindsEveryOneEditCopyAndBoundsFromAbove) {
+  using tagger::verify::EditIndex;
+  std::mt19937 rng(11);
+  const std::string letters = "abcdefghij";  // a small alphabet: many near misses
+  auto random_text = [&](std::size_t len) {
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) s += letters[rng() % letters.size()];
+    return s;
+  };
+  EditIndex ix(0.1);
+  std::vector<std::string> stored;
+  for (int i = 0; i < 400; ++i) {
+    stored.push_back(random_text(10 + rng() % 60));
+    EXPECT_EQ(ix.insert(stored.back()), static_cast<std::uint32_t>(i));
+  }
+  auto found = [&](const std::string& q, std::uint32_t id) -> const EditIndex::Match* {
+    static std::vector<EditIndex::Match> ms;
+    ms = ix.query(q);
+    for (const auto& m : ms) {
+      const std::size_t truth = tagger::verify::bounded_edit_distance(stored[m.id], q, 1000);
+      EXPECT_LE(truth, m.edits) << "'" << stored[m.id] << "' '" << q << "'";
+      EXPECT_LE(m.edits, ix.cap(stored[m.id].size()));
+      EXPECT_EQ(m.length, stored[m.id].size());
+    }
+    for (const auto& m : ms) if (m.id == id) return &m;
+    return nullptr;
+  };
+  for (std::uint32_t id = 0; id < stored.size(); ++id) {
+    const std::string& s = stored[id];
+    const std::size_t at = rng() % s.size();
+    std::string sub = s, ins = s, del = s;
+    sub[at] = sub[at] == 'z' ? 'y' : 'z';
+    ins.insert(ins.begin() + static_cast<std::ptrdiff_t>(at), 'z');
+    del.erase(del.begin() + static_cast<std::ptrdiff_t>(at));
+    for (const std::string& q : {s, sub, ins, del}) {
+      const auto* m = found(q, id);
+      ASSERT_NE(m, nullptr) << "'" << s << "' -> '" << q << "'";
+      EXPECT_EQ(m->edits, q == s ? 0u : 1u);
+    }
+    if (ix.cap(s.size()) >= 2 && at + 1 < s.size() && s[at] != s[at + 1]) {  // two letters swapped
+      std::string swapped = s;
+      std::swap(swapped[at], swapped[at + 1]);
+      const auto* m = found(swapped, id);
+      ASSERT_NE(m, nullptr) << "'" << s << "' -> '" << swapped << "'";
+      EXPECT_EQ(m->edits, 2u);
+    }
+    // An unrelated text of the same length is (almost surely) no copy; every match is checked above.
+    found(random_text(s.size()), id);
+  }
+  EXPECT_EQ(ix.cap(25), 2u);
+  EXPECT_EQ(ix.cap(10), 1u);
+}
+
+TEST(VerifyEditIndex, LengthsOutsideTheRangeAndBadParametersAreRefused) {
+  using tagger::verify::EditIndex;
+  EditIndex ix(0.1, 10, 20);
+  EXPECT_EQ(ix.insert("abcdefghi"), 0u);              // 9 code points: below min_length
+  EXPECT_EQ(ix.insert("abcdefghijklmnopqrstu"), 1u);  // 21: above max_length
+  EXPECT_EQ(ix.insert("\xc3\xa9" "bcdefghijk"), 2u);  // 11 code points in 12 bytes
+  EXPECT_TRUE(ix.query("abcdefghi").empty());
+  EXPECT_TRUE(ix.query("abcdefghijklmnopqrstu").empty());
+  ASSERT_EQ(ix.query("ebcdefghijk").size(), 1u);      // é -> e: one code point changed
+  EXPECT_EQ(ix.query("ebcdefghijk")[0].id, 2u);
+  EXPECT_EQ(ix.size(), 3u);
+  // Many near-identical texts: at most `limit` matches, of those with the most intact blocks
+  // the oldest (here all have the same five), fewest edits first.
+  EditIndex many(0.1);
+  for (int i = 0; i < 30; ++i) many.insert(i % 2 ? "thebrowndoginthepark" : "thebrowndoginthepark2");
+  const auto some = many.query("thebrowndoginthepark", 5);
+  std::vector<std::uint32_t> ids, edits;
+  for (const auto& mm : some) { ids.push_back(mm.id); edits.push_back(mm.edits); }
+  EXPECT_EQ(ids, (std::vector<std::uint32_t>{1, 3, 0, 2, 4}));
+  EXPECT_EQ(edits, (std::vector<std::uint32_t>{0, 0, 1, 1, 1}));
+  EXPECT_EQ(many.query("thebrowndoginthepark").size(), 16u);
+  EXPECT_THROW(EditIndex(0.25), tagger::InvalidArgument);
+  EXPECT_THROW(EditIndex(-0.1), tagger::InvalidArgument);
+  EXPECT_THROW(EditIndex(0.1, 5, 20), tagger::InvalidArgument);
+  EXPECT_THROW(EditIndex(0.1, 30, 20), tagger::InvalidArgument);
+  EXPECT_THROW(EditIndex(0.1, 10, 5000), tagger::InvalidArgument);
+}

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <unordered_map>
 #include <vector>
 
 #include "tagger/bytes.h"
@@ -112,6 +113,57 @@ double jaccard(const std::vector<std::uint64_t>& a, const std::vector<std::uint6
 // substitutions of one code point each; an invalid byte is a unit of its own) when it is at
 // most `cap`, else cap + 1: O(length * cap), for telling a text from a near copy of a short one.
 std::size_t bounded_edit_distance(std::string_view a, std::string_view b, std::size_t cap);
+
+// Near copies by edits, from hashes alone (no text is kept): a stored text of n code points
+// (min_length <= n <= max_length) is found by a query within cap(n) = max(1, floor(share * n))
+// Levenshtein edits of it when its blocks of `kBlock` code points each hold at most one edit,
+// or two letters swapped (a copy with one letter changed, added or removed always is; two or
+// three edits are unless two land in one block, whose bound is then its length). Kept per
+// text: the 64-bit hash of each block and of each one-deletion variant of it (10 bytes per code
+// point); a block found intact in the query near its place (pigeonhole: at least
+// blocks - cap are) makes the text a candidate, and a dynamic program over the blocks bounds
+// the distance from above (0 for an intact block, 1 for one edit, 2 for one deletion and one
+// insertion, its length otherwise). A match's `edits` is that bound: never below the true
+// distance, at most cap. Hashes of 4-code-point blocks are no secret against a dictionary
+// attack (neither are MinHash's 5-gram slots): "no text" means no text bytes, not irreversibility.
+class EditIndex {
+ public:
+  static constexpr std::size_t kBlock = 4;
+  struct Match {
+    std::uint32_t id;
+    std::uint32_t edits;   // an upper bound of the Levenshtein distance, <= cap(length)
+    std::uint32_t length;  // code points of the stored text
+  };
+  // share in [0, 0.2]; 10 <= min_length <= max_length <= 1024. InvalidArgument otherwise.
+  explicit EditIndex(double share = 0.05, std::size_t min_length = 10, std::size_t max_length = 256,
+                     std::uint64_t seed = 1);
+  double share() const noexcept { return share_; }
+  std::size_t min_length() const noexcept { return min_length_; }
+  std::size_t max_length() const noexcept { return max_length_; }
+  std::size_t cap(std::size_t n) const noexcept;  // edits allowed from a stored text of n code points
+  std::size_t size() const noexcept { return length_.size(); }
+  // The new id (0, 1, ...); a text outside [min_length, max_length] code points takes an id and
+  // is found by no query.
+  std::uint32_t insert(std::string_view text);
+  // Fewest edits first, then oldest; at most `limit` of them (those with the most intact blocks).
+  std::vector<Match> query(std::string_view text, std::size_t limit = 16) const;
+
+ private:
+  // The hash of cps[0, len) without cps[skip] (none when skip >= len), as block `block` under `tag`.
+  std::uint64_t block_hash(const char32_t* cps, std::size_t len, std::size_t block, std::size_t tag,
+                           std::size_t skip) const noexcept;
+  std::uint32_t known_cost(std::uint32_t id, std::size_t block, const char32_t* cps, std::size_t len) const noexcept;
+  double share_;
+  std::size_t min_length_, max_length_;
+  std::uint64_t seed_;
+  std::vector<std::uint32_t> length_;  // per id, 0 = not indexed
+  std::vector<std::uint64_t> offset_;  // per id: its first hash in hashes_
+  // Per indexed text, per block b of length l: hash of the block, then of its l one-deletion variants.
+  std::vector<std::uint64_t> hashes_;
+  // Intact full block (its index and hash) -> ids: a chained table in flat arrays.
+  std::unordered_map<std::uint64_t, std::uint32_t> head_;  // key -> entry + 1
+  std::vector<std::uint32_t> entry_id_, entry_next_;       // next: entry + 1, 0 = end
+};
 
 // Classic MinHash (Broder 1997) with num_perm hash functions from the strongly
 // universal multiply-add-shift family h_i(x) = ((a_i x + b_i) mod 2^64) >> 32

@@ -9,24 +9,9 @@
 #include "utf8.h"
 
 namespace tagger::verify {
-namespace {
-
-std::vector<char32_t> code_points(std::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  for (std::size_t pos = 0; pos < s.size();) {
-    const std::size_t at = pos;
-    const char32_t c = utf8::next(s, pos);
-    // An invalid byte is a unit of its own, distinct from every code point.
-    out.push_back(c == utf8::kInvalid ? 0x110000 + static_cast<std::uint8_t>(s[at]) : c);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::size_t bounded_edit_distance(std::string_view a_text, std::string_view b_text, std::size_t cap) {
-  const std::vector<char32_t> a = code_points(a_text), b = code_points(b_text);
+  const std::vector<char32_t> a = utf8::code_points(a_text), b = utf8::code_points(b_text);
   const std::size_t n = a.size(), m = b.size();
   cap = std::min(cap, std::max(n, m));  // never exceeded; and cap + 1, i + cap cannot wrap
   const std::size_t over = cap + 1;

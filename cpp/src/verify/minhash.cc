@@ -7,17 +7,11 @@
 #include "tagger/errors.h"
 #include "tagger/verify.h"
 #include "util/parallel.h"
+#include "verify/mix.h"
 #include "verify/utf8.h"
 
 namespace tagger::verify {
 namespace {
-
-// splitmix64 finalizer: a bijective avalanche mix.
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27; x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // FNV-1a over a short byte window, then mixed (FNV's low bits alone are weak).
 inline std::uint64_t hash_bytes(const char* p, std::size_t n) noexcept {

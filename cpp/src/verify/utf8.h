@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace tagger::verify {
 
@@ -35,6 +36,19 @@ inline char32_t next(std::string_view s, std::size_t& pos) noexcept {
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) { ++pos; return kInvalid; }
   pos += n + 1;
   return cp;
+}
+
+// The code points of s; an invalid byte is a unit of its own (0x110000 + the byte),
+// distinct from every code point.
+inline std::vector<char32_t> code_points(std::string_view s) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  for (std::size_t pos = 0; pos < s.size();) {
+    const std::size_t at = pos;
+    const char32_t c = next(s, pos);
+    out.push_back(c == kInvalid ? 0x110000 + static_cast<std::uint8_t>(s[at]) : c);
+  }
+  return out;
 }
 
 }  // namespace utf8

@@ -29,11 +29,11 @@ from ..errors import InvalidArgument
 from ._check import CheckResult, Check, Item, ModelCheck, TextModel, Verdict, Verifier, check, check_many, sniff
 from ._reasons import ACCEPTED, DESCRIPTIONS, NEEDS_REVIEW, REASONS, REJECTED, STATUSES
 from ._receipt import Receipt
-from ._registry import DedupRegistry
+from ._registry import DedupRegistry, NearText
 from ._spec import KINDS, VerifySpec
 
 __all__ = [
-    "check", "check_many", "Verdict", "CheckResult", "VerifySpec", "Verifier", "Receipt", "DedupRegistry",
+    "check", "check_many", "Verdict", "CheckResult", "VerifySpec", "Verifier", "Receipt", "DedupRegistry", "NearText",
     "Check", "ModelCheck", "Item", "TextModel", "REASONS", "DESCRIPTIONS", "KINDS", "STATUSES",
     "ACCEPTED", "NEEDS_REVIEW", "REJECTED", "phash", "dhash", "hamming", "MinHashLSH", "jaccard", "sniff",
 ]

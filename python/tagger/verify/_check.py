@@ -25,7 +25,7 @@ from ..errors import InvalidArgument, InvalidKey, TaggerError
 from . import _tabular
 from ._reasons import ACCEPTED, IGNORE, NEEDS_REVIEW, REJECTED
 from ._receipt import Receipt, score_name
-from ._registry import shingle_text, sketch_of
+from ._registry import NearText, shingle_text, sketch_of, words_of
 from ._spec import VerifySpec, _unicode_text, as_spec, has_letters, normalize_kind
 
 # ------------------------------------------------------------------ results
@@ -461,11 +461,15 @@ class _Run:
         self.fail("exact_duplicate", "duplicate_in_task" if owner[0] == task_id else "duplicate_in_network",
                   f"{same} as item {owner[1]!r} of task {owner[0]!r}{note}")
 
-    def near_text(self, near: list[tuple[str, str, float]]) -> None:
+    def near_text(self, near: Sequence[Any]) -> None:
+        """The first of a registry's near copies (:class:`NearText`, or a registry of one's own
+        giving (task_id, item_id, Jaccard) as ``find_text`` does)."""
         if near and "near_duplicate" not in self.reasons():
-            t, i, j = near[0]
-            self.score("near_duplicate", j)
-            self.fail("near_duplicate", "near_duplicate", f"estimated Jaccard {j:.2f} with item {i!r} of task {t!r}", j)
+            c = near[0] if isinstance(near[0], NearText) else NearText._of(near[0][:2], "jaccard", float(near[0][2]),
+                                                                           f"estimated Jaccard {near[0][2]:.2f} with")
+            name = "near_duplicate" if c.rule == "jaccard" else f"near_duplicate_{c.rule}"
+            self.score(name, c.score)
+            self.fail(name, "near_duplicate", c.detail, c.score)
 
     def near_image(self, near: list[tuple[str, str, int]]) -> None:
         if near and "near_duplicate_image" not in self.reasons():
@@ -527,12 +531,7 @@ def _own_text(name: str, text: str) -> _OwnText:
     plain = shingle_text(text)
     sketch = sketch_of(plain)
     shingles = (frozenset(_v.shingle_hashes(sketch, 5).tolist()), frozenset(_v.shingle_hashes(plain, 5).tolist()))
-    # (Not _WORD below, which keeps "arrive-my-card" one word: shuffled words joined by "-" or "."
-    # passed the word rule.)
-    return _OwnText(name, shingles, sketch, frozenset(_LETTER_RUN.findall(plain.casefold())))
-
-
-_LETTER_RUN = re.compile(r"[^\W_]+")
+    return _OwnText(name, shingles, sketch, words_of(plain))
 
 
 def _task_texts(spec: VerifySpec) -> list[_OwnText]:
@@ -1024,7 +1023,8 @@ class Verifier:
             _task_text_copy(spec, text, run)
         if spec.registry is not None and st.chars > 0 and not run.exact_duplicate:
             run.registry_seen = spec.registry.additions
-            run.near_text(spec.registry.find_text(text))
+            find = getattr(spec.registry, "find_copies", None)
+            run.near_text(find(text) if find is not None else spec.registry.find_text(text))
 
     def _image(self, item: Item, run: _Run, features: dict, pre: Any) -> None:
         Image = require("PIL.Image", "checking images")

@@ -25,7 +25,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "script_mismatch": (REJECTED, "too few letters in the task's scripts"),
     "gibberish": (REJECTED, "log-likelihood per character under the language model below the threshold"),
     "off_topic": (NEEDS_REVIEW, "similarity to the task's description and category below the threshold"),
-    "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold"),
+    "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold, is within "
+                                     "10 % of its letters in edits, or has the same words reordered"),
     "copies_task_text": (REJECTED, "a copy or near copy of the task's description, an example or the slot's prompt"),
     # image
     "image_corrupt": (REJECTED, "the image cannot be decoded"),

@@ -1,0 +1,158 @@
+// EditIndex: near copies of stored texts by a few edits, from block hashes (tagger/verify.h).
+// Short uploads need it: one changed letter alters up to five of the 5-grams of a 30-letter
+// question, so MinHash's Jaccard misses such copies of another worker's upload.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tagger/errors.h"
+#include "tagger/verify.h"
+#include "verify/mix.h"
+#include "verify/utf8.h"
+
+namespace tagger::verify {
+namespace {
+
+constexpr std::size_t kWhole = 0xFF;  // the tag of a block's own hash (else: the deleted position)
+constexpr std::size_t kNoSkip = std::numeric_limits<std::size_t>::max();
+constexpr std::uint32_t kUnknown = std::numeric_limits<std::uint32_t>::max();
+
+}  // namespace
+
+EditIndex::EditIndex(double share, std::size_t min_length, std::size_t max_length, std::uint64_t seed)
+    : share_(share), min_length_(min_length), max_length_(max_length), seed_(seed) {
+  // Above 0.2 a copy could have every block edited (cap >= blocks) and no intact one to be found by.
+  if (!(share >= 0.0 && share <= 0.2)) throw InvalidArgument("edit share must be in [0, 0.2], got " + std::to_string(share));
+  if (min_length < 10 || min_length > max_length || max_length > 1024)
+    throw InvalidArgument("edit lengths must satisfy 10 <= min_length <= max_length <= 1024, got " +
+                          std::to_string(min_length) + " and " + std::to_string(max_length));
+}
+
+std::size_t EditIndex::cap(std::size_t n) const noexcept {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(share_ * static_cast<double>(n))));
+}
+
+std::uint64_t EditIndex::block_hash(const char32_t* cps, std::size_t len, std::size_t block, std::size_t tag,
+                                    std::size_t skip) const noexcept {
+  std::uint64_t h = mix64(seed_ ^ mix64((static_cast<std::uint64_t>(block) << 8) | tag));
+  for (std::size_t i = 0; i < len; ++i)
+    if (i != skip) h = mix64(h ^ (static_cast<std::uint64_t>(cps[i]) + 0x9e3779b97f4a7c15ULL));
+  return mix64(h ^ (len - (skip < len)));  // the variant's length: "ab" + skip != "abc"'s prefix
+}
+
+std::uint32_t EditIndex::insert(std::string_view text) {
+  if (length_.size() >= std::numeric_limits<std::uint32_t>::max()) throw InvalidArgument("EditIndex is full");
+  const std::vector<char32_t> cps = utf8::code_points(text);
+  const auto id = static_cast<std::uint32_t>(length_.size());
+  const std::size_t n = cps.size();
+  const bool indexed = n >= min_length_ && n <= max_length_;
+  length_.push_back(indexed ? static_cast<std::uint32_t>(n) : 0);
+  offset_.push_back(hashes_.size());
+  if (!indexed) return id;
+  for (std::size_t b = 0; b * kBlock < n; ++b) {
+    const char32_t* at = cps.data() + b * kBlock;
+    const std::size_t l = std::min(kBlock, n - b * kBlock);
+    const std::uint64_t whole = block_hash(at, l, b, kWhole, kNoSkip);
+    hashes_.push_back(whole);
+    for (std::size_t j = 0; j < l; ++j) hashes_.push_back(block_hash(at, l, b, j, j));
+    if (l == kBlock) {  // full blocks only are looked up (a last short one would need every length)
+      auto [it, fresh] = head_.try_emplace(whole, 0);
+      entry_id_.push_back(id);
+      entry_next_.push_back(it->second);
+      it->second = static_cast<std::uint32_t>(entry_id_.size());
+    }
+  }
+  return id;
+}
+
+// 0 when u[0, len) is block `block` of text `id`, 1 when one edit away from it, 2 when one
+// deletion and one insertion away (of the same length), else kUnknown.
+std::uint32_t EditIndex::known_cost(std::uint32_t id, std::size_t block, const char32_t* u, std::size_t len) const noexcept {
+  const std::size_t n = length_[id], l = std::min(kBlock, n - block * kBlock);
+  const std::uint64_t* h = hashes_.data() + offset_[id] + block * (kBlock + 1);  // whole, then deletion j
+  if (len == l) {
+    if (block_hash(u, len, block, kWhole, kNoSkip) == h[0]) return 0;
+    for (std::size_t j = 0; j < l; ++j)  // u[j] substituted
+      if (block_hash(u, len, block, j, j) == h[1 + j]) return 1;
+    // One code point deleted and another added: two letters swapped ("wlil" for "will") among them.
+    for (std::size_t k = 0; k < l; ++k)
+      for (std::size_t j = 0; j < l; ++j)
+        if (j != k && block_hash(u, len, block, k, j) == h[1 + k]) return 2;
+  } else if (len + 1 == l) {
+    for (std::size_t j = 0; j < l; ++j)  // the block's j-th code point deleted
+      if (block_hash(u, len, block, j, kNoSkip) == h[1 + j]) return 1;
+  } else if (len == l + 1) {
+    for (std::size_t j = 0; j < len; ++j)  // u[j] inserted
+      if (block_hash(u, len, block, kWhole, j) == h[0]) return 1;
+  }
+  return kUnknown;
+}
+
+std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_t limit) const {
+  const std::vector<char32_t> u = utf8::code_points(text);
+  const std::size_t m = u.size();
+  std::size_t cap_any = 0, n_max = 0;  // over the stored lengths a match can have
+  for (std::size_t n = min_length_; n <= max_length_; ++n)
+    if ((n > m ? n - m : m - n) <= cap(n)) { cap_any = std::max(cap_any, cap(n)); n_max = n; }
+  std::vector<Match> out;
+  if (n_max == 0 || m < kBlock) return out;
+  // Candidates: texts with enough intact blocks found within cap_any of their place.
+  std::unordered_map<std::uint32_t, std::pair<std::uint32_t, std::uint32_t>> hits;  // id -> (last block + 1, blocks)
+  for (std::size_t b = 0; (b + 1) * kBlock <= n_max; ++b) {
+    const std::size_t place = b * kBlock;
+    const std::size_t lo = place > cap_any ? place - cap_any : 0, hi = std::min(place + cap_any, m - kBlock);
+    for (std::size_t o = lo; o <= hi; ++o) {
+      auto it = head_.find(block_hash(u.data() + o, kBlock, b, kWhole, kNoSkip));
+      if (it == head_.end()) continue;
+      for (std::uint32_t e = it->second; e != 0; e = entry_next_[e - 1]) {
+        auto& [last, count] = hits[entry_id_[e - 1]];
+        if (last != b + 1) { last = static_cast<std::uint32_t>(b + 1); ++count; }
+      }
+    }
+  }
+  // The most intact blocks first: with many near-identical texts stored (templated uploads), the
+  // work stops at `limit` matches instead of bounding every one of them.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> order;  // (blocks, id)
+  for (const auto& [id, hit] : hits) {
+    const std::size_t n = length_[id], c = cap(n), full = n / kBlock;
+    if ((n > m ? n - m : m - n) <= c && hit.second >= std::max<std::size_t>(1, full > c ? full - c : 1))
+      order.emplace_back(hit.second, id);
+  }
+  std::sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
+    return x.first != y.first ? x.first > y.first : x.second < y.second;
+  });
+  constexpr std::uint32_t kOver = std::numeric_limits<std::uint32_t>::max() / 2;
+  std::vector<std::uint32_t> prev(m + 1), cur(m + 1);
+  for (const auto& candidate : order) {
+    if (out.size() >= limit) break;
+    const std::uint32_t id = candidate.second;
+    const std::size_t n = length_[id], c = cap(n);
+    // prev[p]: the least bound for the blocks so far against u[0, p), within c of their end.
+    std::fill(prev.begin(), prev.end(), kOver);
+    prev[0] = 0;
+    for (std::size_t b = 0; b * kBlock < n; ++b) {
+      const std::size_t start = b * kBlock, l = std::min(kBlock, n - start), end = start + l;
+      std::fill(cur.begin(), cur.end(), kOver);
+      const std::size_t a_lo = start > c ? start - c : 0, a_hi = std::min(m, start + c);
+      const std::size_t e_lo = end > c ? end - c : 0, e_hi = std::min(m, end + c);
+      for (std::size_t a = a_lo; a <= a_hi; ++a) {
+        if (prev[a] > c) continue;
+        for (std::size_t p = std::max(a, e_lo); p <= e_hi; ++p) {
+          const std::size_t len = p - a;
+          std::uint32_t cost = (len + 1 >= l && len <= l + 1) ? known_cost(id, b, u.data() + a, len) : kUnknown;
+          if (cost == kUnknown) cost = static_cast<std::uint32_t>(std::max(l, len));  // every code point replaced
+          cur[p] = std::min(cur[p], prev[a] + cost);
+        }
+      }
+      std::swap(prev, cur);
+    }
+    if (prev[m] <= c) out.push_back({id, prev[m], static_cast<std::uint32_t>(n)});
+  }
+  std::sort(out.begin(), out.end(), [](const Match& x, const Match& y) {
+    return x.edits != y.edits ? x.edits < y.edits : x.id < y.id;
+  });
+  return out;
+}
+
+}  // namespace tagger::verify
