@@ -262,7 +262,7 @@ def throughput() -> None:
 
 
 def edited_copies() -> None:
-    print("\n== 5. copies of the task's examples with letters changed (copies_task_text) ==")
+    print("\n== 5. copies of the task's examples, edited, cut, joined or wrapped (copies_task_text, contains_task_text) ==")
     from tagger.verify import _check
 
     train, train_labels = load("train.csv")
@@ -284,28 +284,44 @@ def edited_copies() -> None:
         rng.shuffle(words)
         return " ".join(words)
 
+    def cut(text: str) -> str:  # its first 70 % of words
+        words = text.split()
+        return " ".join(words[:max(1, int(0.7 * len(words)))])
+
+    greetings, thanks = ["Hi! ", "Hello, ", "Hey there. ", "Good morning! "], [" Thanks!", " Thank you.", " Cheers", " Please help."]
     edited: dict[object, list[tuple[int, str]]] = {k: [(i, edit(e, k)) for i, (ex, _) in enumerate(tasks) for e in ex]
                                                    for k in (1, 2, 3)}
     edited["shuffled"] = [(i, shuffle(e)) for i, (ex, _) in enumerate(tasks) for e in ex]
+    edited["cut to 70 %"] = [(i, cut(e)) for i, (ex, _) in enumerate(tasks) for e in ex]
+    edited["joined"] = [(i, e + " " + ex[(k + 1) % len(ex)]) for i, (ex, _) in enumerate(tasks) for k, e in enumerate(ex)]
+    edited["wrapped"] = [(i, rng.choice(greetings) + e + rng.choice(thanks)) for i, (ex, _) in enumerate(tasks) for e in ex]
 
     def flagged(i: int, text: str) -> bool:
         spec = tg.verify.VerifySpec(description="Questions a bank customer asks", examples=tasks[i][0],
                                     relevance_threshold=None)
-        return "copies_task_text" in tg.verify.check(text.encode(), "text", spec, register=False).reasons
+        reasons = tg.verify.check(text.encode(), "text", spec, register=False).reasons
+        return "copies_task_text" in reasons or "contains_task_text" in reasons
 
-    share, letters, overlap = _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP
+    knobs = ("EDIT_SHARE", "EDIT_MIN_LETTERS", "WORD_OVERLAP", "CONTAINED")
+    saved = tuple(getattr(_check, k) for k in knobs)
+    share, letters, overlap, contained = saved
+    kinds = (1, 2, 3, "shuffled", "cut to 70 %", "joined", "wrapped")
     print(f"{len(tasks)} tasks (5 training questions each as examples); {sum(len(h) for _, h in tasks)} honest test questions")
-    print(f"{'rule':34s} {'1 letter':>9s} {'2 letters':>10s} {'3 letters':>10s} {'shuffled':>9s} {'honest flagged':>15s}")
-    rules = (("Jaccard >= 0.8 only", (0.0, 10**9, 2.0)), (f"+ edits <= {share:.0%} of letters", (share, letters, 2.0)),
-             (f"+ {overlap:.0%} of the words shared", (share, letters, overlap)))
-    for name, (sh, ml, ov) in rules:
-        _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP = sh, ml, ov
+    print(f"{'rule':34s} " + " ".join(f"{(f'{k} letter' + 's' * (k > 1)) if isinstance(k, int) else k:>11s}" for k in kinds)
+          + f" {'honest flagged':>15s}")
+    rules = (("Jaccard >= 0.8 only", (0.0, 10**9, 2.0, 2.0)), (f"+ edits <= {share:.0%} of letters", (share, letters, 2.0, 2.0)),
+             (f"+ {overlap:.0%} of the words shared", (share, letters, overlap, 2.0)),
+             ("+ cut, joined, wrapped (review)", saved))
+    for name, values in rules:
+        for k, v in zip(knobs, values):
+            setattr(_check, k, v)
         try:
-            caught = [np.mean([flagged(i, t) for i, t in edited[k]]) for k in (1, 2, 3, "shuffled")]
+            caught = [np.mean([flagged(i, t) for i, t in edited[k]]) for k in kinds]
             honest = np.mean([flagged(i, h) for i, (_, hs) in enumerate(tasks) for h in hs])
         finally:
-            _check.EDIT_SHARE, _check.EDIT_MIN_LETTERS, _check.WORD_OVERLAP = share, letters, overlap
-        print(f"{name:34s} {caught[0]:9.1%} {caught[1]:10.1%} {caught[2]:10.1%} {caught[3]:9.1%} {honest:15.2%}")
+            for k, v in zip(knobs, saved):
+                setattr(_check, k, v)
+        print(f"{name:34s} " + " ".join(f"{c:11.1%}" for c in caught) + f" {honest:15.2%}")
 
 
 def copies_of_uploads() -> None:

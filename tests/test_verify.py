@@ -121,6 +121,9 @@ CASES = {
     "copies_task_text": (b"Where is my card? It has not arrived yet.", "text",
                          {"description": "Customer questions about card delivery",
                           "examples": ["Where is my card? It has not arrived yet."]}),
+    "contains_task_text": (b"Hello! Where is my card? It has not arrived yet. Thanks", "text",
+                           {"description": "Customer questions about card delivery",
+                            "examples": ["Where is my card? It has not arrived yet."]}),
 }
 
 

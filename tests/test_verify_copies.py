@@ -57,7 +57,8 @@ def test_genuine_uploads_near_the_examples_are_accepted():
     assert v.reasons == ("copies_task_text",) and 0.75 <= v.scores["task_text_jaccard"] < 0.85
     lax = V.VerifySpec(description=D, examples=["Why was my card payment declined?"],
                        registry=V.DedupRegistry(text_threshold=0.85))
-    assert V.check(b"Why was my card payment declined today?", "text", lax).accepted
+    # Not a copy by Jaccard at 0.85; the whole example with a word added is for review instead.
+    assert V.check(b"Why was my card payment declined today?", "text", lax).reasons == ("contains_task_text",)
 
 
 @pytest.mark.parametrize("edited", ["When will my new cart arrive?", "When wil my new card arrive?",
@@ -357,3 +358,37 @@ def test_numbers_do_not_make_an_honest_text_gibberish(text: str) -> None:
 def test_numbers_do_not_hide_gibberish(text: str) -> None:
     spec = V.VerifySpec(description="Questions a bank customer asks about card payments", relevance_threshold=None)
     assert "gibberish" in V.check(text.encode(), "text", spec, register=False).reasons
+
+
+# ------------------------------------------------ cut, joined or wrapped task texts
+
+
+LONG_EX = ["I ordered a new card two weeks ago and it still has not arrived",
+           "How long does it take for a transfer from abroad to reach my account?"]
+
+
+@pytest.mark.parametrize("copy, what", [
+    ("I ordered a new card two weeks ago and it", "a part of the task's example 0"),
+    ("How long does it take for a transfer from abroad", "a part of the task's example 1"),
+    ("Hi there! " + LONG_EX[0] + ". Thanks a lot", "the task's example 0 ("),
+    (LONG_EX[1] + " " + LONG_EX[0], "the task's example"),
+])
+def test_a_task_text_cut_joined_or_wrapped_is_held_for_review(copy, what):
+    spec = V.VerifySpec(task_id="t1", description=D, examples=LONG_EX, registry=V.DedupRegistry())
+    v = V.check(copy.encode(), "text", spec, item_id="a")
+    assert v.status == "needs_review" and v.reasons == ("contains_task_text",), v.details
+    assert v.details["contains_task_text"].startswith(what) and v.scores["task_text_contained"] >= 0.5
+    # a task whose uploads stay close to their prompts turns it off like copies_task_text
+    quiet = spec.replace(severity={"copies_task_text": "ignore", "contains_task_text": "ignore"},
+                         registry=V.DedupRegistry())
+    assert V.check(copy.encode(), "text", quiet, item_id="a").accepted
+
+
+def test_an_example_with_words_of_ones_own_or_a_short_part_of_it_is_accepted():
+    spec = V.VerifySpec(task_id="t1", description=D, examples=LONG_EX)
+    for text in ["I ordered a new card two weeks ago and it still has not arrived, I need it for my trip to Spain "
+                 "next Monday and cannot pay the hotel",
+                 "Two weeks ago? Mine has not arrived either",  # fewer than 12 of an example's 5-grams
+                 "How long does a card take to reach me?"]:
+        v = V.check(text.encode(), "text", spec)
+        assert v.accepted, (text, v.details)

@@ -601,8 +601,8 @@ def _task_text_copy(spec: VerifySpec, text: str, run: "_Run") -> None:
         # workers' uploads (near_duplicate).
         run.results.append(CheckResult("task_text", j, "copies_task_text", None,
                                        f"a copy of {best}: Jaccard {j:.2f} (the task's own text is no upload)"))
-    elif not _edited_copy(own, up, run):
-        _reordered_copy(own, up, run)
+    elif not _edited_copy(own, up, run) and not _reordered_copy(own, up, run):
+        _contained_copy(own, up, run)
 
 
 # A text within this share of a task text's letters and digits in edits (at least one, for task
@@ -643,7 +643,7 @@ def _edited_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> bool:
 WORD_OVERLAP = 0.9
 
 
-def _reordered_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> None:
+def _reordered_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> bool:
     """``copies_task_text`` for a task text's words in another order, give or take a word, or
     repeated ("arrive my card new When will?"): it changes most 5-grams and edits, and was accepted
     and paid. Word overlap (the Jaccard of the distinct words) >= ``WORD_OVERLAP``. Measured as
@@ -655,6 +655,46 @@ def _reordered_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> None:
         run.results.append(CheckResult("task_text", overlap, "copies_task_text", None,
                                        f"a copy of {best} with its words reordered: {overlap:.0%} of the words "
                                        "shared (the task's own text is no upload)"))
+    return best is not None
+
+
+# Cut, joined or wrapped copies (contains_task_text): a task text whose 5-grams are at least
+# CONTAINED inside the upload, of at least CONTAINED_MIN[0] 5-grams, when at most NOVEL_MAX of the
+# upload's 5-grams are its own; or an upload whose 5-grams are at least CONTAINED inside one task
+# text, of at least CONTAINED_MIN[1] 5-grams.
+CONTAINED = 0.95
+CONTAINED_MIN = (16, 12)
+NOVEL_MAX = 0.5
+
+
+def _contained_copy(own: list[_OwnText], upload: _OwnText, run: "_Run") -> None:
+    """``contains_task_text`` (needs_review) for a task text cut short, joined to another or
+    wrapped in a few words ("Hi! <example> Thanks!"): the length changes, so Jaccard, edits and
+    word overlap all miss it, and it was accepted and paid. Measured (benchmarks/bench_verify.py
+    part 5): 80 % of the examples cut to 70 % of their words, 99.7 % of two examples joined and
+    95 % of the wrapped ones are caught; 0.6 % of the honest questions are flagged, most of
+    them an example less a few words ("My top-up has failed." for "I think my top-up has
+    failed."), so the owner reviews them rather than having them refused."""
+    up = upload.shingles[0]
+    if not up:
+        return
+    novel = len(up.difference(*(o.shingles[0] for o in own))) / len(up)
+    for o in own:
+        mine = o.shingles[0]
+        if len(mine) >= CONTAINED_MIN[0] and novel <= NOVEL_MAX and len(mine & up) >= CONTAINED * len(mine):
+            share = 1.0 - novel
+            run.score("task_text_contained", share)
+            run.results.append(CheckResult("task_text", share, "contains_task_text", None,
+                                           f"{o.name} with a few words around it: {share:.0%} of the upload's 5-grams "
+                                           "are the task's own text"))
+            return
+    for o in own:
+        inside = len(o.shingles[0] & up) / len(up)
+        if len(up) >= CONTAINED_MIN[1] and inside >= CONTAINED:
+            run.score("task_text_contained", inside)
+            run.results.append(CheckResult("task_text", inside, "contains_task_text", None,
+                                           f"a part of {o.name}: {inside:.0%} of the upload's 5-grams are in it"))
+            return
 
 
 def _claim(spec: VerifySpec, key: bytes, item_id: str, register: bool, run: _Run, same: str, note: str = "") -> bool:

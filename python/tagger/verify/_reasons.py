@@ -28,6 +28,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold, is within "
                                      "10 % of its letters in edits, or has the same words reordered"),
     "copies_task_text": (REJECTED, "a copy or near copy of the task's description, an example or the slot's prompt"),
+    "contains_task_text": (NEEDS_REVIEW, "mostly the task's own text: a task text cut short, joined to another or "
+                                         "wrapped in a few words"),
     # image
     "image_corrupt": (REJECTED, "the image cannot be decoded"),
     "image_truncated": (REJECTED, "the image data ends early"),
