@@ -359,19 +359,29 @@ def copies_of_uploads() -> None:
             text = text[:at] + looks.get(text[at], text[at]) + text[at + 1:]
         return text
 
+    def cut(text: str) -> str:  # its first 70 % of words
+        words = text.split()
+        return " ".join(words[:max(1, int(0.7 * len(words)))])
+
+    greetings, thanks = ["Hi! ", "Hello, ", "Hey there. ", "Good morning! "], [" Thanks!", " Thank you.", " Cheers", " Please help."]
     attacks = {"1 letter": lambda t: substitute(t, 1), "2 letters": lambda t: substitute(t, 2),
                "3 letters": lambda t: substitute(t, 3), "2 swapped": swap, "shuffled": shuffle, "word dropped": drop_word,
-               "3 look-alike": look_alike}
+               "3 look-alike": look_alike, "cut to 70 %": cut,
+               "joined": lambda t: t + " " + train[rng.randrange(len(train))],  # (a copy of either is caught)
+               "wrapped": lambda t: rng.choice(greetings) + t + rng.choice(thanks)}
     copies = {name: [(i, f(train[i])) for i in originals] for name, f in attacks.items()}
+    joined_with = {t: next(k for k in range(len(train)) if t.endswith(" " + train[k])) for _, t in copies["joined"]}
     print(f"{len(train)} Banking77 training questions stored; copies of {len(originals)} of them; "
           f"its {len(test)} test questions as honest uploads")
     print(f"{'rules':24s} " + " ".join(f"{n:>12s}" for n in attacks) + f" {'honest':>8s} {'us/check':>9s}")
-    for name, kw in (("Jaccard >= 0.8 only", {"text_edit_share": None, "text_word_sets": False}),
-                     ("+ edits <= 10 %", {"text_word_sets": False}), ("+ the same words", {})):
+    for name, kw in (("Jaccard >= 0.8 only", {"text_edit_share": None, "text_word_sets": False, "text_parts": False}),
+                     ("+ edits <= 10 %", {"text_word_sets": False, "text_parts": False}),
+                     ("+ the same words", {"text_parts": False}), ("+ cut, joined, wrapped", {})):
         reg = tg.verify.DedupRegistry(**kw)
         for i, t in enumerate(train):
             reg.add(tg.crypto.sha256(t.encode()), "train", str(i), text=t)
-        caught = [np.mean([any(c.item_id == str(i) for c in reg.find_copies(t)) for i, t in copies[a]]) for a in attacks]
+        caught = [np.mean([any(c.item_id in (str(i), str(joined_with.get(t, i))) for c in reg.find_copies(t))
+                           for i, t in copies[a]]) for a in attacks]
         t0 = time.perf_counter()
         honest = np.mean([bool(reg.find_copies(t)) for t in test])
         us = 1e6 * (time.perf_counter() - t0) / len(test)

@@ -211,3 +211,53 @@ def test_many_near_identical_stored_texts_keep_a_check_short():
     for _ in range(5):
         reg.find_copies(base)
     assert (time.perf_counter() - t0) / 5 < 0.25
+
+
+CARD = "I ordered a new card two weeks ago and it still has not arrived, can you tell me where it is?"
+
+
+@pytest.mark.parametrize("copy, rule", [
+    ("Hi! " + CARD + " Thanks a lot, Anna", "inside"),
+    (CARD + " " + "Also, why was I charged a fee?", "inside"),
+    ("I ordered a new card two weeks ago and it still has not arrived", "cut"),
+    ("weeks ago and it still has not arrived, can you tell me where it is?", "cut"),
+])
+def test_another_upload_cut_joined_or_wrapped_is_a_near_duplicate(copy, rule):
+    from tagger.verify._registry import sketch_text
+
+    mine, theirs = len(sketch_text(copy)), len(sketch_text(CARD))  # letters and digits
+    share = theirs / mine if rule == "inside" else mine / theirs
+    reg = V.DedupRegistry(text_threshold=0.95)  # (so that Jaccard does not find them first)
+    reg.add(tg.crypto.sha256(CARD.encode()), "t1", "a", text=CARD)
+    found = [c for c in reg.find_copies(copy) if c.rule == rule]
+    assert found and found[0][:2] == ("t1", "a") and found[0].score == pytest.approx(share), reg.find_copies(copy)
+    assert not [c for c in V.DedupRegistry(text_parts=False, text_threshold=0.95).find_copies(copy) if c.rule == rule]
+
+
+def test_short_parts_and_texts_that_are_mostly_ones_own_are_not_parts():
+    reg = V.DedupRegistry()
+    reg.add(tg.crypto.sha256(CARD.encode()), "t1", "a", text=CARD)
+    for text in ["it still has not arrived, can you tell me where it is?",  # 41 letters: 58 % of the 71
+                 "can you tell me where it is?",  # fewer than 20 letters and digits
+                 CARD + " I paid for express delivery and the tracking number you sent me does not work at all, "
+                        "and nobody answers the phone"]:  # the stored text is under half of it
+        assert not [c for c in reg.find_copies(text) if c.rule in ("inside", "cut")], text
+    with pytest.raises(InvalidArgument, match="text_parts"):
+        V.DedupRegistry(text_parts=1)  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="abc", min_size=10, max_size=40), min_size=1, max_size=12),
+       st.text(alphabet="abc", min_size=0, max_size=60))
+def test_a_part_match_is_exact(stored, query):
+    ix = _v.ContainmentIndex(min_length=10, max_length=40)
+    for s in stored:
+        ix.insert(s)
+    found = {(i, kind) for i, kind, _ in ix.query(query, 1000)}
+    for i, s in enumerate(stored):
+        inside = s in query and 2 * len(s) >= len(query)
+        start = len(s) > len(query) >= max(10, 0.6 * len(s)) and s.startswith(query)
+        end = len(s) > len(query) >= max(10, 0.6 * len(s)) and s.endswith(query) and not start
+        assert ((i, "inside") in found) == inside, (s, query)
+        assert ((i, "start") in found) == start, (s, query)
+        assert ((i, "end") in found) == end, (s, query)

@@ -173,6 +173,25 @@ TAGGER_BIND_MODULE(verify) {
         return out;
       }, py::arg("text"), py::arg("limit") = 16);
 
+  py::class_<v::ContainmentIndex>(m, "ContainmentIndex")
+      .def(py::init<std::size_t, std::size_t, double, double, std::uint64_t>(), py::arg("min_length") = 20,
+           py::arg("max_length") = 256, py::arg("inside_share") = 0.5, py::arg("part_share") = 0.6, py::arg("seed") = 1)
+      .def("__len__", [](const v::ContainmentIndex& x) { InstanceLock lk(&x, false); return x.size(); })
+      .def("insert", [](v::ContainmentIndex& x, std::string_view t) { InstanceLock lk(&x, true); return x.insert(t); },
+           py::arg("text"))
+      .def("query", [](const v::ContainmentIndex& x, std::string_view t, std::size_t limit) {
+        std::vector<v::ContainmentIndex::Match> ms;
+        {
+          InstanceLock lk(&x, false);
+          NoGil release;
+          ms = x.query(t, limit);
+        }
+        static const char* const kinds[] = {"inside", "start", "end"};
+        py::list out;
+        for (const auto& mm : ms) out.append(py::make_tuple(mm.id, kinds[static_cast<int>(mm.kind)], mm.length));
+        return out;
+      }, py::arg("text"), py::arg("limit") = 16);
+
   py::class_<v::ImageHashes>(m, "ImageHashes")
       .def_readonly("phash", &v::ImageHashes::phash).def_readonly("dhash", &v::ImageHashes::dhash)
       .def_readonly("mean", &v::ImageHashes::mean).def_readonly("stddev", &v::ImageHashes::stddev);

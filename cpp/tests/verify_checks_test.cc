@@ -317,3 +317,48 @@ TEST(VerifyEditIndex, LengthsOutsideTheRangeAndBadParametersAreRefused) {
   EXPECT_THROW(EditIndex(0.1, 30, 20), tagger::InvalidArgument);
   EXPECT_THROW(EditIndex(0.1, 10, 5000), tagger::InvalidArgument);
 }
+
+// ContainmentIndex against plain substring tests on random texts over a small alphabet.
+TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsAndEnds) {
+  using tagger::verify::ContainmentIndex;
+  std::mt19937 rng(5);
+  auto random_text = [&](std::size_t len) {
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) s += "ab"[rng() % 2];
+    return s;
+  };
+  ContainmentIndex ix(10, 40);
+  std::vector<std::string> stored;
+  for (int i = 0; i < 60; ++i) {
+    stored.push_back(random_text(10 + rng() % 31));
+    ix.insert(stored.back());
+  }
+  ix.insert("short");  // below min_length: takes an id, found by nothing
+  for (int trial = 0; trial < 3000; ++trial) {
+    const std::string& s = stored[rng() % stored.size()];
+    std::string q;
+    switch (trial % 3) {
+      case 0: q = random_text(rng() % 8) + s + random_text(rng() % 8); break;
+      case 1: q = s.substr(0, s.size() * (6 + rng() % 5) / 10); break;
+      default: q = s.substr(s.size() - s.size() * (6 + rng() % 5) / 10); break;
+    }
+    const auto ms = ix.query(q, 1000);
+    for (std::uint32_t id = 0; id < stored.size(); ++id) {
+      const std::string& t = stored[id];
+      const bool inside = q.find(t) != std::string::npos && 2 * t.size() >= q.size();
+      const bool part = t.size() > q.size() && q.size() >= 10 && 10 * q.size() >= 6 * t.size();
+      const bool start = part && t.compare(0, q.size(), q) == 0;
+      const bool end = part && !start && t.compare(t.size() - q.size(), q.size(), q) == 0;
+      auto has = [&](ContainmentIndex::Kind k) {
+        return std::any_of(ms.begin(), ms.end(), [&](const auto& m) { return m.id == id && m.kind == k; });
+      };
+      ASSERT_EQ(has(ContainmentIndex::Kind::kInside), inside) << "'" << t << "' in '" << q << "'";
+      ASSERT_EQ(has(ContainmentIndex::Kind::kStart), start) << "'" << t << "' starts with '" << q << "'";
+      ASSERT_EQ(has(ContainmentIndex::Kind::kEnd), end) << "'" << t << "' ends with '" << q << "'";
+    }
+    for (const auto& m : ms) EXPECT_LT(m.id, stored.size());
+  }
+  EXPECT_THROW(ContainmentIndex(5), tagger::InvalidArgument);
+  EXPECT_THROW(ContainmentIndex(20, 256, 0.0), tagger::InvalidArgument);
+  EXPECT_THROW(ContainmentIndex(20, 256, 0.5, 1.5), tagger::InvalidArgument);
+}

@@ -165,6 +165,45 @@ class EditIndex {
   std::vector<std::uint32_t> entry_id_, entry_next_;       // next: entry + 1, 0 = end
 };
 
+// Cut, joined and wrapped copies from hashes alone (no text is kept). For each stored text of n
+// code points (min_length <= n <= max_length): the polynomial hash (mod 2^61 - 1) of the whole,
+// and of each of its prefixes and suffixes (16 bytes per code point). A query finds
+//   kInside: a stored text that is a contiguous part of the query and at least inside_share of
+//            it (a worker's upload with a greeting added, or two uploads joined);
+//   kStart, kEnd: a stored text whose start or end the query is, at least min_length code points
+//            and part_share of it (an upload cut short).
+// Exact on the code points given (the caller passes sketches: letters and digits, case-folded),
+// up to hash collisions (about 2^-61 per comparison).
+class ContainmentIndex {
+ public:
+  enum class Kind : std::uint8_t { kInside = 0, kStart = 1, kEnd = 2 };
+  struct Match {
+    std::uint32_t id;
+    Kind kind;
+    std::uint32_t length;  // code points of the stored text
+  };
+  // 10 <= min_length <= max_length <= 4096; shares in (0, 1]. InvalidArgument otherwise.
+  explicit ContainmentIndex(std::size_t min_length = 20, std::size_t max_length = 256, double inside_share = 0.5,
+                            double part_share = 0.6, std::uint64_t seed = 1);
+  std::size_t size() const noexcept { return length_.size(); }
+  // The new id (0, 1, ...); a text outside [min_length, max_length] takes an id and is found by no query.
+  std::uint32_t insert(std::string_view text);
+  // kInside matches first (the longest stored text first), then kStart, kEnd; at most `limit`.
+  std::vector<Match> query(std::string_view text, std::size_t limit = 16) const;
+
+ private:
+  std::size_t min_length_, max_length_;
+  double inside_share_, part_share_;
+  std::uint64_t base_;
+  std::vector<std::uint64_t> power_;  // base^k mod p, k <= 2 * max_length
+  std::vector<std::uint32_t> length_;  // per id, 0 = not indexed
+  std::vector<std::uint64_t> offset_;  // per id: its first prefix hash in prefix_ (and suffix_)
+  std::vector<std::uint64_t> prefix_, suffix_;  // hash of its first / last k + 1 code points
+  // (length, whole hash) -> ids; (anchor tag, hash of the first / last min_length code points) -> ids.
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> whole_, anchors_;
+  std::vector<std::uint32_t> lengths_present_;  // sorted
+};
+
 // Classic MinHash (Broder 1997) with num_perm hash functions from the strongly
 // universal multiply-add-shift family h_i(x) = ((a_i x + b_i) mod 2^64) >> 32
 // over the low 32 bits x of a shingle hash (Dietzfelbinger 1996). The share of

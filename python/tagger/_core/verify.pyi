@@ -4,7 +4,7 @@ import numpy
 import numpy.typing
 import tagger._core.match
 import typing
-__all__: list[str] = ['AudioStats', 'EditIndex', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'bounded_edit_distance', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'script_names', 'shingle_hashes', 'text_stats', 'valid_reason_code']
+__all__: list[str] = ['AudioStats', 'ContainmentIndex', 'EditIndex', 'HashIndex', 'ImageHashes', 'MinHashLSH', 'MinHasher', 'RECEIPT_DOMAIN', 'TextModel', 'TextScores', 'TextStats', 'WavInfo', 'analyze_wav', 'area_resize', 'bounded_edit_distance', 'hamming', 'image_hashes', 'jaccard', 'phash_coefficients', 'receipt_decode', 'receipt_encode', 'receipt_signed_message', 'receipt_verify', 'script_names', 'shingle_hashes', 'text_stats', 'valid_reason_code']
 class TextStats:
     def script_fraction(self, scripts: collections.abc.Sequence[str]) -> float:
         ...
@@ -126,6 +126,15 @@ class EditIndex:
         ...
     @property
     def share(self) -> float:
+        ...
+class ContainmentIndex:
+    def __init__(self, min_length: typing.SupportsInt | typing.SupportsIndex = 20, max_length: typing.SupportsInt | typing.SupportsIndex = 256, inside_share: typing.SupportsFloat | typing.SupportsIndex = 0.5, part_share: typing.SupportsFloat | typing.SupportsIndex = 0.6, seed: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    def __len__(self) -> int:
+        ...
+    def insert(self, text: str) -> int:
+        ...
+    def query(self, text: str, limit: typing.SupportsInt | typing.SupportsIndex = 16) -> list:
         ...
 class ImageHashes:
     @property

@@ -102,8 +102,10 @@ class NearText(NamedTuple):
 
     task_id: str
     item_id: str
-    rule: str  # "jaccard" | "edits" | "words"
-    score: float  # the estimated Jaccard; the edits (an upper bound); the share of distinct words shared
+    rule: str  # "jaccard" | "edits" | "words" | "inside" | "cut"
+    # the estimated Jaccard; the edits (an upper bound); the share of distinct words shared; the
+    # share of the upload that is the stored text; the share of the stored text that the upload is
+    score: float
     detail: str  # the finding, in words
 
     @staticmethod
@@ -118,7 +120,7 @@ class DedupRegistry:
     * exact: SHA-256 of the plaintext -> the (task_id, item_id) that first had it;
       the same bytes in the same task give ``duplicate_in_task``, in another task
       ``duplicate_in_network``;
-    * near, text (``near_duplicate``), by three rules on the text's letters and digits:
+    * near, text (``near_duplicate``), by these rules on the text's letters and digits:
 
       - MinHash (``num_perm`` slots, character 5-grams) in an LSH index: a stored text with
         estimated Jaccard >= ``cutoff``. With the default cutoff t - 2·sqrt(t(1-t)/num_perm) a
@@ -131,24 +133,29 @@ class DedupRegistry:
         another worker's upload through, and both were paid;
       - words: a stored text of at least 6 distinct words with the same distinct words, or
         (from 10 words) one word more or fewer: a copy with its words reordered
-        ("arrive my card new When will?") changes most 5-grams and edits.
+        ("arrive my card new When will?") changes most 5-grams and edits;
+      - parts (:class:`~tagger._core.verify.ContainmentIndex`): a stored text of 20 to 256
+        letters and digits that is the whole of at least half of the upload (a greeting added,
+        two uploads joined: rule "inside"), or whose start or end the upload is, at least 20
+        of them and 60 % of it (cut short: rule "cut"). Exact on the letters and digits, from
+        hashes of each stored text's prefixes and suffixes.
 
       Measured (benchmarks/bench_verify.py part 6: Banking77's 10,003 training questions stored,
       its 3,080 test questions as honest uploads): 7.2 % of the honest questions are flagged by
       the Jaccard rule alone — Banking77 holds many near-identical questions ("What exchange
-      rate do you use?" / "What exchange rates do you use?") — and 10.3 % by the three rules;
+      rate do you use?" / "What exchange rates do you use?") — and 12.4 % by all of them;
       see docs/verification.md for the copies caught;
     * near, image: 64-bit pHash; a stored image within ``image_distance`` bits gives
       ``near_duplicate_image``.
 
     Thread-safe (one lock). Only plaintext *hashes* and sketches are kept, never data (hashes
     of 4-letter blocks, 5-grams and word sets are no secret against a dictionary attack).
-    ``text_edit_share=None`` and ``text_word_sets=False`` turn those rules off.
+    ``text_edit_share=None``, ``text_word_sets=False`` and ``text_parts=False`` turn those rules off.
     """
 
     def __init__(self, text_threshold: float = 0.8, num_perm: int = 128, image_distance: int = 8,
                  cutoff: Optional[float] = None, seed: int = 1, *, text_edit_share: Optional[float] = 0.1,
-                 text_word_sets: bool = True) -> None:
+                 text_word_sets: bool = True, text_parts: bool = True) -> None:
         _int_field("image_distance", image_distance, 0, 64)
         _int_field("num_perm", num_perm, 1, 2**32 - 1)
         _int_field("seed", seed, 0, 2**32 - 1)
@@ -157,8 +164,9 @@ class DedupRegistry:
             _real_field("cutoff", cutoff, 0.0, 1.0)
         if text_edit_share is not None:
             _real_field("text_edit_share", text_edit_share, 0.0, 0.2)
-        if not isinstance(text_word_sets, bool):
-            raise InvalidArgument(f"text_word_sets must be True or False, got {text_word_sets!r}")
+        for name, flag in (("text_word_sets", text_word_sets), ("text_parts", text_parts)):
+            if not isinstance(flag, bool):
+                raise InvalidArgument(f"{name} must be True or False, got {flag!r}")
         self._lsh = _v.MinHashLSH(num_perm=num_perm, threshold=text_threshold,
                                   cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
         self._images = _v.HashIndex()
@@ -166,6 +174,7 @@ class DedupRegistry:
         self._edits = None if text_edit_share is None else _v.EditIndex(share=float(text_edit_share), seed=seed)
         self._word_sets: Optional[dict[bytes, list[int]]] = {} if text_word_sets else None
         self._word_sets_minus_one: dict[bytes, list[int]] = {}  # each set less one of its words
+        self._parts = _v.ContainmentIndex(seed=seed) if text_parts else None
         self.image_distance = int(image_distance)
         self._exact: dict[bytes, tuple[str, str]] = {}
         self._aliases = 0  # content keys in _exact besides the uploads' own hashes
@@ -246,6 +255,16 @@ class DedupRegistry:
                                             f"at most {edits} of the {length} letters and digits changed from"))
         if self._word_sets is not None and len(words) >= WORDS_MIN:
             out += self._same_words(words)
+        if self._parts is not None:
+            m = len(key)
+            for at, kind, length in self._parts.query(key, COPIES_PER_RULE):
+                if (o := self._text_owner[at]) is not None:
+                    if kind == "inside":
+                        out.append(NearText._of(o, "inside", length / m,
+                                                f"{length} of its {m} letters and digits are the whole of"))
+                    else:
+                        out.append(NearText._of(o, "cut", m / length,
+                                                f"its {m} letters and digits are the {kind} of the {length} of"))
         return out
 
     def _same_words(self, words: frozenset[str]) -> list[NearText]:
@@ -343,6 +362,8 @@ class DedupRegistry:
                 text_at = len(self._text_owner)
                 if self._edits is not None:
                     self._edits.insert(key)
+                if self._parts is not None:
+                    self._parts.insert(key)
                 self._add_words(text_at, words)
                 self._text_owner.append(owner)
             if phash is not None:
@@ -380,5 +401,6 @@ class DedupRegistry:
         return (f"DedupRegistry({len(self)} items, {texts} texts, {images} images; "
                 f"text J>={self.text_threshold} (cutoff {self.text_cutoff:.3f}, {b}x{r} LSH)"
                 + ("" if self._edits is None else f", edits<={self._edits.share:.0%}")
-                + (", same words" if self._word_sets is not None else "") + ", "
+                + (", same words" if self._word_sets is not None else "")
+                + (", parts" if self._parts is not None else "") + ", "
                 f"image d<={self.image_distance})")

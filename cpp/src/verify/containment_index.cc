@@ -1,0 +1,127 @@
+// ContainmentIndex: copies of a stored text cut short, joined to another or wrapped in a few
+// words (tagger/verify.h). The length changes, so Jaccard, edits and word sets all miss them.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tagger/errors.h"
+#include "tagger/verify.h"
+#include "verify/mix.h"
+#include "verify/utf8.h"
+
+namespace tagger::verify {
+namespace {
+
+constexpr std::uint64_t kPrime = (1ULL << 61) - 1;
+
+inline std::uint64_t mul_mod(std::uint64_t a, std::uint64_t b) noexcept {
+  const unsigned __int128 x = static_cast<unsigned __int128>(a) * b;
+  const std::uint64_t lo = static_cast<std::uint64_t>(x & kPrime), hi = static_cast<std::uint64_t>(x >> 61);
+  const std::uint64_t r = lo + hi;
+  return r >= kPrime ? r - kPrime : r;
+}
+
+inline std::uint64_t add_mod(std::uint64_t a, std::uint64_t b) noexcept {
+  const std::uint64_t r = a + b;
+  return r >= kPrime ? r - kPrime : r;
+}
+
+// Code points as digits: 0 never (a leading zero digit would not change the hash).
+inline std::uint64_t digit(char32_t c) noexcept { return static_cast<std::uint64_t>(c) + 1; }
+
+inline std::uint64_t key(std::uint64_t tag, std::uint64_t length, std::uint64_t hash) noexcept {
+  return mix64(hash ^ mix64((tag << 32) | length));
+}
+
+constexpr std::uint64_t kWholeTag = 1, kPrefixTag = 2, kSuffixTag = 3;
+
+}  // namespace
+
+ContainmentIndex::ContainmentIndex(std::size_t min_length, std::size_t max_length, double inside_share,
+                                   double part_share, std::uint64_t seed)
+    : min_length_(min_length), max_length_(max_length), inside_share_(inside_share), part_share_(part_share) {
+  if (min_length < 10 || min_length > max_length || max_length > 4096)
+    throw InvalidArgument("containment lengths must satisfy 10 <= min_length <= max_length <= 4096, got " +
+                          std::to_string(min_length) + " and " + std::to_string(max_length));
+  if (!(inside_share > 0.0 && inside_share <= 1.0) || !(part_share > 0.0 && part_share <= 1.0))
+    throw InvalidArgument("containment shares must be in (0, 1]");
+  base_ = mix64(seed ^ 0x6a09e667f3bcc909ULL) % (kPrime - 256) + 256;  // above every small digit
+  power_.resize(2 * max_length_ + 2);
+  power_[0] = 1;
+  for (std::size_t k = 1; k < power_.size(); ++k) power_[k] = mul_mod(power_[k - 1], base_);
+}
+
+std::uint32_t ContainmentIndex::insert(std::string_view text) {
+  if (length_.size() >= std::numeric_limits<std::uint32_t>::max()) throw InvalidArgument("ContainmentIndex is full");
+  const std::vector<char32_t> cps = utf8::code_points(text);
+  const auto id = static_cast<std::uint32_t>(length_.size());
+  const std::size_t n = cps.size();
+  const bool indexed = n >= min_length_ && n <= max_length_;
+  length_.push_back(indexed ? static_cast<std::uint32_t>(n) : 0);
+  offset_.push_back(prefix_.size());
+  if (!indexed) return id;
+  std::uint64_t h = 0, g = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    h = add_mod(mul_mod(h, base_), digit(cps[k]));
+    g = add_mod(mul_mod(g, base_), digit(cps[n - 1 - k]));  // of the reversed text: suffixes
+    prefix_.push_back(h);
+    suffix_.push_back(g);
+  }
+  whole_[key(kWholeTag, n, h)].push_back(id);
+  anchors_[key(kPrefixTag, min_length_, prefix_[offset_[id] + min_length_ - 1])].push_back(id);
+  anchors_[key(kSuffixTag, min_length_, suffix_[offset_[id] + min_length_ - 1])].push_back(id);
+  auto at = std::lower_bound(lengths_present_.begin(), lengths_present_.end(), static_cast<std::uint32_t>(n));
+  if (at == lengths_present_.end() || *at != n) lengths_present_.insert(at, static_cast<std::uint32_t>(n));
+  return id;
+}
+
+std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view text, std::size_t limit) const {
+  const std::vector<char32_t> u = utf8::code_points(text);
+  const std::size_t m = u.size();
+  std::vector<Match> out;
+  if (m < min_length_ || limit == 0) return out;
+  // Prefix hashes of the query, and of it reversed.
+  std::vector<std::uint64_t> h(m + 1, 0), g(m + 1, 0);
+  for (std::size_t k = 0; k < m; ++k) {
+    h[k + 1] = add_mod(mul_mod(h[k], base_), digit(u[k]));
+    g[k + 1] = add_mod(mul_mod(g[k], base_), digit(u[m - 1 - k]));
+  }
+  // kInside: every stored length L with inside_share * m <= L <= m, every window of it.
+  {
+    std::vector<std::uint32_t> seen;
+    for (auto it = lengths_present_.rbegin(); it != lengths_present_.rend() && out.size() < limit; ++it) {
+      const std::size_t len = *it;
+      if (len > m) continue;
+      if (static_cast<double>(len) < inside_share_ * static_cast<double>(m)) break;
+      for (std::size_t o = 0; o + len <= m && out.size() < limit; ++o) {
+        const std::uint64_t w = add_mod(h[o + len], kPrime - mul_mod(h[o], power_[len]));
+        auto found = whole_.find(key(kWholeTag, len, w));
+        if (found == whole_.end()) continue;
+        for (std::uint32_t id : found->second) {
+          if (out.size() >= limit || std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+          seen.push_back(id);
+          out.push_back({id, Kind::kInside, static_cast<std::uint32_t>(len)});
+        }
+      }
+    }
+  }
+  // kStart, kEnd: a stored text of n >= m that starts or ends with the query, m >= part_share * n.
+  const auto part = [&](std::uint64_t tag, Kind kind, const std::vector<std::uint64_t>& mine,
+                        const std::vector<std::uint64_t>& q) {
+    auto found = anchors_.find(key(tag, min_length_, q[min_length_]));
+    if (found == anchors_.end()) return;
+    for (std::uint32_t id : found->second) {
+      const std::size_t n = length_[id];
+      if (out.size() >= limit || n <= m || static_cast<double>(m) < part_share_ * static_cast<double>(n)) continue;
+      if (mine[offset_[id] + m - 1] != q[m]) continue;
+      if (std::none_of(out.begin(), out.end(), [&](const Match& x) { return x.id == id; }))
+        out.push_back({id, kind, static_cast<std::uint32_t>(n)});
+    }
+  };
+  part(kPrefixTag, Kind::kStart, prefix_, h);
+  part(kSuffixTag, Kind::kEnd, suffix_, g);
+  return out;
+}
+
+}  // namespace tagger::verify
