@@ -39,15 +39,26 @@ inline PendingError hook_iterations(consensus::Options& o, const py::object& cal
     *last_check = now;
     std::optional<py::gil_scoped_acquire> gil;
     acquire_gil(gil);
-    try {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (i.within) return true;
-      if (call && cb(i.iteration, i.n_iter, i.objective, i.change).is(py::bool_(false))) return false;
-      return true;
-    } catch (py::error_already_set& e) {
-      error->emplace(std::move(e));
-      return false;
-    }
+    return run_python_or_park([&] {
+      try {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        if (i.within || !call) return true;
+        // Raw references, not py::objects: if the thread is ended inside the call, the unwind
+        // meets no destructor that would free a Python object without the GIL.
+        PyObject* args = Py_BuildValue("(iidd)", static_cast<int>(i.iteration), static_cast<int>(i.n_iter),
+                                       i.objective, i.change);
+        if (args == nullptr) throw py::error_already_set();
+        PyObject* out = PyObject_CallObject(cb.ptr(), args);
+        Py_DECREF(args);
+        if (out == nullptr) throw py::error_already_set();
+        const bool stop = out == Py_False;
+        Py_DECREF(out);
+        return !stop;
+      } catch (py::error_already_set& e) {
+        error->emplace(std::move(e));
+        return false;
+      }
+    });
   };
   return error;
 }
