@@ -159,6 +159,7 @@ TAGGER_BIND_MODULE(verify) {
       .def_property_readonly("min_length", &v::EditIndex::min_length)
       .def_property_readonly("max_length", &v::EditIndex::max_length)
       .def("cap", &v::EditIndex::cap, py::arg("length"))
+      .def("forget", [](v::EditIndex& x, std::uint32_t id) { InstanceLock lk(&x, true); x.forget(id); }, py::arg("id"))
       .def("__len__", [](const v::EditIndex& x) { InstanceLock lk(&x, false); return x.size(); })
       .def("insert", [](v::EditIndex& x, std::string_view t) { InstanceLock lk(&x, true); return x.insert(t); }, py::arg("text"))
       .def("query", [](const v::EditIndex& x, std::string_view t, std::size_t limit) {
@@ -179,6 +180,8 @@ TAGGER_BIND_MODULE(verify) {
       .def("__len__", [](const v::ContainmentIndex& x) { InstanceLock lk(&x, false); return x.size(); })
       .def("insert", [](v::ContainmentIndex& x, std::string_view t) { InstanceLock lk(&x, true); return x.insert(t); },
            py::arg("text"))
+      .def("forget", [](v::ContainmentIndex& x, std::uint32_t id) { InstanceLock lk(&x, true); x.forget(id); },
+           py::arg("id"))
       .def("query", [](const v::ContainmentIndex& x, std::string_view t, std::size_t limit) {
         std::vector<v::ContainmentIndex::Match> ms;
         {

@@ -311,6 +311,11 @@ TEST(VerifyEditIndex, LengthsOutsideTheRangeAndBadParametersAreRefused) {
   EXPECT_EQ(ids, (std::vector<std::uint32_t>{1, 3, 0, 2, 4}));
   EXPECT_EQ(edits, (std::vector<std::uint32_t>{0, 0, 1, 1, 1}));
   EXPECT_EQ(many.query("thebrowndoginthepark").size(), 16u);
+  ix.forget(2);
+  EXPECT_TRUE(ix.query("ebcdefghijk").empty());
+  EXPECT_THROW(ix.forget(3), tagger::InvalidArgument);
+  EXPECT_NO_THROW(EditIndex(0.15));
+  EXPECT_THROW(EditIndex(0.16), tagger::InvalidArgument);  // above the bound
   EXPECT_THROW(EditIndex(0.25), tagger::InvalidArgument);
   EXPECT_THROW(EditIndex(-0.1), tagger::InvalidArgument);
   EXPECT_THROW(EditIndex(0.1, 5, 20), tagger::InvalidArgument);
@@ -358,6 +363,10 @@ TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsAndEnds) {
     }
     for (const auto& m : ms) EXPECT_LT(m.id, stored.size());
   }
+  const std::uint32_t last = static_cast<std::uint32_t>(stored.size() - 1);
+  ASSERT_FALSE(ix.query("xx" + stored[last]).empty());
+  ix.forget(last);
+  for (const auto& m : ix.query("xx" + stored[last], 1000)) EXPECT_NE(m.id, last);
   EXPECT_THROW(ContainmentIndex(5), tagger::InvalidArgument);
   EXPECT_THROW(ContainmentIndex(20, 256, 0.0), tagger::InvalidArgument);
   EXPECT_THROW(ContainmentIndex(20, 256, 0.5, 1.5), tagger::InvalidArgument);

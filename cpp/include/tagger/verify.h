@@ -119,13 +119,14 @@ std::size_t bounded_edit_distance(std::string_view a, std::string_view b, std::s
 // Levenshtein edits of it when its blocks of `kBlock` code points each hold at most one edit,
 // or two letters swapped (a copy with one letter changed, added or removed always is; two or
 // three edits are unless two land in one block, whose bound is then its length). Kept per
-// text: the 64-bit hash of each block and of each one-deletion variant of it (10 bytes per code
-// point); a block found intact in the query near its place (pigeonhole: at least
-// blocks - cap are) makes the text a candidate, and a dynamic program over the blocks bounds
-// the distance from above (0 for an intact block, 1 for one edit, 2 for one deletion and one
-// insertion, its length otherwise). A match's `edits` is that bound: never below the true
-// distance, at most cap. Hashes of 4-code-point blocks are no secret against a dictionary
-// attack (neither are MinHash's 5-gram slots): "no text" means no text bytes, not irreversibility.
+// text: the 64-bit hash of each block and of each one-deletion variant of it, and its full
+// blocks in a lookup table (about 23 bytes per code point in all). A block found intact in the
+// query near its place (pigeonhole: at least blocks - cap are) makes the text a candidate, and a
+// dynamic program over the blocks bounds the distance from above (0 for an intact block, 1 for
+// one edit, 2 for one deletion and one insertion, its length otherwise). A match's `edits` is
+// that bound: never below the true distance, at most cap. Hashes of 4-code-point blocks are no
+// secret against a dictionary attack (neither are MinHash's 5-gram slots): "no text" means no
+// text bytes, not irreversibility.
 class EditIndex {
  public:
   static constexpr std::size_t kBlock = 4;
@@ -134,7 +135,7 @@ class EditIndex {
     std::uint32_t edits;   // an upper bound of the Levenshtein distance, <= cap(length)
     std::uint32_t length;  // code points of the stored text
   };
-  // share in [0, 0.2]; 10 <= min_length <= max_length <= 1024. InvalidArgument otherwise.
+  // share in [0, 0.15]; 10 <= min_length <= max_length <= 1024. InvalidArgument otherwise.
   explicit EditIndex(double share = 0.05, std::size_t min_length = 10, std::size_t max_length = 256,
                      std::uint64_t seed = 1);
   double share() const noexcept { return share_; }
@@ -145,8 +146,11 @@ class EditIndex {
   // The new id (0, 1, ...); a text outside [min_length, max_length] code points takes an id and
   // is found by no query.
   std::uint32_t insert(std::string_view text);
-  // Fewest edits first, then oldest; at most `limit` of them (those with the most intact blocks).
+  // Fewest edits first, then oldest; at most `limit` of them, found among the kBoundedPerMatch *
+  // limit candidates with the most intact blocks.
   std::vector<Match> query(std::string_view text, std::size_t limit = 16) const;
+  void forget(std::uint32_t id);  // found by no later query (InvalidArgument for an unknown id)
+  static constexpr std::size_t kBoundedPerMatch = 8;
 
  private:
   // The hash of cps[0, len) without cps[skip] (none when skip >= len), as block `block` under `tag`.
@@ -173,7 +177,8 @@ class EditIndex {
 //   kStart, kEnd: a stored text whose start or end the query is, at least min_length code points
 //            and part_share of it (an upload cut short).
 // Exact on the code points given (the caller passes sketches: letters and digits, case-folded),
-// up to hash collisions (about 2^-61 per comparison).
+// up to hash collisions (about 2^-61 per comparison). The prefix hashes give a text back one
+// code point at a time to whoever knows the seed: the index is as sensitive as the texts.
 class ContainmentIndex {
  public:
   enum class Kind : std::uint8_t { kInside = 0, kStart = 1, kEnd = 2 };
@@ -190,6 +195,7 @@ class ContainmentIndex {
   std::uint32_t insert(std::string_view text);
   // kInside matches first (the longest stored text first), then kStart, kEnd; at most `limit`.
   std::vector<Match> query(std::string_view text, std::size_t limit = 16) const;
+  void forget(std::uint32_t id);  // found by no later query (InvalidArgument for an unknown id)
 
  private:
   std::size_t min_length_, max_length_;

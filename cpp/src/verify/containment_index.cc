@@ -76,6 +76,11 @@ std::uint32_t ContainmentIndex::insert(std::string_view text) {
   return id;
 }
 
+void ContainmentIndex::forget(std::uint32_t id) {
+  if (id >= length_.size()) throw InvalidArgument("no entry with id " + std::to_string(id));
+  length_[id] = 0;  // its hashes stay in the tables; a length of 0 is found by no query
+}
+
 std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view text, std::size_t limit) const {
   const std::vector<char32_t> u = utf8::code_points(text);
   const std::size_t m = u.size();
@@ -99,7 +104,7 @@ std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view te
         auto found = whole_.find(key(kWholeTag, len, w));
         if (found == whole_.end()) continue;
         for (std::uint32_t id : found->second) {
-          if (out.size() >= limit || std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+          if (out.size() >= limit || length_[id] == 0 || std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
           seen.push_back(id);
           out.push_back({id, Kind::kInside, static_cast<std::uint32_t>(len)});
         }

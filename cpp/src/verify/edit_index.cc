@@ -22,11 +22,21 @@ constexpr std::uint32_t kUnknown = std::numeric_limits<std::uint32_t>::max();
 
 EditIndex::EditIndex(double share, std::size_t min_length, std::size_t max_length, std::uint64_t seed)
     : share_(share), min_length_(min_length), max_length_(max_length), seed_(seed) {
-  // Above 0.2 a copy could have every block edited (cap >= blocks) and no intact one to be found by.
-  if (!(share >= 0.0 && share <= 0.2)) throw InvalidArgument("edit share must be in [0, 0.2], got " + std::to_string(share));
+  if (!(share >= 0.0 && share <= 0.15)) throw InvalidArgument("edit share must be in [0, 0.15], got " + std::to_string(share));
   if (min_length < 10 || min_length > max_length || max_length > 1024)
     throw InvalidArgument("edit lengths must satisfy 10 <= min_length <= max_length <= 1024, got " +
                           std::to_string(min_length) + " and " + std::to_string(max_length));
+  // A copy is found by its intact full blocks: with cap(n) >= n / kBlock of them it could have none
+  // (at share 0.2, texts of 10, 11 and 15 code points). Up to 0.15 this never happens from 10 on.
+  for (std::size_t n = min_length; n <= max_length; ++n)
+    if (cap(n) >= n / kBlock)
+      throw InvalidArgument("edit share " + std::to_string(share) + " allows as many edits as a text of " +
+                            std::to_string(n) + " code points has blocks: copies could not be found");
+}
+
+void EditIndex::forget(std::uint32_t id) {
+  if (id >= length_.size()) throw InvalidArgument("no entry with id " + std::to_string(id));
+  length_[id] = 0;  // its entries stay in the chains; a length of 0 is found by no query
 }
 
 std::size_t EditIndex::cap(std::size_t n) const noexcept {
@@ -89,6 +99,19 @@ std::uint32_t EditIndex::known_cost(std::uint32_t id, std::size_t block, const c
   return kUnknown;
 }
 
+namespace {
+
+// The query's side of known_cost for a full block, hashed once per (block, start) and compared
+// with every candidate's: the candidates of a templated upload share most of them, and hashing
+// them per candidate was most of a bound's cost.
+//   [0]            u[a, a+4) whole                 (an intact block)
+//   [1 + 4k + j]   u[a, a+4) less j, as deletion k (k == j: a substitution; else two letters moved)
+//   [17 + j]       u[a, a+3) as deletion j          (a code point deleted)
+//   [21 + j]       u[a, a+5) less j, whole          (a code point inserted)
+constexpr std::size_t kProbes = 26;
+
+}  // namespace
+
 std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_t limit) const {
   const std::vector<char32_t> u = utf8::code_points(text);
   const std::size_t m = u.size();
@@ -111,27 +134,71 @@ std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_
       }
     }
   }
-  // The most intact blocks first: with many near-identical texts stored (templated uploads), the
-  // work stops at `limit` matches instead of bounding every one of them.
+  // The most intact blocks first, and at most kBoundedPerMatch * limit of them bounded: with many
+  // near-identical texts stored (templated uploads: a sentence and an order number) each bound
+  // that fails costs a pass over its blocks, and checking every one made registering N such
+  // uploads O(N^2) (4,000 took 6 minutes). A copy has more intact blocks than its template's
+  // other fillings, so it comes first.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> order;  // (blocks, id)
   for (const auto& [id, hit] : hits) {
     const std::size_t n = length_[id], c = cap(n), full = n / kBlock;
-    if ((n > m ? n - m : m - n) <= c && hit.second >= std::max<std::size_t>(1, full > c ? full - c : 1))
+    if (n != 0 && (n > m ? n - m : m - n) <= c && hit.second >= std::max<std::size_t>(1, full > c ? full - c : 1))
       order.emplace_back(hit.second, id);
   }
-  std::sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
-    return x.first != y.first ? x.first > y.first : x.second < y.second;
-  });
+  const std::size_t bounded = std::min(order.size(), kBoundedPerMatch * limit);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(bounded), order.end(),
+                    [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
   constexpr std::uint32_t kOver = std::numeric_limits<std::uint32_t>::max() / 2;
   std::vector<std::uint32_t> prev(m + 1), cur(m + 1);
-  for (const auto& candidate : order) {
-    if (out.size() >= limit) break;
-    const std::uint32_t id = candidate.second;
+  const std::size_t width = 2 * cap_any + 1, blocks = (n_max + kBlock - 1) / kBlock;
+  std::vector<std::uint64_t> probes(bounded ? blocks * width * kProbes : 0);
+  std::vector<std::uint8_t> probed(bounded ? blocks * width : 0, 0);
+  auto probe = [&](std::size_t b, std::size_t a) -> const std::uint64_t* {
+    const std::size_t slot = b * width + (a + cap_any - b * kBlock);
+    std::uint64_t* x = probes.data() + slot * kProbes;
+    if (!probed[slot]) {
+      probed[slot] = 1;
+      const char32_t* at = u.data() + a;
+      if (a + kBlock <= m) {
+        x[0] = block_hash(at, kBlock, b, kWhole, kNoSkip);
+        for (std::size_t k = 0; k < kBlock; ++k)
+          for (std::size_t j = 0; j < kBlock; ++j) x[1 + kBlock * k + j] = block_hash(at, kBlock, b, k, j);
+      }
+      if (a + kBlock - 1 <= m)
+        for (std::size_t j = 0; j < kBlock; ++j) x[17 + j] = block_hash(at, kBlock - 1, b, j, kNoSkip);
+      if (a + kBlock + 1 <= m)
+        for (std::size_t j = 0; j <= kBlock; ++j) x[21 + j] = block_hash(at, kBlock + 1, b, kWhole, j);
+    }
+    return x;
+  };
+  // known_cost for a full block from the probes.
+  auto full_cost = [&](std::uint32_t id, std::size_t b, std::size_t a, std::size_t len) -> std::uint32_t {
+    const std::uint64_t* h = hashes_.data() + offset_[id] + b * (kBlock + 1);
+    const std::uint64_t* x = probe(b, a);
+    if (len == kBlock) {
+      if (x[0] == h[0]) return 0;
+      for (std::size_t j = 0; j < kBlock; ++j)
+        if (x[1 + kBlock * j + j] == h[1 + j]) return 1;
+      for (std::size_t k = 0; k < kBlock; ++k)
+        for (std::size_t j = 0; j < kBlock; ++j)
+          if (j != k && x[1 + kBlock * k + j] == h[1 + k]) return 2;
+    } else if (len + 1 == kBlock) {
+      for (std::size_t j = 0; j < kBlock; ++j)
+        if (x[17 + j] == h[1 + j]) return 1;
+    } else {
+      for (std::size_t j = 0; j <= kBlock; ++j)
+        if (x[21 + j] == h[0]) return 1;
+    }
+    return kUnknown;
+  };
+  for (std::size_t k = 0; k < bounded && out.size() < limit; ++k) {
+    const std::uint32_t id = order[k].second;
     const std::size_t n = length_[id], c = cap(n);
     // prev[p]: the least bound for the blocks so far against u[0, p), within c of their end.
     std::fill(prev.begin(), prev.end(), kOver);
     prev[0] = 0;
-    for (std::size_t b = 0; b * kBlock < n; ++b) {
+    bool over = false;
+    for (std::size_t b = 0; b * kBlock < n && !over; ++b) {
       const std::size_t start = b * kBlock, l = std::min(kBlock, n - start), end = start + l;
       std::fill(cur.begin(), cur.end(), kOver);
       const std::size_t a_lo = start > c ? start - c : 0, a_hi = std::min(m, start + c);
@@ -140,14 +207,17 @@ std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_
         if (prev[a] > c) continue;
         for (std::size_t p = std::max(a, e_lo); p <= e_hi; ++p) {
           const std::size_t len = p - a;
-          std::uint32_t cost = (len + 1 >= l && len <= l + 1) ? known_cost(id, b, u.data() + a, len) : kUnknown;
+          std::uint32_t cost = kUnknown;
+          if (len + 1 >= l && len <= l + 1) cost = l == kBlock ? full_cost(id, b, a, len) : known_cost(id, b, u.data() + a, len);
           if (cost == kUnknown) cost = static_cast<std::uint32_t>(std::max(l, len));  // every code point replaced
           cur[p] = std::min(cur[p], prev[a] + cost);
         }
       }
+      over = *std::min_element(cur.begin() + static_cast<std::ptrdiff_t>(e_lo),
+                               cur.begin() + static_cast<std::ptrdiff_t>(e_hi) + 1) > c;  // no path left within cap
       std::swap(prev, cur);
     }
-    if (prev[m] <= c) out.push_back({id, prev[m], static_cast<std::uint32_t>(n)});
+    if (!over && prev[m] <= c) out.push_back({id, prev[m], static_cast<std::uint32_t>(n)});
   }
   std::sort(out.begin(), out.end(), [](const Match& x, const Match& y) {
     return x.edits != y.edits ? x.edits < y.edits : x.id < y.id;

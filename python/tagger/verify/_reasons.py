@@ -25,9 +25,9 @@ _TABLE: dict[str, tuple[str, str]] = {
     "script_mismatch": (REJECTED, "too few letters in the task's scripts"),
     "gibberish": (REJECTED, "log-likelihood per character under the language model below the threshold"),
     "off_topic": (NEEDS_REVIEW, "similarity to the task's description and category below the threshold"),
-    "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold, is within "
-                                     "10 % of its letters in edits, has the same words reordered, or is cut, "
-                                     "joined or wrapped"),
+    "near_duplicate": (NEEDS_REVIEW, "a stored text has estimated Jaccard similarity >= the threshold, is a few "
+                                     "edits away (10 % of its letters by default), has the same words reordered, "
+                                     "or is cut, joined or wrapped"),
     "copies_task_text": (REJECTED, "a copy or near copy of the task's description, an example or the slot's prompt"),
     "contains_task_text": (NEEDS_REVIEW, "mostly the task's own text: a task text cut short, joined to another or "
                                          "wrapped in a few words"),

@@ -38,9 +38,9 @@ def shingle_text(text: str) -> str:
 # Letters of other scripts drawn like a Latin letter (Unicode TR39's confusables, as they are
 # after case-folding), read as that letter in sketches and word sets: a copy with Latin letters
 # swapped for Cyrillic or Greek look-alikes reads the same and was another text to every rule.
-# (Case-folding joins forms drawn differently: Greek ν is drawn like v, its capital Ν like N; the
-# lower-case look is kept.) Texts in those scripts are sketched consistently, so their copies are
-# still found.
+# A letter maps to the Latin letter its capital or its small form is drawn like (Greek η, μ, τ:
+# capitals like H, M, T); where both are, to the small form's (ν like v, its capital like N).
+# Texts in those scripts are sketched consistently, so their copies are still found.
 _CONFUSABLES = str.maketrans({
     "а": "a", "в": "b", "е": "e", "ё": "e", "һ": "h", "н": "h", "і": "i", "ї": "i", "ј": "j", "к": "k",
     "ӏ": "l", "м": "m", "о": "o", "р": "p", "ԛ": "q", "с": "c", "ѕ": "s", "т": "t", "у": "y", "ү": "y",
@@ -148,8 +148,11 @@ class DedupRegistry:
     * near, image: 64-bit pHash; a stored image within ``image_distance`` bits gives
       ``near_duplicate_image``.
 
-    Thread-safe (one lock). Only plaintext *hashes* and sketches are kept, never data (hashes
-    of 4-letter blocks, 5-grams and word sets are no secret against a dictionary attack).
+    Thread-safe (one lock). Only plaintext *hashes* and sketches are kept, never the bytes. They
+    are no secret: hashes of 4-letter blocks, 5-grams and word sets yield to a dictionary attack,
+    and the prefix hashes of the parts rule give a text's letters and digits back one by one. So
+    the text rules' hashes stay in memory and are never written to disk (a reopened market
+    restores the exact and image hashes only).
     ``text_edit_share=None``, ``text_word_sets=False`` and ``text_parts=False`` turn those rules off.
     """
 
@@ -163,7 +166,7 @@ class DedupRegistry:
         if cutoff is not None:
             _real_field("cutoff", cutoff, 0.0, 1.0)
         if text_edit_share is not None:
-            _real_field("text_edit_share", text_edit_share, 0.0, 0.2)
+            _real_field("text_edit_share", text_edit_share, 0.0, 0.15)
         for name, flag in (("text_word_sets", text_word_sets), ("text_parts", text_parts)):
             if not isinstance(flag, bool):
                 raise InvalidArgument(f"{name} must be True or False, got {flag!r}")
@@ -388,6 +391,11 @@ class DedupRegistry:
                 self._aliases -= 1
             if text_at is not None:
                 self._text_owner[text_at] = None
+                # (and out of the indexes that stop at COPIES_PER_RULE matches: forgotten copies
+                # counted there hid a live original)
+                for index in (self._edits, self._parts):
+                    if index is not None:
+                        index.forget(text_at)
             if image_at is not None:
                 self._image_owner[image_at] = None
 
