@@ -298,3 +298,33 @@ def test_many_templated_uploads_register_in_linear_time():
 
     add(1000)
     assert add(500) < 5.0  # 0.6 s here; 30 s when every candidate was bounded
+
+
+def test_an_index_that_fails_part_way_does_not_shift_later_owners():
+    reg = V.DedupRegistry()
+
+    class Failing:  # an EditIndex whose second insert runs out of memory
+        def __init__(self, real):
+            self.real, self.calls = real, 0
+
+        def insert(self, text):
+            self.calls += 1
+            if self.calls == 2:
+                raise MemoryError
+            return self.real.insert(text)
+
+        def __len__(self):
+            return len(self.real)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    reg._edits = Failing(reg._edits)
+    other = "How long does it take for a transfer from abroad to reach my account?"
+    reg.add(tg.crypto.sha256(b"a"), "t", "a", text=other)
+    with pytest.raises(MemoryError):
+        reg.add(tg.crypto.sha256(b"b"), "t", "b", text="Why was my card payment declined at the shop?")
+    reg.add(tg.crypto.sha256(b"c"), "t", "c", text=CARD)
+    assert len(reg._lsh) == len(reg._edits) == len(reg._parts) == 3
+    assert {c.item_id for c in reg.find_copies(CARD.replace("card", "cart"))} == {"c"}
+    assert len(reg) == 2 and reg.find_exact(tg.crypto.sha256(b"b")) is None  # nothing of b half-added

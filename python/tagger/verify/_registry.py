@@ -350,32 +350,46 @@ class DedupRegistry:
                 self._pending.pop(bytes(content), None)
             if bytes(sha256) in self._exact:
                 return text_near, image_near
+            # Looked up first, recorded after: a lookup that raises leaves nothing half-added.
+            fresh = seen is None or seen != self._additions
+            if key is not None and fresh:
+                text_near = self._copies_near(key, words)
+            if phash is not None and fresh:
+                image_near = self._images_near(phash)
+            text_at = image_at = None
+            if key is not None:
+                text_at = len(self._text_owner)
+                self._insert_text(text_at, key)
+                self._add_words(text_at, words)
+                self._text_owner.append(owner)
+            if phash is not None:
+                self._images.insert(int(phash))
+                image_at = len(self._image_owner)
+                self._image_owner.append(owner)
             self._exact[bytes(sha256)] = owner
             alias = None  # the content key, when this upload is the one it now names
             if content is not None and bytes(content) not in self._exact:
                 alias = bytes(content)
                 self._exact[alias] = owner
                 self._aliases += 1
-            text_at = image_at = None
-            fresh = seen is None or seen != self._additions
             self._additions += 1
-            if key is not None:
-                text_near = self._copies_near(key, words) if fresh else []
-                self._lsh.insert(key)
-                text_at = len(self._text_owner)
-                if self._edits is not None:
-                    self._edits.insert(key)
-                if self._parts is not None:
-                    self._parts.insert(key)
-                self._add_words(text_at, words)
-                self._text_owner.append(owner)
-            if phash is not None:
-                image_near = self._images_near(phash) if fresh else []
-                self._images.insert(int(phash))
-                image_at = len(self._image_owner)
-                self._image_owner.append(owner)
             self._sketches[bytes(sha256)] = (text_at, image_at, alias)
         return text_near, image_near
+
+    def _insert_text(self, at: int, key: str) -> None:
+        """``key`` into every text index under id ``at``. The indexes number their texts in step
+        with ``_text_owner``; one that raised part way (out of memory, full) would shift every
+        later id onto another owner, so the others are brought level with an unowned entry."""
+        indexes = [ix for ix in (self._lsh, self._edits, self._parts) if ix is not None]
+        try:
+            for ix in indexes:
+                ix.insert(key)
+        except BaseException:
+            for ix in indexes:
+                if len(ix) == at:
+                    ix.insert("")
+            self._text_owner.append(None)
+            raise
 
     def forget(self, sha256: bytes) -> None:
         """Undoes :meth:`add` of ``sha256`` (its content key and sketches too): for an upload
