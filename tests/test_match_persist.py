@@ -148,6 +148,24 @@ def test_save_is_atomic(tmp_path, monkeypatch) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["idx.tgix"]  # no temporary left behind
 
 
+@pytest.mark.skipif(__import__("os").name != "posix", reason="dead processes are told apart with kill(pid, 0)")
+def test_a_save_removes_what_killed_saves_left_behind(tmp_path) -> None:
+    # A save killed before its rename leaves its hidden temporary file; one accumulated per kill.
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid now names no process
+    orphan = tmp_path / f".idx.tgix.{dead.pid}.1.0123abcd.tmp"
+    mine = tmp_path / f".idx.tgix.{os.getpid()}.2.0123abcd.tmp"  # this process: a save in another thread
+    other = tmp_path / f".other.tgix.{dead.pid}.1.0123abcd.tmp"  # another file's
+    for p in (orphan, mine, other):
+        p.write_bytes(b"half a model")
+    topic_index(dense=False).save(tmp_path / "idx.tgix")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["idx.tgix", mine.name, other.name])
+
+
 def test_text_model_and_a_used_verifier_pickle() -> None:
     import tagger as tg
 

@@ -278,6 +278,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+    _remove_orphans(folder, target.name)
     try:  # the rename itself survives a power cut once the folder is synced (POSIX)
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -288,6 +289,35 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _remove_orphans(folder: Path, name: str) -> None:
+    """Removes the temporary files of saves of ``name`` whose process is gone (a save killed
+    before its rename left its hidden ``.tmp`` file behind, one per killed save). A file of a
+    live process, another save in progress, is left alone. POSIX only: there ``kill(pid, 0)``
+    asks whether a process exists (on Windows ``os.kill`` would end it)."""
+    if os.name != "posix":
+        return
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for e in entries:
+        pid = e.name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or another user's: PermissionError below)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, OSError):
+            continue
+        try:
+            os.unlink(e.path)
+        except OSError:
+            pass
 
 
 def load(path: str | os.PathLike[str]) -> CategoryIndex:
