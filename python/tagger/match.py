@@ -48,7 +48,7 @@ _m = _core.match
 __all__ = [
     "DATA_DIR", "TOKENIZER_PATH", "CATALOG_PATH", "Tokenizer", "Embedder", "Category", "Catalog",
     "CategoryIndex", "Assignment", "assign", "solve_assignment", "Subtask", "make_subtasks",
-    "validate_text", "StaticEmbedding", "STATIC_EMBEDDING_PATH",
+    "validate_text", "StaticEmbedding", "STATIC_EMBEDDING_PATH", "CategoryClassifier",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -2389,3 +2389,5 @@ def make_subtasks(items: int | Sequence[Any], batch_size: int, control_items: Se
 renew_after_fork(StaticEmbedding, "_lock")
 renew_after_fork(CategoryIndex, "_default_lock")
 renew_after_fork(CategoryIndex, "_state_lock")
+
+from ._match_sklearn import CategoryClassifier  # noqa: E402  (it fits CategoryIndex, defined above)
