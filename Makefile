@@ -103,7 +103,7 @@ test-tsan: $(VENV)/.apt
 FUZZ_S ?= 60
 FUZZ_SMOKE_S ?= 6
 FUZZ_TARGETS := fuzz_codec_decode fuzz_tx_submit fuzz_block_log fuzz_snapshot fuzz_keystore \
-                fuzz_sealed_open fuzz_chaotic_decrypt fuzz_verify_sniff fuzz_tokenizer
+                fuzz_sealed_open fuzz_chaotic_decrypt fuzz_verify_sniff fuzz_tokenizer fuzz_verify_copies
 FUZZ_APT := clang-14 libclang-rt-14-dev
 fuzz-build: $(VENV)/.apt
 	@$(call apt_ensure,$(FUZZ_APT))

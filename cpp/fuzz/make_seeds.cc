@@ -202,6 +202,12 @@ int main(int argc, char** argv) {
     cw.str(std::string(64, 'a')); cw.str(std::string(64, '0'));
     put("py_dataset", "two_rows", v);
   }
+  put("fuzz_verify_copies", "edited", std::string_view("\x0a" "whenwillmynewcardarrive\n" "howlongdoesatransfertake\n"
+                                                       "whenwillmynewcartarrive"));
+  put("fuzz_verify_copies", "wrapped", std::string_view("\x8a" "iorderedanewcardtwoweeksago\n" "anothertextofthirtyletters\n"
+                                                        "hiiorderedanewcardtwoweeksagothanks"));
+  put("fuzz_verify_copies", "cut", std::string_view("\x05" "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82mirkakdela\n"
+                                                    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82mirkak"));
   put("fuzz_tokenizer", "en", std::string_view("Label the sentiment of this product review: great value, fast delivery!"));
   put("fuzz_tokenizer", "multi", std::string_view("naïve café — 東京 Ελληνικά emoji 😀 and <unk> \xe2\x80\x8b"));
   put("fuzz_tokenizer", "invalid", std::string_view("bad \xff\xfe bytes \xc3 end"));
