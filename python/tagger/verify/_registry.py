@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import secrets
 import threading
 import unicodedata
 from typing import NamedTuple, Optional
@@ -174,10 +175,14 @@ class DedupRegistry:
                                   cutoff=-1.0 if cutoff is None else float(cutoff), seed=seed)
         self._images = _v.HashIndex()
         # Ids as the LSH's (one per added text): _text_owner says whose, and whether forgotten.
-        self._edits = None if text_edit_share is None else _v.EditIndex(share=float(text_edit_share), seed=seed)
+        # Their hashes keyed by a secret of this registry: with a public key, texts whose hashes
+        # collide with another's could be prepared (a false near_duplicate for an honest upload).
+        # Only a collision (2^-61 for the parts' hashes, 2^-64 for the blocks') depends on the key.
+        key = secrets.randbits(64)
+        self._edits = None if text_edit_share is None else _v.EditIndex(share=float(text_edit_share), seed=key)
         self._word_sets: Optional[dict[bytes, list[int]]] = {} if text_word_sets else None
         self._word_sets_minus_one: dict[bytes, list[int]] = {}  # each set less one of its words
-        self._parts = _v.ContainmentIndex(seed=seed) if text_parts else None
+        self._parts = _v.ContainmentIndex(seed=key) if text_parts else None
         self.image_distance = int(image_distance)
         self._exact: dict[bytes, tuple[str, str]] = {}
         self._aliases = 0  # content keys in _exact besides the uploads' own hashes
