@@ -75,9 +75,13 @@ class CategoryClassifier:
         self.abstain, self.abstain_label = abstain, abstain_label
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters and their values (``deep`` is scikit-learn's; there is
+        nothing nested)."""
         return {name: getattr(self, name) for name in (*_PARAMS, "abstain", "abstain_label")}
 
     def set_params(self, **params: Any) -> "CategoryClassifier":
+        """Sets constructor parameters by name (InvalidArgument for one it does not have);
+        returns itself. They take effect at the next :meth:`fit`."""
         known = self.get_params()
         for name, value in params.items():
             if name not in known:
@@ -86,6 +90,8 @@ class CategoryClassifier:
         return self
 
     def fit(self, X: Any, y: Any) -> "CategoryClassifier":
+        """Fits a :class:`CategoryIndex` on texts ``X`` and labels ``y`` with this classifier's
+        options (:attr:`index_`), sets ``classes_``, and returns itself."""
         from .match import CategoryIndex
 
         options = {name: getattr(self, name) for name in _PARAMS}
@@ -110,10 +116,13 @@ class CategoryClassifier:
         return index
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """[n_texts, n_classes] probabilities, columns in ``classes_`` order."""
         index = self._fitted("predict_proba")
         return index.predict_proba(_texts(X, "predict_proba"), self.threads)[:, self._order]
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each text (``abstain_label`` below the threshold when
+        ``abstain`` is set), as an array of the labels' kind."""
         index = self._fitted("predict")
         out = index.predict(_texts(X, "predict"), self.threads, abstain=self.abstain, abstain_label=self.abstain_label)
         labels = np.empty(len(out), dtype=object)

@@ -94,8 +94,14 @@ COPIES_PER_RULE = 16
 WORDS_MIN = 6
 
 
-def _word_key(words: frozenset[str] | set[str]) -> bytes:
-    return hashlib.blake2b("\x1f".join(sorted(words)).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+_MASK64 = (1 << 64) - 1
+
+
+def _set_key(size: int, total: int) -> int:
+    """The key of a word set from its size and the sum (mod 2^64) of its words' keyed hashes: the
+    set less one word is one subtraction away (sorting and hashing each such set anew was most
+    of the word rule's time)."""
+    return (size << 64) | (total & _MASK64)
 
 
 class NearText(NamedTuple):
@@ -180,8 +186,9 @@ class DedupRegistry:
         # Only a collision (2^-61 for the parts' hashes, 2^-64 for the blocks') depends on the key.
         key = secrets.randbits(64)
         self._edits = None if text_edit_share is None else _v.EditIndex(share=float(text_edit_share), seed=key)
-        self._word_sets: Optional[dict[bytes, list[int]]] = {} if text_word_sets else None
-        self._word_sets_minus_one: dict[bytes, list[int]] = {}  # each set less one of its words
+        self._word_sets: Optional[dict[int, list[int]]] = {} if text_word_sets else None
+        self._word_sets_minus_one: dict[int, list[int]] = {}  # each set less one of its words
+        self._word_salt = secrets.token_bytes(16)  # (sums of unkeyed hashes could be made to collide)
         self._parts = _v.ContainmentIndex(seed=key) if text_parts else None
         self.image_distance = int(image_distance)
         self._exact: dict[bytes, tuple[str, str]] = {}
@@ -275,18 +282,25 @@ class DedupRegistry:
                                                 f"its {m} letters and digits are the {kind} of the {length} of"))
         return out
 
+    def _word_hashes(self, words: frozenset[str]) -> list[int]:
+        salt = self._word_salt
+        return [int.from_bytes(hashlib.blake2b(w.encode("utf-8", "surrogatepass"), digest_size=8, key=salt).digest(),
+                               "little") for w in sorted(words)]
+
     def _same_words(self, words: frozenset[str]) -> list[NearText]:
         assert self._word_sets is not None
         n = len(words)
+        hashes = self._word_hashes(words)
+        total = sum(hashes)
         # (Lazily: a thousand stored texts with one word set must not make each check a thousand long.)
         found = itertools.chain(
-            ((i, 1.0, f"the same {n} distinct words as") for i in self._word_sets.get(_word_key(words), ())),
+            ((i, 1.0, f"the same {n} distinct words as") for i in self._word_sets.get(_set_key(n, total), ())),
             ((i, n / (n + 1), f"{n} of the {n + 1} distinct words of")  # one word fewer
-             for i in self._word_sets_minus_one.get(_word_key(words), ())))
+             for i in self._word_sets_minus_one.get(_set_key(n, total), ())))
         lo, hi = WORDS_PLUS_MINUS_ONE
         if lo <= n <= hi:  # one word more
             found = itertools.chain(found, ((i, (n - 1) / n, f"{n - 1} of its {n} distinct words: all those of")
-                                            for w in sorted(words) for i in self._word_sets.get(_word_key(words - {w}), ())))
+                                            for h in hashes for i in self._word_sets.get(_set_key(n - 1, total - h), ())))
         out, seen = [], set()
         for i, share, detail in found:
             if (o := self._text_owner[i]) is not None and i not in seen:
@@ -299,11 +313,14 @@ class DedupRegistry:
     def _add_words(self, at: int, words: frozenset[str]) -> None:
         if self._word_sets is None or len(words) < WORDS_MIN:
             return
-        self._word_sets.setdefault(_word_key(words), []).append(at)
+        n = len(words)
+        hashes = self._word_hashes(words)
+        total = sum(hashes)
+        self._word_sets.setdefault(_set_key(n, total), []).append(at)
         lo, hi = WORDS_PLUS_MINUS_ONE
-        if lo <= len(words) <= hi:
-            for w in words:
-                self._word_sets_minus_one.setdefault(_word_key(words - {w}), []).append(at)
+        if lo <= n <= hi:
+            for h in hashes:
+                self._word_sets_minus_one.setdefault(_set_key(n - 1, total - h), []).append(at)
 
     def _images_near(self, phash: int) -> list[tuple[str, str, int]]:
         return [(*o, d) for i, d in self._images.query(int(phash), self.image_distance)
