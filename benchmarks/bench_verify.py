@@ -7,9 +7,13 @@
    and cutoff, so recall is equal by construction (both printed);
 3. pHash/dHash vs imagehash on the same decoded grayscale images;
 4. text verification throughput (documents/s), per call and batched;
-5. copies of a task's examples with a few letters changed or their words shuffled, caught by
-   the Jaccard rule alone, with the edit-distance rule and with the word-overlap rule, against
-   Banking77's test questions as honest uploads.
+5. copies of a task's examples with a few letters changed, their words shuffled, cut, joined
+   or wrapped, caught by the Jaccard rule alone, with the edit-distance rule, the word-overlap
+   rule and the containment rule (contains_task_text), against Banking77's test questions as
+   honest uploads;
+6. copies of other workers' uploads (DedupRegistry's Jaccard, edit, word-set and parts rules,
+   Cyrillic look-alike letters) with Banking77's training questions stored and its test
+   questions as honest uploads, and the time of a lookup.
 
 Run: PYTHONPATH=<build>/stage python benchmarks/bench_verify.py
 """
