@@ -156,7 +156,6 @@ class EditIndex {
   // The hash of cps[0, len) without cps[skip] (none when skip >= len), as block `block` under `tag`.
   std::uint64_t block_hash(const char32_t* cps, std::size_t len, std::size_t block, std::size_t tag,
                            std::size_t skip) const noexcept;
-  std::uint32_t known_cost(std::uint32_t id, std::size_t block, const char32_t* cps, std::size_t len) const noexcept;
   double share_;
   std::size_t min_length_, max_length_;
   std::uint64_t seed_;

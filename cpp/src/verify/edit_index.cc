@@ -76,32 +76,37 @@ std::uint32_t EditIndex::insert(std::string_view text) {
   return id;
 }
 
-// 0 when u[0, len) is block `block` of text `id`, 1 when one edit away from it, 2 when one
-// deletion and one insertion away (of the same length), else kUnknown.
-std::uint32_t EditIndex::known_cost(std::uint32_t id, std::size_t block, const char32_t* u, std::size_t len) const noexcept {
-  const std::size_t n = length_[id], l = std::min(kBlock, n - block * kBlock);
-  const std::uint64_t* h = hashes_.data() + offset_[id] + block * (kBlock + 1);  // whole, then deletion j
+namespace {
+
+// 0 when a query window of len code points is a stored block of l (whose hashes are h: the
+// block's own, then each deletion j's), 1 when one edit away from it, 2 when one deletion and
+// one insertion away (of the same length), else kUnknown. window(tag, skip) hashes the window
+// less its code point `skip` (none: kNoSkip) as the block's variant `tag`.
+template <class Window>
+std::uint32_t block_cost(const std::uint64_t* h, std::size_t l, std::size_t len, Window&& window) {
   if (len == l) {
-    if (block_hash(u, len, block, kWhole, kNoSkip) == h[0]) return 0;
+    if (window(kWhole, kNoSkip) == h[0]) return 0;
     for (std::size_t j = 0; j < l; ++j)  // u[j] substituted
-      if (block_hash(u, len, block, j, j) == h[1 + j]) return 1;
+      if (window(j, j) == h[1 + j]) return 1;
     // One code point deleted and another added: two letters swapped ("wlil" for "will") among them.
     for (std::size_t k = 0; k < l; ++k)
       for (std::size_t j = 0; j < l; ++j)
-        if (j != k && block_hash(u, len, block, k, j) == h[1 + k]) return 2;
+        if (j != k && window(k, j) == h[1 + k]) return 2;
   } else if (len + 1 == l) {
     for (std::size_t j = 0; j < l; ++j)  // the block's j-th code point deleted
-      if (block_hash(u, len, block, j, kNoSkip) == h[1 + j]) return 1;
+      if (window(j, kNoSkip) == h[1 + j]) return 1;
   } else if (len == l + 1) {
     for (std::size_t j = 0; j < len; ++j)  // u[j] inserted
-      if (block_hash(u, len, block, kWhole, j) == h[0]) return 1;
+      if (window(kWhole, j) == h[0]) return 1;
   }
   return kUnknown;
 }
 
+}  // namespace
+
 namespace {
 
-// The query's side of known_cost for a full block, hashed once per (block, start) and compared
+// The query's side of block_cost for a full block, hashed once per (block, start) and compared
 // with every candidate's: the candidates of a templated upload share most of them, and hashing
 // them per candidate was most of a bound's cost.
 //   [0]            u[a, a+4) whole                 (an intact block)
@@ -183,25 +188,19 @@ std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_
     }
     return x;
   };
-  // known_cost for a full block from the probes.
-  auto full_cost = [&](std::uint32_t id, std::size_t b, std::size_t a, std::size_t len) -> std::uint32_t {
+  // The cost of a block against u[a, a + len): a full block's window hashes from the probes, a
+  // last short block's computed (it is one per candidate).
+  auto cost_at = [&](std::uint32_t id, std::size_t b, std::size_t l, std::size_t a, std::size_t len) -> std::uint32_t {
     const std::uint64_t* h = hashes_.data() + offset_[id] + b * (kBlock + 1);
+    if (l != kBlock)
+      return block_cost(h, l, len, [&](std::size_t tag, std::size_t skip) {
+        return block_hash(u.data() + a, len, b, tag, skip);
+      });
     const std::uint64_t* x = probe(b, a);
-    if (len == kBlock) {
-      if (x[0] == h[0]) return 0;
-      for (std::size_t j = 0; j < kBlock; ++j)
-        if (x[1 + kBlock * j + j] == h[1 + j]) return 1;
-      for (std::size_t k = 0; k < kBlock; ++k)
-        for (std::size_t j = 0; j < kBlock; ++j)
-          if (j != k && x[1 + kBlock * k + j] == h[1 + k]) return 2;
-    } else if (len + 1 == kBlock) {
-      for (std::size_t j = 0; j < kBlock; ++j)
-        if (x[17 + j] == h[1 + j]) return 1;
-    } else {
-      for (std::size_t j = 0; j <= kBlock; ++j)
-        if (x[21 + j] == h[0]) return 1;
-    }
-    return kUnknown;
+    return block_cost(h, l, len, [&](std::size_t tag, std::size_t skip) {
+      if (len == kBlock) return tag == kWhole ? x[0] : x[1 + kBlock * tag + skip];
+      return len < kBlock ? x[17 + tag] : x[21 + skip];
+    });
   };
   for (std::size_t k = 0; k < bounded && out.size() < limit; ++k) {
     const std::uint32_t id = order[k].second;
@@ -220,7 +219,7 @@ std::vector<EditIndex::Match> EditIndex::query(std::string_view text, std::size_
         for (std::size_t p = std::max(a, e_lo); p <= e_hi; ++p) {
           const std::size_t len = p - a;
           std::uint32_t cost = kUnknown;
-          if (len + 1 >= l && len <= l + 1) cost = l == kBlock ? full_cost(id, b, a, len) : known_cost(id, b, u.data() + a, len);
+          if (len + 1 >= l && len <= l + 1) cost = cost_at(id, b, l, a, len);
           if (cost == kUnknown) cost = static_cast<std::uint32_t>(std::max(l, len));  // every code point replaced
           cur[p] = std::min(cur[p], prev[a] + cost);
         }

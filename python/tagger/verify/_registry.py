@@ -259,9 +259,9 @@ class DedupRegistry:
         shingled = shingle_text(text)
         key, words = sketch_of(shingled), words_of(shingled)
         with self._lock:
-            return self._copies_near(key, words)
+            return self._copies_near(key, words, self._word_hashes(words))
 
-    def _copies_near(self, key: str, words: frozenset[str]) -> list[NearText]:
+    def _copies_near(self, key: str, words: frozenset[str], word_hashes: list[int]) -> list[NearText]:
         out = [NearText._of((t, i), "jaccard", j, f"estimated Jaccard {j:.2f} with") for t, i, j in self._texts_near(key)]
         if self._edits is not None:
             for at, edits, length in self._edits.query(key, COPIES_PER_RULE):
@@ -269,7 +269,7 @@ class DedupRegistry:
                     out.append(NearText._of(o, "edits", float(edits),
                                             f"at most {edits} of the {length} letters and digits changed from"))
         if self._word_sets is not None and len(words) >= WORDS_MIN:
-            out += self._same_words(words)
+            out += self._same_words(words, word_hashes)
         if self._parts is not None:
             m = len(key)
             for at, kind, length in self._parts.query(key, COPIES_PER_RULE):
@@ -283,14 +283,16 @@ class DedupRegistry:
         return out
 
     def _word_hashes(self, words: frozenset[str]) -> list[int]:
+        """The keyed hashes of ``words`` (sorted), for the word rule; none when it does not apply."""
+        if self._word_sets is None or len(words) < WORDS_MIN:
+            return []
         salt = self._word_salt
         return [int.from_bytes(hashlib.blake2b(w.encode("utf-8", "surrogatepass"), digest_size=8, key=salt).digest(),
                                "little") for w in sorted(words)]
 
-    def _same_words(self, words: frozenset[str]) -> list[NearText]:
+    def _same_words(self, words: frozenset[str], hashes: list[int]) -> list[NearText]:
         assert self._word_sets is not None
         n = len(words)
-        hashes = self._word_hashes(words)
         total = sum(hashes)
         # (Lazily: a thousand stored texts with one word set must not make each check a thousand long.)
         found = itertools.chain(
@@ -310,11 +312,10 @@ class DedupRegistry:
                     break
         return out
 
-    def _add_words(self, at: int, words: frozenset[str]) -> None:
+    def _add_words(self, at: int, words: frozenset[str], hashes: list[int]) -> None:
         if self._word_sets is None or len(words) < WORDS_MIN:
             return
         n = len(words)
-        hashes = self._word_hashes(words)
         total = sum(hashes)
         self._word_sets.setdefault(_set_key(n, total), []).append(at)
         lo, hi = WORDS_PLUS_MINUS_ONE
@@ -364,6 +365,7 @@ class DedupRegistry:
         shingled = shingle_text(text) if text is not None else None
         key = sketch_of(shingled) if shingled is not None else None
         words = words_of(shingled) if shingled is not None else frozenset()
+        word_hashes = self._word_hashes(words)  # (once, for the lookup and the record; outside the lock)
         text_near: list[NearText] = []
         image_near: list[tuple[str, str, int]] = []
         with self._lock:
@@ -375,14 +377,14 @@ class DedupRegistry:
             # Looked up first, recorded after: a lookup that raises leaves nothing half-added.
             fresh = seen is None or seen != self._additions
             if key is not None and fresh:
-                text_near = self._copies_near(key, words)
+                text_near = self._copies_near(key, words, word_hashes)
             if phash is not None and fresh:
                 image_near = self._images_near(phash)
             text_at = image_at = None
             if key is not None:
                 text_at = len(self._text_owner)
                 self._insert_text(text_at, key)
-                self._add_words(text_at, words)
+                self._add_words(text_at, words, word_hashes)
                 self._text_owner.append(owner)
             if phash is not None:
                 self._images.insert(int(phash))
