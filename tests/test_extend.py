@@ -328,3 +328,92 @@ def test_extend_ranks_answers_that_came_only_from_the_workers_clients(tmp_path):
         tid = task.id
     with tg.Network.open(tmp_path / "m") as net:
         assert net.task(tid).budget == 26 * tg.TAG == net.ledger.task(tid)["budget"]
+
+
+def _split_everywhere(net, path=None):
+    """alice's task of 20 a/b items, overlap 2, every item's two answers split, submitted in a
+    shuffled order; workers w0..w3 (w3 answered nothing)."""
+    alice = net.create_account("alice", fund=1000 * tg.TAG)
+    ws = [net.create_account(f"w{i}", fund=100 * tg.TAG) for i in range(4)]
+    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+                            items=[f"review {i}" for i in range(20)], overlap=2, budget=40 * tg.TAG,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=tg.TAG)
+    asg = task.assign(ws[:3])
+    lab = ["b" if k else "a" for k in asg.groupby("item_id").cumcount()]
+    task.submit_many(asg.assign(label=lab)[["item_id", "worker", "label"]].sample(frac=1, random_state=3))
+    return alice, ws, task
+
+
+def test_the_items_extend_buys_do_not_depend_on_the_session(tmp_path):
+    # Near ties broke by the order of the answer rows, which is the caller's order in the
+    # session that submitted them and the ledger's after a reopen: the two bought different items.
+    picks = []
+    for reopen in (False, True):
+        net = tg.Network.open(tmp_path / f"m{reopen}")
+        _, _, task = _split_everywhere(net)
+        if reopen:
+            tid = task.id
+            net.close()
+            net = tg.Network.open(tmp_path / f"m{reopen}")
+            task = net.task(tid)
+        picks.append(task.extend(5 * tg.TAG, ["w3"])["item_id"].tolist())
+        net.close()
+    assert picks[0] == picks[1]
+
+
+def test_extend_leaves_out_workers_below_the_reputation_floor():
+    # assign() left them out with a warning; extend() offered them to the solver, which took a
+    # new account's high declared skill, and the ledger refused the whole extend.
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=1000 * tg.TAG)
+    ws = net.create_accounts(["w0", "w1", "w2"], fund=100 * tg.TAG)
+    star = net.create_account("star", fund=100 * tg.TAG, skills={"*": 0.99})
+    kw = dict(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+              items=[f"review {i}" for i in range(10)], overlap=2, budget=30 * tg.TAG,
+              reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=tg.TAG)
+    first = net.publish_task(**kw)
+    first.submit_many(first.assign(ws).assign(label="a")[["item_id", "worker", "label"]])
+    first.finalize()  # w0..w2 earn a record above 0.6; star has none (0.5)
+    task = net.publish_task(**kw, min_reputation=0.6)
+    with pytest.warns(UserWarning, match="below the task's reputation floor"):
+        asg = task.assign(ws + [star])
+    task.submit_many(asg.assign(label=["b" if k else "a" for k in asg.groupby("item_id").cumcount()])
+                     [["item_id", "worker", "label"]])
+    with pytest.warns(UserWarning, match="extend: 1 worker.*below the task's reputation floor.*star"):
+        new = task.extend(3 * tg.TAG, ws + [star])
+    assert len(new) == 3 and "star" not in set(new["worker"]) and "star" not in [w.name for w in task.workers]
+
+
+def test_a_refused_extend_adds_no_worker_to_the_task():
+    net = tg.Network.memory()
+    alice, ws, task, asg = _answered_task(net)
+    extra = net.create_accounts(["e1", "e2"], fund=0)  # cannot stake
+    before = [w.name for w in task.workers]
+    refused(net, errors.InsufficientFunds, lambda: task.extend(2 * tg.TAG, extra))
+    assert [w.name for w in task.workers] == before
+
+
+def test_a_slashed_worker_tops_its_stake_up_rather_than_staking_it_again():
+    # The ledger's stake amount is already net of the slash; the client took the slash off a
+    # second time and locked a whole stake more (15 TAG bound for a 10 TAG stake), and with
+    # stake=False refused a worker holding exactly the task's stake.
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=1000 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(5)], fund=100 * tg.TAG)
+    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+                            items=[f"review {i}" for i in range(6)], overlap=2, budget=12 * tg.TAG,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=10 * tg.TAG, deadline=20,
+                            expiry_slash_bps=5000)
+    asg = task.assign(ws[:3])
+    lazy = asg["worker"].iloc[-1]
+    others = set(asg["item_id"]) - set(asg.loc[asg["worker"] == lazy, "item_id"])  # split: ranked first
+    lab = ["b" if k and i in others else "a" for k, i in zip(asg.groupby("item_id").cumcount(), asg["item_id"])]
+    task.submit_many(asg.assign(label=lab).drop(index=asg.index[-1])[["item_id", "worker", "label"]])
+    while net.height + 1 < task.deadline:
+        net.transfer(alice, "w4", 1)
+    task.reassign(["w3"])
+    assert net.ledger.stake_of(lazy, task.id)["amount"] == 5 * tg.TAG
+    balance = net.balance(lazy)
+    new = task.extend(tg.TAG, [lazy])
+    assert list(new["worker"]) == [lazy]
+    assert net.ledger.stake_of(lazy, task.id)["amount"] == 10 * tg.TAG and balance - net.balance(lazy) == 5 * tg.TAG

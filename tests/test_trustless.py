@@ -324,6 +324,42 @@ def test_a_slot_granted_after_the_deadline_never_expires(labeled):
     assert net.verify()["blocks"] == net.height + 1
 
 
+def _window_task(net, alice, deadline):
+    task = net.publish_task(owner=alice, title="Yes or no", description="Answer yes or no.", labels=["y", "n"],
+                            items=[0, 1, 2, 3], overlap=1, budget=8 * tg.TAG, stake=2 * tg.TAG, deadline=deadline,
+                            expiry_slash_bps=5_000)
+    task.assign(["x"])
+    task.submit_many(pd.DataFrame({"item_id": [0, 1, 2, 3], "worker": "x", "label": "y"}))
+    return task
+
+
+@pytest.mark.parametrize("blocks_left", [1, 2, 4, 5])
+def test_a_slot_granted_in_the_last_half_of_the_window_never_expires(blocks_left):
+    # A worker who did all its work is given a new slot shortly before the deadline and it is
+    # taken back at the deadline: before, one block before the deadline was enough to slash
+    # it into the owner's refund. Now a slot is slashable only when its holder had at least
+    # half the task's window (publication to deadline) to fill it.
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=100 * tg.TAG)
+    net.create_accounts(["x", "y"], fund=10 * tg.TAG)
+    task = _window_task(net, alice, deadline=10)
+    published = task.deadline - 10
+    while net.height + 1 < task.deadline - blocks_left:
+        net.transfer(alice, "y", 1)
+    with net.batch():  # one block, at deadline - blocks_left
+        net.ledger.extend_task(task.id, alice, {0: 1}, task.terms["rate"] + task.terms["policy_base"])
+        net.ledger.stake("y", 2 * tg.TAG, task_id=task.id)
+        net.ledger.assign_slots(task.id, alice, {"y": [0]})
+    assert net.height == task.deadline - blocks_left
+    while net.height + 1 < task.deadline:
+        net.transfer(alice, "x", 1)
+    net.ledger.assign_slots(task.id, alice, {}, revokes={"y": [0]})
+    slashed = net.ledger.stake_of("y", task.id)["slashed"]
+    # 2 · (deadline − granted) ≥ deadline − published: five blocks of ten left, and no fewer
+    assert (slashed > 0) == (2 * blocks_left >= task.deadline - published) == (blocks_left == 5)
+    assert net.verify()["blocks"] == net.height + 1
+
+
 def test_expired_slots_slash_their_holder_once(labeled, tmp_path):
     # Revoking a late worker's expired slots in two transactions slashed it twice; slots it
     # was given after the deadline (held beside the expired ones) are taken back for free.

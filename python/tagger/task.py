@@ -351,6 +351,11 @@ class Task:
             self._worker_pos[acct.address_bytes] = pos
         return pos
 
+    def _known_positions(self, accts: Sequence[Account]) -> np.ndarray:
+        """Positions of ``accts`` among the task's workers, -1 for those not yet among them;
+        nothing is added (a refused extend or reassign left its listed workers behind)."""
+        return np.array([self._worker_pos.get(a.address_bytes, -1) for a in accts], dtype=np.int64)
+
     def _worker_list(self, workers: Any, what: str) -> list[Account]:
         """``workers`` as accounts, refused clearly when it cannot be a list of this task's
         workers: one name given as a str (read letter by letter: "bob" was b, o, b), an
@@ -502,10 +507,11 @@ class Task:
         given = _capacities(capacity, accts, "assign_next")
         keep = self._eligible(accts, "assign_next")
         accts = [accts[j] for j in keep]
-        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        pos = self._known_positions(accts)
         held = np.zeros((len(items), len(accts)), dtype=bool)
         for j, p in enumerate(pos):
-            held[:, j] = (self._allowed[items] == p).any(axis=1)
+            if p >= 0:
+                held[:, j] = (self._allowed[items] == p).any(axis=1)
         m = len(accts)
         cap = given[keep] if given is not None else np.full(m, max(1, math.ceil(1.25 * len(items) / m)), dtype=np.int64)
         canon = _canonical_order(accts)
@@ -518,8 +524,6 @@ class Task:
         for i, j in zip(items.tolist(), got.tolist()):
             if j < 0:
                 continue
-            row = grown[i]
-            row[np.flatnonzero(row < 0)[0]] = pos[j]
             grants.setdefault(accts[j].name, []).append(i)
             new_rows.append((self.items["item_id"].iloc[i], accts[j].name))
         if not grants:
@@ -528,6 +532,10 @@ class Task:
         with self._net.batch():
             self._ensure_stakes([accts[j] for j in np.unique(got[got >= 0])], stake)
             self._net.ledger.assign_slots(self.id, self.owner, grants)
+        for i, j in zip(items.tolist(), got.tolist()):  # only holders join task.workers, once granted
+            if j >= 0:
+                row = grown[i]
+                row[np.flatnonzero(row < 0)[0]] = self._worker_position(accts[j], add=True)
         # Trim columns no item uses, so the holder table stays as narrow as the overlap.
         width = max(int((grown >= 0).sum(axis=1).max()), 1)
         packed = np.full((self.n_items, width), -1, dtype=np.int32)
@@ -609,16 +617,22 @@ class Task:
             return self.assignment.iloc[0:0]
         accts = self._worker_list(workers, "reassign")
         given = _capacities(capacity, accts, "reassign")
-        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        # Workers below the task's reputation floor are left out with a warning, as by assign
+        # (the ledger would refuse their grants, and with them the whole reassign).
+        keep = self._eligible(accts, "reassign")
+        accts = [accts[j] for j in keep]
+        given = given[keep] if given is not None else None
+        pos = self._known_positions(accts)
         done = np.zeros((self.n_items, len(accts)), dtype=bool)
         if self._ans_chunks:
             it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
             col = np.full(len(self._workers), -1, dtype=np.int64)  # worker position -> column
-            col[pos] = np.arange(len(accts))
+            col[pos[pos >= 0]] = np.flatnonzero(pos >= 0)
             mine = col[wp] >= 0
             done[it[mine], col[wp[mine]]] = True
         for j, p in enumerate(pos):
-            done[:, j] |= (self._allowed == p).any(axis=1)
+            if p >= 0:
+                done[:, j] |= (self._allowed == p).any(axis=1)
         items = np.flatnonzero(need > 0)
         width = int(need.max())
         m = len(accts)
@@ -655,19 +669,22 @@ class Task:
             grown[i, :len(kept)] = kept
         new_rows: list[tuple[Any, str]] = []
         grants: dict[AccountLike, list[int]] = {}
+        given_to: list[tuple[int, int]] = []  # (item, column in accts)
         for r, i in enumerate(items.tolist()):
-            row = grown[i]
-            free = np.flatnonzero(row < 0)
-            got = [int(pos[j]) for j in slots[r][:int(need[i])] if j >= 0]
-            row[free[:len(got)]] = got
-            for w in got:
-                grants.setdefault(self._workers[w].name, []).append(i)
-            new_rows += [(self.items["item_id"].iloc[i], self._workers[w].name) for w in got]
+            for j in slots[r][:int(need[i])]:
+                if j >= 0:
+                    given_to.append((i, int(j)))
+                    grants.setdefault(accts[j].name, []).append(i)
+                    new_rows.append((self.items["item_id"].iloc[i], accts[j].name))
         # One block: the new holders' stakes, the revocations (with the expiry slash the
         # terms set) and the grants.
         with self._net.batch():
             self._ensure_stakes([accts[j] for j in np.unique(slots[slots >= 0])], stake)
             self._net.ledger.assign_slots(self.id, self.owner, grants, revokes)
+        # Only now, and only the workers who got a slot, join the task's workers.
+        for i, j in given_to:
+            row = grown[i]
+            row[np.flatnonzero(row < 0)[0]] = self._worker_position(accts[j], add=True)
         self._set_allowed(grown)
         gold_ids = set(self.gold.index)
         return pd.DataFrame({"item_id": [r[0] for r in new_rows], "worker": [r[1] for r in new_rows],
@@ -711,7 +728,7 @@ class Task:
             raise InvalidArgument("extend: a task with an assignment needs the workers to ask"
                                   if self._allowed is not None else
                                   "extend: the task has no assignment; call extend(budget) without workers")
-        df = self._answer_frame()
+        df = self._canonical_answers()
         # Control items are never bought: their label is known, and one more answer would only
         # show them to one more worker. Nor are items with slots still open (bought or held,
         # not yet answered): their answers are on the way, and ranking only the answers in
@@ -735,20 +752,27 @@ class Task:
                                  "control": [i in gold_ids for i in self.items["item_id"].to_numpy()[chosen]]})
         assert workers is not None
         accts = self._worker_list(workers, "extend")
-        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        given = _capacities(capacity, accts, "extend")
+        # Workers below the task's reputation floor are left out with a warning, as by assign
+        # (the solver preferred a high declared skill there, and the ledger then refused the
+        # whole extend).
+        keep = self._eligible(accts, "extend")
+        accts = [accts[j] for j in keep]
+        given = given[keep] if given is not None else None
+        pos = self._known_positions(accts)
         m = len(accts)
         # Earlier labelers and current holders of an item are excluded from it.
         done = np.zeros((len(chosen), m), dtype=bool)
         it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
         col = np.full(len(self._workers), -1, dtype=np.int64)
-        col[pos] = np.arange(m)
+        col[pos[pos >= 0]] = np.flatnonzero(pos >= 0)
         row_of = np.full(self.n_items, -1, dtype=np.int64)
         row_of[chosen] = np.arange(len(chosen))
         hit = (col[wp] >= 0) & (row_of[it] >= 0)
         done[row_of[it[hit]], col[wp[hit]]] = True
         for j, p in enumerate(pos):
-            done[:, j] |= (self._allowed[chosen] == p).any(axis=1)
-        given = _capacities(capacity, accts, "extend")
+            if p >= 0:
+                done[:, j] |= (self._allowed[chosen] == p).any(axis=1)
         cap = given if given is not None else np.full(m, max(1, math.ceil(1.25 * n_extra / m)), dtype=np.int64)
         s = self.suitability(accts)
         canon = _canonical_order(accts)
@@ -774,7 +798,7 @@ class Task:
         grown = np.concatenate([self._allowed, np.full((self.n_items, 1), -1, dtype=np.int32)], axis=1)
         for i, j in zip(chosen.tolist(), got.tolist()):
             free = np.flatnonzero(grown[i] < 0)
-            grown[i, free[0]] = pos[j]
+            grown[i, free[0]] = self._worker_position(accts[j], add=True)  # only holders join task.workers
         self._set_allowed(grown)
         ids = self.items["item_id"].to_numpy()[chosen]
         return pd.DataFrame({"item_id": ids, "worker": [accts[j].name for j in got.tolist()],
@@ -812,25 +836,31 @@ class Task:
         return order
 
     def _ensure_stakes(self, accts: list[Account], stake: bool) -> None:
+        """Tops each of ``accts`` up to the task's stake (``stake=True``) or refuses those
+        below it. The ledger's ``amount`` is what is still bound, net of any slash: a
+        worker cut to half by an expiry slash stakes the other half, not a whole stake more
+        (before 2026-12-07 the slash was subtracted a second time)."""
         if self.stake == 0:
             return
         led = self._net.ledger
-        missing = []
+        short: list[tuple[Account, int]] = []
         for a in accts:
             st = led.stake_of(a, self.id)
-            if st is None or st["amount"] - st.get("slashed", 0) < self.stake:
-                missing.append(a)
-        if not missing:
+            held = 0 if st is None else int(st["amount"])
+            if held < self.stake:
+                short.append((a, self.stake - held))
+        if not short:
             return
         if not stake:
-            raise RuleViolation(f"{len(missing)} worker(s) do not hold the task's stake of {format_tag(self.stake)}: "
-                                + ", ".join(a.name for a in missing[:10]))
-        poor = [a.name for a in missing if self._net.balance(a) < self.stake]
+            raise RuleViolation(f"{len(short)} worker(s) do not hold the task's stake of {format_tag(self.stake)}: "
+                                + ", ".join(f"{a.name} (holds {format_tag(self.stake - need)})" for a, need in short[:10]))
+        poor = [f"{a.name} (needs {format_tag(need)})" for a, need in short if self._net.balance(a) < need]
         if poor:
-            raise InsufficientFunds(f"{len(poor)} worker(s) cannot stake {format_tag(self.stake)}: " + ", ".join(poor[:10]))
+            raise InsufficientFunds(f"{len(poor)} worker(s) cannot stake up to the task's {format_tag(self.stake)}: "
+                                    + ", ".join(poor[:10]))
         with self._net.batch():
-            for a in missing:
-                led.stake(a, self.stake, task_id=self.id, lock_blocks=0)
+            for a, need in short:
+                led.stake(a, need, task_id=self.id, lock_blocks=0)
 
     # ---------------------------------------------------------------- answers
     def submit(self, worker: AccountLike, item_id: Any, label: Any) -> bytes:
@@ -1322,6 +1352,18 @@ class Task:
         if published and "rules" not in thresholds:
             thresholds.setdefault("alpha", published / 1e6)
         return consensus_fraud_report(df, consensus, gold=gold, funding=funders, **thresholds)
+
+    def _canonical_answers(self) -> pd.DataFrame:
+        """The answers as task, worker, label in a canonical order (item position, then worker
+        address), whatever order this session met them in: a ranking on them is the same in the
+        session that submitted the answers and in one that reopened the market (before, near
+        ties broke by row order, and the two picked different items to extend)."""
+        df = self._answer_frame()
+        it, wp, _ = (np.concatenate(x) for x in zip(*self._ans_chunks))
+        by_address = sorted(range(len(self._workers)), key=lambda p: self._workers[p].address_bytes)
+        rank = np.empty(len(self._workers), dtype=np.int64)
+        rank[by_address] = np.arange(len(by_address))
+        return df.iloc[np.lexsort((rank[wp], it))].reset_index(drop=True)
 
     def _answer_frame(self) -> pd.DataFrame:
         """Answers (or accepted uploads) as the columns task, worker, label."""

@@ -197,6 +197,24 @@ void record_upload(State& s, const TaskTerms& terms, const Id& task, const Addre
   s.answers.put(k, std::move(list));
 }
 
+namespace {
+
+// A slot can be slashed for expiring only if its holder had at least half of the task's
+// window (publication to deadline) to fill it. Granted later it is "late": taking it back
+// slashes nothing. The first version of this rule (2026-12-07) made only grants from the
+// deadline on late, so an owner could give a worker who had done all its work a new slot one
+// block before the deadline and revoke it in the next block, slashing that worker into the
+// owner's refund. Heights are the only clock the ledger has: an owner who can fill blocks
+// with transactions of its own still shortens the window in time (docs/ledger.md).
+bool granted_late(const TaskTerms& terms, std::uint64_t created_height, std::uint64_t height) {
+  if (terms.deadline_height == 0) return false;  // no deadline: nothing ever expires
+  if (height >= terms.deadline_height) return true;
+  const std::uint64_t window = terms.deadline_height > created_height ? terms.deadline_height - created_height : 0;
+  return 2 * static_cast<unsigned __int128>(terms.deadline_height - height) < window;
+}
+
+}  // namespace
+
 void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) {
   const TaskTerms* terms = s.terms.find(p.task);
   if (terms == nullptr) throw RuleViolation("assign: task " + short_hex(p.task) + " was not published with its rules");
@@ -212,6 +230,7 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
   ItemCounts& counts = counts_mut(s, p.task);
   Id task_id = p.task;
   Address owner = t.owner;
+  const bool grants_late = terms->expiry_slash_bps > 0 && granted_late(*terms, t.created_height, height);
   for (auto& [worker, items] : p.revokes) {
     ItemList* held = s.assigned.edit(key52(task_id, worker));
     bool expired = false;  // held since before the deadline, unanswered
@@ -271,7 +290,7 @@ void apply(State& s, const TxView& tx, const ApplyContext& c, const AssignP& p) 
       ++c.n[item];
     }
     c.assigned += add.size();
-    if (terms->expiry_slash_bps > 0 && terms->deadline_height != 0 && height >= terms->deadline_height) {
+    if (grants_late) {
       std::vector<std::uint32_t> late;
       late.reserve(list.late.size() + add.size());
       std::merge(list.late.begin(), list.late.end(), add.begin(), add.end(), std::back_inserter(late));
