@@ -457,7 +457,8 @@ class Task:
         with self._net.batch():
             self._ensure_stakes([a for a, u in zip(accts, used) if u], stake)
             self._net.ledger.assign_slots(self.id, self.owner, _grants(slots, accts))
-        pos = np.array([self._worker_position(a, add=True) for a in accts], dtype=np.int32)
+        # Only the workers who got a slot join task.workers (as a reopened market lists them).
+        pos = np.array([self._worker_position(a, add=True) if u else -1 for a, u in zip(accts, used)], dtype=np.int32)
         allowed = np.where(slots >= 0, pos[np.clip(slots, 0, None)], -1).astype(np.int32)
         assignment = self._set_allowed(allowed)
         self.idle_workers = [a.name for a, u in zip(accts, used) if not u]
