@@ -417,3 +417,38 @@ def test_a_slashed_worker_tops_its_stake_up_rather_than_staking_it_again():
     new = task.extend(tg.TAG, [lazy])
     assert list(new["worker"]) == [lazy]
     assert net.ledger.stake_of(lazy, task.id)["amount"] == 10 * tg.TAG and balance - net.balance(lazy) == 5 * tg.TAG
+
+
+def test_an_extend_past_the_ledgers_list_bound_is_split_into_several_transactions():
+    # A budget for more than 100,000 items failed with the raw ledger's "buy them in several
+    # extends"; Task.extend now sends several extend transactions in one block.
+    n = 100_010
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=10 ** 6 * tg.TAG)
+    net.create_account("w0")
+    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+                            items=[f"r{i}" for i in range(n)], overlap=1, budget=n * 1000,
+                            reward_policy=tg.rewards.Flat(per_answer=1000))
+    task.submit_many(pd.DataFrame({"item_id": np.arange(n), "worker": "w0",
+                                   "label": np.where(np.arange(n) % 3, "a", "b")}))
+    height = net.height
+    assert len(task.extend(n * 1000)) == n
+    assert net.height == height + 1 and task.budget == 2 * n * 1000
+    assert (net.ledger.item_extra(task.id) == 1).all()
+
+
+def test_extend_errors_name_the_owner_the_worker_and_the_item():
+    net = tg.Network.memory()
+    alice, ws, task, asg = _answered_task(net)
+    net.transfer(alice, "d", net.balance(alice))
+    refused(net, errors.InsufficientFunds, lambda: task.extend(2 * tg.TAG, ws),
+            match=r"the owner alice has 0 TAG, and 2 more answer\(s\) at 1 TAG each lock 2 TAG")
+    net.transfer("d", alice, 10 * tg.TAG)
+    new = task.extend(tg.TAG, ws)
+    item = new["item_id"].iloc[0]
+    earlier = asg.loc[asg["item_id"] == item, "worker"].iloc[0]
+    refused(net, errors.RuleViolation, lambda: task.submit(earlier, item, "y"),
+            match=f"worker {earlier} already answered item {item} ")
+    for items, what in (({-1: 1}, "an item number"), ({1: -1}, "the extra answers of item 1")):
+        refused(net, errors.InvalidArgument, lambda: net.ledger.extend_task(task.id, alice, items, tg.TAG),
+                match=f"{what} must be >= 0")

@@ -486,6 +486,8 @@ class Contracts:
         def count(v: Any, what: str) -> int:
             if isinstance(v, bool) or not isinstance(v, numbers.Integral):
                 raise InvalidArgument(f"extend_task: {what} must be an int, got {v!r}")
+            if v < 0:  # the codec's "expected uint, found int" said nothing of which
+                raise InvalidArgument(f"extend_task: {what} must be >= 0, got {int(v)}")
             return int(v)
         rows = sorted((count(i, "an item number"), count(n, f"the extra answers of item {i!r}")) for i, n in items.items())
         if len(rows) > _c.MAX_ANSWERS_PER_TX:

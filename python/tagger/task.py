@@ -745,9 +745,14 @@ class Task:
                                   f"to extend (one more answer each; control items are not extended, nor the "
                                   f"{len(pending)} item(s) whose slots are still open)")
         locked = n_extra * price
+        have = self._net.balance(self.owner)
+        if have < locked:
+            raise InsufficientFunds(f"extend: the owner {self.owner.name} has {format_tag(have)}, and {n_extra} more "
+                                    f"answer(s) at {format_tag(price)} each lock {format_tag(locked)}")
         gold_ids = set(self.gold.index)
         if self._allowed is None:
-            self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
+            with self._net.batch():
+                self._buy_answers(chosen, price)
             self.budget += locked
             return pd.DataFrame({"item_id": self.items["item_id"].to_numpy()[chosen],
                                  "control": [i in gold_ids for i in self.items["item_id"].to_numpy()[chosen]]})
@@ -792,7 +797,7 @@ class Task:
         for i, j in zip(chosen.tolist(), got.tolist()):
             grants.setdefault(accts[j].name, []).append(int(i))
         with self._net.batch():
-            self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in chosen}, locked)
+            self._buy_answers(chosen, price)
             self._ensure_stakes([accts[j] for j in np.unique(got)], stake)
             self._net.ledger.assign_slots(self.id, self.owner, grants)
         self.budget += locked
@@ -804,6 +809,15 @@ class Task:
         ids = self.items["item_id"].to_numpy()[chosen]
         return pd.DataFrame({"item_id": ids, "worker": [accts[j].name for j in got.tolist()],
                              "control": [i in gold_ids for i in ids]})
+
+    def _buy_answers(self, chosen: np.ndarray, price: int) -> None:
+        """One more answer for each of the ``chosen`` item positions: ``extend`` transactions of
+        at most the ledger's list bound each (a budget for more than 100,000 items was refused
+        with the ledger's own message), inside the caller's batch, so all land or none."""
+        cap = _cl.MAX_ANSWERS_PER_TX
+        for start in range(0, len(chosen), cap):
+            part = chosen[start:start + cap]
+            self._net.ledger.extend_task(self.id, self.owner, {int(i): 1 for i in part}, len(part) * price)
 
     @_serialized
     def cancel(self) -> int:
@@ -917,8 +931,13 @@ class Task:
             raise InvalidArgument("the same worker answers the same item twice in this batch")
         if self._ans_chunks:
             done = np.concatenate([c[0].astype(np.int64) * (1 << 32) + c[1] for c in self._ans_chunks])
-            if np.isin(keys, done, assume_unique=True).any():
-                raise RuleViolation("a worker already answered one of these items")
+            again = np.isin(keys, done, assume_unique=True)
+            if again.any():
+                key = int(keys[np.flatnonzero(again)[0]])
+                item, w = key >> 32, key & 0xFFFFFFFF
+                raise RuleViolation(f"{int(again.sum())} answer(s) of this batch were given before: worker "
+                                    f"{self._workers[w].name} already answered item {_plain(self.items['item_id'].iloc[item])!r} "
+                                    "(a worker answers an item once; an extended item takes its new answer from another worker)")
         # One transaction per worker (split past the ledger's list bound, with
         # consecutive nonces), built and signed in C++ from the int32 columns, then
         # submitted as one batch: signatures checked by verify_batch on all cores.
