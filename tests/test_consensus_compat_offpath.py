@@ -205,3 +205,49 @@ def test_an_estimator_built_while_crowdkit_is_being_imported_is_built() -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_weights_too_large_to_add_up_are_refused_not_voted_wrong():
+    # 1e308 passed the "finite and >= 0" check; a task's sum overflowed to inf, probas_ came out
+    # NaN and the label went against the votes (task 2 voted 1, 1, 0 and got 0).
+    df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": list("abcabc"), "label": [0, 0, 1, 1, 1, 0]})
+    huge = pd.Series({"a": 1e308, "b": 1e308, "c": 1e308})
+    with pytest.raises(InvalidArgument, match="add up to more than a float holds"):
+        tg.consensus.MajorityVote().fit(df, huge)
+    with pytest.raises(InvalidArgument, match="add up to more than a float holds"):
+        tg.consensus.WeightedMajorityVote(skills=huge).fit(df)
+    # large weights that do add up vote as weights of 1 do
+    big = huge / 4
+    assert tg.consensus.MajorityVote().fit_predict(df, big).to_dict() == {1: 0, 2: 1}
+
+
+def test_weighted_majority_vote_names_what_is_wrong_with_its_skills():
+    df = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "label": [0, 1]})
+    with pytest.raises(InvalidArgument, match="skills name worker 'a' more than once"):
+        tg.consensus.WeightedMajorityVote(skills=pd.Series([1.0, 2.0], index=["a", "a"])).fit(df)
+    with pytest.raises(InvalidArgument, match="skills must be numbers"):
+        tg.consensus.WeightedMajorityVote(skills=pd.Series({"a": "x", "b": 1.0})).fit(df)
+
+
+def test_labels_option_refuses_a_missing_value():
+    # It added a phantom NaN class to probas_ and priors_ and turned int labels into floats.
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": list("abab"), "label": [0, 0, 1, 1]})
+    for missing in (np.nan, None):
+        with pytest.raises(InvalidArgument, match="labels= lists a missing value"):
+            tg.consensus.DawidSkene(labels=[0, 1, missing]).fit(df)
+
+
+def test_numeric_aggregators_name_the_row_of_a_value_that_is_not_finite():
+    df = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "output": [np.inf, 2.0]}, index=[10, 11])
+    for cls in (tg.consensus.Median, tg.consensus.TrimmedMean):
+        with pytest.raises(InvalidArgument, match=rf"{cls.__name__}: output at row 0 \(index label 10\) is not finite"):
+            cls().fit(df)
+
+
+def test_segmentation_weights_too_large_to_add_up_are_refused():
+    # Every worker marked pixel 0; with skills of 1e308 the overflowed sum left it unmarked.
+    seg = pd.DataFrame({"task": [1, 1, 1], "worker": list("abc"), "segmentation": [np.array([True, False])] * 3})
+    with pytest.raises(InvalidArgument, match="add up to more than a float holds"):
+        tg.consensus.SegmentationMajorityVote().fit(seg, pd.Series({"a": 1e308, "b": 1e308, "c": 1e308}))
+    ok = tg.consensus.SegmentationMajorityVote().fit(seg, pd.Series({"a": 1e300, "b": 1e300, "c": 1e300}))
+    assert ok.segmentations_[1].tolist() == [True, False]

@@ -479,3 +479,30 @@ def test_crowdlab_names_a_missing_label_column() -> None:
     mp = pd.DataFrame({"x": [0.5, 0.5], "y": [0.5, 0.5]}, index=[1, 2])
     with pytest.raises(InvalidArgument, match=r"no column for label\(s\) \['z'\]"):
         C.CROWDLAB(labels=["x", "y", "z"]).fit(df, model_probas=mp)
+
+
+@pytest.mark.parametrize("name", ["Wawa", "ZeroBasedSkill", "MMSR"])
+def test_a_predict_on_other_answers_does_not_leak_into_the_metrics_of_the_fitted_ones(name):
+    # predict(other) replaced labels_/probas_ but kept the fit's answers_: the metrics and
+    # next_items took the estimator for one fitted on the fit's answers and read the other
+    # data's labels (consistency 0 for every task, every task "maximally uncertain").
+    fit_df = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2, 3, 3, 3], "worker": list("abcabcabc"),
+                           "label": [0, 0, 1, 1, 1, 0, 0, 1, 1]})
+    other = pd.DataFrame({"task": [7, 7, 7], "worker": list("abc"), "label": [1, 1, 0]})
+    make = getattr(tg.consensus, name)
+    fresh, est = make().fit(fit_df), make().fit(fit_df)
+    est.predict(other)
+    C = tg.consensus
+    if name == "MMSR":  # skills are log-odds (no consistency) and scores no posteriors (no next_items)
+        assert C.metrics.accuracy_on_aggregates(fit_df, aggregator=est) == \
+            C.metrics.accuracy_on_aggregates(fit_df, aggregator=fresh)
+        return
+    pd.testing.assert_series_equal(C.metrics.consistency(fit_df, aggregator=est, by_task=True),
+                                   C.metrics.consistency(fit_df, aggregator=fresh, by_task=True))
+    pd.testing.assert_frame_equal(C.next_items(fit_df, 3, method=est), C.next_items(fit_df, 3, method=fresh))
+    assert C.metrics.accuracy_on_aggregates(fit_df, aggregator=est) == \
+        C.metrics.accuracy_on_aggregates(fit_df, aggregator=fresh)
+    # predicting on the fit's own answers keeps the fit usable as it is
+    est.predict(fit_df)
+    pd.testing.assert_series_equal(C.metrics.consistency(fit_df, aggregator=est, by_task=True),
+                                   C.metrics.consistency(fit_df, aggregator=fresh, by_task=True))

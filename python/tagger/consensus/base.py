@@ -250,6 +250,8 @@ def factorize(
         label_names = pd.Index(list(labels))
         if label_names.has_duplicates:
             raise InvalidArgument("labels= lists a label more than once")
+        if label_names.isna().any():  # no answer can carry it (NaN labels are refused): a phantom class
+            raise InvalidArgument("labels= lists a missing value (NaN/None), which no answer can have")
         labels_that_print_alike(label_names)
         label = label_names.get_indexer(data["label"]).astype(np.int32)
         if (label < 0).any():
@@ -530,6 +532,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
     _iterative: bool = False
     _takes_class_priors: bool = True  # False: the method has no class prior to fix (refused, not ignored)
     _probas: pd.DataFrame | None  # built on first use of probas_
+    _voted_on: Answers | None  # the answers labels_ describe when a predict voted on others
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         _mirror_fit(cls)  # before Serialized wraps the class's fit* methods: the copies run under its lock too
@@ -601,6 +604,7 @@ class BaseClassifier(_CrowdkitCompatible, Serialized):
                                   "were accepted and changed nothing); the Dawid-Skene family, GLAD and BWA take them")
         answers, used = factorize(data, self.labels, self.on_duplicate)
         self.answers_ = answers
+        self._voted_on = None  # labels_ and probas_ are of answers_ (a predict on other data sets it)
         self._streamed = False
         self._first_label = used["label"].iloc[0] if len(used) else None
         self._label_seen = (answers.label_names[first_appearance(answers.label, len(answers.label_names))]

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument, MissingColumn
 from ._serial import Serialized
+from ._checks import row_ref
 from .base import factorize
 
 __all__ = ["Median", "TrimmedMean"]
@@ -45,7 +46,12 @@ class _Continuous(Serialized):
         try:
             values = used[col].to_numpy(dtype=float)
         except (TypeError, ValueError) as e:
-            raise InvalidArgument(f"column {col!r} must hold numbers: {e}") from None
+            raise InvalidArgument(f"{type(self).__name__}: column {col!r} must hold numbers: {e}") from None
+        bad = ~np.isfinite(values)
+        if bad.any():  # the core said "consensus: value at answer 0 is not finite", by its own count
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidArgument(f"{type(self).__name__}: {col} at {row_ref(used.index, k)} is not finite "
+                                  f"({values[k]}); {int(bad.sum())} such value(s) in all")
         out = _core.consensus.continuous(self._method, answers.task, answers.worker, values,
                                          len(answers.task_names), len(answers.worker_names),
                                          trim=self._trim(), threads=self.threads)

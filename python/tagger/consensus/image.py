@@ -130,6 +130,13 @@ def _finite_skills(w: np.ndarray, workers: Any, owner: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise InvalidArgument(f"{owner}: the skill of worker {_plain(workers[i])!r} is {float(w[i])}; skills are "
                               "vote weights, finite numbers >= 0")
+    # A worker votes once per task, so no task's weights add up to more than all of them:
+    # finite ones such as 1e308 overflowed that sum (a mask against every worker's).
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if len(w) and not np.isfinite(total):
+        raise InvalidArgument(f"{owner}: the skills add up to more than a float holds; scale them down (a vote is "
+                              "the same for weights all multiplied by one number)")
     return w
 
 

@@ -318,7 +318,11 @@ def _aggregate(answers: pd.DataFrame, aggregator: BaseClassifier | None) -> Base
     # from two fits: the metric of a fit on other answers).
     est = copy.copy(aggregator)
     fitted = est.__dict__.get("answers_")
-    if fitted is not None and "_out" in est.__dict__ and _same_answers(fitted, answers):
+    # After a predict on other answers (Wawa, ZeroBasedSkill, GoldMajorityVote, MMSR) labels_ and
+    # probas_ are of those: read beside answers_, consistency gave 0 for every task.
+    voted = est.__dict__.get("_voted_on")
+    if fitted is not None and "_out" in est.__dict__ and _same_answers(fitted, answers) \
+            and (voted is None or _same_answers(voted, answers)):
         return est
     est.fit_predict(answers)  # (the two-stage Wawa/ZBS: labels_ of the weighted vote, as crowd-kit's metrics)
     return est

@@ -201,6 +201,7 @@ class MMSR(BaseClassifier):
                                                 index=tasks, name="agg_label",
                                                 dtype=answers.label_names.dtype if len(labels) else object))
         self.probas_ = self._ck_order(pd.DataFrame(probas, index=tasks, columns=answers.label_names.rename("label")))
+        self._voted_on = answers  # the metrics and next_items read labels_ as these answers' only
 
     def predict(self, data: pd.DataFrame) -> pd.Series:
         """Labels of ``data``'s tasks (columns ``task``, ``worker``, ``label``) by

@@ -65,6 +65,15 @@ def weights_check(answers: Answers, s: np.ndarray, owner: str) -> None:
         w = int(np.flatnonzero(bad)[0])
         raise InvalidArgument(f"{owner}: skill of worker {_plain(answers.worker_names[w])!r} is {float(s[w])}; vote weights "
                               "must be finite and >= 0")
+    # Finite weights such as 1e308 overflowed a task's sum to inf: NaN posteriors and a label
+    # against the votes. Each sum is at most max(s) times the answers; only then are they added up.
+    if len(s) and answers.n and not np.isfinite(float(s.max()) * answers.n):
+        sums = np.bincount(answers.task, weights=s[answers.worker], minlength=len(answers.task_names))
+        if not np.isfinite(sums).all():
+            t = int(np.flatnonzero(~np.isfinite(sums))[0])
+            raise InvalidArgument(f"{owner}: the vote weights of task {_plain(answers.task_names[t])!r} add up to more "
+                                  "than a float holds; scale the skills down (a vote is the same for weights all "
+                                  "multiplied by one number)")
 
 
 def agreement(answers: Answers, labels: np.ndarray) -> pd.Series:
@@ -190,6 +199,7 @@ class _Predicting(BaseClassifier):
         mv.fit(data, skills)
         self.labels_ = mv.labels_
         self.probas_ = mv.probas_
+        self._voted_on = mv.answers_  # the metrics and next_items read labels_ as these answers' only
 
     def predict(self, data: pd.DataFrame) -> pd.Series:
         """Labels of ``data``'s tasks by a vote weighted with the fitted ``skills_``."""
@@ -299,7 +309,14 @@ class WeightedMajorityVote(BaseClassifier):
             if sharded:
                 return fit_answers("wawa", answers, backend=self.backend, n_shards=self.n_shards, **common)
             return _core.consensus.wawa(*answers.core_args(), **common)
-        s = pd.Series(self.skills).reindex(answers.worker_names).to_numpy(dtype=float)
+        given = self.skills if isinstance(self.skills, pd.Series) else pd.Series(self.skills)
+        if given.index.has_duplicates:  # pandas said "cannot reindex on an axis with duplicate labels"
+            raise InvalidArgument(f"WeightedMajorityVote: skills name worker "
+                                  f"{_plain(given.index[given.index.duplicated()][0])!r} more than once")
+        try:
+            s = given.reindex(answers.worker_names).to_numpy(dtype=float)
+        except (TypeError, ValueError):  # "could not convert string to float: 'x'"
+            raise InvalidArgument("WeightedMajorityVote: skills must be numbers (a Series worker -> weight)") from None
         if np.isnan(s).any():
             if self.default_skill is None:
                 missing = answers.worker_names[np.isnan(s)][0]
