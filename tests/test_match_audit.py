@@ -262,3 +262,41 @@ def test_odd_labels_and_backends_raise_invalid_argument_with_the_reason() -> Non
     flaky["ok"] = False
     with pytest.raises(errors.InvalidArgument, match=re.escape("the backend returned an array of dtype <U1")):
         idx.predict(["forgot my pin"])
+
+
+def test_a_blank_training_text_is_refused_whatever_its_white_space() -> None:
+    # Only ASCII blanks were refused in the default mode; "\xa0", "\u3000" and "\u2028" trained a
+    # category of blanks, which on_invalid="skip" dropped: the two modes fit different models.
+    texts = ["where is my card", "card has not arrived", "top up my account", "add money please"]
+    labels = ["card", "card", "top_up", "top_up"]
+    for blank in ("   ", "\xa0", "\u3000\u3000", "\u2028"):
+        with pytest.raises(errors.InvalidArgument, match=r"texts\[4\] is empty"):
+            m.CategoryIndex.fit(texts + [blank], labels + ["blank"], calibrate=False)
+        skipped = m.CategoryIndex.fit(texts + [blank], labels + ["blank"], on_invalid="skip", calibrate=False)
+        assert skipped.categories == ["card", "top_up"]
+
+
+def test_calibrate_false_refuses_the_calibration_options_it_would_ignore() -> None:
+    texts, labels, _ = word_list_categories()
+    with pytest.raises(errors.InvalidArgument, match="target_precision, folds set.* calibrate=False turns off"):
+        m.CategoryIndex.fit(texts, labels, calibrate=False, target_precision=0.99, folds=5)
+    with pytest.raises(errors.InvalidArgument, match="oos_texts set.* calibrate=False turns off"):
+        m.CategoryIndex.fit(texts, labels, calibrate=False, oos_texts=["what is the weather"])
+
+
+def test_a_backend_that_returns_none_is_named() -> None:
+    texts, labels = ["a card", "my card", "top up", "add money"], ["c", "c", "t", "t"]
+    with pytest.raises(errors.InvalidArgument, match="the backend returned None, not an array"):
+        m.CategoryIndex.fit(texts, labels, backend=lambda t: None, calibrate=False)
+
+
+@pytest.mark.parametrize("pair", [("A", "A\x00"), (b"\x01", b"\x01\x00")])
+def test_labels_that_differ_by_a_trailing_nul_stay_two_categories_in_the_calibration(pair) -> None:
+    # A '<U'/'S' array drops trailing NULs: the folds merged the two labels, no fold held two
+    # categories, and the index came out uncalibrated without a word.
+    texts, labels, _ = word_list_categories()
+    cats = sorted(set(labels))[:2]
+    keep = [i for i, y in enumerate(labels) if y in cats]
+    renamed = [pair[cats.index(labels[i])] for i in keep]
+    idx = m.CategoryIndex.fit([texts[i] for i in keep], renamed, epochs=15)
+    assert set(idx.categories) == set(pair) and idx.threshold is not None

@@ -385,3 +385,21 @@ def test_fullwidth_and_mathematical_latin_are_letters_and_other_scripts_are_name
     idx = topic_index()
     pred = idx.predict(["ｗｈｅｒｅ ｉｓ ｍｙ ｃａｒｄ", "𝐰𝐡𝐞𝐫𝐞 𝐢𝐬 𝐦𝐲 𝐜𝐚𝐫𝐝", "ሰላም ለዓለም", "ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ", "🙂🙂"])
     assert pred.reasons == [None, None, "unsupported_script", "unsupported_script", "no_letters"]
+
+
+def test_reasons_follow_unicode_letters_and_white_space():
+    # A hand-made list of script ranges said no_letters for the letters of every script it did
+    # not list (Hangul compatibility jamo, halfwidth katakana, Runic) and for what NFKC makes
+    # Latin ("ⓒⓐⓡⓓ" is "card"); only ASCII and no-break spaces read as empty; the Arabic
+    # number signs of the Arabic block read as letters.
+    idx = topic_index(dense=False)
+    cases = {"ⓒⓐⓡⓓ ⓓⓔⓛⓘⓥⓔⓡⓨ": None, "ㅋㅋㅋ": "unsupported_script", "ｶﾀｶﾅ": "unsupported_script",
+             "ᚠᚢᚦᚨᚱ": "unsupported_script", "\u3000\u3000": "empty", "\u2003\u2028": "empty", "\x85": "empty",
+             "\u0600\u0601": "no_letters", "12 + 30 = 42": "no_letters"}
+    pred = idx.predict(list(cases))
+    assert dict(zip(cases, pred.reasons)) == cases
+    with pytest.raises(errors.InvalidArgument, match=r"unsupported script \(Hangul, 5 of 5 letters\)"):
+        m.validate_text("ㅋㅋㅋ ㅎㅎ")
+    with pytest.raises(errors.InvalidArgument, match=r"unsupported script \(another script, 3 of 3 letters\)"):
+        m.validate_text("ꔀꔁꔂ")  # Vai: letters of a script no message names
+    m.validate_text("ⓒⓐⓡⓓ")  # the letters NFKC gives the tokenizer

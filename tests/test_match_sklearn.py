@@ -76,3 +76,29 @@ def test_scikit_learn_clones_cross_validates_and_searches_it():
     assert pipe.fit(TEXTS, LABELS).score(TEXTS, LABELS) > 0.9
     search = GridSearchCV(CategoryClassifier(calibrate=False), {"epochs": [1, 20]}, cv=2).fit(TEXTS, LABELS)
     assert search.best_params_["epochs"] in (1, 20) and sk.__version__
+
+
+def test_dicts_sets_and_two_column_labels_are_refused_not_misread():
+    # list(X) read a dict as its keys and a set in hash order; any 2-D y was raveled, so
+    # (n, 2) labels trained on interleaved rows.
+    clf = CategoryClassifier(epochs=5, calibrate=False).fit(TEXTS, LABELS)
+    with pytest.raises(InvalidArgument, match="got a dict"):
+        clf.predict({"q1": TEXTS[0], "q2": TEXTS[1]})
+    with pytest.raises(InvalidArgument, match="in an order, got a set"):
+        clf.predict(set(TEXTS[:3]))
+    with pytest.raises(InvalidArgument, match="got NoneType"):
+        clf.predict(None)
+    with pytest.raises(InvalidArgument, match="got a dict"):
+        CategoryClassifier(calibrate=False).fit(dict(zip(TEXTS, LABELS)), LABELS)
+    half = len(TEXTS) // 2
+    y2 = np.array(LABELS[:2 * half]).reshape(half, 2)
+    with pytest.raises(InvalidArgument, match=r"y must be one label per text .* got shape \(%d, 2\)" % half):
+        CategoryClassifier(calibrate=False).fit(TEXTS[:half], y2)
+    one_column = CategoryClassifier(epochs=5, calibrate=False).fit(TEXTS, np.array(LABELS).reshape(-1, 1))
+    assert list(one_column.classes_) == list(clf.classes_)
+
+
+def test_calibrate_false_drops_the_calibration_options_it_would_not_use():
+    # CategoryIndex.fit refuses them next to calibrate=False; the classifier's defaults must not trip it.
+    clf = CategoryClassifier(epochs=5, calibrate=False, target_precision=0.99, folds=5).fit(TEXTS, LABELS)
+    assert clf.index_.threshold is None

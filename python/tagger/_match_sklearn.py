@@ -29,7 +29,10 @@ def _texts(X: Any, what: str) -> list:
         if shape[1] != 1:
             raise InvalidArgument(f"{what}: X has shape {tuple(shape)}; give one text per row (shape (n,) or (n, 1))")
         X = np.asarray(X)[:, 0]
-    return list(X)
+    from .match import _text_list
+
+    # CategoryIndex's own checks: list(X) read a dict as its keys and a set in hash order.
+    return _text_list(X, f"{what}: X")
 
 
 def _label_array(labels: list) -> np.ndarray:
@@ -97,7 +100,20 @@ class CategoryClassifier:
         options = {name: getattr(self, name) for name in _PARAMS}
         if options["dense_weight"] is None:
             del options["dense_weight"]
-        labels = list(np.asarray(y).ravel()) if getattr(y, "ndim", 1) > 1 else list(y)
+        if not options["calibrate"]:  # CategoryIndex.fit refuses calibration options it would ignore
+            for name in ("target_precision", "folds", "oos_share"):
+                del options[name]
+        shape = getattr(y, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] == 1:  # a one-column frame or (n, 1) array
+            y = np.asarray(y)[:, 0]
+        elif shape is not None and len(shape) != 1:
+            # Any 2-D y was raveled: (3, 2) labels trained 6 texts on interleaved rows.
+            raise InvalidArgument(f"fit: y must be one label per text (shape (n,) or (n, 1)), got shape {tuple(shape)}")
+        elif isinstance(y, (str, bytes)) or y is None:
+            raise InvalidArgument(f"fit: y must be a sequence of labels, got {type(y).__name__}")
+        from .match import _text_list
+
+        labels = _text_list(y, "fit: y", "a sequence of labels", column="label")
         self.index_ = CategoryIndex.fit(_texts(X, "fit"), labels, **options)
         categories = list(self.index_.categories)
         try:

@@ -873,7 +873,6 @@ def _finite_rows(x: np.ndarray, positions: list[int], texts: list[str]) -> None:
 
 
 _FIT_SKIP_HINT = "on_invalid='skip' drops the examples without a text"
-_ASCII_SPACE = " \t\n\v\f\r"  # what the core reads as no text (C isspace)
 
 
 LABEL_KINDS = ("int", "float", "bool", "bytes")
@@ -961,6 +960,10 @@ _ENCODE_OPTIONS = {"convert_to_numpy": True, "normalize_embeddings": True, "show
 
 def _backend_vectors(out: Any) -> np.ndarray:
     """A backend's answer as float32, or InvalidArgument saying what it returned instead."""
+    if out is None or isinstance(out, numbers.Number):
+        # np.asarray(None) became a 0-d array of NaN, reported as "backend returned shape (1,)".
+        raise InvalidArgument(f"the backend returned {'None' if out is None else 'one ' + type(out).__name__}, not "
+                              "an array [n_texts, dim] (one vector of numbers per text; did it forget to return?)")
     try:
         wide = np.asarray(out)
         if wide.dtype.kind == "f" and wide.dtype.itemsize > 4 and wide.size:
@@ -1097,7 +1100,7 @@ def _fold_jobs(labels: list[str], have_oos: bool, folds: int, seed: int) -> list
     category's examples dealt round-robin from a random start) and, when there are enough
     categories and no OOS texts, held-out category groups; the first folds that hold out
     :data:`CALIBRATION_HELD_OUT` in-scope examples."""
-    y = np.array(labels)
+    y = np.array(labels, dtype=object)  # a '<U' array drops trailing NULs: "A" and "A\x00" became one
     cats, y_code = np.unique(y, return_inverse=True)
     n, n_cat = len(y), len(cats)
     if n_cat and np.bincount(y_code).max() < 2:
@@ -1364,7 +1367,9 @@ class CategoryIndex:
             texts_l = [texts_l[i] for i in keep]
         elif backend is None:
             # (the core refused it as "text 500 is empty", naming neither texts[500] nor the option)
-            blank = next((i for i, t in enumerate(texts_l) if not t.strip(_ASCII_SPACE)), None)
+            # Any Unicode white space, as on_invalid="skip" drops (a category trained on '\xa0' and
+            # '\u3000' alone passed in this mode only).
+            blank = next((i for i, t in enumerate(texts_l) if not t.strip()), None)
             if blank is not None:
                 raise InvalidArgument(f"texts[{blank}] is empty ({texts_l[blank]!r}): an example needs a text "
                                       f"({_FIT_SKIP_HINT})")
@@ -1381,6 +1386,15 @@ class CategoryIndex:
             raise InvalidArgument(f"folds must be an int in [2, 2**62], got {folds!r}")
         if not isinstance(calibrate, (bool, np.bool_)):  # "no" calibrated, as any non-empty string is true
             raise InvalidArgument(f"calibrate must be True or False, got {calibrate!r}")
+        if not calibrate:
+            # Accepted and ignored before: a user who set target_precision=0.99 got no threshold.
+            some_oos = oos_texts is not None and not (hasattr(oos_texts, "__len__") and len(oos_texts) == 0)
+            unused = [name for name, given in (("oos_texts", some_oos),
+                                               ("target_precision", target_precision != 0.9), ("folds", folds != 3),
+                                               ("oos_share", oos_share is not None)) if given]
+            if unused:
+                raise InvalidArgument(f"{', '.join(unused)} set(s) the calibration, which calibrate=False turns off: "
+                                      "they would change nothing; drop them, or calibrate")
         if backend is not None:
             # Options of the built-in features, which a backend replaces: they were accepted and
             # did nothing.
@@ -1420,7 +1434,7 @@ class CategoryIndex:
             idx_._use_label_kinds(label_kinds)
             idx_._require_finite(texts_l, learning_rate, l2)
             if calibrate:
-                results = [_fold_result(np.array(labels_l), j, np.array(c), p) for j, (c, p) in zip(jobs, scored)]
+                results = [_fold_result(np.array(labels_l, dtype=object), j, np.array(c, dtype=object), p) for j, (c, p) in zip(jobs, scored)]
                 idx_._apply_calibration(results, jobs, oos, float(target_precision), int(folds), len(labels_l), share)
             return idx_
         else:
@@ -1434,7 +1448,7 @@ class CategoryIndex:
             if x.ndim != 2 or x.shape[0] != len(texts_l):
                 raise InvalidArgument(f"backend returned shape {x.shape} for {len(texts_l)} texts")
             _finite_rows(x, list(range(len(texts_l))), texts_l)
-            labels_a = np.array(labels_l)
+            labels_a = np.array(labels_l, dtype=object)  # (not '<U': it drops trailing NULs)
 
             def dense_fit(rows: np.ndarray) -> tuple[Any, list[str]]:
                 cats = sorted(set(labels_a[rows].tolist()))
@@ -1453,14 +1467,14 @@ class CategoryIndex:
                 from concurrent.futures import ThreadPoolExecutor
 
                 jobs = _fold_jobs(labels_l, oos is not None, int(folds), int(seed))
-                y_all = np.array(labels_l)
+                y_all = np.array(labels_l, dtype=object)
 
                 def run(j: _FoldJob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     fold_model, fold_cats = dense_fit(j.train)
                     xe = np.ascontiguousarray(x[np.concatenate([j.in_eval, j.oos_eval])], np.float32)
                     p = fold_model.predict_proba(_EMPTY_I64, _EMPTY_U32, _EMPTY_F32, xe, xe.shape[0], xe.shape[1],
                                                  threads)
-                    return _fold_result(y_all, j, np.array(fold_cats), p)
+                    return _fold_result(y_all, j, np.array(fold_cats, dtype=object), p)
 
                 # Folds train independently (the GIL is released in C++); results are collected
                 # in fold order, so the calibration is the same for any thread count.

@@ -1,16 +1,19 @@
 // validate_text: the reasons a description cannot be matched, checked before
 // any model runs so the caller gets the cause instead of a meaningless score.
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
+#include "letter_table.h"
 #include "tagger/errors.h"
 #include "tagger/match.h"
 
 namespace tagger::match {
 namespace {
 
-// Letter ranges of the scripts we can name in a message. Anything else that
-// is a letter-like code point above U+024F counts as "other".
+// Ranges of the scripts we can name in a message (which letters count, and as which kind, is
+// letter_table.h's); letters outside them are "another script".
 struct Script {
   char32_t lo, hi;
   const char* name;
@@ -28,21 +31,35 @@ constexpr Script kScripts[] = {
     {0x1401, 0x166C, "Canadian syllabics"}, {0x1780, 0x17B3, "Khmer"}, {0x1820, 0x1878, "Mongolian"},
     {0xA000, 0xA48C, "Yi"},         {0xA4D0, 0xA4FD, "Lisu"},       {0x10330, 0x1034A, "Gothic"},
     {0x12000, 0x12399, "Cuneiform"}, {0x20000, 0x2EBEF, "CJK"},
+    {0x3130, 0x318F, "Hangul"},     {0xFF66, 0xFF9D, "Japanese kana"}, {0xFFA0, 0xFFDC, "Hangul"},
+    {0x16A0, 0x16F8, "Runic"},      {0x2C00, 0x2C5F, "Glagolitic"}, {0x2C80, 0x2CFF, "Coptic"},
 };
 
-// Latin letters, including the fullwidth forms (U+FF21..) and the mathematical alphanumerics
-// (U+1D400..): NFKC, which the tokenizer applies, makes them plain letters, and they were
-// reported as no_letters while they scored like the text they spell.
-bool is_latin_letter(char32_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) ||
-         (c >= 0x1E00 && c <= 0x1EFF) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A) ||
-         (c >= 0x1D400 && c <= 0x1D6A3);
+bool in_ranges(char32_t c, const detail::CodeRange* first, const detail::CodeRange* last) {
+  const auto* it = std::upper_bound(first, last, c, [](char32_t v, const detail::CodeRange& r) { return v < r.lo; });
+  return it != first && c <= (it - 1)->hi;
 }
 
-const char* other_script(char32_t c) {
-  for (const auto& s : kScripts)
-    if (c >= s.lo && c <= s.hi) return s.name;
-  return nullptr;
+// Latin letters, and what NFKC (which the tokenizer applies) makes Latin letters only: the
+// fullwidth forms, the mathematical alphanumerics, circled letters ("ⓒ" is "c"). They were
+// reported as no_letters while they scored like the text they spell.
+bool is_latin_letter(char32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  return in_ranges(c, std::begin(detail::kLatinRanges), std::end(detail::kLatinRanges));
+}
+
+// A letter (general category L*) of any other script. A hand-made list of script ranges
+// counted Hangul compatibility jamo, halfwidth katakana, Runic, Latin IPA ... as no letters,
+// and the digits and signs inside the ranges it had (Arabic number signs) as letters.
+bool is_other_letter(char32_t c) {
+  return c >= 0x80 && in_ranges(c, std::begin(detail::kOtherLetterRanges), std::end(detail::kOtherLetterRanges));
+}
+
+// White space as Unicode (and Python's str.isspace) defines it, with the C0 controls and
+// DEL: a text of only these is empty. U+3000 and U+2028 read as no_letters before.
+bool is_blank(char32_t c) {
+  return c <= ' ' || c == 0x7F || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 // Decodes one UTF-8 code point at text[i], advancing i; returns false on a
@@ -71,9 +88,9 @@ TextSignal text_signal(std::string_view text, bool latin_only) {
   for (std::size_t i = 0; i < text.size();) {
     char32_t c;
     if (!next_code_point(text, i, c)) return TextSignal::invalid_utf8;
-    if (c > ' ' && c != 0x7F && c != 0xA0) ++visible;
+    if (!is_blank(c)) ++visible;
     if (is_latin_letter(c)) ++latin;
-    else if (other_script(c)) ++other;
+    else if (is_other_letter(c)) ++other;
   }
   if (visible == 0) return TextSignal::empty;
   if (latin + other == 0) return TextSignal::no_letters;
@@ -106,7 +123,7 @@ void validate_text(std::string_view text, std::string_view what) {
       throw InvalidArgument(name + " is not valid UTF-8 (bad byte at offset " + std::to_string(at) + ")");
     if (is_latin_letter(c)) {
       ++latin;
-    } else if (other_script(c)) {
+    } else if (is_other_letter(c)) {
       ++other;
       for (std::size_t s = 0; s < std::size(kScripts); ++s)
         if (c >= kScripts[s].lo && c <= kScripts[s].hi) ++counts[s];
@@ -115,6 +132,7 @@ void validate_text(std::string_view text, std::string_view what) {
   if (latin + other == 0) throw InvalidArgument(name + " contains no letters: nothing to match");
   if (other * 2 > latin + other) {
     std::size_t best = 0;
+    dominant = "another script";  // letters of none of the scripts named above
     for (std::size_t s = 0; s < std::size(kScripts); ++s)
       if (counts[s] > best) best = counts[s], dominant = kScripts[s].name;
     throw InvalidArgument(name + " is written in an unsupported script (" + dominant + ", " +
