@@ -452,3 +452,25 @@ def test_extend_errors_name_the_owner_the_worker_and_the_item():
     for items, what in (({-1: 1}, "an item number"), ({1: -1}, "the extra answers of item 1")):
         refused(net, errors.InvalidArgument, lambda: net.ledger.extend_task(task.id, alice, items, tg.TAG),
                 match=f"{what} must be >= 0")
+
+
+def test_extend_on_an_adaptive_task_skips_the_items_the_copilot_settled():
+    # One human answer agreeing with a confident copilot completes an item under adaptive
+    # overlap; with one answer it ranked as the most uncertain, and extend bought it.
+    net = tg.Network.memory()
+    alice = net.create_account("alice", fund=1000 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(6)], fund=100 * tg.TAG)
+    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+                            items=[f"review {i}" for i in range(8)], overlap=3, budget=24 * tg.TAG,
+                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=tg.TAG, copilot=True, adaptive=0.9)
+    task.pre_annotate(lambda texts: np.tile([0.95, 0.05], (len(texts), 1)))
+    asg = task.assign(ws[:3])
+    task.submit_many(asg.assign(label=["a" if i % 2 == 0 else "b" for i in asg["item_id"]])
+                     [["item_id", "worker", "label"]])  # even items agree with the copilot: settled
+    while len(nxt := task.assign_next(ws[:5])):
+        task.submit_many(nxt.assign(label=["a" if k % 2 else "b" for k in range(len(nxt))])
+                         [["item_id", "worker", "label"]])
+    bought = task.extend(4 * tg.TAG, ws)["item_id"].tolist()
+    assert sorted(bought) == [1, 3, 5, 7]
+    with pytest.raises(errors.InvalidArgument, match="nor the 4 the copilot's agreement settled"):
+        task.extend(8 * tg.TAG, ws)

@@ -736,14 +736,19 @@ class Task:
         # hand bought the same uncertain item again at every call until they came.
         ids = self.items["item_id"]
         pending = ids[self.progress["missing"].to_numpy() > 0]
+        # Under adaptive overlap an item whose human answer agrees with a confident copilot is
+        # complete (the ledger settles it so): with one human answer it ranked as the most
+        # uncertain, and extend bought answers for it instead of the contested items.
+        settled = ids[self._settled_early()]
         ranked = next_items(df[["task", "worker", "label"]], n_extra,
                             method=self.method or "majority_vote", score=score, labels=self.labels,
-                            exclude=pd.Index(self.gold.index).append(pd.Index(pending)))
+                            exclude=pd.Index(self.gold.index).append(pd.Index(pending)).append(pd.Index(settled)))
         chosen = self._item_index.get_indexer(ranked.index)
         if len(chosen) < n_extra:
+            early = f", nor the {len(settled)} the copilot's agreement settled" if len(settled) else ""
             raise InvalidArgument(f"extend: a budget for {n_extra} answers, but only {len(chosen)} answered items "
                                   f"to extend (one more answer each; control items are not extended, nor the "
-                                  f"{len(pending)} item(s) whose slots are still open)")
+                                  f"{len(pending)} item(s) whose slots are still open{early})")
         locked = n_extra * price
         have = self._net.balance(self.owner)
         if have < locked:
