@@ -392,3 +392,43 @@ def test_an_example_with_words_of_ones_own_or_a_short_part_of_it_is_accepted():
                  "How long does a card take to reach me?"]:
         v = V.check(text.encode(), "text", spec)
         assert v.accepted, (text, v.details)
+
+
+def _bank_collection(net, items=2):
+    owner = net.create_account("owner", fund=1_000 * tg.TAG)
+    ws = net.create_accounts(["w0", "w1"], fund=10 * tg.TAG)
+    task = net.publish_task(owner=owner, title="Collect customer questions", kind="collection", items=items,
+                            description="Write short questions a bank customer would ask about cards and transfers.",
+                            budget=items * 10 * tg.TAG, reward_policy=tg.rewards.Flat())
+    return owner, ws, task
+
+
+def test_the_bytes_checked_are_the_bytes_sealed_and_paid():
+    # Task.upload copied the data once for the check and again for the seal: a buffer that
+    # changed in between (here a bytearray whose __bytes__ answers differently each time) was
+    # checked as a new question and sealed and paid as an exact copy of another upload.
+    net = tg.Network.memory()
+    owner, (w0, w1), task = _bank_collection(net)
+    first = b"How do I activate my new debit card?"
+    assert task.upload(w0, first).accepted
+
+    class Flip(bytearray):
+        calls = 0
+
+        def __bytes__(self):
+            Flip.calls += 1
+            return b"Why was my transfer declined yesterday?" if Flip.calls == 1 else first
+
+    up = task.upload(w1, Flip(first))
+    assert up.status == "rejected" and "duplicate_in_task" in up.reasons  # its own bytes: a copy
+
+
+def test_upload_reads_data_as_check_does():
+    net = tg.Network.memory()
+    owner, (w0, _), task = _bank_collection(net)
+    height = net.height
+    with pytest.raises(InvalidArgument, match="must be bytes-like .* encode text as UTF-8"):
+        task.upload(w0, memoryview(np.array(["How do I activate my card?"])))  # its UTF-32 memory
+    assert net.height == height  # refused before anything is receipted
+    text = b"How do I activate my new debit card?"
+    assert task.upload(w0, np.frombuffer(text, dtype=np.uint8)).accepted  # a uint8 array, as check takes

@@ -27,6 +27,7 @@ from ._core import ledger as _cl
 from .market import mint_dataset_nft
 from .match import assign as solve, solve_assignment
 from .verify import VerifySpec
+from .verify._check import _upload_bytes
 from .verify._tabular import _PY_TYPES as _SCHEMA_TYPE_NAMES
 from ._repr import format_tag, html_table
 from ._stack import outside_tagger
@@ -1114,8 +1115,11 @@ class Task:
         self._sync()
         if self.kind != "collection":
             raise TaskStateError("uploads go to collection tasks; classification tasks take answers")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidArgument(f"upload data must be bytes, got {type(data).__name__}")
+        # One immutable copy for the check, the seal and the journal: a bytearray that another
+        # thread changed between them was checked as one text and sealed and paid as another.
+        # The same rule as tg.verify.check (a memoryview of a numpy str array was checked as its
+        # UTF-32 bytes and receipted as rejected; a uint8 array was refused).
+        data = _upload_bytes(data, "upload data")
         acct = self._net.account(worker)
         wpos = self._worker_position(acct, add=self._allowed is None)
         if item_id is None:
@@ -1136,14 +1140,14 @@ class Task:
         # The slot's prompt too: only the first MAX_PROMPT_EXAMPLES prompts are the spec's examples,
         # and none when verify= names its own, so a copy of a later prompt was accepted and paid.
         slot_text = self.items["data"].iloc[item]
-        verdict = self._net._verify_engine.check(bytes(data), self.data_kind, self.verify_spec, item_id=iid,
+        verdict = self._net._verify_engine.check(data, self.data_kind, self.verify_spec, item_id=iid,
                                                  prompt=slot_text if isinstance(slot_text, str) else "")
         registry = self.verify_spec.registry if self.verify_spec is not None else None
         recorded = verdict.status != "rejected"
         h = None
         try:
             if verdict.status != "rejected":
-                sealed = crypto.seal(bytes(data), [self.owner.public_key])
+                sealed = crypto.seal(data, [self.owner.public_key])
                 h = self._net.store.put(sealed)
                 self._net._journal_upload(verdict.sha256, self.id_hex, iid, verdict.features.get("phash"), h,
                                           verdict.features.get("content"))

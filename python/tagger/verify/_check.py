@@ -1312,8 +1312,10 @@ def _upload_bytes(data: Any, what: str) -> bytes:
     array). A str, an int (``bytes(5)`` would be five zero bytes), None, a numpy scalar or an
     array of anything but bytes (its raw memory: np.int64(5) was 8 bytes of binary, a numpy str
     array UTF-32) is a caller's mistake, named by ``what``."""
-    if isinstance(data, bytes):
+    if type(data) is bytes:
         return data
+    # Anything else is copied once from its buffer (a bytes or bytearray subclass included: its
+    # own __bytes__ could give one content to the check and another to the seal).
     if isinstance(data, str):
         raise InvalidArgument(f"{what} must be bytes (encode text as UTF-8), got {type(data).__name__}")
     if isinstance(data, np.generic):
