@@ -412,3 +412,22 @@ def test_verdict_repr_and_html():
     assert repr(v) == "Verdict('rejected', reasons=['empty'], kind='text')"
     assert "rejected" in v._repr_html_()
     assert "VerifySpec(" in repr(SPEC)
+
+
+def test_a_callable_model_is_read_like_predict_proba_and_nan_goes_to_review():
+    # A callable returning [[p_bad, p_good]] was scored by p_bad (good uploads rejected, bad
+    # ones accepted), and a NaN score rejected the upload, which was then not stored.
+    from tagger.verify import ModelCheck, VerifySpec
+    text = b"How do I activate my new debit card?"
+
+    def status(model, **kw):
+        v = tg.verify.check(text, "text", VerifySpec(checks=[ModelCheck(model, name="quality_ok", **kw)]))
+        return v.status, v.reasons
+
+    assert status(lambda x: np.array([[0.1, 0.9]])) == ("accepted", ())
+    assert status(lambda x: np.array([[0.9, 0.1]]))[0] == "rejected"
+    assert status(lambda x: [0.9, 0.1], positive=0) == ("accepted", ())
+    assert status(lambda x: 0.7) == ("accepted", ())
+    assert status(lambda x: float("nan")) == ("needs_review", ("custom_check_error",))
+    assert status(lambda x: np.ones((2, 2)) / 2) == ("needs_review", ("custom_check_error",))
+    assert status(lambda x: [0.2, 0.8], positive=5) == ("needs_review", ("custom_check_error",))

@@ -187,6 +187,11 @@ class Check:
         except (TypeError, ValueError, IndexError):
             return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW,
                                f"{self.name} returned {type(out).__name__}, not a bool, number, tuple or CheckResult")
+        if not math.isfinite(score):
+            # NaN failed "score >= threshold" and rejected the upload, which is then not stored:
+            # a broken model is the check's error, for the owner to review.
+            return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW,
+                               f"{self.name} returned the score {score}, not a finite number")
         if self.threshold is not None and not (score >= self.threshold):
             return CheckResult(self.name, score, self.reason, self.severity, f"{self.name} score {score:.4g} < {self.threshold}")
         return CheckResult(self.name, score)
@@ -198,8 +203,12 @@ class Check:
 class ModelCheck(Check):
     """A trained model as a check: ``featurize(item)`` gives one sample (default: the
     text for text uploads), the score is the model's probability of the "good" class
-    (scikit-learn ``predict_proba`` column of ``positive``, default the last column; a
-    torch/any callable's output taken as that probability), failing below ``threshold``.
+    (scikit-learn ``predict_proba`` column of ``positive``, default the last column), failing
+    below ``threshold``. A torch or any other callable model may return that probability (one
+    number) or one row of class probabilities, read like ``predict_proba``: the column
+    ``positive`` (an int position, as a callable has no ``classes_``), default the last one.
+    Before 2026-12-07 a callable's ``[[p_bad, p_good]]`` was read as ``p_bad``. Any other
+    shape, or a score that is not a finite number, is ``custom_check_error`` (needs review).
     For example, with a fitted scikit-learn text pipeline ``pipe`` whose class 1 is "fine"::
 
         ok = ModelCheck(pipe, name="toxicity_ok", threshold=0.5, positive=1)
@@ -233,7 +242,20 @@ class ModelCheck(Check):
         out = self.model(x)
         if hasattr(out, "detach"):
             out = out.detach().cpu().numpy()
-        return float(np.asarray(out).reshape(-1)[0])
+        arr = np.asarray(out, dtype=float)
+        if arr.size == 1:
+            return float(arr.reshape(-1)[0])
+        row = arr.reshape(-1) if arr.ndim == 1 else arr[0] if arr.ndim == 2 and arr.shape[0] == 1 else None
+        if row is None:
+            raise ValueError(f"the model returned an array of shape {arr.shape}: one probability, or one row of "
+                             "class probabilities, is read")
+        if self.positive is None:
+            return float(row[-1])
+        if isinstance(self.positive, bool) or not isinstance(self.positive, (int, np.integer)) \
+                or not -len(row) <= int(self.positive) < len(row):
+            raise InvalidArgument(f"positive={self.positive!r} must be a column position of the model's {len(row)} "
+                                  "outputs (a callable model has no classes_)")
+        return float(row[int(self.positive)])
 
 
 # --------------------------------------------------------------- text model
