@@ -408,3 +408,15 @@ def test_the_json_depth_check_is_linear_on_unclosed_strings():
     t0 = time.perf_counter()
     assert V.check(doc, "json").reasons == ("json_invalid",)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_a_csv_copy_respaced_with_its_columns_or_rows_reordered_is_a_duplicate():
+    """Only line endings and quoting were canonical: a space after each comma, the columns
+    swapped or the rows shuffled made a new table that was paid again."""
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry())
+    assert V.check(b"name,age\nAnn,30\nBob,41\n", "csv", spec).accepted
+    for copy in (b"name, age\nAnn, 30\nBob, 41\n", b"age,name\n30,Ann\n41,Bob\n", b"name,age\nBob,41\nAnn,30\n"):
+        v = V.check(copy, "csv", spec)
+        assert v.reasons == ("duplicate_in_task",) and "(reformatted)" in v.details["duplicate_in_task"], copy
+    assert V.check(b"name,age\nAnn,31\nBob,41\n", "csv", spec).accepted  # another cell: another table
+    assert V.check(b"name,years\nAnn,30\nBob,41\n", "csv", spec).accepted  # another column name

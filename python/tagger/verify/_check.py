@@ -1233,14 +1233,23 @@ class Verifier:
             return
         item.records = records
         run.score("records", len(records))
-        # The table itself (its cells, as a JSON array of rows: separators inside cells cannot
-        # make two tables one), whatever its line endings or quoting.
-        features["content"] = crypto.sha256(json.dumps([header, *([rec.get(h, "") for h in header] for rec in records)],
-                                                       ensure_ascii=False, separators=(",", ":"))
-                                            .encode("utf-8", "surrogatepass"))
+        features["content"] = _csv_content(header, records)
         if item.spec.schema is not None:
             for code, detail in _tabular.check_records(records, _tabular.parse_schema(item.spec.schema), item.spec.schema_strict, cell=True):
                 run.fail("schema", code, detail)
+
+
+def _csv_content(header: list[str], records: list[dict]) -> bytes:
+    """The content key of a table: its cells as a JSON array of rows (separators inside cells
+    cannot make two tables one), whatever its line endings or quoting, each cell without the
+    white space around it, the columns in the order of their names and the rows sorted. The same
+    table with a space after each comma, its columns swapped or its rows shuffled was accepted
+    and paid again before 2026-12-07 (the schema itself reads " 30" as 30 and " age" as age)."""
+    names = [h.strip() for h in header]
+    order = sorted(range(len(header)), key=lambda j: (names[j], j))
+    rows = sorted([str(rec.get(header[j], "")).strip() for j in order] for rec in records)
+    return crypto.sha256(json.dumps([[names[j] for j in order], *rows], ensure_ascii=False, separators=(",", ":"))
+                         .encode("utf-8", "surrogatepass"))
 
 
 # An integral number with more trailing zeros than this is written as <digits>e<zeros> in the
