@@ -420,3 +420,20 @@ def test_a_csv_copy_respaced_with_its_columns_or_rows_reordered_is_a_duplicate()
         assert v.reasons == ("duplicate_in_task",) and "(reformatted)" in v.details["duplicate_in_task"], copy
     assert V.check(b"name,age\nAnn,31\nBob,41\n", "csv", spec).accepted  # another cell: another table
     assert V.check(b"name,years\nAnn,30\nBob,41\n", "csv", spec).accepted  # another column name
+
+
+def test_an_interrupted_check_many_takes_back_what_it_registered():
+    """Ctrl-C part way through a batch left the items before it registered: re-running the
+    batch rejected them as duplicates of themselves."""
+    reg = V.DedupRegistry()
+
+    def stop(item) -> None:
+        if b"transfer" in item.data:
+            raise KeyboardInterrupt
+
+    items = [b"How do I activate my new debit card?", b"Why was my transfer declined yesterday?"]
+    with pytest.raises(KeyboardInterrupt):
+        V.check_many(items, "text", V.VerifySpec(task_id="t", registry=reg, checks=[stop]), item_ids=["a", "b"])
+    assert len(reg) == 0
+    again = V.check_many(items, "text", V.VerifySpec(task_id="t", registry=reg), item_ids=["a", "b"])
+    assert [v.status for v in again] == ["accepted", "accepted"] and len(reg) == 2

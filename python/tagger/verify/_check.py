@@ -900,9 +900,21 @@ class Verifier:
                     where.append(i)
             for i, s in zip(where, model.score_many(texts, spec.references if spec.relevance_cutoff is not None else [], threads)):
                 pre[i] = s
-        return [self._check(d, kind, spec, item_ids[i] if item_ids is not None else "", register, pre[i],
-                            prompts[i] if prompts is not None else "")
-                for i, d in enumerate(items)]
+        out: list[Verdict] = []
+        try:
+            for i, d in enumerate(items):
+                out.append(self._check(d, kind, spec, item_ids[i] if item_ids is not None else "", register, pre[i],
+                                       prompts[i] if prompts is not None else ""))
+        except BaseException:
+            # Interrupted part way (Ctrl-C in a notebook): the caller never sees these verdicts, so
+            # the uploads they registered are taken back; a re-run found them as duplicates of
+            # themselves before.
+            if register and spec.registry is not None:
+                for v in out:
+                    if v.status != REJECTED:
+                        spec.registry.forget(v.sha256)
+            raise
+        return out
 
     def receipt(self, verdict: Verdict, item_id: str, ciphertext_hash: bytes, task_id: str = "") -> Receipt:
         """Sign ``verdict`` for the sealed item (its ciphertext hash) with this verifier's key."""
