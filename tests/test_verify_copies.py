@@ -432,3 +432,22 @@ def test_upload_reads_data_as_check_does():
     assert net.height == height  # refused before anything is receipted
     text = b"How do I activate my new debit card?"
     assert task.upload(w0, np.frombuffer(text, dtype=np.uint8)).accepted  # a uint8 array, as check takes
+
+
+@pytest.mark.parametrize("copy", ["Why was my card transfer declined yesterday at the cafe? ",
+                                  "Why was my card transfer declined yesterday at the cafe?\\r\\n",
+                                  "Why was my card transfer declined yesterday at the cafx?",
+                                  "yesterday at the cafe why was my card transfer declined?"])
+def test_near_copies_of_an_earlier_sessions_text_are_caught_after_a_reopen(tmp_path, copy):
+    # Text sketches lived in memory only: after a reopen a copy with a trailing space, CRLF, a
+    # letter changed or its words reordered was accepted and paid. They are rebuilt from the
+    # sealed uploads when the task owner's key is in the wallet.
+    copy = copy.replace("\\r\\n", "\r\n")
+    with tg.Network.open(tmp_path / "m") as net:
+        owner, (w0, w1), task = _bank_collection(net)
+        assert task.upload(w0, b"Why was my card transfer declined yesterday at the cafe?").accepted
+        tid = task.id
+    with tg.Network.open(tmp_path / "m") as net:
+        up = net.task(tid).upload("w1", copy.encode())
+        assert up.status == "needs_review" and up.reasons == ("near_duplicate",), up
+        assert net.task(tid).upload("w1", b"Can I change the PIN of my card online?").accepted

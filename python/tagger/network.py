@@ -574,8 +574,9 @@ class Network:
     def dedup(self) -> DedupRegistry:
         """The network-wide duplicate registry used by upload verification. On disk, the
         exact hashes and image pHashes of the uploads the ledger accepted come back from
-        ``dedup.jsonl`` when the market is reopened (text sketches do not: near-duplicate
-        texts are caught within a session; docs/verification.md)."""
+        ``dedup.jsonl`` when the market is reopened; the text sketches (near-duplicate texts)
+        are rebuilt in memory from the sealed uploads of text collection tasks whose owner's key
+        is in this wallet (docs/verification.md)."""
         if self._dedup is None:
             with self._lock:
                 if self._dedup is None:
@@ -584,6 +585,44 @@ class Network:
                         self._restore_dedup(reg)
                     self._dedup = reg
         return self._dedup
+
+    def _text_reader(self, task_hex: str) -> Account | None:
+        """The owner of a text collection task when its keys are in this wallet, else None. Read from
+        the owner's sealed task record, not through ``task()``: that builds the task's upload check,
+        which asks for this very registry."""
+        try:
+            tid = bytes.fromhex(task_hex)
+            info = self.ledger.task(tid)
+            owner = self._by_addr.get(bytes(info["owner"])) if info is not None else None
+            ref = self._task_refs.get(tid)
+            if ref is None and self._path is not None and (self._path / "tasks" / task_hex).exists():
+                ref = _read_task_ref(self._path / "tasks" / task_hex)
+            if owner is None or ref is None:
+                return None
+            record = codec.decode(crypto.open_sealed(self.store.get(ref), owner.sealing_key))
+            kind, data_kind = record[3], record[13]
+        except Exception:  # no record here, or not this owner's: the exact hashes still come back
+            return None
+        return owner if kind == "collection" and data_kind == "text" else None
+
+    def _sealed_text(self, task: str, ct: str, sha: bytes | None, readers: dict[str, Account | None],
+                     plain: bytes | None = None) -> str | None:
+        """The text of a text upload, opened from its sealed blob (None when the task takes other
+        data, its owner's key is not here, or the blob is not the journaled upload)."""
+        if task not in readers:
+            readers[task] = self._text_reader(task)
+        owner = readers[task]
+        if owner is None:
+            return None
+        try:
+            if plain is None:
+                plain = crypto.open_sealed(self.store.get(bytes.fromhex(ct)), owner.sealing_key)
+                if sha is not None and crypto.sha256(plain) != sha:
+                    return None
+            text = plain.decode("utf-8")
+        except Exception:  # a blob that is gone, not this owner's, or not UTF-8: its hash still counts
+            return None
+        return text if text else None
 
     def _require_writable(self, what: str) -> None:
         if self._read_only:
@@ -612,7 +651,12 @@ class Network:
         """The journal's uploads whose accepted receipt is on the ledger, into ``reg``. An accepted
         receipt with no journal line (the file deleted, emptied or cut) is re-read from its sealed
         blob when its task's owner is in this wallet (the exact hash only); any left are named in
-        a warning, since copies of them would not be caught."""
+        a warning, since copies of them would not be caught.
+
+        The uploads of text collection tasks whose owner is in this wallet are opened from their
+        sealed blobs as well, so their text sketches (the near-duplicate rules) come back too:
+        before 2026-12-07 they were memory only, and a copy of an earlier session's text with a
+        trailing space or one letter changed was accepted and paid. The sketches stay in memory."""
         if self._path is None:
             return
         receipted: dict[tuple[str, str], int] = {}
@@ -623,6 +667,7 @@ class Network:
                         int(tx.fields["item"])
         f = self._path / _DEDUP
         covered: set[tuple[str, str]] = set()
+        readers: dict[str, Account | None] = {}  # task -> its owner when the task takes texts and the key is here
         for raw in (f.read_bytes().splitlines() if f.exists() else []):
             try:
                 r = json.loads(raw)
@@ -635,9 +680,11 @@ class Network:
                 content = bytes.fromhex(r["content"]) if r.get("content") else None
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a line torn by a crash while it was written, or edited by hand
-            if (task, ct) in receipted and len(sha) == 32:
+            if (task, ct) in receipted and len(sha) == 32 and (task, ct) not in covered:
                 ok = content is not None and len(content) == 32 and content != sha
-                reg.add(sha, task, item, phash=phash, content=content if ok else None)
+                text = self._sealed_text(task, ct, sha, readers)
+                # seen=additions: nothing is looked up, only recorded (they were checked when uploaded)
+                reg.add(sha, task, item, phash=phash, content=content if ok else None, text=text, seen=reg.additions)
                 covered.add((task, ct))
         lost = 0
         for (task, ct), item in receipted.items():
@@ -652,9 +699,11 @@ class Network:
             if plain is None:
                 lost += 1
                 continue
-            reg.add(crypto.sha256(plain), task, str(item))
+            reg.add(crypto.sha256(plain), task, str(item), text=self._sealed_text(task, ct, None, readers, plain),
+                    seen=reg.additions)
         if lost:
             import warnings
+
             warnings.warn(f"{lost} accepted upload(s) have no line in {f} and cannot be re-read here (their task "
                           "owners' keys are not in this wallet): copies of them will not be caught as duplicates",
                           stacklevel=3)
