@@ -330,14 +330,22 @@ def test_extend_ranks_answers_that_came_only_from_the_workers_clients(tmp_path):
         assert net.task(tid).budget == 26 * tg.TAG == net.ledger.task(tid)["budget"]
 
 
+def _ab_task(net, n_items, overlap, n_workers, **kw):
+    """alice's task of n_items "review i" items labeled a or b at 1 TAG an answer, and workers
+    w0..w{n_workers-1} with 100 TAG each."""
+    alice = net.create_account("alice", fund=1000 * tg.TAG)
+    ws = net.create_accounts([f"w{i}" for i in range(n_workers)], fund=100 * tg.TAG)
+    kw.setdefault("stake", tg.TAG)
+    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
+                            items=[f"review {i}" for i in range(n_items)], overlap=overlap,
+                            budget=n_items * overlap * tg.TAG, reward_policy=tg.rewards.Flat(per_answer=tg.TAG), **kw)
+    return alice, ws, task
+
+
 def _split_everywhere(net, path=None):
     """alice's task of 20 a/b items, overlap 2, every item's two answers split, submitted in a
     shuffled order; workers w0..w3 (w3 answered nothing)."""
-    alice = net.create_account("alice", fund=1000 * tg.TAG)
-    ws = [net.create_account(f"w{i}", fund=100 * tg.TAG) for i in range(4)]
-    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
-                            items=[f"review {i}" for i in range(20)], overlap=2, budget=40 * tg.TAG,
-                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=tg.TAG)
+    alice, ws, task = _ab_task(net, 20, 2, 4)
     asg = task.assign(ws[:3])
     lab = ["b" if k else "a" for k in asg.groupby("item_id").cumcount()]
     task.submit_many(asg.assign(label=lab)[["item_id", "worker", "label"]].sample(frac=1, random_state=3))
@@ -398,12 +406,7 @@ def test_a_slashed_worker_tops_its_stake_up_rather_than_staking_it_again():
     # second time and locked a whole stake more (15 TAG bound for a 10 TAG stake), and with
     # stake=False refused a worker holding exactly the task's stake.
     net = tg.Network.memory()
-    alice = net.create_account("alice", fund=1000 * tg.TAG)
-    ws = net.create_accounts([f"w{i}" for i in range(5)], fund=100 * tg.TAG)
-    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
-                            items=[f"review {i}" for i in range(6)], overlap=2, budget=12 * tg.TAG,
-                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=10 * tg.TAG, deadline=20,
-                            expiry_slash_bps=5000)
+    alice, ws, task = _ab_task(net, 6, 2, 5, stake=10 * tg.TAG, deadline=20, expiry_slash_bps=5000)
     asg = task.assign(ws[:3])
     lazy = asg["worker"].iloc[-1]
     others = set(asg["item_id"]) - set(asg.loc[asg["worker"] == lazy, "item_id"])  # split: ranked first
@@ -458,11 +461,7 @@ def test_extend_on_an_adaptive_task_skips_the_items_the_copilot_settled():
     # One human answer agreeing with a confident copilot completes an item under adaptive
     # overlap; with one answer it ranked as the most uncertain, and extend bought it.
     net = tg.Network.memory()
-    alice = net.create_account("alice", fund=1000 * tg.TAG)
-    ws = net.create_accounts([f"w{i}" for i in range(6)], fund=100 * tg.TAG)
-    task = net.publish_task(owner=alice, title="T", description="Label reviews as a or b.", labels=["a", "b"],
-                            items=[f"review {i}" for i in range(8)], overlap=3, budget=24 * tg.TAG,
-                            reward_policy=tg.rewards.Flat(per_answer=tg.TAG), stake=tg.TAG, copilot=True, adaptive=0.9)
+    alice, ws, task = _ab_task(net, 8, 3, 6, copilot=True, adaptive=0.9)
     task.pre_annotate(lambda texts: np.tile([0.95, 0.05], (len(texts), 1)))
     asg = task.assign(ws[:3])
     task.submit_many(asg.assign(label=["a" if i % 2 == 0 else "b" for i in asg["item_id"]])
