@@ -367,10 +367,18 @@ def copies_of_uploads() -> None:
         words = text.split()
         return " ".join(words[:max(1, int(0.7 * len(words)))])
 
+    def middle(text: str) -> str:  # its middle 70 % of words (of letters when it has fewer than 4 words)
+        words = text.split()
+        if len(words) < 4:
+            k = max(1, int(0.15 * len(text)))
+            return text[k:len(text) - k]
+        k = max(1, round(0.15 * len(words)))
+        return " ".join(words[k:len(words) - k])
+
     greetings, thanks = ["Hi! ", "Hello, ", "Hey there. ", "Good morning! "], [" Thanks!", " Thank you.", " Cheers", " Please help."]
     attacks = {"1 letter": lambda t: substitute(t, 1), "2 letters": lambda t: substitute(t, 2),
                "3 letters": lambda t: substitute(t, 3), "2 swapped": swap, "shuffled": shuffle, "word dropped": drop_word,
-               "3 look-alike": look_alike, "cut to 70 %": cut,
+               "3 look-alike": look_alike, "cut to 70 %": cut, "middle 70 %": middle,
                "joined": lambda t: t + " " + train[rng.randrange(len(train))],  # (a copy of either is caught)
                "wrapped": lambda t: rng.choice(greetings) + t + rng.choice(thanks)}
     copies = {name: [(i, f(train[i])) for i in originals] for name, f in attacks.items()}

@@ -223,6 +223,7 @@ CARD = "I ordered a new card two weeks ago and it still has not arrived, can you
     (CARD + " " + "Also, why was I charged a fee?", "inside"),
     ("I ordered a new card two weeks ago and it still has not arrived", "cut"),
     ("weeks ago and it still has not arrived, can you tell me where it is?", "cut"),
+    ("a new card two weeks ago and it still has not arrived, can you tell me", "cut"),  # both ends cut
 ])
 def test_another_upload_cut_joined_or_wrapped_is_a_near_duplicate(copy, rule):
     from tagger.verify._registry import sketch_text
@@ -260,9 +261,12 @@ def test_a_part_match_is_exact(stored, query):
         inside = s in query and 2 * len(s) >= len(query)
         start = len(s) > len(query) >= max(10, 0.6 * len(s)) and s.startswith(query)
         end = len(s) > len(query) >= max(10, 0.6 * len(s)) and s.endswith(query) and not start
+        middle = (len(s) > len(query) >= max(10, 0.6 * len(s)) and not start and not end
+                  and query in s[1:-1])
         assert ((i, "inside") in found) == inside, (s, query)
         assert ((i, "start") in found) == start, (s, query)
         assert ((i, "end") in found) == end, (s, query)
+        assert ((i, "middle") in found) == middle, (s, query)
 
 
 def test_forgotten_uploads_do_not_hide_a_live_original():

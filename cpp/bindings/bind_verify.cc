@@ -189,7 +189,7 @@ TAGGER_BIND_MODULE(verify) {
           NoGil release;
           ms = x.query(t, limit);
         }
-        static const char* const kinds[] = {"inside", "start", "end"};
+        static const char* const kinds[] = {"inside", "start", "end", "middle"};
         py::list out;
         for (const auto& mm : ms) out.append(py::make_tuple(mm.id, kinds[static_cast<int>(mm.kind)], mm.length));
         return out;

@@ -42,6 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (m.kind == ContainmentIndex::Kind::kStart) TAGGER_FUZZ_CHECK(t.compare(0, query.size(), query) == 0);
     if (m.kind == ContainmentIndex::Kind::kEnd)
       TAGGER_FUZZ_CHECK(t.size() >= query.size() && t.compare(t.size() - query.size(), query.size(), query) == 0);
+    if (m.kind == ContainmentIndex::Kind::kMiddle)
+      TAGGER_FUZZ_CHECK(t.size() > query.size() + 1 && t.find(query, 1) != std::string::npos &&
+                        t.find(query, 1) + query.size() < t.size());
   }
   return 0;
 }

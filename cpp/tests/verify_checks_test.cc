@@ -324,7 +324,7 @@ TEST(VerifyEditIndex, LengthsOutsideTheRangeAndBadParametersAreRefused) {
 }
 
 // ContainmentIndex against plain substring tests on random texts over a small alphabet.
-TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsAndEnds) {
+TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsEndsAndMiddles) {
   using tagger::verify::ContainmentIndex;
   std::mt19937 rng(5);
   auto random_text = [&](std::size_t len) {
@@ -342,10 +342,14 @@ TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsAndEnds) {
   for (int trial = 0; trial < 3000; ++trial) {
     const std::string& s = stored[rng() % stored.size()];
     std::string q;
-    switch (trial % 3) {
+    switch (trial % 4) {
       case 0: q = random_text(rng() % 8) + s + random_text(rng() % 8); break;
       case 1: q = s.substr(0, s.size() * (6 + rng() % 5) / 10); break;
-      default: q = s.substr(s.size() - s.size() * (6 + rng() % 5) / 10); break;
+      case 2: q = s.substr(s.size() - s.size() * (6 + rng() % 5) / 10); break;
+      default: {  // a part from the middle
+        const std::size_t len = s.size() * (6 + rng() % 4) / 10, from = 1 + rng() % std::max<std::size_t>(1, s.size() - len - 1);
+        q = s.substr(std::min(from, s.size() - len), len);
+      }
     }
     const auto ms = ix.query(q, 1000);
     for (std::uint32_t id = 0; id < stored.size(); ++id) {
@@ -354,12 +358,15 @@ TEST(VerifyContainmentIndex, MatchesExactlyTheWholePartsStartsAndEnds) {
       const bool part = t.size() > q.size() && q.size() >= 10 && 10 * q.size() >= 6 * t.size();
       const bool start = part && t.compare(0, q.size(), q) == 0;
       const bool end = part && !start && t.compare(t.size() - q.size(), q.size(), q) == 0;
+      const std::size_t mid = t.size() > q.size() + 1 ? t.find(q, 1) : std::string::npos;
+      const bool middle = part && !start && !end && mid != std::string::npos && mid + q.size() < t.size();
       auto has = [&](ContainmentIndex::Kind k) {
         return std::any_of(ms.begin(), ms.end(), [&](const auto& m) { return m.id == id && m.kind == k; });
       };
       ASSERT_EQ(has(ContainmentIndex::Kind::kInside), inside) << "'" << t << "' in '" << q << "'";
       ASSERT_EQ(has(ContainmentIndex::Kind::kStart), start) << "'" << t << "' starts with '" << q << "'";
       ASSERT_EQ(has(ContainmentIndex::Kind::kEnd), end) << "'" << t << "' ends with '" << q << "'";
+      ASSERT_EQ(has(ContainmentIndex::Kind::kMiddle), middle) << "'" << t << "' holds '" << q << "' inside";
     }
     for (const auto& m : ms) EXPECT_LT(m.id, stored.size());
   }

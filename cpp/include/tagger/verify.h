@@ -180,7 +180,8 @@ class EditIndex {
 // code point at a time to whoever knows the seed: the index is as sensitive as the texts.
 class ContainmentIndex {
  public:
-  enum class Kind : std::uint8_t { kInside = 0, kStart = 1, kEnd = 2 };
+  // kMiddle: the query is a part of a stored text that is neither its start nor its end.
+  enum class Kind : std::uint8_t { kInside = 0, kStart = 1, kEnd = 2, kMiddle = 3 };
   struct Match {
     std::uint32_t id;
     Kind kind;
@@ -192,7 +193,8 @@ class ContainmentIndex {
   std::size_t size() const noexcept { return length_.size(); }
   // The new id (0, 1, ...); a text outside [min_length, max_length] takes an id and is found by no query.
   std::uint32_t insert(std::string_view text);
-  // kInside matches first (the longest stored text first), then kStart, kEnd; at most `limit`.
+  // kInside matches first (the longest stored text first), then kStart, kEnd, kMiddle; at most
+  // `limit`. A kMiddle query reads at most kMiddleChecks candidate places.
   std::vector<Match> query(std::string_view text, std::size_t limit = 16) const;
   void forget(std::uint32_t id);  // found by no later query (InvalidArgument for an unknown id)
 
@@ -207,6 +209,16 @@ class ContainmentIndex {
   // (length, whole hash) -> ids; (anchor tag, hash of the first / last min_length code points) -> ids.
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> whole_, anchors_;
   std::vector<std::uint32_t> lengths_present_;  // sorted
+  // Middle parts: the winnowed gram hashes of each stored text (Schleimer, Wilkerson, Aiken,
+  // SIGMOD 2003: the least hash of every gram_count_ consecutive grams of gram_ code points, so
+  // a part of min_length or more shares one with every text that contains it), as (id, place).
+  std::size_t gram_, gram_count_;
+  std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>> marks_;
+  // The hash of code points [o, o + len) of a text whose prefix hashes start at ph.
+  std::uint64_t window_hash(const std::uint64_t* ph, std::size_t o, std::size_t len) const noexcept;
+
+ public:
+  static constexpr std::size_t kMiddleChecks = 4096;
 };
 
 // Classic MinHash (Broder 1997) with num_perm hash functions from the strongly

@@ -34,13 +34,29 @@ inline std::uint64_t key(std::uint64_t tag, std::uint64_t length, std::uint64_t 
   return mix64(hash ^ mix64((tag << 32) | length));
 }
 
-constexpr std::uint64_t kWholeTag = 1, kPrefixTag = 2, kSuffixTag = 3;
+constexpr std::uint64_t kWholeTag = 1, kPrefixTag = 2, kSuffixTag = 3, kGramTag = 4;
+
+// The places of the winnowed grams: in every run of `count` consecutive gram hashes the least
+// (the rightmost of equal ones), each place once. The same run of code points gives the same
+// choice whatever text it sits in, which is what makes a contained part findable.
+std::vector<std::size_t> winnow(const std::vector<std::uint64_t>& grams, std::size_t count) {
+  std::vector<std::size_t> out;
+  if (grams.size() < count) return out;
+  for (std::size_t w = 0; w + count <= grams.size(); ++w) {
+    std::size_t best = w;
+    for (std::size_t k = w + 1; k < w + count; ++k)
+      if (grams[k] <= grams[best]) best = k;
+    if (out.empty() || out.back() != best) out.push_back(best);
+  }
+  return out;
+}
 
 }  // namespace
 
 ContainmentIndex::ContainmentIndex(std::size_t min_length, std::size_t max_length, double inside_share,
                                    double part_share, std::uint64_t seed)
-    : min_length_(min_length), max_length_(max_length), inside_share_(inside_share), part_share_(part_share) {
+    : min_length_(min_length), max_length_(max_length), inside_share_(inside_share), part_share_(part_share),
+      gram_(std::max<std::size_t>(6, 3 * min_length / 5)), gram_count_(min_length - gram_ + 1) {
   if (min_length < 10 || min_length > max_length || max_length > 4096)
     throw InvalidArgument("containment lengths must satisfy 10 <= min_length <= max_length <= 4096, got " +
                           std::to_string(min_length) + " and " + std::to_string(max_length));
@@ -50,6 +66,11 @@ ContainmentIndex::ContainmentIndex(std::size_t min_length, std::size_t max_lengt
   power_.resize(2 * max_length_ + 2);
   power_[0] = 1;
   for (std::size_t k = 1; k < power_.size(); ++k) power_[k] = mul_mod(power_[k - 1], base_);
+}
+
+std::uint64_t ContainmentIndex::window_hash(const std::uint64_t* ph, std::size_t o, std::size_t len) const noexcept {
+  const std::uint64_t whole = ph[o + len - 1];
+  return o == 0 ? whole : add_mod(whole, kPrime - mul_mod(ph[o - 1], power_[len]));
 }
 
 std::uint32_t ContainmentIndex::insert(std::string_view text) {
@@ -69,6 +90,10 @@ std::uint32_t ContainmentIndex::insert(std::string_view text) {
     suffix_.push_back(g);
   }
   whole_[key(kWholeTag, n, h)].push_back(id);
+  const std::uint64_t* ph = prefix_.data() + offset_[id];
+  std::vector<std::uint64_t> grams(n - gram_ + 1);
+  for (std::size_t i = 0; i < grams.size(); ++i) grams[i] = key(kGramTag, gram_, window_hash(ph, i, gram_));
+  for (std::size_t at : winnow(grams, gram_count_)) marks_[grams[at]].emplace_back(id, static_cast<std::uint32_t>(at));
   anchors_[key(kPrefixTag, min_length_, prefix_[offset_[id] + min_length_ - 1])].push_back(id);
   anchors_[key(kSuffixTag, min_length_, suffix_[offset_[id] + min_length_ - 1])].push_back(id);
   auto at = std::lower_bound(lengths_present_.begin(), lengths_present_.end(), static_cast<std::uint32_t>(n));
@@ -126,6 +151,34 @@ std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view te
   };
   part(kPrefixTag, Kind::kStart, prefix_, h);
   part(kSuffixTag, Kind::kEnd, suffix_, g);
+  // kMiddle: every winnowed gram of the query is one of each text that contains it; the rarest
+  // one names the candidates, and its place the only alignment to test.
+  if (out.size() < limit) {
+    std::vector<std::uint64_t> grams(m - gram_ + 1);
+    for (std::size_t i = 0; i < grams.size(); ++i)
+      grams[i] = key(kGramTag, gram_, add_mod(h[i + gram_], kPrime - mul_mod(h[i], power_[gram_])));
+    const std::vector<std::pair<std::uint32_t, std::uint32_t>>* rarest = nullptr;
+    std::size_t place = 0;
+    for (std::size_t at : winnow(grams, gram_count_)) {
+      auto found = marks_.find(grams[at]);
+      if (found == marks_.end()) return out;  // no stored text holds this gram, so none holds the query
+      if (rarest == nullptr || found->second.size() < rarest->size()) rarest = &found->second, place = at;
+    }
+    if (rarest == nullptr) return out;
+    std::size_t checks = 0;
+    for (const auto& mark : *rarest) {  // (no structured binding: clang cannot capture one)
+      const std::uint32_t id = mark.first;
+      const std::size_t at = mark.second;
+      if (out.size() >= limit || ++checks > kMiddleChecks) break;
+      const std::size_t n = length_[id];
+      if (n <= m || at < place || static_cast<double>(m) < part_share_ * static_cast<double>(n)) continue;
+      const std::size_t o = at - place;  // where the query would start in the stored text
+      if (o == 0 || o + m >= n) continue;  // a start or an end: found above
+      if (window_hash(prefix_.data() + offset_[id], o, m) != h[m]) continue;
+      if (std::none_of(out.begin(), out.end(), [&](const Match& x) { return x.id == id; }))
+        out.push_back({id, Kind::kMiddle, static_cast<std::uint32_t>(n)});
+    }
+  }
   return out;
 }
 

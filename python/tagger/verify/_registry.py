@@ -143,14 +143,15 @@ class DedupRegistry:
         ("arrive my card new When will?") changes most 5-grams and edits;
       - parts (:class:`~tagger._core.verify.ContainmentIndex`): a stored text of 20 to 256
         letters and digits that is the whole of at least half of the upload (a greeting added,
-        two uploads joined: rule "inside"), or whose start or end the upload is, at least 20
-        of them and 60 % of it (cut short: rule "cut"). Exact on the letters and digits, from
-        hashes of each stored text's prefixes and suffixes.
+        two uploads joined: rule "inside"), or whose start, end or a middle part the upload is,
+        at least 20 of them and 60 % of it (cut short or at both ends: rule "cut"). Exact on
+        the letters and digits, from hashes of each stored text's prefixes and suffixes (and
+        its winnowed 12-letter grams, which find the middle parts).
 
       Measured (benchmarks/bench_verify.py part 6: Banking77's 10,003 training questions stored,
       its 3,080 test questions as honest uploads): 7.2 % of the honest questions are flagged by
       the Jaccard rule alone — Banking77 holds many near-identical questions ("What exchange
-      rate do you use?" / "What exchange rates do you use?") — and 12.4 % by all of them;
+      rate do you use?" / "What exchange rates do you use?") — and 12.5 % by all of them;
       see docs/verification.md for the copies caught;
     * near, image: 64-bit pHash; a stored image within ``image_distance`` bits gives
       ``near_duplicate_image``.
