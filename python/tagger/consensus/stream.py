@@ -560,7 +560,8 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     Returns a fitted estimator (``labels_``, ``probas_``, ``skills_``,
     ``errors_``, ``n_iter_``, ...) equal to ``DawidSkene(variant="tagger",
     ...).fit(df)`` on the same rows (the ledger's engine; the default
-    ``variant="crowdkit"`` may differ from it by a label on near-tied tasks).
+    ``variant="crowdkit"`` may end elsewhere where workers answer a handful of items or the
+    answers carry little signal: docs/consensus.md).
 
     ``columns``: the task, worker and label column names, in that order.
     Rows must be grouped by task; see the module docs for the rules.
