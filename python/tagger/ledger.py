@@ -449,7 +449,9 @@ class Contracts:
         """Record a published task's assignment on the ledger: ``grants`` give each worker
         items (only a slot's holder may then fill it); ``revokes`` (after the deadline) take
         back slots their holders left unanswered, slashing ``expiry_slash_bps`` of their
-        stake. Split into transactions of at most 100,000 items, all in one block."""
+        stake once, for a slot they held for at least half of the task's window (one granted
+        later is taken back for free; docs/ledger.md). Split into transactions of at most
+        100,000 items, all in one block."""
         def item(i: Any, w: Any) -> int:
             # int() truncated 1.9 to item 1 and read "3" as item 3: a slot the owner never meant.
             if isinstance(i, bool) or not isinstance(i, numbers.Integral):
