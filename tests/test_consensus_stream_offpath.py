@@ -128,3 +128,45 @@ def test_fit_parquet_columns_and_labels_are_checked(parquet: Path) -> None:
         tc.fit_parquet(parquet, columns=("task", "task", "label"))
     with pytest.raises(InvalidArgument, match="labels= is empty"):
         tc.fit_parquet(parquet, labels=[])
+
+
+@pytest.mark.parametrize("method", ["dawid_skene", "one_coin_dawid_skene"])
+@pytest.mark.parametrize("options, message", [
+    ({"class_priors": [float("nan"), 1.0]}, "class_priors must be finite and > 0"),
+    ({"class_priors": [1.0, 0.0]}, "class_priors must be finite and > 0"),
+    ({"class_priors": [-1.0, 1.0]}, "class_priors must be finite and > 0"),
+    ({"tol": -1.0}, "tol must be >= 0"), ({"smoothing": -0.5}, "smoothing must be finite and >= 0")])
+def test_fit_parquet_and_the_shards_refuse_the_options_the_local_fit_refuses(parquet: Path, method, options,
+                                                                                message) -> None:
+    # The EM driven from Python ran on with them: [nan, ...] priors gave NaN posteriors and the
+    # first label everywhere, [1, 0] the first label, a negative one a probability above 1.
+    with pytest.raises(InvalidArgument, match=message):
+        tc.fit_parquet(parquet, method=method, **options)
+    df = pd.read_parquet(parquet)
+    est = (tc.DawidSkene if method == "dawid_skene" else tc.OneCoinDawidSkene)(backend="inprocess", **options)
+    with pytest.raises(InvalidArgument, match=message):
+        est.fit(df)
+
+
+def test_fit_parquet_refuses_nan_ids_and_labels(tmp_path: Path) -> None:
+    # Parquet does not count a NaN as a null: a NaN label became a class and won.
+    pa = pytest.importorskip("pyarrow", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    import pyarrow.parquet as pq
+
+    for column in ("task", "worker", "label"):
+        cols = {"task": [1.0, 1.0, 2.0, 2.0], "worker": [1.0, 2.0, 1.0, 2.0], "label": [0.0, 1.0, 1.0, 1.0]}
+        cols[column][3] = float("nan")  # (pandas' to_parquet would write a null; pyarrow keeps the NaN)
+        path = tmp_path / f"{column}.parquet"
+        pq.write_table(pa.table(cols), path)
+        with pytest.raises(InvalidArgument, match=rf"column '{column}' has 1 missing value\(s\) \(NaN\)"):
+            tc.fit_parquet(path)
+
+
+def test_fit_parquet_refuses_files_that_disagree_on_a_columns_kind(tmp_path: Path) -> None:
+    # The dataset cast the second file to the first one's types: workers 7 and "07" became one.
+    pytest.importorskip("pyarrow", reason="fit_parquet needs pyarrow (pip install 'tagger[io]')")
+    (tmp_path / "d").mkdir()
+    pd.DataFrame({"task": [1, 1], "worker": [7, 8], "label": [0, 1]}).to_parquet(tmp_path / "d" / "part-1.parquet")
+    pd.DataFrame({"task": [2, 2], "worker": ["07", "08"], "label": [0, 1]}).to_parquet(tmp_path / "d" / "part-2.parquet")
+    with pytest.raises(InvalidArgument, match="column 'worker' as different kinds: number in the first, string"):
+        tc.fit_parquet(tmp_path / "d")

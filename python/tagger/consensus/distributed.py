@@ -482,6 +482,21 @@ def _result(shards: ShardSet, post: list[tuple[np.ndarray, np.ndarray]], priors:
             "objective_history": np.asarray(history, dtype=np.float64), "n_iter": n_iter, "converged": converged}
 
 
+def em_options_check(owner: str, tol: float, smoothing: float, class_priors: Any) -> None:
+    """The EM options the core's local fit refuses, refused here too by the passes that drive the
+    EM from Python (the shards, fit_parquet): they ran on, and class_priors=[nan, .5, .5] gave NaN
+    posteriors and the first label everywhere, [1, 0, 0] the first label, a negative one a
+    probability above 1, and a negative tol or smoothing a result."""
+    if not float(tol) >= 0.0:
+        raise InvalidArgument(f"{owner}: tol must be >= 0, got {tol!r}")
+    if not 0.0 <= float(smoothing) < float("inf"):
+        raise InvalidArgument(f"{owner}: smoothing must be finite and >= 0, got {smoothing!r}")
+    if class_priors is not None:
+        p = np.asarray(class_priors, dtype=np.float64)
+        if not (np.isfinite(p) & (p > 0)).all():
+            raise InvalidArgument(f"{owner}: class_priors must be finite and > 0, got {p.tolist()}")
+
+
 def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.ndarray, n_tasks: int, n_workers: int,
                 n_labels: int, *, n_shards: int = 2, backend: str = "inprocess", n_iter: int = 100,
                 tol: float = 1e-5, smoothing: float = 0.0, gold: np.ndarray | None = None,
@@ -494,6 +509,7 @@ def fit_sharded(method: str, task: np.ndarray, worker: np.ndarray, label: np.nda
 
     ``shards``: an existing :class:`ShardSet` of these answers (kept warm
     across fits, e.g. for several ``tol`` values); it is not closed here."""
+    em_options_check(f"{method} (backend={backend!r})", tol, smoothing, class_priors)
     own = shards is None
     if shards is not None:
         # An existing ShardSet fits the answers it was built on: different answers, sizes or a

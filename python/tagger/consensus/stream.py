@@ -33,7 +33,7 @@ import pandas as pd
 from .. import _core
 from ..errors import InvalidArgument, TaggerError
 from .base import Answers, BaseClassifier, _fits_in_memory, _plain, _Progress, check_params
-from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum
+from .distributed import _em_dawid_skene, _em_one_coin, _tree_sum, em_options_check
 
 __all__ = ["fit_parquet"]
 
@@ -69,6 +69,40 @@ def _column_names(dataset: Any) -> list[str]:
         schema = dataset.schema()
         return list(schema.names) if schema is not None else []
     return list(dataset.schema.names)
+
+
+def _type_kind(t: Any) -> str:
+    import pyarrow as pa
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    # Integers and floats are one kind: 1 and 1.0 are one id in memory too (pandas), and a float that
+    # is no integer fails the cast with its own message.
+    for kind, test in (("number", lambda x: pa.types.is_integer(x) or pa.types.is_floating(x)),
+                       ("string", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
+                       ("boolean", pa.types.is_boolean)):
+        if test(t):
+            return kind
+    return str(t)
+
+
+def _same_column_kinds(dataset: Any, columns: list[str]) -> None:
+    """Refuses a directory whose files hold a column as different kinds (integers in one, strings
+    in another): the dataset casts every file to the first one's schema, so worker 7 and worker
+    "07" were merged into one worker (the in-memory fit of the same rows keeps them apart)."""
+    fragments = getattr(dataset, "get_fragments", None)
+    if fragments is None or _is_ray_dataset(dataset):
+        return
+    want = {c: _type_kind(dataset.schema.field(c).type) for c in columns}
+    for frag in fragments():
+        schema = getattr(frag, "physical_schema", None)
+        if schema is None:
+            continue
+        for c in columns:
+            if c in schema.names and _type_kind(schema.field(c).type) != want[c]:
+                raise InvalidArgument(
+                    f"fit_parquet: the files of the source hold column {c!r} as different kinds: {want[c]} in the "
+                    f"first, {_type_kind(schema.field(c).type)} in {getattr(frag, 'path', frag)!r}; casting them to one "
+                    f"type merges different ids (7 and '07'): write the column with one type in every file")
 
 
 def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterator[Any]:
@@ -250,6 +284,7 @@ class _Stream:
         missing = [c for c in columns if c not in names]
         if missing:
             raise InvalidArgument(f"fit_parquet: column(s) {missing} not in the data (columns: {names})")
+        _same_column_kinds(self.dataset, list(columns))
         self.method, self.columns = method, list(columns)
         self.batch_size, self.chunk_answers, self.threads = batch_size, chunk_answers, threads  # checked by fit_parquet
         self.align = int(_core.consensus_shard.TASK_ALIGN)
@@ -290,6 +325,13 @@ class _Stream:
                 if col.null_count:
                     raise InvalidArgument(f"fit_parquet: column {name!r} has {col.null_count} missing value(s) (nulls, "
                                           "or a file of the source without that column)")
+                if pa.types.is_floating(col.type):
+                    # Parquet does not count a NaN as a null: a NaN label became a class (and won), a NaN
+                    # worker a worker, a NaN task "rows must be grouped by task".
+                    import pyarrow.compute as pc
+                    nans = pc.sum(pc.is_nan(col)).as_py() or 0
+                    if nans:
+                        raise InvalidArgument(f"fit_parquet: column {name!r} has {nans} missing value(s) (NaN)")
                 if pa.types.is_nested(col.type):
                     raise InvalidArgument(f"fit_parquet: column {name!r} holds {col.type} values; ids and labels "
                                           "must be numbers or strings")
@@ -575,6 +617,7 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     if method not in _METHODS:
         raise InvalidArgument(f"fit_parquet supports {list(_METHODS)}, not {method!r}")
     check_params({"n_iter": n_iter, "tol": tol, "smoothing": smoothing, "threads": threads}, "fit_parquet")
+    em_options_check("fit_parquet", tol, smoothing, None)
     for name, v in (("batch_size", batch_size), ("chunk_answers", chunk_answers)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise InvalidArgument(f"fit_parquet: {name} must be an int >= 1, got {v!r}")
@@ -590,7 +633,12 @@ def fit_parquet(source: Any, method: str = "dawid_skene", *, columns: Sequence[s
     priors = None
     if class_priors is not None:
         from .base import priors_array
-        priors = priors_array(answers, class_priors)
+        try:  # (priors that cannot be read left the stream's spill file open)
+            priors = priors_array(answers, class_priors)
+            em_options_check("fit_parquet", tol, smoothing, priors)
+        except InvalidArgument:
+            stream.close()
+            raise
     progress = _Progress(verbose, f"{method} (parquet)")
     try:
         em = _em_dawid_skene if method == "dawid_skene" else _em_one_coin
