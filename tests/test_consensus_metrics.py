@@ -506,3 +506,14 @@ def test_a_predict_on_other_answers_does_not_leak_into_the_metrics_of_the_fitted
     est.predict(fit_df)
     pd.testing.assert_series_equal(C.metrics.consistency(fit_df, aggregator=est, by_task=True),
                                    C.metrics.consistency(fit_df, aggregator=fresh, by_task=True))
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e150, 1e-150, 1e-300])
+def test_interval_and_ratio_alpha_do_not_depend_on_the_scale_of_the_values(scale):
+    # The squared differences overflowed (1e200: NaN, silently) or underflowed (1e-300: refused as
+    # "every pairable value is the same"); the alpha of the values times any number is the same.
+    data = np.array([[1.0, 2.0, 3.0, 1.0], [1.0, 3.0, 3.0, 2.0]])
+    for level in ("interval", "ratio"):
+        plain = metrics.krippendorff_alpha(reliability_data=data, level_of_measurement=level)
+        assert metrics.krippendorff_alpha(reliability_data=data * scale, level_of_measurement=level) == \
+            pytest.approx(plain, rel=1e-12)

@@ -89,17 +89,30 @@ double alpha_from_units(const TaskCounts& u, std::span<const double> values, Alp
   // n - 1 divides below: undefined at n <= 1 (fractional counts give n between 1 and 2, which the
   // krippendorff package computes, as here).
   if (!(n > 1)) bad("krippendorff_alpha: 1 or fewer pairable values (no unit has 2 or more values); alpha is undefined");
+  // Interval and ratio distances keep their ratio when every value is multiplied by one number.
+  // By a power of two the products are exact, so ordinary values give the same bits, and values
+  // near the float limits give the alpha of ordinary ones (1e200 squared to inf and gave NaN;
+  // 1e-300 squared to 0 and read as "every pairable value is the same").
+  std::vector<double> scaled(values.begin(), values.end());
+  if (level == AlphaLevel::Interval || level == AlphaLevel::Ratio) {
+    double largest = 0;
+    for (double v : scaled) largest = std::max(largest, std::fabs(v));
+    if (largest > 0) {
+      const int e = std::ilogb(largest);
+      for (double& v : scaled) v = std::ldexp(v, -e);
+    }
+  }
   std::vector<double> x(V);
   if (level == AlphaLevel::Ordinal) {
     double below = 0;
     for (std::size_t g = 0; g < V; ++g) { x[g] = below + nv[g] / 2; below += nv[g]; }
   } else {
-    std::copy(values.begin(), values.end(), x.begin());
+    std::copy(scaled.begin(), scaled.end(), x.begin());
   }
   auto ratio = [&](std::size_t c, std::size_t k) {
-    const double sum = values[c] + values[k];
+    const double sum = scaled[c] + scaled[k];
     if (sum == 0) return 0.0;
-    const double d = (values[c] - values[k]) / sum;
+    const double d = (scaled[c] - scaled[k]) / sum;
     return d * d;
   };
   // sum_{c,k} w_c w_k d(c, k) over the cells [b, e) of `w` (pairs of value index and weight).
