@@ -437,3 +437,86 @@ def test_an_interrupted_check_many_takes_back_what_it_registered():
     assert len(reg) == 0
     again = V.check_many(items, "text", V.VerifySpec(task_id="t", registry=reg), item_ids=["a", "b"])
     assert [v.status for v in again] == ["accepted", "accepted"] and len(reg) == 2
+
+
+def test_a_text_already_too_long_is_not_scanned_for_copies():
+    """Refused as text_too_long, it was still normalised and shingled whole for the copy rules
+    (20 MB: 6 s and 1 GB); now it is neither looked up nor recorded as a text."""
+    import time
+
+    spec = V.VerifySpec(task_id="t", registry=V.DedupRegistry(), text_max_chars=1_000,
+                        severity={"text_too_long": "needs_review"})
+    big = ("word " * 400_000).encode()
+    t0 = time.perf_counter()
+    v = V.check(big, "text", spec)
+    assert v.reasons == ("text_too_long",) and time.perf_counter() - t0 < 1.0
+    assert spec.registry.find_copies("word " * 10) == []  # recorded by its hash only
+
+
+def test_a_check_result_accepted_with_a_reason_or_a_huge_score_does_not_break_the_receipt():
+    """severity="accepted" made an accepted verdict that listed the reason, which no receipt
+    takes (every Task.upload raised after sealing); a score of 10**400 overflowed Receipt.create."""
+    signer = V.Verifier(signing_key=tg.crypto.SigningKey.generate(), text_model=False)
+    text = b"How do I activate my new debit card?"
+    soft = V.Check(lambda item: V.CheckResult("soft", 0.3, "custom:soft", "accepted"), "soft")
+    huge = V.Check(lambda item: V.CheckResult("huge", 10 ** 400), "huge")
+    v = signer.check(text, "text", V.VerifySpec(checks=[soft]))
+    assert v.status == "accepted" and v.reasons == ()
+    signer.receipt(v, "i1", bytes(32))
+    v = signer.check(text, "text", V.VerifySpec(checks=[huge]))
+    assert v.reasons == ("custom_check_error",)
+    signer.receipt(v, "i1", bytes(32))
+
+
+def test_json_lines_split_on_newlines_only():
+    """splitlines() also cut at U+2028, U+2029 and U+0085, which a JSON string may hold raw."""
+    for sep in ("\u2028", "\u2029", "\x85"):
+        data = ('{"a": "x' + sep + 'y"}\n{"a": "z"}\n').encode()
+        assert V.check(data, "json").accepted, repr(sep)
+
+
+def test_clipping_at_the_top_of_8_bit_audio_is_counted():
+    """8-bit PCM's top code 255 reads as 127/128 < 0.999: clipping there went unseen (the bottom,
+    0 = -1.0, counted)."""
+    import struct
+
+    def wav8(x: np.ndarray) -> bytes:
+        fmt = struct.pack("<HHIIHH", 1, 1, 16000, 16000, 1, 8)
+        body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(x)) + x.tobytes()
+        return b"RIFF" + struct.pack("<I", len(body)) + body
+
+    s = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    for centre in (168, 88):  # clipped at 255, at 0
+        v = V.check(wav8(np.clip(np.rint(centre + 127 * s), 0, 255).astype(np.uint8)), "audio")
+        assert "audio_clipped" in v.reasons and v.scores["clipping_ratio"] > 0.25, centre
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"image_formats": ["JPG"]}, "which Pillow calls 'JPEG'"), ({"image_formats": []}, "image_formats is empty"),
+    ({"image_max_size": (10, 10)}, "need image_min_size <= image_max_size"),
+    ({"audio_sample_rates": []}, "audio_sample_rates is empty"), ({"csv_delimiter": "\x00"}, "control character"),
+    ({"severity": {"EMPTY": "ignore"}}, "did you mean 'empty'"), ({"severity": {"Off Topic": "ignore"}}, "'off_topic'")])
+def test_spec_options_that_would_refuse_every_upload_are_refused(options, message):
+    with pytest.raises(tg.errors.InvalidArgument, match=message):
+        V.VerifySpec(**options)
+
+
+def test_large_images_are_greyed_in_strips():
+    """_gray8 took ~30 bytes a pixel in float64 copies (a 0.4 MB 10000 x 10000 RGBA PNG peaked
+    at 3.6 GB); a float image in [0, 1], or with one +inf pixel, read as black (image_blank)."""
+    Image = pytest.importorskip("PIL.Image")
+    from tagger.verify._check import _gray8
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (600, 300, 4), dtype=np.uint8)
+    img = Image.fromarray(rgba, mode="RGBA")
+    alpha = rgba[..., 3].astype(np.float64) / 255.0
+    grey = np.asarray(img.convert("L"), dtype=np.float64)
+    whole = np.rint(grey * alpha + 128.0 * (1.0 - alpha)).astype(np.uint8)  # the old formula, at once
+    assert np.array_equal(np.asarray(_gray8(img, Image)), whole)
+    noise = rng.random((64, 64)).astype(np.float32)
+    for f in (noise, np.where(np.arange(64 * 64).reshape(64, 64) == 5, np.inf, noise * 1000).astype(np.float32)):
+        buf = io.BytesIO()
+        Image.fromarray(f, mode="F").save(buf, format="TIFF")
+        v = V.check(buf.getvalue(), "image")
+        assert "image_blank" not in v.reasons, v

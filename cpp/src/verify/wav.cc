@@ -111,6 +111,9 @@ AudioStats audio_stats(ByteView w, const WavInfo& info, double window_ms, double
   const double silence_power = std::pow(10.0, silence_dbfs / 10.0);
   std::size_t windows = 0, silent = 0, clipped = 0;
   double total = 0, peak = 0;
+  // Full scale: 0.999 of it, and for 8-bit PCM its top code 255, which reads as 127/128 (0.992):
+  // the top of an 8-bit recording clipped unseen while its bottom (0, -1.0) counted.
+  const double full_scale = info.bits_per_sample == 8 && info.format == 1 ? 127.0 / 128.0 : 0.999;
   for (std::size_t f0 = 0; f0 < info.frames; f0 += win) {
     const std::size_t f1 = std::min<std::size_t>(info.frames, f0 + win);
     double acc = 0;
@@ -118,7 +121,7 @@ AudioStats audio_stats(ByteView w, const WavInfo& info, double window_ms, double
       double v = sample(i);
       if (!std::isfinite(v)) { ++clipped; ++st.nonfinite; continue; }
       double a = std::fabs(v);
-      if (a >= 0.999) ++clipped;
+      if (a >= full_scale) ++clipped;
       peak = std::max(peak, a);
       acc += v * v;
     }

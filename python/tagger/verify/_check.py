@@ -167,6 +167,19 @@ class Check:
                                    f"{self.name} returned a bad severity {out.severity!r}")
             if out.score is not None and not isinstance(out.score, (int, float)):
                 raise TypeError(f"score {out.score!r} is not a number")
+            if out.score is not None:
+                try:
+                    finite = math.isfinite(float(out.score))
+                except OverflowError:  # an int beyond any float (10**400): Receipt.create raised on it
+                    finite = False
+                if not finite:
+                    return CheckResult(self.name, None, "custom_check_error", NEEDS_REVIEW,
+                                       f"{self.name} returned the score {str(out.score)[:40]}, not a finite number")
+            if out.severity == ACCEPTED and out.reason is not None:
+                # "accepted" is the severity that lets a reason pass (as severity={"code": "accepted"}
+                # does): an accepted verdict listing the reason could not be receipted, and every
+                # upload of the task raised after its data was sealed.
+                return CheckResult(self.name, out.score, None, None, out.detail)
             return out
         if isinstance(out, np.bool_):  # numpy comparisons: np.bool_(False) is not False
             out = bool(out)
@@ -782,18 +795,46 @@ MAX_JPEG_SCANS = 100
 def _gray8(img: Any, Image: Any) -> Any:
     """8-bit grey of ``img`` as it is seen. Pillow's convert("L") clips 16-bit and 32-bit grey (a
     depth map of 500..4000 became all 255: blank); those are scaled from their full range."""
+    # The float64 arithmetic runs over strips of rows: on whole images it took ~30 bytes a pixel
+    # (a 0.4 MB 10000 x 10000 RGBA PNG peaked at 3.6 GB); per element it is the same, so are the bits.
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") else max(float(np.nanmax(a)) if a.size else 0.0, 255.0)
-        a = np.nan_to_num(a, nan=0.0, posinf=top, neginf=0.0)
-        return Image.fromarray(np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8), mode="L")
+        raw = np.asarray(img)
+        if img.mode.startswith("I;16"):
+            top = 65535.0
+        else:
+            # The largest finite value: one +inf pixel made the top inf and every other pixel 0
+            # (blank). A float image whose values are all in [0, 1] is read on that scale, as such
+            # images are written (it read as 0..255 and came out black, "blank").
+            tops = [float(r[np.isfinite(r)].max()) for r in _strips(raw) if np.isfinite(r).any()]
+            largest = max(tops, default=0.0)
+            top = 1.0 if img.mode == "F" and 0.0 < largest <= 1.0 else max(largest, 255.0)
+        out = np.empty(raw.shape, dtype=np.uint8)
+        for rows, part in zip(_strip_slices(raw), _strips(raw)):
+            a = np.nan_to_num(part.astype(np.float64), nan=0.0, posinf=top, neginf=0.0)
+            out[rows] = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(out, mode="L")
     if "A" in img.getbands():
         # What is seen: the pixels over a mid-grey ground. convert("L") drops alpha, so a fully
         # transparent layer of noise (an empty picture) passed as a detailed one.
-        alpha = np.asarray(img.getchannel("A"), dtype=np.float64) / 255.0
-        grey = np.asarray(img.convert("L"), dtype=np.float64)
-        return Image.fromarray(np.rint(grey * alpha + 128.0 * (1.0 - alpha)).astype(np.uint8), mode="L")
+        alpha8 = np.asarray(img.getchannel("A"))
+        grey8 = np.asarray(img.convert("L"))
+        out = np.empty(grey8.shape, dtype=np.uint8)
+        for rows in _strip_slices(grey8):
+            alpha = alpha8[rows].astype(np.float64) / 255.0
+            out[rows] = np.rint(grey8[rows].astype(np.float64) * alpha + 128.0 * (1.0 - alpha)).astype(np.uint8)
+        return Image.fromarray(out, mode="L")
     return img.convert("L")
+
+
+_STRIP_ROWS = 256
+
+
+def _strip_slices(a: np.ndarray) -> list[slice]:
+    return [slice(r, r + _STRIP_ROWS) for r in range(0, max(a.shape[0], 1) if a.ndim else 1, _STRIP_ROWS)]
+
+
+def _strips(a: np.ndarray) -> list[np.ndarray]:
+    return [a[rows] for rows in _strip_slices(a)]
 
 
 def _other_image_format(Image: Any, data: bytes) -> Optional[str]:
@@ -1092,6 +1133,10 @@ class Verifier:
                 run.score("relevance_threshold", cut)
                 if sc.relevance < cut:
                     run.fail("relevance", "off_topic", f"similarity {sc.relevance:.3f} to the task < {cut}", sc.relevance)
+        if st.chars > spec.text_max_chars:
+            # Already text_too_long: its copies are not looked for, nor is it recorded as a text (a
+            # 20 MB text cost 6 s and 1 GB in these scans after it was refused).
+            return
         features["text"] = text
         if st.letters > 0 and not run.exact_duplicate:
             _task_text_copy(spec, text, run)
@@ -1205,7 +1250,9 @@ class Verifier:
             return
         value, bad = _tabular.parse_json(text)
         if bad is not None and "\n" in text.strip():  # JSON Lines: one object per line
-            lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+            # On "\n" only, as JSON Lines says (a "\r" before it is JSON white space): splitlines()
+            # also cut at U+2028, U+2029 and U+0085, which a JSON string may hold raw.
+            lines = [(n, ln) for n, ln in enumerate(text.split("\n"), 1) if ln.strip()]
             parsed = [_tabular.parse_json(ln) for _, ln in lines]
             if all(b is None for _, b in parsed):
                 value, bad = [v for v, _ in parsed], None

@@ -129,6 +129,31 @@ def normalize_kind(kind: Any) -> str:
     return k
 
 
+_IMAGE_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "JFIF": "JPEG"}
+_DEFAULT_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+
+
+def _check_image_formats(formats: tuple[str, ...]) -> None:
+    """Refuses image_formats no image can pass: none, or a name Pillow has no reader for ("JPG"
+    for "JPEG": every JPEG was refused as a format the task does not take)."""
+    if not formats:
+        raise InvalidArgument("image_formats is empty, so every image would be refused")
+    for f in formats:
+        alias = _IMAGE_FORMAT_ALIASES.get(f.upper())
+        if alias is not None:
+            raise InvalidArgument(f"image_formats names {f!r}, which Pillow calls {alias!r}")
+    try:
+        from PIL import Image
+    except ImportError:  # the image extra is not installed: checking an image says so
+        return
+    Image.init()
+    # (the default names are never refused: a Pillow built without WebP still takes the others)
+    unknown = [f for f in formats if f.upper() not in Image.OPEN and f.upper() not in _DEFAULT_IMAGE_FORMATS]
+    if unknown:
+        raise InvalidArgument(f"image_formats names {unknown}, which Pillow cannot read; it reads "
+                              f"{sorted(Image.OPEN)[:12]} ...")
+
+
 @dataclass
 class VerifySpec:
     """What one task asks of its uploads. Every field has a default, so
@@ -155,7 +180,7 @@ class VerifySpec:
     relevance_threshold: Union[float, str, None] = "auto"
     examples: Sequence[str] = ()
     # image
-    image_formats: Sequence[str] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+    image_formats: Sequence[str] = _DEFAULT_IMAGE_FORMATS
     image_min_size: tuple[int, int] = (16, 16)          # (width, height)
     image_max_size: tuple[int, int] = (16384, 16384)
     image_max_pixels: int = 100_000_000
@@ -235,11 +260,16 @@ class VerifySpec:
         self._check_reference_letters()
         self._warn_unchecked_script()
         self.image_formats = _str_tuple("image_formats", self.image_formats)
+        _check_image_formats(self.image_formats)
         for name in ("image_min_size", "image_max_size"):
             v = getattr(self, name)
             if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or len(v) != 2:
                 raise InvalidArgument(f"{name} must be a (width, height) pair of ints, got {v!r}")
             setattr(self, name, (_int_field(f"{name}[0]", v[0], 0), _int_field(f"{name}[1]", v[1], 0)))
+        if any(hi < lo for lo, hi in zip(self.image_min_size, self.image_max_size)):
+            # (every image was refused, one way or the other)
+            raise InvalidArgument(f"need image_min_size <= image_max_size in width and height, got "
+                                  f"{self.image_min_size} and {self.image_max_size}")
         self.image_max_pixels = _int_field("image_max_pixels", self.image_max_pixels, 0)
         self.image_min_stddev = _real_field("image_min_stddev", self.image_min_stddev, 0.0)
         self.audio_min_seconds = _real_field("audio_min_seconds", self.audio_min_seconds, 0.0)
@@ -250,10 +280,16 @@ class VerifySpec:
             if isinstance(self.audio_sample_rates, (str, bytes)) or not isinstance(self.audio_sample_rates, Iterable):
                 raise InvalidArgument(f"audio_sample_rates must be a sequence of ints or None, got {self.audio_sample_rates!r}")
             self.audio_sample_rates = tuple(_int_field("audio_sample_rates", r, 1) for r in self.audio_sample_rates)
+            if not self.audio_sample_rates:
+                raise InvalidArgument("audio_sample_rates is empty, so every recording would be refused; "
+                                      "None takes any rate")
         if not isinstance(self.schema_strict, (bool, np.bool_)):
             raise InvalidArgument(f"schema_strict must be a bool, got {type(self.schema_strict).__name__}")
-        if not isinstance(self.csv_delimiter, str) or len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n':
-            raise InvalidArgument(f"csv_delimiter must be one character (not a quote or newline), got {self.csv_delimiter!r}")
+        if not isinstance(self.csv_delimiter, str) or len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n' \
+                or (unicodedata.category(self.csv_delimiter) == "Cc" and self.csv_delimiter != "\t"):
+            # (a control character such as "\x00" passed, and the CSV reader refused every upload)
+            raise InvalidArgument(f"csv_delimiter must be one character (not a quote, a newline or a control "
+                                  f"character other than tab), got {self.csv_delimiter!r}")
         if isinstance(self.checks, (str, bytes)) or not isinstance(self.checks, Iterable):
             raise InvalidArgument(f"checks must be a sequence of callables, got {type(self.checks).__name__}")
         self.checks = tuple(self.checks)
@@ -270,6 +306,10 @@ class VerifySpec:
             if code not in REASONS:
                 # Custom checks may report codes of their own; a near miss of a built-in
                 # code is a typo that would silently leave that reason's severity alone.
+                if not _v.valid_reason_code(code):  # "EMPTY", "Off Topic": no reason is ever written so
+                    near = difflib.get_close_matches(code.lower().replace(" ", "_"), list(REASONS), n=1, cutoff=0.8)
+                    raise InvalidArgument(f"severity names {code!r}, which is no reason code (lower-case letters, "
+                                          f"digits and . _ : -, from a letter)" + (f"; did you mean {near[0]!r}?" if near else ""))
                 near = difflib.get_close_matches(code, list(REASONS), n=1, cutoff=0.8)
                 if near:
                     raise InvalidArgument(f"severity names unknown reason code {code!r}; did you mean {near[0]!r}? "
