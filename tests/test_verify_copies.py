@@ -217,7 +217,8 @@ def test_numpy_scalars_and_non_byte_arrays_are_refused(data):
 
 def test_byte_buffers_still_work():
     text = b"My card has not arrived yet"
-    for data in (bytearray(text), memoryview(text), np.frombuffer(text, np.uint8), np.frombuffer(text, np.uint8)[::1]):
+    for data in (bytearray(text), memoryview(text), np.frombuffer(text, np.uint8), np.frombuffer(text, np.uint8)[::1],
+                 np.bytes_(text)):  # (numpy's bytes_, e.g. a cell of an "S" column, is a bytes subclass)
         assert V.check(data, "text").accepted
     assert V.check(np.frombuffer(b"xx" + text, np.uint8)[2:], "text").accepted
 

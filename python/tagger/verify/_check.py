@@ -1406,6 +1406,8 @@ def _upload_bytes(data: Any, what: str) -> bytes:
         return data
     # Anything else is copied once from its buffer (a bytes or bytearray subclass included: its
     # own __bytes__ could give one content to the check and another to the seal).
+    if isinstance(data, bytes):  # numpy's bytes_ too
+        return memoryview(data).tobytes()
     if isinstance(data, str):
         raise InvalidArgument(f"{what} must be bytes (encode text as UTF-8), got {type(data).__name__}")
     if isinstance(data, np.generic):
