@@ -4,6 +4,7 @@ reordered are near duplicates (DedupRegistry's edit and word rules), and honest 
 from __future__ import annotations
 
 import random
+import re
 import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -332,3 +333,16 @@ def test_an_index_that_fails_part_way_does_not_shift_later_owners():
     assert len(reg._lsh) == len(reg._edits) == len(reg._parts) == 3
     assert {c.item_id for c in reg.find_copies(CARD.replace("card", "cart"))} == {"c"}
     assert len(reg) == 2 and reg.find_exact(tg.crypto.sha256(b"b")) is None  # nothing of b half-added
+
+
+def test_the_letter_run_pattern_is_exactly_the_letters_and_numbers():
+    # sketch_of keeps what [^\W_] matches, in C: that must be general category L* or N*, as the
+    # per-character test it replaced kept (checked here over every code point).
+    import unicodedata
+
+    from tagger.verify._registry import LETTER_RUN
+
+    one = re.compile(LETTER_RUN.pattern.rstrip("+"))
+    odd = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF
+           and (unicodedata.category(chr(cp))[0] in "LN") != bool(one.fullmatch(chr(cp)))]
+    assert odd == []

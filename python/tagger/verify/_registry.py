@@ -61,6 +61,12 @@ def sketch_text(text: str) -> str:
     return sketch_of(shingle_text(text))
 
 
+# Words: runs of letters and digits (not "arrive-my-card", one word to a pattern that keeps
+# inner hyphens: shuffled words joined by "-" or "." would pass the word rules).
+LETTER_RUN = re.compile(r"[^\W_]+")
+_NO_BLANK_LETTERS = {ord(c): None for c in _BLANK_LETTERS}
+
+
 def _folded(shingled: str) -> str:
     folded = shingled.casefold()
     return folded if folded.isascii() else folded.translate(_CONFUSABLES)
@@ -68,12 +74,12 @@ def _folded(shingled: str) -> str:
 
 def sketch_of(shingled: str) -> str:
     """:func:`sketch_text` of a text already in its :func:`shingle_text` form."""
-    return "".join(ch for ch in _folded(shingled) if unicodedata.category(ch)[0] in "LN" and ch not in _BLANK_LETTERS)
+    # [^\W_] is exactly the letters and numbers (general category L* or N*: checked over every
+    # code point), matched in C instead of a Python test per character (1.8M characters: 1.1 s).
+    return "".join(LETTER_RUN.findall(_folded(shingled))).translate(_NO_BLANK_LETTERS)
 
 
-# Words: runs of letters and digits (not "arrive-my-card", one word to a pattern that keeps
-# inner hyphens: shuffled words joined by "-" or "." would pass the word rules).
-LETTER_RUN = re.compile(r"[^\W_]+")
+
 
 
 def words_of(shingled: str) -> frozenset[str]:
