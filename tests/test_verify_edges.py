@@ -520,3 +520,11 @@ def test_large_images_are_greyed_in_strips():
         Image.fromarray(f, mode="F").save(buf, format="TIFF")
         v = V.check(buf.getvalue(), "image")
         assert "image_blank" not in v.reasons, v
+
+
+@pytest.mark.parametrize("data", [b"[]", b"{}", b"null", b'""', b" [ ] \n"])
+def test_an_empty_json_value_is_table_empty_without_a_schema_too(data):
+    """Without a schema, [], {}, null and "" were accepted and paid; a CSV of a header alone is
+    table_empty."""
+    assert V.check(data, "json").reasons == ("table_empty",)
+    assert V.check(b'{"a": 1}', "json").accepted and V.check(b"0", "json").accepted

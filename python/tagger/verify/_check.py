@@ -1266,6 +1266,9 @@ class Verifier:
         item.value = value
         features["content"] = crypto.sha256(_canonical_json(value).encode("utf-8", "surrogatepass"))
         if item.spec.schema is None:
+            if value is None or (isinstance(value, (str, list, dict)) and not value):
+                # (accepted and paid without a schema, while a CSV of a header alone is table_empty)
+                run.fail("schema", "table_empty", f"the JSON value {json.dumps(value)} holds nothing")
             return
         records, bad = _tabular.json_records(value)
         if bad is not None:
