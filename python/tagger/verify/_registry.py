@@ -33,7 +33,10 @@ def shingle_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if text.isascii():
         return text
-    return "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED and ch not in _BLANK_LETTERS)
+    # Tested per distinct character, deleted in C (a test per character cost 1.2 s on the 1.8M
+    # characters that 100,000 U+FDFA become under NFKC).
+    drop = {ord(ch): None for ch in set(text) if unicodedata.category(ch) in _DROPPED or ch in _BLANK_LETTERS}
+    return text.translate(drop) if drop else text
 
 
 # Letters of other scripts drawn like a Latin letter (Unicode TR39's confusables, as they are
