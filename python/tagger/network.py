@@ -594,9 +594,7 @@ class Network:
             tid = bytes.fromhex(task_hex)
             info = self.ledger.task(tid)
             owner = self._by_addr.get(bytes(info["owner"])) if info is not None else None
-            ref = self._task_refs.get(tid)
-            if ref is None and self._path is not None and (self._path / "tasks" / task_hex).exists():
-                ref = _read_task_ref(self._path / "tasks" / task_hex)
+            ref = self._task_ref(tid)
             if owner is None or ref is None:
                 return None
             record = codec.decode(crypto.open_sealed(self.store.get(ref), owner.sealing_key))
@@ -735,9 +733,7 @@ class Network:
         if info is None:
             raise InvalidArgument(f"no task {tid.hex()[:16]}… on this ledger")
         owner = self.account(address_str(info["owner"]))  # UnknownAccount: only the owner's wallet can reopen it
-        ref = self._task_refs.get(tid)
-        if ref is None and self._path is not None and (self._path / "tasks" / tid.hex()).exists():
-            ref = _read_task_ref(self._path / "tasks" / tid.hex())
+        ref = self._task_ref(tid)
         if ref is None:
             raise InvalidArgument(f"no stored record of task {tid.hex()[:16]}… in this network")
         try:
@@ -749,6 +745,13 @@ class Network:
         t = load_task(self, tid, record, reward_policy)
         self._tasks[tid] = t
         return t
+
+    def _task_ref(self, tid: bytes) -> bytes | None:
+        """The blob hash of a task's sealed record: this session's, else the one on disk."""
+        ref = self._task_refs.get(tid)
+        if ref is None and self._path is not None and (self._path / "tasks" / tid.hex()).exists():
+            ref = _read_task_ref(self._path / "tasks" / tid.hex())
+        return ref
 
     def _save_task_record(self, task_id: bytes, owner: Account, record: bytes) -> None:
         # Called inside the batch that locks the task's escrow: the record reaches the

@@ -214,8 +214,10 @@ class ContainmentIndex {
   // a part of min_length or more shares one with every text that contains it), as (id, place).
   std::size_t gram_, gram_count_;
   std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>> marks_;
-  // The hash of code points [o, o + len) of a text whose prefix hashes start at ph.
+  // The hash of code points [o, o + len) of a text whose prefix hashes start at ph (ph[k]: of
+  // its first k + 1 code points), and the keys of its gram_-long windows (n >= gram_ code points).
   std::uint64_t window_hash(const std::uint64_t* ph, std::size_t o, std::size_t len) const noexcept;
+  std::vector<std::uint64_t> gram_keys(const std::uint64_t* ph, std::size_t n) const;
 
  public:
   static constexpr std::size_t kMiddleChecks = 4096;

@@ -73,6 +73,12 @@ std::uint64_t ContainmentIndex::window_hash(const std::uint64_t* ph, std::size_t
   return o == 0 ? whole : add_mod(whole, kPrime - mul_mod(ph[o - 1], power_[len]));
 }
 
+std::vector<std::uint64_t> ContainmentIndex::gram_keys(const std::uint64_t* ph, std::size_t n) const {
+  std::vector<std::uint64_t> grams(n - gram_ + 1);
+  for (std::size_t i = 0; i < grams.size(); ++i) grams[i] = key(kGramTag, gram_, window_hash(ph, i, gram_));
+  return grams;
+}
+
 std::uint32_t ContainmentIndex::insert(std::string_view text) {
   if (length_.size() >= std::numeric_limits<std::uint32_t>::max()) throw InvalidArgument("ContainmentIndex is full");
   const std::vector<char32_t> cps = utf8::code_points(text);
@@ -91,8 +97,7 @@ std::uint32_t ContainmentIndex::insert(std::string_view text) {
   }
   whole_[key(kWholeTag, n, h)].push_back(id);
   const std::uint64_t* ph = prefix_.data() + offset_[id];
-  std::vector<std::uint64_t> grams(n - gram_ + 1);
-  for (std::size_t i = 0; i < grams.size(); ++i) grams[i] = key(kGramTag, gram_, window_hash(ph, i, gram_));
+  const std::vector<std::uint64_t> grams = gram_keys(ph, n);
   for (std::size_t at : winnow(grams, gram_count_)) marks_[grams[at]].emplace_back(id, static_cast<std::uint32_t>(at));
   anchors_[key(kPrefixTag, min_length_, prefix_[offset_[id] + min_length_ - 1])].push_back(id);
   anchors_[key(kSuffixTag, min_length_, suffix_[offset_[id] + min_length_ - 1])].push_back(id);
@@ -125,7 +130,7 @@ std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view te
       if (len > m) continue;
       if (static_cast<double>(len) < inside_share_ * static_cast<double>(m)) break;
       for (std::size_t o = 0; o + len <= m && out.size() < limit; ++o) {
-        const std::uint64_t w = add_mod(h[o + len], kPrime - mul_mod(h[o], power_[len]));
+        const std::uint64_t w = window_hash(h.data() + 1, o, len);
         auto found = whole_.find(key(kWholeTag, len, w));
         if (found == whole_.end()) continue;
         for (std::uint32_t id : found->second) {
@@ -154,9 +159,7 @@ std::vector<ContainmentIndex::Match> ContainmentIndex::query(std::string_view te
   // kMiddle: every winnowed gram of the query is one of each text that contains it; the rarest
   // one names the candidates, and its place the only alignment to test.
   if (out.size() < limit) {
-    std::vector<std::uint64_t> grams(m - gram_ + 1);
-    for (std::size_t i = 0; i < grams.size(); ++i)
-      grams[i] = key(kGramTag, gram_, add_mod(h[i + gram_], kPrime - mul_mod(h[i], power_[gram_])));
+    const std::vector<std::uint64_t> grams = gram_keys(h.data() + 1, m);
     const std::vector<std::pair<std::uint32_t, std::uint32_t>>* rarest = nullptr;
     std::size_t place = 0;
     for (std::size_t at : winnow(grams, gram_count_)) {

@@ -805,12 +805,13 @@ def _gray8(img: Any, Image: Any) -> Any:
             # The largest finite value: one +inf pixel made the top inf and every other pixel 0
             # (blank). A float image whose values are all in [0, 1] is read on that scale, as such
             # images are written (it read as 0..255 and came out black, "blank").
-            tops = [float(r[np.isfinite(r)].max()) for r in _strips(raw) if np.isfinite(r).any()]
+            finite = (part[np.isfinite(part)] for part in (raw[rows] for rows in _strip_slices(raw)))
+            tops = [float(f.max()) for f in finite if f.size]
             largest = max(tops, default=0.0)
             top = 1.0 if img.mode == "F" and 0.0 < largest <= 1.0 else max(largest, 255.0)
         out = np.empty(raw.shape, dtype=np.uint8)
-        for rows, part in zip(_strip_slices(raw), _strips(raw)):
-            a = np.nan_to_num(part.astype(np.float64), nan=0.0, posinf=top, neginf=0.0)
+        for rows in _strip_slices(raw):
+            a = np.nan_to_num(raw[rows].astype(np.float64), nan=0.0, posinf=top, neginf=0.0)
             out[rows] = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(out, mode="L")
     if "A" in img.getbands():
@@ -830,11 +831,8 @@ _STRIP_ROWS = 256
 
 
 def _strip_slices(a: np.ndarray) -> list[slice]:
-    return [slice(r, r + _STRIP_ROWS) for r in range(0, max(a.shape[0], 1) if a.ndim else 1, _STRIP_ROWS)]
-
-
-def _strips(a: np.ndarray) -> list[np.ndarray]:
-    return [a[rows] for rows in _strip_slices(a)]
+    """Row ranges of an image array, _STRIP_ROWS at a time."""
+    return [slice(r, r + _STRIP_ROWS) for r in range(0, len(a), _STRIP_ROWS)]
 
 
 def _other_image_format(Image: Any, data: bytes) -> Optional[str]:
