@@ -72,9 +72,19 @@ def test_core_factorize_orders_and_paths() -> None:
             codes, uniq = core.factorize(values, sort)
             ref_codes, ref_uniq = pd.factorize(values, sort=sort)
             assert np.array_equal(codes, ref_codes) and np.array_equal(uniq, ref_uniq)
-    ids = np.repeat(np.arange(100, dtype=np.int32), 3)  # already codes: returned as they are, no copy
-    assert core.factorize(ids, False)[0] is ids and core.factorize(ids, True)[0] is ids
-    assert core.factorize(ids[::-1].copy(), False)[0] is not None
+    ids = np.repeat(np.arange(100, dtype=np.int32), 3)  # already codes: copied, never the caller's array
+    for sort in (False, True):
+        codes = core.factorize(ids, sort)[0]
+        assert np.array_equal(codes, ids) and not np.may_share_memory(codes, ids)
+        ids[0] = 7  # the caller's later edit does not reach the codes
+        assert codes[0] == 0
+        ids[0] = 0
+    big = np.repeat(np.arange(300_000, dtype=np.int32), 2)  # mapped arrays, kept for reuse when freed
+    for _ in range(3):
+        codes = core.factorize(big, False)[0]
+        assert np.array_equal(codes, big) and codes.flags.c_contiguous
+        del codes
+    assert np.array_equal(core.factorize(ids[::-1].copy(), False)[0], pd.factorize(ids[::-1])[0])
     with pytest.raises(InvalidArgument):
         core.factorize(np.zeros((2, 2), dtype=np.int64))
 

@@ -147,8 +147,7 @@ TAGGER_BIND_MODULE(consensus) {
     return take(std::move(r.values));
   }, py::arg("method"), py::arg("task"), py::arg("worker"), py::arg("value"), py::arg("n_tasks"), py::arg("n_workers"), py::arg("trim") = 0.1, py::arg("threads") = 0);
   m.def("factorize", [](const py::array& values, bool sorted) {
-    // int32 ids are read in place (and returned as their own codes when they
-    // already are codes); other integer types are converted to int64 once.
+    // int32 ids are read in place; other integer types are converted to int64 once.
     const bool i32 = values.dtype().is(py::dtype::of<std::int32_t>()) && (values.flags() & py::array::c_style);
     I32 in32 = i32 ? values.cast<I32>() : I32();
     I64 in64 = i32 ? I64() : values.cast<I64>();
@@ -160,13 +159,7 @@ TAGGER_BIND_MODULE(consensus) {
       c = i32 ? cs::factorize(std::span<const std::int32_t>(in32.data(), static_cast<std::size_t>(n)), sorted)
               : cs::factorize(std::span<const std::int64_t>(in64.data(), static_cast<std::size_t>(n)), sorted);
     }
-    py::object codes = i32 ? py::object(in32) : py::object(py::array_t<std::int32_t>(0));
-    if (c.codes) {
-      std::int32_t* raw = c.codes.release();
-      py::capsule owner(raw, [](void* p) { std::unique_ptr<std::int32_t[]> drop(static_cast<std::int32_t*>(p)); });
-      codes = py::array_t<std::int32_t>({n}, raw, owner);
-    }
-    return py::make_tuple(codes, take(std::move(c.uniques)));
+    return py::make_tuple(take(std::move(c.codes)), take(std::move(c.uniques)));
   }, py::arg("values"), py::arg("sorted") = false);
   m.def("factorize_strings", [](const py::object& values) -> py::object {
     // Views into the caller's buffers: Arrow string chunks as (offsets, data)

@@ -26,6 +26,7 @@
 #endif
 
 #include "tagger/bytes.h"
+#include "tagger/huge_array.h"
 #include "tagger/errors.h"
 
 namespace tagger::bindings {
@@ -66,6 +67,15 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
   auto* data = heap.release();
   if (shape.empty()) shape = {static_cast<py::ssize_t>(data->size())};
   return py::array_t<T>(shape, data->data(), owner);
+}
+// The same for a HugeArray (its mapping goes back to the kept ones when the array is freed).
+template <class T>
+py::array_t<T> take(util::HugeArray<T>&& a) {
+  if (a.empty()) return py::array_t<T>(0);
+  auto heap = std::make_unique<util::HugeArray<T>>(std::move(a));
+  py::capsule owner(heap.get(), [](void* p) { std::unique_ptr<util::HugeArray<T>> drop(static_cast<util::HugeArray<T>*>(p)); });
+  auto* data = heap.release();
+  return py::array_t<T>({static_cast<py::ssize_t>(data->size())}, data->data(), owner);
 }
 // For C++ objects whose methods mutate with the GIL released (Simulator,
 // MinHashLSH): one reader/writer lock per instance, so two Python threads

@@ -37,14 +37,11 @@ std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> reference(const 
   return {codes, uniq};
 }
 
-// Codes as an array: the returned one, or the values themselves when the
-// factorization says they already are the codes.
 template <class T>
 std::pair<std::vector<std::int32_t>, std::vector<std::int64_t>> run(const std::vector<T>& v, bool sorted) {
   cs::Codes c = cs::factorize(std::span<const T>(v), sorted);
-  std::vector<std::int32_t> codes(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) codes[i] = c.codes ? c.codes[i] : static_cast<std::int32_t>(v[i]);
-  return {codes, c.uniques};
+  EXPECT_EQ(c.codes.size(), v.size());
+  return {std::vector<std::int32_t>(c.codes.begin(), c.codes.end()), c.uniques};
 }
 
 }  // namespace
@@ -72,13 +69,17 @@ TEST(ConsensusPrepare, FactorizeMatchesMapReferenceOnDenseAndHashedIds) {
   EXPECT_EQ(codes, (std::vector<std::int32_t>{2, 0, 1, 0}));
 }
 
-TEST(ConsensusPrepare, FactorizeReturnsNoCodeArrayWhenValuesAreCodes) {
+TEST(ConsensusPrepare, FactorizeCopiesValuesThatAreCodesIntoItsOwnArray) {
   std::vector<std::int32_t> in_order = {0, 0, 1, 2, 1, 3, 3}, sorted_only = {2, 0, 1, 1, 0, 2}, gap = {0, 2, 2, 0};
-  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(in_order), false).codes);
-  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(in_order), true).codes);
-  EXPECT_TRUE(cs::factorize(std::span<const std::int32_t>(sorted_only), false).codes);  // first appearance 2, 0, 1
-  EXPECT_FALSE(cs::factorize(std::span<const std::int32_t>(sorted_only), true).codes);
-  EXPECT_TRUE(cs::factorize(std::span<const std::int32_t>(gap), true).codes);  // 2 -> code 1
+  for (bool sorted : {false, true}) {
+    cs::Codes c = cs::factorize(std::span<const std::int32_t>(in_order), sorted);
+    ASSERT_EQ(c.codes.size(), in_order.size());
+    EXPECT_NE(c.codes.data(), in_order.data());
+    EXPECT_EQ(std::vector<std::int32_t>(c.codes.begin(), c.codes.end()), in_order);
+  }
+  EXPECT_EQ(run(sorted_only, true).first, sorted_only);
+  EXPECT_EQ(run(sorted_only, false).first, (std::vector<std::int32_t>{0, 1, 2, 2, 1, 0}));  // first appearance 2, 0, 1
+  EXPECT_EQ(run(gap, true).first, (std::vector<std::int32_t>{0, 1, 1, 0}));  // 2 -> code 1
   EXPECT_EQ(run(sorted_only, false), reference(std::vector<std::int64_t>(sorted_only.begin(), sorted_only.end()), false));
   EXPECT_EQ(run(gap, true), reference(std::vector<std::int64_t>(gap.begin(), gap.end()), true));
 }

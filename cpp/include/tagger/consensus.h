@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tagger/huge_array.h"
+
 namespace tagger::consensus {
 
 // Non-owning view of categorical answers. The arrays must outlive the call.
@@ -217,9 +219,9 @@ Detection detect(const AnswersView& a, const Result& r, double confidence = 0.95
 // used when the values span at most 2n + 2^16 integers, else an
 // open-addressing hash table.
 struct Codes {
-  std::vector<std::int64_t> uniques;      // distinct values in code order
-  std::unique_ptr<std::int32_t[]> codes;  // [n]; null when every code equals its value (int32 input
-                                          // holding 0..U-1 in code order): the input is the code array
+  std::vector<std::int64_t> uniques;    // distinct values in code order
+  util::HugeArray<std::int32_t> codes;  // [n], always a new array (the values copied when they already
+                                        // are the codes: the fit must not see the caller's later edits)
 };
 Codes factorize(std::span<const std::int64_t> values, bool sorted);
 Codes factorize(std::span<const std::int32_t> values, bool sorted);

@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -14,10 +15,12 @@
 #include <vector>
 
 #include "consensus/common.h"
+#include "consensus/dispatch.h"
 #include "consensus/fast_math.h"
 #include "tagger/consensus_crowdkit.h"
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
+#include "tagger/huge_array.h"
 #include "util/parallel.h"
 
 namespace tagger::consensus {
@@ -68,7 +71,8 @@ inline double rough_log(double x) {
 // e = max(v, eps) / sum over the worker's rows in `rows` of max(v, eps), per
 // true label. KC = K known at compile time, or 0.
 template <int KC = 0>
-void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run, double* e) {
+inline __attribute__((always_inline)) void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run,
+                                                            double* e) {
   const int K = KC > 0 ? KC : k_run, KK = K * K;
   Vals<KC> s(K);
   Vals<KC * KC> den(KK), keep(KK);
@@ -84,7 +88,23 @@ void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_
       den[l * K + k] = s[k];
       keep[l * K + k] = rows[l] ? 0.0 : std::numeric_limits<double>::quiet_NaN();
     }
-  for (int i = 0; i < KK; ++i) e[i] = std::max(v[i], kEps) / den[i] + keep[i];
+  int i = 0;
+  if constexpr (KC > 0) {
+    // Four lanes spelled out: e may alias nothing here, but the compiler cannot
+    // know it and emitted one scalar division per cell (most of the M-step).
+    // Division, max and + round per lane as in the scalar loop: the same bits.
+    typedef double V4 __attribute__((vector_size(32)));
+    constexpr V4 eps = {kEps, kEps, kEps, kEps};
+    for (; i + 4 <= KK; i += 4) {
+      V4 x, d, q;
+      std::memcpy(&x, v + i, sizeof x);
+      std::memcpy(&d, &den[i], sizeof d);
+      std::memcpy(&q, &keep[i], sizeof q);
+      const V4 r = (x < eps ? eps : x) / d + q;  // std::max(x, eps): x unless x < eps
+      std::memcpy(e + i, &r, sizeof r);
+    }
+  }
+  for (; i < KK; ++i) e[i] = std::max(v[i], kEps) / den[i] + keep[i];
 }
 // Runs fn.template operator()<KC>() with KC = K for K <= 8 (the loops over
 // classes unroll into registers), else KC = 0 (K at run time).
@@ -102,11 +122,10 @@ decltype(auto) dispatch_k(std::int32_t K, Fn&& fn) {
   }
 }
 
-void normalize(std::size_t W, std::int32_t K, const std::vector<double>& v, const std::vector<std::uint8_t>& rows,
-               std::vector<double>& err) {
+void normalize(std::size_t W, std::int32_t K, const double* v, const std::uint8_t* rows, double* err) {
   const std::size_t KK = static_cast<std::size_t>(K) * K;
   dispatch_k(K, [&]<int KC>() {
-    for (std::size_t w = 0; w < W; ++w) normalize_worker<KC>(&v[w * KK], &rows[w * K], K, &err[w * KK]);
+    for (std::size_t w = 0; w < W; ++w) normalize_worker<KC>(v + w * KK, rows + w * K, K, err + w * KK);
   });
 }
 
@@ -423,7 +442,7 @@ struct Em {
     mean_priors();
     {
       std::vector<double> start = counts();
-      first_m_step(start, present, err);
+      first_m_step(start.data(), present, err.data());
     }
     refresh_logs();
     const double clip_gold = static_cast<double>(gold_tasks) * (K - 1) * (-kEps * std::log(kEps));
@@ -504,7 +523,7 @@ inline double dot4(const double* a, const double* b, std::size_t n) {
 // (j_new), and its counts per true class (n_of). The counts are converted
 // once per kSub workers into a buffer that stays in cache for the three uses.
 template <int KC, class Fill>
-void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
+inline __attribute__((always_inline)) void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
                    double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
   constexpr std::size_t kSub = 64;
   const int K = KC > 0 ? KC : k_run;
@@ -533,6 +552,21 @@ void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std
   }
 }
 
+// engine_m_step compiled for AVX2 (4 lanes for the divisions of each worker's
+// table) and for the baseline, picked at run time. No FMA in either, and
+// IEEE division and max round alike in any lane width: the same bits.
+template <int KC, class Fill>
+__attribute__((target("avx2"))) void engine_m_step_avx2(std::int32_t k_run, std::size_t w0, std::size_t w1,
+                                                        const std::int64_t* fixed, double* err, double* lnerr, double* n_of,
+                                                        double* j_old, double* j_new, Fill& fill) {
+  engine_m_step<KC>(k_run, w0, w1, fixed, err, lnerr, n_of, j_old, j_new, fill);
+}
+template <int KC, class Fill>
+void engine_m_step_base(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed, double* err,
+                        double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
+  engine_m_step<KC>(k_run, w0, w1, fixed, err, lnerr, n_of, j_old, j_new, fill);
+}
+
 // The same EM on the ledger engine's fused pass (DawidSkeneShard: the E-step
 // and the expected counts in one pass over the answers, vector kernels, a
 // persistent thread team), with crowd-kit's M-step and ELBO here. It differs
@@ -547,7 +581,9 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   const std::int32_t k32 = a.n_labels;
   DawidSkeneShard shard(a, {}, opt.threads);
   ShardStats st = shard.start();  // counts of the majority-vote shares
-  std::vector<double> cnt(W * KK), err(W * KK, std::numeric_limits<double>::quiet_NaN()), lnerr(W * KK, 0.0);
+  // The per-fit tables of workers x labels^2 cells: from the kept mappings (tagger/huge_array.h).
+  util::HugeArray<double> cnt(W * KK, util::HugeArray<double>::kUninit), lnerr(W * KK, util::HugeArray<double>::kUninit);
+  std::vector<double> err(W * KK, std::numeric_limits<double>::quiet_NaN());
   std::vector<std::uint8_t> present(W * K, 0);
   for (std::size_t r = 0; r < W * K; ++r)
     for (std::size_t k = 0; k < K; ++k) {
@@ -562,7 +598,7 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
     for (std::size_t k = 0; k < K; ++k) priors[k] = detail::from_fix(q[k]) / tasks_with_answers;
   };
   set_priors(st.prior);
-  first_m_step(cnt, present, err);
+  first_m_step(cnt.data(), present, err.data());
   log_cells(err.data(), lnerr.data(), W * KK);
 
   Result r = detail::make_result(a);
@@ -575,6 +611,7 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   bool have_posteriors = false;  // written by the last E-step
   r.converged = false;
   shard.set_posterior_floor(kEps);  // crowd-kit's ELBO clips the posteriors in place
+  const bool use_avx2 = __builtin_cpu_supports("avx2") && detail::avx2_allowed();
   while (it < opt.n_iter) {
     std::vector<double> lnpr_old(K);
     for (std::size_t k = 0; k < K; ++k) {
@@ -592,7 +629,9 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
         p, st,
         [&](std::size_t w0, std::size_t w1) {
           dispatch_k(k32, [&]<int KC>() {
-            engine_m_step<KC>(k32, w0, w1, st.counts.data(), p.e.data(), lnerr.data(), n_of.data(), j_old.data(),
+            using F = std::remove_reference_t<Fill>;
+            (use_avx2 ? engine_m_step_avx2<KC, F> : engine_m_step_base<KC, F>)(
+                k32, w0, w1, st.counts.data(), p.e.data(), lnerr.data(), n_of.data(), j_old.data(),
                               j_new.data(), fill);
           });
         },
@@ -658,7 +697,7 @@ Result run_em(const AnswersView& a, const Options& opt, First&& first_m_step, Fi
   if (a.n >= kEngineMinAnswers && opt.gold.empty()) return run_on_engine(a, opt, first_m_step, fill);
   if (!validated) validate(a);
   Em em(a, opt);
-  return em.run([&](std::vector<double>& cnt, const std::vector<std::uint8_t>& rows, std::vector<double>& err) {
+  return em.run([&](double* cnt, const std::vector<std::uint8_t>& rows, double* err) {
     first_m_step(cnt, rows, err);
   }, fill);
 }
@@ -692,9 +731,9 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
   }
   const std::int32_t k32 = a.n_labels;
   std::vector<std::uint8_t> used;  // the rows the model has: set by the start
-  auto first = [&](std::vector<double>& cnt, const std::vector<std::uint8_t>& present, std::vector<double>& err) {
+  auto first = [&](double* cnt, const std::vector<std::uint8_t>& present, double* err) {
     used = present;
-    if (init.strategy == InitialError::kNone) return normalize(W, k32, cnt, present, err);
+    if (init.strategy == InitialError::kNone) return normalize(W, k32, cnt, present.data(), err);
     // init.values are [w][true][observed]; the table is [w][observed][true].
     auto given = [&](std::size_t w, std::size_t l, std::size_t k) { return init.values[(w * K + k) * K + l]; };
     std::vector<std::uint8_t> rows(W * K, 0);
@@ -713,7 +752,7 @@ Result dawid_skene_crowdkit(const AnswersView& a, const Options& opt, const Init
           if (g) for (std::size_t k = 0; k < K; ++k) cnt[r * K + k] += given(w, l, k);
         }
       }
-    normalize(W, k32, cnt, rows, err);
+    normalize(W, k32, cnt, rows.data(), err);
   };
   return run_em(a, opt, first, [&]<int KC>(std::size_t w, const double* counts, double* e) {
     normalize_worker<KC>(counts, &used[w * K], k32, e);
@@ -739,7 +778,7 @@ Result one_coin_dawid_skene_crowdkit(const AnswersView& a, const Options& opt) {
       }
   };
   const std::size_t KK = static_cast<std::size_t>(K) * K;
-  Result r = run_em(a, opt, [&](std::vector<double>& cnt, const std::vector<std::uint8_t>&, std::vector<double>& err) {
+  Result r = run_em(a, opt, [&](double* cnt, const std::vector<std::uint8_t>&, double* err) {
     for (std::size_t w = 0; w < static_cast<std::size_t>(a.n_workers); ++w) fill.template operator()<0>(w, &cnt[w * KK], &err[w * KK]);
   }, fill, /*validated=*/true);
   r.skills = std::move(skills);

@@ -51,6 +51,7 @@
 #include "tagger/consensus_shard.h"
 #include "tagger/errors.h"
 #include "util/det_math.h"
+#include "tagger/huge_array.h"
 
 namespace tagger::consensus {
 namespace {
@@ -73,23 +74,16 @@ constexpr double kLn2 = 0.693147180559945309417232121458176568;
 // K confusion values (as double bits), then K fixed-point counts.
 inline std::size_t row_words(std::size_t k) { return 2 * k; }
 
-// Zero-initialized array of 64-bit words whose start is 64-byte aligned.
+// Zero-initialized array of 64-bit words whose start is 64-byte aligned (on
+// huge pages when large: each slot's table is megabytes, read at random).
 class Table {
  public:
-  void assign(std::size_t n) {
-    buf_.clear();
-    buf_.reserve(n + 8);  // allocation only; assign() below fills in place
-    detail::advise_huge_pages(buf_.data(), (n + 8) * sizeof(std::int64_t));
-    buf_.assign(n + 8, 0);
-    const auto addr = reinterpret_cast<std::uintptr_t>(buf_.data());
-    p_ = buf_.data() + ((64 - addr % 64) % 64) / 8;
-  }
-  std::int64_t* data() { return p_; }
-  const std::int64_t* data() const { return p_; }
+  void assign(std::size_t n) { buf_.reset(n, util::HugeArray<std::int64_t>::kZero); }
+  std::int64_t* data() { return buf_.data(); }
+  const std::int64_t* data() const { return buf_.data(); }
 
  private:
-  std::vector<std::int64_t> buf_;
-  std::int64_t* p_ = nullptr;
+  util::HugeArray<std::int64_t> buf_;
 };
 
 // What one thread (slot) of the fused pass owns.
@@ -103,8 +97,8 @@ struct Slot {
 // each re-coded as worker * L + label.
 struct Layout {
   std::int32_t n_tasks = 0, n_workers = 0, n_labels = 0;
-  std::vector<std::int64_t> task_offset;       // [n_tasks + 1]
-  std::unique_ptr<std::uint32_t[]> code;       // [n + kPrefetchAhead], padded with 0: the pass reads ahead
+  util::HugeArray<std::int64_t> task_offset;  // [n_tasks + 1]
+  util::HugeArray<std::uint32_t> code;        // [n + kPrefetchAhead], padded with 0: the pass reads ahead
 };
 
 struct Shared {
@@ -753,10 +747,9 @@ Layout build_layout(const AnswersView& a, detail::Team& team) {
   c.n_tasks = a.n_tasks;
   c.n_workers = a.n_workers;
   c.n_labels = a.n_labels;
-  c.task_offset.assign(static_cast<std::size_t>(a.n_tasks) + 1, 0);
-  c.code = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
-  detail::advise_huge_pages(c.code.get(), (a.n + kPrefetchAhead) * sizeof(std::uint32_t));
-  std::uint32_t* code = c.code.get();
+  c.task_offset.reset(static_cast<std::size_t>(a.n_tasks) + 1, util::HugeArray<std::int64_t>::kZero);
+  c.code.reset(a.n + kPrefetchAhead, util::HugeArray<std::uint32_t>::kUninit);
+  std::uint32_t* code = c.code.data();
   std::fill(code + a.n, code + a.n + kPrefetchAhead, 0u);
   constexpr std::size_t kChunk = std::size_t{1} << 18;
   const std::size_t n_chunks = (a.n + kChunk - 1) / kChunk;
@@ -786,9 +779,8 @@ Layout build_layout(const AnswersView& a, detail::Team& team) {
   std::int64_t* count = c.task_offset.data() + 1;
   for (std::size_t i = 0; i < a.n; ++i) ++count[a.task[i]];
   for (std::size_t t = 0; t < static_cast<std::size_t>(a.n_tasks); ++t) c.task_offset[t + 1] += c.task_offset[t];
-  auto moved = std::make_unique_for_overwrite<std::uint32_t[]>(a.n + kPrefetchAhead);
-  detail::advise_huge_pages(moved.get(), (a.n + kPrefetchAhead) * sizeof(std::uint32_t));
-  std::fill(moved.get() + a.n, moved.get() + a.n + kPrefetchAhead, 0u);
+  util::HugeArray<std::uint32_t> moved(a.n + kPrefetchAhead, util::HugeArray<std::uint32_t>::kUninit);
+  std::fill(moved.data() + a.n, moved.data() + a.n + kPrefetchAhead, 0u);
   std::vector<std::int64_t> cursor(c.task_offset.begin(), c.task_offset.end() - 1);
   for (std::size_t i = 0; i < a.n; ++i) moved[static_cast<std::size_t>(cursor[static_cast<std::size_t>(a.task[i])]++)] = code[i];
   c.code = std::move(moved);
@@ -812,7 +804,7 @@ Result dawid_skene(const AnswersView& a, const Options& opt) {
 
   Shared sh;
   sh.c = &c;
-  sh.code = c.code.get();
+  sh.code = c.code.data();
   sh.labels = r.labels.data();
   sh.opt = &opt;
   sh.R = row_words(K);
@@ -884,7 +876,7 @@ struct DawidSkeneShard::Impl {
   // threads its own count tables.
   void share(std::size_t W, std::size_t L, std::size_t n_slots) {
     sh.c = &c;
-    sh.code = c.code.get();
+    sh.code = c.code.data();
     sh.opt = &opt;
     sh.R = row_words(L);
     sh.team = team.get();
@@ -1034,8 +1026,8 @@ DawidSkeneShard::DawidSkeneShard(std::int32_t n_workers, std::int32_t n_labels, 
   m.team = std::make_unique<detail::Team>(static_cast<unsigned>(n_slots));
   m.c.n_workers = n_workers;
   m.c.n_labels = n_labels;
-  m.c.task_offset.assign(1, 0);
-  m.c.code = std::make_unique<std::uint32_t[]>(kPrefetchAhead);
+  m.c.task_offset.reset(1, util::HugeArray<std::int64_t>::kZero);
+  m.c.code.reset(kPrefetchAhead, util::HugeArray<std::uint32_t>::kZero);
   m.share(W, L, n_slots);
 }
 
@@ -1044,15 +1036,16 @@ void DawidSkeneShard::load(std::int32_t n_tasks, std::size_t n,
   Impl& m = *impl_;
   if (n_tasks < 0) throw InvalidArgument("dawid_skene shard: n_tasks must be >= 0");
   if (n > m.cap) {  // grows to the largest chunk, then is reused
-    m.c.code = std::make_unique_for_overwrite<std::uint32_t[]>(n + kPrefetchAhead);
-    detail::advise_huge_pages(m.c.code.get(), (n + kPrefetchAhead) * sizeof(std::uint32_t));
+    m.c.code.reset(n + kPrefetchAhead, util::HugeArray<std::uint32_t>::kUninit);
     m.cap = n;
   }
   m.c.n_tasks = n_tasks;
-  m.c.task_offset.resize(static_cast<std::size_t>(n_tasks) + 1);
-  fill(m.c.task_offset.data(), m.c.code.get());
-  std::fill(m.c.code.get() + n, m.c.code.get() + n + kPrefetchAhead, 0u);
-  m.sh.code = m.c.code.get();
+  // fill() writes every offset; like the codes, the array grows to the largest chunk.
+  if (m.c.task_offset.size() < static_cast<std::size_t>(n_tasks) + 1)
+    m.c.task_offset.reset(static_cast<std::size_t>(n_tasks) + 1, util::HugeArray<std::int64_t>::kUninit);
+  fill(m.c.task_offset.data(), m.c.code.data());
+  std::fill(m.c.code.data() + n, m.c.code.data() + n + kPrefetchAhead, 0u);
+  m.sh.code = m.c.code.data();
   m.n = n;
 }
 

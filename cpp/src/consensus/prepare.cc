@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -85,11 +86,12 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
   Codes out;
   std::vector<std::int64_t>& uniques = out.uniques;
   if (n == 0) return out;
-  // int32 input whose codes would equal the values needs no code array.
+  // int32 input whose codes equal the values is copied as it is.
   constexpr bool kMayBeIdentity = std::is_same_v<T, std::int32_t>;
-  auto codes_array = [&] {
-    out.codes = std::make_unique_for_overwrite<std::int32_t[]>(n);
-    return out.codes.get();
+  out.codes.reset(n, util::HugeArray<std::int32_t>::kUninit);
+  std::int32_t* codes = out.codes.data();
+  auto copy_values = [&] {
+    if constexpr (kMayBeIdentity) std::memcpy(codes, v.data(), n * sizeof(std::int32_t));
   };
   T lo_v = v[0], hi_v = v[0];
   for (std::size_t i = 1; i < n; ++i) {  // branch-free, vectorizable (minmax_element is neither)
@@ -110,8 +112,10 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
           uniques.push_back(lo + static_cast<std::int64_t>(j));
         }
       // Codes are value - lo when every value in [lo, hi] occurs.
-      if (kMayBeIdentity && lo == 0 && static_cast<std::size_t>(next) == table.size()) return out;
-      std::int32_t* codes = codes_array();
+      if (kMayBeIdentity && lo == 0 && static_cast<std::size_t>(next) == table.size()) {
+        copy_values();
+        return out;
+      }
       for (std::size_t i = 0; i < n; ++i) codes[i] = table[static_cast<std::size_t>(v[i] - lo)];
     } else {
       std::int32_t next = 0;
@@ -125,9 +129,11 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
             uniques.push_back(v[i]);
           }
         }
-        if (i == n) return out;
+        if (i == n) {
+          copy_values();
+          return out;
+        }
       }
-      std::int32_t* codes = codes_array();
       for (std::size_t j = 0; j < i; ++j) codes[j] = static_cast<std::int32_t>(v[j]);
       for (; i < n; ++i) {
         std::int32_t& c = table[static_cast<std::size_t>(v[i] - lo)];
@@ -140,7 +146,6 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
     }
     return out;
   }
-  std::int32_t* codes = codes_array();
   CodeMap map;
   std::int32_t next = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -167,6 +172,13 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
 }
 
 void check_index(const std::int32_t* v, std::size_t n, std::int32_t bound, const char* what) {
+  // A branch-free min/max pass (it vectorizes); the answer to name is looked for only on failure.
+  std::int32_t lo = 0, hi = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  if (lo >= 0 && (n == 0 || hi < bound)) return;
   for (std::size_t i = 0; i < n; ++i)
     if (v[i] < 0 || v[i] >= bound)
       throw InvalidArgument(std::string("consensus: ") + what + " index " + std::to_string(v[i]) + " at answer " +
@@ -195,8 +207,11 @@ std::vector<std::int64_t> superseded_answers(const AnswersView& a) {
     if (m == t) out.push_back(row);
     else m = t;
   };
-  bool grouped = true;  // non-decreasing task: each task's rows are one run
-  for (std::size_t i = 1; i < a.n && grouped; ++i) grouped = a.task[i] >= a.task[i - 1];
+  // Non-decreasing task: each task's rows are one run. Counted without an early
+  // exit, so that the loop vectorizes (it is a pass over every answer anyway when grouped).
+  std::size_t descents = 0;
+  for (std::size_t i = 1; i < a.n; ++i) descents += a.task[i] < a.task[i - 1];
+  const bool grouped = descents == 0;
   if (grouped) {
     std::size_t end = a.n;
     while (end > 0) {

@@ -127,12 +127,10 @@ def _codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
     arr = values.to_numpy() if values.dtype.kind in "iu" else None
     if arr is not None and arr.dtype != np.uint64:
         # O(n) in C++ (direct table or hash), first-appearance or sorted order as pd.factorize.
+        # Always a new array, also for int32 ids that already are codes: the fit's answers_ must
+        # not change when the caller edits the frame (quality() read the edited labels beside the
+        # old posteriors, and the metrics took the edited frame for the fitted one).
         core_codes, core_names = _core.consensus.factorize(arr, sort)
-        if np.may_share_memory(core_codes, arr):
-            # int32 ids that already are codes come back as the caller's column itself: the fit's
-            # answers_ would change when the caller edits the frame (quality() read the edited
-            # labels beside the old posteriors, and the metrics took the edited frame for the fitted one).
-            core_codes = core_codes.copy()
         return core_codes, pd.Index(core_names.astype(arr.dtype, copy=False))
     parts = _string_parts(values) if len(values) else None
     coded = _core.consensus.factorize_strings(parts) if parts is not None else None
