@@ -31,6 +31,8 @@ def no_repeated_columns(data: pd.DataFrame, columns: Sequence[str], owner: str |
     if isinstance(data.columns, pd.MultiIndex):
         raise InvalidArgument(f"{prefix}data has {data.columns.nlevels}-level (MultiIndex) columns; give one level "
                               f"named {list(columns)} (e.g. data.columns = data.columns.get_level_values(0))")
+    if data.columns.is_unique:  # cached by pandas: comparing each name costs ~0.4 ms on Arrow-backed names
+        return
     repeated = [c for c in columns if int((data.columns == c).sum()) > 1]
     if repeated:
         raise InvalidArgument(f"{prefix}column(s) {repeated} appear more than once in the data; keep one of each")

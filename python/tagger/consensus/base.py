@@ -171,10 +171,10 @@ def repeats_already_warned() -> contextlib.AbstractContextManager[None]:
 
 
 def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.Index], tuple[np.ndarray, pd.Index]]:
-    """Codes of the task and worker columns; two large string columns are
-    hashed at the same time (the C++ hashing releases the GIL). A thread per
-    call, not a pool: a pool's thread would be missing in a forked child."""
-    if len(task) < _PARALLEL_IDS or task.dtype.kind in "iu" or worker.dtype.kind in "iu":
+    """Codes of the task and worker columns; two large columns are coded at
+    the same time (the C++ coding releases the GIL). A thread per call, not a
+    pool: a pool's thread would be missing in a forked child."""
+    if len(task) < _PARALLEL_IDS:
         return _codes(task, sort=False), _codes(worker, sort=False)
     result: list[Any] = []
 
