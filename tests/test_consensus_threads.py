@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -184,3 +185,64 @@ def test_next_items_ranks_with_the_fit_of_an_estimator_fitted_on_these_answers()
     mv = C.MajorityVote().fit(df, pd.Series({"a": 1.0, "b": 5.0, "c": 1.0}))
     assert mv.labels_[1] == "x" != C.MajorityVote().fit_predict(df)[1]
     assert C.next_items(df, 3, method=mv)["label"].to_dict() == mv.labels_.to_dict()
+
+
+def _large(seed: int) -> pd.DataFrame:
+    """250k answers with integer ids: the fused engine, kept huge-page arrays and the two-thread id coding."""
+    rng = np.random.default_rng(seed)
+    n_tasks, overlap, k = 50_000, 5, 4
+    truth = rng.integers(0, k, n_tasks)
+    task = np.repeat(np.arange(n_tasks, dtype=np.int32), overlap)
+    worker = ((rng.integers(0, 3_000, n_tasks)[:, None] + np.arange(overlap) * 577) % 3_000).astype(np.int32).ravel()
+    right = rng.random(len(task)) < rng.uniform(0.4, 0.95, 3_000)[worker]
+    label = np.where(right, truth[task], (truth[task] + 1 + rng.integers(0, k - 1, len(task))) % k)
+    return pd.DataFrame({"task": task, "worker": worker, "label": label})
+
+
+def test_large_fits_on_separate_threads_equal_the_same_fits_one_after_another():
+    # Separate instances run at once; each fit's tables, codes and outputs come from the
+    # process-wide kept mappings, which no two live arrays may share.
+    datasets = [_large(seed) for seed in range(4)]
+    reference = [C.DawidSkene(n_iter=10).fit(d) for d in datasets]
+    errors: list[BaseException] = []
+    wrong: list[tuple[int, str]] = []
+
+    def run(i: int) -> None:
+        try:
+            for _ in range(3):
+                est = C.DawidSkene(n_iter=10).fit(datasets[i])
+                if not est.labels_.equals(reference[i].labels_):
+                    wrong.append((i, "labels"))
+                if not np.array_equal(est.probas_.to_numpy(), reference[i].probas_.to_numpy()):
+                    wrong.append((i, "probas"))
+                if not np.array_equal(est.answers_.worker, reference[i].answers_.worker):
+                    wrong.append((i, "codes"))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datasets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:2]
+    assert not wrong, wrong[:4]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_fits_after_the_parent_did():
+    import os
+
+    data = _large(7)
+    expected = C.DawidSkene(n_iter=5).fit_predict(data)
+    with warnings.catch_warnings():  # Python >= 3.12 warns of fork in a process with threads (the team's)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: its kept mappings are copies of the parent's
+        code = 1
+        try:
+            code = 0 if C.DawidSkene(n_iter=5).fit_predict(data).equals(expected) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

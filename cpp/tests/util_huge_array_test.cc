@@ -46,6 +46,20 @@ TEST(UtilHugeArray, LargeArraysAreAlignedToHugePages) {
   EXPECT_EQ(a[0] + a[a.size() - 1], 3);
 }
 
+TEST(UtilHugeArray, KeepsAtMostTheCacheSizeForReuse) {
+  namespace hd = tagger::util::huge_detail;
+  // Live arrays larger in all than the cache, then released together: the rest is unmapped.
+  const std::size_t n = (std::size_t{24} << 20) / sizeof(std::int64_t);
+  {
+    std::vector<Words> live;
+    for (int i = 0; i < 8; ++i) live.emplace_back(n, Words::kUninit);
+  }
+  EXPECT_LE(hd::kept_bytes(), hd::kCacheBytes);
+  // An array larger than the whole cache is never kept.
+  { Words huge((hd::kCacheBytes + (std::size_t{4} << 20)) / sizeof(std::int64_t), Words::kUninit); }
+  EXPECT_LE(hd::kept_bytes(), hd::kCacheBytes);
+}
+
 TEST(UtilHugeArray, MovesOwnership) {
   Words a(1 << 20, Words::kZero);
   a[5] = 42;

@@ -26,6 +26,8 @@ namespace huge_detail {
 void* map(std::size_t bytes, std::size_t* mapped, bool* zeroed);
 // Gives a mapping back: kept for reuse while the cache has room, else unmapped.
 void unmap(void* p, std::size_t mapped);
+// Bytes of the mappings kept for reuse now (at most kCacheBytes).
+std::size_t kept_bytes();
 // Below this a mapping costs more than the faults it saves.
 inline constexpr std::size_t kMinMapped = std::size_t{1} << 20;
 // Mappings kept for reuse, in all: a 1M-answer Dawid-Skene fit uses ~30 MB.

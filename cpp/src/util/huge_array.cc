@@ -93,6 +93,16 @@ void* map(std::size_t bytes, std::size_t* mapped, bool* zeroed) {
 #endif
 }
 
+std::size_t kept_bytes() {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.bytes;
+#else
+  return 0;
+#endif
+}
+
 void unmap(void* p, std::size_t mapped) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   std::vector<Mapping> drop;
