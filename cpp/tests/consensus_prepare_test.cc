@@ -80,6 +80,18 @@ TEST(ConsensusPrepare, FactorizeCopiesValuesThatAreCodesIntoItsOwnArray) {
   EXPECT_EQ(run(sorted_only, true).first, sorted_only);
   EXPECT_EQ(run(sorted_only, false).first, (std::vector<std::int32_t>{0, 1, 2, 2, 1, 0}));  // first appearance 2, 0, 1
   EXPECT_EQ(run(gap, true).first, (std::vector<std::int32_t>{0, 1, 1, 0}));  // 2 -> code 1
+  // Long columns, past the blocks the identity checks scan: grouped ids, ids already codes
+  // but not grouped, and both broken late by one id that skips a code.
+  std::vector<std::int32_t> grouped, revisited;
+  for (std::int32_t t = 0; t < 5000; ++t) grouped.insert(grouped.end(), {t, t, t});
+  for (std::int32_t t = 0; t < 5000; ++t) revisited.insert(revisited.end(), {t, t / 2, t});
+  for (auto* col : {&grouped, &revisited}) {
+    EXPECT_EQ(run(*col, false).first, *col);
+    EXPECT_EQ(run(*col, false).second.size(), 5000u);
+    auto broken = *col;
+    broken[12001] = 6000;  // a new id one past the next code, in the fourth block
+    EXPECT_EQ(run(broken, false), reference(std::vector<std::int64_t>(broken.begin(), broken.end()), false));
+  }
   EXPECT_EQ(run(sorted_only, false), reference(std::vector<std::int64_t>(sorted_only.begin(), sorted_only.end()), false));
   EXPECT_EQ(run(gap, true), reference(std::vector<std::int64_t>(gap.begin(), gap.end()), true));
 }

@@ -101,6 +101,42 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
   const std::int64_t lo = lo_v, hi = hi_v;
   // hi - lo may overflow int64 for extreme ids: compare in unsigned.
   const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+  if constexpr (kMayBeIdentity) {
+    // Ids that already are codes in first-appearance order (the usual task
+    // column): each value is at most one above the largest before it.
+    if (lo == 0 && !sorted) {
+      std::int64_t top = -1;
+      // First the grouped case, ids ascending from 0 in steps of 0 or 1: no
+      // carried dependency, so each block's loop vectorizes.
+      constexpr std::size_t kBlock = 4096;
+      std::size_t off_steps = v[0] != 0;
+      for (std::size_t b = 1; b < n && off_steps == 0; b += kBlock) {
+        const std::size_t e = std::min(n, b + kBlock);
+        for (std::size_t i = b; i < e; ++i) off_steps += static_cast<std::uint32_t>(v[i] - v[i - 1]) > 1u;
+      }
+      bool identity = off_steps == 0;
+      if (identity) {
+        top = v[n - 1];
+      } else {
+        // The general rule as a running maximum, a block at a time: it stops at
+        // the first block that breaks it (other columns lose one block).
+        identity = true;
+        for (std::size_t b = 0; b < n && identity; b += kBlock) {
+          const std::size_t e = std::min(n, b + kBlock);
+          for (std::size_t i = b; i < e; ++i) {  // no exit inside: the block's loop stays branch-free
+            identity &= v[i] <= top + 1;
+            top = std::max<std::int64_t>(top, v[i]);
+          }
+        }
+      }
+      if (identity) {
+        uniques.resize(static_cast<std::size_t>(top) + 1);
+        std::iota(uniques.begin(), uniques.end(), std::int64_t{0});
+        copy_values();
+        return out;
+      }
+    }
+  }
   if (span <= 2 * static_cast<std::uint64_t>(n) + 65536) {
     std::vector<std::int32_t> table(static_cast<std::size_t>(span) + 1, -1);
     if (sorted) {
