@@ -332,3 +332,25 @@ def test_numpy_fast_path_refuses_raw_ids_as_indices() -> None:
         tg.consensus.majority_vote(np.array([0, 1]), big, np.array([0, 1]))
     r = tg.consensus.majority_vote(np.array([0, 1]), np.array([5, 9]), np.array([0, 1]))  # small gaps are fine
     assert r.labels.tolist() == [0, 1] and len(r.skills) == 10
+
+
+def test_large_frames_code_labels_beside_the_duplicate_check_with_the_same_outcome() -> None:
+    # From 200k answers the labels are coded on a thread while the duplicate check runs:
+    # a label error counts only for a row that is kept, as when the two ran in turn.
+    n = 200_001
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"task": np.arange(n) // 3, "worker": np.arange(n) % 3, "label": rng.integers(0, 3, n)})
+    df.loc[10, "label"] = 9  # outside labels=[0, 1, 2]
+    with pytest.raises(InvalidArgument, match="answer label 9 is not in labels"):
+        factorize(df, labels=[0, 1, 2])
+    repeated = pd.concat([df.iloc[[10]], df.iloc[[10]].assign(label=1), df.drop(index=10)], ignore_index=True)
+    with pytest.warns(UserWarning, match="1 repeated"):
+        answers, used = factorize(repeated, labels=[0, 1, 2])  # the bad answer was superseded: no error
+    assert len(used) == n and 9 not in set(used["label"])
+    mixed = df.assign(label=df["label"].astype(object))
+    mixed.loc[20, "label"] = "1"
+    with pytest.raises(InvalidArgument, match="print alike"):
+        factorize(mixed)
+    answers, _ = factorize(df.drop(index=10))
+    small, _ = factorize(df.drop(index=10).iloc[:1000])
+    assert list(answers.label_names) == [0, 1, 2] and np.array_equal(answers.label[:1000], small.label)

@@ -12,6 +12,8 @@
 // point or per owner). An exception thrown by a job is rethrown by run().
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -76,9 +78,18 @@ class Team {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
+      if (generation_.load(std::memory_order_relaxed) == seen && !quit_) {
+        // An iterating caller hands out the next job within tens of microseconds
+        // (a pass, then the M-step, then the next pass): spin that long before
+        // sleeping, since a wake-up through the kernel takes about as long on a VM
+        // and the caller's thread meanwhile claims the blocks this one would take.
+        lock.unlock();
+        spin_until_new_job(seen);
+        lock.lock();
+      }
+      wake_.wait(lock, [&] { return quit_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (quit_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       const std::function<void(unsigned)>* job = job_;
       if (!job) continue;
       ++running_;
@@ -94,10 +105,23 @@ class Team {
     }
   }
 
+  void spin_until_new_job(std::uint64_t seen) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    for (unsigned i = 1;; ++i) {
+      if (generation_.load(std::memory_order_acquire) != seen) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) return;
+    }
+  }
+  static constexpr int kSpinMicros = 100;
+
   std::mutex mu_;
   std::condition_variable wake_, done_;
   const std::function<void(unsigned)>* job_ = nullptr;
-  std::uint64_t generation_ = 0;
+  // Written under mu_; also read without it by a spinning helper.
+  std::atomic<std::uint64_t> generation_{0};
   int running_ = 0;
   bool quit_ = false;
   std::exception_ptr error_;

@@ -200,6 +200,32 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _label_codes(data: pd.DataFrame, labels: Sequence[Any] | None, value_column: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes and names of the label column (none when ``value_column`` is another)."""
+    if value_column != "label":
+        return np.zeros(len(data), dtype=np.int32), pd.Index([])
+    if labels is not None:
+        label_names = pd.Index(list(labels))
+        if label_names.has_duplicates:
+            raise InvalidArgument("labels= lists a label more than once")
+        if label_names.isna().any():  # no answer can carry it (NaN labels are refused): a phantom class
+            raise InvalidArgument("labels= lists a missing value (NaN/None), which no answer can have")
+        labels_that_print_alike(label_names)
+        label = label_names.get_indexer(data["label"]).astype(np.int32)
+        if (label < 0).any():
+            bad = data["label"].to_numpy()[label < 0][0]
+            raise InvalidArgument(f"answer label {_plain(bad)!r} is not in labels={[_plain(v) for v in label_names]}")
+        return label, label_names
+    col = data["label"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # crowd-kit orders and returns the values, not the categories (whose order would
+        # otherwise break ties and order probas_'s columns; unused ones would be labels).
+        col = col.astype(col.cat.categories.dtype)
+    label, label_names = _codes(col, sort=True)
+    labels_that_print_alike(label_names)
+    return label, label_names
+
+
 def factorize(
     data: pd.DataFrame,
     labels: Sequence[Any] | None = None,
@@ -224,8 +250,30 @@ def factorize(
     if on_duplicate not in ("keep_last", "keep_all", "error"):
         raise InvalidArgument(f"on_duplicate must be 'keep_last', 'keep_all' or 'error', not {on_duplicate!r}")
     (task, task_names), (worker, worker_names) = _id_codes(data["task"], data["worker"])
-    dup = (_core.consensus.superseded(task, worker, len(task_names), len(worker_names))
-           if on_duplicate != "keep_all" else np.zeros(0, dtype=np.int64))
+    coded: Any = None  # the label codes, or the error coding them raised
+    if on_duplicate == "keep_all":
+        dup = np.zeros(0, dtype=np.int64)
+    elif len(data) < _PARALLEL_IDS:
+        dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
+    else:
+        # The labels are coded while the C++ duplicate check runs (it releases the GIL). Rows the
+        # check drops are coded again below, so a result or error of this coding counts only
+        # when nothing is dropped: as before, a bad label in a dropped row is not reported.
+        result: list[Any] = []
+
+        def code_labels() -> None:
+            try:
+                result.append(_label_codes(data, labels, value_column))
+            except BaseException as e:  # re-raised in the caller's thread
+                result.append(e)
+
+        helper = threading.Thread(target=code_labels, name="tagger-label-codes", daemon=True)
+        helper.start()
+        try:
+            dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
+        finally:
+            helper.join()
+        coded = result[0]
     if len(dup):
         if on_duplicate == "error":
             row = int(dup[0])
@@ -241,28 +289,11 @@ def factorize(
         # Coded again from the kept rows: ids and labels seen only in dropped
         # rows disappear, and first appearances may move.
         return factorize(data.loc[keep], labels, on_duplicate, value_column)
-    if value_column != "label":
-        label = np.zeros(len(data), dtype=np.int32)
-        label_names = pd.Index([])
-    elif labels is not None:
-        label_names = pd.Index(list(labels))
-        if label_names.has_duplicates:
-            raise InvalidArgument("labels= lists a label more than once")
-        if label_names.isna().any():  # no answer can carry it (NaN labels are refused): a phantom class
-            raise InvalidArgument("labels= lists a missing value (NaN/None), which no answer can have")
-        labels_that_print_alike(label_names)
-        label = label_names.get_indexer(data["label"]).astype(np.int32)
-        if (label < 0).any():
-            bad = data["label"].to_numpy()[label < 0][0]
-            raise InvalidArgument(f"answer label {_plain(bad)!r} is not in labels={[_plain(v) for v in label_names]}")
-    else:
-        col = data["label"]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            # crowd-kit orders and returns the values, not the categories (whose order would
-            # otherwise break ties and order probas_'s columns; unused ones would be labels).
-            col = col.astype(col.cat.categories.dtype)
-        label, label_names = _codes(col, sort=True)
-        labels_that_print_alike(label_names)
+    if coded is None:
+        coded = _label_codes(data, labels, value_column)
+    elif isinstance(coded, BaseException):
+        raise coded
+    label, label_names = coded
     return Answers(task, worker, label, task_names, worker_names, label_names, data.index), data
 
 
