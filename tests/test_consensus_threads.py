@@ -43,27 +43,36 @@ def pairs(n_items: int, seed: int) -> pd.DataFrame:
                          "right": [f"i{seed}-{v}" for v in right], "label": [f"i{seed}-{v}" for v in label]})
 
 
-def hammer(est, datasets, reference, read):
-    """Four threads, each fitting its own dataset on the one estimator, eight times."""
+def on_threads(n: int, body) -> None:
+    """body(i) on n threads at once; fails with the first errors they raised."""
     errors: list[BaseException] = []
-    wrong: list[int] = []
 
     def run(i: int) -> None:
         try:
-            for _ in range(8):
-                got = est.fit_predict(datasets[i])
-                if not got.equals(reference[i]):
-                    wrong.append(i)
-                read(est)
+            body(i)
         except BaseException as e:  # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datasets))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors, errors[:2]
+
+
+def hammer(est, datasets, reference, read):
+    """Four threads, each fitting its own dataset on the one estimator, eight times."""
+    wrong: list[int] = []
+
+    def run(i: int) -> None:
+        for _ in range(8):
+            got = est.fit_predict(datasets[i])
+            if not got.equals(reference[i]):
+                wrong.append(i)
+            read(est)
+
+    on_threads(len(datasets), run)
     assert not wrong
 
 
@@ -204,28 +213,19 @@ def test_large_fits_on_separate_threads_equal_the_same_fits_one_after_another():
     # process-wide kept mappings, which no two live arrays may share.
     datasets = [_large(seed) for seed in range(4)]
     reference = [C.DawidSkene(n_iter=10).fit(d) for d in datasets]
-    errors: list[BaseException] = []
     wrong: list[tuple[int, str]] = []
 
     def run(i: int) -> None:
-        try:
-            for _ in range(3):
-                est = C.DawidSkene(n_iter=10).fit(datasets[i])
-                if not est.labels_.equals(reference[i].labels_):
-                    wrong.append((i, "labels"))
-                if not np.array_equal(est.probas_.to_numpy(), reference[i].probas_.to_numpy()):
-                    wrong.append((i, "probas"))
-                if not np.array_equal(est.answers_.worker, reference[i].answers_.worker):
-                    wrong.append((i, "codes"))
-        except BaseException as e:  # reported below
-            errors.append(e)
+        for _ in range(3):
+            est = C.DawidSkene(n_iter=10).fit(datasets[i])
+            if not est.labels_.equals(reference[i].labels_):
+                wrong.append((i, "labels"))
+            if not np.array_equal(est.probas_.to_numpy(), reference[i].probas_.to_numpy()):
+                wrong.append((i, "probas"))
+            if not np.array_equal(est.answers_.worker, reference[i].answers_.worker):
+                wrong.append((i, "codes"))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datasets))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[:2]
+    on_threads(len(datasets), run)
     assert not wrong, wrong[:4]
 
 
