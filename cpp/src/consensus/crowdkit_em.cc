@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "consensus/common.h"
-#include "consensus/dispatch.h"
 #include "consensus/fast_math.h"
 #include "tagger/consensus_crowdkit.h"
 #include "tagger/consensus_shard.h"
@@ -71,8 +70,7 @@ inline double rough_log(double x) {
 // e = max(v, eps) / sum over the worker's rows in `rows` of max(v, eps), per
 // true label. KC = K known at compile time, or 0.
 template <int KC = 0>
-inline __attribute__((always_inline)) void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run,
-                                                            double* e) {
+void normalize_worker(const double* v, const std::uint8_t* rows, std::int32_t k_run, double* e) {
   const int K = KC > 0 ? KC : k_run, KK = K * K;
   Vals<KC> s(K);
   Vals<KC * KC> den(KK), keep(KK);
@@ -523,7 +521,7 @@ inline double dot4(const double* a, const double* b, std::size_t n) {
 // (j_new), and its counts per true class (n_of). The counts are converted
 // once per kSub workers into a buffer that stays in cache for the three uses.
 template <int KC, class Fill>
-inline __attribute__((always_inline)) void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
+void engine_m_step(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed,
                    double* err, double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
   constexpr std::size_t kSub = 64;
   const int K = KC > 0 ? KC : k_run;
@@ -550,21 +548,6 @@ inline __attribute__((always_inline)) void engine_m_step(std::int32_t k_run, std
     log_cells(err + s0 * KK, lnerr + s0 * KK, cells);
     for (std::size_t w = s0; w < s1; ++w) j_new[w] = dot4(loc + (w - s0) * KK, lnerr + w * KK, KK);
   }
-}
-
-// engine_m_step compiled for AVX2 (4 lanes for the divisions of each worker's
-// table) and for the baseline, picked at run time. No FMA in either, and
-// IEEE division and max round alike in any lane width: the same bits.
-template <int KC, class Fill>
-__attribute__((target("avx2"))) void engine_m_step_avx2(std::int32_t k_run, std::size_t w0, std::size_t w1,
-                                                        const std::int64_t* fixed, double* err, double* lnerr, double* n_of,
-                                                        double* j_old, double* j_new, Fill& fill) {
-  engine_m_step<KC>(k_run, w0, w1, fixed, err, lnerr, n_of, j_old, j_new, fill);
-}
-template <int KC, class Fill>
-void engine_m_step_base(std::int32_t k_run, std::size_t w0, std::size_t w1, const std::int64_t* fixed, double* err,
-                        double* lnerr, double* n_of, double* j_old, double* j_new, Fill& fill) {
-  engine_m_step<KC>(k_run, w0, w1, fixed, err, lnerr, n_of, j_old, j_new, fill);
 }
 
 // The same EM on the ledger engine's fused pass (DawidSkeneShard: the E-step
@@ -611,7 +594,6 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
   bool have_posteriors = false;  // written by the last E-step
   r.converged = false;
   shard.set_posterior_floor(kEps);  // crowd-kit's ELBO clips the posteriors in place
-  const bool use_avx2 = __builtin_cpu_supports("avx2") && detail::avx2_allowed();
   while (it < opt.n_iter) {
     std::vector<double> lnpr_old(K);
     for (std::size_t k = 0; k < K; ++k) {
@@ -629,9 +611,7 @@ Result run_on_engine(const AnswersView& a, const Options& opt, First&& first_m_s
         p, st,
         [&](std::size_t w0, std::size_t w1) {
           dispatch_k(k32, [&]<int KC>() {
-            using F = std::remove_reference_t<Fill>;
-            (use_avx2 ? engine_m_step_avx2<KC, F> : engine_m_step_base<KC, F>)(
-                k32, w0, w1, st.counts.data(), p.e.data(), lnerr.data(), n_of.data(), j_old.data(),
+            engine_m_step<KC>(k32, w0, w1, st.counts.data(), p.e.data(), lnerr.data(), n_of.data(), j_old.data(),
                               j_new.data(), fill);
           });
         },

@@ -154,24 +154,9 @@ Codes factorize_impl(std::span<const T> v, bool sorted) {
       }
       for (std::size_t i = 0; i < n; ++i) codes[i] = table[static_cast<std::size_t>(v[i] - lo)];
     } else {
+      // (Ids that already are codes returned above.)
       std::int32_t next = 0;
-      std::size_t i = 0;
-      if constexpr (kMayBeIdentity) {  // while each new value is the next code, codes = values
-        for (; i < n; ++i) {
-          std::int32_t& c = table[static_cast<std::size_t>(v[i] - lo)];
-          if (c < 0) {
-            if (v[i] != next) break;
-            c = next++;
-            uniques.push_back(v[i]);
-          }
-        }
-        if (i == n) {
-          copy_values();
-          return out;
-        }
-      }
-      for (std::size_t j = 0; j < i; ++j) codes[j] = static_cast<std::int32_t>(v[j]);
-      for (; i < n; ++i) {
+      for (std::size_t i = 0; i < n; ++i) {
         std::int32_t& c = table[static_cast<std::size_t>(v[i] - lo)];
         if (c < 0) {
           c = next++;

@@ -170,29 +170,37 @@ def repeats_already_warned() -> contextlib.AbstractContextManager[None]:
     return _repeats_warned.raised()
 
 
-def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.Index], tuple[np.ndarray, pd.Index]]:
-    """Codes of the task and worker columns; two large columns are coded at
-    the same time (the C++ coding releases the GIL). A thread per call, not a
-    pool: a pool's thread would be missing in a forked child."""
-    if len(task) < _PARALLEL_IDS:
-        return _codes(task, sort=False), _codes(worker, sort=False)
+def _beside(helper_fn: Callable[[], Any], main_fn: Callable[[], Any], name: str) -> tuple[Any, Any]:
+    """(helper_fn() run on a new thread, main_fn() run here), at the same time: both are C++
+    calls that release the GIL. The helper's error comes back as its result, for the caller
+    to raise or ignore. A thread per call, not a pool: a pool's thread would be missing in a
+    forked child."""
     result: list[Any] = []
 
-    def code_workers() -> None:
+    def run() -> None:
         try:
-            result.append(_codes(worker, sort=False))
-        except BaseException as e:  # re-raised in the caller's thread
+            result.append(helper_fn())
+        except BaseException as e:  # handed to the caller's thread
             result.append(e)
 
-    helper = threading.Thread(target=code_workers, name="tagger-worker-ids", daemon=True)
+    helper = threading.Thread(target=run, name=name, daemon=True)
     helper.start()
     try:
-        task_codes = _codes(task, sort=False)
+        mine = main_fn()
     finally:
         helper.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return task_codes, result[0]
+    return result[0], mine
+
+
+def _id_codes(task: pd.Series, worker: pd.Series) -> tuple[tuple[np.ndarray, pd.Index], tuple[np.ndarray, pd.Index]]:
+    """Codes of the task and worker columns; two large columns are coded at the same time."""
+    if len(task) < _PARALLEL_IDS:
+        return _codes(task, sort=False), _codes(worker, sort=False)
+    worker_codes, task_codes = _beside(lambda: _codes(worker, sort=False), lambda: _codes(task, sort=False),
+                                       "tagger-worker-ids")
+    if isinstance(worker_codes, BaseException):
+        raise worker_codes
+    return task_codes, worker_codes
 
 
 def _plain(value: Any) -> Any:
@@ -256,24 +264,12 @@ def factorize(
     elif len(data) < _PARALLEL_IDS:
         dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
     else:
-        # The labels are coded while the C++ duplicate check runs (it releases the GIL). Rows the
-        # check drops are coded again below, so a result or error of this coding counts only
-        # when nothing is dropped: as before, a bad label in a dropped row is not reported.
-        result: list[Any] = []
-
-        def code_labels() -> None:
-            try:
-                result.append(_label_codes(data, labels, value_column))
-            except BaseException as e:  # re-raised in the caller's thread
-                result.append(e)
-
-        helper = threading.Thread(target=code_labels, name="tagger-label-codes", daemon=True)
-        helper.start()
-        try:
-            dup = _core.consensus.superseded(task, worker, len(task_names), len(worker_names))
-        finally:
-            helper.join()
-        coded = result[0]
+        # The labels are coded while the C++ duplicate check runs. Rows the check drops are
+        # coded again below, so a result or error of this coding counts only when nothing is
+        # dropped: as before, a bad label in a dropped row is not reported.
+        coded, dup = _beside(lambda: _label_codes(data, labels, value_column),
+                             lambda: _core.consensus.superseded(task, worker, len(task_names), len(worker_names)),
+                             "tagger-label-codes")
     if len(dup):
         if on_duplicate == "error":
             row = int(dup[0])
